@@ -1,0 +1,16 @@
+//! Everything about how the kernel is started: the multiboot 1 and multiboot 2
+//! headers that make one ELF bootable by both QEMU `-kernel` and GRUB, the
+//! 32-bit entry code that turns on paging, and the parsing that turns either
+//! protocol's boot information into one [`info::BootInfo`].
+//!
+//! The parsers are plain Rust and run as host unit tests; the entry code is
+//! compiled only for the kernel target.
+#![cfg_attr(not(test), no_std)]
+
+pub mod cmdline;
+pub mod info;
+pub mod multiboot1;
+pub mod multiboot2;
+
+#[cfg(target_os = "none")]
+pub mod entry;

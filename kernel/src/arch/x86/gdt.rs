@@ -1,0 +1,207 @@
+//! The Global Descriptor Table and the Task State Segments.
+//!
+//! Segmentation is flat (base 0, limit 4 GiB) as in every modern kernel; the
+//! GDT matters for two other reasons:
+//!
+//! * the **TSS** tells the CPU which stack to use when an interrupt arrives
+//!   from user mode (`esp0`), and
+//! * 32-bit x86 has no IST stacks, so the only way to run the **double fault**
+//!   handler on a known-good stack is a *task gate*: the CPU saves every
+//!   register into the current TSS and loads a second TSS ([`DF_TSS`]) with
+//!   its own stack. That is how a kernel stack overflow, which leaves no
+//!   stack to push a page-fault frame on, still gets reported (Linux does the
+//!   same in `arch/x86/kernel/doublefault_32.c`).
+//!
+//! ```text
+//!  index  selector  descriptor
+//!  0      0x00      null
+//!  1      0x08      kernel code  (ring 0, 32-bit, 4 GiB)
+//!  2      0x10      kernel data
+//!  3      0x1b      user code    (ring 3)
+//!  4      0x23      user data
+//!  5      0x28      TSS          (the CPU's normal task)
+//!  6      0x30      double-fault TSS
+//! ```
+
+use core::arch::asm;
+use core::ptr::addr_of;
+
+/// Kernel code segment selector.
+pub const KERNEL_CS: u16 = 0x08;
+/// Kernel data segment selector.
+pub const KERNEL_DS: u16 = 0x10;
+/// User code segment selector (RPL 3).
+pub const USER_CS: u16 = 0x1b;
+/// User data segment selector (RPL 3).
+pub const USER_DS: u16 = 0x23;
+/// The CPU's task state segment.
+pub const TSS_SEL: u16 = 0x28;
+/// The double-fault task's state segment.
+pub const DF_TSS_SEL: u16 = 0x30;
+
+const GDT_ENTRIES: usize = 7;
+
+/// A 32-bit Task State Segment (Intel SDM vol. 3, figure 8-2). Segment
+/// fields are 16 bits wide followed by 16 reserved bits; we keep them as u32.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tss {
+    pub link: u32,
+    pub esp0: u32,
+    pub ss0: u32,
+    pub esp1: u32,
+    pub ss1: u32,
+    pub esp2: u32,
+    pub ss2: u32,
+    pub cr3: u32,
+    pub eip: u32,
+    pub eflags: u32,
+    pub eax: u32,
+    pub ecx: u32,
+    pub edx: u32,
+    pub ebx: u32,
+    pub esp: u32,
+    pub ebp: u32,
+    pub esi: u32,
+    pub edi: u32,
+    pub es: u32,
+    pub cs: u32,
+    pub ss: u32,
+    pub ds: u32,
+    pub fs: u32,
+    pub gs: u32,
+    pub ldt: u32,
+    pub trap: u16,
+    pub iomap_base: u16,
+}
+const _: () = assert!(core::mem::size_of::<Tss>() == 104);
+
+impl Tss {
+    const fn zero() -> Tss {
+        Tss {
+            link: 0, esp0: 0, ss0: 0, esp1: 0, ss1: 0, esp2: 0, ss2: 0, cr3: 0, eip: 0,
+            eflags: 0, eax: 0, ecx: 0, edx: 0, ebx: 0, esp: 0, ebp: 0, esi: 0, edi: 0,
+            es: 0, cs: 0, ss: 0, ds: 0, fs: 0, gs: 0, ldt: 0, trap: 0,
+            // No I/O permission bitmap: the offset points past the TSS limit.
+            iomap_base: core::mem::size_of::<Tss>() as u16,
+        }
+    }
+}
+
+/// Encode a segment descriptor (Intel SDM vol. 3, figure 3-8).
+const fn descriptor(base: u32, limit: u32, access: u8, flags: u8) -> u64 {
+    (limit as u64 & 0xffff)
+        | ((base as u64 & 0xff_ffff) << 16)
+        | ((access as u64) << 40)
+        | (((limit as u64 >> 16) & 0xf) << 48)
+        | (((flags as u64) & 0xf) << 52)
+        | (((base as u64 >> 24) & 0xff) << 56)
+}
+
+/// Access byte: present, ring 0, code, readable.
+const KCODE: u8 = 0x9a;
+/// Access byte: present, ring 0, data, writable.
+const KDATA: u8 = 0x92;
+/// Access byte: present, ring 3, code, readable.
+const UCODE: u8 = 0xfa;
+/// Access byte: present, ring 3, data, writable.
+const UDATA: u8 = 0xf2;
+/// Access byte: present, 32-bit TSS, available.
+const TSS_AVAIL: u8 = 0x89;
+/// Flags: 4 KiB granularity, 32-bit default operand size.
+const FLAT: u8 = 0xc;
+
+/// Stack the double-fault task runs on. Nothing else ever uses it.
+#[repr(C, align(4096))]
+struct DfStack([u8; 8192]);
+static mut DF_STACK: DfStack = DfStack([0; 8192]);
+
+static mut GDT: [u64; GDT_ENTRIES] = [0; GDT_ENTRIES];
+/// The boot CPU's normal TSS. When a double fault switches tasks, the CPU
+/// saves the faulting context's registers here.
+static mut TSS: Tss = Tss::zero();
+/// The double-fault task.
+static mut DF_TSS: Tss = Tss::zero();
+
+unsafe extern "C" {
+    /// Entry of the double-fault task (`traps.rs`).
+    fn double_fault_task_entry();
+}
+
+/// Build and load the GDT, reload every segment register, load the TSS.
+pub fn init() {
+    let tss_base = addr_of!(TSS) as u32;
+    let df_base = addr_of!(DF_TSS) as u32;
+    let limit = core::mem::size_of::<Tss>() as u32 - 1;
+    // SAFETY: runs once on the boot CPU before anything else reads these
+    // statics; the CPU reads them only after lgdt/ltr below.
+    unsafe {
+        let gdt = &mut *core::ptr::addr_of_mut!(GDT);
+        gdt[1] = descriptor(0, 0xfffff, KCODE, FLAT);
+        gdt[2] = descriptor(0, 0xfffff, KDATA, FLAT);
+        gdt[3] = descriptor(0, 0xfffff, UCODE, FLAT);
+        gdt[4] = descriptor(0, 0xfffff, UDATA, FLAT);
+        gdt[5] = descriptor(tss_base, limit, TSS_AVAIL, 0);
+        gdt[6] = descriptor(df_base, limit, TSS_AVAIL, 0);
+
+        let tss = &mut *core::ptr::addr_of_mut!(TSS);
+        tss.ss0 = KERNEL_DS as u32;
+
+        let df = &mut *core::ptr::addr_of_mut!(DF_TSS);
+        let stack_top = core::ptr::addr_of!(DF_STACK) as u32 + 8192;
+        df.esp = stack_top;
+        df.esp0 = stack_top;
+        df.ss0 = KERNEL_DS as u32;
+        df.eip = double_fault_task_entry as *const () as u32;
+        df.eflags = 0x2; // reserved bit 1; interrupts off
+        df.cs = KERNEL_CS as u32;
+        df.ss = KERNEL_DS as u32;
+        df.ds = KERNEL_DS as u32;
+        df.es = KERNEL_DS as u32;
+        df.fs = KERNEL_DS as u32;
+        df.gs = KERNEL_DS as u32;
+        df.cr3 = super::cpu::read_cr3() as u32;
+
+        let ptr = x86::dtables::DescriptorTablePointer::new(&*core::ptr::addr_of!(GDT));
+        x86::dtables::lgdt(&ptr);
+        // Reload CS with a far return, then the data segment registers.
+        asm!(
+            "push {cs}",
+            "lea {tmp}, [2f]",
+            "push {tmp}",
+            "retf",
+            "2:",
+            "mov ds, {ds:x}",
+            "mov es, {ds:x}",
+            "mov fs, {ds:x}",
+            "mov gs, {ds:x}",
+            "mov ss, {ds:x}",
+            cs = const KERNEL_CS as u32,
+            ds = in(reg) KERNEL_DS as u32,
+            tmp = out(reg) _,
+        );
+        asm!("ltr {0:x}", in(reg) TSS_SEL, options(nostack, preserves_flags));
+    }
+}
+
+/// The double-fault task must use the page directory that is live when the
+/// fault happens; `paging_init` calls this after switching CR3.
+pub fn set_double_fault_cr3(cr3: usize) {
+    // SAFETY: a single aligned store; the CPU reads the field only when a
+    // double fault switches tasks.
+    unsafe { (*core::ptr::addr_of_mut!(DF_TSS)).cr3 = cr3 as u32 };
+}
+
+/// The registers of the context a double fault interrupted, as the task
+/// switch saved them into the CPU's normal TSS.
+pub fn faulting_context() -> Tss {
+    // SAFETY: read-only copy; only the double-fault task calls this, after
+    // the CPU has finished writing the TSS.
+    unsafe { core::ptr::read_volatile(addr_of!(TSS)) }
+}
+
+/// `[bottom, top)` of the double-fault stack.
+pub fn double_fault_stack() -> (usize, usize) {
+    let bottom = addr_of!(DF_STACK) as usize;
+    (bottom, bottom + 8192)
+}

@@ -1,0 +1,173 @@
+//! The Interrupt Descriptor Table and the assembly entry stubs.
+//!
+//! Every vector gets a tiny stub that makes the stack look the same whatever
+//! the CPU pushed: exceptions with an error code already have one, the others
+//! push a dummy 0. The stub then pushes its vector number and jumps to
+//! `isr_common`, which saves all registers as a [`TrapFrame`] and calls
+//! [`super::traps::trap_dispatch`] with a pointer to it.
+//!
+//! ```text
+//!   higher addresses
+//!   | eflags        |  pushed by the CPU
+//!   | cs            |
+//!   | eip           |
+//!   | error code    |  by the CPU, or 0 by the stub
+//!   | vector        |  by the stub
+//!   | eax..edi      |  pushad in isr_common
+//!   | ds es fs gs   |
+//!   +---------------+  <- esp = &TrapFrame
+//! ```
+//!
+//! Vector 8 (double fault) is special: it is a *task gate*, see `gdt.rs`.
+
+use core::arch::global_asm;
+use core::ptr::addr_of;
+
+use super::gdt::{DF_TSS_SEL, KERNEL_CS, KERNEL_DS};
+
+/// Number of exception vectors reserved by Intel.
+pub const NR_EXCEPTIONS: usize = 32;
+
+/// What `isr_common` saves, lowest address first.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TrapFrame {
+    pub gs: u32,
+    pub fs: u32,
+    pub es: u32,
+    pub ds: u32,
+    pub edi: u32,
+    pub esi: u32,
+    pub ebp: u32,
+    /// The ESP value pushad saw (points at `gs`'s slot + 16); unused.
+    pub esp_pushad: u32,
+    pub ebx: u32,
+    pub edx: u32,
+    pub ecx: u32,
+    pub eax: u32,
+    pub vector: u32,
+    pub error_code: u32,
+    pub eip: u32,
+    pub cs: u32,
+    pub eflags: u32,
+}
+
+impl TrapFrame {
+    /// The stack pointer of the interrupted kernel code: a trap from ring 0
+    /// pushes no ESP/SS, so the old stack simply continues above the frame.
+    pub fn kernel_esp(&self) -> usize {
+        self as *const TrapFrame as usize + core::mem::size_of::<TrapFrame>()
+    }
+}
+
+/// An IDT gate descriptor (Intel SDM vol. 3, figure 6-2).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Gate(u64);
+
+/// Present, ring 0, 32-bit interrupt gate (clears IF on entry).
+const INTERRUPT_GATE: u8 = 0x8e;
+/// Present, ring 0, task gate.
+const TASK_GATE: u8 = 0x85;
+
+impl Gate {
+    const fn missing() -> Gate {
+        Gate(0)
+    }
+    const fn new(handler: u32, selector: u16, kind: u8) -> Gate {
+        Gate((handler as u64 & 0xffff)
+            | ((selector as u64) << 16)
+            | ((kind as u64) << 40)
+            | (((handler as u64) >> 16) << 48))
+    }
+}
+
+static mut IDT: [Gate; 256] = [Gate::missing(); 256];
+
+unsafe extern "C" {
+    /// Addresses of the 32 exception stubs, emitted by the assembly below.
+    static isr_stub_table: [u32; NR_EXCEPTIONS];
+}
+
+/// Build the IDT and load it on this CPU.
+pub fn init() {
+    // SAFETY: runs on the boot CPU before interrupts are enabled; the stubs
+    // exist for every vector we fill in.
+    unsafe {
+        let idt = &mut *core::ptr::addr_of_mut!(IDT);
+        let stubs = &*addr_of!(isr_stub_table);
+        for (vector, &stub) in stubs.iter().enumerate() {
+            idt[vector] = Gate::new(stub, KERNEL_CS, INTERRUPT_GATE);
+        }
+        idt[8] = Gate::new(0, DF_TSS_SEL, TASK_GATE);
+        load();
+    }
+}
+
+/// Load the IDT register (each CPU does this once).
+pub fn load() {
+    // SAFETY: IDT is a static that lives forever.
+    unsafe {
+        let ptr = x86::dtables::DescriptorTablePointer::new(&*addr_of!(IDT));
+        x86::dtables::lidt(&ptr);
+    }
+}
+
+/// One entry stub. `$err` says whether the CPU pushes an error code.
+macro_rules! isr_stub {
+    ($vec:literal, err) => {
+        concat!(".global isr", $vec, "\nisr", $vec, ":\n push ", $vec, "\n jmp isr_common\n")
+    };
+    ($vec:literal, noerr) => {
+        concat!(".global isr", $vec, "\nisr", $vec, ":\n push 0\n push ", $vec, "\n jmp isr_common\n")
+    };
+}
+
+global_asm!(
+    ".section .text",
+    isr_stub!("0", noerr),  isr_stub!("1", noerr),  isr_stub!("2", noerr),
+    isr_stub!("3", noerr),  isr_stub!("4", noerr),  isr_stub!("5", noerr),
+    isr_stub!("6", noerr),  isr_stub!("7", noerr),  isr_stub!("8", err),
+    isr_stub!("9", noerr),  isr_stub!("10", err),   isr_stub!("11", err),
+    isr_stub!("12", err),   isr_stub!("13", err),   isr_stub!("14", err),
+    isr_stub!("15", noerr), isr_stub!("16", noerr), isr_stub!("17", err),
+    isr_stub!("18", noerr), isr_stub!("19", noerr), isr_stub!("20", noerr),
+    isr_stub!("21", err),   isr_stub!("22", noerr), isr_stub!("23", noerr),
+    isr_stub!("24", noerr), isr_stub!("25", noerr), isr_stub!("26", noerr),
+    isr_stub!("27", noerr), isr_stub!("28", noerr), isr_stub!("29", err),
+    isr_stub!("30", err),   isr_stub!("31", noerr),
+    r#"
+isr_common:
+    pushad
+    push ds
+    push es
+    push fs
+    push gs
+    mov ax, {kds}
+    mov ds, ax
+    mov es, ax
+    cld
+    push esp                // argument: &mut TrapFrame
+    call {dispatch}
+    add esp, 4
+    pop gs
+    pop fs
+    pop es
+    pop ds
+    popad
+    add esp, 8              // vector and error code
+    iretd
+
+    .section .rodata
+    .balign 4
+    .global isr_stub_table
+isr_stub_table:
+    .long isr0, isr1, isr2, isr3, isr4, isr5, isr6, isr7
+    .long isr8, isr9, isr10, isr11, isr12, isr13, isr14, isr15
+    .long isr16, isr17, isr18, isr19, isr20, isr21, isr22, isr23
+    .long isr24, isr25, isr26, isr27, isr28, isr29, isr30, isr31
+    .section .text
+    "#,
+    kds = const KERNEL_DS as u32,
+    dispatch = sym super::traps::trap_dispatch,
+);

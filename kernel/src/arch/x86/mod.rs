@@ -1,0 +1,10 @@
+//! 32-bit x86: descriptor tables, traps, paging primitives, timers, and the
+//! QEMU exit device. Policy (allocators, highmem, scheduling) lives outside
+//! `arch/` and uses these as building blocks.
+pub mod cpu;
+pub mod gdt;
+pub mod idt;
+pub mod paging;
+pub mod qemu;
+pub mod traps;
+pub mod tsc;

@@ -1,0 +1,237 @@
+//! What happens when the CPU raises an exception (Linux
+//! `arch/x86/kernel/traps.c` and `arch/x86/mm/fault.c`).
+//!
+//! A kernel-mode exception is a kernel bug unless someone expected it, so
+//! the default is to print a report in the style of a Linux oops (the
+//! exception's name, its error code decoded, the registers) and panic. Two
+//! exceptions are not bugs:
+//!
+//! * `int3` (#BP) is a *trap*: the CPU reports it after the instruction, so
+//!   we can log it and simply return; debuggers live on this.
+//! * A page fault is sometimes expected; later chapters add those cases
+//!   (fault fixups for `*_nofault` copies, kmap slot diagnostics) in
+//!   [`do_page_fault`].
+//!
+//! The double fault runs as its own hardware task (see `gdt.rs`) and reads
+//! the faulting context from the TSS the CPU saved it into.
+
+use core::fmt::Write;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use super::cpu::{read_cr0, read_cr2, read_cr3, read_cr4, smp_processor_id};
+use super::gdt;
+use super::idt::TrapFrame;
+use crate::fmtbuf::FmtBuf;
+
+/// Linux's name and Intel's mnemonic for each exception vector.
+pub const EXCEPTION_NAMES: [(&str, &str); 32] = [
+    ("divide error", "#DE"),
+    ("debug", "#DB"),
+    ("non-maskable interrupt", "NMI"),
+    ("int3", "#BP"),
+    ("overflow", "#OF"),
+    ("bounds", "#BR"),
+    ("invalid opcode", "#UD"),
+    ("device not available", "#NM"),
+    ("double fault", "#DF"),
+    ("coprocessor segment overrun", "#CSO"),
+    ("invalid TSS", "#TS"),
+    ("segment not present", "#NP"),
+    ("stack segment", "#SS"),
+    ("general protection fault", "#GP"),
+    ("page fault", "#PF"),
+    ("spurious interrupt bug", "#SPURIOUS"),
+    ("coprocessor error", "#MF"),
+    ("alignment check", "#AC"),
+    ("machine check", "#MC"),
+    ("SIMD coprocessor error", "#XM"),
+    ("virtualization exception", "#VE"),
+    ("control protection", "#CP"),
+    ("reserved", "#22"), ("reserved", "#23"), ("reserved", "#24"), ("reserved", "#25"),
+    ("reserved", "#26"), ("reserved", "#27"),
+    ("hypervisor injection", "#HV"),
+    ("VMM communication", "#VC"),
+    ("security exception", "#SX"),
+    ("reserved", "#31"),
+];
+
+/// Vectors whose error code is a segment selector (decoded in reports).
+const SELECTOR_ERROR_VECTORS: [u32; 4] = [10, 11, 12, 13];
+
+/// How many int3 traps have been handled (tests check it moves).
+pub static INT3_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// Page-fault error code bits (Intel SDM vol. 3, figure 4-12).
+pub mod pf {
+    /// 0: the page was not present; 1: a protection violation.
+    pub const PROT: u32 = 1 << 0;
+    /// The access was a write.
+    pub const WRITE: u32 = 1 << 1;
+    /// The access came from user mode.
+    pub const USER: u32 = 1 << 2;
+    /// A reserved bit was set in a paging structure.
+    pub const RSVD: u32 = 1 << 3;
+    /// The access was an instruction fetch.
+    pub const INSTR: u32 = 1 << 4;
+}
+
+/// Called by `isr_common` for every exception.
+pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    match frame.vector {
+        3 => do_int3(frame),
+        14 => do_page_fault(frame),
+        _ => die(frame, None),
+    }
+}
+
+fn do_int3(frame: &TrapFrame) {
+    INT3_COUNT.fetch_add(1, Ordering::Relaxed);
+    log::info!("int3 at EIP {:#010x}: trap handled, continuing", frame.eip);
+}
+
+/// The page-fault handler. A kernel page fault that nobody expected is
+/// reported the way Linux reports it, then the kernel panics.
+pub fn do_page_fault(frame: &mut TrapFrame) {
+    let address = read_cr2();
+    let mut head = FmtBuf::<512>::new();
+    describe_page_fault(&mut head, address, frame.error_code);
+    die(frame, Some(head.as_str()));
+}
+
+/// Linux's three lines about a page fault, e.g.
+/// `BUG: unable to handle page fault for address: 0xdead0000`,
+/// `#PF: supervisor write access in kernel mode`,
+/// `#PF: error_code(0x0002) - not-present page`.
+pub fn describe_page_fault(out: &mut impl Write, address: usize, error_code: u32) {
+    if address < mm::layout::PAGE_SIZE {
+        let _ = writeln!(out, "BUG: kernel NULL pointer dereference, address: {address:#010x}");
+    } else {
+        let _ = writeln!(out, "BUG: unable to handle page fault for address: {address:#010x}");
+    }
+    let who = if error_code & pf::USER != 0 { "user" } else { "supervisor" };
+    let what = if error_code & pf::INSTR != 0 {
+        "instruction fetch"
+    } else if error_code & pf::WRITE != 0 {
+        "write access"
+    } else {
+        "read access"
+    };
+    let mode = if error_code & pf::USER != 0 { "user" } else { "kernel" };
+    let _ = writeln!(out, "#PF: {who} {what} in {mode} mode");
+    let why = if error_code & pf::RSVD != 0 {
+        "reserved bit violation"
+    } else if error_code & pf::PROT != 0 {
+        "permissions violation"
+    } else {
+        "not-present page"
+    };
+    let _ = writeln!(out, "#PF: error_code({error_code:#06x}) - {why}");
+    if let Some(stack) = crate::mm::stack::guard_page_owner(address) {
+        let _ = writeln!(out, "kernel stack overflow: {address:#010x} is in the guard page of the {stack}");
+    }
+}
+
+/// Describe a selector error code (#TS, #NP, #SS, #GP).
+fn describe_selector_error(out: &mut impl Write, code: u32) {
+    if code == 0 {
+        return;
+    }
+    let table = if code & 2 != 0 { "IDT" } else if code & 4 != 0 { "LDT" } else { "GDT" };
+    let ext = if code & 1 != 0 { ", external event" } else { "" };
+    let _ = writeln!(out, "error code {code:#06x}: selector index {} in the {table}{ext}", code >> 3);
+}
+
+/// Report a fatal exception and panic. The whole report is the panic
+/// message, so a test that expects a fault can check any line of it.
+fn die(frame: &TrapFrame, head: Option<&str>) -> ! {
+    let vector = frame.vector as usize;
+    let (name, mnemonic) = EXCEPTION_NAMES.get(vector).copied().unwrap_or(("unknown", "#??"));
+    let mut r = FmtBuf::<2048>::new();
+    if let Some(head) = head {
+        let _ = r.write_str(head);
+    }
+    let _ = writeln!(
+        r,
+        "Oops: {name} ({mnemonic}): {:04x} [#1] CPU: {}",
+        frame.error_code,
+        smp_processor_id()
+    );
+    if SELECTOR_ERROR_VECTORS.contains(&frame.vector) {
+        describe_selector_error(&mut r, frame.error_code);
+    }
+    let _ = writeln!(r, "EIP: {:04x}:{:08x} EFLAGS: {:08x}", frame.cs, frame.eip, frame.eflags);
+    let _ = writeln!(
+        r,
+        "EAX: {:08x} EBX: {:08x} ECX: {:08x} EDX: {:08x}",
+        frame.eax, frame.ebx, frame.ecx, frame.edx
+    );
+    let _ = writeln!(
+        r,
+        "ESI: {:08x} EDI: {:08x} EBP: {:08x} ESP: {:08x}",
+        frame.esi,
+        frame.edi,
+        frame.ebp,
+        frame.kernel_esp()
+    );
+    let _ = writeln!(
+        r,
+        "DS: {:04x} ES: {:04x} FS: {:04x} GS: {:04x}",
+        frame.ds, frame.es, frame.fs, frame.gs
+    );
+    let _ = write!(
+        r,
+        "CR0: {:08x} CR2: {:08x} CR3: {:08x} CR4: {:08x}",
+        read_cr0(),
+        read_cr2(),
+        read_cr3(),
+        read_cr4()
+    );
+    panic!("fatal exception in kernel mode\n{}", r.as_str());
+}
+
+/// Runs as the double-fault *task*, on its own stack, with the faulting
+/// context saved in the CPU's normal TSS.
+#[unsafe(no_mangle)]
+extern "C" fn double_fault_handler() -> ! {
+    let ctx = gdt::faulting_context();
+    let cr2 = read_cr2();
+    let mut r = FmtBuf::<2048>::new();
+    let _ = writeln!(r, "Oops: double fault (#DF): 0000 [#1] CPU: {}", smp_processor_id());
+    let overflow = crate::mm::stack::guard_page_owner(ctx.esp as usize)
+        .or_else(|| crate::mm::stack::guard_page_owner(cr2));
+    if let Some(stack) = overflow {
+        let _ = writeln!(
+            r,
+            "kernel stack overflow: ESP {:#010x} ran into the guard page of the {stack} (last fault address {cr2:#010x})",
+            ctx.esp
+        );
+    } else {
+        let _ = writeln!(r, "a fault happened while delivering another fault (CR2 {cr2:#010x})");
+    }
+    let _ = writeln!(r, "EIP: {:04x}:{:08x} EFLAGS: {:08x}", ctx.cs, ctx.eip, ctx.eflags);
+    let _ = writeln!(
+        r,
+        "EAX: {:08x} EBX: {:08x} ECX: {:08x} EDX: {:08x}",
+        ctx.eax, ctx.ebx, ctx.ecx, ctx.edx
+    );
+    let _ = write!(
+        r,
+        "ESI: {:08x} EDI: {:08x} EBP: {:08x} ESP: {:08x}",
+        ctx.esi, ctx.edi, ctx.ebp, ctx.esp
+    );
+    panic!("fatal exception in kernel mode\n{}", r.as_str());
+}
+
+core::arch::global_asm!(
+    r#"
+    .section .text
+    .global double_fault_task_entry
+double_fault_task_entry:
+    // The CPU pushed an error code (always 0) on our fresh stack; leave it.
+    cld
+    call {handler}
+1:  hlt
+    jmp 1b
+    "#,
+    handler = sym double_fault_handler,
+);

@@ -1,0 +1,94 @@
+//! The serial console: COM1 through the `uart_16550` crate.
+//!
+//! Everything the kernel says goes here: QEMU connects COM1 to its standard
+//! output (`-serial stdio`), which is how the test runner reads results.
+//! Output is sent with interrupts disabled so that an interrupt handler that
+//! prints cannot deadlock against the code it interrupted.
+
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use spin::Mutex;
+use uart_16550::Uart16550;
+use uart_16550::backend::PioBackend;
+
+use crate::arch::cpu::{local_irq_restore, local_irq_save};
+
+/// COM1's I/O port base.
+pub const COM1: u16 = 0x3f8;
+
+static SERIAL: Mutex<Option<Uart16550<PioBackend>>> = Mutex::new(None);
+
+/// Bytes written so far: the test harness uses it to see whether a test
+/// printed anything while it ran.
+static BYTES_WRITTEN: AtomicUsize = AtomicUsize::new(0);
+
+/// How many bytes the console has written since boot.
+pub fn bytes_written() -> usize {
+    BYTES_WRITTEN.load(Ordering::Relaxed)
+}
+
+/// Program COM1 (115200 8N1, FIFOs on). Until this runs, output is dropped.
+pub fn init() {
+    // SAFETY: 0x3f8 is COM1 on every PC and on QEMU's `pc` machine.
+    let Ok(mut uart) = (unsafe { Uart16550::new_port(COM1) }) else { return };
+    if uart.init(uart_16550::Config::default()).is_ok() {
+        *SERIAL.lock() = Some(uart);
+    }
+}
+
+struct Writer<'a>(&'a mut Uart16550<PioBackend>);
+
+impl Write for Writer<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        // A terminal wants "\r\n"; QEMU's stdio backend passes bytes through.
+        for (i, line) in s.split('\n').enumerate() {
+            if i > 0 {
+                self.0.send_bytes_exact(b"\r\n");
+            }
+            self.0.send_bytes_exact(line.as_bytes());
+        }
+        BYTES_WRITTEN.fetch_add(s.len(), Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Write formatted text to the console (used by `print!`).
+pub fn write_fmt(args: fmt::Arguments) {
+    let flags = local_irq_save();
+    if let Some(uart) = SERIAL.lock().as_mut() {
+        let _ = Writer(uart).write_fmt(args);
+    }
+    local_irq_restore(flags);
+}
+
+/// Read one byte if one is waiting (serial input for the console later).
+pub fn try_read_byte() -> Option<u8> {
+    let flags = local_irq_save();
+    let b = SERIAL.lock().as_mut().and_then(|u| u.try_receive_byte().ok());
+    local_irq_restore(flags);
+    b
+}
+
+/// The panic path may have interrupted someone who held the console lock
+/// (a fault inside `print!`). Take it anyway: a garbled line beats silence.
+pub fn force_unlock() {
+    if SERIAL.is_locked() {
+        // SAFETY: only called on the way to stopping the machine, when the
+        // interrupted holder will never run again.
+        unsafe { SERIAL.force_unlock() };
+    }
+}
+
+/// Print to the serial console.
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::console::write_fmt(format_args!($($arg)*)) };
+}
+
+/// Print a line to the serial console.
+#[macro_export]
+macro_rules! println {
+    () => { $crate::print!("\n") };
+    ($($arg:tt)*) => { $crate::console::write_fmt(format_args!("{}\n", format_args!($($arg)*))) };
+}

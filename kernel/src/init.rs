@@ -1,0 +1,105 @@
+//! `start_kernel`: the boot sequence, in the order things must happen.
+//!
+//! ```text
+//!  _start (boot/src/entry.rs)   paging on with the early 4 MiB map, boot stack
+//!    start_kernel(magic, info)
+//!      console, TSC clock, logger   so that everything after can speak
+//!      GDT/TSS, IDT                 so that a fault is reported, not a reboot
+//!      boot information             multiboot 1 or 2 -> one BootInfo (or stop)
+//!      command line                 loglevel=, tests, ...; bad options named
+//!      memory                       memblock, mem_map, paging_init, zones
+//!      then: the test suite, or exit_after_boot, or idle
+//! ```
+
+use boot::cmdline::{self, Params, TestSelection};
+use boot::info::{BootInfo, PhysAccess};
+use mm::layout::{MAXMEM, phys_to_virt};
+use spin::Once;
+
+use crate::arch::qemu::{QemuExitCode, exit_qemu};
+use crate::arch::{cpu, gdt, idt, tsc};
+use crate::{console, ktest, logger};
+
+static BOOT_INFO: Once<BootInfo> = Once::new();
+static PARAMS: Once<Params<'static>> = Once::new();
+
+/// The normalised boot information (after `start_kernel` parsed it).
+pub fn boot_info() -> &'static BootInfo {
+    BOOT_INFO.get().expect("boot information read in start_kernel")
+}
+
+/// The parsed kernel command line.
+pub fn params() -> &'static Params<'static> {
+    PARAMS.get().expect("command line parsed in start_kernel")
+}
+
+/// How `start_kernel` reads the bootloader's structures: through the early
+/// page tables, which map physical `0..896 MiB` at `PAGE_OFFSET`.
+struct EarlyDirectMap;
+
+impl PhysAccess for EarlyDirectMap {
+    fn ptr(&self, phys: u32, len: usize) -> Option<*const u8> {
+        let end = (phys as usize).checked_add(len)?;
+        (end <= MAXMEM).then(|| phys_to_virt(phys as usize) as *const u8)
+    }
+}
+
+/// Stop with a clear message: the machine cannot be used as it is.
+fn fatal(what: core::fmt::Arguments) -> ! {
+    log::error!("{what}");
+    log::error!("cannot continue: stopping (QEMU exits with a failure status)");
+    exit_qemu(QemuExitCode::Failed)
+}
+
+/// The kernel's entry point, called by `_start` on the boot stack with
+/// paging on (early map) and interrupts off.
+#[unsafe(no_mangle)]
+pub extern "C" fn start_kernel(magic: u32, info_phys: u32) -> ! {
+    console::init();
+    tsc::calibrate();
+    logger::init();
+    gdt::init();
+    idt::init();
+    log::info!(
+        "highmem teaching kernel {} (i686, non-PAE, HIGHMEM4G-style), TSC {} MHz",
+        env!("CARGO_PKG_VERSION"),
+        tsc::tsc_khz() / 1000
+    );
+
+    // SAFETY: magic and info_phys come straight from the bootloader via
+    // _start; EarlyDirectMap bounds every read to the early mapping.
+    let info = match unsafe { boot::info::from_bootloader(magic, info_phys, &EarlyDirectMap) } {
+        Ok(info) => BOOT_INFO.call_once(|| info),
+        Err(e) => fatal(format_args!("{e}")),
+    };
+    let params = PARAMS.call_once(|| cmdline::parse(info.cmdline.as_str()));
+    if let Some(level) = params.loglevel {
+        logger::set_level(level);
+    }
+    for problem in params.problems() {
+        log::warn!("{problem}");
+    }
+    log::info!("booted via {} ({})", info.protocol, info.bootloader_name.as_str());
+    log::info!("Command line: {}", info.cmdline.as_str());
+    log::info!("{}", info.memory_map_display());
+
+    if let Err(e) = crate::mm::init::mem_init(info) {
+        fatal(format_args!("{e}"));
+    }
+
+    if let Some(filter) = params.test_list {
+        ktest::list(filter);
+    }
+    match params.test {
+        Some(TestSelection::One(name)) => ktest::run_one(name),
+        Some(TestSelection::All) => ktest::run_suite(None, params.test_after),
+        Some(TestSelection::Filter(f)) => ktest::run_suite(Some(f), params.test_after),
+        None => {}
+    }
+    if params.exit_after_boot {
+        log::info!("boot complete: exit_after_boot given, leaving QEMU");
+        exit_qemu(QemuExitCode::Success);
+    }
+    log::info!("boot complete; nothing more to do yet (leave QEMU with Ctrl-A X)");
+    cpu::halt_forever()
+}

@@ -1,0 +1,219 @@
+//! The in-kernel test harness.
+//!
+//! Tests are plain functions compiled into the kernel image (they live in
+//! the top-level `tests/` directory, see `tests/mod.rs`) and chosen on the
+//! kernel command line:
+//!
+//! * `test` / `test=FILTER` runs every test (whose name contains FILTER)
+//!   that is expected to return, in this one boot;
+//! * `test_one=NAME` runs exactly one test, of any kind: this is how the
+//!   runner runs a test that is *expected* to end the boot with a panic or a
+//!   fault (a kernel cannot unwind, so such a test gets a boot of its own);
+//! * `test_list[=FILTER]` prints the names and exits.
+//!
+//! Output, read by `run-qemu.sh`:
+//!
+//! ```text
+//! ktest: running 12 tests
+//! test mm::buddy_split_and_coalesce ... ok
+//! test traps::page_fault_report ... FAILED
+//!   panicked at tests/traps.rs:40:5: ...
+//! 11 passed, 1 failed
+//! ```
+//!
+//! and QEMU's exit status says the same (33 = all passed, 35 = not). A test
+//! fails by panicking (`assert!` and friends). Because the boot ends there,
+//! the runner starts a new boot with `test_after=NAME` to run the rest.
+
+use core::fmt::Write;
+use core::panic::PanicInfo;
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+use crate::arch::qemu::{QemuExitCode, exit_qemu};
+use crate::fmtbuf::FmtBuf;
+
+/// What a test is expected to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Return normally.
+    Pass,
+    /// End the boot with a panic (or fatal fault) whose message contains
+    /// this text; with several lines, each line must appear somewhere.
+    Panic(&'static str),
+}
+
+/// One in-kernel test.
+pub struct Test {
+    /// `module::function`, from [`test_case!`].
+    pub name: &'static str,
+    /// The test body.
+    pub func: fn(),
+    /// How it should end.
+    pub expect: Expect,
+}
+
+impl Test {
+    /// The name without the `kernel::tests::` prefix every test shares.
+    pub fn short_name(&self) -> &'static str {
+        self.name.strip_prefix("kernel::tests::").unwrap_or(self.name)
+    }
+
+    /// Does this test end the boot (so it needs `test_one=`)?
+    pub fn ends_boot(&self) -> bool {
+        matches!(self.expect, Expect::Panic(_))
+    }
+
+    fn matches(&self, filter: &str) -> bool {
+        filter.split(',').any(|f| self.short_name().contains(f))
+    }
+}
+
+/// Declare a test: `test_case!(my_test)` or
+/// `test_case!(my_test, panics = "expected message")`.
+#[macro_export]
+macro_rules! test_case {
+    ($f:ident) => {
+        $crate::ktest::Test {
+            name: concat!(module_path!(), "::", stringify!($f)),
+            func: $f,
+            expect: $crate::ktest::Expect::Pass,
+        }
+    };
+    ($f:ident, panics = $msg:expr) => {
+        $crate::ktest::Test {
+            name: concat!(module_path!(), "::", stringify!($f)),
+            func: $f,
+            expect: $crate::ktest::Expect::Panic($msg),
+        }
+    };
+}
+
+static CURRENT: AtomicPtr<Test> = AtomicPtr::new(core::ptr::null_mut());
+static PASSED: AtomicUsize = AtomicUsize::new(0);
+static FAILED: AtomicUsize = AtomicUsize::new(0);
+
+/// Every test in the image, in suite order.
+pub fn all_tests() -> impl Iterator<Item = &'static Test> {
+    crate::tests::SUITES.iter().flat_map(|suite| suite.iter())
+}
+
+/// The test that is running now, if any.
+pub fn current() -> Option<&'static Test> {
+    let p = CURRENT.load(Ordering::Relaxed);
+    // SAFETY: CURRENT only ever holds null or a pointer to a `static` Test.
+    unsafe { p.as_ref() }
+}
+
+/// `test_list[=FILTER]`: print the tests and leave QEMU.
+pub fn list(filter: Option<&str>) -> ! {
+    let selected = || all_tests().filter(|t| filter.is_none_or(|f| t.matches(f)));
+    println!("ktest: {} tests", selected().count());
+    for t in selected() {
+        match t.expect {
+            Expect::Pass => println!("test {}", t.short_name()),
+            Expect::Panic(msg) => println!("test {} [ends boot: panics with '{}']", t.short_name(), msg),
+        }
+    }
+    exit_qemu(QemuExitCode::Success)
+}
+
+/// Run one named test (any kind) and leave QEMU with its result.
+pub fn run_one(name: &str) -> ! {
+    let Some(test) = all_tests().find(|t| t.short_name() == name) else {
+        println!("ktest: no test named '{name}' (use test_list to see them)");
+        println!("0 passed, 1 failed");
+        exit_qemu(QemuExitCode::Failed)
+    };
+    println!("ktest: running 1 test");
+    run_test(test);
+    finish()
+}
+
+/// Run the tests that return normally, optionally only those matching
+/// `filter`, starting after the test named `after`.
+pub fn run_suite(filter: Option<&str>, after: Option<&str>) -> ! {
+    let mut started = after.is_none();
+    let mut selected = [None::<&'static Test>; 1024];
+    let mut n = 0;
+    for t in all_tests() {
+        if !started {
+            started = Some(t.short_name()) == after;
+            continue;
+        }
+        if t.ends_boot() || filter.is_some_and(|f| !t.matches(f)) {
+            continue;
+        }
+        assert!(n < selected.len(), "ktest: more than {} tests", selected.len());
+        selected[n] = Some(t);
+        n += 1;
+    }
+    let deferred = all_tests().filter(|t| t.ends_boot() && filter.is_none_or(|f| t.matches(f))).count();
+    println!("ktest: running {n} tests ({deferred} that end the boot run one per boot via test_one=)");
+    for t in selected[..n].iter().flatten() {
+        run_test(t);
+    }
+    finish()
+}
+
+fn run_test(test: &'static Test) {
+    print!("test {} ... ", test.short_name());
+    let mark = crate::console::bytes_written();
+    CURRENT.store(test as *const Test as *mut Test, Ordering::Relaxed);
+    (test.func)();
+    CURRENT.store(core::ptr::null_mut(), Ordering::Relaxed);
+    let interleaved = crate::console::bytes_written() != mark;
+    if interleaved {
+        print!("\ntest {} ... ", test.short_name());
+    }
+    match test.expect {
+        Expect::Pass => {
+            PASSED.fetch_add(1, Ordering::Relaxed);
+            println!("ok");
+        }
+        Expect::Panic(msg) => {
+            FAILED.fetch_add(1, Ordering::Relaxed);
+            println!("FAILED");
+            println!("  expected a panic containing '{msg}', but the test returned");
+        }
+    }
+}
+
+fn finish() -> ! {
+    let (p, f) = (PASSED.load(Ordering::Relaxed), FAILED.load(Ordering::Relaxed));
+    println!("{p} passed, {f} failed");
+    exit_qemu(if f == 0 { QemuExitCode::Success } else { QemuExitCode::Failed })
+}
+
+/// Called first by the panic handler. If a test is running, the panic is
+/// its result: expected (ok) or not (FAILED). Returns only when no test runs.
+pub fn on_panic(info: &PanicInfo) {
+    let Some(test) = current() else { return };
+    CURRENT.store(core::ptr::null_mut(), Ordering::Relaxed);
+    let mut msg = FmtBuf::<4096>::new();
+    let _ = write!(msg, "{}", info.message());
+    let location = fmtbuf!(256, "{}", info.location().map_or(
+        fmtbuf!(200, "<unknown>"),
+        |l| fmtbuf!(200, "{}:{}:{}", l.file(), l.line(), l.column())
+    ).as_str());
+    match test.expect {
+        Expect::Panic(expected) if expected.split('\n').all(|part| msg.as_str().contains(part)) => {
+            println!();
+            println!("{}", msg.as_str());
+            println!("test {} ... ok (panicked as expected)", test.short_name());
+            PASSED.fetch_add(1, Ordering::Relaxed);
+        }
+        Expect::Panic(expected) => {
+            println!("\ntest {} ... FAILED", test.short_name());
+            println!("  expected a panic containing '{expected}', got one at {}:", location.as_str());
+            println!("{}", msg.as_str());
+            FAILED.fetch_add(1, Ordering::Relaxed);
+        }
+        Expect::Pass => {
+            println!("\ntest {} ... FAILED", test.short_name());
+            println!("  panicked at {}:", location.as_str());
+            println!("{}", msg.as_str());
+            FAILED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    finish()
+}

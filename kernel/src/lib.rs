@@ -1,0 +1,37 @@
+//! A 32-bit x86 teaching kernel whose centrepiece is a Linux-style highmem
+//! subsystem. This library holds everything; `main.rs` only links it.
+//!
+//! Where to find things:
+//!
+//! | module        | what it owns                                             |
+//! |---------------|----------------------------------------------------------|
+//! | `init`        | `start_kernel`: the boot sequence, step by step          |
+//! | `arch::x86`   | GDT/TSS, IDT and traps, paging instructions, TSC, QEMU exit |
+//! | `mm`          | the kernel side of memory management: boot-time set-up, page tables, the page allocator's front door, the heap, stacks |
+//! | `console`     | the serial console and `print!`                          |
+//! | `logger`      | the `log` backend                                        |
+//! | `ktest`       | the in-kernel test harness (tests are in `../tests/`)    |
+//!
+//! Pure policy that needs no hardware (layout constants, zones, the buddy
+//! allocator, memblock, boot-info parsing) lives in the `mm` and `boot`
+//! crates, so it also runs as host unit tests.
+#![no_std]
+
+extern crate alloc;
+
+#[macro_use]
+pub mod fmtbuf;
+#[macro_use]
+pub mod console;
+pub mod arch;
+pub mod init;
+pub mod ktest;
+pub mod logger;
+pub mod mm;
+pub mod panic;
+
+/// The in-kernel tests. Their source lives in the top-level `tests/`
+/// directory, next to the host-side runner, so that all tests are in one
+/// place; they are compiled into the kernel because they call its internals.
+#[path = "../../tests/mod.rs"]
+pub mod tests;

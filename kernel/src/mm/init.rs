@@ -1,0 +1,252 @@
+//! Boot-time memory set-up (Linux `arch/x86/mm/init_32.c` and friends).
+//!
+//! The order matters, because each step needs the one before:
+//!
+//! 1. **memblock**: the firmware's memory map becomes a list of RAM ranges,
+//!    and everything already in use (the first MiB, the kernel image, the
+//!    bootloader's information) is reserved. From now on, boot-time memory
+//!    comes from `memblock.alloc`.
+//! 2. **the split**: `max_pfn` (end of RAM below 4 GiB) and `max_low_pfn`
+//!    (end of lowmem, at most 896 MiB) decide the zones and the layout.
+//!    RAM above 4 GiB is reported and dropped: without PAE a page table
+//!    entry holds only 20 bits of frame number.
+//! 3. **mem_map**: one `struct Page` for every frame below `max_pfn`, in
+//!    lowmem (highmem frames need descriptors too; that is why they must
+//!    live in lowmem and why lowmem is precious).
+//! 4. **paging_init**: `swapper_pg_dir` with 4 KiB pages for the direct map
+//!    and preallocated page tables for the rest of the kernel's gigabyte;
+//!    the early 4 MiB-page map is dropped. The boot stack's guard page is
+//!    left unmapped.
+//! 5. **zones**: every free frame goes to its zone's buddy allocator.
+
+use core::fmt;
+
+use boot::info::{BootInfo, MemoryKind};
+use mm::layout::{
+    KERNEL_LOAD_PHYS, KERNEL_PGD_BOUNDARY, KERNEL_VIRT_BASE, KernelLayout, PAGE_OFFSET,
+    PAGE_SHIFT, PAGE_SIZE, PTRS_PER_PGD, phys_to_virt, virt_to_phys,
+};
+use mm::memblock::{MemRegion, Memblock, MemblockError, MemoryLayout, RegionKind};
+use mm::page::{Page, init_mem_map, mem_map_bytes};
+
+use super::page_alloc;
+use super::pgtable;
+use crate::arch::paging::{
+    self, PAGE_KERNEL, PDE_KERNEL_TABLE, Pte, enable_global_pages, flush_tlb_all_local,
+};
+use crate::arch::{cpu, gdt};
+
+unsafe extern "C" {
+    static _kernel_phys_start: u8;
+    static _kernel_phys_end: u8;
+    static _text: u8;
+    static _etext: u8;
+    static _sdata: u8;
+    static _edata: u8;
+    static __bss_start: u8;
+    static __bss_stop: u8;
+}
+
+/// Address of a linker-script symbol.
+macro_rules! sym {
+    ($s:ident) => {
+        core::ptr::addr_of!($s) as usize
+    };
+}
+
+/// Why memory could not be set up; each names what the user can change.
+#[derive(Debug)]
+pub enum MemInitError {
+    /// memblock refused the memory map (no RAM, too little, too fragmented).
+    Memblock(MemblockError),
+    /// memblock ran out while allocating `what`.
+    OutOfBootMemory { what: &'static str, bytes: usize },
+    /// The image was not linked where `mm::layout` says.
+    LinkedElsewhere { text: usize, phys_start: usize },
+}
+
+impl fmt::Display for MemInitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MemInitError::Memblock(e) => write!(f, "{e}"),
+            MemInitError::OutOfBootMemory { what, bytes } => write!(
+                f,
+                "too little RAM: could not allocate {} KiB of lowmem for {what} at boot",
+                bytes >> 10
+            ),
+            MemInitError::LinkedElsewhere { text, phys_start } => write!(
+                f,
+                "kernel image linked at {text:#x} (load {phys_start:#x}); mm::layout expects \
+                 {KERNEL_VIRT_BASE:#x} (load {KERNEL_LOAD_PHYS:#x}): linker.ld and layout.rs disagree"
+            ),
+        }
+    }
+}
+
+impl From<MemblockError> for MemInitError {
+    fn from(e: MemblockError) -> Self {
+        MemInitError::Memblock(e)
+    }
+}
+
+fn region_kind(kind: MemoryKind) -> RegionKind {
+    match kind {
+        MemoryKind::Available => RegionKind::Available,
+        MemoryKind::Reserved => RegionKind::Reserved,
+        MemoryKind::AcpiReclaimable => RegionKind::AcpiReclaimable,
+        MemoryKind::AcpiNvs => RegionKind::AcpiNvs,
+        MemoryKind::BadMemory => RegionKind::Bad,
+        MemoryKind::Unknown(t) => RegionKind::Unknown(t),
+    }
+}
+
+/// Boot-time allocation of zeroed, page-aligned lowmem.
+fn alloc_zeroed(mb: &mut Memblock, bytes: usize, limit_pfn: usize, what: &'static str) -> Result<usize, MemInitError> {
+    let phys = mb
+        .alloc(bytes as u64, PAGE_SIZE as u64, limit_pfn)
+        .ok_or(MemInitError::OutOfBootMemory { what, bytes })? as usize;
+    // SAFETY: memblock returned RAM below max_low_pfn that nobody else owns;
+    // the early page tables map all of it at PAGE_OFFSET.
+    unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, 0, bytes) };
+    Ok(phys)
+}
+
+/// Set up all of memory management. Called once by `start_kernel`.
+pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
+    let text = sym!(_text);
+    let phys_start = sym!(_kernel_phys_start);
+    if phys_start != KERNEL_LOAD_PHYS || text & !(PAGE_SIZE * 16 - 1) != KERNEL_VIRT_BASE {
+        return Err(MemInitError::LinkedElsewhere { text, phys_start });
+    }
+
+    // 1. memblock.
+    let mut mb = Memblock::new();
+    let mut regions = [MemRegion { base: 0, len: 0, kind: RegionKind::Reserved }; boot::info::MAX_MEMORY_REGIONS];
+    let map = info.memory_map();
+    for (dst, src) in regions.iter_mut().zip(map) {
+        *dst = MemRegion { base: src.base, len: src.len, kind: region_kind(src.kind) };
+    }
+    mb.add_memory(&regions[..map.len()])?;
+    mb.reserve_low_memory()?;
+    mb.reserve(phys_start as u64, (sym!(_kernel_phys_end) - phys_start) as u64)?;
+    let (info_start, info_end) = info.info_phys;
+    mb.reserve(info_start as u64, (info_end - info_start) as u64)?;
+    for m in info.modules() {
+        mb.reserve(m.start as u64, (m.end - m.start) as u64)?;
+    }
+
+    // 2. The lowmem / highmem split.
+    let split: MemoryLayout = mb.classify()?;
+    if split.ram_bytes_above_4g > 0 {
+        log::warn!("Warning: only 4GB will be used.");
+        log::warn!(
+            "{}MB of RAM above 4GB are not addressable without PAE (this kernel is non-PAE): ignored",
+            split.ram_bytes_above_4g >> 20
+        );
+    }
+    let highmem_pages = split.max_pfn - split.max_low_pfn;
+    log::info!("{}MB HIGHMEM available.", highmem_pages >> (20 - PAGE_SHIFT));
+    log::info!("{}MB LOWMEM available.", split.max_low_pfn >> (20 - PAGE_SHIFT));
+    let layout = KernelLayout::new(split.max_low_pfn);
+
+    // 3. mem_map.
+    let bytes = mem_map_bytes(split.max_pfn);
+    let mem_map_phys = alloc_zeroed(&mut mb, bytes, split.max_low_pfn, "mem_map")?;
+    // SAFETY: freshly allocated, reserved in memblock for ever, page aligned,
+    // `bytes` long, and reachable through the direct map.
+    let pages: &'static [Page] =
+        unsafe { init_mem_map(phys_to_virt(mem_map_phys) as *mut Page, split.max_pfn) };
+    log::info!(
+        "mem_map: {} page descriptors of {} bytes at {:#010x} ({} KiB)",
+        split.max_pfn,
+        core::mem::size_of::<Page>(),
+        phys_to_virt(mem_map_phys),
+        bytes >> 10
+    );
+
+    // 4. Page tables.
+    paging_init(&mut mb, split.max_low_pfn)?;
+
+    // 5. Zones.
+    page_alloc::init(pages, split, &mb);
+    print_layout(&layout);
+    for zone in page_alloc::zones() {
+        log::info!(
+            "  {:<8} [mem {:#010x}-{:#010x}] {} pages managed",
+            zone.name(),
+            zone.zone_start_pfn() << PAGE_SHIFT,
+            (zone.zone_end_pfn() << PAGE_SHIFT).wrapping_sub(1),
+            zone.managed_pages()
+        );
+    }
+    log::info!("Memory: {}", page_alloc::meminfo());
+    Ok(())
+}
+
+/// Build `swapper_pg_dir` and switch to it (Linux `paging_init` +
+/// `kernel_physical_mapping_init` + `permanent_kmaps_init` +
+/// `early_ioremap_page_table_range_init`).
+fn paging_init(mb: &mut Memblock, max_low_pfn: usize) -> Result<(), MemInitError> {
+    let pgd_phys = alloc_zeroed(mb, PAGE_SIZE, max_low_pfn, "swapper_pg_dir")?;
+    let pgd = phys_to_virt(pgd_phys) as *mut Pte;
+    let kernel_pdes = PTRS_PER_PGD - KERNEL_PGD_BOUNDARY;
+    let tables_phys = alloc_zeroed(mb, kernel_pdes * PAGE_SIZE, max_low_pfn, "kernel page tables")?;
+    for i in 0..kernel_pdes {
+        let table = tables_phys + i * PAGE_SIZE;
+        // SAFETY: pgd is the page we just allocated; the index is < 1024.
+        unsafe { pgd.add(KERNEL_PGD_BOUNDARY + i).write(Pte::new(table >> PAGE_SHIFT, PDE_KERNEL_TABLE)) };
+    }
+    // The direct map: frame n at PAGE_OFFSET + n * 4 KiB. The tables are
+    // consecutive, so the PTE of frame n is entry n of one long array.
+    let ptes = phys_to_virt(tables_phys) as *mut Pte;
+    for pfn in 0..max_low_pfn {
+        // SAFETY: max_low_pfn <= 896 MiB / 4 KiB < kernel_pdes * 1024 entries.
+        unsafe { ptes.add(pfn).write(Pte::new(pfn, PAGE_KERNEL)) };
+    }
+    // The boot stack's guard page stays unmapped.
+    let guard = boot::entry::boot_stack_guard();
+    // SAFETY: the guard page is inside the kernel image, so in the direct map.
+    unsafe { ptes.add(virt_to_phys(guard) >> PAGE_SHIFT).write(Pte::NONE) };
+
+    pgtable::set_swapper_pg_dir(pgd_phys);
+    // SAFETY: the new tables map the kernel image, the boot stack and all of
+    // lowmem at the same addresses as the early map did; only the identity
+    // map of the first 8 MiB and anything past max_low_pfn disappear, and
+    // nothing running uses those.
+    unsafe { paging::load_cr3(pgd_phys) };
+    if cpu::has_feature_edx(cpu::feature::PGE) {
+        enable_global_pages();
+    }
+    flush_tlb_all_local();
+    gdt::set_double_fault_cr3(pgd_phys);
+    log::info!(
+        "paging: swapper_pg_dir at {:#010x}, {} kernel page tables, direct map of {} pages (4 KiB each)",
+        phys_to_virt(pgd_phys),
+        kernel_pdes,
+        max_low_pfn
+    );
+    Ok(())
+}
+
+/// Linux's old boot-time table of the kernel's virtual memory.
+fn print_layout(layout: &KernelLayout) {
+    fn size(bytes: usize) -> crate::fmtbuf::FmtBuf<16> {
+        if bytes >= 64 << 20 {
+            fmtbuf!(16, "{:4} MB", bytes >> 20)
+        } else {
+            fmtbuf!(16, "{:4} kB", bytes >> 10)
+        }
+    }
+    log::info!("virtual kernel memory layout:");
+    for (name, start, end) in layout.regions() {
+        log::info!("    {name:<7} : {start:#010x} - {end:#010x}   ({})", size(end - start).as_str());
+    }
+    for (name, start, end) in [
+        (".text", sym!(_text), sym!(_etext)),
+        (".data", sym!(_sdata), sym!(_edata)),
+        (".bss", sym!(__bss_start), sym!(__bss_stop)),
+    ] {
+        log::info!("      {name:<5} : {start:#010x} - {end:#010x}   ({})", size(end - start).as_str());
+    }
+    debug_assert!(layout.high_memory > PAGE_OFFSET);
+}

@@ -1,0 +1,16 @@
+//! The kernel side of memory management: what needs the hardware, the boot
+//! information, or global state. The policy itself (zones, buddy, memblock,
+//! layout) is the `mm` crate; this module wires it to the machine.
+//!
+//! | file          | Linux counterpart          | what it owns                              |
+//! |---------------|----------------------------|-------------------------------------------|
+//! | `init`        | `arch/x86/mm/init_32.c`    | boot-time set-up: memblock, mem_map, paging_init, zones, the boot messages |
+//! | `pgtable`     | `arch/x86/mm/pgtable_32.c` | swapper_pg_dir, kernel PTE lookup         |
+//! | `page_alloc`  | `mm/page_alloc.c` (entry)  | `alloc_pages`/`free_pages`, `page_address`, meminfo |
+//! | `heap`        | `mm/slab_common.c`         | the `alloc` crate's global allocator      |
+//! | `stack`       | `kernel/fork.c` (stacks)   | kernel stacks and their guard pages       |
+pub mod heap;
+pub mod init;
+pub mod page_alloc;
+pub mod pgtable;
+pub mod stack;

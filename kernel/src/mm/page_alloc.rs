@@ -1,0 +1,132 @@
+//! The page allocator's front door (the entry points of Linux
+//! `mm/page_alloc.c`): `alloc_pages`, `__free_pages`, `page_address`.
+//!
+//! The buddy allocator and zones are the `mm` crate's; this file owns the
+//! one global node and `mem_map`, and adds what only the kernel can do:
+//! disable interrupts around the zone locks (an interrupt handler may
+//! allocate), and turn frames into addresses.
+
+use mm::gfp::{__GFP_HIGHMEM, __GFP_ZERO, GfpFlags};
+use mm::layout::{PAGE_SHIFT, PAGE_SIZE, phys_to_virt, virt_to_phys};
+use mm::memblock::{Memblock, MemoryLayout};
+use mm::node::{MemInfo, Node};
+use mm::page::{MemMap, Page};
+use mm::zone::Zone;
+use spin::Once;
+
+use crate::arch::cpu::{local_irq_restore, local_irq_save};
+
+/// All zones of the machine (Linux `contig_page_data`).
+static NODE: Node = Node::new();
+/// One descriptor per frame in `[0, max_pfn)`.
+static MEM_MAP: Once<MemMap<'static>> = Once::new();
+/// Where RAM ends, and where lowmem does.
+static SPLIT: Once<MemoryLayout> = Once::new();
+
+/// Set up the zones and hand them every free frame (called by `mem_init`).
+pub(super) fn init(pages: &'static [Page], split: MemoryLayout, memblock: &Memblock) {
+    let map = MEM_MAP.call_once(|| MemMap::new(pages, 0));
+    SPLIT.call_once(|| split);
+    NODE.init(map, split.max_low_pfn, split.max_pfn);
+    NODE.free_all(map, memblock);
+}
+
+/// The global `mem_map`.
+pub fn mem_map() -> &'static MemMap<'static> {
+    MEM_MAP.get().expect("mem_map used before mem_init")
+}
+
+/// The RAM split computed at boot.
+pub fn memory_layout() -> &'static MemoryLayout {
+    SPLIT.get().expect("memory layout used before mem_init")
+}
+
+/// One past the last lowmem frame (Linux `max_low_pfn`).
+pub fn max_low_pfn() -> usize {
+    memory_layout().max_low_pfn
+}
+
+/// The node with every zone.
+pub fn node() -> &'static Node {
+    &NODE
+}
+
+/// DMA, Normal and HighMem, in that order.
+pub fn zones() -> impl Iterator<Item = &'static Zone> {
+    NODE.zones().iter()
+}
+
+/// Linux `pfn_to_page`.
+pub fn pfn_to_page(pfn: usize) -> &'static Page {
+    mem_map().pfn_to_page(pfn)
+}
+
+/// Linux `page_to_pfn`.
+pub fn page_to_pfn(page: &Page) -> usize {
+    mem_map().page_to_pfn(page)
+}
+
+/// Linux `PageHighMem`: is this frame in ZONE_HIGHMEM?
+#[allow(non_snake_case)]
+pub fn PageHighMem(page: &Page) -> bool {
+    page.page_zonenum().is_highmem()
+}
+
+/// Allocate `2^order` contiguous frames from the zones `gfp` allows.
+pub fn alloc_pages(gfp: GfpFlags, order: usize) -> Option<&'static Page> {
+    let flags = local_irq_save();
+    let pfn = NODE.alloc_pages(mem_map(), gfp, order);
+    local_irq_restore(flags);
+    let page = pfn_to_page(pfn?);
+    if gfp.contains(__GFP_ZERO) {
+        // Zeroing a highmem page needs a temporary mapping: clear_highpage,
+        // which arrives with kmap. Until then only lowmem can be zeroed.
+        let addr = page_address(page).expect("__GFP_ZERO of a highmem page needs clear_highpage (kmap)");
+        // SAFETY: the block is ours and mapped in the direct map.
+        unsafe { core::ptr::write_bytes(addr as *mut u8, 0, PAGE_SIZE << order) };
+    }
+    Some(page)
+}
+
+/// Free a block from [`alloc_pages`] (Linux `__free_pages`).
+pub fn __free_pages(page: &Page, order: usize) {
+    let pfn = page_to_pfn(page);
+    let flags = local_irq_save();
+    NODE.free_pages(mem_map(), pfn, order);
+    local_irq_restore(flags);
+}
+
+/// Allocate lowmem and return its direct-map address (Linux
+/// `__get_free_pages`). Highmem has no permanent address, so asking for it
+/// here is a bug.
+pub fn __get_free_pages(gfp: GfpFlags, order: usize) -> Option<usize> {
+    assert!(!gfp.contains(__GFP_HIGHMEM), "__get_free_pages: {gfp:?} may return highmem, which has no address");
+    alloc_pages(gfp, order).map(|p| page_address(p).expect("lowmem pages have an address"))
+}
+
+/// Free what [`__get_free_pages`] returned (Linux `free_pages`).
+pub fn free_pages(addr: usize, order: usize) {
+    __free_pages(virt_to_page(addr), order);
+}
+
+/// The page of a direct-map address (Linux `virt_to_page`).
+pub fn virt_to_page(addr: usize) -> &'static Page {
+    pfn_to_page(virt_to_phys(addr) >> PAGE_SHIFT)
+}
+
+/// The kernel address of a page (Linux `page_address`): the direct map for
+/// lowmem; for highmem, its kmap address if it has one, else `None`.
+pub fn page_address(page: &Page) -> Option<usize> {
+    mm::node::page_address(mem_map(), page_to_pfn(page), max_low_pfn())
+}
+
+/// Direct-map address of a lowmem frame (Linux `lowmem_page_address`).
+pub fn lowmem_page_address(pfn: usize) -> usize {
+    debug_assert!(pfn < max_low_pfn());
+    phys_to_virt(pfn << PAGE_SHIFT)
+}
+
+/// The meminfo block.
+pub fn meminfo() -> MemInfo {
+    NODE.meminfo()
+}

@@ -1,0 +1,306 @@
+//! The kernel's virtual address space: every layout constant, in one place.
+//!
+//! A 32-bit x86 CPU with 2-level (non-PAE) paging can address 4 GiB of
+//! virtual memory. Like Linux's default `VMSPLIT_3G`, we give the bottom
+//! 3 GiB to user space and keep the top 1 GiB for the kernel. That 1 GiB must
+//! hold a permanent mapping of as much RAM as possible (the *direct map*, or
+//! lowmem) and still leave room for mappings made on demand. Everything RAM
+//! beyond what fits in the direct map is *highmem*: it has `struct page`
+//! descriptors but no permanent kernel address, and is reached through kmap.
+//!
+//! ```text
+//!  virtual address                                                  physical
+//!  0xFFFF_FFFF +-------------------------------------------+
+//!              | FIX_HOLE (one page, never mapped)         |  FIXADDR_TOP = 0xFFFF_F000
+//!              | fixmap: APIC, IO-APIC, then the per-CPU   |  indices grow *downwards*:
+//!              |   kmap_local / kmap_atomic slots          |  fix_to_virt(i) = TOP - i*4K
+//!              |   (KM_MAX_IDX_DEBUG x NR_CPUS pages)      |
+//!  FIXADDR_START +-----------------------------------------+
+//!              | unused (rest of the fixmap page table)    |
+//!  0xFFC0_0000 +-------------------------------------------+  <- fixmap page table (4 MiB)
+//!              | PKMAP window: LAST_PKMAP = 1024 pages     |  kmap(): global, shared by
+//!              |   exactly one page table                  |  every CPU, lazily unmapped
+//!  PKMAP_BASE  +-------------------------------------------+  0xFF80_0000
+//!              | 2 guard pages                             |
+//!  VMALLOC_END +-------------------------------------------+  0xFF7F_E000
+//!              | vmalloc area: kernel stacks with guard    |
+//!              |   pages, other virtually-contiguous maps  |
+//!  VMALLOC_START +-----------------------------------------+  high_memory + 8 MiB
+//!              | 8 MiB hole (VMALLOC_OFFSET): catches      |
+//!              |   overruns off the end of the direct map  |
+//!  high_memory +-------------------------------------------+  <= 0xF800_0000
+//!              | lowmem: the direct map                    |
+//!              |   virt = phys + PAGE_OFFSET               |  phys 0 .. min(RAM, 896 MiB)
+//!              |   (kernel image at 0xC010_0000)           |  (image loaded at 1 MiB)
+//!  PAGE_OFFSET +-------------------------------------------+  0xC000_0000
+//!              | user space (3 GiB)                        |
+//!  0x0000_0000 +-------------------------------------------+
+//! ```
+//!
+//! Physical memory is split into zones by what the kernel can do with it:
+//!
+//! ```text
+//!  0 ------- 16 MiB ----------------- max_low_pfn (<= 896 MiB) ------- 4 GiB
+//!  | ZONE_DMA |        ZONE_NORMAL        |          ZONE_HIGHMEM         |
+//!  | ISA DMA  |  directly mapped lowmem   |  struct page only; kmap it    |
+//! ```
+//!
+//! RAM above 4 GiB cannot be addressed by a non-PAE page table at all; it is
+//! reported at boot and left unused, as a non-PAE Linux does.
+//!
+//! Why 896 MiB? The kernel's 1 GiB minus `VMALLOC_RESERVE` (128 MiB) for
+//! everything that is not the direct map: this is the classic i386 formula
+//! `MAXMEM = -PAGE_OFFSET - __VMALLOC_RESERVE` from Linux 2.6, which is where
+//! the famous "896 MB" comes from. (Later Linux versions subtract the
+//! vmalloc reserve from `VMALLOC_END` instead and end up near 880 MiB.)
+//!
+//! The compile-time checks at the bottom of this file prove the regions do
+//! not overlap, in the spirit of the `BUILD_BUG_ON`s in Linux's `mem_init()`.
+
+/// log2 of the page size.
+pub const PAGE_SHIFT: usize = 12;
+/// One page: 4 KiB.
+pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
+/// Mask that rounds an address down to its page.
+pub const PAGE_MASK: usize = !(PAGE_SIZE - 1);
+
+/// Start of the kernel's part of every address space (`VMSPLIT_3G`).
+pub const PAGE_OFFSET: usize = 0xC000_0000;
+/// User space ends where the kernel begins.
+pub const TASK_SIZE: usize = PAGE_OFFSET;
+
+/// Bits of a virtual address that select the page-directory entry.
+pub const PGDIR_SHIFT: usize = 22;
+/// Bytes covered by one page-directory entry, i.e. by one page table.
+/// (Linux calls this `PMD_SIZE` too: without PAE the PMD level is folded.)
+pub const PMD_SIZE: usize = 1 << PGDIR_SHIFT;
+/// Mask that rounds an address down to the start of its page table's range.
+pub const PMD_MASK: usize = !(PMD_SIZE - 1);
+/// Entries in a page table (and in the page directory).
+pub const PTRS_PER_PTE: usize = 1024;
+/// Entries in the page directory.
+pub const PTRS_PER_PGD: usize = 1024;
+/// Index of the first page-directory entry that belongs to the kernel.
+pub const KERNEL_PGD_BOUNDARY: usize = PAGE_OFFSET >> PGDIR_SHIFT;
+
+/// Where the bootloader places the kernel image in physical memory.
+pub const KERNEL_LOAD_PHYS: usize = 0x0010_0000;
+/// Where the kernel image is linked: the load address in the direct map.
+/// `linker.ld` repeats this number; `kernel/build.rs`-free builds keep them in
+/// step by a check at boot (see `kernel::memory`).
+pub const KERNEL_VIRT_BASE: usize = PAGE_OFFSET + KERNEL_LOAD_PHYS;
+
+/// The most CPUs this kernel will bring up (Linux i386's default `NR_CPUS`).
+pub const NR_CPUS: usize = 8;
+
+/// kmap_local / kmap_atomic slots per CPU (Linux `KM_MAX_IDX`). The check in
+/// `kmap_local_idx_push` runs after the increment, so 15 can nest.
+pub const KM_MAX_IDX: usize = 16;
+/// Slots per CPU when `debug_kmap_local` puts a never-mapped guard page
+/// between mappings (Linux `CONFIG_DEBUG_KMAP_LOCAL`: `KM_MAX_IDX` = 33).
+/// The fixmap is sized for this so that the option can be chosen at boot.
+pub const KM_MAX_IDX_DEBUG: usize = 33;
+
+/// Number of I/O APICs we reserve fixmap pages for.
+pub const MAX_IO_APICS: usize = 2;
+
+/// Top of the fixmap: the last page (`FIX_HOLE`) is never mapped.
+pub const FIXADDR_TOP: usize = 0xFFFF_F000;
+
+/// Fixmap indices (Linux `enum fixed_addresses`). Each index names one page
+/// whose virtual address is a compile-time constant; index 0 is the top.
+pub mod fixed_addresses {
+    use super::{KM_MAX_IDX_DEBUG, MAX_IO_APICS, NR_CPUS};
+    /// Never mapped: catches accesses just below 4 GiB.
+    pub const FIX_HOLE: usize = 0;
+    /// The local APIC's registers.
+    pub const FIX_APIC_BASE: usize = 1;
+    /// The first I/O APIC's registers.
+    pub const FIX_IO_APIC_BASE_0: usize = 2;
+    /// The last I/O APIC's registers.
+    pub const FIX_IO_APIC_BASE_END: usize = FIX_IO_APIC_BASE_0 + MAX_IO_APICS - 1;
+    /// First per-CPU kmap slot (CPU 0, slot 0): the highest kmap address.
+    pub const FIX_KMAP_BEGIN: usize = FIX_IO_APIC_BASE_END + 1;
+    /// Last per-CPU kmap slot, sized for the debug (guard-slot) stride.
+    pub const FIX_KMAP_END: usize = FIX_KMAP_BEGIN + KM_MAX_IDX_DEBUG * NR_CPUS - 1;
+    /// One past the last index (Linux `__end_of_fixed_addresses`).
+    pub const END_OF_FIXED_ADDRESSES: usize = FIX_KMAP_END + 1;
+}
+use fixed_addresses::*;
+
+/// Virtual address of fixmap index `idx` (Linux `__fix_to_virt`).
+pub const fn fix_to_virt(idx: usize) -> usize {
+    FIXADDR_TOP - (idx << PAGE_SHIFT)
+}
+
+/// Fixmap index of a fixmap virtual address (Linux `__virt_to_fix`).
+pub const fn virt_to_fix(vaddr: usize) -> usize {
+    (FIXADDR_TOP - (vaddr & PAGE_MASK)) >> PAGE_SHIFT
+}
+
+/// Bytes of virtual space the fixmap occupies.
+pub const FIXADDR_SIZE: usize = END_OF_FIXED_ADDRESSES << PAGE_SHIFT;
+/// Lowest fixmap address.
+pub const FIXADDR_START: usize = FIXADDR_TOP - FIXADDR_SIZE;
+/// Base of the one page table that holds every fixmap PTE.
+pub const FIXMAP_PMD_BASE: usize = FIXADDR_START & PMD_MASK;
+
+/// Number of PKMAP slots: exactly one page table's worth (non-PAE).
+pub const LAST_PKMAP: usize = PTRS_PER_PTE;
+/// `LAST_PKMAP - 1`: wraps the rotating slot cursor.
+pub const LAST_PKMAP_MASK: usize = LAST_PKMAP - 1;
+/// Start of the PKMAP window: the 4 MiB just below the fixmap's page table.
+pub const PKMAP_BASE: usize = FIXMAP_PMD_BASE - PMD_SIZE;
+
+/// Virtual address of PKMAP slot `nr`.
+pub const fn pkmap_addr(nr: usize) -> usize {
+    PKMAP_BASE + (nr << PAGE_SHIFT)
+}
+
+/// PKMAP slot number of a PKMAP virtual address.
+pub const fn pkmap_nr(vaddr: usize) -> usize {
+    (vaddr - PKMAP_BASE) >> PAGE_SHIFT
+}
+
+/// The unmapped gap between the end of the direct map and vmalloc.
+pub const VMALLOC_OFFSET: usize = 8 << 20;
+/// End of the vmalloc area: two guard pages below PKMAP.
+pub const VMALLOC_END: usize = PKMAP_BASE - 2 * PAGE_SIZE;
+/// Virtual space kept back from the direct map for everything else
+/// (Linux `__VMALLOC_RESERVE`).
+pub const VMALLOC_RESERVE: usize = 128 << 20;
+
+/// Largest amount of RAM the direct map may cover: 896 MiB.
+pub const MAXMEM: usize = (u32::MAX as usize - PAGE_OFFSET + 1) - VMALLOC_RESERVE;
+/// Page frame number one past the last frame the direct map may cover.
+pub const MAXMEM_PFN: usize = MAXMEM >> PAGE_SHIFT;
+/// Frames addressable without PAE: everything below 4 GiB.
+pub const MAX_NONPAE_PFN: usize = 1 << 20;
+/// Frames below 16 MiB form ZONE_DMA (ISA DMA can reach only these).
+pub const MAX_DMA_PFN: usize = (16 << 20) >> PAGE_SHIFT;
+
+/// The highest possible `high_memory` (end of the direct map).
+pub const HIGH_MEMORY_MAX: usize = PAGE_OFFSET + MAXMEM;
+
+/// Direct-map virtual address of a lowmem physical address (Linux `__va`).
+pub const fn phys_to_virt(phys: usize) -> usize {
+    phys + PAGE_OFFSET
+}
+
+/// Physical address of a direct-map virtual address (Linux `__pa`).
+pub const fn virt_to_phys(virt: usize) -> usize {
+    virt - PAGE_OFFSET
+}
+
+/// Is `vaddr` in the PKMAP window?
+pub const fn is_pkmap_addr(vaddr: usize) -> bool {
+    vaddr >= PKMAP_BASE && vaddr < pkmap_addr(LAST_PKMAP)
+}
+
+/// Is `vaddr` one of the per-CPU kmap_local / kmap_atomic slots?
+/// Inclusive of CPU 0's slot 0 (Linux's `is_kmap_addr` excludes that page;
+/// the reference calls this quirk Q3 and we do not copy it).
+pub const fn is_kmap_local_addr(vaddr: usize) -> bool {
+    let page = vaddr & PAGE_MASK;
+    page >= fix_to_virt(FIX_KMAP_END) && page <= fix_to_virt(FIX_KMAP_BEGIN)
+}
+
+/// The part of the layout that depends on how much RAM the machine has.
+/// Computed once at boot from `max_low_pfn`; printed in Linux's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelLayout {
+    /// End of the direct map (Linux `high_memory`).
+    pub high_memory: usize,
+    /// Start of the vmalloc area: `high_memory` plus the 8 MiB hole.
+    pub vmalloc_start: usize,
+}
+
+impl KernelLayout {
+    /// The layout for a machine whose lowmem ends at page frame `max_low_pfn`.
+    pub const fn new(max_low_pfn: usize) -> Self {
+        assert!(max_low_pfn <= MAXMEM_PFN, "lowmem larger than the direct map");
+        let high_memory = PAGE_OFFSET + (max_low_pfn << PAGE_SHIFT);
+        KernelLayout { high_memory, vmalloc_start: high_memory + VMALLOC_OFFSET }
+    }
+
+    /// Regions from the top down, as Linux's old `mem_init()` printed them:
+    /// `(name, start, end)`.
+    pub const fn regions(&self) -> [(&'static str, usize, usize); 4] {
+        [
+            ("fixmap", FIXADDR_START, FIXADDR_TOP),
+            ("pkmap", PKMAP_BASE, pkmap_addr(LAST_PKMAP)),
+            ("vmalloc", self.vmalloc_start, VMALLOC_END),
+            ("lowmem", PAGE_OFFSET, self.high_memory),
+        ]
+    }
+}
+
+// ---- Compile-time proof that the regions fit and do not overlap ----------
+// (Linux checks the same things with BUILD_BUG_ON in arch/x86/mm/init_32.c.)
+
+/// PKMAP fills exactly one page table, so one `pkmap_page_table` covers it.
+const _: () = assert!(PKMAP_BASE % PMD_SIZE == 0 && LAST_PKMAP == PTRS_PER_PTE);
+/// PKMAP ends before the fixmap begins.
+const _: () = assert!(pkmap_addr(LAST_PKMAP) <= FIXADDR_START);
+/// The whole fixmap lives in one page table, so its PTEs form one linear
+/// array (what Linux's `page_table_kmap_check()` arranges at boot).
+const _: () = assert!(FIXMAP_PMD_BASE == FIXADDR_TOP & PMD_MASK);
+/// vmalloc ends below PKMAP.
+const _: () = assert!(VMALLOC_END <= PKMAP_BASE);
+/// Even with a full 896 MiB direct map, vmalloc has room.
+const _: () = assert!(HIGH_MEMORY_MAX + VMALLOC_OFFSET < VMALLOC_END);
+/// The direct map is 896 MiB, the number the issue and Linux 2.6 promise.
+const _: () = assert!(MAXMEM == 896 << 20);
+/// The kernel image is linked inside the direct map.
+const _: () = assert!(KERNEL_VIRT_BASE > PAGE_OFFSET && KERNEL_VIRT_BASE < HIGH_MEMORY_MAX);
+/// ZONE_DMA fits inside the direct map.
+const _: () = assert!(MAX_DMA_PFN < MAXMEM_PFN);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classic_i386_addresses() {
+        assert_eq!(PKMAP_BASE, 0xFF80_0000);
+        assert_eq!(pkmap_addr(LAST_PKMAP), 0xFFC0_0000);
+        assert_eq!(VMALLOC_END, 0xFF7F_E000);
+        assert_eq!(HIGH_MEMORY_MAX, 0xF800_0000);
+        assert_eq!(MAXMEM_PFN, 0x38000);
+    }
+
+    #[test]
+    fn kmap_slots_grow_downwards_from_fix_kmap_begin() {
+        let cpu0_slot0 = fix_to_virt(FIX_KMAP_BEGIN);
+        let cpu0_slot1 = fix_to_virt(FIX_KMAP_BEGIN + 1);
+        assert_eq!(cpu0_slot1, cpu0_slot0 - PAGE_SIZE);
+        assert_eq!(virt_to_fix(cpu0_slot1 + 123), FIX_KMAP_BEGIN + 1);
+        assert!(is_kmap_local_addr(cpu0_slot0));
+        assert!(is_kmap_local_addr(fix_to_virt(FIX_KMAP_END)));
+        assert!(!is_kmap_local_addr(fix_to_virt(FIX_KMAP_END) - PAGE_SIZE));
+        assert!(!is_kmap_local_addr(fix_to_virt(FIX_KMAP_BEGIN - 1)));
+    }
+
+    #[test]
+    fn layout_for_full_and_small_lowmem() {
+        let full = KernelLayout::new(MAXMEM_PFN);
+        assert_eq!(full.high_memory, 0xF800_0000);
+        assert_eq!(full.vmalloc_start, 0xF880_0000);
+        let small = KernelLayout::new((64 << 20) >> PAGE_SHIFT);
+        assert_eq!(small.high_memory, 0xC400_0000);
+        let r = full.regions();
+        for w in r.windows(2) {
+            assert!(w[1].2 <= w[0].1, "{} overlaps {}", w[1].0, w[0].0);
+        }
+    }
+
+    #[test]
+    fn pkmap_nr_round_trips() {
+        for nr in [0, 1, 511, LAST_PKMAP - 1] {
+            assert_eq!(pkmap_nr(pkmap_addr(nr)), nr);
+            assert!(is_pkmap_addr(pkmap_addr(nr)));
+        }
+        assert!(!is_pkmap_addr(pkmap_addr(LAST_PKMAP)));
+        assert!(!is_pkmap_addr(PKMAP_BASE - 1));
+    }
+}

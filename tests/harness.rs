@@ -1,0 +1,23 @@
+//! Tests of the test harness: a test that is expected to panic passes only
+//! if it panics with the expected message.
+
+use crate::ktest::Test;
+use crate::test_case;
+
+pub const TESTS: &[Test] = &[
+    test_case!(a_returning_test_passes),
+    test_case!(an_expected_panic_passes, panics = "expected panic 42"),
+    test_case!(all_expected_lines_must_appear, panics = "first line\nsecond line"),
+];
+
+fn a_returning_test_passes() {
+    assert_eq!(core::hint::black_box(2) + 2, 4);
+}
+
+fn an_expected_panic_passes() {
+    panic!("expected panic {}", core::hint::black_box(42));
+}
+
+fn all_expected_lines_must_appear() {
+    panic!("first line of a report\nand the second line too");
+}

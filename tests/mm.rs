@@ -1,0 +1,310 @@
+//! Memory management on the real machine: the layout and page tables that
+//! paging_init built, zones and totals against what QEMU was given, the
+//! buddy allocator under load, GFP zone choice, page_address, the heap.
+
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use mm::buddy::MAX_ORDER;
+use mm::gfp::{GFP_DMA, GFP_HIGHUSER, GFP_KERNEL, GfpFlags};
+use mm::layout::*;
+use mm::zone::ZoneType;
+
+use crate::arch::paging::Pte;
+use crate::ktest::Test;
+use crate::mm::page_alloc::{self, PageHighMem, page_address, page_to_pfn};
+use crate::mm::pgtable::{kmap_pte, lookup_kernel_pte, pkmap_page_table, virt_to_kpte};
+use crate::test_case;
+
+pub const TESTS: &[Test] = &[
+    test_case!(layout_matches_the_machine),
+    test_case!(direct_map_covers_lowmem_only),
+    test_case!(pkmap_and_fixmap_tables_exist_and_are_linear),
+    test_case!(boot_stack_guard_page_is_unmapped),
+    test_case!(zones_and_totals_match_the_machine),
+    test_case!(buddy_split_and_coalesce_on_real_zones),
+    test_case!(no_page_lost_over_100000_random_allocations),
+    test_case!(gfp_chooses_zones),
+    test_case!(gfp_highuser_falls_back_when_highmem_is_exhausted),
+    test_case!(page_address_of_lowmem_and_highmem),
+    test_case!(heap_serves_box_vec_and_btreemap),
+    test_case!(double_free_is_caught, panics = "double free of pfn"),
+];
+
+fn layout_matches_the_machine() {
+    let split = page_alloc::memory_layout();
+    let layout = KernelLayout::new(split.max_low_pfn);
+    assert_eq!(split.max_low_pfn, split.max_pfn.min(MAXMEM_PFN));
+    assert_eq!(layout.high_memory, PAGE_OFFSET + (split.max_low_pfn << PAGE_SHIFT));
+    assert_eq!(layout.vmalloc_start, layout.high_memory + VMALLOC_OFFSET);
+    assert!(layout.vmalloc_start < VMALLOC_END);
+    assert!(VMALLOC_END <= PKMAP_BASE);
+    assert_eq!(PKMAP_BASE % PMD_SIZE, 0);
+    assert!(pkmap_addr(LAST_PKMAP) <= FIXADDR_START);
+    let regions = layout.regions();
+    for pair in regions.windows(2) {
+        assert!(pair[1].2 <= pair[0].1, "{} overlaps {}", pair[1].0, pair[0].0);
+    }
+}
+
+fn direct_map_covers_lowmem_only() {
+    let max_low = page_alloc::max_low_pfn();
+    for pfn in [0, 1, 0x100, 0x1234, max_low / 2, max_low - 1] {
+        let pte = lookup_kernel_pte(PAGE_OFFSET + (pfn << PAGE_SHIFT));
+        if boot::entry::boot_stack_guard() == PAGE_OFFSET + (pfn << PAGE_SHIFT) {
+            continue;
+        }
+        assert!(pte.present(), "pfn {pfn:#x} not in the direct map");
+        assert_eq!(pte.pfn(), pfn);
+    }
+    let past = PAGE_OFFSET + (max_low << PAGE_SHIFT);
+    if past < VMALLOC_END {
+        assert_eq!(lookup_kernel_pte(past), Pte::NONE, "the direct map stops at high_memory");
+    }
+    assert!(virt_to_kpte(0x1000).is_none(), "no kernel PTE for a user address");
+    // And the memory really is there: write and read back through it.
+    let page = page_alloc::alloc_pages(GFP_KERNEL, 0).unwrap();
+    let addr = page_address(page).unwrap() as *mut u32;
+    // SAFETY: the page is ours and mapped in the direct map.
+    unsafe {
+        addr.write_volatile(0x1234_5678);
+        assert_eq!(addr.read_volatile(), 0x1234_5678);
+    }
+    page_alloc::__free_pages(page, 0);
+}
+
+fn pkmap_and_fixmap_tables_exist_and_are_linear() {
+    // PKMAP: one page table, 1024 entries, all empty after boot.
+    let table = pkmap_page_table();
+    for nr in 0..LAST_PKMAP {
+        assert_eq!(virt_to_kpte(pkmap_addr(nr)), Some(table.wrapping_add(nr)));
+        // SAFETY: entry nr of the PKMAP page table.
+        assert!(unsafe { table.add(nr).read() }.is_none());
+    }
+    // Fixmap kmap slots: PTEs form one array indexed downwards (what Linux
+    // checks in page_table_kmap_check), for every CPU and debug slot.
+    use fixed_addresses::{FIX_KMAP_BEGIN, FIX_KMAP_END};
+    for idx in 0..=(FIX_KMAP_END - FIX_KMAP_BEGIN) {
+        assert_eq!(Some(kmap_pte(idx)), virt_to_kpte(fix_to_virt(FIX_KMAP_BEGIN + idx)));
+    }
+}
+
+fn boot_stack_guard_page_is_unmapped() {
+    let guard = boot::entry::boot_stack_guard();
+    assert!(!lookup_kernel_pte(guard).present());
+    assert!(lookup_kernel_pte(guard + PAGE_SIZE).present());
+    let (bottom, top) = boot::entry::boot_stack_range();
+    let here = &bottom as *const usize as usize;
+    assert!(here >= bottom && here < top, "tests run on the boot stack");
+}
+
+/// What QEMU's `pc` machine does with `-m SIZE`: below 3.5 GiB all RAM sits
+/// below 4 GiB; from 3.5 GiB, only 3 GiB does and the rest moves above 4 GiB.
+fn qemu_ram_split(mem: u64) -> (u64, u64) {
+    if mem >= 0xE000_0000 { (3 << 30, mem - (3 << 30)) } else { (mem, 0) }
+}
+
+fn zones_and_totals_match_the_machine() {
+    let mem = crate::init::params().test_expect_mem.expect("the runner passes test_expect_mem=");
+    let (below, above) = qemu_ram_split(mem);
+    let split = page_alloc::memory_layout();
+    let end = (split.max_pfn << PAGE_SHIFT) as u64;
+    // The firmware keeps a little at the top of low RAM (SeaBIOS: 128 KiB).
+    assert!(end <= below && end >= below - (1 << 20), "max_pfn {end:#x} vs {below:#x} of RAM below 4 GiB");
+    assert_eq!(split.ram_bytes_above_4g, above, "RAM above 4 GiB");
+    assert_eq!(split.max_low_pfn, split.max_pfn.min(MAXMEM_PFN));
+
+    let zones: Vec<_> = page_alloc::zones().collect();
+    assert_eq!(zones[0].zone_type(), ZoneType::Dma);
+    assert_eq!(zones[0].zone_start_pfn(), 0);
+    assert_eq!(zones[0].zone_end_pfn(), MAX_DMA_PFN.min(split.max_low_pfn));
+    assert_eq!(zones[1].zone_start_pfn(), zones[0].zone_end_pfn());
+    assert_eq!(zones[1].zone_end_pfn(), split.max_low_pfn);
+    assert_eq!(zones[2].zone_start_pfn(), split.max_low_pfn);
+    assert_eq!(zones[2].zone_end_pfn(), split.max_pfn);
+
+    let info = page_alloc::meminfo();
+    let high_expected_kb = (below.saturating_sub(MAXMEM as u64) >> 10) as usize;
+    if below > MAXMEM as u64 {
+        // All of highmem is free RAM, less the firmware's top 1 MiB at most.
+        assert!(info.high_total_kb <= high_expected_kb && info.high_total_kb + 1024 >= high_expected_kb,
+            "HighTotal {} kB, expected about {} kB", info.high_total_kb, high_expected_kb);
+        assert_eq!(page_alloc::node().totalhigh_pages() * 4, info.high_total_kb);
+    } else {
+        assert_eq!(info.high_total_kb, 0, "no highmem below 896 MiB of RAM");
+    }
+    // MemTotal: all RAM below 4 GiB less what the kernel itself took at boot
+    // (the first MiB, the image, mem_map, page tables): at most 32 MiB.
+    let total_kb = info.mem_total_kb;
+    let below_kb = (below >> 10) as usize;
+    assert!(total_kb <= below_kb && total_kb + (32 << 10) >= below_kb, "MemTotal {total_kb} kB");
+    assert_eq!(info.mem_total_kb, info.high_total_kb + info.low_total_kb);
+    assert!(info.mem_free_kb <= info.mem_total_kb && info.high_free_kb <= info.high_total_kb);
+    let managed: usize = page_alloc::zones().map(|z| z.managed_pages()).sum();
+    assert_eq!(managed * 4, info.mem_total_kb);
+}
+
+fn free_counts() -> Vec<(usize, [usize; MAX_ORDER])> {
+    page_alloc::zones().map(|z| (z.nr_free_pages(), z.free_list_counts())).collect()
+}
+
+fn buddy_split_and_coalesce_on_real_zones() {
+    let before = free_counts();
+    let page = page_alloc::alloc_pages(GFP_KERNEL, 3).unwrap();
+    let pfn = page_to_pfn(page);
+    assert_eq!(pfn % 8, 0, "an order-3 block is naturally aligned");
+    let zone = page_alloc::zones().find(|z| z.contains_pfn(pfn)).unwrap();
+    assert_eq!(zone.zone_type(), ZoneType::Normal);
+    let i = zone.zone_type() as usize;
+    assert_eq!(free_counts()[i].0, before[i].0 - 8);
+    page_alloc::__free_pages(page, 3);
+    assert_eq!(free_counts(), before, "freeing coalesced back to the same free lists");
+}
+
+/// xorshift32: a tiny deterministic PRNG for the random tests.
+struct Rng(u32);
+impl Rng {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0
+    }
+}
+
+fn no_page_lost_over_100000_random_allocations() {
+    const OPS: usize = 100_000;
+    const MAX_LIVE: usize = 4096;
+    let max_pfn = page_alloc::memory_layout().max_pfn;
+    // Everything this test needs from the heap is allocated before the
+    // snapshot, so the heap cannot take pages from the buddy meanwhile.
+    let mut live: Vec<(usize, usize)> = Vec::with_capacity(MAX_LIVE);
+    let mut owned = alloc::vec![0u64; max_pfn.div_ceil(64)];
+    let before = free_counts();
+    let mut rng = Rng(0x2545_f491);
+    let gfps: [GfpFlags; 3] = [GFP_KERNEL, GFP_HIGHUSER, GFP_DMA];
+    for _ in 0..OPS {
+        let free_one = live.len() == MAX_LIVE || (!live.is_empty() && rng.next() % 2 == 0);
+        if free_one {
+            let i = rng.next() as usize % live.len();
+            let (pfn, order) = live.swap_remove(i);
+            for p in pfn..pfn + (1 << order) {
+                assert!(owned[p / 64] & (1 << (p % 64)) != 0);
+                owned[p / 64] &= !(1 << (p % 64));
+            }
+            page_alloc::__free_pages(page_alloc::pfn_to_page(pfn), order);
+        } else {
+            let order = rng.next() as usize % 6;
+            let gfp = gfps[rng.next() as usize % 3];
+            let Some(page) = page_alloc::alloc_pages(gfp, order) else { continue };
+            let pfn = page_to_pfn(page);
+            assert_eq!(pfn % (1 << order), 0, "block aligned to its order");
+            for p in pfn..pfn + (1 << order) {
+                assert!(owned[p / 64] & (1 << (p % 64)) == 0, "pfn {p:#x} handed out twice");
+                owned[p / 64] |= 1 << (p % 64);
+            }
+            live.push((pfn, order));
+        }
+    }
+    for (pfn, order) in live.drain(..) {
+        page_alloc::__free_pages(page_alloc::pfn_to_page(pfn), order);
+    }
+    assert_eq!(free_counts(), before, "every page came back and coalesced");
+}
+
+fn gfp_chooses_zones() {
+    let split = page_alloc::memory_layout();
+    let has_highmem = split.max_pfn > split.max_low_pfn;
+    let mut held = Vec::with_capacity(300);
+    for _ in 0..100 {
+        let p = page_alloc::alloc_pages(GFP_KERNEL, 0).unwrap();
+        assert!(!PageHighMem(p), "GFP_KERNEL never returns highmem");
+        assert!(page_to_pfn(p) >= MAX_DMA_PFN, "GFP_KERNEL prefers ZONE_NORMAL");
+        held.push(p);
+        let p = page_alloc::alloc_pages(GFP_DMA, 0).unwrap();
+        assert!(page_to_pfn(p) < MAX_DMA_PFN, "GFP_DMA stays below 16 MiB");
+        held.push(p);
+        let p = page_alloc::alloc_pages(GFP_HIGHUSER, 0).unwrap();
+        assert_eq!(PageHighMem(p), has_highmem, "GFP_HIGHUSER prefers highmem when there is any");
+        held.push(p);
+    }
+    for p in held {
+        page_alloc::__free_pages(p, 0);
+    }
+}
+
+fn gfp_highuser_falls_back_when_highmem_is_exhausted() {
+    let split = page_alloc::memory_layout();
+    if split.max_pfn == split.max_low_pfn {
+        return; // no highmem on this machine: nothing to exhaust
+    }
+    let high = page_alloc::zones().nth(2).unwrap();
+    let mut held: Vec<(usize, usize)> = Vec::with_capacity(high.nr_free_pages() / 512 + 64);
+    let before = free_counts();
+    // Take all of highmem, largest blocks first.
+    for order in (0..MAX_ORDER).rev() {
+        while high.free_list_counts()[order] > 0 {
+            let p = page_alloc::alloc_pages(GFP_HIGHUSER, order).unwrap();
+            assert!(PageHighMem(p));
+            held.push((page_to_pfn(p), order));
+        }
+    }
+    assert_eq!(high.nr_free_pages(), 0);
+    let p = page_alloc::alloc_pages(GFP_HIGHUSER, 0).expect("falls back to lowmem");
+    assert!(!PageHighMem(p), "with highmem exhausted GFP_HIGHUSER falls back to Normal");
+    page_alloc::__free_pages(p, 0);
+    for (pfn, order) in held {
+        page_alloc::__free_pages(page_alloc::pfn_to_page(pfn), order);
+    }
+    assert_eq!(free_counts(), before);
+}
+
+fn page_address_of_lowmem_and_highmem() {
+    let low = page_alloc::alloc_pages(GFP_KERNEL, 0).unwrap();
+    let pfn = page_to_pfn(low);
+    assert_eq!(page_address(low), Some(PAGE_OFFSET + (pfn << PAGE_SHIFT)));
+    assert_eq!(page_alloc::virt_to_page(page_address(low).unwrap() + 123) as *const _, low as *const _);
+    page_alloc::__free_pages(low, 0);
+    let split = page_alloc::memory_layout();
+    if split.max_pfn > split.max_low_pfn {
+        let high = page_alloc::alloc_pages(GFP_HIGHUSER, 0).unwrap();
+        assert!(PageHighMem(high));
+        assert_eq!(page_address(high), None, "a highmem page has no address until kmapped");
+        page_alloc::__free_pages(high, 0);
+    }
+}
+
+fn heap_serves_box_vec_and_btreemap() {
+    let in_use = crate::mm::heap::KMALLOC.bytes_in_use();
+    {
+        let b = Box::new([7u8; 100]);
+        assert!(b.iter().all(|&x| x == 7));
+        let mut v: Vec<u32> = (0..100_000).collect();
+        v.retain(|x| x % 3 == 0);
+        assert_eq!(v.len(), 33_334);
+        assert_eq!(v[1000], 3000);
+        let big = alloc::vec![0xa5u8; 1 << 20];
+        assert!(big.iter().all(|&x| x == 0xa5));
+        let addr = big.as_ptr() as usize;
+        assert!(addr >= PAGE_OFFSET && addr < PAGE_OFFSET + MAXMEM, "the heap is lowmem");
+        #[repr(align(4096))]
+        struct Aligned([u8; 64]);
+        let a = Box::new(Aligned([1; 64]));
+        assert_eq!(&*a as *const Aligned as usize % 4096, 0);
+        assert_eq!(a.0[63], 1);
+        let mut m = BTreeMap::new();
+        for i in 0..2000u32 {
+            m.insert(i.wrapping_mul(2_654_435_761), i);
+        }
+        assert_eq!(m.len(), 2000);
+        assert_eq!(m.values().map(|&v| v as u64).sum::<u64>(), 1999 * 2000 / 2);
+    }
+    assert_eq!(crate::mm::heap::KMALLOC.bytes_in_use(), in_use, "everything dropped was returned");
+}
+
+fn double_free_is_caught() {
+    let p = page_alloc::alloc_pages(GFP_KERNEL, 0).unwrap();
+    page_alloc::__free_pages(p, 0);
+    page_alloc::__free_pages(p, 0);
+}

@@ -1,0 +1,23 @@
+//! The in-kernel test suite (compiled into the kernel image; see
+//! `kernel/src/ktest.rs` for how tests run, and `runner.sh` in this
+//! directory for how the host drives them across boots).
+//!
+//! | file         | what it proves                                             |
+//! |--------------|------------------------------------------------------------|
+//! | `harness.rs` | the harness itself: an expected panic is a pass            |
+//! | `boot.rs`    | both boot protocols, bad boot information, the command line |
+//! | `mm.rs`      | layout, page tables, zones and totals, buddy, GFP, heap    |
+//! | `traps.rs`   | each exception's report, int3, stack overflow              |
+//!
+//! Host-side unit tests of the pure logic live beside that logic in the
+//! `mm` and `boot` crates (`./run-qemu.sh host-test`).
+
+use crate::ktest::Test;
+
+mod boot;
+mod harness;
+mod mm;
+mod traps;
+
+/// Every suite, in the order tests run.
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, traps::TESTS];

@@ -1,0 +1,212 @@
+# The host side of the in-kernel test suite; sourced by run-qemu.sh.
+#
+# A kernel cannot unwind, so the runner drives the suite over several boots:
+#
+#   1. `test_list=FILTER`   the kernel prints every selected test's name, and
+#                           marks the ones that end the boot (expected panics
+#                           and faults);
+#   2. `test=FILTER`        one boot runs all tests that return normally; if a
+#                           test fails (panics) or hangs, the boot ends there,
+#                           and the runner boots again with `test_after=NAME`
+#                           to run the rest;
+#   3. `test_one=NAME`      one boot for each test that ends the boot.
+#
+# It counts results from the kernel's `test NAME ... ok|FAILED` lines, names
+# a test that hung (QEMU killed after $KTEST_TIMEOUT seconds), and ends with
+# `N passed, N failed`.
+
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+FAILED_NAMES=()
+
+pass() { TOTAL_PASSED=$((TOTAL_PASSED + 1)); }
+fail() { TOTAL_FAILED=$((TOTAL_FAILED + 1)); FAILED_NAMES+=("$1"); }
+
+# The configuration in words, for failure lists.
+config_name() {
+    local how="-kernel"; [ "$ISO" = 1 ] && how="grub"
+    echo "$how -m $MEM -smp $SMP${APPEND:+ [$APPEND]}"
+}
+
+# Count ok/FAILED lines of one boot's log; echo the name of the last test
+# that started but printed no result (it crashed the boot or hung).
+tally_log() {
+    local log="$1" name
+    while IFS= read -r name; do pass; done < <(sed -n 's/^test \([^ ]*\) \.\.\. ok.*/\1/p' "$log")
+    while IFS= read -r name; do fail "$name ($(config_name))"; done \
+        < <(sed -n 's/^test \([^ ]*\) \.\.\. FAILED.*/\1/p' "$log")
+}
+
+last_started() {
+    grep -o '^test [^ ]* \.\.\.' "$1" | tail -n 1 | awk '{print $2}'
+}
+
+has_result() {
+    grep -Eq "^test $2 \.\.\. (ok|FAILED)" "$1"
+}
+
+# run_suite FILTER: the whole in-kernel suite (or the tests matching FILTER)
+# in the current configuration.
+run_suite() {
+    local filter="$1" logdir="$REPO/target/ktest"
+    mkdir -p "$logdir"
+    local sel=""; [ -n "$filter" ] && sel="=$filter"
+    local base="$APPEND test_expect_mem=$MEM"
+    echo "== in-kernel suite: $(config_name)${filter:+, filter '$filter'} =="
+
+    # 1. The list.
+    local rc=0
+    boot_capture "$logdir/list.log" "$base test_list$sel" >/dev/null || rc=$?
+    if [ "$rc" -ne 33 ]; then
+        fail "listing tests ($(config_name)): $(status_word "$rc")"
+        tail -n 20 "$logdir/list.log"
+        return
+    fi
+    local normal=() ending=()
+    while IFS= read -r line; do
+        local name; name=$(echo "$line" | awk '{print $2}')
+        if [[ "$line" == *"[ends boot"* ]]; then ending+=("$name"); else normal+=("$name"); fi
+    done < <(grep '^test ' "$logdir/list.log")
+    echo "ktest: ${#normal[@]} tests in one boot, ${#ending[@]} that end the boot run one per boot"
+
+    # 2. The tests that return, resuming after any that crash or hang.
+    local after="" boot=0
+    while [ "${#normal[@]}" -gt 0 ]; do
+        boot=$((boot + 1))
+        local log="$logdir/suite-$boot.log"
+        rc=0
+        boot_capture "$log" "$base test$sel${after:+ test_after=$after}" || rc=$?
+        tally_log "$log"
+        [ "$rc" -eq 33 ] && break
+        local last; last=$(last_started "$log")
+        if [ -z "$last" ]; then
+            fail "suite boot $boot ($(config_name)): ended with $(status_word "$rc") before any test ran"
+            break
+        fi
+        if ! has_result "$log" "$last"; then
+            if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+                echo "ktest: test $last hung: QEMU killed after ${KTEST_TIMEOUT}s"
+                fail "$last ($(config_name)): hung, killed after ${KTEST_TIMEOUT}s"
+            else
+                echo "ktest: test $last ended the boot with $(status_word "$rc") and no result"
+                fail "$last ($(config_name)): ended the boot with $(status_word "$rc")"
+            fi
+        fi
+        # Anything left after the one that ended the boot?
+        local i rest=0
+        for i in "${!normal[@]}"; do
+            [ "${normal[$i]}" = "$last" ] && rest=$(( ${#normal[@]} - i - 1 ))
+        done
+        [ "$rest" -gt 0 ] || break
+        after="$last"
+    done
+
+    # 3. One boot per test that is expected to end the boot.
+    local name
+    for name in "${ending[@]}"; do
+        local log="$logdir/one-${name//[^A-Za-z0-9_]/_}.log"
+        rc=0
+        boot_capture "$log" "$base test_one=$name" || rc=$?
+        if has_result "$log" "$name"; then
+            tally_log "$log"
+        elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+            echo "ktest: test $name hung: QEMU killed after ${KTEST_TIMEOUT}s"
+            fail "$name ($(config_name)): hung, killed after ${KTEST_TIMEOUT}s"
+        else
+            fail "$name ($(config_name)): ended with $(status_word "$rc") and no result"
+        fi
+    done
+}
+
+# expect_boot NAME ARGS STATUS PATTERN...: boot once with kernel command line
+# ARGS; pass if QEMU ends with STATUS (33 or 35) and every PATTERN (an
+# extended regular expression) matches some line of the output.
+expect_boot() {
+    local name="$1" args="$2" want="$3"; shift 3
+    local log="$REPO/target/ktest/scenario-${name//[^A-Za-z0-9_]/_}.log" rc=0
+    echo "== boot scenario: $name ($(config_name)) =="
+    boot_capture "$log" "$args" >/dev/null || rc=$?
+    local ok=1 why=""
+    if [ "$rc" -ne "$want" ]; then ok=0; why="ended with $(status_word "$rc"), expected $(status_word "$want")"; fi
+    local pat
+    for pat in "$@"; do
+        if ! grep -Eq -- "$pat" "$log"; then ok=0; why="${why:+$why; }no line matches /$pat/"; fi
+    done
+    if [ "$ok" = 1 ]; then
+        echo "scenario $name ... ok"; pass
+    else
+        echo "scenario $name ... FAILED: $why"; tail -n 30 "$log"
+        fail "scenario $name ($(config_name)): $why"
+    fi
+}
+
+summary() {
+    echo
+    if [ "${#FAILED_NAMES[@]}" -gt 0 ]; then
+        echo "failures:"
+        local n; for n in "${FAILED_NAMES[@]}"; do echo "    $n"; done
+    fi
+    echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
+    [ "$TOTAL_FAILED" -eq 0 ]
+}
+
+# ./run-qemu.sh check: what CI runs after the set-up.
+check_all() {
+    local start=$SECONDS
+    host_test
+    build
+
+    # The whole suite on both boot paths with the default machine.
+    MEM=3G; SMP=1; ISO=0; run_suite ""
+    MEM=3G; SMP=1; ISO=1; run_suite ""
+    ISO=0
+
+    # Zones and totals under each memory size (the 3G case ran above).
+    local m
+    for m in 64M 1G 3584M 4G; do
+        MEM=$m; run_suite "mm::zones"
+    done
+    MEM=3G
+
+    check_scenarios
+    echo "check: took $((SECONDS - start))s"
+    summary
+}
+
+# Boots whose whole output is the test: the boot log and bad input.
+check_scenarios() {
+    MEM=3G
+    expect_boot "boot log (-m 3G)" "exit_after_boot" 33 \
+        'booted via multiboot 1' \
+        'virtual kernel memory layout:' \
+        'fixmap  : 0xff[0-9a-f]{6} - 0xfffff000' \
+        'pkmap   : 0xff800000 - 0xffc00000' \
+        'vmalloc : 0xf8800000 - 0xff7fe000' \
+        'lowmem  : 0xc0000000 - 0xf8000000' \
+        '^.*\] 21[0-9][0-9]MB HIGHMEM available\.' \
+        '\] 896MB LOWMEM available\.' \
+        'MemTotal: +[0-9]+ kB' 'HighTotal: +[0-9]+ kB' 'LowFree: +[0-9]+ kB'
+    ISO=1
+    expect_boot "boot log via GRUB (-m 3G)" "exit_after_boot" 33 \
+        'booted via multiboot 2 \(GRUB' 'HIGHMEM available' 'MemTotal:'
+    ISO=0
+    expect_boot "bad command-line options are named and ignored" \
+        "exit_after_boot loglevel=loud frobnicate test_expect_mem=lots" 33 \
+        "malformed option 'loglevel=loud'" \
+        "unknown kernel option 'frobnicate'" \
+        "malformed option 'test_expect_mem=lots'" \
+        'virtual kernel memory layout:'
+    expect_boot "loglevel=warn hides info lines" "exit_after_boot loglevel=warn" 33 \
+        'booted via multiboot 1|boot complete'
+    if grep -q 'LOWMEM available' "$REPO/target/ktest/scenario-loglevel_warn_hides_info_lines.log"; then
+        fail "scenario loglevel=warn: info lines still printed"
+    fi
+    MEM=8M
+    expect_boot "too little RAM is refused" "exit_after_boot" 35 \
+        'too little RAM'
+    MEM=4G
+    expect_boot "RAM above 4 GiB is reported and ignored (-m 4G)" "exit_after_boot" 33 \
+        '1024MB of RAM above 4GB (is|are) not addressable without PAE' \
+        'HIGHMEM available'
+    MEM=3G
+}
