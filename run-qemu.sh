@@ -140,11 +140,12 @@ boot_interactive() {
 boot_capture() {
     local log="$1" args="$2"
     qemu_cmd "$KERNEL_ELF" "$args"
-    local rc=0
+    set +e
     timeout -k 5 "$KTEST_TIMEOUT" "${QEMU[@]}" -serial stdio -monitor none </dev/null \
-        | tr -d '\r' | tee "$log" || true
-    rc=${PIPESTATUS[0]}
-    return "$rc"
+        | tr -d '\r' | tee "$log"
+    local status=("${PIPESTATUS[@]}")
+    set -e
+    return "${status[0]}"
 }
 
 source "$REPO/tests/runner.sh"

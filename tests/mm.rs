@@ -240,23 +240,25 @@ fn gfp_highuser_falls_back_when_highmem_is_exhausted() {
         return; // no highmem on this machine: nothing to exhaust
     }
     let high = page_alloc::zones().nth(2).unwrap();
-    let mut held: Vec<(usize, usize)> = Vec::with_capacity(high.nr_free_pages() / 512 + 64);
     let before = free_counts();
-    // Take all of highmem, largest blocks first.
-    for order in (0..MAX_ORDER).rev() {
-        while high.free_list_counts()[order] > 0 {
-            let p = page_alloc::alloc_pages(GFP_HIGHUSER, order).unwrap();
-            assert!(PageHighMem(p));
-            held.push((page_to_pfn(p), order));
+    {
+        let mut held: Vec<(usize, usize)> = Vec::with_capacity(high.nr_free_pages() / 512 + 64);
+        // Take all of highmem, largest blocks first.
+        for order in (0..MAX_ORDER).rev() {
+            while high.free_list_counts()[order] > 0 {
+                let p = page_alloc::alloc_pages(GFP_HIGHUSER, order).unwrap();
+                assert!(PageHighMem(p));
+                held.push((page_to_pfn(p), order));
+            }
         }
-    }
-    assert_eq!(high.nr_free_pages(), 0);
-    let p = page_alloc::alloc_pages(GFP_HIGHUSER, 0).expect("falls back to lowmem");
-    assert!(!PageHighMem(p), "with highmem exhausted GFP_HIGHUSER falls back to Normal");
-    page_alloc::__free_pages(p, 0);
-    for (pfn, order) in held {
-        page_alloc::__free_pages(page_alloc::pfn_to_page(pfn), order);
-    }
+        assert_eq!(high.nr_free_pages(), 0);
+        let p = page_alloc::alloc_pages(GFP_HIGHUSER, 0).expect("falls back to lowmem");
+        assert!(!PageHighMem(p), "with highmem exhausted GFP_HIGHUSER falls back to Normal");
+        page_alloc::__free_pages(p, 0);
+        for &(pfn, order) in &held {
+            page_alloc::__free_pages(page_alloc::pfn_to_page(pfn), order);
+        }
+    } // `held` (a page-sized heap block) goes back to the buddy here
     assert_eq!(free_counts(), before);
 }
 

@@ -111,7 +111,13 @@ pub fn list(filter: Option<&str>) -> ! {
     for t in selected() {
         match t.expect {
             Expect::Pass => println!("test {}", t.short_name()),
-            Expect::Panic(msg) => println!("test {} [ends boot: panics with '{}']", t.short_name(), msg),
+            Expect::Panic(msg) => {
+                print!("test {} [ends boot: panics with '", t.short_name());
+                for (i, line) in msg.split('\n').enumerate() {
+                    print!("{}{line}", if i > 0 { "' and '" } else { "" });
+                }
+                println!("']");
+            }
         }
     }
     exit_qemu(QemuExitCode::Success)

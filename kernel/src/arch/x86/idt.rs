@@ -139,10 +139,16 @@ global_asm!(
     r#"
 isr_common:
     pushad
-    push ds
-    push es
-    push fs
-    push gs
+    // Segment registers go through eax (already saved by pushad): LLVM
+    // assembles `push ds` as a 16-bit push, which would skew the frame.
+    mov eax, ds
+    push eax
+    mov eax, es
+    push eax
+    mov eax, fs
+    push eax
+    mov eax, gs
+    push eax
     mov ax, {kds}
     mov ds, ax
     mov es, ax
@@ -150,10 +156,14 @@ isr_common:
     push esp                // argument: &mut TrapFrame
     call {dispatch}
     add esp, 4
-    pop gs
-    pop fs
-    pop es
-    pop ds
+    pop eax
+    mov gs, ax
+    pop eax
+    mov fs, ax
+    pop eax
+    mov es, ax
+    pop eax
+    mov ds, ax
     popad
     add esp, 8              // vector and error code
     iretd
