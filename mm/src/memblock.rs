@@ -271,7 +271,7 @@ impl fmt::Display for MemblockError {
             ),
             MemblockError::TooLittleRam { lowmem_bytes, needed } => write!(
                 f,
-                "too little memory: {} KiB of RAM below {} MiB, the kernel needs at least {} KiB \
+                "too little RAM: {} KiB below {} MiB, the kernel needs at least {} KiB \
                  (kernel image, mem_map, page tables and heap)",
                 lowmem_bytes >> 10,
                 MAXMEM >> 20,
@@ -845,7 +845,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             format!(
-                "too little memory: {} KiB of RAM below 896 MiB, the kernel needs at least 16384 KiB \
+                "too little RAM: {} KiB below 896 MiB, the kernel needs at least 16384 KiB \
                  (kernel image, mem_map, page tables and heap)",
                 lowmem_bytes / 1024
             )
