@@ -141,6 +141,36 @@ fn describe_selector_error(out: &mut impl Write, code: u32) {
     let _ = writeln!(out, "error code {code:#06x}: selector index {} in the {table}{ext}", code >> 3);
 }
 
+/// The general registers of an interrupted context, wherever they were saved.
+struct Regs {
+    cs: u32, eip: u32, eflags: u32,
+    eax: u32, ebx: u32, ecx: u32, edx: u32,
+    esi: u32, edi: u32, ebp: u32, esp: u32,
+}
+
+impl Regs {
+    fn from_frame(f: &TrapFrame) -> Regs {
+        Regs {
+            cs: f.cs, eip: f.eip, eflags: f.eflags, eax: f.eax, ebx: f.ebx, ecx: f.ecx, edx: f.edx,
+            esi: f.esi, edi: f.edi, ebp: f.ebp, esp: f.kernel_esp() as u32,
+        }
+    }
+
+    fn from_tss(t: &gdt::Tss) -> Regs {
+        Regs {
+            cs: t.cs, eip: t.eip, eflags: t.eflags, eax: t.eax, ebx: t.ebx, ecx: t.ecx, edx: t.edx,
+            esi: t.esi, edi: t.edi, ebp: t.ebp, esp: t.esp,
+        }
+    }
+}
+
+/// The three register lines of an oops (Linux `__show_regs`).
+fn write_regs(out: &mut impl Write, r: &Regs) {
+    let _ = writeln!(out, "EIP: {:04x}:{:08x} EFLAGS: {:08x}", r.cs, r.eip, r.eflags);
+    let _ = writeln!(out, "EAX: {:08x} EBX: {:08x} ECX: {:08x} EDX: {:08x}", r.eax, r.ebx, r.ecx, r.edx);
+    let _ = write!(out, "ESI: {:08x} EDI: {:08x} EBP: {:08x} ESP: {:08x}", r.esi, r.edi, r.ebp, r.esp);
+}
+
 /// Report a fatal exception and panic. The whole report is the panic
 /// message, so a test that expects a fault can check any line of it.
 fn die(frame: &TrapFrame, head: Option<&str>) -> ! {
@@ -159,20 +189,8 @@ fn die(frame: &TrapFrame, head: Option<&str>) -> ! {
     if SELECTOR_ERROR_VECTORS.contains(&frame.vector) {
         describe_selector_error(&mut r, frame.error_code);
     }
-    let _ = writeln!(r, "EIP: {:04x}:{:08x} EFLAGS: {:08x}", frame.cs, frame.eip, frame.eflags);
-    let _ = writeln!(
-        r,
-        "EAX: {:08x} EBX: {:08x} ECX: {:08x} EDX: {:08x}",
-        frame.eax, frame.ebx, frame.ecx, frame.edx
-    );
-    let _ = writeln!(
-        r,
-        "ESI: {:08x} EDI: {:08x} EBP: {:08x} ESP: {:08x}",
-        frame.esi,
-        frame.edi,
-        frame.ebp,
-        frame.kernel_esp()
-    );
+    write_regs(&mut r, &Regs::from_frame(frame));
+    let _ = writeln!(r);
     let _ = writeln!(
         r,
         "DS: {:04x} ES: {:04x} FS: {:04x} GS: {:04x}",
@@ -208,17 +226,7 @@ extern "C" fn double_fault_handler() -> ! {
     } else {
         let _ = writeln!(r, "a fault happened while delivering another fault (CR2 {cr2:#010x})");
     }
-    let _ = writeln!(r, "EIP: {:04x}:{:08x} EFLAGS: {:08x}", ctx.cs, ctx.eip, ctx.eflags);
-    let _ = writeln!(
-        r,
-        "EAX: {:08x} EBX: {:08x} ECX: {:08x} EDX: {:08x}",
-        ctx.eax, ctx.ebx, ctx.ecx, ctx.edx
-    );
-    let _ = write!(
-        r,
-        "ESI: {:08x} EDI: {:08x} EBP: {:08x} ESP: {:08x}",
-        ctx.esi, ctx.edi, ctx.ebp, ctx.esp
-    );
+    write_regs(&mut r, &Regs::from_tss(&ctx));
     panic!("fatal exception in kernel mode\n{}", r.as_str());
 }
 
