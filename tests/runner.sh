@@ -9,7 +9,9 @@
 #                           test fails (panics) or hangs, the boot ends there,
 #                           and the runner boots again with `test_after=NAME`
 #                           to run the rest;
-#   3. `test_one=NAME`      one boot for each test that ends the boot.
+#   3. `test_one=NAME`      one boot for each test that ends the boot; for a
+#                           test of the plain panic path the runner itself
+#                           checks the message, location and exit status.
 #
 # It counts results from the kernel's `test NAME ... ok|FAILED` lines, names
 # a test that hung (QEMU killed after $KTEST_TIMEOUT seconds), and ends with
@@ -62,12 +64,15 @@ run_suite() {
         tail -n 20 "$logdir/list.log"
         return
     fi
-    local normal=() ending=()
+    local normal=() ending=() kpanic=() kpanic_msg=()
     while IFS= read -r line; do
         local name; name=$(echo "$line" | awk '{print $2}')
-        if [[ "$line" == *"[ends boot"* ]]; then ending+=("$name"); else normal+=("$name"); fi
+        if [[ "$line" == *"[ends boot: kernel panic with '"* ]]; then
+            kpanic+=("$name"); kpanic_msg+=("$(echo "$line" | sed "s/.*kernel panic with '\(.*\)'\]$/\1/")")
+        elif [[ "$line" == *"[ends boot"* ]]; then ending+=("$name")
+        else normal+=("$name"); fi
     done < <(grep '^test ' "$logdir/list.log")
-    echo "ktest: ${#normal[@]} tests in one boot, ${#ending[@]} that end the boot run one per boot"
+    echo "ktest: ${#normal[@]} tests in one boot, $(( ${#ending[@]} + ${#kpanic[@]} )) that end the boot run one per boot"
 
     # 2. The tests that return, resuming after any that crash or hang.
     local after="" boot=0
@@ -114,6 +119,23 @@ run_suite() {
             fail "$name ($(config_name)): hung, killed after ${KTEST_TIMEOUT}s"
         else
             fail "$name ($(config_name)): ended with $(status_word "$rc") and no result"
+        fi
+    done
+
+    # 4. Tests of the plain panic path: judged here, from the outside.
+    local i
+    for i in "${!kpanic[@]}"; do
+        name="${kpanic[$i]}"
+        local msg="${kpanic_msg[$i]}" log="$logdir/one-${name//[^A-Za-z0-9_]/_}.log"
+        rc=0
+        boot_capture "$log" "$base test_one=$name" >/dev/null || rc=$?
+        if [ "$rc" -eq 35 ] && grep -qF "Kernel panic - not syncing: $msg" "$log" \
+            && grep -Eq '^  at [^ ]+:[0-9]+:[0-9]+$' "$log"; then
+            echo "test $name ... ok (kernel panic: message, location, failure status)"; pass
+        else
+            echo "test $name ... FAILED: wanted status 35, 'Kernel panic - not syncing: $msg' and its location"
+            tail -n 5 "$log"
+            fail "$name ($(config_name)): $(status_word "$rc")"
         fi
     done
 }

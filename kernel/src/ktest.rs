@@ -40,6 +40,11 @@ pub enum Expect {
     /// End the boot with a panic (or fatal fault) whose message contains
     /// this text; with several lines, each line must appear somewhere.
     Panic(&'static str),
+    /// Leave the harness and panic like any kernel code would: the plain
+    /// panic handler must print `Kernel panic - not syncing: MESSAGE` and
+    /// its location, and QEMU must exit with failure. Only the runner can
+    /// judge that, from outside.
+    KernelPanic(&'static str),
 }
 
 /// One in-kernel test.
@@ -60,7 +65,7 @@ impl Test {
 
     /// Does this test end the boot (so it needs `test_one=`)?
     pub fn ends_boot(&self) -> bool {
-        matches!(self.expect, Expect::Panic(_))
+        !matches!(self.expect, Expect::Pass)
     }
 
     fn matches(&self, filter: &str) -> bool {
@@ -77,6 +82,13 @@ macro_rules! test_case {
             name: concat!(module_path!(), "::", stringify!($f)),
             func: $f,
             expect: $crate::ktest::Expect::Pass,
+        }
+    };
+    ($f:ident, kernel_panic = $msg:expr) => {
+        $crate::ktest::Test {
+            name: concat!(module_path!(), "::", stringify!($f)),
+            func: $f,
+            expect: $crate::ktest::Expect::KernelPanic($msg),
         }
     };
     ($f:ident, panics = $msg:expr) => {
@@ -117,6 +129,9 @@ pub fn list(filter: Option<&str>) -> ! {
                     print!("{}{line}", if i > 0 { "' and '" } else { "" });
                 }
                 println!("']");
+            }
+            Expect::KernelPanic(msg) => {
+                println!("test {} [ends boot: kernel panic with '{}']", t.short_name(), msg)
             }
         }
     }
@@ -164,7 +179,9 @@ pub fn run_suite(filter: Option<&str>, after: Option<&str>) -> ! {
 fn run_test(test: &'static Test) {
     print!("test {} ... ", test.short_name());
     let mark = crate::console::bytes_written();
-    CURRENT.store(test as *const Test as *mut Test, Ordering::Relaxed);
+    if !matches!(test.expect, Expect::KernelPanic(_)) {
+        CURRENT.store(test as *const Test as *mut Test, Ordering::Relaxed);
+    }
     (test.func)();
     CURRENT.store(core::ptr::null_mut(), Ordering::Relaxed);
     let interleaved = crate::console::bytes_written() != mark;
@@ -176,7 +193,7 @@ fn run_test(test: &'static Test) {
             PASSED.fetch_add(1, Ordering::Relaxed);
             println!("ok");
         }
-        Expect::Panic(msg) => {
+        Expect::Panic(msg) | Expect::KernelPanic(msg) => {
             FAILED.fetch_add(1, Ordering::Relaxed);
             println!("FAILED");
             println!("  expected a panic containing '{msg}', but the test returned");
@@ -214,7 +231,7 @@ pub fn on_panic(info: &PanicInfo) {
             println!("{}", msg.as_str());
             FAILED.fetch_add(1, Ordering::Relaxed);
         }
-        Expect::Pass => {
+        Expect::Pass | Expect::KernelPanic(_) => {
             println!("\ntest {} ... FAILED", test.short_name());
             println!("  panicked at {}:", location.as_str());
             println!("{}", msg.as_str());
