@@ -94,9 +94,12 @@ fn boot_stack_guard_page_is_unmapped() {
     let guard = boot::entry::boot_stack_guard();
     assert!(!lookup_kernel_pte(guard).present());
     assert!(lookup_kernel_pte(guard + PAGE_SIZE).present());
-    let (bottom, top) = boot::entry::boot_stack_range();
+    // Tests run in a task, on a vmalloc'd stack with its own guard page.
+    let (bottom, top) = crate::sched::current().stack_range().expect("a task stack");
     let here = &bottom as *const usize as usize;
-    assert!(here >= bottom && here < top, "tests run on the boot stack");
+    assert!(here >= bottom && here < top, "tests run on their task's stack");
+    assert!(!lookup_kernel_pte(bottom - PAGE_SIZE).present(), "the task stack's guard page is unmapped");
+    assert_eq!(crate::mm::stack::guard_page_owner(bottom - 1).map(|g| g.bottom), Some(bottom));
 }
 
 /// What QEMU's `pc` machine does with `-m SIZE`: below 3.5 GiB all RAM sits

@@ -8,6 +8,7 @@
 //! | `boot.rs`    | both boot protocols, bad boot information, the command line |
 //! | `mm.rs`      | layout, page tables, zones and totals, buddy, GFP, heap    |
 //! | `traps.rs`   | each exception's report, int3, stack overflow              |
+//! | `vmalloc.rs` | vmalloc/vfree, vmap, ioremap, kernel stacks and their guard pages |
 //!
 //! Host-side unit tests of the pure logic live beside that logic in the
 //! `mm` and `boot` crates (`./run-qemu.sh host-test`).
@@ -18,6 +19,7 @@ mod boot;
 mod harness;
 mod mm;
 mod traps;
+mod vmalloc;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, traps::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, traps::TESTS, vmalloc::TESTS];

@@ -25,7 +25,7 @@ pub const TESTS: &[Test] = &[
     test_case!(device_not_available_is_reported, panics = "Oops: device not available (#NM)"),
     test_case!(
         general_protection_decodes_the_selector,
-        panics = "Oops: general protection fault (#GP): 0038\nselector index 7 in the GDT"
+        panics = "Oops: general protection fault (#GP): 0040\nselector index 8 in the GDT"
     ),
     test_case!(
         missing_idt_gate_is_reported,
@@ -45,7 +45,7 @@ pub const TESTS: &[Test] = &[
     ),
     test_case!(
         stack_overflow_hits_the_guard_page,
-        panics = "Oops: double fault (#DF)\nkernel stack overflow: ESP 0x\nran into the guard page of the boot stack"
+        panics = "Oops: double fault (#DF)\nkernel stack overflow: ESP 0x\nran into the guard page of the kernel stack"
     ),
 ];
 
@@ -87,9 +87,10 @@ fn device_not_available_is_reported() {
 }
 
 fn general_protection_decodes_the_selector() {
-    // SAFETY: selector 0x38 (index 7) is past the end of our 7-entry GDT, so
-    // loading it into a data segment register raises #GP(0x38).
-    unsafe { asm!("mov ax, 0x38", "mov fs, ax", out("eax") _) };
+    // SAFETY: selector 0x40 (index 8) is past the end of our 8-entry GDT, so
+    // loading it into a data segment register raises #GP(0x40). (gs, not
+    // fs: fs holds the per-CPU segment, and the fault report still needs it.)
+    unsafe { asm!("mov ax, 0x40", "mov gs, ax", out("eax") _) };
 }
 
 fn missing_idt_gate_is_reported() {

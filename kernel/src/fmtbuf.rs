@@ -64,7 +64,7 @@ impl<const N: usize> fmt::Write for FmtBuf<N> {
 macro_rules! fmtbuf {
     ($n:literal, $($arg:tt)*) => {{
         let mut b = $crate::fmtbuf::FmtBuf::<$n>::new();
-        let _ = core::fmt::Write::write_fmt(&mut b, format_args!($($arg)*));
+        let _ = ::core::fmt::Write::write_fmt(&mut b, format_args!($($arg)*));
         b
     }};
 }

@@ -17,7 +17,7 @@ use mm::layout::{MAXMEM, phys_to_virt};
 use spin::Once;
 
 use crate::arch::qemu::{QemuExitCode, exit_qemu};
-use crate::arch::{cpu, gdt, idt, tsc};
+use crate::arch::{apic, cpu, idt, ioapic, irq, tsc};
 use crate::{console, ktest, logger};
 
 static BOOT_INFO: Once<BootInfo> = Once::new();
@@ -58,7 +58,7 @@ pub extern "C" fn start_kernel(magic: u32, info_phys: u32) -> ! {
     console::init();
     tsc::calibrate();
     logger::init();
-    gdt::init();
+    crate::percpu::setup_cpu(0);
     idt::init();
     log::info!(
         "highmem teaching kernel {} (i686, non-PAE, HIGHMEM4G-style), TSC {} MHz",
@@ -86,7 +86,44 @@ pub extern "C" fn start_kernel(magic: u32, info_phys: u32) -> ! {
     if let Err(e) = crate::mm::init::mem_init(info) {
         fatal(format_args!("{e}"));
     }
+    crate::sched::core::sched_init();
+    init_interrupts();
+    smp_init();
 
+    // The boot thread becomes CPU 0's idle task; the rest of the start-up
+    // runs as an ordinary task (Linux's kernel_init), which may sleep.
+    crate::sched::spawn("kinit", kernel_init);
+    crate::sched::core::cpu_idle()
+}
+
+/// Interrupt controllers and the tick on the boot CPU.
+fn init_interrupts() {
+    // IA32_APIC_BASE (MSR 0x1b) holds the local APIC's physical address.
+    // SAFETY: rdmsr of an architectural MSR at CPL 0.
+    let apic_base = unsafe { x86::msr::rdmsr(0x1b) } as u32 & 0xffff_f000;
+    apic::map_apic(apic_base);
+    ioapic::disable_8259();
+    apic::setup_local_apic();
+    crate::percpu::per_cpu(0).apic_id.store(apic::apic_id(), core::sync::atomic::Ordering::Relaxed);
+    log::info!("APIC: local APIC at {apic_base:#x}, ID {}, version {:#x}", apic::apic_id(), apic::version());
+    let irq_stack = crate::mm::stack::alloc_kernel_stack(crate::sched::task::THREAD_SIZE).expect("an IRQ stack");
+    irq::set_irq_stack(0, irq_stack.top());
+    core::mem::forget(irq_stack);
+    apic::calibrate_timer(crate::sched::core::HZ);
+    apic::start_timer();
+    crate::smp::set_cpu_online(0);
+    cpu::local_irq_enable();
+    crate::smp::set_ipi_ready();
+}
+
+/// Bring up the other CPUs.
+fn smp_init() {
+    log::info!("smp: Brought up 1 CPU");
+}
+
+/// What runs once the scheduler is up: the tests, or the console.
+fn kernel_init() {
+    let params = params();
     if let Some(filter) = params.test_list {
         ktest::list(filter);
     }
@@ -101,5 +138,4 @@ pub extern "C" fn start_kernel(magic: u32, info_phys: u32) -> ! {
         exit_qemu(QemuExitCode::Success);
     }
     log::info!("boot complete; nothing more to do yet (leave QEMU with Ctrl-A X)");
-    cpu::halt_forever()
 }

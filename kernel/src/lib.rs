@@ -6,10 +6,15 @@
 //! | module        | what it owns                                             |
 //! |---------------|----------------------------------------------------------|
 //! | `init`        | `start_kernel`: the boot sequence, step by step          |
-//! | `arch::x86`   | GDT/TSS, IDT and traps, paging instructions, TSC, QEMU exit |
+//! | `arch::x86`   | GDT/TSS, IDT, traps, IRQs, APICs, AP start-up, context switch, paging instructions, TSC, QEMU exit |
 //! | `mm`          | the kernel side of memory management: boot-time set-up, page tables, the page allocator's front door, the heap, stacks |
 //! | `console`     | the serial console and `print!`                          |
 //! | `logger`      | the `log` backend                                        |
+//! | `percpu`      | each CPU's private block, reached through `fs`           |
+//! | `sched`       | tasks, run queues, preemption, the context-switch hooks  |
+//! | `sync`        | spinlocks, wait queues, mutex, completion                |
+//! | `smp`         | IPIs, cross-CPU function calls, TLB shootdown            |
+//! | `debug`       | BUG reports that do not stop the machine                 |
 //! | `ktest`       | the in-kernel test harness (tests are in `../tests/`)    |
 //!
 //! Pure policy that needs no hardware (layout constants, zones, the buddy
@@ -24,11 +29,16 @@ pub mod fmtbuf;
 #[macro_use]
 pub mod console;
 pub mod arch;
+pub mod debug;
 pub mod init;
 pub mod ktest;
 pub mod logger;
 pub mod mm;
 pub mod panic;
+pub mod percpu;
+pub mod sched;
+pub mod smp;
+pub mod sync;
 
 /// The in-kernel tests. Their source lives in the top-level `tests/`
 /// directory, next to the host-side runner, so that all tests are in one

@@ -10,7 +10,7 @@
 
 use log::{LevelFilter, Log, Metadata, Record};
 
-use crate::arch::{cpu::smp_processor_id, tsc::uptime_ns};
+use crate::arch::{percpu::raw_smp_processor_id, tsc::uptime_ns};
 
 struct KernelLogger;
 
@@ -30,7 +30,7 @@ impl Log for KernelLogger {
             "[{:5}.{:06}][cpu {}][{:<5} {}] {}",
             ns / 1_000_000_000,
             (ns % 1_000_000_000) / 1000,
-            smp_processor_id(),
+            raw_smp_processor_id(),
             record.level(),
             record.target(),
             record.args()

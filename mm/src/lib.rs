@@ -16,6 +16,7 @@
 //! | `gfp`         | `include/linux/gfp.h`        | GFP flags and which zones they may use     |
 //! | `node`        | `pg_data_t`                  | all zones together: alloc_pages, meminfo   |
 //! | `kmalloc`     | `mm/slab_common.c`           | small-object heap on top of the buddy      |
+//! | `vmalloc`     | `mm/vmalloc.c` (vmap_area)   | virtual ranges in the vmalloc area         |
 #![cfg_attr(not(test), no_std)]
 
 pub mod buddy;
@@ -25,4 +26,5 @@ pub mod layout;
 pub mod memblock;
 pub mod node;
 pub mod page;
+pub mod vmalloc;
 pub mod zone;

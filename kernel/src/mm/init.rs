@@ -180,6 +180,7 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
         );
     }
     log::info!("Memory: {}", page_alloc::meminfo());
+    super::vmalloc::vmalloc_init();
     Ok(())
 }
 

@@ -9,8 +9,10 @@
 //! | `page_alloc`  | `mm/page_alloc.c` (entry)  | `alloc_pages`/`free_pages`, `page_address`, meminfo |
 //! | `heap`        | `mm/slab_common.c`         | the `alloc` crate's global allocator      |
 //! | `stack`       | `kernel/fork.c` (stacks)   | kernel stacks and their guard pages       |
+//! | `vmalloc`     | `mm/vmalloc.c`, `ioremap`  | the vmalloc area: guarded stacks, device and firmware mappings |
 pub mod heap;
 pub mod init;
 pub mod page_alloc;
 pub mod pgtable;
 pub mod stack;
+pub mod vmalloc;

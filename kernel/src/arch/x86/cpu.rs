@@ -7,15 +7,6 @@ use core::arch::asm;
 /// EFLAGS.IF: maskable interrupts enabled.
 pub const EFLAGS_IF: u32 = 1 << 9;
 
-/// The logical id of the CPU we are running on.
-///
-/// Only the boot CPU runs until the SMP bring-up starts the others; the
-/// per-CPU block that will answer this for every CPU is not built yet, so
-/// the answer is always 0.
-pub fn smp_processor_id() -> usize {
-    0
-}
-
 /// Read EFLAGS.
 pub fn read_eflags() -> u32 {
     let flags: u32;

@@ -7,10 +7,12 @@
 //!   from user mode (`esp0`), and
 //! * 32-bit x86 has no IST stacks, so the only way to run the **double fault**
 //!   handler on a known-good stack is a *task gate*: the CPU saves every
-//!   register into the current TSS and loads a second TSS ([`DF_TSS`]) with
+//!   register into the current TSS and loads a second TSS (`df_tss`) with
 //!   its own stack. That is how a kernel stack overflow, which leaves no
 //!   stack to push a page-fault frame on, still gets reported (Linux does the
 //!   same in `arch/x86/kernel/doublefault_32.c`).
+//!
+//! Every CPU has its own GDT (so its own TSS and its own per-CPU segment):
 //!
 //! ```text
 //!  index  selector  descriptor
@@ -19,12 +21,15 @@
 //!  2      0x10      kernel data
 //!  3      0x1b      user code    (ring 3)
 //!  4      0x23      user data
-//!  5      0x28      TSS          (the CPU's normal task)
+//!  5      0x28      TSS          (this CPU's normal task)
 //!  6      0x30      double-fault TSS
+//!  7      0x38      per-CPU data (base = this CPU's `PerCpu` block; loaded in fs)
 //! ```
 
 use core::arch::asm;
 use core::ptr::addr_of;
+
+use mm::layout::NR_CPUS;
 
 /// Kernel code segment selector.
 pub const KERNEL_CS: u16 = 0x08;
@@ -38,8 +43,11 @@ pub const USER_DS: u16 = 0x23;
 pub const TSS_SEL: u16 = 0x28;
 /// The double-fault task's state segment.
 pub const DF_TSS_SEL: u16 = 0x30;
+/// This CPU's per-CPU block (see `percpu.rs`); Linux i386 also uses fs.
+pub const PERCPU_SEL: u16 = 0x38;
 
-const GDT_ENTRIES: usize = 7;
+const GDT_ENTRIES: usize = 8;
+const DF_STACK_SIZE: usize = 8192;
 
 /// A 32-bit Task State Segment (Intel SDM vol. 3, figure 8-2). Segment
 /// fields are 16 bits wide followed by 16 reserved bits; we keep them as u32.
@@ -111,44 +119,57 @@ const TSS_AVAIL: u8 = 0x89;
 /// Flags: 4 KiB granularity, 32-bit default operand size.
 const FLAT: u8 = 0xc;
 
-/// Stack the double-fault task runs on. Nothing else ever uses it.
+/// Stack a double-fault task runs on. Nothing else ever uses it.
 #[repr(C, align(4096))]
-struct DfStack([u8; 8192]);
-static mut DF_STACK: DfStack = DfStack([0; 8192]);
+struct DfStack([u8; DF_STACK_SIZE]);
 
-static mut GDT: [u64; GDT_ENTRIES] = [0; GDT_ENTRIES];
-/// The boot CPU's normal TSS. When a double fault switches tasks, the CPU
-/// saves the faulting context's registers here.
-static mut TSS: Tss = Tss::zero();
-/// The double-fault task.
-static mut DF_TSS: Tss = Tss::zero();
+/// One CPU's descriptor tables.
+#[repr(C, align(64))]
+struct CpuTables {
+    gdt: [u64; GDT_ENTRIES],
+    /// The CPU's normal TSS. When a double fault switches tasks, the CPU
+    /// saves the faulting context's registers here.
+    tss: Tss,
+    /// The double-fault task.
+    df_tss: Tss,
+}
+
+static mut TABLES: [CpuTables; NR_CPUS] = [const {
+    CpuTables { gdt: [0; GDT_ENTRIES], tss: Tss::zero(), df_tss: Tss::zero() }
+}; NR_CPUS];
+static mut DF_STACKS: [DfStack; NR_CPUS] = [const { DfStack([0; DF_STACK_SIZE]) }; NR_CPUS];
 
 unsafe extern "C" {
     /// Entry of the double-fault task (`traps.rs`).
     fn double_fault_task_entry();
 }
 
-/// Build and load the GDT, reload every segment register, load the TSS.
-pub fn init() {
-    let tss_base = addr_of!(TSS) as u32;
-    let df_base = addr_of!(DF_TSS) as u32;
+/// Build and load CPU `cpu`'s GDT, reload every segment register (fs then
+/// points at `percpu_base`), load the TSS. Each CPU calls this once for
+/// itself, the boot CPU first.
+pub fn init_cpu(cpu: usize, percpu_base: usize, percpu_size: usize) {
+    assert!(cpu < NR_CPUS);
     let limit = core::mem::size_of::<Tss>() as u32 - 1;
-    // SAFETY: runs once on the boot CPU before anything else reads these
-    // statics; the CPU reads them only after lgdt/ltr below.
+    // SAFETY: CPU `cpu` alone touches TABLES[cpu] and DF_STACKS[cpu], and
+    // only before it loads them; other CPUs read them never.
     unsafe {
-        let gdt = &mut *core::ptr::addr_of_mut!(GDT);
-        gdt[1] = descriptor(0, 0xfffff, KCODE, FLAT);
-        gdt[2] = descriptor(0, 0xfffff, KDATA, FLAT);
-        gdt[3] = descriptor(0, 0xfffff, UCODE, FLAT);
-        gdt[4] = descriptor(0, 0xfffff, UDATA, FLAT);
-        gdt[5] = descriptor(tss_base, limit, TSS_AVAIL, 0);
-        gdt[6] = descriptor(df_base, limit, TSS_AVAIL, 0);
+        let t = &mut (*core::ptr::addr_of_mut!(TABLES))[cpu];
+        let tss_base = core::ptr::addr_of!(t.tss) as u32;
+        let df_base = core::ptr::addr_of!(t.df_tss) as u32;
+        t.gdt[1] = descriptor(0, 0xfffff, KCODE, FLAT);
+        t.gdt[2] = descriptor(0, 0xfffff, KDATA, FLAT);
+        t.gdt[3] = descriptor(0, 0xfffff, UCODE, FLAT);
+        t.gdt[4] = descriptor(0, 0xfffff, UDATA, FLAT);
+        t.gdt[5] = descriptor(tss_base, limit, TSS_AVAIL, 0);
+        t.gdt[6] = descriptor(df_base, limit, TSS_AVAIL, 0);
+        // Byte granularity: the limit is the block's size, so fs:[x] past
+        // the block faults instead of reading a neighbour's.
+        t.gdt[7] = descriptor(percpu_base as u32, percpu_size as u32 - 1, KDATA, 0x4);
 
-        let tss = &mut *core::ptr::addr_of_mut!(TSS);
-        tss.ss0 = KERNEL_DS as u32;
+        t.tss.ss0 = KERNEL_DS as u32;
 
-        let df = &mut *core::ptr::addr_of_mut!(DF_TSS);
-        let stack_top = core::ptr::addr_of!(DF_STACK) as u32 + 8192;
+        let df = &mut t.df_tss;
+        let stack_top = core::ptr::addr_of!((*core::ptr::addr_of!(DF_STACKS))[cpu]) as u32 + DF_STACK_SIZE as u32;
         df.esp = stack_top;
         df.esp0 = stack_top;
         df.ss0 = KERNEL_DS as u32;
@@ -158,11 +179,11 @@ pub fn init() {
         df.ss = KERNEL_DS as u32;
         df.ds = KERNEL_DS as u32;
         df.es = KERNEL_DS as u32;
-        df.fs = KERNEL_DS as u32;
+        df.fs = PERCPU_SEL as u32;
         df.gs = KERNEL_DS as u32;
         df.cr3 = super::cpu::read_cr3() as u32;
 
-        let ptr = x86::dtables::DescriptorTablePointer::new(&*core::ptr::addr_of!(GDT));
+        let ptr = x86::dtables::DescriptorTablePointer::new(&t.gdt);
         x86::dtables::lgdt(&ptr);
         // Reload CS with a far return, then the data segment registers.
         asm!(
@@ -173,11 +194,12 @@ pub fn init() {
             "2:",
             "mov ds, {ds:x}",
             "mov es, {ds:x}",
-            "mov fs, {ds:x}",
             "mov gs, {ds:x}",
             "mov ss, {ds:x}",
+            "mov fs, {fs:x}",
             cs = const KERNEL_CS as u32,
             ds = in(reg) KERNEL_DS as u32,
+            fs = in(reg) PERCPU_SEL as u32,
             tmp = out(reg) _,
         );
         asm!("ltr {0:x}", in(reg) TSS_SEL, options(nostack, preserves_flags));
@@ -187,21 +209,17 @@ pub fn init() {
 /// The double-fault task must use the page directory that is live when the
 /// fault happens; `paging_init` calls this after switching CR3.
 pub fn set_double_fault_cr3(cr3: usize) {
-    // SAFETY: a single aligned store; the CPU reads the field only when a
-    // double fault switches tasks.
-    unsafe { (*core::ptr::addr_of_mut!(DF_TSS)).cr3 = cr3 as u32 };
+    for cpu in 0..NR_CPUS {
+        // SAFETY: a single aligned store; a CPU reads the field only when a
+        // double fault switches tasks.
+        unsafe { (*core::ptr::addr_of_mut!(TABLES))[cpu].df_tss.cr3 = cr3 as u32 };
+    }
 }
 
-/// The registers of the context a double fault interrupted, as the task
-/// switch saved them into the CPU's normal TSS.
-pub fn faulting_context() -> Tss {
-    // SAFETY: read-only copy; only the double-fault task calls this, after
-    // the CPU has finished writing the TSS.
-    unsafe { core::ptr::read_volatile(addr_of!(TSS)) }
-}
-
-/// `[bottom, top)` of the double-fault stack.
-pub fn double_fault_stack() -> (usize, usize) {
-    let bottom = addr_of!(DF_STACK) as usize;
-    (bottom, bottom + 8192)
+/// The registers of the context a double fault interrupted on `cpu`, as the
+/// task switch saved them into that CPU's normal TSS.
+pub fn faulting_context(cpu: usize) -> Tss {
+    // SAFETY: read-only copy; only the double-fault task of `cpu` calls
+    // this, after the CPU has finished writing the TSS.
+    unsafe { core::ptr::read_volatile(addr_of!((*addr_of!(TABLES))[cpu].tss)) }
 }

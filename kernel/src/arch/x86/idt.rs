@@ -84,9 +84,19 @@ impl Gate {
 
 static mut IDT: [Gate; 256] = [Gate::missing(); 256];
 
+/// Vectors used for interrupts (see `apic.rs`): the 16 legacy IRQs, the
+/// local timer, and the IPIs. All other vectors stay empty, so a stray
+/// `int n` or a misrouted interrupt raises #GP naming its IDT entry.
+pub const INTERRUPT_VECTORS: [u8; 21] = [
+    0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f,
+    0xec, 0xfb, 0xfd, 0xfe, 0xff,
+];
+
 unsafe extern "C" {
     /// Addresses of the 32 exception stubs, emitted by the assembly below.
     static isr_stub_table: [u32; NR_EXCEPTIONS];
+    /// Addresses of the interrupt stubs, in INTERRUPT_VECTORS order.
+    static irq_stub_table: [u32; 21];
 }
 
 /// Build the IDT and load it on this CPU.
@@ -100,6 +110,10 @@ pub fn init() {
             idt[vector] = Gate::new(stub, KERNEL_CS, INTERRUPT_GATE);
         }
         idt[8] = Gate::new(0, DF_TSS_SEL, TASK_GATE);
+        let irq_stubs = &*addr_of!(irq_stub_table);
+        for (&vector, &stub) in INTERRUPT_VECTORS.iter().zip(irq_stubs) {
+            idt[vector as usize] = Gate::new(stub, KERNEL_CS, INTERRUPT_GATE);
+        }
         load();
     }
 }
@@ -136,6 +150,12 @@ global_asm!(
     isr_stub!("24", noerr), isr_stub!("25", noerr), isr_stub!("26", noerr),
     isr_stub!("27", noerr), isr_stub!("28", noerr), isr_stub!("29", err),
     isr_stub!("30", err),   isr_stub!("31", noerr),
+    isr_stub!("0x20", noerr), isr_stub!("0x21", noerr), isr_stub!("0x22", noerr), isr_stub!("0x23", noerr),
+    isr_stub!("0x24", noerr), isr_stub!("0x25", noerr), isr_stub!("0x26", noerr), isr_stub!("0x27", noerr),
+    isr_stub!("0x28", noerr), isr_stub!("0x29", noerr), isr_stub!("0x2a", noerr), isr_stub!("0x2b", noerr),
+    isr_stub!("0x2c", noerr), isr_stub!("0x2d", noerr), isr_stub!("0x2e", noerr), isr_stub!("0x2f", noerr),
+    isr_stub!("0xec", noerr), isr_stub!("0xfb", noerr), isr_stub!("0xfd", noerr), isr_stub!("0xfe", noerr),
+    isr_stub!("0xff", noerr),
     r#"
 isr_common:
     pushad
@@ -176,6 +196,11 @@ isr_stub_table:
     .long isr8, isr9, isr10, isr11, isr12, isr13, isr14, isr15
     .long isr16, isr17, isr18, isr19, isr20, isr21, isr22, isr23
     .long isr24, isr25, isr26, isr27, isr28, isr29, isr30, isr31
+    .global irq_stub_table
+irq_stub_table:
+    .long isr0x20, isr0x21, isr0x22, isr0x23, isr0x24, isr0x25, isr0x26, isr0x27
+    .long isr0x28, isr0x29, isr0x2a, isr0x2b, isr0x2c, isr0x2d, isr0x2e, isr0x2f
+    .long isr0xec, isr0xfb, isr0xfd, isr0xfe, isr0xff
     .section .text
     "#,
     kds = const KERNEL_DS as u32,

@@ -18,7 +18,8 @@
 use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-use super::cpu::{read_cr0, read_cr2, read_cr3, read_cr4, smp_processor_id};
+use super::cpu::{read_cr0, read_cr2, read_cr3, read_cr4};
+use super::percpu::raw_smp_processor_id as smp_processor_id;
 use super::gdt;
 use super::idt::TrapFrame;
 use crate::fmtbuf::FmtBuf;
@@ -80,6 +81,7 @@ pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     match frame.vector {
         3 => do_int3(frame),
         14 => do_page_fault(frame),
+        v if v >= 32 => super::irq::do_irq(frame),
         _ => die(frame, None),
     }
 }
@@ -211,7 +213,7 @@ fn die(frame: &TrapFrame, head: Option<&str>) -> ! {
 /// context saved in the CPU's normal TSS.
 #[unsafe(no_mangle)]
 extern "C" fn double_fault_handler() -> ! {
-    let ctx = gdt::faulting_context();
+    let ctx = gdt::faulting_context(smp_processor_id());
     let cr2 = read_cr2();
     let mut r = FmtBuf::<2048>::new();
     let _ = writeln!(r, "Oops: double fault (#DF): 0000 [#1] CPU: {}", smp_processor_id());

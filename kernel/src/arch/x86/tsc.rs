@@ -58,3 +58,12 @@ pub fn cycles_to_ns(cycles: u64) -> u64 {
 pub fn uptime_ns() -> u64 {
     cycles_to_ns(rdtsc().saturating_sub(BOOT_TSC.load(Ordering::Relaxed)))
 }
+
+/// Busy-wait at least `us` microseconds.
+pub fn udelay(us: u64) {
+    let start = rdtsc();
+    let cycles = tsc_khz() * us / 1000;
+    while rdtsc() - start < cycles {
+        core::hint::spin_loop();
+    }
+}

@@ -1,0 +1,217 @@
+//! Starting the other CPUs (Linux `arch/x86/kernel/smpboot.c` and
+//! `realmode/rm/trampoline_32.S`).
+//!
+//! An application processor (AP) wakes up the way the boot CPU did at
+//! power-on: in 16-bit real mode, no paging. The boot CPU sends it an INIT
+//! IPI, then a STARTUP IPI whose vector byte names a 4 KiB page below 1 MiB
+//! (vector 0x08 -> physical 0x8000) where it starts executing. So:
+//!
+//! 1. copy the trampoline below to physical `TRAMPOLINE_PHYS`, and fill its
+//!    data words: the page directory, the stack, the entry point, the CPU
+//!    number;
+//! 2. INIT, wait 10 ms, STARTUP, wait 200 us, STARTUP again if needed
+//!    (Intel's MP spec recipe);
+//! 3. the trampoline loads a tiny GDT, enters protected mode, turns paging
+//!    on with a page directory that maps both its own low page (identity; the
+//!    next instruction is fetched from there) and the kernel's higher half,
+//!    and jumps to [`start_secondary`] on its new stack;
+//! 4. the AP switches to `swapper_pg_dir`, sets up its GDT, per-CPU block,
+//!    IDT, local APIC and timer, says it is online and becomes idle.
+//!
+//! The boot CPU starts one AP at a time and waits for each, so a single set
+//! of trampoline data words suffices.
+
+use core::arch::global_asm;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use mm::gfp::{__GFP_ZERO, GFP_KERNEL};
+use mm::layout::{NR_CPUS, PAGE_SIZE, phys_to_virt, virt_to_phys};
+
+use super::{apic, cpu, idt, paging, tsc};
+use crate::percpu::per_cpu;
+
+/// Where the trampoline runs; the STARTUP vector is this >> 12.
+pub const TRAMPOLINE_PHYS: usize = 0x8000;
+
+global_asm!(
+    r#"
+    .section .rodata.trampoline, "a"
+    .balign 16
+    .global trampoline_start
+trampoline_start:
+    .code16
+    cli
+    cld
+    movw %cs, %ax
+    movw %ax, %ds
+    lgdtl (tr_gdtr - trampoline_start)
+    movl %cr0, %eax
+    orl $1, %eax
+    movl %eax, %cr0
+    ljmpl $0x08, $(0x8000 + tr_pm - trampoline_start)
+    .code32
+tr_pm:
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %ss
+    movl %cr4, %eax
+    orl $0x10, %eax
+    movl %eax, %cr4
+    movl (0x8000 + tr_cr3 - trampoline_start), %eax
+    movl %eax, %cr3
+    movl %cr0, %eax
+    orl $0x80010000, %eax
+    movl %eax, %cr0
+    movl (0x8000 + tr_stack - trampoline_start), %esp
+    movl (0x8000 + tr_cpu - trampoline_start), %eax
+    pushl %eax
+    pushl $0
+    movl (0x8000 + tr_entry - trampoline_start), %eax
+    jmp *%eax
+    .balign 8
+tr_gdt:
+    .quad 0
+    .quad 0x00cf9a000000ffff
+    .quad 0x00cf92000000ffff
+tr_gdtr:
+    .word 23
+    .long 0x8000 + tr_gdt - trampoline_start
+    .balign 4
+    .global tr_data
+tr_data:
+tr_cr3:   .long 0
+tr_stack: .long 0
+tr_entry: .long 0
+tr_cpu:   .long 0
+    .global trampoline_end
+trampoline_end:
+    .text
+    "#,
+    options(att_syntax)
+);
+
+unsafe extern "C" {
+    static trampoline_start: u8;
+    static trampoline_end: u8;
+    static tr_data: u8;
+}
+
+/// The data words at the end of the trampoline, in order.
+#[repr(C)]
+struct TrampolineData {
+    cr3: u32,
+    stack: u32,
+    entry: u32,
+    cpu: u32,
+}
+
+static AP_STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Copy the trampoline to low memory and build its page directory: the
+/// kernel half of `swapper_pg_dir` plus one 4 MiB identity page at 0.
+fn setup_trampoline() -> *mut TrampolineData {
+    let start = core::ptr::addr_of!(trampoline_start) as usize;
+    let end = core::ptr::addr_of!(trampoline_end) as usize;
+    let data_off = core::ptr::addr_of!(tr_data) as usize - start;
+    assert!(end - start <= PAGE_SIZE, "the trampoline must fit in its page");
+    let dst = phys_to_virt(TRAMPOLINE_PHYS);
+    // SAFETY: the first MiB is reserved by memblock and never given to the
+    // page allocator; the page at TRAMPOLINE_PHYS is ours.
+    unsafe { core::ptr::copy_nonoverlapping(start as *const u8, dst as *mut u8, end - start) };
+
+    let pgd = crate::mm::page_alloc::__get_free_pages(GFP_KERNEL | __GFP_ZERO, 0).expect("a page for the trampoline page directory");
+    let swapper = phys_to_virt(crate::mm::pgtable::swapper_pg_dir());
+    // SAFETY: both are whole page directories in lowmem.
+    unsafe {
+        core::ptr::copy_nonoverlapping(swapper as *const u32, pgd as *mut u32, 1024);
+        // A 4 MiB identity page over the trampoline (CR4.PSE is set first).
+        (pgd as *mut u32).write(0x83);
+    }
+    let data = (dst + data_off) as *mut TrampolineData;
+    // SAFETY: the data words are inside the copied trampoline.
+    unsafe { (*data).cr3 = virt_to_phys(pgd) as u32 };
+    data
+}
+
+/// Start every enabled CPU the MADT lists, up to NR_CPUS. Returns how many
+/// CPUs are online afterwards.
+pub fn smp_boot_cpus(apic_ids: &[u32]) -> usize {
+    let my_apic = apic::apic_id();
+    let data = setup_trampoline();
+    let mut next_cpu = 1;
+    let mut parked = 0;
+    for &id in apic_ids.iter().filter(|&&id| id != my_apic) {
+        if next_cpu >= NR_CPUS {
+            parked += 1;
+            continue;
+        }
+        let cpu = next_cpu;
+        next_cpu += 1;
+        if boot_one(cpu, id, data) {
+            log::info!("smpboot: CPU {cpu} (APIC ID {id}) is up");
+        } else {
+            log::error!("smpboot: CPU {cpu} (APIC ID {id}) did not start within 1 s; left offline");
+        }
+    }
+    if parked > 0 {
+        log::warn!("smp: {parked} CPU(s) beyond NR_CPUS={NR_CPUS} left parked");
+    }
+    let online = crate::smp::num_online_cpus();
+    log::info!("smp: Brought up {online} CPU{}", if online == 1 { "" } else { "s" });
+    online
+}
+
+fn boot_one(cpu: usize, apic_id: u32, data: *mut TrampolineData) -> bool {
+    let stack = crate::mm::stack::alloc_kernel_stack(crate::sched::task::THREAD_SIZE).expect("an idle stack for the AP");
+    let irq_stack = crate::mm::stack::alloc_kernel_stack(crate::sched::task::THREAD_SIZE).expect("an IRQ stack for the AP");
+    super::irq::set_irq_stack(cpu, irq_stack.top());
+    per_cpu(cpu).apic_id.store(apic_id, Ordering::Relaxed);
+    AP_STARTED.store(false, Ordering::SeqCst);
+    // SAFETY: the trampoline page is ours and no AP is running it now.
+    unsafe {
+        (*data).stack = stack.top() as u32;
+        (*data).entry = start_secondary as *const () as u32;
+        (*data).cpu = cpu as u32;
+    }
+    core::mem::forget(stack); // the idle stack lives for ever
+    core::mem::forget(irq_stack);
+    apic::send_init(apic_id);
+    tsc::udelay(10_000);
+    for _ in 0..2 {
+        apic::send_startup(apic_id, (TRAMPOLINE_PHYS >> 12) as u8);
+        tsc::udelay(200);
+        if AP_STARTED.load(Ordering::SeqCst) {
+            break;
+        }
+    }
+    let deadline = cpu::rdtsc() + tsc::tsc_khz() * 1000;
+    while !per_cpu(cpu).online.load(Ordering::Acquire) {
+        if cpu::rdtsc() > deadline {
+            return false;
+        }
+        core::hint::spin_loop();
+    }
+    true
+}
+
+/// Where an AP arrives from the trampoline, on its own idle stack.
+extern "C" fn start_secondary(cpu: u32) -> ! {
+    AP_STARTED.store(true, Ordering::SeqCst);
+    let cpu = cpu as usize;
+    // SAFETY: swapper_pg_dir maps everything the trampoline's directory
+    // mapped in the kernel half, which is all we use from here on.
+    unsafe { paging::load_cr3(crate::mm::pgtable::swapper_pg_dir()) };
+    if cpu::has_feature_edx(cpu::feature::PGE) {
+        paging::enable_global_pages();
+    }
+    paging::flush_tlb_all_local();
+    crate::percpu::setup_cpu(cpu);
+    idt::load();
+    apic::setup_local_apic();
+    crate::sched::core::init_idle(cpu);
+    apic::start_timer();
+    crate::smp::set_cpu_online(cpu);
+    cpu::local_irq_enable();
+    crate::sched::core::cpu_idle()
+}

@@ -1,0 +1,47 @@
+//! The two hook points of the context switch, and the exit check.
+//!
+//! `sched_out(prev)` runs on prev's stack just before the stack switch, with
+//! interrupts off and the run-queue lock held; `sched_in(next)` runs on
+//! next's stack right after it, once the lock is released (Linux calls
+//! `kmap_local_sched_out` from `prepare_task_switch` and
+//! `kmap_local_sched_in` from `finish_task_switch`, at the same two places).
+//! The highmem subsystem plugs its per-task kmap_local slots in here: a task
+//! switched out must not leave its mappings in this CPU's fixmap slots, and
+//! gets them back when it returns.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use super::task::Task;
+
+/// How many times each hook has run (a test checks they match the number
+/// of context switches).
+pub static SCHED_OUT_CALLS: AtomicU64 = AtomicU64::new(0);
+/// See [`SCHED_OUT_CALLS`].
+pub static SCHED_IN_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// Before the switch away from `prev` (current is still `prev`).
+pub fn sched_out(prev: &Task) {
+    SCHED_OUT_CALLS.fetch_add(1, Ordering::Relaxed);
+    let _ = prev;
+}
+
+/// After the switch to `next` (current is `next`).
+pub fn sched_in(next: &Task) {
+    SCHED_IN_CALLS.fetch_add(1, Ordering::Relaxed);
+    let _ = next;
+}
+
+/// A task is about to exit: it must not hold per-CPU kmap_local slots
+/// (their PTEs would stay installed on this CPU for ever).
+pub fn check_exit(task: &Task) {
+    let held = task.kmap_ctrl_snapshot().idx;
+    if held != 0 {
+        crate::debug::report_bug(format_args!(
+            "BUG: task {}/{} exiting on CPU {} with {} kmap_local slot(s) still mapped",
+            task.name(),
+            task.id(),
+            task.cpu(),
+            held
+        ));
+    }
+}

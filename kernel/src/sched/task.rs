@@ -1,0 +1,255 @@
+//! Tasks: kernel threads with a name, a stack with a guard page, and the
+//! per-task state the scheduler and highmem need (Linux `struct
+//! task_struct`, much reduced).
+//!
+//! A task is shared through `Arc<Task>`: the run queue, the list of all
+//! tasks, join handles and wait queues each hold a reference. Its stack is
+//! given back only after the task has switched out for the last time.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+use core::fmt;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+
+use mm::layout::{KM_MAX_IDX_DEBUG, NR_CPUS};
+
+use crate::arch::paging::Pte;
+use crate::fmtbuf::FmtBuf;
+use crate::mm::stack::KernelStack;
+use crate::sync::{RawSpinLock, SpinLock, WaitQueue};
+
+/// Runnable, or running (Linux `TASK_RUNNING`).
+pub const TASK_RUNNING: u32 = 0;
+/// Asleep until someone wakes it (Linux `TASK_UNINTERRUPTIBLE`).
+pub const TASK_UNINTERRUPTIBLE: u32 = 2;
+/// Finished; waiting to be reaped (Linux `TASK_DEAD`).
+pub const TASK_DEAD: u32 = 0x80;
+
+/// Every CPU allowed.
+pub const CPU_MASK_ALL: u32 = (1 << NR_CPUS) - 1;
+
+/// Size of a kernel thread's stack.
+pub const THREAD_SIZE: usize = 32 * 1024;
+
+/// The task's kmap_local slot stack (Linux `struct kmap_ctrl`): how many
+/// slots are in use and the PTE value of each, so the scheduler can remove
+/// the mappings when the task is switched out and put them back when it
+/// returns. Sized for the debug stride (guard slots), chosen at boot. The
+/// highmem code fills it in.
+#[derive(Clone, Copy)]
+pub struct KmapCtrl {
+    /// Slots in use (guard slots included).
+    pub idx: i32,
+    /// The PTE installed in each slot, `Pte::NONE` when empty.
+    pub pteval: [Pte; KM_MAX_IDX_DEBUG],
+}
+
+impl KmapCtrl {
+    const fn new() -> Self {
+        KmapCtrl { idx: 0, pteval: [Pte::NONE; KM_MAX_IDX_DEBUG] }
+    }
+}
+
+/// A kernel thread.
+pub struct Task {
+    id: u32,
+    name: FmtBuf<24>,
+    /// TASK_RUNNING, TASK_UNINTERRUPTIBLE or TASK_DEAD.
+    pub(crate) state: AtomicU32,
+    /// Queued on a run queue, or running.
+    pub(crate) on_rq: AtomicBool,
+    /// Its registers are live on some CPU (it has not finished switching out).
+    pub(crate) on_cpu: AtomicBool,
+    /// The CPU it runs on, or last ran on.
+    pub(crate) cpu: AtomicU32,
+    /// CPUs it may run on (bit n = CPU n).
+    pub(crate) affinity: AtomicU32,
+    /// Serialises wake-ups against the task going to sleep (Linux `pi_lock`).
+    pub(crate) pi_lock: RawSpinLock,
+    /// Saved stack pointer while switched out (only the switching CPU
+    /// touches it, under its run-queue lock).
+    pub(crate) esp: UnsafeCell<usize>,
+    stack: Option<KernelStack>,
+    /// Its preempt count while switched out.
+    pub(crate) saved_preempt_count: AtomicU32,
+    /// migrate_disable() nesting: while > 0 the task stays on its CPU.
+    pub migrate_disable: AtomicU32,
+    /// pagefault_disable() nesting.
+    pub pagefault_disabled: AtomicU32,
+    /// kmap_local slots this task holds.
+    pub kmap_ctrl: UnsafeCell<KmapCtrl>,
+    entry: UnsafeCell<Option<Box<dyn FnOnce() + Send>>>,
+    pub(crate) exit_code: AtomicI32,
+    /// Joiners wait here for TASK_DEAD.
+    pub(crate) exit_wait: WaitQueue,
+    /// Ticks left in its time slice.
+    pub(crate) slice_left: AtomicU32,
+    /// Is this a CPU's idle task?
+    pub(crate) is_idle: bool,
+    /// Times switched in.
+    pub nr_switches: AtomicU64,
+    /// Times preempted (switched out while still runnable).
+    pub nr_preemptions: AtomicU64,
+    /// Times moved to another CPU.
+    pub nr_migrations: AtomicU64,
+}
+
+// SAFETY: the UnsafeCell fields have owners: `esp` is touched only by the
+// CPU switching the task, with its run-queue lock held; `kmap_ctrl` only by
+// the task itself and by interrupts and context switches on its CPU while it
+// cannot migrate; `entry` only once, by the task when it first runs.
+unsafe impl Sync for Task {}
+// SAFETY: as above; nothing in a Task is tied to one CPU.
+unsafe impl Send for Task {}
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+
+/// Every task that has not been reaped, for reports and the console.
+pub(crate) static ALL_TASKS: SpinLock<Vec<Arc<Task>>> = SpinLock::new(Vec::new());
+
+/// Stacks of tasks that are gone, given back later from process context
+/// (unmapping a stack may need a TLB shootdown, which needs interrupts on).
+static DEAD_STACKS: SpinLock<Vec<KernelStack>> = SpinLock::new(Vec::new());
+
+impl Task {
+    fn new_common(name: &str, stack: Option<KernelStack>, cpu: usize, is_idle: bool) -> Task {
+        Task {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            name: fmtbuf!(24, "{name}"),
+            state: AtomicU32::new(TASK_RUNNING),
+            on_rq: AtomicBool::new(false),
+            on_cpu: AtomicBool::new(false),
+            cpu: AtomicU32::new(cpu as u32),
+            affinity: AtomicU32::new(CPU_MASK_ALL),
+            pi_lock: RawSpinLock::new(),
+            esp: UnsafeCell::new(0),
+            stack,
+            saved_preempt_count: AtomicU32::new(0),
+            migrate_disable: AtomicU32::new(0),
+            pagefault_disabled: AtomicU32::new(0),
+            kmap_ctrl: UnsafeCell::new(KmapCtrl::new()),
+            entry: UnsafeCell::new(None),
+            exit_code: AtomicI32::new(0),
+            exit_wait: WaitQueue::new(),
+            slice_left: AtomicU32::new(0),
+            is_idle,
+            nr_switches: AtomicU64::new(0),
+            nr_preemptions: AtomicU64::new(0),
+            nr_migrations: AtomicU64::new(0),
+        }
+    }
+
+    /// The task that is already running on `cpu`'s boot or trampoline
+    /// stack, which becomes that CPU's idle task.
+    pub(crate) fn new_idle(cpu: usize) -> Arc<Task> {
+        let t = Task::new_common(fmtbuf!(24, "swapper/{cpu}").as_str(), None, cpu, true);
+        t.on_cpu.store(true, Ordering::Relaxed);
+        t.affinity.store(1 << cpu, Ordering::Relaxed);
+        Arc::new(t)
+    }
+
+    /// A new kernel thread that will run `f`, on a fresh guarded stack.
+    pub(crate) fn new_thread(name: &str, affinity: u32, f: Box<dyn FnOnce() + Send>) -> Arc<Task> {
+        reap_dead_stacks();
+        let stack = crate::mm::stack::alloc_kernel_stack(THREAD_SIZE)
+            .unwrap_or_else(|| panic!("spawn({name}): no memory for a {THREAD_SIZE}-byte kernel stack"));
+        let top = stack.top();
+        let t = Task::new_common(name, Some(stack), 0, false);
+        t.affinity.store(affinity, Ordering::Relaxed);
+        // SAFETY: nobody else can see the new task yet.
+        unsafe {
+            *t.entry.get() = Some(f);
+            *t.esp.get() = crate::arch::switch::init_task_stack(top);
+        }
+        Arc::new(t)
+    }
+
+    /// Take the entry function (the task does this once, when it first runs).
+    pub(crate) fn take_entry(&self) -> Option<Box<dyn FnOnce() + Send>> {
+        // SAFETY: only the task itself calls this, once, at its start.
+        unsafe { (*self.entry.get()).take() }
+    }
+
+    /// Its id (Linux pid).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        self.name.as_str()
+    }
+
+    /// The CPU it runs on or last ran on.
+    pub fn cpu(&self) -> usize {
+        self.cpu.load(Ordering::Relaxed) as usize
+    }
+
+    /// TASK_RUNNING, TASK_UNINTERRUPTIBLE or TASK_DEAD.
+    pub fn state(&self) -> u32 {
+        self.state.load(Ordering::SeqCst)
+    }
+
+    /// Is this a CPU's idle task?
+    pub fn is_idle(&self) -> bool {
+        self.is_idle
+    }
+
+    /// The CPUs it may run on.
+    pub fn affinity(&self) -> u32 {
+        self.affinity.load(Ordering::Relaxed)
+    }
+
+    /// Its exit code once it is dead.
+    pub fn exit_code(&self) -> i32 {
+        self.exit_code.load(Ordering::SeqCst)
+    }
+
+    /// `[bottom, top)` of its stack (None for a boot stack).
+    pub fn stack_range(&self) -> Option<(usize, usize)> {
+        self.stack.as_ref().map(|s| (s.bottom(), s.top()))
+    }
+
+    /// Its kmap_local slot stack. Only the task itself, and interrupts and
+    /// context switches on its CPU, may use it.
+    ///
+    /// # Safety
+    /// The caller must be one of those and must not keep the reference
+    /// across a point where another of them could run.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn kmap_ctrl_mut(&self) -> &mut KmapCtrl {
+        // SAFETY: the caller guarantees exclusive use (see above).
+        unsafe { &mut *self.kmap_ctrl.get() }
+    }
+
+    /// A copy of its kmap_local slot stack (for reports).
+    pub fn kmap_ctrl_snapshot(&self) -> KmapCtrl {
+        // SAFETY: a racy copy of plain data, for display only.
+        unsafe { core::ptr::read_volatile(self.kmap_ctrl.get()) }
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        if let Some(stack) = self.stack.take() {
+            DEAD_STACKS.lock_irqsave().push(stack);
+        }
+    }
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.name(), self.id)
+    }
+}
+
+/// Give back the stacks of tasks that are gone.
+pub fn reap_dead_stacks() {
+    loop {
+        let Some(stack) = DEAD_STACKS.lock_irqsave().pop() else { break };
+        crate::mm::stack::free_kernel_stack(stack);
+    }
+}
+

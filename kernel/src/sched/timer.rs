@@ -1,0 +1,47 @@
+//! Sleeping for a while: a list of (deadline, task) checked on every tick
+//! of CPU 0 (a much simplified Linux timer wheel).
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use super::core::{HZ, current_arc, jiffies, schedule, try_to_wake_up};
+use super::task::{TASK_UNINTERRUPTIBLE, Task};
+use crate::sync::SpinLock;
+
+static TIMERS: SpinLock<Vec<(u64, Arc<Task>)>> = SpinLock::new(Vec::new());
+
+/// Wake every task whose deadline has passed (from the timer interrupt).
+pub(crate) fn run_timers() {
+    let now = jiffies();
+    let mut guard = TIMERS.lock_irqsave();
+    let mut i = 0;
+    while i < guard.len() {
+        if guard[i].0 <= now {
+            let (_, t) = guard.swap_remove(i);
+            try_to_wake_up(&t);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Sleep for at least `ticks` timer ticks (Linux `schedule_timeout`).
+#[track_caller]
+pub fn schedule_timeout(ticks: u64) {
+    super::preempt::might_sleep();
+    let me = current_arc();
+    let deadline = jiffies() + ticks.max(1);
+    me.state.store(TASK_UNINTERRUPTIBLE, Ordering::SeqCst);
+    TIMERS.lock_irqsave().push((deadline, me));
+    schedule();
+}
+
+/// Sleep for at least `ms` milliseconds.
+#[track_caller]
+pub fn msleep(ms: u64) {
+    let deadline = jiffies() + (ms * HZ).div_ceil(1000);
+    while jiffies() < deadline {
+        schedule_timeout(deadline - jiffies());
+    }
+}

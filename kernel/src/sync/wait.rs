@@ -1,0 +1,113 @@
+//! Wait queues (Linux `kernel/sched/wait.c`): sleep until a condition holds.
+//!
+//! The classic lost wake-up: a task checks its condition (false), and before
+//! it sleeps, another CPU makes the condition true and wakes... nobody,
+//! because the task was not asleep yet. It then sleeps for ever. The cure is
+//! the order of [`WaitQueue::wait_event`]:
+//!
+//! 1. put yourself on the queue and mark yourself TASK_UNINTERRUPTIBLE,
+//! 2. *then* check the condition,
+//! 3. only then `schedule()`.
+//!
+//! A waker first makes the condition true, then wakes the queue. If it comes
+//! between 2 and 3, it finds us on the queue and sets us back to
+//! TASK_RUNNING, and `schedule()` keeps us on the CPU instead of sleeping.
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+use super::SpinLock;
+use crate::sched::task::{TASK_RUNNING, TASK_UNINTERRUPTIBLE, Task};
+use crate::sched::{current_arc, schedule, try_to_wake_up};
+
+/// A queue of sleeping tasks.
+pub struct WaitQueue {
+    waiters: SpinLock<VecDeque<Arc<Task>>>,
+}
+
+impl WaitQueue {
+    /// An empty queue.
+    pub const fn new() -> Self {
+        WaitQueue { waiters: SpinLock::new(VecDeque::new()) }
+    }
+
+    /// Sleep until `condition()` is true. `condition` is evaluated with the
+    /// task already on the queue, so a wake-up cannot be lost.
+    #[track_caller]
+    pub fn wait_event(&self, mut condition: impl FnMut() -> bool) {
+        if condition() {
+            return;
+        }
+        crate::sched::preempt::might_sleep();
+        let me = current_arc();
+        loop {
+            self.prepare_to_wait(&me);
+            if condition() {
+                break;
+            }
+            schedule();
+            if condition() {
+                break;
+            }
+        }
+        self.finish_wait(&me);
+    }
+
+    /// Steps 1 of the recipe above (Linux `prepare_to_wait`).
+    fn prepare_to_wait(&self, me: &Arc<Task>) {
+        let mut q = self.waiters.lock_irqsave();
+        if !q.iter().any(|t| Arc::ptr_eq(t, me)) {
+            q.push_back(me.clone());
+        }
+        me.state.store(TASK_UNINTERRUPTIBLE, Ordering::SeqCst);
+    }
+
+    /// Back to running, off the queue (Linux `finish_wait`).
+    fn finish_wait(&self, me: &Arc<Task>) {
+        me.state.store(TASK_RUNNING, Ordering::SeqCst);
+        self.waiters.lock_irqsave().retain(|t| !Arc::ptr_eq(t, me));
+    }
+
+    /// Wake the first waiter that is really asleep (Linux `wake_up` with
+    /// exclusive waiters). Returns whether someone was woken.
+    pub fn wake_up_one(&self) -> bool {
+        loop {
+            let Some(t) = self.waiters.lock_irqsave().pop_front() else { return false };
+            if try_to_wake_up(&t) {
+                return true;
+            }
+            // It was already running (woken by someone else, or on its way
+            // out): pass the wake-up on to the next waiter.
+        }
+    }
+
+    /// Wake every waiter (Linux `wake_up_all`).
+    pub fn wake_up_all(&self) {
+        let all = core::mem::take(&mut *self.waiters.lock_irqsave());
+        for t in &all {
+            try_to_wake_up(t);
+        }
+    }
+
+    /// Is anyone waiting? (Linux `waitqueue_active`.)
+    pub fn has_waiters(&self) -> bool {
+        !self.waiters.lock_irqsave().is_empty()
+    }
+
+    /// How many are waiting.
+    pub fn len(&self) -> usize {
+        self.waiters.lock_irqsave().len()
+    }
+
+    /// Is the queue empty?
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Default for WaitQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
