@@ -163,7 +163,7 @@ const fn align_up(x: usize, align: usize) -> Option<usize> {
 impl VmapAllocator {
     /// An allocator that owns nothing yet; [`init`](Self::init) gives it
     /// its range. (Separate from `init` so that a `static` can hold it
-    /// without building this 30 KiB structure on the stack.)
+    /// without building this 28 KiB structure on the stack.)
     pub const fn empty() -> Self {
         VmapAllocator {
             start: 0,

@@ -336,7 +336,7 @@ fn __ioremap_caller(phys: u64, size: usize, prot: PteFlags, caller: &'static str
     }
     let phys = phys as usize;
     let offset = phys & !PAGE_MASK;
-    let len = (offset + size).next_multiple_of(PAGE_SIZE);
+    let len = offset.checked_add(size)?.checked_next_multiple_of(PAGE_SIZE)?;
     let addr = get_vm_area(len, VmFlags::VM_IOREMAP, caller)?;
     let first_pfn = phys >> PAGE_SHIFT;
     for i in 0..len / PAGE_SIZE {
