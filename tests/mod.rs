@@ -7,6 +7,8 @@
 //! | `harness.rs` | the harness itself: an expected panic is a pass            |
 //! | `boot.rs`    | both boot protocols, bad boot information, the command line |
 //! | `mm.rs`      | layout, page tables, zones and totals, buddy, GFP, heap    |
+//! | `sched.rs`   | tasks, preemption, migrate_disable, hooks, wait queues, mutex, might_sleep |
+//! | `smp.rs`     | IPIs, the TLB shootdown, the nofault copy                  |
 //! | `traps.rs`   | each exception's report, int3, stack overflow              |
 //! | `vmalloc.rs` | vmalloc/vfree, vmap, ioremap, kernel stacks and their guard pages |
 //!
@@ -18,8 +20,10 @@ use crate::ktest::Test;
 mod boot;
 mod harness;
 mod mm;
+mod sched;
+mod smp;
 mod traps;
 mod vmalloc;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, traps::TESTS, vmalloc::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, traps::TESTS, vmalloc::TESTS];

@@ -53,7 +53,7 @@ run_suite() {
     local filter="$1" logdir="$REPO/target/ktest"
     mkdir -p "$logdir"
     local sel=""; [ -n "$filter" ] && sel="=$filter"
-    local base="$APPEND test_expect_mem=$MEM"
+    local base="$APPEND test_expect_mem=$MEM test_expect_cpus=$SMP"
     echo "== in-kernel suite: $(config_name)${filter:+, filter '$filter'} =="
 
     # 1. The list.

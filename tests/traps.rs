@@ -10,10 +10,10 @@ use core::sync::atomic::Ordering;
 
 use mm::layout::{PAGE_SIZE, VMALLOC_END};
 
-use crate::arch::paging::{PAGE_KERNEL_RO, Pte};
+use crate::arch::paging::PAGE_KERNEL_RO;
 use crate::arch::traps::INT3_COUNT;
 use crate::ktest::Test;
-use crate::mm::{page_alloc, pgtable};
+use crate::mm::page_alloc;
 use crate::test_case;
 
 pub const TESTS: &[Test] = &[
@@ -114,11 +114,9 @@ fn page_fault_in_the_vmalloc_hole_is_reported() {
 }
 
 fn write_to_read_only_page_is_reported() {
-    // Map a fresh page read-only at the last page of the (still unused)
-    // vmalloc area, then write to it.
+    // Map a fresh page read-only in the vmalloc area, then write to it.
     let page = page_alloc::alloc_pages(mm::gfp::GFP_KERNEL, 0).expect("a free page");
-    let vaddr = VMALLOC_END - PAGE_SIZE;
-    pgtable::set_pte_kernel(vaddr, Pte::new(page_alloc::page_to_pfn(page), PAGE_KERNEL_RO));
+    let vaddr = crate::mm::vmalloc::vmap(&[page], PAGE_KERNEL_RO).expect("vmalloc space");
     // SAFETY: the page is mapped (read-only); reading it is fine.
     let v = unsafe { (vaddr as *const u32).read_volatile() };
     black_box(v);

@@ -111,6 +111,20 @@ pub const OPTIONS: &[OptionSpec] = &[
         help: "the RAM size the runner gave QEMU (-m), e.g. 3G, 3584M, 64M, so tests can check totals",
         apply: set_test_expect_mem,
     },
+    OptionSpec {
+        name: "test_expect_cpus",
+        kind: OptionKind::Value,
+        value: "N",
+        help: "the number of CPUs the runner gave QEMU (-smp), so tests can check that all came up",
+        apply: set_test_expect_cpus,
+    },
+    OptionSpec {
+        name: "bench",
+        kind: OptionKind::Flag,
+        value: "",
+        help: "run the in-kernel benchmarks, print their table, and exit",
+        apply: set_bench,
+    },
 ];
 
 /// Linux numbers its levels `KERN_EMERG` = 0 to `KERN_DEBUG` = 7. We read
@@ -181,6 +195,21 @@ fn set_test_expect_mem<'a>(
 ) -> Result<(), &'static str> {
     const EXPECTED: &str = "a size in bytes, optionally with a K, M or G suffix (e.g. 3G, 3584M)";
     params.test_expect_mem = Some(value.and_then(parse_size).ok_or(EXPECTED)?);
+    Ok(())
+}
+
+fn set_test_expect_cpus<'a>(
+    params: &mut Params<'a>,
+    value: Option<&'a str>,
+) -> Result<(), &'static str> {
+    const EXPECTED: &str = "a number of CPUs from 1 to 255";
+    let n = value.and_then(|v| v.parse::<u32>().ok()).filter(|n| (1..=255).contains(n)).ok_or(EXPECTED)?;
+    params.test_expect_cpus = Some(n);
+    Ok(())
+}
+
+fn set_bench<'a>(params: &mut Params<'a>, _: Option<&'a str>) -> Result<(), &'static str> {
+    params.bench = true;
     Ok(())
 }
 
@@ -327,6 +356,10 @@ pub struct Params<'a> {
     pub test_list: Option<Option<&'a str>>,
     /// `test_expect_mem=SIZE`, in bytes.
     pub test_expect_mem: Option<u64>,
+    /// `test_expect_cpus=N`.
+    pub test_expect_cpus: Option<u32>,
+    /// `bench`: run the benchmarks and exit.
+    pub bench: bool,
     problems: [ParamProblem<'a>; MAX_PROBLEMS],
     nr_problems: usize,
 }
@@ -342,6 +375,8 @@ impl<'a> Params<'a> {
             test_after: None,
             test_list: None,
             test_expect_mem: None,
+            test_expect_cpus: None,
+            bench: false,
             problems: [ParamProblem::TooManyProblems; MAX_PROBLEMS],
             nr_problems: 0,
         }
@@ -743,6 +778,12 @@ mod tests {
         assert_eq!(p.loglevel, Some(LevelFilter::Debug));
         assert_eq!(p.problems(), [ParamProblem::Duplicate("loglevel")]);
         // A malformed later one does not erase the earlier valid one.
+        let p = parse("test_expect_cpus=4 bench");
+        assert_eq!(p.test_expect_cpus, Some(4));
+        assert!(p.bench);
+        assert!(p.problems().is_empty());
+        assert_eq!(parse("test_expect_cpus=0").test_expect_cpus, None);
+        assert!(matches!(parse("test_expect_cpus=many").problems()[0], ParamProblem::Malformed { option: "test_expect_cpus", .. }));
         let p = parse("test_expect_mem=64M test_expect_mem=x");
         assert_eq!(p.test_expect_mem, Some(64 << 20));
         assert_eq!(p.problems().len(), 2);

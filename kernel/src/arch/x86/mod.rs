@@ -3,6 +3,7 @@
 //! `arch/` and uses these as building blocks.
 pub mod apic;
 pub mod cpu;
+pub mod extable;
 pub mod gdt;
 pub mod idt;
 pub mod ioapic;

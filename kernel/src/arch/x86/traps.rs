@@ -8,9 +8,9 @@
 //!
 //! * `int3` (#BP) is a *trap*: the CPU reports it after the instruction, so
 //!   we can log it and simply return; debuggers live on this.
-//! * A page fault is sometimes expected; later chapters add those cases
-//!   (fault fixups for `*_nofault` copies, kmap slot diagnostics) in
-//!   [`do_page_fault`].
+//! * A page fault is sometimes expected: an instruction listed in the
+//!   exception table (`extable.rs`, used by `copy_from_kernel_nofault`)
+//!   resumes at its fixup instead.
 //!
 //! The double fault runs as its own hardware task (see `gdt.rs`) and reads
 //! the faulting context from the TSS the CPU saved it into.
@@ -94,6 +94,11 @@ fn do_int3(frame: &TrapFrame) {
 /// The page-fault handler. A kernel page fault that nobody expected is
 /// reported the way Linux reports it, then the kernel panics.
 pub fn do_page_fault(frame: &mut TrapFrame) {
+    // The kernel never resolves its own page faults (no demand paging of
+    // kernel memory), so the only way out is an exception-table fixup.
+    if frame.error_code & pf::USER == 0 && super::extable::fixup_exception(&mut frame.eip) {
+        return;
+    }
     let address = read_cr2();
     let mut head = FmtBuf::<512>::new();
     describe_page_fault(&mut head, address, frame.error_code);

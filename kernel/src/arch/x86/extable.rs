@@ -1,0 +1,91 @@
+//! The exception table: letting a chosen instruction fault safely (Linux
+//! `arch/x86/mm/extable.c`).
+//!
+//! Some kernel code must touch memory that may not be mapped: copying from
+//! an address someone handed us, probing a kernel address for a report.
+//! Such an instruction is listed in the `__ex_table` section together with a
+//! *fixup* address. When it faults, the page-fault handler finds the
+//! faulting EIP in the table and resumes at the fixup instead of oopsing;
+//! the fixup turns the fault into an error return.
+//!
+//! ```text
+//!  2:  rep movsb          <- may fault; ecx counts the bytes not yet copied
+//!  3:                     <- fixup: fall out with ecx still counting
+//!  .pushsection __ex_table
+//!  .long 2b, 3b           <- (faulting instruction, where to resume)
+//! ```
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use crate::sched::preempt::{pagefault_disable, pagefault_enable};
+
+/// One table entry (Linux `struct exception_table_entry`, absolute form).
+#[repr(C)]
+struct ExceptionTableEntry {
+    insn: u32,
+    fixup: u32,
+}
+
+unsafe extern "C" {
+    static __start___ex_table: ExceptionTableEntry;
+    static __stop___ex_table: ExceptionTableEntry;
+}
+
+/// Faults that were fixed up instead of oopsing.
+pub static FIXUPS: AtomicU64 = AtomicU64::new(0);
+
+/// The fixup for a faulting instruction at `eip`, if it has one.
+pub fn search_exception_tables(eip: usize) -> Option<usize> {
+    let start = core::ptr::addr_of!(__start___ex_table);
+    let stop = core::ptr::addr_of!(__stop___ex_table);
+    // SAFETY: the linker script brackets the section with these symbols; it
+    // holds only ExceptionTableEntry records.
+    let table = unsafe { core::slice::from_raw_parts(start, stop.offset_from(start) as usize) };
+    table.iter().find(|e| e.insn as usize == eip).map(|e| e.fixup as usize)
+}
+
+/// Resume a faulting instruction at its fixup; true if there was one.
+pub fn fixup_exception(eip: &mut u32) -> bool {
+    match search_exception_tables(*eip as usize) {
+        Some(fixup) => {
+            FIXUPS.fetch_add(1, Ordering::Relaxed);
+            *eip = fixup as u32;
+            true
+        }
+        None => false,
+    }
+}
+
+/// Copy `dst.len()` bytes from kernel address `src`, returning `Err(n)`
+/// with the number of bytes *not* copied if `src` runs into an unmapped
+/// page (Linux `copy_from_kernel_nofault`, which returns -EFAULT). Page
+/// faults are disabled meanwhile, so a fault goes straight to the fixup.
+pub fn copy_from_kernel_nofault(dst: &mut [u8], src: usize) -> Result<(), usize> {
+    let mut left = dst.len();
+    pagefault_disable();
+    // SAFETY: dst is a valid, writable buffer of `left` bytes; reads from
+    // `src` either succeed or fault into the fixup at 3:, which leaves ecx
+    // holding the count not copied. The exception-table entry is in a
+    // section the kernel keeps.
+    unsafe {
+        // esi is reserved by LLVM, so the source goes in through another
+        // register and esi is saved around the copy.
+        core::arch::asm!(
+            "push esi",
+            "mov esi, {src}",
+            "2: rep movsb",
+            "3:",
+            "pop esi",
+            ".pushsection __ex_table, \"a\"",
+            ".balign 4",
+            ".long 2b, 3b",
+            ".popsection",
+            src = in(reg) src,
+            inout("ecx") left,
+            inout("edi") dst.as_mut_ptr() => _,
+            options(preserves_flags)
+        );
+    }
+    pagefault_enable();
+    if left == 0 { Ok(()) } else { Err(left) }
+}
