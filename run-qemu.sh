@@ -7,6 +7,7 @@
 #   ./run-qemu.sh check                 everything: host tests + suite on both boot paths
 #                                       + the memory-size configurations + boot scenarios
 #   ./run-qemu.sh host-test             host unit tests of the pure-logic crates
+#   ./run-qemu.sh bench                 in-kernel benchmarks (release build; default --smp 2)
 #
 # OPTIONS
 #   --mem SIZE      guest RAM (QEMU -m), default 3G
@@ -29,6 +30,7 @@ SMP=1
 ISO=0
 APPEND=""
 GDB=0
+SMP_GIVEN=0
 PROFILE=dev
 KTEST_TIMEOUT="${KTEST_TIMEOUT:-180}"
 
@@ -36,7 +38,7 @@ toolchain() { sed -n 's/^channel *= *"\(.*\)"/\1/p' "$REPO/rust-toolchain.toml";
 
 die() { echo "run-qemu.sh: $*" >&2; exit 2; }
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 
 # ---------------------------------------------------------------- set-up ----
 setup() {
@@ -169,9 +171,9 @@ RUNNER_ELF=""
 FILTER=""
 while [ $# -gt 0 ]; do
     case "$1" in
-        setup|test|check|host-test) CMD="$1" ;;
+        setup|test|check|host-test|bench) CMD="$1" ;;
         --mem) MEM="${2:?--mem needs a size}"; shift ;;
-        --smp) SMP="${2:?--smp needs a number}"; shift ;;
+        --smp) SMP="${2:?--smp needs a number}"; SMP_GIVEN=1; shift ;;
         --iso) ISO=1 ;;
         --append) APPEND="${2?--append needs arguments}"; shift ;;
         --gdb) GDB=1 ;;
@@ -195,6 +197,12 @@ case "$CMD" in
     test) build; TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=()
           run_suite "$FILTER"; summary ;;
     check) check_all ;;
+    bench)
+        PROFILE=release; build
+        [ "$SMP_GIVEN" = 1 ] || SMP=2
+        rc=0; boot_capture "$REPO/target/bench.log" "$APPEND bench" >/dev/null || rc=$?
+        grep '^bench:' "$REPO/target/bench.log"
+        [ "$rc" -eq 33 ] || die "benchmark boot ended with $(status_word "$rc")" ;;
     runner)
         # cargo run / cargo test: the ELF cargo built. Test binaries live in deps/.
         KERNEL_ELF="$RUNNER_ELF"

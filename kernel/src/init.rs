@@ -124,6 +124,10 @@ fn smp_init() {
 /// What runs once the scheduler is up: the tests, or the console.
 fn kernel_init() {
     let params = params();
+    if params.bench {
+        crate::bench::run_all();
+        exit_qemu(QemuExitCode::Success);
+    }
     if let Some(filter) = params.test_list {
         ktest::list(filter);
     }

@@ -15,6 +15,7 @@
 //! | `sync`        | spinlocks, wait queues, mutex, completion                |
 //! | `smp`         | IPIs, cross-CPU function calls, TLB shootdown            |
 //! | `debug`       | BUG reports that do not stop the machine                 |
+//! | `bench`       | in-kernel benchmarks (`bench` kernel option)             |
 //! | `ktest`       | the in-kernel test harness (tests are in `../tests/`)    |
 //!
 //! Pure policy that needs no hardware (layout constants, zones, the buddy
@@ -29,6 +30,7 @@ pub mod fmtbuf;
 #[macro_use]
 pub mod console;
 pub mod arch;
+pub mod bench;
 pub mod debug;
 pub mod init;
 pub mod ktest;
