@@ -4,6 +4,7 @@
 //!
 //! | file         | what it proves                                             |
 //! |--------------|------------------------------------------------------------|
+//! | `acpi.rs`    | the firmware's tables: RSDP, checksums, the MADT's CPUs, APICs, IRQ overrides |
 //! | `harness.rs` | the harness itself: an expected panic is a pass            |
 //! | `boot.rs`    | both boot protocols, bad boot information, the command line |
 //! | `mm.rs`      | layout, page tables, zones and totals, buddy, GFP, heap    |
@@ -17,6 +18,7 @@
 
 use crate::ktest::Test;
 
+mod acpi;
 mod boot;
 mod harness;
 mod mm;
@@ -26,4 +28,4 @@ mod traps;
 mod vmalloc;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, traps::TESTS, vmalloc::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, traps::TESTS, vmalloc::TESTS, acpi::TESTS];

@@ -3,10 +3,14 @@
 //! 32-bit entry code that turns on paging, and the parsing that turns either
 //! protocol's boot information into one [`info::BootInfo`].
 //!
+//! The firmware's ACPI tables are read here too ([`acpi`]): the bytes of the
+//! RSDP, the root table and the MADT, which the kernel finds and maps.
+//!
 //! The parsers are plain Rust and run as host unit tests; the entry code is
 //! compiled only for the kernel target.
 #![cfg_attr(not(test), no_std)]
 
+pub mod acpi;
 pub mod cmdline;
 pub mod info;
 pub mod multiboot1;

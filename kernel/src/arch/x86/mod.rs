@@ -1,6 +1,7 @@
 //! 32-bit x86: descriptor tables, traps, paging primitives, timers, and the
 //! QEMU exit device. Policy (allocators, highmem, scheduling) lives outside
 //! `arch/` and uses these as building blocks.
+pub mod acpi;
 pub mod apic;
 pub mod cpu;
 pub mod extable;
