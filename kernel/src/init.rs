@@ -96,19 +96,39 @@ pub extern "C" fn start_kernel(magic: u32, info_phys: u32) -> ! {
     crate::sched::core::cpu_idle()
 }
 
+/// The firmware's description of the CPUs and interrupt controllers.
+static MADT: Once<boot::acpi::MadtInfo> = Once::new();
+
+/// The ACPI MADT as parsed at boot.
+pub fn madt() -> &'static boot::acpi::MadtInfo {
+    MADT.get().expect("MADT parsed at boot")
+}
+
 /// Interrupt controllers and the tick on the boot CPU.
 fn init_interrupts() {
-    // IA32_APIC_BASE (MSR 0x1b) holds the local APIC's physical address.
-    // SAFETY: rdmsr of an architectural MSR at CPL 0.
-    let apic_base = unsafe { x86::msr::rdmsr(0x1b) } as u32 & 0xffff_f000;
-    apic::map_apic(apic_base);
+    let madt = match crate::arch::acpi::parse_madt() {
+        Ok(m) => MADT.call_once(|| m),
+        Err(e) => fatal(format_args!("ACPI: {e}; the MADT is how this kernel finds its CPUs and I/O APIC")),
+    };
+    crate::arch::acpi::print_madt(madt);
+    apic::map_apic(madt.lapic_phys);
     ioapic::disable_8259();
     apic::setup_local_apic();
-    crate::percpu::per_cpu(0).apic_id.store(apic::apic_id(), core::sync::atomic::Ordering::Relaxed);
-    log::info!("APIC: local APIC at {apic_base:#x}, ID {}, version {:#x}", apic::apic_id(), apic::version());
+    let bsp_apic = apic::apic_id();
+    crate::percpu::per_cpu(0).apic_id.store(bsp_apic, core::sync::atomic::Ordering::Relaxed);
+    log::info!("APIC: local APIC at {:#x}, ID {bsp_apic}, version {:#x}", madt.lapic_phys, apic::version());
     let irq_stack = crate::mm::stack::alloc_kernel_stack(crate::sched::task::THREAD_SIZE).expect("an IRQ stack");
     irq::set_irq_stack(0, irq_stack.top());
     core::mem::forget(irq_stack);
+
+    // Legacy devices through the first I/O APIC: the serial port's IRQ 4.
+    let io = madt.ioapics().next().unwrap_or_else(|| fatal(format_args!("ACPI: the MADT lists no I/O APIC")));
+    ioapic::init(io.phys, io.gsi_base);
+    let (gsi, low, level) = isa_irq_to_gsi(madt, 4);
+    ioapic::route(gsi, apic::IRQ0_VECTOR + 4, bsp_apic, low, level);
+    irq::request_irq(4, console::serial_interrupt);
+    console::enable_rx_interrupt();
+
     apic::calibrate_timer(crate::sched::core::HZ);
     apic::start_timer();
     crate::smp::set_cpu_online(0);
@@ -116,9 +136,19 @@ fn init_interrupts() {
     crate::smp::set_ipi_ready();
 }
 
-/// Bring up the other CPUs.
+/// Where legacy IRQ `irq` arrives: its GSI and polarity/trigger, from the
+/// MADT's interrupt source overrides (ISA default: same number, active high,
+/// edge).
+pub fn isa_irq_to_gsi(madt: &boot::acpi::MadtInfo, irq: u8) -> (u32, bool, bool) {
+    madt.overrides()
+        .find(|o| o.isa_irq == irq)
+        .map_or((irq as u32, false, false), |o| (o.gsi, o.active_low, o.level_triggered))
+}
+
+/// Bring up the other CPUs the MADT lists.
 fn smp_init() {
-    log::info!("smp: Brought up 1 CPU");
+    let ids: alloc::vec::Vec<u32> = madt().enabled_cpus().map(|c| c.apic_id as u32).collect();
+    crate::arch::smpboot::smp_boot_cpus(&ids);
 }
 
 /// What runs once the scheduler is up: the tests, or the console.

@@ -52,7 +52,7 @@ use spin::Mutex;
 
 use super::{page_alloc, pgtable};
 use crate::arch::cpu::{local_irq_restore, local_irq_save, rdtsc};
-use crate::arch::paging::{PAGE_KERNEL, PAGE_KERNEL_NOCACHE, Pte, PteFlags, flush_tlb_all_local, flush_tlb_one_kernel};
+use crate::arch::paging::{PAGE_KERNEL, PAGE_KERNEL_NOCACHE, Pte, PteFlags};
 use crate::arch::tsc;
 
 /// The pages vmalloc and kernel stacks take. Linux's `vmalloc` asks for
@@ -189,23 +189,16 @@ pub(crate) fn __vmalloc_area_node(addr: usize, size: usize, gfp: GfpFlags, prot:
 
 /// Remove `[start, end)` from every CPU's TLB after its PTEs were cleared.
 ///
-/// **The SMP hook.** Today only this CPU runs, so `invlpg` on each page (or
-/// one full flush past [`UNMAP_BATCH`] pages) is enough. Once other CPUs
-/// run, any of them may still hold a translation for these pages, and a
-/// local flush leaves theirs behind: a stale entry on another CPU would let
-/// it write to a frame that was already given back. The SMP scheduler
-/// replaces the body of this function with its `flush_tlb_kernel_range(start,
-/// end)`, which flushes locally and sends every other online CPU an IPI to
-/// do the same, waiting until all have (Linux `flush_tlb_kernel_range`).
-/// Every unmap in this file goes through here, so that is the only change.
+/// Any CPU may still hold a translation for these pages, and a local flush
+/// would leave theirs behind: a stale entry on another CPU lets it write to
+/// a frame that was already given back (and, since vmalloc reuses virtual
+/// ranges, through an address that now belongs to someone else's stack).
+/// So this is the full shootdown, `smp::flush_tlb_kernel_range`: flush
+/// here, IPI every other online CPU to flush too, and wait for all of them.
+/// That needs interrupts on, which is why `vfree`, `vunmap`, `iounmap` and
+/// `free_kernel_stack` must not be called with interrupts off (as in Linux).
 pub fn flush_kernel_range_after_unmap(start: usize, end: usize) {
-    if (end - start) / PAGE_SIZE > UNMAP_BATCH {
-        flush_tlb_all_local();
-    } else {
-        for addr in (start..end).step_by(PAGE_SIZE) {
-            flush_tlb_one_kernel(addr);
-        }
-    }
+    crate::smp::flush_tlb_kernel_range(start, end);
 }
 
 /// What kind of area `flags` describe, in the words of the function that

@@ -61,6 +61,11 @@ pub struct RqInner {
     idle: Option<Arc<Task>>,
     /// The task switched away from, until `finish_task_switch` is done with it.
     prev: Option<Arc<Task>>,
+    /// `prev` left this CPU because its affinity no longer allows it here;
+    /// `finish_task_switch` queues it elsewhere. (Decided under the locks
+    /// in `__schedule`: inferring it later from prev's state would race
+    /// with a wake-up, and queue the task twice.)
+    move_prev: bool,
 }
 
 /// One CPU's run queue (Linux `struct rq`).
@@ -81,7 +86,7 @@ impl RunQueue {
     pub const fn new() -> RunQueue {
         RunQueue {
             lock: RawSpinLock::new(),
-            inner: UnsafeCell::new(RqInner { queue: VecDeque::new(), curr: None, idle: None, prev: None }),
+            inner: UnsafeCell::new(RqInner { queue: VecDeque::new(), curr: None, idle: None, prev: None, move_prev: false }),
             nr_running: AtomicU32::new(0),
             nr_switches: AtomicU64::new(0),
         }
@@ -376,6 +381,7 @@ fn __schedule(preempt: bool) {
 
     let prev_arc = rq.curr.take().expect("a CPU always runs some task");
     let sleeping = !preempt && prev.state.load(Ordering::SeqCst) != TASK_RUNNING;
+    let mut move_prev = false;
     if sleeping {
         assert!(!prev.is_idle, "the idle task must never sleep");
         prev.on_rq.store(false, Ordering::Release);
@@ -385,6 +391,7 @@ fn __schedule(preempt: bool) {
             // Its affinity changed: move it now that it is stopping here.
             prev.on_rq.store(false, Ordering::Release);
             pc.rq.nr_running.fetch_sub(1, Ordering::Relaxed);
+            move_prev = true;
         } else {
             rq.queue.push_back(prev_arc.clone());
         }
@@ -417,6 +424,7 @@ fn __schedule(preempt: bool) {
     let next_esp = next.esp.get();
     rq.curr = Some(next_arc.clone());
     rq.prev = Some(prev_arc);
+    rq.move_prev = move_prev;
     pc.current.store(Arc::as_ptr(&next_arc) as *mut Task, Ordering::Release);
     drop(next_arc);
     // SAFETY: prev's esp slot is written only here, by its own CPU, with the
@@ -442,8 +450,7 @@ fn finish_task_switch() {
     let me = rq.curr.as_ref().expect("current").clone();
     preempt_count_set(me.saved_preempt_count.load(Ordering::Relaxed));
     let prev_dead = prev.state.load(Ordering::SeqCst) == TASK_DEAD;
-    let prev_moves = !prev_dead && !prev.is_idle && !prev.on_rq.load(Ordering::Acquire)
-        && prev.state.load(Ordering::SeqCst) == TASK_RUNNING;
+    let prev_moves = core::mem::take(&mut rq.move_prev);
     prev.on_cpu.store(false, Ordering::Release);
     // SAFETY: see above.
     unsafe { pc.rq.unlock() };

@@ -40,7 +40,9 @@ pub fn schedule_timeout(ticks: u64) {
 /// Sleep for at least `ms` milliseconds.
 #[track_caller]
 pub fn msleep(ms: u64) {
-    let deadline = jiffies() + (ms * HZ).div_ceil(1000);
+    // +1: the tick now in progress may end at once, so count from the next
+    // one (Linux's msleep adds one jiffy for the same reason).
+    let deadline = jiffies() + (ms * HZ).div_ceil(1000) + 1;
     while jiffies() < deadline {
         schedule_timeout(deadline - jiffies());
     }
