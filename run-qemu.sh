@@ -14,6 +14,7 @@
 #   --smp N         number of CPUs, default 1
 #   --iso           boot through GRUB (multiboot 2) instead of QEMU -kernel (multiboot 1)
 #   --append ARGS   kernel command line, e.g. --append 'loglevel=debug exit_after_boot'
+#   --bios FILE     firmware instead of SeaBIOS, e.g. /usr/share/qemu/qboot.rom
 #   --gdb           start QEMU halted, waiting for gdb on localhost:1234
 #   --release       build with the release profile
 #
@@ -30,6 +31,7 @@ SMP=1
 ISO=0
 APPEND=""
 GDB=0
+BIOS=""
 SMP_GIVEN=0
 PROFILE=dev
 KTEST_TIMEOUT="${KTEST_TIMEOUT:-180}"
@@ -38,7 +40,7 @@ toolchain() { sed -n 's/^channel *= *"\(.*\)"/\1/p' "$REPO/rust-toolchain.toml";
 
 die() { echo "run-qemu.sh: $*" >&2; exit 2; }
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 
 # ---------------------------------------------------------------- set-up ----
 setup() {
@@ -116,6 +118,7 @@ qemu_cmd() {
     else
         QEMU+=(-kernel "$elf" -append "$args")
     fi
+    [ -n "$BIOS" ] && QEMU+=(-bios "$BIOS")
     [ "$GDB" = 1 ] && QEMU+=(-s -S)
     return 0
 }
@@ -177,6 +180,7 @@ while [ $# -gt 0 ]; do
         --iso) ISO=1 ;;
         --append) APPEND="${2?--append needs arguments}"; shift ;;
         --gdb) GDB=1 ;;
+        --bios) BIOS="${2:?--bios needs a firmware file}"; shift ;;
         --release) PROFILE=release ;;
         --runner) CMD=runner; RUNNER_ELF="${2:?--runner needs an ELF}"; shift ;;
         -h|--help) usage; exit 0 ;;

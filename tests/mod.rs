@@ -10,6 +10,7 @@
 //! | `mm.rs`      | layout, page tables, zones and totals, buddy, GFP, heap    |
 //! | `sched.rs`   | tasks, preemption, migrate_disable, hooks, wait queues, mutex, might_sleep |
 //! | `smp.rs`     | IPIs, the TLB shootdown, the nofault copy                  |
+//! | `irq.rs`     | timer ticks on every CPU, serial input via the I/O APIC, reschedule IPIs |
 //! | `traps.rs`   | each exception's report, int3, stack overflow              |
 //! | `vmalloc.rs` | vmalloc/vfree, vmap, ioremap, kernel stacks and their guard pages |
 //!
@@ -21,6 +22,7 @@ use crate::ktest::Test;
 mod acpi;
 mod boot;
 mod harness;
+mod irq;
 mod mm;
 mod sched;
 mod smp;
@@ -28,4 +30,4 @@ mod traps;
 mod vmalloc;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, traps::TESTS, vmalloc::TESTS, acpi::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, traps::TESTS, vmalloc::TESTS, acpi::TESTS];

@@ -27,7 +27,7 @@ fail() { TOTAL_FAILED=$((TOTAL_FAILED + 1)); FAILED_NAMES+=("$1"); }
 # The configuration in words, for failure lists.
 config_name() {
     local how="-kernel"; [ "$ISO" = 1 ] && how="grub"
-    echo "$how -m $MEM -smp $SMP${APPEND:+ [$APPEND]}"
+    echo "$how -m $MEM -smp $SMP${BIOS:+ -bios $(basename "$BIOS")}${APPEND:+ [$APPEND]}"
 }
 
 # Count ok/FAILED lines of one boot's log; echo the name of the last test
@@ -178,10 +178,14 @@ check_all() {
     host_test
     build
 
-    # The whole suite on both boot paths with the default machine.
+    # The whole suite on both boot paths with the default machine, and on
+    # 2 and 4 CPUs (the scheduler and SMP tests adapt to the CPU count).
     MEM=3G; SMP=1; ISO=0; run_suite ""
     MEM=3G; SMP=1; ISO=1; run_suite ""
     ISO=0
+    SMP=2; run_suite ""
+    SMP=4; run_suite ""
+    SMP=1
 
     # Zones and totals under each memory size (the 3G case ran above).
     local m
@@ -222,6 +226,17 @@ check_scenarios() {
     if grep -q 'LOWMEM available' "$REPO/target/ktest/scenario-loglevel_warn_hides_info_lines.log"; then
         fail "scenario loglevel=warn: info lines still printed"
     fi
+    SMP=4
+    expect_boot "four CPUs come up (-smp 4)" "exit_after_boot" 33 \
+        'ACPI: 4 CPUs enabled' 'smpboot: CPU 3 \(APIC ID 3\) is up' 'smp: Brought up 4 CPUs'
+    BIOS=/usr/share/qemu/qboot.rom
+    expect_boot "qboot firmware: ACPI only, a zero-length e820 entry (-smp 4)" "exit_after_boot" 33 \
+        'ignored 1 zero-length memory-map entry' 'smp: Brought up 4 CPUs' 'HIGHMEM available'
+    BIOS=""
+    SMP=10
+    expect_boot "CPUs beyond NR_CPUS=8 are parked (-smp 10)" "exit_after_boot" 33 \
+        'smp: 2 CPU\(s\) beyond NR_CPUS=8 left parked' 'smp: Brought up 8 CPUs'
+    SMP=1
     MEM=8M
     expect_boot "too little RAM is refused" "exit_after_boot" 35 \
         'too little RAM'

@@ -327,6 +327,9 @@ pub struct BootInfo {
     pub protocol: Protocol,
     memory_map: [MemoryRegion; MAX_MEMORY_REGIONS],
     nr_regions: usize,
+    /// Zero-length entries the firmware listed; dropped (harmless, but
+    /// worth a line in the boot log).
+    pub zero_length_entries: usize,
     /// The raw kernel command line. Under QEMU and GRUB it starts with the
     /// kernel image's path; [`crate::cmdline::parse`] skips that.
     pub cmdline: FixedStr<1024>,
@@ -367,6 +370,7 @@ impl BootInfo {
             protocol,
             memory_map: [NO_REGION; MAX_MEMORY_REGIONS],
             nr_regions: 0,
+            zero_length_entries: 0,
             cmdline: FixedStr::new(),
             bootloader_name: FixedStr::new(),
             modules: [NO_MODULE; MAX_MODULES],
@@ -403,7 +407,9 @@ impl BootInfo {
 
     /// Validates and stores a protocol's memory-map entries. The checks are
     /// the same for both protocols, so they live here, once:
-    /// no zero-length entries, no entries whose end overflows 64 bits, at
+    /// zero-length entries are dropped and counted (Linux's
+    /// `sanitize_e820` drops them too; qboot lists one), no entries whose end
+    /// overflows 64 bits, at
     /// least one entry, no more than [`MAX_MEMORY_REGIONS`], and at least
     /// one usable region (a kernel with no RAM cannot do anything useful,
     /// and saying so now beats a confusing allocator failure later).
@@ -418,10 +424,8 @@ impl BootInfo {
         for (index, entry) in entries.enumerate() {
             let raw = entry?;
             if raw.len == 0 {
-                return Err(BootError::MalformedMemoryMap {
-                    reason: REASON_ZERO_LENGTH,
-                    entry: Some(index),
-                });
+                self.zero_length_entries += 1;
+                continue;
             }
             if raw.base.checked_add(raw.len).is_none() {
                 return Err(BootError::MalformedMemoryMap {
@@ -526,7 +530,6 @@ impl fmt::Display for MemoryMapDisplay<'_> {
 
 // The reasons for `BootError::MalformedMemoryMap` that both protocols share.
 pub(crate) const REASON_EMPTY: &str = "the map is empty (no entries)";
-pub(crate) const REASON_ZERO_LENGTH: &str = "the entry is a zero-length region";
 pub(crate) const REASON_OVERFLOW: &str = "base + length overflows 64 bits";
 pub(crate) const REASON_NO_AVAILABLE: &str =
     "no available RAM: no region has type 1 (usable), so there is no memory to run in";

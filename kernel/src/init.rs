@@ -82,6 +82,10 @@ pub extern "C" fn start_kernel(magic: u32, info_phys: u32) -> ! {
     log::info!("booted via {} ({})", info.protocol, info.bootloader_name.as_str());
     log::info!("Command line: {}", info.cmdline.as_str());
     log::info!("{}", info.memory_map_display());
+    if info.zero_length_entries > 0 {
+        log::info!("ignored {} zero-length memory-map entr{}", info.zero_length_entries,
+            if info.zero_length_entries == 1 { "y" } else { "ies" });
+    }
 
     if let Err(e) = crate::mm::init::mem_init(info) {
         fatal(format_args!("{e}"));
