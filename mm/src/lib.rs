@@ -16,15 +16,21 @@
 //! | `gfp`         | `include/linux/gfp.h`        | GFP flags and which zones they may use     |
 //! | `node`        | `pg_data_t`                  | all zones together: alloc_pages, meminfo   |
 //! | `kmalloc`     | `mm/slab_common.c`           | small-object heap on top of the buddy      |
+//! | `pkmap`       | `mm/highmem.c` (kmap)        | the PKMAP pool: counts, cursor, lazy unmap, wrap flush |
+//! | `kmap_local`  | `mm/highmem.c` (kmap_local)  | the per-task slot stack, guard slots, LIFO |
+//! | `kmap_guard`  | (none: Rust only)            | mappings whose misuse does not compile     |
 //! | `vmalloc`     | `mm/vmalloc.c` (vmap_area)   | virtual ranges in the vmalloc area         |
 #![cfg_attr(not(test), no_std)]
 
 pub mod buddy;
 pub mod gfp;
 pub mod kmalloc;
+pub mod kmap_guard;
+pub mod kmap_local;
 pub mod layout;
 pub mod memblock;
 pub mod node;
 pub mod page;
+pub mod pkmap;
 pub mod vmalloc;
 pub mod zone;
