@@ -119,6 +119,20 @@ pub const OPTIONS: &[OptionSpec] = &[
         apply: set_test_expect_cpus,
     },
     OptionSpec {
+        name: "debug_kmap_local",
+        kind: OptionKind::Flag,
+        value: "",
+        help: "kmap_local guard slots: every other slot stays unmapped (Linux CONFIG_DEBUG_KMAP_LOCAL)",
+        apply: set_debug_kmap_local,
+    },
+    OptionSpec {
+        name: "debug_kmap_local_force_map",
+        kind: OptionKind::Flag,
+        value: "",
+        help: "map lowmem pages through the kmap_local slots too; implies debug_kmap_local (Linux CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP)",
+        apply: set_debug_kmap_local_force_map,
+    },
+    OptionSpec {
         name: "bench",
         kind: OptionKind::Flag,
         value: "",
@@ -205,6 +219,16 @@ fn set_test_expect_cpus<'a>(
     const EXPECTED: &str = "a number of CPUs from 1 to 255";
     let n = value.and_then(|v| v.parse::<u32>().ok()).filter(|n| (1..=255).contains(n)).ok_or(EXPECTED)?;
     params.test_expect_cpus = Some(n);
+    Ok(())
+}
+
+fn set_debug_kmap_local<'a>(params: &mut Params<'a>, _: Option<&'a str>) -> Result<(), &'static str> {
+    params.debug_kmap_local = true;
+    Ok(())
+}
+
+fn set_debug_kmap_local_force_map<'a>(params: &mut Params<'a>, _: Option<&'a str>) -> Result<(), &'static str> {
+    params.debug_kmap_local_force_map = true;
     Ok(())
 }
 
@@ -360,6 +384,10 @@ pub struct Params<'a> {
     pub test_expect_cpus: Option<u32>,
     /// `bench`: run the benchmarks and exit.
     pub bench: bool,
+    /// `debug_kmap_local`: guard slots between kmap_local mappings.
+    pub debug_kmap_local: bool,
+    /// `debug_kmap_local_force_map`: lowmem through the slots too.
+    pub debug_kmap_local_force_map: bool,
     problems: [ParamProblem<'a>; MAX_PROBLEMS],
     nr_problems: usize,
 }
@@ -377,6 +405,8 @@ impl<'a> Params<'a> {
             test_expect_mem: None,
             test_expect_cpus: None,
             bench: false,
+            debug_kmap_local: false,
+            debug_kmap_local_force_map: false,
             problems: [ParamProblem::TooManyProblems; MAX_PROBLEMS],
             nr_problems: 0,
         }
@@ -778,6 +808,8 @@ mod tests {
         assert_eq!(p.loglevel, Some(LevelFilter::Debug));
         assert_eq!(p.problems(), [ParamProblem::Duplicate("loglevel")]);
         // A malformed later one does not erase the earlier valid one.
+        let p = parse("debug_kmap_local_force_map debug_kmap_local");
+        assert!(p.debug_kmap_local && p.debug_kmap_local_force_map && p.problems().is_empty());
         let p = parse("test_expect_cpus=4 bench");
         assert_eq!(p.test_expect_cpus, Some(4));
         assert!(p.bench);

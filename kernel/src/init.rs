@@ -76,6 +76,7 @@ pub extern "C" fn start_kernel(magic: u32, info_phys: u32) -> ! {
     if let Some(level) = params.loglevel {
         logger::set_level(level);
     }
+    crate::mm::kmap_local::set_config(params.debug_kmap_local, params.debug_kmap_local_force_map);
     for problem in params.problems() {
         log::warn!("{problem}");
     }

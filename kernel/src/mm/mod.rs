@@ -8,10 +8,20 @@
 //! | `pgtable`     | `arch/x86/mm/pgtable_32.c` | swapper_pg_dir, kernel PTE lookup         |
 //! | `page_alloc`  | `mm/page_alloc.c` (entry)  | `alloc_pages`/`free_pages`, `page_address`, meminfo |
 //! | `heap`        | `mm/slab_common.c`         | the `alloc` crate's global allocator      |
+//! | `kmap`        | `mm/highmem.c` (kmap)      | kmap/kunmap: kmap_lock, pkmap_map_wait, the wrap flush |
+//! | `kmap_local`  | `mm/highmem.c` (local)     | kmap_local_*: slots, context-switch hooks, misuse reports |
+//! | `kmap_atomic` | `highmem-internal.h`       | kmap_atomic: + preempt and pagefault disable |
+//! | `highmem`     | `highmem.h`                | memcpy_page & co, kmap_to_page, highmem totals |
+//! | `kmap_guard`  | (Rust only)                | closure-scoped kmap_local, a kmap guard   |
 //! | `stack`       | `kernel/fork.c` (stacks)   | kernel stacks and their guard pages       |
 //! | `vmalloc`     | `mm/vmalloc.c`, `ioremap`  | the vmalloc area: guarded stacks, device and firmware mappings |
 pub mod heap;
+pub mod highmem;
 pub mod init;
+pub mod kmap;
+pub mod kmap_atomic;
+pub mod kmap_guard;
+pub mod kmap_local;
 pub mod page_alloc;
 pub mod pgtable;
 pub mod stack;

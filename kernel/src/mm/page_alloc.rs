@@ -7,7 +7,7 @@
 //! allocate), and turn frames into addresses.
 
 use mm::gfp::{__GFP_HIGHMEM, __GFP_ZERO, GfpFlags};
-use mm::layout::{PAGE_SHIFT, PAGE_SIZE, phys_to_virt, virt_to_phys};
+use mm::layout::{PAGE_SHIFT, phys_to_virt, virt_to_phys};
 use mm::memblock::{Memblock, MemoryLayout};
 use mm::node::{MemInfo, Node};
 use mm::page::{MemMap, Page};
@@ -79,11 +79,11 @@ pub fn alloc_pages(gfp: GfpFlags, order: usize) -> Option<&'static Page> {
     local_irq_restore(flags);
     let page = pfn_to_page(pfn?);
     if gfp.contains(__GFP_ZERO) {
-        // Zeroing a highmem page needs a temporary mapping: clear_highpage,
-        // which arrives with kmap. Until then only lowmem can be zeroed.
-        let addr = page_address(page).expect("__GFP_ZERO of a highmem page needs clear_highpage (kmap)");
-        // SAFETY: the block is ours and mapped in the direct map.
-        unsafe { core::ptr::write_bytes(addr as *mut u8, 0, PAGE_SIZE << order) };
+        // Highmem has no address: each page is mapped briefly to zero it.
+        let first = page_to_pfn(page);
+        for pfn in first..first + (1 << order) {
+            super::highmem::clear_highpage(pfn_to_page(pfn));
+        }
     }
     Some(page)
 }

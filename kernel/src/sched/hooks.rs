@@ -22,26 +22,34 @@ pub static SCHED_IN_CALLS: AtomicU64 = AtomicU64::new(0);
 /// Before the switch away from `prev` (current is still `prev`).
 pub fn sched_out(prev: &Task) {
     SCHED_OUT_CALLS.fetch_add(1, Ordering::Relaxed);
-    let _ = prev;
+    crate::mm::kmap_local::sched_out(prev);
 }
 
 /// After the switch to `next` (current is `next`).
 pub fn sched_in(next: &Task) {
     SCHED_IN_CALLS.fetch_add(1, Ordering::Relaxed);
-    let _ = next;
+    crate::mm::kmap_local::sched_in(next);
 }
 
-/// A task is about to exit: it must not hold per-CPU kmap_local slots
-/// (their PTEs would stay installed on this CPU for ever).
+/// A task is about to exit: it must not hold kmap_local mappings. If it
+/// does, say so, and clear them, or their PTEs would stay in this CPU's
+/// slots and the next task to map one would find it taken. (Linux checks
+/// only on fork and on return to user space.)
 pub fn check_exit(task: &Task) {
-    let held = task.kmap_ctrl_snapshot().idx;
+    let cfg = crate::mm::kmap_local::config();
+    let held = task.kmap_ctrl_snapshot().nr_mapped(cfg);
     if held != 0 {
         crate::debug::report_bug(format_args!(
-            "BUG: task {}/{} exiting on CPU {} with {} kmap_local slot(s) still mapped",
+            "BUG: task {}/{} exiting on CPU {} with {} kmap_local mapping(s) held (cleared)",
             task.name(),
             task.id(),
             task.cpu(),
             held
         ));
+        let flags = crate::arch::cpu::local_irq_save();
+        crate::mm::kmap_local::sched_out(task);
+        // SAFETY: the task is the current one, about to exit, interrupts off.
+        unsafe { *task.kmap_ctrl_mut() = mm::kmap_local::KmapCtrl::new() };
+        crate::arch::cpu::local_irq_restore(flags);
     }
 }

@@ -13,9 +13,9 @@ use core::cell::UnsafeCell;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
-use mm::layout::{KM_MAX_IDX_DEBUG, NR_CPUS};
+use mm::kmap_local::KmapCtrl;
+use mm::layout::NR_CPUS;
 
-use crate::arch::paging::Pte;
 use crate::fmtbuf::FmtBuf;
 use crate::mm::stack::KernelStack;
 use crate::sync::{RawSpinLock, SpinLock, WaitQueue};
@@ -32,25 +32,6 @@ pub const CPU_MASK_ALL: u32 = (1 << NR_CPUS) - 1;
 
 /// Size of a kernel thread's stack.
 pub const THREAD_SIZE: usize = 32 * 1024;
-
-/// The task's kmap_local slot stack (Linux `struct kmap_ctrl`): how many
-/// slots are in use and the PTE value of each, so the scheduler can remove
-/// the mappings when the task is switched out and put them back when it
-/// returns. Sized for the debug stride (guard slots), chosen at boot. The
-/// highmem code fills it in.
-#[derive(Clone, Copy)]
-pub struct KmapCtrl {
-    /// Slots in use (guard slots included).
-    pub idx: i32,
-    /// The PTE installed in each slot, `Pte::NONE` when empty.
-    pub pteval: [Pte; KM_MAX_IDX_DEBUG],
-}
-
-impl KmapCtrl {
-    const fn new() -> Self {
-        KmapCtrl { idx: 0, pteval: [Pte::NONE; KM_MAX_IDX_DEBUG] }
-    }
-}
 
 /// A kernel thread.
 pub struct Task {
@@ -253,3 +234,12 @@ pub fn reap_dead_stacks() {
     }
 }
 
+
+/// A task's name by id, for fault reports: does not wait for the task
+/// list's lock (the faulting code may hold it).
+pub fn task_name_by_id(id: u32) -> FmtBuf<24> {
+    match ALL_TASKS.try_lock_irqsave() {
+        Some(all) => all.iter().find(|t| t.id() == id).map_or(fmtbuf!(24, "<exited>"), |t| fmtbuf!(24, "{}", t.name())),
+        None => fmtbuf!(24, "<busy>"),
+    }
+}

@@ -42,7 +42,7 @@ impl WaitQueue {
         crate::sched::preempt::might_sleep();
         let me = current_arc();
         loop {
-            self.prepare_to_wait(&me);
+            self.enqueue_current(&me);
             if condition() {
                 break;
             }
@@ -54,8 +54,17 @@ impl WaitQueue {
         self.finish_wait(&me);
     }
 
-    /// Steps 1 of the recipe above (Linux `prepare_to_wait`).
-    fn prepare_to_wait(&self, me: &Arc<Task>) {
+    /// Step 1 of the recipe, for callers that check their condition under
+    /// a lock of their own (as kmap does with `kmap_lock`): queue the
+    /// current task and mark it asleep; then drop the lock, `schedule()`,
+    /// and call [`WaitQueue::finish_wait`] (Linux `prepare_to_wait`).
+    pub fn prepare_to_wait(&self) -> Arc<Task> {
+        let me = current_arc();
+        self.enqueue_current(&me);
+        me
+    }
+
+    fn enqueue_current(&self, me: &Arc<Task>) {
         let mut q = self.waiters.lock_irqsave();
         if !q.iter().any(|t| Arc::ptr_eq(t, me)) {
             q.push_back(me.clone());
@@ -64,7 +73,7 @@ impl WaitQueue {
     }
 
     /// Back to running, off the queue (Linux `finish_wait`).
-    fn finish_wait(&self, me: &Arc<Task>) {
+    pub fn finish_wait(&self, me: &Arc<Task>) {
         me.state.store(TASK_RUNNING, Ordering::SeqCst);
         self.waiters.lock_irqsave().retain(|t| !Arc::ptr_eq(t, me));
     }

@@ -133,6 +133,11 @@ pub fn describe_page_fault(out: &mut impl Write, address: usize, error_code: u32
         "not-present page"
     };
     let _ = writeln!(out, "#PF: error_code({error_code:#06x}) - {why}");
+    if mm::layout::is_kmap_local_addr(address) {
+        crate::mm::kmap_local::describe_fault(out, address);
+    } else if mm::layout::is_pkmap_addr(address) {
+        crate::mm::kmap::describe_fault(out, address);
+    }
     if let Some(stack) = crate::mm::stack::guard_page_owner(address) {
         let _ = writeln!(out, "kernel stack overflow: {address:#010x} is in the guard page of the {stack}");
     }

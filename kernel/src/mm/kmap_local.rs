@@ -1,0 +1,335 @@
+//! `kmap_local_page()` and friends on the per-CPU fixmap slots (Linux
+//! `mm/highmem.c`, the `kmap_local` half, and `include/linux/highmem-internal.h`).
+//!
+//! ```text
+//!  kmap_local_page(page)
+//!    lowmem (and not force-map) -> page_address(page); nothing else happens
+//!    highmem -> migrate_disable()           the task may be preempted, but
+//!                                           it resumes on this CPU
+//!               slot = push on current->kmap_ctrl
+//!               PTE of (this CPU, slot) = page     no TLB flush: the slot was
+//!               kmap_ctrl.pteval[slot] = PTE       flushed at its last unmap
+//!  kunmap_local(addr)
+//!    must be the most recent mapping (LIFO)
+//!    clear the PTE, invlpg on THIS CPU only, pop, migrate_enable()
+//!  context switch (sched/hooks.rs)
+//!    sched_out(prev): clear prev's slot PTEs here, invlpg each
+//!    sched_in(next):  reinstall next's from kmap_ctrl.pteval (no flush)
+//! ```
+//!
+//! Compared with `kmap()`: no global lock, no shared pool to exhaust, no
+//! cross-CPU flush, but the address is good only in this task, on this CPU,
+//! and nesting is limited to 15. "A potential preemption will be more
+//! expensive, but that's not really the case we want to optimize for"
+//! (Thomas Gleixner, in the thread that introduced it).
+//!
+//! Where we differ from Linux, we report instead of ignoring or
+//! corrupting (each case is tested): an out-of-order or unbalanced
+//! `kunmap_local` is refused and named; `kunmap_local` of a PKMAP address
+//! (Linux ignores it silently on x86) is named; nesting too deep and a slot
+//! that still holds a PTE are named before the kernel stops.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use mm::kmap_local::{self as bk, KmapCtrl, KmapLocalConfig, KmapLocalError, SlotState};
+use mm::layout::{NR_CPUS, PAGE_MASK, PAGE_OFFSET, PAGE_SHIFT, is_kmap_local_addr, is_pkmap_addr};
+use mm::page::Page;
+
+use super::page_alloc::{self, PageHighMem};
+use super::pgtable::kmap_pte;
+use crate::arch::cpu::irqs_disabled;
+use crate::arch::paging::{PAGE_KERNEL, Pte, PteFlags, flush_tlb_one_kernel};
+use crate::arch::percpu::raw_smp_processor_id;
+use crate::sched::preempt::{in_hardirq, migrate_disable, migrate_enable, preempt_disable, preempt_enable};
+use crate::sched::task::Task;
+
+static DEBUG: AtomicBool = AtomicBool::new(false);
+static FORCE_MAP: AtomicBool = AtomicBool::new(false);
+
+/// Mappings made through the slots (all CPUs).
+pub static NR_MAPS: AtomicU64 = AtomicU64::new(0);
+/// Slots cleared by `sched_out` and restored by `sched_in`.
+pub static NR_SCHED_OUT_SLOTS: AtomicU64 = AtomicU64::new(0);
+/// See [`NR_SCHED_OUT_SLOTS`].
+pub static NR_SCHED_IN_SLOTS: AtomicU64 = AtomicU64::new(0);
+
+/// Choose the debug modes (once, at boot, from the command line).
+pub fn set_config(debug: bool, force_map: bool) {
+    let cfg = KmapLocalConfig::new(debug, force_map);
+    DEBUG.store(cfg.debug, Ordering::Relaxed);
+    FORCE_MAP.store(cfg.force_map, Ordering::Relaxed);
+    if cfg.debug {
+        log::info!("kmap_local: guard slots between mappings (debug_kmap_local): {} slots per CPU, {} can nest{}",
+            cfg.km_max_idx(), cfg.max_depth(), if cfg.force_map { ", lowmem pages forced through the slots" } else { "" });
+    }
+}
+
+/// The configuration in force.
+pub fn config() -> KmapLocalConfig {
+    KmapLocalConfig::new(DEBUG.load(Ordering::Relaxed), FORCE_MAP.load(Ordering::Relaxed))
+}
+
+/// Who last used each slot: `task id << 32 | pfn << 1 | mapped`. Read by
+/// the page-fault handler to say whose mapping a faulting address was.
+static SLOT_OWNER: [[AtomicU64; mm::layout::KM_MAX_IDX_DEBUG]; NR_CPUS] =
+    [const { [const { AtomicU64::new(0) }; mm::layout::KM_MAX_IDX_DEBUG] }; NR_CPUS];
+
+fn record_owner(cpu: usize, slot: usize, task: &Task, pfn: usize, mapped: bool) {
+    let v = (task.id() as u64) << 32 | (pfn as u64) << 1 | mapped as u64;
+    SLOT_OWNER[cpu][slot].store(v, Ordering::Relaxed);
+}
+
+/// Report a misuse with the task and CPU (the kernel carries on).
+fn misuse(args: core::fmt::Arguments) {
+    let (name, pid) = crate::sched::current_name_pid();
+    crate::debug::report_bug(format_args!("{args}\n  task {}/{} on CPU {}", name.as_str(), pid, raw_smp_processor_id()));
+}
+
+/// The current task's slot stack.
+///
+/// # Safety
+/// Only the task itself, interrupts on its CPU and its context switches
+/// touch it, and each with preemption (or interrupts) off while it does.
+#[allow(clippy::mut_from_ref)]
+unsafe fn ctrl(task: &Task) -> &mut KmapCtrl {
+    // SAFETY: see the function's contract.
+    unsafe { task.kmap_ctrl_mut() }
+}
+
+/// Map `page` for the current task (Linux `kmap_local_page`).
+#[track_caller]
+pub fn kmap_local_page(page: &Page) -> usize {
+    kmap_local_page_prot(page, PAGE_KERNEL)
+}
+
+/// Map `page` with protections `prot` (ignored for lowmem, as in Linux).
+#[track_caller]
+pub fn kmap_local_page_prot(page: &Page, prot: PteFlags) -> usize {
+    if !FORCE_MAP.load(Ordering::Relaxed) && !PageHighMem(page) {
+        return page_alloc::page_address(page).expect("lowmem pages have an address");
+    }
+    __kmap_local_pfn_prot(page_alloc::page_to_pfn(page), prot)
+}
+
+/// Map frame `pfn`, always through a slot, lowmem or not (Linux
+/// `kmap_local_pfn`).
+#[track_caller]
+pub fn kmap_local_pfn(pfn: usize) -> usize {
+    __kmap_local_pfn_prot(pfn, PAGE_KERNEL)
+}
+
+/// The core (Linux `__kmap_local_pfn_prot`): leaves migration disabled.
+#[track_caller]
+pub fn __kmap_local_pfn_prot(pfn: usize, prot: PteFlags) -> usize {
+    let task = crate::sched::current();
+    migrate_disable();
+    preempt_disable();
+    if in_hardirq() && !irqs_disabled() {
+        misuse(format_args!("WARNING: kmap_local in hard interrupt context with interrupts enabled (pfn {pfn:#x})"));
+    }
+    let cfg = config();
+    let cpu = raw_smp_processor_id();
+    // SAFETY: preemption is off; an interrupt on this CPU pushes and pops
+    // symmetrically before we run again.
+    let ctrl = unsafe { ctrl(task) };
+    let slot = match bk::push(ctrl, cfg) {
+        Ok(s) => s,
+        Err(KmapLocalError::TooDeep { max_depth }) => panic!(
+            "BUG: kmap_local: nesting beyond KM_MAX_IDX: {max_depth} mappings already held, mapping pfn {pfn:#x}\n  task {}/{} on CPU {cpu}; unmap (kunmap_local) before mapping more",
+            task.name(), task.id()
+        ),
+        Err(e) => unreachable!("push cannot fail with {e:?}"),
+    };
+    let vaddr = cfg.slot_vaddr(cpu, slot);
+    let pte = kmap_pte(cfg.fixmap_idx(cpu, slot) - mm::layout::fixed_addresses::FIX_KMAP_BEGIN);
+    // SAFETY: kmap_pte points into the preallocated fixmap page table.
+    let old = unsafe { pte.read_volatile() };
+    if !old.is_none() {
+        panic!(
+            "BUG: kmap_local: slot {slot} of CPU {cpu} at {vaddr:#010x} still maps pfn {:#x} (a missing sched_out or kunmap_local?)\n  task {}/{} mapping pfn {pfn:#x}",
+            old.pfn(), task.name(), task.id()
+        );
+    }
+    let pteval = Pte::new(pfn, prot);
+    // SAFETY: as above; the slot is empty and ours.
+    unsafe { pte.write_volatile(pteval) };
+    ctrl.pteval[slot] = pteval.0;
+    record_owner(cpu, slot, task, pfn, true);
+    NR_MAPS.fetch_add(1, Ordering::Relaxed);
+    preempt_enable();
+    vaddr
+}
+
+/// Unmap the most recent kmap_local mapping; `vaddr` may be any address
+/// inside its page (Linux `kunmap_local`).
+#[track_caller]
+pub fn kunmap_local(vaddr: usize) {
+    let addr = vaddr & PAGE_MASK;
+    let cfg = config();
+    if !is_kmap_local_addr(addr) {
+        kunmap_local_foreign(vaddr, cfg);
+        return;
+    }
+    let task = crate::sched::current();
+    preempt_disable();
+    let cpu = raw_smp_processor_id();
+    // SAFETY: preemption is off (see kmap_local).
+    let ctrl = unsafe { ctrl(task) };
+    match bk::check_unmap(ctrl, cfg, cpu, addr) {
+        Ok(slot) => {
+            let pte = kmap_pte(cfg.fixmap_idx(cpu, slot) - mm::layout::fixed_addresses::FIX_KMAP_BEGIN);
+            // SAFETY: the fixmap PTE of our own top slot.
+            unsafe { pte.write_volatile(Pte::NONE) };
+            flush_tlb_one_kernel(addr);
+            record_owner(cpu, slot, task, bk::pte_pfn(ctrl.pteval[slot]), false);
+            bk::pop(ctrl, cfg);
+            preempt_enable();
+            migrate_enable();
+        }
+        Err(KmapLocalError::Underflow) => {
+            preempt_enable();
+            misuse(format_args!(
+                "BUG: kunmap_local({vaddr:#010x}): no kmap_local mapping is held (more kunmap_local than kmap_local); ignored"
+            ));
+        }
+        Err(KmapLocalError::OutOfOrder { expected }) => {
+            preempt_enable();
+            misuse(format_args!(
+                "BUG: kunmap_local({vaddr:#010x}) out of order: the most recent kmap_local mapping is {expected:#010x}; \
+                 unmap strictly in reverse order (refused: both stay mapped)"
+            ));
+        }
+        Err(e) => unreachable!("check_unmap cannot fail with {e:?}"),
+    }
+}
+
+/// `kunmap_local` of an address outside the slots.
+fn kunmap_local_foreign(vaddr: usize, cfg: KmapLocalConfig) {
+    let addr = vaddr & PAGE_MASK;
+    if addr < PAGE_OFFSET {
+        misuse(format_args!("WARNING: kunmap_local({vaddr:#010x}) of a user address; ignored"));
+    } else if is_pkmap_addr(addr) {
+        // Linux (x86) ignores this silently, leaving the kmap() reference
+        // held for ever. We say so.
+        misuse(format_args!(
+            "BUG: kunmap_local({vaddr:#010x}) of a PKMAP address from kmap(): Linux ignores this silently; \
+             release it with kunmap(page) (ignored)"
+        ));
+    } else if addr < PAGE_OFFSET + (page_alloc::max_low_pfn() << PAGE_SHIFT) {
+        // Lowmem: kmap_local_page() of a lowmem page returns its direct-map
+        // address and kunmap_local() of it is a correct no-op. It is a
+        // mistake only with force-map (every mapping is then a slot), or
+        // when the address is the page of the current top slot (the caller
+        // passed page_address(page) instead of the mapping).
+        let pfn = (addr - PAGE_OFFSET) >> PAGE_SHIFT;
+        if cfg.force_map {
+            misuse(format_args!(
+                "WARNING: kunmap_local({vaddr:#010x}) of a lowmem address with debug_kmap_local_force_map: \
+                 every kmap_local mapping is a fixmap slot, so this is not one (ignored)"
+            ));
+        } else if let Some(task) = crate::sched::current_opt() {
+            let c = task.kmap_ctrl_snapshot();
+            if c.idx > 0 && bk::pte_pfn(c.pteval[c.idx - 1]) == pfn {
+                misuse(format_args!(
+                    "BUG: kunmap_local({vaddr:#010x}) of the lowmem address of pfn {pfn:#x}, which is mapped at \
+                     {:#010x} by kmap_local: pass the address kmap_local returned (ignored)",
+                    cfg.slot_vaddr(raw_smp_processor_id(), c.idx - 1)
+                ));
+            }
+        }
+    } else {
+        misuse(format_args!("BUG: kunmap_local({vaddr:#010x}) of an address that kmap_local never returns; ignored"));
+    }
+}
+
+/// Context-switch hook: clear `prev`'s slots on this CPU (Linux
+/// `__kmap_local_sched_out`). Interrupts are off.
+pub fn sched_out(prev: &Task) {
+    let cfg = config();
+    // SAFETY: interrupts are off and prev is the task switching out here.
+    let c = unsafe { ctrl(prev) };
+    if c.idx == 0 {
+        return;
+    }
+    let cpu = raw_smp_processor_id();
+    for state in bk::slots(c, cfg) {
+        match state {
+            SlotState::Mapped { slot, .. } => {
+                let pte = kmap_pte(cfg.fixmap_idx(cpu, slot) - mm::layout::fixed_addresses::FIX_KMAP_BEGIN);
+                // SAFETY: this CPU's fixmap slot, owned by prev.
+                unsafe { pte.write_volatile(Pte::NONE) };
+                flush_tlb_one_kernel(cfg.slot_vaddr(cpu, slot));
+                NR_SCHED_OUT_SLOTS.fetch_add(1, Ordering::Relaxed);
+            }
+            SlotState::Guard => {}
+            SlotState::GuardInUse { slot } => slot_warning(prev, "guard slot in use", slot),
+            SlotState::Hole { slot } => slot_warning(prev, "hole (empty slot below the top)", slot),
+        }
+    }
+}
+
+/// Context-switch hook: reinstall `next`'s slots (Linux
+/// `__kmap_local_sched_in`). No flush: sched_out flushed them.
+pub fn sched_in(next: &Task) {
+    let cfg = config();
+    // SAFETY: next is the task now running here, before it runs its code.
+    let c = unsafe { ctrl(next) };
+    if c.idx == 0 {
+        return;
+    }
+    let cpu = raw_smp_processor_id();
+    for state in bk::slots(c, cfg) {
+        match state {
+            SlotState::Mapped { slot, pteval } => {
+                let pte = kmap_pte(cfg.fixmap_idx(cpu, slot) - mm::layout::fixed_addresses::FIX_KMAP_BEGIN);
+                // SAFETY: this CPU's fixmap slot, owned by next again.
+                unsafe { pte.write_volatile(Pte(pteval)) };
+                NR_SCHED_IN_SLOTS.fetch_add(1, Ordering::Relaxed);
+            }
+            SlotState::Guard => {}
+            SlotState::GuardInUse { slot } => slot_warning(next, "guard slot in use", slot),
+            SlotState::Hole { slot } => slot_warning(next, "hole (empty slot below the top)", slot),
+        }
+    }
+}
+
+fn slot_warning(task: &Task, what: &str, slot: usize) {
+    crate::debug::report_bug(format_args!(
+        "WARNING: kmap_local context switch: task {}/{} has a {what} at slot {slot}", task.name(), task.id()
+    ));
+}
+
+/// For the page-fault handler: what do we know about kmap_local address
+/// `addr`? Writes lines like "kmap_local slot 0 of CPU 1: last mapped pfn
+/// 0x41234 by task worker/7, unmapped since" into `out`.
+pub fn describe_fault(out: &mut impl core::fmt::Write, addr: usize) {
+    let cfg = config();
+    let Some((cpu, slot)) = cfg.decode(addr, NR_CPUS) else {
+        let _ = writeln!(out, "kmap_local: {addr:#010x} is in the fixmap kmap area but past this configuration's slots");
+        return;
+    };
+    if cfg.is_guard(slot) {
+        let _ = writeln!(out, "kmap_local: {addr:#010x} is guard slot {slot} of CPU {cpu} (debug_kmap_local): never mapped; an access ran off a mapped page");
+        return;
+    }
+    let v = SLOT_OWNER[cpu][slot].load(Ordering::Relaxed);
+    if v == 0 {
+        let _ = writeln!(out, "kmap_local: {addr:#010x} is slot {slot} of CPU {cpu}, never used");
+        return;
+    }
+    let (id, pfn, mapped) = ((v >> 32) as u32, ((v & 0xffff_ffff) >> 1) as usize, v & 1 != 0);
+    let name = crate::sched::task::task_name_by_id(id);
+    let me = crate::sched::current_opt();
+    let state = if !mapped {
+        "unmapped by kunmap_local since: a use after unmap"
+    } else if me.is_none_or(|t| t.id() != id) {
+        "still mapped, but for that task only: the access came from another task"
+    } else {
+        "still mapped by this task"
+    };
+    let _ = writeln!(out, "kmap_local: {addr:#010x} is slot {slot} of CPU {cpu}, last mapped pfn {pfn:#x} for task {}/{id}; {state}",
+        name.as_str());
+    let _ = writeln!(out, "kmap_local: faulting task {} on CPU {}",
+        me.map_or(fmtbuf!(32, "<none>"), |t| fmtbuf!(32, "{}/{}", t.name(), t.id())).as_str(), raw_smp_processor_id());
+}
+
