@@ -183,6 +183,26 @@ pub fn smp_call_function_many(mask: u32, func: fn(usize), arg: usize) {
     crate::sched::preempt::preempt_enable();
 }
 
+/// Run `func(arg)` in interrupt context on *this* CPU: queue it and send a
+/// call-function IPI to ourselves, then wait until the handler has run it.
+/// Tests use it to exercise code paths that must work (or must refuse to
+/// work) inside an interrupt handler, on any number of CPUs. Interrupts
+/// must be on.
+#[track_caller]
+pub fn run_in_irq(func: fn(usize), arg: usize) {
+    assert!(!crate::arch::cpu::irqs_disabled(), "run_in_irq with interrupts off would wait for ever");
+    crate::sched::preempt::migrate_disable();
+    let me = raw_smp_processor_id();
+    let pending = AtomicU32::new(1);
+    assert!(per_cpu(me).call_queue.push(CallRequest { func, arg, pending: &pending }), "call queue full");
+    CALL_FUNCTION_IPIS_SENT.fetch_add(1, Ordering::Relaxed);
+    send(me, CALL_FUNCTION_VECTOR);
+    while pending.load(Ordering::Acquire) != 0 {
+        core::hint::spin_loop();
+    }
+    crate::sched::preempt::migrate_enable();
+}
+
 /// Run `func(arg)` on every online CPU, this one included (Linux
 /// `on_each_cpu`).
 pub fn on_each_cpu(func: fn(usize), arg: usize) {
