@@ -10,6 +10,8 @@
 //! | `mm.rs`      | layout, page tables, zones and totals, buddy, GFP, heap    |
 //! | `sched.rs`   | tasks, preemption, migrate_disable, hooks, wait queues, mutex, might_sleep |
 //! | `smp.rs`     | IPIs, the TLB shootdown, the nofault copy                  |
+//! | `kmap.rs`    | kmap(): the PKMAP pool, lazy unmap, wrap flush, sleeping when full (Linux conformance A) |
+//! | `kmap_local.rs` | kmap_local and kmap_atomic: slots, nesting, preemption, IRQs, debug modes (C, D, E) |
 //! | `irq.rs`     | timer ticks on every CPU, serial input via the I/O APIC, reschedule IPIs |
 //! | `traps.rs`   | each exception's report, int3, stack overflow              |
 //! | `vmalloc.rs` | vmalloc/vfree, vmap, ioremap, kernel stacks and their guard pages |
@@ -23,6 +25,8 @@ mod acpi;
 mod boot;
 mod harness;
 mod irq;
+mod kmap;
+mod kmap_local;
 mod mm;
 mod sched;
 mod smp;
@@ -30,4 +34,4 @@ mod traps;
 mod vmalloc;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, traps::TESTS, vmalloc::TESTS, acpi::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, acpi::TESTS];

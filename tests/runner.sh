@@ -69,7 +69,7 @@ run_suite() {
         local name; name=$(echo "$line" | awk '{print $2}')
         if [[ "$line" == *"[ends boot: kernel panic with '"* ]]; then
             kpanic+=("$name"); kpanic_msg+=("$(echo "$line" | sed "s/.*kernel panic with '\(.*\)'\]$/\1/")")
-        elif [[ "$line" == *"[ends boot"* ]]; then ending+=("$name")
+        elif [[ "$line" == *"[ends boot"* || "$line" == *"[own boot"* ]]; then ending+=("$name")
         else normal+=("$name"); fi
     done < <(grep '^test ' "$logdir/list.log")
     echo "ktest: ${#normal[@]} tests in one boot, $(( ${#ending[@]} + ${#kpanic[@]} )) that end the boot run one per boot"

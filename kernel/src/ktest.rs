@@ -45,6 +45,9 @@ pub enum Expect {
     /// its location, and QEMU must exit with failure. Only the runner can
     /// judge that, from outside.
     KernelPanic(&'static str),
+    /// Return normally, but in a boot of its own: the test needs state no
+    /// other test has touched (say, a PKMAP pool fresh from boot).
+    FreshBoot,
 }
 
 /// One in-kernel test.
@@ -82,6 +85,13 @@ macro_rules! test_case {
             name: concat!(module_path!(), "::", stringify!($f)),
             func: $f,
             expect: $crate::ktest::Expect::Pass,
+        }
+    };
+    ($f:ident, fresh_boot) => {
+        $crate::ktest::Test {
+            name: concat!(module_path!(), "::", stringify!($f)),
+            func: $f,
+            expect: $crate::ktest::Expect::FreshBoot,
         }
     };
     ($f:ident, kernel_panic = $msg:expr) => {
@@ -133,6 +143,7 @@ pub fn list(filter: Option<&str>) -> ! {
             Expect::KernelPanic(msg) => {
                 println!("test {} [ends boot: kernel panic with '{}']", t.short_name(), msg)
             }
+            Expect::FreshBoot => println!("test {} [own boot: needs a fresh kernel]", t.short_name()),
         }
     }
     exit_qemu(QemuExitCode::Success)
@@ -189,7 +200,7 @@ fn run_test(test: &'static Test) {
         print!("\ntest {} ... ", test.short_name());
     }
     match test.expect {
-        Expect::Pass => {
+        Expect::Pass | Expect::FreshBoot => {
             PASSED.fetch_add(1, Ordering::Relaxed);
             println!("ok");
         }
@@ -231,7 +242,7 @@ pub fn on_panic(info: &PanicInfo) {
             println!("{}", msg.as_str());
             FAILED.fetch_add(1, Ordering::Relaxed);
         }
-        Expect::Pass | Expect::KernelPanic(_) => {
+        Expect::Pass | Expect::FreshBoot | Expect::KernelPanic(_) => {
             println!("\ntest {} ... FAILED", test.short_name());
             println!("  panicked at {}:", location.as_str());
             println!("{}", msg.as_str());
