@@ -134,7 +134,9 @@ fn vfree_returns_every_page_and_the_range() {
     let info = vmalloc_info();
     let a = vmalloc(37 * PAGE_SIZE).unwrap();
     let b = vmalloc(3 * PAGE_SIZE + 1).unwrap();
-    assert_eq!(b, a + 38 * PAGE_SIZE, "first fit, after a's guard page");
+    // Where b lands depends on holes earlier tests left (first fit is
+    // checked by the host tests); it must not touch a or a's guard page.
+    assert!(b >= a + 38 * PAGE_SIZE || b + 5 * PAGE_SIZE <= a, "b {b:#x} overlaps a {a:#x} or its guard page");
     let used: usize = free_counts().iter().map(|z| z.0).sum();
     let had: usize = before.iter().map(|z| z.0).sum();
     assert_eq!(had - used, 37 + 4, "one frame per page, nothing else");
@@ -143,8 +145,11 @@ fn vfree_returns_every_page_and_the_range() {
     vfree(b);
     assert_eq!(free_counts(), before, "every frame came back and coalesced");
     assert_eq!(vmalloc_info(), info, "the range came back and coalesced");
-    for i in 0..41 {
+    for i in 0..37 {
         assert!(lookup_kernel_pte(a + i * PAGE_SIZE).is_none(), "no PTE left behind");
+    }
+    for i in 0..4 {
+        assert!(lookup_kernel_pte(b + i * PAGE_SIZE).is_none(), "no PTE left behind");
     }
 }
 
