@@ -186,6 +186,12 @@ check_all() {
     SMP=2; run_suite ""
     SMP=4; run_suite ""
     SMP=1
+    # The highmem debug modes: guard slots between kmap_local mappings, and
+    # force-map (lowmem through the slots too) on a machine with 512 MiB,
+    # i.e. no highmem at all.
+    APPEND="debug_kmap_local"; run_suite ""
+    MEM=512M; APPEND="debug_kmap_local_force_map"; run_suite ""
+    MEM=3G; APPEND=""
 
     # Zones and totals under each memory size (the 3G case ran above).
     local m
