@@ -15,6 +15,7 @@
 //! | `irq.rs`     | timer ticks on every CPU, serial input via the I/O APIC, reschedule IPIs |
 //! | `traps.rs`   | each exception's report, int3, stack overflow              |
 //! | `vmalloc.rs` | vmalloc/vfree, vmap, ioremap, kernel stacks and their guard pages |
+//! | `highmem_helpers.rs` | memcpy_page & co, copy/clear_highpage, zero_user_segments, kmap_to_page, is_kmap_addr, highmem totals, __GFP_ZERO, the kmap guards (A21-22, F, G64) |
 //!
 //! Host-side unit tests of the pure logic live beside that logic in the
 //! `mm` and `boot` crates (`./run-qemu.sh host-test`).
@@ -24,6 +25,7 @@ use crate::ktest::Test;
 mod acpi;
 mod boot;
 mod harness;
+mod highmem_helpers;
 mod irq;
 mod kmap;
 mod kmap_local;
@@ -34,4 +36,4 @@ mod traps;
 mod vmalloc;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, acpi::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, acpi::TESTS, highmem_helpers::TESTS];
