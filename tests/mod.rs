@@ -16,6 +16,7 @@
 //! | `traps.rs`   | each exception's report, int3, stack overflow              |
 //! | `vmalloc.rs` | vmalloc/vfree, vmap, ioremap, kernel stacks and their guard pages |
 //! | `highmem_helpers.rs` | memcpy_page & co, copy/clear_highpage, zero_user_segments, kmap_to_page, is_kmap_addr, highmem totals, __GFP_ZERO, the kmap guards (A21-22, F, G64) |
+//! | `kmap_misuse.rs` | every kmap/kmap_local/kmap_atomic misuse: named (interface, address or page, task, CPU), refused, or the boot ends (§5) |
 //!
 //! Host-side unit tests of the pure logic live beside that logic in the
 //! `mm` and `boot` crates (`./run-qemu.sh host-test`).
@@ -29,6 +30,7 @@ mod highmem_helpers;
 mod irq;
 mod kmap;
 mod kmap_local;
+mod kmap_misuse;
 mod mm;
 mod sched;
 mod smp;
@@ -36,4 +38,4 @@ mod traps;
 mod vmalloc;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, acpi::TESTS, highmem_helpers::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS];
