@@ -16,7 +16,7 @@ use crate::arch::percpu::raw_smp_processor_id;
 use crate::ktest::Test;
 use crate::mm::kmap::{kmap, kunmap};
 use crate::mm::kmap_atomic::{kmap_atomic, kmap_atomic_pfn, kunmap_atomic};
-use crate::mm::kmap_local::{NR_SCHED_IN_SLOTS, NR_SCHED_OUT_SLOTS, config, kmap_local_page, kmap_local_page_prot, kmap_local_pfn, kunmap_local};
+use crate::mm::kmap_local::{config, kmap_local_page, kmap_local_page_prot, kmap_local_pfn, kunmap_local, nr_sched_in_slots, nr_sched_out_slots};
 use crate::mm::page_alloc::{self, PageHighMem, page_address, page_to_pfn};
 use crate::mm::pgtable::lookup_kernel_pte;
 use crate::sched::preempt::{pagefault_disabled, preempt_count};
@@ -287,13 +287,13 @@ fn mappings_survive_preemption_by_a_task_using_the_same_slots() {
 /// switch in.
 fn switch_hooks_touch_only_tasks_with_mappings() {
     let cpu = crate::smp::num_online_cpus() - 1;
-    let out0 = NR_SCHED_OUT_SLOTS.load(Ordering::SeqCst);
+    let out0 = nr_sched_out_slots();
     let a = spawn_on(cpu, "no-maps-a", || (0..500).for_each(|_| yield_now()));
     let b = spawn_on(cpu, "no-maps-b", || (0..500).for_each(|_| yield_now()));
     a.join();
     b.join();
-    assert_eq!(NR_SCHED_OUT_SLOTS.load(Ordering::SeqCst), out0, "no slot work for tasks without mappings");
-    let (out1, in1) = (NR_SCHED_OUT_SLOTS.load(Ordering::SeqCst), NR_SCHED_IN_SLOTS.load(Ordering::SeqCst));
+    assert_eq!(nr_sched_out_slots(), out0, "no slot work for tasks without mappings");
+    let (out1, in1) = (nr_sched_out_slots(), nr_sched_in_slots());
     let switches = Arc::new(AtomicU64::new(0));
     let s = switches.clone();
     let holder = spawn_on(cpu, "three-maps", move || {
@@ -316,8 +316,8 @@ fn switch_hooks_touch_only_tasks_with_mappings() {
     other.join();
     let n = switches.load(Ordering::SeqCst);
     assert!(n > 0, "the holder was switched out at least once");
-    assert_eq!(NR_SCHED_IN_SLOTS.load(Ordering::SeqCst) - in1, 3 * n, "3 slots restored per switch in");
-    assert_eq!(NR_SCHED_OUT_SLOTS.load(Ordering::SeqCst) - out1, 3 * n, "3 slots cleared per switch out");
+    assert_eq!(nr_sched_in_slots() - in1, 3 * n, "3 slots restored per switch in");
+    assert_eq!(nr_sched_out_slots() - out1, 3 * n, "3 slots cleared per switch out");
 }
 
 /// D51: kmap_local never sends a TLB shootdown: its unmap flushes this

@@ -196,8 +196,17 @@ fn migrate_disabled_task_stays_on_its_cpu_while_others_move() {
 
 fn context_switch_hooks_run_for_every_switch() {
     let (s0, o0, i0) = (NR_SWITCHES.load(Ordering::SeqCst), SCHED_OUT_CALLS.load(Ordering::SeqCst), SCHED_IN_CALLS.load(Ordering::SeqCst));
-    let a = spawn_on(0, "yield-a", || (0..2000).for_each(|_| yield_now()));
-    let b = spawn_on(0, "yield-b", || (0..2000).for_each(|_| yield_now()));
+    // Both wait for `go`, so that they really alternate on CPU 0.
+    let go = Arc::new(AtomicU32::new(0));
+    let worker = |go: Arc<AtomicU32>| move || {
+        go.fetch_add(1, Ordering::SeqCst);
+        while go.load(Ordering::SeqCst) < 2 {
+            yield_now();
+        }
+        (0..2000).for_each(|_| yield_now());
+    };
+    let a = spawn_on(0, "yield-a", worker(go.clone()));
+    let b = spawn_on(0, "yield-b", worker(go.clone()));
     a.join();
     b.join();
     let flags = local_irq_save();

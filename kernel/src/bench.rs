@@ -1,68 +1,319 @@
 //! In-kernel benchmarks, run with the `bench` kernel option
-//! (`./run-qemu.sh bench`). Each prints one line of a table:
+//! (`./run-qemu.sh bench`). Each measurement prints a line of a table and a
+//! `bench-json:` line that the runner gathers into `bench/results.json`.
 //!
-//! ```text
-//! bench: context_switch        1234 cycles     456 ns  (2 tasks yielding on CPU 0, 20000 switches)
-//! bench: ipi_round_trip        ...
-//! ```
-//!
-//! Under QEMU's TCG the cycle counts are TCG's costs, not a real CPU's: the
-//! guest TSC follows host time. Compare figures from the same run.
+//! Every per-pair figure is the median over [`ROUNDS`] rounds of the cost
+//! of one map+unmap pair (warm: each round repeats the pair many times),
+//! with the spread (min..max of the rounds) beside it. Under QEMU's TCG the
+//! cycle counts are TCG's costs, not a real CPU's: the guest TSC follows
+//! host time, and `invlpg` alone costs about a microsecond. That is why the
+//! *floor* (one PTE write plus one `invlpg`) is measured in the same run and
+//! the kmap_local figures are compared with it.
 
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU64, Ordering};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use mm::gfp::{GFP_HIGHUSER, GFP_KERNEL};
+use mm::layout::PAGE_SIZE;
+use mm::page::Page;
 
 use crate::arch::cpu::rdtsc;
+use crate::arch::paging::{PAGE_KERNEL, Pte, flush_tlb_one_kernel};
 use crate::arch::tsc::cycles_to_ns;
+use crate::mm::highmem::copy_highpage;
+use crate::mm::kmap::{KMAP_LOCK_WAIT_CYCLES, kmap, kunmap, pkmap_stats};
+use crate::mm::kmap_atomic::{kmap_atomic, kunmap_atomic};
+use crate::mm::kmap_local::{kmap_local_page, kunmap_local};
+use crate::mm::page_alloc::{self, PageHighMem, page_address};
 use crate::sched::{spawn_on, yield_now};
-use crate::smp::{num_online_cpus, smp_call_function_many};
+use crate::smp::{TLB_FLUSH_IPIS, num_online_cpus, smp_call_function_many};
 
-fn report(name: &str, cycles: u64, what: core::fmt::Arguments) {
-    println!("bench: {name:<20} {cycles:>8} cycles {:>8} ns  ({what})", cycles_to_ns(cycles));
+
+/// Rounds per measurement; the median is reported.
+pub const ROUNDS: usize = 7;
+/// Distinct pages for the "cycling" measurements (twice the PKMAP pool).
+pub const CYCLE_PAGES: usize = 2048;
+
+/// One measurement: per-operation cost in TSC cycles.
+#[derive(Clone, Copy, Debug)]
+pub struct Stat {
+    pub median: u64,
+    pub min: u64,
+    pub max: u64,
 }
 
-/// Two tasks on one CPU handing the CPU to each other.
-pub fn context_switch() -> u64 {
-    const ROUNDS: u64 = 10_000;
-    let total = Arc::new(AtomicU64::new(0));
+/// Run `round()` ROUNDS times (after one warm-up round); each returns the
+/// cycles per operation of that round.
+fn rounds(mut round: impl FnMut() -> u64) -> Stat {
+    round();
+    let mut v: Vec<u64> = (0..ROUNDS).map(|_| round()).collect();
+    v.sort_unstable();
+    Stat { median: v[ROUNDS / 2], min: v[0], max: v[ROUNDS - 1] }
+}
+
+fn per_op(iters: u64, mut f: impl FnMut(u64)) -> u64 {
     let start = rdtsc();
-    let a = spawn_on(0, "bench-a", || (0..ROUNDS).for_each(|_| yield_now()));
-    let b = spawn_on(0, "bench-b", || (0..ROUNDS).for_each(|_| yield_now()));
-    a.join();
-    b.join();
-    total.store(rdtsc() - start, Ordering::Relaxed);
-    let per = total.load(Ordering::Relaxed) / (2 * ROUNDS);
-    report("context_switch", per, format_args!("2 tasks yielding on CPU 0, {} switches", 2 * ROUNDS));
-    per
+    for i in 0..iters {
+        f(i);
+    }
+    (rdtsc() - start) / iters
+}
+
+fn json_str(key: &str, v: &str) -> crate::fmtbuf::FmtBuf<128> {
+    fmtbuf!(128, "\"{key}\":\"{v}\"")
+}
+
+/// Print a per-pair row and its JSON twin.
+fn report_pair(name: &str, s: Stat, note: &str) {
+    println!(
+        "bench: {name:<34} {:>7} ns {:>8} cycles  (spread {}..{} ns){}{}",
+        cycles_to_ns(s.median), s.median, cycles_to_ns(s.min), cycles_to_ns(s.max),
+        if note.is_empty() { "" } else { "  " }, note
+    );
+    println!(
+        "bench-json: {{{},\"kind\":\"pair\",\"ns\":{},\"cycles\":{},\"min_ns\":{},\"max_ns\":{}}}",
+        json_str("name", name).as_str(), cycles_to_ns(s.median), s.median, cycles_to_ns(s.min), cycles_to_ns(s.max)
+    );
+}
+
+/// Print a free-form value and its JSON twin.
+fn report_value(name: &str, value: u64, unit: &str, note: &str) {
+    println!("bench: {name:<34} {value:>7} {unit}  {note}");
+    println!("bench-json: {{{},\"kind\":\"value\",\"value\":{value},{}}}", json_str("name", name).as_str(), json_str("unit", unit).as_str());
+}
+
+fn lowmem_page() -> &'static Page {
+    page_alloc::alloc_pages(GFP_KERNEL, 0).expect("a lowmem page")
+}
+
+fn highmem_page() -> Option<&'static Page> {
+    let p = page_alloc::alloc_pages(GFP_HIGHUSER, 0)?;
+    PageHighMem(p).then_some(p)
+}
+
+/// The floor: one PTE write plus one `invlpg` of that address, in one of
+/// this CPU's kmap_local slots (the cheapest a kmap_local pair could be).
+fn floor() -> Stat {
+    let page = lowmem_page();
+    let pte_val = Pte::new(page_alloc::page_to_pfn(page), PAGE_KERNEL);
+    crate::sched::preempt::migrate_disable();
+    let cpu = crate::arch::percpu::raw_smp_processor_id();
+    let cfg = crate::mm::kmap_local::config();
+    let slot = cfg.km_max_idx() - 1; // never used by kmap_local (see max_depth)
+    let vaddr = cfg.slot_vaddr(cpu, slot);
+    let pte = crate::mm::pgtable::kmap_pte(cfg.fixmap_idx(cpu, slot) - mm::layout::fixed_addresses::FIX_KMAP_BEGIN);
+    let s = rounds(|| per_op(20_000, |_| {
+        // SAFETY: a slot no mapping uses; the page is ours.
+        unsafe { pte.write_volatile(pte_val) };
+        flush_tlb_one_kernel(vaddr);
+    }));
+    // SAFETY: as above.
+    unsafe { pte.write_volatile(Pte::NONE) };
+    flush_tlb_one_kernel(vaddr);
+    crate::sched::preempt::migrate_enable();
+    page_alloc::__free_pages(page, 0);
+    s
+}
+
+#[derive(Clone, Copy)]
+enum Flavour {
+    Kmap,
+    Atomic,
+    Local,
+}
+
+fn pair(flavour: Flavour, page: &Page) {
+    match flavour {
+        Flavour::Kmap => {
+            kmap(page);
+            kunmap(page);
+        }
+        Flavour::Atomic => kunmap_atomic(kmap_atomic(page)),
+        Flavour::Local => kunmap_local(kmap_local_page(page)),
+    }
+}
+
+/// The twelve per-pair rows: three flavours x lowmem/highmem x one page /
+/// cycling through 2048 pages.
+fn pairs(high_pages: &[&'static Page], low_pages: &[&'static Page]) -> [(Flavour, bool, bool, Stat); 12] {
+    let mut out = [(Flavour::Local, false, false, Stat { median: 0, min: 0, max: 0 }); 12];
+    let mut n = 0;
+    for flavour in [Flavour::Kmap, Flavour::Atomic, Flavour::Local] {
+        for high in [false, true] {
+            let pages = if high { high_pages } else { low_pages };
+            for cycling in [false, true] {
+                let s = if cycling {
+                    rounds(|| per_op(2 * CYCLE_PAGES as u64, |i| pair(flavour, pages[i as usize % CYCLE_PAGES])))
+                } else {
+                    rounds(|| per_op(20_000, |_| pair(flavour, pages[0])))
+                };
+                out[n] = (flavour, high, cycling, s);
+                n += 1;
+            }
+        }
+    }
+    out
+}
+
+/// MB/s of copying a page `times` times with `copy`.
+fn copy_rate(mut copy: impl FnMut()) -> u64 {
+    let s = rounds(|| per_op(4000, |_| copy()));
+    // bytes per cycle * cycles per second
+    (PAGE_SIZE as u64 * crate::arch::tsc::tsc_khz() * 1000 / s.median.max(1)) >> 20
+}
+
+/// Aggregate operations per second with `cpus` CPUs all mapping at once.
+fn throughput(cpus: usize, op: fn(usize, &[&'static Page]), pages: &Arc<Vec<&'static Page>>) -> u64 {
+    const MS: u64 = 300;
+    let go = Arc::new(AtomicBool::new(false));
+    let total = Arc::new(AtomicU64::new(0));
+    let handles: Vec<_> = (0..cpus)
+        .map(|cpu| {
+            let (go, total, pages) = (go.clone(), total.clone(), pages.clone());
+            spawn_on(cpu, "bench-tput", move || {
+                let mine: Vec<&'static Page> = pages.iter().skip(cpu).step_by(cpus).copied().collect();
+                while !go.load(Ordering::SeqCst) {
+                    yield_now();
+                }
+                let end = rdtsc() + crate::arch::tsc::tsc_khz() * MS;
+                let mut ops = 0u64;
+                while rdtsc() < end {
+                    for i in 0..64 {
+                        op(i, &mine);
+                    }
+                    ops += 64;
+                }
+                total.fetch_add(ops, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    go.store(true, Ordering::SeqCst);
+    for h in handles {
+        h.join();
+    }
+    total.load(Ordering::SeqCst) * 1000 / MS
+}
+
+fn op_local(_: usize, pages: &[&'static Page]) {
+    kunmap_local(kmap_local_page(pages[0]));
+}
+
+fn op_kmap_private(_: usize, pages: &[&'static Page]) {
+    kmap(pages[0]);
+    kunmap(pages[0]);
+}
+
+fn op_kmap_cycling(i: usize, pages: &[&'static Page]) {
+    static NEXT: [AtomicU64; mm::layout::NR_CPUS] = [const { AtomicU64::new(0) }; mm::layout::NR_CPUS];
+    let cpu = crate::arch::percpu::raw_smp_processor_id();
+    let n = NEXT[cpu].fetch_add(1, Ordering::Relaxed) as usize + i;
+    let p = pages[n % pages.len()];
+    kmap(p);
+    kunmap(p);
+}
+
+/// Context-switch cost when the switching tasks each hold `slots`
+/// kmap_local mappings.
+fn switch_with_slots(slots: usize, pages: &Arc<Vec<&'static Page>>) -> u64 {
+    const ROUNDS_SW: u64 = 4000;
+    let out = Arc::new(AtomicU64::new(0));
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let (pages, out) = (pages.clone(), out.clone());
+            spawn_on(0, "bench-switch", move || {
+                let v: Vec<usize> = pages[..slots].iter().map(|p| kmap_local_page(p)).collect();
+                let start = rdtsc();
+                for _ in 0..ROUNDS_SW {
+                    yield_now();
+                }
+                // Each yield here is two switches: to the other task and back.
+                out.fetch_max((rdtsc() - start) / (2 * ROUNDS_SW), Ordering::SeqCst);
+                for x in v.into_iter().rev() {
+                    kunmap_local(x);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join();
+    }
+    out.load(Ordering::SeqCst)
 }
 
 fn nothing(_: usize) {}
 
-/// Run an empty function on CPU 1 and wait for it.
-pub fn ipi_round_trip() -> Option<u64> {
-    const ROUNDS: u64 = 5_000;
-    if num_online_cpus() < 2 {
-        println!("bench: ipi_round_trip       n/a  (needs 2 CPUs; try --smp 2)");
-        return None;
-    }
-    let out = Arc::new(AtomicU64::new(0));
-    let o = out.clone();
-    spawn_on(0, "bench-ipi", move || {
-        let start = rdtsc();
-        for _ in 0..ROUNDS {
-            smp_call_function_many(1 << 1, nothing, 0);
-        }
-        o.store((rdtsc() - start) / ROUNDS, Ordering::Relaxed);
-    })
-    .join();
-    let per = out.load(Ordering::Relaxed);
-    report("ipi_round_trip", per, format_args!("CPU 0 -> CPU 1 call-function IPI and wait, {ROUNDS} rounds"));
-    Some(per)
-}
-
 /// Everything, in order.
 pub fn run_all() {
-    println!("bench: {} CPU(s), TSC {} MHz (TCG: cycles follow host time)", num_online_cpus(), crate::arch::tsc::tsc_khz() / 1000);
-    context_switch();
-    ipi_round_trip();
+    let cpus = num_online_cpus();
+    println!("bench: {cpus} CPU(s), TSC {} MHz; figures are TCG costs (the guest TSC follows host time)", crate::arch::tsc::tsc_khz() / 1000);
+    let Some(first) = highmem_page() else {
+        println!("bench: no highmem on this machine (boot with -m 3G)");
+        return;
+    };
+    let mut high = alloc::vec![first];
+    high.extend((1..CYCLE_PAGES).map(|_| highmem_page().expect("2048 highmem pages")));
+    let low: Vec<&'static Page> = (0..CYCLE_PAGES).map(|_| lowmem_page()).collect();
+
+    crate::mm::kmap::kmap_flush_unused();
+    let fl = floor();
+    report_pair("floor: PTE write + invlpg", fl, "");
+    for (flavour, is_high, cycling, s) in pairs(&high, &low) {
+        let name = fmtbuf!(48, "{} {} {}",
+            match flavour { Flavour::Kmap => "kmap", Flavour::Atomic => "kmap_atomic", Flavour::Local => "kmap_local" },
+            if is_high { "highmem" } else { "lowmem" },
+            if cycling { "2048 pages" } else { "one page" });
+        let note = if is_high && !matches!(flavour, Flavour::Kmap) {
+            fmtbuf!(48, "{}.{:02}x the floor", s.median / fl.median.max(1), s.median * 100 / fl.median.max(1) % 100)
+        } else {
+            fmtbuf!(48, "")
+        };
+        report_pair(name.as_str(), s, note.as_str());
+    }
+
+    // Steady-state flushes per million kmaps (cycling through 2048 pages).
+    let before = pkmap_stats();
+    for i in 0..8 * CYCLE_PAGES {
+        kmap(high[i % CYCLE_PAGES]);
+        kunmap(high[i % CYCLE_PAGES]);
+    }
+    let after = pkmap_stats();
+    let kmaps = (8 * CYCLE_PAGES) as u64;
+    report_value("kmap flushes per million kmaps", (after.flushes - before.flushes) * 1_000_000 / kmaps, "", "(cycling 2048 pages; one flush per 1024 new mappings)");
+
+    let (h0, h1, l0, l1) = (high[0], high[1], low[0], low[1]);
+    let hc = copy_rate(|| copy_highpage(h1, h0));
+    let (la, lb) = (page_address(l0).unwrap(), page_address(l1).unwrap());
+    // SAFETY: two distinct lowmem pages, ours, in the direct map.
+    let lc = copy_rate(|| unsafe { crate::arch::cpu::copy_page(lb as *mut u8, la as *const u8) });
+    report_value("copy_highpage highmem->highmem", hc, "MB/s", "");
+    report_value("memcpy lowmem->lowmem", lc, "MB/s", "");
+
+    let pages = Arc::new(high.clone());
+    for (name, op) in [("kmap_local private page", op_local as fn(usize, &[&'static Page])),
+                       ("kmap private page", op_kmap_private),
+                       ("kmap with pool wraps", op_kmap_cycling)] {
+        for n in 1..=cpus.min(2) {
+            let (wait0, ipis0) = (KMAP_LOCK_WAIT_CYCLES.load(Ordering::Relaxed), TLB_FLUSH_IPIS.load(Ordering::Relaxed));
+            let ops = throughput(n, op, &pages);
+            let wait_us = cycles_to_ns(KMAP_LOCK_WAIT_CYCLES.load(Ordering::Relaxed) - wait0) / 1000;
+            let ipis = TLB_FLUSH_IPIS.load(Ordering::Relaxed) - ipis0;
+            let row = fmtbuf!(48, "throughput {name}, {n} CPU");
+            report_value(row.as_str(), ops / 1000, "kops/s", fmtbuf!(64, "kmap_lock wait {wait_us} us, {ipis} flush IPIs").as_str());
+        }
+    }
+
+    for slots in [0, 4, 15] {
+        let c = switch_with_slots(slots, &pages);
+        report_value(fmtbuf!(48, "context switch, {slots} kmap_local held").as_str(), cycles_to_ns(c), "ns", fmtbuf!(32, "{c} cycles").as_str());
+    }
+
+    if cpus >= 2 {
+        let s = rounds(|| per_op(2000, |_| smp_call_function_many(1 << 1, nothing, 0)));
+        report_pair("IPI round trip (call function)", s, "");
+    }
+    for p in high.into_iter().chain(low) {
+        page_alloc::__free_pages(p, 0);
+    }
+
 }

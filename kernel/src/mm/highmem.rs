@@ -73,7 +73,10 @@ pub fn memzero_page(page: &Page, off: usize, len: usize) {
 
 /// Zero a whole page.
 pub fn clear_highpage(page: &Page) {
-    memset_page(page, 0, 0, PAGE_SIZE);
+    let v = kmap_local_page(page);
+    // SAFETY: a mapped page.
+    unsafe { crate::arch::cpu::clear_page(v as *mut u8) };
+    kunmap_local(v);
 }
 
 /// Copy a whole page. Maps `from` first, then `to` (Linux order).
@@ -81,7 +84,7 @@ pub fn copy_highpage(to: &Page, from: &Page) {
     let s = kmap_local_page(from);
     let d = kmap_local_page(to);
     // SAFETY: two mapped pages of PAGE_SIZE bytes; distinct slots.
-    unsafe { core::ptr::copy_nonoverlapping(s as *const u8, d as *mut u8, PAGE_SIZE) };
+    unsafe { crate::arch::cpu::copy_page(d as *mut u8, s as *const u8) };
     kunmap_local(d);
     kunmap_local(s);
 }

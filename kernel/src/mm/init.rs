@@ -210,6 +210,7 @@ fn paging_init(mb: &mut Memblock, max_low_pfn: usize) -> Result<(), MemInitError
     unsafe { ptes.add(virt_to_phys(guard) >> PAGE_SHIFT).write(Pte::NONE) };
 
     pgtable::set_swapper_pg_dir(pgd_phys);
+    pgtable::cache_kmap_ptes();
     // SAFETY: the new tables map the kernel image, the boot stack and all of
     // lowmem at the same addresses as the early map did; only the identity
     // map of the first 8 MiB and anything past max_low_pfn disappear, and

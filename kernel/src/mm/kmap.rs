@@ -64,8 +64,13 @@ impl PkmapEnv for Machine {
     }
 }
 
-/// Take `kmap_lock`, counting the time spent waiting for it.
+/// Take `kmap_lock`, counting the time spent waiting for it when it was
+/// not free (reading the TSC is not free under TCG, so only then).
+#[inline]
 fn lock_kmap() -> crate::sync::SpinLockGuard<'static, Pkmap> {
+    if let Some(g) = KMAP_LOCK.try_lock() {
+        return g;
+    }
     let start = rdtsc();
     let g = KMAP_LOCK.lock();
     KMAP_LOCK_WAIT_CYCLES.fetch_add(rdtsc() - start, Ordering::Relaxed);
@@ -133,9 +138,9 @@ pub fn kunmap(page: &Page) {
         return;
     }
     let pfn = page_alloc::page_to_pfn(page);
-    let (name, pid) = crate::sched::current_name_pid();
     let cpu = raw_smp_processor_id();
     if in_interrupt() {
+        let (name, pid) = crate::sched::current_name_pid();
         crate::debug::report_bug(format_args!(
             "BUG: kunmap() of highmem page pfn {pfn:#x} from interrupt context (CPU {cpu}, interrupted task {}/{pid}): \
              kmap_lock is not interrupt-safe; refused (the mapping stays)", name.as_str()
@@ -148,6 +153,7 @@ pub fn kunmap(page: &Page) {
             Ok(freed) => freed && PKMAP_MAP_WAIT.has_waiters(),
             Err(PkmapError::NotMapped { .. }) => {
                 drop(pool);
+                let (name, pid) = crate::sched::current_name_pid();
                 crate::debug::report_bug(format_args!(
                     "BUG: kunmap() of page pfn {pfn:#x}, which is not kmapped\n  task {}/{pid} on CPU {cpu} (refused)", name.as_str()
                 ));
@@ -155,6 +161,7 @@ pub fn kunmap(page: &Page) {
             }
             Err(PkmapError::Unbalanced { vaddr, .. }) => {
                 drop(pool);
+                let (name, pid) = crate::sched::current_name_pid();
                 crate::debug::report_bug(format_args!(
                     "BUG: kunmap() of page pfn {pfn:#x} at {vaddr:#010x}: more kunmaps than kmaps (the count would reach 0 \
                      without a TLB flush)\n  task {}/{pid} on CPU {cpu} (refused)", name.as_str()

@@ -46,12 +46,38 @@ use crate::sched::task::Task;
 static DEBUG: AtomicBool = AtomicBool::new(false);
 static FORCE_MAP: AtomicBool = AtomicBool::new(false);
 
-/// Mappings made through the slots (all CPUs).
-pub static NR_MAPS: AtomicU64 = AtomicU64::new(0);
-/// Slots cleared by `sched_out` and restored by `sched_in`.
-pub static NR_SCHED_OUT_SLOTS: AtomicU64 = AtomicU64::new(0);
-/// See [`NR_SCHED_OUT_SLOTS`].
-pub static NR_SCHED_IN_SLOTS: AtomicU64 = AtomicU64::new(0);
+/// Per-CPU counters, each CPU on its own cache line: a counter shared by
+/// all CPUs would make them fight over one line on every map, and kmap_local
+/// exists precisely so that CPUs do not have to share anything.
+#[repr(align(64))]
+struct Counters {
+    maps: AtomicU64,
+    sched_out_slots: AtomicU64,
+    sched_in_slots: AtomicU64,
+}
+
+static COUNTERS: [Counters; NR_CPUS] = [const {
+    Counters { maps: AtomicU64::new(0), sched_out_slots: AtomicU64::new(0), sched_in_slots: AtomicU64::new(0) }
+}; NR_CPUS];
+
+fn sum(f: impl Fn(&Counters) -> &AtomicU64) -> u64 {
+    COUNTERS.iter().map(|c| f(c).load(Ordering::Relaxed)).sum()
+}
+
+/// Mappings made through the slots, all CPUs.
+pub fn nr_maps() -> u64 {
+    sum(|c| &c.maps)
+}
+
+/// Slots cleared by `sched_out`, all CPUs.
+pub fn nr_sched_out_slots() -> u64 {
+    sum(|c| &c.sched_out_slots)
+}
+
+/// Slots restored by `sched_in`, all CPUs.
+pub fn nr_sched_in_slots() -> u64 {
+    sum(|c| &c.sched_in_slots)
+}
 
 /// Choose the debug modes (once, at boot, from the command line).
 pub fn set_config(debug: bool, force_map: bool) {
@@ -155,7 +181,7 @@ pub fn __kmap_local_pfn_prot(pfn: usize, prot: PteFlags) -> usize {
     unsafe { pte.write_volatile(pteval) };
     ctrl.pteval[slot] = pteval.0;
     record_owner(cpu, slot, task, pfn, true);
-    NR_MAPS.fetch_add(1, Ordering::Relaxed);
+    COUNTERS[cpu].maps.fetch_add(1, Ordering::Relaxed);
     preempt_enable();
     vaddr
 }
@@ -167,6 +193,7 @@ pub fn kunmap_local(vaddr: usize) {
     let addr = vaddr & PAGE_MASK;
     let cfg = config();
     if !is_kmap_local_addr(addr) {
+        // Mostly a lowmem page's direct-map address: a correct no-op.
         kunmap_local_foreign(vaddr, cfg);
         return;
     }
@@ -228,12 +255,17 @@ fn kunmap_local_foreign(vaddr: usize, cfg: KmapLocalConfig) {
                  every kmap_local mapping is a fixmap slot, so this is not one (ignored)"
             ));
         } else if let Some(task) = crate::sched::current_opt() {
-            let c = task.kmap_ctrl_snapshot();
-            if c.idx > 0 && bk::pte_pfn(c.pteval[c.idx - 1]) == pfn {
+            // The common case, a correct unmap of a lowmem mapping, costs
+            // one read of idx: only a task holding slots can be confused.
+            // SAFETY: reading our own stack with preemption possible is fine:
+            // whatever interrupts us pops what it pushes.
+            let c = unsafe { ctrl(task) };
+            let top = c.idx.checked_sub(1);
+            if let Some(top) = top.filter(|&t| bk::pte_pfn(c.pteval[t]) == pfn) {
                 misuse(format_args!(
                     "BUG: kunmap_local({vaddr:#010x}) of the lowmem address of pfn {pfn:#x}, which is mapped at \
                      {:#010x} by kmap_local: pass the address kmap_local returned (ignored)",
-                    cfg.slot_vaddr(raw_smp_processor_id(), c.idx - 1)
+                    cfg.slot_vaddr(raw_smp_processor_id(), top)
                 ));
             }
         }
@@ -259,7 +291,7 @@ pub fn sched_out(prev: &Task) {
                 // SAFETY: this CPU's fixmap slot, owned by prev.
                 unsafe { pte.write_volatile(Pte::NONE) };
                 flush_tlb_one_kernel(cfg.slot_vaddr(cpu, slot));
-                NR_SCHED_OUT_SLOTS.fetch_add(1, Ordering::Relaxed);
+                COUNTERS[cpu].sched_out_slots.fetch_add(1, Ordering::Relaxed);
             }
             SlotState::Guard => {}
             SlotState::GuardInUse { slot } => slot_warning(prev, "guard slot in use", slot),
@@ -284,7 +316,7 @@ pub fn sched_in(next: &Task) {
                 let pte = kmap_pte(cfg.fixmap_idx(cpu, slot) - mm::layout::fixed_addresses::FIX_KMAP_BEGIN);
                 // SAFETY: this CPU's fixmap slot, owned by next again.
                 unsafe { pte.write_volatile(Pte(pteval)) };
-                NR_SCHED_IN_SLOTS.fetch_add(1, Ordering::Relaxed);
+                COUNTERS[cpu].sched_in_slots.fetch_add(1, Ordering::Relaxed);
             }
             SlotState::Guard => {}
             SlotState::GuardInUse { slot } => slot_warning(next, "guard slot in use", slot),

@@ -81,18 +81,34 @@ pub fn clear_pte_kernel(vaddr: usize) {
     flush_tlb_one_kernel(vaddr);
 }
 
+/// Where the PKMAP page table and the first kmap slot's PTE are: looked up
+/// once (`cache_kmap_ptes`, at the end of paging_init) because kmap and
+/// kmap_local need them on every call. Linux caches the same two pointers
+/// (`pkmap_page_table`, `__kmap_pte`).
+static PKMAP_PAGE_TABLE: AtomicUsize = AtomicUsize::new(0);
+static KMAP_PTE_BASE: AtomicUsize = AtomicUsize::new(0);
+
+/// Look up and remember the PKMAP and kmap PTE arrays.
+pub(super) fn cache_kmap_ptes() {
+    let pkmap = virt_to_kpte(PKMAP_BASE).expect("pkmap page table exists after paging_init");
+    let kmap = virt_to_kpte(fix_to_virt(FIX_KMAP_BEGIN)).expect("fixmap page table exists");
+    PKMAP_PAGE_TABLE.store(pkmap as usize, Ordering::Relaxed);
+    KMAP_PTE_BASE.store(kmap as usize, Ordering::Relaxed);
+}
+
 /// The PKMAP window's page table, as an array of `LAST_PKMAP` PTEs (Linux
 /// `pkmap_page_table`).
+#[inline]
 pub fn pkmap_page_table() -> *mut Pte {
-    virt_to_kpte(PKMAP_BASE).expect("pkmap page table exists after paging_init")
+    PKMAP_PAGE_TABLE.load(Ordering::Relaxed) as *mut Pte
 }
 
 /// The PTE of fixmap kmap slot `idx` (Linux `kmap_get_pte`: the kmap PTEs
 /// form one array that grows *downwards* with the index, because fixmap
 /// addresses do).
+#[inline]
 pub fn kmap_pte(idx: usize) -> *mut Pte {
-    let base = virt_to_kpte(fix_to_virt(FIX_KMAP_BEGIN)).expect("fixmap page table exists");
-    base.wrapping_sub(idx)
+    (KMAP_PTE_BASE.load(Ordering::Relaxed) as *mut Pte).wrapping_sub(idx)
 }
 
 const _: () = assert!(LAST_PKMAP == PTRS_PER_PTE);

@@ -129,20 +129,28 @@ pub fn irq_exit() {
 /// Pin the current task to this CPU: it may be preempted, but it always
 /// resumes here. Nests. (The scheduler checks the count before moving a
 /// task: load balancing skips it, wake-ups keep it on its CPU.)
+///
+/// Only the task itself changes its count (or an interrupt on its CPU,
+/// which puts it back before returning), so a plain load and store do; no
+/// locked instruction is needed on this hot path of kmap_local.
+#[inline]
 pub fn migrate_disable() {
     if let Some(t) = crate::sched::current_opt() {
-        t.migrate_disable.fetch_add(1, Ordering::Relaxed);
+        let n = t.migrate_disable.load(Ordering::Relaxed);
+        t.migrate_disable.store(n + 1, Ordering::Relaxed);
         compiler_fence(Ordering::SeqCst);
     }
 }
 
 /// Undo one [`migrate_disable`].
 #[track_caller]
+#[inline]
 pub fn migrate_enable() {
     if let Some(t) = crate::sched::current_opt() {
         compiler_fence(Ordering::SeqCst);
-        let before = t.migrate_disable.fetch_sub(1, Ordering::Relaxed);
+        let before = t.migrate_disable.load(Ordering::Relaxed);
         assert!(before > 0, "migrate_enable() without migrate_disable() in task {}", t.name());
+        t.migrate_disable.store(before - 1, Ordering::Relaxed);
     }
 }
 
@@ -155,7 +163,8 @@ pub fn migration_disabled() -> bool {
 /// (Linux `pagefault_disable`). Nests.
 pub fn pagefault_disable() {
     if let Some(t) = crate::sched::current_opt() {
-        t.pagefault_disabled.fetch_add(1, Ordering::Relaxed);
+        let n = t.pagefault_disabled.load(Ordering::Relaxed);
+        t.pagefault_disabled.store(n + 1, Ordering::Relaxed);
     }
     compiler_fence(Ordering::SeqCst);
 }
@@ -164,8 +173,9 @@ pub fn pagefault_disable() {
 pub fn pagefault_enable() {
     compiler_fence(Ordering::SeqCst);
     if let Some(t) = crate::sched::current_opt() {
-        let before = t.pagefault_disabled.fetch_sub(1, Ordering::Relaxed);
+        let before = t.pagefault_disabled.load(Ordering::Relaxed);
         assert!(before > 0, "pagefault_enable() without pagefault_disable() in task {}", t.name());
+        t.pagefault_disabled.store(before - 1, Ordering::Relaxed);
     }
 }
 

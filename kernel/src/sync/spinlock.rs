@@ -99,6 +99,19 @@ impl<T: ?Sized> SpinLock<T> {
         SpinLockGuard { lock: self, irq_flags: Some(flags) }
     }
 
+    /// `spin_trylock`: take it only if it is free (preemption disabled on
+    /// success).
+    #[inline]
+    pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
+        preempt_disable();
+        if self.raw.try_lock() {
+            Some(SpinLockGuard { lock: self, irq_flags: None })
+        } else {
+            preempt_enable();
+            None
+        }
+    }
+
     /// `spin_trylock_irqsave`: take it only if it is free.
     pub fn try_lock_irqsave(&self) -> Option<SpinLockGuard<'_, T>> {
         let flags = local_irq_save();

@@ -24,12 +24,15 @@ use crate::sched::{current_arc, schedule, try_to_wake_up};
 /// A queue of sleeping tasks.
 pub struct WaitQueue {
     waiters: SpinLock<VecDeque<Arc<Task>>>,
+    /// How many are queued, readable without the lock (for
+    /// [`WaitQueue::has_waiters`]).
+    nr: core::sync::atomic::AtomicUsize,
 }
 
 impl WaitQueue {
     /// An empty queue.
     pub const fn new() -> Self {
-        WaitQueue { waiters: SpinLock::new(VecDeque::new()) }
+        WaitQueue { waiters: SpinLock::new(VecDeque::new()), nr: core::sync::atomic::AtomicUsize::new(0) }
     }
 
     /// Sleep until `condition()` is true. `condition` is evaluated with the
@@ -69,20 +72,29 @@ impl WaitQueue {
         if !q.iter().any(|t| Arc::ptr_eq(t, me)) {
             q.push_back(me.clone());
         }
+        self.nr.store(q.len(), Ordering::SeqCst);
         me.state.store(TASK_UNINTERRUPTIBLE, Ordering::SeqCst);
     }
 
     /// Back to running, off the queue (Linux `finish_wait`).
     pub fn finish_wait(&self, me: &Arc<Task>) {
         me.state.store(TASK_RUNNING, Ordering::SeqCst);
-        self.waiters.lock_irqsave().retain(|t| !Arc::ptr_eq(t, me));
+        let mut q = self.waiters.lock_irqsave();
+        q.retain(|t| !Arc::ptr_eq(t, me));
+        self.nr.store(q.len(), Ordering::SeqCst);
     }
 
     /// Wake the first waiter that is really asleep (Linux `wake_up` with
     /// exclusive waiters). Returns whether someone was woken.
     pub fn wake_up_one(&self) -> bool {
         loop {
-            let Some(t) = self.waiters.lock_irqsave().pop_front() else { return false };
+            let t = {
+                let mut q = self.waiters.lock_irqsave();
+                let t = q.pop_front();
+                self.nr.store(q.len(), Ordering::SeqCst);
+                t
+            };
+            let Some(t) = t else { return false };
             if try_to_wake_up(&t) {
                 return true;
             }
@@ -93,15 +105,21 @@ impl WaitQueue {
 
     /// Wake every waiter (Linux `wake_up_all`).
     pub fn wake_up_all(&self) {
-        let all = core::mem::take(&mut *self.waiters.lock_irqsave());
+        let all = {
+            let mut q = self.waiters.lock_irqsave();
+            self.nr.store(0, Ordering::SeqCst);
+            core::mem::take(&mut *q)
+        };
         for t in &all {
             try_to_wake_up(t);
         }
     }
 
-    /// Is anyone waiting? (Linux `waitqueue_active`.)
+    /// Is anyone waiting? (Linux `waitqueue_active`.) Lockless: the answer
+    /// is exact only if waiters are added under a lock the caller holds,
+    /// as kmap's are under `kmap_lock`; otherwise it is a hint.
     pub fn has_waiters(&self) -> bool {
-        !self.waiters.lock_irqsave().is_empty()
+        self.nr.load(Ordering::SeqCst) != 0
     }
 
     /// How many are waiting.

@@ -101,3 +101,42 @@ pub mod feature {
     /// Global pages: kernel mappings survive CR3 reloads.
     pub const PGE: u32 = 13;
 }
+
+/// Copy one 4 KiB page with `rep movsd` (Linux i386 `copy_page`; the
+/// generic memcpy copies bytes and costs far more under TCG).
+///
+/// # Safety
+/// `dst` and `src` must each be 4096 mapped, non-overlapping bytes.
+pub unsafe fn copy_page(dst: *mut u8, src: *const u8) {
+    // SAFETY: the caller guarantees both pages; esi is saved around the
+    // copy because LLVM reserves it.
+    unsafe {
+        asm!(
+            "push esi",
+            "mov esi, {src}",
+            "rep movsd",
+            "pop esi",
+            src = in(reg) src,
+            inout("ecx") 1024usize => _,
+            inout("edi") dst => _,
+            options(preserves_flags)
+        )
+    };
+}
+
+/// Zero one 4 KiB page with `rep stosd` (Linux i386 `clear_page`).
+///
+/// # Safety
+/// `dst` must be 4096 mapped bytes.
+pub unsafe fn clear_page(dst: *mut u8) {
+    // SAFETY: the caller guarantees the page.
+    unsafe {
+        asm!(
+            "rep stosd",
+            inout("ecx") 1024usize => _,
+            inout("edi") dst => _,
+            in("eax") 0u32,
+            options(nostack, preserves_flags)
+        )
+    };
+}
