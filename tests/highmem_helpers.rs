@@ -35,7 +35,7 @@ use crate::mm::highmem::{
 };
 use crate::mm::kmap::{kmap, kunmap, pkmap_count};
 use crate::mm::kmap_guard::{Kmapped, with_kmap_local};
-use crate::mm::kmap_local::{NR_MAPS, config, kmap_local_page, kmap_local_pfn, kunmap_local};
+use crate::mm::kmap_local::{nr_maps, config, kmap_local_page, kmap_local_pfn, kunmap_local};
 use crate::mm::page_alloc::{self, PageHighMem, __free_pages, alloc_pages, page_address, page_to_pfn, pfn_to_page};
 use crate::sched::{current, spawn_on};
 use crate::smp::{num_online_cpus, run_in_irq};
@@ -175,9 +175,9 @@ fn helper_call(what: &str, maps: u64, f: impl FnOnce()) {
 #[track_caller]
 fn helper_call_maps(what: &str, maps: core::ops::RangeInclusive<u64>, f: impl FnOnce()) {
     let before = current().kmap_ctrl_snapshot();
-    let nr = NR_MAPS.load(Ordering::SeqCst);
+    let nr = nr_maps();
     f();
-    let made = NR_MAPS.load(Ordering::SeqCst) - nr;
+    let made = nr_maps() - nr;
     let after = current().kmap_ctrl_snapshot();
     assert_eq!(after.idx, before.idx, "{what}: kmap_ctrl.idx {} -> {}", before.idx, after.idx);
     assert_eq!(after.pteval, before.pteval, "{what}: a kmap_local slot of the caller changed");
