@@ -8,6 +8,7 @@
 #                                       + the memory-size configurations + boot scenarios
 #   ./run-qemu.sh host-test             host unit tests of the pure-logic crates
 #   ./run-qemu.sh bench                 in-kernel benchmarks (release build; default --smp 2)
+#   ./run-qemu.sh stress [--seconds N]  kmap stress test on every CPU (default 60 s, --smp 4)
 #
 # OPTIONS
 #   --mem SIZE      guest RAM (QEMU -m), default 3G
@@ -31,6 +32,7 @@ SMP=1
 ISO=0
 APPEND=""
 GDB=0
+SECONDS_ARG=60
 BIOS=""
 SMP_GIVEN=0
 PROFILE=dev
@@ -40,7 +42,7 @@ toolchain() { sed -n 's/^channel *= *"\(.*\)"/\1/p' "$REPO/rust-toolchain.toml";
 
 die() { echo "run-qemu.sh: $*" >&2; exit 2; }
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 
 # ---------------------------------------------------------------- set-up ----
 setup() {
@@ -174,7 +176,8 @@ RUNNER_ELF=""
 FILTER=""
 while [ $# -gt 0 ]; do
     case "$1" in
-        setup|test|check|host-test|bench) CMD="$1" ;;
+        setup|test|check|host-test|bench|stress) CMD="$1" ;;
+        --seconds) SECONDS_ARG="${2:?--seconds needs a number}"; shift ;;
         --mem) MEM="${2:?--mem needs a size}"; shift ;;
         --smp) SMP="${2:?--smp needs a number}"; SMP_GIVEN=1; shift ;;
         --iso) ISO=1 ;;
@@ -201,6 +204,13 @@ case "$CMD" in
     test) build; TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=()
           run_suite "$FILTER"; summary ;;
     check) check_all ;;
+    stress)
+        [[ "$SECONDS_ARG" =~ ^[1-9][0-9]*$ ]] || die "--seconds takes a positive number, not '$SECONDS_ARG'"
+        PROFILE=release; build
+        [ "$SMP_GIVEN" = 1 ] || SMP=4
+        KTEST_TIMEOUT=$((SECONDS_ARG + 120))
+        rc=0; boot_capture "$REPO/target/stress.log" "$APPEND stress=$SECONDS_ARG" | grep '^stress' || rc=${PIPESTATUS[0]}
+        [ "$rc" -eq 33 ] || die "stress ended with $(status_word "$rc")" ;;
     bench)
         PROFILE=release; build
         [ "$SMP_GIVEN" = 1 ] || SMP=2

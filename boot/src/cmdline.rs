@@ -133,6 +133,13 @@ pub const OPTIONS: &[OptionSpec] = &[
         apply: set_debug_kmap_local_force_map,
     },
     OptionSpec {
+        name: "stress",
+        kind: OptionKind::Value,
+        value: "SECONDS",
+        help: "run the kmap stress test for SECONDS, print its summary line, and exit",
+        apply: set_stress,
+    },
+    OptionSpec {
         name: "bench",
         kind: OptionKind::Flag,
         value: "",
@@ -229,6 +236,12 @@ fn set_debug_kmap_local<'a>(params: &mut Params<'a>, _: Option<&'a str>) -> Resu
 
 fn set_debug_kmap_local_force_map<'a>(params: &mut Params<'a>, _: Option<&'a str>) -> Result<(), &'static str> {
     params.debug_kmap_local_force_map = true;
+    Ok(())
+}
+
+fn set_stress<'a>(params: &mut Params<'a>, value: Option<&'a str>) -> Result<(), &'static str> {
+    const EXPECTED: &str = "a number of seconds";
+    params.stress = Some(value.and_then(|v| v.parse::<u64>().ok()).filter(|&s| s > 0).ok_or(EXPECTED)?);
     Ok(())
 }
 
@@ -384,6 +397,8 @@ pub struct Params<'a> {
     pub test_expect_cpus: Option<u32>,
     /// `bench`: run the benchmarks and exit.
     pub bench: bool,
+    /// `stress=SECONDS`: run the stress test and exit.
+    pub stress: Option<u64>,
     /// `debug_kmap_local`: guard slots between kmap_local mappings.
     pub debug_kmap_local: bool,
     /// `debug_kmap_local_force_map`: lowmem through the slots too.
@@ -405,6 +420,7 @@ impl<'a> Params<'a> {
             test_expect_mem: None,
             test_expect_cpus: None,
             bench: false,
+            stress: None,
             debug_kmap_local: false,
             debug_kmap_local_force_map: false,
             problems: [ParamProblem::TooManyProblems; MAX_PROBLEMS],

@@ -163,6 +163,9 @@ fn kernel_init() {
         crate::bench::run_all();
         exit_qemu(QemuExitCode::Success);
     }
+    if let Some(seconds) = params.stress {
+        crate::stress::run(seconds);
+    }
     if let Some(filter) = params.test_list {
         ktest::list(filter);
     }

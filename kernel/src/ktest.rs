@@ -111,6 +111,7 @@ macro_rules! test_case {
 }
 
 static CURRENT: AtomicPtr<Test> = AtomicPtr::new(core::ptr::null_mut());
+static SKIPPED: AtomicUsize = AtomicUsize::new(0);
 static PASSED: AtomicUsize = AtomicUsize::new(0);
 static FAILED: AtomicUsize = AtomicUsize::new(0);
 
@@ -212,9 +213,26 @@ fn run_test(test: &'static Test) {
     }
 }
 
+/// A test that runs in a boot of its own (it ends the boot, or needs a
+/// fresh kernel) and cannot mean anything on this machine (say, it needs
+/// highmem on `-m 512M`): say so, count it as skipped, end the boot. Tests
+/// in the shared boot skip by returning early instead, with a comment.
+pub fn skip(reason: &str) -> ! {
+    let test = current().expect("ktest::skip outside a test");
+    assert!(test.ends_boot(), "ktest::skip is for tests that run in a boot of their own");
+    CURRENT.store(core::ptr::null_mut(), Ordering::Relaxed);
+    println!("\ntest {} ... skipped: {reason}", test.short_name());
+    SKIPPED.fetch_add(1, Ordering::Relaxed);
+    finish()
+}
+
 fn finish() -> ! {
-    let (p, f) = (PASSED.load(Ordering::Relaxed), FAILED.load(Ordering::Relaxed));
-    println!("{p} passed, {f} failed");
+    let (p, f, s) = (PASSED.load(Ordering::Relaxed), FAILED.load(Ordering::Relaxed), SKIPPED.load(Ordering::Relaxed));
+    if s > 0 {
+        println!("{p} passed, {f} failed, {s} skipped");
+    } else {
+        println!("{p} passed, {f} failed");
+    }
     exit_qemu(if f == 0 { QemuExitCode::Success } else { QemuExitCode::Failed })
 }
 

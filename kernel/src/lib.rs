@@ -16,6 +16,7 @@
 //! | `smp`         | IPIs, cross-CPU function calls, TLB shootdown            |
 //! | `debug`       | BUG reports that do not stop the machine                 |
 //! | `bench`       | in-kernel benchmarks (`bench` kernel option)             |
+//! | `stress`      | the cross-CPU kmap stress test (`stress=SECONDS`)        |
 //! | `ktest`       | the in-kernel test harness (tests are in `../tests/`)    |
 //!
 //! Pure policy that needs no hardware (layout constants, zones, the buddy
@@ -40,6 +41,7 @@ pub mod panic;
 pub mod percpu;
 pub mod sched;
 pub mod smp;
+pub mod stress;
 pub mod sync;
 
 /// The in-kernel tests. Their source lives in the top-level `tests/`

@@ -19,7 +19,10 @@ fn check(what: &str, off: usize, len: usize) {
 }
 
 /// Copy `len` bytes from `src`+`src_off` to `dst`+`dst_off`. Maps `dst`
-/// first, then `src`, and unmaps in reverse (Linux order).
+/// first, then `src`, and unmaps in reverse (Linux order). For overlapping
+/// ranges within one page use [`memmove_page`]: here the page would be
+/// mapped twice, at two addresses, and the copy's direction could not see
+/// the overlap.
 pub fn memcpy_page(dst: &Page, dst_off: usize, src: &Page, src_off: usize, len: usize) {
     check("memcpy_page (destination)", dst_off, len);
     check("memcpy_page (source)", src_off, len);
@@ -33,10 +36,20 @@ pub fn memcpy_page(dst: &Page, dst_off: usize, src: &Page, src_off: usize, len: 
     kunmap_local(d);
 }
 
-/// Like [`memcpy_page`] but the ranges may overlap (also within one page).
-/// Linux removed `memmove_page` in 2022 for lack of users; we keep it.
+/// Like [`memcpy_page`] but the ranges may overlap, also within one page:
+/// then the page is mapped once, so `copy` sees the overlap and picks the
+/// safe direction. Linux removed `memmove_page` in 2022 for lack of users;
+/// we keep it.
 pub fn memmove_page(dst: &Page, dst_off: usize, src: &Page, src_off: usize, len: usize) {
-    memcpy_page(dst, dst_off, src, src_off, len); // memcpy_page already uses memmove semantics
+    if !core::ptr::eq(dst, src) {
+        return memcpy_page(dst, dst_off, src, src_off, len);
+    }
+    check("memmove_page (destination)", dst_off, len);
+    check("memmove_page (source)", src_off, len);
+    let v = kmap_local_page(dst);
+    // SAFETY: one mapping of the page; both ranges in bounds.
+    unsafe { core::ptr::copy((v + src_off) as *const u8, (v + dst_off) as *mut u8, len) };
+    kunmap_local(v);
 }
 
 /// Copy `from` into `page` at `off`.
@@ -103,7 +116,7 @@ pub fn zero_user_segments(page: &Page, order: usize, start1: usize, end1: usize,
         let (lo, hi) = (sub * PAGE_SIZE, (sub + 1) * PAGE_SIZE);
         let touched: [Option<(usize, usize)>; 2] = ranges.map(|(s, e)| {
             let (s, e) = (s.max(lo), e.min(hi));
-            (s < e).then_some((s - lo, e - lo))
+            (s < e).then(|| (s - lo, e - lo))
         });
         if touched.iter().all(Option::is_none) {
             continue;

@@ -2,7 +2,7 @@
 //! CFS): per-CPU run queues, time slices, preemption, wake-ups, migration.
 //!
 //! Each CPU has a run queue of runnable tasks and runs the one at its head
-//! for a time slice of [`TIMESLICE_TICKS`] timer ticks, then puts it at the
+//! for a time slice of [`timeslice`] timer ticks, then puts it at the
 //! tail. A CPU with nothing to run runs its idle task, which halts.
 //!
 //! ```text
@@ -39,8 +39,20 @@ use crate::sync::RawSpinLock;
 
 /// Timer ticks per second.
 pub const HZ: u64 = 1000;
-/// A task runs this many ticks before the next one gets the CPU.
+/// A task runs this many ticks before the next one gets the CPU (the
+/// default; the stress test shortens it to preempt as often as possible).
 pub const TIMESLICE_TICKS: u32 = 4;
+static TIMESLICE: AtomicU32 = AtomicU32::new(TIMESLICE_TICKS);
+
+/// The time slice in ticks.
+pub fn timeslice() -> u32 {
+    TIMESLICE.load(Ordering::Relaxed)
+}
+
+/// Change the time slice (at least one tick).
+pub fn set_timeslice(ticks: u32) {
+    TIMESLICE.store(ticks.max(1), Ordering::Relaxed);
+}
 /// How often (in ticks) a busy CPU looks for imbalance; an idle one looks
 /// every tick.
 const BALANCE_TICKS: u64 = 8;
@@ -414,7 +426,7 @@ fn __schedule(preempt: bool) {
     next.on_cpu.store(true, Ordering::Release);
     next.cpu.store(cpu as u32, Ordering::Relaxed);
     next.nr_switches.fetch_add(1, Ordering::Relaxed);
-    next.slice_left.store(TIMESLICE_TICKS, Ordering::Relaxed);
+    next.slice_left.store(timeslice(), Ordering::Relaxed);
     prev.saved_preempt_count.store(preempt_count(), Ordering::Relaxed);
     pc.rq.nr_switches.fetch_add(1, Ordering::Relaxed);
     NR_SWITCHES.fetch_add(1, Ordering::Relaxed);
@@ -510,6 +522,7 @@ pub fn scheduler_tick() {
         JIFFIES.fetch_add(1, Ordering::Relaxed);
         super::timer::run_timers();
     }
+    crate::stress::timer_tick(ticks);
     // SAFETY: the current task is kept alive by rq.curr while it runs.
     let curr = unsafe { &*pc.current_ptr() };
     if curr.is_idle {
@@ -522,7 +535,7 @@ pub fn scheduler_tick() {
     }
     let left = curr.slice_left.load(Ordering::Relaxed);
     if left <= 1 {
-        curr.slice_left.store(TIMESLICE_TICKS, Ordering::Relaxed);
+        curr.slice_left.store(timeslice(), Ordering::Relaxed);
         if pc.rq.nr_running() > 1 {
             set_need_resched();
         }
