@@ -42,6 +42,12 @@ pub struct PerCpu {
     pub call_queue: crate::smp::CallQueue,
     /// Local timer interrupts taken.
     pub timer_ticks: AtomicU64,
+    /// kmap_local mappings made through this CPU's slots.
+    pub kmap_local_maps: AtomicU32,
+    /// kmap_local slots cleared by `sched_out` on this CPU.
+    pub kmap_sched_out_slots: AtomicU32,
+    /// kmap_local slots restored by `sched_in` on this CPU.
+    pub kmap_sched_in_slots: AtomicU32,
     /// IPIs received, by kind.
     pub ipis_received: AtomicU64,
 }
@@ -52,6 +58,14 @@ pub const PREEMPT_COUNT_OFFSET: usize = offset_of!(PerCpu, preempt_count);
 pub const CURRENT_OFFSET: usize = offset_of!(PerCpu, current);
 /// Offset of `need_resched`.
 pub const NEED_RESCHED_OFFSET: usize = offset_of!(PerCpu, need_resched);
+/// Offsets of the kmap_local counters, bumped with one unlocked `fs`-relative
+/// `add` (Linux `this_cpu_inc`): no other CPU writes them, and a single
+/// instruction cannot be split by an interrupt.
+pub const KMAP_LOCAL_MAPS_OFFSET: usize = offset_of!(PerCpu, kmap_local_maps);
+/// See [`KMAP_LOCAL_MAPS_OFFSET`].
+pub const KMAP_SCHED_OUT_OFFSET: usize = offset_of!(PerCpu, kmap_sched_out_slots);
+/// See [`KMAP_LOCAL_MAPS_OFFSET`].
+pub const KMAP_SCHED_IN_OFFSET: usize = offset_of!(PerCpu, kmap_sched_in_slots);
 const _: () = assert!(offset_of!(PerCpu, this) == 0);
 const _: () = assert!(offset_of!(PerCpu, cpu) == CPU_NUMBER_OFFSET);
 
@@ -68,6 +82,9 @@ impl PerCpu {
             rq: crate::sched::core::RunQueue::new(),
             call_queue: crate::smp::CallQueue::new(),
             timer_ticks: AtomicU64::new(0),
+            kmap_local_maps: AtomicU32::new(0),
+            kmap_sched_out_slots: AtomicU32::new(0),
+            kmap_sched_in_slots: AtomicU32::new(0),
             ipis_received: AtomicU64::new(0),
         }
     }

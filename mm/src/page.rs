@@ -93,6 +93,7 @@ pub const NO_PFN: u32 = u32::MAX;
 /// | head of allocation  | no        | >= 1        | allocation order (debug check on free) | unused |
 /// | inside allocation   | no        | 0           | unused         | unused           |
 #[derive(Debug)]
+#[repr(C, align(32))]
 pub struct Page {
     /// `PageFlags` bits plus the zone number in the top `ZONES_SHIFT` bits.
     flags: AtomicU32,
@@ -116,8 +117,11 @@ pub struct Page {
     virtual_: AtomicUsize,
 }
 
-/// A `Page` must stay small: it is multiplied by every frame of RAM.
-const _: () = assert!(size_of::<Page>() <= 32);
+/// A `Page` must stay small: it is multiplied by every frame of RAM. It is
+/// padded to exactly 32 bytes (as Linux's i386 `struct page` is), so that
+/// turning a descriptor's address into a pfn is a shift, not a division:
+/// kmap does that on every call.
+const _: () = assert!(size_of::<Page>() == 32);
 /// Every zone number fits in the zone bits.
 const _: () = assert!(MAX_NR_ZONES <= 1 << ZONES_SHIFT);
 /// The flag bits and the zone bits do not overlap.

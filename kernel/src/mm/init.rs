@@ -148,6 +148,7 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
     log::info!("{}MB HIGHMEM available.", highmem_pages >> (20 - PAGE_SHIFT));
     log::info!("{}MB LOWMEM available.", split.max_low_pfn >> (20 - PAGE_SHIFT));
     let layout = KernelLayout::new(split.max_low_pfn);
+    super::kmap_local::set_high_memory(layout.high_memory);
 
     // 3. mem_map.
     let bytes = mem_map_bytes(split.max_pfn);

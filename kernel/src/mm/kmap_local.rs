@@ -29,7 +29,7 @@
 //! (Linux ignores it silently on x86) is named; nesting too deep and a slot
 //! that still holds a PTE are named before the kernel stops.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 use mm::kmap_local::{self as bk, KmapCtrl, KmapLocalConfig, KmapLocalError, SlotState};
 use mm::layout::{NR_CPUS, PAGE_MASK, PAGE_OFFSET, PAGE_SHIFT, is_kmap_local_addr, is_pkmap_addr};
@@ -39,44 +39,32 @@ use super::page_alloc::{self, PageHighMem};
 use super::pgtable::kmap_pte;
 use crate::arch::cpu::irqs_disabled;
 use crate::arch::paging::{PAGE_KERNEL, Pte, PteFlags, flush_tlb_one_kernel};
-use crate::arch::percpu::raw_smp_processor_id;
+use crate::arch::percpu::{raw_smp_processor_id, this_cpu_add_u32};
+use crate::percpu::{KMAP_LOCAL_MAPS_OFFSET, KMAP_SCHED_IN_OFFSET, KMAP_SCHED_OUT_OFFSET};
 use crate::sched::preempt::{in_hardirq, migrate_disable, migrate_enable, preempt_disable, preempt_enable};
 use crate::sched::task::Task;
 
 static DEBUG: AtomicBool = AtomicBool::new(false);
 static FORCE_MAP: AtomicBool = AtomicBool::new(false);
 
-/// Per-CPU counters, each CPU on its own cache line: a counter shared by
-/// all CPUs would make them fight over one line on every map, and kmap_local
-/// exists precisely so that CPUs do not have to share anything.
-#[repr(align(64))]
-struct Counters {
-    maps: AtomicU64,
-    sched_out_slots: AtomicU64,
-    sched_in_slots: AtomicU64,
+fn sum(f: impl Fn(&crate::percpu::PerCpu) -> u32) -> u64 {
+    (0..NR_CPUS).map(|c| f(crate::percpu::per_cpu(c)) as u64).sum()
 }
 
-static COUNTERS: [Counters; NR_CPUS] = [const {
-    Counters { maps: AtomicU64::new(0), sched_out_slots: AtomicU64::new(0), sched_in_slots: AtomicU64::new(0) }
-}; NR_CPUS];
-
-fn sum(f: impl Fn(&Counters) -> &AtomicU64) -> u64 {
-    COUNTERS.iter().map(|c| f(c).load(Ordering::Relaxed)).sum()
-}
-
-/// Mappings made through the slots, all CPUs.
+/// Mappings made through the slots, all CPUs (32-bit per-CPU counters:
+/// compare deltas with `wrapping_sub` in very long runs).
 pub fn nr_maps() -> u64 {
-    sum(|c| &c.maps)
+    sum(|c| c.kmap_local_maps.load(Ordering::Relaxed))
 }
 
 /// Slots cleared by `sched_out`, all CPUs.
 pub fn nr_sched_out_slots() -> u64 {
-    sum(|c| &c.sched_out_slots)
+    sum(|c| c.kmap_sched_out_slots.load(Ordering::Relaxed))
 }
 
 /// Slots restored by `sched_in`, all CPUs.
 pub fn nr_sched_in_slots() -> u64 {
-    sum(|c| &c.sched_in_slots)
+    sum(|c| c.kmap_sched_in_slots.load(Ordering::Relaxed))
 }
 
 /// Choose the debug modes (once, at boot, from the command line).
@@ -95,14 +83,20 @@ pub fn config() -> KmapLocalConfig {
     KmapLocalConfig::new(DEBUG.load(Ordering::Relaxed), FORCE_MAP.load(Ordering::Relaxed))
 }
 
-/// Who last used each slot: `task id << 32 | pfn << 1 | mapped`. Read by
-/// the page-fault handler to say whose mapping a faulting address was.
-static SLOT_OWNER: [[AtomicU64; mm::layout::KM_MAX_IDX_DEBUG]; NR_CPUS] =
-    [const { [const { AtomicU64::new(0) }; mm::layout::KM_MAX_IDX_DEBUG] }; NR_CPUS];
+/// Who last used each slot, for the page-fault handler to say whose
+/// mapping a faulting address was: the task id, and `pfn << 1 | mapped`.
+/// Two 32-bit stores, not one 64-bit one: on i686 a 64-bit atomic store is a
+/// `lock cmpxchg8b` loop, too dear for every map. A fault report racing a
+/// map may read a mixed pair; it is a diagnostic, never used for decisions.
+static SLOT_TASK: [[AtomicU32; mm::layout::KM_MAX_IDX_DEBUG]; NR_CPUS] =
+    [const { [const { AtomicU32::new(0) }; mm::layout::KM_MAX_IDX_DEBUG] }; NR_CPUS];
+static SLOT_PFN: [[AtomicU32; mm::layout::KM_MAX_IDX_DEBUG]; NR_CPUS] =
+    [const { [const { AtomicU32::new(0) }; mm::layout::KM_MAX_IDX_DEBUG] }; NR_CPUS];
 
+#[inline]
 fn record_owner(cpu: usize, slot: usize, task: &Task, pfn: usize, mapped: bool) {
-    let v = (task.id() as u64) << 32 | (pfn as u64) << 1 | mapped as u64;
-    SLOT_OWNER[cpu][slot].store(v, Ordering::Relaxed);
+    SLOT_TASK[cpu][slot].store(task.id(), Ordering::Relaxed);
+    SLOT_PFN[cpu][slot].store((pfn as u32) << 1 | mapped as u32, Ordering::Relaxed);
 }
 
 /// Report a misuse with the task and CPU (the kernel carries on).
@@ -122,17 +116,20 @@ unsafe fn ctrl(task: &Task) -> &mut KmapCtrl {
     unsafe { task.kmap_ctrl_mut() }
 }
 
-/// Map `page` for the current task (Linux `kmap_local_page`).
+/// Map `page` for the current task (Linux `kmap_local_page`). The lowmem
+/// case is inlined into the caller: it is a test and an addition.
+#[inline]
 #[track_caller]
 pub fn kmap_local_page(page: &Page) -> usize {
     kmap_local_page_prot(page, PAGE_KERNEL)
 }
 
 /// Map `page` with protections `prot` (ignored for lowmem, as in Linux).
+#[inline]
 #[track_caller]
 pub fn kmap_local_page_prot(page: &Page, prot: PteFlags) -> usize {
     if !FORCE_MAP.load(Ordering::Relaxed) && !PageHighMem(page) {
-        return page_alloc::page_address(page).expect("lowmem pages have an address");
+        return page_alloc::lowmem_page_address(page_alloc::page_to_pfn(page));
     }
     __kmap_local_pfn_prot(page_alloc::page_to_pfn(page), prot)
 }
@@ -145,6 +142,7 @@ pub fn kmap_local_pfn(pfn: usize) -> usize {
 }
 
 /// The core (Linux `__kmap_local_pfn_prot`): leaves migration disabled.
+#[inline(never)]
 #[track_caller]
 pub fn __kmap_local_pfn_prot(pfn: usize, prot: PteFlags) -> usize {
     let task = crate::sched::current();
@@ -181,15 +179,41 @@ pub fn __kmap_local_pfn_prot(pfn: usize, prot: PteFlags) -> usize {
     unsafe { pte.write_volatile(pteval) };
     ctrl.pteval[slot] = pteval.0;
     record_owner(cpu, slot, task, pfn, true);
-    COUNTERS[cpu].maps.fetch_add(1, Ordering::Relaxed);
+    this_cpu_add_u32(KMAP_LOCAL_MAPS_OFFSET, 1);
     preempt_enable();
     vaddr
 }
 
+/// End of lowmem (Linux `high_memory`), for kunmap_local's fast test.
+static HIGH_MEMORY: AtomicUsize = AtomicUsize::new(0);
+
+/// Remember where lowmem ends (mem_init calls this).
+pub fn set_high_memory(high_memory: usize) {
+    HIGH_MEMORY.store(high_memory, Ordering::Relaxed);
+}
+
 /// Unmap the most recent kmap_local mapping; `vaddr` may be any address
-/// inside its page (Linux `kunmap_local`).
+/// inside its page (Linux `kunmap_local`). The common lowmem case (a
+/// direct-map address, no slots held, no force-map) is inlined: it does
+/// nothing.
+#[inline]
 #[track_caller]
 pub fn kunmap_local(vaddr: usize) {
+    if vaddr >= PAGE_OFFSET && vaddr < HIGH_MEMORY.load(Ordering::Relaxed) && !FORCE_MAP.load(Ordering::Relaxed) {
+        if let Some(t) = crate::sched::current_opt() {
+            // SAFETY: reading our own stack depth; see ctrl().
+            if unsafe { ctrl(t) }.idx == 0 {
+                return;
+            }
+        }
+    }
+    kunmap_local_indexed(vaddr);
+}
+
+/// The out-of-line part of [`kunmap_local`] (Linux `kunmap_local_indexed`).
+#[inline(never)]
+#[track_caller]
+pub fn kunmap_local_indexed(vaddr: usize) {
     let addr = vaddr & PAGE_MASK;
     let cfg = config();
     if !is_kmap_local_addr(addr) {
@@ -291,7 +315,7 @@ pub fn sched_out(prev: &Task) {
                 // SAFETY: this CPU's fixmap slot, owned by prev.
                 unsafe { pte.write_volatile(Pte::NONE) };
                 flush_tlb_one_kernel(cfg.slot_vaddr(cpu, slot));
-                COUNTERS[cpu].sched_out_slots.fetch_add(1, Ordering::Relaxed);
+                this_cpu_add_u32(KMAP_SCHED_OUT_OFFSET, 1);
             }
             SlotState::Guard => {}
             SlotState::GuardInUse { slot } => slot_warning(prev, "guard slot in use", slot),
@@ -316,7 +340,7 @@ pub fn sched_in(next: &Task) {
                 let pte = kmap_pte(cfg.fixmap_idx(cpu, slot) - mm::layout::fixed_addresses::FIX_KMAP_BEGIN);
                 // SAFETY: this CPU's fixmap slot, owned by next again.
                 unsafe { pte.write_volatile(Pte(pteval)) };
-                COUNTERS[cpu].sched_in_slots.fetch_add(1, Ordering::Relaxed);
+                this_cpu_add_u32(KMAP_SCHED_IN_OFFSET, 1);
             }
             SlotState::Guard => {}
             SlotState::GuardInUse { slot } => slot_warning(next, "guard slot in use", slot),
@@ -344,12 +368,12 @@ pub fn describe_fault(out: &mut impl core::fmt::Write, addr: usize) {
         let _ = writeln!(out, "kmap_local: {addr:#010x} is guard slot {slot} of CPU {cpu} (debug_kmap_local): never mapped; an access ran off a mapped page");
         return;
     }
-    let v = SLOT_OWNER[cpu][slot].load(Ordering::Relaxed);
+    let (id, v) = (SLOT_TASK[cpu][slot].load(Ordering::Relaxed), SLOT_PFN[cpu][slot].load(Ordering::Relaxed));
     if v == 0 {
         let _ = writeln!(out, "kmap_local: {addr:#010x} is slot {slot} of CPU {cpu}, never used");
         return;
     }
-    let (id, pfn, mapped) = ((v >> 32) as u32, ((v & 0xffff_ffff) >> 1) as usize, v & 1 != 0);
+    let (pfn, mapped) = ((v >> 1) as usize, v & 1 != 0);
     let name = crate::sched::task::task_name_by_id(id);
     let me = crate::sched::current_opt();
     let state = if !mapped {

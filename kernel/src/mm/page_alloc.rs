@@ -26,6 +26,7 @@ static SPLIT: Once<MemoryLayout> = Once::new();
 /// Set up the zones and hand them every free frame (called by `mem_init`).
 pub(super) fn init(pages: &'static [Page], split: MemoryLayout, memblock: &Memblock) {
     let map = MEM_MAP.call_once(|| MemMap::new(pages, 0));
+    MEM_MAP_BASE.store(pages.as_ptr() as usize, core::sync::atomic::Ordering::Relaxed);
     SPLIT.call_once(|| split);
     NODE.init(map, split.max_low_pfn, split.max_pfn);
     NODE.free_all(map, memblock);
@@ -56,17 +57,29 @@ pub fn zones() -> impl Iterator<Item = &'static Zone> {
     NODE.zones().iter()
 }
 
+/// Address of `mem_map[0]` (cached for the two conversions below, which
+/// kmap performs on every call).
+static MEM_MAP_BASE: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
 /// Linux `pfn_to_page`.
+#[inline]
 pub fn pfn_to_page(pfn: usize) -> &'static Page {
     mem_map().pfn_to_page(pfn)
 }
 
-/// Linux `page_to_pfn`.
+/// Linux `page_to_pfn`: a subtraction and a shift (descriptors are 32
+/// bytes). The page must be one of `mem_map`'s, as every `&Page` the kernel
+/// hands out is; debug builds check.
+#[inline]
 pub fn page_to_pfn(page: &Page) -> usize {
-    mem_map().page_to_pfn(page)
+    let pfn = (page as *const Page as usize - MEM_MAP_BASE.load(core::sync::atomic::Ordering::Relaxed))
+        / core::mem::size_of::<Page>();
+    debug_assert_eq!(pfn, mem_map().page_to_pfn(page));
+    pfn
 }
 
 /// Linux `PageHighMem`: is this frame in ZONE_HIGHMEM?
+#[inline]
 #[allow(non_snake_case)]
 pub fn PageHighMem(page: &Page) -> bool {
     page.page_zonenum().is_highmem()
@@ -121,6 +134,7 @@ pub fn page_address(page: &Page) -> Option<usize> {
 }
 
 /// Direct-map address of a lowmem frame (Linux `lowmem_page_address`).
+#[inline]
 pub fn lowmem_page_address(pfn: usize) -> usize {
     debug_assert!(pfn < max_low_pfn());
     phys_to_virt(pfn << PAGE_SHIFT)
