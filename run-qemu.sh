@@ -216,7 +216,16 @@ case "$CMD" in
         [ "$SMP_GIVEN" = 1 ] || SMP=2
         rc=0; boot_capture "$REPO/target/bench.log" "$APPEND bench" >/dev/null || rc=$?
         grep '^bench:' "$REPO/target/bench.log"
-        [ "$rc" -eq 33 ] || die "benchmark boot ended with $(status_word "$rc")" ;;
+        [ "$rc" -eq 33 ] || die "benchmark boot ended with $(status_word "$rc")"
+        mkdir -p "$REPO/bench"
+        {
+            printf '{\n  "qemu": "%s",\n  "cmdline": "qemu-system-i386 -accel tcg,thread=multi -cpu qemu32 -m %s -smp %s",\n' \
+                "$(qemu-system-i386 --version | head -n 1)" "$MEM" "$SMP"
+            printf '  "host_cores": %s,\n  "date": "%s",\n  "results": [\n' "$(nproc)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+            sed -n 's/^bench-json: //p' "$REPO/target/bench.log" | sed '$!s/$/,/' | sed 's/^/    /'
+            printf '  ]\n}\n'
+        } > "$REPO/bench/results.json"
+        echo "bench: wrote bench/results.json (plots: python3 bench/plot.py)" ;;
     runner)
         # cargo run / cargo test: the ELF cargo built. Test binaries live in deps/.
         KERNEL_ELF="$RUNNER_ELF"

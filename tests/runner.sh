@@ -199,12 +199,20 @@ check_all() {
     MEM=512M; APPEND="debug_kmap_local_force_map"; run_suite ""
     MEM=3G; APPEND=""
 
-    # Zones and totals under each memory size (the 3G case ran above).
+    # Zones and totals under each memory size (the 3G case ran above):
+    # from a machine barely big enough, through exactly 896 MiB (all
+    # lowmem) and 1 GiB (a little highmem), to RAM moved above 4 GiB.
     local m
-    for m in 64M 1G 3584M 4G; do
+    for m in 32M 64M 128M 896M 1G 3584M 4G; do
         MEM=$m; run_suite "mm::zones"
     done
     MEM=3G
+    # Eight CPUs (NR_CPUS): the scheduler, SMP, interrupt and kmap_local
+    # tests (more vCPUs than host cores: slower, same behaviour).
+    SMP=8; run_suite "sched::,smp::,irq::,kmap_local::,acpi::"
+    # A little highmem, through GRUB, on two CPUs: the kmap suites.
+    MEM=1G; SMP=2; ISO=1; run_suite "kmap"
+    MEM=3G; SMP=1; ISO=0
 
     check_scenarios
 
