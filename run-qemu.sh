@@ -7,6 +7,7 @@
 #   ./run-qemu.sh check                 everything: host tests + suite on both boot paths
 #                                       + the memory-size configurations + boot scenarios
 #   ./run-qemu.sh host-test             host unit tests of the pure-logic crates
+#   ./run-qemu.sh console-test          type into the console and check each command's output
 #   ./run-qemu.sh bench                 in-kernel benchmarks (release build; default --smp 2)
 #   ./run-qemu.sh stress [--seconds N]  kmap stress test on every CPU (default 60 s, --smp 4)
 #
@@ -42,7 +43,7 @@ toolchain() { sed -n 's/^channel *= *"\(.*\)"/\1/p' "$REPO/rust-toolchain.toml";
 
 die() { echo "run-qemu.sh: $*" >&2; exit 2; }
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 
 # ---------------------------------------------------------------- set-up ----
 setup() {
@@ -148,11 +149,14 @@ boot_capture() {
     local log="$1" args="$2"
     qemu_cmd "$KERNEL_ELF" "$args"
     set +e
-    timeout -k 5 "$KTEST_TIMEOUT" "${QEMU[@]}" -serial stdio -monitor none </dev/null \
+    # CONSOLE_INPUT, if set, is typed into the serial console (after a pause
+    # for the kernel to come up); otherwise stdin is empty.
+    { if [ -n "${CONSOLE_INPUT:-}" ]; then sleep 2; printf '%b' "$CONSOLE_INPUT"; sleep 1; fi; } \
+        | timeout -k 5 "$KTEST_TIMEOUT" "${QEMU[@]}" -serial stdio -monitor none \
         | tr -d '\r' | tee "$log"
     local status=("${PIPESTATUS[@]}")
     set -e
-    return "${status[0]}"
+    return "${status[1]}"
 }
 
 source "$REPO/tests/runner.sh"
@@ -176,7 +180,7 @@ RUNNER_ELF=""
 FILTER=""
 while [ $# -gt 0 ]; do
     case "$1" in
-        setup|test|check|host-test|bench|stress) CMD="$1" ;;
+        setup|test|check|host-test|bench|stress|console-test) CMD="$1" ;;
         --seconds) SECONDS_ARG="${2:?--seconds needs a number}"; shift ;;
         --mem) MEM="${2:?--mem needs a size}"; shift ;;
         --smp) SMP="${2:?--smp needs a number}"; SMP_GIVEN=1; shift ;;
@@ -204,6 +208,7 @@ case "$CMD" in
     test) build; TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=()
           run_suite "$FILTER"; summary ;;
     check) check_all ;;
+    console-test) build; check_console; summary ;;
     stress)
         [[ "$SECONDS_ARG" =~ ^[1-9][0-9]*$ ]] || die "--seconds takes a positive number, not '$SECONDS_ARG'"
         PROFILE=release; build

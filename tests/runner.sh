@@ -164,6 +164,46 @@ expect_boot() {
     fi
 }
 
+# expect_console NAME INPUT PATTERN...: boot to the console, type INPUT
+# (printf escapes, e.g. 'help\npoweroff\n'), pass if QEMU leaves with
+# success (the last command should be poweroff) and every PATTERN matches.
+expect_console() {
+    local name="$1" input="$2"; shift 2
+    CONSOLE_INPUT="$input" expect_boot "console: $name" "loglevel=warn" 33 "$@"
+}
+
+# The console, driven by typing into it.
+check_console() {
+    MEM=3G; SMP=2
+    expect_console "help, unknown commands and bad arguments" 'help\nfrobnicate\ntrace maybe\ndemo\npoweroff\n' \
+        '^  pkmap +the 1024 PKMAP slots' '^  demo NAME' "unknown command 'frobnicate': type 'help'" \
+        '^usage: trace on\|off' '^usage: demo NAME' '^poweroff$'
+    expect_console "meminfo, layout, zones" 'meminfo\nlayout\nzones\npoweroff\n' \
+        '^HighTotal: +[1-9][0-9]+ kB' '^nr_free_highpages: +[0-9]+ pages' '^PKMAP: maps [0-9]+ reuses' \
+        '^    pkmap   : 0xff800000 - 0xffc00000' '^lowmem ends at pfn 0x38000 \(896 MiB\)' \
+        '^HighMem +557024 +[0-9]+ ' '^zone +managed +free +o0'
+    expect_console "pkmap and tasks" 'pkmap\ntasks\npoweroff\n' \
+        '^PKMAP: 1024 slots' '^ 960 [.u0-9+]{64}$' '^free [0-9]+, unused [0-9]+, in use 0; waiters 0' \
+        '^ *pid name +cpu state' ' kinit +[0-9] running' ' swapper/1 +1 '
+    expect_console "trace shows kmap_local map and unmap" 'trace on\ntest kmap_local::highmem_map_takes\ntrace off\npoweroff\n' \
+        'trace: cpu [0-9] kinit/[0-9]+: kmap_local: map slot 0 \(0x[0-9a-f]+\) <- pfn 0x' \
+        'kmap_local: unmap slot 0 .*invlpg on this CPU only' '^1 passed, 0 failed'
+    expect_console "demo wrap" 'demo wrap\npoweroff\n' \
+        'demo: .* new mappings and not one TLB flush' 'kmap: flush_all_zero_pkmaps: unused slots cleared; one TLB flush' \
+        'demo: Wraps [0-9]+ -> [0-9]+, flushes [0-9]+ -> [0-9]+'
+    expect_console "demo preempt" 'demo preempt\npoweroff\n' \
+        'sched_out demo-[ab]/[0-9]+: cleared slot 0' 'sched_in demo-[ab]/[0-9]+: restored slot 0' \
+        'demo: Both used 0x[0-9a-f]+; 2 of 2 read their own page back'
+    expect_console "demo sleep" 'demo sleep\npoweroff\n' \
+        'kmap: all 1024 slots in use: pfn 0x[0-9a-f]+ sleeps on pkmap_map_wait' \
+        'demo: It sleeps \(uninterruptibly\) on pkmap_map_wait: 1 waiter' 'kunmap: waking the tasks waiting for a slot'
+    expect_console "demo misuse" 'demo misuse\npoweroff\n' \
+        'BUG: kunmap_local\(0x[0-9a-f]+\) out of order' 'kmap_local: unmap slot 1 .*' 'kmap_local: unmap slot 0 .*'
+    expect_console "test and bench from the console" 'test harness::a_returning\nbench\npoweroff\n' \
+        '^test harness::a_returning_test_passes \.\.\. ok' '^bench: floor: PTE write \+ invlpg' '^bench: context switch, 15 kmap_local held'
+    SMP=1
+}
+
 summary() {
     echo
     if [ "${#FAILED_NAMES[@]}" -gt 0 ]; then
@@ -215,6 +255,7 @@ check_all() {
     MEM=3G; SMP=1; ISO=0
 
     check_scenarios
+    check_console
 
     # A short stress run on 4 CPUs: zero corruptions, zero leaks.
     SMP=4

@@ -64,7 +64,9 @@ pub fn write_fmt(args: fmt::Arguments) {
 
 /// Bytes received by the serial interrupt handler, not yet read.
 static RX: spin::Mutex<RxRing> = spin::Mutex::new(RxRing { buf: [0; RX_LEN], head: 0, len: 0 });
-const RX_LEN: usize = 256;
+const RX_LEN: usize = 1024;
+/// The shell sleeps here until the serial interrupt brings a byte.
+static RX_WAIT: crate::sync::WaitQueue = crate::sync::WaitQueue::new();
 /// Serial receive interrupts taken.
 pub static RX_INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
 
@@ -100,6 +102,15 @@ pub fn serial_interrupt() {
             rx.len += 1;
         }
     }
+    drop(rx);
+    drop(serial);
+    RX_WAIT.wake_up_all();
+}
+
+/// Sleep until a byte has arrived, then return it.
+pub fn read_byte_blocking() -> Option<u8> {
+    RX_WAIT.wait_event(|| RX.lock().len > 0);
+    try_read_byte()
 }
 
 /// The next received byte, if any.

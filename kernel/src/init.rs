@@ -179,5 +179,6 @@ fn kernel_init() {
         log::info!("boot complete: exit_after_boot given, leaving QEMU");
         exit_qemu(QemuExitCode::Success);
     }
-    log::info!("boot complete; nothing more to do yet (leave QEMU with Ctrl-A X)");
+    log::info!("boot complete");
+    crate::shell::run()
 }

@@ -188,6 +188,26 @@ pub fn run_suite(filter: Option<&str>, after: Option<&str>) -> ! {
     finish()
 }
 
+/// `test [NAME]` at the console: run the matching tests that return, and
+/// come back to the prompt. (Tests that end the boot cannot run here; the
+/// shell names them.)
+pub fn run_in_shell(filter: Option<&str>) {
+    let (p0, f0) = (PASSED.load(Ordering::Relaxed), FAILED.load(Ordering::Relaxed));
+    let mut ending = 0;
+    for t in all_tests().filter(|t| filter.is_none_or(|f| t.matches(f))) {
+        if t.ends_boot() {
+            ending += 1;
+        } else {
+            run_test(t);
+        }
+    }
+    let (p, f) = (PASSED.load(Ordering::Relaxed) - p0, FAILED.load(Ordering::Relaxed) - f0);
+    println!("{p} passed, {f} failed");
+    if ending > 0 {
+        println!("({ending} matching tests end the boot; run them with ./run-qemu.sh test NAME)");
+    }
+}
+
 fn run_test(test: &'static Test) {
     print!("test {} ... ", test.short_name());
     let mark = crate::console::bytes_written();

@@ -17,6 +17,9 @@
 //! | `debug`       | BUG reports that do not stop the machine                 |
 //! | `bench`       | in-kernel benchmarks (`bench` kernel option)             |
 //! | `stress`      | the cross-CPU kmap stress test (`stress=SECONDS`)        |
+//! | `shell`       | the serial console: commands and narrated demos          |
+//! | `demo`        | narrated demos: a pool wrap, kmap_local across a preemption, ... |
+//! | `trace`       | `trace on`: every kmap event printed as it happens       |
 //! | `ktest`       | the in-kernel test harness (tests are in `../tests/`)    |
 //!
 //! Pure policy that needs no hardware (layout constants, zones, the buddy
@@ -30,9 +33,12 @@ extern crate alloc;
 pub mod fmtbuf;
 #[macro_use]
 pub mod console;
+#[macro_use]
+pub mod trace;
 pub mod arch;
 pub mod bench;
 pub mod debug;
+pub mod demo;
 pub mod init;
 pub mod ktest;
 pub mod logger;
@@ -41,6 +47,7 @@ pub mod panic;
 pub mod percpu;
 pub mod sched;
 pub mod smp;
+pub mod shell;
 pub mod stress;
 pub mod sync;
 

@@ -170,7 +170,7 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
 
     // 5. Zones.
     page_alloc::init(pages, split, &mb);
-    print_layout(&layout);
+    print_layout(&layout, &mut |line| log::info!("{line}"));
     for zone in page_alloc::zones() {
         log::info!(
             "  {:<8} [mem {:#010x}-{:#010x}] {} pages managed",
@@ -231,8 +231,9 @@ fn paging_init(mb: &mut Memblock, max_low_pfn: usize) -> Result<(), MemInitError
     Ok(())
 }
 
-/// Linux's old boot-time table of the kernel's virtual memory.
-fn print_layout(layout: &KernelLayout) {
+/// Linux's old boot-time table of the kernel's virtual memory, one line at
+/// a time to `out` (the boot log, or the console's `layout` command).
+pub fn print_layout(layout: &KernelLayout, out: &mut dyn FnMut(core::fmt::Arguments)) {
     fn size(bytes: usize) -> crate::fmtbuf::FmtBuf<16> {
         if bytes >= 64 << 20 {
             fmtbuf!(16, "{:4} MB", bytes >> 20)
@@ -240,16 +241,16 @@ fn print_layout(layout: &KernelLayout) {
             fmtbuf!(16, "{:4} kB", bytes >> 10)
         }
     }
-    log::info!("virtual kernel memory layout:");
+    out(format_args!("virtual kernel memory layout:"));
     for (name, start, end) in layout.regions() {
-        log::info!("    {name:<7} : {start:#010x} - {end:#010x}   ({})", size(end - start).as_str());
+        out(format_args!("    {name:<7} : {start:#010x} - {end:#010x}   ({})", size(end - start).as_str()));
     }
     for (name, start, end) in [
         (".text", sym!(_text), sym!(_etext)),
         (".data", sym!(_sdata), sym!(_edata)),
         (".bss", sym!(__bss_start), sym!(__bss_stop)),
     ] {
-        log::info!("      {name:<5} : {start:#010x} - {end:#010x}   ({})", size(end - start).as_str());
+        out(format_args!("      {name:<5} : {start:#010x} - {end:#010x}   ({})", size(end - start).as_str()));
     }
     debug_assert!(layout.high_memory > PAGE_OFFSET);
 }

@@ -47,6 +47,9 @@ impl PkmapEnv for Machine {
         let pte = pfn.map_or(Pte::NONE, |p| Pte::new(p, PAGE_KERNEL));
         // SAFETY: nr < LAST_PKMAP, inside the one PKMAP page table.
         unsafe { pkmap_page_table().add(nr).write_volatile(pte) };
+        if let Some(p) = pfn {
+            crate::trace!("kmap: slot {nr} ({:#010x}) <- pfn {p:#x} (no TLB flush: the slot was flushed before)", mm::layout::pkmap_addr(nr));
+        }
     }
     fn pkmap_pte(&self, nr: usize) -> Option<usize> {
         // SAFETY: as above.
@@ -54,6 +57,7 @@ impl PkmapEnv for Machine {
         (!pte.is_none()).then(|| pte.pfn())
     }
     fn flush_tlb_pkmap(&mut self) {
+        crate::trace!("kmap: flush_all_zero_pkmaps: unused slots cleared; one TLB flush of the window on every CPU");
         crate::smp::flush_tlb_kernel_range(PKMAP_BASE, PKMAP_BASE + LAST_PKMAP * PAGE_SIZE);
     }
     fn page_virtual(&self, pfn: usize) -> usize {
@@ -113,6 +117,7 @@ fn kmap_high(pfn: usize) -> usize {
             Ok(KmapResult::Mapped(vaddr)) => return vaddr,
             Ok(KmapResult::MustWait) => {
                 pool.note_wait();
+                crate::trace!("kmap: all {LAST_PKMAP} slots in use: pfn {pfn:#x} sleeps on pkmap_map_wait");
                 // Queue ourselves while still holding kmap_lock: kunmap
                 // checks for waiters under the same lock, so the wake-up
                 // cannot be missed (Linux's comment: "waitqueue_active() is
@@ -150,7 +155,10 @@ pub fn kunmap(page: &Page) {
     let need_wakeup = {
         let mut pool = lock_kmap();
         match pool.kunmap_high(&Machine, pfn) {
-            Ok(freed) => freed && PKMAP_MAP_WAIT.has_waiters(),
+            Ok(freed) => {
+                crate::trace!("kunmap: pfn {pfn:#x}{}", if freed { ": slot unused (count 1), its PTE stays until the next wrap" } else { "" });
+                freed && PKMAP_MAP_WAIT.has_waiters()
+            }
             Err(PkmapError::NotMapped { .. }) => {
                 drop(pool);
                 let (name, pid) = crate::sched::current_name_pid();
@@ -173,6 +181,7 @@ pub fn kunmap(page: &Page) {
     };
     // Wake outside the lock, so a woken waiter can take it at once.
     if need_wakeup {
+        crate::trace!("kunmap: waking the tasks waiting for a slot");
         PKMAP_MAP_WAIT.wake_up_all();
     }
 }
@@ -226,3 +235,14 @@ pub fn describe_fault(out: &mut impl core::fmt::Write, addr: usize) {
         count.map_or(fmtbuf!(12, "busy"), |c| fmtbuf!(12, "{c}")).as_str());
 }
 
+
+/// A picture of the pool for the console: each slot's count (0, 1, n),
+/// the cursor, and the counters.
+pub fn pkmap_snapshot() -> ([u16; LAST_PKMAP], usize, PkmapStats) {
+    let pool = KMAP_LOCK.lock();
+    let mut counts = [0u16; LAST_PKMAP];
+    for (nr, c) in counts.iter_mut().enumerate() {
+        *c = pool.count(nr).min(u16::MAX as u32) as u16;
+    }
+    (counts, pool.last_pkmap_nr(), pool.stats())
+}

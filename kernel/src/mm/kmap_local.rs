@@ -180,6 +180,7 @@ pub fn __kmap_local_pfn_prot(pfn: usize, prot: PteFlags) -> usize {
     ctrl.pteval[slot] = pteval.0;
     record_owner(cpu, slot, task, pfn, true);
     this_cpu_add_u32(KMAP_LOCAL_MAPS_OFFSET, 1);
+    crate::trace!("kmap_local: map slot {slot} ({vaddr:#010x}) <- pfn {pfn:#x}, depth {}, no TLB flush", ctrl.idx);
     preempt_enable();
     vaddr
 }
@@ -233,6 +234,7 @@ pub fn kunmap_local_indexed(vaddr: usize) {
             unsafe { pte.write_volatile(Pte::NONE) };
             flush_tlb_one_kernel(addr);
             record_owner(cpu, slot, task, bk::pte_pfn(ctrl.pteval[slot]), false);
+            crate::trace!("kmap_local: unmap slot {slot} ({addr:#010x}), invlpg on this CPU only");
             bk::pop(ctrl, cfg);
             preempt_enable();
             migrate_enable();
@@ -316,6 +318,7 @@ pub fn sched_out(prev: &Task) {
                 unsafe { pte.write_volatile(Pte::NONE) };
                 flush_tlb_one_kernel(cfg.slot_vaddr(cpu, slot));
                 this_cpu_add_u32(KMAP_SCHED_OUT_OFFSET, 1);
+                crate::trace!("sched_out {}/{}: cleared slot {slot} ({:#010x}), invlpg", prev.name(), prev.id(), cfg.slot_vaddr(cpu, slot));
             }
             SlotState::Guard => {}
             SlotState::GuardInUse { slot } => slot_warning(prev, "guard slot in use", slot),
@@ -341,6 +344,7 @@ pub fn sched_in(next: &Task) {
                 // SAFETY: this CPU's fixmap slot, owned by next again.
                 unsafe { pte.write_volatile(Pte(pteval)) };
                 this_cpu_add_u32(KMAP_SCHED_IN_OFFSET, 1);
+                crate::trace!("sched_in {}/{}: restored slot {slot} ({:#010x}) <- pfn {:#x}", next.name(), next.id(), cfg.slot_vaddr(cpu, slot), bk::pte_pfn(pteval));
             }
             SlotState::Guard => {}
             SlotState::GuardInUse { slot } => slot_warning(next, "guard slot in use", slot),

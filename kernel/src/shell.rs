@@ -1,0 +1,201 @@
+//! The serial console: a prompt on COM1 after boot, to look at the
+//! machinery while it runs.
+//!
+//! ```text
+//! highmem> help
+//! highmem> pkmap          the 1024 PKMAP slots with their counts, and the counters
+//! highmem> trace on       print every map, unmap, flush and context-switch save/restore
+//! highmem> demo wrap      a narrated pool wrap and its flush
+//! ```
+//!
+//! Input arrives through the serial interrupt (I/O APIC, IRQ 4) into a ring
+//! (`console.rs`); the shell sleeps on a wait queue until a line is complete.
+//! The console is driven by tests that type into it (`tests/runner.sh`,
+//! `check_console`).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use mm::buddy::MAX_ORDER;
+use mm::layout::{KernelLayout, LAST_PKMAP, PAGE_SHIFT};
+
+use crate::arch::qemu::{QemuExitCode, exit_qemu};
+use crate::mm::page_alloc;
+
+/// The commands, with their one-line help (also the usage lines).
+const COMMANDS: &[(&str, &str)] = &[
+    ("help", "this list"),
+    ("meminfo", "memory totals, highmem counters, the PKMAP counters"),
+    ("layout", "the kernel's virtual address space"),
+    ("zones", "each zone's buddy free lists, per order"),
+    ("pkmap", "the 1024 PKMAP slots (. free, u unused but not flushed, 1-9/+ users) and the counters"),
+    ("tasks", "tasks with CPU, state, preempt and migrate-disable counts, kmap_local slots"),
+    ("trace on|off", "print every map, unmap, flush and context-switch slot save/restore"),
+    ("test [NAME]", "run the in-kernel tests (that return) whose names contain NAME"),
+    ("bench", "the benchmark table"),
+    ("demo NAME", "narrated: wrap | preempt | sleep | misuse"),
+    ("poweroff", "leave QEMU (status 33)"),
+];
+
+/// Read a line from the console, echoing as it is typed.
+fn read_line() -> String {
+    let mut line = String::new();
+    loop {
+        let Some(b) = crate::console::read_byte_blocking() else { continue };
+        match b {
+            b'\r' | b'\n' => {
+                println!();
+                return line;
+            }
+            0x08 | 0x7f => {
+                if line.pop().is_some() {
+                    print!("\x08 \x08");
+                }
+            }
+            b if b.is_ascii_graphic() || b == b' ' => {
+                line.push(b as char);
+                print!("{}", b as char);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn usage(cmd: &str) {
+    let (u, h) = COMMANDS.iter().find(|(u, _)| u.split(' ').next() == Some(cmd)).copied().unwrap_or(("help", "lists the commands"));
+    println!("usage: {u}  ({h})");
+}
+
+/// The prompt loop; never returns (`poweroff` leaves QEMU).
+pub fn run() -> ! {
+    crate::console::enable_rx_interrupt();
+    println!("highmem teaching kernel: type 'help' for commands");
+    loop {
+        print!("highmem> ");
+        let line = read_line();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some((&cmd, args)) = words.split_first() else { continue };
+        match (cmd, args) {
+            ("help", []) => {
+                for (u, h) in COMMANDS {
+                    println!("  {u:<14} {h}");
+                }
+            }
+            ("meminfo", []) => meminfo(),
+            ("layout", []) => layout(),
+            ("zones", []) => zones(),
+            ("pkmap", []) => pkmap(),
+            ("tasks", []) => tasks(),
+            ("trace", ["on"]) => {
+                crate::trace::set(true);
+                println!("trace on");
+            }
+            ("trace", ["off"]) => {
+                crate::trace::set(false);
+                println!("trace off");
+            }
+            ("test", []) => crate::ktest::run_in_shell(None),
+            ("test", [name]) => crate::ktest::run_in_shell(Some(name)),
+            ("bench", []) => crate::bench::run_all(),
+            ("demo", [name]) => {
+                if !crate::demo::run(name) {
+                    usage("demo");
+                }
+            }
+            ("poweroff", []) => {
+                println!("poweroff");
+                exit_qemu(QemuExitCode::Success);
+            }
+            (c, _) if COMMANDS.iter().any(|(u, _)| u.split(' ').next() == Some(c)) => usage(c),
+            (c, _) => println!("unknown command '{c}': type 'help'"),
+        }
+    }
+}
+
+fn meminfo() {
+    print!("{}", page_alloc::meminfo());
+    println!("{:<16}{:>8} pages", "totalhigh_pages:", crate::mm::highmem::totalhigh_pages());
+    println!("{:<16}{:>8} pages", "nr_free_highpages:", crate::mm::highmem::nr_free_highpages());
+    let s = crate::mm::kmap::pkmap_stats();
+    println!("PKMAP: maps {} reuses {} wraps {} flushes {} waits {}", s.maps, s.reuses, s.wraps, s.flushes, s.waits);
+    println!("kmap_local: {} mappings made, {} slots cleared at sched_out, {} restored at sched_in",
+        crate::mm::kmap_local::nr_maps(), crate::mm::kmap_local::nr_sched_out_slots(), crate::mm::kmap_local::nr_sched_in_slots());
+}
+
+fn layout() {
+    let split = page_alloc::memory_layout();
+    crate::mm::init::print_layout(&KernelLayout::new(split.max_low_pfn), &mut |line| println!("{line}"));
+    println!("lowmem ends at pfn {:#x} ({} MiB); RAM below 4 GiB ends at pfn {:#x}",
+        split.max_low_pfn, split.max_low_pfn >> (20 - PAGE_SHIFT), split.max_pfn);
+}
+
+fn zones() {
+    print!("{:<8} {:>9} {:>9} ", "zone", "managed", "free");
+    for order in 0..MAX_ORDER {
+        print!("{:>6}", fmtbuf!(8, "o{order}").as_str());
+    }
+    println!();
+    for z in page_alloc::zones() {
+        print!("{:<8} {:>9} {:>9} ", z.name(), z.managed_pages(), z.nr_free_pages());
+        for n in z.free_list_counts() {
+            print!("{n:>6}");
+        }
+        println!();
+    }
+}
+
+fn pkmap() {
+    let (counts, cursor, s) = crate::mm::kmap::pkmap_snapshot();
+    println!("PKMAP: {LAST_PKMAP} slots ('.' free, 'u' unused but not flushed, 1-9 users, '+' more), cursor at {cursor}");
+    for row in 0..LAST_PKMAP / 64 {
+        print!("{:4} ", row * 64);
+        for &c in &counts[row * 64..row * 64 + 64] {
+            let ch = match c {
+                0 => '.',
+                1 => 'u',
+                n if n <= 10 => (b'0' + (n - 1) as u8) as char,
+                _ => '+',
+            };
+            print!("{ch}");
+        }
+        println!();
+    }
+    let (free, unused, used) = crate::mm::kmap::pkmap_census();
+    println!("free {free}, unused {unused}, in use {used}; waiters {}", crate::mm::kmap::pkmap_waiters());
+    println!("maps {} reuses {} wraps {} flushes {} waits {}", s.maps, s.reuses, s.wraps, s.flushes, s.waits);
+}
+
+fn tasks() {
+    let cfg = crate::mm::kmap_local::config();
+    println!("{:>4} {:<16} {:>3} {:<8} {:>7} {:>7}  kmap_local slots", "pid", "name", "cpu", "state", "preempt", "migrate");
+    let show = |t: &crate::sched::task::Task, running: bool| {
+        let state = match t.state() {
+            crate::sched::task::TASK_RUNNING if running => "running",
+            crate::sched::task::TASK_RUNNING => "runnable",
+            crate::sched::task::TASK_DEAD => "dead",
+            _ => "sleeping",
+        };
+        let c = t.kmap_ctrl_snapshot();
+        print!("{:>4} {:<16} {:>3} {:<8} {:>7} {:>7} ", t.id(), t.name(), t.cpu(), state,
+            t.saved_preempt_count.load(Ordering::Relaxed), t.migrate_disable.load(Ordering::Relaxed));
+        for slot in 0..c.idx {
+            if !cfg.is_guard(slot) {
+                print!(" [{slot}]=pfn {:#x}", mm::kmap_local::pte_pfn(c.pteval[slot]));
+            }
+        }
+        println!();
+    };
+    let all: Vec<_> = crate::sched::task::ALL_TASKS.lock_irqsave().clone();
+    let me = crate::sched::current().id();
+    for t in &all {
+        show(t, t.id() == me);
+    }
+    for cpu in 0..crate::smp::num_online_cpus() {
+        crate::percpu::per_cpu(cpu).rq.for_each_task(|t, running| {
+            if t.is_idle() {
+                show(t, running);
+            }
+        });
+    }
+}
