@@ -49,7 +49,7 @@ usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 setup() {
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    local pkgs="qemu-system-x86 grub-pc-bin grub-common xorriso mtools"
+    local pkgs="qemu-system-x86 grub-pc-bin grub-common xorriso mtools gdb"
     local missing=""
     for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
     if ! command -v rustup >/dev/null 2>&1 && ! [ -x "$HOME/.cargo/bin/rustup" ]; then
@@ -137,7 +137,7 @@ status_word() {
 
 boot_interactive() {
     qemu_cmd "$KERNEL_ELF" "$APPEND"
-    [ "$GDB" = 1 ] && echo "QEMU waits for gdb: gdb -ex 'target remote :1234' $KERNEL_ELF" >&2
+    [ "$GDB" = 1 ] && echo "QEMU waits for gdb: gdb -x kernel/gdb/highmem.py -ex 'target remote :1234' $KERNEL_ELF" >&2
     local rc=0
     "${QEMU[@]}" -serial mon:stdio || rc=$?
     case "$rc" in 0|33) return 0 ;; *) echo "run-qemu.sh: kernel ended with $(status_word "$rc")" >&2; return 1 ;; esac
@@ -208,7 +208,7 @@ case "$CMD" in
     test) build; TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=()
           run_suite "$FILTER"; summary ;;
     check) check_all ;;
-    console-test) build; check_console; summary ;;
+    console-test) build; check_console; check_gdb; summary ;;
     stress)
         [[ "$SECONDS_ARG" =~ ^[1-9][0-9]*$ ]] || die "--seconds takes a positive number, not '$SECONDS_ARG'"
         PROFILE=release; build

@@ -204,6 +204,29 @@ check_console() {
     SMP=1
 }
 
+# gdb attached to QEMU's stub: stop inside kmap_local during 'demo misuse'
+# and check what the commands of kernel/gdb/highmem.py show.
+check_gdb() {
+    local log="$REPO/target/ktest/gdb.log" elf="$KERNEL_ELF" port=$((20000 + RANDOM % 20000))
+    echo "== gdb: kernel/gdb/highmem.py against a stopped kernel =="
+    { sleep 8; printf 'demo misuse\n'; sleep 20; } | timeout 60 qemu-system-i386 -accel tcg,thread=multi -cpu qemu32 -m 3G -smp 1 \
+        -display none -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial stdio -monitor none \
+        -kernel "$elf" -append "loglevel=warn" -gdb "tcp::$port" -S > "$REPO/target/ktest/gdb-serial.log" 2>&1 &
+    local qemu=$!
+    sleep 1
+    timeout 50 gdb -batch -nx -x "$REPO/kernel/gdb/highmem.py" "$elf" \
+        -ex "target remote :$port" -ex 'break kernel::mm::kmap_local::__kmap_local_pfn_prot' -ex continue \
+        -ex finish -ex 'kmap-local 0' -ex 'cpu-slots 0' -ex pkmap -ex kill > "$log" 2>&1 || true
+    kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true
+    local ok=1 pat
+    for pat in 'highmem gdb commands: pkmap, kmap-local' 'CPU 0: task kinit/[0-9]+, kmap_ctrl.idx = 1 \(1 mapping\(s\)\), migrate_disable = 1' \
+               'slot  0 at 0xffffb000: pfn 0x[0-9a-f]+ flags 0x103' 'CPU 0: 16 slots' '^PKMAP at 0xff800000: cursor' '^free [0-9]+, unused [0-9]+, in use 0'; do
+        grep -Eq -- "$pat" "$log" || { ok=0; echo "gdb: no line matches /$pat/"; }
+    done
+    if [ "$ok" = 1 ]; then echo "scenario gdb commands ... ok"; pass
+    else echo "scenario gdb commands ... FAILED"; tail -n 30 "$log"; fail "gdb commands: see target/ktest/gdb.log"; fi
+}
+
 summary() {
     echo
     if [ "${#FAILED_NAMES[@]}" -gt 0 ]; then
@@ -256,6 +279,7 @@ check_all() {
 
     check_scenarios
     check_console
+    check_gdb
 
     # A short stress run on 4 CPUs: zero corruptions, zero leaks.
     SMP=4
