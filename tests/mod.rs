@@ -17,6 +17,7 @@
 //! | `vmalloc.rs` | vmalloc/vfree, vmap, ioremap, kernel stacks and their guard pages |
 //! | `highmem_helpers.rs` | memcpy_page & co, copy/clear_highpage, zero_user_segments, kmap_to_page, is_kmap_addr, highmem totals, __GFP_ZERO, the kmap guards (A21-22, F, G64) |
 //! | `kmap_misuse.rs` | every kmap/kmap_local/kmap_atomic misuse: named (interface, address or page, task, CPU), refused, or the boot ends (§5) |
+//! | `exercises.rs` | the answers to the book's exercises (`docs/`), one test per exercise, named after its chapter |
 //!
 //! Host-side unit tests of the pure logic live beside that logic in the
 //! `mm` and `boot` crates (`./run-qemu.sh host-test`).
@@ -25,6 +26,7 @@ use crate::ktest::Test;
 
 mod acpi;
 mod boot;
+mod exercises;
 mod harness;
 mod highmem_helpers;
 mod irq;
@@ -38,4 +40,4 @@ mod traps;
 mod vmalloc;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS];
