@@ -52,7 +52,7 @@ pub enum Expect {
 
 /// One in-kernel test.
 pub struct Test {
-    /// `module::function`, from [`test_case!`].
+    /// `module::function`, from `test_case!`.
     pub name: &'static str,
     /// The test body.
     pub func: fn(),

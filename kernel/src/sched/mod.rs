@@ -22,7 +22,7 @@ pub use self::timer::msleep;
 
 use crate::fmtbuf::FmtBuf;
 
-/// The current task's name and id for reports ("<boot>"/0 before the
+/// The current task's name and id for reports (`<boot>`/0 before the
 /// scheduler starts).
 pub fn current_name_pid() -> (FmtBuf<24>, u32) {
     match current_opt() {

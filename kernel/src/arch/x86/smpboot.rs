@@ -14,7 +14,7 @@
 //! 3. the trampoline loads a tiny GDT, enters protected mode, turns paging
 //!    on with a page directory that maps both its own low page (identity; the
 //!    next instruction is fetched from there) and the kernel's higher half,
-//!    and jumps to [`start_secondary`] on its new stack;
+//!    and jumps to `start_secondary` on its new stack;
 //! 4. the AP switches to `swapper_pg_dir`, sets up its GDT, per-CPU block,
 //!    IDT, local APIC and timer, says it is online and becomes idle.
 //!

@@ -15,7 +15,7 @@
 //! ```
 //!
 //! A new task's stack is built by [`init_task_stack`] to look like that,
-//! with the return address pointing at [`ret_from_fork`].
+//! with the return address pointing at `ret_from_fork`.
 
 use core::arch::global_asm;
 
