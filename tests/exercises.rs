@@ -61,7 +61,7 @@ pub const TESTS: &[Test] = &[
     test_case!(ch3_cycling_5000_pages_from_a_fresh_boot_flushes_4_times, fresh_boot),
     test_case!(ch3_flushes_from_a_known_cursor),
     test_case!(ch3_pkmap_count_states),
-    test_case!(ch3_holding_the_whole_pool_wraps_once_without_a_flush),
+    test_case!(ch3_nested_kmap_deadlocks_when_the_pool_is_full),
     // 4. kmap_atomic
     test_case!(ch4_kmap_atomic_of_lowmem_still_disables_preemption_and_faults),
     test_case!(ch4_kmap_atomic_starves_its_cpu_kmap_local_does_not),
@@ -378,31 +378,73 @@ fn ch3_pkmap_count_states() {
     free(h);
 }
 
-/// Exercise 3.4: hold 1024 distinct pages at once, from a flushed pool.
-/// Nobody waits, the cursor wraps exactly once, and that wrap flushes
-/// nothing: every slot it looks at is in use, none is at count 1.
-fn ch3_holding_the_whole_pool_wraps_once_without_a_flush() {
+/// Exercise 3.4: two tasks each kmap 512 distinct pages from a flushed
+/// pool and hold them, then each asks for one more. Filling the pool wraps
+/// the cursor once and flushes nothing (every slot it passes is in use);
+/// then both requests sleep, each waiting for a slot only the other could
+/// free: the deadlock of nested kmap() that Linux's old documentation
+/// warns about. A third task's kunmap() (legal: kmap addresses are
+/// global) breaks it.
+fn ch3_nested_kmap_deadlocks_when_the_pool_is_full() {
     if !have_highmem() {
-        return;
+        return; // lowmem kmap never touches the pool
     }
-    let pages = highmem_pages(LAST_PKMAP);
+    const HALF: usize = LAST_PKMAP / 2;
+    let pages = Arc::new(highmem_pages(2 * (HALF + 1)));
     kmap_flush_unused();
-    let c = last_pkmap_nr();
+    assert_eq!(pkmap_census(), (LAST_PKMAP, 0, 0), "a flushed pool, nothing held");
     let before = pkmap_stats();
-    let addrs: Vec<usize> = pages.iter().map(|p| kmap(p)).collect();
-    let after = pkmap_stats();
-    assert_eq!(addrs[0], pkmap_addr((c + 1) % LAST_PKMAP));
-    assert_eq!((after.waits, after.wraps - before.wraps, after.flushes - before.flushes), (before.waits, 1, 0));
-    assert_eq!(pkmap_census(), (0, 0, LAST_PKMAP), "every slot in use");
-    let mut sorted = addrs.clone();
-    sorted.sort_unstable();
-    sorted.dedup();
-    assert_eq!(sorted.len(), LAST_PKMAP, "1024 distinct addresses");
-    for p in &pages {
-        kunmap(p);
+    let holding = Arc::new(AtomicU32::new(0));
+    let go = Arc::new(AtomicBool::new(false));
+    let got_extra = Arc::new(AtomicU32::new(0));
+    let handles: Vec<_> = (0..2)
+        .map(|t| {
+            let (pages, holding, go, got) = (pages.clone(), holding.clone(), go.clone(), got_extra.clone());
+            crate::sched::spawn("ex-nested-kmap", move || {
+                let mine = &pages[t * (HALF + 1)..(t + 1) * (HALF + 1)];
+                for p in &mine[..HALF] {
+                    kmap(p);
+                }
+                holding.fetch_add(1, Ordering::SeqCst);
+                while !go.load(Ordering::SeqCst) {
+                    crate::sched::msleep(1);
+                }
+                kmap(mine[HALF]); // the nested one: sleeps until someone kunmaps
+                got.fetch_add(1, Ordering::SeqCst);
+                kunmap(mine[HALF]);
+                for p in &mine[1..HALF] {
+                    kunmap(p); // mine[0] was released by the rescuer
+                }
+            })
+        })
+        .collect();
+    while holding.load(Ordering::SeqCst) < 2 {
+        crate::sched::msleep(1);
     }
-    assert_eq!(pkmap_census(), (0, LAST_PKMAP, 0), "all unused, none flushed yet");
-    free_all(pages);
+    let filled = pkmap_stats();
+    assert_eq!(pkmap_census(), (0, 0, LAST_PKMAP), "1024 slots in use");
+    assert_eq!((filled.wraps - before.wraps, filled.flushes - before.flushes, filled.waits - before.waits), (1, 0, 0),
+        "filling the pool: one wrap, no flush, nobody waited");
+    go.store(true, Ordering::SeqCst);
+    let deadline = crate::sched::core::jiffies() + 5000;
+    while crate::mm::kmap::pkmap_waiters() < 2 && crate::sched::core::jiffies() < deadline {
+        crate::sched::msleep(1);
+    }
+    crate::sched::msleep(50);
+    assert_eq!(crate::mm::kmap::pkmap_waiters(), 2, "both nested kmaps sleep");
+    assert_eq!(got_extra.load(Ordering::SeqCst), 0, "and neither can ever get a slot by itself");
+    // The rescue: release one page of each task (kmap is global, so any
+    // task may kunmap it). Each kunmap frees one slot and wakes the sleepers.
+    kunmap(pages[0]);
+    kunmap(pages[HALF + 1]);
+    for h in handles {
+        h.join();
+    }
+    assert_eq!(got_extra.load(Ordering::SeqCst), 2, "both got their page once slots were freed");
+    assert_eq!(pkmap_census().2, 0, "everything released");
+    for p in pages.iter() {
+        free(p);
+    }
 }
 
 // ------------------------------------------------------- 4. kmap_atomic ----
