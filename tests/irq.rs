@@ -62,7 +62,9 @@ fn waking_a_task_on_an_idle_cpu_sends_a_reschedule_ipi() {
     if num_online_cpus() < 2 {
         return;
     }
-    let target = num_online_cpus() - 1;
+    // A CPU other than ours (a wake-up on our own CPU needs no IPI).
+    crate::sched::preempt::migrate_disable();
+    let target = (crate::arch::percpu::raw_smp_processor_id() + 1) % num_online_cpus();
     msleep(20); // let the target CPU go idle
     let before = IRQ_COUNTS[RESCHEDULE_VECTOR as usize].load(Ordering::Relaxed);
     let ipis_before = per_cpu(target).ipis_received.load(Ordering::Relaxed);
@@ -70,4 +72,5 @@ fn waking_a_task_on_an_idle_cpu_sends_a_reschedule_ipi() {
     assert_eq!(ran_on, target as i32);
     assert!(IRQ_COUNTS[RESCHEDULE_VECTOR as usize].load(Ordering::Relaxed) > before, "a reschedule IPI was taken");
     assert!(per_cpu(target).ipis_received.load(Ordering::Relaxed) > ipis_before, "by the target CPU");
+    crate::sched::preempt::migrate_enable();
 }

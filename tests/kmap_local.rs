@@ -293,17 +293,25 @@ fn switch_hooks_touch_only_tasks_with_mappings() {
     a.join();
     b.join();
     assert_eq!(nr_sched_out_slots(), out0, "no slot work for tasks without mappings");
-    let (out1, in1) = (nr_sched_out_slots(), nr_sched_in_slots());
-    let switches = Arc::new(AtomicU64::new(0));
-    let s = switches.clone();
+    // The holder counts, while it holds three mappings, its own switches
+    // and the slot work they caused (nobody else on its CPU holds slots).
+    let result = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
+    let started = Arc::new(AtomicU32::new(0));
+    let (r, st) = (result.clone(), started.clone());
     let holder = spawn_on(cpu, "three-maps", move || {
         let pages = [slot_page(), slot_page(), slot_page()];
         let v: Vec<usize> = pages.iter().map(|p| kmap_local_page(p)).collect();
-        let before = current().nr_switches.load(Ordering::Relaxed);
+        st.fetch_add(1, Ordering::SeqCst);
+        while st.load(Ordering::SeqCst) < 2 {
+            yield_now(); // wait for the yielder, so each yield really switches
+        }
+        let (sw, o, i) = (current().nr_switches.load(Ordering::Relaxed), nr_sched_out_slots(), nr_sched_in_slots());
         for _ in 0..300 {
             yield_now();
         }
-        s.store(current().nr_switches.load(Ordering::Relaxed) - before, Ordering::SeqCst);
+        r[0].store(current().nr_switches.load(Ordering::Relaxed) - sw, Ordering::SeqCst);
+        r[1].store(nr_sched_out_slots() - o, Ordering::SeqCst);
+        r[2].store(nr_sched_in_slots() - i, Ordering::SeqCst);
         for x in v.into_iter().rev() {
             kunmap_local(x);
         }
@@ -311,13 +319,17 @@ fn switch_hooks_touch_only_tasks_with_mappings() {
             page_alloc::__free_pages(p, 0);
         }
     });
-    let other = spawn_on(cpu, "yielder", || (0..300).for_each(|_| yield_now()));
+    let st = started.clone();
+    let other = spawn_on(cpu, "yielder", move || {
+        st.fetch_add(1, Ordering::SeqCst);
+        (0..400).for_each(|_| yield_now())
+    });
     holder.join();
     other.join();
-    let n = switches.load(Ordering::SeqCst);
+    let n = result[0].load(Ordering::SeqCst);
     assert!(n > 0, "the holder was switched out at least once");
-    assert_eq!(nr_sched_in_slots() - in1, 3 * n, "3 slots restored per switch in");
-    assert_eq!(nr_sched_out_slots() - out1, 3 * n, "3 slots cleared per switch out");
+    assert_eq!(result[1].load(Ordering::SeqCst), 3 * n, "3 slots cleared per switch out");
+    assert_eq!(result[2].load(Ordering::SeqCst), 3 * n, "3 slots restored per switch in");
 }
 
 /// D51: kmap_local never sends a TLB shootdown: its unmap flushes this

@@ -220,7 +220,7 @@ check_gdb() {
     kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true
     local ok=1 pat
     for pat in 'highmem gdb commands: pkmap, kmap-local' 'CPU 0: task kinit/[0-9]+, kmap_ctrl.idx = 1 \(1 mapping\(s\)\), migrate_disable = 1' \
-               'slot  0 at 0xffffb000: pfn 0x[0-9a-f]+ flags 0x103' 'CPU 0: 16 slots' '^PKMAP at 0xff800000: cursor' '^free [0-9]+, unused [0-9]+, in use 0'; do
+               'slot  0 at 0xffffb000: pfn 0x[0-9a-f]+ flags 0x163' 'CPU 0: 16 slots' '^PKMAP at 0xff800000: cursor' '^free [0-9]+, unused [0-9]+, in use 0'; do
         grep -Eq -- "$pat" "$log" || { ok=0; echo "gdb: no line matches /$pat/"; }
     done
     if [ "$ok" = 1 ]; then echo "scenario gdb commands ... ok"; pass

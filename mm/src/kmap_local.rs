@@ -18,7 +18,7 @@
 //!
 //! ```text
 //!  fixmap address  = fix_to_virt(FIX_KMAP_BEGIN + slot + KM_MAX_IDX * cpu)
-//!  CPU 0: slot 0 at 0xfffeb000 (highest), slot 1 one page lower, ...
+//!  CPU 0: slot 0 at 0xffffb000 (highest), slot 1 one page lower, ...
 //!  CPU 1: starts KM_MAX_IDX pages below CPU 0's slot 0
 //! ```
 //!

@@ -3,7 +3,7 @@
 //! `arch/x86/mm/init_32.c` (`find_low_pfn_range()`, `highmem_pfn_init()`).
 //!
 //! Before the buddy allocator can run it needs memory of its own: `mem_map`
-//! (one `Page` per frame, up to 24 MiB), page tables for the direct map,
+//! (one `Page` per frame, up to 32 MiB), page tables for the direct map,
 //! per-CPU areas. Memblock is the allocator for that time. It knows only two
 //! sorted lists of physical ranges:
 //!
@@ -36,7 +36,7 @@ pub const INIT_MEMBLOCK_REGIONS: usize = 128;
 /// The least lowmem the kernel will boot with: 16 MiB.
 ///
 /// Lowmem must hold, permanently mapped: the kernel image and its stacks
-/// (about 2 MiB), `mem_map` (24 bytes per frame of RAM: 24 MiB for 4 GiB,
+/// (about 2 MiB), `mem_map` (32 bytes per frame of RAM: 32 MiB for 4 GiB,
 /// but only 384 KiB for 64 MiB), the page tables of the direct map and the
 /// kernel heap, all allocated before the buddy allocator exists. 16 MiB
 /// covers that for any machine small enough to have only that much lowmem,

@@ -9,8 +9,8 @@
 //! its contents. Only code that wants the bytes must map it (kmap).
 //!
 //! Because there is one descriptor per frame, its size is multiplied by up to
-//! a million (4 GiB / 4 KiB): at 24 bytes on i386 the array for a 4 GiB
-//! machine is 24 MiB of precious lowmem. Linux works just as hard to keep
+//! a million (4 GiB / 4 KiB): at 32 bytes on i386 the array for a 4 GiB
+//! machine is 32 MiB of precious lowmem. Linux works just as hard to keep
 //! `struct page` small; we check ours at compile time.
 //!
 //! ## Why every field is an atomic

@@ -15,9 +15,12 @@
 //!
 //! **migrate_disable** is weaker than preempt_disable: the task can still
 //! be preempted, but it resumes on the same CPU. That is all kmap_local
-//! needs, since its mappings are per-CPU. **pagefault_disable** tells the
-//! page-fault handler not to try to resolve a fault but to take the
-//! exception-table fixup at once; kmap_atomic sets it.
+//! needs, since its mappings are per-CPU. **pagefault_disable** says "a
+//! fault here must not be resolved (it could sleep)": kmap_atomic sets it.
+//! This kernel never resolves kernel page faults anyway (no demand paging
+//! of kernel memory), so its page-fault handler behaves the same either
+//! way: an exception-table fixup if the instruction has one, else an oops.
+//! The count is kept, and tested, for Linux's semantics.
 
 use core::sync::atomic::{Ordering, compiler_fence};
 

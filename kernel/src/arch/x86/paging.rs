@@ -34,11 +34,14 @@ bitflags::bitflags! {
     }
 }
 
-/// `PAGE_KERNEL`: present, writable, global, kernel only.
+/// `PAGE_KERNEL`: present, writable, global, kernel only, and (as Linux's
+/// `__PAGE_KERNEL`) already accessed and dirty, so the MMU never has to
+/// write the PTE back on the first touch of a fresh mapping: kmap_local
+/// makes fresh mappings all the time.
 pub const PAGE_KERNEL: PteFlags =
-    PteFlags::PRESENT.union(PteFlags::RW).union(PteFlags::GLOBAL);
-/// `PAGE_KERNEL_RO`: present, read-only, global.
-pub const PAGE_KERNEL_RO: PteFlags = PteFlags::PRESENT.union(PteFlags::GLOBAL);
+    PteFlags::PRESENT.union(PteFlags::RW).union(PteFlags::GLOBAL).union(PteFlags::ACCESSED).union(PteFlags::DIRTY);
+/// `PAGE_KERNEL_RO`: present, read-only, global, accessed.
+pub const PAGE_KERNEL_RO: PteFlags = PteFlags::PRESENT.union(PteFlags::GLOBAL).union(PteFlags::ACCESSED);
 /// `PAGE_KERNEL_NOCACHE`: device memory.
 pub const PAGE_KERNEL_NOCACHE: PteFlags = PAGE_KERNEL.union(PteFlags::PCD).union(PteFlags::PWT);
 /// Flags of a page-directory entry that points at a kernel page table.
