@@ -273,7 +273,11 @@ fn kunmap_local_foreign(vaddr: usize, cfg: KmapLocalConfig) {
         // address and kunmap_local() of it is a correct no-op. It is a
         // mistake only with force-map (every mapping is then a slot), or
         // when the address is the page of the current top slot (the caller
-        // passed page_address(page) instead of the mapping).
+        // passed page_address(page) instead of the mapping). The second test
+        // is a heuristic: code that maps the same lowmem page both through a
+        // slot (kmap_local_pfn) and directly (kmap_local_page) and then
+        // unmaps the direct one is correct but reported; we found no user
+        // that does this and keep the report for the common mistake.
         let pfn = (addr - PAGE_OFFSET) >> PAGE_SHIFT;
         if cfg.force_map {
             misuse(format_args!(
