@@ -102,7 +102,7 @@ fn floor() -> Stat {
     let cfg = crate::mm::kmap_local::config();
     let slot = cfg.km_max_idx() - 1; // never used by kmap_local (see max_depth)
     let vaddr = cfg.slot_vaddr(cpu, slot);
-    let pte = crate::mm::pgtable::kmap_pte(cfg.fixmap_idx(cpu, slot) - mm::layout::fixed_addresses::FIX_KMAP_BEGIN);
+    let pte = crate::mm::pgtable::kmap_pte(cfg.calc_idx(cpu, slot));
     let s = rounds(|| per_op(20_000, |_| {
         // SAFETY: a slot no mapping uses; the page is ours.
         unsafe { pte.write_volatile(pte_val) };

@@ -99,10 +99,16 @@ impl KmapLocalConfig {
         self.debug && slot & 1 == 0
     }
 
+    /// The index of `cpu`'s stack slot `slot` among all CPUs' kmap slots
+    /// (Linux `kmap_local_calc_idx`): what `kmap_pte` takes.
+    pub const fn calc_idx(self, cpu: usize, slot: usize) -> usize {
+        slot + self.km_max_idx() * cpu
+    }
+
     /// The fixmap index of `cpu`'s stack slot `slot` (Linux
-    /// `kmap_local_calc_idx` + `FIX_KMAP_BEGIN`).
+    /// `FIX_KMAP_BEGIN + kmap_local_calc_idx`).
     pub const fn fixmap_idx(self, cpu: usize, slot: usize) -> usize {
-        FIX_KMAP_BEGIN + slot + self.km_max_idx() * cpu
+        FIX_KMAP_BEGIN + self.calc_idx(cpu, slot)
     }
 
     /// The virtual address of `cpu`'s stack slot `slot`.

@@ -165,7 +165,7 @@ pub fn __kmap_local_pfn_prot(pfn: usize, prot: PteFlags) -> usize {
         Err(e) => unreachable!("push cannot fail with {e:?}"),
     };
     let vaddr = cfg.slot_vaddr(cpu, slot);
-    let pte = kmap_pte(cfg.fixmap_idx(cpu, slot) - mm::layout::fixed_addresses::FIX_KMAP_BEGIN);
+    let pte = kmap_pte(cfg.calc_idx(cpu, slot));
     // SAFETY: kmap_pte points into the preallocated fixmap page table.
     let old = unsafe { pte.read_volatile() };
     if !old.is_none() {
@@ -229,7 +229,7 @@ pub fn kunmap_local_indexed(vaddr: usize) {
     let ctrl = unsafe { ctrl(task) };
     match bk::check_unmap(ctrl, cfg, cpu, addr) {
         Ok(slot) => {
-            let pte = kmap_pte(cfg.fixmap_idx(cpu, slot) - mm::layout::fixed_addresses::FIX_KMAP_BEGIN);
+            let pte = kmap_pte(cfg.calc_idx(cpu, slot));
             // SAFETY: the fixmap PTE of our own top slot.
             unsafe { pte.write_volatile(Pte::NONE) };
             flush_tlb_one_kernel(addr);
@@ -317,7 +317,7 @@ pub fn sched_out(prev: &Task) {
     for state in bk::slots(c, cfg) {
         match state {
             SlotState::Mapped { slot, .. } => {
-                let pte = kmap_pte(cfg.fixmap_idx(cpu, slot) - mm::layout::fixed_addresses::FIX_KMAP_BEGIN);
+                let pte = kmap_pte(cfg.calc_idx(cpu, slot));
                 // SAFETY: this CPU's fixmap slot, owned by prev.
                 unsafe { pte.write_volatile(Pte::NONE) };
                 flush_tlb_one_kernel(cfg.slot_vaddr(cpu, slot));
@@ -344,7 +344,7 @@ pub fn sched_in(next: &Task) {
     for state in bk::slots(c, cfg) {
         match state {
             SlotState::Mapped { slot, pteval } => {
-                let pte = kmap_pte(cfg.fixmap_idx(cpu, slot) - mm::layout::fixed_addresses::FIX_KMAP_BEGIN);
+                let pte = kmap_pte(cfg.calc_idx(cpu, slot));
                 // SAFETY: this CPU's fixmap slot, owned by next again.
                 unsafe { pte.write_volatile(Pte(pteval)) };
                 this_cpu_add_u32(KMAP_SCHED_IN_OFFSET, 1);
