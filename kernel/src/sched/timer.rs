@@ -43,7 +43,13 @@ pub fn msleep(ms: u64) {
     // +1: the tick now in progress may end at once, so count from the next
     // one (Linux's msleep adds one jiffy for the same reason).
     let deadline = jiffies() + (ms * HZ).div_ceil(1000) + 1;
-    while jiffies() < deadline {
-        schedule_timeout(deadline - jiffies());
+    // Read jiffies once per round: a tick between a test and a second read
+    // would make `deadline - jiffies()` underflow.
+    loop {
+        let now = jiffies();
+        if now >= deadline {
+            break;
+        }
+        schedule_timeout(deadline - now);
     }
 }
