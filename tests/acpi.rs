@@ -10,7 +10,7 @@ use mm::layout::PAGE_SHIFT;
 
 use crate::arch::acpi::{self, AcpiError};
 use crate::arch::cpu;
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 use crate::mm::page_alloc;
 use crate::mm::vmalloc::{ioremap, iounmap, vmalloc_info};
 use crate::test_case;

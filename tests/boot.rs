@@ -5,7 +5,7 @@
 use boot::cmdline::{self, ParamProblem, TestSelection};
 use boot::info::{BootError, MemoryKind, PhysAccess, Protocol};
 
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 use crate::test_case;
 
 pub const TESTS: &[Test] = &[

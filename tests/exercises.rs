@@ -31,7 +31,7 @@ use crate::arch::extable::copy_from_kernel_nofault;
 use crate::arch::paging::{PteFlags, Pte};
 use crate::arch::percpu::{raw_smp_processor_id, this_cpu_base, this_cpu_read_u32};
 use crate::debug::{last_report, report_count};
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 use crate::mm::highmem::{is_kmap_addr, memset_page};
 use crate::mm::kmap::{kmap, kmap_flush_unused, kunmap, last_pkmap_nr, pkmap_census, pkmap_count, pkmap_stats};
 use crate::mm::kmap_atomic::{kmap_atomic, kmap_atomic_pfn, kunmap_atomic};
@@ -304,7 +304,7 @@ fn ch2_mem_map_costs_32_bytes_per_frame() {
 /// many flushes does cycling 5000 distinct highmem pages cause?
 fn ch3_cycling_5000_pages_from_a_fresh_boot_flushes_4_times() {
     if !have_highmem() {
-        crate::ktest::skip("needs highmem (boot with -m 1G or more)");
+        crate::tools::ktest::skip("needs highmem (boot with -m 1G or more)");
     }
     assert_eq!(pkmap_census(), (LAST_PKMAP, 0, 0), "nothing kmapped since boot");
     assert_eq!(last_pkmap_nr(), 0);

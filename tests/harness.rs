@@ -1,7 +1,7 @@
 //! Tests of the test harness: a test that is expected to panic passes only
 //! if it panics with the expected message.
 
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 use crate::test_case;
 
 pub const TESTS: &[Test] = &[

@@ -28,7 +28,7 @@ use mm::layout::{LAST_PKMAP, NR_CPUS, PAGE_OFFSET, PAGE_SIZE, PKMAP_BASE, fix_to
 use mm::page::Page;
 
 use crate::arch::percpu::raw_smp_processor_id;
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 use crate::mm::highmem::{
     clear_highpage, copy_highpage, is_kmap_addr, kmap_to_page, memcpy_from_page, memcpy_page, memcpy_to_page,
     memmove_page, memset_page, memzero_page, nr_free_highpages, totalhigh_pages, zero_user_segments,

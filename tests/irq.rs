@@ -6,7 +6,7 @@ use core::sync::atomic::Ordering;
 use crate::arch::apic::{IRQ0_VECTOR, RESCHEDULE_VECTOR};
 use crate::arch::irq::IRQ_COUNTS;
 use crate::console::{RX_INTERRUPTS, loopback_inject, try_read_byte};
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 use crate::percpu::per_cpu;
 use crate::sched::{msleep, spawn_on};
 use crate::smp::num_online_cpus;

@@ -9,7 +9,7 @@ use mm::gfp::{GFP_HIGHUSER, GFP_KERNEL};
 use mm::layout::{LAST_PKMAP, PAGE_SIZE, pkmap_addr, pkmap_nr};
 use mm::page::Page;
 
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 use crate::mm::kmap::{kmap, kmap_flush_unused, kunmap, last_pkmap_nr, pkmap_census, pkmap_count, pkmap_stats, pkmap_waiters};
 use crate::mm::page_alloc::{self, PageHighMem, page_address, page_to_pfn};
 use crate::mm::pgtable::lookup_kernel_pte;

@@ -13,7 +13,7 @@ use mm::page::Page;
 
 use crate::arch::paging::{PAGE_KERNEL, PAGE_KERNEL_RO, Pte};
 use crate::arch::percpu::raw_smp_processor_id;
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 use crate::mm::kmap::{kmap, kunmap};
 use crate::mm::kmap_atomic::{kmap_atomic, kmap_atomic_pfn, kunmap_atomic};
 use crate::mm::kmap_local::{config, kmap_local_page, kmap_local_page_prot, kmap_local_pfn, kunmap_local, nr_sched_in_slots, nr_sched_out_slots};

@@ -33,7 +33,7 @@ use mm::page::Page;
 use crate::arch::cpu::{local_irq_restore, local_irq_save};
 use crate::arch::percpu::raw_smp_processor_id;
 use crate::debug::{last_report, report_count};
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 use crate::mm::kmap::{kmap, kmap_flush_unused, kunmap, pkmap_census, pkmap_count};
 use crate::mm::kmap_atomic::{kmap_atomic, kunmap_atomic};
 use crate::mm::kmap_local::{config, kmap_local_page, kmap_local_pfn, kunmap_local, set_config};
@@ -635,7 +635,7 @@ fn kmap_from_interrupt_context_ends_the_boot() {
     if !have_highmem() {
         // kmap of a lowmem page takes no lock and cannot sleep: nothing to
         // refuse, so nothing here can end the boot.
-        crate::ktest::skip("needs a highmem page (boot with -m 3G)");
+        crate::tools::ktest::skip("needs a highmem page (boot with -m 3G)");
     }
     let h = highmem_page();
     run_in_irq(kmap_in_irq, page_to_pfn(h));
@@ -696,7 +696,7 @@ fn kmap_local_address_used_by_another_task_ends_the_boot() {
 /// PTE is clear. Needs highmem (kmap of lowmem is the direct map).
 fn kmap_address_used_after_kunmap_and_flush_ends_the_boot() {
     if !have_highmem() {
-        crate::ktest::skip("needs a highmem page: lowmem kmap addresses are the direct map, never unmapped");
+        crate::tools::ktest::skip("needs a highmem page: lowmem kmap addresses are the direct map, never unmapped");
     }
     let h = highmem_page();
     fill(h, 0x17);

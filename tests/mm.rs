@@ -12,7 +12,7 @@ use mm::layout::*;
 use mm::zone::ZoneType;
 
 use crate::arch::paging::Pte;
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 use crate::mm::page_alloc::{self, PageHighMem, page_address, page_to_pfn};
 use crate::mm::pgtable::{kmap_pte, lookup_kernel_pte, pkmap_page_table, virt_to_kpte};
 use crate::test_case;

@@ -1,5 +1,5 @@
 //! The in-kernel test suite (compiled into the kernel image; see
-//! `kernel/src/ktest.rs` for how tests run, and `runner.sh` in this
+//! `kernel/src/tools/ktest.rs` for how tests run, and `runner.sh` in this
 //! directory for how the host drives them across boots).
 //!
 //! | file         | what it proves                                             |
@@ -22,7 +22,7 @@
 //! Host-side unit tests of the pure logic live beside that logic in the
 //! `mm` and `boot` crates (`./run-qemu.sh host-test`).
 
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 
 mod acpi;
 mod boot;

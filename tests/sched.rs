@@ -8,13 +8,14 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering
 use crate::arch::cpu::{local_irq_restore, local_irq_save, rdtsc};
 use crate::arch::percpu::raw_smp_processor_id;
 use crate::arch::tsc::tsc_khz;
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 use crate::sched::core::{NR_SWITCHES, jiffies};
 use crate::sched::hooks::{SCHED_IN_CALLS, SCHED_OUT_CALLS};
 use crate::sched::preempt::{migrate_disable, migrate_enable, preempt_count, preempt_disable, preempt_enable};
 use crate::sched::{self, msleep, spawn, spawn_on, yield_now};
 use crate::smp::num_online_cpus;
-use crate::sync::{Completion, Mutex, WaitQueue};
+use crate::locking::Mutex;
+use crate::sched::{completion::Completion, wait::WaitQueue};
 use crate::test_case;
 
 pub const TESTS: &[Test] = &[

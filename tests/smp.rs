@@ -10,7 +10,7 @@ use mm::layout::{PAGE_SIZE, VMALLOC_END};
 use crate::arch::extable::{FIXUPS, copy_from_kernel_nofault};
 use crate::arch::paging::{PAGE_KERNEL, Pte};
 use crate::arch::percpu::raw_smp_processor_id;
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 use crate::mm::vmalloc::{vmap, vunmap};
 use crate::mm::{page_alloc, pgtable};
 use crate::sched::{spawn_on, yield_now};

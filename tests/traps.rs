@@ -12,7 +12,7 @@ use mm::layout::{PAGE_SIZE, VMALLOC_END};
 
 use crate::arch::paging::PAGE_KERNEL_RO;
 use crate::arch::traps::INT3_COUNT;
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 use crate::mm::page_alloc;
 use crate::test_case;
 

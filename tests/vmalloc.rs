@@ -13,7 +13,7 @@ use mm::layout::{KernelLayout, PAGE_SHIFT, PAGE_SIZE, VMALLOC_END, phys_to_virt}
 use mm::vmalloc::{Place, VmFlags};
 
 use crate::arch::paging::{PAGE_KERNEL, PAGE_KERNEL_NOCACHE, PteFlags};
-use crate::ktest::Test;
+use crate::tools::ktest::Test;
 use crate::mm::page_alloc::{self, PageHighMem, page_to_pfn};
 use crate::mm::pgtable::lookup_kernel_pte;
 use crate::mm::stack::{alloc_kernel_stack, free_kernel_stack, guard_page_owner, set_stack_owner_name};

@@ -7,7 +7,7 @@
 //! This file is the pure half: every function takes the bytes of a table
 //! and returns what they say, so all of it runs as host unit tests. Finding
 //! the tables in physical memory and mapping them is the kernel's half
-//! (`kernel/src/arch/x86/acpi.rs`).
+//! (`kernel/src/arch/x86/kernel/acpi.rs`).
 //!
 //! ```text
 //!  RSDP ("RSD PTR ", found by scanning BIOS memory)

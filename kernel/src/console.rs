@@ -66,7 +66,7 @@ pub fn write_fmt(args: fmt::Arguments) {
 static RX: spin::Mutex<RxRing> = spin::Mutex::new(RxRing { buf: [0; RX_LEN], head: 0, len: 0 });
 const RX_LEN: usize = 1024;
 /// The shell sleeps here until the serial interrupt brings a byte.
-static RX_WAIT: crate::sync::WaitQueue = crate::sync::WaitQueue::new();
+static RX_WAIT: crate::sched::wait::WaitQueue = crate::sched::wait::WaitQueue::new();
 /// Serial receive interrupts taken.
 pub static RX_INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
 

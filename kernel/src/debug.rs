@@ -10,7 +10,7 @@ use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::fmtbuf::FmtBuf;
-use crate::sync::RawSpinLock;
+use crate::locking::RawSpinLock;
 
 static REPORTS: AtomicUsize = AtomicUsize::new(0);
 static LAST_LOCK: RawSpinLock = RawSpinLock::new();

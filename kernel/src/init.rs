@@ -18,7 +18,8 @@ use spin::Once;
 
 use crate::arch::qemu::{QemuExitCode, exit_qemu};
 use crate::arch::{apic, cpu, idt, ioapic, irq, tsc};
-use crate::{console, ktest, logger};
+use crate::tools::ktest;
+use crate::{console, logger};
 
 static BOOT_INFO: Once<BootInfo> = Once::new();
 static PARAMS: Once<Params<'static>> = Once::new();
@@ -160,11 +161,11 @@ fn smp_init() {
 fn kernel_init() {
     let params = params();
     if params.bench {
-        crate::bench::run_all();
+        crate::tools::bench::run_all();
         exit_qemu(QemuExitCode::Success);
     }
     if let Some(seconds) = params.stress {
-        crate::stress::run(seconds);
+        crate::tools::stress::run(seconds);
     }
     if let Some(filter) = params.test_list {
         ktest::list(filter);
@@ -180,5 +181,5 @@ fn kernel_init() {
         exit_qemu(QemuExitCode::Success);
     }
     log::info!("boot complete");
-    crate::shell::run()
+    crate::tools::shell::run()
 }

@@ -21,7 +21,7 @@ fn panic(info: &PanicInfo) -> ! {
         println!("\nKernel panic while panicking: {}", info.message());
         exit_qemu(QemuExitCode::Failed);
     }
-    crate::ktest::on_panic(info);
+    crate::tools::ktest::on_panic(info);
     println!();
     println!("Kernel panic - not syncing: {}", info.message());
     if let Some(loc) = info.location() {

@@ -11,7 +11,7 @@
 //! ```
 //!
 //! The first five fields are read and written with single `fs`-relative
-//! instructions (`arch/x86/percpu.rs`), so they are safe to use even where
+//! instructions (`arch/x86/kernel/percpu.rs`), so they are safe to use even where
 //! the task might migrate. Anything reached through [`this_cpu`] is a plain
 //! reference to *some* CPU's block: it stays correct only while the task
 //! cannot move, which [`smp_processor_id`] checks in debug builds.

@@ -17,7 +17,7 @@ use crate::arch::apic::{self, CALL_FUNCTION_VECTOR, RESCHEDULE_VECTOR};
 use crate::arch::paging::{flush_tlb_all_local, flush_tlb_one_kernel};
 use crate::arch::percpu::raw_smp_processor_id;
 use crate::percpu::per_cpu;
-use crate::sync::SpinLock;
+use crate::locking::SpinLock;
 
 /// Above this many pages, a range flush flushes everything (Linux
 /// `tlb_single_page_flush_ceiling`, 33 on x86).

@@ -30,7 +30,8 @@ use crate::arch::cpu::rdtsc;
 use crate::arch::paging::{PAGE_KERNEL, Pte};
 use crate::arch::percpu::raw_smp_processor_id;
 use crate::sched::preempt::{in_interrupt, might_sleep};
-use crate::sync::{SpinLock, WaitQueue};
+use crate::locking::SpinLock;
+use crate::sched::wait::WaitQueue;
 
 /// The pool, under `kmap_lock`.
 static KMAP_LOCK: SpinLock<Pkmap> = SpinLock::new(Pkmap::new());
@@ -71,7 +72,7 @@ impl PkmapEnv for Machine {
 /// Take `kmap_lock`, counting the time spent waiting for it when it was
 /// not free (reading the TSC is not free under TCG, so only then).
 #[inline]
-fn lock_kmap() -> crate::sync::SpinLockGuard<'static, Pkmap> {
+fn lock_kmap() -> crate::locking::SpinLockGuard<'static, Pkmap> {
     if let Some(g) = KMAP_LOCK.try_lock() {
         return g;
     }

@@ -35,7 +35,7 @@ use crate::arch::cpu::{local_irq_restore, local_irq_save};
 use crate::arch::percpu::raw_smp_processor_id;
 use crate::arch::switch::__switch_to;
 use crate::percpu::per_cpu;
-use crate::sync::RawSpinLock;
+use crate::locking::RawSpinLock;
 
 /// Timer ticks per second.
 pub const HZ: u64 = 1000;
@@ -522,7 +522,7 @@ pub fn scheduler_tick() {
         JIFFIES.fetch_add(1, Ordering::Relaxed);
         super::timer::run_timers();
     }
-    crate::stress::timer_tick(ticks);
+    crate::tools::stress::timer_tick(ticks);
     // SAFETY: the current task is kept alive by rq.curr while it runs.
     let curr = unsafe { &*pc.current_ptr() };
     if curr.is_idle {

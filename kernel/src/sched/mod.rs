@@ -8,11 +8,15 @@
 //! | `preempt`  | `preempt.h`, `uaccess.h`       | preempt count, migrate/pagefault disable, might_sleep |
 //! | `hooks`    | `prepare/finish_task_switch`   | sched_out / sched_in             |
 //! | `timer`    | `kernel/time/timer.c`          | sleeping for a number of ticks   |
+//! | `wait`     | `kernel/sched/wait.c`          | wait queues: sleep until a condition holds |
+//! | `completion` | `kernel/sched/completion.c`  | wait for one event to happen     |
+pub mod completion;
 pub mod core;
 pub mod hooks;
 pub mod preempt;
 pub mod task;
 pub mod timer;
+pub mod wait;
 
 pub use self::core::{
     JoinHandle, current, current_arc, current_opt, exit, schedule, scheduler_running, spawn, spawn_affine, spawn_on,

@@ -18,7 +18,8 @@ use mm::layout::NR_CPUS;
 
 use crate::fmtbuf::FmtBuf;
 use crate::mm::stack::KernelStack;
-use crate::sync::{RawSpinLock, SpinLock, WaitQueue};
+use crate::locking::{RawSpinLock, SpinLock};
+use crate::sched::wait::WaitQueue;
 
 /// Runnable, or running (Linux `TASK_RUNNING`).
 pub const TASK_RUNNING: u32 = 0;

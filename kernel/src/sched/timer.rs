@@ -7,7 +7,7 @@ use core::sync::atomic::Ordering;
 
 use super::core::{HZ, current_arc, jiffies, schedule, try_to_wake_up};
 use super::task::{TASK_UNINTERRUPTIBLE, Task};
-use crate::sync::SpinLock;
+use crate::locking::SpinLock;
 
 static TIMERS: SpinLock<Vec<(u64, Arc<Task>)>> = SpinLock::new(Vec::new());
 

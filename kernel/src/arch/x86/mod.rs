@@ -1,18 +1,19 @@
-//! 32-bit x86: descriptor tables, traps, paging primitives, timers, and the
-//! QEMU exit device. Policy (allocators, highmem, scheduling) lives outside
-//! `arch/` and uses these as building blocks.
-pub mod acpi;
-pub mod apic;
-pub mod cpu;
-pub mod extable;
-pub mod gdt;
-pub mod idt;
-pub mod ioapic;
-pub mod irq;
-pub mod paging;
-pub mod percpu;
-pub mod qemu;
-pub mod smpboot;
-pub mod switch;
-pub mod traps;
-pub mod tsc;
+//! 32-bit x86, arranged as Linux arranges `arch/x86/`:
+//!
+//! | folder    | Linux counterpart        | what it holds                                  |
+//! |-----------|--------------------------|------------------------------------------------|
+//! | `entry/`  | `arch/x86/entry/`        | the assembly every trap and context switch passes through |
+//! | `kernel/` | `arch/x86/kernel/`       | descriptor tables, traps, IRQs, APICs, ACPI, AP start-up, TSC, per-CPU segment, QEMU exit |
+//! | `mm/`     | `arch/x86/mm/`, `asm/pgtable*.h` | the page-table entry format, TLB instructions, the exception table |
+//!
+//! Policy (allocators, highmem, scheduling) lives outside `arch/` and uses
+//! these as building blocks. The modules are re-exported flat
+//! (`crate::arch::apic`, `crate::arch::paging`, ...) so callers need not know
+//! which folder an instruction lives in.
+pub mod entry;
+pub mod kernel;
+pub mod mm;
+
+pub use entry::switch;
+pub use kernel::{acpi, apic, cpu, gdt, idt, ioapic, irq, percpu, qemu, smpboot, traps, tsc};
+pub use mm::{extable, paging};

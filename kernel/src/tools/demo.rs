@@ -56,9 +56,9 @@ pub fn run(name: &str) -> bool {
         "misuse" => misuse,
         _ => return false,
     };
-    let was = crate::trace::enabled();
+    let was = crate::tools::trace::enabled();
     f();
-    crate::trace::set(was);
+    crate::tools::trace::set(was);
     true
 }
 
@@ -71,10 +71,10 @@ fn wrap() {
     say("The PKMAP pool has 1024 slots. kunmap() is lazy: a released slot keeps its PTE (count 1),");
     say("because some CPU's TLB may still translate it. Reusing it now could read the old page.");
     say(&alloc::format!("Now: cursor at {}, slots free/unused/in use = {:?}.", last_pkmap_nr(), pkmap_census()));
-    crate::trace::set(true);
+    crate::tools::trace::set(true);
     kmap(pages[0]);
     kunmap(pages[0]);
-    crate::trace::set(false);
+    crate::tools::trace::set(false);
     say("kmap+kunmap of fresh pages, quietly, until the cursor is about to wrap...");
     let start = pkmap_stats();
     let mut i = 1;
@@ -86,10 +86,10 @@ fn wrap() {
     say(&alloc::format!("{} new mappings and not one TLB flush; free/unused/in use = {:?}.", pkmap_stats().maps - start.maps, pkmap_census()));
     say("The next new page wraps the cursor to 0: flush_all_zero_pkmaps clears every unused slot");
     say("and issues ONE flush of the window, on every CPU (an IPI each). Watch:");
-    crate::trace::set(true);
+    crate::tools::trace::set(true);
     kmap(pages[i]);
     kunmap(pages[i]);
-    crate::trace::set(false);
+    crate::tools::trace::set(false);
     let s = pkmap_stats();
     say(&alloc::format!("Wraps {} -> {}, flushes {} -> {}; free/unused/in use = {:?}.", start.wraps, s.wraps, start.flushes, s.flushes, pkmap_census()));
     say("That is the bargain: one global flush per 1024 mappings, paid by whoever wraps.");
@@ -103,7 +103,7 @@ fn preempt() {
     let addrs = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
     let ok = Arc::new(AtomicUsize::new(0));
     let go = Arc::new(AtomicBool::new(false));
-    crate::trace::set(true);
+    crate::tools::trace::set(true);
     let handles: Vec<_> = (0..2u8)
         .map(|me| {
             let (addrs, ok, go) = (addrs.clone(), ok.clone(), go.clone());
@@ -134,7 +134,7 @@ fn preempt() {
     for h in handles {
         h.join();
     }
-    crate::trace::set(false);
+    crate::tools::trace::set(false);
     say(&alloc::format!("Both used {:#010x}; {} of 2 read their own page back after being switched out.",
         addrs[0].load(Ordering::SeqCst), ok.load(Ordering::SeqCst)));
 }
@@ -149,7 +149,7 @@ fn sleep() {
         kmap(p);
     }
     say(&alloc::format!("free/unused/in use = {:?}. A task now asks for one more:", pkmap_census()));
-    crate::trace::set(true);
+    crate::tools::trace::set(true);
     let last = pages[LAST_PKMAP];
     let t = spawn("demo-sleeper", move || {
         kmap(last);
@@ -162,7 +162,7 @@ fn sleep() {
     say("One kunmap makes a slot unused; the sleeper wakes, wraps, flushes, takes it:");
     kunmap(pages[3]);
     t.join();
-    crate::trace::set(false);
+    crate::tools::trace::set(false);
     for (i, p) in pages[..LAST_PKMAP].iter().enumerate() {
         if i != 3 {
             kunmap(p);
@@ -184,9 +184,9 @@ fn misuse() {
     kunmap_local(a);
     say("Linux would warn once and clear the wrong slot; we name both addresses and refuse.");
     say("Releasing in the right order, B then A:");
-    crate::trace::set(true);
+    crate::tools::trace::set(true);
     kunmap_local(b);
     kunmap_local(a);
-    crate::trace::set(false);
+    crate::tools::trace::set(false);
     free(p);
 }

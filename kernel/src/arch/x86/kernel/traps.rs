@@ -21,7 +21,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use super::cpu::{read_cr0, read_cr2, read_cr3, read_cr4};
 use super::percpu::raw_smp_processor_id as smp_processor_id;
 use super::gdt;
-use super::idt::TrapFrame;
+use crate::arch::entry::TrapFrame;
 use crate::fmtbuf::FmtBuf;
 
 /// Linux's name and Intel's mnemonic for each exception vector.
@@ -96,7 +96,7 @@ fn do_int3(frame: &TrapFrame) {
 pub fn do_page_fault(frame: &mut TrapFrame) {
     // The kernel never resolves its own page faults (no demand paging of
     // kernel memory), so the only way out is an exception-table fixup.
-    if frame.error_code & pf::USER == 0 && super::extable::fixup_exception(&mut frame.eip) {
+    if frame.error_code & pf::USER == 0 && crate::arch::extable::fixup_exception(&mut frame.eip) {
         return;
     }
     let address = read_cr2();

@@ -17,7 +17,7 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
-use super::SpinLock;
+use crate::locking::SpinLock;
 use crate::sched::task::{TASK_RUNNING, TASK_UNINTERRUPTIBLE, Task};
 use crate::sched::{current_arc, schedule, try_to_wake_up};
 

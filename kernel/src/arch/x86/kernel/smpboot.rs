@@ -27,7 +27,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use mm::gfp::{__GFP_ZERO, GFP_KERNEL};
 use mm::layout::{NR_CPUS, PAGE_SIZE, phys_to_virt, virt_to_phys};
 
-use super::{apic, cpu, idt, paging, tsc};
+use super::{apic, cpu, idt, tsc};
+use crate::arch::paging;
 use crate::percpu::per_cpu;
 
 /// Where the trampoline runs; the STARTUP vector is this >> 12.

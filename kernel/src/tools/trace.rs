@@ -35,8 +35,8 @@ pub fn emit(args: core::fmt::Arguments) {
 #[macro_export]
 macro_rules! trace {
     ($($arg:tt)*) => {
-        if $crate::trace::enabled() {
-            $crate::trace::emit(format_args!($($arg)*));
+        if $crate::tools::trace::enabled() {
+            $crate::tools::trace::emit(format_args!($($arg)*));
         }
     };
 }

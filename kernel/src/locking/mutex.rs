@@ -8,7 +8,7 @@ use core::cell::UnsafeCell;
 use core::ops::{Deref, DerefMut};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-use super::WaitQueue;
+use crate::sched::wait::WaitQueue;
 
 /// A mutex protecting a `T`.
 pub struct Mutex<T: ?Sized> {

@@ -81,31 +81,31 @@ impl Test {
 #[macro_export]
 macro_rules! test_case {
     ($f:ident) => {
-        $crate::ktest::Test {
+        $crate::tools::ktest::Test {
             name: concat!(module_path!(), "::", stringify!($f)),
             func: $f,
-            expect: $crate::ktest::Expect::Pass,
+            expect: $crate::tools::ktest::Expect::Pass,
         }
     };
     ($f:ident, fresh_boot) => {
-        $crate::ktest::Test {
+        $crate::tools::ktest::Test {
             name: concat!(module_path!(), "::", stringify!($f)),
             func: $f,
-            expect: $crate::ktest::Expect::FreshBoot,
+            expect: $crate::tools::ktest::Expect::FreshBoot,
         }
     };
     ($f:ident, kernel_panic = $msg:expr) => {
-        $crate::ktest::Test {
+        $crate::tools::ktest::Test {
             name: concat!(module_path!(), "::", stringify!($f)),
             func: $f,
-            expect: $crate::ktest::Expect::KernelPanic($msg),
+            expect: $crate::tools::ktest::Expect::KernelPanic($msg),
         }
     };
     ($f:ident, panics = $msg:expr) => {
-        $crate::ktest::Test {
+        $crate::tools::ktest::Test {
             name: concat!(module_path!(), "::", stringify!($f)),
             func: $f,
-            expect: $crate::ktest::Expect::Panic($msg),
+            expect: $crate::tools::ktest::Expect::Panic($msg),
         }
     };
 }

@@ -20,7 +20,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use mm::layout::{fix_to_virt, fixed_addresses::FIX_APIC_BASE};
 
-use super::paging::{PAGE_KERNEL_NOCACHE, Pte};
+use crate::arch::paging::{PAGE_KERNEL_NOCACHE, Pte};
 
 /// Vector of the first legacy IRQ.
 pub const IRQ0_VECTOR: u8 = 0x20;
@@ -84,7 +84,7 @@ fn write(reg: usize, v: u32) {
 /// table is shared, so every CPU then sees the mapping).
 pub fn map_apic(phys: u32) {
     crate::mm::pgtable::set_pte_kernel(base(), Pte::new(phys as usize >> 12, PAGE_KERNEL_NOCACHE));
-    super::paging::flush_tlb_one_kernel(base());
+    crate::arch::paging::flush_tlb_one_kernel(base());
 }
 
 /// This CPU's APIC ID.

@@ -20,7 +20,7 @@ use mm::layout::NR_CPUS;
 
 use super::apic::{self, CALL_FUNCTION_VECTOR, ERROR_APIC_VECTOR, IRQ0_VECTOR, LOCAL_TIMER_VECTOR, RESCHEDULE_VECTOR, SPURIOUS_APIC_VECTOR};
 use super::cpu::EFLAGS_IF;
-use super::idt::TrapFrame;
+use crate::arch::entry::TrapFrame;
 use super::percpu::raw_smp_processor_id;
 use crate::sched::preempt::{irq_enter, irq_exit, need_resched, preempt_count};
 

@@ -3,7 +3,7 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use super::WaitQueue;
+use super::wait::WaitQueue;
 
 /// A counted event.
 pub struct Completion {

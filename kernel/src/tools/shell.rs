@@ -88,18 +88,18 @@ pub fn run() -> ! {
             ("pkmap", []) => pkmap(),
             ("tasks", []) => tasks(),
             ("trace", ["on"]) => {
-                crate::trace::set(true);
+                crate::tools::trace::set(true);
                 println!("trace on");
             }
             ("trace", ["off"]) => {
-                crate::trace::set(false);
+                crate::tools::trace::set(false);
                 println!("trace off");
             }
-            ("test", []) => crate::ktest::run_in_shell(None),
-            ("test", [name]) => crate::ktest::run_in_shell(Some(name)),
-            ("bench", []) => crate::bench::run_all(),
+            ("test", []) => crate::tools::ktest::run_in_shell(None),
+            ("test", [name]) => crate::tools::ktest::run_in_shell(Some(name)),
+            ("bench", []) => crate::tools::bench::run_all(),
             ("demo", [name]) => {
-                if !crate::demo::run(name) {
+                if !crate::tools::demo::run(name) {
                     usage("demo");
                 }
             }

@@ -1,10 +1,12 @@
-//! The Interrupt Descriptor Table and the assembly entry stubs.
+//! The assembly entry stubs: how every exception and interrupt reaches Rust
+//! (Linux `arch/x86/entry/entry_32.S`).
 //!
 //! Every vector gets a tiny stub that makes the stack look the same whatever
 //! the CPU pushed: exceptions with an error code already have one, the others
 //! push a dummy 0. The stub then pushes its vector number and jumps to
 //! `isr_common`, which saves all registers as a [`TrapFrame`] and calls
-//! [`super::traps::trap_dispatch`] with a pointer to it.
+//! [`crate::arch::traps::trap_dispatch`] with a pointer to it. The IDT that
+//! points at these stubs is built in `arch/x86/kernel/idt.rs`.
 //!
 //! ```text
 //!   higher addresses
@@ -17,16 +19,10 @@
 //!   | ds es fs gs   |
 //!   +---------------+  <- esp = &TrapFrame
 //! ```
-//!
-//! Vector 8 (double fault) is special: it is a *task gate*, see `gdt.rs`.
 
 use core::arch::global_asm;
-use core::ptr::addr_of;
 
-use super::gdt::{DF_TSS_SEL, KERNEL_CS, KERNEL_DS};
-
-/// Number of exception vectors reserved by Intel.
-pub const NR_EXCEPTIONS: usize = 32;
+use crate::arch::gdt::KERNEL_DS;
 
 /// What `isr_common` saves, lowest address first.
 #[repr(C)]
@@ -57,73 +53,6 @@ impl TrapFrame {
     /// pushes no ESP/SS, so the old stack simply continues above the frame.
     pub fn kernel_esp(&self) -> usize {
         self as *const TrapFrame as usize + core::mem::size_of::<TrapFrame>()
-    }
-}
-
-/// An IDT gate descriptor (Intel SDM vol. 3, figure 6-2).
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Gate(u64);
-
-/// Present, ring 0, 32-bit interrupt gate (clears IF on entry).
-const INTERRUPT_GATE: u8 = 0x8e;
-/// Present, ring 0, task gate.
-const TASK_GATE: u8 = 0x85;
-
-impl Gate {
-    const fn missing() -> Gate {
-        Gate(0)
-    }
-    const fn new(handler: u32, selector: u16, kind: u8) -> Gate {
-        Gate((handler as u64 & 0xffff)
-            | ((selector as u64) << 16)
-            | ((kind as u64) << 40)
-            | (((handler as u64) >> 16) << 48))
-    }
-}
-
-static mut IDT: [Gate; 256] = [Gate::missing(); 256];
-
-/// Vectors used for interrupts (see `apic.rs`): the 16 legacy IRQs, the
-/// local timer, and the IPIs. All other vectors stay empty, so a stray
-/// `int n` or a misrouted interrupt raises #GP naming its IDT entry.
-pub const INTERRUPT_VECTORS: [u8; 21] = [
-    0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f,
-    0xec, 0xfb, 0xfd, 0xfe, 0xff,
-];
-
-unsafe extern "C" {
-    /// Addresses of the 32 exception stubs, emitted by the assembly below.
-    static isr_stub_table: [u32; NR_EXCEPTIONS];
-    /// Addresses of the interrupt stubs, in INTERRUPT_VECTORS order.
-    static irq_stub_table: [u32; 21];
-}
-
-/// Build the IDT and load it on this CPU.
-pub fn init() {
-    // SAFETY: runs on the boot CPU before interrupts are enabled; the stubs
-    // exist for every vector we fill in.
-    unsafe {
-        let idt = &mut *core::ptr::addr_of_mut!(IDT);
-        let stubs = &*addr_of!(isr_stub_table);
-        for (vector, &stub) in stubs.iter().enumerate() {
-            idt[vector] = Gate::new(stub, KERNEL_CS, INTERRUPT_GATE);
-        }
-        idt[8] = Gate::new(0, DF_TSS_SEL, TASK_GATE);
-        let irq_stubs = &*addr_of!(irq_stub_table);
-        for (&vector, &stub) in INTERRUPT_VECTORS.iter().zip(irq_stubs) {
-            idt[vector as usize] = Gate::new(stub, KERNEL_CS, INTERRUPT_GATE);
-        }
-        load();
-    }
-}
-
-/// Load the IDT register (each CPU does this once).
-pub fn load() {
-    // SAFETY: IDT is a static that lives forever.
-    unsafe {
-        let ptr = x86::dtables::DescriptorTablePointer::new(&*addr_of!(IDT));
-        x86::dtables::lidt(&ptr);
     }
 }
 
@@ -204,5 +133,5 @@ irq_stub_table:
     .section .text
     "#,
     kds = const KERNEL_DS as u32,
-    dispatch = sym super::traps::trap_dispatch,
+    dispatch = sym crate::arch::traps::trap_dispatch,
 );

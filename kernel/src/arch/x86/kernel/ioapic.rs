@@ -15,8 +15,8 @@
 use mm::layout::{fix_to_virt, fixed_addresses::FIX_IO_APIC_BASE_0};
 
 use super::apic::IRQ0_VECTOR;
-use super::paging::{PAGE_KERNEL_NOCACHE, Pte};
-use crate::sync::SpinLock;
+use crate::arch::paging::{PAGE_KERNEL_NOCACHE, Pte};
+use crate::locking::SpinLock;
 
 const IOREGSEL: usize = 0x00;
 const IOWIN: usize = 0x10;
@@ -77,7 +77,7 @@ pub fn disable_8259() {
 /// redirection entry.
 pub fn init(phys: u32, gsi_base: u32) {
     crate::mm::pgtable::set_pte_kernel(base(), Pte::new(phys as usize >> 12, PAGE_KERNEL_NOCACHE));
-    super::paging::flush_tlb_one_kernel(base());
+    crate::arch::paging::flush_tlb_one_kernel(base());
     let mut g = IOAPIC.lock_irqsave();
     let nr_entries = ((read(IOAPICVER) >> 16) & 0xff) + 1;
     for n in 0..nr_entries {

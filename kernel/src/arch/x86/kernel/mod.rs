@@ -1,0 +1,28 @@
+//! The CPU's own machinery (Linux `arch/x86/kernel/`).
+//!
+//! | file      | Linux counterpart                 |
+//! |-----------|-----------------------------------|
+//! | `acpi`    | `kernel/acpi/boot.c`              |
+//! | `apic`    | `kernel/apic/apic.c`, `ipi.c`     |
+//! | `ioapic`  | `kernel/apic/io_apic.c`, `i8259.c`|
+//! | `cpu`     | `asm/irqflags.h`, `asm/special_insns.h` |
+//! | `gdt`     | `kernel/cpu/common.c`, `asm/desc.h` |
+//! | `idt`     | `kernel/idt.c`                    |
+//! | `irq`     | `kernel/irq.c`                    |
+//! | `percpu`  | `kernel/setup_percpu.c`           |
+//! | `qemu`    | (none: QEMU's isa-debug-exit)     |
+//! | `smpboot` | `kernel/smpboot.c`, `realmode/rm/trampoline_32.S` |
+//! | `traps`   | `kernel/traps.c`, `mm/fault.c`    |
+//! | `tsc`     | `kernel/tsc.c`                    |
+pub mod acpi;
+pub mod apic;
+pub mod cpu;
+pub mod gdt;
+pub mod idt;
+pub mod ioapic;
+pub mod irq;
+pub mod percpu;
+pub mod qemu;
+pub mod smpboot;
+pub mod traps;
+pub mod tsc;

@@ -1,0 +1,19 @@
+//! The instruments, kept apart from the kernel they measure: nothing under
+//! `tools/` is needed to boot, and the core calls into it only through the
+//! `trace!` hook and the stress test's timer hook.
+//!
+//! | file     | what it is                                                     |
+//! |----------|----------------------------------------------------------------|
+//! | `ktest`  | the in-kernel test harness (the tests are in the top-level `tests/`) |
+//! | `bench`  | in-kernel benchmarks (`bench` kernel option, `./run-qemu.sh bench`) |
+//! | `stress` | every kmap flavour on every CPU at once (`stress=SECONDS`)     |
+//! | `shell`  | the serial console's commands                                  |
+//! | `demo`   | narrated demos for the console (`demo wrap`, ...)              |
+//! | `trace`  | `trace on`: every kmap event printed as it happens             |
+#[macro_use]
+pub mod trace;
+pub mod bench;
+pub mod demo;
+pub mod ktest;
+pub mod shell;
+pub mod stress;
