@@ -31,8 +31,8 @@ use crate::arch::extable::copy_from_kernel_nofault;
 use crate::arch::paging::{PteFlags, Pte};
 use crate::arch::percpu::{raw_smp_processor_id, this_cpu_base, this_cpu_read_u32};
 use crate::debug::{last_report, report_count};
-use crate::tools::ktest::Test;
-use crate::mm::highmem::{is_kmap_addr, memset_page};
+use crate::tools::ktest::{Test, require_cpus, require_highmem};
+use crate::mm::highmem::is_kmap_addr;
 use crate::mm::kmap::{kmap, kmap_flush_unused, kunmap, last_pkmap_nr, pkmap_census, pkmap_count, pkmap_stats};
 use crate::mm::kmap_atomic::{kmap_atomic, kmap_atomic_pfn, kunmap_atomic};
 use crate::mm::kmap_guard::{Kmapped, with_kmap_local};
@@ -45,6 +45,7 @@ use crate::sched::preempt::{
 };
 use crate::sched::{current, spawn_on, yield_now};
 use crate::smp::{TLB_FLUSH_IPIS, TLB_FULL_FLUSHES, TLB_SHOOTDOWNS, flush_tlb_kernel_range, num_online_cpus, run_in_irq};
+use super::common::*;
 use crate::test_case;
 
 pub const TESTS: &[Test] = &[
@@ -93,56 +94,6 @@ pub const TESTS: &[Test] = &[
 
 // ------------------------------------------------------------ helpers ----
 
-fn have_highmem() -> bool {
-    let l = page_alloc::memory_layout();
-    l.max_pfn > l.max_low_pfn
-}
-
-fn highmem_page() -> &'static Page {
-    let p = alloc_pages(GFP_HIGHUSER, 0).expect("free highmem");
-    assert!(PageHighMem(p), "GFP_HIGHUSER gave lowmem pfn {:#x}: no free highmem", page_to_pfn(p));
-    p
-}
-
-fn highmem_pages(n: usize) -> Vec<&'static Page> {
-    (0..n).map(|_| highmem_page()).collect()
-}
-
-fn lowmem_page() -> &'static Page {
-    let p = alloc_pages(GFP_KERNEL, 0).expect("free lowmem");
-    assert!(!PageHighMem(p));
-    p
-}
-
-/// Highmem when the machine has some, else lowmem.
-fn any_page() -> &'static Page {
-    if have_highmem() { highmem_page() } else { lowmem_page() }
-}
-
-fn free(p: &Page) {
-    __free_pages(p, 0);
-}
-
-fn free_all(pages: Vec<&'static Page>) {
-    for p in pages {
-        free(p);
-    }
-}
-
-/// Fill a page with `val` through a slot of our own.
-fn fill(page: &Page, val: u8) {
-    memset_page(page, 0, val, PAGE_SIZE);
-}
-
-fn read_byte(addr: usize) -> u8 {
-    // SAFETY: callers pass addresses they have mapped.
-    unsafe { (addr as *const u8).read_volatile() }
-}
-
-fn depth() -> usize {
-    current().kmap_ctrl_snapshot().idx
-}
-
 /// A CPU other than `me` (CPU 0 on a one-CPU machine).
 fn other_cpu(me: usize) -> usize {
     (me + 1) % num_online_cpus()
@@ -166,9 +117,7 @@ fn ch1_cpu2_slot_addresses() {
     assert_eq!(KmapLocalConfig::new(true, false).slot_vaddr(2, 2), 0xfffb_7000);
     // With guard slots the third mapping is at stack slot 5: index 75.
     assert_eq!(KmapLocalConfig::new(true, false).slot_vaddr(2, 5), 0xfffb_4000);
-    if num_online_cpus() < 3 {
-        return; // no CPU 2 on this machine: the arithmetic above is the answer
-    }
+    require_cpus(3);
     let cfg = config();
     let third = Arc::new(AtomicUsize::new(0));
     let t = third.clone();
@@ -181,7 +130,7 @@ fn ch1_cpu2_slot_addresses() {
             kunmap_local(x);
         }
         for p in pages {
-            free(p);
+            free_page(p);
         }
     })
     .join();
@@ -282,7 +231,7 @@ fn ch2_gfp_flags_choose_the_zone() {
     let h = alloc_pages(GFP_HIGHUSER, 0).unwrap();
     assert_eq!(PageHighMem(h), have_highmem(), "GFP_HIGHUSER: highmem whenever there is free highmem");
     for p in [k, d, h] {
-        free(p);
+        free_page(p);
     }
 }
 
@@ -303,9 +252,7 @@ fn ch2_mem_map_costs_32_bytes_per_frame() {
 /// Exercise 3.1: from a fresh boot, where does the first kmap land, and how
 /// many flushes does cycling 5000 distinct highmem pages cause?
 fn ch3_cycling_5000_pages_from_a_fresh_boot_flushes_4_times() {
-    if !have_highmem() {
-        crate::tools::ktest::skip("needs highmem (boot with -m 1G or more)");
-    }
+    require_highmem();
     assert_eq!(pkmap_census(), (LAST_PKMAP, 0, 0), "nothing kmapped since boot");
     assert_eq!(last_pkmap_nr(), 0);
     let pages = highmem_pages(5000);
@@ -330,9 +277,7 @@ fn ch3_cycling_5000_pages_from_a_fresh_boot_flushes_4_times() {
 /// pages cause floor((c + N) / 1024) wraps, each with a flush, except a
 /// wrap that comes before any slot was used (c = 1023).
 fn ch3_flushes_from_a_known_cursor() {
-    if !have_highmem() {
-        return; // kmap of lowmem never touches the pool
-    }
+    require_highmem();
     const N: usize = 3000;
     let pages = highmem_pages(N);
     kmap_flush_unused();
@@ -354,9 +299,7 @@ fn ch3_flushes_from_a_known_cursor() {
 
 /// Exercise 3.3: pkmap_count through kmap, kmap, kunmap, kunmap, flush.
 fn ch3_pkmap_count_states() {
-    if !have_highmem() {
-        return; // lowmem kmap is the direct map: no slot, no count
-    }
+    require_highmem();
     let h = highmem_page();
     kmap_flush_unused(); // forget any lazy mapping an earlier user left
     assert_eq!(page_address(h), None);
@@ -375,7 +318,7 @@ fn ch3_pkmap_count_states() {
     assert_eq!(pkmap_count(nr), 0, "free");
     assert!(lookup_kernel_pte(v).is_none());
     assert_eq!(page_address(h), None);
-    free(h);
+    free_page(h);
 }
 
 /// Exercise 3.4: two tasks each kmap 512 distinct pages from a flushed
@@ -386,9 +329,7 @@ fn ch3_pkmap_count_states() {
 /// warns about. A third task's kunmap() (legal: kmap addresses are
 /// global) breaks it.
 fn ch3_nested_kmap_deadlocks_when_the_pool_is_full() {
-    if !have_highmem() {
-        return; // lowmem kmap never touches the pool
-    }
+    require_highmem();
     const HALF: usize = LAST_PKMAP / 2;
     let pages = Arc::new(highmem_pages(2 * (HALF + 1)));
     kmap_flush_unused();
@@ -443,7 +384,7 @@ fn ch3_nested_kmap_deadlocks_when_the_pool_is_full() {
     assert_eq!(got_extra.load(Ordering::SeqCst), 2, "both got their page once slots were freed");
     assert_eq!(pkmap_census().2, 0, "everything released");
     for p in pages.iter() {
-        free(p);
+        free_page(p);
     }
 }
 
@@ -459,14 +400,14 @@ fn ch4_kmap_atomic_of_lowmem_still_disables_preemption_and_faults() {
     assert!(pagefault_disabled());
     if !config().force_map {
         assert_eq!(Some(v), page_address(low), "the direct map");
-        assert_eq!(depth(), 0, "no slot taken");
+        assert_eq!(kmap_depth(), 0, "no slot taken");
     }
     // A fault in here is not resolved: it goes to the exception fixup.
     let mut buf = [0u8; 4];
     assert_eq!(copy_from_kernel_nofault(&mut buf, VMALLOC_END), Err(4));
     kunmap_atomic(v);
     assert_eq!((preempt_count(), pagefault_disabled()), (pc, false));
-    free(low);
+    free_page(low);
 }
 
 /// Exercise 4.2: a task holds a mapping for 30 ms while another task on
@@ -502,7 +443,7 @@ fn ch4_kmap_atomic_starves_its_cpu_kmap_local_does_not() {
             }
             d.store(p.load(Ordering::Relaxed) - before, Ordering::SeqCst);
             if atomic { kunmap_atomic(v) } else { kunmap_local(v) }
-            free(page);
+            free_page(page);
         })
         .join();
         stop.store(true, Ordering::Relaxed);
@@ -531,14 +472,14 @@ fn ch4_local_atomic_local_share_one_stack() {
     assert_eq!(preempt_count(), pc + 1);
     let step = cfg.km_incr() * PAGE_SIZE;
     assert_eq!((v2, v3), (v1 - step, v1 - 2 * step));
-    assert_eq!(depth(), 3 * cfg.km_incr());
+    assert_eq!(kmap_depth(), 3 * cfg.km_incr());
     kunmap_local(v3);
     kunmap_atomic(v2);
     assert_eq!(preempt_count(), pc);
     kunmap_local(v1);
-    assert_eq!(depth(), 0);
+    assert_eq!(kmap_depth(), 0);
     for p in pages {
-        free(p);
+        free_page(p);
     }
 }
 
@@ -560,7 +501,7 @@ fn atomic_in_irq(pfn: usize) {
 fn ch4_kmap_atomic_in_an_interrupt_nests_on_the_task() {
     let cfg = config();
     let (a, b) = (any_page(), any_page());
-    fill(b, 0x4b);
+    fill_byte(b, 0x4b);
     let va = kmap_local_pfn(page_to_pfn(a)); // migration is off from here
     let cpu = raw_smp_processor_id();
     let before = current().kmap_ctrl_snapshot();
@@ -574,8 +515,8 @@ fn ch4_kmap_atomic_in_an_interrupt_nests_on_the_task() {
     assert_eq!(current().kmap_ctrl_snapshot(), before, "the task's stack is as it was");
     assert_eq!(report_count(), n, "nothing reported: {}", last_report().as_str());
     kunmap_local(va);
-    free(a);
-    free(b);
+    free_page(a);
+    free_page(b);
 }
 
 // ------------------------------------- 5. kmap_local and the context switch ----
@@ -589,7 +530,7 @@ fn ch5_deepest_nesting_and_the_slot_never_used() {
     let pages: Vec<_> = (0..max).map(|_| any_page()).collect();
     let addrs: Vec<usize> = pages.iter().map(|p| kmap_local_pfn(page_to_pfn(p))).collect();
     let cpu = raw_smp_processor_id();
-    assert_eq!(depth(), max * cfg.km_incr(), "15, or 32 with guard slots");
+    assert_eq!(kmap_depth(), max * cfg.km_incr(), "15, or 32 with guard slots");
     let last_slot = max * cfg.km_incr() - 1; // 14, or 31
     assert_eq!(*addrs.last().unwrap(), cfg.slot_vaddr(cpu, last_slot));
     let never = cfg.km_max_idx() - 1; // 15, or 32
@@ -608,7 +549,7 @@ fn two_maps_in_irq(pfn: usize) {
     let b = kmap_local_pfn(pfn);
     IRQ_NESTED[0].store(a, Ordering::SeqCst);
     IRQ_NESTED[1].store(b, Ordering::SeqCst);
-    IRQ_NESTED[2].store(depth(), Ordering::SeqCst);
+    IRQ_NESTED[2].store(kmap_depth(), Ordering::SeqCst);
     kunmap_local(b);
     kunmap_local(a);
 }
@@ -667,7 +608,7 @@ fn ch5_two_mappings_cost_two_ptes_per_switch() {
         preempt_enable();
         dn.store(true, Ordering::SeqCst);
         for p in pages {
-            free(p);
+            free_page(p);
         }
     });
     let (st, dn) = (started.clone(), done.clone());
@@ -709,9 +650,9 @@ fn ch5_guard_slots_and_force_map() {
     let lv = kmap_local_page(low);
     assert_eq!(lv == page_address(low).unwrap(), !cfg.force_map, "lowmem is a slot only with force-map");
     kunmap_local(lv);
-    free(low);
+    free_page(low);
     for p in pages {
-        free(p);
+        free_page(p);
     }
 }
 
@@ -759,7 +700,7 @@ fn ch6_flush_ipis_for_kmap_and_none_for_kmap_local() {
         let others = num_online_cpus() as u64 - 1;
         assert_eq!((c2.0 - c1.0, c2.1 - c1.1, c2.2 - c1.2), (1, 1, others));
     }
-    free(p);
+    free_page(p);
 }
 
 /// Exercise 6.3: vfree of a 40-page vmalloc area: how many shootdowns, and
@@ -786,12 +727,10 @@ fn ch6_vfree_of_40_pages_is_two_shootdowns() {
 /// new mapping in the same slot it may see either page, since no IPI told
 /// it the translation changed.
 fn ch6_kmap_address_on_another_cpu_and_a_kmap_local_one() {
-    if num_online_cpus() < 2 {
-        return; // one CPU: no other CPU to read from
-    }
+    require_cpus(2);
     let (a, b) = (any_page(), any_page());
-    fill(a, 0xa1);
-    fill(b, 0xb2);
+    fill_byte(a, 0xa1);
+    fill_byte(b, 0xb2);
 
     // kmap: global.
     let k = kmap(a);
@@ -848,8 +787,8 @@ fn ch6_kmap_address_on_another_cpu_and_a_kmap_local_one() {
     assert!(second == 0xa1 || second == 0xb2, "the other CPU saw {second:#x}");
     log::info!("ch6: after kunmap_local + remap, CPU {} read {}", other_cpu(me),
         if second == 0xa1 { "the OLD page a (stale TLB entry)" } else { "the new page b (its TLB had dropped the entry)" });
-    free(a);
-    free(b);
+    free_page(a);
+    free_page(b);
 }
 
 // -------------------------------------------------- 7. Choosing an interface ----
@@ -858,7 +797,7 @@ fn ch6_kmap_address_on_another_cpu_and_a_kmap_local_one() {
 /// another CPU, read and dropped there: the kunmap happens in that task.
 fn ch7_kmapped_guard_travels_to_another_task() {
     let p = any_page();
-    fill(p, 0x7a);
+    fill_byte(p, 0x7a);
     let g = Kmapped::new(p);
     let addr = g.addr();
     if have_highmem() {
@@ -877,26 +816,26 @@ fn ch7_kmapped_guard_travels_to_another_task() {
         assert_eq!(pkmap_count(pkmap_nr(addr)), 1, "released by the other task (lazily)");
         assert_eq!(page_address(p), Some(addr));
     }
-    free(p);
+    free_page(p);
 }
 
 static IRQ_GUARD: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
 
 fn guard_in_irq(pfn: usize) {
-    let before = depth();
+    let before = kmap_depth();
     let sum = with_kmap_local(pfn_to_page(pfn), |m| {
-        IRQ_GUARD[1].store(depth() - before, Ordering::SeqCst);
+        IRQ_GUARD[1].store(kmap_depth() - before, Ordering::SeqCst);
         m.as_bytes().iter().map(|&b| b as usize).sum::<usize>()
     });
     IRQ_GUARD[0].store(sum, Ordering::SeqCst);
-    IRQ_GUARD[2].store(depth() - before, Ordering::SeqCst);
+    IRQ_GUARD[2].store(kmap_depth() - before, Ordering::SeqCst);
 }
 
 /// Exercise 7.2: the safe face in an interrupt handler: with_kmap_local
 /// maps, the closure reads, the mapping is gone when it returns.
 fn ch7_with_kmap_local_in_an_interrupt_handler() {
     let p = any_page();
-    fill(p, 1);
+    fill_byte(p, 1);
     let n = report_count();
     run_in_irq(guard_in_irq, page_to_pfn(p));
     let slot = PageHighMem(p) || config().force_map;
@@ -904,7 +843,7 @@ fn ch7_with_kmap_local_in_an_interrupt_handler() {
     assert_eq!(IRQ_GUARD[1].load(Ordering::SeqCst), if slot { config().km_incr() } else { 0 }, "one slot inside the closure");
     assert_eq!(IRQ_GUARD[2].load(Ordering::SeqCst), 0, "unmapped on the way out");
     assert_eq!(report_count(), n, "nothing reported: {}", last_report().as_str());
-    free(p);
+    free_page(p);
 }
 
 // ------------------------------------------------------------ 8. History ----
@@ -929,14 +868,14 @@ fn ch8_kmap_caches_the_pte_kmap_local_writes_it_every_time() {
         kunmap_local(kmap_local_pfn(page_to_pfn(p)));
     }
     assert_eq!(nr_maps() - m0, 1000, "kmap_local: a PTE write per mapping");
-    free(p);
+    free_page(p);
 }
 
 /// Exercise 8.2: "kmap_local() still can be invoked from atomic context"
 /// (Thomas); kmap() is "only callable from preemptible thread context".
 fn ch8_kmap_local_from_atomic_context_kmap_not() {
     let p = any_page();
-    fill(p, 0x8e);
+    fill_byte(p, 0x8e);
     let low = lowmem_page();
     preempt_disable();
     let n = report_count();
@@ -949,8 +888,8 @@ fn ch8_kmap_local_from_atomic_context_kmap_not() {
     assert!(last_report().as_str().contains("BUG: sleeping function called from invalid context"));
     kunmap(low);
     preempt_enable();
-    free(p);
-    free(low);
+    free_page(p);
+    free_page(low);
 }
 
 /// Exercise 8.3: "kunmap() doesn't release the page, it releases the
@@ -958,7 +897,7 @@ fn ch8_kmap_local_from_atomic_context_kmap_not() {
 /// its address is given up (at the next flush).
 fn ch8_kunmap_releases_the_address_not_the_page() {
     let p = any_page();
-    fill(p, 0x5d);
+    fill_byte(p, 0x5d);
     let v = kmap(p);
     kunmap(p);
     assert_eq!(p.page_count(), 1, "still allocated to us");
@@ -970,7 +909,7 @@ fn ch8_kunmap_releases_the_address_not_the_page() {
         assert_eq!(page_address(p), None, "the address is gone");
         assert!(lookup_kernel_pte(v).is_none());
     }
-    free(p);
+    free_page(p);
 }
 
 // ----------------------------------------- 9. Differences from Linux ----
@@ -997,7 +936,7 @@ fn ch9_underflow_slot_minus_one() {
     // CPU 1: CPU 0's slot 15.
     assert_eq!(normal.slot_vaddr(1, 0) + PAGE_SIZE, normal.slot_vaddr(0, 15));
     assert_eq!(normal.slot_vaddr(0, 15), 0xfffe_c000);
-    assert_eq!(depth(), 0);
+    assert_eq!(kmap_depth(), 0);
     migrate_disable();
     let cfg = config();
     let cpu = raw_smp_processor_id();
@@ -1008,7 +947,7 @@ fn ch9_underflow_slot_minus_one() {
     assert_eq!(report_count(), n + 1, "one report");
     assert!(last_report().as_str().contains("no kmap_local mapping is held"));
     assert_eq!(lookup_kernel_pte(minus_one), before, "slot -1's PTE untouched");
-    assert_eq!(depth(), 0);
+    assert_eq!(kmap_depth(), 0);
     migrate_enable();
 }
 

@@ -28,7 +28,7 @@ use mm::layout::{LAST_PKMAP, NR_CPUS, PAGE_OFFSET, PAGE_SIZE, PKMAP_BASE, fix_to
 use mm::page::Page;
 
 use crate::arch::percpu::raw_smp_processor_id;
-use crate::tools::ktest::Test;
+use crate::tools::ktest::{Test, require_highmem};
 use crate::mm::highmem::{
     clear_highpage, copy_highpage, is_kmap_addr, kmap_to_page, memcpy_from_page, memcpy_page, memcpy_to_page,
     memmove_page, memset_page, memzero_page, nr_free_highpages, totalhigh_pages, zero_user_segments,
@@ -39,6 +39,7 @@ use crate::mm::kmap_local::{nr_maps, config, kmap_local_page, kmap_local_pfn, ku
 use crate::mm::page_alloc::{self, PageHighMem, __free_pages, alloc_pages, page_address, page_to_pfn, pfn_to_page};
 use crate::sched::{current, spawn_on};
 use crate::smp::{num_online_cpus, run_in_irq};
+use super::common::*;
 use crate::test_case;
 
 pub const TESTS: &[Test] = &[
@@ -57,6 +58,7 @@ pub const TESTS: &[Test] = &[
     test_case!(nr_free_highpages_counts_highmem_allocations_only),
     test_case!(gfp_zero_hands_out_zeroed_highmem),
     test_case!(with_kmap_local_nests_three_deep_and_unmaps_lifo),
+    test_case!(kmapped_guard_of_lowmem_is_the_direct_map),
     test_case!(kmapped_guard_kunmaps_on_drop_and_is_valid_in_other_tasks),
     test_case!(memcpy_page_past_the_destination_page_ends_the_boot,
         panics = "BUG: memcpy_page (destination): offset 4000 + length 200 runs past the page (4096 bytes)"),
@@ -74,76 +76,13 @@ pub const TESTS: &[Test] = &[
 
 // ------------------------------------------------------------ helpers ----
 
-/// Does this machine have RAM above lowmem?
-fn have_highmem() -> bool {
-    let l = page_alloc::memory_layout();
-    l.max_pfn > l.max_low_pfn
-}
-
-/// A fresh block of `2^order` highmem pages; only call with highmem.
-fn highmem_block(order: usize) -> &'static Page {
-    let page = alloc_pages(GFP_HIGHUSER, order).expect("free highmem");
-    assert!(PageHighMem(page), "GFP_HIGHUSER gave lowmem pfn {:#x} on a machine with highmem", page_to_pfn(page));
-    page
-}
-
-fn highmem_page() -> &'static Page {
-    highmem_block(0)
-}
-
-/// A highmem page if the machine has any, else a lowmem one.
-fn any_page() -> &'static Page {
-    if have_highmem() { highmem_page() } else { lowmem_page() }
-}
-
 /// The kinds of page this machine has: lowmem, and highmem if present.
 fn kinds() -> &'static [bool] {
     if have_highmem() { &[false, true] } else { &[false] }
 }
 
-/// A fresh block of `2^order` lowmem pages.
-fn lowmem_block(order: usize) -> &'static Page {
-    let page = alloc_pages(GFP_KERNEL, order).expect("free lowmem");
-    assert!(!PageHighMem(page), "GFP_KERNEL gave highmem pfn {:#x}", page_to_pfn(page));
-    page
-}
-
-fn lowmem_page() -> &'static Page {
-    lowmem_block(0)
-}
-
-fn free_page(page: &Page) {
-    __free_pages(page, 0);
-}
-
 fn kind(page: &Page) -> &'static str {
     if PageHighMem(page) { "highmem" } else { "lowmem" }
-}
-
-/// Byte `i` of the fill pattern `seed`. Different seeds differ in every
-/// byte, so a byte copied from the wrong page or offset shows.
-fn pattern(seed: u8, i: usize) -> u8 {
-    ((i as u8).wrapping_mul(31) ^ (i >> 8) as u8).wrapping_add(seed)
-}
-
-/// Write pattern `seed` over the whole page (through kmap_local, not
-/// through a helper under test).
-fn fill(page: &Page, seed: u8) {
-    let v = kmap_local_page(page);
-    for i in 0..PAGE_SIZE {
-        // SAFETY: v maps PAGE_SIZE bytes of our page until kunmap_local.
-        unsafe { ((v + i) as *mut u8).write_volatile(pattern(seed, i)) };
-    }
-    kunmap_local(v);
-}
-
-/// The page's 4096 bytes, read through kmap_local.
-fn contents(page: &Page) -> Vec<u8> {
-    let v = kmap_local_page(page);
-    // SAFETY: as in fill.
-    let bytes = (0..PAGE_SIZE).map(|i| unsafe { ((v + i) as *const u8).read_volatile() }).collect();
-    kunmap_local(v);
-    bytes
 }
 
 /// Check every byte of `page`: `expect(i)` says what byte `i` must be.
@@ -192,7 +131,7 @@ fn helper_call_maps(what: &str, maps: core::ops::RangeInclusive<u64>, f: impl Fn
 fn bare_and_nested(body: impl Fn()) {
     body();
     let held = any_page();
-    fill(held, 0x5c);
+    fill_pattern(held, 0x5c);
     let v = kmap_local_pfn(page_to_pfn(held));
     body();
     assert!(core::ptr::eq(kmap_to_page(v), held), "the held mapping at {v:#010x} still maps its page");
@@ -216,10 +155,6 @@ fn page_of(high: bool) -> &'static Page {
     if high { highmem_page() } else { lowmem_page() }
 }
 
-fn kmap_depth() -> usize {
-    current().kmap_ctrl_snapshot().idx
-}
-
 // ---------------------------------------------------------- the tests ----
 
 /// F56: `memcpy_page(D, 100, S, 200, 300)` copies exactly 300 bytes; D's
@@ -229,8 +164,8 @@ fn memcpy_page_copies_exactly_len_bytes() {
     bare_and_nested(|| {
         for (name, dh, sh) in page_pairs() {
             let (d, s) = (page_of(dh), page_of(sh));
-            fill(d, 1);
-            fill(s, 2);
+            fill_pattern(d, 1);
+            fill_pattern(s, 2);
             helper_call(name, slot_maps(&[d, s]), || memcpy_page(d, 100, s, 200, 300));
             check_bytes("memcpy_page destination", d, |i| if (100..400).contains(&i) { pattern(2, i + 100) } else { pattern(1, i) });
             check_bytes("memcpy_page source", s, |i| pattern(2, i));
@@ -238,7 +173,7 @@ fn memcpy_page_copies_exactly_len_bytes() {
             // offset PAGE_SIZE (length 0 is in bounds there).
             helper_call(name, slot_maps(&[d, s]), || memcpy_page(d, 0, s, 0, PAGE_SIZE));
             check_bytes("memcpy_page of a whole page", d, |i| pattern(2, i));
-            fill(d, 3);
+            fill_pattern(d, 3);
             helper_call(name, slot_maps(&[d, s]), || memcpy_page(d, PAGE_SIZE, s, PAGE_SIZE, 0));
             check_bytes("memcpy_page of 0 bytes", d, |i| pattern(3, i));
             free_page(d);
@@ -253,7 +188,7 @@ fn memcpy_to_page_and_memcpy_from_page_copy_exactly_their_range() {
     bare_and_nested(|| {
         for &high in kinds() {
             let p = page_of(high);
-            fill(p, 7);
+            fill_pattern(p, 7);
             let src: Vec<u8> = (0..50).map(|i| 0xa0 ^ i as u8).collect();
             helper_call("memcpy_to_page", slot_maps(&[p]), || memcpy_to_page(p, PAGE_SIZE - 50, &src));
             check_bytes("memcpy_to_page", p, |i| if i >= PAGE_SIZE - 50 { src[i - (PAGE_SIZE - 50)] } else { pattern(7, i) });
@@ -280,7 +215,7 @@ fn memset_page_and_memzero_page_touch_exactly_their_range() {
     bare_and_nested(|| {
         for &high in kinds() {
             let p = page_of(high);
-            fill(p, 9);
+            fill_pattern(p, 9);
             helper_call("memset_page", slot_maps(&[p]), || memset_page(p, 7, 0xee, 1000));
             helper_call("memzero_page", slot_maps(&[p]), || memzero_page(p, 4000, 96));
             helper_call("memzero_page of nothing", slot_maps(&[p]), || memzero_page(p, 2000, 0));
@@ -307,12 +242,12 @@ fn memmove_page_handles_overlap_within_one_page() {
             let p = page_of(high);
             let maps = slot_maps(&[p])..=2 * slot_maps(&[p]);
             // Upwards: [10, 110) <- [0, 100).
-            fill(p, 11);
+            fill_pattern(p, 11);
             helper_call_maps("memmove_page upwards", maps.clone(), || memmove_page(p, 10, p, 0, 100));
             check_bytes("memmove_page upwards (dst 10, src 0, len 100)", p,
                 |i| if (10..110).contains(&i) { pattern(11, i - 10) } else { pattern(11, i) });
             // Downwards: [0, 100) <- [10, 110).
-            fill(p, 12);
+            fill_pattern(p, 12);
             helper_call_maps("memmove_page downwards", maps, || memmove_page(p, 0, p, 10, 100));
             check_bytes("memmove_page downwards (dst 0, src 10, len 100)", p,
                 |i| if i < 100 { pattern(12, i + 10) } else { pattern(12, i) });
@@ -328,8 +263,8 @@ fn clear_highpage_zeroes_one_whole_page_and_nothing_else() {
         for &high in kinds() {
             let block = if high { highmem_block(1) } else { lowmem_block(1) };
             let (first, second) = (block, pfn_to_page(page_to_pfn(block) + 1));
-            fill(first, 21);
-            fill(second, 22);
+            fill_pattern(first, 21);
+            fill_pattern(second, 22);
             helper_call("clear_highpage", slot_maps(&[first]), || clear_highpage(first));
             check_bytes("clear_highpage", first, |_| 0);
             check_bytes("the page after the cleared one", second, |i| pattern(22, i));
@@ -344,8 +279,8 @@ fn copy_highpage_copies_all_4096_bytes() {
     bare_and_nested(|| {
         for (name, th, fh) in page_pairs() {
             let (to, from) = (page_of(th), page_of(fh));
-            fill(to, 31);
-            fill(from, 32);
+            fill_pattern(to, 31);
+            fill_pattern(from, 32);
             helper_call(name, slot_maps(&[to, from]), || copy_highpage(to, from));
             check_bytes("copy_highpage destination", to, |i| pattern(32, i));
             check_bytes("copy_highpage source", from, |i| pattern(32, i));
@@ -362,7 +297,7 @@ fn zero_user_segments_zeroes_exactly_two_ranges_of_one_page() {
     bare_and_nested(|| {
         for &high in kinds() {
             let p = page_of(high);
-            fill(p, 41);
+            fill_pattern(p, 41);
             helper_call("zero_user_segments", slot_maps(&[p]), || zero_user_segments(p, 0, 10, 20, 4000, PAGE_SIZE));
             let zeroed = |i: usize| (10..20).contains(&i) || i >= 4000;
             check_bytes("zero_user_segments [10, 20) + [4000, 4096)", p, |i| if zeroed(i) { 0 } else { pattern(41, i) });
@@ -389,7 +324,7 @@ fn zero_user_segments_maps_only_the_touched_subpages_of_a_block() {
             let sub = |k: usize| pfn_to_page(first + k);
             let subs = [sub(0), sub(1), sub(2), sub(3)];
             for (k, p) in subs.iter().enumerate() {
-                fill(p, 50 + k as u8);
+                fill_pattern(p, 50 + k as u8);
             }
             let per_page = slot_maps(&[block]);
             helper_call("zero_user_segments on subpages 0 and 3", 2 * per_page,
@@ -436,14 +371,14 @@ fn helpers_in_irq(_: usize) {
 /// `in_hardirq() && !irqs_disabled()` WARN stays quiet).
 fn helpers_work_in_interrupt_context_on_top_of_the_task_stack() {
     let [d, s, z] = [any_page(), any_page(), any_page()];
-    fill(d, 61);
-    fill(s, 62);
-    fill(z, 63);
+    fill_pattern(d, 61);
+    fill_pattern(s, 62);
+    fill_pattern(z, 63);
     for (k, p) in [d, s, z].iter().enumerate() {
         IRQ_PAGES[k].store(page_to_pfn(p), Ordering::SeqCst);
     }
     let held = any_page();
-    fill(held, 64);
+    fill_pattern(held, 64);
     let reports = crate::debug::report_count();
     let v = kmap_local_pfn(page_to_pfn(held)); // a slot, even for lowmem
     let before = current().kmap_ctrl_snapshot();
@@ -583,14 +518,7 @@ fn highmem_totals_agree_with_the_zones_and_meminfo() {
 /// `nr_free_highpages()` drops by the size of each highmem allocation,
 /// not for lowmem ones, and comes back on free.
 fn nr_free_highpages_counts_highmem_allocations_only() {
-    if !have_highmem() {
-        // GFP_HIGHUSER falls back to ZONE_NORMAL, and the count stays 0.
-        let p = alloc_pages(GFP_HIGHUSER, 0).expect("free memory");
-        assert!(!PageHighMem(p));
-        assert_eq!((nr_free_highpages(), totalhigh_pages()), (0, 0));
-        free_page(p);
-        return;
-    }
+    require_highmem();
     let before = nr_free_highpages();
     let h = highmem_page();
     assert_eq!(nr_free_highpages(), before - 1, "one highmem page allocated");
@@ -623,13 +551,6 @@ fn alloc_until(gfp: GfpFlags, pfn: usize) -> &'static Page {
         __free_pages(b, 1);
     }
     found.unwrap_or_else(|| panic!("the allocator did not hand back the order-1 block at pfn {pfn:#x} within 64 tries"))
-}
-
-fn fill_byte(page: &Page, val: u8) {
-    let v = kmap_local_page(page);
-    // SAFETY: v maps PAGE_SIZE bytes of our page.
-    unsafe { core::ptr::write_bytes(v as *mut u8, val, PAGE_SIZE) };
-    kunmap_local(v);
 }
 
 /// `alloc_pages(GFP_HIGHUSER | __GFP_ZERO, 1)` returns both pages zeroed.
@@ -672,8 +593,8 @@ fn gfp_zero_hands_out_zeroed_highmem() {
 /// pops its own slot on the way out, so the stack depth returns step by
 /// step to where it was.
 fn with_kmap_local_nests_three_deep_and_unmaps_lifo() {
-    if !have_highmem() && !config().force_map {
-        return; // nothing goes through a slot on this machine
+    if !config().force_map {
+        require_highmem(); // else nothing goes through a slot on this machine
     }
     let pages = [any_page(), any_page(), any_page()];
     let incr = config().km_incr();
@@ -716,6 +637,19 @@ fn with_kmap_local_nests_three_deep_and_unmaps_lifo() {
     free_page(low);
 }
 
+/// A `Kmapped` guard of a lowmem page is the direct map, as kmap() of
+/// lowmem is (catalogue A1): no PKMAP slot is taken or counted.
+fn kmapped_guard_of_lowmem_is_the_direct_map() {
+    let low = lowmem_page();
+    let census = crate::mm::kmap::pkmap_census();
+    let g = Kmapped::new(low);
+    assert_eq!(Some(g.addr()), page_address(low));
+    assert_eq!(crate::mm::kmap::pkmap_census(), census, "no slot taken");
+    drop(g);
+    assert_eq!(crate::mm::kmap::pkmap_census(), census);
+    free_page(low);
+}
+
 /// The `Kmapped` guard is kmap()/kunmap(): while it lives, its PKMAP slot
 /// has count 2 (one user; see the pkmap_count states in mm/src/pkmap.rs),
 /// a second guard of the same page shares the slot (count 3), and the
@@ -723,19 +657,9 @@ fn with_kmap_local_nests_three_deep_and_unmaps_lifo() {
 /// is global. Dropping the guards kunmaps: back to 2, then 1 (lazy: the PTE
 /// stays until the next wrap flush).
 fn kmapped_guard_kunmaps_on_drop_and_is_valid_in_other_tasks() {
-    if !have_highmem() {
-        // kmap() of lowmem is the direct map (catalogue A1): no slot, no count.
-        let low = lowmem_page();
-        let census = crate::mm::kmap::pkmap_census();
-        let g = Kmapped::new(low);
-        assert_eq!(Some(g.addr()), page_address(low));
-        drop(g);
-        assert_eq!(crate::mm::kmap::pkmap_census(), census);
-        free_page(low);
-        return;
-    }
+    require_highmem();
     let h = highmem_page();
-    fill(h, 71);
+    fill_pattern(h, 71);
     let mut g = Kmapped::new(h);
     let addr = g.addr();
     assert!(mm::layout::is_pkmap_addr(addr), "a PKMAP address: {addr:#010x}");

@@ -6,7 +6,7 @@ use core::sync::atomic::Ordering;
 use crate::arch::apic::{IRQ0_VECTOR, RESCHEDULE_VECTOR};
 use crate::arch::irq::IRQ_COUNTS;
 use crate::console::{RX_INTERRUPTS, loopback_inject, try_read_byte};
-use crate::tools::ktest::Test;
+use crate::tools::ktest::{Test, require_cpus};
 use crate::percpu::per_cpu;
 use crate::sched::{msleep, spawn_on};
 use crate::smp::num_online_cpus;
@@ -59,9 +59,7 @@ fn serial_input_arrives_through_the_ioapic() {
 }
 
 fn waking_a_task_on_an_idle_cpu_sends_a_reschedule_ipi() {
-    if num_online_cpus() < 2 {
-        return;
-    }
+    require_cpus(2);
     // A CPU other than ours (a wake-up on our own CPU needs no IPI).
     crate::sched::preempt::migrate_disable();
     let target = (crate::arch::percpu::raw_smp_processor_id() + 1) % num_online_cpus();

@@ -5,17 +5,17 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
-use mm::gfp::{GFP_HIGHUSER, GFP_KERNEL};
+use mm::gfp::GFP_KERNEL;
 use mm::layout::{LAST_PKMAP, PAGE_SIZE, pkmap_addr, pkmap_nr};
-use mm::page::Page;
 
-use crate::tools::ktest::Test;
+use crate::tools::ktest::{Test, require_cpus, require_highmem};
 use crate::mm::kmap::{kmap, kmap_flush_unused, kunmap, last_pkmap_nr, pkmap_census, pkmap_count, pkmap_stats, pkmap_waiters};
-use crate::mm::page_alloc::{self, PageHighMem, page_address, page_to_pfn};
+use crate::mm::page_alloc::{self, page_address, page_to_pfn};
 use crate::mm::pgtable::lookup_kernel_pte;
 use crate::sched::task::TASK_UNINTERRUPTIBLE;
 use crate::sched::{msleep, spawn, spawn_on};
 use crate::smp::num_online_cpus;
+use super::common::*;
 use crate::test_case;
 
 pub const TESTS: &[Test] = &[
@@ -31,28 +31,6 @@ pub const TESTS: &[Test] = &[
     test_case!(kmap_local_is_invisible_to_page_address),
 ];
 
-/// `n` highmem pages (single pages, so kmap gets distinct ones).
-fn highmem_pages(n: usize) -> Vec<&'static Page> {
-    (0..n)
-        .map(|_| {
-            let p = page_alloc::alloc_pages(GFP_HIGHUSER, 0).expect("a highmem page");
-            assert!(PageHighMem(p), "this test needs highmem (-m 3G)");
-            p
-        })
-        .collect()
-}
-
-fn free_all(pages: Vec<&'static Page>) {
-    for p in pages {
-        page_alloc::__free_pages(p, 0);
-    }
-}
-
-fn have_highmem() -> bool {
-    let l = page_alloc::memory_layout();
-    l.max_pfn > l.max_low_pfn
-}
-
 /// A1: kmap of a lowmem page is its direct-map address; the pool is not
 /// touched.
 fn lowmem_kmap_is_the_direct_map() {
@@ -66,9 +44,7 @@ fn lowmem_kmap_is_the_direct_map() {
 
 /// A2-A5, A9, A10 on a pool fresh from boot.
 fn fresh_pool_slot_order_lazy_unmap_and_first_wrap() {
-    if !have_highmem() {
-        return;
-    }
+    require_highmem();
     assert_eq!(pkmap_census(), (LAST_PKMAP, 0, 0), "nothing kmapped since boot");
     let pages = highmem_pages(LAST_PKMAP + 1);
     let h1 = pages[0];
@@ -113,9 +89,7 @@ fn fresh_pool_slot_order_lazy_unmap_and_first_wrap() {
 /// A6-A8: kmap_flush_unused clears count-1 slots with one flush, keeps
 /// live ones, and does nothing (no flush) when there is nothing to clear.
 fn explicit_flush_spares_live_mappings_and_a_second_flush_is_free() {
-    if !have_highmem() {
-        return;
-    }
+    require_highmem();
     let pages = highmem_pages(2);
     let (h1, h2) = (pages[0], pages[1]);
     let (v1, v2) = (kmap(h1), kmap(h2));
@@ -137,9 +111,7 @@ fn explicit_flush_spares_live_mappings_and_a_second_flush_is_free() {
 /// A11: a slot that is unused but not yet flushed (count 1) is skipped by
 /// the cursor, because some TLB may still translate it.
 fn unflushed_slots_are_skipped() {
-    if !have_highmem() {
-        return;
-    }
+    require_highmem();
     let held = highmem_pages(1)[0];
     let b = pkmap_nr(kmap(held));
     let spare = highmem_pages(LAST_PKMAP + 8);
@@ -166,9 +138,7 @@ fn unflushed_slots_are_skipped() {
 /// A9 in steady state: cycling through 2048 distinct pages wraps twice and
 /// flushes exactly once per wrap.
 fn exactly_one_flush_per_wrap() {
-    if !have_highmem() {
-        return;
-    }
+    require_highmem();
     let pages = highmem_pages(2 * LAST_PKMAP);
     let before = pkmap_stats();
     let ipis = crate::smp::TLB_FULL_FLUSHES.load(Ordering::Relaxed);
@@ -188,9 +158,7 @@ fn exactly_one_flush_per_wrap() {
 /// A12: with all 1024 slots in use, the next kmap sleeps until a kunmap
 /// frees a slot, then gets it.
 fn full_pool_sleeps_until_a_kunmap() {
-    if !have_highmem() {
-        return;
-    }
+    require_highmem();
     let pages = highmem_pages(LAST_PKMAP + 1);
     let held: Vec<usize> = pages[..LAST_PKMAP].iter().map(|p| kmap(p)).collect();
     assert_eq!(pkmap_census().2, LAST_PKMAP, "every slot in use");
@@ -223,9 +191,7 @@ fn full_pool_sleeps_until_a_kunmap() {
 /// A13: two tasks wait for the same page; one wake-up wakes both; one maps
 /// it, the other finds it mapped and takes a reference too.
 fn woken_waiters_share_a_page_mapped_meanwhile() {
-    if !have_highmem() {
-        return;
-    }
+    require_highmem();
     let pages = highmem_pages(LAST_PKMAP + 1);
     for p in &pages[..LAST_PKMAP] {
         kmap(p);
@@ -272,9 +238,7 @@ fn woken_waiters_share_a_page_mapped_meanwhile() {
 /// A kmap address written on one CPU is read on another (the point of
 /// kmap over kmap_local).
 fn kmap_address_is_shared_by_cpus() {
-    if !have_highmem() {
-        return;
-    }
+    require_highmem();
     let page = highmem_pages(1)[0];
     let v = kmap(page);
     // SAFETY: v maps the page on every CPU until kunmap.
@@ -300,9 +264,8 @@ fn kmap_address_is_shared_by_cpus() {
 /// kunmapped; CPU A wraps the pool so that page Y lands in the same slot;
 /// B must read Y, never X (the wrap's flush reached B's TLB).
 fn after_a_wrap_no_cpu_reads_a_stale_translation() {
-    if !have_highmem() || num_online_cpus() < 2 {
-        return; // one CPU: no other TLB to go stale
-    }
+    require_highmem();
+    require_cpus(2);
     let pages = highmem_pages(2);
     let (x, y) = (pages[0], pages[1]);
     crate::mm::highmem::memset_page(x, 0, 0x11, PAGE_SIZE);
@@ -348,9 +311,7 @@ fn after_a_wrap_no_cpu_reads_a_stale_translation() {
 
 /// B26: kmap_local leaves page_address alone; kmap sets it.
 fn kmap_local_is_invisible_to_page_address() {
-    if !have_highmem() {
-        return;
-    }
+    require_highmem();
     let h = highmem_pages(1)[0];
     // A page kmapped by an earlier user may still sit, lazily, in a count-1
     // slot (page_address then still finds it, as in Linux): flush those.

@@ -13,7 +13,7 @@ use mm::page::Page;
 
 use crate::arch::paging::{PAGE_KERNEL, PAGE_KERNEL_RO, Pte};
 use crate::arch::percpu::raw_smp_processor_id;
-use crate::tools::ktest::Test;
+use crate::tools::ktest::{Test, require_highmem, require_kernel_option};
 use crate::mm::kmap::{kmap, kunmap};
 use crate::mm::kmap_atomic::{kmap_atomic, kmap_atomic_pfn, kunmap_atomic};
 use crate::mm::kmap_local::{config, kmap_local_page, kmap_local_page_prot, kmap_local_pfn, kunmap_local, nr_sched_in_slots, nr_sched_out_slots};
@@ -21,6 +21,7 @@ use crate::mm::page_alloc::{self, PageHighMem, page_address, page_to_pfn};
 use crate::mm::pgtable::lookup_kernel_pte;
 use crate::sched::preempt::{pagefault_disabled, preempt_count};
 use crate::sched::{current, spawn_on, yield_now};
+use super::common::*;
 use crate::test_case;
 
 pub const TESTS: &[Test] = &[
@@ -42,28 +43,10 @@ pub const TESTS: &[Test] = &[
     test_case!(fill_every_highmem_page_and_verify_three_ways),
 ];
 
-fn highmem_page() -> Option<&'static Page> {
-    let p = page_alloc::alloc_pages(GFP_HIGHUSER, 0)?;
-    if PageHighMem(p) {
-        Some(p)
-    } else {
-        page_alloc::__free_pages(p, 0);
-        None // no highmem on this machine
-    }
-}
-
 /// A page that goes through the slots in this configuration: highmem, or
 /// anything with force-map.
 fn slot_page() -> &'static Page {
-    if let Some(h) = highmem_page() {
-        return h;
-    }
-    assert!(config().force_map, "without highmem, only force-map puts pages through the slots");
-    page_alloc::alloc_pages(GFP_KERNEL, 0).unwrap()
-}
-
-fn idx() -> usize {
-    current().kmap_ctrl_snapshot().idx
+    if config().force_map { any_page() } else { highmem_page() }
 }
 
 fn migrate_count() -> u32 {
@@ -74,17 +57,17 @@ fn migrate_count() -> u32 {
 /// force-map, where it goes through a slot like highmem).
 fn lowmem_takes_the_fast_path() {
     let p = page_alloc::alloc_pages(GFP_KERNEL, 0).unwrap();
-    let (i, m) = (idx(), migrate_count());
+    let (i, m) = (kmap_depth(), migrate_count());
     let v = kmap_local_page(p);
     if config().force_map {
         assert!(is_kmap_local_addr(v), "force-map puts lowmem through a slot");
-        assert_eq!(idx(), i + config().km_incr());
+        assert_eq!(kmap_depth(), i + config().km_incr());
     } else {
         assert_eq!(v, page_address(p).unwrap());
-        assert_eq!((idx(), migrate_count()), (i, m), "no push, no migrate_disable");
+        assert_eq!((kmap_depth(), migrate_count()), (i, m), "no push, no migrate_disable");
     }
     kunmap_local(v);
-    assert_eq!((idx(), migrate_count()), (i, m));
+    assert_eq!((kmap_depth(), migrate_count()), (i, m));
     page_alloc::__free_pages(p, 0);
 }
 
@@ -94,13 +77,13 @@ fn lowmem_takes_the_fast_path() {
 fn highmem_map_takes_the_first_slot_and_pins_the_task() {
     let h = slot_page();
     let cfg = config();
-    assert_eq!(idx(), 0);
+    assert_eq!(kmap_depth(), 0);
     let (pc, m) = (preempt_count(), migrate_count());
     let v = kmap_local_page(h);
     let cpu = raw_smp_processor_id(); // stable now: migration is disabled
     let slot = cfg.km_incr() - 1; // slot 0, or 1 with guard slots
     assert_eq!(v, cfg.slot_vaddr(cpu, slot));
-    assert_eq!(idx(), cfg.km_incr());
+    assert_eq!(kmap_depth(), cfg.km_incr());
     let pte = Pte::new(page_to_pfn(h), PAGE_KERNEL);
     assert_eq!(current().kmap_ctrl_snapshot().pteval[slot], pte.0);
     assert_eq!(lookup_kernel_pte(v), pte);
@@ -109,7 +92,7 @@ fn highmem_map_takes_the_first_slot_and_pins_the_task() {
     assert!(!pagefault_disabled());
     kunmap_local(v);
     assert!(lookup_kernel_pte(v).is_none(), "unmap clears the PTE");
-    assert_eq!((idx(), migrate_count()), (0, m));
+    assert_eq!((kmap_depth(), migrate_count()), (0, m));
     page_alloc::__free_pages(h, 0);
 }
 
@@ -120,10 +103,10 @@ fn nesting_grows_downwards_and_unmap_accepts_any_offset() {
     let va = kmap_local_page(a);
     let vb = kmap_local_page(b);
     assert_eq!(vb, va - cfg.km_incr() * PAGE_SIZE, "each nested mapping lands lower");
-    assert_eq!(idx(), 2 * cfg.km_incr());
+    assert_eq!(kmap_depth(), 2 * cfg.km_incr());
     kunmap_local(vb + 123);
     kunmap_local(va + PAGE_SIZE - 1);
-    assert_eq!(idx(), 0);
+    assert_eq!(kmap_depth(), 0);
     page_alloc::__free_pages(a, 0);
     page_alloc::__free_pages(b, 0);
 }
@@ -140,7 +123,7 @@ fn nesting_to_the_limit() {
         unsafe { (v as *mut u32).write_volatile(i as u32) };
         addrs.push(v);
     }
-    assert_eq!(idx(), cfg.max_depth() * cfg.km_incr());
+    assert_eq!(kmap_depth(), cfg.max_depth() * cfg.km_incr());
     assert_eq!(cfg.max_depth(), if cfg.debug { 16 } else { 15 });
     for (i, v) in addrs.iter().enumerate() {
         // SAFETY: still mapped.
@@ -149,7 +132,7 @@ fn nesting_to_the_limit() {
     for v in addrs.into_iter().rev() {
         kunmap_local(v);
     }
-    assert_eq!(idx(), 0);
+    assert_eq!(kmap_depth(), 0);
     for p in pages {
         page_alloc::__free_pages(p, 0);
     }
@@ -169,15 +152,15 @@ fn pfn_and_prot_variants() {
         unsafe { (v as *mut u32).write_volatile(7) };
         kunmap_local(v);
     }
-    if let Some(h) = highmem_page() {
-        let v = kmap_local_page_prot(h, PAGE_KERNEL_RO);
-        assert!(!lookup_kernel_pte(v).flags().contains(crate::arch::paging::PteFlags::RW), "read-only slot");
-        // SAFETY: mapped read-only; reading is fine.
-        let _ = unsafe { (v as *const u32).read_volatile() };
-        kunmap_local(v);
-        page_alloc::__free_pages(h, 0);
-    }
     page_alloc::__free_pages(low, 0);
+    // The highmem half of the claim (skips here without highmem).
+    let h = highmem_page();
+    let v = kmap_local_page_prot(h, PAGE_KERNEL_RO);
+    assert!(!lookup_kernel_pte(v).flags().contains(crate::arch::paging::PteFlags::RW), "read-only slot");
+    // SAFETY: mapped read-only; reading is fine.
+    let _ = unsafe { (v as *const u32).read_volatile() };
+    kunmap_local(v);
+    page_alloc::__free_pages(h, 0);
 }
 
 /// C38 continued: writing through a read-only kmap_local mapping faults,
@@ -349,15 +332,15 @@ fn no_cross_cpu_shootdown_for_kmap_local() {
 /// D49: with debug_kmap_local, mappings use odd slots and the even ones
 /// around them are never mapped; the fault report names a guard slot.
 fn guard_slots_stay_unmapped() {
-    let cfg = config();
-    if !cfg.debug {
-        return; // normal mode: no guard slots (the runner has a debug configuration)
+    if !config().debug {
+        require_kernel_option("debug_kmap_local");
     }
+    let cfg = config();
     let p = slot_page();
     let v = kmap_local_page(p);
     let cpu = raw_smp_processor_id();
     assert_eq!(v, KmapLocalConfig::new(true, cfg.force_map).slot_vaddr(cpu, 1), "the first mapping uses slot 1");
-    assert_eq!(idx(), 2);
+    assert_eq!(kmap_depth(), 2);
     assert!(lookup_kernel_pte(v + PAGE_SIZE).is_none(), "slot 0 is a guard");
     assert!(lookup_kernel_pte(v - PAGE_SIZE).is_none(), "slot 2 is a guard");
     let mut text = crate::fmtbuf::FmtBuf::<512>::new();
@@ -386,7 +369,7 @@ fn kmap_atomic_disables_preemption_and_faults() {
     assert!(is_kmap_local_addr(v));
     assert_eq!((preempt_count(), pagefault_disabled()), (pc + 1, true));
     kunmap_atomic(v);
-    assert_eq!((preempt_count(), pagefault_disabled(), idx()), (pc, false, 0));
+    assert_eq!((preempt_count(), pagefault_disabled(), kmap_depth()), (pc, false, 0));
     // E55: kmap_atomic_pfn maps through a slot even for lowmem.
     let v = kmap_atomic_pfn(page_to_pfn(low));
     assert!(is_kmap_local_addr(v));
@@ -404,7 +387,7 @@ fn kmap_atomic_shares_the_stack_with_kmap_local() {
     assert_eq!(v2, v1 - cfg.km_incr() * PAGE_SIZE);
     kunmap_atomic(v2);
     kunmap_local(v1);
-    assert_eq!(idx(), 0);
+    assert_eq!(kmap_depth(), 0);
     page_alloc::__free_pages(h1, 0);
     page_alloc::__free_pages(h2, 0);
 }
@@ -426,10 +409,8 @@ fn fault_inside_kmap_atomic_returns_through_the_fixup() {
 /// highmem page through kmap_local, then read it back through kmap and
 /// through kmap_atomic.
 fn fill_every_highmem_page_and_verify_three_ways() {
+    require_highmem();
     let high = page_alloc::zones().nth(2).unwrap();
-    if high.managed_pages() == 0 {
-        return; // no highmem on this machine
-    }
     // Take every free highmem page, in the largest blocks available.
     let mut blocks: Vec<(usize, usize)> = Vec::with_capacity(high.nr_free_pages() / 512 + 64);
     for order in (0..mm::buddy::MAX_ORDER).rev() {

@@ -26,27 +26,28 @@ use alloc::vec::Vec;
 use alloc::{format, vec};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use mm::gfp::{GFP_HIGHUSER, GFP_KERNEL};
 use mm::layout::{PAGE_OFFSET, PAGE_SIZE, PKMAP_BASE, is_kmap_local_addr, is_pkmap_addr, pkmap_nr};
 use mm::page::Page;
 
 use crate::arch::cpu::{local_irq_restore, local_irq_save};
 use crate::arch::percpu::raw_smp_processor_id;
 use crate::debug::{last_report, report_count};
-use crate::tools::ktest::Test;
+use crate::tools::ktest::{Test, require_highmem, require_kernel_option, require_no_kernel_option};
 use crate::mm::kmap::{kmap, kmap_flush_unused, kunmap, pkmap_census, pkmap_count};
 use crate::mm::kmap_atomic::{kmap_atomic, kunmap_atomic};
 use crate::mm::kmap_local::{config, kmap_local_page, kmap_local_pfn, kunmap_local, set_config};
-use crate::mm::page_alloc::{self, PageHighMem, __free_pages, alloc_pages, page_address, page_to_pfn, pfn_to_page};
+use crate::mm::page_alloc::{PageHighMem, page_address, page_to_pfn, pfn_to_page};
 use crate::mm::pgtable::lookup_kernel_pte;
 use crate::sched::preempt::{
     migrate_disable, migrate_enable, pagefault_disabled, preempt_count, preempt_disable, preempt_enable,
 };
 use crate::sched::{current, msleep, spawn_on, yield_now};
 use crate::smp::{num_online_cpus, run_in_irq};
+use super::common::*;
 use crate::test_case;
 
 pub const TESTS: &[Test] = &[
+    test_case!(kunmap_of_lowmem_is_a_silent_no_op),
     test_case!(kunmap_of_a_page_never_kmapped_is_refused),
     test_case!(more_kunmaps_than_kmaps_are_refused),
     test_case!(out_of_order_kunmap_local_is_refused_and_both_stay_mapped),
@@ -66,11 +67,11 @@ pub const TESTS: &[Test] = &[
         panics = "BUG: kmap_local: nesting beyond KM_MAX_IDX: 16 mappings already held, mapping pfn 0x\n\
                   unmap (kunmap_local) before mapping more"),
     test_case!(kmap_from_interrupt_context_ends_the_boot,
-        panics = "BUG: kmap() of highmem page pfn 0x\nfrom interrupt context (CPU \ninterrupted task kinit/\n\
+        panics = "BUG: kmap() of highmem page pfn 0x\nfrom interrupt context (CPU \ninterrupted task ktest/\n\
                   kmap may sleep and kmap_lock is not interrupt-safe; use kmap_local_page()"),
     test_case!(kmap_local_address_used_after_kunmap_local_ends_the_boot,
         panics = "BUG: unable to handle page fault for address: 0x\n#PF: supervisor read access in kernel mode\n\
-                  not-present page\nkmap_local: 0x\n of CPU \nlast mapped pfn 0x\nfor task kinit/\n\
+                  not-present page\nkmap_local: 0x\n of CPU \nlast mapped pfn 0x\nfor task ktest/\n\
                   unmapped by kunmap_local since: a use after unmap"),
     test_case!(kmap_local_address_used_by_another_task_ends_the_boot,
         panics = "BUG: unable to handle page fault for address: 0x\nkmap_local: 0x\nfor task kmap-holder/\n\
@@ -83,56 +84,11 @@ pub const TESTS: &[Test] = &[
 
 // ------------------------------------------------------------ helpers ----
 
-fn have_highmem() -> bool {
-    let l = page_alloc::memory_layout();
-    l.max_pfn > l.max_low_pfn
-}
-
-fn highmem_page() -> &'static Page {
-    let p = alloc_pages(GFP_HIGHUSER, 0).expect("free highmem");
-    assert!(PageHighMem(p), "GFP_HIGHUSER gave lowmem pfn {:#x}: this test needs highmem (-m 3G)", page_to_pfn(p));
-    p
-}
-
-fn lowmem_page() -> &'static Page {
-    let p = alloc_pages(GFP_KERNEL, 0).expect("free lowmem");
-    assert!(!PageHighMem(p));
-    p
-}
-
-/// A highmem page when there is highmem, else a lowmem one (kmap_local
-/// misuse goes through `kmap_local_pfn`, a slot either way).
-fn any_page() -> &'static Page {
-    if have_highmem() { highmem_page() } else { lowmem_page() }
-}
-
-fn free_page(p: &Page) {
-    __free_pages(p, 0);
-}
-
-/// Fill `page` with `val` (through a mapping of our own).
-fn fill(page: &Page, val: u8) {
-    let v = kmap_local_pfn(page_to_pfn(page));
-    // SAFETY: v maps the page until kunmap_local.
-    unsafe { core::ptr::write_bytes(v as *mut u8, val, PAGE_SIZE) };
-    kunmap_local(v);
-}
-
-fn read_byte(addr: usize) -> u8 {
-    // SAFETY: callers pass addresses they have mapped (or, in the tests
-    // that end the boot, addresses that must fault).
-    unsafe { (addr as *const u8).read_volatile() }
-}
-
-fn kmap_depth() -> usize {
-    current().kmap_ctrl_snapshot().idx
-}
-
 fn migrate_count() -> u32 {
     current().migrate_disable.load(Ordering::Relaxed)
 }
 
-/// How a report names the current task and CPU: "task kinit/3 on CPU 0".
+/// How a report names the current task and CPU: "task ktest/3 on CPU 0".
 /// Call with migration disabled, or the CPU may change under it.
 fn who() -> String {
     let t = current();
@@ -166,16 +122,24 @@ fn assert_says(report: &str, parts: &[&str]) {
 
 // ------------------------------------------------- kmap() / kunmap() ----
 
+/// kmap() and kunmap() of a lowmem page are the direct map and nothing
+/// else (catalogue A1): a kunmap of a lowmem page never kmapped, or one
+/// kunmap too many, is a correct no-op, and nothing is reported.
+fn kunmap_of_lowmem_is_a_silent_no_op() {
+    let low = lowmem_page();
+    no_report("kunmap(lowmem)", || kunmap(low));
+    no_report("kmap + two kunmaps of lowmem", || {
+        kmap(low);
+        kunmap(low);
+        kunmap(low);
+    });
+    free_page(low);
+}
+
 /// Linux `kunmap_high`: `BUG_ON(!vaddr)` for a page with no PKMAP slot
 /// (catalogue A16). We report it with the page and the task, and refuse.
 fn kunmap_of_a_page_never_kmapped_is_refused() {
-    if !have_highmem() {
-        // kunmap of a lowmem page is a correct no-op (catalogue A1).
-        let low = lowmem_page();
-        no_report("kunmap(lowmem)", || kunmap(low));
-        free_page(low);
-        return;
-    }
+    require_highmem();
     let h = highmem_page();
     let pfn = page_to_pfn(h);
     kmap_flush_unused(); // forget any stale count-1 slot left by earlier tests
@@ -194,19 +158,10 @@ fn kunmap_of_a_page_never_kmapped_is_refused() {
 /// 0 without a TLB flush (catalogue A17). We report it with the page and
 /// its address, and the count stays at 1 (unused, PTE kept, lazily).
 fn more_kunmaps_than_kmaps_are_refused() {
-    if !have_highmem() {
-        let low = lowmem_page();
-        no_report("kmap + two kunmaps of lowmem", || {
-            kmap(low);
-            kunmap(low);
-            kunmap(low);
-        });
-        free_page(low);
-        return;
-    }
+    require_highmem();
     let h = highmem_page();
     let pfn = page_to_pfn(h);
-    fill(h, 0x3c);
+    fill_byte(h, 0x3c);
     let v = kmap(h);
     let nr = pkmap_nr(v);
     assert_eq!(pkmap_count(nr), 2);
@@ -299,13 +254,11 @@ fn kunmap_from_interrupt_context_is_refused() {
     assert_eq!(Some(IRQ_ADDR.load(Ordering::SeqCst)), page_address(low), "kmap(lowmem) in an interrupt: the direct map");
     assert_says(&r, &["BUG: sleeping function called from invalid context", "irqs_disabled(): 1"]);
     free_page(low);
-    if !have_highmem() {
-        return; // kunmap of lowmem is a no-op: nothing to refuse
-    }
+    require_highmem();
 
     let h = highmem_page();
     let pfn = page_to_pfn(h);
-    fill(h, 0x5a);
+    fill_byte(h, 0x5a);
     let v = kmap(h);
     let nr = pkmap_nr(v);
     migrate_disable(); // run_in_irq interrupts this CPU
@@ -333,8 +286,8 @@ fn kunmap_from_interrupt_context_is_refused() {
 /// the right order afterwards works and empties the stack.
 fn out_of_order_kunmap_local_is_refused_and_both_stay_mapped() {
     let (pa, pb) = (any_page(), any_page());
-    fill(pa, 0xaa);
-    fill(pb, 0xbb);
+    fill_byte(pa, 0xaa);
+    fill_byte(pb, 0xbb);
     let (depth, migrate) = (kmap_depth(), migrate_count());
     let a = kmap_local_pfn(page_to_pfn(pa));
     let b = kmap_local_pfn(page_to_pfn(pb));
@@ -409,13 +362,9 @@ fn kunmap_local_of_the_direct_map_address_instead_of_the_mapping() {
         kunmap_local(v);
     });
     assert_eq!(kmap_depth(), depth);
-    if config().force_map {
-        // With force-map every kmap_local mapping is a slot and any lowmem
-        // address is wrong: kunmap_local_of_lowmem_with_force_map_is_named.
-        free_page(low);
-        free_page(other);
-        return;
-    }
+    // With force-map every kmap_local mapping is a slot and any lowmem
+    // address is wrong: kunmap_local_of_lowmem_with_force_map_is_named.
+    require_no_kernel_option("debug_kmap_local_force_map");
     let v = kmap_local_pfn(pfn);
     assert!(is_kmap_local_addr(v), "kmap_local_pfn maps lowmem through a slot");
     let r = one_report(|| kunmap_local(direct + 8));
@@ -481,14 +430,11 @@ fn kunmap_local_with_nothing_mapped_changes_nothing() {
 /// lowmem returns a slot, so `kunmap_local(page_address(lowmem))` is always
 /// wrong (Linux `WARN_ON_ONCE(1)`, no pop). We name it; the slot stays.
 fn kunmap_local_of_lowmem_with_force_map_is_named() {
-    if !config().force_map {
-        // Only with debug_kmap_local_force_map (a configuration the runner
-        // has); otherwise lowmem mappings are the direct map and this is
-        // kunmap_local_of_the_direct_map_address_instead_of_the_mapping.
-        return;
-    }
+    // Otherwise lowmem mappings are the direct map and this is
+    // kunmap_local_of_the_direct_map_address_instead_of_the_mapping.
+    require_kernel_option("debug_kmap_local_force_map");
     let low = lowmem_page();
-    fill(low, 0x6e);
+    fill_byte(low, 0x6e);
     let depth = kmap_depth();
     let v = kmap_local_page(low);
     assert!(is_kmap_local_addr(v), "force-map: lowmem goes through a slot");
@@ -520,7 +466,7 @@ fn sleeping_inside_kmap_atomic_is_caught() {
         pages.push(highmem_page());
     }
     for p in pages {
-        fill(p, 0x71);
+        fill_byte(p, 0x71);
         assert_eq!((preempt_count(), pagefault_disabled()), (0, false));
         let v = kmap_atomic(p);
         let (t, cpu) = (current(), raw_smp_processor_id());
@@ -549,8 +495,8 @@ fn sleeping_inside_kmap_atomic_is_caught() {
 fn task_exiting_with_kmap_local_held_is_named_and_its_slot_cleared() {
     let cpu = num_online_cpus() - 1;
     let (leaked, fresh) = (any_page(), any_page());
-    fill(leaked, 0x11);
-    fill(fresh, 0x22);
+    fill_byte(leaked, 0x11);
+    fill_byte(fresh, 0x22);
     let (leaked_pfn, fresh_pfn) = (page_to_pfn(leaked), page_to_pfn(fresh));
     let addr = Arc::new(AtomicUsize::new(0));
     let a = addr.clone();
@@ -604,7 +550,7 @@ fn nest_past_the_limit(debug: bool) {
     assert_eq!(depth, if debug { 16 } else { 15 });
     let pages: Vec<&Page> = (0..=depth).map(|_| any_page()).collect();
     for (k, p) in pages.iter().enumerate() {
-        fill(p, k as u8);
+        fill_byte(p, k as u8);
     }
     let addrs: Vec<usize> = pages[..depth].iter().map(|p| kmap_local_pfn(page_to_pfn(p))).collect();
     assert_eq!(kmap_depth(), depth * cfg.km_incr());
@@ -632,11 +578,7 @@ fn nesting_beyond_16_mappings_with_guard_slots_ends_the_boot() {
 /// stops, saying why. `run_in_irq` sends this CPU an IPI, so this works on
 /// one CPU as well. Needs highmem (kmap of lowmem takes no lock).
 fn kmap_from_interrupt_context_ends_the_boot() {
-    if !have_highmem() {
-        // kmap of a lowmem page takes no lock and cannot sleep: nothing to
-        // refuse, so nothing here can end the boot.
-        crate::tools::ktest::skip("needs a highmem page (boot with -m 3G)");
-    }
+    require_highmem();
     let h = highmem_page();
     run_in_irq(kmap_in_irq, page_to_pfn(h));
 }
@@ -646,7 +588,7 @@ fn kmap_from_interrupt_context_ends_the_boot() {
 /// says whose slot it was and that it was unmapped (a use after unmap).
 fn kmap_local_address_used_after_kunmap_local_ends_the_boot() {
     let p = any_page();
-    fill(p, 0x42);
+    fill_byte(p, 0x42);
     migrate_disable();
     let v = kmap_local_pfn(page_to_pfn(p));
     assert_eq!(read_byte(v), 0x42);
@@ -662,7 +604,7 @@ fn kmap_local_address_used_after_kunmap_local_ends_the_boot() {
 fn kmap_local_address_used_by_another_task_ends_the_boot() {
     let cpu = num_online_cpus() - 1;
     let p = any_page();
-    fill(p, 0x24);
+    fill_byte(p, 0x24);
     let pfn = page_to_pfn(p);
     let addr = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
@@ -695,11 +637,9 @@ fn kmap_local_address_used_by_another_task_ends_the_boot() {
 /// the old address faults, and the report says it is a PKMAP slot whose
 /// PTE is clear. Needs highmem (kmap of lowmem is the direct map).
 fn kmap_address_used_after_kunmap_and_flush_ends_the_boot() {
-    if !have_highmem() {
-        crate::tools::ktest::skip("needs a highmem page: lowmem kmap addresses are the direct map, never unmapped");
-    }
+    require_highmem();
     let h = highmem_page();
-    fill(h, 0x17);
+    fill_byte(h, 0x17);
     let v = kmap(h);
     assert_eq!(read_byte(v), 0x17);
     kunmap(h);

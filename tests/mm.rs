@@ -12,7 +12,7 @@ use mm::layout::*;
 use mm::zone::ZoneType;
 
 use crate::arch::paging::Pte;
-use crate::tools::ktest::Test;
+use crate::tools::ktest::{Test, require_highmem};
 use crate::mm::page_alloc::{self, PageHighMem, page_address, page_to_pfn};
 use crate::mm::pgtable::{kmap_pte, lookup_kernel_pte, pkmap_page_table, virt_to_kpte};
 use crate::test_case;
@@ -109,7 +109,7 @@ fn qemu_ram_split(mem: u64) -> (u64, u64) {
 }
 
 fn zones_and_totals_match_the_machine() {
-    let mem = crate::init::params().test_expect_mem.expect("the runner passes test_expect_mem=");
+    let mem = crate::tools::ktest::expected_mem();
     let (below, above) = qemu_ram_split(mem);
     let split = page_alloc::memory_layout();
     let end = (split.max_pfn << PAGE_SHIFT) as u64;
@@ -238,10 +238,7 @@ fn gfp_chooses_zones() {
 }
 
 fn gfp_highuser_falls_back_when_highmem_is_exhausted() {
-    let split = page_alloc::memory_layout();
-    if split.max_pfn == split.max_low_pfn {
-        return; // no highmem on this machine: nothing to exhaust
-    }
+    require_highmem();
     let high = page_alloc::zones().nth(2).unwrap();
     let before = free_counts();
     {

@@ -26,6 +26,7 @@ use crate::tools::ktest::Test;
 
 mod acpi;
 mod boot;
+mod common;
 mod exercises;
 mod harness;
 mod highmem_helpers;

@@ -186,7 +186,7 @@ check_console() {
         '^PKMAP: 1024 slots' '^ 960 [.u0-9+]{64}$' '^free [0-9]+, unused [0-9]+, in use 0; waiters 0' \
         '^ *pid name +cpu state' ' kinit +[0-9] running' ' swapper/1 +1 '
     expect_console "trace shows kmap_local map and unmap" 'trace on\ntest kmap_local::highmem_map_takes\ntrace off\npoweroff\n' \
-        'trace: cpu [0-9] kinit/[0-9]+: kmap_local: map slot 0 \(0x[0-9a-f]+\) <- pfn 0x' \
+        'trace: cpu [0-9] ktest/[0-9]+: kmap_local: map slot 0 \(0x[0-9a-f]+\) <- pfn 0x' \
         'kmap_local: unmap slot 0 .*invlpg on this CPU only' '^1 passed, 0 failed'
     expect_console "demo wrap" 'demo wrap\npoweroff\n' \
         'demo: .* new mappings and not one TLB flush' 'kmap: flush_all_zero_pkmaps: unused slots cleared; one TLB flush' \

@@ -41,7 +41,7 @@ fn ms_since(start: u64) -> u64 {
 }
 
 fn all_cpus_come_up() {
-    let expected = crate::init::params().test_expect_cpus.expect("the runner passes test_expect_cpus=") as usize;
+    let expected = crate::tools::ktest::expected_cpus();
     assert_eq!(num_online_cpus(), expected.min(mm::layout::NR_CPUS));
     for cpu in 0..num_online_cpus() {
         let pc = crate::percpu::per_cpu(cpu);
@@ -346,7 +346,7 @@ fn sleeping_while_atomic_is_caught() {
     assert!(crate::debug::report_count() >= n + 2);
     // msleep reports might_sleep first, then schedule() reports this:
     let r = crate::debug::last_report();
-    assert!(r.as_str().contains("BUG: scheduling while atomic: kinit/"), "{}", r.as_str());
+    assert!(r.as_str().contains("BUG: scheduling while atomic: ktest/"), "{}", r.as_str());
     assert!(r.as_str().contains("/0x00000001"), "{}", r.as_str());
 }
 
@@ -357,7 +357,7 @@ fn smp_processor_id_in_preemptible_code_is_caught() {
     if num_online_cpus() > 1 && cfg!(debug_assertions) {
         assert_eq!(crate::debug::report_count(), n + 1);
         let r = crate::debug::last_report();
-        assert!(r.as_str().contains("BUG: using smp_processor_id() in preemptible [00000000] code: kinit/"), "{}", r.as_str());
+        assert!(r.as_str().contains("BUG: using smp_processor_id() in preemptible [00000000] code: ktest/"), "{}", r.as_str());
     } else {
         assert_eq!(crate::debug::report_count(), n, "one CPU: nowhere to migrate to, nothing to report");
     }

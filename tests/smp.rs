@@ -10,11 +10,11 @@ use mm::layout::{PAGE_SIZE, VMALLOC_END};
 use crate::arch::extable::{FIXUPS, copy_from_kernel_nofault};
 use crate::arch::paging::{PAGE_KERNEL, Pte};
 use crate::arch::percpu::raw_smp_processor_id;
-use crate::tools::ktest::Test;
+use crate::tools::ktest::{Test, require_cpus};
 use crate::mm::vmalloc::{vmap, vunmap};
 use crate::mm::{page_alloc, pgtable};
 use crate::sched::{spawn_on, yield_now};
-use crate::smp::{cpu_online_mask, flush_tlb_kernel_range, flush_tlb_kernel_range_local, num_online_cpus, on_each_cpu};
+use crate::smp::{cpu_online_mask, flush_tlb_kernel_range, flush_tlb_kernel_range_local, on_each_cpu};
 use crate::test_case;
 
 pub const TESTS: &[Test] = &[
@@ -39,9 +39,7 @@ fn on_each_cpu_runs_everywhere_and_waits() {
 }
 
 fn tlb_shootdown_reaches_other_cpus() {
-    if num_online_cpus() < 2 {
-        return; // one CPU: nobody else has a TLB to shoot down
-    }
+    require_cpus(2);
     let old = page_alloc::alloc_pages(GFP_KERNEL, 0).unwrap();
     let new = page_alloc::alloc_pages(GFP_KERNEL, 0).unwrap();
     // SAFETY: both pages are ours and in the direct map.

@@ -13,7 +13,7 @@ use mm::layout::{KernelLayout, PAGE_SHIFT, PAGE_SIZE, VMALLOC_END, phys_to_virt}
 use mm::vmalloc::{Place, VmFlags};
 
 use crate::arch::paging::{PAGE_KERNEL, PAGE_KERNEL_NOCACHE, PteFlags};
-use crate::tools::ktest::Test;
+use crate::tools::ktest::{Test, require_highmem};
 use crate::mm::page_alloc::{self, PageHighMem, page_to_pfn};
 use crate::mm::pgtable::lookup_kernel_pte;
 use crate::mm::stack::{alloc_kernel_stack, free_kernel_stack, guard_page_owner, set_stack_owner_name};
@@ -21,6 +21,7 @@ use crate::mm::vmalloc::{
     find_vm_area, ioremap, ioremap_cache, iounmap, vfree, vmalloc, vmalloc_info, vmalloc_to_page, vmalloc_to_pfn,
     vmap, vunmap,
 };
+use super::common::*;
 use crate::test_case;
 
 pub const TESTS: &[Test] = &[
@@ -55,11 +56,6 @@ pub const TESTS: &[Test] = &[
 /// Free pages of each zone, and each order's free-list length.
 fn free_counts() -> Vec<(usize, [usize; MAX_ORDER])> {
     page_alloc::zones().map(|z| (z.nr_free_pages(), z.free_list_counts())).collect()
-}
-
-fn has_highmem() -> bool {
-    let split = page_alloc::memory_layout();
-    split.max_pfn > split.max_low_pfn
 }
 
 fn pte_flags(vaddr: usize) -> PteFlags {
@@ -123,7 +119,7 @@ fn vmalloc_prefers_highmem_frames() {
     let addr = vmalloc(8 * PAGE_SIZE).unwrap();
     for i in 0..8 {
         let page = vmalloc_to_page(addr + i * PAGE_SIZE).unwrap();
-        assert_eq!(PageHighMem(page), has_highmem(), "vmalloc takes highmem when the machine has any");
+        assert_eq!(PageHighMem(page), have_highmem(), "vmalloc takes highmem when the machine has any");
     }
     vfree(addr);
 }
@@ -222,9 +218,7 @@ fn ioremap_of_lowmem_shows_the_direct_map_bytes() {
 }
 
 fn ioremap_of_highmem_twice_shows_the_same_frame() {
-    if !has_highmem() {
-        return; // no highmem on this machine
-    }
+    require_highmem();
     let page = page_alloc::alloc_pages(GFP_HIGHUSER, 0).unwrap();
     assert!(PageHighMem(page));
     let phys = (page_to_pfn(page) << PAGE_SHIFT) as u64;

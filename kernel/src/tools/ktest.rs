@@ -24,6 +24,20 @@
 //! and QEMU's exit status says the same (33 = all passed, 35 = not). A test
 //! fails by panicking (`assert!` and friends). Because the boot ends there,
 //! the runner starts a new boot with `test_after=NAME` to run the rest.
+//!
+//! Each test runs in a kernel thread of its own, named `ktest`, as Linux's
+//! KUnit runs each case in a kthread (`kunit_try_catch`). That is what lets
+//! a test *stop* early without unwinding: [`skip`] records why and ends the
+//! thread, and the harness, waiting in `join`, prints
+//!
+//! ```text
+//! test kmap::kmap_address_is_shared_by_cpus ... skipped (needs highmem: ...)
+//! ```
+//!
+//! A skip always says what the configuration lacks (`needs highmem`, `needs
+//! N CPUs`, `needs the kernel option OPT`): the runner fails `check` when a
+//! configuration that has it skips anyway. A selection that matches no test
+//! is an error, never an empty green run.
 
 use core::fmt::Write;
 use core::panic::PanicInfo;
@@ -71,8 +85,11 @@ impl Test {
         !matches!(self.expect, Expect::Pass)
     }
 
+    /// Whether `filter` (comma-separated substrings) selects this test:
+    /// the host-tested [`boot::cmdline::filter_matches`], so `test=kmap,`
+    /// means kmap and not everything.
     fn matches(&self, filter: &str) -> bool {
-        filter.split(',').any(|f| self.short_name().contains(f))
+        boot::cmdline::filter_matches(filter, self.short_name())
     }
 }
 
@@ -112,6 +129,11 @@ macro_rules! test_case {
 
 static CURRENT: AtomicPtr<Test> = AtomicPtr::new(core::ptr::null_mut());
 static SKIPPED: AtomicUsize = AtomicUsize::new(0);
+/// Why the test that just ended skipped (written by [`skip`] in the test's
+/// thread, read by the harness after `join`).
+static SKIP_REASON: spin::Mutex<FmtBuf<240>> = spin::Mutex::new(FmtBuf::new());
+/// The exit code of a test thread that called [`skip`].
+const EXIT_SKIPPED: i32 = 77;
 static PASSED: AtomicUsize = AtomicUsize::new(0);
 static FAILED: AtomicUsize = AtomicUsize::new(0);
 
@@ -130,6 +152,9 @@ pub fn current() -> Option<&'static Test> {
 /// `test_list[=FILTER]`: print the tests and leave QEMU.
 pub fn list(filter: Option<&str>) -> ! {
     let selected = || all_tests().filter(|t| filter.is_none_or(|f| t.matches(f)));
+    if selected().count() == 0 {
+        no_match(filter.unwrap_or(""));
+    }
     println!("ktest: {} tests", selected().count());
     for t in selected() {
         match t.expect {
@@ -181,6 +206,9 @@ pub fn run_suite(filter: Option<&str>, after: Option<&str>) -> ! {
         n += 1;
     }
     let deferred = all_tests().filter(|t| t.ends_boot() && filter.is_none_or(|f| t.matches(f))).count();
+    if n == 0 && deferred == 0 {
+        no_match(filter.unwrap_or(""));
+    }
     println!("ktest: running {n} tests ({deferred} that end the boot run one per boot via test_one=)");
     for t in selected[..n].iter().flatten() {
         run_test(t);
@@ -188,72 +216,197 @@ pub fn run_suite(filter: Option<&str>, after: Option<&str>) -> ! {
     finish()
 }
 
-/// `test [NAME]` at the console: run the matching tests that return, and
-/// come back to the prompt. (Tests that end the boot cannot run here; the
-/// shell names them.)
+/// An empty selection is an error: say which filter matched nothing and
+/// leave QEMU with the failure status.
+fn no_match(filter: &str) -> ! {
+    println!("ktest: no test matches '{filter}' (test_list prints every name)");
+    exit_qemu(QemuExitCode::Failed)
+}
+
+/// `test [NAME]` at the console: run the matching tests that can run here
+/// and come back to the prompt, with this command's own totals. Tests that
+/// end the boot cannot run here: they are named, with the command that runs
+/// them. Tests that need what only the runner passes (the expected RAM size,
+/// say) skip, saying so.
 pub fn run_in_shell(filter: Option<&str>) {
-    let (p0, f0) = (PASSED.load(Ordering::Relaxed), FAILED.load(Ordering::Relaxed));
-    let mut ending = 0;
-    for t in all_tests().filter(|t| filter.is_none_or(|f| t.matches(f))) {
-        if t.ends_boot() {
-            ending += 1;
-        } else {
-            run_test(t);
-        }
+    let selected = || all_tests().filter(|t| filter.is_none_or(|f| t.matches(f)));
+    if selected().count() == 0 {
+        println!("no test matches '{}' (try 'test' alone for all of them)", filter.unwrap_or(""));
+        return;
     }
-    let (p, f) = (PASSED.load(Ordering::Relaxed) - p0, FAILED.load(Ordering::Relaxed) - f0);
-    println!("{p} passed, {f} failed");
-    if ending > 0 {
-        println!("({ending} matching tests end the boot; run them with ./run-qemu.sh test NAME)");
+    let mut totals = Totals::default();
+    for t in selected().filter(|t| !t.ends_boot()) {
+        totals.add(run_test(t));
+    }
+    println!("{}", totals);
+    let left_out = selected().filter(|t| t.ends_boot()).count();
+    if left_out > 0 {
+        println!("left out {left_out} test(s) that end the boot (a panic, a fault, or a fresh kernel); run them with ./run-qemu.sh test NAME:");
+        for t in selected().filter(|t| t.ends_boot()) {
+            println!("  {}", t.short_name());
+        }
     }
 }
 
-fn run_test(test: &'static Test) {
+/// How one test ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// It did what it should.
+    Passed,
+    /// It returned but should have panicked.
+    Failed,
+    /// It called [`skip`].
+    Skipped,
+}
+
+/// Counts of outcomes, printed as the closing line the runner reads.
+#[derive(Clone, Copy, Debug, Default)]
+struct Totals {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+}
+
+impl Totals {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Passed => self.passed += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::Skipped => self.skipped += 1,
+        }
+    }
+}
+
+impl core::fmt::Display for Totals {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} passed, {} failed", self.passed, self.failed)?;
+        if self.skipped > 0 {
+            write!(f, ", {} skipped", self.skipped)?;
+        }
+        Ok(())
+    }
+}
+
+/// Run one test in a thread of its own and report how it ended. A test
+/// that panics does not come back here: the panic handler reports it (see
+/// [`on_panic`]) and the boot ends.
+fn run_test(test: &'static Test) -> Outcome {
     print!("test {} ... ", test.short_name());
     let mark = crate::console::bytes_written();
     if !matches!(test.expect, Expect::KernelPanic(_)) {
         CURRENT.store(test as *const Test as *mut Test, Ordering::Relaxed);
     }
-    (test.func)();
+    let code = crate::sched::spawn("ktest", test.func).join();
     CURRENT.store(core::ptr::null_mut(), Ordering::Relaxed);
     let interleaved = crate::console::bytes_written() != mark;
     if interleaved {
         print!("\ntest {} ... ", test.short_name());
     }
-    match test.expect {
-        Expect::Pass | Expect::FreshBoot => {
-            PASSED.fetch_add(1, Ordering::Relaxed);
-            println!("ok");
+    let outcome = match (code, test.expect) {
+        (EXIT_SKIPPED, _) => {
+            println!("skipped ({})", SKIP_REASON.lock().as_str());
+            Outcome::Skipped
         }
-        Expect::Panic(msg) | Expect::KernelPanic(msg) => {
-            FAILED.fetch_add(1, Ordering::Relaxed);
+        (_, Expect::Pass | Expect::FreshBoot) => {
+            println!("ok");
+            Outcome::Passed
+        }
+        (_, Expect::Panic(msg) | Expect::KernelPanic(msg)) => {
             println!("FAILED");
             println!("  expected a panic containing '{msg}', but the test returned");
+            Outcome::Failed
         }
+    };
+    match outcome {
+        Outcome::Passed => PASSED.fetch_add(1, Ordering::Relaxed),
+        Outcome::Failed => FAILED.fetch_add(1, Ordering::Relaxed),
+        Outcome::Skipped => SKIPPED.fetch_add(1, Ordering::Relaxed),
+    };
+    outcome
+}
+
+/// Stop the running test and count it as skipped: this machine cannot
+/// show what the test's name says (no highmem, one CPU, ...). `reason`
+/// says what is missing, starting with `needs `, so that the runner can
+/// tell an expected skip (`-m 512M` has no highmem) from a wrong one. The
+/// test's thread ends here (KUnit's `kunit_skip` ends the case the same
+/// way); nothing after the call runs.
+pub fn skip(reason: core::fmt::Arguments) -> ! {
+    let on_test_thread = current().is_some() && crate::sched::current().name() == "ktest";
+    assert!(on_test_thread, "ktest::skip called outside a test's own thread");
+    {
+        let mut r = SKIP_REASON.lock();
+        *r = FmtBuf::new();
+        let _ = r.write_fmt(reason);
+    }
+    crate::sched::exit(EXIT_SKIPPED)
+}
+
+/// Skip unless the machine has highmem (a HighMem zone with pages in it).
+pub fn require_highmem() {
+    let l = crate::mm::page_alloc::memory_layout();
+    if l.max_pfn <= l.max_low_pfn {
+        skip(format_args!("needs highmem: all {} MiB of RAM is lowmem (boot with -m 1G or more)",
+            l.max_pfn >> (20 - mm::layout::PAGE_SHIFT)));
     }
 }
 
-/// A test that runs in a boot of its own (it ends the boot, or needs a
-/// fresh kernel) and cannot mean anything on this machine (say, it needs
-/// highmem on `-m 512M`): say so, count it as skipped, end the boot. Tests
-/// in the shared boot skip by returning early instead, with a comment.
-pub fn skip(reason: &str) -> ! {
-    let test = current().expect("ktest::skip outside a test");
-    assert!(test.ends_boot(), "ktest::skip is for tests that run in a boot of their own");
-    CURRENT.store(core::ptr::null_mut(), Ordering::Relaxed);
-    println!("\ntest {} ... skipped: {reason}", test.short_name());
-    SKIPPED.fetch_add(1, Ordering::Relaxed);
-    finish()
+/// Is `name` (alone or as `name=...`) on the kernel command line?
+fn has_kernel_option(name: &str) -> bool {
+    crate::init::boot_info().cmdline.as_str().split_ascii_whitespace()
+        .any(|t| t == name || t.split_once('=').is_some_and(|(k, _)| k == name))
+}
+
+/// Skip unless the kernel was booted with option `name` (a debug mode the
+/// runner has a configuration for, say).
+pub fn require_kernel_option(name: &str) {
+    if !has_kernel_option(name) {
+        skip(format_args!("needs the kernel option {name} (./run-qemu.sh test --append {name})"));
+    }
+}
+
+/// Skip if the kernel was booted with option `name`: the test's subject
+/// does not exist in that mode.
+pub fn require_no_kernel_option(name: &str) {
+    if has_kernel_option(name) {
+        skip(format_args!("needs the kernel option {name} off"));
+    }
+}
+
+/// The RAM size the runner gave QEMU (`test_expect_mem=`, from `-m`), so a
+/// test can check the totals against it; skips the test when the kernel
+/// was booted without it (at the console, say).
+pub fn expected_mem() -> u64 {
+    crate::init::params().test_expect_mem.unwrap_or_else(|| {
+        skip(format_args!("needs the kernel option test_expect_mem (the runner passes QEMU's -m as test_expect_mem=SIZE)"))
+    })
+}
+
+/// The CPU count the runner gave QEMU (`test_expect_cpus=`, from `-smp`);
+/// skips the test when the kernel was booted without it.
+pub fn expected_cpus() -> usize {
+    crate::init::params().test_expect_cpus.map_or_else(
+        || skip(format_args!("needs the kernel option test_expect_cpus (the runner passes QEMU's -smp as test_expect_cpus=N)")),
+        |n| n as usize,
+    )
+}
+
+/// Skip unless at least `n` CPUs are online.
+pub fn require_cpus(n: usize) {
+    let online = crate::smp::num_online_cpus();
+    if online < n {
+        skip(format_args!("needs {n} CPUs: {online} online (boot with --smp {n})"));
+    }
 }
 
 fn finish() -> ! {
-    let (p, f, s) = (PASSED.load(Ordering::Relaxed), FAILED.load(Ordering::Relaxed), SKIPPED.load(Ordering::Relaxed));
-    if s > 0 {
-        println!("{p} passed, {f} failed, {s} skipped");
-    } else {
-        println!("{p} passed, {f} failed");
-    }
-    exit_qemu(if f == 0 { QemuExitCode::Success } else { QemuExitCode::Failed })
+    let totals = Totals {
+        passed: PASSED.load(Ordering::Relaxed),
+        failed: FAILED.load(Ordering::Relaxed),
+        skipped: SKIPPED.load(Ordering::Relaxed),
+    };
+    println!("{totals}");
+    exit_qemu(if totals.failed == 0 { QemuExitCode::Success } else { QemuExitCode::Failed })
 }
 
 /// Called first by the panic handler. If a test is running, the panic is
