@@ -41,12 +41,23 @@ pub const TESTS: &[Test] = &[
     test_case!(kmap_atomic_shares_the_stack_with_kmap_local),
     test_case!(fault_inside_kmap_atomic_returns_through_the_fixup),
     test_case!(fill_every_highmem_page_and_verify_three_ways),
+    test_case!(an_interrupt_between_push_and_pte_write_maps_above_the_outer_slot),
 ];
 
 /// A page that goes through the slots in this configuration: highmem, or
 /// anything with force-map.
 fn slot_page() -> &'static Page {
+    require_slot_pages();
     if config().force_map { any_page() } else { highmem_page() }
+}
+
+/// Skip unless some page goes through the slots here (highmem, or
+/// force-map). Tests whose other tasks call [`slot_page`] call this first:
+/// only the test's own thread can skip.
+fn require_slot_pages() {
+    if !config().force_map {
+        require_highmem();
+    }
 }
 
 fn migrate_count() -> u32 {
@@ -227,6 +238,7 @@ fn interrupt_handler_maps_on_top_of_the_task() {
 /// address and are preempted hundreds of times; each always reads its own
 /// page, and neither ever leaves the CPU.
 fn mappings_survive_preemption_by_a_task_using_the_same_slots() {
+    require_slot_pages();
     let cpu = crate::smp::num_online_cpus() - 1;
     let addrs = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
     let bad = Arc::new(AtomicU64::new(0));
@@ -269,6 +281,7 @@ fn mappings_survive_preemption_by_a_task_using_the_same_slots() {
 /// mappings has N slots cleared at each switch out and restored at each
 /// switch in.
 fn switch_hooks_touch_only_tasks_with_mappings() {
+    require_slot_pages();
     let cpu = crate::smp::num_online_cpus() - 1;
     let out0 = nr_sched_out_slots();
     let a = spawn_on(cpu, "no-maps-a", || (0..500).for_each(|_| yield_now()));
@@ -454,4 +467,61 @@ fn fill_every_highmem_page_and_verify_three_ways() {
         page_alloc::__free_pages(page_alloc::pfn_to_page(pfn), order);
     }
     assert_eq!((bad_kmap, bad_atomic), (0, 0), "pages whose pattern did not read back");
+}
+
+/// Where the interrupt of the next test mapped, and what it read there.
+static IRQ_VADDR: AtomicUsize = AtomicUsize::new(0);
+static IRQ_BYTE: AtomicU32 = AtomicU32::new(0);
+
+/// In interrupt context: map `pfn` through kmap_local, read it, unmap.
+fn map_read_unmap_in_irq(pfn: usize) {
+    let v = kmap_local_pfn(pfn);
+    IRQ_VADDR.store(v, Ordering::SeqCst);
+    IRQ_BYTE.store(read_byte(v + 100) as u32, Ordering::SeqCst);
+    kunmap_local(v);
+}
+
+/// The page the interrupt maps (set by the test before it arms the hook).
+static IRQ_PFN: AtomicUsize = AtomicUsize::new(0);
+
+/// The hook kmap_local runs between its push and its PTE write: disarm
+/// (the interrupt's own kmap_local must not run it again), then take an
+/// interrupt on this CPU right there.
+fn interrupt_after_push() {
+    crate::mm::kmap_local::set_after_push_hook(None);
+    crate::smp::run_in_irq(map_read_unmap_in_irq, IRQ_PFN.load(Ordering::SeqCst));
+}
+
+/// Linux reaches `current->kmap_ctrl` through the task for every access,
+/// because an interrupt may map and unmap on the same slot stack between
+/// any two of them. The worst moment is just after the push and before the
+/// PTE write: the interrupt must see the outer slot as taken (its own
+/// mapping lands one slot above), find its slot empty, and leave the stack
+/// as it found it; the outer mapping then works, and survives a context
+/// switch, which reinstalls it from the `pteval` written after the
+/// interrupt.
+fn an_interrupt_between_push_and_pte_write_maps_above_the_outer_slot() {
+    let (outer, inner) = (slot_page(), slot_page());
+    fill_byte(outer, 0x5a);
+    fill_byte(inner, 0xa5);
+    IRQ_PFN.store(page_to_pfn(inner), Ordering::SeqCst);
+    IRQ_VADDR.store(0, Ordering::SeqCst);
+    let depth = kmap_depth();
+    crate::mm::kmap_local::set_after_push_hook(Some(interrupt_after_push));
+    let v = kmap_local_page(outer);
+    crate::mm::kmap_local::set_after_push_hook(None);
+    let irq_vaddr = IRQ_VADDR.load(Ordering::SeqCst);
+    assert_ne!(irq_vaddr, 0, "the interrupt ran inside kmap_local");
+    // Fixmap indices grow downwards in memory: the next slot up the stack
+    // is km_incr pages below.
+    assert_eq!(irq_vaddr, v - config().km_incr() * PAGE_SIZE, "the interrupt's mapping is one slot above the outer one");
+    assert_eq!(IRQ_BYTE.load(Ordering::SeqCst), 0xa5, "the interrupt read its own page");
+    assert_eq!(kmap_depth(), depth + config().km_incr(), "the interrupt popped what it pushed");
+    assert_eq!(read_byte(v + 7), 0x5a, "the outer mapping maps the outer page");
+    crate::sched::msleep(2); // switched out and back in: restored from pteval
+    assert_eq!(read_byte(v + 7), 0x5a, "after a context switch too");
+    kunmap_local(v);
+    assert_eq!(kmap_depth(), depth);
+    free_page(outer);
+    free_page(inner);
 }

@@ -31,7 +31,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
-use mm::kmap_local::{self as bk, KmapCtrl, KmapLocalConfig, KmapLocalError, SlotState};
+use mm::kmap_local::{self as bk, KmapLocalConfig, KmapLocalError, SlotState};
 use mm::layout::{NR_CPUS, PAGE_MASK, PAGE_OFFSET, PAGE_SHIFT, is_kmap_local_addr, is_pkmap_addr};
 use mm::page::Page;
 
@@ -105,15 +105,16 @@ fn misuse(args: core::fmt::Arguments) {
     crate::debug::report_bug(format_args!("{args}\n  task {}/{} on CPU {}", name.as_str(), pid, raw_smp_processor_id()));
 }
 
-/// The current task's slot stack.
-///
-/// # Safety
-/// Only the task itself, interrupts on its CPU and its context switches
-/// touch it, and each with preemption (or interrupts) off while it does.
-#[allow(clippy::mut_from_ref)]
-unsafe fn ctrl(task: &Task) -> &mut KmapCtrl {
-    // SAFETY: see the function's contract.
-    unsafe { task.kmap_ctrl_mut() }
+/// A test's hook between the push and the PTE write of a mapping (0: none).
+/// `tests/kmap_local.rs` sets it to run an interrupt that maps and unmaps
+/// right there, the moment Linux's comments worry about: the interrupt
+/// must find the outer slot already taken and its own one above it.
+static AFTER_PUSH_HOOK: AtomicUsize = AtomicUsize::new(0);
+
+/// Set (or, with `None`, clear) the hook run between the push and the PTE
+/// write of every kmap_local mapping. For tests only.
+pub fn set_after_push_hook(hook: Option<fn()>) {
+    AFTER_PUSH_HOOK.store(hook.map_or(0, |f| f as usize), Ordering::SeqCst);
 }
 
 /// Map `page` for the current task (Linux `kmap_local_page`). The lowmem
@@ -153,10 +154,10 @@ pub fn __kmap_local_pfn_prot(pfn: usize, prot: PteFlags) -> usize {
     }
     let cfg = config();
     let cpu = raw_smp_processor_id();
-    // SAFETY: preemption is off; an interrupt on this CPU pushes and pops
-    // symmetrically before we run again.
-    let ctrl = unsafe { ctrl(task) };
-    let slot = match bk::push(ctrl, cfg) {
+    // Every access to the slot stack goes through the task, as Linux's
+    // `current->kmap_ctrl` does: between the push and the write of pteval
+    // an interrupt may map and unmap on top of us (see with_kmap_ctrl).
+    let slot = match task.with_kmap_ctrl(|ctrl| bk::push(ctrl, cfg)) {
         Ok(s) => s,
         Err(KmapLocalError::TooDeep { max_depth }) => panic!(
             "BUG: kmap_local: nesting beyond KM_MAX_IDX: {max_depth} mappings already held, mapping pfn {pfn:#x}\n  task {}/{} on CPU {cpu}; unmap (kunmap_local) before mapping more",
@@ -164,6 +165,11 @@ pub fn __kmap_local_pfn_prot(pfn: usize, prot: PteFlags) -> usize {
         ),
         Err(e) => unreachable!("push cannot fail with {e:?}"),
     };
+    let hook = AFTER_PUSH_HOOK.load(Ordering::Relaxed);
+    if hook != 0 {
+        // SAFETY: only set_after_push_hook stores here, from a `fn()`.
+        unsafe { core::mem::transmute::<usize, fn()>(hook)() };
+    }
     let vaddr = cfg.slot_vaddr(cpu, slot);
     let pte = kmap_pte(cfg.calc_idx(cpu, slot));
     // SAFETY: kmap_pte points into the preallocated fixmap page table.
@@ -177,10 +183,10 @@ pub fn __kmap_local_pfn_prot(pfn: usize, prot: PteFlags) -> usize {
     let pteval = Pte::new(pfn, prot);
     // SAFETY: as above; the slot is empty and ours.
     unsafe { pte.write_volatile(pteval) };
-    ctrl.pteval[slot] = pteval.0;
+    task.with_kmap_ctrl(|ctrl| ctrl.pteval[slot] = pteval.0);
     record_owner(cpu, slot, task, pfn, true);
     this_cpu_add_u32(KMAP_LOCAL_MAPS_OFFSET, 1);
-    crate::trace!("kmap_local: map slot {slot} ({vaddr:#010x}) <- pfn {pfn:#x}, depth {}, no TLB flush", ctrl.idx);
+    crate::trace!("kmap_local: map slot {slot} ({vaddr:#010x}) <- pfn {pfn:#x}, depth {}, no TLB flush", task.kmap_local_idx());
     preempt_enable();
     vaddr
 }
@@ -201,11 +207,8 @@ pub fn set_high_memory(high_memory: usize) {
 #[track_caller]
 pub fn kunmap_local(vaddr: usize) {
     if vaddr >= PAGE_OFFSET && vaddr < HIGH_MEMORY.load(Ordering::Relaxed) && !FORCE_MAP.load(Ordering::Relaxed) {
-        if let Some(t) = crate::sched::current_opt() {
-            // SAFETY: reading our own stack depth; see ctrl().
-            if unsafe { ctrl(t) }.idx == 0 {
-                return;
-            }
+        if crate::sched::current_opt().is_some_and(|t| t.kmap_local_idx() == 0) {
+            return;
         }
     }
     kunmap_local_indexed(vaddr);
@@ -225,17 +228,19 @@ pub fn kunmap_local_indexed(vaddr: usize) {
     let task = crate::sched::current();
     preempt_disable();
     let cpu = raw_smp_processor_id();
-    // SAFETY: preemption is off (see kmap_local).
-    let ctrl = unsafe { ctrl(task) };
-    match bk::check_unmap(ctrl, cfg, cpu, addr) {
+    match task.with_kmap_ctrl(|ctrl| bk::check_unmap(ctrl, cfg, cpu, addr)) {
         Ok(slot) => {
             let pte = kmap_pte(cfg.calc_idx(cpu, slot));
             // SAFETY: the fixmap PTE of our own top slot.
             unsafe { pte.write_volatile(Pte::NONE) };
             flush_tlb_one_kernel(addr);
-            record_owner(cpu, slot, task, bk::pte_pfn(ctrl.pteval[slot]), false);
+            let pfn = task.with_kmap_ctrl(|ctrl| {
+                let pfn = bk::pte_pfn(ctrl.pteval[slot]);
+                bk::pop(ctrl, cfg);
+                pfn
+            });
+            record_owner(cpu, slot, task, pfn, false);
             crate::trace!("kmap_local: unmap slot {slot} ({addr:#010x}), invlpg on this CPU only");
-            bk::pop(ctrl, cfg);
             preempt_enable();
             migrate_enable();
         }
@@ -287,11 +292,8 @@ fn kunmap_local_foreign(vaddr: usize, cfg: KmapLocalConfig) {
         } else if let Some(task) = crate::sched::current_opt() {
             // The common case, a correct unmap of a lowmem mapping, costs
             // one read of idx: only a task holding slots can be confused.
-            // SAFETY: reading our own stack with preemption possible is fine:
-            // whatever interrupts us pops what it pushes.
-            let c = unsafe { ctrl(task) };
-            let top = c.idx.checked_sub(1);
-            if let Some(top) = top.filter(|&t| bk::pte_pfn(c.pteval[t]) == pfn) {
+            let top = task.with_kmap_ctrl(|c| c.idx.checked_sub(1).filter(|&t| bk::pte_pfn(c.pteval[t]) == pfn));
+            if let Some(top) = top {
                 misuse(format_args!(
                     "BUG: kunmap_local({vaddr:#010x}) of the lowmem address of pfn {pfn:#x}, which is mapped at \
                      {:#010x} by kmap_local: pass the address kmap_local returned (ignored)",
@@ -308,53 +310,53 @@ fn kunmap_local_foreign(vaddr: usize, cfg: KmapLocalConfig) {
 /// `__kmap_local_sched_out`). Interrupts are off.
 pub fn sched_out(prev: &Task) {
     let cfg = config();
-    // SAFETY: interrupts are off and prev is the task switching out here.
-    let c = unsafe { ctrl(prev) };
-    if c.idx == 0 {
+    if prev.kmap_local_idx() == 0 {
         return;
     }
     let cpu = raw_smp_processor_id();
-    for state in bk::slots(c, cfg) {
-        match state {
-            SlotState::Mapped { slot, .. } => {
-                let pte = kmap_pte(cfg.calc_idx(cpu, slot));
-                // SAFETY: this CPU's fixmap slot, owned by prev.
-                unsafe { pte.write_volatile(Pte::NONE) };
-                flush_tlb_one_kernel(cfg.slot_vaddr(cpu, slot));
-                this_cpu_add_u32(KMAP_SCHED_OUT_OFFSET, 1);
-                crate::trace!("sched_out {}/{}: cleared slot {slot} ({:#010x}), invlpg", prev.name(), prev.id(), cfg.slot_vaddr(cpu, slot));
+    prev.with_kmap_ctrl(|c| {
+        for state in bk::slots(c, cfg) {
+            match state {
+                SlotState::Mapped { slot, .. } => {
+                    let pte = kmap_pte(cfg.calc_idx(cpu, slot));
+                    // SAFETY: this CPU's fixmap slot, owned by prev.
+                    unsafe { pte.write_volatile(Pte::NONE) };
+                    flush_tlb_one_kernel(cfg.slot_vaddr(cpu, slot));
+                    this_cpu_add_u32(KMAP_SCHED_OUT_OFFSET, 1);
+                    crate::trace!("sched_out {}/{}: cleared slot {slot} ({:#010x}), invlpg", prev.name(), prev.id(), cfg.slot_vaddr(cpu, slot));
+                }
+                SlotState::Guard => {}
+                SlotState::GuardInUse { slot } => slot_warning(prev, "guard slot in use", slot),
+                SlotState::Hole { slot } => slot_warning(prev, "hole (empty slot below the top)", slot),
             }
-            SlotState::Guard => {}
-            SlotState::GuardInUse { slot } => slot_warning(prev, "guard slot in use", slot),
-            SlotState::Hole { slot } => slot_warning(prev, "hole (empty slot below the top)", slot),
         }
-    }
+    });
 }
 
 /// Context-switch hook: reinstall `next`'s slots (Linux
 /// `__kmap_local_sched_in`). No flush: sched_out flushed them.
 pub fn sched_in(next: &Task) {
     let cfg = config();
-    // SAFETY: next is the task now running here, before it runs its code.
-    let c = unsafe { ctrl(next) };
-    if c.idx == 0 {
+    if next.kmap_local_idx() == 0 {
         return;
     }
     let cpu = raw_smp_processor_id();
-    for state in bk::slots(c, cfg) {
-        match state {
-            SlotState::Mapped { slot, pteval } => {
-                let pte = kmap_pte(cfg.calc_idx(cpu, slot));
-                // SAFETY: this CPU's fixmap slot, owned by next again.
-                unsafe { pte.write_volatile(Pte(pteval)) };
-                this_cpu_add_u32(KMAP_SCHED_IN_OFFSET, 1);
-                crate::trace!("sched_in {}/{}: restored slot {slot} ({:#010x}) <- pfn {:#x}", next.name(), next.id(), cfg.slot_vaddr(cpu, slot), bk::pte_pfn(pteval));
+    next.with_kmap_ctrl(|c| {
+        for state in bk::slots(c, cfg) {
+            match state {
+                SlotState::Mapped { slot, pteval } => {
+                    let pte = kmap_pte(cfg.calc_idx(cpu, slot));
+                    // SAFETY: this CPU's fixmap slot, owned by next again.
+                    unsafe { pte.write_volatile(Pte(pteval)) };
+                    this_cpu_add_u32(KMAP_SCHED_IN_OFFSET, 1);
+                    crate::trace!("sched_in {}/{}: restored slot {slot} ({:#010x}) <- pfn {:#x}", next.name(), next.id(), cfg.slot_vaddr(cpu, slot), bk::pte_pfn(pteval));
+                }
+                SlotState::Guard => {}
+                SlotState::GuardInUse { slot } => slot_warning(next, "guard slot in use", slot),
+                SlotState::Hole { slot } => slot_warning(next, "hole (empty slot below the top)", slot),
             }
-            SlotState::Guard => {}
-            SlotState::GuardInUse { slot } => slot_warning(next, "guard slot in use", slot),
-            SlotState::Hole { slot } => slot_warning(next, "hole (empty slot below the top)", slot),
         }
-    }
+    });
 }
 
 fn slot_warning(task: &Task, what: &str, slot: usize) {

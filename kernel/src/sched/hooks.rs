@@ -48,8 +48,7 @@ pub fn check_exit(task: &Task) {
         ));
         let flags = crate::arch::cpu::local_irq_save();
         crate::mm::kmap_local::sched_out(task);
-        // SAFETY: the task is the current one, about to exit, interrupts off.
-        unsafe { *task.kmap_ctrl_mut() = mm::kmap_local::KmapCtrl::new() };
+        task.with_kmap_ctrl(|c| *c = mm::kmap_local::KmapCtrl::new());
         crate::arch::cpu::local_irq_restore(flags);
     }
 }

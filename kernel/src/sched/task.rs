@@ -194,16 +194,40 @@ impl Task {
         self.stack.as_ref().map(|s| (s.bottom(), s.top()))
     }
 
-    /// Its kmap_local slot stack. Only the task itself, and interrupts and
-    /// context switches on its CPU, may use it.
+    /// Work on its kmap_local slot stack: `f` gets the one `&mut` to it
+    /// that exists, with interrupts off on this CPU.
     ///
-    /// # Safety
-    /// The caller must be one of those and must not keep the reference
-    /// across a point where another of them could run.
-    #[allow(clippy::mut_from_ref)]
-    pub unsafe fn kmap_ctrl_mut(&self) -> &mut KmapCtrl {
-        // SAFETY: the caller guarantees exclusive use (see above).
-        unsafe { &mut *self.kmap_ctrl.get() }
+    /// Who touches a task's `kmap_ctrl`: the task itself, interrupt
+    /// handlers that run on its CPU while it is interrupted (they push and
+    /// pop their own mappings on the same stack, as Linux's do), and the
+    /// context switch that takes it off or puts it on a CPU. Linux reaches
+    /// `current->kmap_ctrl` through the task pointer for every access and
+    /// never holds on to it; an interrupt may come between any two of them.
+    /// Rust forbids two live `&mut` to the same data, so the reference lives
+    /// only inside `f`, and interrupts are off while it does: no handler can
+    /// make a second one meanwhile, and a context switch of this task cannot
+    /// happen either. Between two calls, anything may run.
+    ///
+    /// The caller must be the task itself (or, for the context-switch hooks,
+    /// the CPU switching it, which already has interrupts off).
+    pub fn with_kmap_ctrl<R>(&self, f: impl FnOnce(&mut KmapCtrl) -> R) -> R {
+        let flags = crate::arch::cpu::local_irq_save();
+        // SAFETY: by the rules above the only code that can reach this
+        // task's kmap_ctrl now is this CPU's, and with interrupts off
+        // nothing else runs on it until `f` returns and the reference dies.
+        let r = f(unsafe { &mut *self.kmap_ctrl.get() });
+        crate::arch::cpu::local_irq_restore(flags);
+        r
+    }
+
+    /// How many kmap_local slots it holds (`kmap_ctrl.idx`), read through
+    /// the pointer without making a reference: the task's own fast path
+    /// (kunmap_local of a lowmem address) may ask between interrupts.
+    pub fn kmap_local_idx(&self) -> usize {
+        // SAFETY: a plain read of an aligned usize inside the cell; any
+        // writer is an interrupt or switch on this CPU that finished before
+        // we run again (or, for another task, the value is only a hint).
+        unsafe { core::ptr::addr_of!((*self.kmap_ctrl.get()).idx).read_volatile() }
     }
 
     /// A copy of its kmap_local slot stack (for reports).
