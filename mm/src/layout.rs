@@ -86,8 +86,11 @@ pub const KERNEL_PGD_BOUNDARY: usize = PAGE_OFFSET >> PGDIR_SHIFT;
 /// Where the bootloader places the kernel image in physical memory.
 pub const KERNEL_LOAD_PHYS: usize = 0x0010_0000;
 /// Where the kernel image is linked: the load address in the direct map.
-/// `linker.ld` repeats this number; `kernel/build.rs`-free builds keep them in
-/// step by a check at boot (see `kernel::memory`).
+/// `linker.ld` repeats this number (`kernel/build.rs` only hands that
+/// script to the linker; nothing generates it from here), so `mem_init()`
+/// in `kernel/src/mm/init.rs` (`kernel::mm::init`) checks at boot that the
+/// linked `_text` and `_kernel_phys_start` agree with it and stops with
+/// "linker.ld and layout.rs disagree" if not.
 pub const KERNEL_VIRT_BASE: usize = PAGE_OFFSET + KERNEL_LOAD_PHYS;
 
 /// The most CPUs this kernel will bring up (Linux i386's default `NR_CPUS`).
