@@ -3,7 +3,7 @@
 //! zero_user_segments, kmap_to_page, is_kmap_addr, the highmem totals,
 //! `__GFP_ZERO` on highmem, and the safe Rust face (`with_kmap_local`,
 //! `Kmapped`). Conformance catalogue sections A21-22, F56-60, G64
-//! (`/work/shared/reference/linux-highmem.md`).
+//! (`docs/conformance.md`).
 //!
 //! Every helper is tried on lowmem and on highmem pages, because the two
 //! take different paths (the direct map, or a kmap_local slot), and every

@@ -1,5 +1,5 @@
 //! kmap() conformance: the PKMAP pool behaves as Linux's does (catalogue
-//! section A of `shared/reference/linux-highmem.md`).
+//! section A of `docs/conformance.md`).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;

@@ -1,6 +1,6 @@
 //! Misuse of kmap, kmap_local and kmap_atomic, and what the kernel says
-//! about it (the misuse table in README.md; Linux's checks in catalogue §5
-//! of `/work/shared/reference/linux-highmem.md`).
+//! about it (the misuse table in README.md; Linux's checks in the debug-check cases
+//! of `docs/conformance.md`).
 //!
 //! Where Linux `BUG()`s, warns once, or says nothing, this kernel names the
 //! misuse (the interface, the address or page, the task and the CPU) and,

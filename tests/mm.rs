@@ -32,19 +32,48 @@ pub const TESTS: &[Test] = &[
     test_case!(double_free_is_caught, panics = "double free of pfn"),
 ];
 
+/// The layout the kernel runs with, against facts written down by hand
+/// (Linux 2.6's i386 layout with our 4 KiB-page tables; README "address
+/// space") and against what the machine does with it: the page tables,
+/// vmalloc's addresses, kmap's addresses. Nothing here recomputes the
+/// formulas of `mm/src/layout.rs`.
 fn layout_matches_the_machine() {
+    let mem = crate::tools::ktest::expected_mem();
     let split = page_alloc::memory_layout();
-    let layout = KernelLayout::new(split.max_low_pfn);
-    assert_eq!(split.max_low_pfn, split.max_pfn.min(MAXMEM_PFN));
-    assert_eq!(layout.high_memory, PAGE_OFFSET + (split.max_low_pfn << PAGE_SHIFT));
-    assert_eq!(layout.vmalloc_start, layout.high_memory + VMALLOC_OFFSET);
-    assert!(layout.vmalloc_start < VMALLOC_END);
-    assert!(VMALLOC_END <= PKMAP_BASE);
-    assert_eq!(PKMAP_BASE % PMD_SIZE, 0);
-    assert!(pkmap_addr(LAST_PKMAP) <= FIXADDR_START);
-    let regions = layout.regions();
-    for pair in regions.windows(2) {
-        assert!(pair[1].2 <= pair[0].1, "{} overlaps {}", pair[1].0, pair[0].0);
+    let high_memory = PAGE_OFFSET + (page_alloc::max_low_pfn() << PAGE_SHIFT);
+    if mem > 896 << 20 {
+        // More RAM than the direct map holds: lowmem is exactly 896 MiB.
+        assert_eq!(high_memory, 0xf800_0000, "high_memory with {mem:#x} bytes of RAM");
+    } else {
+        // All RAM is lowmem, less what the firmware keeps at the top.
+        let end = 0xc000_0000 + mem as usize;
+        assert!(high_memory <= end && high_memory + (1 << 20) >= end, "high_memory {high_memory:#x} for {mem:#x} bytes");
+        assert_eq!(split.max_pfn, split.max_low_pfn, "no highmem");
+    }
+    // The direct map ends at high_memory: its last page is mapped (to the
+    // frame below max_low_pfn), the next address is not.
+    let last = high_memory - PAGE_SIZE;
+    if boot::entry::boot_stack_guard() != last {
+        assert_eq!(lookup_kernel_pte(last).pfn(), page_alloc::max_low_pfn() - 1, "the last lowmem page");
+    }
+    assert!(!lookup_kernel_pte(high_memory).present(), "nothing mapped at high_memory");
+    // vmalloc hands out addresses at least 8 MiB above high_memory (the
+    // gap that catches overruns of the direct map) and below the PKMAP
+    // window at 0xff800000.
+    let v = crate::mm::vmalloc::vmalloc(PAGE_SIZE).expect("vmalloc of one page");
+    assert!(v >= high_memory + (8 << 20) && v < 0xff80_0000, "vmalloc address {v:#x}");
+    crate::mm::vmalloc::vfree(v);
+    // kmap of highmem lands in the 4 MiB PKMAP window; kmap_local in the
+    // fixmap, above it and below the last page (0xfffff000).
+    if split.max_pfn > split.max_low_pfn {
+        let h = page_alloc::alloc_pages(GFP_HIGHUSER, 0).unwrap();
+        let k = crate::mm::kmap::kmap(h);
+        assert!((0xff80_0000..0xffc0_0000).contains(&k), "kmap address {k:#x}");
+        crate::mm::kmap::kunmap(h);
+        let l = crate::mm::kmap_local::kmap_local_page(h);
+        assert!((0xffc0_0000..0xffff_f000).contains(&l), "kmap_local address {l:#x}");
+        crate::mm::kmap_local::kunmap_local(l);
+        page_alloc::__free_pages(h, 0);
     }
 }
 

@@ -9,8 +9,7 @@ use crate::arch::cpu::{local_irq_restore, local_irq_save, rdtsc};
 use crate::arch::percpu::raw_smp_processor_id;
 use crate::arch::tsc::tsc_khz;
 use crate::tools::ktest::Test;
-use crate::sched::core::{NR_SWITCHES, jiffies};
-use crate::sched::hooks::{SCHED_IN_CALLS, SCHED_OUT_CALLS};
+use crate::sched::core::jiffies;
 use crate::sched::preempt::{migrate_disable, migrate_enable, preempt_count, preempt_disable, preempt_enable};
 use crate::sched::{self, msleep, spawn, spawn_on, yield_now};
 use crate::smp::num_online_cpus;
@@ -196,31 +195,48 @@ fn migrate_disabled_task_stays_on_its_cpu_while_others_move() {
 }
 
 fn context_switch_hooks_run_for_every_switch() {
-    let (s0, o0, i0) = (NR_SWITCHES.load(Ordering::SeqCst), SCHED_OUT_CALLS.load(Ordering::SeqCst), SCHED_IN_CALLS.load(Ordering::SeqCst));
-    // Both wait for `go`, so that they really alternate on CPU 0.
+    // Two tasks take turns on CPU 0. Each writes its id into `last` and
+    // yields; when it runs again and finds the other's id there, it has
+    // seen for itself that it was switched out and back in. That count
+    // comes from the tasks, not from the scheduler, and each such return
+    // needs one sched_out and one sched_in of this task.
     let go = Arc::new(AtomicU32::new(0));
-    let worker = |go: Arc<AtomicU32>| move || {
-        go.fetch_add(1, Ordering::SeqCst);
-        while go.load(Ordering::SeqCst) < 2 {
-            yield_now();
+    let last = Arc::new(AtomicU32::new(0));
+    let seen = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    let hooks = Arc::new([[AtomicU64::new(0), AtomicU64::new(0)], [AtomicU64::new(0), AtomicU64::new(0)]]);
+    let worker = |i: usize| {
+        let (go, last, seen, hooks) = (go.clone(), last.clone(), seen.clone(), hooks.clone());
+        move || {
+            let me = crate::sched::current();
+            go.fetch_add(1, Ordering::SeqCst);
+            while go.load(Ordering::SeqCst) < 2 {
+                yield_now();
+            }
+            let (out0, in0) = (me.nr_sched_out.load(Ordering::SeqCst), me.nr_sched_in.load(Ordering::SeqCst));
+            let mut switched = 0;
+            for _ in 0..2000 {
+                last.store(me.id(), Ordering::SeqCst);
+                yield_now();
+                if last.load(Ordering::SeqCst) != me.id() {
+                    switched += 1;
+                }
+            }
+            seen[i].store(switched, Ordering::SeqCst);
+            hooks[i][0].store(me.nr_sched_out.load(Ordering::SeqCst) - out0, Ordering::SeqCst);
+            hooks[i][1].store(me.nr_sched_in.load(Ordering::SeqCst) - in0, Ordering::SeqCst);
         }
-        (0..2000).for_each(|_| yield_now());
     };
-    let a = spawn_on(0, "yield-a", worker(go.clone()));
-    let b = spawn_on(0, "yield-b", worker(go.clone()));
+    let a = spawn_on(0, "yield-a", worker(0));
+    let b = spawn_on(0, "yield-b", worker(1));
     a.join();
     b.join();
-    let flags = local_irq_save();
-    let (s1, o1, i1) = (NR_SWITCHES.load(Ordering::SeqCst), SCHED_OUT_CALLS.load(Ordering::SeqCst), SCHED_IN_CALLS.load(Ordering::SeqCst));
-    local_irq_restore(flags);
-    // Each yield switches when the other task is queued on CPU 0; the first
-    // few may find it not yet there.
-    assert!(s1 - s0 >= 3000, "only {} switches", s1 - s0);
-    // Every switch calls both hooks; a switch in flight on another CPU may
-    // have called sched_out and not yet sched_in.
-    let slack = num_online_cpus() as u64;
-    assert!(s1 - o1 <= slack && o1 - i1 <= slack, "switches {s1} sched_out {o1} sched_in {i1}");
-    assert!((o1 - o0).abs_diff(s1 - s0) <= slack && (i1 - i0).abs_diff(s1 - s0) <= slack);
+    for i in 0..2 {
+        let seen = seen[i].load(Ordering::SeqCst);
+        let (outs, ins) = (hooks[i][0].load(Ordering::SeqCst), hooks[i][1].load(Ordering::SeqCst));
+        assert!(seen >= 1500, "task {i} saw the other run between its yields only {seen} times of 2000");
+        assert!(ins >= seen && outs >= seen, "task {i} was switched out and in {seen} times, but sched_out ran {outs} and sched_in {ins} times");
+        assert_eq!(outs, ins, "task {i}: every switch out is followed by a switch back in");
+    }
 }
 
 fn wait_queue_ping_pong_loses_no_wakeup() {

@@ -9,25 +9,19 @@
 //! switched out must not leave its mappings in this CPU's fixmap slots, and
 //! gets them back when it returns.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 
 use super::task::Task;
 
-/// How many times each hook has run (a test checks they match the number
-/// of context switches).
-pub static SCHED_OUT_CALLS: AtomicU64 = AtomicU64::new(0);
-/// See [`SCHED_OUT_CALLS`].
-pub static SCHED_IN_CALLS: AtomicU64 = AtomicU64::new(0);
-
 /// Before the switch away from `prev` (current is still `prev`).
 pub fn sched_out(prev: &Task) {
-    SCHED_OUT_CALLS.fetch_add(1, Ordering::Relaxed);
+    prev.nr_sched_out.fetch_add(1, Ordering::Relaxed);
     crate::mm::kmap_local::sched_out(prev);
 }
 
 /// After the switch to `next` (current is `next`).
 pub fn sched_in(next: &Task) {
-    SCHED_IN_CALLS.fetch_add(1, Ordering::Relaxed);
+    next.nr_sched_in.fetch_add(1, Ordering::Relaxed);
     crate::mm::kmap_local::sched_in(next);
 }
 

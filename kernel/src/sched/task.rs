@@ -76,6 +76,12 @@ pub struct Task {
     pub nr_preemptions: AtomicU64,
     /// Times moved to another CPU.
     pub nr_migrations: AtomicU64,
+    /// How many times the context-switch hooks ran for it: `sched_out`
+    /// when it left a CPU, `sched_in` when it came onto one (see
+    /// `sched/hooks.rs`).
+    pub nr_sched_out: AtomicU64,
+    /// See `nr_sched_out`.
+    pub nr_sched_in: AtomicU64,
 }
 
 // SAFETY: the UnsafeCell fields have owners: `esp` is touched only by the
@@ -120,6 +126,8 @@ impl Task {
             nr_switches: AtomicU64::new(0),
             nr_preemptions: AtomicU64::new(0),
             nr_migrations: AtomicU64::new(0),
+            nr_sched_out: AtomicU64::new(0),
+            nr_sched_in: AtomicU64::new(0),
         }
     }
 
