@@ -195,7 +195,7 @@ fn ch2_zone_boundaries_on_this_machine() {
     assert_eq!((zones[1].zone_start_pfn(), zones[1].zone_end_pfn()), (MAX_DMA_PFN.min(low), low));
     assert_eq!((zones[2].zone_start_pfn(), zones[2].zone_end_pfn()), (low, split.max_pfn));
     assert_eq!(MAX_DMA_PFN, 4096, "16 MiB of 4 KiB pages");
-    if crate::init::params().test_expect_mem == Some(3 << 30) {
+    if crate::tools::ktest::params().expect_mem == Some(3 << 30) {
         assert_eq!(zones[0].spanned_pages(), 4096);
         assert_eq!(zones[1].spanned_pages(), 0x38000 - 4096);
         assert_eq!(zones[1].spanned_pages(), 225_280);
@@ -241,7 +241,7 @@ fn ch2_mem_map_costs_32_bytes_per_frame() {
     let max_pfn = page_alloc::memory_layout().max_pfn;
     assert_eq!(mem_map_bytes(max_pfn), (max_pfn * 32).div_ceil(PAGE_SIZE) * PAGE_SIZE);
     assert_eq!(mem_map_bytes(MAX_NONPAE_PFN), 32 << 20, "4 GiB of frames: 32 MiB of lowmem");
-    if crate::init::params().test_expect_mem == Some(3 << 30) {
+    if crate::tools::ktest::params().expect_mem == Some(3 << 30) {
         assert_eq!(max_pfn, 786_400, "SeaBIOS keeps the top 128 KiB below 3 GiB");
         assert_eq!(mem_map_bytes(max_pfn), 24_576 << 10);
     }

@@ -70,6 +70,8 @@ fn layout_matches_the_machine() {
         let k = crate::mm::kmap::kmap(h);
         assert!((0xff80_0000..0xffc0_0000).contains(&k), "kmap address {k:#x}");
         crate::mm::kmap::kunmap(h);
+        // kunmap is lazy: flush so the pool is as empty as boot left it.
+        crate::mm::kmap::kmap_flush_unused();
         let l = crate::mm::kmap_local::kmap_local_page(h);
         assert!((0xffc0_0000..0xffff_f000).contains(&l), "kmap_local address {l:#x}");
         crate::mm::kmap_local::kunmap_local(l);

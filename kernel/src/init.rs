@@ -11,7 +11,6 @@
 //!      then: the test suite, or exit_after_boot, or idle
 //! ```
 
-use boot::cmdline::{self, Params, TestSelection};
 use boot::info::{BootInfo, PhysAccess};
 use mm::layout::{MAXMEM, phys_to_virt};
 use spin::Once;
@@ -22,16 +21,17 @@ use crate::tools::ktest;
 use crate::{console, logger};
 
 static BOOT_INFO: Once<BootInfo> = Once::new();
-static PARAMS: Once<Params<'static>> = Once::new();
+/// `exit_after_boot`: print the boot log, then leave QEMU with success.
+static EXIT_AFTER_BOOT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+crate::early_param!("exit_after_boot", Flag, "", "print the boot log, then leave QEMU with success", |_| {
+    EXIT_AFTER_BOOT.store(true, core::sync::atomic::Ordering::Relaxed);
+    Ok(())
+});
 
 /// The normalised boot information (after `start_kernel` parsed it).
 pub fn boot_info() -> &'static BootInfo {
     BOOT_INFO.get().expect("boot information read in start_kernel")
-}
-
-/// The parsed kernel command line.
-pub fn params() -> &'static Params<'static> {
-    PARAMS.get().expect("command line parsed in start_kernel")
 }
 
 /// How `start_kernel` reads the bootloader's structures: through the early
@@ -73,17 +73,18 @@ pub extern "C" fn start_kernel(magic: u32, info_phys: u32) -> ! {
         Ok(info) => BOOT_INFO.call_once(|| info),
         Err(e) => fatal(format_args!("{e}")),
     };
-    let params = PARAMS.call_once(|| cmdline::parse(info.cmdline.as_str()));
-    if let Some(level) = params.loglevel {
-        logger::set_level(level);
-    }
-    crate::mm::kmap_local::set_config(params.debug_kmap_local, params.debug_kmap_local_force_map);
-    for problem in params.problems() {
+    // Every subsystem's options, from the .init.setup table (params.rs).
+    let parsed = crate::params::parse_args(info.cmdline.as_str());
+    for problem in parsed.problems() {
         log::warn!("{problem}");
     }
     log::info!("booted via {} ({})", info.protocol, info.bootloader_name.as_str());
-    log::info!("Command line: {}", info.cmdline.as_str());
-    log::info!("{}", info.memory_map_display());
+    // Without the image path QEMU and GRUB put first: it is the host's.
+    log::info!("Command line: {}", boot::cmdline::options_part(info.cmdline.as_str()));
+    // One log line per line, so that each has its time and CPU.
+    for line in fmtbuf!(2048, "{}", info.memory_map_display()).as_str().lines() {
+        log::info!("{line}");
+    }
     if info.zero_length_entries > 0 {
         log::info!("ignored {} zero-length memory-map entr{}", info.zero_length_entries,
             if info.zero_length_entries == 1 { "y" } else { "ies" });
@@ -159,24 +160,12 @@ fn smp_init() {
 
 /// What runs once the scheduler is up: the tests, or the console.
 fn kernel_init() {
-    let params = params();
-    if params.bench {
-        crate::tools::bench::run_all();
-        exit_qemu(QemuExitCode::Success);
-    }
-    if let Some(seconds) = params.stress {
-        crate::tools::stress::run(seconds);
-    }
-    if let Some(filter) = params.test_list {
-        ktest::list(filter);
-    }
-    match params.test {
-        Some(TestSelection::One(name)) => ktest::run_one(name),
-        Some(TestSelection::All) => ktest::run_suite(None, params.test_after),
-        Some(TestSelection::Filter(f)) => ktest::run_suite(Some(f), params.test_after),
-        None => {}
-    }
-    if params.exit_after_boot {
+    // The instruments, when the command line asked for one; each leaves
+    // QEMU when done.
+    crate::tools::bench::run_if_requested();
+    crate::tools::stress::run_if_requested();
+    ktest::run_if_requested();
+    if EXIT_AFTER_BOOT.load(core::sync::atomic::Ordering::Relaxed) {
         log::info!("boot complete: exit_after_boot given, leaving QEMU");
         exit_qemu(QemuExitCode::Success);
     }

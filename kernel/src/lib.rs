@@ -14,6 +14,7 @@
 //! | `percpu`      | `include/linux/percpu-defs.h` | each CPU's private block, reached through `fs` |
 //! | `console`     | `drivers/tty/serial/` | the serial console and `print!`             |
 //! | `logger`      | `kernel/printk/`    | the `log` backend                             |
+//! | `params`      | `kernel/params.c`, `early_param()` | command-line options, declared by each subsystem |
 //! | `panic`, `debug` | `kernel/panic.c`, `lib/bug.c` | the panic handler; BUG reports that do not stop the machine |
 //! | `tools`       | (none)              | the instruments: test harness, benchmarks, stress test, console shell, demos, trace |
 //!
@@ -38,6 +39,7 @@ pub mod locking;
 pub mod logger;
 pub mod mm;
 pub mod panic;
+pub mod params;
 pub mod percpu;
 pub mod sched;
 pub mod smp;

@@ -47,6 +47,17 @@ pub fn init() {
     log::set_max_level(LevelFilter::Info);
 }
 
+crate::early_param!(
+    "loglevel",
+    Value,
+    "N|NAME",
+    "console log level: 0-3 error, 4 warn, 5-6 info, 7 debug, 8 trace, or off/error/warn/info/debug/trace",
+    |v| {
+        set_level(boot::cmdline::parse_loglevel(v.unwrap_or(""))?);
+        Ok(())
+    }
+);
+
 /// Change the level (from `loglevel=`).
 pub fn set_level(level: LevelFilter) {
     log::set_max_level(level);

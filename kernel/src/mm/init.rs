@@ -149,6 +149,7 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
     log::info!("{}MB LOWMEM available.", split.max_low_pfn >> (20 - PAGE_SHIFT));
     let layout = KernelLayout::new(split.max_low_pfn);
     super::kmap_local::set_high_memory(layout.high_memory);
+    super::kmap_local::report_config();
 
     // 3. mem_map.
     let bytes = mem_map_bytes(split.max_pfn);
@@ -180,7 +181,10 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
             zone.managed_pages()
         );
     }
-    log::info!("Memory: {}", page_alloc::meminfo());
+    // One log line per line, so that each keeps its time and CPU.
+    for line in fmtbuf!(1024, "{}", page_alloc::meminfo()).as_str().lines() {
+        log::info!("Memory: {line}");
+    }
     super::vmalloc::vmalloc_init();
     Ok(())
 }

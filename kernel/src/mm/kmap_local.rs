@@ -67,11 +67,42 @@ pub fn nr_sched_in_slots() -> u64 {
     sum(|c| c.kmap_sched_in_slots.load(Ordering::Relaxed))
 }
 
-/// Choose the debug modes (once, at boot, from the command line).
+crate::early_param!(
+    "debug_kmap_local",
+    Flag,
+    "",
+    "kmap_local guard slots: every other slot stays unmapped (Linux CONFIG_DEBUG_KMAP_LOCAL)",
+    |_| {
+        DEBUG.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+);
+
+crate::early_param!(
+    "debug_kmap_local_force_map",
+    Flag,
+    "",
+    "map lowmem pages through the kmap_local slots too; implies debug_kmap_local (Linux CONFIG_DEBUG_KMAP_LOCAL_FORCE_MAP)",
+    |_| {
+        FORCE_MAP.store(true, Ordering::Relaxed);
+        DEBUG.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+);
+
+/// Switch the debug modes. Only safe where no CPU holds a kmap_local
+/// mapping: the test of the nesting limits uses it, in a boot of its own,
+/// to check both layouts whatever the command line chose.
 pub fn set_config(debug: bool, force_map: bool) {
     let cfg = KmapLocalConfig::new(debug, force_map);
     DEBUG.store(cfg.debug, Ordering::Relaxed);
     FORCE_MAP.store(cfg.force_map, Ordering::Relaxed);
+}
+
+/// Say which debug modes the command line chose (mem_init calls this
+/// before the first mapping).
+pub fn report_config() {
+    let cfg = config();
     if cfg.debug {
         log::info!("kmap_local: guard slots between mappings (debug_kmap_local): {} slots per CPU, {} can nest{}",
             cfg.km_max_idx(), cfg.max_depth(), if cfg.force_map { ", lowmem pages forced through the slots" } else { "" });

@@ -253,6 +253,22 @@ fn switch_with_slots(slots: usize, pages: &Arc<Vec<&'static Page>>) -> u64 {
 
 fn nothing(_: usize) {}
 
+/// `bench`: run the benchmarks at boot and leave.
+static REQUESTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+crate::early_param!("bench", Flag, "", "run the in-kernel benchmarks, print their table, and exit", |_| {
+    REQUESTED.store(true, core::sync::atomic::Ordering::Relaxed);
+    Ok(())
+});
+
+/// Run the benchmarks and leave QEMU, if the command line asked for them.
+pub fn run_if_requested() {
+    if REQUESTED.load(core::sync::atomic::Ordering::Relaxed) {
+        run_all();
+        crate::arch::qemu::exit_qemu(crate::arch::qemu::QemuExitCode::Success);
+    }
+}
+
 /// Everything, in order.
 pub fn run_all() {
     let cpus = num_online_cpus();

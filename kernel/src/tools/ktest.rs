@@ -127,6 +127,98 @@ macro_rules! test_case {
     };
 }
 
+/// Which tests the command line asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selection {
+    /// `test`: all of them.
+    All,
+    /// `test=FILTER`: those whose names contain one of the comma-separated
+    /// substrings of FILTER.
+    Filter(&'static str),
+    /// `test_one=NAME`: exactly the one named NAME, of any kind.
+    One(&'static str),
+}
+
+/// The harness's kernel options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KtestParams {
+    /// `test`, `test=FILTER` or `test_one=NAME` (the last one given wins).
+    pub test: Option<Selection>,
+    /// `test_after=NAME`: with `test`, start after the test named NAME.
+    pub test_after: Option<&'static str>,
+    /// `test_list` (`Some(None)`) or `test_list=FILTER`.
+    pub test_list: Option<Option<&'static str>>,
+    /// `test_expect_mem=SIZE`, in bytes: the RAM the runner gave QEMU.
+    pub expect_mem: Option<u64>,
+    /// `test_expect_cpus=N`: the CPUs the runner gave QEMU.
+    pub expect_cpus: Option<u32>,
+}
+
+static PARAMS: spin::Mutex<KtestParams> = spin::Mutex::new(KtestParams {
+    test: None,
+    test_after: None,
+    test_list: None,
+    expect_mem: None,
+    expect_cpus: None,
+});
+
+/// The harness's options as the command line set them.
+pub fn params() -> KtestParams {
+    *PARAMS.lock()
+}
+
+crate::early_param!("test", FlagOrValue, "FILTER",
+    "run the in-kernel tests (only those whose names contain one of the comma-separated FILTER substrings)",
+    |v| {
+        PARAMS.lock().test = Some(v.map_or(Selection::All, Selection::Filter));
+        Ok(())
+    });
+crate::early_param!("test_one", Value, "NAME",
+    "run exactly the test NAME (for tests that end the boot with a panic or fault)",
+    |v| {
+        PARAMS.lock().test = Some(Selection::One(v.ok_or("a test name")?));
+        Ok(())
+    });
+crate::early_param!("test_after", Value, "NAME",
+    "with test: skip the tests up to and including NAME (the runner resumes after a test that ended the boot)",
+    |v| {
+        PARAMS.lock().test_after = Some(v.ok_or("a test name")?);
+        Ok(())
+    });
+crate::early_param!("test_list", FlagOrValue, "FILTER", "print the names of the tests (matching FILTER) and exit", |v| {
+    PARAMS.lock().test_list = Some(v);
+    Ok(())
+});
+crate::early_param!("test_expect_mem", Value, "SIZE",
+    "the RAM size the runner gave QEMU (-m), e.g. 3G, 3584M, 64M, so tests can check totals",
+    |v| {
+        PARAMS.lock().expect_mem = Some(v.and_then(boot::cmdline::parse_size).ok_or(boot::cmdline::SIZE_EXPECTED)?);
+        Ok(())
+    });
+crate::early_param!("test_expect_cpus", Value, "N",
+    "the number of CPUs the runner gave QEMU (-smp), so tests can check that all came up",
+    |v| {
+        let n = v.and_then(|v| v.parse::<u32>().ok()).filter(|n| (1..=255).contains(n)).ok_or("a number of CPUs from 1 to 255")?;
+        PARAMS.lock().expect_cpus = Some(n);
+        Ok(())
+    });
+
+/// What `kernel_init` calls: run what the command line asked of the
+/// harness (`test_list`, `test`, `test=FILTER`, `test_one=NAME`); each
+/// leaves QEMU when done. Without any, returns.
+pub fn run_if_requested() {
+    let p = params();
+    if let Some(filter) = p.test_list {
+        list(filter);
+    }
+    match p.test {
+        Some(Selection::One(name)) => run_one(name),
+        Some(Selection::All) => run_suite(None, p.test_after),
+        Some(Selection::Filter(f)) => run_suite(Some(f), p.test_after),
+        None => {}
+    }
+}
+
 static CURRENT: AtomicPtr<Test> = AtomicPtr::new(core::ptr::null_mut());
 static SKIPPED: AtomicUsize = AtomicUsize::new(0);
 /// Why the test that just ended skipped (written by [`skip`] in the test's
@@ -377,7 +469,7 @@ pub fn require_no_kernel_option(name: &str) {
 /// test can check the totals against it; skips the test when the kernel
 /// was booted without it (at the console, say).
 pub fn expected_mem() -> u64 {
-    crate::init::params().test_expect_mem.unwrap_or_else(|| {
+    params().expect_mem.unwrap_or_else(|| {
         skip(format_args!("needs the kernel option test_expect_mem (the runner passes QEMU's -m as test_expect_mem=SIZE)"))
     })
 }
@@ -385,7 +477,7 @@ pub fn expected_mem() -> u64 {
 /// The CPU count the runner gave QEMU (`test_expect_cpus=`, from `-smp`);
 /// skips the test when the kernel was booted without it.
 pub fn expected_cpus() -> usize {
-    crate::init::params().test_expect_cpus.map_or_else(
+    params().expect_cpus.map_or_else(
         || skip(format_args!("needs the kernel option test_expect_cpus (the runner passes QEMU's -smp as test_expect_cpus=N)")),
         |n| n as usize,
     )

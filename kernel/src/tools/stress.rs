@@ -189,6 +189,25 @@ fn free_pages_total() -> usize {
     page_alloc::zones().map(|z| z.nr_free_pages()).sum()
 }
 
+/// `stress=SECONDS`: how long the command line asked the stress test to
+/// run (0: not asked).
+static SECONDS: AtomicU64 = AtomicU64::new(0);
+
+crate::early_param!("stress", Value, "SECONDS", "run the kmap stress test for SECONDS, print its summary line, and exit", |v| {
+    let s = v.and_then(|v| v.parse::<u64>().ok()).filter(|&s| s > 0).ok_or("a number of seconds")?;
+    SECONDS.store(s, Ordering::Relaxed);
+    Ok(())
+});
+
+/// Run the stress test if the command line asked for it (never returns
+/// then).
+pub fn run_if_requested() {
+    match SECONDS.load(Ordering::Relaxed) {
+        0 => {}
+        seconds => run(seconds),
+    }
+}
+
 /// Run for `seconds`, print the summary line, leave QEMU.
 pub fn run(seconds: u64) -> ! {
     use crate::arch::qemu::{QemuExitCode, exit_qemu};
