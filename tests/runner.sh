@@ -175,9 +175,9 @@ expect_console() {
 # The console, driven by typing into it.
 check_console() {
     MEM=3G; SMP=2
-    expect_console "help, unknown commands and bad arguments" 'help\nfrobnicate\ntrace maybe\ndemo\npoweroff\n' \
+    expect_console "help, unknown commands and bad arguments" 'help\nfrobnicate\ntrace maybe\ndemo\ndemo nonsense\npoweroff\n' \
         '^  pkmap +the 1024 PKMAP slots' '^  demo NAME' '^keys: Up/Down history' "unknown command 'frobnicate': type 'help'" \
-        '^usage: trace on\|off' '^usage: demo NAME' '^poweroff$'
+        '^usage: trace on\|off' '^usage: demo NAME' "^demo: no demo 'nonsense'; the demos are: wrap, preempt, sleep, misuse$" '^poweroff$'
     # Line editing (kernel/src/tools/readline.rs). Each line is typed with
     # the keys' escape sequences; a command's output shows that the line
     # the editor produced was exactly that command.

@@ -104,7 +104,7 @@ pub fn run() -> ! {
             ("bench", []) => crate::tools::bench::run_all(),
             ("demo", [name]) => {
                 if !crate::tools::demo::run(name) {
-                    usage("demo");
+                    println!("demo: no demo '{name}'; the demos are: {}", crate::tools::demo::names());
                 }
             }
             ("poweroff", []) => {
