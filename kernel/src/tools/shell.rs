@@ -36,7 +36,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("tasks", "tasks with CPU, state, preempt and migrate-disable counts, kmap_local slots"),
     ("trace on|off", "print every map, unmap, flush and context-switch slot save/restore"),
     ("test [NAME]", "run the in-kernel tests (that return) whose names contain NAME"),
-    ("bench", "the benchmark table"),
+    ("bench", "the benchmark table, a line per measurement (release builds only)"),
     ("demo NAME", "narrated: wrap | preempt | sleep | misuse"),
     ("poweroff", "leave QEMU (status 33)"),
 ];
@@ -101,7 +101,7 @@ pub fn run() -> ! {
             }
             ("test", []) => crate::tools::ktest::run_in_shell(None),
             ("test", [name]) => crate::tools::ktest::run_in_shell(Some(name)),
-            ("bench", []) => crate::tools::bench::run_all(),
+            ("bench", []) => crate::tools::bench::run_from_console(),
             ("demo", [name]) => {
                 if !crate::tools::demo::run(name) {
                     println!("demo: no demo '{name}'; the demos are: {}", crate::tools::demo::names());
