@@ -109,8 +109,19 @@ pub fn serial_interrupt() {
 
 /// Sleep until a byte has arrived, then return it.
 pub fn read_byte_blocking() -> Option<u8> {
-    RX_WAIT.wait_event(|| RX.lock().len > 0);
+    RX_WAIT.wait_event(rx_pending);
     try_read_byte()
+}
+
+/// Whether the ring holds a byte. The ring's lock is taken with interrupts
+/// off, as everywhere outside the handler: if the serial interrupt came in
+/// on this CPU while we held it, [`serial_interrupt`] would spin on the
+/// lock forever and the console would hang at the next keystroke.
+fn rx_pending() -> bool {
+    let flags = local_irq_save();
+    let pending = RX.lock().len > 0;
+    local_irq_restore(flags);
+    pending
 }
 
 /// The next received byte, if any.

@@ -1,6 +1,12 @@
 //! In-kernel benchmarks, run with the `bench` kernel option
-//! (`./run-qemu.sh bench`). Each measurement prints a line of a table and a
-//! `bench-json:` line that the runner gathers into `bench/results.json`.
+//! (`./run-qemu.sh bench`). Each measurement prints a line of a table as
+//! soon as it is measured, and a `bench-json:` line that the runner gathers
+//! into `bench/results.json`.
+//!
+//! The console's `bench` command runs the same measurements and prints the
+//! table alone (the JSON lines are for the runner, not for a person), and
+//! only in a release build: a debug build's figures measure the debug
+//! build, not kmap, and take minutes (see [`run_from_console`]).
 //!
 //! Every per-pair figure is the median over [`ROUNDS`] rounds of the cost
 //! of one map+unmap pair (warm: each round repeats the pair many times),
@@ -64,23 +70,38 @@ fn json_str(key: &str, v: &str) -> crate::fmtbuf::FmtBuf<128> {
     fmtbuf!(128, "\"{key}\":\"{v}\"")
 }
 
-/// Print a per-pair row and its JSON twin.
-fn report_pair(name: &str, s: Stat, note: &str) {
-    println!(
-        "bench: {name:<34} {:>7} ns {:>8} cycles  (spread {}..{} ns){}{}",
-        cycles_to_ns(s.median), s.median, cycles_to_ns(s.min), cycles_to_ns(s.max),
-        if note.is_empty() { "" } else { "  " }, note
-    );
-    println!(
-        "bench-json: {{{},\"kind\":\"pair\",\"ns\":{},\"cycles\":{},\"min_ns\":{},\"max_ns\":{}}}",
-        json_str("name", name).as_str(), cycles_to_ns(s.median), s.median, cycles_to_ns(s.min), cycles_to_ns(s.max)
-    );
+/// Where the figures go: always the table, and the `bench-json:` lines
+/// only when the runner asked for them (the `bench` kernel option).
+#[derive(Clone, Copy)]
+struct Report {
+    json: bool,
 }
 
-/// Print a free-form value and its JSON twin.
-fn report_value(name: &str, value: u64, unit: &str, note: &str) {
-    println!("bench: {name:<34} {value:>7} {unit}  {note}");
-    println!("bench-json: {{{},\"kind\":\"value\",\"value\":{value},{}}}", json_str("name", name).as_str(), json_str("unit", unit).as_str());
+impl Report {
+    /// Print a per-pair row and its JSON twin.
+    fn pair(self, name: &str, s: Stat, note: &str) {
+        println!(
+            "bench: {name:<34} {:>7} ns {:>8} cycles  (spread {}..{} ns){}{}",
+            cycles_to_ns(s.median), s.median, cycles_to_ns(s.min), cycles_to_ns(s.max),
+            if note.is_empty() { "" } else { "  " }, note
+        );
+        if !self.json {
+            return;
+        }
+        println!(
+            "bench-json: {{{},\"kind\":\"pair\",\"ns\":{},\"cycles\":{},\"min_ns\":{},\"max_ns\":{}}}",
+            json_str("name", name).as_str(), cycles_to_ns(s.median), s.median, cycles_to_ns(s.min), cycles_to_ns(s.max)
+        );
+    }
+
+    /// Print a free-form value and its JSON twin.
+    fn value(self, name: &str, value: u64, unit: &str, note: &str) {
+        println!("bench: {name:<34} {value:>7} {unit}  {note}");
+        if !self.json {
+            return;
+        }
+        println!("bench-json: {{{},\"kind\":\"value\",\"value\":{value},{}}}", json_str("name", name).as_str(), json_str("unit", unit).as_str());
+    }
 }
 
 fn lowmem_page() -> &'static Page {
@@ -135,10 +156,9 @@ fn pair(flavour: Flavour, page: &Page) {
 }
 
 /// The twelve per-pair rows: three flavours x lowmem/highmem x one page /
-/// cycling through 2048 pages.
-fn pairs(high_pages: &[&'static Page], low_pages: &[&'static Page]) -> [(Flavour, bool, bool, Stat); 12] {
-    let mut out = [(Flavour::Local, false, false, Stat { median: 0, min: 0, max: 0 }); 12];
-    let mut n = 0;
+/// cycling through 2048 pages; `report` gets each as soon as it is
+/// measured, so the table grows while the benchmark runs.
+fn pairs(high_pages: &[&'static Page], low_pages: &[&'static Page], mut report: impl FnMut(Flavour, bool, bool, Stat)) {
     for flavour in [Flavour::Kmap, Flavour::Atomic, Flavour::Local] {
         for high in [false, true] {
             let pages = if high { high_pages } else { low_pages };
@@ -148,12 +168,10 @@ fn pairs(high_pages: &[&'static Page], low_pages: &[&'static Page]) -> [(Flavour
                 } else {
                     rounds(|| per_op(20_000, |_| pair(flavour, pages[0])))
                 };
-                out[n] = (flavour, high, cycling, s);
-                n += 1;
+                report(flavour, high, cycling, s);
             }
         }
     }
-    out
 }
 
 /// MB/s of copying a page `times` times with `copy`.
@@ -269,8 +287,29 @@ pub fn run_if_requested() {
     }
 }
 
-/// Everything, in order.
+/// Everything, in order, for the runner (the `bench` kernel option): the
+/// table and the `bench-json:` lines.
 pub fn run_all() {
+    run(Report { json: true });
+}
+
+/// The console's `bench`: the table alone, in a release build only.
+///
+/// A debug build (`cfg!(debug_assertions)`, what `./run-qemu.sh` boots by
+/// default) takes over eight minutes for what a release build measures in
+/// a few seconds, and its figures are the cost of unoptimised code, not of
+/// kmap: they are not the benchmark, so it is refused with the command
+/// that does run it.
+pub fn run_from_console() {
+    if cfg!(debug_assertions) {
+        println!("bench: this is a debug build: its figures would measure unoptimised code, and take over eight minutes");
+        println!("bench: run the benchmark in a release build: ./run-qemu.sh bench (or boot ./run-qemu.sh --release and type bench)");
+        return;
+    }
+    run(Report { json: false });
+}
+
+fn run(out: Report) {
     let cpus = num_online_cpus();
     println!("bench: {cpus} CPU(s), TSC {} MHz; figures are TCG costs (the guest TSC follows host time)", crate::arch::tsc::tsc_khz() / 1000);
     let Some(first) = highmem_page() else {
@@ -283,8 +322,8 @@ pub fn run_all() {
 
     crate::mm::kmap::kmap_flush_unused();
     let fl = floor();
-    report_pair("floor: PTE write + invlpg", fl, "");
-    for (flavour, is_high, cycling, s) in pairs(&high, &low) {
+    out.pair("floor: PTE write + invlpg", fl, "");
+    pairs(&high, &low, |flavour, is_high, cycling, s| {
         let name = fmtbuf!(48, "{} {} {}",
             match flavour { Flavour::Kmap => "kmap", Flavour::Atomic => "kmap_atomic", Flavour::Local => "kmap_local" },
             if is_high { "highmem" } else { "lowmem" },
@@ -294,8 +333,8 @@ pub fn run_all() {
         } else {
             fmtbuf!(48, "")
         };
-        report_pair(name.as_str(), s, note.as_str());
-    }
+        out.pair(name.as_str(), s, note.as_str());
+    });
 
     // Steady-state flushes per million kmaps (cycling through 2048 pages).
     let before = pkmap_stats();
@@ -305,15 +344,15 @@ pub fn run_all() {
     }
     let after = pkmap_stats();
     let kmaps = (8 * CYCLE_PAGES) as u64;
-    report_value("kmap flushes per million kmaps", (after.flushes - before.flushes) * 1_000_000 / kmaps, "", "(cycling 2048 pages; one flush per 1024 new mappings)");
+    out.value("kmap flushes per million kmaps", (after.flushes - before.flushes) * 1_000_000 / kmaps, "", "(cycling 2048 pages; one flush per 1024 new mappings)");
 
     let (h0, h1, l0, l1) = (high[0], high[1], low[0], low[1]);
     let hc = copy_rate(|| copy_highpage(h1, h0));
     let (la, lb) = (page_address(l0).unwrap(), page_address(l1).unwrap());
     // SAFETY: two distinct lowmem pages, ours, in the direct map.
     let lc = copy_rate(|| unsafe { crate::arch::cpu::copy_page(lb as *mut u8, la as *const u8) });
-    report_value("copy_highpage highmem->highmem", hc, "MB/s", "");
-    report_value("memcpy lowmem->lowmem", lc, "MB/s", "");
+    out.value("copy_highpage highmem->highmem", hc, "MB/s", "");
+    out.value("memcpy lowmem->lowmem", lc, "MB/s", "");
 
     let pages = Arc::new(high.clone());
     for (name, op) in [("compute only (TCG baseline)", op_compute as fn(usize, &[&'static Page])),
@@ -326,18 +365,18 @@ pub fn run_all() {
             let wait_us = cycles_to_ns(KMAP_LOCK_WAIT_CYCLES.load(Ordering::Relaxed) - wait0) / 1000;
             let ipis = TLB_FLUSH_IPIS.load(Ordering::Relaxed) - ipis0;
             let row = fmtbuf!(48, "throughput {name}, {n} CPU");
-            report_value(row.as_str(), ops / 1000, "kops/s", fmtbuf!(64, "kmap_lock wait {wait_us} us, {ipis} flush IPIs").as_str());
+            out.value(row.as_str(), ops / 1000, "kops/s", fmtbuf!(64, "kmap_lock wait {wait_us} us, {ipis} flush IPIs").as_str());
         }
     }
 
     for slots in [0, 4, 15] {
         let c = switch_with_slots(slots, &pages);
-        report_value(fmtbuf!(48, "context switch, {slots} kmap_local held").as_str(), cycles_to_ns(c), "ns", fmtbuf!(32, "{c} cycles").as_str());
+        out.value(fmtbuf!(48, "context switch, {slots} kmap_local held").as_str(), cycles_to_ns(c), "ns", fmtbuf!(32, "{c} cycles").as_str());
     }
 
     if cpus >= 2 {
         let s = rounds(|| per_op(2000, |_| smp_call_function_many(1 << 1, nothing, 0)));
-        report_pair("IPI round trip (call function)", s, "");
+        out.pair("IPI round trip (call function)", s, "");
     }
     for p in high.into_iter().chain(low) {
         page_alloc::__free_pages(p, 0);

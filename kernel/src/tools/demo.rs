@@ -47,15 +47,17 @@ fn free(pages: Vec<&'static Page>) {
     }
 }
 
+/// The demos, by name, in the order `help` and the error message list them.
+const DEMOS: &[(&str, fn())] = &[("wrap", wrap), ("preempt", preempt), ("sleep", sleep), ("misuse", misuse)];
+
+/// The demos' names, for the message that answers an unknown one.
+pub fn names() -> alloc::string::String {
+    DEMOS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+}
+
 /// Run demo `name`; false if there is no such demo.
 pub fn run(name: &str) -> bool {
-    let f: fn() = match name {
-        "wrap" => wrap,
-        "preempt" => preempt,
-        "sleep" => sleep,
-        "misuse" => misuse,
-        _ => return false,
-    };
+    let Some(&(_, f)) = DEMOS.iter().find(|(n, _)| *n == name) else { return false };
     let was = crate::tools::trace::enabled();
     f();
     crate::tools::trace::set(was);

@@ -8,6 +8,7 @@
 //! | `bench`  | in-kernel benchmarks (`bench` kernel option, `./run-qemu.sh bench`) |
 //! | `stress` | every kmap flavour on every CPU at once (`stress=SECONDS`)     |
 //! | `shell`  | the serial console's commands                                  |
+//! | `readline` | the console's line editor: cursor keys, history, Ctrl-C          |
 //! | `demo`   | narrated demos for the console (`demo wrap`, ...)              |
 //! | `trace`  | `trace on`: every kmap event printed as it happens             |
 #[macro_use]
@@ -15,5 +16,6 @@ pub mod trace;
 pub mod bench;
 pub mod demo;
 pub mod ktest;
+pub mod readline;
 pub mod shell;
 pub mod stress;

@@ -9,7 +9,9 @@
 //! ```
 //!
 //! Input arrives through the serial interrupt (I/O APIC, IRQ 4) into a ring
-//! (`console.rs`); the shell sleeps on a wait queue until a line is complete.
+//! (`console.rs`); the shell sleeps on a wait queue until a byte comes and
+//! hands each byte to the line editor (`readline.rs`: arrow keys, history,
+//! Ctrl-C) until a line is complete.
 //! The console is driven by tests that type into it (`tests/runner.sh`,
 //! `check_console`).
 
@@ -22,6 +24,7 @@ use mm::layout::{KernelLayout, LAST_PKMAP, PAGE_SHIFT};
 
 use crate::arch::qemu::{QemuExitCode, exit_qemu};
 use crate::mm::page_alloc;
+use crate::tools::readline::{Event, LineEditor};
 
 /// The commands, with their one-line help (also the usage lines).
 const COMMANDS: &[(&str, &str)] = &[
@@ -33,31 +36,30 @@ const COMMANDS: &[(&str, &str)] = &[
     ("tasks", "tasks with CPU, state, preempt and migrate-disable counts, kmap_local slots"),
     ("trace on|off", "print every map, unmap, flush and context-switch slot save/restore"),
     ("test [NAME]", "run the in-kernel tests (that return) whose names contain NAME"),
-    ("bench", "the benchmark table"),
+    ("bench", "the benchmark table, a line per measurement (release builds only)"),
     ("demo NAME", "narrated: wrap | preempt | sleep | misuse"),
     ("poweroff", "leave QEMU (status 33)"),
 ];
 
-/// Read a line from the console, echoing as it is typed.
-fn read_line() -> String {
-    let mut line = String::new();
+/// The editor's output goes straight to the console.
+struct ConsoleOut;
+
+impl core::fmt::Write for ConsoleOut {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        print!("{s}");
+        Ok(())
+    }
+}
+
+/// Read a line from the console through the line editor (echo, cursor
+/// keys, history: `readline.rs`); `None` if Ctrl-C abandoned it.
+fn read_line(editor: &mut LineEditor) -> Option<String> {
     loop {
         let Some(b) = crate::console::read_byte_blocking() else { continue };
-        match b {
-            b'\r' | b'\n' => {
-                println!();
-                return line;
-            }
-            0x08 | 0x7f => {
-                if line.pop().is_some() {
-                    print!("\x08 \x08");
-                }
-            }
-            b if b.is_ascii_graphic() || b == b' ' => {
-                line.push(b as char);
-                print!("{}", b as char);
-            }
-            _ => {}
+        match editor.feed(b, &mut ConsoleOut) {
+            Event::Pending => {}
+            Event::Line(line) => return Some(line),
+            Event::Cancelled => return None,
         }
     }
 }
@@ -71,9 +73,10 @@ fn usage(cmd: &str) {
 pub fn run() -> ! {
     crate::console::enable_rx_interrupt();
     println!("highmem teaching kernel: type 'help' for commands");
+    let mut editor = LineEditor::new();
     loop {
         print!("highmem> ");
-        let line = read_line();
+        let Some(line) = read_line(&mut editor) else { continue };
         let words: Vec<&str> = line.split_whitespace().collect();
         let Some((&cmd, args)) = words.split_first() else { continue };
         match (cmd, args) {
@@ -81,6 +84,7 @@ pub fn run() -> ! {
                 for (u, h) in COMMANDS {
                     println!("  {u:<14} {h}");
                 }
+                println!("keys: Up/Down history, Left/Right/Home/End move, Ctrl-C abandons the line, Ctrl-U erases to its start");
             }
             ("meminfo", []) => meminfo(),
             ("layout", []) => layout(),
@@ -97,10 +101,10 @@ pub fn run() -> ! {
             }
             ("test", []) => crate::tools::ktest::run_in_shell(None),
             ("test", [name]) => crate::tools::ktest::run_in_shell(Some(name)),
-            ("bench", []) => crate::tools::bench::run_all(),
+            ("bench", []) => crate::tools::bench::run_from_console(),
             ("demo", [name]) => {
                 if !crate::tools::demo::run(name) {
-                    usage("demo");
+                    println!("demo: no demo '{name}'; the demos are: {}", crate::tools::demo::names());
                 }
             }
             ("poweroff", []) => {
