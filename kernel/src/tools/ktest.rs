@@ -388,7 +388,18 @@ fn run_test(test: &'static Test) -> Outcome {
     if !matches!(test.expect, Expect::KernelPanic(_)) {
         CURRENT.store(test as *const Test as *mut Test, Ordering::Relaxed);
     }
-    let code = crate::sched::spawn("ktest", test.func).join();
+    let func = test.func;
+    let code = crate::sched::spawn("ktest", move || {
+        // Start once the harness sleeps in join: its wait-queue entry is
+        // then allocated, so a test that measures the heap (or anything
+        // else global) sees no work of the harness's in the middle.
+        let me = crate::sched::current();
+        while !me.exit_wait.has_waiters() {
+            crate::sched::yield_now();
+        }
+        func()
+    })
+    .join();
     CURRENT.store(core::ptr::null_mut(), Ordering::Relaxed);
     let interleaved = crate::console::bytes_written() != mark;
     if interleaved {
