@@ -28,6 +28,7 @@ pub const TESTS: &[Test] = &[
     test_case!(wait_queue_ping_pong_loses_no_wakeup),
     test_case!(mutex_excludes_and_loses_no_wakeup),
     test_case!(completion_before_and_after_wait),
+    test_case!(complete_all_releases_every_waiter_now_and_later),
     test_case!(msleep_sleeps_at_least_that_long),
     test_case!(might_sleep_fires_in_atomic_context),
     test_case!(sleeping_while_atomic_is_caught),
@@ -322,6 +323,34 @@ fn completion_before_and_after_wait() {
     c.wait_for_completion();
     assert!(jiffies() - start >= 10, "waited for the completer");
     h.join();
+}
+
+/// `complete_all` wakes every task already waiting, and lets later
+/// waiters through without sleeping (Linux uses it for "this happened once
+/// and for all", e.g. a device that finished probing).
+fn complete_all_releases_every_waiter_now_and_later() {
+    const WAITERS: usize = 4;
+    let c = Arc::new(Completion::new());
+    let through = Arc::new(AtomicU32::new(0));
+    let handles: Vec<_> = (0..WAITERS)
+        .map(|_| {
+            let (c, through) = (c.clone(), through.clone());
+            spawn("waiter", move || {
+                c.wait_for_completion();
+                through.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    msleep(20);
+    assert_eq!(through.load(Ordering::SeqCst), 0, "nobody passes before the completion");
+    c.complete_all();
+    for h in handles {
+        h.join();
+    }
+    assert_eq!(through.load(Ordering::SeqCst), WAITERS as u32, "one complete_all released every waiter");
+    c.wait_for_completion(); // and any number of later waits return at once
+    c.wait_for_completion();
+    assert!(c.is_done());
 }
 
 fn msleep_sleeps_at_least_that_long() {

@@ -162,8 +162,3 @@ pub fn this_cpu() -> &'static PerCpu {
     check_preemption_disabled("this_cpu()");
     raw_this_cpu()
 }
-
-/// Number of CPUs a PerCpu block exists for.
-pub const fn nr_cpu_ids() -> usize {
-    NR_CPUS
-}

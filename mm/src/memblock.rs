@@ -331,11 +331,6 @@ impl Memblock {
         &self.reserved
     }
 
-    /// Total RAM, above 4 GiB included (Linux `memblock_phys_mem_size()`).
-    pub fn phys_mem_size(&self) -> u64 {
-        self.memory.total_size()
-    }
-
     /// Take in the firmware memory map (Linux `e820__memblock_setup()`).
     ///
     /// * Only `Available` entries are RAM. Each is clipped *inward* to whole

@@ -18,7 +18,7 @@ use mm::layout::{
     fix_to_virt, fixed_addresses::FIX_KMAP_BEGIN, phys_to_virt,
 };
 
-use crate::arch::paging::{Pte, flush_tlb_one_kernel};
+use crate::arch::paging::Pte;
 
 /// Physical address of the kernel page directory (0 until `paging_init`).
 static SWAPPER_PG_DIR: AtomicUsize = AtomicUsize::new(0);
@@ -72,13 +72,6 @@ pub fn set_pte_kernel(vaddr: usize, pte: Pte) {
     // SAFETY: p points into a preallocated kernel page table; an aligned
     // 32-bit store is atomic with respect to the MMU's page walk.
     unsafe { p.write_volatile(pte) };
-}
-
-/// Remove the mapping of kernel address `vaddr` and invalidate this CPU's
-/// TLB entry for it.
-pub fn clear_pte_kernel(vaddr: usize) {
-    set_pte_kernel(vaddr, Pte::NONE);
-    flush_tlb_one_kernel(vaddr);
 }
 
 /// Where the PKMAP page table and the first kmap slot's PTE are: looked up

@@ -613,11 +613,6 @@ pub fn cpu_idle() -> ! {
     }
 }
 
-/// The number of tasks not yet reaped.
-pub fn nr_tasks() -> usize {
-    ALL_TASKS.lock_irqsave().len()
-}
-
 /// Tick count since boot, for timeouts.
 pub fn jiffies() -> u64 {
     JIFFIES.load(Ordering::Relaxed)

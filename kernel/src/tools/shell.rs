@@ -181,8 +181,15 @@ fn tasks() {
             _ => "sleeping",
         };
         let c = t.kmap_ctrl_snapshot();
+        // A task on a CPU keeps its preempt count in that CPU's block; the
+        // copy in the task is only saved when it is switched out.
+        let preempt = if t.on_cpu.load(Ordering::Acquire) {
+            crate::percpu::per_cpu(t.cpu()).preempt_count_snapshot()
+        } else {
+            t.saved_preempt_count.load(Ordering::Relaxed)
+        };
         print!("{:>4} {:<16} {:>3} {:<8} {:>7} {:>7} ", t.id(), t.name(), t.cpu(), state,
-            t.saved_preempt_count.load(Ordering::Relaxed), t.migrate_disable.load(Ordering::Relaxed));
+            preempt, t.migrate_disable.load(Ordering::Relaxed));
         for slot in 0..c.idx {
             if !cfg.is_guard(slot) {
                 print!(" [{slot}]=pfn {:#x}", mm::kmap_local::pte_pfn(c.pteval[slot]));
