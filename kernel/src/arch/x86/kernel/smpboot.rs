@@ -175,8 +175,8 @@ fn boot_one(cpu: usize, apic_id: u32, data: *mut TrampolineData) -> bool {
         (*data).entry = start_secondary as *const () as u32;
         (*data).cpu = cpu as u32;
     }
-    core::mem::forget(stack); // the idle stack lives for ever
-    core::mem::forget(irq_stack);
+    stack.keep_forever(); // the AP's idle and IRQ stacks are never freed
+    irq_stack.keep_forever();
     apic::send_init(apic_id);
     tsc::udelay(10_000);
     for _ in 0..2 {
