@@ -177,7 +177,7 @@ fn ch1_direct_map_address_of_a_physical_address() {
     // 1 GiB physical would be virtual 0x1_0000_0000: past the 32-bit space.
     assert!(PAGE_OFFSET.checked_add(0x4000_0000).is_none());
     assert_eq!(MAXMEM, 896 << 20);
-    assert!(0x40000 >= MAXMEM_PFN, "pfn 0x40000 is above the direct map");
+    const { assert!(0x40000 >= MAXMEM_PFN, "pfn 0x40000 is above the direct map") };
     if page_alloc::memory_layout().max_pfn > 0x40000 {
         assert!(PageHighMem(pfn_to_page(0x40000)), "so its frame is in ZONE_HIGHMEM");
     }

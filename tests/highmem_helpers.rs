@@ -337,7 +337,7 @@ fn zero_user_segments_maps_only_the_touched_subpages_of_a_block() {
             // [4090, 2*4096+3) runs over subpages 0, 1 and 2.
             helper_call("zero_user_segments over three subpages", 3 * per_page,
                 || zero_user_segments(block, 2, 4090, 2 * PAGE_SIZE + 3, 0, 0));
-            check_bytes("subpage 0", subs[0], |i| if i < 10 || i >= 4090 { 0 } else { pattern(50, i) });
+            check_bytes("subpage 0", subs[0], |i| if !(10..4090).contains(&i) { 0 } else { pattern(50, i) });
             check_bytes("subpage 1 (all zero now)", subs[1], |_| 0);
             check_bytes("subpage 2", subs[2], |i| if i < 3 { 0 } else { pattern(52, i) });
             check_bytes("subpage 3", subs[3], |i| if (5..7).contains(&i) { 0 } else { pattern(53, i) });

@@ -219,7 +219,7 @@ fn no_page_lost_over_100000_random_allocations() {
     let mut rng = Rng(0x2545_f491);
     let gfps: [GfpFlags; 3] = [GFP_KERNEL, GFP_HIGHUSER, GFP_DMA];
     for _ in 0..OPS {
-        let free_one = live.len() == MAX_LIVE || (!live.is_empty() && rng.next() % 2 == 0);
+        let free_one = live.len() == MAX_LIVE || (!live.is_empty() && rng.next().is_multiple_of(2));
         if free_one {
             let i = rng.next() as usize % live.len();
             let (pfn, order) = live.swap_remove(i);
@@ -320,7 +320,7 @@ fn heap_serves_box_vec_and_btreemap() {
         let big = alloc::vec![0xa5u8; 1 << 20];
         assert!(big.iter().all(|&x| x == 0xa5));
         let addr = big.as_ptr() as usize;
-        assert!(addr >= PAGE_OFFSET && addr < PAGE_OFFSET + MAXMEM, "the heap is lowmem");
+        assert!((PAGE_OFFSET..PAGE_OFFSET + MAXMEM).contains(&addr), "the heap is lowmem");
         #[repr(align(4096))]
         struct Aligned([u8; 64]);
         let a = Box::new(Aligned([1; 64]));

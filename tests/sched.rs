@@ -294,7 +294,7 @@ fn mutex_excludes_and_loses_no_wakeup() {
                         overlaps.fetch_add(1, Ordering::SeqCst);
                     }
                     *g += 1;
-                    if (k + i as u64) % 64 == 0 {
+                    if (k + i as u64).is_multiple_of(64) {
                         yield_now(); // hold it across a reschedule now and then
                     }
                     inside.fetch_sub(1, Ordering::SeqCst);

@@ -126,7 +126,7 @@ fn init_interrupts() {
     log::info!("APIC: local APIC at {:#x}, ID {bsp_apic}, version {:#x}", madt.lapic_phys, apic::version());
     let irq_stack = crate::mm::stack::alloc_kernel_stack(crate::sched::task::THREAD_SIZE).expect("an IRQ stack");
     irq::set_irq_stack(0, irq_stack.top());
-    core::mem::forget(irq_stack);
+    irq_stack.keep_forever();
 
     // Legacy devices through the first I/O APIC: the serial port's IRQ 4.
     let io = madt.ioapics().next().unwrap_or_else(|| fatal(format_args!("ACPI: the MADT lists no I/O APIC")));

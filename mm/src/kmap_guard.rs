@@ -119,6 +119,10 @@ mod tests {
         stack: RefCell<Vec<usize>>,
     }
 
+    // SAFETY: each "frame" is a boxed page that lives as long as the model
+    // and never moves (the Vec holds boxes; it is never resized), so the
+    // address map_local returns stays valid for PAGE_SIZE bytes until the
+    // matching unmap_local; unmap_local asserts that mappings nest.
     unsafe impl LocalMapper for Model {
         fn map_local(&self, pfn: usize) -> usize {
             let addr = self.frames.borrow_mut()[pfn].as_mut_ptr() as usize;

@@ -242,7 +242,7 @@ impl KernelLayout {
 // (Linux checks the same things with BUILD_BUG_ON in arch/x86/mm/init_32.c.)
 
 /// PKMAP fills exactly one page table, so one `pkmap_page_table` covers it.
-const _: () = assert!(PKMAP_BASE % PMD_SIZE == 0 && LAST_PKMAP == PTRS_PER_PTE);
+const _: () = assert!(PKMAP_BASE.is_multiple_of(PMD_SIZE) && LAST_PKMAP == PTRS_PER_PTE);
 /// PKMAP ends before the fixmap begins.
 const _: () = assert!(pkmap_addr(LAST_PKMAP) <= FIXADDR_START);
 /// The whole fixmap lives in one page table, so its PTEs form one linear

@@ -179,7 +179,7 @@ impl VmapAllocator {
     /// Hand the allocator the virtual range `[start, end)`, all free.
     /// Both ends must be page aligned, and nothing may be allocated yet.
     pub fn init(&mut self, start: usize, end: usize) {
-        assert!(start % PAGE_SIZE == 0 && end % PAGE_SIZE == 0, "vmap range {start:#x}-{end:#x} not page aligned");
+        assert!(start.is_multiple_of(PAGE_SIZE) && end.is_multiple_of(PAGE_SIZE), "vmap range {start:#x}-{end:#x} not page aligned");
         assert!(start < end, "empty vmap range {start:#x}-{end:#x}");
         assert!(self.nr_busy == 0, "vmap allocator re-initialised with {} live areas", self.nr_busy);
         self.start = start;

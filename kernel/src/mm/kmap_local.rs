@@ -237,10 +237,12 @@ pub fn set_high_memory(high_memory: usize) {
 #[inline]
 #[track_caller]
 pub fn kunmap_local(vaddr: usize) {
-    if vaddr >= PAGE_OFFSET && vaddr < HIGH_MEMORY.load(Ordering::Relaxed) && !FORCE_MAP.load(Ordering::Relaxed) {
-        if crate::sched::current_opt().is_some_and(|t| t.kmap_local_idx() == 0) {
-            return;
-        }
+    if vaddr >= PAGE_OFFSET
+        && vaddr < HIGH_MEMORY.load(Ordering::Relaxed)
+        && !FORCE_MAP.load(Ordering::Relaxed)
+        && crate::sched::current_opt().is_some_and(|t| t.kmap_local_idx() == 0)
+    {
+        return;
     }
     kunmap_local_indexed(vaddr);
 }

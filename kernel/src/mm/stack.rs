@@ -95,6 +95,13 @@ impl KernelStack {
     pub fn size(&self) -> usize {
         self.top - self.bottom
     }
+
+    /// Keep this stack for the life of the kernel (a CPU's idle and IRQ
+    /// stacks): consumes the one owner, so nothing can ever pass it to
+    /// [`free_kernel_stack`]. `KernelStack` has no `Drop`, so this frees and
+    /// forgets nothing; it says in the code that the pages are never freed
+    /// (where `mem::forget` would be a no-op that clippy rightly flags).
+    pub fn keep_forever(self) {}
 }
 
 /// Allocate a kernel stack of `size` bytes (rounded up to whole pages) in

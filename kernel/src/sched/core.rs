@@ -325,9 +325,9 @@ pub fn try_to_wake_up(p: &Arc<Task>) -> bool {
         core::hint::spin_loop();
     }
     let last = p.cpu();
-    let cpu = if p.migrate_disable.load(Ordering::Relaxed) > 0 {
-        last // pinned: it must resume where its per-CPU state is
-    } else if p.affinity() & (1 << last) != 0 {
+    // Pinned by migrate_disable, it must resume where its per-CPU state is;
+    // otherwise it stays where it last ran if its affinity allows.
+    let cpu = if p.migrate_disable.load(Ordering::Relaxed) > 0 || p.affinity() & (1 << last) != 0 {
         last
     } else {
         pick_cpu(p.affinity(), last)

@@ -164,7 +164,7 @@ fn worker_op(st: &State, rng: &mut u32) {
 /// From the timer interrupt, on every CPU: verify a page through
 /// kmap_local on top of whatever the interrupted task has mapped.
 pub fn timer_tick(ticks: u64) {
-    if !ACTIVE.load(Ordering::Relaxed) || ticks % 8 != 0 {
+    if !ACTIVE.load(Ordering::Relaxed) || !ticks.is_multiple_of(8) {
         return;
     }
     let Some(st) = STATE.get() else { return };

@@ -118,6 +118,19 @@ const UDATA: u8 = 0xf2;
 const TSS_AVAIL: u8 = 0x89;
 /// Flags: 4 KiB granularity, 32-bit default operand size.
 const FLAT: u8 = 0xc;
+/// The largest limit, in 4 KiB units with [`FLAT`]: a segment of 4 GiB.
+const FLAT_LIMIT: u32 = 0xfffff;
+
+/// The flat ring-0 code segment, behind [`KERNEL_CS`]. The AP trampoline
+/// (`smpboot.rs`) puts the same descriptor at the same index of its own
+/// tiny GDT.
+pub const KERNEL_CODE_DESC: u64 = descriptor(0, FLAT_LIMIT, KCODE, FLAT);
+/// The flat ring-0 data segment, behind [`KERNEL_DS`] (and the trampoline's).
+pub const KERNEL_DATA_DESC: u64 = descriptor(0, FLAT_LIMIT, KDATA, FLAT);
+// The values every x86 kernel's flat segments have (Linux's
+// GDT_ENTRY_INIT(0xc09a, 0, 0xfffff) and (0xc092, ...)): a check of
+// `descriptor` against hand-written facts, not against itself.
+const _: () = assert!(KERNEL_CODE_DESC == 0x00cf_9a00_0000_ffff && KERNEL_DATA_DESC == 0x00cf_9200_0000_ffff);
 
 /// Stack a double-fault task runs on. Nothing else ever uses it.
 #[repr(C, align(4096))]
@@ -156,10 +169,10 @@ pub fn init_cpu(cpu: usize, percpu_base: usize, percpu_size: usize) {
         let t = &mut (*core::ptr::addr_of_mut!(TABLES))[cpu];
         let tss_base = core::ptr::addr_of!(t.tss) as u32;
         let df_base = core::ptr::addr_of!(t.df_tss) as u32;
-        t.gdt[1] = descriptor(0, 0xfffff, KCODE, FLAT);
-        t.gdt[2] = descriptor(0, 0xfffff, KDATA, FLAT);
-        t.gdt[3] = descriptor(0, 0xfffff, UCODE, FLAT);
-        t.gdt[4] = descriptor(0, 0xfffff, UDATA, FLAT);
+        t.gdt[1] = KERNEL_CODE_DESC;
+        t.gdt[2] = KERNEL_DATA_DESC;
+        t.gdt[3] = descriptor(0, FLAT_LIMIT, UCODE, FLAT);
+        t.gdt[4] = descriptor(0, FLAT_LIMIT, UDATA, FLAT);
         t.gdt[5] = descriptor(tss_base, limit, TSS_AVAIL, 0);
         t.gdt[6] = descriptor(df_base, limit, TSS_AVAIL, 0);
         // Byte granularity: the limit is the block's size, so fs:[x] past

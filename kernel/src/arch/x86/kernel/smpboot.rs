@@ -25,14 +25,33 @@ use core::arch::global_asm;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use mm::gfp::{__GFP_ZERO, GFP_KERNEL};
-use mm::layout::{NR_CPUS, PAGE_SIZE, phys_to_virt, virt_to_phys};
+use mm::layout::{NR_CPUS, PAGE_SHIFT, PAGE_SIZE, PTRS_PER_PGD, phys_to_virt, virt_to_phys};
+use x86::controlregs::Cr0;
 
+use super::gdt::{KERNEL_CODE_DESC, KERNEL_CS, KERNEL_DATA_DESC, KERNEL_DS};
 use super::{apic, cpu, idt, tsc};
-use crate::arch::paging;
+use crate::arch::paging::{self, CR4_PSE, Pte, PteFlags};
 use crate::percpu::per_cpu;
 
-/// Where the trampoline runs; the STARTUP vector is this >> 12.
+/// Where the trampoline runs; the STARTUP vector is this >> PAGE_SHIFT.
 pub const TRAMPOLINE_PHYS: usize = 0x8000;
+// The STARTUP IPI names the start page in its 8-bit vector field, so the
+// trampoline must start on a page boundary below 1 MiB.
+const _: () = assert!(TRAMPOLINE_PHYS.is_multiple_of(PAGE_SIZE) && TRAMPOLINE_PHYS >> PAGE_SHIFT <= u8::MAX as usize);
+
+// The trampoline's GDT holds the kernel's code and data segments at the
+// indices of the kernel's own GDT (1 and 2), so the selectors are the same.
+const _: () = assert!(KERNEL_CS == 1 << 3 && KERNEL_DS == 2 << 3);
+
+/// The MP spec's wait after the INIT IPI (10 ms), before the first STARTUP.
+const INIT_WAIT_US: u64 = 10_000;
+/// The MP spec's wait after each STARTUP IPI (200 us).
+const STARTUP_WAIT_US: u64 = 200;
+/// STARTUP IPIs to send at most; the MP spec sends two (the first may be
+/// lost on old hardware), we stop early once the AP has run a line of Rust.
+const STARTUP_TRIES: usize = 2;
+/// How long an AP gets to come online before it is left offline.
+const AP_ONLINE_TIMEOUT_MS: u64 = 1000;
 
 global_asm!(
     r#"
@@ -45,39 +64,39 @@ trampoline_start:
     cld
     movw %cs, %ax
     movw %ax, %ds
-    lgdtl (tr_gdtr - trampoline_start)
+    lgdtl (tr_gdtr - trampoline_start)     // ds = cs: relative to the page
     movl %cr0, %eax
-    orl $1, %eax
-    movl %eax, %cr0
-    ljmpl $0x08, $(0x8000 + tr_pm - trampoline_start)
+    orl ${cr0_pe}, %eax
+    movl %eax, %cr0                        // protected mode, still 16-bit code
+    ljmpl ${kernel_cs}, $({phys} + tr_pm - trampoline_start)
     .code32
 tr_pm:
-    movw $0x10, %ax
+    movw ${kernel_ds}, %ax
     movw %ax, %ds
     movw %ax, %es
     movw %ax, %ss
     movl %cr4, %eax
-    orl $0x10, %eax
+    orl ${cr4_pse}, %eax                   // for the 4 MiB identity page
     movl %eax, %cr4
-    movl (0x8000 + tr_cr3 - trampoline_start), %eax
+    movl ({phys} + tr_cr3 - trampoline_start), %eax
     movl %eax, %cr3
     movl %cr0, %eax
-    orl $0x80010000, %eax
+    orl ${cr0_pg_wp}, %eax                 // paging on; ring 0 honours read-only pages
     movl %eax, %cr0
-    movl (0x8000 + tr_stack - trampoline_start), %esp
-    movl (0x8000 + tr_cpu - trampoline_start), %eax
-    pushl %eax
-    pushl $0
-    movl (0x8000 + tr_entry - trampoline_start), %eax
+    movl ({phys} + tr_stack - trampoline_start), %esp
+    movl ({phys} + tr_cpu - trampoline_start), %eax
+    pushl %eax                             // start_secondary's argument
+    pushl $0                               // its return address: it never returns
+    movl ({phys} + tr_entry - trampoline_start), %eax
     jmp *%eax
     .balign 8
 tr_gdt:
     .quad 0
-    .quad 0x00cf9a000000ffff
-    .quad 0x00cf92000000ffff
+    .quad {kernel_code}
+    .quad {kernel_data}
 tr_gdtr:
-    .word 23
-    .long 0x8000 + tr_gdt - trampoline_start
+    .word tr_gdtr - tr_gdt - 1
+    .long {phys} + tr_gdt - trampoline_start
     .balign 4
     .global tr_data
 tr_data:
@@ -89,6 +108,14 @@ tr_cpu:   .long 0
 trampoline_end:
     .text
     "#,
+    phys = const TRAMPOLINE_PHYS,
+    cr0_pe = const Cr0::CR0_PROTECTED_MODE.bits(),
+    cr0_pg_wp = const Cr0::CR0_ENABLE_PAGING.bits() | Cr0::CR0_WRITE_PROTECT.bits(),
+    cr4_pse = const CR4_PSE,
+    kernel_cs = const KERNEL_CS,
+    kernel_ds = const KERNEL_DS,
+    kernel_code = const KERNEL_CODE_DESC,
+    kernel_data = const KERNEL_DATA_DESC,
     options(att_syntax)
 );
 
@@ -125,9 +152,10 @@ fn setup_trampoline() -> *mut TrampolineData {
     let swapper = phys_to_virt(crate::mm::pgtable::swapper_pg_dir());
     // SAFETY: both are whole page directories in lowmem.
     unsafe {
-        core::ptr::copy_nonoverlapping(swapper as *const u32, pgd as *mut u32, 1024);
-        // A 4 MiB identity page over the trampoline (CR4.PSE is set first).
-        (pgd as *mut u32).write(0x83);
+        core::ptr::copy_nonoverlapping(swapper as *const Pte, pgd as *mut Pte, PTRS_PER_PGD);
+        // A 4 MiB identity page over the trampoline (CR4.PSE is set first):
+        // entry 0 maps frame 0 onwards.
+        (pgd as *mut Pte).write(Pte::new(0, PteFlags::PRESENT | PteFlags::RW | PteFlags::PSE));
     }
     let data = (dst + data_off) as *mut TrampolineData;
     // SAFETY: the data words are inside the copied trampoline.
@@ -152,7 +180,7 @@ pub fn smp_boot_cpus(apic_ids: &[u32]) -> usize {
         if boot_one(cpu, id, data) {
             log::info!("smpboot: CPU {cpu} (APIC ID {id}) is up");
         } else {
-            log::error!("smpboot: CPU {cpu} (APIC ID {id}) did not start within 1 s; left offline");
+            log::error!("smpboot: CPU {cpu} (APIC ID {id}) did not start within {AP_ONLINE_TIMEOUT_MS} ms; left offline");
         }
     }
     if parked > 0 {
@@ -175,18 +203,18 @@ fn boot_one(cpu: usize, apic_id: u32, data: *mut TrampolineData) -> bool {
         (*data).entry = start_secondary as *const () as u32;
         (*data).cpu = cpu as u32;
     }
-    core::mem::forget(stack); // the idle stack lives for ever
-    core::mem::forget(irq_stack);
+    stack.keep_forever(); // the AP's idle and IRQ stacks are never freed
+    irq_stack.keep_forever();
     apic::send_init(apic_id);
-    tsc::udelay(10_000);
-    for _ in 0..2 {
-        apic::send_startup(apic_id, (TRAMPOLINE_PHYS >> 12) as u8);
-        tsc::udelay(200);
+    tsc::udelay(INIT_WAIT_US);
+    for _ in 0..STARTUP_TRIES {
+        apic::send_startup(apic_id, (TRAMPOLINE_PHYS >> PAGE_SHIFT) as u8);
+        tsc::udelay(STARTUP_WAIT_US);
         if AP_STARTED.load(Ordering::SeqCst) {
             break;
         }
     }
-    let deadline = cpu::rdtsc() + tsc::tsc_khz() * 1000;
+    let deadline = cpu::rdtsc() + tsc::tsc_khz() * AP_ONLINE_TIMEOUT_MS;
     while !per_cpu(cpu).online.load(Ordering::Acquire) {
         if cpu::rdtsc() > deadline {
             return false;
