@@ -8,12 +8,14 @@
 #                                       + the memory-size configurations + boot scenarios
 #   ./run-qemu.sh host-test             host unit tests of the pure-logic crates
 #   ./run-qemu.sh console-test          type into the console and check each command's output
+#   ./run-qemu.sh lint                  clippy (kernel target and host crates) with the SAFETY lints denied
 #   ./run-qemu.sh bench                 in-kernel benchmarks (release build; default --smp 2)
 #   ./run-qemu.sh stress [--seconds N]  kmap stress test on every CPU (default 60 s, --smp 4)
+#   ./run-qemu.sh qemu-cmd              print the QEMU command line the options give (no build, no boot)
 #
 # OPTIONS
-#   --mem SIZE      guest RAM (QEMU -m), default 3G
-#   --smp N         number of CPUs, default 1
+#   --mem SIZE      guest RAM (QEMU -m) with a unit K, M or G, e.g. 512M; default 3G
+#   --smp N         number of CPUs, 1-255 (the kernel brings up 8, parks the rest); default 1
 #   --iso           boot through GRUB (multiboot 2) instead of QEMU -kernel (multiboot 1)
 #   --append ARGS   kernel command line, e.g. --append 'loglevel=debug exit_after_boot'
 #   --bios FILE     firmware instead of SeaBIOS, e.g. /usr/share/qemu/qboot.rom
@@ -28,11 +30,18 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$REPO"
 
+# rustup installs cargo into ~/.cargo/bin without touching this shell's PATH
+# (setup passes --no-modify-path), so every command looks there itself.
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+case ":$PATH:" in *":$CARGO_BIN:"*) ;; *) PATH="$CARGO_BIN:$PATH" ;; esac
+export PATH
+
 MEM=3G
 SMP=1
 ISO=0
 APPEND=""
 GDB=0
+GDB_PORT=1234
 SECONDS_ARG=60
 BIOS=""
 SMP_GIVEN=0
@@ -41,35 +50,87 @@ KTEST_TIMEOUT="${KTEST_TIMEOUT:-180}"
 
 toolchain() { sed -n 's/^channel *= *"\(.*\)"/\1/p' "$REPO/rust-toolchain.toml"; }
 
+# The kernel's NR_CPUS, read from the source so the option check cannot drift.
+nr_cpus() { sed -n 's/^pub const NR_CPUS: usize = \([0-9]*\);.*/\1/p' "$REPO/mm/src/layout.rs"; }
+
 die() { echo "run-qemu.sh: $*" >&2; exit 2; }
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 
 # ---------------------------------------------------------------- set-up ----
+# Debian packages setup installs (the README lists the same).
+SETUP_DEBS="qemu-system-x86 grub-pc-bin grub-common xorriso mtools gdb python3 curl ca-certificates"
+
+# rustup: apt's package where the distribution has one (Debian 13 does,
+# Debian 12 does not); otherwise rustup-init from static.rust-lang.org, the
+# way https://rustup.rs documents, checked against its published SHA-256.
+# --default-toolchain none: rust-toolchain.toml names the toolchain, and
+# --no-modify-path: this script finds ~/.cargo/bin itself.
+install_rustup() {
+    local sudo="$1"
+    if apt-cache policy rustup 2>/dev/null | grep -q '^ *Candidate: [0-9]'; then
+        echo "setup: installing rustup (Debian package)"
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq rustup >/dev/null
+        return
+    fi
+    local arch
+    case "$(uname -m)" in
+        x86_64) arch=x86_64-unknown-linux-gnu ;;
+        aarch64) arch=aarch64-unknown-linux-gnu ;;
+        *) die "setup: no rustup package in apt and no rustup-init for $(uname -m); install rustup by hand (https://rustup.rs)" ;;
+    esac
+    local url="https://static.rust-lang.org/rustup/dist/$arch/rustup-init" tmp
+    echo "setup: apt has no rustup; installing it with rustup-init from $url"
+    tmp="$(mktemp -d)"
+    curl --proto '=https' --tlsv1.2 -sSf "$url" -o "$tmp/rustup-init" \
+        || die "setup: could not download $url"
+    local want got
+    want="$(curl --proto '=https' --tlsv1.2 -sSf "$url.sha256" | awk '{print $1}')" \
+        || die "setup: could not download $url.sha256"
+    got="$(sha256sum "$tmp/rustup-init" | awk '{print $1}')"
+    [ -n "$want" ] && [ "$want" = "$got" ] \
+        || die "setup: rustup-init's SHA-256 is $got, but $url.sha256 says '$want'"
+    chmod +x "$tmp/rustup-init"
+    "$tmp/rustup-init" -y --no-modify-path --default-toolchain none --profile minimal
+    rm -rf "$tmp"
+}
+
 setup() {
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    local pkgs="qemu-system-x86 grub-pc-bin grub-common xorriso mtools gdb"
-    local missing=""
-    for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
-    if ! command -v rustup >/dev/null 2>&1 && ! [ -x "$HOME/.cargo/bin/rustup" ]; then
-        missing="$missing rustup"
+    local missing="" p
+    for p in $SETUP_DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+    local need_rustup=0
+    command -v rustup >/dev/null 2>&1 || need_rustup=1
+    if [ -n "$missing" ] || [ "$need_rustup" = 1 ]; then
+        $sudo apt-get update -qq
     fi
     if [ -n "$missing" ]; then
         echo "setup: installing Debian packages:$missing"
-        $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
     else
-        echo "setup: QEMU and GRUB tools already installed"
+        echo "setup: QEMU, GRUB tools, gdb and python3 already installed"
     fi
-    export PATH="$HOME/.cargo/bin:$PATH"
-    local tc; tc="$(toolchain)"
-    if rustup run "$tc" rustc --version >/dev/null 2>&1 \
-        && [ -d "$(rustup run "$tc" rustc --print sysroot)/lib/rustlib/src/rust/library" ]; then
-        echo "setup: toolchain $tc with rust-src already installed"
+    if [ "$need_rustup" = 1 ]; then
+        install_rustup "$sudo"
+        command -v rustup >/dev/null 2>&1 || die "setup: rustup installed, but not found in $CARGO_BIN or on PATH"
     else
-        echo "setup: installing toolchain $tc (from rust-toolchain.toml)"
-        rustup toolchain install "$tc" --profile minimal --component rust-src
+        echo "setup: rustup already installed ($(command -v rustup))"
+    fi
+    local tc; tc="$(toolchain)"
+    if rustup run "$tc" rustc --version >/dev/null 2>&1; then
+        local have; have="$(rustup component list --toolchain "$tc" --installed)"
+        local c add=()
+        for c in rust-src clippy; do grep -q "^$c\(-\|$\)" <<<"$have" || add+=("$c"); done
+        if [ "${#add[@]}" -gt 0 ]; then
+            echo "setup: adding ${add[*]} to toolchain $tc"
+            rustup component add --toolchain "$tc" "${add[@]}"
+        else
+            echo "setup: toolchain $tc with rust-src and clippy already installed"
+        fi
+    else
+        echo "setup: installing toolchain $tc (from rust-toolchain.toml) with rust-src and clippy"
+        rustup toolchain install "$tc" --profile minimal --component rust-src,clippy
     fi
     build
     echo "setup: done. Booting with -m $MEM (leave QEMU with Ctrl-A X)."
@@ -82,48 +143,82 @@ setup() {
 
 # ----------------------------------------------------------------- build ----
 KERNEL_ELF=""
+kernel_elf_path() {
+    local dir=debug; [ "$PROFILE" = release ] && dir=release
+    echo "$REPO/target/i686-kernel/$dir/kernel"
+}
+
 build() {
+    command -v cargo >/dev/null 2>&1 || die "cargo not found (looked on PATH and in $CARGO_BIN): run ./run-qemu.sh setup"
     local flags=()
     [ "$PROFILE" = release ] && flags+=(--release)
     cargo build -p kernel "${flags[@]}" >&2
-    local dir=debug; [ "$PROFILE" = release ] && dir=release
-    KERNEL_ELF="$REPO/target/i686-kernel/$dir/kernel"
+    KERNEL_ELF="$(kernel_elf_path)"
     [ -f "$KERNEL_ELF" ] || die "build produced no $KERNEL_ELF"
 }
 
-# Build a GRUB rescue ISO that boots $1 with multiboot2 and command line $2.
+ISO_IMAGE="$REPO/target/kernel.iso"
+
+# Build a GRUB rescue ISO ($ISO_IMAGE) that boots $1 with multiboot2 and
+# command line $2.
 make_iso() {
     local elf="$1" args="$2" iso_dir="$REPO/target/iso"
     rm -rf "$iso_dir"; mkdir -p "$iso_dir/boot/grub"
     cp "$elf" "$iso_dir/boot/kernel"
-    cat > "$iso_dir/boot/grub/grub.cfg" <<EOF
+    cat > "$iso_dir/boot/grub/grub.cfg" <<GRUB
 set timeout=0
 set default=0
 menuentry "highmem teaching kernel" {
     multiboot2 /boot/kernel $args
     boot
 }
-EOF
-    grub-mkrescue -o "$REPO/target/kernel.iso" "$iso_dir" >/dev/null 2>&1 \
+GRUB
+    grub-mkrescue -o "$ISO_IMAGE" "$iso_dir" >/dev/null 2>&1 \
         || die "grub-mkrescue failed (run ./run-qemu.sh setup)"
-    echo "$REPO/target/kernel.iso"
 }
 
-# The QEMU command line for one boot: qemu_cmd ELF ARGS
+# The QEMU command line, built here and nowhere else: qemu_cmd ELF ARGS SERIAL
+# fills the array QEMU from MEM, SMP, ISO, BIOS, GDB and GDB_PORT. SERIAL is
+# `terminal` (serial and QEMU's monitor on stdio: Ctrl-A X, Ctrl-A C) or
+# `stdio` (serial alone on stdin/stdout, for the runner). With ISO=1 the
+# command boots $ISO_IMAGE, which boot_media makes.
 QEMU=()
 qemu_cmd() {
-    local elf="$1" args="$2"
+    local elf="$1" args="$2" serial="$3"
     QEMU=(qemu-system-i386 -accel tcg,thread=multi -cpu qemu32 -m "$MEM" -smp "$SMP"
           -display none -no-reboot
           -device isa-debug-exit,iobase=0xf4,iosize=0x04)
+    case "$serial" in
+        terminal) QEMU+=(-serial mon:stdio) ;;
+        stdio) QEMU+=(-serial stdio -monitor none) ;;
+        *) die "qemu_cmd: serial '$serial' is neither terminal nor stdio" ;;
+    esac
     if [ "$ISO" = 1 ]; then
-        QEMU+=(-cdrom "$(make_iso "$elf" "$args")" -boot d)
+        QEMU+=(-cdrom "$ISO_IMAGE" -boot d)
     else
         QEMU+=(-kernel "$elf" -append "$args")
     fi
     [ -n "$BIOS" ] && QEMU+=(-bios "$BIOS")
-    [ "$GDB" = 1 ] && QEMU+=(-s -S)
+    [ "$GDB" = 1 ] && QEMU+=(-gdb "tcp:localhost:$GDB_PORT" -S)
     return 0
+}
+
+# What qemu_cmd's command boots: with ISO=1, a fresh GRUB image for ELF ARGS.
+boot_media() {
+    [ "$ISO" = 1 ] && make_iso "$1" "$2"
+    return 0
+}
+
+# QEMU's command line as one shell-quoted line, paths relative to the repository.
+qemu_cmd_line() {
+    local line="" a
+    for a in "${QEMU[@]}"; do
+        a="${a#"$REPO/"}"
+        if [[ "$a" =~ ^[A-Za-z0-9_./:,=+-]+$ ]]; then line+=" $a"
+        elif [[ "$a" != *"'"* ]]; then line+=" '$a'"
+        else line+=" $(printf '%q' "$a")"; fi
+    done
+    echo "${line# }"
 }
 
 # QEMU's exit status: 33 = kernel said success, 35 = failure; anything else
@@ -136,30 +231,70 @@ status_word() {
 }
 
 boot_interactive() {
-    qemu_cmd "$KERNEL_ELF" "$APPEND"
-    [ "$GDB" = 1 ] && echo "QEMU waits for gdb: gdb -x kernel/gdb/highmem.py -ex 'target remote :1234' $KERNEL_ELF" >&2
+    boot_media "$KERNEL_ELF" "$APPEND"
+    qemu_cmd "$KERNEL_ELF" "$APPEND" terminal
+    [ "$GDB" = 1 ] && echo "QEMU waits for gdb: gdb -x kernel/gdb/highmem.py -ex 'target remote :$GDB_PORT' $KERNEL_ELF" >&2
     local rc=0
-    "${QEMU[@]}" -serial mon:stdio || rc=$?
+    "${QEMU[@]}" || rc=$?
     case "$rc" in 0|33) return 0 ;; *) echo "run-qemu.sh: kernel ended with $(status_word "$rc")" >&2; return 1 ;; esac
 }
 
-# One non-interactive boot: boot_capture LOGFILE ARGS. Output goes to the
-# terminal and to LOGFILE; returns QEMU's status.
+# The console prompt: the kernel prints it when it is ready for a line.
+CONSOLE_PROMPT='highmem> '
+
+# console_drive TO FROM INPUT: read QEMU's serial output from fd FROM and copy
+# it (without the \r) to stdout; each time the prompt shows, type the next
+# line of INPUT (printf escapes) into fd TO. Reads until QEMU closes its
+# output. The prompt ends in a space, so the output is read a space-delimited
+# word at a time and a word ending in the prompt's text means "ready".
+console_drive() {
+    local to="$1" from="$2" lines=() next=0 word rc
+    mapfile -t lines < <(printf '%b' "$3")
+    local ready="${CONSOLE_PROMPT% }"
+    trap '' PIPE   # QEMU may be gone when we type: the write fails, we read EOF
+    while :; do
+        rc=0; IFS= read -r -d ' ' -u "$from" word || rc=$?
+        word="${word//$'\r'/}"
+        if [ "$rc" -ne 0 ]; then printf '%s' "$word"; break; fi
+        printf '%s ' "$word"
+        if [[ "$word" == *"$ready" ]] && [ "$next" -lt "${#lines[@]}" ]; then
+            printf '%s\n' "${lines[$next]}" >&"$to" 2>/dev/null || true
+            next=$((next + 1))
+        fi
+    done
+}
+
+# One non-interactive boot: boot_capture LOGFILE ARGS. Output goes to stdout
+# and to LOGFILE; returns QEMU's status. CONSOLE_INPUT, if set, is typed into
+# the serial console a line per prompt (console_drive); otherwise stdin is
+# empty. KTEST_TIMEOUT bounds the whole boot.
 boot_capture() {
-    local log="$1" args="$2"
-    qemu_cmd "$KERNEL_ELF" "$args"
-    set +e
-    # CONSOLE_INPUT, if set, is typed into the serial console (after a pause
-    # for the kernel to come up); otherwise stdin is empty.
-    { if [ -n "${CONSOLE_INPUT:-}" ]; then sleep 2; printf '%b' "$CONSOLE_INPUT"; sleep 1; fi; } \
-        | timeout -k 5 "$KTEST_TIMEOUT" "${QEMU[@]}" -serial stdio -monitor none \
-        | tr -d '\r' | tee "$log"
-    local status=("${PIPESTATUS[@]}")
-    set -e
-    return "${status[1]}"
+    local log="$1" args="$2" rc=0
+    boot_media "$KERNEL_ELF" "$args"
+    qemu_cmd "$KERNEL_ELF" "$args" stdio
+    if [ -z "${CONSOLE_INPUT:-}" ]; then
+        set +e
+        timeout -k 5 "$KTEST_TIMEOUT" "${QEMU[@]}" </dev/null | tr -d '\r' | tee "$log"
+        local status=("${PIPESTATUS[@]}")
+        set -e
+        return "${status[0]}"
+    fi
+    local fifo; fifo="$(mktemp -d)"
+    mkfifo "$fifo/in" "$fifo/out"
+    timeout -k 5 "$KTEST_TIMEOUT" "${QEMU[@]}" <"$fifo/in" >"$fifo/out" 2>&1 &
+    local qemu=$! to from
+    # Opened in the order QEMU's shell opens them (in, then out): each open
+    # of a fifo waits for the other end.
+    exec {to}>"$fifo/in" {from}<"$fifo/out"
+    console_drive "$to" "$from" "$CONSOLE_INPUT" | tee "$log"
+    exec {to}>&- {from}<&-
+    wait "$qemu" || rc=$?
+    rm -rf "$fifo"
+    return "$rc"
 }
 
 source "$REPO/tests/runner.sh"
+source "$REPO/tests/lint.sh"
 
 host_test() {
     echo "== host unit tests (mm, boot) =="
@@ -174,62 +309,126 @@ host_test() {
     [ "$rc" -eq 0 ] || FAILED_NAMES+=("host unit tests")
 }
 
+# bench/results.json from the kernel's `bench-json: {...}` lines: each is
+# parsed as JSON (a malformed one stops here, naming its line) and the file
+# is written by Python's json module. Schema (bench/plot.py reads it):
+# {"qemu", "cmdline", "host_cores", "date", "results": [{"name", "kind", ...}]}.
+write_bench_json() {
+    local log="$1" out="$2"
+    python3 - "$log" "$out" "$(qemu-system-i386 --version | head -n 1)" "$(qemu_cmd_line)" "$(nproc)" <<'PY'
+import datetime, json, sys
+log, out, qemu, cmdline, cores = sys.argv[1:]
+results = []
+with open(log, errors="replace") as f:
+    for n, line in enumerate(f, 1):
+        if line.startswith("bench-json: "):
+            try:
+                results.append(json.loads(line[len("bench-json: "):]))
+            except json.JSONDecodeError as e:
+                sys.exit(f"bench: line {n} of {log} is not JSON ({e}): {line.strip()}")
+if not results:
+    sys.exit(f"bench: no bench-json lines in {log}")
+doc = {
+    "qemu": qemu,
+    "cmdline": cmdline,
+    "host_cores": int(cores),
+    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "results": results,
+}
+# One result per line, as json.dumps writes it: readable and diffable.
+head = json.dumps({k: v for k, v in doc.items() if k != "results"}, indent=2)[:-2]
+rows = ",\n".join("    " + json.dumps(r, separators=(",", ":")) for r in results)
+text = head + ',\n  "results": [\n' + rows + "\n  ]\n}\n"
+assert json.loads(text) == doc, "bench: results.json would not read back as written"
+with open(out, "w") as f:
+    f.write(text)
+PY
+}
+
 # ------------------------------------------------------------ arguments ----
+COMMANDS="setup test check host-test console-test lint bench stress qemu-cmd"
 CMD=boot
 RUNNER_ELF=""
 FILTER=""
+
+# value OPTION WHAT NEXT_ARG_COUNT NEXT_ARG: the option's value, or a message
+# saying what the option wants (an option-looking word is not a value).
+value() {
+    local opt="$1" what="$2"
+    if [ "$3" -lt 2 ] || { [[ "$4" == -* ]] && [ "$opt" != --append ]; }; then
+        die "$opt needs $what${4:+ (got '$4')}"
+    fi
+    printf '%s' "$4"
+}
+
 while [ $# -gt 0 ]; do
     case "$1" in
-        setup|test|check|host-test|bench|stress|console-test) CMD="$1" ;;
-        --seconds) SECONDS_ARG="${2:?--seconds needs a number}"; shift ;;
-        --mem) MEM="${2:?--mem needs a size}"; shift ;;
-        --smp) SMP="${2:?--smp needs a number}"; SMP_GIVEN=1; shift ;;
+        setup|test|check|host-test|bench|stress|console-test|lint|qemu-cmd) CMD="$1" ;;
+        --seconds) SECONDS_ARG="$(value --seconds "a number of seconds, e.g. --seconds 60" $# "${2-}")"; shift ;;
+        --mem) MEM="$(value --mem "a size with a unit, e.g. --mem 512M or --mem 3G" $# "${2-}")"; shift ;;
+        --smp) SMP="$(value --smp "a number of CPUs, e.g. --smp 2" $# "${2-}")"; SMP_GIVEN=1; shift ;;
         --iso) ISO=1 ;;
-        --append) APPEND="${2?--append needs arguments}"; shift ;;
+        --append) APPEND="$(value --append "the kernel command line, e.g. --append 'loglevel=debug'" $# "${2-}")"; shift ;;
         --gdb) GDB=1 ;;
-        --bios) BIOS="${2:?--bios needs a firmware file}"; shift ;;
+        --bios) BIOS="$(value --bios "a firmware file, e.g. --bios /usr/share/qemu/qboot.rom" $# "${2-}")"; shift ;;
         --release) PROFILE=release ;;
-        --runner) CMD=runner; RUNNER_ELF="${2:?--runner needs an ELF}"; shift ;;
+        --runner) CMD=runner; RUNNER_ELF="$(value --runner "an ELF file" $# "${2-}")"; shift ;;
         -h|--help) usage; exit 0 ;;
         -*) die "unknown option '$1' (see --help)" ;;
         *) if [ "$CMD" = test ] && [ -z "$FILTER" ]; then FILTER="$1"
            elif [ "$CMD" = runner ]; then FILTER="$1"
-           else die "unexpected argument '$1' (see --help)"; fi ;;
+           elif [ "$CMD" = test ]; then die "test takes one FILTER (several: separate them with commas), got '$FILTER' and '$1'"
+           elif [ "$CMD" = boot ]; then die "unknown command '$1': the commands are ${COMMANDS// /, } (see --help)"
+           else die "$CMD takes no argument '$1' (see --help)"; fi ;;
     esac
     shift
 done
-[[ "$SMP" =~ ^[1-9][0-9]*$ ]] || die "--smp takes a positive number, not '$SMP'"
-[[ "$MEM" =~ ^[0-9]+[KMGT]?$ ]] || die "--mem takes a size like 512M or 3G, not '$MEM'"
+
+# The options' values, checked before anything is built or booted.
+MAX_SMP=255   # QEMU's i386 pc machine
+[[ "$SMP" =~ ^[0-9]+$ ]] && [ "$SMP" -ge 1 ] && [ "$SMP" -le "$MAX_SMP" ] \
+    || die "--smp takes a number of CPUs from 1 to $MAX_SMP (QEMU's pc machine holds at most $MAX_SMP), not '$SMP'"
+if [ "$SMP" -gt "$(nr_cpus)" ]; then
+    echo "run-qemu.sh: note: --smp $SMP: the kernel brings up $(nr_cpus) CPUs (NR_CPUS) and leaves the other $((SMP - $(nr_cpus))) parked" >&2
+fi
+if [[ "$MEM" =~ ^[0-9]+$ ]]; then
+    die "--mem needs a unit: ${MEM}M or ${MEM}G (K, M or G), not a bare '$MEM'"
+fi
+[[ "$MEM" =~ ^[1-9][0-9]*[KMG]$ ]] || die "--mem takes a size with a unit K, M or G, e.g. 512M or 3G, not '$MEM'"
+[[ "$SECONDS_ARG" =~ ^[1-9][0-9]*$ ]] || die "--seconds takes a whole number of seconds, 1 or more, e.g. --seconds 60, not '$SECONDS_ARG'"
+if [ -n "$BIOS" ] && [ ! -f "$BIOS" ]; then
+    die "--bios: no firmware file '$BIOS' (e.g. --bios /usr/share/qemu/qboot.rom, from the qemu-system-data package)"
+fi
+if [ -n "$RUNNER_ELF" ] && [ ! -f "$RUNNER_ELF" ]; then
+    die "--runner: no ELF file '$RUNNER_ELF'"
+fi
 
 case "$CMD" in
     setup) setup ;;
     boot) build; boot_interactive ;;
+    qemu-cmd)
+        qemu_cmd "$(kernel_elf_path)" "$APPEND" terminal
+        qemu_cmd_line ;;
     host-test) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); host_test; summary ;;
     test) build; TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=()
           run_suite "$FILTER"; summary ;;
     check) check_all ;;
     console-test) build; check_console; check_gdb; summary ;;
+    lint) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); check_lints; summary ;;
     stress)
-        [[ "$SECONDS_ARG" =~ ^[1-9][0-9]*$ ]] || die "--seconds takes a positive number, not '$SECONDS_ARG'"
         PROFILE=release; build
         [ "$SMP_GIVEN" = 1 ] || SMP=4
         KTEST_TIMEOUT=$((SECONDS_ARG + 120))
-        rc=0; boot_capture "$REPO/target/stress.log" "$APPEND stress=$SECONDS_ARG" | grep '^stress' || rc=${PIPESTATUS[0]}
+        rc=0; boot_capture "$REPO/target/stress.log" "${APPEND:+$APPEND }stress=$SECONDS_ARG" | grep '^stress' || rc=${PIPESTATUS[0]}
         [ "$rc" -eq 33 ] || die "stress ended with $(status_word "$rc")" ;;
     bench)
         PROFILE=release; build
         [ "$SMP_GIVEN" = 1 ] || SMP=2
-        rc=0; boot_capture "$REPO/target/bench.log" "$APPEND bench" >/dev/null || rc=$?
+        rc=0; boot_capture "$REPO/target/bench.log" "${APPEND:+$APPEND }bench" >/dev/null || rc=$?
         grep '^bench:' "$REPO/target/bench.log"
         [ "$rc" -eq 33 ] || die "benchmark boot ended with $(status_word "$rc")"
         mkdir -p "$REPO/bench"
-        {
-            printf '{\n  "qemu": "%s",\n  "cmdline": "qemu-system-i386 -accel tcg,thread=multi -cpu qemu32 -m %s -smp %s",\n' \
-                "$(qemu-system-i386 --version | head -n 1)" "$MEM" "$SMP"
-            printf '  "host_cores": %s,\n  "date": "%s",\n  "results": [\n' "$(nproc)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-            sed -n 's/^bench-json: //p' "$REPO/target/bench.log" | sed '$!s/$/,/' | sed 's/^/    /'
-            printf '  ]\n}\n'
-        } > "$REPO/bench/results.json"
+        write_bench_json "$REPO/target/bench.log" "$REPO/bench/results.json"
         echo "bench: wrote bench/results.json (plots: python3 bench/plot.py)" ;;
     runner)
         # cargo run / cargo test: the ELF cargo built. Test binaries live in deps/.

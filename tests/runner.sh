@@ -13,9 +13,12 @@
 #                           test of the plain panic path the runner itself
 #                           checks the message, location and exit status.
 #
-# It counts results from the kernel's `test NAME ... ok|FAILED` lines, names
-# a test that hung (QEMU killed after $KTEST_TIMEOUT seconds), and ends with
-# `N passed, N failed`.
+# It counts results from the kernel's `test NAME ... ok|FAILED|skipped (REASON)`
+# lines, names a test that hung (QEMU killed after $KTEST_TIMEOUT seconds),
+# prints a line per configuration (`suite (CONFIG): N passed, N failed,
+# N skipped`) and ends with `N passed, N failed[, N skipped]`. A skip is a
+# failure unless the configuration lacks what its reason says the test needs
+# (skip_expected), and a filter that selects no test is a failure.
 
 TOTAL_PASSED=0
 TOTAL_FAILED=0
@@ -31,14 +34,82 @@ config_name() {
     echo "$how -m $MEM -smp $SMP${BIOS:+ -bios $(basename "$BIOS")}${APPEND:+ [$APPEND]}"
 }
 
-# Count ok/FAILED lines of one boot's log; echo the name of the last test
-# that started but printed no result (it crashed the boot or hung).
+# Size with a unit (512M, 3G, 4096K) in MiB.
+size_mib() {
+    local n="${1%[KMG]}"
+    case "$1" in
+        *K) echo $((n / 1024)) ;; *M) echo "$n" ;; *G) echo $((n * 1024)) ;; *) echo "$n" ;;
+    esac
+}
+
+# skip_expected REASON MEM SMP CMDLINE: is a skip with this reason what this
+# configuration should give? The harness's reasons say what the test needs
+# (`needs highmem ...`, `needs N CPUs ...`, `needs the kernel option OPT ...`,
+# `needs the kernel option OPT off`); a skip is expected only when the
+# configuration really lacks it: no HighMem zone (896 MiB of RAM or less),
+# fewer than N CPUs, OPT not on the command line (or, for `off`, on it). Anything else means the test did not run where it should have.
+# Returns 0 if expected, 1 if the machine has what the test needs, 2 if the
+# reason is none of the three.
+skip_expected() {
+    local reason="$1" mem="$2" smp="$3" cmdline="$4" re
+    re='^needs highmem([ :]|$)'
+    if [[ "$reason" =~ $re ]]; then
+        [ "$(size_mib "$mem")" -le 896 ]; return
+    fi
+    re='^needs ([0-9]+) CPUs?([ :]|$)'
+    if [[ "$reason" =~ $re ]]; then
+        [ "$smp" -lt "${BASH_REMATCH[1]}" ]; return
+    fi
+    re='^needs the kernel option ([^ ]+) off( |$)'
+    if [[ "$reason" =~ $re ]]; then
+        local opt="${BASH_REMATCH[1]}" word
+        for word in $cmdline; do
+            [ "$word" = "$opt" ] || [ "${word%%=*}" = "$opt" ] && return 0
+        done
+        return 1
+    fi
+    re='^needs the kernel option ([^ ]+)( |$)'
+    if [[ "$reason" =~ $re ]]; then
+        local opt="${BASH_REMATCH[1]}" word
+        for word in $cmdline; do
+            [ "$word" = "$opt" ] || [ "${word%%=*}" = "$opt" ] && return 1
+        done
+        return 0
+    fi
+    return 2
+}
+
+# The reason of a `test NAME ... skipped (REASON)` line (also the older
+# `skipped: REASON`); empty if the line is not a skip.
+skip_reason() {
+    local re='^test [^ ]+ \.\.\. skipped( \((.*)\)|: (.*))$'
+    [[ "$1" =~ $re ]] && echo "${BASH_REMATCH[2]}${BASH_REMATCH[3]}"
+    return 0
+}
+
+# Count ok/FAILED/skipped lines of one boot's log (booted with kernel command
+# line $2); a skip the configuration does not explain is a failure too.
 tally_log() {
-    local log="$1" name
-    while IFS= read -r name; do pass; done < <(sed -n 's/^test \([^ ]*\) \.\.\. ok.*/\1/p' "$log")
-    while IFS= read -r name; do fail "$name ($(config_name))"; done \
-        < <(sed -n 's/^test \([^ ]*\) \.\.\. FAILED.*/\1/p' "$log")
-    TOTAL_SKIPPED=$((TOTAL_SKIPPED + $(grep -c '^test [^ ]* \.\.\. skipped' "$log" || true)))
+    local log="$1" cmdline="$2" line name reason
+    while IFS= read -r line; do
+        name="${line#test }"; name="${name%% *}"
+        case "$line" in
+            *" ... ok"*) pass ;;
+            *" ... FAILED"*) fail "$name ($(config_name))" ;;
+            *" ... skipped"*)
+                TOTAL_SKIPPED=$((TOTAL_SKIPPED + 1))
+                reason="$(skip_reason "$line")"
+                local verdict=0 why
+                skip_expected "$reason" "$MEM" "$SMP" "$cmdline" || verdict=$?
+                case "$verdict" in
+                    0) continue ;;
+                    1) why="skipped, but this machine has what it needs: '$reason'" ;;
+                    *) why="skipped for a reason that is not 'needs highmem', 'needs N CPUs' or 'needs the kernel option OPT': '${reason}'" ;;
+                esac
+                echo "ktest: test $name $why"
+                fail "$name ($(config_name)): $why" ;;
+        esac
+    done < <(grep -E '^test [^ ]+ \.\.\. (ok|FAILED|skipped)' "$log")
 }
 
 last_started() {
@@ -56,11 +127,28 @@ run_suite() {
     mkdir -p "$logdir"
     local sel=""; [ -n "$filter" ] && sel="=$filter"
     local base="$APPEND test_expect_mem=$MEM test_expect_cpus=$SMP"
+    local p0=$TOTAL_PASSED f0=$TOTAL_FAILED s0=$TOTAL_SKIPPED
     echo "== in-kernel suite: $(config_name)${filter:+, filter '$filter'} =="
+    suite_boots "$filter" "$sel" "$base" "$logdir"
+    echo "suite ($(config_name)${filter:+, filter '$filter'}): $((TOTAL_PASSED - p0)) passed," \
+         "$((TOTAL_FAILED - f0)) failed, $((TOTAL_SKIPPED - s0)) skipped"
+}
 
-    # 1. The list.
+# The boots of one run_suite: suite_boots FILTER SEL BASE LOGDIR.
+suite_boots() {
+    local filter="$1" sel="$2" base="$3" logdir="$4"
+
+    # 1. The list. A filter that selects nothing is an error (the kernel says
+    # `ktest: no test matches 'FILTER'` and fails; an older kernel listed
+    # `ktest: 0 tests` and succeeded).
     local rc=0
     boot_capture "$logdir/list.log" "$base test_list$sel" >/dev/null || rc=$?
+    if grep -q '^ktest: no test matches' "$logdir/list.log" \
+        || { [ "$rc" -eq 33 ] && grep -q '^ktest: 0 tests' "$logdir/list.log"; }; then
+        echo "ktest: no test matches '${filter}' ($(config_name))"
+        fail "no test matches '${filter}' ($(config_name))"
+        return
+    fi
     if [ "$rc" -ne 33 ]; then
         fail "listing tests ($(config_name)): $(status_word "$rc")"
         tail -n 20 "$logdir/list.log"
@@ -82,8 +170,9 @@ run_suite() {
         boot=$((boot + 1))
         local log="$logdir/suite-$boot.log"
         rc=0
-        boot_capture "$log" "$base test$sel${after:+ test_after=$after}" || rc=$?
-        tally_log "$log"
+        local args="$base test$sel${after:+ test_after=$after}"
+        boot_capture "$log" "$args" || rc=$?
+        tally_log "$log" "$args"
         [ "$rc" -eq 33 ] && break
         local last; last=$(last_started "$log")
         if [ -z "$last" ]; then
@@ -115,7 +204,7 @@ run_suite() {
         rc=0
         boot_capture "$log" "$base test_one=$name" || rc=$?
         if has_result "$log" "$name"; then
-            tally_log "$log"
+            tally_log "$log" "$base test_one=$name"
         elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
             echo "ktest: test $name hung: QEMU killed after ${KTEST_TIMEOUT}s"
             fail "$name ($(config_name)): hung, killed after ${KTEST_TIMEOUT}s"
@@ -174,7 +263,7 @@ expect_console() {
 
 # The console, driven by typing into it.
 check_console() {
-    MEM=3G; SMP=2
+    local MEM=3G SMP=2 ISO=0 APPEND="" BIOS=""
     expect_console "help, unknown commands and bad arguments" 'help\nfrobnicate\ntrace maybe\ndemo\ndemo nonsense\npoweroff\n' \
         '^  pkmap +the 1024 PKMAP slots' '^  demo NAME' '^keys: Up/Down history' "unknown command 'frobnicate': type 'help'" \
         '^usage: trace on\|off' '^usage: demo NAME' "^demo: no demo 'nonsense'; the demos are: wrap, preempt, sleep, misuse$" '^poweroff$'
@@ -239,28 +328,54 @@ check_console() {
     # command that runs the real benchmark.
     expect_console "test from the console; bench refuses a debug build" 'test harness::a_returning\nbench\npoweroff\n' \
         '^test harness::a_returning_test_passes \.\.\. ok' '^bench: this is a debug build' 'bench: run the benchmark in a release build: \./run-qemu\.sh bench'
-    SMP=1
+    # The console's `test` runs only what can run there, with this
+    # command's own totals: tests that need the runner's options skip and
+    # say so, tests that end the boot are left out and named with the
+    # command that runs them, and a filter that matches nothing says so.
+    expect_console "test at the console: its own totals, skips and left-out tests named" \
+        'test harness::a_returning\ntest harness::a_returning\ntest boot::memory_map\ntest harness::\ntest no_such_test\npoweroff\n' \
+        'test boot::memory_map_is_usable \.\.\. skipped \(needs the kernel option test_expect_mem' \
+        '^0 passed, 0 failed, 1 skipped$' \
+        '^left out 3 test\(s\) that end the boot .*run them with \./run-qemu\.sh test NAME:$' \
+        '^  harness::a_kernel_panic_prints_message_and_location$' \
+        "^no test matches 'no_such_test'"
+    local ones
+    ones=$(grep -c '^1 passed, 0 failed$' "$REPO/target/ktest/scenario-console__test_at_the_console__its_own_totals__skips_and_left_out_tests_named.log" || true)
+    [ "$ones" -ge 3 ] || fail "console test: each test command should count only its own tests ('1 passed, 0 failed' $ones times, want 3)"
 }
 
 # gdb attached to QEMU's stub: stop inside kmap_local during 'demo misuse'
-# and check what the commands of kernel/gdb/highmem.py show.
+# and check what the commands of kernel/gdb/highmem.py show, and what they
+# say to a bad argument or a CPU that is not there. Nothing waits by the
+# clock: gdb retries its connection until the stub listens (tcp auto-retry,
+# bounded by connect-timeout), the console driver types 'demo misuse' when
+# the prompt shows, and gdb's `kill` ends QEMU.
 check_gdb() {
-    local log="$REPO/target/ktest/gdb.log" elf="$KERNEL_ELF" port=$((20000 + RANDOM % 20000))
+    local MEM=3G SMP=1 ISO=0 APPEND="" BIOS="" GDB=1 GDB_PORT=$((20000 + RANDOM % 20000))
+    local log="$REPO/target/ktest/gdb.log" serial="$REPO/target/ktest/gdb-serial.log" elf="$KERNEL_ELF"
     echo "== gdb: kernel/gdb/highmem.py against a stopped kernel =="
-    { sleep 8; printf 'demo misuse\n'; sleep 20; } | timeout 60 qemu-system-i386 -accel tcg,thread=multi -cpu qemu32 -m 3G -smp 1 \
-        -display none -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04 -serial stdio -monitor none \
-        -kernel "$elf" -append "loglevel=warn" -gdb "tcp::$port" -S > "$REPO/target/ktest/gdb-serial.log" 2>&1 &
+    mkdir -p "$REPO/target/ktest"
+    CONSOLE_INPUT='demo misuse\n' KTEST_TIMEOUT=120 boot_capture "$serial" "loglevel=warn" >/dev/null &
     local qemu=$!
-    sleep 1
-    timeout 50 gdb -batch -nx -x "$REPO/kernel/gdb/highmem.py" "$elf" \
-        -ex "target remote :$port" -ex 'break kernel::mm::kmap_local::__kmap_local_pfn_prot' -ex continue \
-        -ex finish -ex 'kmap-local 0' -ex 'cpu-slots 0' -ex pkmap -ex kill > "$log" 2>&1 || true
-    kill "$qemu" 2>/dev/null || true; wait "$qemu" 2>/dev/null || true
+    timeout 110 gdb -batch -nx -x "$REPO/kernel/gdb/highmem.py" "$elf" \
+        -ex 'set tcp auto-retry on' -ex 'set tcp connect-timeout 60' \
+        -ex "target remote localhost:$GDB_PORT" -ex 'break kernel::mm::kmap_local::__kmap_local_pfn_prot' -ex continue \
+        -ex finish -ex 'kmap-local 0' -ex 'cpu-slots 0' -ex pkmap \
+        -ex 'kmap-local 9' -ex 'cpu-slots 1' -ex 'kmap-local zero' -ex 'cpu-slots -1' -ex 'pkmap 3' -ex 'kmap-local 0 1' \
+        -ex kill > "$log" 2>&1 || true
+    wait "$qemu" 2>/dev/null || true
     local ok=1 pat
     for pat in 'highmem gdb commands: pkmap, kmap-local' 'CPU 0: task kinit/[0-9]+, kmap_ctrl.idx = 1 \(1 mapping\(s\)\), migrate_disable = 1' \
-               'slot  0 at 0xffffb000: pfn 0x[0-9a-f]+ flags 0x163' 'CPU 0: 16 slots' '^PKMAP at 0xff800000: cursor' '^free [0-9]+, unused [0-9]+, in use 0'; do
+               'slot  0 at 0xffffb000: pfn 0x[0-9a-f]+ flags 0x163' 'CPU 0: 16 slots' '^PKMAP at 0xff800000: cursor' '^free [0-9]+, unused [0-9]+, in use 0' \
+               '^kmap-local: no CPU 9: this kernel has CPU 0 online \(NR_CPUS=8\)$' \
+               '^cpu-slots: CPU 1 is not online: this kernel has CPU 0 online \(NR_CPUS=8\)$' \
+               "^kmap-local: 'zero' is not a CPU number \(usage: kmap-local \[CPU\]\)$" \
+               "^cpu-slots: '-1' is not a CPU number \(usage: cpu-slots \[CPU\]\)$" \
+               '^pkmap: takes no argument \(usage: pkmap\)$' \
+               "^kmap-local: one CPU number, not '0 1' \(usage: kmap-local \[CPU\]\)$"; do
         grep -Eq -- "$pat" "$log" || { ok=0; echo "gdb: no line matches /$pat/"; }
     done
+    if grep -Eq 'Traceback|Python Exception' "$log"; then ok=0; echo "gdb: a command raised a Python exception"; fi
     if [ "$ok" = 1 ]; then echo "scenario gdb commands ... ok"; pass
     else echo "scenario gdb commands ... FAILED"; tail -n 30 "$log"; fail "gdb commands: see target/ktest/gdb.log"; fi
 }
@@ -271,67 +386,72 @@ summary() {
         echo "failures:"
         local n; for n in "${FAILED_NAMES[@]}"; do echo "    $n"; done
     fi
-    if [ "$TOTAL_SKIPPED" -gt 0 ]; then
-        echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped"
-    else
-        echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
-    fi
+    echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed, $TOTAL_SKIPPED skipped"
     [ "$TOTAL_FAILED" -eq 0 ]
+}
+
+# in_config VAR=VALUE... COMMAND ARGS...: run COMMAND in the default machine
+# (-m 3G -smp 1, -kernel, SeaBIOS, no extra kernel options) changed by the
+# assignments, then restore every configuration variable: they are locals
+# here, so nothing one configuration sets leaks into the next.
+in_config() {
+    local MEM=3G SMP=1 ISO=0 APPEND="" BIOS=""
+    while [[ "${1:-}" =~ ^(MEM|SMP|ISO|APPEND|BIOS)= ]]; do
+        printf -v "${1%%=*}" '%s' "${1#*=}"
+        shift
+    done
+    "$@"
 }
 
 # ./run-qemu.sh check: what CI runs after the set-up.
 check_all() {
     local start=$SECONDS
+    check_skip_judge
+    check_script_options
     host_test
+    check_lints
     build
 
     # The whole suite on both boot paths with the default machine, and on
     # 2 and 4 CPUs (the scheduler and SMP tests adapt to the CPU count).
-    MEM=3G; SMP=1; ISO=0; run_suite ""
-    MEM=3G; SMP=1; ISO=1; run_suite ""
-    ISO=0
-    SMP=2; run_suite ""
-    SMP=4; run_suite ""
-    SMP=1
+    in_config run_suite ""
+    in_config ISO=1 run_suite ""
+    in_config SMP=2 run_suite ""
+    in_config SMP=4 run_suite ""
     # The highmem debug modes: guard slots between kmap_local mappings, and
     # force-map (lowmem through the slots too) on a machine with 512 MiB,
     # i.e. no highmem at all.
-    APPEND="debug_kmap_local"; run_suite ""
-    MEM=512M; APPEND="debug_kmap_local_force_map"; run_suite ""
-    MEM=3G; APPEND=""
+    in_config APPEND="debug_kmap_local" run_suite ""
+    in_config MEM=512M APPEND="debug_kmap_local_force_map" run_suite ""
 
     # Zones and totals under each memory size (the 3G case ran above):
     # from a machine barely big enough, through exactly 896 MiB (all
     # lowmem) and 1 GiB (a little highmem), to RAM moved above 4 GiB.
     local m
     for m in 32M 64M 128M 896M 1G 3584M 4G; do
-        MEM=$m; run_suite "mm::zones"
+        in_config MEM=$m run_suite "mm::zones"
     done
-    MEM=3G
     # Eight CPUs (NR_CPUS): the scheduler, SMP, interrupt and kmap_local
     # tests (more vCPUs than host cores: slower, same behaviour).
-    SMP=8; run_suite "sched::,smp::,irq::,kmap_local::,acpi::"
+    in_config SMP=8 run_suite "sched::,smp::,irq::,kmap_local::,acpi::"
     # A little highmem, through GRUB, on two CPUs: the kmap suites.
-    MEM=1G; SMP=2; ISO=1; run_suite "kmap"
-    MEM=3G; SMP=1; ISO=0
+    in_config MEM=1G SMP=2 ISO=1 run_suite "kmap"
 
+    check_empty_selection
     check_scenarios
     check_console
     check_gdb
 
     # A short stress run on 4 CPUs: zero corruptions, zero leaks.
-    SMP=4
-    expect_boot "stress: 20 s of every kmap flavour on 4 CPUs" "stress=20" 33 \
+    in_config SMP=4 expect_boot "stress: 20 s of every kmap flavour on 4 CPUs" "stress=20" 33 \
         '^stress: ops=[1-9][0-9]* verified_bytes=[1-9][0-9]* corruptions=0 leaked_pages=0 max_kmap_wait_us=[0-9]+$'
-    SMP=1
     echo "check: took $((SECONDS - start))s"
     summary
 }
 
 # Boots whose whole output is the test: the boot log and bad input.
 check_scenarios() {
-    MEM=3G
-    expect_boot "boot log (-m 3G)" "exit_after_boot" 33 \
+    in_config expect_boot "boot log (-m 3G)" "exit_after_boot" 33 \
         'booted via multiboot 1' \
         'virtual kernel memory layout:' \
         'fixmap  : 0xff[0-9a-f]{6} - 0xfffff000' \
@@ -340,38 +460,130 @@ check_scenarios() {
         'lowmem  : 0xc0000000 - 0xf8000000' \
         '^.*\] 21[0-9][0-9]MB HIGHMEM available\.' \
         '\] 896MB LOWMEM available\.' \
-        'MemTotal: +[0-9]+ kB' 'HighTotal: +[0-9]+ kB' 'LowFree: +[0-9]+ kB'
-    ISO=1
-    expect_boot "boot log via GRUB (-m 3G)" "exit_after_boot" 33 \
+        'MemTotal: +[0-9]+ kB' 'HighTotal: +[0-9]+ kB' 'LowFree: +[0-9]+ kB' \
+        '^\[ *[0-9]+\.[0-9]+\]\[cpu 0\]\[INFO  [a-z_:]+\] Memory: LowFree: +[0-9]+ kB$' \
+        '^\[ *[0-9]+\.[0-9]+\]\[cpu 0\]\[INFO  [a-z_:]+\] BIOS-e820: \[mem 0x[0-9a-f]+-0x[0-9a-f]+\] usable$' \
+        'Command line: exit_after_boot$'
+    in_config ISO=1 expect_boot "boot log via GRUB (-m 3G)" "exit_after_boot" 33 \
         'booted via multiboot 2 \(GRUB' 'HIGHMEM available' 'MemTotal:'
-    ISO=0
-    expect_boot "bad command-line options are named and ignored" \
+    in_config expect_boot "bad command-line options are named and ignored" \
         "exit_after_boot loglevel=loud frobnicate test_expect_mem=lots" 33 \
         "malformed option 'loglevel=loud'" \
         "unknown kernel option 'frobnicate'" \
         "malformed option 'test_expect_mem=lots'" \
         'virtual kernel memory layout:'
-    expect_boot "loglevel=warn hides info lines" "exit_after_boot loglevel=warn" 33
+    in_config expect_boot "loglevel=warn hides info lines" "exit_after_boot loglevel=warn" 33
     if grep -q 'LOWMEM available' "$REPO/target/ktest/scenario-loglevel_warn_hides_info_lines.log"; then
         fail "scenario loglevel=warn: info lines still printed"
     fi
-    SMP=4
-    expect_boot "four CPUs come up (-smp 4)" "exit_after_boot" 33 \
+    in_config SMP=4 expect_boot "four CPUs come up (-smp 4)" "exit_after_boot" 33 \
         'ACPI: 4 CPUs enabled' 'smpboot: CPU 3 \(APIC ID 3\) is up' 'smp: Brought up 4 CPUs'
-    BIOS=/usr/share/qemu/qboot.rom
-    expect_boot "qboot firmware: ACPI only, a zero-length e820 entry (-smp 4)" "exit_after_boot" 33 \
+    in_config SMP=4 BIOS=/usr/share/qemu/qboot.rom \
+        expect_boot "qboot firmware: ACPI only, a zero-length e820 entry (-smp 4)" "exit_after_boot" 33 \
         'ignored 1 zero-length memory-map entry' 'smp: Brought up 4 CPUs' 'HIGHMEM available'
-    BIOS=""
-    SMP=10
-    expect_boot "CPUs beyond NR_CPUS=8 are parked (-smp 10)" "exit_after_boot" 33 \
+    in_config SMP=10 expect_boot "CPUs beyond NR_CPUS=8 are parked (-smp 10)" "exit_after_boot" 33 \
         'smp: 2 CPU\(s\) beyond NR_CPUS=8 left parked' 'smp: Brought up 8 CPUs'
-    SMP=1
-    MEM=8M
-    expect_boot "too little RAM is refused" "exit_after_boot" 35 \
+    in_config MEM=8M expect_boot "too little RAM is refused" "exit_after_boot" 35 \
         'too little RAM'
-    MEM=4G
-    expect_boot "RAM above 4 GiB is reported and ignored (-m 4G)" "exit_after_boot" 33 \
+    in_config MEM=4G expect_boot "RAM above 4 GiB is reported and ignored (-m 4G)" "exit_after_boot" 33 \
         '1024MB of RAM above 4GB (is|are) not addressable without PAE' \
         'HIGHMEM available'
-    MEM=3G
+}
+
+# A filter that selects no test: `./run-qemu.sh test FILTER` fails and names
+# the filter (a whole run of the script, so its exit status is checked too).
+check_empty_selection() {
+    local log="$REPO/target/ktest/empty-selection.log" rc=0
+    echo "== an empty selection is an error =="
+    "$REPO/run-qemu.sh" test this_matches_nothing >"$log" 2>&1 </dev/null || rc=$?
+    if [ "$rc" -ne 0 ] && grep -q "^ktest: no test matches 'this_matches_nothing'" "$log" \
+        && grep -q "^    no test matches 'this_matches_nothing'" "$log"; then
+        echo "scenario empty selection ... ok"; pass
+    else
+        echo "scenario empty selection ... FAILED: exit status $rc (want non-zero), and the filter named"
+        tail -n 10 "$log"
+        fail "scenario: ./run-qemu.sh test this_matches_nothing: exit status $rc, see $log"
+    fi
+}
+
+# skip_expected is what lets a skip pass; if it were broken (say, every skip
+# expected), check would wave through tests that never ran. Feed it skip
+# lines and configurations, and compare its verdicts: yes = expected.
+check_skip_judge() {
+    echo "== the skip judge (skip_expected) =="
+    local bad=0 want mem smp cmdline line reason got
+    while IFS='|' read -r want mem smp cmdline line; do
+        [ -n "$want" ] || continue
+        reason="$(skip_reason "$line")"
+        local v=0; skip_expected "$reason" "$mem" "$smp" "$cmdline" || v=$?
+        case "$v" in 0) got=yes ;; 1) got=has ;; *) got=other ;; esac
+        if [ "$got" != "$want" ]; then
+            bad=1; echo "skip judge: '$line' on -m $mem -smp $smp [$cmdline]: said $got, want $want"
+        fi
+    done <<'CASES'
+yes|512M|1|test=x|test a::b ... skipped (needs highmem (boot with -m 1G or more))
+yes|896M|1||test a::b ... skipped (needs highmem)
+has|897M|1||test a::b ... skipped (needs highmem)
+has|1G|1||test a::b ... skipped (needs highmem (boot with -m 1G or more))
+has|3G|4||test a::b ... skipped: needs highmem (boot with -m 1G or more)
+yes|524288K|1||test a::b ... skipped: needs highmem
+yes|3G|1||test smp::x ... skipped (needs 2 CPUs)
+yes|3G|3||test smp::x ... skipped (needs 4 CPUs to see a shootdown)
+has|3G|4||test smp::x ... skipped (needs 4 CPUs to see a shootdown)
+has|3G|8||test smp::x ... skipped (needs 2 CPUs)
+yes|3G|1|test_one=x|test k::g ... skipped (needs the kernel option debug_kmap_local for guard slots)
+has|3G|1|debug_kmap_local test_one=x|test k::g ... skipped (needs the kernel option debug_kmap_local for guard slots)
+yes|3G|1|debug_kmap_local_force_map|test k::g ... skipped (needs the kernel option debug_kmap_local)
+has|3G|1|loglevel=debug|test k::g ... skipped (needs the kernel option loglevel)
+other|3G|1||test k::g ... skipped (not today)
+other|3G|1||test k::g ... skipped (needs a highmem page)
+other|3G|1||test k::g ... skipped
+other|512M|1||test k::g ... skipped (needs more RAM)
+yes|32M|1||test k::a ... skipped (needs highmem: all 31 MiB of RAM is lowmem (boot with -m 1G or more))
+has|3G|1||test k::a ... skipped (needs highmem: all 31 MiB of RAM is lowmem (boot with -m 1G or more))
+yes|3G|2||test e::c ... skipped (needs 3 CPUs: 2 online (boot with --smp 3))
+has|3G|4||test e::c ... skipped (needs 3 CPUs: 2 online (boot with --smp 3))
+yes|512M|1|debug_kmap_local_force_map test|test m::d ... skipped (needs the kernel option debug_kmap_local_force_map off)
+has|3G|1|test|test m::d ... skipped (needs the kernel option debug_kmap_local_force_map off)
+CASES
+    if [ "$bad" = 0 ]; then echo "scenario skip judge ... ok"; pass
+    else echo "scenario skip judge ... FAILED"; fail "the skip judge (skip_expected in tests/runner.sh) gave wrong verdicts"; fi
+}
+
+# Bad options to ./run-qemu.sh: each gets a message saying what it wants and
+# exit status 2, before anything is built or booted (qemu-cmd only prints).
+check_script_options() {
+    echo "== run-qemu.sh options: bad values are named =="
+    local bad=0
+    # script_says STATUS PATTERN ARGS...: run ./run-qemu.sh ARGS; its exit
+    # status must be STATUS and its stderr must match PATTERN.
+    script_says() {
+        local want="$1" pat="$2" rc=0 err; shift 2
+        err="$("$REPO/run-qemu.sh" "$@" 2>&1 >/dev/null </dev/null)" || rc=$?
+        if [ "$rc" -ne "$want" ] || ! grep -Eq -- "$pat" <<<"$err"; then
+            bad=1; echo "run-qemu.sh $*: exit status $rc (want $want), stderr: ${err:-(nothing)} (want /$pat/)"
+        fi
+    }
+    script_says 2 "^run-qemu.sh: --mem needs a unit: 100M or 100G \(K, M or G\), not a bare '100'$" qemu-cmd --mem 100
+    script_says 2 "^run-qemu.sh: --mem takes a size with a unit K, M or G, e.g. 512M or 3G, not 'lots'$" qemu-cmd --mem lots
+    script_says 2 '^run-qemu.sh: --mem needs a size with a unit, e.g. --mem 512M or --mem 3G$' qemu-cmd --mem
+    script_says 2 "^run-qemu.sh: --mem needs a size with a unit, e.g. --mem 512M or --mem 3G \(got '--smp'\)$" qemu-cmd --mem --smp 2
+    script_says 2 "^run-qemu.sh: --smp takes a number of CPUs from 1 to 255 \(QEMU's pc machine holds at most 255\), not '300'$" qemu-cmd --smp 300
+    script_says 2 "^run-qemu.sh: --smp takes a number of CPUs from 1 to 255 .*, not '0'$" qemu-cmd --smp 0
+    script_says 2 '^run-qemu.sh: --smp needs a number of CPUs, e.g. --smp 2$' qemu-cmd --smp
+    script_says 0 '^run-qemu.sh: note: --smp 99: the kernel brings up 8 CPUs \(NR_CPUS\) and leaves the other 91 parked$' qemu-cmd --smp 99
+    script_says 2 "^run-qemu.sh: --seconds takes a whole number of seconds, 1 or more, e.g. --seconds 60, not 'ten'$" stress --seconds ten
+    script_says 2 '^run-qemu.sh: --seconds needs a number of seconds, e.g. --seconds 60$' stress --seconds
+    script_says 2 "^run-qemu.sh: --bios: no firmware file '/nonexistent/qboot.rom'" qemu-cmd --bios /nonexistent/qboot.rom
+    script_says 2 "^run-qemu.sh: unknown command 'frobnicate': the commands are setup, test, check, " frobnicate
+    script_says 2 "^run-qemu.sh: unknown option '--frobnicate' \(see --help\)$" --frobnicate
+    script_says 2 "^run-qemu.sh: test takes one FILTER \(several: separate them with commas\), got 'a' and 'b'$" test a b
+    script_says 2 "^run-qemu.sh: bench takes no argument 'now' \(see --help\)$" bench now
+    # ... and good options give the command line they say.
+    local line; line="$("$REPO/run-qemu.sh" qemu-cmd --mem 512M --smp 2 --append 'a b' 2>/dev/null)"
+    [[ "$line" == *" -m 512M -smp 2 "*" -append 'a b'" ]] \
+        || { bad=1; echo "run-qemu.sh qemu-cmd --mem 512M --smp 2 --append 'a b' printed: $line"; }
+    unset -f script_says
+    if [ "$bad" = 0 ]; then echo "scenario script options ... ok"; pass
+    else echo "scenario script options ... FAILED"; fail "run-qemu.sh option messages (see above)"; fi
 }

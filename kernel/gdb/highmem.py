@@ -12,17 +12,38 @@ They read the kernel's own statics through gdb's Rust support: the PKMAP
 pool inside `kernel::mm::kmap::KMAP_LOCK`, the per-CPU blocks in
 `kernel::percpu::PERCPU`, and the cached kmap PTE array
 `kernel::mm::pgtable::KMAP_PTE_BASE`.
+
+Rust `const`s leave nothing in the debug information, so the numbers of
+mm/src/layout.rs come from what does: the lengths of the kernel's arrays
+(NR_CPUS is the length of PERCPU, LAST_PKMAP that of the pool's counts,
+KM_MAX_IDX_DEBUG that of a task's saved PTEs) and, for FIX_KMAP_BEGIN, the
+position of CPU 0's first slot PTE inside the fixmap page table. What is
+left as a constant below is architecture (FIXADDR_TOP, the 4 MiB PMD) or has
+no trace in the image (KM_MAX_IDX without guard slots).
 """
 import gdb
 
-LAST_PKMAP = 1024
-PKMAP_BASE = 0xFF800000
-FIXADDR_TOP = 0xFFFFF000
-FIX_KMAP_BEGIN = 4  # mm/src/layout.rs: FIX_HOLE, FIX_APIC_BASE, 2 x IO-APIC
+PAGE_SHIFT = 12
+PMD_SIZE = 4 << 20            # one page table maps 4 MiB (non-PAE)
+FIXADDR_TOP = 0xFFFFF000      # mm/src/layout.rs: the top page (FIX_HOLE) is never mapped
+FIXMAP_PMD_BASE = FIXADDR_TOP & ~(PMD_SIZE - 1)  # layout.rs asserts the fixmap fits this PMD
+PKMAP_BASE = FIXMAP_PMD_BASE - PMD_SIZE          # layout.rs: the PMD below the fixmap
+KM_MAX_IDX = 16               # slots per CPU without guard slots (Linux KM_MAX_IDX)
 
 
 def val(expr):
     return gdb.parse_and_eval(expr)
+
+
+def array_len_type(t):
+    """Number of elements of a Rust array type."""
+    lo, hi = t.strip_typedefs().range()
+    return hi - lo + 1
+
+
+def array_len(v):
+    """Number of elements of a Rust array value, from its type."""
+    return array_len_type(v.type)
 
 
 def atomic(v):
@@ -37,9 +58,86 @@ def atomic(v):
     return inner
 
 
-def config():
+def percpu():
+    return val("kernel::percpu::PERCPU")
+
+
+def nr_cpus():
+    """NR_CPUS: the length of the per-CPU array."""
+    return array_len(percpu())
+
+
+def online_cpus():
+    """The CPUs marked online (the kernel's cpu_online_mask)."""
+    pc = percpu()
+    return [c for c in range(nr_cpus()) if bool(atomic(pc[c]["online"]))]
+
+
+def cpu_ranges(cpus):
+    """[0, 1, 2, 5] -> '0-2,5'."""
+    out, start = [], None
+    for i, c in enumerate(cpus):
+        if start is None:
+            start = c
+        if i + 1 == len(cpus) or cpus[i + 1] != c + 1:
+            out.append(str(start) if start == c else f"{start}-{c}")
+            start = None
+    return ",".join(out)
+
+
+def parse_cpu(cmd, arg):
+    """The CPU argument of `cmd [CPU]` (default 0), checked against the
+    kernel: a word that is not a number, or a CPU that does not exist or is
+    not online, is an error in words rather than a traceback or slots that
+    belong to no CPU."""
+    words = arg.split()
+    if len(words) > 1:
+        raise gdb.GdbError(f"{cmd}: one CPU number, not '{arg.strip()}' (usage: {cmd} [CPU])")
+    if not words:
+        cpu = 0
+    elif words[0].isdigit():
+        cpu = int(words[0])
+    else:
+        raise gdb.GdbError(f"{cmd}: '{words[0]}' is not a CPU number (usage: {cmd} [CPU])")
+    online = online_cpus()
+    if not online:
+        have = f"no CPU is online yet (NR_CPUS={nr_cpus()}): let the kernel boot further"
+    else:
+        plural = "s" if len(online) > 1 else ""
+        have = f"this kernel has CPU{plural} {cpu_ranges(online)} online (NR_CPUS={nr_cpus()})"
+    if cpu >= nr_cpus():
+        raise gdb.GdbError(f"{cmd}: no CPU {cpu}: {have}")
+    if cpu not in online:
+        raise gdb.GdbError(f"{cmd}: CPU {cpu} is not online: {have}")
+    return cpu
+
+
+def no_argument(cmd, arg):
+    if arg.strip():
+        raise gdb.GdbError(f"{cmd}: takes no argument (usage: {cmd})")
+
+
+def kmap_layout():
+    """(slots per CPU, index step per mapping, FIX_KMAP_BEGIN).
+
+    With `debug_kmap_local` every mapping has a guard slot below it, and the
+    per-CPU stride is KM_MAX_IDX_DEBUG: the length of the PTE array each task
+    saves (`KmapCtrl.pteval`, sized for the larger stride). FIX_KMAP_BEGIN
+    comes from where the kernel cached CPU 0's slot 0 PTE: its offset in the
+    fixmap page table is the slot's page within the fixmap PMD."""
     debug = bool(atomic(val("kernel::mm::kmap_local::DEBUG")))
-    return (33, 2) if debug else (16, 1)  # KM_MAX_IDX, KM_INCR
+    km_max_debug = kmap_ctrl_slots()
+    base = int(atomic(val("kernel::mm::pgtable::KMAP_PTE_BASE")))
+    if base == 0:
+        raise gdb.GdbError("the kmap PTEs are not cached yet (paging_init has not run): continue further into the boot")
+    slot0 = FIXMAP_PMD_BASE + (((base & 0xFFF) // 4) << PAGE_SHIFT)
+    fix_kmap_begin = (FIXADDR_TOP - slot0) >> PAGE_SHIFT
+    return (km_max_debug, 2, fix_kmap_begin) if debug else (KM_MAX_IDX, 1, fix_kmap_begin)
+
+
+def kmap_ctrl_slots():
+    """KM_MAX_IDX_DEBUG: the length of KmapCtrl.pteval, from its type."""
+    return array_len_type(gdb.lookup_type("mm::kmap_local::KmapCtrl")["pteval"].type)
 
 
 def task_name(task):
@@ -55,15 +153,17 @@ class Pkmap(gdb.Command):
         super().__init__("pkmap", gdb.COMMAND_DATA)
 
     def invoke(self, arg, from_tty):
+        no_argument("pkmap", arg)
         pool = val("kernel::mm::kmap::KMAP_LOCK")["data"]["value"]
-        counts = [int(pool["count"][i]) for i in range(LAST_PKMAP)]
+        last_pkmap = array_len(pool["count"])
+        counts = [int(pool["count"][i]) for i in range(last_pkmap)]
         print(f"PKMAP at {PKMAP_BASE:#x}: cursor last_pkmap_nr = {int(pool['last_pkmap_nr'])}")
-        for row in range(0, LAST_PKMAP, 64):
+        for row in range(0, last_pkmap, 64):
             line = "".join("." if c == 0 else "u" if c == 1 else str(min(c - 1, 9)) for c in counts[row:row + 64])
             print(f"{row:4} {line}")
         free = counts.count(0)
         unused = counts.count(1)
-        print(f"free {free}, unused {unused}, in use {LAST_PKMAP - free - unused}")
+        print(f"free {free}, unused {unused}, in use {last_pkmap - free - unused}")
         s = pool["stats"]
         print("maps {} reuses {} wraps {} flushes {} waits {}".format(*(int(s[k]) for k in ("maps", "reuses", "wraps", "flushes", "waits"))))
 
@@ -75,9 +175,9 @@ class KmapLocal(gdb.Command):
         super().__init__("kmap-local", gdb.COMMAND_DATA)
 
     def invoke(self, arg, from_tty):
-        cpu = int(arg or 0)
-        km_max, incr = config()
-        ptr = atomic(val(f"kernel::percpu::PERCPU[{cpu}]")["current"])
+        cpu = parse_cpu("kmap-local", arg)
+        km_max, incr, fix_kmap_begin = kmap_layout()
+        ptr = atomic(percpu()[cpu]["current"])
         if int(ptr) == 0:
             print(f"CPU {cpu}: no task")
             return
@@ -88,8 +188,8 @@ class KmapLocal(gdb.Command):
               f"({idx // incr} mapping(s)), migrate_disable = {int(atomic(task['migrate_disable']))}")
         for slot in range(idx):
             pte = int(ctrl["pteval"][slot])
-            vaddr = FIXADDR_TOP - ((FIX_KMAP_BEGIN + slot + km_max * cpu) << 12)
-            kind = "guard" if incr == 2 and slot % 2 == 0 else f"pfn {pte >> 12:#x} flags {pte & 0xfff:#x}"
+            vaddr = FIXADDR_TOP - ((fix_kmap_begin + slot + km_max * cpu) << PAGE_SHIFT)
+            kind = "guard" if incr == 2 and slot % 2 == 0 else f"pfn {pte >> PAGE_SHIFT:#x} flags {pte & 0xfff:#x}"
             print(f"  slot {slot:2} at {vaddr:#010x}: {kind}")
 
 
@@ -100,8 +200,8 @@ class CpuSlots(gdb.Command):
         super().__init__("cpu-slots", gdb.COMMAND_DATA)
 
     def invoke(self, arg, from_tty):
-        cpu = int(arg or 0)
-        km_max, _ = config()
+        cpu = parse_cpu("cpu-slots", arg)
+        km_max, _, fix_kmap_begin = kmap_layout()
         base = int(atomic(val("kernel::mm::pgtable::KMAP_PTE_BASE")))
         inferior = gdb.selected_inferior()
         print(f"CPU {cpu}: {km_max} slots")
@@ -109,8 +209,8 @@ class CpuSlots(gdb.Command):
             idx = slot + km_max * cpu
             raw = bytes(inferior.read_memory(base - 4 * idx, 4))
             pte = int.from_bytes(raw, "little")
-            vaddr = FIXADDR_TOP - ((FIX_KMAP_BEGIN + idx) << 12)
-            state = "empty" if pte == 0 else f"pfn {pte >> 12:#x} flags {pte & 0xfff:#x}"
+            vaddr = FIXADDR_TOP - ((fix_kmap_begin + idx) << PAGE_SHIFT)
+            state = "empty" if pte == 0 else f"pfn {pte >> PAGE_SHIFT:#x} flags {pte & 0xfff:#x}"
             print(f"  slot {slot:2} at {vaddr:#010x}: {state}")
 
 
