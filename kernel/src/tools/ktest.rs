@@ -224,6 +224,8 @@ static SKIPPED: AtomicUsize = AtomicUsize::new(0);
 /// Why the test that just ended skipped (written by [`skip`] in the test's
 /// thread, read by the harness after `join`).
 static SKIP_REASON: spin::Mutex<FmtBuf<240>> = spin::Mutex::new(FmtBuf::new());
+/// The id of the running test's thread (0: none), for [`skip`].
+static TEST_THREAD: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
 /// The exit code of a test thread that called [`skip`].
 const EXIT_SKIPPED: i32 = 77;
 static PASSED: AtomicUsize = AtomicUsize::new(0);
@@ -394,6 +396,7 @@ fn run_test(test: &'static Test) -> Outcome {
         // then allocated, so a test that measures the heap (or anything
         // else global) sees no work of the harness's in the middle.
         let me = crate::sched::current();
+        TEST_THREAD.store(me.id(), Ordering::Relaxed);
         while !me.exit_wait.has_waiters() {
             crate::sched::yield_now();
         }
@@ -401,6 +404,7 @@ fn run_test(test: &'static Test) -> Outcome {
     })
     .join();
     CURRENT.store(core::ptr::null_mut(), Ordering::Relaxed);
+    TEST_THREAD.store(0, Ordering::Relaxed);
     let interleaved = crate::console::bytes_written() != mark;
     if interleaved {
         print!("\ntest {} ... ", test.short_name());
@@ -435,8 +439,8 @@ fn run_test(test: &'static Test) -> Outcome {
 /// test's thread ends here (KUnit's `kunit_skip` ends the case the same
 /// way); nothing after the call runs.
 pub fn skip(reason: core::fmt::Arguments) -> ! {
-    let on_test_thread = current().is_some() && crate::sched::current().name() == "ktest";
-    assert!(on_test_thread, "ktest::skip called outside a test's own thread");
+    let me = crate::sched::current().id();
+    assert!(me == TEST_THREAD.load(Ordering::Relaxed), "ktest::skip called outside a test's own thread (a task the test started cannot skip it)");
     {
         let mut r = SKIP_REASON.lock();
         *r = FmtBuf::new();
