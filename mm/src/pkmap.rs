@@ -256,13 +256,39 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    /// A model machine: PTEs, page addresses, and a flush counter.
+    /// A model machine: PTEs, page addresses, a flush counter, and which
+    /// slots some CPU's TLB may still translate.
+    ///
+    /// The invariant it checks is the one `pkmap_count` exists for (Linux
+    /// `mm/highmem.c`): **a PTE may be installed in a slot only if no TLB
+    /// can hold a translation for that slot.** A TLB may cache a slot's
+    /// translation from the moment a PTE is installed (any CPU may touch the
+    /// address, even speculatively) until the first window flush *after*
+    /// the PTE was cleared. Clearing the PTE alone is not enough: the old
+    /// translation stays in the TLBs that loaded it. So:
+    ///
+    /// * installing a PTE makes the slot stale;
+    /// * clearing it changes nothing (the slot stays stale);
+    /// * `flush_tlb_pkmap` makes every slot whose PTE is clear clean again;
+    ///   slots still mapped stay stale (a TLB may reload them right after);
+    /// * installing a PTE into a stale slot is the bug: a CPU could keep
+    ///   reading the old page through the new address.
+    ///
+    /// In the pool these states are the counts: `map_new_virtual` installs
+    /// a PTE and sets the count to 1 (kmap_high then raises it to 2); it
+    /// stays >= 1 while the PTE is there; only `flush_all_zero_pkmaps` sets
+    /// it to 0, clearing the PTE, and flushes before it returns (all under
+    /// `kmap_lock`, so nobody sees a count-0 slot before the flush). Hence
+    /// "count 0" means "clean", and `map_new_virtual` takes only count-0
+    /// slots. A count-1 slot whose PTE was cleared but not flushed never
+    /// exists outside that loop.
     #[derive(Default)]
     struct Model {
         ptes: HashMap<usize, usize>,
         virt: HashMap<usize, usize>,
         flushes: usize,
-        /// Slots whose translation some TLB may still hold since the last flush.
+        /// Slots a TLB may translate: a PTE was installed since the last
+        /// flush that found it clear.
         stale: std::collections::HashSet<usize>,
     }
 
@@ -274,10 +300,11 @@ mod tests {
                     // bug the whole count-1 state exists to prevent.
                     assert!(!self.stale.contains(&nr), "slot {nr} reused before a flush");
                     self.ptes.insert(nr, p);
+                    self.stale.insert(nr);
                 }
+                // The old translation may still be cached: still stale.
                 None => {
                     self.ptes.remove(&nr);
-                    self.stale.insert(nr);
                 }
             }
         }
@@ -286,7 +313,10 @@ mod tests {
         }
         fn flush_tlb_pkmap(&mut self) {
             self.flushes += 1;
-            self.stale.clear();
+            // Only slots with a clear PTE are clean after the flush; a
+            // mapped slot can be loaded into a TLB again at any time.
+            let ptes = &self.ptes;
+            self.stale.retain(|nr| ptes.contains_key(nr));
         }
         fn page_virtual(&self, pfn: usize) -> usize {
             self.virt.get(&pfn).copied().unwrap_or(0)
@@ -398,6 +428,52 @@ mod tests {
         // Corruption: a count-1 slot with no PTE.
         m.ptes.remove(&1);
         assert_eq!(p.flush_all_zero_pkmaps(&mut m), Err(PkmapError::CorruptSlot { nr: 1 }));
+    }
+
+    // The model must catch the bug it exists for. Each of these does, on
+    // the env, what a broken `map_new_virtual` would do; the last shows the
+    // model still lets the correct sequence through (so the panics above
+    // are not a model that always panics).
+
+    #[test]
+    #[should_panic(expected = "slot 1 reused before a flush")]
+    fn model_catches_a_count_1_slot_reused_without_a_flush() {
+        let (mut p, mut m) = (Pkmap::new(), Model::default());
+        kmap(&mut p, &mut m, H);
+        p.kunmap_high(&m, H).unwrap();
+        assert_eq!(p.count(1), 1);
+        // A map_new_virtual that took count <= 1 slots would now put a new
+        // page in slot 1, whose translation to H may still be in a TLB.
+        m.set_pkmap_pte(1, Some(H + 1));
+    }
+
+    #[test]
+    #[should_panic(expected = "slot 1 reused before a flush")]
+    fn model_catches_a_cleared_slot_reused_before_the_flush() {
+        let mut m = Model::default();
+        m.set_pkmap_pte(1, Some(H));
+        m.set_pkmap_pte(1, None); // cleared, but no flush yet
+        m.set_pkmap_pte(1, Some(H + 1));
+    }
+
+    #[test]
+    #[should_panic(expected = "slot 1 reused before a flush")]
+    fn model_catches_a_slot_mapped_across_a_flush_then_reused() {
+        let mut m = Model::default();
+        m.set_pkmap_pte(1, Some(H));
+        m.flush_tlb_pkmap(); // still mapped: a TLB may reload it afterwards
+        m.set_pkmap_pte(1, None);
+        m.set_pkmap_pte(1, Some(H + 1));
+    }
+
+    #[test]
+    fn model_allows_reuse_after_clear_then_flush() {
+        let mut m = Model::default();
+        m.set_pkmap_pte(1, Some(H));
+        m.set_pkmap_pte(1, None);
+        m.flush_tlb_pkmap();
+        m.set_pkmap_pte(1, Some(H + 1));
+        assert_eq!(m.pkmap_pte(1), Some(H + 1));
     }
 
     #[test]
