@@ -147,7 +147,16 @@ impl Pkmap {
     /// Reclaim every count-1 slot: clear its PTE, forget the page's address,
     /// and if any was cleared, flush the whole window from every TLB once
     /// (Linux `flush_all_zero_pkmaps`).
+    ///
+    /// Every count-1 slot is checked *before* any is touched. Linux
+    /// `BUG()`s on a count-1 slot with no PTE, so it never returns halfway;
+    /// we do return, and a sweep stopped after it had set some counts to 0
+    /// but before the flush would leave slots that look free while a TLB
+    /// may still translate them: exactly what count 1 is there to prevent.
     pub fn flush_all_zero_pkmaps(&mut self, env: &mut impl PkmapEnv) -> Result<bool, PkmapError> {
+        if let Some(nr) = (0..LAST_PKMAP).find(|&nr| self.count[nr] == 1 && env.pkmap_pte(nr).is_none()) {
+            return Err(PkmapError::CorruptSlot { nr });
+        }
         let mut need_flush = false;
         for nr in 0..LAST_PKMAP {
             if self.count[nr] != 1 {
@@ -156,12 +165,12 @@ impl Pkmap {
             // Don't need an atomic fetch-and-clear op here; no-one has the
             // page mapped, and cannot get at its virtual address (and hence
             // PTE) without first getting the kmap_lock (which is held here).
-            let Some(pfn) = env.pkmap_pte(nr) else {
-                return Err(PkmapError::CorruptSlot { nr });
-            };
+            let pte = env.pkmap_pte(nr); // present: checked above
             self.count[nr] = 0;
             env.set_pkmap_pte(nr, None);
-            env.set_page_virtual(pfn, 0);
+            if let Some(pfn) = pte {
+                env.set_page_virtual(pfn, 0);
+            }
             need_flush = true;
         }
         if need_flush {
@@ -428,6 +437,22 @@ mod tests {
         // Corruption: a count-1 slot with no PTE.
         m.ptes.remove(&1);
         assert_eq!(p.flush_all_zero_pkmaps(&mut m), Err(PkmapError::CorruptSlot { nr: 1 }));
+    }
+
+    #[test]
+    fn corrupt_slot_found_mid_sweep_leaves_the_pool_as_it_was() {
+        let (mut p, mut m) = (Pkmap::new(), Model::default());
+        for pfn in [H, H + 1] {
+            kmap(&mut p, &mut m, pfn);
+            p.kunmap_high(&m, pfn).unwrap();
+        }
+        m.ptes.remove(&2); // slot 2: count 1, PTE gone (corrupt)
+        assert_eq!(p.flush_all_zero_pkmaps(&mut m), Err(PkmapError::CorruptSlot { nr: 2 }));
+        // Slot 1 comes before the corrupt slot in the sweep. Had it been set
+        // to count 0 without the flush, the next map would reuse it while a
+        // TLB may still translate it to H.
+        assert_eq!((p.count(1), m.pkmap_pte(1), m.page_virtual(H)), (1, Some(H), pkmap_addr(1)));
+        assert_eq!((m.flushes, p.stats().flushes), (0, 0));
     }
 
     // The model must catch the bug it exists for. Each of these does, on
