@@ -398,6 +398,7 @@ mod tests {
         // The 1024th new page wraps the cursor: one flush, slot 0.
         assert_eq!(kmap(&mut p, &mut m, H + 5000), pkmap_addr(0));
         assert_eq!((m.flushes, p.stats().wraps, p.stats().flushes), (1, 1, 1));
+        assert_eq!(p.last_pkmap_nr(), 0);
         assert_eq!(kmap(&mut p, &mut m, H + 5001), pkmap_addr(1), "the cursor continues after the wrap");
     }
 
@@ -424,6 +425,14 @@ mod tests {
         let v = kmap(&mut p, &mut m, H + 9999);
         assert_eq!(v, pkmap_addr(8));
         assert!(m.flushes >= 1);
+    }
+
+    #[test]
+    fn note_wait_counts_each_sleeper() {
+        let mut p = Pkmap::new();
+        p.note_wait();
+        p.note_wait();
+        assert_eq!(p.stats(), PkmapStats { waits: 2, ..Default::default() });
     }
 
     #[test]
