@@ -219,8 +219,11 @@ impl Pkmap {
                 None => return Ok(KmapResult::MustWait),
             }
         } else {
-            if !is_pkmap_addr(vaddr) || self.count[pkmap_nr(vaddr)] < 1 {
-                return Err(PkmapError::CorruptCount { pfn, vaddr, count: self.count.get(pkmap_nr(vaddr)).copied().unwrap_or(0) });
+            // An address outside the window has no count (and pkmap_nr of
+            // an address below PKMAP_BASE would underflow): report 0.
+            let count = if is_pkmap_addr(vaddr) { self.count[pkmap_nr(vaddr)] } else { 0 };
+            if count < 1 {
+                return Err(PkmapError::CorruptCount { pfn, vaddr, count });
             }
             self.stats.reuses += 1;
         }
@@ -425,6 +428,29 @@ mod tests {
         let v = kmap(&mut p, &mut m, H + 9999);
         assert_eq!(v, pkmap_addr(8));
         assert!(m.flushes >= 1);
+    }
+
+    #[test]
+    fn a_page_address_outside_the_slots_or_on_a_free_slot_is_corrupt() {
+        let (mut p, mut m) = (Pkmap::new(), Model::default());
+        // A page claiming slot 5, which is free (count 0).
+        m.set_page_virtual(H, pkmap_addr(5));
+        assert_eq!(p.kmap_high(&mut m, H), Err(PkmapError::CorruptCount { pfn: H, vaddr: pkmap_addr(5), count: 0 }));
+        assert_eq!(p.count(5), 0, "refused: the count is unchanged");
+        // A page claiming an address outside the window.
+        m.set_page_virtual(H, 0x1000);
+        assert_eq!(p.kmap_high(&mut m, H), Err(PkmapError::CorruptCount { pfn: H, vaddr: 0x1000, count: 0 }));
+        assert_eq!(p.kunmap_high(&m, H), Err(PkmapError::NotMapped { pfn: H }));
+        assert_eq!(p.census(), (LAST_PKMAP, 0, 0));
+    }
+
+    #[test]
+    fn pfn_at_reads_the_slot_pte() {
+        let (mut p, mut m) = (Pkmap::new(), Model::default());
+        let v = kmap(&mut p, &mut m, H);
+        assert_eq!(p.pfn_at(&m, v + 123), Some(H));
+        assert_eq!(p.pfn_at(&m, pkmap_addr(2)), None, "slot 2 has no PTE");
+        assert_eq!(p.pfn_at(&m, 0x1000), None, "not a PKMAP address");
     }
 
     #[test]
