@@ -451,6 +451,52 @@ mod tests {
     }
 
     #[test]
+    fn blocks_do_not_merge_with_a_free_buddy_in_the_next_zone() {
+        // DMA [0, 8) and Normal [8, 16) share one mem_map. Both are wholly
+        // free, so 0/3 and 8/3 are free order-3 blocks and each other's
+        // buddy: only the zone check keeps Normal's block from swallowing
+        // DMA's.
+        let pages = new_pages(16);
+        let map = MemMap::new(&pages, 0);
+        let dma = Zone::new(ZoneType::Dma);
+        dma.init_span(0, 8);
+        dma.memmap_init_zone(&map);
+        dma.free_boot_range(&map, 0, 8);
+        let normal = Zone::new(ZoneType::Normal);
+        normal.init_span(8, 16);
+        normal.memmap_init_zone(&map);
+        normal.free_boot_range(&map, 8, 16);
+        assert_eq!(free_blocks(&dma, &map), vec![(0, 3)]);
+        assert_eq!(free_blocks(&normal, &map), vec![(8, 3)]);
+    }
+
+    #[test]
+    fn free_list_links_push_front_and_unlink_anywhere() {
+        let pages = new_pages(16);
+        let map = MemMap::new(&pages, 0);
+        let mut list = FreeList::new();
+        assert!(list.is_empty());
+        for pfn in [2, 5, 9] {
+            list.push(&map, pfn);
+        }
+        assert!(!list.is_empty());
+        let on_list = |list: &FreeList| {
+            let mut v = Vec::new();
+            list.for_each(&map, |pfn| v.push(pfn));
+            v
+        };
+        assert_eq!((on_list(&list), list.nr_free), (vec![9, 5, 2], 3), "push adds at the head");
+        list.remove(&map, 5); // middle
+        assert_eq!(on_list(&list), vec![9, 2]);
+        list.remove(&map, 9); // head
+        assert_eq!(on_list(&list), vec![2]);
+        list.remove(&map, 2); // last
+        assert_eq!((list.head, list.nr_free), (NO_PFN, 0));
+        assert!(list.is_empty());
+        assert!(pages.iter().all(|p| p.lru_next() == NO_PFN && p.lru_prev() == NO_PFN), "unlinked pages keep no links");
+    }
+
+    #[test]
     fn reserved_page_blocks_merging() {
         let pages = new_pages(16);
         let map = MemMap::new(&pages, 0);
@@ -519,6 +565,16 @@ mod tests {
         let pages = new_pages(32);
         let (map, zone) = zone_with(&pages, 8, 16);
         zone.free(&map, 16, 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "BUG: freeing pfn range [0x8, 0xc) outside zone Normal [0x0, 0xa)")]
+    fn free_of_block_running_past_the_zone_end_panics() {
+        // pfn 8 is inside the zone and aligned to order 2, but the block
+        // [8, 12) runs past the zone's end at 10.
+        let pages = new_pages(16);
+        let (map, zone) = zone_with(&pages, 0, 10);
+        zone.free(&map, 8, 2);
     }
 
     #[test]

@@ -259,6 +259,33 @@ mod tests {
     }
 
     #[test]
+    fn decode_refuses_slots_of_cpus_that_do_not_exist() {
+        for cfg in [NORMAL, DEBUG] {
+            let last = cfg.slot_vaddr(1, cfg.km_max_idx() - 1);
+            assert_eq!(cfg.decode(last, 2), Some((1, cfg.km_max_idx() - 1)));
+            // CPU 2's slot 0 is the next page down: with 2 CPUs, not a slot.
+            assert_eq!(cfg.decode(cfg.slot_vaddr(2, 0), 2), None);
+            assert_eq!(cfg.decode(last - PAGE_SIZE, 2), None);
+        }
+    }
+
+    #[test]
+    fn pop_clears_the_top_slot_only() {
+        for cfg in [NORMAL, DEBUG] {
+            let mut c = KmapCtrl::new();
+            let a = push(&mut c, cfg).unwrap();
+            c.pteval[a] = 0x1000_0003;
+            let b = push(&mut c, cfg).unwrap();
+            c.pteval[b] = 0x2000_0003;
+            pop(&mut c, cfg);
+            assert_eq!((c.pteval[a], c.pteval[b]), (0x1000_0003, 0), "the top mapping's PTE value is forgotten");
+            assert_eq!(c.nr_mapped(cfg), 1);
+            pop(&mut c, cfg);
+            assert_eq!(c, KmapCtrl::new());
+        }
+    }
+
+    #[test]
     fn context_switch_sees_mappings_guards_and_holes() {
         let mut c = KmapCtrl::new();
         let s1 = push(&mut c, DEBUG).unwrap();

@@ -20,6 +20,46 @@
 //! | `kmap_local`  | `mm/highmem.c` (kmap_local)  | the per-task slot stack, guard slots, LIFO |
 //! | `kmap_guard`  | (none: Rust only)            | mappings whose misuse does not compile     |
 //! | `vmalloc`     | `mm/vmalloc.c` (vmap_area)   | virtual ranges in the vmalloc area         |
+//!
+//! ## Mutation testing
+//!
+//! The highmem and allocator bookkeeping (`pkmap`, `kmap_local`, `buddy`,
+//! `zone`) is checked with [cargo-mutants](https://mutants.rs): it makes
+//! small changes to the code (`<` for `<=`, a function body replaced by a
+//! constant, ...) and runs the host tests on each; a change no test notices
+//! ("missed") is a behaviour nothing checks. From the repository root:
+//!
+//! ```text
+//! cargo install cargo-mutants
+//! CARGO=$PWD/mm/mutants-cargo.sh cargo-mutants mutants -j 2 --package mm \
+//!     -f mm/src/pkmap.rs -f mm/src/kmap_local.rs -f mm/src/buddy.rs -f mm/src/zone.rs \
+//!     -o target/mutants
+//! ```
+//!
+//! Why the detour: `.cargo/config.toml` makes every cargo command inside the
+//! tree build for the kernel target with build-std, and `--config` or
+//! `CARGO_*` variables add to it rather than replace it. `mutants-cargo.sh`
+//! runs cargo from `/` with `--manifest-path`, as `./run-qemu.sh host-test`
+//! does; call the `cargo-mutants` binary directly, because `cargo mutants`
+//! would set `$CARGO` back to plain cargo.
+//!
+//! Last run: 287 mutants, 270 caught, 1 missed, 7 timeouts, 9 unviable.
+//! Every mutant not caught is one of these:
+//!
+//! * Missed, equivalent: `buddy::free_pages_prepare`, `pfn + 1` as
+//!   `pfn * 1` makes the tail-page loop check the head page too. Its only
+//!   caller, `Zone::free`, calls it after the head has passed
+//!   `free_pages_check_entry` (not reserved, not free) and dropped its last
+//!   reference, so the head always passes the tail check.
+//! * Timeouts (5 in `Pkmap::map_new_virtual`: the cursor step, the wrap
+//!   test, the count-down; `buddy::expand` and `Zone::free_boot_range`
+//!   shrinking the order with `/=`): the mutant loops for ever, which the
+//!   run's time limit catches; they count as detected.
+//! * Unviable, they do not compile: `Default::default()` in place of
+//!   `Pkmap::kmap_high`, `ZoneType::from_index`, `zone_spans` (4),
+//!   `Zone::zone_type` and `kmap_local::slots` (none of these types has a
+//!   `Default`), and `std::iter::empty()` for `slots` (the crate is
+//!   `no_std`).
 #![cfg_attr(not(test), no_std)]
 
 pub mod buddy;

@@ -147,7 +147,16 @@ impl Pkmap {
     /// Reclaim every count-1 slot: clear its PTE, forget the page's address,
     /// and if any was cleared, flush the whole window from every TLB once
     /// (Linux `flush_all_zero_pkmaps`).
+    ///
+    /// Every count-1 slot is checked *before* any is touched. Linux
+    /// `BUG()`s on a count-1 slot with no PTE, so it never returns halfway;
+    /// we do return, and a sweep stopped after it had set some counts to 0
+    /// but before the flush would leave slots that look free while a TLB
+    /// may still translate them: exactly what count 1 is there to prevent.
     pub fn flush_all_zero_pkmaps(&mut self, env: &mut impl PkmapEnv) -> Result<bool, PkmapError> {
+        if let Some(nr) = (0..LAST_PKMAP).find(|&nr| self.count[nr] == 1 && env.pkmap_pte(nr).is_none()) {
+            return Err(PkmapError::CorruptSlot { nr });
+        }
         let mut need_flush = false;
         for nr in 0..LAST_PKMAP {
             if self.count[nr] != 1 {
@@ -156,12 +165,12 @@ impl Pkmap {
             // Don't need an atomic fetch-and-clear op here; no-one has the
             // page mapped, and cannot get at its virtual address (and hence
             // PTE) without first getting the kmap_lock (which is held here).
-            let Some(pfn) = env.pkmap_pte(nr) else {
-                return Err(PkmapError::CorruptSlot { nr });
-            };
+            let pte = env.pkmap_pte(nr); // present: checked above
             self.count[nr] = 0;
             env.set_pkmap_pte(nr, None);
-            env.set_page_virtual(pfn, 0);
+            if let Some(pfn) = pte {
+                env.set_page_virtual(pfn, 0);
+            }
             need_flush = true;
         }
         if need_flush {
@@ -210,8 +219,11 @@ impl Pkmap {
                 None => return Ok(KmapResult::MustWait),
             }
         } else {
-            if !is_pkmap_addr(vaddr) || self.count[pkmap_nr(vaddr)] < 1 {
-                return Err(PkmapError::CorruptCount { pfn, vaddr, count: self.count.get(pkmap_nr(vaddr)).copied().unwrap_or(0) });
+            // An address outside the window has no count (and pkmap_nr of
+            // an address below PKMAP_BASE would underflow): report 0.
+            let count = if is_pkmap_addr(vaddr) { self.count[pkmap_nr(vaddr)] } else { 0 };
+            if count < 1 {
+                return Err(PkmapError::CorruptCount { pfn, vaddr, count });
             }
             self.stats.reuses += 1;
         }
@@ -256,13 +268,39 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    /// A model machine: PTEs, page addresses, and a flush counter.
+    /// A model machine: PTEs, page addresses, a flush counter, and which
+    /// slots some CPU's TLB may still translate.
+    ///
+    /// The invariant it checks is the one `pkmap_count` exists for (Linux
+    /// `mm/highmem.c`): **a PTE may be installed in a slot only if no TLB
+    /// can hold a translation for that slot.** A TLB may cache a slot's
+    /// translation from the moment a PTE is installed (any CPU may touch the
+    /// address, even speculatively) until the first window flush *after*
+    /// the PTE was cleared. Clearing the PTE alone is not enough: the old
+    /// translation stays in the TLBs that loaded it. So:
+    ///
+    /// * installing a PTE makes the slot stale;
+    /// * clearing it changes nothing (the slot stays stale);
+    /// * `flush_tlb_pkmap` makes every slot whose PTE is clear clean again;
+    ///   slots still mapped stay stale (a TLB may reload them right after);
+    /// * installing a PTE into a stale slot is the bug: a CPU could keep
+    ///   reading the old page through the new address.
+    ///
+    /// In the pool these states are the counts: `map_new_virtual` installs
+    /// a PTE and sets the count to 1 (kmap_high then raises it to 2); it
+    /// stays >= 1 while the PTE is there; only `flush_all_zero_pkmaps` sets
+    /// it to 0, clearing the PTE, and flushes before it returns (all under
+    /// `kmap_lock`, so nobody sees a count-0 slot before the flush). Hence
+    /// "count 0" means "clean", and `map_new_virtual` takes only count-0
+    /// slots. A count-1 slot whose PTE was cleared but not flushed never
+    /// exists outside that loop.
     #[derive(Default)]
     struct Model {
         ptes: HashMap<usize, usize>,
         virt: HashMap<usize, usize>,
         flushes: usize,
-        /// Slots whose translation some TLB may still hold since the last flush.
+        /// Slots a TLB may translate: a PTE was installed since the last
+        /// flush that found it clear.
         stale: std::collections::HashSet<usize>,
     }
 
@@ -274,10 +312,11 @@ mod tests {
                     // bug the whole count-1 state exists to prevent.
                     assert!(!self.stale.contains(&nr), "slot {nr} reused before a flush");
                     self.ptes.insert(nr, p);
+                    self.stale.insert(nr);
                 }
+                // The old translation may still be cached: still stale.
                 None => {
                     self.ptes.remove(&nr);
-                    self.stale.insert(nr);
                 }
             }
         }
@@ -286,7 +325,10 @@ mod tests {
         }
         fn flush_tlb_pkmap(&mut self) {
             self.flushes += 1;
-            self.stale.clear();
+            // Only slots with a clear PTE are clean after the flush; a
+            // mapped slot can be loaded into a TLB again at any time.
+            let ptes = &self.ptes;
+            self.stale.retain(|nr| ptes.contains_key(nr));
         }
         fn page_virtual(&self, pfn: usize) -> usize {
             self.virt.get(&pfn).copied().unwrap_or(0)
@@ -359,6 +401,7 @@ mod tests {
         // The 1024th new page wraps the cursor: one flush, slot 0.
         assert_eq!(kmap(&mut p, &mut m, H + 5000), pkmap_addr(0));
         assert_eq!((m.flushes, p.stats().wraps, p.stats().flushes), (1, 1, 1));
+        assert_eq!(p.last_pkmap_nr(), 0);
         assert_eq!(kmap(&mut p, &mut m, H + 5001), pkmap_addr(1), "the cursor continues after the wrap");
     }
 
@@ -388,6 +431,37 @@ mod tests {
     }
 
     #[test]
+    fn a_page_address_outside_the_slots_or_on_a_free_slot_is_corrupt() {
+        let (mut p, mut m) = (Pkmap::new(), Model::default());
+        // A page claiming slot 5, which is free (count 0).
+        m.set_page_virtual(H, pkmap_addr(5));
+        assert_eq!(p.kmap_high(&mut m, H), Err(PkmapError::CorruptCount { pfn: H, vaddr: pkmap_addr(5), count: 0 }));
+        assert_eq!(p.count(5), 0, "refused: the count is unchanged");
+        // A page claiming an address outside the window.
+        m.set_page_virtual(H, 0x1000);
+        assert_eq!(p.kmap_high(&mut m, H), Err(PkmapError::CorruptCount { pfn: H, vaddr: 0x1000, count: 0 }));
+        assert_eq!(p.kunmap_high(&m, H), Err(PkmapError::NotMapped { pfn: H }));
+        assert_eq!(p.census(), (LAST_PKMAP, 0, 0));
+    }
+
+    #[test]
+    fn pfn_at_reads_the_slot_pte() {
+        let (mut p, mut m) = (Pkmap::new(), Model::default());
+        let v = kmap(&mut p, &mut m, H);
+        assert_eq!(p.pfn_at(&m, v + 123), Some(H));
+        assert_eq!(p.pfn_at(&m, pkmap_addr(2)), None, "slot 2 has no PTE");
+        assert_eq!(p.pfn_at(&m, 0x1000), None, "not a PKMAP address");
+    }
+
+    #[test]
+    fn note_wait_counts_each_sleeper() {
+        let mut p = Pkmap::new();
+        p.note_wait();
+        p.note_wait();
+        assert_eq!(p.stats(), PkmapStats { waits: 2, ..Default::default() });
+    }
+
+    #[test]
     fn misuse_is_refused_and_state_kept() {
         let (mut p, mut m) = (Pkmap::new(), Model::default());
         assert_eq!(p.kunmap_high(&m, H), Err(PkmapError::NotMapped { pfn: H }));
@@ -398,6 +472,68 @@ mod tests {
         // Corruption: a count-1 slot with no PTE.
         m.ptes.remove(&1);
         assert_eq!(p.flush_all_zero_pkmaps(&mut m), Err(PkmapError::CorruptSlot { nr: 1 }));
+    }
+
+    #[test]
+    fn corrupt_slot_found_mid_sweep_leaves_the_pool_as_it_was() {
+        let (mut p, mut m) = (Pkmap::new(), Model::default());
+        for pfn in [H, H + 1] {
+            kmap(&mut p, &mut m, pfn);
+            p.kunmap_high(&m, pfn).unwrap();
+        }
+        m.ptes.remove(&2); // slot 2: count 1, PTE gone (corrupt)
+        assert_eq!(p.flush_all_zero_pkmaps(&mut m), Err(PkmapError::CorruptSlot { nr: 2 }));
+        // Slot 1 comes before the corrupt slot in the sweep. Had it been set
+        // to count 0 without the flush, the next map would reuse it while a
+        // TLB may still translate it to H.
+        assert_eq!((p.count(1), m.pkmap_pte(1), m.page_virtual(H)), (1, Some(H), pkmap_addr(1)));
+        assert_eq!((m.flushes, p.stats().flushes), (0, 0));
+    }
+
+    // The model must catch the bug it exists for. Each of these does, on
+    // the env, what a broken `map_new_virtual` would do; the last shows the
+    // model still lets the correct sequence through (so the panics above
+    // are not a model that always panics).
+
+    #[test]
+    #[should_panic(expected = "slot 1 reused before a flush")]
+    fn model_catches_a_count_1_slot_reused_without_a_flush() {
+        let (mut p, mut m) = (Pkmap::new(), Model::default());
+        kmap(&mut p, &mut m, H);
+        p.kunmap_high(&m, H).unwrap();
+        assert_eq!(p.count(1), 1);
+        // A map_new_virtual that took count <= 1 slots would now put a new
+        // page in slot 1, whose translation to H may still be in a TLB.
+        m.set_pkmap_pte(1, Some(H + 1));
+    }
+
+    #[test]
+    #[should_panic(expected = "slot 1 reused before a flush")]
+    fn model_catches_a_cleared_slot_reused_before_the_flush() {
+        let mut m = Model::default();
+        m.set_pkmap_pte(1, Some(H));
+        m.set_pkmap_pte(1, None); // cleared, but no flush yet
+        m.set_pkmap_pte(1, Some(H + 1));
+    }
+
+    #[test]
+    #[should_panic(expected = "slot 1 reused before a flush")]
+    fn model_catches_a_slot_mapped_across_a_flush_then_reused() {
+        let mut m = Model::default();
+        m.set_pkmap_pte(1, Some(H));
+        m.flush_tlb_pkmap(); // still mapped: a TLB may reload it afterwards
+        m.set_pkmap_pte(1, None);
+        m.set_pkmap_pte(1, Some(H + 1));
+    }
+
+    #[test]
+    fn model_allows_reuse_after_clear_then_flush() {
+        let mut m = Model::default();
+        m.set_pkmap_pte(1, Some(H));
+        m.set_pkmap_pte(1, None);
+        m.flush_tlb_pkmap();
+        m.set_pkmap_pte(1, Some(H + 1));
+        assert_eq!(m.pkmap_pte(1), Some(H + 1));
     }
 
     #[test]

@@ -361,6 +361,7 @@ mod tests {
         let z = Zone::new(ZoneType::Normal);
         assert!(z.is_empty());
         z.init_span(0x1000, 0x3000);
+        assert!(!z.is_empty());
         assert_eq!(z.zone_start_pfn(), 0x1000);
         assert_eq!(z.spanned_pages(), 0x2000);
         assert_eq!(z.zone_end_pfn(), 0x3000);
