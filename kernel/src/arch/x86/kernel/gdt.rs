@@ -12,18 +12,26 @@
 //!   stack to push a page-fault frame on, still gets reported (Linux does the
 //!   same in `arch/x86/kernel/doublefault_32.c`).
 //!
-//! Every CPU has its own GDT (so its own TSS and its own per-CPU segment):
+//! Every CPU has its own GDT (so its own TSS and its own per-CPU segment).
+//! The entries user programs can see are where Linux's i386 GDT has them
+//! (`arch/x86/include/asm/segment.h`), so a program that reads its own CS
+//! (0x73) or asks `set_thread_area` for a TLS entry (6) gets Linux's
+//! answer; the kernel's own code and data segments stay at 1 and 2 (their
+//! selectors are not part of the ABI, and the AP trampoline uses the same
+//! two):
 //!
 //! ```text
 //!  index  selector  descriptor
 //!  0      0x00      null
 //!  1      0x08      kernel code  (ring 0, 32-bit, 4 GiB)
 //!  2      0x10      kernel data
-//!  3      0x1b      user code    (ring 3)
-//!  4      0x23      user data
-//!  5      0x28      TSS          (this CPU's normal task)
-//!  6      0x30      double-fault TSS
-//!  7      0x38      per-CPU data (base = this CPU's `PerCpu` block; loaded in fs)
+//!  6-8    0x33..    TLS entries  (ring 3, set_thread_area; empty until set)
+//!  14     0x73      user code    (ring 3) = Linux __USER_CS
+//!  15     0x7b      user data    (ring 3) = Linux __USER_DS
+//!  16     0x80      TSS          (this CPU's normal task) = Linux GDT_ENTRY_TSS
+//!  27     0xd8      per-CPU data (base = this CPU's `PerCpu` block; loaded
+//!                   in fs) = Linux __KERNEL_PERCPU
+//!  31     0xf8      double-fault TSS = Linux GDT_ENTRY_DOUBLEFAULT_TSS
 //! ```
 
 use core::arch::asm;
@@ -35,18 +43,37 @@ use mm::layout::NR_CPUS;
 pub const KERNEL_CS: u16 = 0x08;
 /// Kernel data segment selector.
 pub const KERNEL_DS: u16 = 0x10;
-/// User code segment selector (RPL 3).
-pub const USER_CS: u16 = 0x1b;
-/// User data segment selector (RPL 3).
-pub const USER_DS: u16 = 0x23;
-/// The CPU's task state segment.
-pub const TSS_SEL: u16 = 0x28;
-/// The double-fault task's state segment.
-pub const DF_TSS_SEL: u16 = 0x30;
-/// This CPU's per-CPU block (see `percpu.rs`); Linux i386 also uses fs.
-pub const PERCPU_SEL: u16 = 0x38;
+/// The first of the three TLS entries `set_thread_area` fills (Linux
+/// `GDT_ENTRY_TLS_MIN`).
+pub const GDT_ENTRY_TLS_MIN: usize = 6;
+/// How many TLS entries there are (Linux `GDT_ENTRY_TLS_ENTRIES`).
+pub const GDT_ENTRY_TLS_ENTRIES: usize = 3;
+const GDT_ENTRY_DEFAULT_USER_CS: usize = 14;
+const GDT_ENTRY_DEFAULT_USER_DS: usize = 15;
+const GDT_ENTRY_TSS: usize = 16;
+const GDT_ENTRY_PERCPU: usize = 27;
+const GDT_ENTRY_DOUBLEFAULT_TSS: usize = 31;
 
-const GDT_ENTRIES: usize = 8;
+/// A selector for GDT entry `index` at privilege level `rpl`.
+const fn selector(index: usize, rpl: u16) -> u16 {
+    (index as u16) << 3 | rpl
+}
+
+/// User code segment selector (RPL 3): Linux `__USER_CS`.
+pub const USER_CS: u16 = selector(GDT_ENTRY_DEFAULT_USER_CS, 3);
+/// User data segment selector (RPL 3): Linux `__USER_DS`.
+pub const USER_DS: u16 = selector(GDT_ENTRY_DEFAULT_USER_DS, 3);
+/// The CPU's task state segment.
+pub const TSS_SEL: u16 = selector(GDT_ENTRY_TSS, 0);
+/// The double-fault task's state segment.
+pub const DF_TSS_SEL: u16 = selector(GDT_ENTRY_DOUBLEFAULT_TSS, 0);
+/// This CPU's per-CPU block (see `percpu.rs`); Linux i386 also uses fs
+/// (`__KERNEL_PERCPU`).
+pub const PERCPU_SEL: u16 = selector(GDT_ENTRY_PERCPU, 0);
+// Linux's values, written by hand: the user-visible ones are ABI.
+const _: () = assert!(USER_CS == 0x73 && USER_DS == 0x7b && PERCPU_SEL == 0xd8);
+
+const GDT_ENTRIES: usize = 32;
 const DF_STACK_SIZE: usize = 8192;
 
 /// A 32-bit Task State Segment (Intel SDM vol. 3, figure 8-2). Segment
@@ -171,13 +198,13 @@ pub fn init_cpu(cpu: usize, percpu_base: usize, percpu_size: usize) {
         let df_base = core::ptr::addr_of!(t.df_tss) as u32;
         t.gdt[1] = KERNEL_CODE_DESC;
         t.gdt[2] = KERNEL_DATA_DESC;
-        t.gdt[3] = descriptor(0, FLAT_LIMIT, UCODE, FLAT);
-        t.gdt[4] = descriptor(0, FLAT_LIMIT, UDATA, FLAT);
-        t.gdt[5] = descriptor(tss_base, limit, TSS_AVAIL, 0);
-        t.gdt[6] = descriptor(df_base, limit, TSS_AVAIL, 0);
+        t.gdt[GDT_ENTRY_DEFAULT_USER_CS] = descriptor(0, FLAT_LIMIT, UCODE, FLAT);
+        t.gdt[GDT_ENTRY_DEFAULT_USER_DS] = descriptor(0, FLAT_LIMIT, UDATA, FLAT);
+        t.gdt[GDT_ENTRY_TSS] = descriptor(tss_base, limit, TSS_AVAIL, 0);
+        t.gdt[GDT_ENTRY_DOUBLEFAULT_TSS] = descriptor(df_base, limit, TSS_AVAIL, 0);
         // Byte granularity: the limit is the block's size, so fs:[x] past
         // the block faults instead of reading a neighbour's.
-        t.gdt[7] = descriptor(percpu_base as u32, percpu_size as u32 - 1, KDATA, 0x4);
+        t.gdt[GDT_ENTRY_PERCPU] = descriptor(percpu_base as u32, percpu_size as u32 - 1, KDATA, 0x4);
 
         t.tss.ss0 = KERNEL_DS as u32;
 
@@ -217,6 +244,17 @@ pub fn init_cpu(cpu: usize, percpu_base: usize, percpu_size: usize) {
         );
         asm!("ltr {0:x}", in(reg) TSS_SEL, options(nostack, preserves_flags));
     }
+}
+
+/// The kernel stack an interrupt or system call from user mode lands on:
+/// the top of the task about to run on `cpu` (Linux updates
+/// `cpu_tss_rw.x86_tss.sp0` in `__switch_to`). Called by the context
+/// switch with interrupts off.
+pub fn set_tss_esp0(cpu: usize, esp0: usize) {
+    // SAFETY: a single aligned store into this CPU's own TSS; the CPU reads
+    // it only when it takes an interrupt from ring 3, which cannot happen
+    // on this CPU while the context switch runs with interrupts off.
+    unsafe { (*core::ptr::addr_of_mut!(TABLES))[cpu].tss.esp0 = esp0 as u32 };
 }
 
 /// The double-fault task must use the page directory that is live when the

@@ -1,7 +1,7 @@
 //! Reaching this CPU's per-CPU block through the `fs` segment.
 //!
 //! Each CPU's GDT has a data segment whose *base* is that CPU's per-CPU
-//! block (`gdt.rs`, selector 0x38), and every CPU keeps it loaded in `fs`.
+//! block (`gdt.rs`, selector 0xd8, Linux's `__KERNEL_PERCPU`), and every CPU keeps it loaded in `fs`.
 //! So `fs:[8]` means "byte 8 of *my* block" on every CPU, with no need to know
 //! which CPU I am. That makes a read-modify-write such as `inc dword ptr
 //! fs:[8]` (one instruction) safe against preemption: the task may move to
