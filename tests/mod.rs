@@ -18,6 +18,7 @@
 //! | `highmem_helpers.rs` | memcpy_page & co, copy/clear_highpage, zero_user_segments, kmap_to_page, is_kmap_addr, highmem totals, __GFP_ZERO, the kmap guards (A21-22, F, G64) |
 //! | `kmap_misuse.rs` | every kmap/kmap_local/kmap_atomic misuse: named (interface, address or page, task, CPU), refused, or the boot ends (§5) |
 //! | `common.rs` | (no tests) the helpers several files need: pages of each kind (`highmem_page()` skips without highmem), fills, reads |
+//! | `user.rs`    | ring 3 on a page directory of its own, `int $0x80` with Linux's i386 ABI, user faults killing only the program (U1, U12-13, U26) |
 //! | `exercises.rs` | the answers to the book's exercises (`docs/`), one test per exercise, named after its chapter |
 //!
 //! Host-side unit tests of the pure logic live beside that logic in the
@@ -39,7 +40,8 @@ mod mm;
 mod sched;
 mod smp;
 mod traps;
+mod user;
 mod vmalloc;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS];

@@ -62,6 +62,22 @@ pub fn write_fmt(args: fmt::Arguments) {
     local_irq_restore(flags);
 }
 
+/// Write raw bytes (a user program's `write` to fd 1 or 2): any bytes, not
+/// only UTF-8; "\n" becomes "\r\n" as for text.
+pub fn write_bytes(bytes: &[u8]) {
+    let flags = local_irq_save();
+    if let Some(uart) = SERIAL.lock().as_mut() {
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                uart.send_bytes_exact(b"\r\n");
+            }
+            uart.send_bytes_exact(line);
+        }
+        BYTES_WRITTEN.fetch_add(bytes.len(), Ordering::Relaxed);
+    }
+    local_irq_restore(flags);
+}
+
 /// Bytes received by the serial interrupt handler, not yet read.
 static RX: spin::Mutex<RxRing> = spin::Mutex::new(RxRing { buf: [0; RX_LEN], head: 0, len: 0 });
 const RX_LEN: usize = 1024;

@@ -16,6 +16,8 @@
 //! | `logger`      | `kernel/printk/`    | the `log` backend                             |
 //! | `params`      | `kernel/params.c`, `early_param()` | command-line options, declared by each subsystem |
 //! | `panic`, `debug` | `kernel/panic.c`, `lib/bug.c` | the panic handler; BUG reports that do not stop the machine |
+//! | `fs`          | `fs/`               | files: so far `read`/`write` on the console (`read_write.rs`) |
+//! | `exit`, `sys`, `errno` | `kernel/exit.c`, `kernel/sys.c`, `errno-base.h` | ending a process and its wait status; getpid & co; Linux's error numbers |
 //! | `tools`       | (none)              | the instruments: test harness, benchmarks, stress test, console shell, demos, trace |
 //!
 //! Pure policy that needs no hardware (layout constants, zones, the buddy
@@ -34,6 +36,9 @@ pub mod console;
 pub mod tools;
 pub mod arch;
 pub mod debug;
+pub mod errno;
+pub mod exit;
+pub mod fs;
 pub mod init;
 pub mod locking;
 pub mod logger;
@@ -43,6 +48,7 @@ pub mod params;
 pub mod percpu;
 pub mod sched;
 pub mod smp;
+pub mod sys;
 
 /// The in-kernel tests. Their source lives in the top-level `tests/`
 /// directory, next to the host-side runner, so that all tests are in one

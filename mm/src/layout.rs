@@ -69,6 +69,15 @@ pub const PAGE_OFFSET: usize = 0xC000_0000;
 /// User space ends where the kernel begins.
 pub const TASK_SIZE: usize = PAGE_OFFSET;
 
+/// May the kernel touch user memory `[addr, addr + size)` at all? (Linux
+/// `access_ok`, `asm/uaccess.h`: the range must lie below `TASK_SIZE`,
+/// written so that `addr + size` cannot wrap.) A true answer promises
+/// nothing about what is mapped: the copy itself may still fault, and its
+/// exception-table fixup turns that into a short count.
+pub const fn access_ok(addr: usize, size: usize) -> bool {
+    size <= TASK_SIZE && addr <= TASK_SIZE - size
+}
+
 /// Bits of a virtual address that select the page-directory entry.
 pub const PGDIR_SHIFT: usize = 22;
 /// Bytes covered by one page-directory entry, i.e. by one page table.
@@ -261,6 +270,19 @@ const _: () = assert!(MAX_DMA_PFN < MAXMEM_PFN);
 
 #[cfg(test)]
 mod tests {
+
+    /// Catalogue U1: Linux's access_ok edges under VMSPLIT_3G.
+    #[test]
+    fn access_ok_edges() {
+        assert!(access_ok(0xBFFF_FFFF, 1));
+        assert!(!access_ok(0xBFFF_FFFF, 2));
+        assert!(access_ok(0xC000_0000, 0));
+        assert!(!access_ok(0, 0xC000_0001));
+        assert!(!access_ok(0xFFFF_F000, 0x2000), "no wrap past the top");
+        assert!(access_ok(0, 0xC000_0000));
+        assert!(!access_ok(usize::MAX, 1));
+    }
+
     use super::*;
 
     #[test]

@@ -105,3 +105,60 @@ pub fn kmap_pte(idx: usize) -> *mut Pte {
 }
 
 const _: () = assert!(LAST_PKMAP == PTRS_PER_PTE);
+
+// ------------------------------------------------ user page tables ----
+//
+// A process's page directory is a lowmem page (the CPU loads its physical
+// address into CR3, and the kernel reads it through the direct map); its
+// kernel half is a copy of swapper_pg_dir's, which never changes (see
+// above). The page tables of the user half come from highmem (Linux
+// CONFIG_HIGHPTE): the kernel reaches one only through `pte_offset_map`,
+// a kmap_local mapping, and lets go with `pte_unmap`.
+//
+//   pgd (lowmem)          PTE page (highmem)          data page (highmem)
+//   [0..768)  user   -->  [0..1024) via kmap_local --> 4 KiB
+//   [768..1024) = swapper_pg_dir's entries
+
+/// Flags of a page-directory entry for a user page table: user-accessible
+/// and writable (the PTEs decide what each page may do), as Linux's
+/// `_PAGE_TABLE`.
+pub const PDE_USER_TABLE: crate::arch::paging::PteFlags = crate::arch::paging::PteFlags::PRESENT
+    .union(crate::arch::paging::PteFlags::RW)
+    .union(crate::arch::paging::PteFlags::USER)
+    .union(crate::arch::paging::PteFlags::ACCESSED);
+
+/// A new page directory (Linux `pgd_alloc`): user half empty, kernel half
+/// swapper_pg_dir's. Returns its physical address.
+pub fn pgd_alloc() -> Option<usize> {
+    let page = crate::mm::page_alloc::alloc_pages(mm::gfp::GFP_KERNEL | mm::gfp::__GFP_ZERO, 0)?;
+    let pgd = crate::mm::page_alloc::page_to_pfn(page) << PAGE_SHIFT;
+    let (src, dst) = (phys_to_virt(swapper_pg_dir()) as *const Pte, phys_to_virt(pgd) as *mut Pte);
+    for i in KERNEL_PGD_BOUNDARY..mm::layout::PTRS_PER_PGD {
+        // SAFETY: both are page directories in lowmem, reached through the
+        // direct map; i < 1024.
+        unsafe { dst.add(i).write(src.add(i).read_volatile()) };
+    }
+    Some(pgd)
+}
+
+/// The page-directory entry of `vaddr` in the page directory at `pgd`
+/// (Linux `pgd_offset`; without PAE the PMD is this same entry).
+pub fn pgd_offset(pgd: usize, vaddr: usize) -> *mut Pte {
+    (phys_to_virt(pgd) as *mut Pte).wrapping_add(vaddr >> PGDIR_SHIFT)
+}
+
+/// Map the page table a page-directory entry points at, and return a
+/// pointer to `vaddr`'s PTE in it (Linux `pte_offset_map`). With HIGHPTE
+/// the table may be in highmem, so it is mapped with kmap_local (always
+/// through a slot, as Linux's `kmap_local_page` of a highmem PTE page):
+/// the caller unmaps it with [`pte_unmap`], in LIFO order with its other
+/// kmap_local mappings.
+pub fn pte_offset_map(pde: Pte, vaddr: usize) -> *mut Pte {
+    let table = crate::mm::kmap_local::kmap_local_pfn(pde.pfn()) as *mut Pte;
+    table.wrapping_add((vaddr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1))
+}
+
+/// Let go of the page table mapped by [`pte_offset_map`] (Linux `pte_unmap`).
+pub fn pte_unmap(pte: *mut Pte) {
+    crate::mm::kmap_local::kunmap_local(pte as usize);
+}

@@ -433,6 +433,12 @@ fn __schedule(preempt: bool) {
 
     sched_out(prev);
 
+    // The address space and the kernel stack for user-mode entries of the
+    // task about to run (Linux's switch_mm_irqs_off and __switch_to's sp0).
+    crate::arch::paging::switch_mm(next.pgd_for_switch());
+    if let Some(top) = next.stack_top() {
+        crate::arch::gdt::set_tss_esp0(cpu, top);
+    }
     let next_esp = next.esp.get();
     rq.curr = Some(next_arc.clone());
     rq.prev = Some(prev_arc);
@@ -492,12 +498,20 @@ pub fn exit(code: i32) -> ! {
     let me = current();
     assert!(!me.is_idle, "the idle task cannot exit");
     super::hooks::check_exit(me);
+    me.exit_mm();
     me.exit_code.store(code, Ordering::SeqCst);
     let flags = local_irq_save();
     me.state.store(TASK_DEAD, Ordering::SeqCst);
     __schedule(false);
     local_irq_restore(flags);
     unreachable!("a dead task was scheduled again");
+}
+
+/// `sched_yield()`: give the CPU to the next runnable task (Linux
+/// `kernel/sched/core.c`). Always succeeds.
+pub fn sys_sched_yield(_regs: &mut crate::arch::entry::PtRegs) -> i32 {
+    yield_now();
+    0
 }
 
 /// Restrict the current task to the CPUs in `mask`; moves it at once if it

@@ -54,6 +54,12 @@ pub struct Task {
     /// touches it, under its run-queue lock).
     pub(crate) esp: UnsafeCell<usize>,
     stack: Option<KernelStack>,
+    /// The address space it runs in when in user mode (Linux `mm`); `None`
+    /// for a kernel thread, which runs on swapper_pg_dir.
+    mm: crate::locking::SpinLock<Option<Arc<crate::mm::mm_types::MmStruct>>>,
+    /// That address space's page directory (0: swapper_pg_dir), read by
+    /// the context switch without taking the lock above.
+    pgd: core::sync::atomic::AtomicUsize,
     /// Its preempt count while switched out.
     pub(crate) saved_preempt_count: AtomicU32,
     /// migrate_disable() nesting: while > 0 the task stays on its CPU.
@@ -114,6 +120,8 @@ impl Task {
             pi_lock: RawSpinLock::new(),
             esp: UnsafeCell::new(0),
             stack,
+            mm: crate::locking::SpinLock::new(None),
+            pgd: core::sync::atomic::AtomicUsize::new(0),
             saved_preempt_count: AtomicU32::new(0),
             migrate_disable: AtomicU32::new(0),
             pagefault_disabled: AtomicU32::new(0),
@@ -236,6 +244,50 @@ impl Task {
         // writer is an interrupt or switch on this CPU that finished before
         // we run again (or, for another task, the value is only a hint).
         unsafe { core::ptr::addr_of!((*self.kmap_ctrl.get()).idx).read_volatile() }
+    }
+
+    /// Give the current task an address space and switch to it now (Linux
+    /// `exec_mmap` + `switch_mm`). Only the task itself calls this.
+    pub fn set_mm(&self, mm: Arc<crate::mm::mm_types::MmStruct>) {
+        let pgd = mm.pgd();
+        let old = self.mm.lock().replace(mm);
+        let flags = crate::arch::cpu::local_irq_save();
+        self.pgd.store(pgd, Ordering::Relaxed);
+        crate::arch::paging::switch_mm(pgd);
+        crate::arch::cpu::local_irq_restore(flags);
+        drop(old);
+    }
+
+    /// Let go of its address space on exit (Linux `exit_mm`): back on
+    /// swapper_pg_dir first, then drop the reference, so that the last
+    /// reference frees the page tables of a directory nobody has loaded.
+    pub(crate) fn exit_mm(&self) {
+        let Some(mm) = self.mm.lock().take() else { return };
+        let flags = crate::arch::cpu::local_irq_save();
+        self.pgd.store(0, Ordering::Relaxed);
+        crate::arch::paging::switch_mm(crate::mm::pgtable::swapper_pg_dir());
+        crate::arch::cpu::local_irq_restore(flags);
+        drop(mm);
+    }
+
+    /// Its address space, if it has one.
+    pub fn mm(&self) -> Option<Arc<crate::mm::mm_types::MmStruct>> {
+        self.mm.lock().clone()
+    }
+
+    /// The page directory the context switch loads for it: its address
+    /// space's, or swapper_pg_dir for a kernel thread.
+    pub fn pgd_for_switch(&self) -> usize {
+        match self.pgd.load(Ordering::Relaxed) {
+            0 => crate::mm::pgtable::swapper_pg_dir(),
+            pgd => pgd,
+        }
+    }
+
+    /// The top of its kernel stack (where the CPU puts the frame of an
+    /// interrupt from user mode), if it has its own stack.
+    pub fn stack_top(&self) -> Option<usize> {
+        self.stack.as_ref().map(|s| s.top())
     }
 
     /// A copy of its kmap_local slot stack (for reports).

@@ -22,7 +22,7 @@
 
 use core::arch::global_asm;
 
-use crate::arch::gdt::KERNEL_DS;
+use crate::arch::gdt::{KERNEL_DS, PERCPU_SEL, USER_DS};
 
 /// What `isr_common` saves, lowest address first.
 #[repr(C)]
@@ -49,6 +49,19 @@ pub struct TrapFrame {
 }
 
 impl TrapFrame {
+    /// Did the trap come from user mode (ring 3)?
+    pub fn from_user(&self) -> bool {
+        self.cs & 3 == 3
+    }
+
+    /// The user stack pointer of a trap from ring 3: the CPU pushed it (and
+    /// ss) just above the frame.
+    pub fn user_sp(&self) -> Option<u32> {
+        // SAFETY: from ring 3 the CPU pushed ss:esp right after eflags, so
+        // the word after the frame is the user's esp.
+        self.from_user().then(|| unsafe { (self as *const TrapFrame).add(1).cast::<u32>().read() })
+    }
+
     /// The stack pointer of the interrupted kernel code: a trap from ring 0
     /// pushes no ESP/SS, so the old stack simply continues above the frame.
     pub fn kernel_esp(&self) -> usize {
@@ -101,6 +114,11 @@ isr_common:
     mov ax, {kds}
     mov ds, ax
     mov es, ax
+    // From user mode fs holds the program's selector: the kernel reaches
+    // its per-CPU block through fs, so load ours (Linux's SAVE_ALL does
+    // the same with __KERNEL_PERCPU).
+    mov ax, {percpu}
+    mov fs, ax
     cld
     push esp                // argument: &mut TrapFrame
     call {dispatch}
@@ -133,5 +151,153 @@ irq_stub_table:
     .section .text
     "#,
     kds = const KERNEL_DS as u32,
+    percpu = const PERCPU_SEL as u32,
     dispatch = sym crate::arch::traps::trap_dispatch,
 );
+
+/// The registers of a user task as the system-call entry saves them, in
+/// Linux's order (`struct pt_regs`, 32-bit): the arguments are `bx cx dx si
+/// di bp`, the number comes in `ax` (kept as `orig_ax`), the result goes
+/// back in `ax`, and the last five are what `int` pushed.
+///
+/// ```text
+///   higher addresses
+///   | ss sp flags cs ip |  pushed by the CPU (from ring 3: with ss and sp)
+///   | orig_ax           |  the system-call number
+///   | gs fs es ds       |
+///   | ax bp di si dx cx bx |  <- esp = &PtRegs
+/// ```
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PtRegs {
+    pub bx: u32,
+    pub cx: u32,
+    pub dx: u32,
+    pub si: u32,
+    pub di: u32,
+    pub bp: u32,
+    pub ax: u32,
+    pub ds: u32,
+    pub es: u32,
+    pub fs: u32,
+    pub gs: u32,
+    pub orig_ax: u32,
+    pub ip: u32,
+    pub cs: u32,
+    pub flags: u32,
+    pub sp: u32,
+    pub ss: u32,
+}
+
+// The system-call gate (Linux `entry_INT80_32`): an interrupt gate of DPL
+// 3, so user code may use it and interrupts are off on entry. Build
+// `PtRegs`, switch to the kernel's segments, call the C-level handler,
+// restore and return with the result in eax. Segment registers go through
+// eax (LLVM would push them as 16-bit values), which is why eax is saved
+// first, as orig_ax, and pushed again as ax from there.
+global_asm!(
+    r#"
+    .section .text
+    .global entry_INT80_32
+entry_INT80_32:
+    push eax                // orig_ax
+    mov eax, gs
+    push eax
+    mov eax, fs
+    push eax
+    mov eax, es
+    push eax
+    mov eax, ds
+    push eax
+    mov eax, [esp + 16]     // ax = orig_ax
+    push eax
+    push ebp
+    push edi
+    push esi
+    push edx
+    push ecx
+    push ebx
+    mov ax, {kds}
+    mov ds, ax
+    mov es, ax
+    mov ax, {percpu}
+    mov fs, ax
+    cld
+    push esp                // argument: &mut PtRegs
+    call {handler}
+    add esp, 4
+    .global syscall_exit_to_user
+syscall_exit_to_user:
+    mov eax, [esp + 40]     // gs
+    mov gs, ax
+    mov eax, [esp + 36]     // fs
+    mov fs, ax
+    mov eax, [esp + 32]     // es
+    mov es, ax
+    mov eax, [esp + 28]     // ds
+    mov ds, ax
+    pop ebx
+    pop ecx
+    pop edx
+    pop esi
+    pop edi
+    pop ebp
+    pop eax                 // the result
+    add esp, 20             // ds es fs gs orig_ax
+    iretd
+    "#,
+    kds = const KERNEL_DS as u32,
+    percpu = const PERCPU_SEL as u32,
+    handler = sym super::common::do_int80_syscall_32,
+);
+
+unsafe extern "C" {
+    /// The system-call gate's entry point, for the IDT.
+    pub fn entry_INT80_32();
+    /// The return half of the system-call path: with esp at a `PtRegs`,
+    /// restore it and `iret` to user mode.
+    fn syscall_exit_to_user() -> !;
+}
+
+/// Enter user mode for the first time with `regs` (Linux's `start_thread`
+/// fills `pt_regs` and the task leaves through the system-call exit path;
+/// so do we): copy `regs` to the top of this task's kernel stack, where an
+/// interrupt from ring 3 would have put them, and take the exit path.
+///
+/// # Safety
+/// The task's page directory must map `regs.ip` and `regs.sp` for user
+/// mode, `kernel_stack_top` must be the top of the current task's kernel
+/// stack (so that the TSS's esp0 lands there too), and nothing on that
+/// stack above the frame may be needed again: this never returns.
+pub unsafe fn start_user_mode(regs: &PtRegs, kernel_stack_top: usize) -> ! {
+    let frame = kernel_stack_top - core::mem::size_of::<PtRegs>();
+    // SAFETY: the caller guarantees the top of the stack is ours and
+    // unused; we are running well below it.
+    unsafe {
+        (frame as *mut PtRegs).write(*regs);
+        core::arch::asm!(
+            "cli",
+            "mov esp, {frame}",
+            "jmp {exit}",
+            frame = in(reg) frame,
+            exit = sym syscall_exit_to_user,
+            options(noreturn)
+        )
+    }
+}
+
+/// `PtRegs` for a fresh user program at `ip` with stack `sp` (Linux
+/// `start_thread`): user code and data segments, interrupts on, every
+/// general register 0 (`ELF_PLAT_INIT`).
+pub fn start_thread_regs(ip: usize, sp: usize) -> PtRegs {
+    PtRegs {
+        ds: USER_DS as u32,
+        es: USER_DS as u32,
+        cs: crate::arch::gdt::USER_CS as u32,
+        ss: USER_DS as u32,
+        ip: ip as u32,
+        sp: sp as u32,
+        flags: crate::arch::cpu::EFLAGS_IF | 0x2,
+        ..PtRegs::default()
+    }
+}

@@ -18,6 +18,11 @@ struct Gate(u64);
 
 /// Present, ring 0, 32-bit interrupt gate (clears IF on entry).
 const INTERRUPT_GATE: u8 = 0x8e;
+/// Present, DPL 3, 32-bit interrupt gate: user code may `int` to it, and
+/// interrupts are off on entry (Linux's `SYSG` for the system-call vector).
+const SYSTEM_INTERRUPT_GATE: u8 = 0xee;
+/// The i386 system-call vector (Linux `IA32_SYSCALL_VECTOR`).
+pub const IA32_SYSCALL_VECTOR: usize = 0x80;
 /// Present, ring 0, task gate.
 const TASK_GATE: u8 = 0x85;
 
@@ -65,8 +70,17 @@ pub fn init() {
         for (&vector, &stub) in INTERRUPT_VECTORS.iter().zip(irq_stubs) {
             idt[vector as usize] = Gate::new(stub, KERNEL_CS, INTERRUPT_GATE);
         }
+        let syscall = crate::arch::entry::entry_32::entry_INT80_32 as *const () as u32;
+        idt[IA32_SYSCALL_VECTOR] = Gate::new(syscall, KERNEL_CS, SYSTEM_INTERRUPT_GATE);
         load();
     }
+}
+
+/// The raw descriptor of IDT entry `vector`, for tests that check a gate's
+/// type and privilege level.
+pub fn gate_bits(vector: usize) -> u64 {
+    // SAFETY: a read of a static that only init() writes, before SMP.
+    unsafe { (*addr_of!(IDT))[vector].0 }
 }
 
 /// Load the IDT register (each CPU does this once).

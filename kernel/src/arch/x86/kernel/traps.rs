@@ -78,6 +78,9 @@ pub mod pf {
 
 /// Called by `isr_common` for every exception.
 pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+    if frame.vector < 32 && frame.from_user() {
+        return do_user_trap(frame);
+    }
     match frame.vector {
         3 => do_int3(frame),
         14 => do_page_fault(frame),
@@ -85,6 +88,47 @@ pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         _ => die(frame, None),
     }
 }
+
+/// Linux's signal numbers for the exceptions a user program can cause.
+const SIGTRAP: i32 = 5;
+const SIGFPE: i32 = 8;
+const SIGSEGV: i32 = 11;
+const SIGILL: i32 = 4;
+const SIGBUS: i32 = 7;
+
+/// An exception in user mode is the program's fault, never the kernel's:
+/// say so in Linux's words and end the process with the signal as its wait
+/// status (Linux `force_sig_fault` + the default action, `do_exit(sig)`).
+/// No demand paging yet: every user page fault is fatal for now.
+fn do_user_trap(frame: &mut TrapFrame) {
+    let me = crate::sched::current();
+    let (ip, sp) = (frame.eip, frame.user_sp().unwrap_or(0));
+    let sig = match frame.vector {
+        14 => {
+            // arch/x86/mm/fault.c show_signal_msg()
+            log::warn!("{}[{}]: segfault at {:x} ip {:08x} sp {:08x} error {:x}",
+                me.name(), me.id(), read_cr2(), ip, sp, frame.error_code);
+            SIGSEGV
+        }
+        v => {
+            // arch/x86/kernel/traps.c do_trap() / do_general_protection()
+            let (name, _) = EXCEPTION_NAMES[v as usize];
+            log::warn!("traps: {}[{}] {} ip:{:x} sp:{:x} error:{:x}", me.name(), me.id(), name, ip, sp, frame.error_code);
+            match v {
+                0 | 16 | 19 => SIGFPE,
+                1 | 3 => SIGTRAP,
+                6 => SIGILL,
+                17 => SIGBUS,
+                _ => SIGSEGV,
+            }
+        }
+    };
+    USER_SIGNALS.fetch_add(1, Ordering::Relaxed);
+    crate::sched::exit(sig)
+}
+
+/// Processes ended by an exception of their own.
+pub static USER_SIGNALS: AtomicUsize = AtomicUsize::new(0);
 
 fn do_int3(frame: &TrapFrame) {
     INT3_COUNT.fetch_add(1, Ordering::Relaxed);

@@ -117,6 +117,18 @@ pub unsafe fn load_cr3(pgd_phys: usize) {
     unsafe { asm!("mov cr3, {}", in(reg) pgd_phys, options(nostack, preserves_flags)) };
 }
 
+/// Load page directory `pgd` if it is not the one loaded (Linux
+/// `switch_mm`): every non-global TLB entry goes with the old one, the
+/// kernel's global entries stay. Interrupts must be off.
+pub fn switch_mm(pgd: usize) {
+    if crate::arch::cpu::read_cr3() & !0xfff != pgd {
+        // SAFETY: every page directory the kernel builds shares
+        // swapper_pg_dir's kernel half (pgd_alloc), so the kernel stays
+        // mapped across the switch.
+        unsafe { load_cr3(pgd) };
+    }
+}
+
 /// Turn on global pages (once the kernel's own tables are loaded).
 pub fn enable_global_pages() {
     // SAFETY: setting CR4.PGE only changes how long kernel TLB entries live.

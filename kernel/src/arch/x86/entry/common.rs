@@ -1,0 +1,59 @@
+//! The C-level side of the system-call entry (Linux
+//! `arch/x86/entry/common.c`): from the saved registers to the handler in
+//! the table and back.
+//!
+//! ```text
+//!  user: eax = nr, ebx ecx edx esi edi ebp = arguments; int $0x80
+//!    entry_INT80_32 (entry_32.rs)    saves PtRegs, kernel segments
+//!      do_int80_syscall_32            interrupts on, table lookup
+//!        ia32_sys_call_table[nr]      (syscall_32.rs)
+//!      regs.ax = result or -ENOSYS
+//!      syscall_exit_to_user_mode      interrupts off; no kmap_local held
+//!    iret                             back in ring 3, result in eax
+//! ```
+
+use super::entry_32::PtRegs;
+use super::syscall_32::{ENOSYS, ia32_sys_call_table};
+
+/// Handle one `int $0x80` (Linux `do_int80_syscall_32`).
+pub extern "C" fn do_int80_syscall_32(regs: &mut PtRegs) {
+    // syscall_enter_from_user_mode: the gate turned interrupts off; a
+    // system call runs like any task code, preemptible and interruptible.
+    crate::arch::cpu::local_irq_enable();
+    let nr = regs.orig_ax as i32;
+    regs.ax = match ia32_sys_call_table(nr) {
+        Some(handler) => handler(regs) as u32,
+        // Linux leaves -ENOSYS in ax, and nr == -1 alone untouched (a
+        // tracer's way to skip a call); we have no tracers.
+        None => (-ENOSYS) as u32,
+    };
+    syscall_exit_to_user_mode();
+}
+
+/// What must be true before a task goes back to user mode (Linux
+/// `syscall_exit_to_user_mode`, which includes `kmap_assert_nomap()`): no
+/// kmap_local or kmap_atomic mapping is held (user code could not unmap it,
+/// and the slot would be someone else's on the next context switch), and
+/// interrupts go off for the `iret`.
+pub fn syscall_exit_to_user_mode() {
+    let me = crate::sched::current();
+    let held = me.kmap_local_idx();
+    if held != 0 {
+        // Linux: DEBUG_LOCKS_WARN_ON(current->kmap_ctrl.idx). Name it and
+        // clear the slots, as the exit check does.
+        crate::debug::report_bug(format_args!(
+            "BUG: returning to user mode with {held} kmap_local slot(s) held: task {}/{}; slots cleared",
+            me.name(),
+            me.id()
+        ));
+        let flags = crate::arch::cpu::local_irq_save();
+        crate::mm::kmap_local::sched_out(me);
+        me.with_kmap_ctrl(|c| *c = mm::kmap_local::KmapCtrl::new());
+        // Each mapping had pinned the task to its CPU; nothing does now.
+        me.migrate_disable.store(0, core::sync::atomic::Ordering::Relaxed);
+        crate::arch::cpu::local_irq_restore(flags);
+    }
+    // Off for the iret (the restore of segment registers and the stack
+    // must not be interrupted half-way); the iret turns them back on.
+    let _ = crate::arch::cpu::local_irq_save();
+}

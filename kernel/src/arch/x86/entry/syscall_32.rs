@@ -1,0 +1,41 @@
+//! The i386 system-call table (Linux `arch/x86/entry/syscall_32.c`, built
+//! from `arch/x86/entry/syscalls/syscall_32.tbl`): number -> handler. The
+//! numbers are Linux's, so the same static ELF runs here and on Linux.
+//!
+//! Each handler takes the saved registers and returns what goes back in
+//! eax: a value, or `-errno` (in -4095..=-1) on failure.
+
+use super::entry_32::PtRegs;
+
+/// A system-call handler: the arguments are in `regs.bx, cx, dx, si, di,
+/// bp`, in that order.
+pub type SysCall = fn(&mut PtRegs) -> i32;
+
+pub use crate::errno::ENOSYS;
+
+/// Linux's i386 numbers (`syscall_32.tbl`) of the calls we have.
+pub mod nr {
+    /// `exit(status)`.
+    pub const EXIT: i32 = 1;
+    /// `write(fd, buf, count)`.
+    pub const WRITE: i32 = 4;
+    /// `getpid()`.
+    pub const GETPID: i32 = 20;
+    /// `sched_yield()`.
+    pub const SCHED_YIELD: i32 = 158;
+    /// `exit_group(status)`.
+    pub const EXIT_GROUP: i32 = 252;
+}
+
+/// The handler for system call `nr`, if there is one (Linux indexes
+/// `ia32_sys_call_table`; unknown numbers get `-ENOSYS`).
+pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
+    Some(match nr {
+        nr::EXIT => crate::exit::sys_exit,
+        nr::WRITE => crate::fs::read_write::sys_write,
+        nr::GETPID => crate::sys::sys_getpid,
+        nr::SCHED_YIELD => crate::sched::core::sys_sched_yield,
+        nr::EXIT_GROUP => crate::exit::sys_exit_group,
+        _ => return None,
+    })
+}

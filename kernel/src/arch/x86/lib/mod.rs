@@ -1,0 +1,2 @@
+//! Small assembly helpers (Linux `arch/x86/lib/`): the user copies.
+pub mod usercopy_32;

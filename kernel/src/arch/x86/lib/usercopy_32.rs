@@ -1,0 +1,74 @@
+//! Copying to and from user memory (Linux `arch/x86/lib/usercopy_32.c`,
+//! `include/linux/uaccess.h`).
+//!
+//! The kernel never dereferences a user pointer any other way. Each copy is
+//! one `rep movsb` listed in the exception table: a fault on a user page
+//! that cannot be resolved resumes at the fixup with ecx still counting the
+//! bytes not copied, and the copy returns that count, as Linux's do.
+//!
+//! ```text
+//!  access_ok(ptr, n)?  no  -> n (nothing touched)
+//!  2: rep movsb              fault -> page-fault handler -> fixup 3:
+//!  3: return ecx             (bytes NOT copied; 0 = all of them)
+//! ```
+
+use mm::layout::access_ok;
+
+/// One exception-table-guarded copy of `n` bytes from `src` to `dst`;
+/// returns the bytes not copied.
+///
+/// # Safety
+/// The kernel side of the copy must be valid for `n` bytes; the user side
+/// may fault (that is what the fixup is for) but must be below TASK_SIZE.
+unsafe fn raw_copy(dst: usize, src: usize, n: usize) -> usize {
+    let mut left = n;
+    // SAFETY: see the function's contract; esi is reserved by LLVM, so the
+    // source goes in through another register and esi is saved around it.
+    unsafe {
+        core::arch::asm!(
+            "push esi",
+            "mov esi, {src}",
+            "2: rep movsb",
+            "3:",
+            "pop esi",
+            ".pushsection __ex_table, \"a\"",
+            ".balign 4",
+            ".long 2b, 3b",
+            ".popsection",
+            src = in(reg) src,
+            inout("ecx") left,
+            inout("edi") dst => _,
+            options(preserves_flags)
+        );
+    }
+    left
+}
+
+/// Copy `dst.len()` bytes from user address `src` (Linux
+/// `copy_from_user`). Returns the number of bytes *not* copied; those at
+/// the end of `dst` are zeroed, so no stale kernel data survives a short
+/// copy.
+pub fn copy_from_user(dst: &mut [u8], src: usize) -> usize {
+    let n = dst.len();
+    if !access_ok(src, n) {
+        dst.fill(0);
+        return n;
+    }
+    // SAFETY: dst is a valid kernel buffer of n bytes; src is a user range
+    // below TASK_SIZE.
+    let left = unsafe { raw_copy(dst.as_mut_ptr() as usize, src, n) };
+    dst[n - left..].fill(0);
+    left
+}
+
+/// Copy `src` to user address `dst` (Linux `copy_to_user`). Returns the
+/// number of bytes not copied.
+pub fn copy_to_user(dst: usize, src: &[u8]) -> usize {
+    let n = src.len();
+    if !access_ok(dst, n) {
+        return n;
+    }
+    // SAFETY: src is a valid kernel buffer of n bytes; dst is a user range
+    // below TASK_SIZE.
+    unsafe { raw_copy(dst, src.as_ptr() as usize, n) }
+}

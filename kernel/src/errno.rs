@@ -1,0 +1,18 @@
+//! Error numbers, as Linux numbers them (`include/uapi/asm-generic/errno-base.h`
+//! and `errno.h`): a system call fails by returning `-errno`, and user
+//! programs compare with these very values.
+
+/// Operation not permitted.
+pub const EPERM: i32 = 1;
+/// No such file or directory.
+pub const ENOENT: i32 = 2;
+/// Bad file number.
+pub const EBADF: i32 = 9;
+/// Out of memory.
+pub const ENOMEM: i32 = 12;
+/// Bad address: a user pointer the kernel could not use.
+pub const EFAULT: i32 = 14;
+/// Invalid argument.
+pub const EINVAL: i32 = 22;
+/// Function not implemented: no system call has that number.
+pub const ENOSYS: i32 = 38;
