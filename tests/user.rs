@@ -26,6 +26,7 @@ pub const TESTS: &[Test] = &[
     test_case!(a_program_runs_in_ring_3_and_uses_the_i386_abi),
     test_case!(a_faulting_program_is_killed_with_sigsegv_and_frees_its_memory),
     test_case!(a_new_page_directory_shares_the_kernel_half_only),
+    test_case!(returning_to_user_mode_with_a_kmap_local_held_is_named_and_cleared),
 ];
 
 /// Where the programs' text goes (Linux's traditional i386 ELF base).
@@ -244,4 +245,30 @@ fn a_new_page_directory_shares_the_kernel_half_only() {
     if crate::tests::common::have_highmem() {
         assert!(mm.page_tables().iter().all(|t| PageHighMem(t)), "HIGHPTE: user page tables in highmem");
     }
+}
+
+/// Catalogue U27 (Linux `kmap_assert_nomap()` in
+/// `syscall_exit_to_user_mode`): a task may not go back to user mode
+/// holding a kmap_local mapping. Our exit path names the task and the
+/// number of slots, clears them, and unpins the task. (Called here from a
+/// kernel thread standing in for a system call that forgot its kunmap.)
+fn returning_to_user_mode_with_a_kmap_local_held_is_named_and_cleared() {
+    let page = crate::tests::common::any_page();
+    let reports = crate::debug::report_count();
+    let h = crate::sched::spawn("leaky-syscall", move || {
+        let v = crate::mm::kmap_local::kmap_local_pfn(crate::mm::page_alloc::page_to_pfn(page));
+        assert!(mm::layout::is_kmap_local_addr(v));
+        let flags = crate::arch::cpu::local_irq_save();
+        crate::arch::entry::common::syscall_exit_to_user_mode();
+        crate::arch::cpu::local_irq_restore(flags);
+        let me = crate::sched::current();
+        assert_eq!(me.kmap_local_idx(), 0, "the slots were cleared");
+        assert_eq!(me.migrate_disable.load(core::sync::atomic::Ordering::Relaxed), 0, "no longer pinned");
+        assert!(!crate::mm::pgtable::lookup_kernel_pte(v).present(), "the slot's PTE is gone");
+    });
+    h.join();
+    assert_eq!(crate::debug::report_count(), reports + 1, "one report");
+    let r = crate::debug::last_report();
+    assert!(r.as_str().contains("BUG: returning to user mode with 1 kmap_local slot(s) held: task leaky-syscall/"), "{}", r.as_str());
+    crate::tests::common::free_page(page);
 }
