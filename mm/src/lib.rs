@@ -20,6 +20,7 @@
 //! | `kmap_local`  | `mm/highmem.c` (kmap_local)  | the per-task slot stack, guard slots, LIFO |
 //! | `kmap_guard`  | (none: Rust only)            | mappings whose misuse does not compile     |
 //! | `vmalloc`     | `mm/vmalloc.c` (vmap_area)   | virtual ranges in the vmalloc area         |
+//! | `vma`         | `mm/mmap.c`, `mm/mprotect.c` | a process's VMAs: find, split, merge, mmap, munmap, mprotect, stack, brk |
 //!
 //! ## Mutation testing
 //!
@@ -62,6 +63,10 @@
 //!   `no_std`).
 #![cfg_attr(not(test), no_std)]
 
+// The VMA set (`vma`) is a `BTreeMap`: the kernel has a global allocator
+// (kmalloc), host tests have std's.
+extern crate alloc;
+
 pub mod buddy;
 pub mod gfp;
 pub mod kmalloc;
@@ -72,5 +77,6 @@ pub mod memblock;
 pub mod node;
 pub mod page;
 pub mod pkmap;
+pub mod vma;
 pub mod vmalloc;
 pub mod zone;

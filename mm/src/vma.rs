@@ -1,0 +1,1423 @@
+//! A process's virtual memory areas: the bookkeeping half of Linux
+//! `mm/mmap.c`, `mm/mprotect.c` and `include/linux/mm.h`, with no page
+//! tables in it.
+//!
+//! A user address space is described twice. The page tables say what is
+//! mapped *now*; the VMAs say what *may* be mapped: which ranges the
+//! process asked for (`mmap`, `brk`, the stack, the ELF segments), with
+//! which permissions, and backed by what (anonymous zero-filled memory or a
+//! file). The page-fault handler reads the VMAs to decide what a fault
+//! means: a page to allocate (demand paging), a page to copy (copy-on-write)
+//! or a bad access (SIGSEGV). So a VMA exists long before any of its pages
+//! do, and most of a process's VMAs are never fully populated.
+//!
+//! ```text
+//!  0        mmap_min_addr                                         TASK_SIZE
+//!  |  never  | text | data+bss | heap -> |      <- mmap area | gap | <- stack |
+//!  |  mapped |  ELF segments   |start_brk..brk      mmap_base ^     |GROWSDOWN|
+//! ```
+//!
+//! Each [`VmArea`] (Linux `struct vm_area_struct`) covers the page-aligned
+//! range `[vm_start, vm_end)`. An [`MmMap`] is the set of them for one
+//! process, plus the layout numbers the operations need (`mmap_base`,
+//! `start_brk`, `brk`, ...): it is the part of Linux's `struct mm_struct`
+//! that is pure bookkeeping. The kernel wraps it in its own `mm_struct`,
+//! next to the page directory, behind the `mmap_lock`; every method here
+//! assumes that lock is held (for writing, if it takes `&mut self`).
+//!
+//! **Why `MmMap`, and why a `BTreeMap`.** Linux 6.1 keeps the VMAs in a
+//! maple tree (`mm->mm_mt`), a B-tree keyed by address range; before 6.1 it
+//! was a red-black tree plus a sorted linked list (`mm->mmap`, hence the
+//! name). We use `alloc::collections::BTreeMap` keyed by `vm_end`, which is
+//! the same idea with the standard library's B-tree: the first VMA with
+//! `vm_end > addr` is one range query, which is exactly Linux's
+//! [`find_vma`](MmMap::find_vma). The areas never overlap, so `vm_end`
+//! identifies one. The name `MmMap` says what it is: the *map* of one
+//! `mm`.
+//!
+//! **Operations, by their Linux names:**
+//!
+//! * [`find_vma`](MmMap::find_vma), [`find_vma_prev`](MmMap::find_vma_prev),
+//!   [`find_vma_intersection`](MmMap::find_vma_intersection),
+//!   [`vma_lookup`](MmMap::vma_lookup): the lookups.
+//! * [`insert_vm_struct`](MmMap::insert_vm_struct): add one area, refusing
+//!   overlap (`-ENOMEM`, as Linux).
+//! * [`split_vma`](MmMap::split_vma), and merging (Linux `vma_merge`):
+//!   adjacent areas with the same flags, the same backing and contiguous
+//!   file offsets become one area when a mapping or an `mprotect` makes
+//!   them touch, so the set stays as small as the address space allows.
+//! * [`do_mmap`](MmMap::do_mmap) / [`mmap_region`](MmMap::mmap_region),
+//!   [`do_munmap`](MmMap::do_munmap), [`do_mprotect`](MmMap::do_mprotect)
+//!   (Linux `do_mprotect_pkey`) with [`mprotect_fixup`](MmMap::mprotect_fixup):
+//!   the three system calls' bookkeeping.
+//! * [`get_unmapped_area`](MmMap::get_unmapped_area) and
+//!   [`vm_unmapped_area`](MmMap::vm_unmapped_area): where a mapping goes
+//!   when the caller does not insist on an address.
+//! * [`expand_stack`](MmMap::expand_stack) /
+//!   [`expand_downwards`](MmMap::expand_downwards): the stack grows when a
+//!   fault lands just below it.
+//! * [`brk`](MmMap::brk) and [`do_brk_flags`](MmMap::do_brk_flags): the
+//!   heap.
+//!
+//! Operations that take pages away ([`do_munmap`](MmMap::do_munmap),
+//! shrinking [`brk`](MmMap::brk), a `MAP_FIXED` mapping over old ones)
+//! return the removed pieces, each a `VmArea` clipped to what was removed,
+//! so that the kernel can free their pages and flush the TLBs: this file
+//! never sees a page.
+//!
+//! **Errors** are [`VmaError`]s: each variant names what went wrong (its
+//! `Display` is the message) and [`VmaError::errno`] gives the errno Linux
+//! returns in that case, so the system-call layer returns `-errno` exactly
+//! as Linux does.
+//!
+//! **Where we differ from Linux**, each with a test:
+//!
+//! * No `anon_vma`. Linux refuses to merge two anonymous areas that have
+//!   both been faulted in separately (each has its own `anon_vma`, the root
+//!   of its reverse map); we have no reverse map, so we merge whenever flags,
+//!   backing and offsets agree.
+//! * No accounting flags (`VM_ACCOUNT`), no `VM_SOFTDIRTY`, no memory
+//!   policies, no userfaultfd: nothing that would keep two areas apart.
+//! * `mprotect_fixup` checks the `max_map_count` limit for both splits
+//!   before making either; Linux may make the first split and then fail the
+//!   second, leaving two identical unmerged areas behind.
+//! * `PROT_GROWSDOWN`/`PROT_GROWSUP` in `mprotect` are refused with
+//!   `-EINVAL` instead of being honoured.
+//! * No address-space layout randomisation: `mmap_base` is a fixed
+//!   function of the stack limit, as Linux with `norandmaps`.
+//! * `brk` extends whichever area ends at the old break when it is alike;
+//!   Linux's `do_brk_flags` is handed the heap area only (`brkvma`, looked
+//!   up from `start_brk`).
+//! * Only the top-down layout (Linux's default on i386 since 2.6.9; the
+//!   legacy bottom-up one needs the `ADDR_COMPAT_LAYOUT` personality or
+//!   `vm.legacy_va_layout=1`). Bottom-up is still used as Linux's fallback
+//!   when the top-down search fails.
+//!
+//! Note the name clash Linux has too: `vmalloc::VmFlags` are the flags of a
+//! kernel `vm_struct` (`VM_ALLOC`, `VM_IOREMAP`); [`VmFlags`] here are a
+//! VMA's `vm_flags`. Same prefix, two different sets, as in Linux.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::fmt;
+use core::ops::Bound::{Excluded, Unbounded};
+
+use bitflags::bitflags;
+
+use crate::layout::{PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, TASK_SIZE};
+
+/// `PAGE_ALIGN`: round up to a page boundary, or `None` if that overflows.
+fn page_align(x: usize) -> Option<usize> {
+    x.checked_add(PAGE_SIZE - 1).map(|v| v & PAGE_MASK)
+}
+
+/// `offset_in_page`: is `x` not on a page boundary?
+fn offset_in_page(x: usize) -> bool {
+    x & !PAGE_MASK != 0
+}
+
+// --- flags ---------------------------------------------------------------
+
+bitflags! {
+    /// A VMA's `vm_flags` (Linux `include/linux/mm.h`, same values).
+    ///
+    /// The low four bits are what the process may do *now* (`mprotect`
+    /// changes them); the `VM_MAY*` bits, four places higher, are what it
+    /// may ever ask for. `mprotect` refuses to set an access bit whose
+    /// `VM_MAY*` bit is clear (`-EACCES`): that is how a read-only file
+    /// mapped shared can never be made writable.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct VmFlags: u32 {
+        /// Pages may be read.
+        const VM_READ      = 0x0000_0001;
+        /// Pages may be written.
+        const VM_WRITE     = 0x0000_0002;
+        /// Pages may be executed.
+        const VM_EXEC      = 0x0000_0004;
+        /// Writes go to the shared object, not to a private copy.
+        const VM_SHARED    = 0x0000_0008;
+        /// `mprotect` may add `VM_READ`.
+        const VM_MAYREAD   = 0x0000_0010;
+        /// `mprotect` may add `VM_WRITE`.
+        const VM_MAYWRITE  = 0x0000_0020;
+        /// `mprotect` may add `VM_EXEC`.
+        const VM_MAYEXEC   = 0x0000_0040;
+        /// The mapping was asked for shared (kept even when `VM_SHARED`
+        /// is dropped for a read-only file).
+        const VM_MAYSHARE  = 0x0000_0080;
+        /// A stack: a fault just below it extends it downwards.
+        const VM_GROWSDOWN = 0x0000_0100;
+    }
+}
+
+impl VmFlags {
+    /// Linux `VM_ACCESS_FLAGS`: the bits `mprotect` sets.
+    pub const VM_ACCESS_FLAGS: VmFlags =
+        VmFlags::VM_READ.union(VmFlags::VM_WRITE).union(VmFlags::VM_EXEC);
+
+    /// Linux `VM_DATA_DEFAULT_FLAGS` on i386 without the
+    /// `READ_IMPLIES_EXEC` personality: the heap's flags (read, write,
+    /// may read/write/exec).
+    pub const VM_DATA_DEFAULT_FLAGS: VmFlags = VmFlags::VM_READ
+        .union(VmFlags::VM_WRITE)
+        .union(VmFlags::VM_MAYREAD)
+        .union(VmFlags::VM_MAYWRITE)
+        .union(VmFlags::VM_MAYEXEC);
+
+    /// Linux `VM_STACK_FLAGS` (minus `VM_ACCOUNT`, which we do not have):
+    /// the flags `execve` gives the initial stack.
+    pub const VM_STACK_FLAGS: VmFlags = VmFlags::VM_DATA_DEFAULT_FLAGS.union(VmFlags::VM_GROWSDOWN);
+
+    /// Linux `vma_is_accessible`: may the area be touched at all?
+    pub fn is_accessible(self) -> bool {
+        self.intersects(Self::VM_ACCESS_FLAGS)
+    }
+}
+
+bitflags! {
+    /// What a PTE should allow, as the abstract bits of Linux's
+    /// `pgprot_t`. The values are the x86 PTE bits (`_PAGE_PRESENT`,
+    /// `_PAGE_RW`, `_PAGE_USER`) so the kernel's mapping onto its own
+    /// `PteFlags` is one line, but this crate does not depend on the
+    /// kernel's types.
+    ///
+    /// There is no execute bit: the 2-level page tables of i386 cannot
+    /// forbid execution, and Linux's `protection_map` entries with and
+    /// without `VM_EXEC` differ only in `_PAGE_NX`, which
+    /// `__supported_pte_mask` removes. (The PAE issue adds NX.)
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct PgProt: u32 {
+        /// The page is mapped.
+        const PRESENT = 0x001;
+        /// Writes are allowed (x86 `_PAGE_RW`).
+        const RW      = 0x002;
+        /// User mode may access it (x86 `_PAGE_USER`).
+        const USER    = 0x004;
+    }
+}
+
+/// Linux `PAGE_NONE`: no access. (Linux's `PAGE_NONE` is a "present to
+/// Linux, absent to the CPU" PTE marked `_PAGE_PROTNONE`, so that a
+/// `PROT_NONE` page keeps its frame; here it is simply "not present", and
+/// the kernel decides how a populated page made `PROT_NONE` keeps its
+/// frame.)
+pub const PAGE_NONE: PgProt = PgProt::empty();
+/// Linux `PAGE_READONLY`: present, user, read-only.
+pub const PAGE_READONLY: PgProt = PgProt::PRESENT.union(PgProt::USER);
+/// Linux `PAGE_COPY`: a private writable mapping's pages start read-only,
+/// so that the first write faults and copies (copy-on-write). The fault
+/// handler makes the PTE writable once the page is the process's own
+/// (`maybe_mkwrite`, looking at `VM_WRITE`, not at this).
+pub const PAGE_COPY: PgProt = PAGE_READONLY;
+/// Linux `PAGE_SHARED`: present, user, writable.
+pub const PAGE_SHARED: PgProt = PgProt::PRESENT.union(PgProt::USER).union(PgProt::RW);
+
+/// Linux's `protection_map` (`arch/x86/mm/pgprot.c`), indexed by
+/// `vm_flags & (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED)`. The EXEC rows
+/// equal their non-EXEC rows (no NX, see [`PgProt`]); x86 cannot express
+/// write-only, so "write" implies "read".
+pub const PROTECTION_MAP: [PgProt; 16] = [
+    PAGE_NONE,     // ---p
+    PAGE_READONLY, // r--p
+    PAGE_COPY,     // -w-p: private, so read-only until the COW fault
+    PAGE_COPY,     // rw-p
+    PAGE_READONLY, // --xp
+    PAGE_READONLY, // r-xp
+    PAGE_COPY,     // -wxp
+    PAGE_COPY,     // rwxp
+    PAGE_NONE,     // ---s
+    PAGE_READONLY, // r--s
+    PAGE_SHARED,   // -w-s: shared, so writes go straight to the page
+    PAGE_SHARED,   // rw-s
+    PAGE_READONLY, // --xs
+    PAGE_READONLY, // r-xs
+    PAGE_SHARED,   // -wxs
+    PAGE_SHARED,   // rwxs
+];
+
+/// Linux `vm_get_page_prot`: the PTE protection for pages of an area with
+/// these flags.
+pub fn vm_get_page_prot(flags: VmFlags) -> PgProt {
+    PROTECTION_MAP[(flags.bits() & 0xf) as usize]
+}
+
+/// `mmap`/`mprotect` protection bits (`PROT_*`, `asm-generic/mman-common.h`).
+pub mod prot {
+    /// Pages may be read.
+    pub const PROT_READ: u32 = 0x1;
+    /// Pages may be written.
+    pub const PROT_WRITE: u32 = 0x2;
+    /// Pages may be executed.
+    pub const PROT_EXEC: u32 = 0x4;
+    /// Accepted and ignored (Linux: atomic ops allowed; a no-op on x86).
+    pub const PROT_SEM: u32 = 0x8;
+    /// No access.
+    pub const PROT_NONE: u32 = 0x0;
+    /// `mprotect`: extend the change down to the start of a growsdown area.
+    pub const PROT_GROWSDOWN: u32 = 0x0100_0000;
+    /// `mprotect`: extend the change up to the end of a growsup area.
+    pub const PROT_GROWSUP: u32 = 0x0200_0000;
+}
+use prot::*;
+
+bitflags! {
+    /// `mmap` flags (`MAP_*`, Linux's values for i386).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct MapFlags: u32 {
+        /// Share changes with every other mapping of the object.
+        const MAP_SHARED          = 0x01;
+        /// Changes are private (copy-on-write).
+        const MAP_PRIVATE         = 0x02;
+        /// Exactly at `addr`, replacing whatever is there.
+        const MAP_FIXED           = 0x10;
+        /// Not backed by a file: zero-filled.
+        const MAP_ANONYMOUS       = 0x20;
+        /// A stack: the area gets `VM_GROWSDOWN`.
+        const MAP_GROWSDOWN       = 0x0100;
+        /// Ignored (historic).
+        const MAP_DENYWRITE       = 0x0800;
+        /// Ignored (historic).
+        const MAP_EXECUTABLE      = 0x1000;
+        /// Do not reserve swap: nothing to do without accounting.
+        const MAP_NORESERVE       = 0x4000;
+        /// Prefault the pages: the kernel's job after `do_mmap` returns.
+        const MAP_POPULATE        = 0x8000;
+        /// A hint that this is a thread stack; no effect on x86.
+        const MAP_STACK           = 0x20000;
+        /// Exactly at `addr`, but fail with `-EEXIST` if anything is there.
+        const MAP_FIXED_NOREPLACE = 0x100000;
+    }
+}
+
+impl MapFlags {
+    /// Linux `MAP_TYPE`: the bits that say shared or private.
+    pub const MAP_TYPE: u32 = 0x0f;
+}
+
+/// Linux `calc_vm_prot_bits`: `PROT_*` to `VM_*` (the same low bits).
+pub fn calc_vm_prot_bits(prot: u32) -> VmFlags {
+    VmFlags::from_bits_truncate(prot) & VmFlags::VM_ACCESS_FLAGS
+}
+
+/// Linux `calc_vm_flag_bits`: the `MAP_*` flags that become `VM_*` flags.
+pub fn calc_vm_flag_bits(flags: MapFlags) -> VmFlags {
+    if flags.contains(MapFlags::MAP_GROWSDOWN) {
+        VmFlags::VM_GROWSDOWN
+    } else {
+        VmFlags::empty()
+    }
+}
+
+// --- layout constants ------------------------------------------------------
+
+/// Linux `stack_guard_gap`: 256 pages (1 MiB) kept free below a
+/// `VM_GROWSDOWN` area, so that a stack cannot grow into the mapping below
+/// it and a large stack frame cannot jump over the gap (the 2017 "Stack
+/// Clash" fix). `mmap` does not place mappings in it either.
+pub const STACK_GUARD_GAP: usize = 256 << PAGE_SHIFT;
+
+/// Linux `CONFIG_DEFAULT_MMAP_MIN_ADDR` as distributions set it (Debian:
+/// 65536): nothing is mapped below this, so that a kernel NULL-pointer
+/// dereference cannot be turned into an exploit by mapping page 0.
+pub const DEFAULT_MMAP_MIN_ADDR: usize = 0x10000;
+
+/// Linux `_STK_LIM`: the default `RLIMIT_STACK`, 8 MiB.
+pub const DEFAULT_STACK_RLIMIT: usize = 8 << 20;
+
+/// Linux `DEFAULT_MAX_MAP_COUNT` (`vm.max_map_count`): most VMAs per
+/// process. Each costs the kernel heap memory, so a hostile program
+/// splitting its mappings page by page runs out of VMAs (`-ENOMEM`), not
+/// the kernel out of heap.
+pub const DEFAULT_MAX_MAP_COUNT: usize = 65530;
+
+/// Linux `STACK_TOP` on i386 without randomisation: the stack starts at
+/// the top of user space.
+pub const STACK_TOP: usize = TASK_SIZE;
+
+/// Linux `TASK_UNMAPPED_BASE` on i386 (`PAGE_ALIGN(TASK_SIZE / 3)`,
+/// 1 GiB): where the bottom-up search starts.
+pub const fn task_unmapped_base(task_size: usize) -> usize {
+    (task_size / 3 + PAGE_SIZE - 1) & PAGE_MASK
+}
+
+/// Linux `mmap_base` (`arch/x86/mm/mmap.c`) without randomisation: the top
+/// of the top-down mmap area. It leaves room below the stack for the
+/// stack's limit plus the guard gap, but never less than 128 MiB and never
+/// more than 5/6 of the address space. With the default 8 MiB limit on
+/// i386 this is `0xB800_0000`.
+pub fn mmap_base(task_size: usize, stack_rlimit: usize) -> usize {
+    const SIZE_128M: usize = 128 << 20;
+    let mut gap = stack_rlimit;
+    let pad = STACK_GUARD_GAP; // + stack_maxrandom_size(), 0 without randomisation
+    // "Values close to RLIM_INFINITY can overflow."
+    if let Some(g) = gap.checked_add(pad) {
+        gap = g;
+    }
+    let gap_max = (task_size / 6) * 5;
+    let gap = gap.clamp(SIZE_128M, gap_max);
+    page_align(task_size - gap).unwrap_or(task_size)
+}
+
+// --- errors --------------------------------------------------------------
+
+/// Linux errno numbers the VMA operations return.
+pub mod errno {
+    /// Operation not permitted.
+    pub const EPERM: i32 = 1;
+    /// Out of memory (and "no such mapping" for `mprotect`).
+    pub const ENOMEM: i32 = 12;
+    /// Permission denied.
+    pub const EACCES: i32 = 13;
+    /// Bad address.
+    pub const EFAULT: i32 = 14;
+    /// Exists.
+    pub const EEXIST: i32 = 17;
+    /// Invalid argument.
+    pub const EINVAL: i32 = 22;
+    /// Value too large for defined data type.
+    pub const EOVERFLOW: i32 = 75;
+}
+
+/// Why a VMA operation failed. The variant says what happened;
+/// [`errno`](Self::errno) gives the number Linux returns for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmaError {
+    /// An address that must be page-aligned is not (`EINVAL`).
+    Unaligned {
+        /// The offending address.
+        addr: usize,
+    },
+    /// A length of zero where Linux refuses one (`munmap`, `mmap`: `EINVAL`).
+    ZeroLength,
+    /// `munmap` of a range that is not inside user space (`EINVAL`).
+    OutsideUserSpace {
+        /// Start of the range.
+        start: usize,
+        /// Its length.
+        len: usize,
+    },
+    /// The length, rounded up to pages, wraps around the address space
+    /// (`ENOMEM`).
+    LengthOverflow {
+        /// Start of the range.
+        start: usize,
+        /// Its length.
+        len: usize,
+    },
+    /// A VMA would be empty, reversed, unaligned or beyond `TASK_SIZE`
+    /// (`EINVAL`).
+    BadRange {
+        /// Proposed `vm_start`.
+        start: usize,
+        /// Proposed `vm_end`.
+        end: usize,
+    },
+    /// `insert_vm_struct` of a range that overlaps an existing area
+    /// (`ENOMEM`, as Linux).
+    Overlap {
+        /// Start of the new area.
+        start: usize,
+        /// End of the new area.
+        end: usize,
+    },
+    /// `split_vma` at an address that is not strictly inside an area
+    /// (`EINVAL`).
+    NotInsideVma {
+        /// The split address.
+        addr: usize,
+    },
+    /// `mprotect` found a page with no VMA in its range (`ENOMEM`).
+    Unmapped {
+        /// The first unmapped address.
+        addr: usize,
+    },
+    /// `mprotect` asked for an access the area may never have: its
+    /// `VM_MAY*` bit is clear (`EACCES`).
+    AccessDenied {
+        /// Start of the area that refused.
+        vm_start: usize,
+        /// The access bits asked for.
+        requested: VmFlags,
+    },
+    /// Unknown bits in `prot` (`EINVAL`).
+    BadProt {
+        /// The `prot` argument.
+        prot: u32,
+    },
+    /// `MAP_SHARED`/`MAP_PRIVATE` missing or invalid, or an invalid
+    /// combination of flags (`EINVAL`).
+    BadMapFlags {
+        /// The `flags` argument.
+        flags: u32,
+    },
+    /// The file offset plus the length overflows (`EOVERFLOW`).
+    PgoffOverflow {
+        /// The page offset.
+        pgoff: usize,
+    },
+    /// No free range of this length (`ENOMEM`).
+    NoUnmappedArea {
+        /// The length asked for.
+        len: usize,
+    },
+    /// `MAP_FIXED_NOREPLACE` over an existing mapping (`EEXIST`).
+    Exists {
+        /// Start of the requested range.
+        start: usize,
+        /// End of the requested range.
+        end: usize,
+    },
+    /// A fixed mapping, or a stack, below `mmap_min_addr` (`EPERM`, as
+    /// Linux for a process without `CAP_SYS_RAWIO`).
+    BelowMmapMinAddr {
+        /// The offending address.
+        addr: usize,
+    },
+    /// The process has `max_map_count` areas already (`ENOMEM`).
+    TooManyMappings {
+        /// The limit.
+        max: usize,
+    },
+    /// `expand_stack` at an address with no `VM_GROWSDOWN` area above it
+    /// (`EFAULT`: the access is simply bad).
+    NotAStack {
+        /// The faulting address.
+        addr: usize,
+    },
+    /// Growing the stack to `addr` would come within `stack_guard_gap` of
+    /// the area below (`ENOMEM`).
+    StackGuardGap {
+        /// The page the stack would grow to.
+        addr: usize,
+        /// End of the area below.
+        prev_end: usize,
+    },
+    /// Growing the stack would exceed `RLIMIT_STACK` (`ENOMEM`).
+    StackLimit {
+        /// The stack's size after growing.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Growing a stack would move its `vm_pgoff` below 0 (`ENOMEM`).
+    StackPgoff {
+        /// The area's page offset.
+        pgoff: usize,
+        /// Pages it would grow by.
+        grow: usize,
+    },
+    /// `brk` below `start_brk` (`ENOMEM`; the system call returns the old
+    /// break instead of an error).
+    BrkBelowStart {
+        /// The break asked for.
+        brk: usize,
+        /// The heap's start.
+        start_brk: usize,
+    },
+    /// `brk` would grow into (or within a page of, or into the guard gap
+    /// of) another mapping (`ENOMEM`).
+    BrkCollision {
+        /// The break asked for.
+        brk: usize,
+        /// Start of the area in the way.
+        next_start: usize,
+    },
+    /// Shrinking `brk` over a range with no heap mapping in it (the heap
+    /// was unmapped by hand; Linux refuses too, `ENOMEM`).
+    BrkNotMapped {
+        /// The break asked for.
+        brk: usize,
+    },
+}
+
+impl VmaError {
+    /// The errno Linux returns for this failure (positive; the system-call
+    /// layer returns `-errno`).
+    pub fn errno(self) -> i32 {
+        use VmaError::*;
+        use errno::*;
+        match self {
+            Unaligned { .. } | ZeroLength | OutsideUserSpace { .. } | BadRange { .. } => EINVAL,
+            NotInsideVma { .. } | BadProt { .. } | BadMapFlags { .. } => EINVAL,
+            LengthOverflow { .. } | Overlap { .. } | Unmapped { .. } | NoUnmappedArea { .. } => ENOMEM,
+            TooManyMappings { .. } | StackGuardGap { .. } | StackLimit { .. } | StackPgoff { .. } => ENOMEM,
+            BrkBelowStart { .. } | BrkCollision { .. } | BrkNotMapped { .. } => ENOMEM,
+            AccessDenied { .. } => EACCES,
+            PgoffOverflow { .. } => EOVERFLOW,
+            Exists { .. } => EEXIST,
+            BelowMmapMinAddr { .. } => EPERM,
+            NotAStack { .. } => EFAULT,
+        }
+    }
+}
+
+impl fmt::Display for VmaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use VmaError::*;
+        match *self {
+            Unaligned { addr } => write!(f, "address {addr:#x} is not page-aligned"),
+            ZeroLength => write!(f, "length is zero"),
+            OutsideUserSpace { start, len } => {
+                write!(f, "range {start:#x}+{len:#x} is not inside user space")
+            }
+            LengthOverflow { start, len } => {
+                write!(f, "range {start:#x}+{len:#x} wraps around the address space")
+            }
+            BadRange { start, end } => write!(
+                f,
+                "bad VMA range {start:#x}..{end:#x}: must be page-aligned, non-empty and below TASK_SIZE"
+            ),
+            Overlap { start, end } => write!(f, "range {start:#x}..{end:#x} overlaps an existing VMA"),
+            NotInsideVma { addr } => write!(f, "no VMA strictly contains {addr:#x} to split at"),
+            Unmapped { addr } => write!(f, "no VMA maps {addr:#x}"),
+            AccessDenied { vm_start, requested } => write!(
+                f,
+                "VMA at {vm_start:#x} may never have {requested:?} (its VM_MAY* bits are clear)"
+            ),
+            BadProt { prot } => write!(f, "unknown protection bits in {prot:#x}"),
+            BadMapFlags { flags } => write!(f, "invalid mmap flags {flags:#x}"),
+            PgoffOverflow { pgoff } => write!(f, "file page offset {pgoff:#x} plus length overflows"),
+            NoUnmappedArea { len } => write!(f, "no free range of {len:#x} bytes"),
+            Exists { start, end } => write!(f, "MAP_FIXED_NOREPLACE range {start:#x}..{end:#x} is already mapped"),
+            BelowMmapMinAddr { addr } => write!(f, "address {addr:#x} is below mmap_min_addr"),
+            TooManyMappings { max } => write!(f, "the process already has max_map_count ({max}) VMAs"),
+            NotAStack { addr } => write!(f, "no stack (VM_GROWSDOWN) VMA above {addr:#x}"),
+            StackGuardGap { addr, prev_end } => write!(
+                f,
+                "stack growth to {addr:#x} would come within stack_guard_gap of the mapping ending at {prev_end:#x}"
+            ),
+            StackLimit { size, limit } => {
+                write!(f, "stack of {size:#x} bytes would exceed RLIMIT_STACK ({limit:#x})")
+            }
+            StackPgoff { pgoff, grow } => {
+                write!(f, "stack growth by {grow} pages would take vm_pgoff {pgoff:#x} below 0")
+            }
+            BrkBelowStart { brk, start_brk } => write!(f, "brk {brk:#x} is below start_brk {start_brk:#x}"),
+            BrkCollision { brk, next_start } => {
+                write!(f, "brk {brk:#x} would run into the mapping at {next_start:#x}")
+            }
+            BrkNotMapped { brk } => write!(f, "brk {brk:#x}: the heap above it is not mapped"),
+        }
+    }
+}
+
+// --- the VMA -------------------------------------------------------------
+
+/// An opaque handle of the file a mapping reads from (Linux's `vm_file`).
+/// This crate only compares handles (two areas of different files never
+/// merge); what the number means belongs to the page cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub u32);
+
+/// What backs an area's pages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VmaKind {
+    /// Zero-filled memory with no file behind it (Linux
+    /// `vma_is_anonymous`: no `vm_ops`). Its `vm_pgoff` is its start
+    /// page number, so that two adjacent anonymous areas have contiguous
+    /// offsets and can merge.
+    Anonymous,
+    /// A file mapping: page `vm_pgoff` of the file is at `vm_start`.
+    File(FileId),
+}
+
+/// One virtual memory area (Linux `struct vm_area_struct`): the
+/// page-aligned range `[vm_start, vm_end)`, with `vm_start < vm_end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmArea {
+    /// First address of the area.
+    pub vm_start: usize,
+    /// First address after the area.
+    pub vm_end: usize,
+    /// Permissions and properties.
+    pub vm_flags: VmFlags,
+    /// Offset of `vm_start` in the backing object, in pages.
+    pub vm_pgoff: usize,
+    /// Anonymous or file-backed.
+    pub kind: VmaKind,
+}
+
+impl VmArea {
+    /// An area, checked: page-aligned, non-empty, inside user space.
+    pub fn new(
+        vm_start: usize,
+        vm_end: usize,
+        vm_flags: VmFlags,
+        kind: VmaKind,
+        vm_pgoff: usize,
+    ) -> Result<Self, VmaError> {
+        let vma = VmArea { vm_start, vm_end, vm_flags, vm_pgoff, kind };
+        vma.check(TASK_SIZE)?;
+        Ok(vma)
+    }
+
+    fn check(&self, task_size: usize) -> Result<(), VmaError> {
+        let (start, end) = (self.vm_start, self.vm_end);
+        if offset_in_page(start) || offset_in_page(end) || start >= end || end > task_size {
+            return Err(VmaError::BadRange { start, end });
+        }
+        Ok(())
+    }
+
+    /// Linux `vma_is_anonymous`.
+    pub fn vma_is_anonymous(&self) -> bool {
+        self.kind == VmaKind::Anonymous
+    }
+
+    /// Linux `vma_pages`: the area's length in pages.
+    pub fn vma_pages(&self) -> usize {
+        (self.vm_end - self.vm_start) >> PAGE_SHIFT
+    }
+
+    /// Does the area contain `addr`?
+    pub fn contains(&self, addr: usize) -> bool {
+        self.vm_start <= addr && addr < self.vm_end
+    }
+
+    /// Linux `linear_page_index`: the page offset in the backing object of
+    /// the page at `addr` (which must be in the area).
+    pub fn linear_page_index(&self, addr: usize) -> usize {
+        debug_assert!(self.contains(addr));
+        ((addr - self.vm_start) >> PAGE_SHIFT) + self.vm_pgoff
+    }
+
+    /// Linux `vma->vm_page_prot`, i.e. `vm_get_page_prot(vm_flags)`.
+    /// Computed, not stored: it can never disagree with the flags.
+    pub fn vm_page_prot(&self) -> PgProt {
+        vm_get_page_prot(self.vm_flags)
+    }
+
+    /// Linux `vm_start_gap`: the lowest address another mapping may end
+    /// at, i.e. `vm_start` less the guard gap for a stack.
+    pub fn vm_start_gap(&self, stack_guard_gap: usize) -> usize {
+        if self.vm_flags.contains(VmFlags::VM_GROWSDOWN) {
+            self.vm_start.saturating_sub(stack_guard_gap)
+        } else {
+            self.vm_start
+        }
+    }
+
+    /// Linux `vm_end_gap`: `vm_end`, plus the gap for an upward-growing
+    /// stack (none on x86).
+    pub fn vm_end_gap(&self) -> usize {
+        self.vm_end
+    }
+
+    /// This area, clipped to `[start, end)` (which must intersect it),
+    /// with `vm_pgoff` following the new start.
+    fn clipped(&self, start: usize, end: usize) -> VmArea {
+        let s = start.max(self.vm_start);
+        let e = end.min(self.vm_end);
+        VmArea { vm_start: s, vm_end: e, vm_pgoff: self.linear_page_index(s), ..*self }
+    }
+
+    /// Linux `can_vma_merge_after(self)` + `can_vma_merge_before(next)`:
+    /// may `self` and `next`, which must touch, be one area? Same flags,
+    /// same backing, and `next`'s file offset continues `self`'s.
+    pub fn can_merge_with(&self, next: &VmArea) -> bool {
+        self.vm_end == next.vm_start
+            && self.vm_flags == next.vm_flags
+            && self.kind == next.kind
+            && self.vm_pgoff.checked_add(self.vma_pages()) == Some(next.vm_pgoff)
+    }
+}
+
+/// Linux `struct vm_unmapped_area_info`: what [`MmMap::vm_unmapped_area`]
+/// searches for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmUnmappedAreaInfo {
+    /// Search from the top (`VM_UNMAPPED_AREA_TOPDOWN`) or the bottom.
+    pub topdown: bool,
+    /// Bytes needed (page-aligned).
+    pub length: usize,
+    /// The range must start at or above this.
+    pub low_limit: usize,
+    /// The range must end at or below this.
+    pub high_limit: usize,
+    /// The result satisfies `(addr - align_offset) & align_mask == 0`:
+    /// 0 for page alignment, `0xf000` for 64 KiB. As in Linux, a gap must
+    /// hold `length + align_mask` bytes to be considered, so that any
+    /// alignment fits in it.
+    pub align_mask: usize,
+    /// See `align_mask`.
+    pub align_offset: usize,
+}
+
+// --- the per-mm map ------------------------------------------------------
+
+/// One process's VMAs and the layout numbers that go with them: the
+/// bookkeeping half of Linux's `struct mm_struct`. `Clone` is the VMA
+/// half of `dup_mmap` (fork).
+#[derive(Clone, Debug)]
+pub struct MmMap {
+    /// The areas, keyed by `vm_end` (Linux `mm->mm_mt`).
+    mm_mt: BTreeMap<usize, VmArea>,
+    /// End of user space (Linux `mm->task_size`).
+    pub task_size: usize,
+    /// Top of the top-down mmap area (Linux `mm->mmap_base`).
+    pub mmap_base: usize,
+    /// Where the bottom-up fallback search starts (`TASK_UNMAPPED_BASE`).
+    pub mmap_legacy_base: usize,
+    /// Nothing is mapped below this (`vm.mmap_min_addr`).
+    pub mmap_min_addr: usize,
+    /// Free space kept below a stack (`stack_guard_gap`).
+    pub stack_guard_gap: usize,
+    /// `RLIMIT_STACK`: the largest a growsdown area may grow to.
+    pub stack_rlimit: usize,
+    /// Most areas this process may have (`vm.max_map_count`).
+    pub max_map_count: usize,
+    /// Start of the heap (Linux `mm->start_brk`), set by `execve`.
+    pub start_brk: usize,
+    /// Current break (Linux `mm->brk`); need not be page-aligned.
+    pub brk: usize,
+}
+
+impl Default for MmMap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MmMap {
+    /// An empty address space with Linux's i386 defaults: 3 GiB of user
+    /// space, `mmap_base` 128 MiB below the top, `mmap_min_addr` 64 KiB.
+    /// `start_brk` and `brk` are 0 until `execve` sets them.
+    pub fn new() -> Self {
+        Self::with_layout(TASK_SIZE, mmap_base(TASK_SIZE, DEFAULT_STACK_RLIMIT))
+    }
+
+    /// An empty address space of `task_size` bytes with the top-down area
+    /// below `mmap_base` (tests use small ones).
+    pub fn with_layout(task_size: usize, mmap_base: usize) -> Self {
+        MmMap {
+            mm_mt: BTreeMap::new(),
+            task_size,
+            mmap_base,
+            mmap_legacy_base: task_unmapped_base(task_size),
+            mmap_min_addr: DEFAULT_MMAP_MIN_ADDR,
+            stack_guard_gap: STACK_GUARD_GAP,
+            stack_rlimit: DEFAULT_STACK_RLIMIT,
+            max_map_count: DEFAULT_MAX_MAP_COUNT,
+            start_brk: 0,
+            brk: 0,
+        }
+    }
+
+    /// Linux `mm->map_count`: how many areas there are.
+    pub fn map_count(&self) -> usize {
+        self.mm_mt.len()
+    }
+
+    /// Every area, lowest first (Linux `for_each_vma`).
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &VmArea> + '_ {
+        self.mm_mt.values()
+    }
+
+    /// Linux `mm->total_vm`: mapped pages, all areas together.
+    pub fn total_vm(&self) -> usize {
+        self.iter().map(VmArea::vma_pages).sum()
+    }
+
+    /// Take every area out (the VMA half of Linux `exit_mmap`): the kernel
+    /// frees their pages and page tables.
+    pub fn exit_mmap(&mut self) -> Vec<VmArea> {
+        core::mem::take(&mut self.mm_mt).into_values().collect()
+    }
+
+    // --- lookups ---
+
+    /// Linux `find_vma`: the first area with `vm_end > addr`. It may start
+    /// above `addr` (then `addr` is in the hole below it): callers check
+    /// `vm_start`, as in Linux, because "the area just above" is what the
+    /// fault path needs to grow a stack.
+    pub fn find_vma(&self, addr: usize) -> Option<&VmArea> {
+        self.mm_mt.range((Excluded(addr), Unbounded)).next().map(|(_, v)| v)
+    }
+
+    /// Linux `find_vma_prev`: `find_vma(addr)` and the area just below
+    /// it (the last one with `vm_end <= addr`; the last area of all if
+    /// `find_vma` found none).
+    pub fn find_vma_prev(&self, addr: usize) -> (Option<&VmArea>, Option<&VmArea>) {
+        let prev = self.mm_mt.range(..=addr).next_back().map(|(_, v)| v);
+        (self.find_vma(addr), prev)
+    }
+
+    /// Linux `vma_lookup`: the area containing `addr`, if any.
+    pub fn vma_lookup(&self, addr: usize) -> Option<&VmArea> {
+        self.find_vma(addr).filter(|v| v.vm_start <= addr)
+    }
+
+    /// Linux `find_vma_intersection`: the first area that intersects
+    /// `[start, end)`.
+    pub fn find_vma_intersection(&self, start: usize, end: usize) -> Option<&VmArea> {
+        self.find_vma(start).filter(|v| v.vm_start < end)
+    }
+
+    // --- internal edits (no checks beyond debug assertions) ---
+
+    fn put(&mut self, vma: VmArea) {
+        debug_assert!(vma.check(self.task_size).is_ok(), "bad VMA {vma:x?}");
+        debug_assert!(self.find_vma_intersection(vma.vm_start, vma.vm_end).is_none(), "overlap {vma:x?}");
+        self.mm_mt.insert(vma.vm_end, vma);
+    }
+
+    fn take(&mut self, vm_end: usize) -> VmArea {
+        self.mm_mt.remove(&vm_end).expect("VMA vanished")
+    }
+
+    /// Split the area strictly containing `addr` (if any) at `addr`.
+    fn split_at(&mut self, addr: usize) {
+        if let Some(&vma) = self.find_vma(addr)
+            && vma.vm_start < addr
+        {
+            self.take(vma.vm_end);
+            self.put(vma.clipped(vma.vm_start, addr));
+            self.put(vma.clipped(addr, vma.vm_end));
+        }
+    }
+
+    /// Merge the area ending at `addr` with the one starting there, if
+    /// they may be one (the core of Linux `vma_merge`).
+    fn merge_at(&mut self, addr: usize) -> bool {
+        let Some(&lower) = self.mm_mt.get(&addr) else { return false };
+        let Some(&upper) = self.find_vma(addr) else { return false };
+        if !lower.can_merge_with(&upper) {
+            return false;
+        }
+        self.take(lower.vm_end);
+        self.take(upper.vm_end);
+        self.put(VmArea { vm_end: upper.vm_end, ..lower });
+        true
+    }
+
+    /// Remove every area (or part of one) in `[start, end)`, after
+    /// splitting at the edges; returns the removed pieces, lowest first.
+    fn remove_range(&mut self, start: usize, end: usize) -> Vec<VmArea> {
+        self.split_at(start);
+        self.split_at(end);
+        let ends: Vec<usize> = self
+            .mm_mt
+            .range((Excluded(start), Unbounded))
+            .take_while(|(_, v)| v.vm_start < end)
+            .map(|(&e, _)| e)
+            .collect();
+        ends.into_iter().map(|e| self.take(e)).collect()
+    }
+
+    // --- insert, split ---
+
+    /// Linux `insert_vm_struct`: add `vma` as it is (no merging: Linux uses
+    /// this for areas set up by the kernel, such as the initial stack).
+    /// An anonymous area gets `vm_pgoff = vm_start >> PAGE_SHIFT`, as in
+    /// Linux. Refuses an area that is malformed (`EINVAL`) or overlaps
+    /// another (`ENOMEM`).
+    pub fn insert_vm_struct(&mut self, mut vma: VmArea) -> Result<(), VmaError> {
+        vma.check(self.task_size)?;
+        if self.find_vma_intersection(vma.vm_start, vma.vm_end).is_some() {
+            return Err(VmaError::Overlap { start: vma.vm_start, end: vma.vm_end });
+        }
+        if vma.vma_is_anonymous() {
+            vma.vm_pgoff = vma.vm_start >> PAGE_SHIFT;
+        }
+        self.put(vma);
+        Ok(())
+    }
+
+    /// Linux `split_vma`: cut the area containing `addr` into
+    /// `[vm_start, addr)` and `[addr, vm_end)`; the upper part's `vm_pgoff`
+    /// moves on by the lower part's length. `addr` must be page-aligned and
+    /// strictly inside an area; refused with `ENOMEM` when the process is
+    /// at `max_map_count`.
+    pub fn split_vma(&mut self, addr: usize) -> Result<(), VmaError> {
+        if offset_in_page(addr) {
+            return Err(VmaError::Unaligned { addr });
+        }
+        match self.find_vma(addr) {
+            Some(v) if v.vm_start < addr => {}
+            _ => return Err(VmaError::NotInsideVma { addr }),
+        }
+        if self.map_count() >= self.max_map_count {
+            return Err(VmaError::TooManyMappings { max: self.max_map_count });
+        }
+        self.split_at(addr);
+        Ok(())
+    }
+
+    // --- munmap ---
+
+    /// Linux `do_munmap`: unmap `[start, start + PAGE_ALIGN(len))`, which
+    /// may cover parts of several areas and holes (holes are fine: unmapping
+    /// nothing succeeds). Areas cut by the edges are split. Returns the
+    /// removed pieces, lowest first: the kernel frees their pages and
+    /// flushes the TLB for each.
+    ///
+    /// Errors, as Linux: `start` not page-aligned or the range not inside
+    /// user space or `len == 0`: `EINVAL`; a split in the middle of an area
+    /// when the process is at `max_map_count`: `ENOMEM`.
+    pub fn do_munmap(&mut self, start: usize, len: usize) -> Result<Vec<VmArea>, VmaError> {
+        if offset_in_page(start) {
+            return Err(VmaError::Unaligned { addr: start });
+        }
+        if start > self.task_size || len > self.task_size - start {
+            return Err(VmaError::OutsideUserSpace { start, len });
+        }
+        let len = page_align(len).ok_or(VmaError::OutsideUserSpace { start, len })?;
+        if len == 0 {
+            return Err(VmaError::ZeroLength);
+        }
+        let end = start + len;
+        let Some(&first) = self.find_vma_intersection(start, end) else { return Ok(Vec::new()) };
+        // Unmapping the middle of one area makes two of it.
+        if first.vm_start < start && end < first.vm_end && self.map_count() >= self.max_map_count {
+            return Err(VmaError::TooManyMappings { max: self.max_map_count });
+        }
+        Ok(self.remove_range(start, end))
+    }
+
+    // --- mmap ---
+
+    /// Linux `mmap_region`: map `[addr, addr + len)` (page-aligned) with
+    /// these flags and backing, replacing whatever was there (returned, as
+    /// by [`do_munmap`](Self::do_munmap)). The new area merges with its
+    /// neighbours when it may.
+    pub fn mmap_region(
+        &mut self,
+        addr: usize,
+        len: usize,
+        vm_flags: VmFlags,
+        kind: VmaKind,
+        pgoff: usize,
+    ) -> Result<Vec<VmArea>, VmaError> {
+        let vma = VmArea { vm_start: addr, vm_end: addr.wrapping_add(len), vm_flags, vm_pgoff: pgoff, kind };
+        vma.check(self.task_size)?;
+        // The range is valid (checked above), so the only failure left is
+        // the max_map_count limit (ENOMEM, as Linux).
+        let removed = self.do_munmap(addr, len)?;
+        self.put(vma);
+        self.merge_at(vma.vm_end);
+        self.merge_at(vma.vm_start);
+        Ok(removed)
+    }
+
+    /// Linux `do_mmap` for the bookkeeping: check the arguments, turn `prot`
+    /// and `flags` into `vm_flags`, choose the address
+    /// ([`get_unmapped_area`](Self::get_unmapped_area)) and map it
+    /// ([`mmap_region`](Self::mmap_region)). `file` is `None` for
+    /// `MAP_ANONYMOUS` (the caller has looked up the descriptor otherwise,
+    /// and checked the file's open mode: `-EACCES` for a write-shared
+    /// mapping of a file not open for writing is the VFS's business).
+    ///
+    /// Returns the address and the areas the mapping replaced.
+    ///
+    /// As in Linux, unknown `prot` bits are ignored (only `mprotect`
+    /// checks them), and unknown `flags` bits too. `MAP_SHARED_VALIDATE`
+    /// is taken as `MAP_SHARED` for a file (Linux also refuses unknown
+    /// flags with it, `-EOPNOTSUPP`) and refused for anonymous memory.
+    ///
+    /// A shared anonymous mapping gets `VM_SHARED | VM_MAYSHARE` and
+    /// `pgoff` 0 as in Linux; Linux then backs it with a shmem file
+    /// (`shmem_zero_setup`), and the kernel must do the same before its
+    /// pages are shared across `fork`.
+    pub fn do_mmap(
+        &mut self,
+        addr: usize,
+        len: usize,
+        prot: u32,
+        flags: u32,
+        file: Option<FileId>,
+        pgoff: usize,
+    ) -> Result<(usize, Vec<VmArea>), VmaError> {
+        let mut mflags = MapFlags::from_bits_truncate(flags);
+        let map_type = flags & MapFlags::MAP_TYPE;
+        if len == 0 {
+            return Err(VmaError::ZeroLength);
+        }
+        if mflags.contains(MapFlags::MAP_FIXED_NOREPLACE) {
+            mflags |= MapFlags::MAP_FIXED;
+        }
+        let mut addr = addr;
+        if !mflags.contains(MapFlags::MAP_FIXED) {
+            addr = self.round_hint_to_min(addr);
+        }
+        let len = match page_align(len) {
+            Some(l) if l != 0 => l,
+            _ => return Err(VmaError::LengthOverflow { start: addr, len }),
+        };
+        if pgoff.checked_add(len >> PAGE_SHIFT).is_none() {
+            return Err(VmaError::PgoffOverflow { pgoff });
+        }
+        if self.map_count() > self.max_map_count {
+            return Err(VmaError::TooManyMappings { max: self.max_map_count });
+        }
+        let mut vm_flags = calc_vm_prot_bits(prot)
+            | calc_vm_flag_bits(mflags)
+            | VmFlags::VM_MAYREAD
+            | VmFlags::VM_MAYWRITE
+            | VmFlags::VM_MAYEXEC;
+        let shared = match (map_type, file) {
+            (0x01, _) | (0x03, Some(_)) => true,
+            (0x02, _) => false,
+            _ => return Err(VmaError::BadMapFlags { flags }),
+        };
+        if shared {
+            if file.is_none() && vm_flags.contains(VmFlags::VM_GROWSDOWN) {
+                return Err(VmaError::BadMapFlags { flags });
+            }
+            vm_flags |= VmFlags::VM_SHARED | VmFlags::VM_MAYSHARE;
+        }
+        let addr = self.get_unmapped_area(addr, len, mflags)?;
+        if mflags.contains(MapFlags::MAP_FIXED_NOREPLACE) && self.find_vma_intersection(addr, addr + len).is_some() {
+            return Err(VmaError::Exists { start: addr, end: addr + len });
+        }
+        let (kind, pgoff) = match file {
+            Some(f) => (VmaKind::File(f), pgoff),
+            // Linux's choice: a shared anonymous object starts at offset 0,
+            // a private one "at" its address, so neighbours stay mergeable.
+            None if shared => (VmaKind::Anonymous, 0),
+            None => (VmaKind::Anonymous, addr >> PAGE_SHIFT),
+        };
+        let removed = self.mmap_region(addr, len, vm_flags, kind, pgoff)?;
+        Ok((addr, removed))
+    }
+
+    /// Linux `round_hint_to_min`: a non-zero hint below `mmap_min_addr` is
+    /// moved up to it.
+    fn round_hint_to_min(&self, hint: usize) -> usize {
+        let hint = hint & PAGE_MASK;
+        if hint != 0 && hint < self.mmap_min_addr {
+            return page_align(self.mmap_min_addr).unwrap_or(self.mmap_min_addr);
+        }
+        hint
+    }
+
+    // --- get_unmapped_area ---
+
+    /// Linux `get_unmapped_area` for anonymous and file mappings: where a
+    /// mapping of `len` bytes goes.
+    ///
+    /// * `MAP_FIXED`: at `addr` exactly (it must be page-aligned and the
+    ///   range inside user space; below `mmap_min_addr` is `EPERM`).
+    /// * Otherwise a non-zero `addr` is a hint, taken if the whole range
+    ///   is free there (clear of stack guard gaps too) and above
+    ///   `mmap_min_addr`.
+    /// * Otherwise Linux's i386 default, the top-down search
+    ///   (`arch_get_unmapped_area_topdown`): the highest free range below
+    ///   `mmap_base`, so mappings grow down towards the heap and the space
+    ///   between stays one big hole. If that fails, bottom-up from
+    ///   `TASK_UNMAPPED_BASE` to the top.
+    pub fn get_unmapped_area(&self, addr: usize, len: usize, flags: MapFlags) -> Result<usize, VmaError> {
+        if len > self.task_size {
+            return Err(VmaError::NoUnmappedArea { len });
+        }
+        let addr = self.arch_get_unmapped_area_topdown(addr, len, flags)?;
+        if addr > self.task_size - len {
+            return Err(VmaError::NoUnmappedArea { len });
+        }
+        if offset_in_page(addr) {
+            return Err(VmaError::Unaligned { addr });
+        }
+        // security_mmap_addr / cap_mmap_addr, for a process without
+        // CAP_SYS_RAWIO.
+        if addr < self.mmap_min_addr {
+            return Err(VmaError::BelowMmapMinAddr { addr });
+        }
+        Ok(addr)
+    }
+
+    /// Linux `generic_get_unmapped_area_topdown` (`mm/mmap.c`), which i386
+    /// uses (x86's own version is 64-bit only).
+    fn arch_get_unmapped_area_topdown(&self, addr: usize, len: usize, flags: MapFlags) -> Result<usize, VmaError> {
+        let mmap_end = self.task_size;
+        if len > mmap_end - self.mmap_min_addr.min(mmap_end) {
+            return Err(VmaError::NoUnmappedArea { len });
+        }
+        if flags.contains(MapFlags::MAP_FIXED) {
+            return Ok(addr);
+        }
+        if addr != 0
+            && let Some(addr) = page_align(addr)
+        {
+            let (vma, prev) = self.find_vma_prev(addr);
+            if mmap_end - len >= addr
+                && addr >= self.mmap_min_addr
+                && vma.is_none_or(|v| addr + len <= v.vm_start_gap(self.stack_guard_gap))
+                && prev.is_none_or(|p| addr >= p.vm_end_gap())
+            {
+                return Ok(addr);
+            }
+        }
+        let mut info = VmUnmappedAreaInfo {
+            topdown: true,
+            length: len,
+            low_limit: PAGE_SIZE.max(self.mmap_min_addr),
+            high_limit: self.mmap_base,
+            align_mask: 0,
+            align_offset: 0,
+        };
+        self.vm_unmapped_area(&info).or_else(|_| {
+            // "A failed mmap() very likely causes application failure, so
+            // fall back to the bottom-up function here."
+            info.topdown = false;
+            info.low_limit = self.mmap_legacy_base;
+            info.high_limit = mmap_end;
+            self.vm_unmapped_area(&info)
+        })
+    }
+
+    /// Linux `vm_unmapped_area`: the highest (top-down) or lowest free
+    /// range of `info.length` bytes inside `[low_limit, high_limit)` that is
+    /// aligned as asked and keeps clear of the guard gap below every stack.
+    ///
+    /// Linux finds it in O(log n) with gap sizes cached in the tree; this
+    /// walks the areas in order, which is O(n) and as clear as it gets.
+    pub fn vm_unmapped_area(&self, info: &VmUnmappedAreaInfo) -> Result<usize, VmaError> {
+        let length = info.length;
+        let fail = Err(VmaError::NoUnmappedArea { len: length });
+        // Linux: search for length + align_mask, so the aligned range fits.
+        let Some(need) = length.checked_add(info.align_mask) else { return fail };
+        // The free gaps, as [start, end): between consecutive areas, with
+        // the stack guard gap counted as used.
+        let gap = |prev: Option<&VmArea>, next: Option<&VmArea>| {
+            let lo = prev.map_or(0, VmArea::vm_end_gap);
+            let hi = next.map_or(usize::MAX, |v| v.vm_start_gap(self.stack_guard_gap));
+            (lo.max(info.low_limit), hi.min(info.high_limit))
+        };
+        let areas: Vec<&VmArea> = self.iter().collect();
+        let gaps = (0..=areas.len()).map(|i| {
+            gap(if i == 0 { None } else { Some(areas[i - 1]) }, areas.get(i).copied())
+        });
+        let fits = |(lo, hi): (usize, usize)| hi > lo && hi - lo >= need;
+        let fits_topdown = |g: (usize, usize)| {
+            let a = g.1 - length;
+            fits(g).then(|| a - (a.wrapping_sub(info.align_offset) & info.align_mask))
+        };
+        let fits_bottomup = |g: (usize, usize)| {
+            fits(g).then(|| g.0 + (info.align_offset.wrapping_sub(g.0) & info.align_mask))
+        };
+        let found = if info.topdown {
+            gaps.rev().find_map(fits_topdown)
+        } else {
+            gaps.into_iter().find_map(fits_bottomup)
+        };
+        match found {
+            Some(a) => Ok(a),
+            None => fail,
+        }
+    }
+
+    // --- mprotect ---
+
+    /// Linux `do_mprotect_pkey` (the `mprotect` system call): set the
+    /// access bits of every page in `[start, start + PAGE_ALIGN(len))` to
+    /// `prot`, keeping each area's other flags. Areas are split at the
+    /// edges and merged with neighbours that end up alike.
+    ///
+    /// As Linux: `start` must be page-aligned and `prot` known (`EINVAL`),
+    /// `len == 0` succeeds, a range that wraps is `ENOMEM`; every page must
+    /// be mapped (`ENOMEM` at the first hole) and each area must allow the
+    /// access by its `VM_MAY*` bits (`EACCES`). Like Linux, the areas before
+    /// a hole or a refusing area **have already been changed** when the
+    /// error comes back: `mprotect` is not atomic.
+    pub fn do_mprotect(&mut self, start: usize, len: usize, prot: u32) -> Result<(), VmaError> {
+        if offset_in_page(start) {
+            return Err(VmaError::Unaligned { addr: start });
+        }
+        if prot & (PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
+            // Linux honours PROT_GROWSDOWN; we do not (yet).
+            return Err(VmaError::BadProt { prot });
+        }
+        if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
+            return Err(VmaError::BadProt { prot });
+        }
+        if len == 0 {
+            return Ok(());
+        }
+        let end = page_align(len)
+            .and_then(|l| start.checked_add(l))
+            .filter(|&e| e > start)
+            .ok_or(VmaError::LengthOverflow { start, len })?;
+        let requested = calc_vm_prot_bits(prot);
+        let mut nstart = start;
+        loop {
+            let vma = match self.find_vma(nstart) {
+                Some(v) if v.vm_start <= nstart => *v,
+                _ => return Err(VmaError::Unmapped { addr: nstart }),
+            };
+            let newflags = requested | (vma.vm_flags - VmFlags::VM_ACCESS_FLAGS);
+            // Each access bit needs its VM_MAY* bit, four places higher.
+            let may = VmFlags::from_bits_truncate(newflags.bits() >> 4);
+            if !(newflags & (VmFlags::VM_ACCESS_FLAGS - may)).is_empty() {
+                return Err(VmaError::AccessDenied { vm_start: vma.vm_start, requested });
+            }
+            let tmp = vma.vm_end.min(end);
+            self.mprotect_fixup(nstart, tmp, newflags)?;
+            nstart = tmp;
+            if nstart >= end {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Linux `mprotect_fixup`: give `[start, end)`, which must lie inside
+    /// one area, the flags `newflags`, splitting the area at the edges and
+    /// merging the result with its neighbours when they are alike. Fails
+    /// (changing nothing) with `ENOMEM` if a split would exceed
+    /// `max_map_count`; a split avoided by a merge is not counted, as in
+    /// Linux.
+    pub fn mprotect_fixup(&mut self, start: usize, end: usize, newflags: VmFlags) -> Result<(), VmaError> {
+        if offset_in_page(start) || offset_in_page(end) {
+            return Err(VmaError::Unaligned { addr: if offset_in_page(start) { start } else { end } });
+        }
+        let vma = match self.find_vma(start) {
+            Some(v) if v.vm_start <= start && end <= v.vm_end && start < end => *v,
+            _ => return Err(VmaError::BadRange { start, end }),
+        };
+        if vma.vm_flags == newflags {
+            return Ok(());
+        }
+        let piece = VmArea { vm_flags: newflags, ..vma.clipped(start, end) };
+        let merges_prev = start == vma.vm_start && self.mm_mt.get(&start).is_some_and(|p| p.can_merge_with(&piece));
+        let merges_next = end == vma.vm_end && self.find_vma(end).is_some_and(|n| piece.can_merge_with(n));
+        let splits = usize::from(start > vma.vm_start && !merges_next) + usize::from(end < vma.vm_end && !merges_prev);
+        if self.map_count() + splits > self.max_map_count {
+            return Err(VmaError::TooManyMappings { max: self.max_map_count });
+        }
+        self.split_at(start);
+        self.split_at(end);
+        self.take(end);
+        self.put(piece);
+        self.merge_at(end);
+        self.merge_at(start);
+        Ok(())
+    }
+
+    // --- the stack ---
+
+    /// Grow the stack down to cover `addr`, for a fault at `addr` (the
+    /// fault path's `expand_stack(vma, addr)`: Linux's caller has already
+    /// done the `find_vma`, this one does it itself). `addr` inside an area
+    /// is nothing to do; below an area without `VM_GROWSDOWN` (or with no
+    /// area above) it is a bad access (`EFAULT`); otherwise see
+    /// [`expand_downwards`](Self::expand_downwards).
+    pub fn expand_stack(&mut self, addr: usize) -> Result<(), VmaError> {
+        match self.find_vma(addr) {
+            Some(v) if v.vm_start <= addr => Ok(()),
+            Some(v) if v.vm_flags.contains(VmFlags::VM_GROWSDOWN) => {
+                let end = v.vm_end;
+                self.expand_downwards(end, addr)
+            }
+            _ => Err(VmaError::NotAStack { addr }),
+        }
+    }
+
+    /// Linux `expand_downwards`: extend the growsdown area ending at
+    /// `vm_end` down to the page of `addr`. Refused below `mmap_min_addr`
+    /// (`EPERM`), within `stack_guard_gap` of an accessible non-stack area
+    /// below (`ENOMEM`: the stack-clash protection), or beyond
+    /// `RLIMIT_STACK` (`ENOMEM`). Like Linux it does not merge the grown
+    /// stack with a stack area it comes to touch.
+    pub fn expand_downwards(&mut self, vm_end: usize, addr: usize) -> Result<(), VmaError> {
+        let vma = *self.mm_mt.get(&vm_end).ok_or(VmaError::NotAStack { addr })?;
+        if !vma.vm_flags.contains(VmFlags::VM_GROWSDOWN) {
+            return Err(VmaError::NotAStack { addr });
+        }
+        let address = addr & PAGE_MASK;
+        if address < self.mmap_min_addr {
+            return Err(VmaError::BelowMmapMinAddr { addr: address });
+        }
+        if address >= vma.vm_start {
+            return Ok(());
+        }
+        let (_, prev) = self.find_vma_prev(vma.vm_start);
+        if let Some(prev) = prev {
+            // prev->vm_end <= address: find_vma(addr) found this area.
+            if address < prev.vm_end {
+                return Err(VmaError::StackGuardGap { addr: address, prev_end: prev.vm_end });
+            }
+            if !prev.vm_flags.contains(VmFlags::VM_GROWSDOWN)
+                && prev.vm_flags.is_accessible()
+                && address - prev.vm_end < self.stack_guard_gap
+            {
+                return Err(VmaError::StackGuardGap { addr: address, prev_end: prev.vm_end });
+            }
+        }
+        // acct_stack_growth
+        let size = vma.vm_end - address;
+        if size > self.stack_rlimit {
+            return Err(VmaError::StackLimit { size, limit: self.stack_rlimit });
+        }
+        let grow = (vma.vm_start - address) >> PAGE_SHIFT;
+        // The offset of the new start must not go below 0 (Linux: "if
+        // (grow <= vma->vm_pgoff)"); only a file-backed stack can hit this.
+        let pgoff = vma.vm_pgoff.checked_sub(grow).ok_or(VmaError::StackPgoff { pgoff: vma.vm_pgoff, grow })?;
+        let area = self.mm_mt.get_mut(&vm_end).expect("VMA vanished");
+        area.vm_start = address;
+        area.vm_pgoff = pgoff;
+        Ok(())
+    }
+
+    // --- brk ---
+
+    /// Linux `do_brk_flags`: map `[addr, addr + len)` (page-aligned)
+    /// anonymous with the heap's flags plus `flags`, extending the area
+    /// that ends at `addr` when it may. The ELF loader uses it for the bss
+    /// (`vm_brk_flags`); [`brk`](Self::brk) for the heap.
+    pub fn do_brk_flags(&mut self, addr: usize, len: usize, flags: VmFlags) -> Result<(), VmaError> {
+        if len == 0 {
+            return Ok(());
+        }
+        let flags = flags | VmFlags::VM_DATA_DEFAULT_FLAGS;
+        let end = addr.checked_add(len).ok_or(VmaError::LengthOverflow { start: addr, len })?;
+        let vma = VmArea { vm_start: addr, vm_end: end, vm_flags: flags, vm_pgoff: addr >> PAGE_SHIFT, kind: VmaKind::Anonymous };
+        vma.check(self.task_size)?;
+        // get_unmapped_area(NULL, addr, len, 0, MAP_FIXED)
+        self.get_unmapped_area(addr, len, MapFlags::MAP_FIXED)?;
+        if let Some(v) = self.find_vma_intersection(addr, end) {
+            return Err(VmaError::Overlap { start: v.vm_start, end: v.vm_end });
+        }
+        let merges = self.mm_mt.get(&addr).is_some_and(|p| p.can_merge_with(&vma));
+        if !merges && self.map_count() >= self.max_map_count {
+            return Err(VmaError::TooManyMappings { max: self.max_map_count });
+        }
+        self.put(vma);
+        self.merge_at(addr);
+        Ok(())
+    }
+
+    /// The body of Linux's `brk` system call: move the break to `brk`.
+    /// Growing maps the new pages (heap flags, anonymous) and refuses to
+    /// come within a page of the next mapping, or into a stack's guard
+    /// gap; shrinking unmaps them and returns the removed pieces. On error
+    /// `self.brk` is unchanged. The system call returns `self.brk` either
+    /// way (Linux's `brk` reports failure by not moving the break).
+    pub fn brk(&mut self, brk: usize) -> Result<Vec<VmArea>, VmaError> {
+        if brk < self.start_brk {
+            return Err(VmaError::BrkBelowStart { brk, start_brk: self.start_brk });
+        }
+        let newbrk = page_align(brk).ok_or(VmaError::LengthOverflow { start: self.brk, len: brk })?;
+        let oldbrk = page_align(self.brk).unwrap_or(self.brk & PAGE_MASK);
+        if newbrk == oldbrk {
+            self.brk = brk;
+            return Ok(Vec::new());
+        }
+        if brk <= self.brk {
+            // Shrink: only the heap itself may be in [newbrk, oldbrk).
+            match self.find_vma(newbrk) {
+                Some(v) if v.vm_start < oldbrk => {}
+                _ => return Err(VmaError::BrkNotMapped { brk }),
+            }
+            let removed = self.do_munmap(newbrk, oldbrk - newbrk)?;
+            self.brk = brk;
+            return Ok(removed);
+        }
+        // Grow: keep a page free above the heap, and the guard gap below a stack.
+        if let Some(next) = self.find_vma(oldbrk)
+            && newbrk.saturating_add(PAGE_SIZE) > next.vm_start_gap(self.stack_guard_gap)
+        {
+            return Err(VmaError::BrkCollision { brk, next_start: next.vm_start });
+        }
+        self.do_brk_flags(oldbrk, newbrk - oldbrk, VmFlags::empty())?;
+        self.brk = brk;
+        Ok(Vec::new())
+    }
+}
