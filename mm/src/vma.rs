@@ -1367,11 +1367,13 @@ impl MmMap {
             return Ok(());
         }
         let flags = flags | VmFlags::VM_DATA_DEFAULT_FLAGS;
-        let end = addr.checked_add(len).ok_or(VmaError::LengthOverflow { start: addr, len })?;
+        // Linux check_brk_limits: get_unmapped_area(NULL, addr, len, 0,
+        // MAP_FIXED) refuses a range outside user space or below
+        // mmap_min_addr.
+        self.get_unmapped_area(addr, len, MapFlags::MAP_FIXED)?;
+        let end = addr + len;
         let vma = VmArea { vm_start: addr, vm_end: end, vm_flags: flags, vm_pgoff: addr >> PAGE_SHIFT, kind: VmaKind::Anonymous };
         vma.check(self.task_size)?;
-        // get_unmapped_area(NULL, addr, len, 0, MAP_FIXED)
-        self.get_unmapped_area(addr, len, MapFlags::MAP_FIXED)?;
         if let Some(v) = self.find_vma_intersection(addr, end) {
             return Err(VmaError::Overlap { start: v.vm_start, end: v.vm_end });
         }
@@ -1425,7 +1427,8 @@ impl MmMap {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use errno::*;
+    use crate::page::test_support::XorShift;
+        use errno::*;
 
     const P: usize = PAGE_SIZE;
     const RW: VmFlags = VmFlags::VM_DATA_DEFAULT_FLAGS;
@@ -2101,5 +2104,369 @@ mod tests {
             let text = alloc::format!("{e}");
             assert!(text.contains(msg), "{e:?} says {text:?}, expected {msg:?}");
         }
+    }
+
+    // --- randomized, against a page-granular model ---
+
+    /// What the model knows of one page: the flags, backing and file offset
+    /// of the area that maps it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Pg {
+        flags: VmFlags,
+        kind: VmaKind,
+        pgoff: usize,
+    }
+
+    /// The address space as an array of pages, each mapped or not, with
+    /// Linux's rules written page by page. It knows nothing of areas,
+    /// splits or merges: if `MmMap` gets those wrong, some page disagrees.
+    struct Model {
+        pages: Vec<Option<Pg>>,
+        mm: MmMap, // only the layout numbers are read
+    }
+
+    impl Model {
+        fn pg(&self, i: usize) -> Option<Pg> {
+            self.pages.get(i).copied().flatten()
+        }
+        fn first_mapped_from(&self, i: usize) -> Option<usize> {
+            (i..self.pages.len()).find(|&j| self.pages[j].is_some())
+        }
+        /// Lowest address a mapping below the area starting at page `q`
+        /// may end at (Linux `vm_start_gap`).
+        fn start_gap(&self, q: usize) -> usize {
+            if self.pages[q].unwrap().flags.contains(VmFlags::VM_GROWSDOWN) {
+                (q * P).saturating_sub(self.mm.stack_guard_gap)
+            } else {
+                q * P
+            }
+        }
+        /// May `[a, a + len)` be mapped without MAP_FIXED? Free pages, and
+        /// clear of the guard gap of a stack above.
+        fn fits(&self, a: usize, len: usize) -> bool {
+            let (first, n) = (a / P, len / P);
+            if (first..first + n).any(|i| self.pg(i).is_some()) {
+                return false;
+            }
+            self.first_mapped_from(first + n).is_none_or(|q| a + len <= self.start_gap(q))
+        }
+        /// The free runs `[lo, hi)`, `hi` less any stack guard gap above.
+        fn runs(&self) -> Vec<(usize, usize)> {
+            let mut runs = Vec::new();
+            let mut i = 0;
+            while i < self.pages.len() {
+                if self.pages[i].is_some() {
+                    i += 1;
+                    continue;
+                }
+                let lo = i * P;
+                while i < self.pages.len() && self.pages[i].is_none() {
+                    i += 1;
+                }
+                let hi = if i < self.pages.len() { self.start_gap(i) } else { usize::MAX };
+                runs.push((lo, hi));
+            }
+            runs
+        }
+        fn get_unmapped_area(&self, hint: usize, len: usize, fixed: bool) -> Result<usize, i32> {
+            let m = &self.mm;
+            if len > m.task_size || len > m.task_size - m.mmap_min_addr {
+                return Err(ENOMEM);
+            }
+            let a = if fixed {
+                hint
+            } else {
+                let h = (hint + P - 1) & PAGE_MASK;
+                if hint != 0 && h >= m.mmap_min_addr && h + len <= m.task_size && self.fits(h, len) {
+                    h
+                } else {
+                    let clip = |(lo, hi): (usize, usize), l: usize, h: usize| (lo.max(l), hi.min(h));
+                    let runs = self.runs();
+                    let low = P.max(m.mmap_min_addr);
+                    let top = runs.iter().rev().map(|&r| clip(r, low, m.mmap_base)).find(|&(lo, hi)| hi > lo && hi - lo >= len);
+                    let bottom = || {
+                        runs.iter().map(|&r| clip(r, m.mmap_legacy_base, m.task_size)).find(|&(lo, hi)| hi > lo && hi - lo >= len)
+                    };
+                    match top {
+                        Some((_, hi)) => hi - len,
+                        None => bottom().ok_or(ENOMEM)?.0,
+                    }
+                }
+            };
+            if a > m.task_size - len {
+                return Err(ENOMEM);
+            }
+            if a % P != 0 {
+                return Err(EINVAL);
+            }
+            if a < m.mmap_min_addr {
+                return Err(EPERM);
+            }
+            Ok(a)
+        }
+        /// Clear `[start, end)`; returns what was there.
+        fn clear(&mut self, start: usize, end: usize) -> Vec<(usize, Pg)> {
+            let mut old = Vec::new();
+            for i in start / P..(end / P).min(self.pages.len()) {
+                if let Some(p) = self.pages[i].take() {
+                    old.push((i, p));
+                }
+            }
+            old
+        }
+        fn set(&mut self, start: usize, end: usize, flags: VmFlags, kind: VmaKind, pgoff: usize) {
+            for (k, i) in (start / P..end / P).enumerate() {
+                self.pages[i] = Some(Pg { flags, kind, pgoff: pgoff + k });
+            }
+        }
+    }
+
+    /// The pages of removed pieces, as the model lists them.
+    fn pages_of(removed: &[VmArea]) -> Vec<(usize, Pg)> {
+        let mut out = Vec::new();
+        for v in removed {
+            for i in 0..v.vma_pages() {
+                out.push((v.vm_start / P + i, Pg { flags: v.vm_flags, kind: v.kind, pgoff: v.vm_pgoff + i }));
+            }
+        }
+        out
+    }
+
+    fn compare(mm: &MmMap, model: &Model, what: &str) {
+        check(mm);
+        let mut seen = 0;
+        for v in mm.iter() {
+            for i in 0..v.vma_pages() {
+                let want = Pg { flags: v.vm_flags, kind: v.kind, pgoff: v.vm_pgoff + i };
+                assert_eq!(model.pg(v.vm_start / P + i), Some(want), "after {what}: page {:#x} of {v:x?}", v.vm_start + i * P);
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, model.pages.iter().flatten().count(), "after {what}: the model maps more pages");
+    }
+
+    #[test]
+    fn ten_thousand_random_operations_agree_with_a_page_model() {
+        const TASK: usize = 16 << 20; // 4096 pages
+        let mut mm = MmMap::with_layout(TASK, 12 << 20);
+        mm.stack_guard_gap = 8 * P;
+        mm.stack_rlimit = usize::MAX;
+        mm.start_brk = 2 << 20;
+        mm.brk = mm.start_brk;
+        let stack = VmArea::new(TASK - 16 * P, TASK, VmFlags::VM_STACK_FLAGS, VmaKind::Anonymous, 0).unwrap();
+        mm.insert_vm_struct(stack).unwrap();
+        let mut model = Model { pages: vec![None; TASK / P], mm: mm.clone() };
+        model.set(TASK - 16 * P, TASK, VmFlags::VM_STACK_FLAGS, VmaKind::Anonymous, (TASK - 16 * P) >> PAGE_SHIFT);
+        let mut rng = XorShift::new(0x5eed_f7ea);
+        let mut counts = [0usize; 12]; // [op * 2 + ok]
+        let mut most_areas = 0;
+        for step in 0..10_000 {
+            let page = |rng: &mut XorShift| rng.below(TASK / P + 8) * P;
+            let bytes = |rng: &mut XorShift, max_pages: usize| rng.below(max_pages * P) + 1;
+            let op = rng.below(6);
+            let ok;
+            let what;
+            match op {
+                0 => {
+                    // mmap: anonymous or file, private or shared, fixed or not.
+                    let fixed = rng.below(3) == 0;
+                    let noreplace = fixed && rng.below(3) == 0;
+                    let hint = match rng.below(3) { 0 => 0, 1 => page(&mut rng), _ => page(&mut rng) + rng.below(P) };
+                    let len = bytes(&mut rng, 48);
+                    let prot = rng.below(8) as u32;
+                    let shared = rng.below(4) == 0;
+                    let growsdown = !shared && rng.below(8) == 0;
+                    let file = (rng.below(4) == 0).then(|| FileId(rng.below(2) as u32));
+                    let fpgoff = if rng.below(2) == 0 { hint >> PAGE_SHIFT } else { rng.below(64) };
+                    let mut flags = if shared { MapFlags::MAP_SHARED } else { MapFlags::MAP_PRIVATE };
+                    if file.is_none() {
+                        flags |= MapFlags::MAP_ANONYMOUS;
+                    }
+                    if growsdown {
+                        flags |= MapFlags::MAP_GROWSDOWN;
+                    }
+                    if noreplace {
+                        flags |= MapFlags::MAP_FIXED_NOREPLACE;
+                    } else if fixed {
+                        flags |= MapFlags::MAP_FIXED;
+                    }
+                    what = alloc::format!("mmap({hint:#x}, {len:#x}, {prot}, {flags:?}, {file:?}, {fpgoff})");
+                    let got = mm.do_mmap(hint, len, prot, flags.bits(), file, fpgoff);
+                    let plen = (len + P - 1) & PAGE_MASK;
+                    let h = if fixed { hint } else if hint != 0 && hint & PAGE_MASK < DEFAULT_MMAP_MIN_ADDR { DEFAULT_MMAP_MIN_ADDR } else { hint & PAGE_MASK };
+                    let want = model.get_unmapped_area(h, plen, fixed).and_then(|a| {
+                        if noreplace && (a / P..(a + plen) / P).any(|i| model.pg(i).is_some()) { Err(EEXIST) } else { Ok(a) }
+                    });
+                    match (got, want) {
+                        (Ok((a, removed)), Ok(w)) => {
+                            assert_eq!(a, w, "{what}");
+                            let mut vmf = calc_vm_prot_bits(prot) | VmFlags::VM_MAYREAD | VmFlags::VM_MAYWRITE | VmFlags::VM_MAYEXEC;
+                            if growsdown {
+                                vmf |= VmFlags::VM_GROWSDOWN;
+                            }
+                            if shared {
+                                vmf |= VmFlags::VM_SHARED | VmFlags::VM_MAYSHARE;
+                            }
+                            let (kind, pgoff) = match file {
+                                Some(f) => (VmaKind::File(f), fpgoff),
+                                None if shared => (VmaKind::Anonymous, 0),
+                                None => (VmaKind::Anonymous, a >> PAGE_SHIFT),
+                            };
+                            assert_eq!(pages_of(&removed), model.clear(a, a + plen), "{what}: replaced pages");
+                            model.set(a, a + plen, vmf, kind, pgoff);
+                            ok = true;
+                        }
+                        (Err(e), Err(w)) => {
+                            assert_eq!(e.errno(), w, "{what}: {e}");
+                            ok = false;
+                        }
+                        (g, w) => panic!("step {step}: {what}: got {g:x?}, model says {w:x?}"),
+                    }
+                }
+                1 => {
+                    let start = if rng.below(20) == 0 { page(&mut rng) + 1 } else { page(&mut rng) };
+                    let len = if rng.below(50) == 0 { 0 } else { bytes(&mut rng, 128) };
+                    what = alloc::format!("munmap({start:#x}, {len:#x})");
+                    let got = mm.do_munmap(start, len);
+                    // Unaligned, outside user space, or empty: EINVAL.
+                    let want = if start % P != 0 || start > TASK || len > TASK - start || len == 0 {
+                        Err(EINVAL)
+                    } else {
+                        Ok(model.clear(start, start + ((len + P - 1) & PAGE_MASK)))
+                    };
+                    ok = got.is_ok();
+                    match (got, want) {
+                        (Ok(removed), Ok(w)) => assert_eq!(pages_of(&removed), w, "{what}: removed pages"),
+                        (Err(e), Err(w)) => assert_eq!(e.errno(), w, "{what}: {e}"),
+                        (g, w) => panic!("step {step}: {what}: got {g:x?}, model says {w:x?}"),
+                    }
+                }
+                2 => {
+                    let start = if rng.below(20) == 0 { page(&mut rng) + 8 } else { page(&mut rng) };
+                    let len = bytes(&mut rng, 64);
+                    let prot = rng.below(8) as u32;
+                    what = alloc::format!("mprotect({start:#x}, {len:#x}, {prot})");
+                    let got = mm.do_mprotect(start, len, prot).map_err(VmaError::errno);
+                    let want = (|| {
+                        if start % P != 0 {
+                            return Err(EINVAL);
+                        }
+                        let req = calc_vm_prot_bits(prot);
+                        for i in start / P..(start + len).div_ceil(P) {
+                            let p = model.pg(i).ok_or(ENOMEM)?;
+                            let newflags = req | (p.flags - VmFlags::VM_ACCESS_FLAGS);
+                            let may = VmFlags::from_bits_truncate(newflags.bits() >> 4);
+                            if !(newflags & (VmFlags::VM_ACCESS_FLAGS - may)).is_empty() {
+                                return Err(EACCES);
+                            }
+                            model.pages[i] = Some(Pg { flags: newflags, ..p });
+                        }
+                        Ok(())
+                    })();
+                    assert_eq!(got, want, "step {step}: {what}");
+                    ok = got.is_ok();
+                }
+                3 => {
+                    // A shared mapping of a read-only file: no VM_MAYWRITE,
+                    // so mprotect(PROT_WRITE) on it must be refused.
+                    let start = (rng.below(TASK / P - 64) + 16) * P;
+                    let len = (rng.below(16) + 1) * P;
+                    let flags = VmFlags::VM_READ | VmFlags::VM_MAYREAD | VmFlags::VM_SHARED | VmFlags::VM_MAYSHARE;
+                    let pgoff = rng.below(32);
+                    what = alloc::format!("mmap_region({start:#x}, {len:#x}, read-only shared file, {pgoff})");
+                    let removed = mm.mmap_region(start, len, flags, VmaKind::File(FileId(7)), pgoff).unwrap();
+                    assert_eq!(pages_of(&removed), model.clear(start, start + len), "{what}: replaced pages");
+                    model.set(start, start + len, flags, VmaKind::File(FileId(7)), pgoff);
+                    ok = true;
+                }
+                4 => {
+                    // A fault below a stack (or anywhere, sometimes).
+                    let stacks: Vec<usize> = mm.iter().filter(|v| v.vm_flags.contains(VmFlags::VM_GROWSDOWN)).map(|v| v.vm_start).collect();
+                    let addr = if stacks.is_empty() || rng.below(5) == 0 {
+                        page(&mut rng).min(TASK - 1)
+                    } else {
+                        let s = stacks[rng.below(stacks.len())];
+                        s.saturating_sub(rng.below(24) * P + rng.below(P) + 1)
+                    };
+                    what = alloc::format!("expand_stack({addr:#x})");
+                    let got = mm.expand_stack(addr).map_err(VmaError::errno);
+                    let want = (|| {
+                        let a = addr & PAGE_MASK;
+                        let q = model.first_mapped_from(a / P).ok_or(EFAULT)?;
+                        if q == a / P {
+                            return Ok(());
+                        }
+                        let top = model.pages[q].unwrap();
+                        if !top.flags.contains(VmFlags::VM_GROWSDOWN) {
+                            return Err(EFAULT);
+                        }
+                        if a < model.mm.mmap_min_addr {
+                            return Err(EPERM);
+                        }
+                        if let Some(p) = (0..a / P).rev().find(|&i| model.pages[i].is_some()) {
+                            let f = model.pages[p].unwrap().flags;
+                            if !f.contains(VmFlags::VM_GROWSDOWN) && f.is_accessible() && a - (p + 1) * P < model.mm.stack_guard_gap {
+                                return Err(ENOMEM);
+                            }
+                        }
+                        let grow = q - a / P;
+                        let pgoff = top.pgoff.checked_sub(grow).ok_or(ENOMEM)?;
+                        model.set(a, q * P, top.flags, top.kind, pgoff);
+                        Ok(())
+                    })();
+                    assert_eq!(got, want, "step {step}: {what}");
+                    ok = got.is_ok();
+                }
+                _ => {
+                    let new = if rng.below(10) == 0 {
+                        mm.start_brk - rng.below(4) * P - 1
+                    } else {
+                        mm.start_brk + rng.below(256) * P + if rng.below(2) == 0 { 0 } else { rng.below(P) }
+                    };
+                    what = alloc::format!("brk({new:#x}) from {:#x}", mm.brk);
+                    let old = mm.brk;
+                    let got = mm.brk(new);
+                    let (newbrk, oldbrk) = ((new + P - 1) & PAGE_MASK, (old + P - 1) & PAGE_MASK);
+                    let want: Result<Vec<(usize, Pg)>, ()> = if new < mm.start_brk {
+                        Err(())
+                    } else if newbrk == oldbrk {
+                        Ok(Vec::new())
+                    } else if new <= old {
+                        if (newbrk / P..oldbrk / P).any(|i| model.pg(i).is_some()) { Ok(model.clear(newbrk, oldbrk)) } else { Err(()) }
+                    } else {
+                        let collides = model.first_mapped_from(oldbrk / P).is_some_and(|q| newbrk + P > model.start_gap(q));
+                        if collides || newbrk > TASK {
+                            Err(())
+                        } else {
+                            model.set(oldbrk, newbrk, VmFlags::VM_DATA_DEFAULT_FLAGS, VmaKind::Anonymous, oldbrk >> PAGE_SHIFT);
+                            Ok(Vec::new())
+                        }
+                    };
+                    match (got, want) {
+                        (Ok(removed), Ok(w)) => {
+                            assert_eq!(pages_of(&removed), w, "step {step}: {what}: removed pages");
+                            assert_eq!(mm.brk, new, "{what}");
+                            ok = true;
+                        }
+                        (Err(_), Err(())) => {
+                            assert_eq!(mm.brk, old, "{what}: a failed brk moved the break");
+                            ok = false;
+                        }
+                        (g, w) => panic!("step {step}: {what}: got {g:x?}, model says {w:x?}"),
+                    }
+                }
+            }
+            compare(&mm, &model, &what);
+            counts[op * 2 + usize::from(ok)] += 1;
+            most_areas = most_areas.max(mm.map_count());
+        }
+        // The run must have exercised both outcomes of every operation,
+        // and built up a real number of areas.
+        for (i, c) in counts.iter().enumerate() {
+            if i != 6 {
+                assert!(*c > 20, "operation {} outcome {} happened only {c} times: {counts:?}", i / 2, i % 2);
+            }
+        }
+        assert!(most_areas > 30, "at most {most_areas} areas at once");
     }
 }
