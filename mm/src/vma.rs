@@ -1367,11 +1367,13 @@ impl MmMap {
             return Ok(());
         }
         let flags = flags | VmFlags::VM_DATA_DEFAULT_FLAGS;
-        let end = addr.checked_add(len).ok_or(VmaError::LengthOverflow { start: addr, len })?;
+        // Linux check_brk_limits: get_unmapped_area(NULL, addr, len, 0,
+        // MAP_FIXED) refuses a range outside user space or below
+        // mmap_min_addr.
+        self.get_unmapped_area(addr, len, MapFlags::MAP_FIXED)?;
+        let end = addr + len;
         let vma = VmArea { vm_start: addr, vm_end: end, vm_flags: flags, vm_pgoff: addr >> PAGE_SHIFT, kind: VmaKind::Anonymous };
         vma.check(self.task_size)?;
-        // get_unmapped_area(NULL, addr, len, 0, MAP_FIXED)
-        self.get_unmapped_area(addr, len, MapFlags::MAP_FIXED)?;
         if let Some(v) = self.find_vma_intersection(addr, end) {
             return Err(VmaError::Overlap { start: v.vm_start, end: v.vm_end });
         }
@@ -1419,5 +1421,1052 @@ impl MmMap {
         self.do_brk_flags(oldbrk, newbrk - oldbrk, VmFlags::empty())?;
         self.brk = brk;
         Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::page::test_support::XorShift;
+        use errno::*;
+
+    const P: usize = PAGE_SIZE;
+    const RW: VmFlags = VmFlags::VM_DATA_DEFAULT_FLAGS;
+    const RO: VmFlags = RW.difference(VmFlags::VM_WRITE);
+
+    /// Every structural promise: sorted, non-overlapping, page-aligned,
+    /// non-empty, keyed by `vm_end`, inside user space, and no two touching
+    /// areas that could be one (except two stacks, which Linux leaves apart
+    /// after one grows into the other).
+    fn check(mm: &MmMap) {
+        for (&key, v) in &mm.mm_mt {
+            assert_eq!(key, v.vm_end, "key is not vm_end: {v:x?}");
+            assert!(v.check(mm.task_size).is_ok(), "malformed {v:x?}");
+        }
+        let v: Vec<&VmArea> = mm.iter().collect();
+        for w in v.windows(2) {
+            assert!(w[0].vm_end <= w[1].vm_start, "overlap or unsorted: {:x?} {:x?}", w[0], w[1]);
+            let both_stacks = w[0].vm_flags.contains(VmFlags::VM_GROWSDOWN) && w[1].vm_flags.contains(VmFlags::VM_GROWSDOWN);
+            assert!(!w[0].can_merge_with(w[1]) || both_stacks, "left unmerged: {:x?} {:x?}", w[0], w[1]);
+        }
+    }
+
+    fn spans(mm: &MmMap) -> Vec<(usize, usize)> {
+        mm.iter().map(|v| (v.vm_start, v.vm_end)).collect()
+    }
+
+    /// A private anonymous mapping at a fixed place, through the mmap path.
+    fn map(mm: &mut MmMap, start: usize, end: usize, flags: VmFlags) {
+        mm.mmap_region(start, end - start, flags, VmaKind::Anonymous, start >> PAGE_SHIFT).unwrap();
+        check(mm);
+    }
+
+    fn err<T: fmt::Debug>(r: Result<T, VmaError>) -> i32 {
+        r.unwrap_err().errno()
+    }
+
+    // --- flags and protection ---
+
+    #[test]
+    fn vm_flags_have_linux_values() {
+        use VmFlags as F;
+        let expect = [
+            (F::VM_READ, 1), (F::VM_WRITE, 2), (F::VM_EXEC, 4), (F::VM_SHARED, 8),
+            (F::VM_MAYREAD, 0x10), (F::VM_MAYWRITE, 0x20), (F::VM_MAYEXEC, 0x40),
+            (F::VM_MAYSHARE, 0x80), (F::VM_GROWSDOWN, 0x100),
+        ];
+        for (f, v) in expect {
+            assert_eq!(f.bits(), v, "{f:?}");
+        }
+        assert_eq!(calc_vm_prot_bits(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM), F::VM_ACCESS_FLAGS);
+    }
+
+    #[test]
+    fn private_writable_maps_read_only_for_cow_and_shared_writable_maps_writable() {
+        use VmFlags as F;
+        assert_eq!(vm_get_page_prot(F::VM_READ | F::VM_WRITE), PAGE_COPY);
+        assert!(!PAGE_COPY.contains(PgProt::RW), "a private writable page must fault on its first write");
+        assert_eq!(vm_get_page_prot(F::VM_READ | F::VM_WRITE | F::VM_SHARED), PAGE_SHARED);
+        assert!(PAGE_SHARED.contains(PgProt::RW | PgProt::USER | PgProt::PRESENT));
+        assert_eq!(vm_get_page_prot(F::empty()), PAGE_NONE);
+        // The whole table: present iff any access, writable iff shared and
+        // writable, always user; the MAY bits and GROWSDOWN change nothing.
+        for i in 0..16u32 {
+            let f = F::from_bits_truncate(i);
+            let p = vm_get_page_prot(f | F::VM_MAYWRITE | F::VM_GROWSDOWN);
+            assert_eq!(p.contains(PgProt::PRESENT), f.is_accessible(), "{f:?}");
+            assert_eq!(p.contains(PgProt::USER), f.is_accessible(), "{f:?}");
+            assert_eq!(p.contains(PgProt::RW), f.contains(F::VM_SHARED | F::VM_WRITE), "{f:?}");
+        }
+    }
+
+    #[test]
+    fn mmap_base_is_128m_below_the_top_and_clamped() {
+        assert_eq!(mmap_base(TASK_SIZE, DEFAULT_STACK_RLIMIT), 0xB800_0000);
+        assert_eq!(MmMap::new().mmap_base, 0xB800_0000);
+        // A 1 GiB stack limit leaves 1 GiB + the guard gap.
+        assert_eq!(mmap_base(TASK_SIZE, 1 << 30), TASK_SIZE - (1 << 30) - STACK_GUARD_GAP);
+        // RLIM_INFINITY: at most 5/6 of the space goes to the stack.
+        assert_eq!(mmap_base(TASK_SIZE, usize::MAX), TASK_SIZE - (TASK_SIZE / 6) * 5);
+        assert_eq!(task_unmapped_base(TASK_SIZE), 0x4000_0000);
+    }
+
+    // --- lookups ---
+
+    #[test]
+    fn find_vma_at_end_minus_one_at_end_and_in_a_hole() {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_4000, RW);
+        map(&mut mm, 0x20_0000, 0x20_2000, RO);
+        let a = *mm.find_vma(0x10_3fff).unwrap();
+        assert_eq!((a.vm_start, a.vm_end), (0x10_0000, 0x10_4000));
+        // At vm_end the area is over: the next one is found, above the address.
+        let b = *mm.find_vma(0x10_4000).unwrap();
+        assert_eq!(b.vm_start, 0x20_0000);
+        assert!(mm.vma_lookup(0x10_4000).is_none());
+        // In a hole: the area above, which the caller sees starts higher.
+        assert_eq!(mm.find_vma(0x15_0000).unwrap().vm_start, 0x20_0000);
+        assert_eq!(mm.find_vma(0).unwrap().vm_start, 0x10_0000);
+        assert!(mm.find_vma(0x20_2000).is_none());
+        assert_eq!(mm.vma_lookup(0x20_1fff).unwrap().vm_start, 0x20_0000);
+        // find_vma_prev
+        let (v, p) = mm.find_vma_prev(0x20_1000);
+        assert_eq!((v.unwrap().vm_start, p.unwrap().vm_start), (0x20_0000, 0x10_0000));
+        let (v, p) = mm.find_vma_prev(0x30_0000);
+        assert_eq!((v.is_none(), p.unwrap().vm_start), (true, 0x20_0000));
+        let (v, p) = mm.find_vma_prev(0x10_0000);
+        assert_eq!((v.unwrap().vm_start, p.is_none()), (0x10_0000, true));
+        // find_vma_intersection: half-open ranges.
+        assert!(mm.find_vma_intersection(0x10_4000, 0x20_0000).is_none());
+        assert_eq!(mm.find_vma_intersection(0x10_4000, 0x20_0001).unwrap().vm_start, 0x20_0000);
+        assert_eq!(mm.find_vma_intersection(0x10_3000, 0x10_3001).unwrap().vm_start, 0x10_0000);
+    }
+
+    // --- insert and split ---
+
+    #[test]
+    fn insert_vm_struct_refuses_overlap_and_malformed_areas_and_does_not_merge() {
+        let mut mm = MmMap::new();
+        let a = VmArea::new(0x10_0000, 0x10_4000, RW, VmaKind::Anonymous, 7).unwrap();
+        mm.insert_vm_struct(a).unwrap();
+        assert_eq!(mm.find_vma(0x10_0000).unwrap().vm_pgoff, 0x100, "anonymous pgoff is the start page");
+        for (s, e) in [(0x10_3000, 0x10_5000), (0xF_F000, 0x10_1000), (0x10_1000, 0x10_2000), (0xF_0000, 0x11_0000)] {
+            let v = VmArea { vm_start: s, vm_end: e, ..a };
+            assert_eq!(mm.insert_vm_struct(v), Err(VmaError::Overlap { start: s, end: e }));
+        }
+        mm.insert_vm_struct(VmArea { vm_start: 0x10_4000, vm_end: 0x10_5000, ..a }).unwrap();
+        // Touching and alike, but insert_vm_struct does not merge (Linux).
+        assert_eq!(mm.map_count(), 2);
+        for (s, e) in [(0x30_0000, 0x30_0000), (0x30_0001, 0x30_1000), (0x30_1000, 0x30_0000), (TASK_SIZE - P, TASK_SIZE + P)] {
+            let v = VmArea { vm_start: s, vm_end: e, ..a };
+            assert_eq!(mm.insert_vm_struct(v), Err(VmaError::BadRange { start: s, end: e }));
+            assert_eq!(VmArea::new(s, e, RW, VmaKind::Anonymous, 0), Err(VmaError::BadRange { start: s, end: e }));
+        }
+        assert_eq!(mm.map_count(), 2);
+    }
+
+    #[test]
+    fn split_vma_cuts_one_area_in_two_and_moves_the_upper_pgoff() {
+        let mut mm = MmMap::new();
+        mm.mmap_region(0x10_0000, 0x4000, RO, VmaKind::File(FileId(3)), 10).unwrap();
+        mm.split_vma(0x10_1000).unwrap();
+        let v: Vec<VmArea> = mm.iter().copied().collect();
+        assert_eq!(spans(&mm), [(0x10_0000, 0x10_1000), (0x10_1000, 0x10_4000)]);
+        assert_eq!((v[0].vm_pgoff, v[1].vm_pgoff), (10, 11));
+        assert_eq!(v[1].linear_page_index(0x10_3000), 13);
+        assert_eq!(mm.split_vma(0x10_1000), Err(VmaError::NotInsideVma { addr: 0x10_1000 }));
+        assert_eq!(mm.split_vma(0x20_0000), Err(VmaError::NotInsideVma { addr: 0x20_0000 }));
+        assert_eq!(mm.split_vma(0x10_2001), Err(VmaError::Unaligned { addr: 0x10_2001 }));
+        mm.max_map_count = 2;
+        assert_eq!(mm.split_vma(0x10_2000), Err(VmaError::TooManyMappings { max: 2 }));
+        assert_eq!(mm.map_count(), 2);
+    }
+
+    // --- munmap ---
+
+    #[test]
+    fn munmap_in_the_middle_splits_one_area_into_two() {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_8000, RW);
+        let removed = mm.do_munmap(0x10_2000, 0x3000).unwrap();
+        check(&mm);
+        assert_eq!(spans(&mm), [(0x10_0000, 0x10_2000), (0x10_5000, 0x10_8000)]);
+        assert_eq!(mm.find_vma(0x10_5000).unwrap().vm_pgoff, 0x105);
+        assert_eq!(removed.len(), 1);
+        assert_eq!((removed[0].vm_start, removed[0].vm_end, removed[0].vm_pgoff), (0x10_2000, 0x10_5000, 0x102));
+    }
+
+    #[test]
+    fn munmap_covering_three_areas_partially_returns_three_clipped_pieces() {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_4000, RW);
+        map(&mut mm, 0x10_4000, 0x10_8000, RO);
+        map(&mut mm, 0x10_9000, 0x10_c000, RW);
+        assert_eq!(mm.map_count(), 3);
+        // Unaligned length is rounded up to the page.
+        let removed = mm.do_munmap(0x10_3000, 0x10_a000 - 0x10_3000 - 5).unwrap();
+        check(&mm);
+        assert_eq!(spans(&mm), [(0x10_0000, 0x10_3000), (0x10_a000, 0x10_c000)]);
+        let r: Vec<(usize, usize, usize)> = removed.iter().map(|v| (v.vm_start, v.vm_end, v.vm_pgoff)).collect();
+        assert_eq!(r, [(0x10_3000, 0x10_4000, 0x103), (0x10_4000, 0x10_8000, 0x104), (0x10_9000, 0x10_a000, 0x109)]);
+        assert_eq!(removed[1].vm_flags, RO);
+        assert_eq!(mm.find_vma(0x10_a000).unwrap().vm_pgoff, 0x10a);
+    }
+
+    #[test]
+    fn munmap_of_a_hole_succeeds_and_bad_ranges_are_refused() {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_4000, RW);
+        assert_eq!(mm.do_munmap(0x20_0000, 0x1000).unwrap(), []);
+        assert_eq!(mm.do_munmap(0x10_0001, 0x1000), Err(VmaError::Unaligned { addr: 0x10_0001 }));
+        assert_eq!(mm.do_munmap(0x10_0000, 0), Err(VmaError::ZeroLength));
+        assert_eq!(mm.do_munmap(TASK_SIZE - P, 2 * P), Err(VmaError::OutsideUserSpace { start: TASK_SIZE - P, len: 2 * P }));
+        assert_eq!(err(mm.do_munmap(TASK_SIZE + P, P)), EINVAL);
+        assert_eq!(mm.do_munmap(TASK_SIZE, 0), Err(VmaError::ZeroLength));
+        mm.max_map_count = 1;
+        assert_eq!(mm.do_munmap(0x10_1000, P), Err(VmaError::TooManyMappings { max: 1 }));
+        // Cutting an end off needs no new area, so the limit does not apply.
+        assert_eq!(mm.do_munmap(0x10_3000, P).unwrap().len(), 1);
+        assert_eq!(spans(&mm), [(0x10_0000, 0x10_3000)]);
+    }
+
+    // --- mprotect ---
+
+    #[test]
+    fn mprotect_of_the_middle_gives_three_areas_and_back_merges_to_one() {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_8000, RW);
+        mm.do_mprotect(0x10_2000, 0x2000, PROT_READ).unwrap();
+        check(&mm);
+        assert_eq!(spans(&mm), [(0x10_0000, 0x10_2000), (0x10_2000, 0x10_4000), (0x10_4000, 0x10_8000)]);
+        let mid = *mm.find_vma(0x10_2000).unwrap();
+        assert_eq!((mid.vm_flags, mid.vm_pgoff), (RO, 0x102));
+        assert_eq!(mid.vm_page_prot(), PAGE_READONLY);
+        mm.do_mprotect(0x10_2000, 0x2000, PROT_READ | PROT_WRITE).unwrap();
+        check(&mm);
+        assert_eq!(spans(&mm), [(0x10_0000, 0x10_8000)]);
+        assert_eq!(mm.find_vma(0x10_0000).unwrap().vm_pgoff, 0x100);
+    }
+
+    #[test]
+    fn mprotect_at_an_edge_merges_with_the_alike_neighbour() {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_4000, RO);
+        map(&mut mm, 0x10_4000, 0x10_8000, RW);
+        // The first page of the upper area joins the lower one.
+        mm.do_mprotect(0x10_4000, P, PROT_READ).unwrap();
+        check(&mm);
+        assert_eq!(spans(&mm), [(0x10_0000, 0x10_5000), (0x10_5000, 0x10_8000)]);
+        // The last page of the lower area joins the upper one.
+        mm.do_mprotect(0x10_4000, P, PROT_READ | PROT_WRITE).unwrap();
+        check(&mm);
+        assert_eq!(spans(&mm), [(0x10_0000, 0x10_4000), (0x10_4000, 0x10_8000)]);
+        // Across both areas at once: one area.
+        mm.do_mprotect(0x10_0000, 0x8000, PROT_READ | PROT_WRITE).unwrap();
+        assert_eq!(spans(&mm), [(0x10_0000, 0x10_8000)]);
+        // Different files never merge, nor file with anonymous.
+        mm.mmap_region(0x10_8000, P, RW, VmaKind::File(FileId(1)), 0x108).unwrap();
+        mm.mmap_region(0x10_9000, P, RW, VmaKind::File(FileId(2)), 0x109).unwrap();
+        check(&mm);
+        assert_eq!(mm.map_count(), 3);
+    }
+
+    #[test]
+    fn mprotect_of_a_range_with_a_hole_gives_enomem_after_changing_what_precedes_it() {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_4000, RW);
+        map(&mut mm, 0x10_5000, 0x10_8000, RW);
+        assert_eq!(mm.do_mprotect(0x10_2000, 0x4000, PROT_READ), Err(VmaError::Unmapped { addr: 0x10_4000 }));
+        check(&mm);
+        // Linux is not atomic: the pages before the hole have changed.
+        assert_eq!(mm.find_vma(0x10_2000).unwrap().vm_flags, RO);
+        assert_eq!(mm.find_vma(0x10_5000).unwrap().vm_flags, RW);
+        // A range starting in a hole changes nothing.
+        assert_eq!(mm.do_mprotect(0x10_4000, 0x2000, PROT_READ), Err(VmaError::Unmapped { addr: 0x10_4000 }));
+        assert_eq!(mm.find_vma(0x10_5000).unwrap().vm_flags, RW);
+        assert_eq!(err(mm.do_mprotect(0x20_0000, P, PROT_READ)), ENOMEM);
+    }
+
+    #[test]
+    fn mprotect_beyond_the_may_bits_is_eacces() {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_2000, RW);
+        let ro_forever = RO - VmFlags::VM_MAYWRITE;
+        map(&mut mm, 0x10_2000, 0x10_4000, ro_forever);
+        let e = mm.do_mprotect(0x10_0000, 0x4000, PROT_READ | PROT_WRITE | PROT_EXEC);
+        assert_eq!(e, Err(VmaError::AccessDenied { vm_start: 0x10_2000, requested: VmFlags::VM_ACCESS_FLAGS }));
+        assert_eq!(e.unwrap_err().errno(), EACCES);
+        // The first area was changed before the refusal, as in Linux.
+        assert!(mm.find_vma(0x10_0000).unwrap().vm_flags.contains(VmFlags::VM_EXEC));
+        assert_eq!(mm.find_vma(0x10_2000).unwrap().vm_flags, ro_forever);
+        // Dropping access is always allowed.
+        mm.do_mprotect(0x10_2000, 0x2000, PROT_NONE).unwrap();
+        assert_eq!(mm.find_vma(0x10_2000).unwrap().vm_page_prot(), PAGE_NONE);
+    }
+
+    #[test]
+    fn mprotect_refuses_bad_arguments_as_linux() {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_2000, RW);
+        assert_eq!(mm.do_mprotect(0x10_0800, P, PROT_READ), Err(VmaError::Unaligned { addr: 0x10_0800 }));
+        assert_eq!(mm.do_mprotect(0x10_0000, P, 0x10), Err(VmaError::BadProt { prot: 0x10 }));
+        // Ours: PROT_GROWSDOWN is refused (Linux extends the change to the
+        // start of the stack area).
+        assert_eq!(err(mm.do_mprotect(0x10_0000, P, PROT_READ | PROT_GROWSDOWN)), EINVAL);
+        assert_eq!(mm.do_mprotect(0x10_0000, 0, PROT_READ), Ok(()));
+        assert_eq!(mm.do_mprotect(0x10_0000, usize::MAX, PROT_READ), Err(VmaError::LengthOverflow { start: 0x10_0000, len: usize::MAX }));
+        assert_eq!(mm.do_mprotect(0x10_0000, P, PROT_READ | PROT_WRITE | PROT_SEM), Ok(()), "PROT_SEM is accepted");
+        assert_eq!(spans(&mm), [(0x10_0000, 0x10_2000)]);
+    }
+
+    #[test]
+    fn mprotect_fixup_counts_only_the_splits_it_makes_and_fails_whole() {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_4000, RO);
+        map(&mut mm, 0x10_4000, 0x10_8000, RW);
+        mm.max_map_count = 2;
+        // Needs one split, none allowed.
+        assert_eq!(mm.do_mprotect(0x10_5000, P, PROT_READ), Err(VmaError::TooManyMappings { max: 2 }));
+        // The split is avoided by merging with the lower neighbour: allowed.
+        mm.do_mprotect(0x10_4000, P, PROT_READ).unwrap();
+        assert_eq!(spans(&mm), [(0x10_0000, 0x10_5000), (0x10_5000, 0x10_8000)]);
+        // Middle of an area: two splits; with room for one only, nothing changes.
+        mm.max_map_count = 3;
+        assert_eq!(mm.do_mprotect(0x10_6000, P, PROT_READ), Err(VmaError::TooManyMappings { max: 3 }));
+        check(&mm);
+        assert_eq!(spans(&mm), [(0x10_0000, 0x10_5000), (0x10_5000, 0x10_8000)]);
+        mm.max_map_count = 4;
+        mm.do_mprotect(0x10_6000, P, PROT_READ).unwrap();
+        assert_eq!(mm.map_count(), 4);
+        // mprotect_fixup itself wants a range inside one area.
+        assert_eq!(mm.mprotect_fixup(0x10_4000, 0x10_6000, RW), Err(VmaError::BadRange { start: 0x10_4000, end: 0x10_6000 }));
+        assert_eq!(mm.mprotect_fixup(0x10_5800, 0x10_6000, RW), Err(VmaError::Unaligned { addr: 0x10_5800 }));
+    }
+
+    // --- mmap ---
+
+    #[test]
+    fn mmap_region_merges_with_both_neighbours_and_returns_what_it_replaced() {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_2000, RW);
+        map(&mut mm, 0x10_3000, 0x10_5000, RW);
+        map(&mut mm, 0x10_2000, 0x10_3000, RW);
+        assert_eq!(spans(&mm), [(0x10_0000, 0x10_5000)]);
+        // MAP_FIXED over the middle: the old piece comes back.
+        let removed = mm.mmap_region(0x10_1000, 0x2000, RO, VmaKind::Anonymous, 0x101).unwrap();
+        check(&mm);
+        assert_eq!(removed.iter().map(|v| (v.vm_start, v.vm_end, v.vm_flags)).collect::<Vec<_>>(), [(0x10_1000, 0x10_3000, RW)]);
+        assert_eq!(mm.map_count(), 3);
+        // File offsets must continue for a merge.
+        mm.mmap_region(0x20_0000, P, RO, VmaKind::File(FileId(9)), 4).unwrap();
+        mm.mmap_region(0x20_1000, P, RO, VmaKind::File(FileId(9)), 6).unwrap();
+        assert_eq!(mm.map_count(), 5);
+        mm.mmap_region(0x20_2000, P, RO, VmaKind::File(FileId(9)), 7).unwrap();
+        check(&mm);
+        assert_eq!(mm.map_count(), 5);
+        assert_eq!(mm.find_vma(0x20_1000).unwrap().vm_end, 0x20_3000);
+        assert_eq!(mm.total_vm(), 5 + 3);
+    }
+
+    #[test]
+    fn do_mmap_places_top_down_and_refuses_bad_requests() {
+        let mut mm = MmMap::new();
+        let anon = MapFlags::MAP_PRIVATE.bits() | MapFlags::MAP_ANONYMOUS.bits();
+        let rw = PROT_READ | PROT_WRITE;
+        let (a, _) = mm.do_mmap(0, 3 * P - 100, rw, anon, None, 0).unwrap();
+        assert_eq!(a, 0xB800_0000 - 3 * P, "top-down, just below mmap_base");
+        let v = *mm.find_vma(a).unwrap();
+        assert_eq!((v.vm_end, v.vm_pgoff, v.vm_flags), (0xB800_0000, a >> PAGE_SHIFT, RW));
+        let (b, _) = mm.do_mmap(0, P, rw, anon, None, 0).unwrap();
+        assert_eq!(b, a - P);
+        assert_eq!(mm.map_count(), 1, "adjacent anonymous mappings merge");
+        // A shared anonymous mapping: VM_SHARED, pgoff 0, writable PTEs.
+        let shared = MapFlags::MAP_SHARED.bits() | MapFlags::MAP_ANONYMOUS.bits();
+        let (c, _) = mm.do_mmap(0, P, rw, shared, None, 0).unwrap();
+        let v = *mm.find_vma(c).unwrap();
+        assert_eq!((v.vm_pgoff, v.vm_page_prot()), (0, PAGE_SHARED));
+        assert!(v.vm_flags.contains(VmFlags::VM_SHARED | VmFlags::VM_MAYSHARE));
+        // A file mapping keeps its offset.
+        let (d, _) = mm.do_mmap(0, P, PROT_READ, MapFlags::MAP_PRIVATE.bits(), Some(FileId(5)), 42).unwrap();
+        assert_eq!(mm.find_vma(d).unwrap().kind, VmaKind::File(FileId(5)));
+        assert_eq!(mm.find_vma(d).unwrap().vm_pgoff, 42);
+        // MAP_GROWSDOWN
+        let (e, _) = mm.do_mmap(0, P, rw, anon | MapFlags::MAP_GROWSDOWN.bits(), None, 0).unwrap();
+        assert!(mm.find_vma(e).unwrap().vm_flags.contains(VmFlags::VM_GROWSDOWN));
+        check(&mm);
+
+        let fixed = anon | MapFlags::MAP_FIXED.bits();
+        let noreplace = anon | MapFlags::MAP_FIXED_NOREPLACE.bits();
+        assert_eq!(mm.do_mmap(a, P, rw, noreplace, None, 0).map(|r| r.0), Err(VmaError::Exists { start: a, end: a + P }));
+        assert_eq!(err(mm.do_mmap(0x10_0800, P, rw, fixed, None, 0)), EINVAL);
+        assert_eq!(mm.do_mmap(0x1000, P, rw, fixed, None, 0).map(|r| r.0), Err(VmaError::BelowMmapMinAddr { addr: 0x1000 }));
+        assert_eq!(mm.do_mmap(0, 0, rw, anon, None, 0).map(|r| r.0), Err(VmaError::ZeroLength));
+        assert_eq!(err(mm.do_mmap(0, usize::MAX, rw, anon, None, 0)), ENOMEM);
+        assert_eq!(err(mm.do_mmap(0, TASK_SIZE, rw, anon, None, 0)), ENOMEM);
+        assert_eq!(err(mm.do_mmap(TASK_SIZE - P, 2 * P, rw, fixed, None, 0)), ENOMEM);
+        assert_eq!(mm.do_mmap(0, P, rw, MapFlags::MAP_ANONYMOUS.bits(), None, 0).map(|r| r.0), Err(VmaError::BadMapFlags { flags: 0x20 }));
+        assert_eq!(err(mm.do_mmap(0, P, rw, 0x23, None, 0)), EINVAL, "MAP_SHARED_VALIDATE anonymous");
+        assert_eq!(err(mm.do_mmap(0, P, rw, shared | MapFlags::MAP_GROWSDOWN.bits(), None, 0)), EINVAL);
+        assert_eq!(
+            mm.do_mmap(0, P, PROT_READ, 2, Some(FileId(1)), usize::MAX).map(|r| r.0),
+            Err(VmaError::PgoffOverflow { pgoff: usize::MAX })
+        );
+        assert_eq!(EOVERFLOW, VmaError::PgoffOverflow { pgoff: 0 }.errno());
+        // A hint below mmap_min_addr is moved up to it; a free hint is taken.
+        let (h, _) = mm.do_mmap(0x1000, P, rw, anon, None, 0).unwrap();
+        assert_eq!(h, DEFAULT_MMAP_MIN_ADDR);
+        let (h, _) = mm.do_mmap(0x5000_0123, P, rw, anon, None, 0).unwrap();
+        assert_eq!(h, 0x5000_0000, "do_mmap rounds a hint down (round_hint_to_min)");
+        // MAP_FIXED replaces and hands back the old pages.
+        let (f, removed) = mm.do_mmap(a, P, PROT_READ, fixed, None, 0).unwrap();
+        assert_eq!((f, removed.len(), removed[0].vm_start), (a, 1, a));
+        check(&mm);
+    }
+
+    // --- get_unmapped_area ---
+
+    #[test]
+    fn get_unmapped_area_takes_a_free_hint_and_refuses_a_busy_one() {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x1000_0000, 0x1000_4000, RW);
+        let none = MapFlags::empty();
+        assert_eq!(mm.get_unmapped_area(0x2000_0000, 0x4000, none), Ok(0x2000_0000));
+        assert_eq!(mm.get_unmapped_area(0x2000_0001, 0x4000, none), Ok(0x2000_1000), "rounded up to a page");
+        // A hint below mmap_min_addr is not taken.
+        assert_eq!(mm.get_unmapped_area(0x1000, 0x4000, none), Ok(0xB800_0000 - 0x4000));
+        // Ends exactly at an area: fine. Overlaps it by a page: top-down instead.
+        assert_eq!(mm.get_unmapped_area(0x0FFF_C000, 0x4000, none), Ok(0x0FFF_C000));
+        assert_eq!(mm.get_unmapped_area(0x0FFF_D000, 0x4000, none), Ok(0xB800_0000 - 0x4000));
+        assert_eq!(mm.get_unmapped_area(0x1000_2000, 0x1000, none), Ok(0xB800_0000 - 0x1000));
+        // Just above mmap_base is fine as a hint (the search ignores it).
+        assert_eq!(mm.get_unmapped_area(0xB900_0000, P, none), Ok(0xB900_0000));
+        // A hint beyond user space is ignored.
+        assert_eq!(mm.get_unmapped_area(TASK_SIZE - P, 2 * P, none), Ok(0xB800_0000 - 2 * P));
+        // Within the guard gap below a stack: refused as a hint.
+        map(&mut mm, 0x3000_0000, 0x3001_0000, RW | VmFlags::VM_GROWSDOWN);
+        let in_gap = 0x3000_0000 - STACK_GUARD_GAP;
+        assert_eq!(mm.get_unmapped_area(in_gap - P, P, none), Ok(in_gap - P));
+        assert_eq!(mm.get_unmapped_area(in_gap, P, none), Ok(0xB800_0000 - P));
+        // MAP_FIXED: the address as it is, even over a mapping.
+        assert_eq!(mm.get_unmapped_area(0x1000_0000, P, MapFlags::MAP_FIXED), Ok(0x1000_0000));
+        assert_eq!(mm.get_unmapped_area(0x1000_0100, P, MapFlags::MAP_FIXED), Err(VmaError::Unaligned { addr: 0x1000_0100 }));
+        assert_eq!(mm.get_unmapped_area(0, P, MapFlags::MAP_FIXED), Err(VmaError::BelowMmapMinAddr { addr: 0 }));
+        assert_eq!(mm.get_unmapped_area(0, TASK_SIZE + P, none), Err(VmaError::NoUnmappedArea { len: TASK_SIZE + P }));
+    }
+
+    #[test]
+    fn get_unmapped_area_picks_the_highest_gap_that_fits_then_falls_back_bottom_up() {
+        // A small space: 16 MiB, mmap_base at 12 MiB.
+        let mut mm = MmMap::with_layout(16 << 20, 12 << 20);
+        mm.stack_guard_gap = 4 * P;
+        let none = MapFlags::empty();
+        map(&mut mm, 0xB0_0000, 0xC0_0000, RW); // up to mmap_base
+        map(&mut mm, 0xA0_0000, 0xAF_E000, RW); // leaves a 2-page gap
+        assert_eq!(mm.get_unmapped_area(0, 2 * P, none), Ok(0xAF_E000));
+        assert_eq!(mm.get_unmapped_area(0, 3 * P, none), Ok(0xA0_0000 - 3 * P), "the small gap is skipped");
+        // A stack's guard gap is not free.
+        map(&mut mm, 0x90_0000, 0xA0_0000, RW | VmFlags::VM_GROWSDOWN);
+        assert_eq!(mm.get_unmapped_area(0, 3 * P, none), Ok(0x90_0000 - 4 * P - 3 * P));
+        // Fill everything from mmap_min_addr to the stack's gap: top-down
+        // fails, the bottom-up fallback searches from TASK_UNMAPPED_BASE up.
+        map(&mut mm, DEFAULT_MMAP_MIN_ADDR, 0x90_0000 - 4 * P, RO);
+        assert_eq!(mm.get_unmapped_area(0, P, none), Ok(0xAF_F000), "the top of the last gap below mmap_base");
+        map(&mut mm, 0xAF_E000, 0xB0_0000, RO);
+        assert_eq!(mm.get_unmapped_area(0, P, none), Ok(0xC0_0000), "bottom-up, above mmap_base");
+        map(&mut mm, 0xC0_0000, 16 << 20, RO);
+        assert_eq!(mm.get_unmapped_area(0, P, none), Err(VmaError::NoUnmappedArea { len: P }), "exhausted");
+        mm.do_munmap(0xAF_E000, 2 * P).unwrap();
+        assert_eq!(mm.get_unmapped_area(0, 2 * P, none), Ok(0xAF_E000));
+        assert_eq!(mm.get_unmapped_area(0, 3 * P, none), Err(VmaError::NoUnmappedArea { len: 3 * P }));
+        check(&mm);
+    }
+
+    #[test]
+    fn vm_unmapped_area_aligns_and_needs_room_for_the_alignment() {
+        let mut mm = MmMap::with_layout(16 << 20, 12 << 20);
+        map(&mut mm, 0xBF_0000, 0xC0_0000, RW);
+        let info = VmUnmappedAreaInfo {
+            topdown: true,
+            length: 0x2000,
+            low_limit: P,
+            high_limit: 0xBF_3000 - 0xF_0000, // 0xB0_3000
+            align_mask: 0xF000,
+            align_offset: 0,
+        };
+        // Highest 64 KiB-aligned address whose 2 pages fit below 0xB0_3000.
+        assert_eq!(mm.vm_unmapped_area(&info), Ok(0xB0_0000));
+        assert_eq!(mm.vm_unmapped_area(&VmUnmappedAreaInfo { align_offset: 0x3000, ..info }), Ok(0xAF_3000));
+        let up = VmUnmappedAreaInfo { topdown: false, low_limit: 0x10_1000, high_limit: 0xC0_0000, ..info };
+        assert_eq!(mm.vm_unmapped_area(&up), Ok(0x11_0000));
+        // Linux's rule: a gap must hold length + align_mask, even when an
+        // aligned range would fit in less.
+        let tight = VmUnmappedAreaInfo { topdown: false, low_limit: 0x10_0000, high_limit: 0x10_2000, ..info };
+        assert_eq!(mm.vm_unmapped_area(&tight), Err(VmaError::NoUnmappedArea { len: 0x2000 }));
+        let room = VmUnmappedAreaInfo { high_limit: 0x11_1000, ..tight };
+        assert_eq!(mm.vm_unmapped_area(&room), Ok(0x10_0000));
+    }
+
+    // --- the stack ---
+
+    fn with_stack() -> MmMap {
+        let mut mm = MmMap::new();
+        let stack = VmArea::new(STACK_TOP - 0x2_0000, STACK_TOP, VmFlags::VM_STACK_FLAGS, VmaKind::Anonymous, 0).unwrap();
+        mm.insert_vm_struct(stack).unwrap();
+        mm
+    }
+
+    #[test]
+    fn a_fault_just_below_the_stack_grows_it_by_one_page() {
+        let mut mm = with_stack();
+        let bottom = STACK_TOP - 0x2_0000;
+        mm.expand_stack(bottom - 4).unwrap();
+        let v = *mm.find_vma(bottom - 4).unwrap();
+        assert_eq!((v.vm_start, v.vm_end), (bottom - P, STACK_TOP));
+        assert_eq!(v.vm_pgoff, (bottom - P) >> PAGE_SHIFT);
+        // Inside the stack: nothing to do.
+        mm.expand_stack(bottom).unwrap();
+        assert_eq!(mm.find_vma(bottom).unwrap().vm_start, bottom - P);
+        check(&mm);
+    }
+
+    #[test]
+    fn the_stack_may_not_grow_within_the_guard_gap_of_the_mapping_below() {
+        let mut mm = with_stack();
+        let bottom = STACK_TOP - 0x2_0000;
+        let below_end = bottom - STACK_GUARD_GAP - 4 * P;
+        map(&mut mm, below_end - 0x1_0000, below_end, RW);
+        // Exactly the guard gap left: allowed.
+        mm.expand_stack(below_end + STACK_GUARD_GAP).unwrap();
+        // One page closer: refused.
+        let e = mm.expand_stack(below_end + STACK_GUARD_GAP - 1);
+        assert_eq!(e, Err(VmaError::StackGuardGap { addr: below_end + STACK_GUARD_GAP - P, prev_end: below_end }));
+        assert_eq!(e.unwrap_err().errno(), ENOMEM);
+        assert_eq!(mm.find_vma(bottom).unwrap().vm_start, below_end + STACK_GUARD_GAP);
+        // A PROT_NONE mapping below is not protected by the gap (Linux:
+        // vma_is_accessible), so the stack may grow right up to it.
+        mm.do_mprotect(below_end - 0x1_0000, 0x1_0000, PROT_NONE).unwrap();
+        mm.expand_stack(below_end).unwrap();
+        assert_eq!(mm.find_vma(below_end).unwrap().vm_start, below_end);
+        check(&mm);
+    }
+
+    #[test]
+    fn stack_growth_is_refused_past_the_rlimit_below_mmap_min_addr_and_without_a_stack() {
+        let mut mm = with_stack();
+        let bottom = STACK_TOP - 0x2_0000;
+        mm.stack_rlimit = 0x2_1000;
+        mm.expand_stack(bottom - P).unwrap();
+        assert_eq!(mm.expand_stack(bottom - 2 * P), Err(VmaError::StackLimit { size: 0x2_2000, limit: 0x2_1000 }));
+        // Far below, with no rlimit: allowed up to mmap_min_addr.
+        mm.stack_rlimit = usize::MAX;
+        assert_eq!(mm.expand_stack(0x8000), Err(VmaError::BelowMmapMinAddr { addr: 0x8000 }));
+        mm.expand_stack(DEFAULT_MMAP_MIN_ADDR).unwrap();
+        // Below a non-stack area, or above everything: a bad access.
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_1000, RW);
+        assert_eq!(mm.expand_stack(0xF_F000), Err(VmaError::NotAStack { addr: 0xF_F000 }));
+        assert_eq!(mm.expand_stack(0x20_0000).unwrap_err().errno(), EFAULT);
+        assert_eq!(mm.expand_downwards(0x10_1000, 0xF_F000), Err(VmaError::NotAStack { addr: 0xF_F000 }));
+        // A file-backed stack may not grow below file offset 0.
+        let mut mm = MmMap::new();
+        mm.mmap_region(0x10_0000, P, RW | VmFlags::VM_GROWSDOWN, VmaKind::File(FileId(1)), 1).unwrap();
+        mm.expand_stack(0xFF_000).unwrap();
+        assert_eq!(mm.expand_stack(0xFE_000), Err(VmaError::StackPgoff { pgoff: 0, grow: 1 }));
+    }
+
+    #[test]
+    fn a_stack_growing_into_another_stack_is_not_merged_with_it() {
+        let mut mm = with_stack();
+        let bottom = STACK_TOP - 0x2_0000;
+        map(&mut mm, bottom - 4 * P, bottom - 2 * P, VmFlags::VM_STACK_FLAGS);
+        // The lower area is a stack too: no guard gap between stacks.
+        mm.expand_stack(bottom - 2 * P).unwrap();
+        check(&mm);
+        assert_eq!(spans(&mm), [(bottom - 4 * P, bottom - 2 * P), (bottom - 2 * P, STACK_TOP)], "Linux leaves two");
+    }
+
+    // --- brk ---
+
+    fn with_heap() -> MmMap {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x0804_8000, 0x0805_0000, RO | VmFlags::VM_EXEC); // text
+        mm.start_brk = 0x0805_2000;
+        mm.brk = mm.start_brk;
+        mm
+    }
+
+    #[test]
+    fn brk_grows_and_shrinks_the_heap_area() {
+        let mut mm = with_heap();
+        assert_eq!(mm.brk(0x0805_2010), Ok(vec![]));
+        assert_eq!(mm.brk, 0x0805_2010);
+        assert_eq!(spans(&mm)[1], (0x0805_2000, 0x0805_3000));
+        mm.brk(0x0805_5000).unwrap();
+        assert_eq!(mm.map_count(), 2, "the heap grows in place");
+        let heap = *mm.find_vma(0x0805_2000).unwrap();
+        assert_eq!((heap.vm_end, heap.vm_flags, heap.vm_pgoff), (0x0805_5000, RW, 0x8052));
+        // Within the same page: only the number moves.
+        mm.brk(0x0805_4001).unwrap();
+        assert_eq!(mm.find_vma(0x0805_2000).unwrap().vm_end, 0x0805_5000);
+        let removed = mm.brk(0x0805_3000).unwrap();
+        assert_eq!(removed.iter().map(|v| (v.vm_start, v.vm_end)).collect::<Vec<_>>(), [(0x0805_3000, 0x0805_5000)]);
+        let removed = mm.brk(mm.start_brk).unwrap();
+        assert_eq!(removed.len(), 1);
+        assert_eq!(mm.map_count(), 1);
+        assert_eq!(mm.brk, mm.start_brk);
+        check(&mm);
+    }
+
+    #[test]
+    fn brk_refuses_to_collide_and_leaves_the_break_alone() {
+        let mut mm = with_heap();
+        map(&mut mm, 0x0806_0000, 0x0806_1000, RW);
+        assert_eq!(mm.brk(0x0804_0000), Err(VmaError::BrkBelowStart { brk: 0x0804_0000, start_brk: 0x0805_2000 }));
+        // Up to a page below the next mapping: fine. Touching it: refused.
+        mm.brk(0x0805_f000).unwrap();
+        assert_eq!(mm.brk(0x0805_f001), Err(VmaError::BrkCollision { brk: 0x0805_f001, next_start: 0x0806_0000 }));
+        assert_eq!(mm.brk, 0x0805_f000);
+        assert_eq!(err(mm.brk(0x0900_0000)), ENOMEM);
+        // A stack's guard gap counts as taken.
+        let mut mm = with_heap();
+        map(&mut mm, 0x0820_0000, 0x0821_0000, VmFlags::VM_STACK_FLAGS);
+        let e = mm.brk(0x0820_0000 - STACK_GUARD_GAP - P + 1);
+        assert_eq!(e, Err(VmaError::BrkCollision { brk: 0x0820_0000 - STACK_GUARD_GAP - P + 1, next_start: 0x0820_0000 }));
+        mm.brk(0x0820_0000 - STACK_GUARD_GAP - P).unwrap();
+        // The heap unmapped by hand: shrinking finds nothing to shrink.
+        mm.do_munmap(mm.start_brk, 0x1000_0000).unwrap();
+        assert_eq!(mm.brk(mm.start_brk), Err(VmaError::BrkNotMapped { brk: mm.start_brk }));
+        check(&mm);
+    }
+
+    #[test]
+    fn do_brk_flags_maps_bss_and_refuses_overlap() {
+        let mut mm = with_heap();
+        mm.do_brk_flags(0x0805_0000, 0x2000, VmFlags::empty()).unwrap();
+        assert_eq!(mm.do_brk_flags(0x0804_f000, 0x2000, VmFlags::empty()), Err(VmaError::Overlap { start: 0x0804_8000, end: 0x0805_0000 }));
+        assert_eq!(mm.do_brk_flags(0x0805_2000, 0, VmFlags::empty()), Ok(()));
+        assert_eq!(err(mm.do_brk_flags(0x100, P, VmFlags::empty())), EINVAL);
+        assert_eq!(err(mm.do_brk_flags(0x1000, P, VmFlags::empty())), EPERM);
+        assert_eq!(err(mm.do_brk_flags(usize::MAX & PAGE_MASK, 2 * P, VmFlags::empty())), ENOMEM);
+        mm.max_map_count = 2;
+        assert_eq!(mm.do_brk_flags(0x0806_0000, P, VmFlags::empty()), Err(VmaError::TooManyMappings { max: 2 }));
+        mm.do_brk_flags(0x0805_2000, P, VmFlags::empty()).unwrap(); // merges: no new area
+        assert_eq!(mm.map_count(), 2);
+        check(&mm);
+    }
+
+    // --- whole-mm operations and errors ---
+
+    #[test]
+    fn clone_is_independent_and_exit_mmap_empties() {
+        let mut mm = with_stack();
+        map(&mut mm, 0x10_0000, 0x10_2000, RW);
+        let child = mm.clone();
+        mm.do_munmap(0x10_0000, P).unwrap();
+        assert_eq!(child.map_count(), 2);
+        assert_eq!(child.find_vma(0x10_0000).unwrap().vm_start, 0x10_0000);
+        let all = mm.exit_mmap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(mm.map_count(), 0);
+        assert!(mm.find_vma(0).is_none());
+    }
+
+    #[test]
+    fn every_error_has_its_linux_errno_and_a_message_naming_the_problem() {
+        use VmaError::*;
+        let cases: [(VmaError, i32, &str); 23] = [
+            (Unaligned { addr: 0x1234 }, EINVAL, "address 0x1234 is not page-aligned"),
+            (ZeroLength, EINVAL, "length is zero"),
+            (OutsideUserSpace { start: 0xbffff000, len: 0x2000 }, EINVAL, "range 0xbffff000+0x2000 is not inside user space"),
+            (LengthOverflow { start: 0x1000, len: 0xffff }, ENOMEM, "range 0x1000+0xffff wraps around"),
+            (BadRange { start: 0x2000, end: 0x1000 }, EINVAL, "bad VMA range 0x2000..0x1000"),
+            (Overlap { start: 0x1000, end: 0x3000 }, ENOMEM, "range 0x1000..0x3000 overlaps an existing VMA"),
+            (NotInsideVma { addr: 0x5000 }, EINVAL, "no VMA strictly contains 0x5000"),
+            (Unmapped { addr: 0x6000 }, ENOMEM, "no VMA maps 0x6000"),
+            (AccessDenied { vm_start: 0x7000, requested: VmFlags::VM_WRITE }, EACCES, "VMA at 0x7000 may never have"),
+            (BadProt { prot: 0x10 }, EINVAL, "unknown protection bits in 0x10"),
+            (BadMapFlags { flags: 0x20 }, EINVAL, "invalid mmap flags 0x20"),
+            (PgoffOverflow { pgoff: 0x99 }, EOVERFLOW, "file page offset 0x99"),
+            (NoUnmappedArea { len: 0x4000 }, ENOMEM, "no free range of 0x4000 bytes"),
+            (Exists { start: 0x1000, end: 0x2000 }, EEXIST, "MAP_FIXED_NOREPLACE range 0x1000..0x2000 is already mapped"),
+            (BelowMmapMinAddr { addr: 0x0 }, EPERM, "address 0x0 is below mmap_min_addr"),
+            (TooManyMappings { max: 7 }, ENOMEM, "max_map_count (7)"),
+            (NotAStack { addr: 0x8000 }, EFAULT, "no stack (VM_GROWSDOWN) VMA above 0x8000"),
+            (StackGuardGap { addr: 0x9000, prev_end: 0x8000 }, ENOMEM, "stack growth to 0x9000 would come within stack_guard_gap of the mapping ending at 0x8000"),
+            (StackLimit { size: 0x900000, limit: 0x800000 }, ENOMEM, "stack of 0x900000 bytes would exceed RLIMIT_STACK (0x800000)"),
+            (StackPgoff { pgoff: 0, grow: 1 }, ENOMEM, "would take vm_pgoff 0x0 below 0"),
+            (BrkBelowStart { brk: 0x1000, start_brk: 0x2000 }, ENOMEM, "brk 0x1000 is below start_brk 0x2000"),
+            (BrkCollision { brk: 0x3000, next_start: 0x3000 }, ENOMEM, "brk 0x3000 would run into the mapping at 0x3000"),
+            (BrkNotMapped { brk: 0x4000 }, ENOMEM, "brk 0x4000: the heap above it is not mapped"),
+        ];
+        for (e, no, msg) in cases {
+            assert_eq!(e.errno(), no, "{e:?}");
+            let text = alloc::format!("{e}");
+            assert!(text.contains(msg), "{e:?} says {text:?}, expected {msg:?}");
+        }
+    }
+
+    // --- randomized, against a page-granular model ---
+
+    /// What the model knows of one page: the flags, backing and file offset
+    /// of the area that maps it.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Pg {
+        flags: VmFlags,
+        kind: VmaKind,
+        pgoff: usize,
+    }
+
+    /// The address space as an array of pages, each mapped or not, with
+    /// Linux's rules written page by page. It knows nothing of areas,
+    /// splits or merges: if `MmMap` gets those wrong, some page disagrees.
+    struct Model {
+        pages: Vec<Option<Pg>>,
+        mm: MmMap, // only the layout numbers are read
+    }
+
+    impl Model {
+        fn pg(&self, i: usize) -> Option<Pg> {
+            self.pages.get(i).copied().flatten()
+        }
+        fn first_mapped_from(&self, i: usize) -> Option<usize> {
+            (i..self.pages.len()).find(|&j| self.pages[j].is_some())
+        }
+        /// Lowest address a mapping below the area starting at page `q`
+        /// may end at (Linux `vm_start_gap`).
+        fn start_gap(&self, q: usize) -> usize {
+            if self.pages[q].unwrap().flags.contains(VmFlags::VM_GROWSDOWN) {
+                (q * P).saturating_sub(self.mm.stack_guard_gap)
+            } else {
+                q * P
+            }
+        }
+        /// May `[a, a + len)` be mapped without MAP_FIXED? Free pages, and
+        /// clear of the guard gap of a stack above.
+        fn fits(&self, a: usize, len: usize) -> bool {
+            let (first, n) = (a / P, len / P);
+            if (first..first + n).any(|i| self.pg(i).is_some()) {
+                return false;
+            }
+            self.first_mapped_from(first + n).is_none_or(|q| a + len <= self.start_gap(q))
+        }
+        /// The free runs `[lo, hi)`, `hi` less any stack guard gap above.
+        fn runs(&self) -> Vec<(usize, usize)> {
+            let mut runs = Vec::new();
+            let mut i = 0;
+            while i < self.pages.len() {
+                if self.pages[i].is_some() {
+                    i += 1;
+                    continue;
+                }
+                let lo = i * P;
+                while i < self.pages.len() && self.pages[i].is_none() {
+                    i += 1;
+                }
+                let hi = if i < self.pages.len() { self.start_gap(i) } else { usize::MAX };
+                runs.push((lo, hi));
+            }
+            runs
+        }
+        fn get_unmapped_area(&self, hint: usize, len: usize, fixed: bool) -> Result<usize, i32> {
+            let m = &self.mm;
+            if len > m.task_size || len > m.task_size - m.mmap_min_addr {
+                return Err(ENOMEM);
+            }
+            let a = if fixed {
+                hint
+            } else {
+                let h = (hint + P - 1) & PAGE_MASK;
+                if hint != 0 && h >= m.mmap_min_addr && h + len <= m.task_size && self.fits(h, len) {
+                    h
+                } else {
+                    let clip = |(lo, hi): (usize, usize), l: usize, h: usize| (lo.max(l), hi.min(h));
+                    let runs = self.runs();
+                    let low = P.max(m.mmap_min_addr);
+                    let top = runs.iter().rev().map(|&r| clip(r, low, m.mmap_base)).find(|&(lo, hi)| hi > lo && hi - lo >= len);
+                    let bottom = || {
+                        runs.iter().map(|&r| clip(r, m.mmap_legacy_base, m.task_size)).find(|&(lo, hi)| hi > lo && hi - lo >= len)
+                    };
+                    match top {
+                        Some((_, hi)) => hi - len,
+                        None => bottom().ok_or(ENOMEM)?.0,
+                    }
+                }
+            };
+            if a > m.task_size - len {
+                return Err(ENOMEM);
+            }
+            if a % P != 0 {
+                return Err(EINVAL);
+            }
+            if a < m.mmap_min_addr {
+                return Err(EPERM);
+            }
+            Ok(a)
+        }
+        /// Clear `[start, end)`; returns what was there.
+        fn clear(&mut self, start: usize, end: usize) -> Vec<(usize, Pg)> {
+            let mut old = Vec::new();
+            for i in start / P..(end / P).min(self.pages.len()) {
+                if let Some(p) = self.pages[i].take() {
+                    old.push((i, p));
+                }
+            }
+            old
+        }
+        fn set(&mut self, start: usize, end: usize, flags: VmFlags, kind: VmaKind, pgoff: usize) {
+            for (k, i) in (start / P..end / P).enumerate() {
+                self.pages[i] = Some(Pg { flags, kind, pgoff: pgoff + k });
+            }
+        }
+    }
+
+    /// The pages of removed pieces, as the model lists them.
+    fn pages_of(removed: &[VmArea]) -> Vec<(usize, Pg)> {
+        let mut out = Vec::new();
+        for v in removed {
+            for i in 0..v.vma_pages() {
+                out.push((v.vm_start / P + i, Pg { flags: v.vm_flags, kind: v.kind, pgoff: v.vm_pgoff + i }));
+            }
+        }
+        out
+    }
+
+    fn compare(mm: &MmMap, model: &Model, what: &str) {
+        check(mm);
+        let mut seen = 0;
+        for v in mm.iter() {
+            for i in 0..v.vma_pages() {
+                let want = Pg { flags: v.vm_flags, kind: v.kind, pgoff: v.vm_pgoff + i };
+                assert_eq!(model.pg(v.vm_start / P + i), Some(want), "after {what}: page {:#x} of {v:x?}", v.vm_start + i * P);
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, model.pages.iter().flatten().count(), "after {what}: the model maps more pages");
+    }
+
+    #[test]
+    fn ten_thousand_random_operations_agree_with_a_page_model() {
+        const TASK: usize = 16 << 20; // 4096 pages
+        let mut mm = MmMap::with_layout(TASK, 12 << 20);
+        mm.stack_guard_gap = 8 * P;
+        mm.stack_rlimit = usize::MAX;
+        mm.start_brk = 2 << 20;
+        mm.brk = mm.start_brk;
+        let stack = VmArea::new(TASK - 16 * P, TASK, VmFlags::VM_STACK_FLAGS, VmaKind::Anonymous, 0).unwrap();
+        mm.insert_vm_struct(stack).unwrap();
+        let mut model = Model { pages: vec![None; TASK / P], mm: mm.clone() };
+        model.set(TASK - 16 * P, TASK, VmFlags::VM_STACK_FLAGS, VmaKind::Anonymous, (TASK - 16 * P) >> PAGE_SHIFT);
+        let mut rng = XorShift::new(0x5eed_f7ea);
+        let mut counts = [0usize; 12]; // [op * 2 + ok]
+        let mut most_areas = 0;
+        for step in 0..10_000 {
+            let page = |rng: &mut XorShift| rng.below(TASK / P + 8) * P;
+            let bytes = |rng: &mut XorShift, max_pages: usize| rng.below(max_pages * P) + 1;
+            let op = rng.below(6);
+            let ok;
+            let what;
+            match op {
+                0 => {
+                    // mmap: anonymous or file, private or shared, fixed or not.
+                    let fixed = rng.below(3) == 0;
+                    let noreplace = fixed && rng.below(3) == 0;
+                    let hint = match rng.below(3) { 0 => 0, 1 => page(&mut rng), _ => page(&mut rng) + rng.below(P) };
+                    let len = bytes(&mut rng, 48);
+                    let prot = rng.below(8) as u32;
+                    let shared = rng.below(4) == 0;
+                    let growsdown = !shared && rng.below(8) == 0;
+                    let file = (rng.below(4) == 0).then(|| FileId(rng.below(2) as u32));
+                    let fpgoff = if rng.below(2) == 0 { hint >> PAGE_SHIFT } else { rng.below(64) };
+                    let mut flags = if shared { MapFlags::MAP_SHARED } else { MapFlags::MAP_PRIVATE };
+                    if file.is_none() {
+                        flags |= MapFlags::MAP_ANONYMOUS;
+                    }
+                    if growsdown {
+                        flags |= MapFlags::MAP_GROWSDOWN;
+                    }
+                    if noreplace {
+                        flags |= MapFlags::MAP_FIXED_NOREPLACE;
+                    } else if fixed {
+                        flags |= MapFlags::MAP_FIXED;
+                    }
+                    what = alloc::format!("mmap({hint:#x}, {len:#x}, {prot}, {flags:?}, {file:?}, {fpgoff})");
+                    let got = mm.do_mmap(hint, len, prot, flags.bits(), file, fpgoff);
+                    let plen = (len + P - 1) & PAGE_MASK;
+                    let h = if fixed { hint } else if hint != 0 && hint & PAGE_MASK < DEFAULT_MMAP_MIN_ADDR { DEFAULT_MMAP_MIN_ADDR } else { hint & PAGE_MASK };
+                    let want = model.get_unmapped_area(h, plen, fixed).and_then(|a| {
+                        if noreplace && (a / P..(a + plen) / P).any(|i| model.pg(i).is_some()) { Err(EEXIST) } else { Ok(a) }
+                    });
+                    match (got, want) {
+                        (Ok((a, removed)), Ok(w)) => {
+                            assert_eq!(a, w, "{what}");
+                            let mut vmf = calc_vm_prot_bits(prot) | VmFlags::VM_MAYREAD | VmFlags::VM_MAYWRITE | VmFlags::VM_MAYEXEC;
+                            if growsdown {
+                                vmf |= VmFlags::VM_GROWSDOWN;
+                            }
+                            if shared {
+                                vmf |= VmFlags::VM_SHARED | VmFlags::VM_MAYSHARE;
+                            }
+                            let (kind, pgoff) = match file {
+                                Some(f) => (VmaKind::File(f), fpgoff),
+                                None if shared => (VmaKind::Anonymous, 0),
+                                None => (VmaKind::Anonymous, a >> PAGE_SHIFT),
+                            };
+                            assert_eq!(pages_of(&removed), model.clear(a, a + plen), "{what}: replaced pages");
+                            model.set(a, a + plen, vmf, kind, pgoff);
+                            ok = true;
+                        }
+                        (Err(e), Err(w)) => {
+                            assert_eq!(e.errno(), w, "{what}: {e}");
+                            ok = false;
+                        }
+                        (g, w) => panic!("step {step}: {what}: got {g:x?}, model says {w:x?}"),
+                    }
+                }
+                1 => {
+                    let start = if rng.below(20) == 0 { page(&mut rng) + 1 } else { page(&mut rng) };
+                    let len = if rng.below(50) == 0 { 0 } else { bytes(&mut rng, 128) };
+                    what = alloc::format!("munmap({start:#x}, {len:#x})");
+                    let got = mm.do_munmap(start, len);
+                    // Unaligned, outside user space, or empty: EINVAL.
+                    let want = if start % P != 0 || start > TASK || len > TASK - start || len == 0 {
+                        Err(EINVAL)
+                    } else {
+                        Ok(model.clear(start, start + ((len + P - 1) & PAGE_MASK)))
+                    };
+                    ok = got.is_ok();
+                    match (got, want) {
+                        (Ok(removed), Ok(w)) => assert_eq!(pages_of(&removed), w, "{what}: removed pages"),
+                        (Err(e), Err(w)) => assert_eq!(e.errno(), w, "{what}: {e}"),
+                        (g, w) => panic!("step {step}: {what}: got {g:x?}, model says {w:x?}"),
+                    }
+                }
+                2 => {
+                    let start = if rng.below(20) == 0 { page(&mut rng) + 8 } else { page(&mut rng) };
+                    let len = bytes(&mut rng, 64);
+                    let prot = rng.below(8) as u32;
+                    what = alloc::format!("mprotect({start:#x}, {len:#x}, {prot})");
+                    let got = mm.do_mprotect(start, len, prot).map_err(VmaError::errno);
+                    let want = (|| {
+                        if start % P != 0 {
+                            return Err(EINVAL);
+                        }
+                        let req = calc_vm_prot_bits(prot);
+                        for i in start / P..(start + len).div_ceil(P) {
+                            let p = model.pg(i).ok_or(ENOMEM)?;
+                            let newflags = req | (p.flags - VmFlags::VM_ACCESS_FLAGS);
+                            let may = VmFlags::from_bits_truncate(newflags.bits() >> 4);
+                            if !(newflags & (VmFlags::VM_ACCESS_FLAGS - may)).is_empty() {
+                                return Err(EACCES);
+                            }
+                            model.pages[i] = Some(Pg { flags: newflags, ..p });
+                        }
+                        Ok(())
+                    })();
+                    assert_eq!(got, want, "step {step}: {what}");
+                    ok = got.is_ok();
+                }
+                3 => {
+                    // A shared mapping of a read-only file: no VM_MAYWRITE,
+                    // so mprotect(PROT_WRITE) on it must be refused.
+                    let start = (rng.below(TASK / P - 64) + 16) * P;
+                    let len = (rng.below(16) + 1) * P;
+                    let flags = VmFlags::VM_READ | VmFlags::VM_MAYREAD | VmFlags::VM_SHARED | VmFlags::VM_MAYSHARE;
+                    let pgoff = rng.below(32);
+                    what = alloc::format!("mmap_region({start:#x}, {len:#x}, read-only shared file, {pgoff})");
+                    let removed = mm.mmap_region(start, len, flags, VmaKind::File(FileId(7)), pgoff).unwrap();
+                    assert_eq!(pages_of(&removed), model.clear(start, start + len), "{what}: replaced pages");
+                    model.set(start, start + len, flags, VmaKind::File(FileId(7)), pgoff);
+                    ok = true;
+                }
+                4 => {
+                    // A fault below a stack (or anywhere, sometimes).
+                    let stacks: Vec<usize> = mm.iter().filter(|v| v.vm_flags.contains(VmFlags::VM_GROWSDOWN)).map(|v| v.vm_start).collect();
+                    let addr = if stacks.is_empty() || rng.below(5) == 0 {
+                        page(&mut rng).min(TASK - 1)
+                    } else {
+                        let s = stacks[rng.below(stacks.len())];
+                        s.saturating_sub(rng.below(24) * P + rng.below(P) + 1)
+                    };
+                    what = alloc::format!("expand_stack({addr:#x})");
+                    let got = mm.expand_stack(addr).map_err(VmaError::errno);
+                    let want = (|| {
+                        let a = addr & PAGE_MASK;
+                        let q = model.first_mapped_from(a / P).ok_or(EFAULT)?;
+                        if q == a / P {
+                            return Ok(());
+                        }
+                        let top = model.pages[q].unwrap();
+                        if !top.flags.contains(VmFlags::VM_GROWSDOWN) {
+                            return Err(EFAULT);
+                        }
+                        if a < model.mm.mmap_min_addr {
+                            return Err(EPERM);
+                        }
+                        if let Some(p) = (0..a / P).rev().find(|&i| model.pages[i].is_some()) {
+                            let f = model.pages[p].unwrap().flags;
+                            if !f.contains(VmFlags::VM_GROWSDOWN) && f.is_accessible() && a - (p + 1) * P < model.mm.stack_guard_gap {
+                                return Err(ENOMEM);
+                            }
+                        }
+                        let grow = q - a / P;
+                        let pgoff = top.pgoff.checked_sub(grow).ok_or(ENOMEM)?;
+                        model.set(a, q * P, top.flags, top.kind, pgoff);
+                        Ok(())
+                    })();
+                    assert_eq!(got, want, "step {step}: {what}");
+                    ok = got.is_ok();
+                }
+                _ => {
+                    let new = if rng.below(10) == 0 {
+                        mm.start_brk - rng.below(4) * P - 1
+                    } else {
+                        mm.start_brk + rng.below(256) * P + if rng.below(2) == 0 { 0 } else { rng.below(P) }
+                    };
+                    what = alloc::format!("brk({new:#x}) from {:#x}", mm.brk);
+                    let old = mm.brk;
+                    let got = mm.brk(new);
+                    let (newbrk, oldbrk) = ((new + P - 1) & PAGE_MASK, (old + P - 1) & PAGE_MASK);
+                    let want: Result<Vec<(usize, Pg)>, ()> = if new < mm.start_brk {
+                        Err(())
+                    } else if newbrk == oldbrk {
+                        Ok(Vec::new())
+                    } else if new <= old {
+                        if (newbrk / P..oldbrk / P).any(|i| model.pg(i).is_some()) { Ok(model.clear(newbrk, oldbrk)) } else { Err(()) }
+                    } else {
+                        let collides = model.first_mapped_from(oldbrk / P).is_some_and(|q| newbrk + P > model.start_gap(q));
+                        if collides || newbrk > TASK {
+                            Err(())
+                        } else {
+                            model.set(oldbrk, newbrk, VmFlags::VM_DATA_DEFAULT_FLAGS, VmaKind::Anonymous, oldbrk >> PAGE_SHIFT);
+                            Ok(Vec::new())
+                        }
+                    };
+                    match (got, want) {
+                        (Ok(removed), Ok(w)) => {
+                            assert_eq!(pages_of(&removed), w, "step {step}: {what}: removed pages");
+                            assert_eq!(mm.brk, new, "{what}");
+                            ok = true;
+                        }
+                        (Err(_), Err(())) => {
+                            assert_eq!(mm.brk, old, "{what}: a failed brk moved the break");
+                            ok = false;
+                        }
+                        (g, w) => panic!("step {step}: {what}: got {g:x?}, model says {w:x?}"),
+                    }
+                }
+            }
+            compare(&mm, &model, &what);
+            counts[op * 2 + usize::from(ok)] += 1;
+            most_areas = most_areas.max(mm.map_count());
+        }
+        // The run must have exercised both outcomes of every operation,
+        // and built up a real number of areas.
+        for (i, c) in counts.iter().enumerate() {
+            if i != 6 {
+                assert!(*c > 20, "operation {} outcome {} happened only {c} times: {counts:?}", i / 2, i % 2);
+            }
+        }
+        assert!(most_areas > 30, "at most {most_areas} areas at once");
     }
 }
