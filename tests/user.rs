@@ -17,7 +17,8 @@ use crate::arch::entry::entry_32::{start_thread_regs, start_user_mode};
 use crate::arch::paging::PteFlags;
 use crate::mm::kmap_local::{kmap_local_page, kunmap_local};
 use crate::mm::mm_types::MmStruct;
-use crate::mm::page_alloc::{self, PageHighMem, alloc_pages};
+use crate::mm::page_alloc::{PageHighMem, alloc_pages};
+use mm::vma::{VmArea, VmFlags, VmaKind};
 use crate::test_case;
 use crate::tools::ktest::Test;
 
@@ -27,12 +28,22 @@ pub const TESTS: &[Test] = &[
     test_case!(a_faulting_program_is_killed_with_sigsegv_and_frees_its_memory),
     test_case!(a_new_page_directory_shares_the_kernel_half_only),
     test_case!(returning_to_user_mode_with_a_kmap_local_held_is_named_and_cleared),
+    test_case!(untouched_memory_is_paged_in_on_demand_and_given_back),
+    test_case!(a_write_to_a_read_only_area_is_sigsegv),
+    test_case!(a_touch_far_below_the_stack_is_sigsegv),
+    test_case!(copy_to_user_faults_pages_in_but_not_inside_kmap_atomic),
+    test_case!(a_fault_inside_kmap_local_may_sleep_while_another_task_uses_the_slot),
 ];
 
 /// Where the programs' text goes (Linux's traditional i386 ELF base).
 const TEXT: usize = 0x0804_8000;
-/// The stack page, just below the top of user space (Linux `STACK_TOP`).
+/// The top page of the stack, just below the top of user space (Linux
+/// `STACK_TOP`). The stack area starts 4 pages long and grows down.
 const STACK: usize = TASK_SIZE - PAGE_SIZE;
+/// An anonymous read-write area of 16 pages, demand-paged (the programs'
+/// "bss").
+const DATA: usize = 0x0805_0000;
+const DATA_PAGES: usize = 16;
 
 // The programs, in AT&T syntax so that label differences are constants.
 // Each ends with exit(status); a failed check exits with its own number.
@@ -120,6 +131,61 @@ user_segv_start:
     movl $1, %eax
     int $0x80
 user_segv_end:
+
+    # Demand paging: the data area and the stack are untouched at start.
+    .global user_touch_start, user_touch_end
+user_touch_start:
+    movl $0x08050000, %esi      # DATA
+    movl (%esi), %eax           # first read: the zero page (U8)
+    testl %eax, %eax
+    movl $20, %ebx
+    jne ut_exit
+    movl $0x5a5a5a5a, (%esi)    # first write: a fresh page (U9)
+    cmpl $0x5a5a5a5a, (%esi)
+    movl $21, %ebx
+    jne ut_exit
+    movl $16, %ecx              # write every page of the area
+ut_pages:
+    movl %ecx, 4(%esi)
+    addl $4096, %esi
+    loop ut_pages
+    movl %esp, %eax             # 6 pages below the 4-page stack area's
+    subl $(6 * 4096), %eax      # top: it grows down to cover it (U31)
+    movl $1, (%eax)
+    movl $122, %eax             # uname() into untouched stack 10 pages
+    movl %esp, %ebx             # down: the kernel's copy_to_user takes
+    subl $(10 * 4096), %ebx     # the fault, and grows the stack again
+    int $0x80
+    testl %eax, %eax
+    movl $22, %ebx
+    jne ut_exit
+    movl %esp, %edx
+    subl $(10 * 4096), %edx
+    cmpl $0x756e694c, (%edx)    # "Linu"
+    movl $23, %ebx
+    jne ut_exit
+    xorl %ebx, %ebx
+ut_exit:
+    movl $1, %eax
+    int $0x80
+user_touch_end:
+
+    .global user_wro_start, user_wro_end
+user_wro_start:
+    movl $0x08048000, %eax      # TEXT: a read-only area
+    movl $1, (%eax)
+    movl $1, %eax
+    int $0x80
+user_wro_end:
+
+    .global user_far_start, user_far_end
+user_far_start:
+    movl %esp, %eax             # 16 MiB below: past RLIMIT_STACK (8 MiB)
+    subl $0x01000000, %eax
+    movl $1, (%eax)
+    movl $1, %eax
+    int $0x80
+user_far_end:
     "#,
     options(att_syntax)
 );
@@ -129,7 +195,14 @@ unsafe extern "C" {
     static user_hello_end: u8;
     static user_segv_start: u8;
     static user_segv_end: u8;
+    static user_touch_start: u8;
+    static user_touch_end: u8;
+    static user_wro_start: u8;
+    static user_wro_end: u8;
+    static user_far_start: u8;
+    static user_far_end: u8;
 }
+
 
 /// The bytes of a program between two symbols.
 fn program(start: &'static u8, end: &'static u8) -> &'static [u8] {
@@ -138,8 +211,9 @@ fn program(start: &'static u8, end: &'static u8) -> &'static [u8] {
     unsafe { core::slice::from_raw_parts(s, e as usize - s as usize) }
 }
 
-/// A fresh address space with `code` at TEXT (read-only) and a stack page,
-/// both in highmem pages written through kmap_local.
+/// A fresh address space with `code` at TEXT (read-only, in a highmem page
+/// written through kmap_local, as exec will place it), a data area and a
+/// stack area, both demand-paged: nothing is mapped there until touched.
 fn address_space_with(code: &[u8]) -> Arc<MmStruct> {
     assert!(code.len() <= PAGE_SIZE);
     let mm = MmStruct::new().expect("a page directory");
@@ -149,24 +223,44 @@ fn address_space_with(code: &[u8]) -> Arc<MmStruct> {
     unsafe { core::ptr::copy_nonoverlapping(code.as_ptr(), v as *mut u8, code.len()) };
     kunmap_local(v);
     mm.map_page(TEXT, text, false).expect("map text");
-    let stack = alloc_pages(GFP_HIGHUSER | __GFP_ZERO, 0).expect("a stack page");
-    mm.map_page(STACK, stack, true).expect("map stack");
+    {
+        let mut map = mm.mmap_lock();
+        let text_flags = VmFlags::VM_READ | VmFlags::VM_EXEC | VmFlags::VM_MAYREAD | VmFlags::VM_MAYEXEC;
+        map.insert_vm_struct(VmArea::new(TEXT, TEXT + PAGE_SIZE, text_flags, VmaKind::Anonymous, TEXT >> 12).unwrap()).unwrap();
+        let data = VmArea::new(DATA, DATA + DATA_PAGES * PAGE_SIZE, VmFlags::VM_DATA_DEFAULT_FLAGS, VmaKind::Anonymous, DATA >> 12);
+        map.insert_vm_struct(data.unwrap()).unwrap();
+        let stack = VmArea::new(TASK_SIZE - 4 * PAGE_SIZE, TASK_SIZE, VmFlags::VM_STACK_FLAGS, VmaKind::Anonymous, (TASK_SIZE >> 12) - 4);
+        map.insert_vm_struct(stack.unwrap()).unwrap();
+    }
     Arc::new(mm)
 }
 
 /// Run `code` as a user program in a task of its own; its wait status.
+/// Afterwards, check that the program's address space was let go of and
+/// that every page it had (data pages, page tables, the page directory)
+/// went back to the allocator: the pages themselves are checked, not a
+/// global count that other CPUs change meanwhile.
 fn run_user(name: &str, code: &'static [u8]) -> i32 {
     let mm = address_space_with(code);
-    crate::sched::spawn(name, move || {
+    let ours = mm.clone();
+    let status = crate::sched::spawn(name, move || {
         let me = crate::sched::current();
         me.set_mm(mm);
         let regs = start_thread_regs(TEXT, TASK_SIZE);
-        // SAFETY: the task's address space maps TEXT and the stack page
-        // for user mode; the top of this task's stack is unused (we run
-        // far below it) and the task never comes back here.
+        // SAFETY: the task's address space maps TEXT for user mode and has
+        // a stack area; the top of this task's stack is unused (we run far
+        // below it) and the task never comes back here.
         unsafe { start_user_mode(&regs, me.stack_top().expect("a task stack")) }
     })
-    .join()
+    .join();
+    assert_eq!(Arc::strong_count(&ours), 1, "the task let go of its address space when it ended (exit_mm)");
+    let (pages, tables) = ours.resident();
+    let pgd = crate::mm::page_alloc::pfn_to_page(ours.pgd() >> 12);
+    drop(ours);
+    for page in pages.iter().chain(&tables).chain(core::iter::once(&pgd)) {
+        assert_eq!(page.page_count(), 0, "pfn {:#x} was freed with the address space", crate::mm::page_alloc::page_to_pfn(page));
+    }
+    status
 }
 
 /// Catalogue U26: the gate of vector 0x80 is an interrupt gate (so IF is
@@ -210,14 +304,12 @@ fn a_program_runs_in_ring_3_and_uses_the_i386_abi() {
 /// 11) and Linux's line, the kernel carries on, and every page of its
 /// address space comes back.
 fn a_faulting_program_is_killed_with_sigsegv_and_frees_its_memory() {
-    let free = || page_alloc::zones().map(|z| z.nr_free_pages()).sum::<usize>();
-    let (before, killed) = (free(), crate::arch::traps::USER_SIGNALS.load(core::sync::atomic::Ordering::SeqCst));
+    let killed = crate::arch::traps::USER_SIGNALS.load(core::sync::atomic::Ordering::SeqCst);
     // SAFETY: the symbols come from the assembly above.
     let status = run_user("segv", program(unsafe { &user_segv_start }, unsafe { &user_segv_end }));
     assert_eq!(status, 11, "killed by SIGSEGV");
     assert_eq!(crate::arch::traps::USER_SIGNALS.load(core::sync::atomic::Ordering::SeqCst), killed + 1);
-    crate::sched::task::reap_dead_stacks();
-    assert_eq!(free(), before, "the page directory, page table, text and stack pages were all freed");
+    // run_user checked that every page of its address space was freed.
 }
 
 /// Catalogue U12/U13: a new page directory has an empty user half and the
@@ -240,10 +332,10 @@ fn a_new_page_directory_shares_the_kernel_half_only() {
     let text = mm.lookup(TEXT);
     assert!(text.present() && text.flags().contains(PteFlags::USER), "user PTE with U/S");
     assert!(!text.flags().contains(PteFlags::RW), "text read-only");
-    assert!(mm.lookup(STACK).flags().contains(PteFlags::RW | PteFlags::USER));
+    assert!(mm.lookup(STACK).is_none() && mm.lookup(DATA).is_none(), "stack and data wait for their first touch");
     assert!(mm.lookup(TEXT + PAGE_SIZE).is_none());
     if crate::tests::common::have_highmem() {
-        assert!(mm.page_tables().iter().all(|t| PageHighMem(t)), "HIGHPTE: user page tables in highmem");
+        assert!(mm.resident().1.iter().all(|t| PageHighMem(t)), "HIGHPTE: user page tables in highmem");
     }
 }
 
@@ -271,4 +363,118 @@ fn returning_to_user_mode_with_a_kmap_local_held_is_named_and_cleared() {
     let r = crate::debug::last_report();
     assert!(r.as_str().contains("BUG: returning to user mode with 1 kmap_local slot(s) held: task leaky-syscall/"), "{}", r.as_str());
     crate::tests::common::free_page(page);
+}
+
+/// U8, U9, U31 from user mode: the first read of untouched data sees zeros
+/// (the shared zero page), the first write gets a fresh page, 16 pages
+/// written one by one each fault in, the stack grows down on a touch below
+/// its area, and `uname` into untouched stack faults in kernel mode inside
+/// `copy_to_user`. Every page comes back when the program exits.
+fn untouched_memory_is_paged_in_on_demand_and_given_back() {
+    use crate::mm::memory::{ANON_FAULTS, ZERO_PAGE_FAULTS};
+    use core::sync::atomic::Ordering::SeqCst;
+    let (zero, anon) = (ZERO_PAGE_FAULTS.load(SeqCst), ANON_FAULTS.load(SeqCst));
+    let wp = crate::mm::memory::WP_FAULTS.load(SeqCst);
+    // SAFETY: the symbols come from the assembly above.
+    let status = run_user("touch", program(unsafe { &user_touch_start }, unsafe { &user_touch_end }));
+    assert_eq!(status, 0, "the program's own checks (20: zero page, 21: write, 22: uname, 23: its bytes): status {status:#x}");
+    assert!(ZERO_PAGE_FAULTS.load(SeqCst) > zero, "a read fault was answered with the zero page");
+    // The first data page went zero page -> write (do_wp_page); the other
+    // 15 data pages and the 2 stack pages were first touched by a write.
+    assert!(ANON_FAULTS.load(SeqCst) - anon >= 17, "{} anonymous faults", ANON_FAULTS.load(SeqCst) - anon);
+    assert!(crate::mm::memory::WP_FAULTS.load(SeqCst) > wp, "the write after the read replaced the zero page");
+    // run_user checked that every page, page table and the page directory
+    // came back (the zero page is shared and never freed).
+}
+
+/// A write to an area without VM_WRITE ends the program with SIGSEGV
+/// (Linux SEGV_ACCERR), whatever the page table says.
+fn a_write_to_a_read_only_area_is_sigsegv() {
+    // SAFETY: the symbols come from the assembly above.
+    let status = run_user("wro", program(unsafe { &user_wro_start }, unsafe { &user_wro_end }));
+    assert_eq!(status, 11);
+}
+
+/// U31: a touch far below the stack, past its size limit, does not grow
+/// it: SIGSEGV.
+fn a_touch_far_below_the_stack_is_sigsegv() {
+    // SAFETY: the symbols come from the assembly above.
+    let status = run_user("far", program(unsafe { &user_far_start }, unsafe { &user_far_end }));
+    assert_eq!(status, 11);
+}
+
+/// U4 and U5, and the fault half of E53: with page faults allowed, a
+/// `copy_to_user` into an untouched page of a writable area faults, the
+/// fault allocates one zeroed highmem page, and the copy completes; inside
+/// kmap_atomic (faults disabled) the same copy is not resolved: it comes
+/// back short through the fixup, and nothing is allocated.
+fn copy_to_user_faults_pages_in_but_not_inside_kmap_atomic() {
+    use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user};
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let mm = me.mm().unwrap();
+    let page = crate::tests::common::any_page();
+    let v = crate::mm::kmap_atomic::kmap_atomic(page);
+    assert_eq!(copy_to_user(DATA, &[7u8; 64]), 64, "inside kmap_atomic nothing is copied");
+    crate::mm::kmap_atomic::kunmap_atomic(v);
+    assert!(mm.lookup(DATA).is_none(), "and nothing was faulted in");
+    assert_eq!(copy_to_user(DATA, &[7u8; 64]), 0, "with faults allowed the copy completes");
+    let pte = mm.lookup(DATA);
+    assert!(pte.present() && pte.flags().contains(PteFlags::RW | PteFlags::USER));
+    if crate::tests::common::have_highmem() {
+        assert!(PageHighMem(crate::mm::page_alloc::pfn_to_page(pte.pfn())), "a highmem page");
+    }
+    let mut back = [0u8; 80];
+    assert_eq!(copy_from_user(&mut back, DATA), 0);
+    assert!(back[..64].iter().all(|&b| b == 7) && back[64..].iter().all(|&b| b == 0), "the bytes, then zeros");
+    crate::tests::common::free_page(page);
+}
+
+/// The seed threads' claim about kmap_local, for real: "It's valid to take
+/// pagefaults in a kmap_local region". Map a highmem page with kmap_local,
+/// copy it to an untouched user page; the copy faults, the fault sleeps
+/// (forced, 20 ms), and meanwhile another task on the same CPU maps a
+/// different page at the same slot address. When we run again our slot is
+/// restored, the copy completes, and the user page holds our data.
+fn a_fault_inside_kmap_local_may_sleep_while_another_task_uses_the_slot() {
+    use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user};
+    use crate::tests::common::{fill_pattern, highmem_page, pattern};
+    use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    let (ours, theirs) = (highmem_page(), highmem_page());
+    fill_pattern(ours, 7);
+    fill_pattern(theirs, 99);
+    let me = crate::sched::current();
+    let cpu = crate::arch::percpu::raw_smp_processor_id();
+    crate::sched::core::set_current_affinity(1 << cpu);
+    me.set_mm(address_space_with(&[0x90]));
+    let go = Arc::new(AtomicBool::new(false));
+    let seen = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let other = {
+        let (go, seen) = (go.clone(), seen.clone());
+        crate::sched::spawn_on(cpu, "slot-sharer", move || {
+            while !go.load(SeqCst) {
+                crate::sched::yield_now();
+            }
+            let v = kmap_local_page(theirs);
+            seen[0].store(v, SeqCst);
+            seen[1].store(crate::tests::common::read_byte(v + 5) as usize, SeqCst);
+            kunmap_local(v);
+        })
+    };
+    let v = kmap_local_page(ours);
+    crate::arch::mm::fault::FORCE_SLEEP_MS.store(20, SeqCst);
+    go.store(true, SeqCst);
+    // SAFETY: v maps PAGE_SIZE bytes of `ours` until kunmap_local.
+    let left = copy_to_user(DATA, unsafe { core::slice::from_raw_parts(v as *const u8, PAGE_SIZE) });
+    crate::arch::mm::fault::FORCE_SLEEP_MS.store(0, SeqCst);
+    kunmap_local(v);
+    other.join();
+    assert_eq!(left, 0, "the copy completed after the fault");
+    assert_eq!(seen[0].load(SeqCst), v, "the other task used the same slot address while we slept");
+    assert_eq!(seen[1].load(SeqCst), pattern(99, 5) as usize, "and saw its own page there");
+    let mut back = alloc::vec![0u8; PAGE_SIZE];
+    assert_eq!(copy_from_user(&mut back, DATA), 0);
+    assert!((0..PAGE_SIZE).all(|i| back[i] == pattern(7, i)), "the user page holds our page's bytes");
+    crate::tests::common::free_page(ours);
+    crate::tests::common::free_page(theirs);
 }

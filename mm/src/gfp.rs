@@ -65,6 +65,11 @@ pub const GFP_USER: GfpFlags = GFP_KERNEL;
 /// User pages the kernel reaches only through kmap: prefers ZONE_HIGHMEM,
 /// then Normal, then DMA.
 pub const GFP_HIGHUSER: GfpFlags = GFP_USER.union(GfpFlags::__GFP_HIGHMEM);
+/// Anonymous user memory and page-cache pages (Linux
+/// `GFP_HIGHUSER_MOVABLE` = `GFP_HIGHUSER | __GFP_MOVABLE`): highmem first.
+/// We have no ZONE_MOVABLE and no migration, so `__GFP_MOVABLE` would mean
+/// nothing: the same zones as `GFP_HIGHUSER`.
+pub const GFP_HIGHUSER_MOVABLE: GfpFlags = GFP_HIGHUSER;
 /// ISA DMA buffers: ZONE_DMA only (Linux `GFP_DMA` is just `__GFP_DMA`).
 pub const GFP_DMA: GfpFlags = GfpFlags::__GFP_DMA;
 

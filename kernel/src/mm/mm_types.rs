@@ -1,18 +1,27 @@
 //! A process's address space (Linux `struct mm_struct`,
-//! `include/linux/mm_types.h`; `mm_alloc`/`mmput` in `kernel/fork.c`).
+//! `include/linux/mm_types.h`; `mm_alloc`/`mmput`/`exit_mmap` in
+//! `kernel/fork.c` and `mm/mmap.c`).
 //!
-//! So far: the page directory, and the pages the kernel mapped into it for
-//! the process (which the address space owns and frees with itself). The
-//! VMAs, demand paging and copy-on-write come on top of this.
-
-use alloc::vec::Vec;
+//! ```text
+//!  MmStruct
+//!    pgd          a lowmem page directory: user half ours, kernel half swapper's
+//!    mmap_lock    the VMAs (mm::vma::MmMap, host-tested), under a sleeping lock
+//!                 (Linux's mmap_lock is a read-write semaphore; page faults
+//!                 take it too, and may sleep while holding it)
+//! ```
+//!
+//! The pages of the user half are found through the page tables, not kept
+//! in a list: whatever a fault or the kernel mapped, `exit_mmap` frees by
+//! walking the tables (each highmem page table through `pte_offset_map`).
 
 use mm::gfp::{GFP_HIGHUSER, __GFP_ZERO};
-use mm::layout::{PAGE_SHIFT, TASK_SIZE};
+use mm::layout::{KERNEL_PGD_BOUNDARY, PAGE_SHIFT, PGDIR_SHIFT, PTRS_PER_PTE, TASK_SIZE};
 use mm::page::Page;
+use mm::vma::MmMap;
 
 use crate::arch::paging::{Pte, PteFlags};
-use crate::locking::SpinLock;
+use crate::locking::Mutex;
+use crate::locking::mutex::MutexGuard;
 use crate::mm::page_alloc::{__free_pages, alloc_pages, page_to_pfn, pfn_to_page};
 use crate::mm::pgtable::{PDE_USER_TABLE, pgd_alloc, pgd_offset, pte_offset_map, pte_unmap};
 
@@ -31,17 +40,15 @@ pub enum MapError {
 pub struct MmStruct {
     /// Physical address of the page directory (what CR3 holds).
     pgd: usize,
-    /// Pages mapped into the user half that this address space owns.
-    owned: SpinLock<Vec<&'static Page>>,
-    /// The user page tables, to free with the address space.
-    tables: SpinLock<Vec<&'static Page>>,
+    /// The VMAs (Linux `mm->mm_mt` under `mm->mmap_lock`).
+    mmap_lock: Mutex<MmMap>,
 }
 
 impl MmStruct {
-    /// An empty address space: no user mappings, the kernel's half shared
-    /// (Linux `mm_alloc`). `None` without memory.
+    /// An empty address space: no VMAs, no user mappings, the kernel's
+    /// half shared (Linux `mm_alloc`). `None` without memory.
     pub fn new() -> Option<MmStruct> {
-        Some(MmStruct { pgd: pgd_alloc()?, owned: SpinLock::new(Vec::new()), tables: SpinLock::new(Vec::new()) })
+        Some(MmStruct { pgd: pgd_alloc()?, mmap_lock: Mutex::new(MmMap::new()) })
     }
 
     /// Physical address of the page directory.
@@ -49,24 +56,37 @@ impl MmStruct {
         self.pgd
     }
 
+    /// Take the VMA lock (Linux `mmap_read_lock`/`mmap_write_lock`: one
+    /// exclusive lock here; our processes have one thread).
+    pub fn mmap_lock(&self) -> MutexGuard<'_, MmMap> {
+        self.mmap_lock.lock()
+    }
+
+    /// The page-directory entry for `vaddr`, with a page table allocated
+    /// (from highmem, zeroed: HIGHPTE) if there was none (Linux
+    /// `__pte_alloc` + `pmd_install`).
+    pub fn pte_alloc(&self, vaddr: usize) -> Result<Pte, MapError> {
+        let pdep = pgd_offset(self.pgd, vaddr);
+        // SAFETY: pdep points into our page directory, a lowmem page.
+        let pde = unsafe { pdep.read_volatile() };
+        if pde.present() {
+            return Ok(pde);
+        }
+        let table = alloc_pages(GFP_HIGHUSER | __GFP_ZERO, 0).ok_or(MapError::NoMemory)?;
+        let pde = Pte::new(page_to_pfn(table), PDE_USER_TABLE);
+        // SAFETY: as above; the table is zeroed, so it maps nothing yet.
+        unsafe { pdep.write_volatile(pde) };
+        Ok(pde)
+    }
+
     /// Map `page` at user address `vaddr`, user-accessible, writable or
-    /// not; the address space owns the page from now on and frees it with
-    /// itself. A missing page table is allocated from highmem (HIGHPTE) and
-    /// zeroed; the PTE is written through `pte_offset_map`.
+    /// not (Linux `vm_insert_page`, used by exec to place what it read).
+    /// The address space owns the page from now on.
     pub fn map_page(&self, vaddr: usize, page: &'static Page, writable: bool) -> Result<(), MapError> {
         if vaddr >= TASK_SIZE || !vaddr.is_multiple_of(mm::layout::PAGE_SIZE) {
             return Err(MapError::BadAddress(vaddr));
         }
-        let pdep = pgd_offset(self.pgd, vaddr);
-        // SAFETY: pdep points into our page directory, a lowmem page.
-        let mut pde = unsafe { pdep.read_volatile() };
-        if !pde.present() {
-            let table = alloc_pages(GFP_HIGHUSER | __GFP_ZERO, 0).ok_or(MapError::NoMemory)?;
-            self.tables.lock().push(table);
-            pde = Pte::new(page_to_pfn(table), PDE_USER_TABLE);
-            // SAFETY: as above; the table is zeroed, so it maps nothing yet.
-            unsafe { pdep.write_volatile(pde) };
-        }
+        let pde = self.pte_alloc(vaddr)?;
         let ptep = pte_offset_map(pde, vaddr);
         // SAFETY: ptep points into the page table mapped just above.
         let old = unsafe { ptep.read_volatile() };
@@ -77,7 +97,6 @@ impl MmStruct {
             }
             // SAFETY: as above; the entry was empty, so no TLB holds it.
             unsafe { ptep.write_volatile(Pte::new(page_to_pfn(page), flags)) };
-            self.owned.lock().push(page);
             Ok(())
         } else {
             Err(MapError::Exists(vaddr))
@@ -101,23 +120,44 @@ impl MmStruct {
         pte
     }
 
-    /// The user page tables (for tests and `ps`: where they live).
-    pub fn page_tables(&self) -> Vec<&'static Page> {
-        self.tables.lock().clone()
+    /// The user page tables and the data pages mapped through them
+    /// (pages, page tables), for `ps` and the tests: where they live.
+    pub fn resident(&self) -> (alloc::vec::Vec<&'static Page>, alloc::vec::Vec<&'static Page>) {
+        let (mut pages, mut tables) = (alloc::vec::Vec::new(), alloc::vec::Vec::new());
+        self.walk(|page| pages.push(page), |table| tables.push(table));
+        (pages, tables)
+    }
+
+    /// Visit every data page (not the shared zero page) and every page
+    /// table of the user half.
+    fn walk(&self, mut page: impl FnMut(&'static Page), mut table: impl FnMut(&'static Page)) {
+        for i in 0..KERNEL_PGD_BOUNDARY {
+            // SAFETY: entry i of our page directory.
+            let pde = unsafe { pgd_offset(self.pgd, i << PGDIR_SHIFT).read_volatile() };
+            if !pde.present() {
+                continue;
+            }
+            let first = pte_offset_map(pde, i << PGDIR_SHIFT);
+            for j in 0..PTRS_PER_PTE {
+                // SAFETY: entry j of the page table mapped at `first`.
+                let pte = unsafe { first.add(j).read_volatile() };
+                if pte.present() && !crate::mm::memory::is_zero_pfn(pte.pfn()) {
+                    page(pfn_to_page(pte.pfn()));
+                }
+            }
+            pte_unmap(first);
+            table(pfn_to_page(pde.pfn()));
+        }
     }
 }
 
 impl Drop for MmStruct {
     /// Free every page, every page table and the page directory (Linux
-    /// `exit_mmap` + `pgd_free`). Nobody runs on this address space any
-    /// more: a task's mm is dropped after it has switched out for good.
+    /// `exit_mmap` + `free_pgtables` + `pgd_free`). Nobody runs on this
+    /// address space any more: a task lets go of its mm after switching
+    /// back to swapper_pg_dir (`Task::exit_mm`).
     fn drop(&mut self) {
-        for page in self.owned.lock().drain(..) {
-            __free_pages(page, 0);
-        }
-        for table in self.tables.lock().drain(..) {
-            __free_pages(table, 0);
-        }
+        self.walk(|p| __free_pages(p, 0), |t| __free_pages(t, 0));
         __free_pages(pfn_to_page(self.pgd >> PAGE_SHIFT), 0);
     }
 }

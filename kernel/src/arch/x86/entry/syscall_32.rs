@@ -21,6 +21,8 @@ pub mod nr {
     pub const WRITE: i32 = 4;
     /// `getpid()`.
     pub const GETPID: i32 = 20;
+    /// `uname(buf)` (`newuname`).
+    pub const NEWUNAME: i32 = 122;
     /// `sched_yield()`.
     pub const SCHED_YIELD: i32 = 158;
     /// `exit_group(status)`.
@@ -34,6 +36,7 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::EXIT => crate::exit::sys_exit,
         nr::WRITE => crate::fs::read_write::sys_write,
         nr::GETPID => crate::sys::sys_getpid,
+        nr::NEWUNAME => crate::sys::sys_newuname,
         nr::SCHED_YIELD => crate::sched::core::sys_sched_yield,
         nr::EXIT_GROUP => crate::exit::sys_exit_group,
         _ => return None,

@@ -78,7 +78,7 @@ pub mod pf {
 
 /// Called by `isr_common` for every exception.
 pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
-    if frame.vector < 32 && frame.from_user() {
+    if frame.vector < 32 && frame.vector != 14 && frame.from_user() {
         return do_user_trap(frame);
     }
     match frame.vector {
@@ -92,36 +92,29 @@ pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
 /// Linux's signal numbers for the exceptions a user program can cause.
 const SIGTRAP: i32 = 5;
 const SIGFPE: i32 = 8;
-const SIGSEGV: i32 = 11;
+/// Segmentation violation: a bad memory access (also the page-fault
+/// path's, `arch/x86/mm/fault.rs`).
+pub const SIGSEGV: i32 = 11;
 const SIGILL: i32 = 4;
 const SIGBUS: i32 = 7;
 
 /// An exception in user mode is the program's fault, never the kernel's:
 /// say so in Linux's words and end the process with the signal as its wait
 /// status (Linux `force_sig_fault` + the default action, `do_exit(sig)`).
-/// No demand paging yet: every user page fault is fatal for now.
+/// (Page faults go to `do_page_fault`, which may resolve them.)
 fn do_user_trap(frame: &mut TrapFrame) {
     let me = crate::sched::current();
     let (ip, sp) = (frame.eip, frame.user_sp().unwrap_or(0));
-    let sig = match frame.vector {
-        14 => {
-            // arch/x86/mm/fault.c show_signal_msg()
-            log::warn!("{}[{}]: segfault at {:x} ip {:08x} sp {:08x} error {:x}",
-                me.name(), me.id(), read_cr2(), ip, sp, frame.error_code);
-            SIGSEGV
-        }
-        v => {
-            // arch/x86/kernel/traps.c do_trap() / do_general_protection()
-            let (name, _) = EXCEPTION_NAMES[v as usize];
-            log::warn!("traps: {}[{}] {} ip:{:x} sp:{:x} error:{:x}", me.name(), me.id(), name, ip, sp, frame.error_code);
-            match v {
-                0 | 16 | 19 => SIGFPE,
-                1 | 3 => SIGTRAP,
-                6 => SIGILL,
-                17 => SIGBUS,
-                _ => SIGSEGV,
-            }
-        }
+    let v = frame.vector;
+    // arch/x86/kernel/traps.c do_trap() / do_general_protection()
+    let (name, _) = EXCEPTION_NAMES[v as usize];
+    log::warn!("traps: {}[{}] {} ip:{:x} sp:{:x} error:{:x}", me.name(), me.id(), name, ip, sp, frame.error_code);
+    let sig = match v {
+        0 | 16 | 19 => SIGFPE,
+        1 | 3 => SIGTRAP,
+        6 => SIGILL,
+        17 => SIGBUS,
+        _ => SIGSEGV,
     };
     USER_SIGNALS.fetch_add(1, Ordering::Relaxed);
     crate::sched::exit(sig)
@@ -138,12 +131,20 @@ fn do_int3(frame: &TrapFrame) {
 /// The page-fault handler. A kernel page fault that nobody expected is
 /// reported the way Linux reports it, then the kernel panics.
 pub fn do_page_fault(frame: &mut TrapFrame) {
+    let address = read_cr2();
+    // A user address, or any fault from user mode: demand paging
+    // (arch/x86/mm/fault.rs). A kernel-mode fault there that nothing can
+    // resolve or fix up is a kernel bug, reported below.
+    if (address < mm::layout::TASK_SIZE || frame.from_user())
+        && crate::arch::mm::fault::do_user_addr_fault(frame, address)
+    {
+        return;
+    }
     // The kernel never resolves its own page faults (no demand paging of
     // kernel memory), so the only way out is an exception-table fixup.
     if frame.error_code & pf::USER == 0 && crate::arch::extable::fixup_exception(&mut frame.eip) {
         return;
     }
-    let address = read_cr2();
     let mut head = FmtBuf::<512>::new();
     describe_page_fault(&mut head, address, frame.error_code);
     die(frame, Some(head.as_str()));

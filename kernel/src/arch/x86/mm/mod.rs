@@ -2,4 +2,5 @@
 //! `arch/x86/include/asm/pgtable*.h`, `tlbflush.h`): what a page-table entry
 //! looks like, the TLB instructions, and the exception table.
 pub mod extable;
+pub mod fault;
 pub mod paging;

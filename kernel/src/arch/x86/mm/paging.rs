@@ -85,6 +85,15 @@ pub fn flush_tlb_one_kernel(addr: usize) {
     unsafe { x86::tlb::flush(addr) };
 }
 
+/// Invalidate this CPU's TLB entry for one user address of the loaded
+/// page directory (`invlpg`; Linux `flush_tlb_page` when only this CPU can
+/// hold it: our processes are single-threaded and run on one CPU at a time,
+/// and a CPU switching page directories drops the old non-global entries).
+pub fn flush_tlb_one_user(addr: usize) {
+    // SAFETY: invlpg only drops a cached translation.
+    unsafe { x86::tlb::flush(addr) };
+}
+
 /// Flush this CPU's whole TLB *including global entries* (Linux
 /// `__flush_tlb_all`). Reloading CR3 keeps global entries, so toggle CR4.PGE.
 pub fn flush_tlb_all_local() {

@@ -1,0 +1,129 @@
+//! Page faults on user addresses (Linux `arch/x86/mm/fault.c`,
+//! `do_user_addr_fault`): from user mode, and from kernel code copying to
+//! or from user memory.
+//!
+//! ```text
+//!  #PF, CR2 = address
+//!    address >= TASK_SIZE, or faults disabled (pagefault_disable,
+//!    kmap_atomic, preemption off), or no mm   -> bad_area_nosemaphore
+//!    mmap_lock; find_vma; below a VM_GROWSDOWN area -> expand_stack
+//!    no area, or the access not allowed      -> bad_area
+//!    handle_mm_fault (kernel/src/mm/memory.rs) -> resolved: retry the instruction
+//!  bad area: from user mode   -> "NAME[PID]: segfault at ..." and SIGSEGV
+//!            from kernel mode -> the exception-table fixup (a short copy),
+//!                                or, with none, a named kernel bug
+//! ```
+//!
+//! Interrupts come back on while the fault is handled if the faulting code
+//! had them on: resolving it may sleep (the mmap lock, the allocator), and
+//! it is ordinary task context, not an interrupt. The same is true inside
+//! a kmap_local mapping, which is the point of kmap_local: a user copy from
+//! a mapped highmem page may fault, sleep, and come back to the same slot.
+
+use mm::layout::TASK_SIZE;
+use mm::vma::VmFlags;
+
+use crate::arch::entry::TrapFrame;
+use crate::arch::traps::pf;
+use crate::mm::memory::{FaultFlags, handle_mm_fault};
+
+/// Why a fault on a user address was not resolved (Linux's `si_code`s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadArea {
+    /// No area there (`SEGV_MAPERR`).
+    MapErr,
+    /// An area that does not allow this access (`SEGV_ACCERR`).
+    AccErr,
+    /// Faults are disabled, or there is no address space: do not even look
+    /// (`bad_area_nosemaphore`).
+    NoContext,
+    /// Out of memory while resolving it.
+    Oom,
+    /// A mapping that cannot be filled (`SIGBUS`).
+    SigBus,
+}
+
+/// Page faults on user addresses resolved, and not.
+pub static USER_FAULTS_RESOLVED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Linux `faulthandler_disabled()`: `pagefault_disable()` (kmap_atomic
+/// does it) or atomic context. Then a fault must not sleep, so it is not
+/// resolved at all: it goes straight to the fixup.
+fn faulthandler_disabled() -> bool {
+    crate::sched::preempt::pagefault_disabled() || crate::sched::preempt::in_atomic()
+}
+
+/// May this access happen in this area? (Linux `access_error`.)
+fn access_error(write: bool, flags: VmFlags) -> bool {
+    if write {
+        !flags.contains(VmFlags::VM_WRITE)
+    } else {
+        !flags.intersects(VmFlags::VM_READ | VmFlags::VM_EXEC | VmFlags::VM_WRITE)
+    }
+}
+
+/// A test's knob: sleep this many milliseconds at the start of every
+/// resolvable fault (0: never). It lets a test show that a fault taken
+/// inside a kmap_local mapping may sleep while another task uses the same
+/// slot (tests/user.rs).
+pub static FORCE_SLEEP_MS: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// Try to resolve a fault at `address`; `Ok` means retry the instruction.
+pub fn resolve_user_fault(address: usize, write: bool, user: bool) -> Result<(), BadArea> {
+    if address >= TASK_SIZE || faulthandler_disabled() {
+        return Err(if address >= TASK_SIZE { BadArea::MapErr } else { BadArea::NoContext });
+    }
+    match FORCE_SLEEP_MS.load(core::sync::atomic::Ordering::Relaxed) {
+        0 => {}
+        ms => crate::sched::msleep(ms as u64),
+    }
+    let Some(mm) = crate::sched::current().mm() else { return Err(BadArea::NoContext) };
+    let mut map = mm.mmap_lock();
+    let mut vma = *map.find_vma(address).ok_or(BadArea::MapErr)?;
+    if vma.vm_start > address {
+        if !vma.vm_flags.contains(VmFlags::VM_GROWSDOWN) {
+            return Err(BadArea::MapErr);
+        }
+        // U31: just below the stack, it grows; too far below, or into the
+        // guard gap above another area, it does not.
+        map.expand_stack(address).map_err(|_| BadArea::MapErr)?;
+        vma = *map.find_vma(address).ok_or(BadArea::MapErr)?;
+    }
+    if access_error(write, vma.vm_flags) {
+        return Err(BadArea::AccErr);
+    }
+    handle_mm_fault(&mm, &vma, address, FaultFlags { write, user }).map_err(|e| match e {
+        crate::mm::memory::VmFault::Oom => BadArea::Oom,
+        crate::mm::memory::VmFault::SigBus => BadArea::SigBus,
+    })?;
+    USER_FAULTS_RESOLVED.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+/// The page-fault handler's user-address half (Linux
+/// `do_user_addr_fault`). Returns `true` if the fault was dealt with
+/// (resolved, fixed up, or the process ended); `false` for a kernel-mode
+/// fault with no fixup, which the caller reports as a kernel bug.
+pub fn do_user_addr_fault(frame: &mut TrapFrame, address: usize) -> bool {
+    let user = frame.from_user();
+    let write = frame.error_code & pf::WRITE != 0;
+    let irqs_were_on = frame.eflags & crate::arch::cpu::EFLAGS_IF != 0;
+    if irqs_were_on {
+        crate::arch::cpu::local_irq_enable();
+    }
+    let result = resolve_user_fault(address, write, user);
+    let _ = crate::arch::cpu::local_irq_save();
+    match result {
+        Ok(()) => true,
+        Err(why) if user => {
+            let me = crate::sched::current();
+            // Linux show_signal_msg(): the line every dmesg reader knows.
+            log::warn!("{}[{}]: segfault at {:x} ip {:08x} sp {:08x} error {:x} ({:?})",
+                me.name(), me.id(), address, frame.eip, frame.user_sp().unwrap_or(0), frame.error_code, why);
+            crate::arch::traps::USER_SIGNALS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            crate::sched::exit(crate::arch::traps::SIGSEGV)
+        }
+        // A user copy's fault: resume at its fixup, the copy comes back short.
+        Err(_) => crate::arch::extable::fixup_exception(&mut frame.eip),
+    }
+}

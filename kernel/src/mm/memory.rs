@@ -1,0 +1,155 @@
+//! Demand paging (Linux `mm/memory.c`): resolving a fault on a user
+//! address through the VMAs, with every page table reached by
+//! `pte_offset_map` (HIGHPTE) and every new page cleared through
+//! kmap_local.
+//!
+//! ```text
+//!  handle_mm_fault(mm, vma, address, flags)
+//!    pte_alloc                  a page table for the 4 MiB, from highmem
+//!    pte_offset_map             kmap_local of that table     (depth D+1)
+//!    none     -> do_anonymous_page
+//!                  read:  the shared zero page, read-only (U8)
+//!                  write: alloc GFP_HIGHUSER_MOVABLE|__GFP_ZERO (zeroed through
+//!                         kmap_local, D+2 inside), PTE writable+dirty (U9)
+//!    present, write, not writable -> do_wp_page
+//!                  the zero page: a fresh zeroed page (copy-on-write of zeros)
+//!                  a page only this process maps: write-enable it in place
+//!    pte_unmap                                                (depth D)
+//! ```
+//!
+//! Differences from Linux, for now: one lock (the mm's `mmap_lock`, held
+//! across the fault) stands for both `mmap_lock` and the page-table lock;
+//! there is no rmap, LRU or memcg; no page is shared between processes
+//! until fork brings copy-on-write.
+
+use mm::gfp::{GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_ZERO};
+use mm::vma::{PgProt, VmArea, VmFlags};
+use spin::Once;
+
+use crate::arch::paging::{Pte, PteFlags, flush_tlb_one_user};
+use crate::mm::mm_types::MmStruct;
+use crate::mm::page_alloc::{alloc_pages, page_to_pfn};
+use crate::mm::pgtable::{pte_offset_map, pte_unmap};
+
+/// What a fault asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultFlags {
+    /// A write (`FAULT_FLAG_WRITE`).
+    pub write: bool,
+    /// From user mode (`FAULT_FLAG_USER`).
+    pub user: bool,
+}
+
+/// Why a fault could not be resolved (Linux `VM_FAULT_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmFault {
+    /// No memory for a page or a page table (`VM_FAULT_OOM`).
+    Oom,
+    /// A mapping we cannot fill yet (file-backed: `VM_FAULT_SIGBUS`).
+    SigBus,
+}
+
+/// Faults resolved, by kind (for tests and `ps`).
+pub static ANON_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// Read faults answered with the zero page.
+pub static ZERO_PAGE_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// Write faults on a read-only PTE (`do_wp_page`).
+pub static WP_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The shared zero page (Linux `empty_zero_page`): every untouched
+/// anonymous page reads from it, read-only, until written.
+static ZERO_PFN: Once<usize> = Once::new();
+
+/// Its frame (Linux `my_zero_pfn`); allocated, zeroed, the first time.
+pub fn my_zero_pfn() -> usize {
+    *ZERO_PFN.call_once(|| {
+        let page = alloc_pages(GFP_KERNEL | __GFP_ZERO, 0).expect("a page for the zero page");
+        page_to_pfn(page)
+    })
+}
+
+/// Is `pfn` the zero page? (Never freed, never written.)
+pub fn is_zero_pfn(pfn: usize) -> bool {
+    ZERO_PFN.get() == Some(&pfn)
+}
+
+/// The PTE flags for an area's protection (`vm_page_prot`).
+fn pte_flags(prot: PgProt) -> PteFlags {
+    PteFlags::from_bits_truncate(prot.bits()) | PteFlags::ACCESSED
+}
+
+/// Resolve a fault at `address` in `vma` (Linux `handle_mm_fault`). The
+/// caller holds the mm's `mmap_lock` and has checked that the access is
+/// allowed (`access_error`).
+pub fn handle_mm_fault(mm: &MmStruct, vma: &VmArea, address: usize, flags: FaultFlags) -> Result<(), VmFault> {
+    let addr = address & mm::layout::PAGE_MASK;
+    let pde = mm.pte_alloc(addr).map_err(|_| VmFault::Oom)?;
+    let ptep = pte_offset_map(pde, addr);
+    // SAFETY: ptep points into the page table mapped just above.
+    let orig = unsafe { ptep.read_volatile() };
+    let result = if orig.is_none() {
+        do_anonymous_page(vma, flags, ptep)
+    } else if flags.write && !orig.flags().contains(PteFlags::RW) {
+        do_wp_page(vma, addr, orig, ptep)
+    } else {
+        // Present and allowed: a stale TLB entry on this CPU (Linux
+        // flush_tlb_fix_spurious_fault).
+        flush_tlb_one_user(addr);
+        Ok(())
+    };
+    pte_unmap(ptep);
+    result
+}
+
+/// A first touch of an anonymous page (Linux `do_anonymous_page`).
+fn do_anonymous_page(vma: &VmArea, flags: FaultFlags, ptep: *mut Pte) -> Result<(), VmFault> {
+    if !vma.vma_is_anonymous() {
+        return Err(VmFault::SigBus);
+    }
+    let prot = pte_flags(vma.vm_page_prot());
+    let entry = if !flags.write {
+        // U8: reads of untouched memory see the shared zero page.
+        ZERO_PAGE_FAULTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        Pte::new(my_zero_pfn(), prot - PteFlags::RW)
+    } else {
+        // U9: a fresh page, highmem first, cleared through kmap_local (the
+        // allocator's __GFP_ZERO does clear_highpage) while the page table
+        // stays mapped below it on this task's slot stack.
+        let page = alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0).ok_or(VmFault::Oom)?;
+        ANON_FAULTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        Pte::new(page_to_pfn(page), maybe_mkwrite(prot, vma) | PteFlags::DIRTY)
+    };
+    // SAFETY: ptep points into a mapped page table; the entry was empty,
+    // so no TLB holds a translation to invalidate.
+    unsafe { ptep.write_volatile(entry) };
+    Ok(())
+}
+
+/// Writable if the area is (Linux `maybe_mkwrite`): private writable
+/// areas' `vm_page_prot` is read-only so that the first write faults.
+fn maybe_mkwrite(prot: PteFlags, vma: &VmArea) -> PteFlags {
+    if vma.vm_flags.contains(VmFlags::VM_WRITE) { prot | PteFlags::RW } else { prot }
+}
+
+/// A write to a present, read-only page of a writable area (Linux
+/// `do_wp_page`). The zero page is replaced by a fresh zeroed page
+/// (`wp_page_copy`); a page nobody else maps is made writable in place
+/// (`wp_page_reuse`). Break before make: the old entry is cleared and its
+/// TLB entry flushed before the new one is set.
+fn do_wp_page(vma: &VmArea, addr: usize, orig: Pte, ptep: *mut Pte) -> Result<(), VmFault> {
+    WP_FAULTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    let prot = maybe_mkwrite(pte_flags(vma.vm_page_prot()), vma) | PteFlags::DIRTY;
+    let entry = if is_zero_pfn(orig.pfn()) {
+        let page = alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0).ok_or(VmFault::Oom)?;
+        Pte::new(page_to_pfn(page), prot)
+    } else {
+        Pte::new(orig.pfn(), prot)
+    };
+    // SAFETY: ptep points into a mapped page table of this mm, whose lock
+    // the caller holds; only this CPU runs the (single-threaded) process.
+    unsafe { ptep.write_volatile(Pte::NONE) };
+    flush_tlb_one_user(addr);
+    // SAFETY: as above.
+    unsafe { ptep.write_volatile(entry) };
+    Ok(())
+}
