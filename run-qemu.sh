@@ -9,6 +9,8 @@
 #   ./run-qemu.sh host-test             host unit tests of the pure-logic crates
 #   ./run-qemu.sh console-test          type into the console and check each command's output
 #   ./run-qemu.sh lint                  clippy (kernel target and host crates) with the SAFETY lints denied
+#   ./run-qemu.sh user-test             build the user programs (user/), check their ELF files and run
+#                                       them on the host's Linux and under qemu-i386
 #   ./run-qemu.sh bench                 in-kernel benchmarks (release build; default --smp 2)
 #   ./run-qemu.sh stress [--seconds N]  kmap stress test on every CPU (default 60 s, --smp 4)
 #   ./run-qemu.sh qemu-cmd              print the QEMU command line the options give (no build, no boot)
@@ -59,7 +61,9 @@ usage() { sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//
 
 # ---------------------------------------------------------------- set-up ----
 # Debian packages setup installs (the README lists the same).
-SETUP_DEBS="qemu-system-x86 grub-pc-bin grub-common xorriso mtools gdb python3 curl ca-certificates"
+# qemu-user gives qemu-i386, the user-mode oracle for the user programs;
+# binutils gives readelf (their ELF checks) and objcopy (build_user).
+SETUP_DEBS="qemu-system-x86 qemu-user binutils grub-pc-bin grub-common xorriso mtools gdb python3 curl ca-certificates"
 
 # rustup: apt's package where the distribution has one (Debian 13 does,
 # Debian 12 does not); otherwise rustup-init from static.rust-lang.org, the
@@ -133,6 +137,7 @@ setup() {
         rustup toolchain install "$tc" --profile minimal --component rust-src,clippy
     fi
     build
+    build_user
     echo "setup: done. Booting with -m $MEM (leave QEMU with Ctrl-A X)."
     if [ ! -t 0 ]; then
         # No terminal to type Ctrl-A X into (CI): boot, print the log, leave.
@@ -155,6 +160,26 @@ build() {
     cargo build -p kernel "${flags[@]}" >&2
     KERNEL_ELF="$(kernel_elf_path)"
     [ -f "$KERNEL_ELF" ] || die "build produced no $KERNEL_ELF"
+}
+
+# The user programs (user/src/bin/*.rs): static ELF32 i386 executables,
+# built for our target JSON with the release profile into target/user, then
+# copied without their debugging sections into $USER_BIN, one file per
+# program named after it. Those copies are what the oracle runs and what
+# the initramfs packs; the originals, with debug info for gdb, stay in
+# target/user/i686-kernel/release/.
+USER_BIN="$REPO/target/user/bin"
+build_user() {
+    command -v cargo >/dev/null 2>&1 || die "cargo not found (looked on PATH and in $CARGO_BIN): run ./run-qemu.sh setup"
+    command -v objcopy >/dev/null 2>&1 || die "objcopy not found: run ./run-qemu.sh setup (package binutils)"
+    cargo build -p user --release --target-dir "$REPO/target/user" >&2 || return 1
+    local built="$REPO/target/user/i686-kernel/release" src name
+    rm -rf "$USER_BIN"; mkdir -p "$USER_BIN"
+    for src in "$REPO"/user/src/bin/*.rs; do
+        name="$(basename "$src" .rs)"
+        [ -f "$built/$name" ] || { echo "build_user: cargo built no $built/$name" >&2; return 1; }
+        objcopy --strip-debug "$built/$name" "$USER_BIN/$name" || return 1
+    done
 }
 
 ISO_IMAGE="$REPO/target/kernel.iso"
@@ -295,6 +320,7 @@ boot_capture() {
 
 source "$REPO/tests/runner.sh"
 source "$REPO/tests/lint.sh"
+source "$REPO/tests/user.sh"
 
 host_test() {
     echo "== host unit tests (mm, boot) =="
@@ -346,7 +372,7 @@ PY
 }
 
 # ------------------------------------------------------------ arguments ----
-COMMANDS="setup test check host-test console-test lint bench stress qemu-cmd"
+COMMANDS="setup test check host-test console-test lint user-test bench stress qemu-cmd"
 CMD=boot
 RUNNER_ELF=""
 FILTER=""
@@ -363,7 +389,7 @@ value() {
 
 while [ $# -gt 0 ]; do
     case "$1" in
-        setup|test|check|host-test|bench|stress|console-test|lint|qemu-cmd) CMD="$1" ;;
+        setup|test|check|host-test|bench|stress|console-test|lint|user-test|qemu-cmd) CMD="$1" ;;
         --seconds) SECONDS_ARG="$(value --seconds "a number of seconds, e.g. --seconds 60" $# "${2-}")"; shift ;;
         --mem) MEM="$(value --mem "a size with a unit, e.g. --mem 512M or --mem 3G" $# "${2-}")"; shift ;;
         --smp) SMP="$(value --smp "a number of CPUs, e.g. --smp 2" $# "${2-}")"; SMP_GIVEN=1; shift ;;
@@ -415,6 +441,7 @@ case "$CMD" in
     check) check_all ;;
     console-test) build; check_console; check_gdb; summary ;;
     lint) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); check_lints; summary ;;
+    user-test) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); check_user_oracle; summary ;;
     stress)
         PROFILE=release; build
         [ "$SMP_GIVEN" = 1 ] || SMP=4

@@ -3,9 +3,10 @@
 #
 # check_lints runs clippy with `-D warnings` twice:
 #
-#   * the kernel, for its own target (i686-kernel.json, build-std): the
-#     kernel crate with the in-kernel tests of tests/*.rs, which are compiled
-#     into it. Dev and release see the same code (the only
+#   * the kernel and the user programs, for their target (i686-kernel.json,
+#     build-std): the kernel crate with the in-kernel tests of tests/*.rs,
+#     which are compiled into it, and the user crate's runtime and every
+#     program in user/src/bin/. Dev and release see the same code (the only
 #     debug_assertions tests are `cfg!()`, which compiles both branches),
 #     so one profile is enough;
 #   * the host crates mm and boot with --all-targets (their unit tests
@@ -29,7 +30,7 @@ SAFETY_LINTS=(
     "workspace.lints.clippy missing_safety_doc"
     "workspace.lints.rust unsafe_op_in_unsafe_fn"
 )
-LINT_CRATES=(kernel mm boot)
+LINT_CRATES=(kernel mm boot user)
 
 # lint_level TOML TABLE KEY: the level KEY is given in [TABLE] of TOML
 # ("deny", "forbid", ... or nothing), from `KEY = "LEVEL"` or
@@ -66,7 +67,7 @@ safety_rule_problems() {
     # An allow (or expect, or warn) in the source would switch a lint off
     # where it matters.
     local pat='(allow|expect|warn)\([^)]*(undocumented_unsafe_blocks|missing_safety_doc|unsafe_op_in_unsafe_fn)'
-    grep -rnE --include='*.rs' "$pat" "$REPO/kernel" "$REPO/mm" "$REPO/boot" "$REPO/tests" 2>/dev/null \
+    grep -rnE --include='*.rs' "$pat" "$REPO/kernel" "$REPO/mm" "$REPO/boot" "$REPO/user" "$REPO/tests" 2>/dev/null \
         | sed "s|^$REPO/||; s|\$|  (the SAFETY lints may not be relaxed in the source)|"
 }
 
@@ -110,7 +111,7 @@ check_lints() {
     local log="$REPO/target/lint.log" tc problems=() findings rc=0
     tc=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$REPO/rust-toolchain.toml")
     mkdir -p "$REPO/target"
-    echo "== lints: SAFETY rule, clippy -D warnings (kernel target; host crates mm, boot) =="
+    echo "== lints: SAFETY rule, clippy -D warnings (kernel target: kernel, user; host crates mm, boot) =="
 
     mapfile -t problems < <(safety_rule_problems)
     if [ "${#problems[@]}" -gt 0 ]; then
@@ -126,8 +127,8 @@ check_lints() {
     fi
 
     {
-        echo "### kernel: cargo clippy -p kernel -- -D warnings"
-        (cd "$REPO" && cargo "+$tc" clippy -p kernel -- -D warnings 2>&1) || rc=1
+        echo "### kernel target: cargo clippy -p kernel -p user -- -D warnings"
+        (cd "$REPO" && cargo "+$tc" clippy -p kernel -p user -- -D warnings 2>&1) || rc=1
         echo "### host: cargo clippy -p mm -p boot --all-targets -- -D warnings (from /)"
         (cd / && cargo "+$tc" clippy --manifest-path "$REPO/Cargo.toml" -p mm -p boot \
             --target-dir "$REPO/target/host" --all-targets -- -D warnings 2>&1) || rc=1

@@ -410,6 +410,7 @@ check_all() {
     check_script_options
     host_test
     check_lints
+    check_user_oracle
     build
 
     # The whole suite on both boot paths with the default machine, and on
