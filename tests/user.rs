@@ -204,6 +204,12 @@ unsafe extern "C" {
 }
 
 
+/// The hello program's bytes (for tests/exec.rs, which wraps it in an ELF).
+pub fn hello_program() -> &'static [u8] {
+    // SAFETY: the symbols come from the assembly above.
+    program(unsafe { &user_hello_start }, unsafe { &user_hello_end })
+}
+
 /// The bytes of a program between two symbols.
 fn program(start: &'static u8, end: &'static u8) -> &'static [u8] {
     let (s, e) = (start as *const u8, end as *const u8);

@@ -6,6 +6,10 @@
 pub const EPERM: i32 = 1;
 /// No such file or directory.
 pub const ENOENT: i32 = 2;
+/// Argument list too long.
+pub const E2BIG: i32 = 7;
+/// Exec format error: not a program this kernel can run.
+pub const ENOEXEC: i32 = 8;
 /// Bad file number.
 pub const EBADF: i32 = 9;
 /// Out of memory.

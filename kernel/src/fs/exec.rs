@@ -1,0 +1,212 @@
+//! Replacing a process's program (Linux `fs/exec.c`: `do_execveat_common`,
+//! `begin_new_exec`, `setup_arg_pages`; the stack layout is
+//! `create_elf_tables` in `fs/binfmt_elf.c`).
+//!
+//! ```text
+//!  new MmStruct  <- load_elf_binary (text, data, bss, start_brk)
+//!  stack area [TASK_SIZE - 128 KiB, TASK_SIZE), VM_GROWSDOWN, demand-paged
+//!  --- point of no return: the task switches to the new address space ---
+//!  the initial stack, built here and copied with copy_to_user (which
+//!  faults the stack pages in), exactly as Linux's i386 ABI lays it out:
+//!
+//!    TASK_SIZE ->  0 (4 bytes)
+//!                  execfn, envp strings, argv strings, "i686"
+//!                  16 bytes for AT_RANDOM
+//!                  (16-byte alignment)
+//!                  auxv: (type, value) pairs ... AT_NULL
+//!                  envp[0..n], NULL
+//!                  argv[0..n], NULL
+//!    esp ------->  argc
+//! ```
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use mm::layout::{PAGE_SIZE, TASK_SIZE};
+use mm::vma::{VmArea, VmFlags, VmaKind};
+
+use super::binfmt_elf::{ElfError, ElfInfo, load_elf_binary};
+use crate::arch::entry::PtRegs;
+use crate::arch::entry::entry_32::start_thread_regs;
+use crate::arch::lib::usercopy_32::copy_to_user;
+use crate::mm::mm_types::MmStruct;
+
+/// How much the initial stack area spans (Linux's `stack_expand`, 128
+/// KiB); it grows down from there on demand.
+pub const INITIAL_STACK: usize = 128 * 1024;
+/// Most bytes of argument and environment strings (Linux allows a quarter
+/// of the stack limit; ours must fit the initial area with the tables).
+pub const MAX_ARG_STRLEN_TOTAL: usize = INITIAL_STACK - 16 * 1024;
+
+/// Why an exec failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecError {
+    /// The file is not a program we can run (`ENOEXEC`).
+    NoExec(ElfError),
+    /// The arguments and environment do not fit (`E2BIG`).
+    TooBig,
+    /// No memory for the new address space (`ENOMEM`).
+    NoMemory,
+    /// Copying the initial stack out failed (`EFAULT`; cannot happen on a
+    /// fresh stack area unless memory ran out).
+    Fault,
+}
+
+impl ExecError {
+    /// Linux's errno.
+    pub fn errno(self) -> i32 {
+        match self {
+            Self::NoExec(ElfError::NoMemory) | Self::NoMemory => crate::errno::ENOMEM,
+            Self::NoExec(_) => crate::errno::ENOEXEC,
+            Self::TooBig => crate::errno::E2BIG,
+            Self::Fault => crate::errno::EFAULT,
+        }
+    }
+}
+
+// Auxiliary-vector entry types (`include/uapi/linux/auxvec.h`).
+const AT_NULL: u32 = 0;
+const AT_PHDR: u32 = 3;
+const AT_PHENT: u32 = 4;
+const AT_PHNUM: u32 = 5;
+const AT_PAGESZ: u32 = 6;
+const AT_BASE: u32 = 7;
+const AT_FLAGS: u32 = 8;
+const AT_ENTRY: u32 = 9;
+const AT_UID: u32 = 11;
+const AT_EUID: u32 = 12;
+const AT_GID: u32 = 13;
+const AT_EGID: u32 = 14;
+const AT_PLATFORM: u32 = 15;
+const AT_HWCAP: u32 = 16;
+const AT_CLKTCK: u32 = 17;
+const AT_SECURE: u32 = 23;
+const AT_RANDOM: u32 = 25;
+const AT_EXECFN: u32 = 31;
+
+/// A new address space with `file` loaded and an empty stack area; the
+/// caller's own address space is untouched (so a failure here is an
+/// ordinary error return, before the point of no return).
+pub fn prepare_binprm(file: &[u8]) -> Result<(Arc<MmStruct>, ElfInfo), ExecError> {
+    let mm = MmStruct::new().ok_or(ExecError::NoMemory)?;
+    let info = load_elf_binary(file, &mm).map_err(ExecError::NoExec)?;
+    let stack = VmArea::new(TASK_SIZE - INITIAL_STACK, TASK_SIZE, VmFlags::VM_STACK_FLAGS, VmaKind::Anonymous,
+        (TASK_SIZE - INITIAL_STACK) >> mm::layout::PAGE_SHIFT).map_err(|_| ExecError::NoMemory)?;
+    mm.mmap_lock().insert_vm_struct(stack).map_err(|_| ExecError::NoMemory)?;
+    Ok((Arc::new(mm), info))
+}
+
+/// Build the initial stack (argc, argv, envp, auxv and the strings) as it
+/// will sit just below `TASK_SIZE`; returns the bytes and the user `esp`.
+pub fn create_elf_tables(info: &ElfInfo, execfn: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Result<(Vec<u8>, usize), ExecError> {
+    let strings: usize = [execfn].iter().chain(argv).chain(envp).map(|s| s.len() + 1).sum();
+    if strings > MAX_ARG_STRLEN_TOTAL {
+        return Err(ExecError::TooBig);
+    }
+    // Strings from the top down: a 4-byte zero, execfn, envp, argv, platform.
+    let mut top = TASK_SIZE - 4;
+    let mut strs: Vec<(usize, &[u8])> = Vec::new();
+    let push = |s: &[u8], top: &mut usize| {
+        *top -= s.len() + 1;
+        *top
+    };
+    let execfn_at = push(execfn, &mut top);
+    strs.push((execfn_at, execfn));
+    let mut envp_at = Vec::with_capacity(envp.len());
+    for e in envp.iter().rev() {
+        let at = push(e, &mut top);
+        strs.push((at, e));
+        envp_at.push(at);
+    }
+    envp_at.reverse();
+    let mut argv_at = Vec::with_capacity(argv.len());
+    for a in argv.iter().rev() {
+        let at = push(a, &mut top);
+        strs.push((at, a));
+        argv_at.push(at);
+    }
+    argv_at.reverse();
+    let platform_at = push(b"i686", &mut top);
+    strs.push((platform_at, b"i686"));
+    top -= 16;
+    let random_at = top;
+    let random = random_bytes();
+    let hwcap = core::arch::x86::__cpuid(1).edx as usize;
+    let auxv: [(u32, usize); 18] = [
+        (AT_HWCAP, hwcap),
+        (AT_PAGESZ, PAGE_SIZE),
+        (AT_CLKTCK, 100),
+        (AT_PHDR, info.phdr),
+        (AT_PHENT, 32),
+        (AT_PHNUM, info.phnum),
+        (AT_BASE, 0),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, info.entry),
+        (AT_UID, 0),
+        (AT_EUID, 0),
+        (AT_GID, 0),
+        (AT_EGID, 0),
+        (AT_SECURE, 0),
+        (AT_RANDOM, random_at),
+        (AT_EXECFN, execfn_at),
+        (AT_PLATFORM, platform_at),
+        (AT_NULL, 0),
+    ];
+    let words = 1 + argv.len() + 1 + envp.len() + 1 + 2 * auxv.len();
+    let sp = (top - words * 4) & !15;
+    let mut block = alloc::vec![0u8; TASK_SIZE - sp];
+    let put = |block: &mut Vec<u8>, addr: usize, bytes: &[u8]| {
+        block[addr - sp..addr - sp + bytes.len()].copy_from_slice(bytes);
+    };
+    let mut words: Vec<usize> = Vec::with_capacity(words);
+    words.push(argv.len());
+    words.extend(&argv_at);
+    words.push(0);
+    words.extend(&envp_at);
+    words.push(0);
+    for (t, v) in auxv {
+        words.extend([t as usize, v]);
+    }
+    for (i, w) in words.iter().enumerate() {
+        put(&mut block, sp + 4 * i, &(*w as u32).to_le_bytes());
+    }
+    put(&mut block, random_at, &random);
+    for (at, s) in strs {
+        put(&mut block, at, s); // the NUL after each is already zero
+    }
+    Ok((block, sp))
+}
+
+/// 16 bytes for `AT_RANDOM` (C libraries seed their stack protector from
+/// them). Linux takes them from its random pool; we have none, so mix the
+/// time-stamp counter: unpredictable enough for a teaching kernel, not for
+/// security.
+fn random_bytes() -> [u8; 16] {
+    let mut x = crate::arch::cpu::rdtsc() ^ 0x9e37_79b9_7f4a_7c15;
+    let mut out = [0u8; 16];
+    for chunk in out.chunks_mut(8) {
+        // splitmix64
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        chunk.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out
+}
+
+/// Run `file` in the current task (Linux `do_execve` from the kernel, or
+/// `kernel_execve` for init): load it into a new address space, switch to
+/// it (the point of no return), write the initial stack, and return the
+/// registers the program starts with. The caller enters user mode with
+/// them (`start_user_mode`), or, from `execve`, returns through the
+/// system-call exit path with them.
+pub fn exec_binprm(file: &[u8], execfn: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Result<PtRegs, ExecError> {
+    let (mm, info) = prepare_binprm(file)?;
+    let (block, sp) = create_elf_tables(&info, execfn, argv, envp)?;
+    crate::sched::current().set_mm(mm);
+    if copy_to_user(sp, &block) != 0 {
+        return Err(ExecError::Fault);
+    }
+    Ok(start_thread_regs(info.entry, sp))
+}
