@@ -37,8 +37,9 @@ pub extern "C" fn do_int80_syscall_32(regs: &mut PtRegs) {
 /// interrupts go off for the `iret`.
 pub fn syscall_exit_to_user_mode() {
     let me = crate::sched::current();
-    let held = me.kmap_local_idx();
-    if held != 0 {
+    if me.kmap_local_idx() != 0 {
+        // Mappings, not slot indices: with guard slots each takes two.
+        let held = me.kmap_ctrl_snapshot().nr_mapped(crate::mm::kmap_local::config());
         // Linux: DEBUG_LOCKS_WARN_ON(current->kmap_ctrl.idx). Name it and
         // clear the slots, as the exit check does.
         crate::debug::report_bug(format_args!(
