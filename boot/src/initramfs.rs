@@ -434,7 +434,7 @@ impl<'a> Iterator for Entries<'a> {
                         self.state = State::Done;
                         return (!seen_one).then_some(Err(Error { offset: 0, kind: ErrorKind::NoArchive }));
                     }
-                    if self.pos % 4 != 0 {
+                    if !self.pos.is_multiple_of(4) {
                         return self.fail(self.pos, ErrorKind::MisalignedArchive);
                     }
                     if let Some(kind) = other_format(&self.buf[self.pos..]) {
