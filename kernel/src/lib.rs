@@ -10,6 +10,7 @@
 //! | `mm`          | `mm/`               | the kernel side of memory management: boot-time set-up, page tables, the page allocator's front door, the heap, stacks, vmalloc, and highmem (kmap, kmap_atomic, kmap_local) |
 //! | `sched`       | `kernel/sched/`     | tasks, run queues, preemption, wait queues, completions, the context-switch hooks |
 //! | `locking`     | `kernel/locking/`   | spinlocks, the mutex                          |
+//! | `fs`          | `fs/`, `fs/ramfs/`, `init/initramfs.c` | a tiny VFS (inodes, path lookup), ramfs with its file pages in highmem, and unpacking the initramfs into it |
 //! | `smp`         | `kernel/smp.c`      | IPIs, cross-CPU function calls, TLB shootdown |
 //! | `percpu`      | `include/linux/percpu-defs.h` | each CPU's private block, reached through `fs` |
 //! | `console`     | `drivers/tty/serial/` | the serial console and `print!`             |
@@ -34,6 +35,7 @@ pub mod console;
 pub mod tools;
 pub mod arch;
 pub mod debug;
+pub mod fs;
 pub mod init;
 pub mod locking;
 pub mod logger;
