@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use boot::initramfs::{ErrorKind, FileType, Header, NewcWriter, S_IFCHR, S_IFREG};
 use mm::layout::{PAGE_SIZE, is_kmap_local_addr};
 
-use crate::fs::initramfs::{UnpackLine, UnpackStats, unpack};
+use crate::fs::initramfs::{UnpackLine, UnpackStats, unpack, with_phys_bytes};
 use crate::fs::{self, FsError, InodeRef, Ramfs};
 use crate::mm::page_alloc::{self, PageHighMem, pfn_to_page};
 use crate::test_case;
@@ -37,6 +37,7 @@ pub const TESTS: &[Test] = &[
     test_case!(symlink_loops_end_in_eloop),
     test_case!(dropping_a_ramfs_gives_back_every_page),
     test_case!(the_unpack_line_says_how_many_pages_are_highmem),
+    test_case!(an_archive_above_lowmem_is_read_through_ioremap),
 ];
 
 /// Byte `i` of data/big.bin and data/small.bin (tests/runner.sh,
@@ -381,4 +382,31 @@ fn the_unpack_line_says_how_many_pages_are_highmem() {
     let f = fs.namei("d/f").unwrap();
     assert_eq!((stats.pages, stats.highmem_pages), f.page_counts());
     assert_eq!(stats.highmem_pages, if have_highmem() { 4 } else { 0 });
+}
+
+/// A boot module the bootloader put above lowmem has no direct-map
+/// address: populate_rootfs reads it through ioremap_cache. Here the
+/// "module" is a block of highmem pages holding an archive.
+fn an_archive_above_lowmem_is_read_through_ioremap() {
+    let block = super::common::highmem_block(2); // skips without highmem
+    let ar = sample_archive();
+    assert!(ar.len() <= 4 * PAGE_SIZE);
+    for (i, chunk) in ar.chunks(PAGE_SIZE).enumerate() {
+        crate::mm::highmem::memcpy_to_page(pfn_to_page(page_alloc::page_to_pfn(block) + i), 0, chunk);
+    }
+    let phys = (page_alloc::page_to_pfn(block) << mm::layout::PAGE_SHIFT) as u32;
+    let fs = Ramfs::new();
+    let (addr, stats) = with_phys_bytes(phys, ar.len(), |bytes| {
+        (bytes.as_ptr() as usize, unpack(&fs, bytes, &mut |w| panic!("unexpected warning: {w}")))
+    })
+    .expect("ioremap_cache of a few pages");
+    assert!(crate::mm::vmalloc::find_vm_area(addr).is_none(), "the mapping at {addr:#010x} was not undone");
+    let layout = mm::layout::KernelLayout::new(page_alloc::max_low_pfn());
+    assert!(addr >= layout.vmalloc_start && addr < mm::layout::VMALLOC_END, "read at {addr:#010x}, not through the vmalloc area");
+    assert_eq!(stats.unwrap().files, 1);
+    let mut buf = [0u8; 4];
+    assert_eq!(fs.namei("l").unwrap().read_at(3 * PAGE_SIZE - 2, &mut buf), Ok(3));
+    assert_eq!(buf, [7, 7, 7, 0]);
+    drop(fs);
+    page_alloc::__free_pages(block, 2);
 }

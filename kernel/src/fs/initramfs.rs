@@ -167,45 +167,50 @@ impl fmt::Display for UnpackLine {
     }
 }
 
+/// Run `f` on the bytes of physical memory `[phys, phys + len)`, which
+/// must be RAM nobody else writes (a boot module, reserved in memblock).
+/// Below the end of lowmem they are read through the direct map; above it
+/// they have no kernel address, so they are mapped with `ioremap_cache`
+/// for the call only (the bootloader chooses where a module goes: GRUB may
+/// put it high). `None` if that mapping cannot be made.
+pub fn with_phys_bytes<R>(phys: u32, len: usize, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    let low_end = crate::mm::page_alloc::max_low_pfn() << PAGE_SHIFT;
+    let end = (phys as usize).checked_add(len)?;
+    if end <= low_end {
+        // SAFETY: [phys, end) is below max_low_pfn, so the direct map
+        // covers it; the caller guarantees nobody writes it meanwhile.
+        let bytes = unsafe { core::slice::from_raw_parts(phys_to_virt(phys as usize) as *const u8, len) };
+        return Some(f(bytes));
+    }
+    let addr = crate::mm::vmalloc::ioremap_cache(phys as u64, len.max(1))?;
+    // SAFETY: ioremap_cache mapped [phys, phys + len) at addr until the
+    // iounmap below; the slice does not outlive f.
+    let r = f(unsafe { core::slice::from_raw_parts(addr as *const u8, len) });
+    crate::mm::vmalloc::iounmap(addr);
+    Some(r)
+}
+
 /// Unpack every boot module into [`super::rootfs`] (Linux
 /// `populate_rootfs`, a `rootfs_initcall`). Each module is one archive
 /// (or several concatenated); each gets its line in the log. A bad one
 /// is named and left out; the boot goes on.
 pub fn populate_rootfs() {
     let info = crate::init::boot_info();
-    let mut any = false;
     for m in info.modules() {
-        any = true;
         let len = (m.end - m.start) as usize;
-        let low_end = crate::mm::page_alloc::max_low_pfn() << PAGE_SHIFT;
-        // The bootloader chose where the module is; above lowmem it has no
-        // kernel address, so it is mapped for the unpacking only.
-        let (addr, mapped) = if (m.end as usize) <= low_end {
-            (phys_to_virt(m.start as usize), false)
-        } else {
-            match crate::mm::vmalloc::ioremap_cache(m.start as u64, len.max(1)) {
-                Some(a) => (a, true),
-                None => {
-                    log::warn!("initramfs: module {m} lies above lowmem and could not be mapped; continuing without it");
-                    continue;
-                }
-            }
-        };
-        // SAFETY: the module's frames are reserved in memblock for ever
-        // (mem_init), and [addr, addr + len) maps them: through the
-        // direct map below max_low_pfn, or through the ioremap_cache
-        // mapping made above, which stays until the iounmap below.
-        let bytes = unsafe { core::slice::from_raw_parts(addr as *const u8, len) };
         log::info!("initramfs: unpacking {m}, {len} bytes");
-        match unpack(super::rootfs(), bytes, &mut |w| log::warn!("initramfs: {w}")) {
-            Ok(stats) => log::info!("initramfs: {}", UnpackLine(stats)),
-            Err(e) => log::warn!("initramfs: {e}; continuing without it"),
-        }
-        if mapped {
-            crate::mm::vmalloc::iounmap(addr);
+        // The module's frames stay reserved in memblock for ever
+        // (mem_init), so nothing else writes them.
+        let result = with_phys_bytes(m.start, len, |bytes| {
+            unpack(super::rootfs(), bytes, &mut |w| log::warn!("initramfs: {w}"))
+        });
+        match result {
+            Some(Ok(stats)) => log::info!("initramfs: {}", UnpackLine(stats)),
+            Some(Err(e)) => log::warn!("initramfs: {e}; continuing without it"),
+            None => log::warn!("initramfs: module {m} lies above lowmem and could not be mapped; continuing without it"),
         }
     }
-    if !any {
+    if info.modules().is_empty() {
         log::info!("initramfs: none (no boot module); rootfs is an empty ramfs");
     }
 }
