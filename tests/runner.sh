@@ -655,6 +655,8 @@ check_script_options() {
     script_says 2 "^run-qemu.sh: --seconds takes a whole number of seconds, 1 or more, e.g. --seconds 60, not 'ten'$" stress --seconds ten
     script_says 2 '^run-qemu.sh: --seconds needs a number of seconds, e.g. --seconds 60$' stress --seconds
     script_says 2 "^run-qemu.sh: --bios: no firmware file '/nonexistent/qboot.rom'" qemu-cmd --bios /nonexistent/qboot.rom
+    script_says 2 "^run-qemu.sh: --initrd: no file '/nonexistent/initrd.cpio' \(a cpio newc archive: " qemu-cmd --initrd /nonexistent/initrd.cpio
+    script_says 2 '^run-qemu.sh: --initrd needs a cpio newc archive, e.g. --initrd target/initramfs.cpio$' qemu-cmd --initrd
     script_says 2 "^run-qemu.sh: unknown command 'frobnicate': the commands are setup, test, check, " frobnicate
     script_says 2 "^run-qemu.sh: unknown option '--frobnicate' \(see --help\)$" --frobnicate
     script_says 2 "^run-qemu.sh: test takes one FILTER \(several: separate them with commas\), got 'a' and 'b'$" test a b
@@ -663,6 +665,9 @@ check_script_options() {
     local line; line="$("$REPO/run-qemu.sh" qemu-cmd --mem 512M --smp 2 --append 'a b' 2>/dev/null)"
     [[ "$line" == *" -m 512M -smp 2 "*" -append 'a b'" ]] \
         || { bad=1; echo "run-qemu.sh qemu-cmd --mem 512M --smp 2 --append 'a b' printed: $line"; }
+    line="$("$REPO/run-qemu.sh" qemu-cmd --initrd Cargo.toml 2>/dev/null)"
+    [[ "$line" == *" -kernel "*" -initrd Cargo.toml" ]] \
+        || { bad=1; echo "run-qemu.sh qemu-cmd --initrd Cargo.toml printed: $line"; }
     unset -f script_says
     if [ "$bad" = 0 ]; then echo "scenario script options ... ok"; pass
     else echo "scenario script options ... FAILED"; fail "run-qemu.sh option messages (see above)"; fi
