@@ -21,6 +21,9 @@
 #   --iso           boot through GRUB (multiboot 2) instead of QEMU -kernel (multiboot 1)
 #   --append ARGS   kernel command line, e.g. --append 'loglevel=debug exit_after_boot'
 #   --bios FILE     firmware instead of SeaBIOS, e.g. /usr/share/qemu/qboot.rom
+#   --initrd FILE   an initramfs (cpio newc archive) for the kernel to unpack into
+#                   its ramfs: QEMU -initrd, or GRUB module2 with --iso. The suite
+#                   (test, check) always boots with its own, target/initramfs.cpio
 #   --gdb           start QEMU halted, waiting for gdb on localhost:1234
 #   --release       build with the release profile
 #
@@ -30,6 +33,7 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CALLER_PWD="$PWD"   # where relative file options (--initrd) are relative to
 cd "$REPO"
 
 # rustup installs cargo into ~/.cargo/bin without touching this shell's PATH
@@ -46,6 +50,7 @@ GDB=0
 GDB_PORT=1234
 SECONDS_ARG=60
 BIOS=""
+INITRD=""
 SMP_GIVEN=0
 PROFILE=dev
 KTEST_TIMEOUT="${KTEST_TIMEOUT:-180}"
@@ -62,8 +67,9 @@ usage() { sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//
 # ---------------------------------------------------------------- set-up ----
 # Debian packages setup installs (the README lists the same).
 # qemu-user gives qemu-i386, the user-mode oracle for the user programs;
-# binutils gives readelf (their ELF checks) and objcopy (build_user).
-SETUP_DEBS="qemu-system-x86 qemu-user binutils grub-pc-bin grub-common xorriso mtools gdb python3 curl ca-certificates"
+# binutils gives readelf (their ELF checks) and objcopy (build_user);
+# cpio packs the test suite's initramfs.
+SETUP_DEBS="qemu-system-x86 qemu-user binutils grub-pc-bin grub-common xorriso mtools gdb python3 cpio curl ca-certificates"
 
 # rustup: apt's package where the distribution has one (Debian 13 does,
 # Debian 12 does not); otherwise rustup-init from static.rust-lang.org, the
@@ -113,7 +119,7 @@ setup() {
         echo "setup: installing Debian packages:$missing"
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing >/dev/null
     else
-        echo "setup: QEMU, GRUB tools, gdb and python3 already installed"
+        echo "setup: QEMU, GRUB tools, gdb, python3 and cpio already installed"
     fi
     if [ "$need_rustup" = 1 ]; then
         install_rustup "$sudo"
@@ -185,16 +191,23 @@ build_user() {
 ISO_IMAGE="$REPO/target/kernel.iso"
 
 # Build a GRUB rescue ISO ($ISO_IMAGE) that boots $1 with multiboot2 and
-# command line $2.
+# command line $2, and with INITRD (if set) as a multiboot 2 module.
 make_iso() {
-    local elf="$1" args="$2" iso_dir="$REPO/target/iso"
+    local elf="$1" args="$2" iso_dir="$REPO/target/iso" module=""
     rm -rf "$iso_dir"; mkdir -p "$iso_dir/boot/grub"
     cp "$elf" "$iso_dir/boot/kernel"
+    if [ -n "$INITRD" ]; then
+        cp "$INITRD" "$iso_dir/boot/initrd"
+        # GRUB gives a module the words after its file as its command
+        # line: the path again, so the kernel's log names it as with -initrd.
+        module="module2 /boot/initrd /boot/initrd"
+    fi
     cat > "$iso_dir/boot/grub/grub.cfg" <<GRUB
 set timeout=0
 set default=0
 menuentry "highmem teaching kernel" {
     multiboot2 /boot/kernel $args
+    $module
     boot
 }
 GRUB
@@ -203,10 +216,12 @@ GRUB
 }
 
 # The QEMU command line, built here and nowhere else: qemu_cmd ELF ARGS SERIAL
-# fills the array QEMU from MEM, SMP, ISO, BIOS, GDB and GDB_PORT. SERIAL is
+# fills the array QEMU from MEM, SMP, ISO, BIOS, INITRD, GDB and GDB_PORT. SERIAL is
 # `terminal` (serial and QEMU's monitor on stdio: Ctrl-A X, Ctrl-A C) or
 # `stdio` (serial alone on stdin/stdout, for the runner). With ISO=1 the
-# command boots $ISO_IMAGE, which boot_media makes.
+# command boots $ISO_IMAGE, which boot_media makes (with INITRD inside, as
+# a GRUB module2); with ISO=0, INITRD goes to QEMU's -initrd, which hands
+# it to the kernel as a multiboot 1 module.
 QEMU=()
 qemu_cmd() {
     local elf="$1" args="$2" serial="$3"
@@ -222,6 +237,7 @@ qemu_cmd() {
         QEMU+=(-cdrom "$ISO_IMAGE" -boot d)
     else
         QEMU+=(-kernel "$elf" -append "$args")
+        [ -n "$INITRD" ] && QEMU+=(-initrd "$INITRD")
     fi
     [ -n "$BIOS" ] && QEMU+=(-bios "$BIOS")
     [ "$GDB" = 1 ] && QEMU+=(-gdb "tcp:localhost:$GDB_PORT" -S)
@@ -397,6 +413,7 @@ while [ $# -gt 0 ]; do
         --append) APPEND="$(value --append "the kernel command line, e.g. --append 'loglevel=debug'" $# "${2-}")"; shift ;;
         --gdb) GDB=1 ;;
         --bios) BIOS="$(value --bios "a firmware file, e.g. --bios /usr/share/qemu/qboot.rom" $# "${2-}")"; shift ;;
+        --initrd) INITRD="$(value --initrd "a cpio newc archive, e.g. --initrd target/initramfs.cpio" $# "${2-}")"; shift ;;
         --release) PROFILE=release ;;
         --runner) CMD=runner; RUNNER_ELF="$(value --runner "an ELF file" $# "${2-}")"; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -424,6 +441,11 @@ fi
 [[ "$SECONDS_ARG" =~ ^[1-9][0-9]*$ ]] || die "--seconds takes a whole number of seconds, 1 or more, e.g. --seconds 60, not '$SECONDS_ARG'"
 if [ -n "$BIOS" ] && [ ! -f "$BIOS" ]; then
     die "--bios: no firmware file '$BIOS' (e.g. --bios /usr/share/qemu/qboot.rom, from the qemu-system-data package)"
+fi
+if [ -n "$INITRD" ]; then
+    # Relative to the caller's directory (this script has cd'd to $REPO).
+    [[ "$INITRD" == /* ]] || INITRD="$CALLER_PWD/$INITRD"
+    [ -f "$INITRD" ] || die "--initrd: no file '$INITRD' (a cpio newc archive: cd DIR && find . | cpio -o -H newc > FILE)"
 fi
 if [ -n "$RUNNER_ELF" ] && [ ! -f "$RUNNER_ELF" ]; then
     die "--runner: no ELF file '$RUNNER_ELF'"

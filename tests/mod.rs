@@ -14,6 +14,7 @@
 //! | `kmap_local.rs` | kmap_local and kmap_atomic: slots, nesting, preemption, IRQs, debug modes (C, D, E) |
 //! | `irq.rs`     | timer ticks on every CPU, serial input via the I/O APIC, reschedule IPIs |
 //! | `traps.rs`   | each exception's report, int3, stack overflow              |
+//! | `ramfs.rs`   | the initramfs unpacked into ramfs: contents byte for byte, pages in highmem, reads through kmap_local, lookup, readdir, links; corrupt archives change nothing |
 //! | `vmalloc.rs` | vmalloc/vfree, vmap, ioremap, kernel stacks and their guard pages |
 //! | `highmem_helpers.rs` | memcpy_page & co, copy/clear_highpage, zero_user_segments, kmap_to_page, is_kmap_addr, highmem totals, __GFP_ZERO, the kmap guards (A21-22, F, G64) |
 //! | `kmap_misuse.rs` | every kmap/kmap_local/kmap_atomic misuse: named (interface, address or page, task, CPU), refused, or the boot ends (§5) |
@@ -39,6 +40,7 @@ mod kmap;
 mod kmap_local;
 mod kmap_misuse;
 mod mm;
+mod ramfs;
 mod sched;
 mod smp;
 mod traps;
@@ -46,4 +48,4 @@ mod user;
 mod vmalloc;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, exec::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, exec::TESTS];

@@ -31,7 +31,7 @@ fail() { TOTAL_FAILED=$((TOTAL_FAILED + 1)); FAILED_NAMES+=("$1"); }
 # The configuration in words, for failure lists.
 config_name() {
     local how="-kernel"; [ "$ISO" = 1 ] && how="grub"
-    echo "$how -m $MEM -smp $SMP${BIOS:+ -bios $(basename "$BIOS")}${APPEND:+ [$APPEND]}"
+    echo "$how -m $MEM -smp $SMP${BIOS:+ -bios $(basename "$BIOS")}${INITRD:+ -initrd $(basename "$INITRD")}${APPEND:+ [$APPEND]}"
 }
 
 # Size with a unit (512M, 3G, 4096K) in MiB.
@@ -120,11 +120,52 @@ has_result() {
     grep -Eq "^test $2 \.\.\. (ok|FAILED|skipped)" "$1"
 }
 
+# The suite's initramfs, target/initramfs.cpio, made by the real tool
+# (`cpio -o -H newc`, Debian's cpio, which setup installs) from files of
+# known content, which tests/ramfs.rs checks byte for byte:
+#
+#   hello.txt          "hello from the initramfs\n"
+#   empty              0 bytes
+#   data/big.bin       1 MiB + 4099 bytes (258 pages, the last 3 bytes long)
+#   data/small.bin     100 bytes, and data/small-link.bin a hard link to it
+#   data/sub/          an empty directory
+#   link               a symlink to data/big.bin
+#
+# Byte i of big.bin and small.bin is (i mod 251) xor (i div 4096) mod 256:
+# a byte from the wrong offset or the wrong page shows. Unpacked: 4 files
+# (the hard link is a second name), 1052800 bytes, 260 pages.
+TEST_INITRAMFS="$REPO/target/initramfs.cpio"
+TEST_INITRAMFS_LINE='initramfs: unpacked 4 files, 1052800 bytes into ramfs \(260 pages, '
+make_test_initramfs() {
+    command -v cpio >/dev/null 2>&1 || die "cpio not found: the suite's initramfs is made with it (./run-qemu.sh setup installs it)"
+    local root="$REPO/target/initramfs-root"
+    rm -rf "$root"; mkdir -p "$root/data/sub"
+    printf 'hello from the initramfs\n' > "$root/hello.txt"
+    : > "$root/empty"
+    python3 - "$root/data" <<'PY'
+import sys
+def pattern(n):
+    return bytes(((i % 251) ^ (i >> 12)) & 0xff for i in range(n))
+with open(sys.argv[1] + "/big.bin", "wb") as f:
+    f.write(pattern(1024 * 1024 + 4099))
+with open(sys.argv[1] + "/small.bin", "wb") as f:
+    f.write(pattern(100))
+PY
+    ln "$root/data/small.bin" "$root/data/small-link.bin"
+    ln -s data/big.bin "$root/link"
+    (cd "$root" && find . | LC_ALL=C sort | cpio -o --quiet -H newc > "$TEST_INITRAMFS.tmp") \
+        || die "cpio could not pack $root"
+    mv "$TEST_INITRAMFS.tmp" "$TEST_INITRAMFS"
+}
+
 # run_suite FILTER: the whole in-kernel suite (or the tests matching FILTER)
-# in the current configuration.
+# in the current configuration, with the suite's initramfs (tests/ramfs.rs
+# reads it; an --initrd of the caller's is not used here).
 run_suite() {
     local filter="$1" logdir="$REPO/target/ktest"
     mkdir -p "$logdir"
+    make_test_initramfs
+    local INITRD="$TEST_INITRAMFS"
     local sel=""; [ -n "$filter" ] && sel="=$filter"
     local base="$APPEND test_expect_mem=$MEM test_expect_cpus=$SMP"
     local p0=$TOTAL_PASSED f0=$TOTAL_FAILED s0=$TOTAL_SKIPPED
@@ -263,7 +304,7 @@ expect_console() {
 
 # The console, driven by typing into it.
 check_console() {
-    local MEM=3G SMP=2 ISO=0 APPEND="" BIOS=""
+    local MEM=3G SMP=2 ISO=0 APPEND="" BIOS="" INITRD=""
     expect_console "help, unknown commands and bad arguments" 'help\nfrobnicate\ntrace maybe\ndemo\ndemo nonsense\npoweroff\n' \
         '^  pkmap +the 1024 PKMAP slots' '^  demo NAME' '^keys: Up/Down history' "unknown command 'frobnicate': type 'help'" \
         '^usage: trace on\|off' '^usage: demo NAME' "^demo: no demo 'nonsense'; the demos are: wrap, preempt, sleep, misuse$" '^poweroff$'
@@ -351,7 +392,7 @@ check_console() {
 # bounded by connect-timeout), the console driver types 'demo misuse' when
 # the prompt shows, and gdb's `kill` ends QEMU.
 check_gdb() {
-    local MEM=3G SMP=1 ISO=0 APPEND="" BIOS="" GDB=1 GDB_PORT=$((20000 + RANDOM % 20000))
+    local MEM=3G SMP=1 ISO=0 APPEND="" BIOS="" INITRD="" GDB=1 GDB_PORT=$((20000 + RANDOM % 20000))
     local log="$REPO/target/ktest/gdb.log" serial="$REPO/target/ktest/gdb-serial.log" elf="$KERNEL_ELF"
     echo "== gdb: kernel/gdb/highmem.py against a stopped kernel =="
     mkdir -p "$REPO/target/ktest"
@@ -391,12 +432,12 @@ summary() {
 }
 
 # in_config VAR=VALUE... COMMAND ARGS...: run COMMAND in the default machine
-# (-m 3G -smp 1, -kernel, SeaBIOS, no extra kernel options) changed by the
+# (-m 3G -smp 1, -kernel, SeaBIOS, no initrd, no extra kernel options) changed by the
 # assignments, then restore every configuration variable: they are locals
 # here, so nothing one configuration sets leaks into the next.
 in_config() {
-    local MEM=3G SMP=1 ISO=0 APPEND="" BIOS=""
-    while [[ "${1:-}" =~ ^(MEM|SMP|ISO|APPEND|BIOS)= ]]; do
+    local MEM=3G SMP=1 ISO=0 APPEND="" BIOS="" INITRD=""
+    while [[ "${1:-}" =~ ^(MEM|SMP|ISO|APPEND|BIOS|INITRD)= ]]; do
         printf -v "${1%%=*}" '%s' "${1#*=}"
         shift
     done
@@ -493,6 +534,41 @@ check_scenarios() {
     in_config MEM=4G expect_boot "RAM above 4 GiB is reported and ignored (-m 4G)" "exit_after_boot" 33 \
         '1024MB of RAM above 4GB (is|are) not addressable without PAE' \
         'HIGHMEM available'
+    check_initramfs_scenarios
+}
+
+# The initramfs at boot: a good one is unpacked on both boot paths (its
+# pages highmem on -m 3G, lowmem on -m 512M); a truncated one and one of
+# garbage are named, nothing of them is unpacked, and the boot goes on.
+check_initramfs_scenarios() {
+    make_test_initramfs
+    local dir="$REPO/target/ktest" good="$TEST_INITRAMFS"
+    mkdir -p "$dir"
+    # Cut inside data/big.bin's data; and 4 KiB of pseudo-random bytes.
+    head -c 300000 "$good" > "$dir/initramfs-truncated.cpio"
+    python3 -c 'import random, sys; random.seed(10); sys.stdout.buffer.write(bytes(random.randrange(256) for _ in range(4096)))' \
+        > "$dir/initramfs-garbage.cpio"
+    in_config INITRD="$good" expect_boot "initramfs unpacked into ramfs, pages in highmem (-m 3G)" "exit_after_boot" 33 \
+        "initramfs: unpacking \[mem 0x[0-9a-f]+-0x[0-9a-f]+\] '[^']*initramfs.cpio', [0-9]+ bytes" \
+        "${TEST_INITRAMFS_LINE}all highmem\)$"
+    in_config INITRD="$good" ISO=1 expect_boot "initramfs via GRUB module2 (-m 3G)" "exit_after_boot" 33 \
+        "initramfs: unpacking \[mem 0x[0-9a-f]+-0x[0-9a-f]+\] '/boot/initrd'" "${TEST_INITRAMFS_LINE}all highmem\)$"
+    in_config INITRD="$good" MEM=512M expect_boot "initramfs without highmem: lowmem pages (-m 512M)" "exit_after_boot" 33 \
+        "${TEST_INITRAMFS_LINE}0 highmem\)$"
+    in_config INITRD="$dir/initramfs-truncated.cpio" expect_boot "a truncated initramfs is named, the boot goes on" "exit_after_boot" 33 \
+        'initramfs: corrupt archive at offset [0-9]+: truncated data: filesize 1052675, but [0-9]+ bytes before the end; continuing without it$' \
+        'boot complete: exit_after_boot given'
+    in_config INITRD="$dir/initramfs-garbage.cpio" expect_boot "an initramfs of garbage is named, the boot goes on" "exit_after_boot" 33 \
+        "initramfs: corrupt archive at offset 0: bad magic '[^']*': not a cpio newc archive \(want 070701 or 070702: cpio -H newc\); continuing without it$" \
+        'boot complete: exit_after_boot given'
+    in_config expect_boot "no initramfs: said so" "exit_after_boot" 33 \
+        'initramfs: none \(no boot module\); rootfs is an empty ramfs$'
+    local log
+    for log in "$dir"/scenario-a_truncated_initramfs*.log "$dir"/scenario-an_initramfs_of_garbage*.log; do
+        if grep -q 'initramfs: unpacked' "$log"; then
+            fail "initramfs scenario: a corrupt archive was unpacked (see $log)"
+        fi
+    done
 }
 
 # A filter that selects no test: `./run-qemu.sh test FILTER` fails and names
@@ -580,6 +656,8 @@ check_script_options() {
     script_says 2 "^run-qemu.sh: --seconds takes a whole number of seconds, 1 or more, e.g. --seconds 60, not 'ten'$" stress --seconds ten
     script_says 2 '^run-qemu.sh: --seconds needs a number of seconds, e.g. --seconds 60$' stress --seconds
     script_says 2 "^run-qemu.sh: --bios: no firmware file '/nonexistent/qboot.rom'" qemu-cmd --bios /nonexistent/qboot.rom
+    script_says 2 "^run-qemu.sh: --initrd: no file '/nonexistent/initrd.cpio' \(a cpio newc archive: " qemu-cmd --initrd /nonexistent/initrd.cpio
+    script_says 2 '^run-qemu.sh: --initrd needs a cpio newc archive, e.g. --initrd target/initramfs.cpio$' qemu-cmd --initrd
     script_says 2 "^run-qemu.sh: unknown command 'frobnicate': the commands are setup, test, check, " frobnicate
     script_says 2 "^run-qemu.sh: unknown option '--frobnicate' \(see --help\)$" --frobnicate
     script_says 2 "^run-qemu.sh: test takes one FILTER \(several: separate them with commas\), got 'a' and 'b'$" test a b
@@ -588,6 +666,9 @@ check_script_options() {
     local line; line="$("$REPO/run-qemu.sh" qemu-cmd --mem 512M --smp 2 --append 'a b' 2>/dev/null)"
     [[ "$line" == *" -m 512M -smp 2 "*" -append 'a b'" ]] \
         || { bad=1; echo "run-qemu.sh qemu-cmd --mem 512M --smp 2 --append 'a b' printed: $line"; }
+    line="$("$REPO/run-qemu.sh" qemu-cmd --initrd Cargo.toml 2>/dev/null)"
+    [[ "$line" == *" -kernel "*" -initrd Cargo.toml" ]] \
+        || { bad=1; echo "run-qemu.sh qemu-cmd --initrd Cargo.toml printed: $line"; }
     unset -f script_says
     if [ "$bad" = 0 ]; then echo "scenario script options ... ok"; pass
     else echo "scenario script options ... FAILED"; fail "run-qemu.sh option messages (see above)"; fi

@@ -3,6 +3,9 @@
 //! 32-bit entry code that turns on paging, and the parsing that turns either
 //! protocol's boot information into one [`info::BootInfo`].
 //!
+//! The initramfs the bootloader hands over as a module is a cpio archive;
+//! [`initramfs`] reads and checks its entries.
+//!
 //! The firmware's ACPI tables are read here too ([`acpi`]): the bytes of the
 //! RSDP, the root table and the MADT, which the kernel finds and maps.
 //!
@@ -13,6 +16,7 @@
 pub mod acpi;
 pub mod cmdline;
 pub mod info;
+pub mod initramfs;
 pub mod multiboot1;
 pub mod multiboot2;
 

@@ -8,6 +8,7 @@
 //!      boot information             multiboot 1 or 2 -> one BootInfo (or stop)
 //!      command line                 loglevel=, tests, ...; bad options named
 //!      memory                       memblock, mem_map, paging_init, zones
+//!      kernel_init (a task):        populate_rootfs (the initramfs into ramfs)
 //!      then: the test suite, or exit_after_boot, or idle
 //! ```
 
@@ -160,6 +161,9 @@ fn smp_init() {
 
 /// What runs once the scheduler is up: the tests, or the console.
 fn kernel_init() {
+    // The files first (Linux's rootfs_initcall): whatever runs next may
+    // look for them.
+    crate::fs::initramfs::populate_rootfs();
     // The instruments, when the command line asked for one; each leaves
     // QEMU when done.
     crate::tools::bench::run_if_requested();

@@ -10,13 +10,13 @@
 //! | `mm`          | `mm/`               | the kernel side of memory management: boot-time set-up, page tables, the page allocator's front door, the heap, stacks, vmalloc, and highmem (kmap, kmap_atomic, kmap_local) |
 //! | `sched`       | `kernel/sched/`     | tasks, run queues, preemption, wait queues, completions, the context-switch hooks |
 //! | `locking`     | `kernel/locking/`   | spinlocks, the mutex                          |
+//! | `fs`          | `fs/`, `fs/ramfs/`, `init/initramfs.c` | a tiny VFS (inodes, path lookup), ramfs with its file pages in highmem, unpacking the initramfs into it; `write` on the console; ELF loading and exec |
 //! | `smp`         | `kernel/smp.c`      | IPIs, cross-CPU function calls, TLB shootdown |
 //! | `percpu`      | `include/linux/percpu-defs.h` | each CPU's private block, reached through `fs` |
 //! | `console`     | `drivers/tty/serial/` | the serial console and `print!`             |
 //! | `logger`      | `kernel/printk/`    | the `log` backend                             |
 //! | `params`      | `kernel/params.c`, `early_param()` | command-line options, declared by each subsystem |
 //! | `panic`, `debug` | `kernel/panic.c`, `lib/bug.c` | the panic handler; BUG reports that do not stop the machine |
-//! | `fs`          | `fs/`               | files: so far `read`/`write` on the console (`read_write.rs`) |
 //! | `exit`, `sys`, `errno` | `kernel/exit.c`, `kernel/sys.c`, `errno-base.h` | ending a process and its wait status; getpid & co; Linux's error numbers |
 //! | `tools`       | (none)              | the instruments: test harness, benchmarks, stress test, console shell, demos, trace |
 //!
