@@ -19,6 +19,8 @@ pub const TESTS: &[Test] = &[
     test_case!(an_elf_program_is_loaded_and_runs_in_ring_3),
     test_case!(the_initial_stack_has_argc_argv_envp_and_the_auxiliary_vector),
     test_case!(a_data_segment_is_copied_and_its_bss_reads_zero),
+    test_case!(the_user_programs_run_here_as_under_linux),
+    test_case!(exec_of_a_missing_file_a_directory_or_a_text_file_fails_with_linuxs_errno),
 ];
 
 const BASE: usize = 0x0804_8000;
@@ -197,4 +199,38 @@ fn a_data_segment_is_copied_and_its_bss_reads_zero() {
     let map = mm.mmap_lock();
     let bss = map.find_vma(data_va as usize + 0x2000).unwrap();
     assert!(bss.vm_start <= data_va as usize + 0x2000, "an area covers the bss");
+}
+
+/// Start `path` from the rootfs with argv = path + `args` and the oracle's
+/// environment; its wait status.
+fn run(path: &str, args: &[&str]) -> i32 {
+    let argv = core::iter::once(path).chain(args.iter().copied()).map(|a| a.as_bytes().to_vec()).collect();
+    crate::fs::exec::spawn_user(path, argv, alloc::vec![b"USER_TEST=oracle".to_vec()]).join()
+}
+
+/// The programs of user/ (packed into the suite's initramfs at /bin by the
+/// runner), with the arguments and environment tests/user.sh gives them on
+/// the host's Linux and under qemu-i386: each checks the ABI from inside
+/// (its `ok`/`FAILED` lines are in the log) and exits 0 only if all held;
+/// `panics` must die through its panic handler with 101.
+fn the_user_programs_run_here_as_under_linux() {
+    for (path, args, status) in [
+        ("/bin/hello", &[][..], 0),
+        ("/bin/init", &["single"][..], 0),
+        ("/bin/startup", &["one", "two words", ""][..], 0),
+        ("/bin/syscall_abi", &[][..], 0),
+        ("/bin/panics", &["a", "b"][..], 101),
+    ] {
+        assert!(crate::fs::lookup(path).is_some(), "{path} is in the suite's initramfs (the runner packs user/'s programs)");
+        assert_eq!(run(path, args), status << 8, "{path} exited with another status (its FAILED lines say why)");
+    }
+}
+
+/// Linux's errnos for an exec that cannot start: no such file (ENOENT), a
+/// directory (EACCES), a file that is not an executable (ENOEXEC).
+fn exec_of_a_missing_file_a_directory_or_a_text_file_fails_with_linuxs_errno() {
+    use crate::errno::{EACCES, ENOENT, ENOEXEC};
+    assert_eq!(run("/bin/no-such-program", &[]), -ENOENT);
+    assert_eq!(run("/bin", &[]), -EACCES);
+    assert_eq!(run("/hello.txt", &[]), -ENOEXEC);
 }

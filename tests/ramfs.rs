@@ -193,6 +193,7 @@ fn readdir_lists_each_directory_in_name_order() {
     assert_eq!(
         names(&root),
         [
+            (s("bin"), FileType::Directory),
             (s("data"), FileType::Directory),
             (s("empty"), FileType::Regular),
             (s("hello.txt"), FileType::Regular),
@@ -211,7 +212,7 @@ fn readdir_lists_each_directory_in_name_order() {
     assert!(names(&boot_file("/data/sub")).is_empty());
     // Entries carry their inode numbers; a file is not a directory.
     let d = fs::readdir(&root);
-    assert_eq!(d[2].ino, boot_file("/hello.txt").ino);
+    assert_eq!(d[3].ino, boot_file("/hello.txt").ino);
     assert_eq!(boot_file("/hello.txt").readdir(), Err(FsError::NotADirectory));
 }
 

@@ -135,7 +135,11 @@ has_result() {
 # a byte from the wrong offset or the wrong page shows. Unpacked: 4 files
 # (the hard link is a second name), 1052800 bytes, 260 pages.
 TEST_INITRAMFS="$REPO/target/initramfs.cpio"
-TEST_INITRAMFS_LINE='initramfs: unpacked 4 files, 1052800 bytes into ramfs \(260 pages, '
+# The boot line that archive must give; make_test_initramfs computes it
+# from the files it packed.
+TEST_INITRAMFS_LINE=""
+# The user programs are built once per run of this script.
+USER_PROGRAMS_BUILT=0
 make_test_initramfs() {
     command -v cpio >/dev/null 2>&1 || die "cpio not found: the suite's initramfs is made with it (./run-qemu.sh setup installs it)"
     local root="$REPO/target/initramfs-root"
@@ -153,6 +157,27 @@ with open(sys.argv[1] + "/small.bin", "wb") as f:
 PY
     ln "$root/data/small.bin" "$root/data/small-link.bin"
     ln -s data/big.bin "$root/link"
+    # The user programs (user/), in /bin, for the in-kernel tests that exec
+    # them (tests/exec.rs): the same files the host oracle runs.
+    if [ "$USER_PROGRAMS_BUILT" = 0 ]; then
+        build_user || die "could not build the user programs"
+        USER_PROGRAMS_BUILT=1
+    fi
+    mkdir -p "$root/bin"
+    cp "$USER_BIN"/* "$root/bin/"
+    # What the kernel will say: regular files (a hard link counted once),
+    # their bytes, and their pages.
+    TEST_INITRAMFS_LINE=$(python3 - "$root" <<'PY'
+import os, sys
+seen, files, size, pages = set(), 0, 0, 0
+for d, _, names in os.walk(sys.argv[1]):
+    for n in names:
+        st = os.lstat(os.path.join(d, n))
+        if os.path.isfile(os.path.join(d, n)) and not os.path.islink(os.path.join(d, n)) and st.st_ino not in seen:
+            seen.add(st.st_ino); files += 1; size += st.st_size; pages += (st.st_size + 4095) // 4096
+print(f"initramfs: unpacked {files} files, {size} bytes into ramfs \\({pages} pages, ")
+PY
+)
     (cd "$root" && find . | LC_ALL=C sort | cpio -o --quiet -H newc > "$TEST_INITRAMFS.tmp") \
         || die "cpio could not pack $root"
     mv "$TEST_INITRAMFS.tmp" "$TEST_INITRAMFS"
@@ -305,6 +330,18 @@ expect_console() {
 # The console, driven by typing into it.
 check_console() {
     local MEM=3G SMP=2 ISO=0 APPEND="" BIOS="" INITRD=""
+    # The console boots with the suite's initramfs, so that `run` has the
+    # user programs in /bin.
+    make_test_initramfs
+    INITRD="$TEST_INITRAMFS"
+    expect_console "run: user programs from the initramfs, their status and memory; ps" \
+        'run hello\nrun startup one two\nrun panics\nrun nosuch\nrun /bin\nps\npoweroff\n' \
+        '^hello from pid [0-9]+, ring 3$' '^\[[0-9]+\] /bin/hello: exited with status 0$' \
+        '^\[[0-9]+\] /bin/hello: at exit, data [0-9]+ pages \([0-9]+ highmem\), page tables [0-9]+ \([0-9]+ highmem\)$' \
+        '^argv\[2\] = two$' '^startup: 12 passed, 0 failed$' '^\[[0-9]+\] /bin/startup: exited with status 0$' \
+        '^\[[0-9]+\] /bin/panics: exited with status 101$' \
+        '^run: cannot run /bin/nosuch: errno 2$' '^run: cannot run /bin: errno 13$' \
+        '^ *pid name +state +data low +data high +tables low +tables high$'
     expect_console "help, unknown commands and bad arguments" 'help\nfrobnicate\ntrace maybe\ndemo\ndemo nonsense\npoweroff\n' \
         '^  pkmap +the 1024 PKMAP slots' '^  demo NAME' '^keys: Up/Down history' "unknown command 'frobnicate': type 'help'" \
         '^usage: trace on\|off' '^usage: demo NAME' "^demo: no demo 'nonsense'; the demos are: wrap, preempt, sleep, misuse$" '^poweroff$'
@@ -561,6 +598,14 @@ check_initramfs_scenarios() {
     in_config INITRD="$dir/initramfs-garbage.cpio" expect_boot "an initramfs of garbage is named, the boot goes on" "exit_after_boot" 33 \
         "initramfs: corrupt archive at offset 0: bad magic '[^']*': not a cpio newc archive \(want 070701 or 070702: cpio -H newc\); continuing without it$" \
         'boot complete: exit_after_boot given'
+    # /init from the initramfs runs at boot, in ring 3, before the console.
+    rm -rf "$dir/init-root"; mkdir -p "$dir/init-root"
+    cp "$USER_BIN/init" "$dir/init-root/init"
+    (cd "$dir/init-root" && find . | LC_ALL=C sort | cpio -o --quiet -H newc > "$dir/initramfs-init.cpio")
+    in_config INITRD="$dir/initramfs-init.cpio" expect_boot "/init runs at boot in user mode" "exit_after_boot" 33 \
+        '^init: pid [0-9]+, ring 3: user space of the highmem teaching kernel$' \
+        '^init: 1 argument\(s\), 2 environment string\(s\)$' \
+        'init: /init ended with wait status 0x0$' 'boot complete: exit_after_boot given'
     in_config expect_boot "no initramfs: said so" "exit_after_boot" 33 \
         'initramfs: none \(no boot module\); rootfs is an empty ramfs$'
     local log

@@ -14,6 +14,8 @@ pub const ENOEXEC: i32 = 8;
 pub const EBADF: i32 = 9;
 /// Out of memory.
 pub const ENOMEM: i32 = 12;
+/// Permission denied (exec of something that is not a regular file).
+pub const EACCES: i32 = 13;
 /// Bad address: a user pointer the kernel could not use.
 pub const EFAULT: i32 = 14;
 /// Invalid argument.

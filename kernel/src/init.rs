@@ -169,6 +169,14 @@ fn kernel_init() {
     crate::tools::bench::run_if_requested();
     crate::tools::stress::run_if_requested();
     ktest::run_if_requested();
+    // User space: /init from the initramfs, when there is one (Linux's
+    // run_init_process). It runs to its end; then the console.
+    if crate::fs::lookup("/init").is_some() {
+        let argv = alloc::vec![b"/init".to_vec()];
+        let envp = alloc::vec![b"HOME=/".to_vec(), b"TERM=linux".to_vec()];
+        let status = crate::fs::exec::spawn_user("/init", argv, envp).join();
+        log::info!("init: /init ended with wait status {status:#x}");
+    }
     if EXIT_AFTER_BOOT.load(core::sync::atomic::Ordering::Relaxed) {
         log::info!("boot complete: exit_after_boot given, leaving QEMU");
         exit_qemu(QemuExitCode::Success);

@@ -50,6 +50,10 @@ pub enum ExecError {
     /// Copying the initial stack out failed (`EFAULT`; cannot happen on a
     /// fresh stack area unless memory ran out).
     Fault,
+    /// The path does not lead to a file (`ENOENT`, `ENOTDIR`, ...).
+    Path(super::FsError),
+    /// Not a regular file (`EACCES`, as Linux says for a directory).
+    NotRegular,
 }
 
 impl ExecError {
@@ -60,6 +64,8 @@ impl ExecError {
             Self::NoExec(_) => crate::errno::ENOEXEC,
             Self::TooBig => crate::errno::E2BIG,
             Self::Fault => crate::errno::EFAULT,
+            Self::Path(e) => e.errno(),
+            Self::NotRegular => crate::errno::EACCES,
         }
     }
 }
@@ -209,4 +215,53 @@ pub fn exec_binprm(file: &[u8], execfn: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -
         return Err(ExecError::Fault);
     }
     Ok(start_thread_regs(info.entry, sp))
+}
+
+/// Run the program at `path` in the rootfs in the current task (Linux
+/// `kernel_execve`, which the kernel uses for `/init` and user-mode
+/// helpers): read the file (through its kmap_local-mapped pages), then
+/// [`exec_binprm`].
+pub fn kernel_execve(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<PtRegs, ExecError> {
+    let inode = super::rootfs().namei(path).map_err(ExecError::Path)?;
+    if inode.file_type() != boot::initramfs::FileType::Regular {
+        return Err(ExecError::NotRegular);
+    }
+    let mut file = alloc::vec![0u8; inode.size()];
+    let n = inode.read_at(0, &mut file).map_err(ExecError::Path)?;
+    file.truncate(n);
+    exec_binprm(&file, path.as_bytes(), argv, envp)
+}
+
+/// Start the program at `path` in a new task (Linux
+/// `call_usermodehelper`: a kernel thread that execs): the task's name is
+/// the file's last component, and joining it gives the program's wait
+/// status. A program that cannot be started ends its task with status
+/// `-errno`, after naming the reason.
+pub fn spawn_user(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> crate::sched::JoinHandle {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let path = alloc::string::String::from(path);
+    crate::sched::spawn(name, move || {
+        // Everything owned is dropped inside this block: the task never
+        // returns from user mode, so nothing left alive here would ever be
+        // freed.
+        let result = {
+            let (path, argv, envp) = (path, argv, envp);
+            let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+            let envp: Vec<&[u8]> = envp.iter().map(|e| e.as_slice()).collect();
+            kernel_execve(&path, &argv, &envp).map_err(|e| {
+                log::warn!("exec {path}: {e:?} (errno {})", e.errno());
+                e
+            })
+        };
+        match result {
+            Ok(regs) => {
+                let top = crate::sched::current().stack_top().expect("a task stack");
+                // SAFETY: kernel_execve switched this task to the program's
+                // address space and regs point at its entry and stack; the
+                // top of this task's kernel stack is unused.
+                unsafe { crate::arch::entry::entry_32::start_user_mode(&regs, top) }
+            }
+            Err(e) => crate::sched::exit(-e.errno()),
+        }
+    })
 }

@@ -36,6 +36,27 @@ pub enum MapError {
     NoMemory,
 }
 
+/// Where a process's memory lives, in pages (the page directory, always
+/// one lowmem page, not counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rss {
+    /// Data pages in lowmem.
+    pub data_low: usize,
+    /// Data pages in highmem.
+    pub data_high: usize,
+    /// Page tables in lowmem.
+    pub tables_low: usize,
+    /// Page tables in highmem (HIGHPTE).
+    pub tables_high: usize,
+}
+
+impl core::fmt::Display for Rss {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "data {} pages ({} highmem), page tables {} ({} highmem)",
+            self.data_low + self.data_high, self.data_high, self.tables_low + self.tables_high, self.tables_high)
+    }
+}
+
 /// One process's address space.
 pub struct MmStruct {
     /// Physical address of the page directory (what CR3 holds).
@@ -126,6 +147,17 @@ impl MmStruct {
         let (mut pages, mut tables) = (alloc::vec::Vec::new(), alloc::vec::Vec::new());
         self.walk(|page| pages.push(page), |table| tables.push(table));
         (pages, tables)
+    }
+
+    /// Where its memory lives: data pages and page tables, each split
+    /// into lowmem and highmem (what the console's `ps` shows).
+    pub fn rss(&self) -> Rss {
+        let mut r = Rss::default();
+        self.walk(
+            |p| if crate::mm::page_alloc::PageHighMem(p) { r.data_high += 1 } else { r.data_low += 1 },
+            |t| if crate::mm::page_alloc::PageHighMem(t) { r.tables_high += 1 } else { r.tables_low += 1 },
+        );
+        r
     }
 
     /// Visit every data page (not the shared zero page) and every page

@@ -57,6 +57,9 @@ pub struct Task {
     /// The address space it runs in when in user mode (Linux `mm`); `None`
     /// for a kernel thread, which runs on swapper_pg_dir.
     mm: crate::locking::SpinLock<Option<Arc<crate::mm::mm_types::MmStruct>>>,
+    /// Where its address space's memory was when it let go of it (for the
+    /// console's `run`, which reports it after the program ended).
+    rss_at_exit: crate::locking::SpinLock<Option<crate::mm::mm_types::Rss>>,
     /// That address space's page directory (0: swapper_pg_dir), read by
     /// the context switch without taking the lock above.
     pgd: core::sync::atomic::AtomicUsize,
@@ -121,6 +124,7 @@ impl Task {
             esp: UnsafeCell::new(0),
             stack,
             mm: crate::locking::SpinLock::new(None),
+            rss_at_exit: crate::locking::SpinLock::new(None),
             pgd: core::sync::atomic::AtomicUsize::new(0),
             saved_preempt_count: AtomicU32::new(0),
             migrate_disable: AtomicU32::new(0),
@@ -263,11 +267,18 @@ impl Task {
     /// reference frees the page tables of a directory nobody has loaded.
     pub(crate) fn exit_mm(&self) {
         let Some(mm) = self.mm.lock().take() else { return };
+        *self.rss_at_exit.lock() = Some(mm.rss());
         let flags = crate::arch::cpu::local_irq_save();
         self.pgd.store(0, Ordering::Relaxed);
         crate::arch::paging::switch_mm(crate::mm::pgtable::swapper_pg_dir());
         crate::arch::cpu::local_irq_restore(flags);
         drop(mm);
+    }
+
+    /// Where its memory was when it exited (None if it had no address
+    /// space, or has not exited).
+    pub fn rss_at_exit(&self) -> Option<crate::mm::mm_types::Rss> {
+        *self.rss_at_exit.lock()
     }
 
     /// Its address space, if it has one.

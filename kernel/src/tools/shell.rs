@@ -34,6 +34,8 @@ const COMMANDS: &[(&str, &str)] = &[
     ("zones", "each zone's buddy free lists, per order"),
     ("pkmap", "the 1024 PKMAP slots (. free, u unused but not flushed, 1-9/+ users) and the counters"),
     ("tasks", "tasks with CPU, state, preempt and migrate-disable counts, kmap_local slots"),
+    ("run PROG [ARGS]", "run a program from the initramfs (PROG alone means /bin/PROG) and wait for it"),
+    ("ps", "processes: pid, name, where their pages and page tables are (lowmem/highmem)"),
     ("trace on|off", "print every map, unmap, flush and context-switch slot save/restore"),
     ("test [NAME]", "run the in-kernel tests (that return) whose names contain NAME"),
     ("bench", "the benchmark table, a line per measurement (release builds only)"),
@@ -91,6 +93,8 @@ pub fn run() -> ! {
             ("zones", []) => zones(),
             ("pkmap", []) => pkmap(),
             ("tasks", []) => tasks(),
+            ("run", [prog, rest @ ..]) => run_program(prog, rest),
+            ("ps", []) => ps(),
             ("trace", ["on"]) => {
                 crate::tools::trace::set(true);
                 println!("trace on");
@@ -114,6 +118,38 @@ pub fn run() -> ! {
             (c, _) if COMMANDS.iter().any(|(u, _)| u.split(' ').next() == Some(c)) => usage(c),
             (c, _) => println!("unknown command '{c}': type 'help'"),
         }
+    }
+}
+
+/// `run PROG [ARGS]`: start the program from the rootfs in a task of its
+/// own (Linux's `call_usermodehelper`), wait for it, and say how it ended
+/// and where its memory was.
+fn run_program(prog: &str, args: &[&str]) {
+    let path = if prog.contains('/') { String::from(prog) } else { alloc::format!("/bin/{prog}") };
+    let argv = core::iter::once(path.as_str()).chain(args.iter().copied()).map(|a| a.as_bytes().to_vec()).collect();
+    let envp = alloc::vec![b"HOME=/".to_vec(), b"TERM=linux".to_vec()];
+    let handle = crate::fs::exec::spawn_user(&path, argv, envp);
+    let (pid, task) = (handle.task().id(), handle.task().clone());
+    let status = handle.join();
+    match status {
+        s if s < 0 => println!("run: cannot run {path}: errno {}", -s),
+        s if s & 0x7f == 0 => println!("[{pid}] {path}: exited with status {}", (s >> 8) & 0xff),
+        s => println!("[{pid}] {path}: killed by signal {}", s & 0x7f),
+    }
+    if let Some(rss) = task.rss_at_exit() {
+        println!("[{pid}] {path}: at exit, {rss}");
+    }
+}
+
+/// `ps`: every task that has an address space, with where its memory is.
+fn ps() {
+    println!("{:>4} {:<16} {:<8} {:>10} {:>10} {:>11} {:>11}", "pid", "name", "state", "data low", "data high", "tables low", "tables high");
+    let all: Vec<_> = crate::sched::task::ALL_TASKS.lock_irqsave().clone();
+    for t in all {
+        let Some(mm) = t.mm() else { continue };
+        let r = mm.rss();
+        let state = if t.state() == crate::sched::task::TASK_RUNNING { "running" } else { "sleeping" };
+        println!("{:>4} {:<16} {:<8} {:>10} {:>10} {:>11} {:>11}", t.id(), t.name(), state, r.data_low, r.data_high, r.tables_low, r.tables_high);
     }
 }
 
