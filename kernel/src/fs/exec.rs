@@ -248,9 +248,8 @@ pub fn spawn_user(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> crate::
             let (path, argv, envp) = (path, argv, envp);
             let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
             let envp: Vec<&[u8]> = envp.iter().map(|e| e.as_slice()).collect();
-            kernel_execve(&path, &argv, &envp).map_err(|e| {
+            kernel_execve(&path, &argv, &envp).inspect_err(|e| {
                 log::warn!("exec {path}: {e:?} (errno {})", e.errno());
-                e
             })
         };
         match result {
