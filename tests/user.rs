@@ -42,7 +42,7 @@ const TEXT: usize = 0x0804_8000;
 const STACK: usize = TASK_SIZE - PAGE_SIZE;
 /// An anonymous read-write area of 16 pages, demand-paged (the programs'
 /// "bss").
-const DATA: usize = 0x0805_0000;
+pub(super) const DATA: usize = 0x0805_0000;
 const DATA_PAGES: usize = 16;
 
 // The programs, in AT&T syntax so that label differences are constants.
@@ -220,7 +220,7 @@ fn program(start: &'static u8, end: &'static u8) -> &'static [u8] {
 /// A fresh address space with `code` at TEXT (read-only, in a highmem page
 /// written through kmap_local, as exec will place it), a data area and a
 /// stack area, both demand-paged: nothing is mapped there until touched.
-fn address_space_with(code: &[u8]) -> Arc<MmStruct> {
+pub(super) fn address_space_with(code: &[u8]) -> Arc<MmStruct> {
     assert!(code.len() <= PAGE_SIZE);
     let mm = MmStruct::new().expect("a page directory");
     let text = alloc_pages(GFP_HIGHUSER | __GFP_ZERO, 0).expect("a text page");

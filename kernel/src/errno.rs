@@ -18,7 +18,17 @@ pub const ENOMEM: i32 = 12;
 pub const EACCES: i32 = 13;
 /// Bad address: a user pointer the kernel could not use.
 pub const EFAULT: i32 = 14;
+/// Is a directory.
+pub const EISDIR: i32 = 21;
 /// Invalid argument.
 pub const EINVAL: i32 = 22;
+/// Too many open files.
+pub const EMFILE: i32 = 24;
+/// Illegal seek (on the console).
+pub const ESPIPE: i32 = 29;
+/// Read-only file system (creating files is not there yet).
+pub const EROFS: i32 = 30;
+/// File name too long.
+pub const ENAMETOOLONG: i32 = 36;
 /// Function not implemented: no system call has that number.
 pub const ENOSYS: i32 = 38;

@@ -31,7 +31,9 @@
 
 pub mod binfmt_elf;
 pub mod exec;
+pub mod file;
 pub mod initramfs;
+pub mod open;
 pub mod ramfs;
 pub mod read_write;
 

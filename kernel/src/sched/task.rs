@@ -57,6 +57,8 @@ pub struct Task {
     /// The address space it runs in when in user mode (Linux `mm`); `None`
     /// for a kernel thread, which runs on swapper_pg_dir.
     mm: crate::locking::SpinLock<Option<Arc<crate::mm::mm_types::MmStruct>>>,
+    /// Its open files (Linux `task->files`): fds 0-2 are the console.
+    pub files: crate::locking::SpinLock<crate::fs::file::FdTable>,
     /// Where its address space's memory was when it let go of it (for the
     /// console's `run`, which reports it after the program ended).
     rss_at_exit: crate::locking::SpinLock<Option<crate::mm::mm_types::Rss>>,
@@ -125,6 +127,7 @@ impl Task {
             stack,
             mm: crate::locking::SpinLock::new(None),
             rss_at_exit: crate::locking::SpinLock::new(None),
+            files: crate::locking::SpinLock::new(crate::fs::file::FdTable::default()),
             pgd: core::sync::atomic::AtomicUsize::new(0),
             saved_preempt_count: AtomicU32::new(0),
             migrate_disable: AtomicU32::new(0),

@@ -17,8 +17,16 @@ pub use crate::errno::ENOSYS;
 pub mod nr {
     /// `exit(status)`.
     pub const EXIT: i32 = 1;
+    /// `read(fd, buf, count)`.
+    pub const READ: i32 = 3;
     /// `write(fd, buf, count)`.
     pub const WRITE: i32 = 4;
+    /// `open(path, flags, mode)`.
+    pub const OPEN: i32 = 5;
+    /// `close(fd)`.
+    pub const CLOSE: i32 = 6;
+    /// `lseek(fd, offset, whence)`.
+    pub const LSEEK: i32 = 19;
     /// `getpid()`.
     pub const GETPID: i32 = 20;
     /// `uname(buf)` (`newuname`).
@@ -34,7 +42,11 @@ pub mod nr {
 pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
     Some(match nr {
         nr::EXIT => crate::exit::sys_exit,
+        nr::READ => crate::fs::read_write::sys_read,
         nr::WRITE => crate::fs::read_write::sys_write,
+        nr::OPEN => crate::fs::open::sys_open,
+        nr::CLOSE => crate::fs::open::sys_close,
+        nr::LSEEK => crate::fs::read_write::sys_lseek,
         nr::GETPID => crate::sys::sys_getpid,
         nr::NEWUNAME => crate::sys::sys_newuname,
         nr::SCHED_YIELD => crate::sched::core::sys_sched_yield,

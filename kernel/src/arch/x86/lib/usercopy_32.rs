@@ -72,3 +72,23 @@ pub fn copy_to_user(dst: usize, src: &[u8]) -> usize {
     // below TASK_SIZE.
     unsafe { raw_copy(dst, src.as_ptr() as usize, n) }
 }
+
+/// Copy a NUL-terminated string of at most `dst.len()` bytes from user
+/// address `src` (Linux `strncpy_from_user`). Returns its length without
+/// the NUL, `Err(EFAULT)` if a byte could not be read, and the full
+/// `dst.len()` if no NUL came within it (the caller decides:
+/// `ENAMETOOLONG` for a path).
+pub fn strncpy_from_user(dst: &mut [u8], src: usize) -> Result<usize, i32> {
+    let len = dst.len();
+    for (i, byte) in dst.iter_mut().enumerate() {
+        // One byte at a time: simple, and a string may end just before an
+        // unmapped page (a whole-buffer copy could fault on bytes past it).
+        if copy_from_user(core::slice::from_mut(byte), src.wrapping_add(i)) != 0 {
+            return Err(crate::errno::EFAULT);
+        }
+        if *byte == 0 {
+            return Ok(i);
+        }
+    }
+    Ok(len)
+}
