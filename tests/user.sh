@@ -37,7 +37,7 @@ USER_TIMEOUT=30
 # user_spec NAME: set SPEC_STATUS, SPEC_ARGS (argv[1..]), SPEC_OUT and
 # SPEC_ERR (the patterns for stdout and stderr, line by line); status 1 if
 # there is no spec for NAME. USER_PROGRAMS lists the names it knows.
-USER_PROGRAMS=(hello init panics startup syscall_abi)
+USER_PROGRAMS=(hello init memory panics startup syscall_abi)
 user_spec() {
     SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0
     case "$1" in
@@ -47,6 +47,12 @@ user_spec() {
             SPEC_ARGS=(single)
             SPEC_OUT=('init: pid @PID@, ring 3: user space of the highmem teaching kernel'
                       'init: 2 argument\(s\), 1 environment string\(s\)') ;;
+        memory)
+            user_spec_checks memory brk_0_is_the_current_break brk_grows brk_memory_zero_then_writable \
+                brk_shrinks brk_below_the_start_is_refused mmap_anonymous mmap_reads_zero mmap_writable \
+                munmap_middle_page the_rest_stays munmap_all mmap_fixed_where_asked munmap_fixed \
+                mmap_zero_length_einval mmap_neither_shared_nor_private_einval munmap_misaligned_einval \
+                munmap_zero_length_einval ;;
         panics)
             SPEC_ARGS=(a b)
             SPEC_STATUS=101

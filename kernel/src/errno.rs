@@ -20,6 +20,8 @@ pub const EACCES: i32 = 13;
 pub const EFAULT: i32 = 14;
 /// Is a directory.
 pub const EISDIR: i32 = 21;
+/// No such device: a file that cannot be mapped (yet).
+pub const ENODEV: i32 = 19;
 /// Invalid argument.
 pub const EINVAL: i32 = 22;
 /// Too many open files.

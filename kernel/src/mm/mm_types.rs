@@ -149,6 +149,44 @@ impl MmStruct {
         (pages, tables)
     }
 
+    /// Take the pages of `[start, end)` out of the page tables and free
+    /// them (Linux `zap_page_range`), for munmap, brk and a mapping
+    /// replaced by `MAP_FIXED`. The page tables stay (Linux frees empty
+    /// ones in `free_pgtables`; ours go with the address space). Only this
+    /// CPU can hold the translations (single-threaded processes), so a
+    /// local `invlpg` per page is the whole TLB flush.
+    pub fn zap_page_range(&self, start: usize, end: usize) {
+        let mut addr = start & mm::layout::PAGE_MASK;
+        while addr < end {
+            // SAFETY: pgd_offset points into our page directory.
+            let pde = unsafe { pgd_offset(self.pgd, addr).read_volatile() };
+            let table_end = ((addr >> PGDIR_SHIFT) + 1) << PGDIR_SHIFT;
+            if !pde.present() {
+                addr = table_end;
+                continue;
+            }
+            let ptep = pte_offset_map(pde, addr);
+            let stop = end.min(table_end);
+            let mut p = ptep;
+            while addr < stop {
+                // SAFETY: p walks entries of the page table mapped at ptep,
+                // within this 4 MiB (addr < table_end).
+                let pte = unsafe { p.read_volatile() };
+                if pte.present() {
+                    // SAFETY: as above.
+                    unsafe { p.write_volatile(Pte::NONE) };
+                    crate::arch::paging::flush_tlb_one_user(addr);
+                    if !crate::mm::memory::is_zero_pfn(pte.pfn()) {
+                        __free_pages(pfn_to_page(pte.pfn()), 0);
+                    }
+                }
+                p = p.wrapping_add(1);
+                addr += mm::layout::PAGE_SIZE;
+            }
+            pte_unmap(ptep);
+        }
+    }
+
     /// Where its memory lives: data pages and page tables, each split
     /// into lowmem and highmem (what the console's `ps` shows).
     pub fn rss(&self) -> Rss {

@@ -7,6 +7,7 @@
 //! | `init`        | `arch/x86/mm/init_32.c`    | boot-time set-up: memblock, mem_map, paging_init, zones, the boot messages |
 //! | `pgtable`     | `arch/x86/mm/pgtable_32.c`, `pgtable.c` | swapper_pg_dir, kernel PTE lookup; user page directories and HIGHPTE page tables (`pgd_alloc`, `pte_offset_map`) |
 //! | `memory`      | `mm/memory.c`              | demand paging: handle_mm_fault, the zero page, do_anonymous_page, do_wp_page |
+//! | `mmap`        | `mm/mmap.c`                | the brk, mmap2 and munmap system calls |
 //! | `mm_types`    | `include/linux/mm_types.h` | `MmStruct`: a process's address space |
 //! | `page_alloc`  | `mm/page_alloc.c` (entry)  | `alloc_pages`/`free_pages`, `page_address`, meminfo |
 //! | `heap`        | `mm/slab_common.c`         | the `alloc` crate's global allocator      |
@@ -25,6 +26,7 @@ pub mod kmap_atomic;
 pub mod kmap_guard;
 pub mod kmap_local;
 pub mod memory;
+pub mod mmap;
 pub mod mm_types;
 pub mod page_alloc;
 pub mod pgtable;

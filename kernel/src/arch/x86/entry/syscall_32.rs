@@ -27,6 +27,12 @@ pub mod nr {
     pub const CLOSE: i32 = 6;
     /// `lseek(fd, offset, whence)`.
     pub const LSEEK: i32 = 19;
+    /// `brk(addr)`.
+    pub const BRK: i32 = 45;
+    /// `munmap(addr, len)`.
+    pub const MUNMAP: i32 = 91;
+    /// `mmap2(addr, len, prot, flags, fd, pgoff)`.
+    pub const MMAP2: i32 = 192;
     /// `getpid()`.
     pub const GETPID: i32 = 20;
     /// `uname(buf)` (`newuname`).
@@ -47,6 +53,9 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::OPEN => crate::fs::open::sys_open,
         nr::CLOSE => crate::fs::open::sys_close,
         nr::LSEEK => crate::fs::read_write::sys_lseek,
+        nr::BRK => crate::mm::mmap::sys_brk,
+        nr::MUNMAP => crate::mm::mmap::sys_munmap,
+        nr::MMAP2 => crate::mm::mmap::sys_mmap2,
         nr::GETPID => crate::sys::sys_getpid,
         nr::NEWUNAME => crate::sys::sys_newuname,
         nr::SCHED_YIELD => crate::sched::core::sys_sched_yield,
