@@ -127,6 +127,7 @@ fn kernel_options_come_from_every_subsystem() {
         "test_expect_mem",
         "test_list",
         "test_one",
+        "userpte",                    // mm/mm_types.rs
     ]);
     let help = fmtbuf!(4096, "{}", crate::params::help());
     for o in crate::params::kernel_params() {

@@ -502,6 +502,9 @@ check_all() {
     # i.e. no highmem at all.
     in_config APPEND="debug_kmap_local" run_suite ""
     in_config MEM=512M APPEND="debug_kmap_local_force_map" run_suite ""
+    # User page tables in lowmem (Linux's userpte=nohigh) instead of highmem:
+    # the user-space tests must give the same results.
+    in_config APPEND="userpte=nohigh" run_suite "user::,exec::,files::"
     # No highmem at all, no debug option: every test passes or says what it
     # lacks (needs highmem); -m 32M is the smallest machine that boots.
     in_config MEM=512M run_suite ""

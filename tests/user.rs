@@ -340,8 +340,12 @@ fn a_new_page_directory_shares_the_kernel_half_only() {
     assert!(!text.flags().contains(PteFlags::RW), "text read-only");
     assert!(mm.lookup(STACK).is_none() && mm.lookup(DATA).is_none(), "stack and data wait for their first touch");
     assert!(mm.lookup(TEXT + PAGE_SIZE).is_none());
-    if crate::tests::common::have_highmem() {
-        assert!(mm.resident().1.iter().all(|t| PageHighMem(t)), "HIGHPTE: user page tables in highmem");
+    let tables = mm.resident().1;
+    assert!(!tables.is_empty());
+    if crate::mm::mm_types::userpte_gfp() == mm::gfp::GFP_KERNEL {
+        assert!(tables.iter().all(|t| !PageHighMem(t)), "userpte=nohigh: user page tables in lowmem");
+    } else if crate::tests::common::have_highmem() {
+        assert!(tables.iter().all(|t| PageHighMem(t)), "HIGHPTE: user page tables in highmem");
     }
 }
 

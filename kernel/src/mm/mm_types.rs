@@ -25,6 +25,27 @@ use crate::locking::mutex::MutexGuard;
 use crate::mm::page_alloc::{__free_pages, alloc_pages, page_to_pfn, pfn_to_page};
 use crate::mm::pgtable::{PDE_USER_TABLE, pgd_alloc, pgd_offset, pte_offset_map, pte_unmap};
 
+/// `userpte=nohigh`: user page tables from lowmem (Linux's x86-32 boot
+/// option, which clears `__GFP_HIGHMEM` from `__userpte_alloc_gfp`), to
+/// compare with HIGHPTE: the same programs must give the same results.
+static USERPTE_NOHIGH: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+crate::early_param!("userpte", Value, "nohigh",
+    "userpte=nohigh: user page tables in lowmem instead of highmem (Linux's option; HIGHPTE is the default)",
+    |v| match v {
+        Some("nohigh") => {
+            USERPTE_NOHIGH.store(true, core::sync::atomic::Ordering::Relaxed);
+            Ok(())
+        }
+        _ => Err("nohigh"),
+    });
+
+/// Where user page tables come from (Linux `__userpte_alloc_gfp`):
+/// highmem first, unless `userpte=nohigh`.
+pub fn userpte_gfp() -> mm::gfp::GfpFlags {
+    if USERPTE_NOHIGH.load(core::sync::atomic::Ordering::Relaxed) { mm::gfp::GFP_KERNEL } else { GFP_HIGHUSER }
+}
+
 /// Why a mapping could not be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapError {
@@ -93,7 +114,7 @@ impl MmStruct {
         if pde.present() {
             return Ok(pde);
         }
-        let table = alloc_pages(GFP_HIGHUSER | __GFP_ZERO, 0).ok_or(MapError::NoMemory)?;
+        let table = alloc_pages(userpte_gfp() | __GFP_ZERO, 0).ok_or(MapError::NoMemory)?;
         let pde = Pte::new(page_to_pfn(table), PDE_USER_TABLE);
         // SAFETY: as above; the table is zeroed, so it maps nothing yet.
         unsafe { pdep.write_volatile(pde) };
