@@ -33,6 +33,7 @@ pub const TESTS: &[Test] = &[
     test_case!(a_touch_far_below_the_stack_is_sigsegv),
     test_case!(copy_to_user_faults_pages_in_but_not_inside_kmap_atomic),
     test_case!(a_fault_inside_kmap_local_may_sleep_while_another_task_uses_the_slot),
+    test_case!(fork_shares_pages_read_only_and_a_write_copies_one),
 ];
 
 /// Where the programs' text goes (Linux's traditional i386 ELF base).
@@ -487,4 +488,48 @@ fn a_fault_inside_kmap_local_may_sleep_while_another_task_uses_the_slot() {
     assert!((0..PAGE_SIZE).all(|i| back[i] == pattern(7, i)), "the user page holds our page's bytes");
     crate::tests::common::free_page(ours);
     crate::tests::common::free_page(theirs);
+}
+
+/// U24/U25: after `dup_mmap` (fork's copy of the address space) a page
+/// written before is mapped read-only in both, with two references; a
+/// write fault in the child gives the child a new frame (highmem when
+/// there is some) with the same bytes, and leaves the parent's page and
+/// entry as they were.
+fn fork_shares_pages_read_only_and_a_write_copies_one() {
+    use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user};
+    use core::sync::atomic::Ordering::SeqCst;
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let parent = me.mm().unwrap();
+    assert_eq!(copy_to_user(DATA, b"before fork"), 0);
+    let before = parent.lookup(DATA);
+    assert!(before.flags().contains(PteFlags::RW));
+    let child = parent.dup_mmap().unwrap();
+    // SAFETY: reloading the page directory this task runs on (fork does it).
+    unsafe { crate::arch::paging::load_cr3(parent.pgd()) };
+    let (p, c) = (parent.lookup(DATA), child.lookup(DATA));
+    assert_eq!(p.pfn(), c.pfn(), "one page, shared");
+    assert!(!p.flags().contains(PteFlags::RW) && !c.flags().contains(PteFlags::RW), "read-only in both");
+    let page = crate::mm::page_alloc::pfn_to_page(p.pfn());
+    assert_eq!(page.page_count(), 2, "a reference each");
+    let copies = crate::mm::memory::COW_COPIES.load(SeqCst);
+    let vma = *child.mmap_lock().find_vma(DATA).unwrap();
+    crate::mm::memory::handle_mm_fault(&child, &vma, DATA, crate::mm::memory::FaultFlags { write: true, user: true }).unwrap();
+    let c2 = child.lookup(DATA);
+    assert!(c2.flags().contains(PteFlags::RW) && c2.pfn() != p.pfn(), "the child's own writable frame");
+    assert_eq!(crate::mm::memory::COW_COPIES.load(SeqCst), copies + 1);
+    if crate::tests::common::have_highmem() {
+        assert!(PageHighMem(crate::mm::page_alloc::pfn_to_page(c2.pfn())), "from highmem");
+    }
+    assert_eq!(page.page_count(), 1, "the parent's page has one user again");
+    assert_eq!(parent.lookup(DATA), p, "the parent's entry is untouched (its next write reuses the page)");
+    let mut back = [0u8; 11];
+    assert_eq!(copy_from_user(&mut back, DATA), 0);
+    assert_eq!(&back, b"before fork");
+    // The copy holds the same bytes.
+    let v = crate::mm::kmap_local::kmap_local_pfn(c2.pfn());
+    // SAFETY: v maps the child's page.
+    assert_eq!(unsafe { core::slice::from_raw_parts(v as *const u8, 11) }, b"before fork");
+    crate::mm::kmap_local::kunmap_local(v);
+    drop(child);
 }

@@ -10,6 +10,8 @@ pub const ENOENT: i32 = 2;
 pub const E2BIG: i32 = 7;
 /// Exec format error: not a program this kernel can run.
 pub const ENOEXEC: i32 = 8;
+/// No child processes.
+pub const ECHILD: i32 = 10;
 /// Bad file number.
 pub const EBADF: i32 = 9;
 /// Out of memory.

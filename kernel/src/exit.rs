@@ -23,3 +23,38 @@ pub fn sys_exit(regs: &mut PtRegs) -> i32 {
 pub fn sys_exit_group(regs: &mut PtRegs) -> i32 {
     crate::sched::exit(exit_status(regs.bx))
 }
+
+/// `WNOHANG`: `wait4` returns 0 at once if the child has not ended.
+const WNOHANG: u32 = 1;
+
+/// `wait4(pid, status, options, rusage)`: wait for a child to end and
+/// reap it (Linux `kernel/exit.c`). `pid` > 0 waits for that child; -1 for
+/// the oldest one not yet reaped (Linux takes whichever ends first: a
+/// difference, fine for one child at a time). The wait status goes to
+/// `*status` if it is not NULL; `rusage` must be NULL. `-ECHILD` when
+/// there is no such child, `-EFAULT` for a bad `status` pointer (the child
+/// is reaped all the same, as on Linux).
+pub fn sys_wait4(regs: &mut PtRegs) -> i32 {
+    let (pid, status_ptr, options, rusage) = (regs.bx as i32, regs.cx as usize, regs.dx, regs.si);
+    if options & !WNOHANG != 0 || rusage != 0 {
+        return -crate::errno::EINVAL;
+    }
+    let me = crate::sched::current();
+    let handle = {
+        let mut children = me.children.lock();
+        let Some(i) = children.iter().position(|h| pid == -1 || h.task().id() as i32 == pid) else {
+            return -crate::errno::ECHILD;
+        };
+        let dead = children[i].task().state() == crate::sched::task::TASK_DEAD;
+        if options & WNOHANG != 0 && !dead {
+            return 0;
+        }
+        children.remove(i)
+    };
+    let child = handle.task().id() as i32;
+    let status = handle.join();
+    if status_ptr != 0 && crate::arch::lib::usercopy_32::copy_to_user(status_ptr, &status.to_le_bytes()) != 0 {
+        return -crate::errno::EFAULT;
+    }
+    child
+}

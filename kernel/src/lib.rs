@@ -17,7 +17,7 @@
 //! | `logger`      | `kernel/printk/`    | the `log` backend                             |
 //! | `params`      | `kernel/params.c`, `early_param()` | command-line options, declared by each subsystem |
 //! | `panic`, `debug` | `kernel/panic.c`, `lib/bug.c` | the panic handler; BUG reports that do not stop the machine |
-//! | `exit`, `sys`, `errno` | `kernel/exit.c`, `kernel/sys.c`, `errno-base.h` | ending a process and its wait status; getpid & co; Linux's error numbers |
+//! | `exit`, `fork`, `sys`, `errno` | `kernel/exit.c`, `kernel/fork.c`, `kernel/sys.c`, `errno-base.h` | ending a process, its wait status and wait4; fork with copy-on-write; getpid & co; Linux's error numbers |
 //! | `tools`       | (none)              | the instruments: test harness, benchmarks, stress test, console shell, demos, trace |
 //!
 //! Pure policy that needs no hardware (layout constants, zones, the buddy
@@ -38,6 +38,7 @@ pub mod arch;
 pub mod debug;
 pub mod errno;
 pub mod exit;
+pub mod fork;
 pub mod fs;
 pub mod init;
 pub mod locking;

@@ -36,7 +36,9 @@ pub enum Fd {
     File(Arc<File>),
 }
 
-/// A process's descriptors (Linux `files_struct`): index = fd.
+/// A process's descriptors (Linux `files_struct`): index = fd. A forked
+/// child gets a copy that shares the open files (and their positions).
+#[derive(Clone)]
 pub struct FdTable {
     fds: Vec<Option<Fd>>,
 }

@@ -13,14 +13,15 @@
 //!                         kmap_local, D+2 inside), PTE writable+dirty (U9)
 //!    present, write, not writable -> do_wp_page
 //!                  the zero page: a fresh zeroed page (copy-on-write of zeros)
+//!                  a page shared since fork: copy it (copy_user_highpage)
 //!                  a page only this process maps: write-enable it in place
 //!    pte_unmap                                                (depth D)
 //! ```
 //!
 //! Differences from Linux, for now: one lock (the mm's `mmap_lock`, held
 //! across the fault) stands for both `mmap_lock` and the page-table lock;
-//! there is no rmap, LRU or memcg; no page is shared between processes
-//! until fork brings copy-on-write.
+//! there is no rmap, LRU or memcg; a page is shared only between a forked
+//! parent and child, and its reference count says by how many.
 
 use mm::gfp::{GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_ZERO};
 use mm::vma::{PgProt, VmArea, VmFlags};
@@ -53,6 +54,8 @@ pub enum VmFault {
 pub static ANON_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 /// Read faults answered with the zero page.
 pub static ZERO_PAGE_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// Pages copied because a write hit a page shared since fork.
+pub static COW_COPIES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 /// Write faults on a read-only PTE (`do_wp_page`).
 pub static WP_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
@@ -139,10 +142,21 @@ fn maybe_mkwrite(prot: PteFlags, vma: &VmArea) -> PteFlags {
 fn do_wp_page(vma: &VmArea, addr: usize, orig: Pte, ptep: *mut Pte) -> Result<(), VmFault> {
     WP_FAULTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     let prot = maybe_mkwrite(pte_flags(vma.vm_page_prot()), vma) | PteFlags::DIRTY;
+    let old = crate::mm::page_alloc::pfn_to_page(orig.pfn());
     let entry = if is_zero_pfn(orig.pfn()) {
         let page = alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0).ok_or(VmFault::Oom)?;
         Pte::new(page_to_pfn(page), prot)
+    } else if old.page_count() > 1 {
+        // Shared since fork (U24): this process gets its own copy, made
+        // with two more kmap_local mappings on top of the page table's
+        // (copy_user_highpage: source, then destination).
+        let page = alloc_pages(GFP_HIGHUSER_MOVABLE, 0).ok_or(VmFault::Oom)?;
+        crate::mm::highmem::copy_highpage(page, old);
+        COW_COPIES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        crate::mm::page_alloc::__free_pages(old, 0); // our reference to the shared one
+        Pte::new(page_to_pfn(page), prot)
     } else {
+        // Nobody else maps it any more: write-enable it in place.
         Pte::new(orig.pfn(), prot)
     };
     // SAFETY: ptep points into a mapped page table of this mm, whose lock

@@ -208,6 +208,53 @@ impl MmStruct {
         }
     }
 
+    /// The child's copy of this address space at fork (Linux `dup_mmap` +
+    /// `copy_page_range`): the same VMAs; a page table of its own for every
+    /// 4 MiB the parent has one for; every present page shared, with a
+    /// reference taken, and every writable PTE made read-only in *both*
+    /// (Linux's `copy_present_pte`): the first write on either side then
+    /// faults and gets its own copy (`do_wp_page`). Each pair of tables is
+    /// mapped destination first, then source, and unmapped in reverse
+    /// (catalogue U25). The caller (the parent, running on this address
+    /// space) flushes its TLB afterwards.
+    pub fn dup_mmap(&self) -> Result<MmStruct, MapError> {
+        let child = MmStruct::new().ok_or(MapError::NoMemory)?;
+        *child.mmap_lock() = self.mmap_lock().clone();
+        for i in 0..KERNEL_PGD_BOUNDARY {
+            let addr = i << PGDIR_SHIFT;
+            // SAFETY: entry i of our page directory.
+            let pde = unsafe { pgd_offset(self.pgd, addr).read_volatile() };
+            if !pde.present() {
+                continue;
+            }
+            let child_pde = child.pte_alloc(addr)?;
+            let dst = pte_offset_map(child_pde, addr);
+            let src = pte_offset_map(pde, addr);
+            for j in 0..PTRS_PER_PTE {
+                // SAFETY: entry j of the two page tables mapped above.
+                let (s, d) = unsafe { (src.add(j), dst.add(j)) };
+                // SAFETY: as above.
+                let mut pte = unsafe { s.read_volatile() };
+                if !pte.present() {
+                    continue;
+                }
+                if !crate::mm::memory::is_zero_pfn(pte.pfn()) {
+                    pfn_to_page(pte.pfn()).get_page();
+                }
+                if pte.flags().contains(PteFlags::RW) {
+                    pte = Pte::new(pte.pfn(), pte.flags() - PteFlags::RW);
+                    // SAFETY: as above: write-protect the parent's entry.
+                    unsafe { s.write_volatile(pte) };
+                }
+                // SAFETY: as above.
+                unsafe { d.write_volatile(pte) };
+            }
+            pte_unmap(src);
+            pte_unmap(dst);
+        }
+        Ok(child)
+    }
+
     /// Where its memory lives: data pages and page tables, each split
     /// into lowmem and highmem (what the console's `ps` shows).
     pub fn rss(&self) -> Rss {

@@ -57,6 +57,10 @@ pub struct Task {
     /// The address space it runs in when in user mode (Linux `mm`); `None`
     /// for a kernel thread, which runs on swapper_pg_dir.
     mm: crate::locking::SpinLock<Option<Arc<crate::mm::mm_types::MmStruct>>>,
+    /// Its parent's pid, for `getppid` (0: started by the kernel).
+    pub parent: AtomicU32,
+    /// Its children not yet waited for (`wait4` joins them).
+    pub children: crate::locking::SpinLock<Vec<super::core::JoinHandle>>,
     /// Its open files (Linux `task->files`): fds 0-2 are the console.
     pub files: crate::locking::SpinLock<crate::fs::file::FdTable>,
     /// Where its address space's memory was when it let go of it (for the
@@ -128,6 +132,8 @@ impl Task {
             mm: crate::locking::SpinLock::new(None),
             rss_at_exit: crate::locking::SpinLock::new(None),
             files: crate::locking::SpinLock::new(crate::fs::file::FdTable::default()),
+            parent: AtomicU32::new(0),
+            children: crate::locking::SpinLock::new(Vec::new()),
             pgd: core::sync::atomic::AtomicUsize::new(0),
             saved_preempt_count: AtomicU32::new(0),
             migrate_disable: AtomicU32::new(0),

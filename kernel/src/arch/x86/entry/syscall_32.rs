@@ -17,6 +17,8 @@ pub use crate::errno::ENOSYS;
 pub mod nr {
     /// `exit(status)`.
     pub const EXIT: i32 = 1;
+    /// `fork()`.
+    pub const FORK: i32 = 2;
     /// `read(fd, buf, count)`.
     pub const READ: i32 = 3;
     /// `write(fd, buf, count)`.
@@ -27,6 +29,12 @@ pub mod nr {
     pub const CLOSE: i32 = 6;
     /// `lseek(fd, offset, whence)`.
     pub const LSEEK: i32 = 19;
+    /// `getppid()`.
+    pub const GETPPID: i32 = 64;
+    /// `wait4(pid, status, options, rusage)`.
+    pub const WAIT4: i32 = 114;
+    /// `clone(flags, ...)`.
+    pub const CLONE: i32 = 120;
     /// `brk(addr)`.
     pub const BRK: i32 = 45;
     /// `munmap(addr, len)`.
@@ -48,6 +56,10 @@ pub mod nr {
 pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
     Some(match nr {
         nr::EXIT => crate::exit::sys_exit,
+        nr::FORK => crate::fork::sys_fork,
+        nr::GETPPID => crate::fork::sys_getppid,
+        nr::WAIT4 => crate::exit::sys_wait4,
+        nr::CLONE => crate::fork::sys_clone,
         nr::READ => crate::fs::read_write::sys_read,
         nr::WRITE => crate::fs::read_write::sys_write,
         nr::OPEN => crate::fs::open::sys_open,
