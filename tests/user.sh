@@ -37,7 +37,7 @@ USER_TIMEOUT=30
 # user_spec NAME: set SPEC_STATUS, SPEC_ARGS (argv[1..]), SPEC_OUT and
 # SPEC_ERR (the patterns for stdout and stderr, line by line); status 1 if
 # there is no spec for NAME. USER_PROGRAMS lists the names it knows.
-USER_PROGRAMS=(forktest hello init memory panics startup syscall_abi)
+USER_PROGRAMS=(execer forktest hello init memory panics startup syscall_abi)
 user_spec() {
     SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0
     case "$1" in
@@ -47,6 +47,9 @@ user_spec() {
             SPEC_ARGS=(single)
             SPEC_OUT=('init: pid @PID@, ring 3: user space of the highmem teaching kernel'
                       'init: 2 argument\(s\), 1 environment string\(s\)') ;;
+        execer)
+            user_spec_checks execer execve_missing_file_enoent execve_kernel_pointer_efault \
+                wait4_returns_the_child the_execd_child_exited_42 ;;
         forktest)
             user_spec_checks forktest fork_returns_the_childs_pid wait4_returns_the_child child_exit_status_7 \
                 parents_copy_unchanged parents_bss_unchanged parents_own_write_kept no_more_children_echild ;;

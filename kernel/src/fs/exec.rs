@@ -264,3 +264,82 @@ pub fn spawn_user(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> crate::
         }
     })
 }
+
+/// Most pointers in argv or envp (Linux bounds them by the total size; so
+/// do we, with this as a cheap first check).
+const MAX_ARG_STRINGS: usize = 0x7fff;
+
+/// Copy a NULL-terminated array of user string pointers (argv or envp)
+/// into the kernel (Linux `copy_strings` reads them page by page into the
+/// new stack; we gather them first, then lay the stack out in one go).
+fn copy_user_strings(ptr: usize, total: &mut usize) -> Result<Vec<Vec<u8>>, i32> {
+    use crate::arch::lib::usercopy_32::copy_from_user;
+    let mut out = Vec::new();
+    if ptr == 0 {
+        return Ok(out); // Linux allows a NULL argv or envp: no strings
+    }
+    for i in 0..MAX_ARG_STRINGS {
+        let mut p = [0u8; 4];
+        if copy_from_user(&mut p, ptr.wrapping_add(4 * i)) != 0 {
+            return Err(crate::errno::EFAULT);
+        }
+        let s = u32::from_le_bytes(p) as usize;
+        if s == 0 {
+            return Ok(out);
+        }
+        let mut buf = Vec::new();
+        loop {
+            let mut b = [0u8];
+            if copy_from_user(&mut b, s.wrapping_add(buf.len())) != 0 {
+                return Err(crate::errno::EFAULT);
+            }
+            if b[0] == 0 {
+                break;
+            }
+            if *total + buf.len() + 1 > MAX_ARG_STRLEN_TOTAL {
+                return Err(crate::errno::E2BIG);
+            }
+            buf.push(b[0]);
+        }
+        *total += buf.len() + 1;
+        out.push(buf);
+    }
+    Err(crate::errno::E2BIG)
+}
+
+/// `execve(path, argv, envp)`: replace the calling program (Linux
+/// `fs/exec.c`). Everything is read from the old address space first; a
+/// failure up to the point of no return returns `-errno` to the old
+/// program, unharmed. After it, the registers are the new program's, and
+/// the system call's return path enters it.
+pub fn sys_execve(regs: &mut PtRegs) -> i32 {
+    use crate::arch::lib::usercopy_32::strncpy_from_user;
+    let mut path = alloc::vec![0u8; super::open::PATH_MAX];
+    let n = match strncpy_from_user(&mut path, regs.bx as usize) {
+        Ok(n) if n == super::open::PATH_MAX => return -crate::errno::ENAMETOOLONG,
+        Ok(n) => n,
+        Err(e) => return -e,
+    };
+    let Ok(path) = core::str::from_utf8(&path[..n]) else { return -crate::errno::ENOENT };
+    let mut total = 0;
+    let argv = match copy_user_strings(regs.cx as usize, &mut total) {
+        Ok(v) => v,
+        Err(e) => return -e,
+    };
+    let envp = match copy_user_strings(regs.dx as usize, &mut total) {
+        Ok(v) => v,
+        Err(e) => return -e,
+    };
+    let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+    let envp: Vec<&[u8]> = envp.iter().map(|e| e.as_slice()).collect();
+    match kernel_execve(path, &argv, &envp) {
+        Ok(new) => {
+            *regs = new;
+            0
+        }
+        // Past the point of no return the old program is gone: Linux kills
+        // the task with SIGSEGV.
+        Err(ExecError::Fault) => crate::sched::exit(crate::arch::traps::SIGSEGV),
+        Err(e) => -e.errno(),
+    }
+}

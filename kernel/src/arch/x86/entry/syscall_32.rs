@@ -29,6 +29,8 @@ pub mod nr {
     pub const CLOSE: i32 = 6;
     /// `lseek(fd, offset, whence)`.
     pub const LSEEK: i32 = 19;
+    /// `execve(path, argv, envp)`.
+    pub const EXECVE: i32 = 11;
     /// `getppid()`.
     pub const GETPPID: i32 = 64;
     /// `wait4(pid, status, options, rusage)`.
@@ -58,6 +60,7 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::EXIT => crate::exit::sys_exit,
         nr::FORK => crate::fork::sys_fork,
         nr::GETPPID => crate::fork::sys_getppid,
+        nr::EXECVE => crate::fs::exec::sys_execve,
         nr::WAIT4 => crate::exit::sys_wait4,
         nr::CLONE => crate::fork::sys_clone,
         nr::READ => crate::fs::read_write::sys_read,
