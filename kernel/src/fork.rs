@@ -37,11 +37,18 @@ pub fn sys_fork(regs: &mut PtRegs) -> i32 {
     let mut child_regs = *regs;
     child_regs.ax = 0;
     let files = me.files.lock().clone();
+    let tls = me.tls_for_switch();
     let parent = me.id();
     let handle = crate::sched::spawn(me.name(), move || {
         let child = crate::sched::current();
         child.parent.store(parent, core::sync::atomic::Ordering::Relaxed);
         *child.files.lock() = files;
+        // The parent's TLS entries too (Linux copies thread.tls_array); we
+        // are running, so load them into this CPU's GDT ourselves.
+        *child.tls.lock() = tls;
+        let flags = crate::arch::cpu::local_irq_save();
+        crate::arch::gdt::load_tls(crate::arch::percpu::raw_smp_processor_id(), &tls);
+        crate::arch::cpu::local_irq_restore(flags);
         child.set_mm(child_mm);
         let top = child.stack_top().expect("a task stack");
         // SAFETY: the child runs on its copy of the parent's address space,

@@ -439,6 +439,7 @@ fn __schedule(preempt: bool) {
     if let Some(top) = next.stack_top() {
         crate::arch::gdt::set_tss_esp0(cpu, top);
     }
+    crate::arch::gdt::load_tls(cpu, &next.tls_for_switch());
     let next_esp = next.esp.get();
     rq.curr = Some(next_arc.clone());
     rq.prev = Some(prev_arc);

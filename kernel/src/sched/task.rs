@@ -57,6 +57,9 @@ pub struct Task {
     /// The address space it runs in when in user mode (Linux `mm`); `None`
     /// for a kernel thread, which runs on swapper_pg_dir.
     mm: crate::locking::SpinLock<Option<Arc<crate::mm::mm_types::MmStruct>>>,
+    /// Its three TLS descriptors (`set_thread_area`), loaded into the
+    /// CPU's GDT when it is switched in.
+    pub tls: crate::locking::SpinLock<[u64; crate::arch::gdt::GDT_ENTRY_TLS_ENTRIES]>,
     /// Its parent's pid, for `getppid` (0: started by the kernel).
     pub parent: AtomicU32,
     /// Its children not yet waited for (`wait4` joins them).
@@ -133,6 +136,7 @@ impl Task {
             rss_at_exit: crate::locking::SpinLock::new(None),
             files: crate::locking::SpinLock::new(crate::fs::file::FdTable::default()),
             parent: AtomicU32::new(0),
+            tls: crate::locking::SpinLock::new([0; crate::arch::gdt::GDT_ENTRY_TLS_ENTRIES]),
             children: crate::locking::SpinLock::new(Vec::new()),
             pgd: core::sync::atomic::AtomicUsize::new(0),
             saved_preempt_count: AtomicU32::new(0),
@@ -288,6 +292,12 @@ impl Task {
     /// space, or has not exited).
     pub fn rss_at_exit(&self) -> Option<crate::mm::mm_types::Rss> {
         *self.rss_at_exit.lock()
+    }
+
+    /// Its TLS descriptors, for the context switch (interrupts are off
+    /// there; the lock is only ever taken by the task itself otherwise).
+    pub fn tls_for_switch(&self) -> [u64; crate::arch::gdt::GDT_ENTRY_TLS_ENTRIES] {
+        *self.tls.lock()
     }
 
     /// Its address space, if it has one.

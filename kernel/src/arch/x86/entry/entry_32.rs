@@ -116,9 +116,15 @@ isr_common:
     mov es, ax
     // From user mode fs holds the program's selector: the kernel reaches
     // its per-CPU block through fs, so load ours (Linux's SAVE_ALL does
-    // the same with __KERNEL_PERCPU).
+    // the same with __KERNEL_PERCPU). gs may hold a TLS selector whose GDT
+    // entry the next context switch rewrites for another task: run the
+    // kernel with a selector of its own, so that only the return to user
+    // mode (which pops the saved one, after the switch back has put this
+    // task's TLS entries in place) loads a TLS selector.
     mov ax, {percpu}
     mov fs, ax
+    mov ax, {kds}
+    mov gs, ax
     cld
     push esp                // argument: &mut TrapFrame
     call {dispatch}
@@ -220,6 +226,7 @@ entry_INT80_32:
     mov ax, {kds}
     mov ds, ax
     mov es, ax
+    mov gs, ax              // see isr_common: never run the kernel on a TLS selector
     mov ax, {percpu}
     mov fs, ax
     cld

@@ -49,6 +49,8 @@ pub mod nr {
     pub const NEWUNAME: i32 = 122;
     /// `sched_yield()`.
     pub const SCHED_YIELD: i32 = 158;
+    /// `set_thread_area(u_info)`.
+    pub const SET_THREAD_AREA: i32 = 243;
     /// `exit_group(status)`.
     pub const EXIT_GROUP: i32 = 252;
 }
@@ -75,6 +77,7 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::NEWUNAME => crate::sys::sys_newuname,
         nr::SCHED_YIELD => crate::sched::core::sys_sched_yield,
         nr::EXIT_GROUP => crate::exit::sys_exit_group,
+        nr::SET_THREAD_AREA => crate::arch::tls::sys_set_thread_area,
         _ => return None,
     })
 }

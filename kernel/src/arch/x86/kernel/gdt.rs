@@ -257,6 +257,36 @@ pub fn set_tss_esp0(cpu: usize, esp0: usize) {
     unsafe { (*core::ptr::addr_of_mut!(TABLES))[cpu].tss.esp0 = esp0 as u32 };
 }
 
+/// The descriptor of a `set_thread_area` request (Linux `fill_ldt` from
+/// `struct user_desc`): `bits` is the flags word of `user_desc`
+/// (seg_32bit, contents:2, read_exec_only, limit_in_pages,
+/// seg_not_present, useable, from bit 0 up).
+pub fn tls_descriptor(base: u32, limit: u32, bits: u32) -> u64 {
+    let bit = |n: u32| bits & (1 << n) != 0;
+    let (seg_32bit, contents, read_exec_only, limit_in_pages, not_present, useable) =
+        (bit(0), ((bits >> 1) & 3) as u8, bit(3), bit(4), bit(5), bit(6));
+    // Access byte as Linux's fill_ldt builds it: present unless asked
+    // otherwise, DPL 3, a code/data segment, type = contents << 2 (0 data,
+    // 1 expand-down data, 2 code) | !read_exec_only << 1 (writable data,
+    // readable code).
+    let access = if not_present { 0 } else { 0x80 } | 0x70 | contents << 2 | ((!read_exec_only) as u8) << 1;
+    let flags = (limit_in_pages as u8) << 3 | (seg_32bit as u8) << 2 | useable as u8;
+    descriptor(base, limit, access, flags)
+}
+
+/// Install this task's TLS descriptors into CPU `cpu`'s GDT (entries 6-8;
+/// Linux `load_TLS` in `__switch_to`). The context switch calls it with
+/// interrupts off; a segment register picks the new descriptor up when it
+/// is next loaded (the return to user mode pops gs and fs).
+pub fn load_tls(cpu: usize, tls: &[u64; GDT_ENTRY_TLS_ENTRIES]) {
+    // SAFETY: CPU `cpu`'s own GDT, written by that CPU with interrupts off;
+    // the entries are not the ones the kernel runs on.
+    unsafe {
+        let t = &mut (*core::ptr::addr_of_mut!(TABLES))[cpu];
+        t.gdt[GDT_ENTRY_TLS_MIN..GDT_ENTRY_TLS_MIN + GDT_ENTRY_TLS_ENTRIES].copy_from_slice(tls);
+    }
+}
+
 /// The double-fault task must use the page directory that is live when the
 /// fault happens; `paging_init` calls this after switching CR3.
 pub fn set_double_fault_cr3(cr3: usize) {

@@ -12,6 +12,7 @@
 //! | `percpu`  | `kernel/setup_percpu.c`           |
 //! | `qemu`    | (none: QEMU's isa-debug-exit)     |
 //! | `smpboot` | `kernel/smpboot.c`, `realmode/rm/trampoline_32.S` |
+//! | `tls`     | `kernel/tls.c`                    |
 //! | `traps`   | `kernel/traps.c`, `mm/fault.c`    |
 //! | `tsc`     | `kernel/tsc.c`                    |
 pub mod acpi;
@@ -24,5 +25,6 @@ pub mod irq;
 pub mod percpu;
 pub mod qemu;
 pub mod smpboot;
+pub mod tls;
 pub mod traps;
 pub mod tsc;
