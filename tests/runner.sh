@@ -303,6 +303,7 @@ suite_boots() {
 expect_boot() {
     local name="$1" args="$2" want="$3"; shift 3
     local log="$REPO/target/ktest/scenario-${name//[^A-Za-z0-9_]/_}.log" rc=0
+    mkdir -p "$REPO/target/ktest"
     echo "== boot scenario: $name ($(config_name)) =="
     boot_capture "$log" "$args" >/dev/null || rc=$?
     local ok=1 why=""
@@ -335,13 +336,14 @@ check_console() {
     make_test_initramfs
     INITRD="$TEST_INITRAMFS"
     expect_console "run: user programs from the initramfs, their status and memory; ps" \
-        'run hello\nrun startup one two\nrun panics\nrun nosuch\nrun /bin\nps\npoweroff\n' \
+        'run hello\nrun startup one two\nrun panics\nrun nosuch\nrun /bin\nrun sleeper 25 &\nps\npoweroff\n' \
         '^hello from pid [0-9]+, ring 3$' '^\[[0-9]+\] /bin/hello: exited with status 0$' \
         '^\[[0-9]+\] /bin/hello: at exit, data [0-9]+ pages \([0-9]+ highmem\), page tables [0-9]+ \([0-9]+ highmem\)$' \
         '^argv\[2\] = two$' '^startup: 12 passed, 0 failed$' '^\[[0-9]+\] /bin/startup: exited with status 0$' \
         '^\[[0-9]+\] /bin/panics: exited with status 101$' \
         '^run: cannot run /bin/nosuch: errno 2$' '^run: cannot run /bin: errno 13$' \
-        '^ *pid name +state +data low +data high +tables low +tables high$'
+        '^ *pid name +state +data low +data high +tables low +tables high$' \
+        '^\[[0-9]+\] /bin/sleeper started$' '^ *[0-9]+ sleeper +(running|sleeping) +0 +[0-9]*[1-9][0-9]* +0 +[1-9]'
     expect_console "help, unknown commands and bad arguments" 'help\nfrobnicate\ntrace maybe\ndemo\ndemo nonsense\npoweroff\n' \
         '^  pkmap +the 1024 PKMAP slots' '^  demo NAME' '^keys: Up/Down history' "unknown command 'frobnicate': type 'help'" \
         '^usage: trace on\|off' '^usage: demo NAME' "^demo: no demo 'nonsense'; the demos are: wrap, preempt, sleep, misuse$" '^poweroff$'

@@ -37,7 +37,7 @@ USER_TIMEOUT=30
 # user_spec NAME: set SPEC_STATUS, SPEC_ARGS (argv[1..]), SPEC_OUT and
 # SPEC_ERR (the patterns for stdout and stderr, line by line); status 1 if
 # there is no spec for NAME. USER_PROGRAMS lists the names it knows.
-USER_PROGRAMS=(execer forktest hello init memory panics startup syscall_abi tls)
+USER_PROGRAMS=(execer forktest hello init memory panics sleeper startup syscall_abi tls)
 user_spec() {
     SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0
     case "$1" in
@@ -79,6 +79,8 @@ user_spec() {
                 write_returns_count write_zero_bytes_returns_0 write_kernel_address_efault \
                 write_null_efault write_closed_fd_ebadf write_fd_minus_one_ebadf \
                 sched_yield_returns_0 getpid_positive_and_stable ;;
+        sleeper)
+            user_spec_checks sleeper sleep_10ms sleep_zero nsec_too_big_einval negative_einval ;;
         tls)
             user_spec_checks tls set_thread_area_free_entry an_entry_number_came_back gs_reads_the_block \
                 after_a_context_switch gs_sees_our_writes entry_3_einval bad_pointer_efault ;;

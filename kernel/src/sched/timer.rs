@@ -53,3 +53,25 @@ pub fn msleep(ms: u64) {
         schedule_timeout(deadline - now);
     }
 }
+
+/// `nanosleep(req, rem)` (Linux `kernel/time/hrtimer.c`): sleep for the
+/// `struct timespec` at `req` (seconds, nanoseconds), rounded up to whole
+/// ticks. `-EINVAL` for nanoseconds outside 0..1e9 or negative seconds,
+/// `-EFAULT` for a bad pointer. Nothing interrupts a sleep yet (no
+/// signals), so `rem` is never written.
+pub fn sys_nanosleep(regs: &mut crate::arch::entry::PtRegs) -> i32 {
+    let mut ts = [0u8; 8];
+    if crate::arch::lib::usercopy_32::copy_from_user(&mut ts, regs.bx as usize) != 0 {
+        return -crate::errno::EFAULT;
+    }
+    let sec = i32::from_le_bytes([ts[0], ts[1], ts[2], ts[3]]);
+    let nsec = i32::from_le_bytes([ts[4], ts[5], ts[6], ts[7]]);
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return -crate::errno::EINVAL;
+    }
+    let ms = sec as u64 * 1000 + (nsec as u64).div_ceil(1_000_000);
+    if ms > 0 {
+        msleep(ms);
+    }
+    0
+}

@@ -34,7 +34,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("zones", "each zone's buddy free lists, per order"),
     ("pkmap", "the 1024 PKMAP slots (. free, u unused but not flushed, 1-9/+ users) and the counters"),
     ("tasks", "tasks with CPU, state, preempt and migrate-disable counts, kmap_local slots"),
-    ("run PROG [ARGS]", "run a program from the initramfs (PROG alone means /bin/PROG) and wait for it"),
+    ("run PROG [ARGS] [&]", "run a program from the initramfs (PROG alone means /bin/PROG); wait for it, or not with &"),
     ("ps", "processes: pid, name, where their pages and page tables are (lowmem/highmem)"),
     ("trace on|off", "print every map, unmap, flush and context-switch slot save/restore"),
     ("test [NAME]", "run the in-kernel tests (that return) whose names contain NAME"),
@@ -123,13 +123,23 @@ pub fn run() -> ! {
 
 /// `run PROG [ARGS]`: start the program from the rootfs in a task of its
 /// own (Linux's `call_usermodehelper`), wait for it, and say how it ended
-/// and where its memory was.
+/// and where its memory was. With a last argument `&`, do not wait: say
+/// its pid and come back to the prompt (`ps` shows it while it lives).
 fn run_program(prog: &str, args: &[&str]) {
+    let (args, background) = match args.split_last() {
+        Some((&"&", rest)) => (rest, true),
+        _ => (args, false),
+    };
     let path = if prog.contains('/') { String::from(prog) } else { alloc::format!("/bin/{prog}") };
     let argv = core::iter::once(path.as_str()).chain(args.iter().copied()).map(|a| a.as_bytes().to_vec()).collect();
     let envp = alloc::vec![b"HOME=/".to_vec(), b"TERM=linux".to_vec()];
     let handle = crate::fs::exec::spawn_user(&path, argv, envp);
     let (pid, task) = (handle.task().id(), handle.task().clone());
+    if background {
+        println!("[{pid}] {path} started");
+        BACKGROUND.lock().push(handle);
+        return;
+    }
     let status = handle.join();
     match status {
         s if s < 0 => println!("run: cannot run {path}: errno {}", -s),
@@ -140,6 +150,9 @@ fn run_program(prog: &str, args: &[&str]) {
         println!("[{pid}] {path}: at exit, {rss}");
     }
 }
+
+/// Programs started with `&`, kept so that they are reaped when they end.
+static BACKGROUND: crate::locking::SpinLock<Vec<crate::sched::JoinHandle>> = crate::locking::SpinLock::new(Vec::new());
 
 /// `ps`: every task that has an address space, with where its memory is.
 fn ps() {

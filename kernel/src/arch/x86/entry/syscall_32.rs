@@ -47,6 +47,8 @@ pub mod nr {
     pub const GETPID: i32 = 20;
     /// `uname(buf)` (`newuname`).
     pub const NEWUNAME: i32 = 122;
+    /// `nanosleep(req, rem)`.
+    pub const NANOSLEEP: i32 = 162;
     /// `sched_yield()`.
     pub const SCHED_YIELD: i32 = 158;
     /// `set_thread_area(u_info)`.
@@ -76,6 +78,7 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::GETPID => crate::sys::sys_getpid,
         nr::NEWUNAME => crate::sys::sys_newuname,
         nr::SCHED_YIELD => crate::sched::core::sys_sched_yield,
+        nr::NANOSLEEP => crate::sched::timer::sys_nanosleep,
         nr::EXIT_GROUP => crate::exit::sys_exit_group,
         nr::SET_THREAD_AREA => crate::arch::tls::sys_set_thread_area,
         _ => return None,
