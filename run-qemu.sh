@@ -188,6 +188,47 @@ build_user() {
     done
 }
 
+# The user-level figures: user/src/bin/ubench.rs as /init of an initramfs
+# that also holds a 64 MiB file, on the release kernel; each figure as a
+# ratio to a 4 KiB memory copy timed in the same run, beside Linux 6.1's
+# ratio from reference/linux-figures.md (its page copy: 2668 ns).
+bench_user() {
+    build_user || die "could not build the user programs"
+    local root="$REPO/target/ubench-root" log="$REPO/target/ubench.log" rc=0
+    rm -rf "$root"; mkdir -p "$root/data"
+    cp "$USER_BIN/ubench" "$root/init"
+    head -c $((64 << 20)) /dev/zero | tr '\0' 'u' > "$root/data/bench64M"
+    (cd "$root" && find . | LC_ALL=C sort | cpio -o --quiet -H newc > "$REPO/target/ubench.cpio") || die "cpio failed"
+    INITRD="$REPO/target/ubench.cpio" boot_capture "$log" "${APPEND:+$APPEND }exit_after_boot loglevel=warn" >/dev/null || rc=$?
+    [ "$rc" -eq 33 ] || die "user benchmark boot ended with $(status_word "$rc")"
+    python3 - "$log" <<'PY'
+import re, sys
+# Linux 6.1 under the same QEMU (reference/linux-figures.md), as ratios to
+# its 4 KiB page copy of 2668 ns.
+copy_ns = 2668.0
+linux = {
+    "anon_fault_per_page": 9000 / copy_ns,
+    "cow_fault_per_page": 30000 / copy_ns,
+    "fork_exit_wait": 1.2e6 / copy_ns,
+    "fork_execve_wait": 4.0e6 / copy_ns,
+    "read_64k_into_touched_per_page": (4096 / 645e6 * 1e9) / copy_ns,
+    "read_64k_into_untouched_per_page": (4096 / 259e6 * 1e9) / copy_ns,
+}
+ours = {}
+for line in open(sys.argv[1], errors="replace"):
+    m = re.match(r"ubench: (\S+)\s+(\d+) cycles\s+(\d+\.\d+) x page_copy", line)
+    if m:
+        ours[m.group(1)] = float(m.group(3))
+print("bench: user level, as multiples of a 4 KiB page copy in the same run (lower is better)")
+print(f"bench: {'figure':<34} {'ours':>9} {'Linux 6.1':>10} {'ours/Linux':>11}")
+for name, l in linux.items():
+    if name in ours:
+        print(f"bench: {name:<34} {ours[name]:>9.2f} {l:>10.2f} {ours[name] / l:>11.2f}")
+    else:
+        print(f"bench: {name:<34} {'missing':>9} {l:>10.2f}")
+PY
+}
+
 ISO_IMAGE="$REPO/target/kernel.iso"
 
 # Build a GRUB rescue ISO ($ISO_IMAGE) that boots $1 with multiboot2 and
@@ -478,7 +519,8 @@ case "$CMD" in
         [ "$rc" -eq 33 ] || die "benchmark boot ended with $(status_word "$rc")"
         mkdir -p "$REPO/bench"
         write_bench_json "$REPO/target/bench.log" "$REPO/bench/results.json"
-        echo "bench: wrote bench/results.json (plots: python3 bench/plot.py)" ;;
+        echo "bench: wrote bench/results.json (plots: python3 bench/plot.py)"
+        bench_user ;;
     runner)
         # cargo run / cargo test: the ELF cargo built. Test binaries live in deps/.
         KERNEL_ELF="$RUNNER_ELF"

@@ -37,7 +37,7 @@ USER_TIMEOUT=30
 # user_spec NAME: set SPEC_STATUS, SPEC_ARGS (argv[1..]), SPEC_OUT and
 # SPEC_ERR (the patterns for stdout and stderr, line by line); status 1 if
 # there is no spec for NAME. USER_PROGRAMS lists the names it knows.
-USER_PROGRAMS=(execer forktest hello init memory panics sleeper startup syscall_abi tls)
+USER_PROGRAMS=(execer forktest hello init memory panics sleeper startup syscall_abi tls ubench)
 user_spec() {
     SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0
     case "$1" in
@@ -84,6 +84,15 @@ user_spec() {
         tls)
             user_spec_checks tls set_thread_area_free_entry an_entry_number_came_back gs_reads_the_block \
                 after_a_context_switch gs_sees_our_writes entry_3_einval bad_pointer_efault ;;
+        ubench)
+            # Figures, not checks: the lines must be there, with any numbers
+            # (there is no /data/bench64M on the host, so no read figures).
+            SPEC_OUT=('ubench: page_copy +[0-9]+ cycles$'
+                      'ubench: anon_fault_per_page +[0-9]+ cycles +[0-9]+\.[0-9]+ x page_copy$'
+                      'ubench: cow_fault_per_page +[0-9]+ cycles +[0-9]+\.[0-9]+ x page_copy$'
+                      'ubench: fork_exit_wait +[0-9]+ cycles +[0-9]+\.[0-9]+ x page_copy$'
+                      'ubench: fork_execve_wait +[0-9]+ cycles +[0-9]+\.[0-9]+ x page_copy$'
+                      'ubench: no file to read \(/data/bench64M\): read figures skipped$') ;;
         *) return 1 ;;
     esac
 }
