@@ -14,34 +14,15 @@
 
 use mm::layout::access_ok;
 
-/// One exception-table-guarded copy of `n` bytes from `src` to `dst`;
-/// returns the bytes not copied.
+/// One exception-table-guarded copy between kernel and user memory
+/// (`extable::copy_with_fixup`); returns the bytes not copied.
 ///
 /// # Safety
 /// The kernel side of the copy must be valid for `n` bytes; the user side
 /// may fault (that is what the fixup is for) but must be below TASK_SIZE.
 unsafe fn raw_copy(dst: usize, src: usize, n: usize) -> usize {
-    let mut left = n;
-    // SAFETY: see the function's contract; esi is reserved by LLVM, so the
-    // source goes in through another register and esi is saved around it.
-    unsafe {
-        core::arch::asm!(
-            "push esi",
-            "mov esi, {src}",
-            "2: rep movsb",
-            "3:",
-            "pop esi",
-            ".pushsection __ex_table, \"a\"",
-            ".balign 4",
-            ".long 2b, 3b",
-            ".popsection",
-            src = in(reg) src,
-            inout("ecx") left,
-            inout("edi") dst => _,
-            options(preserves_flags)
-        );
-    }
-    left
+    // SAFETY: the caller's contract is copy_with_fixup's.
+    unsafe { crate::arch::extable::copy_with_fixup(dst, src, n) }
 }
 
 /// Copy `dst.len()` bytes from user address `src` (Linux

@@ -61,15 +61,30 @@ pub fn fixup_exception(eip: &mut u32) -> bool {
 /// page (Linux `copy_from_kernel_nofault`, which returns -EFAULT). Page
 /// faults are disabled meanwhile, so a fault goes straight to the fixup.
 pub fn copy_from_kernel_nofault(dst: &mut [u8], src: usize) -> Result<(), usize> {
-    let mut left = dst.len();
     pagefault_disable();
-    // SAFETY: dst is a valid, writable buffer of `left` bytes; reads from
-    // `src` either succeed or fault into the fixup at 3:, which leaves ecx
-    // holding the count not copied. The exception-table entry is in a
-    // section the kernel keeps.
+    // SAFETY: dst is a valid, writable buffer of dst.len() bytes; reads
+    // from `src` either succeed or fault into the copy's fixup.
+    let left = unsafe { copy_with_fixup(dst.as_mut_ptr() as usize, src, dst.len()) };
+    pagefault_enable();
+    if left == 0 { Ok(()) } else { Err(left) }
+}
+
+/// Copy `n` bytes from `src` to `dst` with one `rep movsb` listed in the
+/// exception table; returns the bytes *not* copied (0: all of them). A
+/// fault that nothing resolves resumes at the fixup with ecx still
+/// counting. The one primitive behind `copy_from_kernel_nofault` and the
+/// user copies (`arch/x86/lib/usercopy_32.rs`).
+///
+/// # Safety
+/// Whichever side cannot fault must be valid for `n` bytes; the side that
+/// may fault must be memory whose fault the kernel handles (a user address
+/// below TASK_SIZE, or any address with page faults disabled).
+pub unsafe fn copy_with_fixup(dst: usize, src: usize, n: usize) -> usize {
+    let mut left = n;
+    // SAFETY: see the function's contract. The exception-table entry is in
+    // a section the kernel keeps. esi is reserved by LLVM, so the source
+    // goes in through another register and esi is saved around the copy.
     unsafe {
-        // esi is reserved by LLVM, so the source goes in through another
-        // register and esi is saved around the copy.
         core::arch::asm!(
             "push esi",
             "mov esi, {src}",
@@ -82,10 +97,9 @@ pub fn copy_from_kernel_nofault(dst: &mut [u8], src: usize) -> Result<(), usize>
             ".popsection",
             src = in(reg) src,
             inout("ecx") left,
-            inout("edi") dst.as_mut_ptr() => _,
+            inout("edi") dst => _,
             options(preserves_flags)
         );
     }
-    pagefault_enable();
-    if left == 0 { Ok(()) } else { Err(left) }
+    left
 }
