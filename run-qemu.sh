@@ -11,7 +11,9 @@
 #   ./run-qemu.sh lint                  clippy (kernel target and host crates) with the SAFETY lints denied
 #   ./run-qemu.sh user-test             build the user programs (user/), check their ELF files and run
 #                                       them on the host's Linux and under qemu-i386
-#   ./run-qemu.sh bench                 in-kernel benchmarks (release build; default --smp 2)
+#   ./run-qemu.sh bench                 in-kernel benchmarks (release build; default --smp 2),
+#                                       then the user-level figures beside Linux 6.1's
+#   ./run-qemu.sh bench-user            the user-level figures only
 #   ./run-qemu.sh stress [--seconds N]  kmap stress test on every CPU (default 60 s, --smp 4)
 #   ./run-qemu.sh qemu-cmd              print the QEMU command line the options give (no build, no boot)
 #
@@ -429,7 +431,7 @@ PY
 }
 
 # ------------------------------------------------------------ arguments ----
-COMMANDS="setup test check host-test console-test lint user-test bench stress qemu-cmd"
+COMMANDS="setup test check host-test console-test lint user-test bench bench-user stress qemu-cmd"
 CMD=boot
 RUNNER_ELF=""
 FILTER=""
@@ -446,7 +448,7 @@ value() {
 
 while [ $# -gt 0 ]; do
     case "$1" in
-        setup|test|check|host-test|bench|stress|console-test|lint|user-test|qemu-cmd) CMD="$1" ;;
+        setup|test|check|host-test|bench|bench-user|stress|console-test|lint|user-test|qemu-cmd) CMD="$1" ;;
         --seconds) SECONDS_ARG="$(value --seconds "a number of seconds, e.g. --seconds 60" $# "${2-}")"; shift ;;
         --mem) MEM="$(value --mem "a size with a unit, e.g. --mem 512M or --mem 3G" $# "${2-}")"; shift ;;
         --smp) SMP="$(value --smp "a number of CPUs, e.g. --smp 2" $# "${2-}")"; SMP_GIVEN=1; shift ;;
@@ -520,6 +522,10 @@ case "$CMD" in
         mkdir -p "$REPO/bench"
         write_bench_json "$REPO/target/bench.log" "$REPO/bench/results.json"
         echo "bench: wrote bench/results.json (plots: python3 bench/plot.py)"
+        bench_user ;;
+    bench-user)
+        PROFILE=release; build
+        [ "$SMP_GIVEN" = 1 ] || SMP=2
         bench_user ;;
     runner)
         # cargo run / cargo test: the ELF cargo built. Test binaries live in deps/.

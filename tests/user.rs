@@ -32,6 +32,7 @@ pub const TESTS: &[Test] = &[
     test_case!(a_write_to_a_read_only_area_is_sigsegv),
     test_case!(a_touch_far_below_the_stack_is_sigsegv),
     test_case!(copy_to_user_faults_pages_in_but_not_inside_kmap_atomic),
+    test_case!(a_user_copy_stops_at_an_unmapped_page_in_each_of_its_three_parts),
     test_case!(a_fault_inside_kmap_local_may_sleep_while_another_task_uses_the_slot),
     test_case!(fork_shares_pages_read_only_and_a_write_copies_one),
     test_case!(nanosleep_refuses_bad_timespecs),
@@ -440,6 +441,40 @@ fn copy_to_user_faults_pages_in_but_not_inside_kmap_atomic() {
     assert_eq!(copy_from_user(&mut back, DATA), 0);
     assert!(back[..64].iter().all(|&b| b == 7) && back[64..].iter().all(|&b| b == 0), "the bytes, then zeros");
     crate::tests::common::free_page(page);
+}
+
+/// The user copy is Linux's `__copy_user`: head bytes up to an aligned
+/// destination, dwords, tail bytes, each with its own fixup
+/// (`extable::copy_with_fixup`). Copy up to the end of the data area (the
+/// page after it has no VMA) from every destination alignment and with the
+/// fault landing in the head, in the dwords and in the tail: `copy_to_user`
+/// returns exactly the bytes past the end and every byte before it
+/// arrived. `copy_from_user` from there returns at most three bytes more
+/// than exact (a dword straddling the end, as in Linux), the bytes it
+/// counts as copied are right, and the rest of the buffer is zero.
+fn a_user_copy_stops_at_an_unmapped_page_in_each_of_its_three_parts() {
+    use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user};
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let end = DATA + DATA_PAGES * PAGE_SIZE;
+    let src: [u8; 64] = core::array::from_fn(|i| i as u8 + 1);
+    for len in [3usize, 7, 8, 9, 13, 20, 37, 64] {
+        for past in 1..=len {
+            let dst = end - (len - past);
+            let inside = len - past;
+            // Clear what we will look at, then copy across the end.
+            assert_eq!(copy_to_user(end - 64, &[0u8; 64]), 0);
+            assert_eq!(copy_to_user(dst, &src[..len]), past, "copy_to_user of {len} at {dst:#x}: exactly the {past} bytes past the end are left");
+            let mut back = [0u8; 64];
+            assert_eq!(copy_from_user(&mut back[..inside], dst), 0);
+            assert_eq!(&back[..inside], &src[..inside], "the bytes before the end arrived ({len} at {dst:#x})");
+            let mut got = [0xAAu8; 64];
+            let left = copy_from_user(&mut got[..len], dst);
+            assert!(left >= past && left <= past + 3, "copy_from_user of {len} at {dst:#x} left {left}, {past} expected (+3 at most)");
+            assert_eq!(&got[..len - left], &src[..len - left], "what copy_from_user counts as copied is right");
+            assert!(got[len - left..len].iter().all(|&b| b == 0), "the uncopied tail is zeroed");
+        }
+    }
 }
 
 /// The seed threads' claim about kmap_local, for real: "It's valid to take

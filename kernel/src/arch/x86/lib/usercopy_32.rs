@@ -2,14 +2,17 @@
 //! `include/linux/uaccess.h`).
 //!
 //! The kernel never dereferences a user pointer any other way. Each copy is
-//! one `rep movsb` listed in the exception table: a fault on a user page
-//! that cannot be resolved resumes at the fixup with ecx still counting the
-//! bytes not copied, and the copy returns that count, as Linux's do.
+//! Linux's `__copy_user`: bytes up to an aligned destination, `rep movsl`,
+//! the last bytes, each string instruction listed in the exception table
+//! (`extable::copy_with_fixup` draws it): a fault on a user page that
+//! cannot be resolved resumes at a fixup that turns what is left in ecx
+//! into the bytes not copied, and the copy returns that count, as Linux's
+//! do.
 //!
 //! ```text
 //!  access_ok(ptr, n)?  no  -> n (nothing touched)
-//!  2: rep movsb              fault -> page-fault handler -> fixup 3:
-//!  3: return ecx             (bytes NOT copied; 0 = all of them)
+//!  rep movsb / rep movsl / rep movsb   fault -> page-fault handler -> fixup
+//!  return bytes NOT copied (0 = all of them)
 //! ```
 
 use mm::layout::access_ok;
