@@ -10,7 +10,9 @@
 #   ./run-qemu.sh console-test          type into the console and check each command's output
 #   ./run-qemu.sh lint                  clippy (kernel target and host crates) with the SAFETY lints denied
 #   ./run-qemu.sh user-test             build the user programs (user/), check their ELF files and run
-#                                       them on the host's Linux and under qemu-i386
+#                                       them on the host's Linux and under qemu-i386; then run them all
+#                                       in one boot of this kernel and compare each one's output, line
+#                                       by line, and exit status with the host's Linux (tests/user.sh)
 #   ./run-qemu.sh bench                 in-kernel benchmarks (release build; default --smp 2)
 #   ./run-qemu.sh stress [--seconds N]  kmap stress test on every CPU (default 60 s, --smp 4)
 #   ./run-qemu.sh qemu-cmd              print the QEMU command line the options give (no build, no boot)
@@ -504,7 +506,7 @@ case "$CMD" in
     check) check_all ;;
     console-test) build; check_console; check_gdb; summary ;;
     lint) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); check_lints; summary ;;
-    user-test) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); check_user_oracle; summary ;;
+    user-test) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); check_user_oracle; check_user_kernel; summary ;;
     stress)
         PROFILE=release; build
         [ "$SMP_GIVEN" = 1 ] || SMP=4
