@@ -1,7 +1,9 @@
-# The user programs (user/) against two oracles of Linux's i386 ABI; one
-# check of `./run-qemu.sh check`, and all of `./run-qemu.sh user-test`.
-# Sourced by run-qemu.sh; uses $REPO, build_user, $USER_BIN and the
-# runner's `pass` / `fail NAME` (tests/runner.sh).
+# The user programs (user/) against two oracles of Linux's i386 ABI, and
+# this kernel against the first of them; two checks of `./run-qemu.sh
+# check` (check_user_oracle, check_user_kernel), and all of `./run-qemu.sh
+# user-test`. Sourced by run-qemu.sh; uses $REPO, build_user, $USER_BIN,
+# build and boot_capture, and the runner's `pass` / `fail NAME`,
+# make_test_initramfs, config_name and status_word (tests/runner.sh).
 #
 # check_user_oracle builds the programs (build_user: static ELF32 i386
 # executables in target/user/bin/, the files the initramfs will hold) and
@@ -494,6 +496,10 @@ user_kernel_problems() {
             why+=("the last line ends ${with[$heol]} a newline here, ${with[$leol]} one under Linux")
         fi
     fi
+    # A line that differs and holds @PID@: say what it stood for.
+    if [[ "${why[*]}" == *"line "*@PID@* ]]; then
+        why+=("@PID@ is pid $hpid here, $lpid under Linux")
+    fi
     local all="" w
     for w in "${why[@]}"; do all+="${all:+; }$w"; done
     [ -z "$all" ] || echo "$all"
@@ -592,7 +598,7 @@ ok a\nok b\n|ok a\nok b\n|exited with status 0|
 hello from pid 4711, ring 3\n|hello from pid 12, ring 3\n|exited with status 0|
 argv[0] = /x/bin/startup\n|argv[0] = /bin/startup\n|exited with status 0|
 a 123 cycles\n|a       5 cycles\n|exited with status 0|
-hello from pid 4711, ring 3\n|hello from pid 1, ring 3\n|exited with status 0|line 1: 'hello from pid 1, ring 3' here, 'hello from pid @PID@, ring 3' under Linux
+hello from pid 4711, ring 3\n|hello from pid 1, ring 3\n|exited with status 0|line 1: 'hello from pid 1, ring 3' here, 'hello from pid @PID@, ring 3' under Linux; @PID@ is pid 12 here, 4711 under Linux
 ok a\nok b\n|ok a\nok c\n|exited with status 0|line 2: 'ok c' here, 'ok b' under Linux
 ok a\nok b\n|ok a\n|exited with status 0|line 2: nothing here, 'ok b' under Linux
 ok a\n|ok a\nok b\n|exited with status 0|line 2: 'ok b' here, nothing under Linux
@@ -671,7 +677,7 @@ check_user_kernel() {
     done
     if [ "$rc" -ne 33 ] || ! grep -q "^test $test \.\.\. ok" "$log"; then
         echo "user programs under this kernel: the boot ended with $(status_word "$rc") ... FAILED"
-        grep "^test $test \.\.\. FAILED\|panicked at\|^ *left:\|^ *right:" "$log" | head -n 5 | sed 's/^/    /'
+        sed -n "/^test $test \.\.\. FAILED/,+4p" "$log" | sed 's/^/    /'
         fail "user programs under this kernel: test $test did not pass ($(status_word "$rc"), log ${log#"$REPO/"})"
     fi
     [ "$runs" -le "${#names[@]}" ] || fail "user programs under this kernel: the boot made $runs runs, tests/user.sh lists ${#names[@]}"
