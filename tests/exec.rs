@@ -259,7 +259,7 @@ fn shell_word(a: &str) -> String {
 }
 
 /// A wait status in words, the way the runner says a native run ended
-/// (tests/user.sh, `user_kernel_status`): `exited with status N`, `killed by
+/// (tests/user.sh, `user_status_words`): `exited with status N`, `killed by
 /// signal N`, or, for a negative status from [`spawn_user`]'s task,
 /// `could not be started: errno N`.
 ///
