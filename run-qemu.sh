@@ -10,7 +10,9 @@
 #   ./run-qemu.sh console-test          type into the console and check each command's output
 #   ./run-qemu.sh lint                  clippy (kernel target and host crates) with the SAFETY lints denied
 #   ./run-qemu.sh user-test             build the user programs (user/), check their ELF files and run
-#                                       them on the host's Linux and under qemu-i386
+#                                       them on the host's Linux and under qemu-i386; then run them all
+#                                       in one boot of this kernel and compare each one's output, line
+#                                       by line, and exit status with the host's Linux (tests/user.sh)
 #   ./run-qemu.sh bench                 in-kernel benchmarks (release build; default --smp 2),
 #                                       then the user-level figures beside Linux 6.1's
 #   ./run-qemu.sh bench-user            the user-level figures only
@@ -522,7 +524,7 @@ case "$CMD" in
     check) check_all ;;
     console-test) build; check_console; check_gdb; summary ;;
     lint) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); check_lints; summary ;;
-    user-test) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); check_user_oracle; summary ;;
+    user-test) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); check_user_oracle; check_user_kernel; summary ;;
     stress)
         PROFILE=release; build
         [ "$SMP_GIVEN" = 1 ] || SMP=4

@@ -4,6 +4,7 @@
 //! and position-independent code from tests/user.rs; and every malformed
 //! or foreign file is refused with its reason (the caller's -ENOEXEC).
 
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use mm::layout::TASK_SIZE;
@@ -208,27 +209,111 @@ fn run(path: &str, args: &[&str]) -> i32 {
     crate::fs::exec::spawn_user(path, argv, alloc::vec![b"USER_TEST=oracle".to_vec()]).join()
 }
 
-/// The programs of user/ (packed into the suite's initramfs at /bin by the
-/// runner), with the arguments and environment tests/user.sh gives them on
-/// the host's Linux and under qemu-i386: each checks the ABI from inside
-/// (its `ok`/`FAILED` lines are in the log) and exits 0 only if all held;
-/// `panics` must die through its panic handler with 101.
-fn the_user_programs_run_here_as_under_linux() {
-    for (path, args, status) in [
-        ("/bin/hello", &[][..], 0),
-        ("/bin/init", &["single"][..], 0),
-        ("/bin/startup", &["one", "two words", ""][..], 0),
-        ("/bin/syscall_abi", &[][..], 0),
-        ("/bin/memory", &[][..], 0),
-        ("/bin/forktest", &[][..], 0),
-        ("/bin/execer", &[][..], 0),
-        ("/bin/tls", &[][..], 0),
-        ("/bin/sleeper", &[][..], 0),
-        ("/bin/panics", &["a", "b"][..], 101),
-    ] {
-        assert!(crate::fs::lookup(path).is_some(), "{path} is in the suite's initramfs (the runner packs user/'s programs)");
-        assert_eq!(run(path, args), status << 8, "{path} exited with another status (its FAILED lines say why)");
+/// The runs of tests/user.sh, written by the runner into the suite's
+/// initramfs (`user_kernel_list` in tests/user.sh): one line per run,
+/// `NAME<TAB>STATUS[<TAB>ARG]...`, so an argument may hold spaces or be
+/// empty (`startup one 'two words' ''`); tests/user.sh is the one place a
+/// program and its arguments are listed.
+const USER_RUNS: &str = "/etc/user-tests";
+
+/// One run of a user program: `/bin/NAME` with `args`, expected to exit
+/// with `status` (what it exits with natively on Linux).
+struct UserRun {
+    name: String,
+    status: i32,
+    args: Vec<String>,
+}
+
+/// The runs listed in [`USER_RUNS`], in its order.
+fn user_runs() -> Vec<UserRun> {
+    let inode = crate::fs::lookup(USER_RUNS)
+        .unwrap_or_else(|| panic!("{USER_RUNS} is in the suite's initramfs (the runner writes it from tests/user.sh)"));
+    let mut bytes = alloc::vec![0u8; crate::fs::size(&inode)];
+    let n = crate::fs::read_at(&inode, 0, &mut bytes);
+    assert_eq!(n, bytes.len(), "{USER_RUNS} reads whole");
+    let text = core::str::from_utf8(&bytes).expect("the run list is UTF-8");
+    let runs: Vec<UserRun> = text
+        .lines()
+        .map(|line| {
+            let mut fields = line.split('\t');
+            let name = fields.next().filter(|n| !n.is_empty() && !n.contains('/'));
+            let status = fields.next().and_then(|s| s.parse().ok());
+            let (Some(name), Some(status)) = (name, status) else {
+                panic!("{USER_RUNS}: '{line}' is not NAME<TAB>STATUS[<TAB>ARG]...");
+            };
+            UserRun { name: name.into(), status, args: fields.map(String::from).collect() }
+        })
+        .collect();
+    assert!(!runs.is_empty(), "{USER_RUNS} lists no program");
+    runs
+}
+
+/// An argument as a shell would need it typed: as it is if it is plain,
+/// else in single quotes. For the `user: run` line, which people read.
+fn shell_word(a: &str) -> String {
+    if !a.is_empty() && a.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=,:+@".contains(&b)) {
+        a.into()
+    } else {
+        alloc::format!("'{}'", a.replace('\'', "'\\''"))
     }
+}
+
+/// A wait status in words, the way the runner says a native run ended
+/// (tests/user.sh, `user_status_words`): `exited with status N`, `killed by
+/// signal N`, or, for a negative status from [`spawn_user`]'s task,
+/// `could not be started: errno N`.
+///
+/// [`spawn_user`]: crate::fs::exec::spawn_user
+fn wait_status_words(ws: i32) -> String {
+    if ws < 0 {
+        alloc::format!("could not be started: errno {}", -ws)
+    } else if ws & 0x7f == 0 {
+        alloc::format!("exited with status {}", (ws >> 8) & 0xff)
+    } else {
+        alloc::format!("killed by signal {}", ws & 0x7f)
+    }
+}
+
+/// Every run of tests/user.sh (the programs of user/, packed into the
+/// suite's initramfs at /bin by the runner), with the arguments and the
+/// environment the runner gives them on the host's Linux and under
+/// qemu-i386. Each program checks the ABI from inside and exits with the
+/// status it exits with under Linux (0 if all its checks held; `panics`
+/// dies through its panic handler with 101): a different status fails
+/// this test.
+///
+/// What the programs print is compared by the runner, not here: each run's
+/// output stands between two lines this test prints,
+///
+/// ```text
+/// user: run /bin/startup one 'two words' ''
+/// ...everything the program (and its children) wrote to fds 1 and 2...
+/// user: /bin/startup (pid 12) exited with status 0
+/// ```
+///
+/// and `check_user_kernel` (tests/user.sh) cuts the serial log there and
+/// diffs each piece, line by line, against the program's output on the
+/// host's Linux. The end line starts with a newline of its own, so that a
+/// last line without one still shows (the runner takes that newline off).
+fn the_user_programs_run_here_as_under_linux() {
+    let mut wrong = Vec::new();
+    // The harness has printed `test NAME ... ` without a newline: the
+    // first `user: run` line starts a line of its own.
+    crate::println!();
+    for r in user_runs() {
+        let path = alloc::format!("/bin/{}", r.name);
+        let words: Vec<String> = r.args.iter().map(|a| shell_word(a)).collect();
+        crate::println!("user: run {path}{}{}", if words.is_empty() { "" } else { " " }, words.join(" "));
+        let argv = core::iter::once(path.as_bytes().to_vec()).chain(r.args.iter().map(|a| a.as_bytes().to_vec())).collect();
+        let handle = crate::fs::exec::spawn_user(&path, argv, alloc::vec![b"USER_TEST=oracle".to_vec()]);
+        let pid = handle.task().id();
+        let ws = handle.join();
+        crate::print!("\nuser: {path} (pid {pid}) {}\n", wait_status_words(ws));
+        if ws != r.status << 8 {
+            wrong.push(alloc::format!("{path}: {}, want exit status {}", wait_status_words(ws), r.status));
+        }
+    }
+    assert!(wrong.is_empty(), "programs ended otherwise than under Linux (their FAILED lines say why): {wrong:?}");
 }
 
 /// Linux's errnos for an exec that cannot start: no such file (ENOENT), a

@@ -196,6 +196,7 @@ fn readdir_lists_each_directory_in_name_order() {
             (s("bin"), FileType::Directory),
             (s("data"), FileType::Directory),
             (s("empty"), FileType::Regular),
+            (s("etc"), FileType::Directory),
             (s("hello.txt"), FileType::Regular),
             (s("link"), FileType::Symlink)
         ]
@@ -212,7 +213,7 @@ fn readdir_lists_each_directory_in_name_order() {
     assert!(names(&boot_file("/data/sub")).is_empty());
     // Entries carry their inode numbers; a file is not a directory.
     let d = fs::readdir(&root);
-    assert_eq!(d[3].ino, boot_file("/hello.txt").ino);
+    assert_eq!(d[4].ino, boot_file("/hello.txt").ino);
     assert_eq!(boot_file("/hello.txt").readdir(), Err(FsError::NotADirectory));
 }
 

@@ -163,8 +163,10 @@ PY
         build_user || die "could not build the user programs"
         USER_PROGRAMS_BUILT=1
     fi
-    mkdir -p "$root/bin"
+    mkdir -p "$root/bin" "$root/etc"
     cp "$USER_BIN"/* "$root/bin/"
+    # And the runs of tests/user.sh, which that test makes (user_kernel_list).
+    user_kernel_list >"$root/etc/user-tests" || die "tests/user.sh: cannot list its runs for the kernel"
     # What the kernel will say: regular files (a hard link counted once),
     # their bytes, and their pages.
     TEST_INITRAMFS_LINE=$(python3 - "$root" <<'PY'
@@ -492,6 +494,8 @@ check_all() {
     check_lints
     check_user_oracle
     build
+    # The user programs' output under this kernel against Linux's: one boot.
+    in_config check_user_kernel
 
     # The whole suite on both boot paths with the default machine, and on
     # 2 and 4 CPUs (the scheduler and SMP tests adapt to the CPU count).

@@ -1,7 +1,9 @@
-# The user programs (user/) against two oracles of Linux's i386 ABI; one
-# check of `./run-qemu.sh check`, and all of `./run-qemu.sh user-test`.
-# Sourced by run-qemu.sh; uses $REPO, build_user, $USER_BIN and the
-# runner's `pass` / `fail NAME` (tests/runner.sh).
+# The user programs (user/) against two oracles of Linux's i386 ABI, and
+# this kernel against the first of them; two checks of `./run-qemu.sh
+# check` (check_user_oracle, check_user_kernel), and all of `./run-qemu.sh
+# user-test`. Sourced by run-qemu.sh; uses $REPO, build_user, $USER_BIN,
+# build and boot_capture, and the runner's `pass` / `fail NAME`,
+# make_test_initramfs, config_name and status_word (tests/runner.sh).
 #
 # check_user_oracle builds the programs (build_user: static ELF32 i386
 # executables in target/user/bin/, the files the initramfs will hold) and
@@ -26,8 +28,22 @@
 # `FAILED NAME: why` line, fails the run just as a wrong status does.
 #
 # Each run gets the same argv and environment (env -i, USER_TEST=oracle),
-# fd 7 closed (syscall_abi writes to it and expects -EBADF), and
-# $USER_TIMEOUT seconds.
+# stdin from /dev/null (end of file at once, as the kernel's console gives
+# a program in the suite), fd 7 closed (syscall_abi writes to it and
+# expects -EBADF), and $USER_TIMEOUT seconds.
+#
+# check_user_kernel (the third oracle run, ./run-qemu.sh user-test and
+# check) then holds this kernel to Linux's output: every run of this file
+# (USER_PROGRAMS with its user_spec's arguments) runs once more natively,
+# with stdout and stderr into one file in the order they were written, and
+# in one boot of the kernel, whose in-kernel test
+# exec::the_user_programs_run_here_as_under_linux runs the same list
+# (written into the suite's initramfs as /etc/user-tests) with markers
+# around each run in the serial log. Each run's lines there must equal its
+# lines under Linux, one by one, after the normalisation below
+# (user_normalised), and it must end the same way (exit status or signal).
+# So adding a program here (USER_PROGRAMS and a user_spec) is all it takes
+# to run it on all three.
 USER_TIMEOUT=30
 
 # What each program is run with and must print. @PID@ in a pattern stands
@@ -35,16 +51,28 @@ USER_TIMEOUT=30
 # program is exec'd in the process it started).
 #
 # user_spec NAME: set SPEC_STATUS, SPEC_ARGS (argv[1..]), SPEC_OUT and
-# SPEC_ERR (the patterns for stdout and stderr, line by line); status 1 if
-# there is no spec for NAME. USER_PROGRAMS lists the names it knows.
+# SPEC_ERR (the patterns for stdout and stderr, line by line), and
+# SPEC_VARIES; status 1 if there is no spec for NAME. USER_PROGRAMS lists
+# the names it knows.
+#
+# SPEC_VARIES: the parts of the program's lines that legitimately differ
+# from run to run and kernel to kernel, as EREs (no anchors; @PID@ stands
+# for the run's own pid). Before this kernel's output is compared with
+# Linux's, every match of one, on both sides, is replaced by the ERE's own
+# text: so `hello from pid 4711, ring 3` natively and `hello from pid 12,
+# ring 3` here both read `hello from pid @PID@, ring 3`, while `pid 1` here
+# (a wrong getpid) would not. Keep it to what cannot be equal, and say why.
 USER_PROGRAMS=(execer forktest hello init memory panics sleeper startup syscall_abi tls ubench)
 user_spec() {
-    SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0
+    SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0; SPEC_VARIES=()
     case "$1" in
         hello)
+            # Its pid: the host's pid space is not the kernel's.
+            SPEC_VARIES=('pid @PID@,')
             SPEC_OUT=('hello from pid @PID@, ring 3') ;;
         init)
             SPEC_ARGS=(single)
+            SPEC_VARIES=('pid @PID@,')   # as for hello
             SPEC_OUT=('init: pid @PID@, ring 3: user space of the highmem teaching kernel'
                       'init: 2 argument\(s\), 1 environment string\(s\)') ;;
         execer)
@@ -86,7 +114,10 @@ user_spec() {
                 after_a_context_switch gs_sees_our_writes entry_3_einval bad_pointer_efault ;;
         ubench)
             # Figures, not checks: the lines must be there, with any numbers
-            # (there is no /data/bench64M on the host, so no read figures).
+            # (there is no /data/bench64M on the host, nor in the suite's
+            # initramfs, so no read figures). The numbers are timings, and
+            # their padding follows their width: both vary.
+            SPEC_VARIES=(' +[0-9]+ cycles' ' +[0-9]+\.[0-9]+ x page_copy')
             SPEC_OUT=('ubench: page_copy +[0-9]+ cycles$'
                       'ubench: anon_fault_per_page +[0-9]+ cycles +[0-9]+\.[0-9]+ x page_copy$'
                       'ubench: cow_fault_per_page +[0-9]+ cycles +[0-9]+\.[0-9]+ x page_copy$'
@@ -175,28 +206,46 @@ user_lines_problems() {
     fi
 }
 
+# user_exec HOW ELF OUT ERR ARG...: run ELF natively (HOW=native) or under
+# qemu-i386 (HOW=qemu-i386) with ARGs, stdout into OUT and stderr into ERR
+# (ERR the same file as OUT: both into it, in the order written), as the
+# header says. Sets USER_PID (the pid the program ran as), USER_RC (its
+# exit status, 128 + N for signal N; 137 if it was killed for taking too
+# long) and USER_TIMED_OUT (1 then).
+user_exec() {
+    local how="$1" elf="$2" out="$3" err="$4"; shift 4
+    local cmd=("$elf"); [ "$how" = qemu-i386 ] && cmd=("$(command -v qemu-i386)" "$elf")
+    # The subshell execs env, which execs the program (qemu-i386 runs the
+    # guest in its own process too): $! is the pid the program reports.
+    if [ "$err" = "$out" ]; then
+        ( exec env -i USER_TEST=oracle "${cmd[@]}" "$@" >"$out" 2>&1 7>&- </dev/null ) &
+    else
+        ( exec env -i USER_TEST=oracle "${cmd[@]}" "$@" >"$out" 2>"$err" 7>&- </dev/null ) &
+    fi
+    USER_PID=$! USER_RC=0 USER_TIMED_OUT=0
+    local timer first=""
+    sleep "$USER_TIMEOUT" & timer=$!
+    wait -n -p first "$USER_PID" "$timer" || USER_RC=$?
+    if [ "$first" = "$timer" ]; then
+        kill -9 "$USER_PID" 2>/dev/null || true; wait "$USER_PID" 2>/dev/null || true
+        USER_RC=137 USER_TIMED_OUT=1
+    else
+        kill "$timer" 2>/dev/null || true; wait "$timer" 2>/dev/null || true
+    fi
+}
+
 # user_run HOW LOGDIR ELF: run one program natively (HOW=native) or under
 # qemu-i386 (HOW=qemu-i386) as its spec says; pass or fail with a reason.
 user_run() {
     local how="$1" logdir="$2" elf="$3" name; name="$(basename "$3")"
     local label="user program $name ($how)"
     user_spec "$name"
-    local out="$logdir/$name.$how.out" err="$logdir/$name.$how.err" rc=0
-    local cmd=("$elf"); [ "$how" = qemu-i386 ] && cmd=("$(command -v qemu-i386)" "$elf")
-    # The subshell execs env, which execs the program (qemu-i386 runs the
-    # guest in its own process too): $! is the pid the program reports.
-    ( exec env -i USER_TEST=oracle "${cmd[@]}" "${SPEC_ARGS[@]}" >"$out" 2>"$err" 7>&- ) &
-    local pid=$! timer first=""
-    sleep "$USER_TIMEOUT" & timer=$!
-    wait -n -p first "$pid" "$timer" || rc=$?
-    if [ "$first" = "$timer" ]; then
-        kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rc=137
-    else
-        kill "$timer" 2>/dev/null || true; wait "$timer" 2>/dev/null || true
-    fi
+    local out="$logdir/$name.$how.out" err="$logdir/$name.$how.err"
+    user_exec "$how" "$elf" "$out" "$err" "${SPEC_ARGS[@]}"
+    local pid="$USER_PID" rc="$USER_RC"
     local pats=() p why=""
     for p in "${SPEC_OUT[@]}"; do pats+=("${p//@PID@/$pid}"); done
-    if [ "$first" = "$timer" ]; then why="killed after $USER_TIMEOUT s"
+    if [ "$USER_TIMED_OUT" = 1 ]; then why="killed after $USER_TIMEOUT s"
     elif [ "$rc" = 126 ] && [ "$how" = native ]; then
         why="the host cannot execute it (exit status 126: $(head -n 1 "$err")); the native oracle needs an x86 Linux with IA32 emulation"
     elif [ "$rc" != "$SPEC_STATUS" ]; then
@@ -352,4 +401,284 @@ check_user_oracle() {
     for name in "${USER_PROGRAMS[@]}"; do
         [ -f "$USER_BIN/$name" ] || fail "user program $name: not built (no ${USER_BIN#"$REPO/"}/$name)"
     done
+}
+
+# ------------------------------------------- this kernel against Linux ----
+# The programs' output under this kernel, line by line, against their
+# output natively under Linux (see the header).
+
+# user_kernel_list: the runs of this file for the in-kernel test, one a
+# line: NAME<TAB>STATUS[<TAB>ARG]... (tests/exec.rs, USER_RUNS, reads it
+# from /etc/user-tests). A tab or newline inside an argument could not be
+# told apart, so it is refused.
+user_kernel_list() {
+    local name a line
+    for name in "${USER_PROGRAMS[@]}"; do
+        user_spec "$name" || { echo "user_kernel_list: no user_spec for $name" >&2; return 1; }
+        line="$name"$'\t'"$SPEC_STATUS"
+        for a in "${SPEC_ARGS[@]}"; do
+            case "$a" in
+                *$'\t'*|*$'\n'*) echo "user_kernel_list: an argument of $name holds a tab or a newline" >&2; return 1 ;;
+            esac
+            line+=$'\t'"$a"
+        done
+        printf '%s\n' "$line"
+    done
+}
+
+# user_status_words RC: a native run's end as the in-kernel test words a
+# wait status (tests/exec.rs, wait_status_words): bash's 128 + N is
+# signal N.
+user_status_words() {
+    if [ "$1" -gt 128 ]; then echo "killed by signal $(($1 - 128))"
+    else echo "exited with status $1"; fi
+}
+
+# user_normalised FILE PID FROM: FILE's lines as compared, into the array
+# NORM_LINES, and NORM_EOL=1 if FILE ends with a newline (or is empty).
+# Two rewrites, the only ones, applied to every line:
+#   * FROM (if not empty), the directory the native run found the program
+#     in, becomes /bin/, where the kernel's initramfs has it: startup
+#     prints argv[0], and execer and ubench exec it. The same file, run
+#     from another place.
+#   * each match of an ERE of SPEC_VARIES (the program's user_spec; @PID@
+#     in it is PID, the pid the run had) becomes the ERE's own text.
+user_normalised() {
+    local file="$1" pid="$2" from="$3" i line v re m out rest
+    mapfile -t NORM_LINES <"$file"
+    NORM_EOL=1
+    [ -s "$file" ] && [ -n "$(tail -c 1 "$file")" ] && NORM_EOL=0
+    for i in "${!NORM_LINES[@]}"; do
+        line="${NORM_LINES[$i]}"
+        [ -n "$from" ] && line="${line//"$from"/\/bin\/}"
+        for v in "${SPEC_VARIES[@]}"; do
+            re="${v//@PID@/$pid}" out="" rest="$line"
+            # Left to right, each match once (the replacement is not
+            # searched again).
+            while [ -n "$rest" ] && [[ "$rest" =~ $re ]] && [ -n "${BASH_REMATCH[0]}" ]; do
+                m="${BASH_REMATCH[0]}"
+                out+="${rest%%"$m"*}$v"
+                rest="${rest#*"$m"}"
+            done
+            line="$out$rest"
+        done
+        NORM_LINES[i]="$line"
+    done
+}
+
+# user_kernel_problems LINUX LINUX_PID LINUX_END FROM HERE HERE_PID HERE_END:
+# how the output HERE (a file: what the program wrote under this kernel)
+# and the way it ended there (HERE_END, in user_status_words' words)
+# differ from LINUX's, after user_normalised (FROM: the native run's
+# directory); one line, nothing if they agree. Uses the current user_spec.
+# It names the first line that differs and both texts.
+user_kernel_problems() {
+    local linux="$1" lpid="$2" lend="$3" from="$4" here="$5" hpid="$6" hend="$7"
+    local why=() i n
+    [ "$hend" = "$lend" ] || why+=("it ended: '$hend' here, '$lend' under Linux")
+    user_normalised "$linux" "$lpid" "$from"
+    local l=("${NORM_LINES[@]}") leol="$NORM_EOL"
+    user_normalised "$here" "$hpid" ""
+    local h=("${NORM_LINES[@]}") heol="$NORM_EOL"
+    n=${#l[@]}; [ "${#h[@]}" -gt "$n" ] && n=${#h[@]}
+    for ((i = 0; i < n; i++)); do
+        if [ "$i" -ge "${#h[@]}" ]; then
+            why+=("line $((i + 1)): nothing here, '${l[$i]}' under Linux"); break
+        elif [ "$i" -ge "${#l[@]}" ]; then
+            why+=("line $((i + 1)): '${h[$i]}' here, nothing under Linux"); break
+        elif [ "${h[$i]}" != "${l[$i]}" ]; then
+            why+=("line $((i + 1)): '${h[$i]}' here, '${l[$i]}' under Linux"); break
+        fi
+    done
+    if [ "${#why[@]}" -eq 0 ] || [ "${#h[@]}" = "${#l[@]}" ]; then
+        if [ "$heol" != "$leol" ]; then
+            local with=("without" "with")
+            why+=("the last line ends ${with[$heol]} a newline here, ${with[$leol]} one under Linux")
+        fi
+    fi
+    # A line that differs and holds @PID@: say what it stood for.
+    if [[ "${why[*]}" == *"line "*@PID@* ]]; then
+        why+=("@PID@ is pid $hpid here, $lpid under Linux")
+    fi
+    local all="" w
+    for w in "${why[@]}"; do all+="${all:+; }$w"; done
+    [ -z "$all" ] || echo "$all"
+}
+
+# user_kernel_blocks LOG DIR: cut the in-kernel test's runs out of the
+# serial log LOG (tests/exec.rs prints `user: run /bin/NAME ARGS` before
+# each and `\nuser: /bin/NAME (pid N) ENDED` after it). For run K (from 1):
+# DIR/K.run the start line, DIR/K.out exactly what the program wrote (the
+# end line's own newline taken off), and, if the run ended, DIR/K.pid and
+# DIR/K.end (ENDED: `exited with status N`, `killed by signal N`, `could
+# not be started: errno N`). Lines of the kernel's log (`[  s.us][cpu N]
+# [LEVEL target] ...`) are the kernel's, not the program's, and are left
+# out. Prints the number of runs found.
+user_kernel_blocks() {
+    local log="$1" dir="$2" n=0 inrun=0 line lines=()
+    local logre='^\[ *[0-9]+\.[0-9]{6}\]\[cpu [0-9]+\]\[(ERROR|WARN |INFO |DEBUG|TRACE) '
+    local endre='^user: /bin/[^ ]+ \(pid ([0-9]+)\) (exited with status [0-9]+|killed by signal [0-9]+|could not be started: errno [0-9]+)$'
+    # user_kernel_block_out: write the lines of the run so far to K.out.
+    user_kernel_block_out() {
+        local last=$(( ${#lines[@]} - 1 ))
+        if [ "$last" -ge 0 ] && [ -z "${lines[$last]}" ]; then
+            unset 'lines[last]'
+            [ "${#lines[@]}" -eq 0 ] && { : >"$dir/$n.out"; return; }
+            printf '%s\n' "${lines[@]}" >"$dir/$n.out"
+        elif [ "$last" -ge 0 ]; then
+            # No newline before the end line: the program's last line had none.
+            printf '%s\n' "${lines[@]}" | head -c -1 >"$dir/$n.out"
+        else
+            : >"$dir/$n.out"
+        fi
+    }
+    while IFS= read -r line || [ -n "$line" ]; do
+        if [ "$inrun" = 0 ]; then
+            if [[ "$line" == "user: run /bin/"* ]]; then
+                n=$((n + 1)); inrun=1; lines=()
+                printf '%s\n' "$line" >"$dir/$n.run"
+            fi
+        elif [[ "$line" =~ $endre ]]; then
+            echo "${BASH_REMATCH[1]}" >"$dir/$n.pid"
+            echo "${BASH_REMATCH[2]}" >"$dir/$n.end"
+            user_kernel_block_out; inrun=0
+        elif ! [[ "$line" =~ $logre ]]; then
+            lines+=("$line")
+        fi
+    done <"$log"
+    if [ "$inrun" = 1 ]; then lines+=(""); user_kernel_block_out; fi
+    unset -f user_kernel_block_out
+    echo "$n"
+}
+
+# The comparison's judges, fed made-up logs and outputs: a line for each
+# verdict that is not the expected one (nothing if all are).
+user_kernel_judges_problems() {
+    local tmp; tmp="$(mktemp -d)"
+    local SPEC_VARIES=('pid @PID@,' ' +[0-9]+ cycles')
+    # A serial log with four runs: kernel log lines inside the first, no
+    # final newline in the third, the fourth cut off by the end of the boot.
+    cat >"$tmp/log" <<'LOG'
+test exec::the_user_programs_run_here_as_under_linux ... 
+user: run /bin/hello
+hello from pid 12, ring 3
+[    1.000000][cpu 1][WARN  kernel::fs::exec] a line of the kernel's
+ok a      17 cycles
+
+user: /bin/hello (pid 12) exited with status 0
+user: run /bin/startup one 'two words' ''
+
+user: /bin/startup (pid 13) killed by signal 11
+user: run /bin/x
+no newline
+user: /bin/x (pid 14) exited with status 3
+user: run /bin/y
+half
+LOG
+    mkdir "$tmp/runs"
+    local got; got="$(user_kernel_blocks "$tmp/log" "$tmp/runs")"
+    [ "$got" = 4 ] || echo "blocks judge: found $got runs, want 4"
+    printf 'hello from pid 12, ring 3\nok a      17 cycles\n' | cmp -s - "$tmp/runs/1.out" \
+        || echo "blocks judge: run 1 is '$(cat "$tmp/runs/1.out")'"
+    [ "$(cat "$tmp/runs/1.pid") $(cat "$tmp/runs/1.end")" = "12 exited with status 0" ] \
+        || echo "blocks judge: run 1 ended '$(cat "$tmp/runs/1.pid") $(cat "$tmp/runs/1.end")'"
+    [ -f "$tmp/runs/2.out" ] && [ ! -s "$tmp/runs/2.out" ] || echo "blocks judge: run 2 (no output) is not empty"
+    [ "$(cat "$tmp/runs/2.end")" = "killed by signal 11" ] || echo "blocks judge: run 2 ended '$(cat "$tmp/runs/2.end")'"
+    printf 'no newline' | cmp -s - "$tmp/runs/3.out" || echo "blocks judge: run 3 is '$(cat "$tmp/runs/3.out")'"
+    [ ! -f "$tmp/runs/4.end" ] && printf 'half\n' | cmp -s - "$tmp/runs/4.out" \
+        || echo "blocks judge: the unfinished run 4 has an end or is not 'half'"
+    # Output against output: LINUX|HERE|HERE_END|WANT, \n for newlines.
+    local linux here hend want
+    while IFS='|' read -r linux here hend want; do
+        printf '%b' "$linux" >"$tmp/linux"; printf '%b' "$here" >"$tmp/here"
+        got="$(user_kernel_problems "$tmp/linux" 4711 "exited with status 0" "/x/bin/" "$tmp/here" 12 "$hend")"
+        [ "$got" = "$want" ] || echo "compare judge: '$linux' vs '$here' ($hend) gave '$got', want '$want'"
+    done <<'CASES'
+ok a\nok b\n|ok a\nok b\n|exited with status 0|
+hello from pid 4711, ring 3\n|hello from pid 12, ring 3\n|exited with status 0|
+argv[0] = /x/bin/startup\n|argv[0] = /bin/startup\n|exited with status 0|
+a 123 cycles\n|a       5 cycles\n|exited with status 0|
+hello from pid 4711, ring 3\n|hello from pid 1, ring 3\n|exited with status 0|line 1: 'hello from pid 1, ring 3' here, 'hello from pid @PID@, ring 3' under Linux; @PID@ is pid 12 here, 4711 under Linux
+ok a\nok b\n|ok a\nok c\n|exited with status 0|line 2: 'ok c' here, 'ok b' under Linux
+ok a\nok b\n|ok a\n|exited with status 0|line 2: nothing here, 'ok b' under Linux
+ok a\n|ok a\nok b\n|exited with status 0|line 2: 'ok b' here, nothing under Linux
+ok a\n|ok a|exited with status 0|the last line ends without a newline here, with one under Linux
+ok a\n|ok a\n|exited with status 1|it ended: 'exited with status 1' here, 'exited with status 0' under Linux
+ok a\n|FAILED a\n|killed by signal 11|it ended: 'killed by signal 11' here, 'exited with status 0' under Linux; line 1: 'FAILED a' here, 'ok a' under Linux
+|ok a\n|exited with status 0|line 1: 'ok a' here, nothing under Linux
+CASES
+    # The list the kernel reads: tabs between fields, empty arguments kept.
+    local USER_PROGRAMS=(startup hello)
+    printf 'startup\t0\tone\ttwo words\t\nhello\t0\n' | cmp -s - <(user_kernel_list) \
+        || echo "list judge: user_kernel_list gave '$(user_kernel_list | od -c | head -n 3)'"
+    rm -rf "$tmp"
+}
+
+# check_user_kernel: every run of this file natively (stdout and stderr in
+# one file) and in one boot of this kernel's in-kernel test
+# exec::the_user_programs_run_here_as_under_linux; each run's lines and end
+# compared (user_kernel_problems). In the configuration of the caller
+# (MEM, SMP, ISO, APPEND: ./run-qemu.sh user-test --smp 2 compares on two
+# CPUs).
+check_user_kernel() {
+    local dir="$REPO/target/user/kernel" test=exec::the_user_programs_run_here_as_under_linux
+    echo "== user programs under this kernel against the host's Linux: each line, each exit status ($(config_name)) =="
+    local judges; judges="$(user_kernel_judges_problems)"
+    if [ -z "$judges" ]; then echo "user kernel-vs-Linux judges (log cutting, normalised comparison, run list) ... ok"; pass
+    else
+        echo "user kernel-vs-Linux judges ... FAILED:"; echo "$judges" | sed 's/^/    /'
+        fail "user kernel-vs-Linux judges: $(echo "$judges" | head -n 1)"
+    fi
+    local emulated=""
+    emulated="$(user_native_is_emulated)" || true
+    if [ -n "$emulated" ]; then
+        echo "user programs under this kernel ... FAILED: binfmt_misc entry '$emulated' runs i386 programs under qemu-i386, so there is no native output to compare with"
+        fail "user programs under this kernel: binfmt_misc '$emulated' makes the Linux run an emulator run"
+        return
+    fi
+    make_test_initramfs   # builds the user programs, packs them and /etc/user-tests
+    build
+    rm -rf "$dir"; mkdir -p "$dir/runs"
+    # Linux first: the oracle of record.
+    local names=() linux_pid=() linux_end=() name
+    for name in "${USER_PROGRAMS[@]}"; do
+        user_spec "$name"
+        user_exec native "$USER_BIN/$name" "$dir/$name.linux" "$dir/$name.linux" "${SPEC_ARGS[@]}"
+        names+=("$name"); linux_pid+=("$USER_PID")
+        if [ "$USER_TIMED_OUT" = 1 ]; then linux_end+=("was killed after $USER_TIMEOUT s")
+        else linux_end+=("$(user_status_words "$USER_RC")"); fi
+    done
+    # Then one boot, running the same list.
+    local rc=0 log="$dir/boot.log"
+    INITRD="$TEST_INITRAMFS" boot_capture "$log" "${APPEND:+$APPEND }test=$test" >/dev/null || rc=$?
+    local runs; runs="$(user_kernel_blocks "$log" "$dir/runs")"
+    local i k why
+    for i in "${!names[@]}"; do
+        name="${names[$i]}"; k=$((i + 1))
+        local label="user program $name (this kernel against Linux)"
+        user_spec "$name"
+        if [ "$k" -gt "$runs" ]; then
+            why="the boot has no 'user: run /bin/$name' line: it ended with $(status_word "$rc") before"
+        elif ! grep -q "^user: run /bin/$name\( \|$\)" "$dir/runs/$k.run"; then
+            why="run $k of the boot is '$(cat "$dir/runs/$k.run")', want /bin/$name (the run list and tests/user.sh disagree)"
+        else
+            cp "$dir/runs/$k.out" "$dir/$name.kernel"
+            local hend="was cut off by the end of the boot ($(status_word "$rc"))" hpid=0
+            [ -f "$dir/runs/$k.end" ] && hend="$(cat "$dir/runs/$k.end")" hpid="$(cat "$dir/runs/$k.pid")"
+            why="$(user_kernel_problems "$dir/$name.linux" "${linux_pid[$i]}" "${linux_end[$i]}" "$USER_BIN/" \
+                "$dir/$name.kernel" "$hpid" "$hend")"
+        fi
+        if [ -z "$why" ]; then
+            echo "$label ... ok"; pass
+        else
+            echo "$label ... FAILED: $why (outputs in ${dir#"$REPO/"}/$name.{linux,kernel}, log ${log#"$REPO/"})"
+            fail "$label: $why"
+        fi
+    done
+    if [ "$rc" -ne 33 ] || ! grep -q "^test $test \.\.\. ok" "$log"; then
+        echo "user programs under this kernel: the boot ended with $(status_word "$rc") ... FAILED"
+        sed -n "/^test $test \.\.\. FAILED/,+4p" "$log" | sed 's/^/    /'
+        fail "user programs under this kernel: test $test did not pass ($(status_word "$rc"), log ${log#"$REPO/"})"
+    fi
+    [ "$runs" -le "${#names[@]}" ] || fail "user programs under this kernel: the boot made $runs runs, tests/user.sh lists ${#names[@]}"
 }
