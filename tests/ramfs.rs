@@ -38,6 +38,7 @@ pub const TESTS: &[Test] = &[
     test_case!(dropping_a_ramfs_gives_back_every_page),
     test_case!(the_unpack_line_says_how_many_pages_are_highmem),
     test_case!(an_archive_above_lowmem_is_read_through_ioremap),
+    test_case!(the_initrd_frames_go_back_to_the_allocator_after_unpacking),
 ];
 
 /// Byte `i` of data/big.bin and data/small.bin (tests/runner.sh,
@@ -427,4 +428,27 @@ fn an_archive_above_lowmem_is_read_through_ioremap() {
     assert_eq!(buf, [7, 7, 7, 0]);
     drop(fs);
     page_alloc::__free_pages(block, 2);
+}
+
+/// Linux `free_initrd_mem`: once the boot module is unpacked, its whole
+/// pages are given back (no longer `PG_reserved`, counted by the allocator
+/// and handed out again); a page it only partly covers stays reserved.
+fn the_initrd_frames_go_back_to_the_allocator_after_unpacking() {
+    let info = crate::init::boot_info();
+    let m = info.modules().first().expect("the suite always boots with its initramfs");
+    let (start, end) = (m.start as usize, m.end as usize);
+    let (first, last) = (start.div_ceil(PAGE_SIZE), end / PAGE_SIZE);
+    assert!(last - first >= 16, "the suite's archive spans many pages ({start:#x}-{end:#x})");
+    let freed = crate::fs::initramfs::INITRD_PAGES_FREED.load(core::sync::atomic::Ordering::Relaxed);
+    let whole: usize = info.modules().iter().map(|m| (m.end as usize / PAGE_SIZE).saturating_sub((m.start as usize).div_ceil(PAGE_SIZE))).sum();
+    assert_eq!(freed, whole, "every whole page of every module");
+    for pfn in first..last {
+        assert!(!pfn_to_page(pfn).page_reserved(), "pfn {pfn:#x} of the initrd is still reserved");
+    }
+    if start % PAGE_SIZE != 0 {
+        assert!(pfn_to_page(start / PAGE_SIZE).page_reserved(), "the partial first page stays reserved");
+    }
+    if end % PAGE_SIZE != 0 {
+        assert!(pfn_to_page(end / PAGE_SIZE).page_reserved(), "the partial last page stays reserved");
+    }
 }

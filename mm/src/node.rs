@@ -93,6 +93,40 @@ impl Node {
         freed
     }
 
+    /// Give the whole pages of the reserved byte range `[start, end)` to the
+    /// buddy allocator (Linux `free_reserved_area()`, which
+    /// `free_initrd_mem()` calls once the initramfs is unpacked). The range
+    /// is rounded *inward* to page boundaries: a page the range only partly
+    /// covers may hold something else that is still reserved (the boot
+    /// information, the next module), so it stays reserved. Pages outside
+    /// every zone (a hole, or RAM past `max_pfn`) are left alone. Every page
+    /// freed must be `PG_reserved` (`Zone::free_boot_range` checks: freeing
+    /// memory twice is a bug it names). Returns the number of pages freed.
+    ///
+    /// ```text
+    ///   start                                        end
+    ///     |  partial |  whole  |  whole  |  whole  | partial |
+    ///     '-- kept --'--------- freed ------------''-- kept --'
+    /// ```
+    pub fn free_reserved_area(&self, map: &MemMap, start: u64, end: u64) -> usize {
+        let page = crate::layout::PAGE_SIZE as u64;
+        let first = start.div_ceil(page);
+        let last = end / page;
+        if first >= last {
+            return 0;
+        }
+        let (first, last) = (first as usize, last as usize);
+        let mut freed = 0;
+        for zone in &self.node_zones {
+            let (s, e) = (first.max(zone.zone_start_pfn()), last.min(zone.zone_end_pfn()));
+            if s < e {
+                zone.free_boot_range(map, s, e);
+                freed += e - s;
+            }
+        }
+        freed
+    }
+
     /// Allocate `2^order` contiguous pages (Linux `alloc_pages()`): try each
     /// zone `gfp` allows, highest first. Returns the first pfn, the head
     /// page having refcount 1, or `None` when every allowed zone is out of
@@ -297,6 +331,57 @@ mod tests {
         assert_eq!(node.meminfo().mem_free_kb, total_kb - 4);
         node.free_pages(&map, pfn, 0);
         assert_eq!(node.meminfo().mem_free_kb, total_kb);
+    }
+
+    /// The initrd's pages go back after unpacking: only whole pages, in
+    /// whichever zone they lie (here one range across the lowmem/highmem
+    /// boundary), each counted in managed_pages and usable again; partial
+    /// pages at either end stay reserved.
+    #[test]
+    fn free_reserved_area_frees_whole_pages_in_each_zone() {
+        let mut mb = Memblock::new();
+        mb.add_memory(&e820(3 << 30)).unwrap();
+        mb.reserve_low_memory().unwrap();
+        mb.reserve(MIB, KERNEL_END - MIB).unwrap();
+        // An "initrd" from 16 pages below the lowmem boundary to 16 above,
+        // starting and ending in the middle of a page.
+        let boundary = (MAXMEM_PFN as u64) << PAGE_SHIFT;
+        let (start, end) = (boundary - 16 * PAGE_SIZE as u64 - 100, boundary + 16 * PAGE_SIZE as u64 + 100);
+        mb.reserve(start, end - start).unwrap();
+        let layout = mb.classify().unwrap();
+        let pages = new_pages(layout.max_pfn);
+        let node = Node::new();
+        let map = MemMap::new(&pages, 0);
+        node.init(&map, layout.max_low_pfn, layout.max_pfn);
+        node.free_all(&map, &mb);
+        let (total, high) = (node.totalram_pages(), node.totalhigh_pages());
+        let first_whole = (start >> PAGE_SHIFT) as usize + 1;
+        let last_whole = (end >> PAGE_SHIFT) as usize; // exclusive
+        assert!(map.pfn_to_page(first_whole).page_reserved());
+        assert_eq!(node.free_reserved_area(&map, start, end), last_whole - first_whole);
+        assert_eq!(last_whole - first_whole, 32, "16 whole pages each side; the partial ones at the ends are not counted");
+        assert_eq!(node.totalram_pages(), total + 32);
+        assert_eq!(node.totalhigh_pages(), high + 16, "the whole pages above the boundary are highmem");
+        assert_eq!(node.nr_free_pages(), node.totalram_pages());
+        for pfn in first_whole..last_whole {
+            assert!(!map.pfn_to_page(pfn).page_reserved(), "pfn {pfn:#x} freed");
+        }
+        assert!(map.pfn_to_page(first_whole - 1).page_reserved(), "the partial first page stays");
+        assert!(map.pfn_to_page(last_whole).page_reserved(), "the partial last page stays");
+        // An empty or sub-page range frees nothing.
+        assert_eq!(node.free_reserved_area(&map, start, start + 100), 0);
+        assert_eq!(node.free_reserved_area(&map, end, end), 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "is not PG_reserved")]
+    fn free_reserved_area_twice_is_named() {
+        let (_, _, pages, node) = boot_qemu(64 * MIB);
+        let map = MemMap::new(&pages, 0);
+        // The kernel image's pages are reserved: the first free is fine,
+        // the second is the bug.
+        node.free_reserved_area(&map, 2 * MIB, KERNEL_END);
+        node.free_reserved_area(&map, 2 * MIB, KERNEL_END);
     }
 
     #[test]

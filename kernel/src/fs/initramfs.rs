@@ -15,6 +15,8 @@
 //!               continuing without it"       and nothing is unpacked
 //!      2. unpack: each entry -> mkdir / create + write / symlink / link
 //!         "initramfs: unpacked N files, M bytes into ramfs (P pages, ...)"
+//!    free_initrd_mem: the module's frames go back to the allocator
+//!         "Freeing initrd memory: NK"   (its files now live in ramfs pages)
 //! ```
 //!
 //! Checking first and unpacking second is where we differ from Linux,
@@ -199,8 +201,8 @@ pub fn populate_rootfs() {
     for m in info.modules() {
         let len = (m.end - m.start) as usize;
         log::info!("initramfs: unpacking {m}, {len} bytes");
-        // The module's frames stay reserved in memblock for ever
-        // (mem_init), so nothing else writes them.
+        // The module's frames are reserved (mem_init) until
+        // free_initrd_mem below, so nothing else writes them meanwhile.
         let result = with_phys_bytes(m.start, len, |bytes| {
             unpack(super::rootfs(), bytes, &mut |w| log::warn!("initramfs: {w}"))
         });
@@ -209,8 +211,26 @@ pub fn populate_rootfs() {
             Some(Err(e)) => log::warn!("initramfs: {e}; continuing without it"),
             None => log::warn!("initramfs: module {m} lies above lowmem and could not be mapped; continuing without it"),
         }
+        free_initrd_mem(m.start as u64, m.end as u64);
     }
     if info.modules().is_empty() {
         log::info!("initramfs: none (no boot module); rootfs is an empty ramfs");
     }
+}
+
+/// Pages given back by [`free_initrd_mem`] since boot.
+pub static INITRD_PAGES_FREED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// The archive has been copied into ramfs (or refused): its frames are
+/// nobody's now, so they go back to the allocator (Linux `free_initrd_mem`,
+/// called by `do_populate_rootfs`, with its log line). Only whole pages:
+/// the partial pages at either end may share a frame with something still
+/// reserved, and stay so (`free_reserved_area`). A corrupt archive is freed
+/// too: it was refused as a whole and nothing refers to it, as in Linux.
+/// Nothing reads a module after this; `boot_info().modules()` still lists
+/// where it was, for the log.
+pub fn free_initrd_mem(start: u64, end: u64) {
+    let pages = crate::mm::page_alloc::free_reserved_area(start, end);
+    INITRD_PAGES_FREED.fetch_add(pages, core::sync::atomic::Ordering::Relaxed);
+    log::info!("Freeing initrd memory: {}K", pages * 4);
 }

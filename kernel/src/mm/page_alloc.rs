@@ -101,6 +101,16 @@ pub fn alloc_pages(gfp: GfpFlags, order: usize) -> Option<&'static Page> {
     Some(page)
 }
 
+/// Give the whole pages of the reserved physical range `[start, end)` to
+/// the allocator (Linux `free_reserved_area`); see
+/// `mm::node::Node::free_reserved_area`. Returns the pages freed.
+pub fn free_reserved_area(start: u64, end: u64) -> usize {
+    let flags = local_irq_save();
+    let n = NODE.free_reserved_area(mem_map(), start, end);
+    local_irq_restore(flags);
+    n
+}
+
 /// Free a block from [`alloc_pages`] (Linux `__free_pages`).
 pub fn __free_pages(page: &Page, order: usize) {
     let pfn = page_to_pfn(page);
