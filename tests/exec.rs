@@ -220,6 +220,7 @@ fn the_user_programs_run_here_as_under_linux() {
         ("/bin/startup", &["one", "two words", ""][..], 0),
         ("/bin/syscall_abi", &[][..], 0),
         ("/bin/memory", &[][..], 0),
+        ("/bin/mprotect", &[][..], 0),
         ("/bin/forktest", &[][..], 0),
         ("/bin/execer", &[][..], 0),
         ("/bin/tls", &[][..], 0),

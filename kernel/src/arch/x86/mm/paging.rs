@@ -31,6 +31,11 @@ bitflags::bitflags! {
         const PSE      = 1 << 7;
         /// Survives CR3 reloads (kernel mappings, with CR4.PGE).
         const GLOBAL   = 1 << 8;
+        /// The same bit, in a user PTE whose PRESENT bit is clear: a
+        /// `PROT_NONE` page (Linux `_PAGE_PROTNONE`). The frame number
+        /// stays in the entry; the CPU faults on every access. See
+        /// `mm::vma::pte` for the picture and the rules.
+        const PROTNONE = 1 << 8;
     }
 }
 
@@ -64,9 +69,27 @@ impl Pte {
     pub const fn is_none(self) -> bool {
         self.0 == 0
     }
-    /// Is the present bit set?
+    /// Is the present bit set? (The CPU's view: for a user PTE, which may
+    /// be `PROT_NONE`, the kernel asks [`pte_present`](Self::pte_present).)
     pub const fn present(self) -> bool {
         self.0 & PteFlags::PRESENT.bits() != 0
+    }
+    /// Linux `pte_present`: a page is mapped here, accessible to the CPU
+    /// or `PROT_NONE` (`_PAGE_PROTNONE`). What every walker of user page
+    /// tables asks: zap, exit, fork's copy, the fault path.
+    ///
+    /// ```text
+    ///  P=1                  present          pte_present
+    ///  P=0 PROTNONE=1 pfn   PROT_NONE page   pte_present, pte_protnone
+    ///  0                    nothing          pte_none
+    /// ```
+    pub const fn pte_present(self) -> bool {
+        mm::vma::pte::pte_present(self.0)
+    }
+    /// Linux `pte_protnone`: a `PROT_NONE` page (not present to the CPU,
+    /// frame kept).
+    pub const fn pte_protnone(self) -> bool {
+        mm::vma::pte::pte_protnone(self.0)
     }
     /// Linux `pte_pfn`.
     pub const fn pfn(self) -> usize {
