@@ -9,6 +9,22 @@
 //! Each entry is 32 bits: a 4 KiB-aligned physical address plus flag bits.
 //! Which tables exist and what they map is policy (`kernel::mm::pgtable`);
 //! this file only knows the format and the instructions.
+//!
+//! ```text
+//!   31                    12 11  9  8   7   6   5   4   3   2   1   0
+//!  +------------------------+-----+---+---+---+---+---+---+---+---+---+
+//!  |   page frame number    |avail| G |PSE| D | A |PCD|PWT| U |RW | P |
+//!  +------------------------+-----+---+---+---+---+---+---+---+---+---+
+//!
+//!  P=1                 the CPU uses the entry (G: kernel mappings only)
+//!  P=0, bit 8 set      a user PROT_NONE page (_PAGE_PROTNONE, G's bit):
+//!                      the frame stays, the CPU faults; Pte::pte_present()
+//!                      is true, Pte::present() (the CPU's bit) is false
+//!  all 0               pte_none: nothing mapped
+//! ```
+//!
+//! (The rules on these bits that `mprotect` needs, `pte_modify` and
+//! friends, are in the host-tested `mm::vma::pte`.)
 
 use core::arch::asm;
 
