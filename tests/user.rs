@@ -39,7 +39,7 @@ pub const TESTS: &[Test] = &[
 ];
 
 /// Where the programs' text goes (Linux's traditional i386 ELF base).
-const TEXT: usize = 0x0804_8000;
+pub(super) const TEXT: usize = 0x0804_8000;
 /// The top page of the stack, just below the top of user space (Linux
 /// `STACK_TOP`). The stack area starts 4 pages long and grows down.
 const STACK: usize = TASK_SIZE - PAGE_SIZE;
@@ -214,7 +214,7 @@ pub fn hello_program() -> &'static [u8] {
 }
 
 /// The bytes of a program between two symbols.
-fn program(start: &'static u8, end: &'static u8) -> &'static [u8] {
+pub(super) fn program(start: &'static u8, end: &'static u8) -> &'static [u8] {
     let (s, e) = (start as *const u8, end as *const u8);
     // SAFETY: both symbols bracket one program in .rodata.
     unsafe { core::slice::from_raw_parts(s, e as usize - s as usize) }
@@ -249,7 +249,7 @@ pub(super) fn address_space_with(code: &[u8]) -> Arc<MmStruct> {
 /// that every page it had (data pages, page tables, the page directory)
 /// went back to the allocator: the pages themselves are checked, not a
 /// global count that other CPUs change meanwhile.
-fn run_user(name: &str, code: &'static [u8]) -> i32 {
+pub(super) fn run_user(name: &str, code: &'static [u8]) -> i32 {
     let mm = address_space_with(code);
     let ours = mm.clone();
     let status = crate::sched::spawn(name, move || {

@@ -62,7 +62,7 @@ USER_TIMEOUT=30
 # text: so `hello from pid 4711, ring 3` natively and `hello from pid 12,
 # ring 3` here both read `hello from pid @PID@, ring 3`, while `pid 1` here
 # (a wrong getpid) would not. Keep it to what cannot be equal, and say why.
-USER_PROGRAMS=(execer forktest hello init memory panics sleeper startup syscall_abi tls ubench)
+USER_PROGRAMS=(execer forktest hello init memory mprotect panics sleeper startup syscall_abi tls ubench)
 user_spec() {
     SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0; SPEC_VARIES=()
     case "$1" in
@@ -87,6 +87,18 @@ user_spec() {
                 munmap_middle_page the_rest_stays munmap_all mmap_fixed_where_asked munmap_fixed \
                 mmap_zero_length_einval mmap_neither_shared_nor_private_einval munmap_misaligned_einval \
                 munmap_zero_length_einval ;;
+        mprotect)
+            user_spec_checks mprotect mmap_five_pages prot_read_returns_0 read_only_page_still_reads \
+                write_to_read_only_is_sigsegv prot_none_returns_0 read_of_prot_none_is_sigsegv \
+                prot_read_write_again_returns_0 prot_none_then_read_write_gives_back_the_bytes \
+                and_it_is_writable_again mprotect_of_the_middle_page its_neighbours_stay_writable \
+                the_middle_page_is_read_only middle_back_to_read_write the_five_pages_hold_their_data \
+                prot_none_before_fork fork_child_sees_the_prot_none_page_after_mprotect \
+                fork_child_inherits_prot_none parent_read_write_again parent_keeps_its_bytes \
+                child_mprotect_read_write_of_a_shared_page its_write_stays_copy_on_write \
+                unaligned_start_einval unknown_prot_bit_einval growsdown_and_growsup_einval \
+                growsdown_on_a_non_stack_einval length_rounded_up \
+                the_whole_last_page_is_read_only munmap_all ;;
         panics)
             SPEC_ARGS=(a b)
             SPEC_STATUS=101

@@ -193,15 +193,22 @@ bitflags! {
         const RW      = 0x002;
         /// User mode may access it (x86 `_PAGE_USER`).
         const USER    = 0x004;
+        /// "Present to the kernel, absent to the CPU" (x86
+        /// `_PAGE_PROTNONE`, which is `_PAGE_GLOBAL`'s bit: the CPU looks
+        /// at no other bit of an entry whose present bit is clear, and a
+        /// user page is never global). See [`pte`].
+        const PROTNONE = 0x100;
     }
 }
 
-/// Linux `PAGE_NONE`: no access. (Linux's `PAGE_NONE` is a "present to
-/// Linux, absent to the CPU" PTE marked `_PAGE_PROTNONE`, so that a
-/// `PROT_NONE` page keeps its frame; here it is simply "not present", and
-/// the kernel decides how a populated page made `PROT_NONE` keeps its
-/// frame.)
-pub const PAGE_NONE: PgProt = PgProt::empty();
+/// Linux `PAGE_NONE`: no access, but the frame stays: a `PROT_NONE`
+/// page's PTE keeps its page frame number with `_PAGE_PRESENT` clear and
+/// `_PAGE_PROTNONE` set, so that every access faults (and is refused:
+/// the area has no access bit) while the kernel still sees a page there,
+/// to free at `munmap`, share at `fork` and give back unchanged when
+/// `mprotect` makes the area accessible again. (Linux's also has
+/// `_PAGE_ACCESSED`; the kernel adds that to every user PTE it makes.)
+pub const PAGE_NONE: PgProt = PgProt::PROTNONE;
 /// Linux `PAGE_READONLY`: present, user, read-only.
 pub const PAGE_READONLY: PgProt = PgProt::PRESENT.union(PgProt::USER);
 /// Linux `PAGE_COPY`: a private writable mapping's pages start read-only,
@@ -239,6 +246,106 @@ pub const PROTECTION_MAP: [PgProt; 16] = [
 /// these flags.
 pub fn vm_get_page_prot(flags: VmFlags) -> PgProt {
     PROTECTION_MAP[(flags.bits() & 0xf) as usize]
+}
+
+/// The PTE half of `mprotect`, as bit arithmetic on a 32-bit x86 (non-PAE)
+/// page-table entry (Linux `arch/x86/include/asm/pgtable.h`,
+/// `pgtable_types.h`). The kernel's `Pte` calls these, so that the rules
+/// are host-tested here.
+///
+/// ```text
+///   31                    12 11   9  8   7   6   5   4   3   2   1   0
+///  +------------------------+------+---+---+---+---+---+---+---+---+---+
+///  |   page frame number    | avail| G |PAT| D | A |PCD|PWT| U |RW | P |
+///  +------------------------+------+---+---+---+---+---+---+---+---+---+
+///
+///  P=1            present: the CPU walks it (G, global, is for kernel
+///                 mappings only: never set in a user PTE)
+///  P=0, bit 8=1   _PAGE_PROTNONE: a PROT_NONE page. The CPU ignores every
+///                 other bit of a not-present entry, so the kernel keeps the
+///                 frame number there and reuses G's bit as the mark.
+///                 pte_present() is true (the kernel sees a page), the CPU
+///                 faults on every access (and the fault is refused: the
+///                 area has no access bit).
+///  P=0, bit 8=0,
+///    rest 0       pte_none: nothing there; a fault allocates (or maps the
+///                 zero page)
+/// ```
+///
+/// Why not just clear P and keep the frame? Because then "not present" no
+/// longer says "no page": every walker (munmap's zap, exit, fork's copy,
+/// the fault path's `pte_none`) would have to tell a `PROT_NONE` page from
+/// an empty entry some other way. `_PAGE_PROTNONE` is that way, one bit.
+pub mod pte {
+    use super::PgProt;
+
+    /// `_PAGE_PRESENT`.
+    pub const _PAGE_PRESENT: u32 = 0x001;
+    /// `_PAGE_RW`.
+    pub const _PAGE_RW: u32 = 0x002;
+    /// `_PAGE_USER`.
+    pub const _PAGE_USER: u32 = 0x004;
+    /// `_PAGE_PWT`.
+    pub const _PAGE_PWT: u32 = 0x008;
+    /// `_PAGE_PCD`.
+    pub const _PAGE_PCD: u32 = 0x010;
+    /// `_PAGE_ACCESSED`.
+    pub const _PAGE_ACCESSED: u32 = 0x020;
+    /// `_PAGE_DIRTY`.
+    pub const _PAGE_DIRTY: u32 = 0x040;
+    /// `_PAGE_GLOBAL`.
+    pub const _PAGE_GLOBAL: u32 = 0x100;
+    /// `_PAGE_PROTNONE`: `_PAGE_GLOBAL`'s bit, meaningful only while
+    /// `_PAGE_PRESENT` is clear.
+    pub const _PAGE_PROTNONE: u32 = _PAGE_GLOBAL;
+    /// `PTE_PFN_MASK`: the frame number's bits.
+    pub const PTE_PFN_MASK: u32 = 0xffff_f000;
+    /// `_PAGE_CHG_MASK`: what `pte_modify` keeps from the old entry (the
+    /// frame, the caching bits, accessed and dirty); the rest comes from
+    /// the new protection.
+    pub const _PAGE_CHG_MASK: u32 = PTE_PFN_MASK | _PAGE_PCD | _PAGE_PWT | _PAGE_ACCESSED | _PAGE_DIRTY;
+
+    // PgProt's bits are these bits.
+    const _: () = assert!(PgProt::PRESENT.bits() == _PAGE_PRESENT && PgProt::RW.bits() == _PAGE_RW);
+    const _: () = assert!(PgProt::USER.bits() == _PAGE_USER && PgProt::PROTNONE.bits() == _PAGE_PROTNONE);
+
+    /// Linux `pte_none`: nothing at all there.
+    pub const fn pte_none(pte: u32) -> bool {
+        pte == 0
+    }
+
+    /// Linux `pte_present`: a page is there, accessible to the CPU or
+    /// `PROT_NONE`.
+    pub const fn pte_present(pte: u32) -> bool {
+        pte & (_PAGE_PRESENT | _PAGE_PROTNONE) != 0
+    }
+
+    /// Linux `pte_protnone`: a page is there but the CPU may not touch it.
+    pub const fn pte_protnone(pte: u32) -> bool {
+        pte & (_PAGE_PRESENT | _PAGE_PROTNONE) == _PAGE_PROTNONE
+    }
+
+    /// Linux `pte_modify`: the same frame (and caching, accessed, dirty
+    /// bits) with protection `newprot`.
+    pub const fn pte_modify(pte: u32, newprot: PgProt) -> u32 {
+        (pte & _PAGE_CHG_MASK) | (newprot.bits() & !_PAGE_CHG_MASK)
+    }
+
+    /// The entry `change_pte_range` (mprotect) writes for a present
+    /// entry (`pte_present`): [`pte_modify`] to the area's new
+    /// protection, but never writable.
+    ///
+    /// Ours, simpler than Linux 6.1: a PTE becomes writable only through a
+    /// write fault (`do_wp_page`), which alone decides whether the page may
+    /// be written in place or must be copied first (a page still shared
+    /// since fork, the zero page). Linux 6.1 sets the write bit here for
+    /// a private page it knows is exclusive (`PageAnonExclusive`, through
+    /// `can_change_pte_writable`), and for shared mappings from
+    /// `vm_page_prot`; we pay one fault per page written after
+    /// `mprotect(PROT_WRITE)` instead.
+    pub const fn change_pte(pte: u32, newprot: PgProt) -> u32 {
+        pte_modify(pte, newprot) & !_PAGE_RW
+    }
 }
 
 /// `mmap`/`mprotect` protection bits (`PROT_*`, `asm-generic/mman-common.h`).
@@ -1219,15 +1326,35 @@ impl MmMap {
     /// a hole or a refusing area **have already been changed** when the
     /// error comes back: `mprotect` is not atomic.
     pub fn do_mprotect(&mut self, start: usize, len: usize, prot: u32) -> Result<(), VmaError> {
+        self.do_mprotect_pkey(start, len, prot, |_, _, _| {})
+    }
+
+    /// [`do_mprotect`](Self::do_mprotect), calling `change_protection(start,
+    /// end, newprot)` for each range whose flags it changed, right after
+    /// changing them (Linux's `mprotect_fixup` calls `change_protection`
+    /// there): the kernel rewrites those pages' PTEs. A range whose flags
+    /// were already `prot`'s is not passed (Linux returns early from
+    /// `mprotect_fixup`), so its PTEs, writable ones included, stay.
+    ///
+    /// The checks come in Linux's order: both `PROT_GROWSDOWN` and
+    /// `PROT_GROWSUP` (`EINVAL`), an unaligned start (`EINVAL`), `len == 0`
+    /// (success, whatever `prot` is), a wrapping range (`ENOMEM`), unknown
+    /// `prot` bits (`EINVAL`), no area at the start (`ENOMEM`), then
+    /// `PROT_GROWSDOWN`/`PROT_GROWSUP` on an area that does not grow that
+    /// way (`EINVAL`).
+    pub fn do_mprotect_pkey(
+        &mut self,
+        start: usize,
+        len: usize,
+        prot: u32,
+        mut change_protection: impl FnMut(usize, usize, PgProt),
+    ) -> Result<(), VmaError> {
+        let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+        if grows == PROT_GROWSDOWN | PROT_GROWSUP {
+            return Err(VmaError::BadProt { prot });
+        }
         if offset_in_page(start) {
             return Err(VmaError::Unaligned { addr: start });
-        }
-        if prot & (PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
-            // Linux honours PROT_GROWSDOWN; we do not (yet).
-            return Err(VmaError::BadProt { prot });
-        }
-        if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM) != 0 {
-            return Err(VmaError::BadProt { prot });
         }
         if len == 0 {
             return Ok(());
@@ -1236,6 +1363,19 @@ impl MmMap {
             .and_then(|l| start.checked_add(l))
             .filter(|&e| e > start)
             .ok_or(VmaError::LengthOverflow { start, len })?;
+        if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | grows) != 0 {
+            return Err(VmaError::BadProt { prot });
+        }
+        match self.find_vma(start) {
+            Some(v) if v.vm_start <= start || (grows == PROT_GROWSDOWN && v.vm_start < end) => {}
+            _ => return Err(VmaError::Unmapped { addr: start }),
+        }
+        if grows != 0 {
+            // Linux: EINVAL unless the area grows that way (no area grows up
+            // on x86). Ours: EINVAL for a stack too, where Linux extends
+            // the change down to the stack area's start.
+            return Err(VmaError::BadProt { prot });
+        }
         let requested = calc_vm_prot_bits(prot);
         let mut nstart = start;
         loop {
@@ -1251,6 +1391,9 @@ impl MmMap {
             }
             let tmp = vma.vm_end.min(end);
             self.mprotect_fixup(nstart, tmp, newflags)?;
+            if newflags != vma.vm_flags {
+                change_protection(nstart, tmp, vm_get_page_prot(newflags));
+            }
             nstart = tmp;
             if nstart >= end {
                 return Ok(());
@@ -1717,6 +1860,89 @@ mod tests {
         assert_eq!(mm.do_mprotect(0x10_0000, usize::MAX, PROT_READ), Err(VmaError::LengthOverflow { start: 0x10_0000, len: usize::MAX }));
         assert_eq!(mm.do_mprotect(0x10_0000, P, PROT_READ | PROT_WRITE | PROT_SEM), Ok(()), "PROT_SEM is accepted");
         assert_eq!(spans(&mm), [(0x10_0000, 0x10_2000)]);
+    }
+
+    #[test]
+    fn mprotect_checks_its_arguments_in_linuxs_order() {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_2000, RW);
+        // len 0 succeeds before prot is looked at; an unaligned start does not.
+        assert_eq!(mm.do_mprotect(0x10_0000, 0, 0x10), Ok(()));
+        assert_eq!(err(mm.do_mprotect(0x10_0800, 0, PROT_READ)), EINVAL);
+        // Both grow directions: EINVAL before anything else.
+        assert_eq!(err(mm.do_mprotect(0x10_0800, P, PROT_GROWSDOWN | PROT_GROWSUP)), EINVAL);
+        // A wrapping range is ENOMEM even with bad prot bits.
+        assert_eq!(err(mm.do_mprotect(0x10_0000, usize::MAX - 10, 0x10)), ENOMEM);
+        // Unknown bits, with or without an area there: EINVAL.
+        assert_eq!(err(mm.do_mprotect(0x20_0000, P, 0x10)), EINVAL);
+        // PROT_GROWSDOWN where there is no area: ENOMEM; on an area that is
+        // not a stack (or, ours, on a stack): EINVAL.
+        assert_eq!(err(mm.do_mprotect(0x20_0000, P, PROT_READ | PROT_GROWSDOWN)), ENOMEM);
+        assert_eq!(err(mm.do_mprotect(0x0f_f000, 2 * P, PROT_READ | PROT_GROWSDOWN)), EINVAL);
+        assert_eq!(err(mm.do_mprotect(0x10_0000, P, PROT_READ | PROT_GROWSUP)), EINVAL);
+        assert_eq!(err(mm.do_mprotect(0x0f_f000, 2 * P, PROT_READ | PROT_GROWSUP)), ENOMEM);
+        assert_eq!(mm.find_vma(0x10_0000).unwrap().vm_flags, RW, "nothing changed");
+    }
+
+    #[test]
+    fn mprotect_reports_each_changed_range_with_its_new_page_prot() {
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_4000, RW);
+        map(&mut mm, 0x10_4000, 0x10_8000, RO);
+        let mut seen = Vec::new();
+        // Over both areas: only the RW one changes (the RO one is already
+        // read-only, so its PTEs are left alone, as in Linux).
+        mm.do_mprotect_pkey(0x10_2000, 0x4000, PROT_READ, |s, e, p| seen.push((s, e, p))).unwrap();
+        assert_eq!(seen, [(0x10_2000, 0x10_4000, PAGE_READONLY)]);
+        seen.clear();
+        mm.do_mprotect_pkey(0x10_1000, 0x6000, PROT_NONE, |s, e, p| seen.push((s, e, p))).unwrap();
+        assert_eq!(seen, [(0x10_1000, 0x10_2000, PAGE_NONE), (0x10_2000, 0x10_7000, PAGE_NONE)]);
+        seen.clear();
+        // A hole after the first area: the first is changed and reported,
+        // then ENOMEM.
+        mm.do_munmap(0x10_8000, P).unwrap();
+        map(&mut mm, 0x10_9000, 0x10_a000, RW);
+        let e = mm.do_mprotect_pkey(0x10_7000, 0x3000, PROT_READ | PROT_WRITE, |s, e, p| seen.push((s, e, p)));
+        assert_eq!(e, Err(VmaError::Unmapped { addr: 0x10_8000 }));
+        assert_eq!(seen, [(0x10_7000, 0x10_8000, PAGE_COPY)]);
+        check(&mm);
+    }
+
+    #[test]
+    fn a_prot_none_pte_keeps_its_frame_and_is_present_to_the_kernel_only() {
+        use pte::*;
+        let frame = 0x1234_5000;
+        let rw = frame | _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY;
+        let none = change_pte(rw, PAGE_NONE);
+        assert_eq!(none, frame | _PAGE_PROTNONE | _PAGE_ACCESSED | _PAGE_DIRTY);
+        assert_eq!(none & _PAGE_PRESENT, 0, "the CPU must fault on it");
+        assert!(pte_present(none) && pte_protnone(none) && !pte_none(none), "the kernel sees a page");
+        assert_eq!(none & PTE_PFN_MASK, frame, "same frame");
+        // Back to read-write: the same frame, present, user, not writable
+        // (the write fault decides), dirty kept.
+        let back = change_pte(none, PAGE_COPY);
+        assert_eq!(back, frame | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY);
+        assert!(pte_present(back) && !pte_protnone(back));
+        // Even to a shared writable protection: the write fault sets RW.
+        assert_eq!(change_pte(none, PAGE_SHARED) & _PAGE_RW, 0);
+        assert_eq!(pte_modify(none, PAGE_SHARED) & _PAGE_RW, _PAGE_RW, "pte_modify itself is Linux's");
+        // Read-only: RW goes, the rest stays.
+        assert_eq!(change_pte(rw, PAGE_READONLY), rw & !_PAGE_RW);
+        // The cache bits are kept; a stale PROTNONE mark is not.
+        let pcd = frame | _PAGE_PRESENT | _PAGE_PCD | _PAGE_PWT;
+        assert_eq!(change_pte(pcd, PAGE_NONE), frame | _PAGE_PCD | _PAGE_PWT | _PAGE_PROTNONE);
+        // Kernel-style entries: present and global is present, not protnone.
+        assert!(pte_present(frame | _PAGE_PRESENT | _PAGE_GLOBAL) && !pte_protnone(frame | _PAGE_PRESENT | _PAGE_GLOBAL));
+        assert!(pte_none(0) && !pte_present(0) && !pte_protnone(0));
+        assert!(!pte_present(frame), "a frame number alone is not a page");
+        // Every row of the table: PROT_NONE rows map to a PROTNONE entry,
+        // all others to a present one.
+        for i in 0..16u32 {
+            let p = vm_get_page_prot(VmFlags::from_bits_truncate(i));
+            let e = change_pte(rw, p);
+            assert_eq!(pte_protnone(e), !VmFlags::from_bits_truncate(i).is_accessible(), "{p:?}");
+            assert!(pte_present(e) && e & PTE_PFN_MASK == frame);
+        }
     }
 
     #[test]

@@ -11,12 +11,22 @@
 //!                  read:  the shared zero page, read-only (U8)
 //!                  write: alloc GFP_HIGHUSER_MOVABLE|__GFP_ZERO (zeroed through
 //!                         kmap_local, D+2 inside), PTE writable+dirty (U9)
+//!    protnone -> do_protnone_page   (PROT_NONE entry in an area that allows
+//!                  access: only if mprotect missed it; give it the area's
+//!                  protection, same frame, as Linux's do_numa_page)
 //!    present, write, not writable -> do_wp_page
 //!                  the zero page: a fresh zeroed page (copy-on-write of zeros)
 //!                  a page shared since fork: copy it (copy_user_highpage)
 //!                  a page only this process maps: write-enable it in place
 //!    pte_unmap                                                (depth D)
 //! ```
+//!
+//! An access to a `PROT_NONE` area never gets here: `access_error` (in
+//! the arch fault handler) refuses it first, SIGSEGV with `SEGV_ACCERR`.
+//! Its pages, if it had any before `mprotect(PROT_NONE)`, are still in
+//! their PTEs, marked `_PAGE_PROTNONE` with the present bit clear (see
+//! `mm::vma::pte`): not `pte_none`, so nothing here would allocate over
+//! them and lose their data.
 //!
 //! Differences from Linux, for now: one lock (the mm's `mmap_lock`, held
 //! across the fault) stands for both `mmap_lock` and the page-table lock;
@@ -58,6 +68,9 @@ pub static ZERO_PAGE_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic:
 pub static COW_COPIES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 /// Write faults on a read-only PTE (`do_wp_page`).
 pub static WP_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// Faults on a `PROT_NONE` entry of an area that allows access
+/// (`do_protnone_page`): 0 unless `mprotect` left an entry behind.
+pub static PROTNONE_FIXUPS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 /// The shared zero page (Linux `empty_zero_page`): every untouched
 /// anonymous page reads from it, read-only, until written.
@@ -92,6 +105,8 @@ pub fn handle_mm_fault(mm: &MmStruct, vma: &VmArea, address: usize, flags: Fault
     let orig = unsafe { ptep.read_volatile() };
     let result = if orig.is_none() {
         do_anonymous_page(vma, flags, ptep)
+    } else if orig.pte_protnone() {
+        do_protnone_page(vma, addr, orig, ptep)
     } else if flags.write && !orig.flags().contains(PteFlags::RW) {
         do_wp_page(vma, addr, orig, ptep)
     } else {
@@ -125,6 +140,23 @@ fn do_anonymous_page(vma: &VmArea, flags: FaultFlags, ptep: *mut Pte) -> Result<
     // SAFETY: ptep points into a mapped page table; the entry was empty,
     // so no TLB holds a translation to invalidate.
     unsafe { ptep.write_volatile(entry) };
+    Ok(())
+}
+
+/// A `PROT_NONE` entry in an area the caller found accessible. Linux
+/// meets these only through NUMA balancing (`do_numa_page`, which marks
+/// pages protnone on purpose to see who touches them) and gives the entry
+/// back the area's protection, keeping the frame; we do the same, and
+/// count it, because here it means an `mprotect` that did not rewrite an
+/// entry. Never writable: a write faults again, into `do_wp_page`.
+fn do_protnone_page(vma: &VmArea, addr: usize, orig: Pte, ptep: *mut Pte) -> Result<(), VmFault> {
+    PROTNONE_FIXUPS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    let entry = Pte(mm::vma::pte::change_pte(orig.0, vma.vm_page_prot()) | PteFlags::ACCESSED.bits());
+    // SAFETY: ptep points into a mapped page table of this mm, whose lock
+    // the caller holds; the old entry was not present to the CPU, so no
+    // TLB holds it (the flush is for the fault's retry, as Linux's).
+    unsafe { ptep.write_volatile(entry) };
+    flush_tlb_one_user(addr);
     Ok(())
 }
 

@@ -193,7 +193,9 @@ impl MmStruct {
                 // SAFETY: p walks entries of the page table mapped at ptep,
                 // within this 4 MiB (addr < table_end).
                 let pte = unsafe { p.read_volatile() };
-                if pte.present() {
+                // pte_present, not the CPU's bit: a PROT_NONE page
+                // (_PAGE_PROTNONE) holds a frame to free too.
+                if pte.pte_present() {
                     // SAFETY: as above.
                     unsafe { p.write_volatile(Pte::NONE) };
                     crate::arch::paging::flush_tlb_one_user(addr);
@@ -235,7 +237,9 @@ impl MmStruct {
                 let (s, d) = unsafe { (src.add(j), dst.add(j)) };
                 // SAFETY: as above.
                 let mut pte = unsafe { s.read_volatile() };
-                if !pte.present() {
+                // A PROT_NONE page is shared too (its entry copied as it
+                // is: not writable, not present to the CPU).
+                if !pte.pte_present() {
                     continue;
                 }
                 if !crate::mm::memory::is_zero_pfn(pte.pfn()) {
@@ -266,8 +270,8 @@ impl MmStruct {
         r
     }
 
-    /// Visit every data page (not the shared zero page) and every page
-    /// table of the user half.
+    /// Visit every data page (not the shared zero page), `PROT_NONE` ones
+    /// included (`pte_present`), and every page table of the user half.
     fn walk(&self, mut page: impl FnMut(&'static Page), mut table: impl FnMut(&'static Page)) {
         for i in 0..KERNEL_PGD_BOUNDARY {
             // SAFETY: entry i of our page directory.
@@ -279,7 +283,7 @@ impl MmStruct {
             for j in 0..PTRS_PER_PTE {
                 // SAFETY: entry j of the page table mapped at `first`.
                 let pte = unsafe { first.add(j).read_volatile() };
-                if pte.present() && !crate::mm::memory::is_zero_pfn(pte.pfn()) {
+                if pte.pte_present() && !crate::mm::memory::is_zero_pfn(pte.pfn()) {
                     page(pfn_to_page(pte.pfn()));
                 }
             }

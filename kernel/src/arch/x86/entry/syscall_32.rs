@@ -43,6 +43,8 @@ pub mod nr {
     pub const MUNMAP: i32 = 91;
     /// `mmap2(addr, len, prot, flags, fd, pgoff)`.
     pub const MMAP2: i32 = 192;
+    /// `mprotect(start, len, prot)`.
+    pub const MPROTECT: i32 = 125;
     /// `getpid()`.
     pub const GETPID: i32 = 20;
     /// `uname(buf)` (`newuname`).
@@ -75,6 +77,7 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::BRK => crate::mm::mmap::sys_brk,
         nr::MUNMAP => crate::mm::mmap::sys_munmap,
         nr::MMAP2 => crate::mm::mmap::sys_mmap2,
+        nr::MPROTECT => crate::mm::mmap::sys_mprotect,
         nr::GETPID => crate::sys::sys_getpid,
         nr::NEWUNAME => crate::sys::sys_newuname,
         nr::SCHED_YIELD => crate::sched::core::sys_sched_yield,

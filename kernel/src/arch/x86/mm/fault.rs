@@ -43,6 +43,10 @@ pub enum BadArea {
     SigBus,
 }
 
+/// The last segfault line printed (for the tests: the console has no
+/// log buffer to search).
+pub static LAST_SEGFAULT: spin::Mutex<crate::fmtbuf::FmtBuf<160>> = spin::Mutex::new(crate::fmtbuf::FmtBuf::new());
+
 /// Page faults on user addresses resolved, and not.
 pub static USER_FAULTS_RESOLVED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
@@ -118,8 +122,12 @@ pub fn do_user_addr_fault(frame: &mut TrapFrame, address: usize) -> bool {
         Err(why) if user => {
             let me = crate::sched::current();
             // Linux show_signal_msg(): the line every dmesg reader knows.
-            log::warn!("{}[{}]: segfault at {:x} ip {:08x} sp {:08x} error {:x} ({:?})",
-                me.name(), me.id(), address, frame.eip, frame.user_sp().unwrap_or(0), frame.error_code, why);
+            let mut line = crate::fmtbuf::FmtBuf::<160>::new();
+            let _ = core::fmt::Write::write_fmt(&mut line, format_args!(
+                "{}[{}]: segfault at {:x} ip {:08x} sp {:08x} error {:x} ({:?})",
+                me.name(), me.id(), address, frame.eip, frame.user_sp().unwrap_or(0), frame.error_code, why));
+            log::warn!("{}", line.as_str());
+            *LAST_SEGFAULT.lock() = line;
             crate::arch::traps::USER_SIGNALS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
             crate::sched::exit(crate::arch::traps::SIGSEGV)
         }

@@ -9,6 +9,22 @@
 //! Each entry is 32 bits: a 4 KiB-aligned physical address plus flag bits.
 //! Which tables exist and what they map is policy (`kernel::mm::pgtable`);
 //! this file only knows the format and the instructions.
+//!
+//! ```text
+//!   31                    12 11  9  8   7   6   5   4   3   2   1   0
+//!  +------------------------+-----+---+---+---+---+---+---+---+---+---+
+//!  |   page frame number    |avail| G |PSE| D | A |PCD|PWT| U |RW | P |
+//!  +------------------------+-----+---+---+---+---+---+---+---+---+---+
+//!
+//!  P=1                 the CPU uses the entry (G: kernel mappings only)
+//!  P=0, bit 8 set      a user PROT_NONE page (_PAGE_PROTNONE, G's bit):
+//!                      the frame stays, the CPU faults; Pte::pte_present()
+//!                      is true, Pte::present() (the CPU's bit) is false
+//!  all 0               pte_none: nothing mapped
+//! ```
+//!
+//! (The rules on these bits that `mprotect` needs, `pte_modify` and
+//! friends, are in the host-tested `mm::vma::pte`.)
 
 use core::arch::asm;
 
@@ -31,6 +47,11 @@ bitflags::bitflags! {
         const PSE      = 1 << 7;
         /// Survives CR3 reloads (kernel mappings, with CR4.PGE).
         const GLOBAL   = 1 << 8;
+        /// The same bit, in a user PTE whose PRESENT bit is clear: a
+        /// `PROT_NONE` page (Linux `_PAGE_PROTNONE`). The frame number
+        /// stays in the entry; the CPU faults on every access. See
+        /// `mm::vma::pte` for the picture and the rules.
+        const PROTNONE = 1 << 8;
     }
 }
 
@@ -64,9 +85,27 @@ impl Pte {
     pub const fn is_none(self) -> bool {
         self.0 == 0
     }
-    /// Is the present bit set?
+    /// Is the present bit set? (The CPU's view: for a user PTE, which may
+    /// be `PROT_NONE`, the kernel asks [`pte_present`](Self::pte_present).)
     pub const fn present(self) -> bool {
         self.0 & PteFlags::PRESENT.bits() != 0
+    }
+    /// Linux `pte_present`: a page is mapped here, accessible to the CPU
+    /// or `PROT_NONE` (`_PAGE_PROTNONE`). What every walker of user page
+    /// tables asks: zap, exit, fork's copy, the fault path.
+    ///
+    /// ```text
+    ///  P=1                  present          pte_present
+    ///  P=0 PROTNONE=1 pfn   PROT_NONE page   pte_present, pte_protnone
+    ///  0                    nothing          pte_none
+    /// ```
+    pub const fn pte_present(self) -> bool {
+        mm::vma::pte::pte_present(self.0)
+    }
+    /// Linux `pte_protnone`: a `PROT_NONE` page (not present to the CPU,
+    /// frame kept).
+    pub const fn pte_protnone(self) -> bool {
+        mm::vma::pte::pte_protnone(self.0)
     }
     /// Linux `pte_pfn`.
     pub const fn pfn(self) -> usize {
