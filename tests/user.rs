@@ -243,11 +243,32 @@ pub(super) fn address_space_with(code: &[u8]) -> Arc<MmStruct> {
     Arc::new(mm)
 }
 
+/// Make each CPU in `mask` switch to another address space: a task on it
+/// loads a fresh empty one and ends. The CPU's reference on the page
+/// directory it had loaded (lazily, for the kernel threads that ran there
+/// since) is let go of (mmdrop); the fresh one is then borrowed instead.
+pub(super) fn switch_cpus_to_another_mm(mask: u32) {
+    for cpu in (0..mm::layout::NR_CPUS).filter(|c| mask & (1 << c) != 0) {
+        crate::sched::spawn_on(cpu, "other-mm", || {
+            crate::sched::current().set_mm(Arc::new(MmStruct::new().expect("a page directory")));
+        })
+        .join();
+    }
+}
+
+/// The CPUs whose CR3 holds the page directory of `core` (lazily: a
+/// kernel thread runs there on it).
+pub(super) fn cpus_with_loaded(core: *const crate::mm::mm_types::MmCore) -> u32 {
+    (0..mm::layout::NR_CPUS).filter(|&c| core::ptr::eq(crate::arch::tlb::loaded_mm(c), core)).fold(0, |m, c| m | 1 << c)
+}
+
 /// Run `code` as a user program in a task of its own; its wait status.
 /// Afterwards, check that the program's address space was let go of and
-/// that every page it had (data pages, page tables, the page directory)
-/// went back to the allocator: the pages themselves are checked, not a
-/// global count that other CPUs change meanwhile.
+/// that every page it had (data pages, page tables) went back to the
+/// allocator when its last user let go, and the page directory once the
+/// CPUs still having it loaded (lazy TLB) switched to another mm: the
+/// pages themselves are checked, not a global count that other CPUs
+/// change meanwhile.
 fn run_user(name: &str, code: &'static [u8]) -> i32 {
     let mm = address_space_with(code);
     let ours = mm.clone();
@@ -264,10 +285,16 @@ fn run_user(name: &str, code: &'static [u8]) -> i32 {
     assert_eq!(Arc::strong_count(&ours), 1, "the task let go of its address space when it ended (exit_mm)");
     let (pages, tables) = ours.resident();
     let pgd = crate::mm::page_alloc::pfn_to_page(ours.pgd() >> 12);
+    let core = Arc::as_ptr(ours.core());
     drop(ours);
-    for page in pages.iter().chain(&tables).chain(core::iter::once(&pgd)) {
+    for page in pages.iter().chain(&tables) {
         assert_eq!(page.page_count(), 0, "pfn {:#x} was freed with the address space", crate::mm::page_alloc::page_to_pfn(page));
     }
+    let count = pgd.page_count();
+    let borrowers = cpus_with_loaded(core);
+    assert!(count == 0 || borrowers != 0, "the page directory lives on only while some CPU has it loaded (count {count})");
+    switch_cpus_to_another_mm(borrowers);
+    assert_eq!(pgd.page_count(), 0, "the page directory was freed once no CPU had it loaded");
     status
 }
 
@@ -505,9 +532,7 @@ fn fork_shares_pages_read_only_and_a_write_copies_one() {
     assert_eq!(copy_to_user(DATA, b"before fork"), 0);
     let before = parent.lookup(DATA);
     assert!(before.flags().contains(PteFlags::RW));
-    let child = parent.dup_mmap().unwrap();
-    // SAFETY: reloading the page directory this task runs on (fork does it).
-    unsafe { crate::arch::paging::load_cr3(parent.pgd()) };
+    let child = parent.dup_mmap().unwrap(); // and flushes the parent's TLB
     let (p, c) = (parent.lookup(DATA), child.lookup(DATA));
     assert_eq!(p.pfn(), c.pfn(), "one page, shared");
     assert!(!p.flags().contains(PteFlags::RW) && !c.flags().contains(PteFlags::RW), "read-only in both");
