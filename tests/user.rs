@@ -27,6 +27,7 @@ pub const TESTS: &[Test] = &[
     test_case!(a_program_runs_in_ring_3_and_uses_the_i386_abi),
     test_case!(a_faulting_program_is_killed_with_sigsegv_and_frees_its_memory),
     test_case!(a_new_page_directory_shares_the_kernel_half_only),
+    test_case!(a_vmalloc_mapping_made_after_a_process_is_visible_through_its_page_directory),
     test_case!(returning_to_user_mode_with_a_kmap_local_held_is_named_and_cleared),
     test_case!(untouched_memory_is_paged_in_on_demand_and_given_back),
     test_case!(a_write_to_a_read_only_area_is_sigsegv),
@@ -376,6 +377,52 @@ fn a_new_page_directory_shares_the_kernel_half_only() {
     } else if crate::tests::common::have_highmem() {
         assert!(tables.iter().all(|t| PageHighMem(t)), "HIGHPTE: user page tables in highmem");
     }
+}
+
+/// Catalogue U14 (kernel PDE propagation): a vmalloc mapping made after a
+/// process's page directory was copied is visible through that page
+/// directory. Linux either syncs new kernel PDEs into every pgd on
+/// `pgd_list` or fixes them up in `vmalloc_fault`; ours needs neither,
+/// because every kernel page table exists from boot (`paging_init`
+/// preallocates them) and `pgd_alloc` copies their PDEs: the PDE that
+/// covers the new mapping is in the process's directory already, unchanged
+/// by the vmalloc, and the mapping reads through it when it is loaded.
+fn a_vmalloc_mapping_made_after_a_process_is_visible_through_its_page_directory() {
+    let mm = address_space_with(&[0x90]);
+    let pdes_before: alloc::vec::Vec<_> = (768..1024)
+        // SAFETY: entries of a lowmem page directory.
+        .map(|i| unsafe { crate::mm::pgtable::pgd_offset(mm.pgd(), i << 22).read_volatile() })
+        .collect();
+    let v = crate::mm::vmalloc::vmalloc(3 * PAGE_SIZE).expect("vmalloc");
+    for i in 0..3 {
+        // SAFETY: v maps three writable pages.
+        unsafe { ((v + i * PAGE_SIZE) as *mut u32).write_volatile(0x1400_0000 + i as u32) };
+    }
+    for (k, i) in (768..1024).enumerate() {
+        // SAFETY: as above.
+        let now = unsafe { crate::mm::pgtable::pgd_offset(mm.pgd(), i << 22).read_volatile() };
+        assert_eq!(now, pdes_before[k], "kernel PDE {i} unchanged by the vmalloc: no sync was needed");
+    }
+    for i in 0..3 {
+        let a = v + i * PAGE_SIZE;
+        // SAFETY: the process's PDE for a, a kernel page table (lowmem).
+        let pde = unsafe { crate::mm::pgtable::pgd_offset(mm.pgd(), a).read_volatile() };
+        assert!(pde.present(), "the process's page directory covers vmalloc address {a:#x}");
+        let ptep = crate::mm::pgtable::pte_offset_map(pde, a);
+        // SAFETY: ptep points into the mapped page table.
+        let pte = unsafe { ptep.read_volatile() };
+        crate::mm::pgtable::pte_unmap(ptep);
+        assert_eq!(Some(pte.pfn()), crate::mm::vmalloc::vmalloc_to_pfn(a), "and maps the vmalloc'ed page");
+    }
+    // Loaded for real: the kernel reads the mapping through it.
+    let me = crate::sched::current();
+    me.set_mm(mm.clone());
+    assert_eq!(crate::arch::cpu::read_cr3() & !0xfff, mm.pgd());
+    for i in 0..3 {
+        // SAFETY: v maps three pages.
+        assert_eq!(unsafe { ((v + i * PAGE_SIZE) as *const u32).read_volatile() }, 0x1400_0000 + i as u32);
+    }
+    crate::mm::vmalloc::vfree(v);
 }
 
 /// Catalogue U27 (Linux `kmap_assert_nomap()` in
