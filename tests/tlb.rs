@@ -112,11 +112,28 @@ fn a_kernel_thread_after_a_user_task_runs_on_its_page_directory_and_holds_a_refe
 
 /// (b) A process that ran only on CPU 0 (its mm_cpumask is {0}) takes a
 /// copy-on-write fault and unmaps a page: both flush this CPU's TLB and
-/// interrupt no other: CPU 1 receives no flush IPI, none is sent at all.
+/// interrupt no other: CPU 1, busy meanwhile with another address space
+/// (so not lazy: a flush to every CPU would reach it), receives no flush
+/// IPI, and none is sent at all.
 fn a_cow_fault_and_munmap_in_an_mm_never_loaded_on_cpu_1_send_it_no_ipi() {
     use crate::arch::entry::syscall_32::{ia32_sys_call_table, nr};
     require_cpus(2);
     crate::sched::core::set_current_affinity(1 << 0);
+    let (running, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let busy = {
+        let (running, done) = (running.clone(), done.clone());
+        spawn_on(1, "other-process", move || {
+            crate::sched::current().set_mm(Arc::new(MmStruct::new().expect("a page directory")));
+            running.store(true, SeqCst);
+            while !done.load(SeqCst) {
+                core::hint::spin_loop();
+            }
+        })
+    };
+    while !running.load(SeqCst) {
+        yield_now();
+    }
+    assert!(!is_lazy(1), "CPU 1 runs a user address space");
     let me = crate::sched::current();
     me.set_mm(address_space_with(&[0x90]));
     let mm = me.mm().unwrap();
@@ -137,6 +154,8 @@ fn a_cow_fault_and_munmap_in_an_mm_never_loaded_on_cpu_1_send_it_no_ipi() {
     assert_eq!(cpu_tlbstate(0).local_flushes.load(Relaxed), local + 2, "two local flushes on CPU 0");
     assert_eq!(cpu_tlbstate(1).flush_ipis_received.load(Relaxed), rx1, "CPU 1 was not interrupted");
     assert_eq!(crate::arch::tlb::USER_FLUSH_IPIS.load(Relaxed), ipis, "no flush IPI was sent at all");
+    done.store(true, SeqCst);
+    busy.join();
     drop(child);
 }
 
