@@ -198,10 +198,10 @@ fn a_cpu_running_the_mm_gets_the_shootdown_and_reads_the_new_frame() {
     let new = mm.lookup(DATA).pfn();
     assert_ne!(new, old, "the PTE now maps a new frame");
     write_frame(new, b"new!");
-    assert!(cpu_tlbstate(1).flush_ipis_received.load(Relaxed) > rx1, "CPU 1 got the flush IPI");
     go.store(true, SeqCst);
     reader.join();
     assert_eq!(seen[1].load(SeqCst), u32::from_le_bytes(*b"new!") as usize, "CPU 1 read the new frame: its stale entry was flushed");
+    assert!(cpu_tlbstate(1).flush_ipis_received.load(Relaxed) > rx1, "CPU 1 got the flush IPI");
     drop(child);
 }
 
