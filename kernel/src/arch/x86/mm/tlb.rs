@@ -117,14 +117,23 @@ pub static LAZY_CPUS_SKIPPED: AtomicU64 = AtomicU64::new(0);
 /// The counters, summed over the CPUs (for the console and the bench).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TlbStats {
+    /// CR3 loads for a switch to another mm.
     pub cr3_loads: u64,
+    /// Switches back to the mm a kernel thread had borrowed: no CR3 load.
     pub cr3_loads_avoided: u64,
+    /// Switches to a kernel thread with a user mm loaded.
     pub lazy_switches: u64,
+    /// Switches back from lazy mode that found the TLB behind.
     pub lazy_catchup_flushes: u64,
+    /// User flushes done by the CPU that changed the PTEs.
     pub local_flushes: u64,
+    /// [`USER_SHOOTDOWNS`].
     pub shootdowns: u64,
+    /// [`USER_FLUSH_IPIS`].
     pub ipis: u64,
+    /// [`LAZY_CPUS_SKIPPED`].
     pub lazy_skipped: u64,
+    /// Flush IPIs that found their CPU lazy (page tables freed).
     pub lazy_flushes: u64,
 }
 
