@@ -387,6 +387,7 @@ check_console() {
     done
     expect_console "meminfo, layout, zones" 'meminfo\nlayout\nzones\npoweroff\n' \
         '^HighTotal: +[1-9][0-9]+ kB' '^nr_free_highpages: +[0-9]+ pages' '^PKMAP: maps [0-9]+ reuses' \
+        '^TLB \(user\): [0-9]+ CR3 loads, [0-9]+ avoided' \
         '^    pkmap   : 0xff800000 - 0xffc00000' '^lowmem ends at pfn 0x38000 \(896 MiB\)' \
         '^HighMem +557024 +[0-9]+ ' '^zone +managed +free +o0'
     expect_console "pkmap and tasks" 'pkmap\ntasks\npoweroff\n' \

@@ -27,6 +27,7 @@ pub const TESTS: &[Test] = &[
     test_case!(a_program_runs_in_ring_3_and_uses_the_i386_abi),
     test_case!(a_faulting_program_is_killed_with_sigsegv_and_frees_its_memory),
     test_case!(a_new_page_directory_shares_the_kernel_half_only),
+    test_case!(a_vmalloc_mapping_made_after_a_process_is_visible_through_its_page_directory),
     test_case!(returning_to_user_mode_with_a_kmap_local_held_is_named_and_cleared),
     test_case!(untouched_memory_is_paged_in_on_demand_and_given_back),
     test_case!(a_write_to_a_read_only_area_is_sigsegv),
@@ -244,11 +245,32 @@ pub(super) fn address_space_with(code: &[u8]) -> Arc<MmStruct> {
     Arc::new(mm)
 }
 
+/// Make each CPU in `mask` switch to another address space: a task on it
+/// loads a fresh empty one and ends. The CPU's reference on the page
+/// directory it had loaded (lazily, for the kernel threads that ran there
+/// since) is let go of (mmdrop); the fresh one is then borrowed instead.
+pub(super) fn switch_cpus_to_another_mm(mask: u32) {
+    for cpu in (0..mm::layout::NR_CPUS).filter(|c| mask & (1 << c) != 0) {
+        crate::sched::spawn_on(cpu, "other-mm", || {
+            crate::sched::current().set_mm(Arc::new(MmStruct::new().expect("a page directory")));
+        })
+        .join();
+    }
+}
+
+/// The CPUs whose CR3 holds the page directory of `core` (lazily: a
+/// kernel thread runs there on it).
+pub(super) fn cpus_with_loaded(core: *const crate::mm::mm_types::MmCore) -> u32 {
+    (0..mm::layout::NR_CPUS).filter(|&c| core::ptr::eq(crate::arch::tlb::loaded_mm(c), core)).fold(0, |m, c| m | 1 << c)
+}
+
 /// Run `code` as a user program in a task of its own; its wait status.
 /// Afterwards, check that the program's address space was let go of and
-/// that every page it had (data pages, page tables, the page directory)
-/// went back to the allocator: the pages themselves are checked, not a
-/// global count that other CPUs change meanwhile.
+/// that every page it had (data pages, page tables) went back to the
+/// allocator when its last user let go, and the page directory once the
+/// CPUs still having it loaded (lazy TLB) switched to another mm: the
+/// pages themselves are checked, not a global count that other CPUs
+/// change meanwhile.
 pub(super) fn run_user(name: &str, code: &'static [u8]) -> i32 {
     let mm = address_space_with(code);
     let ours = mm.clone();
@@ -265,10 +287,16 @@ pub(super) fn run_user(name: &str, code: &'static [u8]) -> i32 {
     assert_eq!(Arc::strong_count(&ours), 1, "the task let go of its address space when it ended (exit_mm)");
     let (pages, tables) = ours.resident();
     let pgd = crate::mm::page_alloc::pfn_to_page(ours.pgd() >> 12);
+    let core = Arc::as_ptr(ours.core());
     drop(ours);
-    for page in pages.iter().chain(&tables).chain(core::iter::once(&pgd)) {
+    for page in pages.iter().chain(&tables) {
         assert_eq!(page.page_count(), 0, "pfn {:#x} was freed with the address space", crate::mm::page_alloc::page_to_pfn(page));
     }
+    let count = pgd.page_count();
+    let borrowers = cpus_with_loaded(core);
+    assert!(count == 0 || borrowers != 0, "the page directory lives on only while some CPU has it loaded (count {count})");
+    switch_cpus_to_another_mm(borrowers);
+    assert_eq!(pgd.page_count(), 0, "the page directory was freed once no CPU had it loaded");
     status
 }
 
@@ -350,6 +378,52 @@ fn a_new_page_directory_shares_the_kernel_half_only() {
     } else if crate::tests::common::have_highmem() {
         assert!(tables.iter().all(|t| PageHighMem(t)), "HIGHPTE: user page tables in highmem");
     }
+}
+
+/// Catalogue U14 (kernel PDE propagation): a vmalloc mapping made after a
+/// process's page directory was copied is visible through that page
+/// directory. Linux either syncs new kernel PDEs into every pgd on
+/// `pgd_list` or fixes them up in `vmalloc_fault`; ours needs neither,
+/// because every kernel page table exists from boot (`paging_init`
+/// preallocates them) and `pgd_alloc` copies their PDEs: the PDE that
+/// covers the new mapping is in the process's directory already, unchanged
+/// by the vmalloc, and the mapping reads through it when it is loaded.
+fn a_vmalloc_mapping_made_after_a_process_is_visible_through_its_page_directory() {
+    let mm = address_space_with(&[0x90]);
+    let pdes_before: alloc::vec::Vec<_> = (768..1024)
+        // SAFETY: entries of a lowmem page directory.
+        .map(|i| unsafe { crate::mm::pgtable::pgd_offset(mm.pgd(), i << 22).read_volatile() })
+        .collect();
+    let v = crate::mm::vmalloc::vmalloc(3 * PAGE_SIZE).expect("vmalloc");
+    for i in 0..3 {
+        // SAFETY: v maps three writable pages.
+        unsafe { ((v + i * PAGE_SIZE) as *mut u32).write_volatile(0x1400_0000 + i as u32) };
+    }
+    for (k, i) in (768..1024).enumerate() {
+        // SAFETY: as above.
+        let now = unsafe { crate::mm::pgtable::pgd_offset(mm.pgd(), i << 22).read_volatile() };
+        assert_eq!(now, pdes_before[k], "kernel PDE {i} unchanged by the vmalloc: no sync was needed");
+    }
+    for i in 0..3 {
+        let a = v + i * PAGE_SIZE;
+        // SAFETY: the process's PDE for a, a kernel page table (lowmem).
+        let pde = unsafe { crate::mm::pgtable::pgd_offset(mm.pgd(), a).read_volatile() };
+        assert!(pde.present(), "the process's page directory covers vmalloc address {a:#x}");
+        let ptep = crate::mm::pgtable::pte_offset_map(pde, a);
+        // SAFETY: ptep points into the mapped page table.
+        let pte = unsafe { ptep.read_volatile() };
+        crate::mm::pgtable::pte_unmap(ptep);
+        assert_eq!(Some(pte.pfn()), crate::mm::vmalloc::vmalloc_to_pfn(a), "and maps the vmalloc'ed page");
+    }
+    // Loaded for real: the kernel reads the mapping through it.
+    let me = crate::sched::current();
+    me.set_mm(mm.clone());
+    assert_eq!(crate::arch::cpu::read_cr3() & !0xfff, mm.pgd());
+    for i in 0..3 {
+        // SAFETY: v maps three pages.
+        assert_eq!(unsafe { ((v + i * PAGE_SIZE) as *const u32).read_volatile() }, 0x1400_0000 + i as u32);
+    }
+    crate::mm::vmalloc::vfree(v);
 }
 
 /// Catalogue U27 (Linux `kmap_assert_nomap()` in
@@ -540,9 +614,7 @@ fn fork_shares_pages_read_only_and_a_write_copies_one() {
     assert_eq!(copy_to_user(DATA, b"before fork"), 0);
     let before = parent.lookup(DATA);
     assert!(before.flags().contains(PteFlags::RW));
-    let child = parent.dup_mmap().unwrap();
-    // SAFETY: reloading the page directory this task runs on (fork does it).
-    unsafe { crate::arch::paging::load_cr3(parent.pgd()) };
+    let child = parent.dup_mmap().unwrap(); // and flushes the parent's TLB
     let (p, c) = (parent.lookup(DATA), child.lookup(DATA));
     assert_eq!(p.pfn(), c.pfn(), "one page, shared");
     assert!(!p.flags().contains(PteFlags::RW) && !c.flags().contains(PteFlags::RW), "read-only in both");

@@ -5,7 +5,8 @@
 //!  parent: fork()
 //!    dup_mmap        the child's address space: the same VMAs, its own page
 //!                    tables, every page shared and write-protected in both
-//!    flush           the parent's TLB (its writable PTEs just went read-only)
+//!    flush_tlb_mm    the parent's TLB, on each CPU in its mm_cpumask (its
+//!                    writable PTEs just went read-only)
 //!    a new task      copies the parent's registers (eax = 0 for the child),
 //!                    its open files, and returns to user mode there
 //!  parent <- the child's pid        child <- 0
@@ -30,10 +31,8 @@ pub fn sys_fork(regs: &mut PtRegs) -> i32 {
         Ok(m) => Arc::new(m),
         Err(_) => return -ENOMEM,
     };
-    // The parent's writable PTEs are read-only now: drop what this CPU's
-    // TLB still says about them (reloading CR3 drops every user entry).
-    // SAFETY: reloading the page directory this task runs on.
-    unsafe { crate::arch::paging::load_cr3(mm.pgd()) };
+    // dup_mmap flushed the parent's TLB entries wherever it is loaded (its
+    // writable PTEs are read-only now).
     let mut child_regs = *regs;
     child_regs.ax = 0;
     let files = me.files.lock().clone();

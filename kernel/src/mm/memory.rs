@@ -38,6 +38,7 @@ use mm::vma::{PgProt, VmArea, VmFlags};
 use spin::Once;
 
 use crate::arch::paging::{Pte, PteFlags, flush_tlb_one_user};
+use crate::arch::tlb::flush_tlb_page;
 use crate::mm::mm_types::MmStruct;
 use crate::mm::page_alloc::{alloc_pages, page_to_pfn};
 use crate::mm::pgtable::{pte_offset_map, pte_unmap};
@@ -108,7 +109,7 @@ pub fn handle_mm_fault(mm: &MmStruct, vma: &VmArea, address: usize, flags: Fault
     } else if orig.pte_protnone() {
         do_protnone_page(vma, addr, orig, ptep)
     } else if flags.write && !orig.flags().contains(PteFlags::RW) {
-        do_wp_page(vma, addr, orig, ptep)
+        do_wp_page(mm, vma, addr, orig, ptep)
     } else {
         // Present and allowed: a stale TLB entry on this CPU (Linux
         // flush_tlb_fix_spurious_fault).
@@ -170,8 +171,10 @@ fn maybe_mkwrite(prot: PteFlags, vma: &VmArea) -> PteFlags {
 /// `do_wp_page`). The zero page is replaced by a fresh zeroed page
 /// (`wp_page_copy`); a page nobody else maps is made writable in place
 /// (`wp_page_reuse`). Break before make: the old entry is cleared and its
-/// TLB entry flushed before the new one is set.
-fn do_wp_page(vma: &VmArea, addr: usize, orig: Pte, ptep: *mut Pte) -> Result<(), VmFault> {
+/// TLB entry flushed, on every CPU that may hold it (`flush_tlb_page`:
+/// this one if the mm is loaded here, an IPI to the others in
+/// `mm_cpumask`), before the new one is set.
+fn do_wp_page(mm: &MmStruct, vma: &VmArea, addr: usize, orig: Pte, ptep: *mut Pte) -> Result<(), VmFault> {
     WP_FAULTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     let prot = maybe_mkwrite(pte_flags(vma.vm_page_prot()), vma) | PteFlags::DIRTY;
     let old = crate::mm::page_alloc::pfn_to_page(orig.pfn());
@@ -192,9 +195,9 @@ fn do_wp_page(vma: &VmArea, addr: usize, orig: Pte, ptep: *mut Pte) -> Result<()
         Pte::new(orig.pfn(), prot)
     };
     // SAFETY: ptep points into a mapped page table of this mm, whose lock
-    // the caller holds; only this CPU runs the (single-threaded) process.
+    // the caller holds.
     unsafe { ptep.write_volatile(Pte::NONE) };
-    flush_tlb_one_user(addr);
+    flush_tlb_page(mm, addr);
     // SAFETY: as above.
     unsafe { ptep.write_volatile(entry) };
     Ok(())

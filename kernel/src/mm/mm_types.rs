@@ -3,16 +3,29 @@
 //! `kernel/fork.c` and `mm/mmap.c`).
 //!
 //! ```text
-//!  MmStruct
-//!    pgd          a lowmem page directory: user half ours, kernel half swapper's
-//!    mmap_lock    the VMAs (mm::vma::MmMap, host-tested), under a sleeping lock
-//!                 (Linux's mmap_lock is a read-write semaphore; page faults
-//!                 take it too, and may sleep while holding it)
+//!  Arc<MmStruct>          its strong count is Linux's mm_users (mmget/mmput)
+//!    core: Arc<MmCore>    its strong count is Linux's mm_count (mmgrab/mmdrop)
+//!      pgd                a lowmem page directory: user half ours, kernel half swapper's
+//!      mm_cpumask         the CPUs that have it loaded, really or lazily
+//!      tlb_gen            bumped by every flush of its user mappings
+//!    mmap_lock            the VMAs (mm::vma::MmMap, host-tested), under a sleeping lock
+//!                         (Linux's mmap_lock is a read-write semaphore; page faults
+//!                         take it too, and may sleep while holding it)
 //! ```
+//!
+//! Two lifetimes, as in Linux: when the last *user* lets go (the process
+//! exits, or exec replaces the address space), `exit_mmap` frees every
+//! page and page table at once; the page directory lives on in `MmCore`
+//! as long as some CPU still has it loaded, lazily, for a kernel thread
+//! (`arch/x86/mm/tlb.rs`), and is freed when the last of those CPUs
+//! switches to another mm.
 //!
 //! The pages of the user half are found through the page tables, not kept
 //! in a list: whatever a fault or the kernel mapped, `exit_mmap` frees by
 //! walking the tables (each highmem page table through `pte_offset_map`).
+
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use mm::gfp::{GFP_HIGHUSER, __GFP_ZERO};
 use mm::layout::{KERNEL_PGD_BOUNDARY, PAGE_SHIFT, PGDIR_SHIFT, PTRS_PER_PTE, TASK_SIZE};
@@ -78,9 +91,54 @@ impl core::fmt::Display for Rss {
     }
 }
 
+/// What of an address space outlives its users (the part Linux's
+/// `mm_count` keeps): the page directory, which CPUs have it loaded, and
+/// the flush generation. A CPU that has the page directory in CR3 holds a
+/// reference (`Arc<MmCore>`, Linux `mmgrab`), so it is freed only after
+/// the last such CPU has switched away (`mmdrop`).
+pub struct MmCore {
+    /// Physical address of the page directory (what CR3 holds).
+    pgd: usize,
+    /// The CPUs that have it loaded or lazily borrowed (Linux
+    /// `mm_cpumask`): bit n = CPU n. Each CPU sets and clears its own bit
+    /// in `switch_mm_irqs_off`; flushers read it.
+    pub(crate) mm_cpumask: AtomicU32,
+    /// Bumped by every flush of its user mappings (Linux
+    /// `mm->context.tlb_gen`), so that a CPU a flush skipped can tell.
+    pub(crate) tlb_gen: AtomicU64,
+}
+
+impl MmCore {
+    /// Physical address of the page directory.
+    pub fn pgd(&self) -> usize {
+        self.pgd
+    }
+
+    /// `mm_cpumask`, read.
+    pub fn mm_cpumask(&self) -> u32 {
+        self.mm_cpumask.load(Ordering::SeqCst)
+    }
+
+    /// The flush generation.
+    pub fn tlb_gen(&self) -> u64 {
+        self.tlb_gen.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for MmCore {
+    /// The last reference: no task uses the address space and no CPU has
+    /// the page directory loaded (Linux `__mmdrop` -> `pgd_free`). The
+    /// user half is empty already (`exit_mmap`).
+    fn drop(&mut self) {
+        __free_pages(pfn_to_page(self.pgd >> PAGE_SHIFT), 0);
+    }
+}
+
 /// One process's address space.
 pub struct MmStruct {
-    /// Physical address of the page directory (what CR3 holds).
+    /// The page directory and who has it loaded.
+    core: Arc<MmCore>,
+    /// Physical address of the page directory (a copy of `core.pgd`).
     pgd: usize,
     /// The VMAs (Linux `mm->mm_mt` under `mm->mmap_lock`).
     mmap_lock: Mutex<MmMap>,
@@ -90,12 +148,31 @@ impl MmStruct {
     /// An empty address space: no VMAs, no user mappings, the kernel's
     /// half shared (Linux `mm_alloc`). `None` without memory.
     pub fn new() -> Option<MmStruct> {
-        Some(MmStruct { pgd: pgd_alloc()?, mmap_lock: Mutex::new(MmMap::new()) })
+        let pgd = pgd_alloc()?;
+        let core = Arc::new(MmCore { pgd, mm_cpumask: AtomicU32::new(0), tlb_gen: AtomicU64::new(0) });
+        Some(MmStruct { core, pgd, mmap_lock: Mutex::new(MmMap::new()) })
     }
 
     /// Physical address of the page directory.
     pub fn pgd(&self) -> usize {
         self.pgd
+    }
+
+    /// The part that outlives its users (what a CPU that loads the page
+    /// directory takes a reference on).
+    pub fn core(&self) -> &Arc<MmCore> {
+        &self.core
+    }
+
+    /// Linux `mm_count`: references on the page directory (one for all
+    /// the users, one per CPU that has it loaded).
+    pub fn mm_count(&self) -> usize {
+        Arc::strong_count(&self.core)
+    }
+
+    /// `mm_cpumask`.
+    pub fn mm_cpumask(&self) -> u32 {
+        self.core.mm_cpumask()
     }
 
     /// Take the VMA lock (Linux `mmap_read_lock`/`mmap_write_lock`: one
@@ -173,11 +250,17 @@ impl MmStruct {
     /// Take the pages of `[start, end)` out of the page tables and free
     /// them (Linux `zap_page_range`), for munmap, brk and a mapping
     /// replaced by `MAP_FIXED`. The page tables stay (Linux frees empty
-    /// ones in `free_pgtables`; ours go with the address space). Only this
-    /// CPU can hold the translations (single-threaded processes), so a
-    /// local `invlpg` per page is the whole TLB flush.
+    /// ones in `free_pgtables`; ours go with the address space). As
+    /// Linux's `tlb_gather_mmu`/`tlb_finish_mmu`: the entries are cleared
+    /// first, then one `flush_tlb_mm_range` reaches every CPU that may
+    /// hold them (`mm_cpumask`), and only then are the pages freed: a CPU
+    /// with a stale entry could otherwise write into a page already
+    /// reused.
     pub fn zap_page_range(&self, start: usize, end: usize) {
+        let mut freed = alloc::vec::Vec::new();
+        let mut cleared = false;
         let mut addr = start & mm::layout::PAGE_MASK;
+        let first = addr;
         while addr < end {
             // SAFETY: pgd_offset points into our page directory.
             let pde = unsafe { pgd_offset(self.pgd, addr).read_volatile() };
@@ -198,15 +281,21 @@ impl MmStruct {
                 if pte.pte_present() {
                     // SAFETY: as above.
                     unsafe { p.write_volatile(Pte::NONE) };
-                    crate::arch::paging::flush_tlb_one_user(addr);
+                    cleared = true;
                     if !crate::mm::memory::is_zero_pfn(pte.pfn()) {
-                        __free_pages(pfn_to_page(pte.pfn()), 0);
+                        freed.push(pfn_to_page(pte.pfn()));
                     }
                 }
                 p = p.wrapping_add(1);
                 addr += mm::layout::PAGE_SIZE;
             }
             pte_unmap(ptep);
+        }
+        if cleared {
+            crate::arch::tlb::flush_tlb_mm_range(self, first, end.next_multiple_of(mm::layout::PAGE_SIZE), false);
+        }
+        for page in freed {
+            __free_pages(page, 0);
         }
     }
 
@@ -217,9 +306,16 @@ impl MmStruct {
     /// (Linux's `copy_present_pte`): the first write on either side then
     /// faults and gets its own copy (`do_wp_page`). Each pair of tables is
     /// mapped destination first, then source, and unmapped in reverse
-    /// (catalogue U25). The caller (the parent, running on this address
-    /// space) flushes its TLB afterwards.
+    /// (catalogue U25). Then the parent's TLB entries for what just went
+    /// read-only are flushed wherever it is loaded (Linux `dup_mmap` ends
+    /// with `flush_tlb_mm(oldmm)`).
     pub fn dup_mmap(&self) -> Result<MmStruct, MapError> {
+        let child = self.copy_page_range();
+        crate::arch::tlb::flush_tlb_mm(self);
+        child
+    }
+
+    fn copy_page_range(&self) -> Result<MmStruct, MapError> {
         let child = MmStruct::new().ok_or(MapError::NoMemory)?;
         *child.mmap_lock() = self.mmap_lock().clone();
         for i in 0..KERNEL_PGD_BOUNDARY {
@@ -294,12 +390,41 @@ impl MmStruct {
 }
 
 impl Drop for MmStruct {
-    /// Free every page, every page table and the page directory (Linux
-    /// `exit_mmap` + `free_pgtables` + `pgd_free`). Nobody runs on this
-    /// address space any more: a task lets go of its mm after switching
-    /// back to swapper_pg_dir (`Task::exit_mm`).
+    /// The last user let go (Linux `mmput` -> `exit_mmap` +
+    /// `free_pgtables`): free every page and every page table. CPUs may
+    /// still have the page directory loaded, lazily (a kernel thread runs
+    /// there, or the exiting task itself on its way out), and a CPU may
+    /// walk page tables speculatively. So: empty the user half of the page
+    /// directory, flush every CPU in `mm_cpumask` *including lazy ones*
+    /// (Linux 6.1 does the same for a flush that frees page tables), and
+    /// only then free. The page directory itself goes with the last
+    /// reference on `core` (`MmCore::drop`).
     fn drop(&mut self) {
-        self.walk(|p| __free_pages(p, 0), |t| __free_pages(t, 0));
-        __free_pages(pfn_to_page(self.pgd >> PAGE_SHIFT), 0);
+        let mut tables = alloc::vec::Vec::new();
+        for i in 0..KERNEL_PGD_BOUNDARY {
+            let pdep = pgd_offset(self.pgd, i << PGDIR_SHIFT);
+            // SAFETY: entry i of our page directory, a lowmem page.
+            let pde = unsafe { pdep.read_volatile() };
+            if pde.present() {
+                // SAFETY: as above.
+                unsafe { pdep.write_volatile(Pte::NONE) };
+                tables.push((i, pde));
+            }
+        }
+        if !tables.is_empty() {
+            crate::arch::tlb::flush_tlb_mm_range(self, 0, TASK_SIZE, true);
+        }
+        for (i, pde) in tables {
+            let first = pte_offset_map(pde, i << PGDIR_SHIFT);
+            for j in 0..PTRS_PER_PTE {
+                // SAFETY: entry j of the page table mapped at `first`.
+                let pte = unsafe { first.add(j).read_volatile() };
+                if pte.present() && !crate::mm::memory::is_zero_pfn(pte.pfn()) {
+                    __free_pages(pfn_to_page(pte.pfn()), 0);
+                }
+            }
+            pte_unmap(first);
+            __free_pages(pfn_to_page(pde.pfn()), 0);
+        }
     }
 }

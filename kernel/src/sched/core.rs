@@ -78,6 +78,9 @@ pub struct RqInner {
     /// in `__schedule`: inferring it later from prev's state would race
     /// with a wake-up, and queue the task twice.)
     move_prev: bool,
+    /// The CPU's reference on the mm it switched away from, dropped by
+    /// `finish_task_switch` (Linux `rq->prev_mm` and its `mmdrop`).
+    prev_mm: Option<Arc<crate::mm::mm_types::MmCore>>,
 }
 
 /// One CPU's run queue (Linux `struct rq`).
@@ -98,7 +101,7 @@ impl RunQueue {
     pub const fn new() -> RunQueue {
         RunQueue {
             lock: RawSpinLock::new(),
-            inner: UnsafeCell::new(RqInner { queue: VecDeque::new(), curr: None, idle: None, prev: None, move_prev: false }),
+            inner: UnsafeCell::new(RqInner { queue: VecDeque::new(), curr: None, idle: None, prev: None, move_prev: false, prev_mm: None }),
             nr_running: AtomicU32::new(0),
             nr_switches: AtomicU64::new(0),
         }
@@ -433,9 +436,17 @@ fn __schedule(preempt: bool) {
 
     sched_out(prev);
 
-    // The address space and the kernel stack for user-mode entries of the
-    // task about to run (Linux's switch_mm_irqs_off and __switch_to's sp0).
-    crate::arch::paging::switch_mm(next.pgd_for_switch());
+    // The address space (Linux context_switch's mm half): a user task's
+    // page directory is loaded unless it already is (it is after a kernel
+    // thread that borrowed it); a kernel thread keeps whatever is loaded
+    // (lazy TLB). Then the kernel stack for user-mode entries (sp0).
+    rq.prev_mm = next.with_mm(|mm| match mm {
+        Some(mm) => crate::arch::tlb::switch_mm_irqs_off(mm.core()),
+        None => {
+            crate::arch::tlb::enter_lazy_tlb();
+            None
+        }
+    });
     if let Some(top) = next.stack_top() {
         crate::arch::gdt::set_tss_esp0(cpu, top);
     }
@@ -470,9 +481,13 @@ fn finish_task_switch() {
     preempt_count_set(me.saved_preempt_count.load(Ordering::Relaxed));
     let prev_dead = prev.state.load(Ordering::SeqCst) == TASK_DEAD;
     let prev_moves = core::mem::take(&mut rq.move_prev);
+    let prev_mm = rq.prev_mm.take();
     prev.on_cpu.store(false, Ordering::Release);
     // SAFETY: see above.
     unsafe { pc.rq.unlock() };
+    // mmdrop: this CPU no longer has that page directory loaded; if no
+    // other CPU and no task holds it, it is freed here.
+    drop(prev_mm);
     sched_in(&me);
     if prev_moves {
         // Taken off this CPU because its affinity no longer allows it.

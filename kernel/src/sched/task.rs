@@ -55,7 +55,8 @@ pub struct Task {
     pub(crate) esp: UnsafeCell<usize>,
     stack: Option<KernelStack>,
     /// The address space it runs in when in user mode (Linux `mm`); `None`
-    /// for a kernel thread, which runs on swapper_pg_dir.
+    /// for a kernel thread, which runs on whatever page directory its CPU
+    /// has loaded (lazy TLB: see `arch/x86/mm/tlb.rs`).
     mm: crate::locking::SpinLock<Option<Arc<crate::mm::mm_types::MmStruct>>>,
     /// Its three TLS descriptors (`set_thread_area`), loaded into the
     /// CPU's GDT when it is switched in.
@@ -69,9 +70,6 @@ pub struct Task {
     /// Where its address space's memory was when it let go of it (for the
     /// console's `run`, which reports it after the program ended).
     rss_at_exit: crate::locking::SpinLock<Option<crate::mm::mm_types::Rss>>,
-    /// That address space's page directory (0: swapper_pg_dir), read by
-    /// the context switch without taking the lock above.
-    pgd: core::sync::atomic::AtomicUsize,
     /// Its preempt count while switched out.
     pub(crate) saved_preempt_count: AtomicU32,
     /// migrate_disable() nesting: while > 0 the task stays on its CPU.
@@ -138,7 +136,6 @@ impl Task {
             parent: AtomicU32::new(0),
             tls: crate::locking::SpinLock::new([0; crate::arch::gdt::GDT_ENTRY_TLS_ENTRIES]),
             children: crate::locking::SpinLock::new(Vec::new()),
-            pgd: core::sync::atomic::AtomicUsize::new(0),
             saved_preempt_count: AtomicU32::new(0),
             migrate_disable: AtomicU32::new(0),
             pagefault_disabled: AtomicU32::new(0),
@@ -264,26 +261,30 @@ impl Task {
     }
 
     /// Give the current task an address space and switch to it now (Linux
-    /// `exec_mmap` + `switch_mm`). Only the task itself calls this.
+    /// `exec_mmap` + `switch_mm`). Only the task itself calls this. The
+    /// old address space, if any, is let go of after the switch (its last
+    /// user frees its pages: `exit_mmap`), and so is the CPU's reference
+    /// on the page directory it had loaded before.
     pub fn set_mm(&self, mm: Arc<crate::mm::mm_types::MmStruct>) {
-        let pgd = mm.pgd();
-        let old = self.mm.lock().replace(mm);
         let flags = crate::arch::cpu::local_irq_save();
-        self.pgd.store(pgd, Ordering::Relaxed);
-        crate::arch::paging::switch_mm(pgd);
+        let old_active = crate::arch::tlb::switch_mm_irqs_off(mm.core());
+        let old = self.mm.lock().replace(mm);
         crate::arch::cpu::local_irq_restore(flags);
+        drop(old_active);
         drop(old);
     }
 
-    /// Let go of its address space on exit (Linux `exit_mm`): back on
-    /// swapper_pg_dir first, then drop the reference, so that the last
-    /// reference frees the page tables of a directory nobody has loaded.
+    /// Let go of its address space on exit (Linux `exit_mm`): the task
+    /// becomes a kernel thread on its way out, lazily on the page
+    /// directory still loaded (the CPU keeps its reference on it), and
+    /// the last user's reference frees the pages and page tables
+    /// (`exit_mmap`); the page directory goes when the CPUs still having
+    /// it loaded have switched to another mm.
     pub(crate) fn exit_mm(&self) {
         let Some(mm) = self.mm.lock().take() else { return };
         *self.rss_at_exit.lock() = Some(mm.rss());
         let flags = crate::arch::cpu::local_irq_save();
-        self.pgd.store(0, Ordering::Relaxed);
-        crate::arch::paging::switch_mm(crate::mm::pgtable::swapper_pg_dir());
+        crate::arch::tlb::enter_lazy_tlb();
         crate::arch::cpu::local_irq_restore(flags);
         drop(mm);
     }
@@ -305,13 +306,10 @@ impl Task {
         self.mm.lock().clone()
     }
 
-    /// The page directory the context switch loads for it: its address
-    /// space's, or swapper_pg_dir for a kernel thread.
-    pub fn pgd_for_switch(&self) -> usize {
-        match self.pgd.load(Ordering::Relaxed) {
-            0 => crate::mm::pgtable::swapper_pg_dir(),
-            pgd => pgd,
-        }
+    /// Run `f` on its address space without taking a reference (the
+    /// context switch, with interrupts off).
+    pub(crate) fn with_mm<R>(&self, f: impl FnOnce(Option<&Arc<crate::mm::mm_types::MmStruct>>) -> R) -> R {
+        f(self.mm.lock().as_ref())
     }
 
     /// The top of its kernel stack (where the CPU puts the frame of an

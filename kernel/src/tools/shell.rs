@@ -29,7 +29,7 @@ use crate::tools::readline::{Event, LineEditor};
 /// The commands, with their one-line help (also the usage lines).
 const COMMANDS: &[(&str, &str)] = &[
     ("help", "this list"),
-    ("meminfo", "memory totals, highmem counters, the PKMAP counters"),
+    ("meminfo", "memory totals, highmem counters, the PKMAP counters, the user TLB counters"),
     ("layout", "the kernel's virtual address space"),
     ("zones", "each zone's buddy free lists, per order"),
     ("pkmap", "the 1024 PKMAP slots (. free, u unused but not flushed, 1-9/+ users) and the counters"),
@@ -174,6 +174,9 @@ fn meminfo() {
     println!("PKMAP: maps {} reuses {} wraps {} flushes {} waits {}", s.maps, s.reuses, s.wraps, s.flushes, s.waits);
     println!("kmap_local: {} mappings made, {} slots cleared at sched_out, {} restored at sched_in",
         crate::mm::kmap_local::nr_maps(), crate::mm::kmap_local::nr_sched_out_slots(), crate::mm::kmap_local::nr_sched_in_slots());
+    let t = crate::arch::tlb::tlb_stats();
+    println!("TLB (user): {} CR3 loads, {} avoided (lazy: {} switches, {} catch-up flushes); flushes: {} local, {} shootdowns, {} IPIs, {} lazy CPUs skipped, {} lazy flushed",
+        t.cr3_loads, t.cr3_loads_avoided, t.lazy_switches, t.lazy_catchup_flushes, t.local_flushes, t.shootdowns, t.ipis, t.lazy_skipped, t.lazy_flushes);
 }
 
 fn layout() {

@@ -18,4 +18,4 @@ pub mod mm;
 
 pub use entry::switch;
 pub use kernel::{acpi, apic, cpu, gdt, idt, ioapic, irq, percpu, qemu, smpboot, tls, traps, tsc};
-pub use mm::{extable, paging};
+pub use mm::{extable, paging, tlb};

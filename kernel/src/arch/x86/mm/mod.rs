@@ -4,3 +4,4 @@
 pub mod extable;
 pub mod fault;
 pub mod paging;
+pub mod tlb;

@@ -125,9 +125,10 @@ pub fn flush_tlb_one_kernel(addr: usize) {
 }
 
 /// Invalidate this CPU's TLB entry for one user address of the loaded
-/// page directory (`invlpg`; Linux `flush_tlb_page` when only this CPU can
-/// hold it: our processes are single-threaded and run on one CPU at a time,
-/// and a CPU switching page directories drops the old non-global entries).
+/// page directory (`invlpg`; Linux `flush_tlb_one_user`, local only).
+/// Other CPUs may have the same page directory loaded, really or lazily:
+/// a changed user PTE is flushed with `tlb::flush_tlb_page`, which calls
+/// this on each CPU that needs it.
 pub fn flush_tlb_one_user(addr: usize) {
     // SAFETY: invlpg only drops a cached translation.
     unsafe { x86::tlb::flush(addr) };
@@ -163,18 +164,6 @@ pub const CR4_PGE: u32 = 1 << 7;
 pub unsafe fn load_cr3(pgd_phys: usize) {
     // SAFETY: the caller guarantees the new tables keep the kernel mapped.
     unsafe { asm!("mov cr3, {}", in(reg) pgd_phys, options(nostack, preserves_flags)) };
-}
-
-/// Load page directory `pgd` if it is not the one loaded (Linux
-/// `switch_mm`): every non-global TLB entry goes with the old one, the
-/// kernel's global entries stay. Interrupts must be off.
-pub fn switch_mm(pgd: usize) {
-    if crate::arch::cpu::read_cr3() & !0xfff != pgd {
-        // SAFETY: every page directory the kernel builds shares
-        // swapper_pg_dir's kernel half (pgd_alloc), so the kernel stays
-        // mapped across the switch.
-        unsafe { load_cr3(pgd) };
-    }
 }
 
 /// Turn on global pages (once the kernel's own tables are loaded).
