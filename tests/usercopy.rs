@@ -148,17 +148,19 @@ static HOOK_CALLS: AtomicUsize = AtomicUsize::new(0);
 static FIRST_IN_WINDOW: AtomicBool = AtomicBool::new(false);
 static B_STARTED: AtomicBool = AtomicBool::new(false);
 static B_DONE: AtomicBool = AtomicBool::new(false);
-static B_WAS_IN_FLIGHT: AtomicBool = AtomicBool::new(false);
+static B_STARTED_IN_WINDOW: AtomicBool = AtomicBool::new(false);
+static B_DONE_IN_WINDOW: AtomicBool = AtomicBool::new(false);
 
 /// In `do_anonymous_page`, after the entry was found empty and before it
 /// is set: the first caller sleeps 30 ms there, long enough for the other
-/// task to start its own fault, and notes whether that fault was then in
-/// flight (started, not finished).
+/// task to start its own fault, and notes whether that fault had started
+/// (the race is real) and whether it had finished (it must not: it waits).
 fn race_hook() {
     if HOOK_CALLS.fetch_add(1, SeqCst) == 0 {
         FIRST_IN_WINDOW.store(true, SeqCst);
         crate::sched::msleep(30);
-        B_WAS_IN_FLIGHT.store(B_STARTED.load(SeqCst) && !B_DONE.load(SeqCst), SeqCst);
+        B_STARTED_IN_WINDOW.store(B_STARTED.load(SeqCst), SeqCst);
+        B_DONE_IN_WINDOW.store(B_DONE.load(SeqCst), SeqCst);
     }
 }
 
@@ -168,7 +170,7 @@ fn race_hook() {
 fn race(mm: &Arc<MmStruct>, a: usize, b: usize) {
     use crate::sched::{current, spawn_on, yield_now};
     HOOK_CALLS.store(0, SeqCst);
-    for flag in [&FIRST_IN_WINDOW, &B_STARTED, &B_DONE, &B_WAS_IN_FLIGHT] {
+    for flag in [&FIRST_IN_WINDOW, &B_STARTED, &B_DONE, &B_STARTED_IN_WINDOW, &B_DONE_IN_WINDOW] {
         flag.store(false, SeqCst);
     }
     let cpu = crate::arch::percpu::raw_smp_processor_id();
@@ -217,10 +219,11 @@ fn two_tasks_faulting_one_address_install_one_page() {
     let (anon, resolved) = (ANON_FAULTS.load(SeqCst), USER_FAULTS_RESOLVED.load(SeqCst));
     let pages_before = mm.resident().0.len();
     race(&mm, addr, addr + 8);
-    assert!(B_WAS_IN_FLIGHT.load(SeqCst), "B's fault was in flight while A was between finding the entry empty and setting it");
+    assert!(B_STARTED_IN_WINDOW.load(SeqCst), "B's copy started while A was between finding the entry empty and setting it");
     assert_eq!(HOOK_CALLS.load(SeqCst), 1, "only one task installed an entry (the other found it present)");
     assert_eq!(ANON_FAULTS.load(SeqCst) - anon, 1, "one page allocated, no spare");
     assert_eq!(USER_FAULTS_RESOLVED.load(SeqCst) - resolved, 2, "both tasks faulted, both faults resolved");
+    assert!(!B_DONE_IN_WINDOW.load(SeqCst), "B's fault waited for A's (the mm's lock)");
     let pte = mm.lookup(addr);
     assert!(pte.present());
     assert_eq!(mm.resident().0.len(), pages_before + 1, "one page more in the address space");
@@ -257,9 +260,10 @@ fn two_tasks_faulting_an_empty_4mib_region_link_one_page_table() {
     let tables_before = mm.resident().1.len();
     let allocated = PTE_TABLES_ALLOCATED.load(SeqCst);
     race(&mm, REGION, REGION + PAGE_SIZE);
-    assert!(B_WAS_IN_FLIGHT.load(SeqCst), "B's fault was in flight while A, its table allocated, was in the window");
+    assert!(B_STARTED_IN_WINDOW.load(SeqCst), "B's copy started while A, its table allocated, was in the window");
     assert_eq!(HOOK_CALLS.load(SeqCst), 2, "each task installed its own page");
     assert_eq!(PTE_TABLES_ALLOCATED.load(SeqCst) - allocated, 1, "one page table allocated: no spare");
+    assert!(!B_DONE_IN_WINDOW.load(SeqCst), "B's fault waited for A's (the mm's lock)");
     assert!(pde().present(), "linked");
     assert_eq!(mm.resident().1.len(), tables_before + 1, "one page table more");
     let (a, b) = (mm.lookup(REGION), mm.lookup(REGION + PAGE_SIZE));
