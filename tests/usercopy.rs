@@ -42,6 +42,8 @@ pub const TESTS: &[Test] = &[
         panics = "BUG: direct-map address of highmem pfn 0x\nhighmem has no permanent address; kmap it"),
     test_case!(virt_to_page_of_a_kmap_address_is_refused,
         panics = "BUG: virt_to_page(0xf\nnot a direct-map address\na kmap or vmalloc address has no direct-map arithmetic"),
+    test_case!(virt_to_page_of_a_vmalloc_address_is_refused,
+        panics = "BUG: virt_to_page(0x\nnot a direct-map address\na kmap or vmalloc address has no direct-map arithmetic"),
     test_case!(get_user_and_put_user_return_efault_like_linux),
     test_case!(clear_user_returns_the_bytes_not_cleared),
     test_case!(strncpy_from_user_returns_the_length_the_count_or_efault),
@@ -404,6 +406,15 @@ fn virt_to_page_of_a_kmap_address_is_refused() {
     let k = crate::mm::kmap::kmap(hp);
     let bogus = crate::mm::page_alloc::virt_to_page(core::hint::black_box(k));
     panic!("virt_to_page({k:#x}) gave pfn {:#x}", page_to_pfn(bogus));
+}
+
+/// The same for a vmalloc address (no highmem needed: vmalloc space lies
+/// above the direct map on every machine). Linux's `virt_to_page` of a
+/// vmalloc address is the classic bug `vmalloc_to_page` exists for.
+fn virt_to_page_of_a_vmalloc_address_is_refused() {
+    let v = crate::mm::vmalloc::vmalloc(PAGE_SIZE).expect("a vmalloc page");
+    let bogus = crate::mm::page_alloc::virt_to_page(core::hint::black_box(v));
+    panic!("virt_to_page({v:#x}) gave pfn {:#x}", page_to_pfn(bogus));
 }
 
 // ----------------------------------------------- the smaller helpers --

@@ -11,6 +11,15 @@
 //!  2: rep movsb              fault -> page-fault handler -> fixup 3:
 //!  3: return ecx             (bytes NOT copied; 0 = all of them)
 //! ```
+//!
+//! | helper                       | returns (as Linux's)                                  |
+//! |------------------------------|-------------------------------------------------------|
+//! | `copy_from_user`             | bytes not copied; those of `dst` zeroed               |
+//! | `__copy_from_user_inatomic`  | bytes not copied; the tail of `dst` left as it was     |
+//! | `copy_to_user`               | bytes not copied                                      |
+//! | `get_user` / `put_user`      | the value / nothing, or `EFAULT`                      |
+//! | `clear_user`                 | bytes not cleared                                     |
+//! | `strncpy_from_user`          | the length, `count` without a NUL, or `EFAULT`        |
 
 use mm::layout::access_ok;
 

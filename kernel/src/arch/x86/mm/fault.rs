@@ -114,10 +114,12 @@ pub fn do_user_addr_fault(frame: &mut TrapFrame, address: usize) -> bool {
     // when the address is in a VMA and could be: the caller reports it and
     // the kernel panics. This is our choice for CPUs without SMAP (QEMU's
     // qemu32 has none). Linux with SMAP refuses such a fault the same way
-    // (`bad_area_nosemaphore` when neither X86_PF_USER nor EFLAGS.AC);
-    // Linux without SMAP resolves it silently, looking at the exception
-    // table only when it cannot take mmap_lock. Neither catches a kernel
-    // read of a user page that is already present: that needs SMAP.
+    // (neither X86_PF_USER nor EFLAGS.AC: `page_fault_oops` at once; its
+    // user copies run between stac and clac, where our exception-table
+    // listing stands for AC); Linux without SMAP resolves it silently,
+    // looking at the exception table only when it cannot take mmap_lock.
+    // Neither catches a kernel read of a user page that is already
+    // present: that needs SMAP hardware.
     if !user && crate::arch::extable::search_exception_tables(frame.eip as usize).is_none() {
         return false;
     }
