@@ -22,6 +22,7 @@
 //! | `user.rs`    | ring 3 on a page directory of its own, `int $0x80` with Linux's i386 ABI, user faults killing only the program (U1, U12-13, U26) |
 //! | `mprotect.rs` | mprotect's PTE half: PROT_NONE entries keep their frame (freed at munmap/exit, shared at fork), SIGSEGV with Linux's line, COW kept, TLB flushed, Linux's errnos |
 //! | `tlb.rs`     | lazy TLB (a kernel thread on the previous task's page directory, with a reference), mm_cpumask, user TLB shootdowns reaching only the CPUs that may hold the entries |
+//! | `usercopy.rs` | the user copies' return values and zero tails, get_user/put_user/clear_user/strncpy_from_user, fault races, the fault's map discipline, no direct map for highmem (U2, U3, U7, U10, U11, U15, U32) |
 //! | `exec.rs`    | ELF loading (every malformed or foreign file refused), the initial stack, a loaded program in ring 3 (U28, U29) |
 //! | `files.rs`   | open/read/lseek/close on the rootfs through the system-call table; read() faulting inside kmap_local (U16/U17) |
 //! | `exercises.rs` | the answers to the book's exercises (`docs/`), one test per exercise, named after its chapter |
@@ -51,7 +52,8 @@ mod smp;
 mod tlb;
 mod traps;
 mod user;
+mod usercopy;
 mod vmalloc;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS];

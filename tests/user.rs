@@ -47,7 +47,7 @@ const STACK: usize = TASK_SIZE - PAGE_SIZE;
 /// An anonymous read-write area of 16 pages, demand-paged (the programs'
 /// "bss").
 pub(super) const DATA: usize = 0x0805_0000;
-const DATA_PAGES: usize = 16;
+pub(super) const DATA_PAGES: usize = 16;
 
 // The programs, in AT&T syntax so that label differences are constants.
 // Each ends with exit(status); a failed check exits with its own number.

@@ -32,6 +32,18 @@
 //! across the fault) stands for both `mmap_lock` and the page-table lock;
 //! there is no rmap, LRU or memcg; a page is shared only between a forked
 //! parent and child, and its reference count says by how many.
+//!
+//! Fault races (U10, U11). Linux faults under `mmap_lock` held for *read*,
+//! so two threads may fault one address at once: each allocates a page
+//! (and, for an empty 4 MiB, a page table) without the page-table lock,
+//! then takes the lock and rechecks; the loser finds `!pte_none` (or the
+//! PMD populated, `pmd_install`) and frees what it allocated. Here the
+//! whole fault runs under the one exclusive lock, so the second task waits
+//! for it, then finds the entry present (the spurious-fault path) or the
+//! page table linked, and allocates nothing: there is never a spare page
+//! to free. And the page table stays mapped (kmap_local, D+1) across the
+//! allocation, which may sleep; 6.1 maps it with kmap_atomic and unmaps
+//! it before allocating (U15).
 
 use mm::gfp::{GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_ZERO};
 use mm::vma::{PgProt, VmArea, VmFlags};
@@ -72,6 +84,18 @@ pub static WP_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::Atomic
 /// Faults on a `PROT_NONE` entry of an area that allows access
 /// (`do_protnone_page`): 0 unless `mprotect` left an entry behind.
 pub static PROTNONE_FIXUPS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// A test's hook in `do_anonymous_page`, between finding the entry empty
+/// (and allocating the page) and setting it, with the page table still
+/// mapped (0: none). It is the window in which Linux's loser of a fault
+/// race allocates (tests/usercopy.rs makes a task sleep there while
+/// another faults the same address, and reads the kmap_local stack).
+static ANON_FAULT_HOOK: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Set (or, with `None`, clear) [`ANON_FAULT_HOOK`]. For tests only.
+pub fn set_anon_fault_hook(hook: Option<fn()>) {
+    ANON_FAULT_HOOK.store(hook.map_or(0, |f| f as usize), core::sync::atomic::Ordering::SeqCst);
+}
 
 /// The shared zero page (Linux `empty_zero_page`): every untouched
 /// anonymous page reads from it, read-only, until written.
@@ -138,6 +162,11 @@ fn do_anonymous_page(vma: &VmArea, flags: FaultFlags, ptep: *mut Pte) -> Result<
         ANON_FAULTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         Pte::new(page_to_pfn(page), maybe_mkwrite(prot, vma) | PteFlags::DIRTY)
     };
+    let hook = ANON_FAULT_HOOK.load(core::sync::atomic::Ordering::Relaxed);
+    if hook != 0 {
+        // SAFETY: only set_anon_fault_hook stores here, from a `fn()`.
+        unsafe { core::mem::transmute::<usize, fn()>(hook)() };
+    }
     // SAFETY: ptep points into a mapped page table; the entry was empty,
     // so no TLB holds a translation to invalidate.
     unsafe { ptep.write_volatile(entry) };

@@ -59,6 +59,10 @@ pub fn userpte_gfp() -> mm::gfp::GfpFlags {
     if USERPTE_NOHIGH.load(core::sync::atomic::Ordering::Relaxed) { mm::gfp::GFP_KERNEL } else { GFP_HIGHUSER }
 }
 
+/// User page tables allocated by `pte_alloc` (for tests: a race on an
+/// empty 4 MiB must allocate one).
+pub static PTE_TABLES_ALLOCATED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
 /// Why a mapping could not be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MapError {
@@ -191,7 +195,10 @@ impl MmStruct {
         if pde.present() {
             return Ok(pde);
         }
+        // Allocated under the caller's mmap_lock (faults hold it), so no
+        // other task can link a table here meanwhile: no spare (U11).
         let table = alloc_pages(userpte_gfp() | __GFP_ZERO, 0).ok_or(MapError::NoMemory)?;
+        PTE_TABLES_ALLOCATED.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         let pde = Pte::new(page_to_pfn(table), PDE_USER_TABLE);
         // SAFETY: as above; the table is zeroed, so it maps nothing yet.
         unsafe { pdep.write_volatile(pde) };

@@ -132,8 +132,15 @@ pub fn free_pages(addr: usize, order: usize) {
     __free_pages(virt_to_page(addr), order);
 }
 
-/// The page of a direct-map address (Linux `virt_to_page`).
+/// The page of a direct-map address (Linux `virt_to_page`). Any other
+/// kernel address (a kmap slot, vmalloc, the fixmap) minus `PAGE_OFFSET`
+/// names some unrelated frame, often a highmem one: debug builds refuse,
+/// as Linux's `CONFIG_DEBUG_VIRTUAL` does in `__phys_addr` (U32).
+#[track_caller]
 pub fn virt_to_page(addr: usize) -> &'static Page {
+    debug_assert!(addr >= mm::layout::PAGE_OFFSET && virt_to_phys(addr) >> PAGE_SHIFT < max_low_pfn(),
+        "BUG: virt_to_page({addr:#010x}): not a direct-map address (lowmem ends at {:#010x}); a kmap or vmalloc address has no direct-map arithmetic",
+        phys_to_virt(max_low_pfn() << PAGE_SHIFT));
     pfn_to_page(virt_to_phys(addr) >> PAGE_SHIFT)
 }
 
@@ -144,9 +151,16 @@ pub fn page_address(page: &Page) -> Option<usize> {
 }
 
 /// Direct-map address of a lowmem frame (Linux `lowmem_page_address`).
+/// A highmem frame has no direct-map address: `PAGE_OFFSET + phys` for it
+/// lands in vmalloc space or the fixmap, or wraps, so debug builds refuse
+/// to compute it (U32; Linux has no such check here, only
+/// `CONFIG_DEBUG_VIRTUAL`'s on `__pa`). Use `page_address` or kmap.
 #[inline]
+#[track_caller]
 pub fn lowmem_page_address(pfn: usize) -> usize {
-    debug_assert!(pfn < max_low_pfn());
+    debug_assert!(pfn < max_low_pfn(),
+        "BUG: direct-map address of highmem pfn {pfn:#x} (max_low_pfn {:#x}): highmem has no permanent address; kmap it",
+        max_low_pfn());
     phys_to_virt(pfn << PAGE_SHIFT)
 }
 

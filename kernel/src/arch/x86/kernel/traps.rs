@@ -178,6 +178,12 @@ pub fn describe_page_fault(out: &mut impl Write, address: usize, error_code: u32
         "not-present page"
     };
     let _ = writeln!(out, "#PF: error_code({error_code:#06x}) - {why}");
+    if error_code & pf::USER == 0 && address < mm::layout::TASK_SIZE {
+        // Only an instruction outside the exception table gets here with a
+        // user address (arch/x86/mm/fault.rs, U7): the user copies are
+        // fixed up instead.
+        let _ = writeln!(out, "#PF: kernel access to a user address outside the exception table: user memory is reached only through copy_from_user & co");
+    }
     if mm::layout::is_kmap_local_addr(address) {
         crate::mm::kmap_local::describe_fault(out, address);
     } else if mm::layout::is_pkmap_addr(address) {

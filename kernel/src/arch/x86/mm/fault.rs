@@ -10,8 +10,9 @@
 //!    no area, or the access not allowed      -> bad_area
 //!    handle_mm_fault (kernel/src/mm/memory.rs) -> resolved: retry the instruction
 //!  bad area: from user mode   -> "NAME[PID]: segfault at ..." and SIGSEGV
-//!            from kernel mode -> the exception-table fixup (a short copy),
-//!                                or, with none, a named kernel bug
+//!            from kernel mode -> the exception-table fixup (a short copy)
+//!  from kernel mode at an instruction the exception table does not list
+//!    (not a user copy)                       -> a named kernel bug, at once (U7)
 //! ```
 //!
 //! Interrupts come back on while the fault is handled if the faulting code
@@ -111,6 +112,21 @@ pub fn resolve_user_fault(address: usize, write: bool, user: bool) -> Result<(),
 pub fn do_user_addr_fault(frame: &mut TrapFrame, address: usize) -> bool {
     let user = frame.from_user();
     let write = frame.error_code & pf::WRITE != 0;
+    // U7: the kernel touches user memory only at the instructions the
+    // exception table lists (the user copies). A kernel-mode fault on a
+    // user address anywhere else is a kernel bug, and is not resolved even
+    // when the address is in a VMA and could be: the caller reports it and
+    // the kernel panics. This is our choice for CPUs without SMAP (QEMU's
+    // qemu32 has none). Linux with SMAP refuses such a fault the same way
+    // (neither X86_PF_USER nor EFLAGS.AC: `page_fault_oops` at once; its
+    // user copies run between stac and clac, where our exception-table
+    // listing stands for AC); Linux without SMAP resolves it silently,
+    // looking at the exception table only when it cannot take mmap_lock.
+    // Neither catches a kernel read of a user page that is already
+    // present: that needs SMAP hardware.
+    if !user && crate::arch::extable::search_exception_tables(frame.eip as usize).is_none() {
+        return false;
+    }
     let irqs_were_on = frame.eflags & crate::arch::cpu::EFLAGS_IF != 0;
     if irqs_were_on {
         crate::arch::cpu::local_irq_enable();
