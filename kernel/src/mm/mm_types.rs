@@ -426,7 +426,8 @@ impl Drop for MmStruct {
             for j in 0..PTRS_PER_PTE {
                 // SAFETY: entry j of the page table mapped at `first`.
                 let pte = unsafe { first.add(j).read_volatile() };
-                if pte.present() && !crate::mm::memory::is_zero_pfn(pte.pfn()) {
+                // pte_present: a PROT_NONE entry holds a page too.
+                if pte.pte_present() && !crate::mm::memory::is_zero_pfn(pte.pfn()) {
                     __free_pages(pfn_to_page(pte.pfn()), 0);
                 }
             }
