@@ -52,7 +52,9 @@ user_spec() {
                 wait4_returns_the_child the_execd_child_exited_42 ;;
         forktest)
             user_spec_checks forktest fork_returns_the_childs_pid wait4_returns_the_child child_exit_status_7 \
-                parents_copy_unchanged parents_bss_unchanged parents_own_write_kept no_more_children_echild ;;
+                parents_copy_unchanged parents_bss_unchanged parents_own_write_kept no_more_children_echild \
+                wait4_minus_1_reaps_the_child_that_ended_first then_the_other_one wait4_wexited_option_einval \
+                wait4_int_min_esrch wait4_kernel_status_pointer_efault the_child_was_reaped_all_the_same ;;
         memory)
             user_spec_checks memory brk_0_is_the_current_break brk_grows brk_memory_zero_then_writable \
                 brk_shrinks brk_below_the_start_is_refused mmap_anonymous mmap_reads_zero mmap_writable \
