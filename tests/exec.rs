@@ -224,6 +224,7 @@ fn the_user_programs_run_here_as_under_linux() {
         ("/bin/execer", &[][..], 0),
         ("/bin/tls", &[][..], 0),
         ("/bin/sleeper", &[][..], 0),
+        ("/bin/stattest", &[][..], 0),
         ("/bin/panics", &["a", "b"][..], 101),
     ] {
         assert!(crate::fs::lookup(path).is_some(), "{path} is in the suite's initramfs (the runner packs user/'s programs)");

@@ -127,8 +127,8 @@ has_result() {
 #   hello.txt          "hello from the initramfs\n"
 #   empty              0 bytes
 #   data/big.bin       1 MiB + 4099 bytes (258 pages, the last 3 bytes long)
-#   data/small.bin     100 bytes, and data/small-link.bin a hard link to it
-#   data/sub/          an empty directory
+#   data/small.bin     100 bytes, mode 0640, and data/small-link.bin a hard link to it
+#   data/sub/          an empty directory, mode 0750
 #   link               a symlink to data/big.bin
 #
 # Byte i of big.bin and small.bin is (i mod 251) xor (i div 4096) mod 256:
@@ -157,6 +157,8 @@ with open(sys.argv[1] + "/small.bin", "wb") as f:
 PY
     ln "$root/data/small.bin" "$root/data/small-link.bin"
     ln -s data/big.bin "$root/link"
+    # Modes of our choosing, not the umask's, for tests/stat.rs's st_mode.
+    chmod 0640 "$root/data/small.bin"; chmod 0750 "$root/data/sub"
     # The user programs (user/), in /bin, for the in-kernel tests that exec
     # them (tests/exec.rs): the same files the host oracle runs.
     if [ "$USER_PROGRAMS_BUILT" = 0 ]; then

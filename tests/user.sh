@@ -37,7 +37,7 @@ USER_TIMEOUT=30
 # user_spec NAME: set SPEC_STATUS, SPEC_ARGS (argv[1..]), SPEC_OUT and
 # SPEC_ERR (the patterns for stdout and stderr, line by line); status 1 if
 # there is no spec for NAME. USER_PROGRAMS lists the names it knows.
-USER_PROGRAMS=(execer forktest hello init memory panics sleeper startup syscall_abi tls ubench)
+USER_PROGRAMS=(execer forktest hello init memory panics sleeper startup stattest syscall_abi tls ubench)
 user_spec() {
     SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0
     case "$1" in
@@ -74,6 +74,13 @@ user_spec() {
                 auxv_pagesz_4096 auxv_entry_is_start auxv_phent_32 auxv_phdr_in_text \
                 first_pt_load_is_rx_text auxv_random_present \
                 data_initialised bss_reads_zero data_and_bss_writable ;;
+        stattest)
+            user_spec_checks stattest stat64_of_the_program_returns_0 it_is_a_regular_file_with_exec_bits \
+                st_size_at_44_is_its_size st_blocks_at_56_cover_it st_blksize_at_52 __st_ino_at_12_is_st_ino_at_88 \
+                exactly_96_bytes_written lstat64_of_a_file_is_its_stat64 fstat64_of_it_opened_says_the_same \
+                root_is_a_directory fd_0_is_a_character_device stat64_null_path_efault stat64_kernel_buffer_efault \
+                fstat64_null_buffer_efault stat64_empty_path_enoent stat64_missing_enoent stat64_file_as_directory_enotdir \
+                lstat64_file_as_directory_enotdir fstat64_closed_fd_ebadf fstat64_fd_minus_one_ebadf failed_calls_write_nothing ;;
         syscall_abi)
             user_spec_checks syscall_abi enosys_past_the_table enosys_empty_slot enosys_minus_one \
                 registers_kept_across_getpid registers_kept_across_enosys \

@@ -22,6 +22,8 @@ pub const ENOMEM: i32 = 12;
 pub const EACCES: i32 = 13;
 /// Bad address: a user pointer the kernel could not use.
 pub const EFAULT: i32 = 14;
+/// Not a directory (a path component that is a file).
+pub const ENOTDIR: i32 = 20;
 /// Is a directory.
 pub const EISDIR: i32 = 21;
 /// No such device: a file that cannot be mapped (yet).
