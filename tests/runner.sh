@@ -346,6 +346,17 @@ check_console() {
         '^run: cannot run /bin/nosuch: errno 2$' '^run: cannot run /bin: errno 13$' \
         '^ *pid name +state +data low +data high +tables low +tables high$' \
         '^\[[0-9]+\] /bin/sleeper started$' '^ *[0-9]+ sleeper +(running|sleeping) +0 +[0-9]*[1-9][0-9]* +0 +[1-9]'
+    # A program reading the console: the whole input is typed at the first
+    # prompt, Enter as a terminal sends it ('\r'): the shell takes only
+    # "run echoline"; the rest waits in the serial ring for echoline, which
+    # reads it a line at a time (DEL erases, ^D at a line's start is its end
+    # of file) and prints it back: 46 bytes, all of them, none eaten by the
+    # shell. A program started with & is not the foreground: its read gets
+    # EIO.
+    expect_console "run: a program reads lines typed at the console; a background reader gets EIO" \
+        'run echoline\rhello world\rthe quick brown fox jumps over\rab\x7fc\r\x04\nrun echoline &\nrun sleeper 5\npoweroff\n' \
+        '^hello world$' '^the quick brown fox jumps over$' '^ac$' '^echoline: end of file after 46 bytes$' \
+        '^\[[0-9]+\] /bin/echoline: exited with status 0$' '^\[[0-9]+\] /bin/echoline started$' 'echoline: read: error 5$' '^poweroff$'
     expect_console "help, unknown commands and bad arguments" 'help\nfrobnicate\ntrace maybe\ndemo\ndemo nonsense\npoweroff\n' \
         '^  pkmap +the 1024 PKMAP slots' '^  demo NAME' '^keys: Up/Down history' "unknown command 'frobnicate': type 'help'" \
         '^usage: trace on\|off' '^usage: demo NAME' "^demo: no demo 'nonsense'; the demos are: wrap, preempt, sleep, misuse$" '^poweroff$'

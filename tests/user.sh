@@ -35,12 +35,19 @@ USER_TIMEOUT=30
 # program is exec'd in the process it started).
 #
 # user_spec NAME: set SPEC_STATUS, SPEC_ARGS (argv[1..]), SPEC_OUT and
-# SPEC_ERR (the patterns for stdout and stderr, line by line); status 1 if
+# SPEC_ERR (the patterns for stdout and stderr, line by line), SPEC_IN
+# (printf escapes written to its stdin through a pipe; empty: stdin is
+# /dev/null, as for any background command); status 1 if
 # there is no spec for NAME. USER_PROGRAMS lists the names it knows.
-USER_PROGRAMS=(execer forktest hello init memory panics sleeper startup stattest syscall_abi tls ubench)
+USER_PROGRAMS=(echoline execer forktest hello init memory panics sleeper startup stattest syscall_abi tls ubench)
 user_spec() {
-    SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0
+    SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0; SPEC_IN=""
     case "$1" in
+        echoline)
+            # Its standard input through a pipe (the console test types the
+            # same lines into the console: tests/runner.sh).
+            SPEC_IN='hello world\nthe quick brown fox jumps over\nac\n'
+            SPEC_OUT=('hello world' 'the quick brown fox jumps over' 'ac' 'echoline: end of file after 46 bytes') ;;
         hello)
             SPEC_OUT=('hello from pid @PID@, ring 3') ;;
         init)
@@ -194,7 +201,11 @@ user_run() {
     local cmd=("$elf"); [ "$how" = qemu-i386 ] && cmd=("$(command -v qemu-i386)" "$elf")
     # The subshell execs env, which execs the program (qemu-i386 runs the
     # guest in its own process too): $! is the pid the program reports.
-    ( exec env -i USER_TEST=oracle "${cmd[@]}" "${SPEC_ARGS[@]}" >"$out" 2>"$err" 7>&- ) &
+    if [ -n "$SPEC_IN" ]; then
+        printf '%b' "$SPEC_IN" | ( exec env -i USER_TEST=oracle "${cmd[@]}" "${SPEC_ARGS[@]}" >"$out" 2>"$err" 7>&- ) &
+    else
+        ( exec env -i USER_TEST=oracle "${cmd[@]}" "${SPEC_ARGS[@]}" >"$out" 2>"$err" 7>&- ) &
+    fi
     local pid=$! timer first=""
     sleep "$USER_TIMEOUT" & timer=$!
     wait -n -p first "$pid" "$timer" || rc=$?
