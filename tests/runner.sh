@@ -127,8 +127,8 @@ has_result() {
 #   hello.txt          "hello from the initramfs\n"
 #   empty              0 bytes
 #   data/big.bin       1 MiB + 4099 bytes (258 pages, the last 3 bytes long)
-#   data/small.bin     100 bytes, and data/small-link.bin a hard link to it
-#   data/sub/          an empty directory
+#   data/small.bin     100 bytes, mode 0640, and data/small-link.bin a hard link to it
+#   data/sub/          an empty directory, mode 0750
 #   link               a symlink to data/big.bin
 #
 # Byte i of big.bin and small.bin is (i mod 251) xor (i div 4096) mod 256:
@@ -157,6 +157,8 @@ with open(sys.argv[1] + "/small.bin", "wb") as f:
 PY
     ln "$root/data/small.bin" "$root/data/small-link.bin"
     ln -s data/big.bin "$root/link"
+    # Modes of our choosing, not the umask's, for tests/stat.rs's st_mode.
+    chmod 0640 "$root/data/small.bin"; chmod 0750 "$root/data/sub"
     # The user programs (user/), in /bin, for the in-kernel tests that exec
     # them (tests/exec.rs): the same files the host oracle runs.
     if [ "$USER_PROGRAMS_BUILT" = 0 ]; then
@@ -346,6 +348,17 @@ check_console() {
         '^run: cannot run /bin/nosuch: errno 2$' '^run: cannot run /bin: errno 13$' \
         '^ *pid name +state +data low +data high +tables low +tables high$' \
         '^\[[0-9]+\] /bin/sleeper started$' '^ *[0-9]+ sleeper +(running|sleeping) +0 +[0-9]*[1-9][0-9]* +0 +[1-9]'
+    # A program reading the console: the whole input is typed at the first
+    # prompt, Enter as a terminal sends it ('\r'): the shell takes only
+    # "run echoline"; the rest waits in the serial ring for echoline, which
+    # reads it a line at a time (DEL erases, ^D at a line's start is its end
+    # of file) and prints it back: 46 bytes, all of them, none eaten by the
+    # shell. A program started with & is not the foreground: its read gets
+    # EIO.
+    expect_console "run: a program reads lines typed at the console; a background reader gets EIO" \
+        'run echoline\rhello world\rthe quick brown fox jumps over\rab\x7fc\r\x04\nrun echoline &\nrun sleeper 5\npoweroff\n' \
+        '^hello world$' '^the quick brown fox jumps over$' '^ac$' '^echoline: end of file after 46 bytes$' \
+        '^\[[0-9]+\] /bin/echoline: exited with status 0$' '^\[[0-9]+\] /bin/echoline started$' 'echoline: read: error 5$' '^poweroff$'
     expect_console "help, unknown commands and bad arguments" 'help\nfrobnicate\ntrace maybe\ndemo\ndemo nonsense\npoweroff\n' \
         '^  pkmap +the 1024 PKMAP slots' '^  demo NAME' '^keys: Up/Down history' "unknown command 'frobnicate': type 'help'" \
         '^usage: trace on\|off' '^usage: demo NAME' "^demo: no demo 'nonsense'; the demos are: wrap, preempt, sleep, misuse$" '^poweroff$'

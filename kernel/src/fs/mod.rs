@@ -36,6 +36,7 @@ pub mod initramfs;
 pub mod open;
 pub mod ramfs;
 pub mod read_write;
+pub mod stat;
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -128,6 +129,12 @@ pub struct Inode {
     pub ino: u32,
     /// Permission bits (`mode & 0o7777`).
     pub mode: u32,
+    /// How many directory entries name it (Linux `i_nlink`): a file's
+    /// names (hard links count); a directory's `.`, its entry in its
+    /// parent, and each subdirectory's `..` (2 + subdirectories), kept as
+    /// Linux's ramfs keeps it (`inc_nlink` in `ramfs_mkdir`). `stat`
+    /// reports it.
+    pub nlink: AtomicU32,
     /// The contents.
     pub kind: InodeKind,
 }
@@ -262,7 +269,12 @@ impl Default for Ramfs {
 impl Ramfs {
     /// An empty filesystem: a root directory, mode 0755, inode 1.
     pub fn new() -> Self {
-        let root = Arc::new(Inode { ino: 1, mode: 0o755, kind: InodeKind::Directory(Mutex::new(BTreeMap::new())) });
+        let root = Arc::new(Inode {
+            ino: 1,
+            mode: 0o755,
+            nlink: AtomicU32::new(2), // "." and its own ".." (the root is its own parent)
+            kind: InodeKind::Directory(Mutex::new(BTreeMap::new())),
+        });
         Self { root, next_ino: AtomicU32::new(2) }
     }
 
@@ -272,7 +284,9 @@ impl Ramfs {
     }
 
     fn new_inode(&self, mode: u32, kind: InodeKind) -> InodeRef {
-        Arc::new(Inode { ino: self.next_ino.fetch_add(1, Ordering::Relaxed), mode: mode & 0o7777, kind })
+        // No names yet: `insert` counts each (and a directory's own ".").
+        let nlink = AtomicU32::new(matches!(kind, InodeKind::Directory(_)) as u32);
+        Arc::new(Inode { ino: self.next_ino.fetch_add(1, Ordering::Relaxed), mode: mode & 0o7777, nlink, kind })
     }
 
     /// Resolve `path` from the root, following every symlink (Linux
@@ -330,7 +344,18 @@ impl Ramfs {
                 return Err(FsError::NotEmpty);
             }
         }
-        d.insert(name.to_string(), inode);
+        // The link counts (Linux `inc_nlink`/`drop_nlink`): the new entry
+        // names `inode` once more; a subdirectory's ".." names `dir`.
+        inode.nlink.fetch_add(1, Ordering::Relaxed);
+        if matches!(inode.kind, InodeKind::Directory(_)) {
+            dir.nlink.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(old) = d.insert(name.to_string(), inode) {
+            old.nlink.fetch_sub(1, Ordering::Relaxed);
+            if matches!(old.kind, InodeKind::Directory(_)) {
+                dir.nlink.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
         Ok(())
     }
 

@@ -21,10 +21,8 @@ const O_CREAT: u32 = 0o100;
 /// for an access mode of 3, `EMFILE` when the table is full.
 pub fn sys_open(regs: &mut PtRegs) -> i32 {
     let (ptr, flags) = (regs.bx as usize, regs.cx);
-    let mut path = alloc::vec![0u8; PATH_MAX];
-    let len = match strncpy_from_user(&mut path, ptr) {
-        Ok(n) if n == PATH_MAX => return -ENAMETOOLONG,
-        Ok(n) => n,
+    let path = match getname(ptr) {
+        Ok(p) => p,
         Err(e) => return -e,
     };
     if flags & O_ACCMODE == O_ACCMODE {
@@ -34,7 +32,7 @@ pub fn sys_open(regs: &mut PtRegs) -> i32 {
         // Creating files is for the page-cache issue; say so plainly.
         return -crate::errno::EROFS;
     }
-    let Ok(path) = core::str::from_utf8(&path[..len]) else { return -EFAULT };
+    let path = path.as_str();
     let inode = match super::rootfs().namei(path) {
         Ok(i) => i,
         Err(e) => return -e.errno(),
@@ -44,6 +42,20 @@ pub fn sys_open(regs: &mut PtRegs) -> i32 {
         Some(fd) => fd,
         None => -EMFILE,
     }
+}
+
+/// Copy a path from user space (Linux `getname`, `fs/namei.c`): `EFAULT`
+/// for a pointer that cannot be read (or bytes that are not UTF-8, which
+/// our names are), `ENAMETOOLONG` if no NUL comes within `PATH_MAX`.
+pub fn getname(ptr: usize) -> Result<alloc::string::String, i32> {
+    let mut path = alloc::vec![0u8; PATH_MAX];
+    let len = match strncpy_from_user(&mut path, ptr) {
+        Ok(n) if n == PATH_MAX => return Err(ENAMETOOLONG),
+        Ok(n) => n,
+        Err(e) => return Err(e),
+    };
+    path.truncate(len);
+    alloc::string::String::from_utf8(path).map_err(|_| EFAULT)
 }
 
 /// `close(fd)`.

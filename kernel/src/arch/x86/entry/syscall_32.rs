@@ -45,6 +45,12 @@ pub mod nr {
     pub const MMAP2: i32 = 192;
     /// `mprotect(start, len, prot)`.
     pub const MPROTECT: i32 = 125;
+    /// `stat64(path, buf)`.
+    pub const STAT64: i32 = 195;
+    /// `lstat64(path, buf)`.
+    pub const LSTAT64: i32 = 196;
+    /// `fstat64(fd, buf)`.
+    pub const FSTAT64: i32 = 197;
     /// `getpid()`.
     pub const GETPID: i32 = 20;
     /// `uname(buf)` (`newuname`).
@@ -78,6 +84,9 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::MUNMAP => crate::mm::mmap::sys_munmap,
         nr::MMAP2 => crate::mm::mmap::sys_mmap2,
         nr::MPROTECT => crate::mm::mmap::sys_mprotect,
+        nr::STAT64 => crate::fs::stat::sys_stat64,
+        nr::LSTAT64 => crate::fs::stat::sys_lstat64,
+        nr::FSTAT64 => crate::fs::stat::sys_fstat64,
         nr::GETPID => crate::sys::sys_getpid,
         nr::NEWUNAME => crate::sys::sys_newuname,
         nr::SCHED_YIELD => crate::sched::core::sys_sched_yield,
