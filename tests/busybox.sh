@@ -142,3 +142,44 @@ make_busybox_initramfs() {
     (cd "$root" && find . | LC_ALL=C sort | cpio -o --quiet -H newc > "$BUSYBOX_CPIO.tmp") || die "cpio could not pack $root"
     mv "$BUSYBOX_CPIO.tmp" "$BUSYBOX_CPIO"
 }
+
+# The first user program (kernel/src/init.rs run_init_process), chosen as
+# Linux chooses it, and the missing-call report seen on a real program;
+# boots of the suite's initramfs (busybox in it or not: none of these needs
+# it) and of the one with an /init.
+check_init_scenarios() {
+    make_test_initramfs
+    local dir="$REPO/target/ktest" good="$TEST_INITRAMFS"
+    mkdir -p "$dir"
+    in_config INITRD="$good" expect_boot "init= runs its program when the initramfs has no /init" "exit_after_boot init=/bin/hello" 33 \
+        '^\[.*\] Run /bin/hello as init process$' '^hello from pid [0-9]+, ring 3$' \
+        'init: /bin/hello ended with wait status 0x0$' 'boot complete: exit_after_boot given'
+    in_config INITRD="$good" expect_boot "init= that cannot start ends the boot: Linux's panic (ENOENT)" "exit_after_boot init=/bin/nosuch" 35 \
+        '^Kernel panic - not syncing: Requested init /bin/nosuch failed \(error -2\)\.$'
+    in_config INITRD="$good" expect_boot "init= that cannot start ends the boot: Linux's panic (EACCES, a directory)" "exit_after_boot init=/bin" 35 \
+        '^Kernel panic - not syncing: Requested init /bin failed \(error -13\)\.$'
+    in_config INITRD="$good" expect_boot "rdinit= runs instead of /init" "exit_after_boot rdinit=/bin/hello" 33 \
+        '^\[.*\] Run /bin/hello as init process$' '^hello from pid [0-9]+, ring 3$' 'init: /bin/hello ended with wait status 0x0$'
+    in_config INITRD="$good" expect_boot "rdinit= missing from the initramfs: init= runs" "exit_after_boot rdinit=/nosuch init=/bin/hello" 33 \
+        '^\[.*\] Run /bin/hello as init process$' 'init: /bin/hello ended with wait status 0x0$'
+    in_config expect_boot "init= and rdinit= take an absolute path; bad values are named" "exit_after_boot init=bin/sh rdinit= init" 33 \
+        "malformed option 'init=bin/sh' \(ignored\): expected an absolute path of at most 4095 bytes, e.g. /bin/sh$" \
+        "option 'rdinit' needs a value, as in rdinit=PATH \(ignored\)$" "option 'init' needs a value, as in init=PATH \(ignored\)$" \
+        'boot complete: exit_after_boot given'
+    # Linux: an initramfs's /init wins over init= (which is not even tried).
+    rm -rf "$dir/init-root"; mkdir -p "$dir/init-root"
+    cp "$USER_BIN/init" "$dir/init-root/init"
+    (cd "$dir/init-root" && find . | LC_ALL=C sort | cpio -o --quiet -H newc > "$dir/initramfs-init.cpio")
+    in_config INITRD="$dir/initramfs-init.cpio" expect_boot "the initramfs's /init wins over init=" "exit_after_boot init=/bin/nosuch" 33 \
+        '^\[.*\] Run /init as init process$' 'init: /init ended with wait status 0x0$' 'boot complete: exit_after_boot given'
+    # A missing system call is logged at debug level, once per number (the
+    # numbers outside Linux's table share one report): syscall_abi calls
+    # 0x7fff twice, 17 (break, a hole Linux names) and -1.
+    in_config INITRD="$good" expect_boot "a missing system call is named once per number (loglevel=debug)" \
+        "exit_after_boot loglevel=debug init=/bin/syscall_abi" 33 \
+        "syscall 32767 \(not in Linux 6.1's i386 table\) not implemented: -ENOSYS, task syscall_abi\[[0-9]+\] \(later numbers out of the table: not logged\)$" \
+        'syscall 17 \(break\) not implemented: -ENOSYS, task syscall_abi\[[0-9]+\]$' 'init: /bin/syscall_abi ended with wait status 0x0$'
+    local log="$dir/scenario-a_missing_system_call_is_named_once_per_number__loglevel_debug_.log" n
+    n=$(grep -c 'not implemented: -ENOSYS' "$log" || true)
+    [ "$n" = 2 ] || fail "missing-call report: want 2 lines (32767 once, break once; -1 shares 32767's), got $n (see $log)"
+}
