@@ -241,10 +241,10 @@ fn run_init_process() {
             Err(errno) => log::error!("Failed to execute {rdinit} (error -{errno})"),
         }
     }
-    if let Some(&init) = INIT.get() {
-        if let Err(errno) = run_init(init) {
-            panic!("Requested init {init} failed (error -{errno}).");
-        }
+    if let Some(&init) = INIT.get()
+        && let Err(errno) = run_init(init)
+    {
+        panic!("Requested init {init} failed (error -{errno}).");
     }
 }
 
