@@ -59,6 +59,14 @@ pub mod nr {
     pub const NANOSLEEP: i32 = 162;
     /// `sched_yield()`.
     pub const SCHED_YIELD: i32 = 158;
+    /// `getuid32()`.
+    pub const GETUID32: i32 = 199;
+    /// `getgid32()`.
+    pub const GETGID32: i32 = 200;
+    /// `geteuid32()`.
+    pub const GETEUID32: i32 = 201;
+    /// `getegid32()`.
+    pub const GETEGID32: i32 = 202;
     /// `set_thread_area(u_info)`.
     pub const SET_THREAD_AREA: i32 = 243;
     /// `exit_group(status)`.
@@ -89,6 +97,10 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::FSTAT64 => crate::fs::stat::sys_fstat64,
         nr::GETPID => crate::sys::sys_getpid,
         nr::NEWUNAME => crate::sys::sys_newuname,
+        nr::GETUID32 => crate::sys::sys_getuid32,
+        nr::GETGID32 => crate::sys::sys_getgid32,
+        nr::GETEUID32 => crate::sys::sys_geteuid32,
+        nr::GETEGID32 => crate::sys::sys_getegid32,
         nr::SCHED_YIELD => crate::sched::core::sys_sched_yield,
         nr::NANOSLEEP => crate::sched::timer::sys_nanosleep,
         nr::EXIT_GROUP => crate::exit::sys_exit_group,
