@@ -34,7 +34,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::file::{Fd, File};
+use super::file::Fd;
 use super::libfs::{self, RenameSide};
 use super::{FsError, InodeKind, InodeRef, MAXSYMLINKS};
 use crate::arch::entry::PtRegs;
@@ -84,21 +84,19 @@ impl Base {
         if path.starts_with('/') || dirfd == AT_FDCWD {
             return Ok(base);
         }
-        let f = file_of(dirfd)?;
-        if !f.inode.is_dir() {
-            return Err(ENOTDIR);
-        }
-        base.cwd = f.inode.clone();
+        base.cwd = dir_of(dirfd)?;
         Ok(base)
     }
 }
 
-/// The open file on `fd` of the current task: `EBADF` if none (or if it
-/// is not a file of the filesystem).
-pub fn file_of(fd: i32) -> Result<alloc::sync::Arc<File>, i32> {
+/// The directory open on `fd` (a `dirfd`, `fchdir`): `EBADF` if `fd` is
+/// not open, `ENOTDIR` if it is open on anything but a directory (the
+/// console too, as Linux says for a tty).
+pub fn dir_of(fd: i32) -> Result<InodeRef, i32> {
     match crate::sched::current().files.lock().get(fd) {
-        Some(Fd::File(f)) => Ok(f),
-        _ => Err(EBADF),
+        None => Err(EBADF),
+        Some(Fd::File(f)) if f.inode.is_dir() => Ok(f.inode.clone()),
+        Some(_) => Err(ENOTDIR),
     }
 }
 

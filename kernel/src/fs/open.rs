@@ -22,7 +22,7 @@ use super::libfs;
 use super::namei::{self, AT_FDCWD, Base, LastType};
 use super::{FsError, InodeKind, InodeRef, MAXSYMLINKS};
 use crate::arch::entry::PtRegs;
-use crate::errno::{EBADF, EINVAL, EMFILE, ENOTDIR, EOPNOTSUPP};
+use crate::errno::{EBADF, EINVAL, EMFILE, EOPNOTSUPP};
 
 pub use super::namei::PATH_MAX;
 
@@ -190,12 +190,11 @@ pub fn sys_chdir(regs: &mut PtRegs) -> i32 {
 
 /// `fchdir(fd)` (i386 133): `EBADF`, `ENOTDIR`.
 pub fn sys_fchdir(regs: &mut PtRegs) -> i32 {
-    match namei::file_of(regs.bx as i32) {
-        Ok(f) if f.inode.is_dir() => {
-            set_fs_pwd(f.inode.clone());
+    match namei::dir_of(regs.bx as i32) {
+        Ok(dir) => {
+            set_fs_pwd(dir);
             0
         }
-        Ok(_) => -ENOTDIR,
         Err(e) => -e,
     }
 }
