@@ -31,6 +31,7 @@ pub const TESTS: &[Test] = &[
     test_case!(chdir_fchdir_getcwd_and_relative_paths_everywhere),
     test_case!(access_readlink_symlink_and_link),
     test_case!(an_unlinked_file_stays_readable_until_the_last_close),
+    test_case!(statx_fills_linuxs_struct_statx_from_the_cwd_or_a_dirfd),
 ];
 
 const O_RDONLY: usize = 0;
@@ -628,4 +629,61 @@ fn an_unlinked_file_stays_readable_until_the_last_close() {
     assert_eq!(read(fd2, 10004).map(|v| v.len()), Ok(10004));
     close(fd2);
     assert!(inode.upgrade().is_none(), "the last close freed the inode (and its pages)");
+}
+
+/// Little-endian fields of a `struct statx` at `off`.
+fn le32(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
+}
+fn le64(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
+}
+
+fn statx_fills_linuxs_struct_statx_from_the_cwd_or_a_dirfd() {
+    scratch("statx");
+    let fd = open("f", O_CREAT | O_RDWR, 0o640);
+    assert_eq!(write(fd, &[7u8; 5000]), 5000);
+    assert_eq!(sc(nr::LINK, &[p("f"), q("f2")]), 0);
+    assert_eq!(sc(nr::SYMLINK, &[q("f"), p("s")]), 0);
+    let statx = |dirfd: usize, path: &str, flags: usize| {
+        assert_eq!(copy_to_user(BUF, &[0xaa; 256]), 0);
+        let r = sc(nr::STATX, &[dirfd, p(path), flags, 0x7ff, BUF]);
+        if r < 0 { Err(r) } else { Ok(user_bytes(BUF, 256)) }
+    };
+    let b = statx(AT_FDCWD, "f", 0).unwrap();
+    let ino = lookup("f").unwrap().ino as u64;
+    assert_eq!(le32(&b, 0), 0x17ff, "stx_mask: the basic stats and the mount id, as Linux 6.1");
+    assert_eq!(le32(&b, 4), 4096, "stx_blksize");
+    assert_eq!(le32(&b, 16), 2, "stx_nlink: f and f2");
+    assert_eq!(u16::from_le_bytes([b[28], b[29]]), 0o100640, "stx_mode: S_IFREG | 0640");
+    assert_eq!(le64(&b, 32), ino, "stx_ino");
+    assert_eq!(le64(&b, 40), 5000, "stx_size");
+    assert_eq!(le64(&b, 48), 16, "stx_blocks: two pages in 512-byte units");
+    assert_eq!(le64(&b, 8), 0, "stx_attributes");
+    assert_eq!(le64(&b, 56), 0x20_3000, "stx_attributes_mask: automount, mount root, DAX");
+    assert_eq!((le32(&b, 136), le32(&b, 140)), (0, 1), "stx_dev 0:1, the rootfs");
+    assert!(b[152..].iter().all(|&x| x == 0) && b[64..128].iter().all(|&x| x == 0), "the rest is zeroed");
+    assert_eq!(le64(&statx(AT_FDCWD, "s", 0).unwrap(), 32), ino, "a symlink is followed");
+    let l = statx(AT_FDCWD, "s", 0x100).unwrap();
+    assert_eq!((u16::from_le_bytes([l[28], l[29]]), le64(&l, 40)), (0o120777, 1), "AT_SYMLINK_NOFOLLOW: the link, 1 byte");
+    assert_eq!(le64(&statx(fd as usize, "", 0x1000).unwrap(), 32), ino, "AT_EMPTY_PATH: the fd itself");
+    let c = statx(1, "", 0x1000).unwrap();
+    assert_eq!((u16::from_le_bytes([c[28], c[29]]), le32(&c, 128), le32(&c, 132)), (0o020600, 5, 1), "the console: 5:1");
+    let r = statx(AT_FDCWD, "/", 0).unwrap();
+    assert_eq!(le64(&r, 8), 0x2000, "/ is a mount root");
+    let dfd = open(".", O_RDONLY | O_DIRECTORY, 0);
+    assert_eq!(le64(&statx(dfd as usize, "f2", 0).unwrap(), 32), ino, "from a dirfd");
+    assert_eq!(statx(fd as usize, "f2", 0), Err(-ENOTDIR), "a dirfd that is a file");
+    assert_eq!(statx(99, "f2", 0), Err(-EBADF));
+    assert_eq!(statx(AT_FDCWD, "", 0), Err(-ENOENT), "an empty path without AT_EMPTY_PATH");
+    assert_eq!(statx(99, "", 0x1000), Err(-EBADF));
+    assert_eq!(statx(AT_FDCWD, "nothing", 0), Err(-ENOENT));
+    assert_eq!(statx(AT_FDCWD, "f", 0x1), Err(-EINVAL), "an unknown flag");
+    assert_eq!(statx(AT_FDCWD, "f", 0x6000), Err(-EINVAL), "sync type 3");
+    assert_eq!(sc(nr::STATX, &[AT_FDCWD, p("f"), 0, 0x8000_0000, BUF]), -EINVAL, "STATX__RESERVED");
+    assert_eq!(sc(nr::STATX, &[AT_FDCWD, p("f"), 0, 0x7ff, 0xc000_0000]), -EFAULT, "a kernel buffer");
+    assert_eq!(sc(nr::STATX, &[AT_FDCWD, p("f"), 0, 0x7ff, DATA_END - 100]), -EFAULT, "a buffer running off the mapping");
+    assert_eq!(sc(nr::STATX, &[AT_FDCWD, 0, 0, 0x7ff, BUF]), -EFAULT, "a NULL path");
+    close(dfd);
+    close(fd);
 }

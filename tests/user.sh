@@ -51,9 +51,12 @@ USER_TIMEOUT=30
 # program is exec'd in the process it started).
 #
 # user_spec NAME: set SPEC_STATUS, SPEC_ARGS (argv[1..]), SPEC_OUT and
-# SPEC_ERR (the patterns for stdout and stderr, line by line), and
-# SPEC_VARIES; status 1 if there is no spec for NAME. USER_PROGRAMS lists
-# the names it knows.
+# SPEC_ERR (the patterns for stdout and stderr, line by line), SPEC_IN
+# (printf escapes written to its stdin through a pipe; empty: stdin is
+# /dev/null, as for any background command), and SPEC_VARIES; status 1 if
+# there is no spec for NAME. USER_PROGRAMS lists the names it knows. A
+# program with SPEC_IN reads a terminal under this kernel: its run here is
+# a console scenario (tests/runner.sh), not the one-boot comparison.
 #
 # SPEC_VARIES: the parts of the program's lines that legitimately differ
 # from run to run and kernel to kernel, as EREs (no anchors; @PID@ stands
@@ -62,10 +65,15 @@ USER_TIMEOUT=30
 # text: so `hello from pid 4711, ring 3` natively and `hello from pid 12,
 # ring 3` here both read `hello from pid @PID@, ring 3`, while `pid 1` here
 # (a wrong getpid) would not. Keep it to what cannot be equal, and say why.
-USER_PROGRAMS=(execer forktest hello init memory mprotect panics sleeper startup syscall_abi tls ubench)
+USER_PROGRAMS=(echoline execer forktest hello init memory mprotect panics sleeper startup stattest syscall_abi tls ubench)
 user_spec() {
-    SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0; SPEC_VARIES=()
+    SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0; SPEC_VARIES=(); SPEC_IN=""
     case "$1" in
+        echoline)
+            # Its standard input through a pipe (the console test types the
+            # same lines into the console: tests/runner.sh).
+            SPEC_IN='hello world\nthe quick brown fox jumps over\nac\n'
+            SPEC_OUT=('hello world' 'the quick brown fox jumps over' 'ac' 'echoline: end of file after 46 bytes') ;;
         hello)
             # Its pid: the host's pid space is not the kernel's.
             SPEC_VARIES=('pid @PID@,')
@@ -80,7 +88,9 @@ user_spec() {
                 wait4_returns_the_child the_execd_child_exited_42 ;;
         forktest)
             user_spec_checks forktest fork_returns_the_childs_pid wait4_returns_the_child child_exit_status_7 \
-                parents_copy_unchanged parents_bss_unchanged parents_own_write_kept no_more_children_echild ;;
+                parents_copy_unchanged parents_bss_unchanged parents_own_write_kept no_more_children_echild \
+                wait4_minus_1_reaps_the_child_that_ended_first then_the_other_one wait4_wexited_option_einval \
+                wait4_int_min_esrch wait4_kernel_status_pointer_efault the_child_was_reaped_all_the_same ;;
         memory)
             user_spec_checks memory brk_0_is_the_current_break brk_grows brk_memory_zero_then_writable \
                 brk_shrinks brk_below_the_start_is_refused mmap_anonymous mmap_reads_zero mmap_writable \
@@ -112,6 +122,13 @@ user_spec() {
                 auxv_pagesz_4096 auxv_entry_is_start auxv_phent_32 auxv_phdr_in_text \
                 first_pt_load_is_rx_text auxv_random_present \
                 data_initialised bss_reads_zero data_and_bss_writable ;;
+        stattest)
+            user_spec_checks stattest stat64_of_the_program_returns_0 it_is_a_regular_file_with_exec_bits \
+                st_size_at_44_is_its_size st_blocks_at_56_cover_it st_blksize_at_52 __st_ino_at_12_is_st_ino_at_88 \
+                exactly_96_bytes_written lstat64_of_a_file_is_its_stat64 fstat64_of_it_opened_says_the_same \
+                root_is_a_directory fd_0_is_a_character_device stat64_null_path_efault stat64_kernel_buffer_efault \
+                fstat64_null_buffer_efault stat64_empty_path_enoent stat64_missing_enoent stat64_file_as_directory_enotdir \
+                lstat64_file_as_directory_enotdir fstat64_closed_fd_ebadf fstat64_fd_minus_one_ebadf failed_calls_write_nothing ;;
         syscall_abi)
             user_spec_checks syscall_abi enosys_past_the_table enosys_empty_slot enosys_minus_one \
                 registers_kept_across_getpid registers_kept_across_enosys \
@@ -229,10 +246,16 @@ user_exec() {
     local cmd=("$elf"); [ "$how" = qemu-i386 ] && cmd=("$(command -v qemu-i386)" "$elf")
     # The subshell execs env, which execs the program (qemu-i386 runs the
     # guest in its own process too): $! is the pid the program reports.
+    # stdin: SPEC_IN through a pipe, else /dev/null. The pipe's writer is
+    # a subshell of its own, so $! is still the program.
+    local in=/dev/null
+    if [ -n "${SPEC_IN:-}" ]; then
+        in="$(mktemp)"; printf '%b' "$SPEC_IN" > "$in"
+    fi
     if [ "$err" = "$out" ]; then
-        ( exec env -i USER_TEST=oracle "${cmd[@]}" "$@" >"$out" 2>&1 7>&- </dev/null ) &
+        ( exec env -i USER_TEST=oracle "${cmd[@]}" "$@" >"$out" 2>&1 7>&- <"$in" ) &
     else
-        ( exec env -i USER_TEST=oracle "${cmd[@]}" "$@" >"$out" 2>"$err" 7>&- </dev/null ) &
+        ( exec env -i USER_TEST=oracle "${cmd[@]}" "$@" >"$out" 2>"$err" 7>&- <"$in" ) &
     fi
     USER_PID=$! USER_RC=0 USER_TIMED_OUT=0
     local timer first=""
@@ -244,6 +267,7 @@ user_exec() {
     else
         kill "$timer" 2>/dev/null || true; wait "$timer" 2>/dev/null || true
     fi
+    [ "$in" = /dev/null ] || rm -f "$in"
 }
 
 # user_run HOW LOGDIR ELF: run one program natively (HOW=native) or under
@@ -419,13 +443,25 @@ check_user_oracle() {
 # The programs' output under this kernel, line by line, against their
 # output natively under Linux (see the header).
 
+# user_kernel_programs: USER_PROGRAMS without those that read a terminal
+# (SPEC_IN): under this kernel nobody types into their boot, so their run
+# here is a console scenario (tests/runner.sh) instead.
+user_kernel_programs() {
+    local name
+    for name in "${USER_PROGRAMS[@]}"; do
+        user_spec "$name" || { echo "user_kernel_programs: no user_spec for $name" >&2; return 1; }
+        [ -n "$SPEC_IN" ] || echo "$name"
+    done
+}
+
 # user_kernel_list: the runs of this file for the in-kernel test, one a
 # line: NAME<TAB>STATUS[<TAB>ARG]... (tests/exec.rs, USER_RUNS, reads it
 # from /etc/user-tests). A tab or newline inside an argument could not be
 # told apart, so it is refused.
 user_kernel_list() {
-    local name a line
-    for name in "${USER_PROGRAMS[@]}"; do
+    local name a line programs
+    programs="$(user_kernel_programs)" || return 1
+    for name in $programs; do
         user_spec "$name" || { echo "user_kernel_list: no user_spec for $name" >&2; return 1; }
         line="$name"$'\t'"$SPEC_STATUS"
         for a in "${SPEC_ARGS[@]}"; do
@@ -652,8 +688,9 @@ check_user_kernel() {
     build
     rm -rf "$dir"; mkdir -p "$dir/runs"
     # Linux first: the oracle of record.
-    local names=() linux_pid=() linux_end=() name
-    for name in "${USER_PROGRAMS[@]}"; do
+    local names=() linux_pid=() linux_end=() name programs
+    programs="$(user_kernel_programs)" || { fail "user programs under this kernel: a program has no spec"; return; }
+    for name in $programs; do
         user_spec "$name"
         user_exec native "$USER_BIN/$name" "$dir/$name.linux" "$dir/$name.linux" "${SPEC_ARGS[@]}"
         names+=("$name"); linux_pid+=("$USER_PID")

@@ -8,6 +8,8 @@ pub const EPERM: i32 = 1;
 pub const ENOENT: i32 = 2;
 /// No such process (set_thread_area: no free TLS entry).
 pub const ESRCH: i32 = 3;
+/// I/O error (a read of the console by a process not in its foreground).
+pub const EIO: i32 = 5;
 /// Argument list too long.
 pub const E2BIG: i32 = 7;
 /// Exec format error: not a program this kernel can run.
@@ -22,6 +24,8 @@ pub const ENOMEM: i32 = 12;
 pub const EACCES: i32 = 13;
 /// Bad address: a user pointer the kernel could not use.
 pub const EFAULT: i32 = 14;
+/// Not a directory (a path component that is a file).
+pub const ENOTDIR: i32 = 20;
 /// Is a directory.
 pub const EISDIR: i32 = 21;
 /// No such device: a file that cannot be mapped (yet).
@@ -42,8 +46,6 @@ pub const ENOSYS: i32 = 38;
 pub const EBUSY: i32 = 16;
 /// File exists.
 pub const EEXIST: i32 = 17;
-/// Not a directory.
-pub const ENOTDIR: i32 = 20;
 /// Result too large (getcwd into a buffer too small).
 pub const ERANGE: i32 = 34;
 /// Directory not empty.

@@ -2,7 +2,7 @@
 //! `struct file`, `struct files_struct`; `fs/file.c`, `fs/open.c`).
 //!
 //! ```text
-//!  task.files:  fd 0 -> Console   (read: end of file; write: the console)
+//!  task.files:  fd 0 -> Console   (read: a line, tty.rs; write: the console)
 //!               fd 1 -> Console
 //!               fd 2 -> Console
 //!               fd 3 -> File { inode (ramfs), pos }   <- open("/data/big.bin")

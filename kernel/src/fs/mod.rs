@@ -40,6 +40,7 @@ pub mod open;
 pub mod ramfs;
 pub mod read_write;
 pub mod readdir;
+pub mod stat;
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -150,9 +151,9 @@ pub struct Inode {
     pub mode: u32,
     /// The contents.
     pub kind: InodeKind,
-    /// How many names it has (Linux `i_nlink`): a file's links; a
-    /// directory's 2 (its name and its `.`) plus one per subdirectory (their
-    /// `..`). 0 once the last name is gone: the inode lives on while it is
+    /// How many names it has (Linux `i_nlink`, which `stat` reports): a
+    /// file's links; a directory's 2 (its name and its `.`) plus one per
+    /// subdirectory (their `..`), as Linux's ramfs keeps it. 0 once the last name is gone: the inode lives on while it is
     /// open (an `Arc` in a `File`), and a directory at 0 is dead (Linux
     /// `IS_DEADDIR`: nothing can be created or found in it).
     pub nlink: AtomicU32,

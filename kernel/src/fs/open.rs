@@ -24,7 +24,7 @@ use super::{FsError, InodeKind, InodeRef, MAXSYMLINKS};
 use crate::arch::entry::PtRegs;
 use crate::errno::{EBADF, EINVAL, EMFILE, EOPNOTSUPP};
 
-pub use super::namei::PATH_MAX;
+pub use super::namei::{PATH_MAX, getname};
 
 /// The `open` flags (i386 values, `include/uapi/asm-generic/fcntl.h`).
 pub const O_CREAT: u32 = 0o100;

@@ -45,6 +45,12 @@ pub mod nr {
     pub const MMAP2: i32 = 192;
     /// `mprotect(start, len, prot)`.
     pub const MPROTECT: i32 = 125;
+    /// `stat64(path, buf)`.
+    pub const STAT64: i32 = 195;
+    /// `lstat64(path, buf)`.
+    pub const LSTAT64: i32 = 196;
+    /// `fstat64(fd, buf)`.
+    pub const FSTAT64: i32 = 197;
     /// `getpid()`.
     pub const GETPID: i32 = 20;
     /// `uname(buf)` (`newuname`).
@@ -53,6 +59,14 @@ pub mod nr {
     pub const NANOSLEEP: i32 = 162;
     /// `sched_yield()`.
     pub const SCHED_YIELD: i32 = 158;
+    /// `getuid32()`.
+    pub const GETUID32: i32 = 199;
+    /// `getgid32()`.
+    pub const GETGID32: i32 = 200;
+    /// `geteuid32()`.
+    pub const GETEUID32: i32 = 201;
+    /// `getegid32()`.
+    pub const GETEGID32: i32 = 202;
     /// `set_thread_area(u_info)`.
     pub const SET_THREAD_AREA: i32 = 243;
     /// `exit_group(status)`.
@@ -80,6 +94,7 @@ pub mod nr {
     pub const READLINKAT: i32 = 305;
     pub const FACCESSAT: i32 = 307;
     pub const RENAMEAT2: i32 = 353;
+    pub const STATX: i32 = 383;
 }
 
 /// The handler for system call `nr`, if there is one (Linux indexes
@@ -101,8 +116,15 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::MUNMAP => crate::mm::mmap::sys_munmap,
         nr::MMAP2 => crate::mm::mmap::sys_mmap2,
         nr::MPROTECT => crate::mm::mmap::sys_mprotect,
+        nr::STAT64 => crate::fs::stat::sys_stat64,
+        nr::LSTAT64 => crate::fs::stat::sys_lstat64,
+        nr::FSTAT64 => crate::fs::stat::sys_fstat64,
         nr::GETPID => crate::sys::sys_getpid,
         nr::NEWUNAME => crate::sys::sys_newuname,
+        nr::GETUID32 => crate::sys::sys_getuid32,
+        nr::GETGID32 => crate::sys::sys_getgid32,
+        nr::GETEUID32 => crate::sys::sys_geteuid32,
+        nr::GETEGID32 => crate::sys::sys_getegid32,
         nr::SCHED_YIELD => crate::sched::core::sys_sched_yield,
         nr::NANOSLEEP => crate::sched::timer::sys_nanosleep,
         nr::EXIT_GROUP => crate::exit::sys_exit_group,
@@ -129,6 +151,7 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::READLINKAT => crate::fs::namei::sys_readlinkat,
         nr::FACCESSAT => crate::fs::open::sys_faccessat,
         nr::RENAMEAT2 => crate::fs::namei::sys_renameat2,
+        nr::STATX => crate::fs::stat::sys_statx,
         _ => return None,
     })
 }
