@@ -414,8 +414,11 @@ fn rename_replaces_and_refuses_as_linux_does() {
     close(dfd);
 }
 
-/// The `linux_dirent64` records in `buf[..n]`: (ino, off, reclen, type, name).
-fn dirents(buf: &[u8]) -> Vec<(u64, i64, usize, u8, alloc::string::String)> {
+/// One `linux_dirent64` record: (d_ino, d_off, d_reclen, d_type, d_name).
+type Dirent64 = (u64, i64, usize, u8, alloc::string::String);
+
+/// The `linux_dirent64` records in `buf`.
+fn dirents(buf: &[u8]) -> Vec<Dirent64> {
     let mut v = Vec::new();
     let mut at = 0;
     while at < buf.len() {
@@ -434,7 +437,7 @@ fn dirents(buf: &[u8]) -> Vec<(u64, i64, usize, u8, alloc::string::String)> {
     v
 }
 
-fn getdents(fd: i32, count: usize) -> Result<Vec<(u64, i64, usize, u8, alloc::string::String)>, i32> {
+fn getdents(fd: i32, count: usize) -> Result<Vec<Dirent64>, i32> {
     let n = sc(nr::GETDENTS64, &[fd as usize, BUF, count]);
     if n < 0 { Err(n) } else { Ok(dirents(&user_bytes(BUF, n as usize))) }
 }

@@ -281,8 +281,9 @@ fn main(args: Args) -> i32 {
     }
     c.check("getdents64_continues_where_it_stopped", calls == 5 && one.n == 5 && one.type_of(b"ln") == 10,
         format_args!("{calls} calls, {} entries", one.n));
-    // SAFETY: getdents64 into a kernel address: the kernel must refuse it.
+    // SAFETY: lseek touches no memory of ours.
     unsafe { syscall3(LSEEK, fd as usize, 0, 0) };
+    // SAFETY: getdents64 into a kernel address: the kernel must refuse it.
     c.check_eq("getdents64_into_a_kernel_address_efault", unsafe { syscall3(GETDENTS64, fd as usize, 0xc000_0000, 4096) }, -EFAULT);
     let f = open(c"f", O_RDONLY, 0);
     c.check_eq("getdents64_of_a_file_enotdir", getdents(f, &mut buf), -ENOTDIR);
