@@ -42,3 +42,15 @@ pub const EROFS: i32 = 30;
 pub const ENAMETOOLONG: i32 = 36;
 /// Function not implemented: no system call has that number.
 pub const ENOSYS: i32 = 38;
+/// Device or resource busy (removing or renaming "/").
+pub const EBUSY: i32 = 16;
+/// File exists.
+pub const EEXIST: i32 = 17;
+/// Result too large (getcwd into a buffer too small).
+pub const ERANGE: i32 = 34;
+/// Directory not empty.
+pub const ENOTEMPTY: i32 = 39;
+/// Too many levels of symbolic links.
+pub const ELOOP: i32 = 40;
+/// Operation not supported (O_TMPFILE).
+pub const EOPNOTSUPP: i32 = 95;

@@ -29,6 +29,11 @@ use crate::fs::file::Fd;
 pub fn sys_write(regs: &mut PtRegs) -> i32 {
     let (fd, buf, count) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
     let Some(file) = crate::sched::current().files.lock().get(fd) else { return -EBADF };
+    if let Fd::File(f) = &file
+        && !f.can_write()
+    {
+        return -EBADF; // not open for writing (Linux: !(f_mode & FMODE_WRITE))
+    }
     if count > i32::MAX as usize {
         return -EINVAL;
     }
@@ -62,6 +67,11 @@ pub fn sys_write(regs: &mut PtRegs) -> i32 {
 pub fn sys_read(regs: &mut PtRegs) -> i32 {
     let (fd, buf, count) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
     let Some(file) = crate::sched::current().files.lock().get(fd) else { return -EBADF };
+    if let Fd::File(f) = &file
+        && !f.can_read()
+    {
+        return -EBADF; // not open for reading (Linux: !(f_mode & FMODE_READ))
+    }
     if count > i32::MAX as usize {
         return -EINVAL;
     }

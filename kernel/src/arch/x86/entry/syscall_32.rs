@@ -71,6 +71,30 @@ pub mod nr {
     pub const SET_THREAD_AREA: i32 = 243;
     /// `exit_group(status)`.
     pub const EXIT_GROUP: i32 = 252;
+    // The namespace calls (fs/namei.rs, open.rs, readdir.rs, d_path.rs).
+    pub const LINK: i32 = 9;
+    pub const UNLINK: i32 = 10;
+    pub const CREAT: i32 = 8;
+    pub const CHDIR: i32 = 12;
+    pub const ACCESS: i32 = 33;
+    pub const RENAME: i32 = 38;
+    pub const MKDIR: i32 = 39;
+    pub const RMDIR: i32 = 40;
+    pub const SYMLINK: i32 = 83;
+    pub const READLINK: i32 = 85;
+    pub const FCHDIR: i32 = 133;
+    pub const GETCWD: i32 = 183;
+    pub const GETDENTS64: i32 = 220;
+    pub const OPENAT: i32 = 295;
+    pub const MKDIRAT: i32 = 296;
+    pub const UNLINKAT: i32 = 301;
+    pub const RENAMEAT: i32 = 302;
+    pub const LINKAT: i32 = 303;
+    pub const SYMLINKAT: i32 = 304;
+    pub const READLINKAT: i32 = 305;
+    pub const FACCESSAT: i32 = 307;
+    pub const RENAMEAT2: i32 = 353;
+    pub const STATX: i32 = 383;
 }
 
 /// The handler for system call `nr`, if there is one (Linux indexes
@@ -105,6 +129,29 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::NANOSLEEP => crate::sched::timer::sys_nanosleep,
         nr::EXIT_GROUP => crate::exit::sys_exit_group,
         nr::SET_THREAD_AREA => crate::arch::tls::sys_set_thread_area,
+        nr::LINK => crate::fs::namei::sys_link,
+        nr::UNLINK => crate::fs::namei::sys_unlink,
+        nr::CREAT => crate::fs::open::sys_creat,
+        nr::CHDIR => crate::fs::open::sys_chdir,
+        nr::ACCESS => crate::fs::open::sys_access,
+        nr::RENAME => crate::fs::namei::sys_rename,
+        nr::MKDIR => crate::fs::namei::sys_mkdir,
+        nr::RMDIR => crate::fs::namei::sys_rmdir,
+        nr::SYMLINK => crate::fs::namei::sys_symlink,
+        nr::READLINK => crate::fs::namei::sys_readlink,
+        nr::FCHDIR => crate::fs::open::sys_fchdir,
+        nr::GETCWD => crate::fs::d_path::sys_getcwd,
+        nr::GETDENTS64 => crate::fs::readdir::sys_getdents64,
+        nr::OPENAT => crate::fs::open::sys_openat,
+        nr::MKDIRAT => crate::fs::namei::sys_mkdirat,
+        nr::UNLINKAT => crate::fs::namei::sys_unlinkat,
+        nr::RENAMEAT => crate::fs::namei::sys_renameat,
+        nr::LINKAT => crate::fs::namei::sys_linkat,
+        nr::SYMLINKAT => crate::fs::namei::sys_symlinkat,
+        nr::READLINKAT => crate::fs::namei::sys_readlinkat,
+        nr::FACCESSAT => crate::fs::open::sys_faccessat,
+        nr::RENAMEAT2 => crate::fs::namei::sys_renameat2,
+        nr::STATX => crate::fs::stat::sys_statx,
         _ => return None,
     })
 }
