@@ -164,6 +164,8 @@ fn kernel_init() {
     // The files first (Linux's rootfs_initcall): whatever runs next may
     // look for them.
     crate::fs::initramfs::populate_rootfs();
+    // /dev and its nodes, as devtmpfs gives Linux (fs/char_dev.rs).
+    crate::fs::char_dev::devtmpfs_init(crate::fs::rootfs());
     // The instruments, when the command line asked for one; each leaves
     // QEMU when done.
     crate::tools::bench::run_if_requested();

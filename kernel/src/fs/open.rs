@@ -1,8 +1,5 @@
 //! `open` and `close` (Linux `fs/open.c`).
 
-use alloc::sync::Arc;
-
-use super::file::{Fd, File};
 use crate::arch::entry::PtRegs;
 use crate::arch::lib::usercopy_32::strncpy_from_user;
 use crate::errno::{EBADF, EFAULT, EINVAL, EMFILE, ENAMETOOLONG};
@@ -39,8 +36,13 @@ pub fn sys_open(regs: &mut PtRegs) -> i32 {
         Ok(i) => i,
         Err(e) => return -e.errno(),
     };
-    let file = Fd::File(Arc::new(File { inode, pos: crate::locking::Mutex::new(0) }));
-    match crate::sched::current().files.lock().install(file) {
+    // A device node reaches its driver (chrdev_open); O_CLOEXEC marks the
+    // descriptor (pipes branch).
+    let file = match super::file::do_dentry_open(inode, flags) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    match crate::sched::current().files.lock().alloc_fd(0, file, flags & super::file::O_CLOEXEC != 0) {
         Some(fd) => fd,
         None => -EMFILE,
     }

@@ -32,6 +32,10 @@ pub fn sys_write(regs: &mut PtRegs) -> i32 {
     if count > i32::MAX as usize {
         return -EINVAL;
     }
+    // Pipes and device nodes have their own write (file.rs's dispatch).
+    if let Some(r) = super::file::dispatch_write(&file, buf, count) {
+        return r;
+    }
     let mut chunk = [0u8; 256];
     let mut done = 0;
     while done < count {
@@ -65,6 +69,10 @@ pub fn sys_read(regs: &mut PtRegs) -> i32 {
     if count > i32::MAX as usize {
         return -EINVAL;
     }
+    // Pipes and device nodes have their own read (file.rs's dispatch).
+    if let Some(r) = super::file::dispatch_read(&file, buf, count) {
+        return r;
+    }
     let Fd::File(f) = file else { return 0 };
     let mut pos = f.pos.lock();
     let mut done = 0;
@@ -90,6 +98,9 @@ pub fn sys_read(regs: &mut PtRegs) -> i32 {
 pub fn sys_lseek(regs: &mut PtRegs) -> i32 {
     let (fd, offset, whence) = (regs.bx as i32, regs.cx as i32 as i64, regs.dx);
     let Some(file) = crate::sched::current().files.lock().get(fd) else { return -EBADF };
+    if let Some(r) = super::file::dispatch_lseek(&file) {
+        return r;
+    }
     let Fd::File(f) = file else { return -ESPIPE };
     let mut pos = f.pos.lock();
     let base = match whence {

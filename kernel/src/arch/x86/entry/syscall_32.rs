@@ -57,6 +57,21 @@ pub mod nr {
     pub const SET_THREAD_AREA: i32 = 243;
     /// `exit_group(status)`.
     pub const EXIT_GROUP: i32 = 252;
+    // Pipes and descriptors (pipes branch).
+    /// `dup(oldfd)`.
+    pub const DUP: i32 = 41;
+    /// `pipe(fildes)`.
+    pub const PIPE: i32 = 42;
+    /// `fcntl(fd, cmd, arg)`.
+    pub const FCNTL: i32 = 55;
+    /// `dup2(oldfd, newfd)`.
+    pub const DUP2: i32 = 63;
+    /// `fcntl64(fd, cmd, arg)`.
+    pub const FCNTL64: i32 = 221;
+    /// `dup3(oldfd, newfd, flags)`.
+    pub const DUP3: i32 = 330;
+    /// `pipe2(fildes, flags)`.
+    pub const PIPE2: i32 = 331;
 }
 
 /// The handler for system call `nr`, if there is one (Linux indexes
@@ -84,6 +99,13 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::NANOSLEEP => crate::sched::timer::sys_nanosleep,
         nr::EXIT_GROUP => crate::exit::sys_exit_group,
         nr::SET_THREAD_AREA => crate::arch::tls::sys_set_thread_area,
+        nr::DUP => crate::fs::fcntl::sys_dup,
+        nr::PIPE => crate::fs::pipe::sys_pipe,
+        nr::FCNTL => crate::fs::fcntl::sys_fcntl,
+        nr::DUP2 => crate::fs::fcntl::sys_dup2,
+        nr::FCNTL64 => crate::fs::fcntl::sys_fcntl64,
+        nr::DUP3 => crate::fs::fcntl::sys_dup3,
+        nr::PIPE2 => crate::fs::pipe::sys_pipe2,
         _ => return None,
     })
 }
