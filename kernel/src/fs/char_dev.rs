@@ -96,7 +96,6 @@ pub fn devtmpfs_init(fs: &Ramfs) -> usize {
             Err(e) => log::warn!("devtmpfs: cannot make {path}: {e}"),
         }
     }
-    log::info!("devtmpfs: /dev with {made} nodes (null 1:3, zero 1:5, tty 5:0, console 5:1)");
     made
 }
 

@@ -221,6 +221,12 @@ impl PipeInodeInfo {
         (0..head.wrapping_sub(tail)).filter_map(|i| ring.bufs[(tail.wrapping_add(i) & MASK) as usize].map(|b| b.page)).collect()
     }
 
+    /// Tasks asleep in `read` / in `write` on this pipe (for tests: a
+    /// blocked reader sleeps on the queue, it does not spin).
+    pub fn waiters(&self) -> (usize, usize) {
+        (self.rd_wait.len(), self.wr_wait.len())
+    }
+
     /// Give an emptied buffer's page back (Linux `anon_pipe_buf_release`):
     /// kept as the next write's page if none is kept, else freed.
     fn release_buf(ring: &mut PipeRing, buf: PipeBuffer) {
