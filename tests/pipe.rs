@@ -306,6 +306,36 @@ fn writes_of_at_most_pipe_buf_bytes_are_not_interleaved() {
     const N: usize = 60;
     const LEN: usize = 3000;
     setup();
+    // First, deterministically: a full pipe whose last buffer has 2096
+    // bytes of room. A 3000-byte write must wait with none of its bytes in
+    // the pipe (a non-atomic write would put 2096 of them there and sleep,
+    // letting another writer's bytes in after them).
+    let (r, w) = pipe2(0);
+    put(DATA + 0x1000, &[b'A'; 4096]);
+    for _ in 0..15 {
+        assert_eq!(syscall(nr::WRITE, w, DATA + 0x1000, 4096), 4096);
+    }
+    assert_eq!(syscall(nr::WRITE, w, DATA + 0x1000, 2000), 2000);
+    let pipe = pipe_of(r);
+    put(DATA + 0x2000, &[b'B'; LEN]);
+    let blocked = spawn_sharing("writer-B", move || {
+        syscall(nr::WRITE, w, DATA + 0x2000, LEN);
+    });
+    let waited = wait_until(|| pipe.waiters().1 == 1);
+    let queued = pipe.bytes_queued();
+    let mut got = Vec::new();
+    while got.len() < 15 * 4096 + 2000 + LEN {
+        let n = syscall(nr::READ, r, DATA + 0x8000, 4096);
+        assert!(n > 0, "read: {n}");
+        got.extend(get(DATA + 0x8000, n as usize));
+    }
+    blocked.join();
+    assert!(waited, "the 3000-byte write waited on the full pipe");
+    assert_eq!(queued, 15 * 4096 + 2000, "and had put none of its bytes in while it waited");
+    assert!(got[15 * 4096 + 2000..].iter().all(|&b| b == b'B'), "then went in whole");
+    assert_eq!(syscall(nr::CLOSE, r, 0, 0), 0);
+    assert_eq!(syscall(nr::CLOSE, w, 0, 0), 0);
+    // Then two writers against a slow reader.
     let (r, w) = pipe2(0);
     put(DATA + 0x1000, &[b'A'; LEN]);
     put(DATA + 0x2000, &[b'B'; LEN]);
