@@ -196,6 +196,7 @@ fn readdir_lists_each_directory_in_name_order() {
         [
             (s("bin"), FileType::Directory),
             (s("data"), FileType::Directory),
+            (s("dev"), FileType::Directory), // made at boot (devtmpfs_init), not by the archive
             (s("empty"), FileType::Regular),
             (s("etc"), FileType::Directory),
             (s("hello.txt"), FileType::Regular),

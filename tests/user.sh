@@ -88,7 +88,7 @@ user_spec() {
                 read_without_writers_eof write_without_readers_epipe three_small_writes_read_as_one \
                 nonblocking_read_of_empty_pipe_eagain nonblocking_write_fills_64k \
                 nonblocking_write_to_full_pipe_eagain getfl_read_end getfl_write_end \
-                pipe2_bad_flags_einval pipe_null_pointer_efault pipe_efault_leaks_no_descriptor \
+                pipe2_bad_flags_einval pipe_null_pointer_efault \
                 dup_of_closed_fd_ebadf dup2_onto_itself_of_closed_fd_ebadf dup2_onto_itself_returns_it \
                 dup3_equal_fds_einval fcntl_unknown_cmd_einval dev_null_reads_eof dev_null_swallows_writes \
                 dev_zero_reads_zeros ;;

@@ -223,11 +223,11 @@ fn main(args: Args) -> i32 {
 
     // Bad calls.
     t.check_eq("pipe2_bad_flags_einval", sc2(PIPE2, buf.as_mut_ptr() as usize, 1), -EINVAL);
-    let next = sc1(DUP, 0);
-    sc1(CLOSE, next as usize);
+    // (That the failed pipe leaves no descriptor open is Linux's behaviour
+    // and this kernel's, but qemu-i386 7.2 makes the pipe before it finds
+    // the pointer bad and leaks both ends; both oracles must agree, so
+    // that part is checked in the kernel's own tests, tests/pipe.rs.)
     t.check_eq("pipe_null_pointer_efault", sc1(PIPE, 0), -EFAULT);
-    t.check_eq("pipe_efault_leaks_no_descriptor", sc1(DUP, 0), next);
-    sc1(CLOSE, next as usize);
     t.check_eq("dup_of_closed_fd_ebadf", sc1(DUP, 999), -EBADF);
     t.check_eq("dup2_onto_itself_of_closed_fd_ebadf", sc2(DUP2, 999, 999), -EBADF);
     t.check_eq("dup2_onto_itself_returns_it", sc2(DUP2, 1, 1), 1);
