@@ -25,6 +25,38 @@ pub struct File {
     pub inode: InodeRef,
     /// The offset of the next read or write.
     pub pos: Mutex<usize>,
+    /// The flags `open` was given (Linux `f_flags`): the access mode
+    /// ([`O_ACCMODE`]), [`O_APPEND`], [`O_LARGEFILE`].
+    pub flags: u32,
+}
+
+/// `O_ACCMODE`: the access-mode bits of `f_flags` (`O_RDONLY` 0,
+/// `O_WRONLY` 1, `O_RDWR` 2).
+pub const O_ACCMODE: u32 = 3;
+/// `O_WRONLY`.
+pub const O_WRONLY: u32 = 1;
+/// `O_RDWR`.
+pub const O_RDWR: u32 = 2;
+/// `O_APPEND`: every write goes to the end of the file (i386 value).
+pub const O_APPEND: u32 = 0o2000;
+/// `O_LARGEFILE`: the file may grow past 2 GiB - 1 (i386 value).
+pub const O_LARGEFILE: u32 = 0o100000;
+
+impl File {
+    /// An open file at position 0.
+    pub fn new(inode: InodeRef, flags: u32) -> Self {
+        Self { inode, pos: Mutex::new(0), flags }
+    }
+
+    /// Opened for reading (Linux `FMODE_READ`)?
+    pub fn readable(&self) -> bool {
+        self.flags & O_ACCMODE != O_WRONLY
+    }
+
+    /// Opened for writing (Linux `FMODE_WRITE`)?
+    pub fn writable(&self) -> bool {
+        matches!(self.flags & O_ACCMODE, O_WRONLY | O_RDWR)
+    }
 }
 
 /// What a descriptor refers to.
