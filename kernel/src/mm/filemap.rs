@@ -671,7 +671,22 @@ pub fn copy_page_from_iter_atomic(page: &Page, offset: usize, bytes: usize, i: &
                     // this closure; offset + bytes <= PAGE_SIZE.
                     let dst = unsafe { core::slice::from_raw_parts_mut((v + offset) as *mut u8, bytes) };
                     // SAFETY: access_ok(src, bytes) was checked above.
-                    bytes - unsafe { __copy_from_user_inatomic(dst, src) }
+                    let mut got = bytes - unsafe { __copy_from_user_inatomic(&mut dst[..], src) };
+                    // The i386 copy reports a fault a word at a time: a
+                    // word that straddles the last readable byte counts as
+                    // not copied. Go on a byte at a time up to the fault
+                    // (Linux x86's `copy_user_handle_tail`), so the copy
+                    // makes progress whenever the next byte is readable;
+                    // else a source whose prefault got part of the step
+                    // would copy 0 bytes on every retry, for ever.
+                    while got < bytes {
+                        // SAFETY: one byte of a range access_ok accepted.
+                        if unsafe { __copy_from_user_inatomic(&mut dst[got..got + 1], src + got) } != 0 {
+                            break;
+                        }
+                        got += 1;
+                    }
+                    got
                 })
             }
         }
