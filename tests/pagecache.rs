@@ -640,7 +640,7 @@ fn four_tasks_on_four_cpus_write_and_read_one_file_and_lose_nothing() {
 
 /// `a == b`, compared a u32 at a time (byte-wise memcmp is slow under TCG).
 fn same_words(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.chunks_exact(4).zip(b.chunks_exact(4)).all(|(x, y)| u32::from_ne_bytes(x.try_into().unwrap()) == u32::from_ne_bytes(y.try_into().unwrap())) && a.len() % 4 == 0
+    a.len() == b.len() && a.chunks_exact(4).zip(b.chunks_exact(4)).all(|(x, y)| u32::from_ne_bytes(x.try_into().unwrap()) == u32::from_ne_bytes(y.try_into().unwrap())) && a.len().is_multiple_of(4)
 }
 
 /// U23: a file larger than all of lowmem (896 MiB at -m 3G) can only

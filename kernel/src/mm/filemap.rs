@@ -505,11 +505,9 @@ impl Drop for AddressSpace {
 /// fault-injection knob says no.
 fn page_cache_alloc(gfp: GfpFlags) -> Option<&'static Page> {
     let left = FAIL_PAGECACHE_ALLOC_AFTER.load(Ordering::Relaxed);
-    if left >= 0 {
-        if left == 0 || FAIL_PAGECACHE_ALLOC_AFTER.compare_exchange(left, left - 1, Ordering::Relaxed, Ordering::Relaxed).is_err() {
-            crate::trace!("page cache: allocation failed by FAIL_PAGECACHE_ALLOC_AFTER");
-            return None;
-        }
+    if left >= 0 && (left == 0 || FAIL_PAGECACHE_ALLOC_AFTER.compare_exchange(left, left - 1, Ordering::Relaxed, Ordering::Relaxed).is_err()) {
+        crate::trace!("page cache: allocation failed by FAIL_PAGECACHE_ALLOC_AFTER");
+        return None;
     }
     alloc_pages(gfp, 0)
 }
