@@ -38,7 +38,11 @@ pub fn sys_fork(regs: &mut PtRegs) -> i32 {
     let files = me.files.lock().clone();
     let tls = me.tls_for_switch();
     let parent = me.id();
-    let handle = crate::sched::spawn(me.name(), move || {
+    // Handlers, mask, process group and session (Linux copy_sighand,
+    // copy_signal): given to the child before it can run, so a parent's
+    // setpgid(child) cannot be overwritten by the child's own start-up.
+    let signals = me.signal.fork_copy();
+    let handle = crate::sched::spawn_prepared(me.name(), |t| t.signal.fork_apply(&signals), move || {
         let child = crate::sched::current();
         child.parent.store(parent, core::sync::atomic::Ordering::Relaxed);
         *child.files.lock() = files;

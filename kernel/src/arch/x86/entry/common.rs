@@ -8,6 +8,8 @@
 //!      do_int80_syscall_32            interrupts on, table lookup
 //!        ia32_sys_call_table[nr]      (syscall_32.rs)
 //!      regs.ax = result or -ENOSYS
+//!      do_signal                      a pending signal: its handler's frame,
+//!                                     or restart / -EINTR (signal.rs)
 //!      syscall_exit_to_user_mode      interrupts off; no kmap_local held
 //!    iret                             back in ring 3, result in eax
 //! ```
@@ -27,6 +29,11 @@ pub extern "C" fn do_int80_syscall_32(regs: &mut PtRegs) {
         // tracer's way to skip a call); we have no tracers.
         None => (-ENOSYS) as u32,
     };
+    // exit_to_user_mode_loop: signals to deliver, or an interrupted call
+    // to restart or fail (kernel/src/signal.rs). Interrupts are still on.
+    if crate::signal::exit_to_user_mode_work(regs) {
+        crate::signal::do_signal(regs);
+    }
     syscall_exit_to_user_mode();
 }
 
