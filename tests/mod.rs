@@ -25,6 +25,7 @@
 //! | `usercopy.rs` | the user copies' return values and zero tails, get_user/put_user/clear_user/strncpy_from_user, fault races, the fault's map discipline, no direct map for highmem (U2, U3, U7, U10, U11, U15, U32) |
 //! | `exec.rs`    | ELF loading (every malformed or foreign file refused), the initial stack, a loaded program in ring 3 (U28, U29) |
 //! | `files.rs`   | open/read/lseek/close on the rootfs through the system-call table; read() faulting inside kmap_local (U16/U17) |
+//! | `signal.rs`  | sigreturn's checks against hostile frames, interruptible sleeps ended (or not, if blocked) by a signal, kill_pgrp, exception signals and their wait status, sigtest's linux-only checks |
 //! | `exercises.rs` | the answers to the book's exercises (`docs/`), one test per exercise, named after its chapter |
 //!
 //! Host-side unit tests of the pure logic live beside that logic in the
@@ -48,6 +49,7 @@ mod mm;
 mod mprotect;
 mod ramfs;
 mod sched;
+mod signal;
 mod smp;
 mod tlb;
 mod traps;
@@ -56,4 +58,4 @@ mod usercopy;
 mod vmalloc;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, signal::TESTS];

@@ -348,6 +348,16 @@ impl SigState {
         self.sid.load(Ordering::SeqCst)
     }
 
+    /// Move it to process group `pgid` (setpgid's last step).
+    pub fn set_pgid(&self, pgid: u32) {
+        self.pgid.store(pgid, Ordering::SeqCst);
+    }
+
+    /// The siginfo kept for pending signal `sig` (for tests).
+    pub fn pending_info(&self, sig: i32) -> KSigInfo {
+        self.inner.lock_irqsave().info[sig as usize - 1]
+    }
+
     /// Pending signals (for tests and reports).
     pub fn pending(&self) -> u64 {
         self.inner.lock_irqsave().pending
@@ -1101,7 +1111,7 @@ pub fn sys_setpgid(regs: &mut PtRegs) -> i32 {
     if pgid != pid && !processes().iter().any(|t| t.signal.pgid() == pgid && t.signal.sid() == me.signal.sid()) {
         return -EPERM;
     }
-    p.signal.pgid.store(pgid, Ordering::SeqCst);
+    p.signal.set_pgid(pgid);
     0
 }
 
