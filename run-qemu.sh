@@ -27,7 +27,10 @@
 #   --bios FILE     firmware instead of SeaBIOS, e.g. /usr/share/qemu/qboot.rom
 #   --initrd FILE   an initramfs (cpio newc archive) for the kernel to unpack into
 #                   its ramfs: QEMU -initrd, or GRUB module2 with --iso. The suite
-#                   (test, check) always boots with its own, target/initramfs.cpio
+#                   (test, check) always boots with its own, target/initramfs.cpio.
+#                   Default for a plain boot: target/busybox.cpio, Debian's busybox
+#                   with its applets in /bin (setup fetches it), so that
+#                   --append init=/bin/sh runs its shell
 #   --gdb           start QEMU halted, waiting for gdb on localhost:1234
 #   --release       build with the release profile
 #
@@ -146,14 +149,25 @@ setup() {
         echo "setup: installing toolchain $tc (from rust-toolchain.toml) with rust-src and clippy"
         rustup toolchain install "$tc" --profile minimal --component rust-src,clippy
     fi
+    fetch_busybox "$sudo"
     build
     build_user
+    default_initrd
     echo "setup: done. Booting with -m $MEM (leave QEMU with Ctrl-A X)."
     if [ ! -t 0 ]; then
         # No terminal to type Ctrl-A X into (CI): boot, print the log, leave.
         APPEND="$APPEND exit_after_boot"
     fi
     boot_interactive
+}
+
+# The boot's initramfs when --initrd gives none: busybox and its applets
+# (tests/busybox.sh), if setup could fetch them, so that
+# `./run-qemu.sh --append init=/bin/sh` boots into busybox's shell; without
+# init= the boot comes to the kernel's console, where `run busybox ...` works.
+default_initrd() {
+    [ -z "$INITRD" ] && have_busybox || return 0
+    make_busybox_initramfs && INITRD="$BUSYBOX_CPIO"
 }
 
 # ----------------------------------------------------------------- build ----
@@ -398,6 +412,7 @@ boot_capture() {
 source "$REPO/tests/runner.sh"
 source "$REPO/tests/lint.sh"
 source "$REPO/tests/user.sh"
+source "$REPO/tests/busybox.sh"
 
 host_test() {
     echo "== host unit tests (mm, boot) =="
@@ -514,8 +529,10 @@ fi
 
 case "$CMD" in
     setup) setup ;;
-    boot) build; boot_interactive ;;
+    boot) build; default_initrd; boot_interactive ;;
     qemu-cmd)
+        # What boot would run: its default initramfs named (not made).
+        [ -z "$INITRD" ] && have_busybox && INITRD="$BUSYBOX_CPIO"
         qemu_cmd "$(kernel_elf_path)" "$APPEND" terminal
         qemu_cmd_line ;;
     host-test) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); host_test; summary ;;

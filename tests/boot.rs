@@ -119,10 +119,13 @@ fn kernel_options_come_from_every_subsystem() {
         "debug_kmap_local",           // mm/kmap_local.rs
         "debug_kmap_local_force_map", // mm/kmap_local.rs
         "exit_after_boot",            // init.rs
+        "init",                       // init.rs
         "loglevel",                   // logger.rs
+        "rdinit",                     // init.rs
         "stress",                     // tools/stress.rs
         "test",                       // tools/ktest.rs
         "test_after",
+        "test_expect_busybox",
         "test_expect_cpus",
         "test_expect_mem",
         "test_list",

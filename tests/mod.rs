@@ -24,8 +24,13 @@
 //! | `tlb.rs`     | lazy TLB (a kernel thread on the previous task's page directory, with a reference), mm_cpumask, user TLB shootdowns reaching only the CPUs that may hold the entries |
 //! | `usercopy.rs` | the user copies' return values and zero tails, get_user/put_user/clear_user/strncpy_from_user, fault races, the fault's map discipline, no direct map for highmem (U2, U3, U7, U10, U11, U15, U32) |
 //! | `exec.rs`    | ELF loading (every malformed or foreign file refused), the initial stack, a loaded program in ring 3 (U28, U29) |
+//! | `namei.rs`   | the namespace calls: open/openat/creat flags and access modes, mkdir/rmdir/unlink(at), rename(at2) rules, link/symlink/readlink, getdents64's records and position, chdir/fchdir/getcwd, access; every hostile argument's errno; an unlinked open file lives until the last close |
 //! | `files.rs`   | open/read/lseek/close on the rootfs through the system-call table; read() faulting inside kmap_local (U16/U17) |
 //! | `signal.rs`  | sigreturn's checks against hostile frames, interruptible sleeps ended (or not, if blocked) by a signal, kill_pgrp, exception signals and their wait status, sigtest's linux-only checks |
+//! | `stat.rs`    | stat64/lstat64/fstat64: i386's struct stat64 byte for byte on ramfs files and the console; their errnos |
+//! | `tty.rs`     | read(0) on the console: sleeps for a line, count, ^D, erase/kill, EFAULT losing nothing, EIO outside the foreground, echoline |
+//! | `wait.rs`    | wait4(-1) reaps the child that ended first and sleeps for any; its errnos |
+//! | `busybox.rs` | what Debian's busybox needs first: missing calls named once per number, root's identity, init=/rdinit=, busybox and its applet links in the initramfs |
 //! | `exercises.rs` | the answers to the book's exercises (`docs/`), one test per exercise, named after its chapter |
 //!
 //! Host-side unit tests of the pure logic live beside that logic in the
@@ -35,6 +40,7 @@ use crate::tools::ktest::Test;
 
 mod acpi;
 mod boot;
+mod busybox;
 mod common;
 mod exec;
 mod exercises;
@@ -47,15 +53,19 @@ mod kmap_local;
 mod kmap_misuse;
 mod mm;
 mod mprotect;
+mod namei;
 mod ramfs;
 mod sched;
 mod signal;
 mod smp;
 mod tlb;
+mod stat;
 mod traps;
+mod tty;
 mod user;
 mod usercopy;
 mod vmalloc;
+mod wait;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, signal::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, busybox::TESTS, namei::TESTS, signal::TESTS];

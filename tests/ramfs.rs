@@ -199,7 +199,8 @@ fn readdir_lists_each_directory_in_name_order() {
             (s("empty"), FileType::Regular),
             (s("etc"), FileType::Directory),
             (s("hello.txt"), FileType::Regular),
-            (s("link"), FileType::Symlink)
+            (s("link"), FileType::Symlink),
+            (s("tmp"), FileType::Directory)
         ]
     );
     assert_eq!(

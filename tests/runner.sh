@@ -127,8 +127,8 @@ has_result() {
 #   hello.txt          "hello from the initramfs\n"
 #   empty              0 bytes
 #   data/big.bin       1 MiB + 4099 bytes (258 pages, the last 3 bytes long)
-#   data/small.bin     100 bytes, and data/small-link.bin a hard link to it
-#   data/sub/          an empty directory
+#   data/small.bin     100 bytes, mode 0640, and data/small-link.bin a hard link to it
+#   data/sub/          an empty directory, mode 0750
 #   link               a symlink to data/big.bin
 #
 # Byte i of big.bin and small.bin is (i mod 251) xor (i div 4096) mod 256:
@@ -138,12 +138,14 @@ TEST_INITRAMFS="$REPO/target/initramfs.cpio"
 # The boot line that archive must give; make_test_initramfs computes it
 # from the files it packed.
 TEST_INITRAMFS_LINE=""
+# Whether that archive holds busybox (make_test_initramfs sets it).
+TEST_INITRAMFS_BUSYBOX=0
 # The user programs are built once per run of this script.
 USER_PROGRAMS_BUILT=0
 make_test_initramfs() {
     command -v cpio >/dev/null 2>&1 || die "cpio not found: the suite's initramfs is made with it (./run-qemu.sh setup installs it)"
     local root="$REPO/target/initramfs-root"
-    rm -rf "$root"; mkdir -p "$root/data/sub"
+    rm -rf "$root"; mkdir -p "$root/data/sub" "$root/tmp"
     printf 'hello from the initramfs\n' > "$root/hello.txt"
     : > "$root/empty"
     python3 - "$root/data" <<'PY'
@@ -157,6 +159,8 @@ with open(sys.argv[1] + "/small.bin", "wb") as f:
 PY
     ln "$root/data/small.bin" "$root/data/small-link.bin"
     ln -s data/big.bin "$root/link"
+    # Modes of our choosing, not the umask's, for tests/stat.rs's st_mode.
+    chmod 0640 "$root/data/small.bin"; chmod 0750 "$root/data/sub"
     # The user programs (user/), in /bin, for the in-kernel tests that exec
     # them (tests/exec.rs): the same files the host oracle runs.
     if [ "$USER_PROGRAMS_BUILT" = 0 ]; then
@@ -167,6 +171,16 @@ PY
     cp "$USER_BIN"/* "$root/bin/"
     # And the runs of tests/user.sh, which that test makes (user_kernel_list).
     user_kernel_list >"$root/etc/user-tests" || die "tests/user.sh: cannot list its runs for the kernel"
+    # Debian's busybox and its applet links, when setup could fetch them
+    # (tests/busybox.sh); run_suite then boots with test_expect_busybox, so
+    # tests/busybox.rs must find them.
+    TEST_INITRAMFS_BUSYBOX=0
+    if busybox_into "$root"; then
+        TEST_INITRAMFS_BUSYBOX=1
+    elif [ "${BUSYBOX_NOTED:-0}" = 0 ]; then
+        BUSYBOX_NOTED=1
+        echo "note: no busybox in target/busybox (./run-qemu.sh setup fetches it): the tests that need it skip"
+    fi
     # What the kernel will say: regular files (a hard link counted once),
     # their bytes, and their pages.
     TEST_INITRAMFS_LINE=$(python3 - "$root" <<'PY'
@@ -195,6 +209,7 @@ run_suite() {
     local INITRD="$TEST_INITRAMFS"
     local sel=""; [ -n "$filter" ] && sel="=$filter"
     local base="$APPEND test_expect_mem=$MEM test_expect_cpus=$SMP"
+    [ "$TEST_INITRAMFS_BUSYBOX" = 1 ] && base+=" test_expect_busybox"
     local p0=$TOTAL_PASSED f0=$TOTAL_FAILED s0=$TOTAL_SKIPPED
     echo "== in-kernel suite: $(config_name)${filter:+, filter '$filter'} =="
     suite_boots "$filter" "$sel" "$base" "$logdir"
@@ -346,6 +361,17 @@ check_console() {
         '^run: cannot run /bin/nosuch: errno 2$' '^run: cannot run /bin: errno 13$' \
         '^ *pid name +state +data low +data high +tables low +tables high$' \
         '^\[[0-9]+\] /bin/sleeper started$' '^ *[0-9]+ sleeper +(running|sleeping) +0 +[0-9]*[1-9][0-9]* +0 +[1-9]'
+    # A program reading the console: the whole input is typed at the first
+    # prompt, Enter as a terminal sends it ('\r'): the shell takes only
+    # "run echoline"; the rest waits in the serial ring for echoline, which
+    # reads it a line at a time (DEL erases, ^D at a line's start is its end
+    # of file) and prints it back: 46 bytes, all of them, none eaten by the
+    # shell. A program started with & is not the foreground: its read gets
+    # EIO.
+    expect_console "run: a program reads lines typed at the console; a background reader gets EIO" \
+        'run echoline\rhello world\rthe quick brown fox jumps over\rab\x7fc\r\x04\nrun echoline &\nrun sleeper 5\npoweroff\n' \
+        '^hello world$' '^the quick brown fox jumps over$' '^ac$' '^echoline: end of file after 46 bytes$' \
+        '^\[[0-9]+\] /bin/echoline: exited with status 0$' '^\[[0-9]+\] /bin/echoline started$' 'echoline: read: error 5$' '^poweroff$'
     expect_console "help, unknown commands and bad arguments" 'help\nfrobnicate\ntrace maybe\ndemo\ndemo nonsense\npoweroff\n' \
         '^  pkmap +the 1024 PKMAP slots' '^  demo NAME' '^keys: Up/Down history' "unknown command 'frobnicate': type 'help'" \
         '^usage: trace on\|off' '^usage: demo NAME' "^demo: no demo 'nonsense'; the demos are: wrap, preempt, sleep, misuse$" '^poweroff$'
@@ -582,6 +608,7 @@ check_scenarios() {
         '1024MB of RAM above 4GB (is|are) not addressable without PAE' \
         'HIGHMEM available'
     check_initramfs_scenarios
+    check_init_scenarios
 }
 
 # The initramfs at boot: a good one is unpacked on both boot paths (its
@@ -591,8 +618,10 @@ check_initramfs_scenarios() {
     make_test_initramfs
     local dir="$REPO/target/ktest" good="$TEST_INITRAMFS"
     mkdir -p "$dir"
-    # Cut inside data/big.bin's data; and 4 KiB of pseudo-random bytes.
-    head -c 300000 "$good" > "$dir/initramfs-truncated.cpio"
+    # Cut inside data/big.bin's data (300000 bytes after its name: /bin,
+    # busybox included, comes before it); and 4 KiB of pseudo-random bytes.
+    local cut; cut=$(python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); print(d.index(b"data/big.bin\0") + 300000)' "$good")
+    head -c "$cut" "$good" > "$dir/initramfs-truncated.cpio"
     python3 -c 'import random, sys; random.seed(10); sys.stdout.buffer.write(bytes(random.randrange(256) for _ in range(4096)))' \
         > "$dir/initramfs-garbage.cpio"
     in_config INITRD="$good" expect_boot "initramfs unpacked into ramfs, pages in highmem (-m 3G)" "exit_after_boot" 33 \
@@ -681,6 +710,8 @@ yes|3G|2||test e::c ... skipped (needs 3 CPUs: 2 online (boot with --smp 3))
 has|3G|4||test e::c ... skipped (needs 3 CPUs: 2 online (boot with --smp 3))
 yes|512M|1|debug_kmap_local_force_map test|test m::d ... skipped (needs the kernel option debug_kmap_local_force_map off)
 has|3G|1|test|test m::d ... skipped (needs the kernel option debug_kmap_local_force_map off)
+yes|3G|1|test test_expect_mem=3G|test busybox::b ... skipped (needs the kernel option test_expect_busybox (./run-qemu.sh test --append test_expect_busybox))
+has|3G|1|test test_expect_busybox|test busybox::b ... skipped (needs the kernel option test_expect_busybox (./run-qemu.sh test --append test_expect_busybox))
 CASES
     if [ "$bad" = 0 ]; then echo "scenario skip judge ... ok"; pass
     else echo "scenario skip judge ... FAILED"; fail "the skip judge (skip_expected in tests/runner.sh) gave wrong verdicts"; fi
@@ -719,7 +750,8 @@ check_script_options() {
     script_says 2 "^run-qemu.sh: bench takes no argument 'now' \(see --help\)$" bench now
     # ... and good options give the command line they say.
     local line; line="$("$REPO/run-qemu.sh" qemu-cmd --mem 512M --smp 2 --append 'a b' 2>/dev/null)"
-    [[ "$line" == *" -m 512M -smp 2 "*" -append 'a b'" ]] \
+    # (A plain boot adds the busybox initramfs after -append when setup fetched it.)
+    [[ "$line" == *" -m 512M -smp 2 "*" -append 'a b'"* ]] \
         || { bad=1; echo "run-qemu.sh qemu-cmd --mem 512M --smp 2 --append 'a b' printed: $line"; }
     line="$("$REPO/run-qemu.sh" qemu-cmd --initrd Cargo.toml 2>/dev/null)"
     [[ "$line" == *" -kernel "*" -initrd Cargo.toml" ]] \

@@ -51,9 +51,12 @@ USER_TIMEOUT=30
 # program is exec'd in the process it started).
 #
 # user_spec NAME: set SPEC_STATUS, SPEC_ARGS (argv[1..]), SPEC_OUT and
-# SPEC_ERR (the patterns for stdout and stderr, line by line), and
-# SPEC_VARIES; status 1 if there is no spec for NAME. USER_PROGRAMS lists
-# the names it knows.
+# SPEC_ERR (the patterns for stdout and stderr, line by line), SPEC_IN
+# (printf escapes written to its stdin through a pipe; empty: stdin is
+# /dev/null, as for any background command), and SPEC_VARIES; status 1 if
+# there is no spec for NAME. USER_PROGRAMS lists the names it knows. A
+# program with SPEC_IN reads a terminal under this kernel: its run here is
+# a console scenario (tests/runner.sh), not the one-boot comparison.
 #
 # SPEC_VARIES: the parts of the program's lines that legitimately differ
 # from run to run and kernel to kernel, as EREs (no anchors; @PID@ stands
@@ -62,10 +65,67 @@ USER_TIMEOUT=30
 # text: so `hello from pid 4711, ring 3` natively and `hello from pid 12,
 # ring 3` here both read `hello from pid @PID@, ring 3`, while `pid 1` here
 # (a wrong getpid) would not. Keep it to what cannot be equal, and say why.
-USER_PROGRAMS=(execer forktest hello init memory mprotect panics sigtest sleeper startup syscall_abi tls ubench)
+#
+# An argument @TMPDIR@ in SPEC_ARGS is a fresh empty directory for each run
+# on the host (mktemp -d, removed afterwards) and /tmp under this kernel
+# (the suite's initramfs has one): for programs that make files.
+#
+# SPEC_QEMU_OUT and SPEC_QEMU_STATUS, if set, replace SPEC_OUT and
+# SPEC_STATUS for the qemu-i386 run only: where qemu-i386's emulation
+# differs from Linux (each such line says why). Linux stays the oracle.
+USER_PROGRAMS=(echoline execer forktest fstest hello init memory mprotect panics sigtest sleeper startup stattest syscall_abi tls ubench)
 user_spec() {
-    SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0; SPEC_VARIES=()
+    SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0; SPEC_VARIES=(); SPEC_IN=""
+    SPEC_QEMU_OUT=(); SPEC_QEMU_STATUS=""
     case "$1" in
+        fstest)
+            SPEC_ARGS=(@TMPDIR@)
+            local fstest_checks=(chdir_to_the_given_directory mkdir_the_work_directory chdir_into_it
+                open_creat_excl_makes_a_file write_returns_the_count close o_excl_on_an_existing_file_eexist
+                read_on_o_wronly_ebadf write_on_o_rdonly_ebadf read_back_what_was_written
+                access_mode_3_opens_for_neither_read_nor_write o_trunc_empties_even_read_only
+                o_directory_on_a_file_enotdir a_file_with_a_trailing_slash_enotdir
+                o_creat_with_a_trailing_slash_eisdir symlink_returns_0 o_nofollow_on_a_symlink_eloop
+                symlink_over_an_existing_name_eexist o_creat_through_a_dangling_symlink_makes_its_target
+                o_creat_o_excl_does_not_follow_eexist creat_makes_a_file_for_writing
+                a_256_byte_name_enametoolong a_kernel_address_as_path_efault an_empty_path_enoent
+                a_file_as_a_directory_enotdir mkdir_returns_0 mkdir_of_an_existing_name_eexist
+                mkdir_without_a_parent_enoent rmdir_of_a_non_empty_directory_enotempty rmdir_of_a_file_enotdir
+                rmdir_of_dot_einval unlink_of_a_directory_eisdir unlink_of_a_missing_name_enoent
+                rename_over_a_file_replaces_it rename_into_its_own_subtree_einval
+                rename_over_its_own_ancestor_enotempty rename_of_a_directory_over_a_file_enotdir
+                rename_of_a_file_over_a_directory_eisdir rename_to_itself_returns_0
+                renameat2_noreplace_over_a_file_eexist getdents64_lists_dot_dotdot_and_each_entry_once
+                getdents64_records_are_8_byte_aligned getdents64_at_the_end_returns_0
+                getdents64_with_no_room_for_an_entry_einval getdents64_continues_where_it_stopped
+                getdents64_into_a_kernel_address_efault getdents64_of_a_file_enotdir chdir_into_a_subdirectory
+                getcwd_ends_with_the_path_and_counts_its_nul getcwd_into_a_buffer_too_small_erange
+                a_relative_path_starts_at_the_cwd chdir_to_a_file_enotdir fchdir_to_an_open_directory
+                getcwd_after_fchdir a_forked_child_inherits_the_cwd access_f_ok access_r_ok_and_w_ok_as_root
+                access_x_ok_on_a_0600_file_eacces access_x_ok_on_a_directory access_with_a_bad_mode_einval
+                readlink_truncates_without_a_nul readlink_of_a_file_einval link_returns_0
+                link_over_an_existing_name_eexist link_of_a_directory_eperm statx_gives_mode_nlink_and_size
+                statx_with_a_bad_flag_einval an_unlinked_file_is_read_through_its_descriptor
+                the_emptied_work_directory_is_removed)
+            user_spec_checks fstest "${fstest_checks[@]}"
+            # qemu-i386 (Debian's 7.x-8.x) differs from Linux in two places
+            # this program looks at: its open() flag table has no entry for
+            # access mode 3, which becomes O_RDONLY (so read() works); and
+            # it repacks getdents64 records for the guest with i386's 4-byte
+            # alignment of u64 (Linux's compat getdents64 is the 64-bit one,
+            # 8-byte aligned), so the records' d_reclen are not Linux's.
+            local c qemu_differs=' access_mode_3_opens_for_neither_read_nor_write getdents64_lists_dot_dotdot_and_each_entry_once getdents64_records_are_8_byte_aligned getdents64_continues_where_it_stopped '
+            for c in "${fstest_checks[@]}"; do
+                if [[ "$qemu_differs" == *" $c "* ]]; then SPEC_QEMU_OUT+=("FAILED $c: .*")
+                else SPEC_QEMU_OUT+=("ok $c"); fi
+            done
+            SPEC_QEMU_OUT+=("fstest: $(( ${#fstest_checks[@]} - 4 )) passed, 4 failed")
+            SPEC_QEMU_STATUS=1 ;;
+        echoline)
+            # Its standard input through a pipe (the console test types the
+            # same lines into the console: tests/runner.sh).
+            SPEC_IN='hello world\nthe quick brown fox jumps over\nac\n'
+            SPEC_OUT=('hello world' 'the quick brown fox jumps over' 'ac' 'echoline: end of file after 46 bytes') ;;
         hello)
             # Its pid: the host's pid space is not the kernel's.
             SPEC_VARIES=('pid @PID@,')
@@ -80,7 +140,9 @@ user_spec() {
                 wait4_returns_the_child the_execd_child_exited_42 ;;
         forktest)
             user_spec_checks forktest fork_returns_the_childs_pid wait4_returns_the_child child_exit_status_7 \
-                parents_copy_unchanged parents_bss_unchanged parents_own_write_kept no_more_children_echild ;;
+                parents_copy_unchanged parents_bss_unchanged parents_own_write_kept no_more_children_echild \
+                wait4_minus_1_reaps_the_child_that_ended_first then_the_other_one wait4_wexited_option_einval \
+                wait4_int_min_esrch wait4_kernel_status_pointer_efault the_child_was_reaped_all_the_same ;;
         memory)
             user_spec_checks memory brk_0_is_the_current_break brk_grows brk_memory_zero_then_writable \
                 brk_shrinks brk_below_the_start_is_refused mmap_anonymous mmap_reads_zero mmap_writable \
@@ -112,6 +174,13 @@ user_spec() {
                 auxv_pagesz_4096 auxv_entry_is_start auxv_phent_32 auxv_phdr_in_text \
                 first_pt_load_is_rx_text auxv_random_present \
                 data_initialised bss_reads_zero data_and_bss_writable ;;
+        stattest)
+            user_spec_checks stattest stat64_of_the_program_returns_0 it_is_a_regular_file_with_exec_bits \
+                st_size_at_44_is_its_size st_blocks_at_56_cover_it st_blksize_at_52 __st_ino_at_12_is_st_ino_at_88 \
+                exactly_96_bytes_written lstat64_of_a_file_is_its_stat64 fstat64_of_it_opened_says_the_same \
+                root_is_a_directory fd_0_is_a_character_device stat64_null_path_efault stat64_kernel_buffer_efault \
+                fstat64_null_buffer_efault stat64_empty_path_enoent stat64_missing_enoent stat64_file_as_directory_enotdir \
+                lstat64_file_as_directory_enotdir fstat64_closed_fd_ebadf fstat64_fd_minus_one_ebadf failed_calls_write_nothing ;;
         syscall_abi)
             user_spec_checks syscall_abi enosys_past_the_table enosys_empty_slot enosys_minus_one \
                 registers_kept_across_getpid registers_kept_across_enosys \
@@ -261,10 +330,23 @@ user_exec() {
     local cmd=("$elf"); [ "$how" = qemu-i386 ] && cmd=("$(command -v qemu-i386)" "$elf")
     # The subshell execs env, which execs the program (qemu-i386 runs the
     # guest in its own process too): $! is the pid the program reports.
+    # stdin: SPEC_IN through a pipe, else /dev/null. The pipe's writer is
+    # a subshell of its own, so $! is still the program.
+    # @TMPDIR@: a fresh directory of its own (see user_spec).
+    local args=() tmpdirs=() arg
+    for arg in "$@"; do
+        if [ "$arg" = @TMPDIR@ ]; then arg="$(mktemp -d)"; tmpdirs+=("$arg"); fi
+        args+=("$arg")
+    done
+    set -- "${args[@]}"
+    local in=/dev/null
+    if [ -n "${SPEC_IN:-}" ]; then
+        in="$(mktemp)"; printf '%b' "$SPEC_IN" > "$in"
+    fi
     if [ "$err" = "$out" ]; then
-        ( exec env -i USER_TEST=oracle "${cmd[@]}" "$@" >"$out" 2>&1 7>&- </dev/null ) &
+        ( exec env -i USER_TEST=oracle "${cmd[@]}" "$@" >"$out" 2>&1 7>&- <"$in" ) &
     else
-        ( exec env -i USER_TEST=oracle "${cmd[@]}" "$@" >"$out" 2>"$err" 7>&- </dev/null ) &
+        ( exec env -i USER_TEST=oracle "${cmd[@]}" "$@" >"$out" 2>"$err" 7>&- <"$in" ) &
     fi
     USER_PID=$! USER_RC=0 USER_TIMED_OUT=0
     local timer first=""
@@ -276,6 +358,8 @@ user_exec() {
     else
         kill "$timer" 2>/dev/null || true; wait "$timer" 2>/dev/null || true
     fi
+    [ "$in" = /dev/null ] || rm -f "$in"
+    [ "${#tmpdirs[@]}" -eq 0 ] || rm -rf "${tmpdirs[@]}"
 }
 
 # user_run HOW LOGDIR ELF: run one program natively (HOW=native) or under
@@ -288,6 +372,9 @@ user_run() {
     user_exec "$how" "$elf" "$out" "$err" "${SPEC_ARGS[@]}"
     local pid="$USER_PID" rc="$USER_RC"
     local pats=() p why=""
+    if [ "$how" = qemu-i386 ] && [ "${#SPEC_QEMU_OUT[@]}" -gt 0 ]; then
+        SPEC_OUT=("${SPEC_QEMU_OUT[@]}"); SPEC_STATUS="${SPEC_QEMU_STATUS:-$SPEC_STATUS}"
+    fi
     for p in "${SPEC_OUT[@]}"; do pats+=("${p//@PID@/$pid}"); done
     if [ "$USER_TIMED_OUT" = 1 ]; then why="killed after $USER_TIMEOUT s"
     elif [ "$rc" = 126 ] && [ "$how" = native ]; then
@@ -451,16 +538,29 @@ check_user_oracle() {
 # The programs' output under this kernel, line by line, against their
 # output natively under Linux (see the header).
 
+# user_kernel_programs: USER_PROGRAMS without those that read a terminal
+# (SPEC_IN): under this kernel nobody types into their boot, so their run
+# here is a console scenario (tests/runner.sh) instead.
+user_kernel_programs() {
+    local name
+    for name in "${USER_PROGRAMS[@]}"; do
+        user_spec "$name" || { echo "user_kernel_programs: no user_spec for $name" >&2; return 1; }
+        [ -n "$SPEC_IN" ] || echo "$name"
+    done
+}
+
 # user_kernel_list: the runs of this file for the in-kernel test, one a
 # line: NAME<TAB>STATUS[<TAB>ARG]... (tests/exec.rs, USER_RUNS, reads it
 # from /etc/user-tests). A tab or newline inside an argument could not be
 # told apart, so it is refused.
 user_kernel_list() {
-    local name a line
-    for name in "${USER_PROGRAMS[@]}"; do
+    local name a line programs
+    programs="$(user_kernel_programs)" || return 1
+    for name in $programs; do
         user_spec "$name" || { echo "user_kernel_list: no user_spec for $name" >&2; return 1; }
         line="$name"$'\t'"$SPEC_STATUS"
         for a in "${SPEC_ARGS[@]}"; do
+            [ "$a" = @TMPDIR@ ] && a=/tmp   # the suite's initramfs has one
             case "$a" in
                 *$'\t'*|*$'\n'*) echo "user_kernel_list: an argument of $name holds a tab or a newline" >&2; return 1 ;;
             esac
@@ -684,8 +784,9 @@ check_user_kernel() {
     build
     rm -rf "$dir"; mkdir -p "$dir/runs"
     # Linux first: the oracle of record.
-    local names=() linux_pid=() linux_end=() name
-    for name in "${USER_PROGRAMS[@]}"; do
+    local names=() linux_pid=() linux_end=() name programs
+    programs="$(user_kernel_programs)" || { fail "user programs under this kernel: a program has no spec"; return; }
+    for name in $programs; do
         user_spec "$name"
         user_exec native "$USER_BIN/$name" "$dir/$name.linux" "$dir/$name.linux" "${SPEC_ARGS[@]}"
         names+=("$name"); linux_pid+=("$USER_PID")

@@ -10,6 +10,8 @@ pub const ENOENT: i32 = 2;
 pub const ESRCH: i32 = 3;
 /// Interrupted system call: a signal's handler ran while the call slept.
 pub const EINTR: i32 = 4;
+/// I/O error (a read of the console by a process not in its foreground).
+pub const EIO: i32 = 5;
 /// Argument list too long.
 pub const E2BIG: i32 = 7;
 /// Exec format error: not a program this kernel can run.
@@ -24,6 +26,8 @@ pub const ENOMEM: i32 = 12;
 pub const EACCES: i32 = 13;
 /// Bad address: a user pointer the kernel could not use.
 pub const EFAULT: i32 = 14;
+/// Not a directory (a path component that is a file).
+pub const ENOTDIR: i32 = 20;
 /// Is a directory.
 pub const EISDIR: i32 = 21;
 /// No such device: a file that cannot be mapped (yet).
@@ -40,6 +44,18 @@ pub const EROFS: i32 = 30;
 pub const ENAMETOOLONG: i32 = 36;
 /// Function not implemented: no system call has that number.
 pub const ENOSYS: i32 = 38;
+/// Device or resource busy (removing or renaming "/").
+pub const EBUSY: i32 = 16;
+/// File exists.
+pub const EEXIST: i32 = 17;
+/// Result too large (getcwd into a buffer too small).
+pub const ERANGE: i32 = 34;
+/// Directory not empty.
+pub const ENOTEMPTY: i32 = 39;
+/// Too many levels of symbolic links.
+pub const ELOOP: i32 = 40;
+/// Operation not supported (O_TMPFILE).
+pub const EOPNOTSUPP: i32 = 95;
 
 /// Kernel-internal (never seen by a program; Linux `include/linux/errno.h`):
 /// a sleep interrupted by a signal. On the way back to user mode the

@@ -41,8 +41,20 @@ pub fn sys_exit_group(regs: &mut PtRegs) -> i32 {
     do_exit(exit_status(regs.bx))
 }
 
-/// `WNOHANG`: `wait4` returns 0 at once if the child has not ended.
+/// `WNOHANG`: `wait4` returns 0 at once if no child it may reap has ended.
 const WNOHANG: u32 = 1;
+/// The other options Linux's `kernel_wait4` accepts. `WUNTRACED` and
+/// `WCONTINUED` ask about stopped and continued children, and there are no
+/// stops here (no job-control signals); `__WNOTHREAD` and `__WALL` are
+/// about threads, and every process has one. So they change nothing, but
+/// they are not errors either. `__WCLONE` (0x8000_0000) asks for children
+/// whose exit signal is not SIGCHLD: every child here is a fork
+/// (`clone(SIGCHLD)`), so with it there is no child to wait for.
+const WUNTRACED: u32 = 2;
+const WCONTINUED: u32 = 8;
+const __WNOTHREAD: u32 = 0x2000_0000;
+const __WALL: u32 = 0x4000_0000;
+const __WCLONE: u32 = 0x8000_0000;
 
 /// Is `task` a zombie, ready to be reaped: dead *and* off its CPU for the
 /// last time (what `JoinHandle::join` waits for, so the join after this
@@ -52,37 +64,81 @@ fn is_zombie(task: &crate::sched::task::Task) -> bool {
 }
 
 /// `wait4(pid, status, options, rusage)`: wait for a child to end and
-/// reap it (Linux `kernel/exit.c`). `pid` > 0 waits for that child; -1 for
-/// the oldest one not yet reaped (Linux takes whichever ends first: a
-/// difference, fine for one child at a time). The wait status goes to
-/// `*status` if it is not NULL; `rusage` must be NULL. `-ECHILD` when
-/// there is no such child, `-EFAULT` for a bad `status` pointer (the child
-/// is reaped all the same, as on Linux).
+/// reap it (Linux `kernel/exit.c`, `kernel_wait4` and `do_wait`).
+///
+/// Which children it may reap: `pid` > 0 that one; -1 any; 0 any child in
+/// the caller's process group; `pid` < -1 any child in process group
+/// `-pid` (groups: kernel/src/signal.rs, `setpgid`); `-ECHILD` when none
+/// matches, as Linux says for a group with none of ours in it.
+///
+/// Among those, the first that is already a zombie, in the order the
+/// children were forked (Linux walks `->children` the same way). If none
+/// is, it sleeps until *any* of them exits, not the oldest in particular:
+/// the waiter is on every candidate's exit wait queue at once (Linux has
+/// one queue per parent, `signal->wait_chldexit`, that each child's
+/// `do_notify_parent` wakes; a queue per child, the one `join` already
+/// uses, needs no change to the scheduler and wakes the same task). With
+/// `WNOHANG` it returns 0 instead of sleeping.
+///
+/// The wait status goes to `*status` if it is not NULL; `rusage` must be
+/// NULL (there is no accounting to fill it from: `-EINVAL`, where Linux
+/// would fill it). Errors as Linux's: `-EINVAL` for an unknown option bit,
+/// `-ESRCH` for `pid` == `INT_MIN` (its negation does not exist),
+/// `-ECHILD` when no child matches, `-EFAULT` for a bad `status` pointer
+/// (the child is reaped all the same, as on Linux).
 pub fn sys_wait4(regs: &mut PtRegs) -> i32 {
     let (pid, status_ptr, options, rusage) = (regs.bx as i32, regs.cx as usize, regs.dx, regs.si);
-    if options & !WNOHANG != 0 || rusage != 0 {
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE) != 0 || rusage != 0 {
         return -crate::errno::EINVAL;
     }
+    if pid == i32::MIN {
+        return -crate::errno::ESRCH;
+    }
     let me = crate::sched::current();
+    // Which children may be reaped. (The list changes only by this task's
+    // own fork and wait4, so it stays put while we sleep.)
+    let my_pgid = me.signal.pgid();
+    let wanted = |t: &crate::sched::task::Task| options & __WCLONE == 0 && match pid {
+        -1 => true,
+        0 => t.signal.pgid() == my_pgid,
+        p if p > 0 => t.id() as i32 == p,
+        p => t.signal.pgid() == p.unsigned_abs(),
+    };
     let handle = loop {
-        let child = {
+        let candidates: alloc::vec::Vec<_> = {
             let mut children = me.children.lock();
-            let Some(i) = children.iter().position(|h| pid == -1 || h.task().id() as i32 == pid) else {
-                return -crate::errno::ECHILD;
-            };
-            if is_zombie(children[i].task()) {
+            if let Some(i) = children.iter().position(|h| wanted(h.task()) && is_zombie(h.task())) {
                 break children.remove(i);
             }
-            if options & WNOHANG != 0 {
-                return 0;
-            }
-            children[i].task().clone()
+            children.iter().filter(|h| wanted(h.task())).map(|h| h.task().clone()).collect()
         };
-        // TASK_INTERRUPTIBLE, as Linux's do_wait: a signal ends the wait
-        // with -ERESTARTSYS (-EINTR after a handler without SA_RESTART, a
-        // restart otherwise); a child that is already a zombie wins.
-        if let Err(e) = child.exit_wait.wait_event_interruptible(|| is_zombie(&child)) {
-            return e;
+        if candidates.is_empty() {
+            return -crate::errno::ECHILD;
+        }
+        if options & WNOHANG != 0 {
+            return 0;
+        }
+        // Sleep on every candidate's exit queue (Linux `add_wait_queue` on
+        // wait_chldexit, then `schedule`): queued and asleep first, then
+        // the check, so an exit between the check above and the sleep
+        // wakes us (see sched/wait.rs). TASK_INTERRUPTIBLE, as Linux's
+        // do_wait: a signal ends the wait with -ERESTARTSYS (-EINTR after
+        // a handler without SA_RESTART, a restart otherwise); a child that
+        // is already a zombie wins (the loop looks again first).
+        crate::sched::preempt::might_sleep();
+        let mut waiter = None;
+        for c in &candidates {
+            waiter = Some(c.exit_wait.prepare_to_wait_interruptible());
+        }
+        if !candidates.iter().any(|c| is_zombie(c)) && !crate::signal::signal_pending() {
+            crate::sched::schedule();
+        }
+        let waiter = waiter.expect("at least one candidate");
+        for c in &candidates {
+            c.exit_wait.finish_wait(&waiter);
+        }
+        if !candidates.iter().any(|c| is_zombie(c)) && crate::signal::signal_pending() {
+            return -crate::errno::ERESTARTSYS;
         }
     };
     let child = handle.task().id() as i32;

@@ -36,6 +36,7 @@ pub fn sys_fork(regs: &mut PtRegs) -> i32 {
     let mut child_regs = *regs;
     child_regs.ax = 0;
     let files = me.files.lock().clone();
+    let cwd = me.cwd.lock().clone();
     let tls = me.tls_for_switch();
     let parent = me.id();
     // Handlers, mask, process group and session (Linux copy_sighand,
@@ -52,6 +53,7 @@ pub fn sys_fork(regs: &mut PtRegs) -> i32 {
         move || {
             let child = crate::sched::current();
             *child.files.lock() = files;
+            *child.cwd.lock() = cwd;
             // The parent's TLS entries too (Linux copies thread.tls_array); we
             // are running, so load them into this CPU's GDT ourselves.
             *child.tls.lock() = tls;

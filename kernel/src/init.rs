@@ -9,7 +9,8 @@
 //!      command line                 loglevel=, tests, ...; bad options named
 //!      memory                       memblock, mem_map, paging_init, zones
 //!      kernel_init (a task):        populate_rootfs (the initramfs into ramfs)
-//!      then: the test suite, or exit_after_boot, or idle
+//!      then: the test suite, or the first user program (rdinit=, /init,
+//!      init=), then exit_after_boot or the console
 //! ```
 
 use boot::info::{BootInfo, PhysAccess};
@@ -29,6 +30,43 @@ crate::early_param!("exit_after_boot", Flag, "", "print the boot log, then leave
     EXIT_AFTER_BOOT.store(true, core::sync::atomic::Ordering::Relaxed);
     Ok(())
 });
+
+/// `rdinit=PATH`: the program to run from the initramfs instead of `/init`
+/// (Linux `ramdisk_execute_command`).
+static RDINIT: Once<&'static str> = Once::new();
+/// `init=PATH`: the program to run when the initramfs has no `rdinit`
+/// program (Linux `execute_command`).
+static INIT: Once<&'static str> = Once::new();
+
+/// Linux's `PATH_MAX`, with the terminating NUL: the longest path a
+/// system call accepts is 4095 bytes.
+const PATH_MAX: usize = 4096;
+
+/// What `init=` and `rdinit=` accept: an absolute path no longer than a
+/// system call would take. (Linux takes any string and lets the exec
+/// fail; a relative one would be looked up from `/`. We name the mistake
+/// at boot instead, as for every other option.)
+pub fn init_path(value: Option<&'static str>) -> Result<&'static str, &'static str> {
+    match value {
+        Some(p) if p.starts_with('/') && p.len() < PATH_MAX => Ok(p),
+        _ => Err("an absolute path of at most 4095 bytes, e.g. /bin/sh"),
+    }
+}
+
+crate::early_param!("init", Value, "PATH",
+    "run PATH as the first user program when the initramfs has no /init (or rdinit=); the boot ends with a panic if it cannot start",
+    |v| {
+        let path = init_path(v)?;
+        INIT.call_once(|| path);
+        Ok(())
+    });
+crate::early_param!("rdinit", Value, "PATH",
+    "run PATH from the initramfs instead of /init; when it is not there, init= (or the console) is next",
+    |v| {
+        let path = init_path(v)?;
+        RDINIT.call_once(|| path);
+        Ok(())
+    });
 
 /// The normalised boot information (after `start_kernel` parsed it).
 pub fn boot_info() -> &'static BootInfo {
@@ -169,18 +207,58 @@ fn kernel_init() {
     crate::tools::bench::run_if_requested();
     crate::tools::stress::run_if_requested();
     ktest::run_if_requested();
-    // User space: /init from the initramfs, when there is one (Linux's
-    // run_init_process). It runs to its end; then the console.
-    if crate::fs::lookup("/init").is_some() {
-        let argv = alloc::vec![b"/init".to_vec()];
-        let envp = alloc::vec![b"HOME=/".to_vec(), b"TERM=linux".to_vec()];
-        let status = crate::fs::exec::spawn_user("/init", argv, envp).join();
-        log::info!("init: /init ended with wait status {status:#x}");
-    }
+    run_init_process();
     if EXIT_AFTER_BOOT.load(core::sync::atomic::Ordering::Relaxed) {
         log::info!("boot complete: exit_after_boot given, leaving QEMU");
         exit_qemu(QemuExitCode::Success);
     }
     log::info!("boot complete");
     crate::tools::shell::run()
+}
+
+/// The first user program, as Linux's `kernel_init` chooses it:
+///
+/// 1. `rdinit=` (default `/init`), if the initramfs has it
+///    (`ramdisk_execute_command`); if it is there but cannot start, that is
+///    logged ("Failed to execute") and the next step runs;
+/// 2. otherwise `init=` (`execute_command`); if it cannot start the boot
+///    ends: "Requested init PATH failed (error -ERRNO)." as Linux panics;
+/// 3. with neither, Linux tries `/sbin/init`, `/etc/init`, `/bin/init` and
+///    `/bin/sh`, then panics "No working init found". Here the kernel's own
+///    console takes that place (it is how the machine is used and taught),
+///    so an initramfs with a `/bin/sh` boots to the console unless asked.
+///
+/// Linux's init is never supposed to end ("Attempted to kill init!"); here
+/// it may: its wait status is logged and the boot goes on to the console
+/// (or `exit_after_boot`). The program gets `HOME=/` and `TERM=linux`, as
+/// Linux's `envp_init`, and `argv[0]` is its path.
+fn run_init_process() {
+    let rdinit = RDINIT.get().copied().unwrap_or("/init");
+    // Linux: init_eaccess(ramdisk_execute_command) != 0 -> forget it.
+    if crate::fs::lookup(rdinit).is_some() {
+        match run_init(rdinit) {
+            Ok(()) => return,
+            Err(errno) => log::error!("Failed to execute {rdinit} (error -{errno})"),
+        }
+    }
+    if let Some(&init) = INIT.get()
+        && let Err(errno) = run_init(init)
+    {
+        panic!("Requested init {init} failed (error -{errno}).");
+    }
+}
+
+/// Start `path` as a user program, wait for its end and log its wait
+/// status; `Err(errno)` if it could not start (spawn_user's task then ends
+/// with `-errno`, never a wait status, which is not negative).
+fn run_init(path: &str) -> Result<(), i32> {
+    let argv = alloc::vec![path.as_bytes().to_vec()];
+    let envp = alloc::vec![b"HOME=/".to_vec(), b"TERM=linux".to_vec()];
+    log::info!("Run {path} as init process");
+    let status = crate::fs::exec::spawn_user(path, argv, envp).join();
+    if status < 0 {
+        return Err(-status);
+    }
+    log::info!("init: {path} ended with wait status {status:#x}");
+    Ok(())
 }

@@ -14,6 +14,7 @@
 //! | `smp`         | `kernel/smp.c`      | IPIs, cross-CPU function calls, TLB shootdown |
 //! | `percpu`      | `include/linux/percpu-defs.h` | each CPU's private block, reached through `fs` |
 //! | `console`     | `drivers/tty/serial/` | the serial console and `print!`             |
+//! | `tty`         | `drivers/tty/n_tty.c` | `read(0)`: the console's line discipline (canonical mode, echo, ^D), the foreground process |
 //! | `logger`      | `kernel/printk/`    | the `log` backend                             |
 //! | `params`      | `kernel/params.c`, `early_param()` | command-line options, declared by each subsystem |
 //! | `panic`, `debug` | `kernel/panic.c`, `lib/bug.c` | the panic handler; BUG reports that do not stop the machine |
@@ -51,6 +52,7 @@ pub mod sched;
 pub mod signal;
 pub mod smp;
 pub mod sys;
+pub mod tty;
 
 /// The in-kernel tests. Their source lives in the top-level `tests/`
 /// directory, next to the host-side runner, so that all tests are in one

@@ -8,6 +8,41 @@ pub fn sys_getpid(_regs: &mut PtRegs) -> i32 {
     crate::sched::current().id() as i32
 }
 
+/// The credentials of every process: root's. This kernel has no users,
+/// and every program runs as Linux runs init and its children before any
+/// `setuid`: real, effective and saved uid and gid 0 (Linux `INIT_CRED`).
+/// So the four identity calls answer 0, as Linux's do for root; the calls
+/// that would change an identity (`setuid32`, `setgid32`, ...) are not
+/// here and give `-ENOSYS`.
+///
+/// Why these four exist before credentials do: Debian's busybox calls
+/// `getuid32` first thing in `main` (its `check_suid`). With `-ENOSYS`
+/// (-38) it takes itself for a non-root user, stats `/etc/busybox.conf`
+/// and calls `setgid32(getgid32())` and `setuid32(-38)` to drop
+/// privileges it never had; on root's 0 it goes straight to the applet
+/// (docs/busybox-census.md).
+const ROOT_ID: i32 = 0;
+
+/// `getuid32()` (i386 199): the real user id, root's.
+pub fn sys_getuid32(_regs: &mut PtRegs) -> i32 {
+    ROOT_ID
+}
+
+/// `getgid32()` (i386 200): the real group id, root's.
+pub fn sys_getgid32(_regs: &mut PtRegs) -> i32 {
+    ROOT_ID
+}
+
+/// `geteuid32()` (i386 201): the effective user id, root's.
+pub fn sys_geteuid32(_regs: &mut PtRegs) -> i32 {
+    ROOT_ID
+}
+
+/// `getegid32()` (i386 202): the effective group id, root's.
+pub fn sys_getegid32(_regs: &mut PtRegs) -> i32 {
+    ROOT_ID
+}
+
 /// Linux `struct new_utsname`: six fields of 65 bytes (`__NEW_UTS_LEN` + 1).
 const UTS_FIELD: usize = 65;
 

@@ -2,7 +2,7 @@
 //! `struct file`, `struct files_struct`; `fs/file.c`, `fs/open.c`).
 //!
 //! ```text
-//!  task.files:  fd 0 -> Console   (read: end of file; write: the console)
+//!  task.files:  fd 0 -> Console   (read: a line, tty.rs; write: the console)
 //!               fd 1 -> Console
 //!               fd 2 -> Console
 //!               fd 3 -> File { inode (ramfs), pos }   <- open("/data/big.bin")
@@ -25,6 +25,41 @@ pub struct File {
     pub inode: InodeRef,
     /// The offset of the next read or write.
     pub pos: Mutex<usize>,
+    /// The `open` flags kept with the file (Linux `f_flags`): the access
+    /// mode (`O_ACCMODE`), `O_APPEND`, `O_NONBLOCK`, ...; `O_CREAT`,
+    /// `O_EXCL`, `O_TRUNC` and `O_NOCTTY` are dropped once open, as
+    /// Linux's `do_dentry_open` does.
+    pub flags: u32,
+    /// Where `getdents64` stands in a directory (Linux keeps a cursor in
+    /// `private_data`): see [`super::libfs::DirCursor`].
+    pub dir_cursor: Mutex<super::libfs::DirCursor>,
+}
+
+/// The access modes and the flags kept after open (i386 values,
+/// `include/uapi/asm-generic/fcntl.h`).
+pub const O_ACCMODE: u32 = 3;
+pub const O_RDONLY: u32 = 0;
+pub const O_WRONLY: u32 = 1;
+pub const O_RDWR: u32 = 2;
+pub const O_APPEND: u32 = 0o2000;
+
+impl File {
+    /// A file open on `inode` with `flags`, at offset 0.
+    pub fn new(inode: InodeRef, flags: u32) -> File {
+        File { inode, pos: Mutex::new(0), flags, dir_cursor: Mutex::new(Default::default()) }
+    }
+
+    /// Opened for reading (Linux `FMODE_READ`): `O_RDONLY` or `O_RDWR`.
+    /// `read` on a file without it is `EBADF`.
+    pub fn can_read(&self) -> bool {
+        matches!(self.flags & O_ACCMODE, O_RDONLY | O_RDWR)
+    }
+
+    /// Opened for writing (Linux `FMODE_WRITE`): `O_WRONLY` or `O_RDWR`.
+    /// `write` on a file without it is `EBADF`.
+    pub fn can_write(&self) -> bool {
+        matches!(self.flags & O_ACCMODE, O_WRONLY | O_RDWR)
+    }
 }
 
 /// What a descriptor refers to.

@@ -29,6 +29,11 @@ use crate::fs::file::Fd;
 pub fn sys_write(regs: &mut PtRegs) -> i32 {
     let (fd, buf, count) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
     let Some(file) = crate::sched::current().files.lock().get(fd) else { return -EBADF };
+    if let Fd::File(f) = &file
+        && !f.can_write()
+    {
+        return -EBADF; // not open for writing (Linux: !(f_mode & FMODE_WRITE))
+    }
     if count > i32::MAX as usize {
         return -EINVAL;
     }
@@ -56,16 +61,21 @@ pub fn sys_write(regs: &mut PtRegs) -> i32 {
 }
 
 /// `read(fd, buf, count)`: from a file, page by page (see above); from the
-/// console, end of file for now (there is no line discipline yet).
-/// Returns the bytes read, 0 at the end, `-EFAULT` if not even the first
-/// byte could be stored, `-EISDIR` for a directory.
+/// console, a line through the line discipline (`tty.rs`: sleeps until
+/// one is typed). Returns the bytes read, 0 at the end, `-EFAULT` if not
+/// even the first byte could be stored, `-EISDIR` for a directory.
 pub fn sys_read(regs: &mut PtRegs) -> i32 {
     let (fd, buf, count) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
     let Some(file) = crate::sched::current().files.lock().get(fd) else { return -EBADF };
+    if let Fd::File(f) = &file
+        && !f.can_read()
+    {
+        return -EBADF; // not open for reading (Linux: !(f_mode & FMODE_READ))
+    }
     if count > i32::MAX as usize {
         return -EINVAL;
     }
-    let Fd::File(f) = file else { return 0 };
+    let Fd::File(f) = file else { return crate::tty::n_tty_read(buf, count) };
     let mut pos = f.pos.lock();
     let mut done = 0;
     let r = f.inode.read_pages(*pos, count, |chunk| {

@@ -80,6 +80,10 @@ pub struct Task {
     pub signal: crate::signal::SigState,
     /// Its open files (Linux `task->files`): fds 0-2 are the console.
     pub files: crate::locking::SpinLock<crate::fs::file::FdTable>,
+    /// Its current directory (Linux `task->fs->pwd`), inherited at fork
+    /// and kept across exec; `None` is the root (a task that never ran
+    /// `chdir`). Relative paths start here (`fs/namei.rs`, `Base`).
+    pub cwd: crate::locking::SpinLock<Option<crate::fs::InodeRef>>,
     /// Where its address space's memory was when it let go of it (for the
     /// console's `run`, which reports it after the program ended).
     rss_at_exit: crate::locking::SpinLock<Option<crate::mm::mm_types::Rss>>,
@@ -147,6 +151,7 @@ impl Task {
             rss_at_exit: crate::locking::SpinLock::new(None),
             files: crate::locking::SpinLock::new(crate::fs::file::FdTable::default()),
             signal: crate::signal::SigState::new(),
+            cwd: crate::locking::SpinLock::new(None),
             parent: AtomicU32::new(0),
             tls: crate::locking::SpinLock::new([0; crate::arch::gdt::GDT_ENTRY_TLS_ENTRIES]),
             children: crate::locking::SpinLock::new(Vec::new()),

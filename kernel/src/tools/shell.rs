@@ -11,7 +11,10 @@
 //! Input arrives through the serial interrupt (I/O APIC, IRQ 4) into a ring
 //! (`console.rs`); the shell sleeps on a wait queue until a byte comes and
 //! hands each byte to the line editor (`readline.rs`: arrow keys, history,
-//! Ctrl-C) until a line is complete.
+//! Ctrl-C) until a line is complete. While `run PROG` waits for a program,
+//! the program owns the input instead: its `read(0)` goes through the
+//! line discipline (`tty.rs`), and what it leaves unread comes to the
+//! shell afterwards.
 //! The console is driven by tests that type into it (`tests/runner.sh`,
 //! `check_console`).
 
@@ -57,7 +60,7 @@ impl core::fmt::Write for ConsoleOut {
 /// keys, history: `readline.rs`); `None` if Ctrl-C abandoned it.
 fn read_line(editor: &mut LineEditor) -> Option<String> {
     loop {
-        let Some(b) = crate::console::read_byte_blocking() else { continue };
+        let Some(b) = crate::tty::shell_read_byte() else { continue };
         match editor.feed(b, &mut ConsoleOut) {
             Event::Pending => {}
             Event::Line(line) => return Some(line),
@@ -74,6 +77,10 @@ fn usage(cmd: &str) {
 /// The prompt loop; never returns (`poweroff` leaves QEMU).
 pub fn run() -> ! {
     crate::console::enable_rx_interrupt();
+    // The console is the shell's terminal now, and the shell its
+    // foreground: a program started with `&` that reads it gets -EIO
+    // (tty.rs); `run` hands the console to a program while it waits.
+    crate::tty::set_foreground(Some(crate::sched::current().id()));
     println!("highmem teaching kernel: type 'help' for commands");
     let mut editor = LineEditor::new();
     loop {
@@ -133,6 +140,11 @@ fn run_program(prog: &str, args: &[&str]) {
     let path = if prog.contains('/') { String::from(prog) } else { alloc::format!("/bin/{prog}") };
     let argv = core::iter::once(path.as_str()).chain(args.iter().copied()).map(|a| a.as_bytes().to_vec()).collect();
     let envp = alloc::vec![b"HOME=/".to_vec(), b"TERM=linux".to_vec()];
+    // A foreground program must be able to read from its first
+    // instruction, before we know its pid: no job control while it starts
+    // (Linux's shells close the same gap by having the child, too, call
+    // tcsetpgrp before it execs).
+    let shell = if background { None } else { crate::tty::set_foreground(None) };
     let handle = crate::fs::exec::spawn_user(&path, argv, envp);
     let (pid, task) = (handle.task().id(), handle.task().clone());
     if background {
@@ -140,7 +152,12 @@ fn run_program(prog: &str, args: &[&str]) {
         BACKGROUND.lock().push(handle);
         return;
     }
+    // The program is the foreground while we wait (Linux: the shell's
+    // tcsetpgrp): its read(0) gets the serial input, and the shell, asleep
+    // in join, reads none of it. Then the console is the shell's again.
+    crate::tty::set_foreground(Some(pid));
     let status = handle.join();
+    crate::tty::set_foreground(shell);
     match status {
         s if s < 0 => println!("run: cannot run {path}: errno {}", -s),
         s if s & 0x7f == 0 => println!("[{pid}] {path}: exited with status {}", (s >> 8) & 0xff),

@@ -5,5 +5,6 @@ pub mod common;
 pub mod entry_32;
 pub mod switch;
 pub mod syscall_32;
+pub mod syscall_names;
 
 pub use entry_32::{PtRegs, TrapFrame};

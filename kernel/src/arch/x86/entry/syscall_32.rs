@@ -45,6 +45,12 @@ pub mod nr {
     pub const MMAP2: i32 = 192;
     /// `mprotect(start, len, prot)`.
     pub const MPROTECT: i32 = 125;
+    /// `stat64(path, buf)`.
+    pub const STAT64: i32 = 195;
+    /// `lstat64(path, buf)`.
+    pub const LSTAT64: i32 = 196;
+    /// `fstat64(fd, buf)`.
+    pub const FSTAT64: i32 = 197;
     /// `getpid()`.
     pub const GETPID: i32 = 20;
     /// `uname(buf)` (`newuname`).
@@ -53,6 +59,14 @@ pub mod nr {
     pub const NANOSLEEP: i32 = 162;
     /// `sched_yield()`.
     pub const SCHED_YIELD: i32 = 158;
+    /// `getuid32()`.
+    pub const GETUID32: i32 = 199;
+    /// `getgid32()`.
+    pub const GETGID32: i32 = 200;
+    /// `geteuid32()`.
+    pub const GETEUID32: i32 = 201;
+    /// `getegid32()`.
+    pub const GETEGID32: i32 = 202;
     /// `set_thread_area(u_info)`.
     pub const SET_THREAD_AREA: i32 = 243;
     /// `exit_group(status)`.
@@ -91,6 +105,30 @@ pub mod nr {
     pub const TKILL: i32 = 238;
     /// `tgkill(tgid, tid, sig)`.
     pub const TGKILL: i32 = 270;
+    // The namespace calls (fs/namei.rs, open.rs, readdir.rs, d_path.rs).
+    pub const LINK: i32 = 9;
+    pub const UNLINK: i32 = 10;
+    pub const CREAT: i32 = 8;
+    pub const CHDIR: i32 = 12;
+    pub const ACCESS: i32 = 33;
+    pub const RENAME: i32 = 38;
+    pub const MKDIR: i32 = 39;
+    pub const RMDIR: i32 = 40;
+    pub const SYMLINK: i32 = 83;
+    pub const READLINK: i32 = 85;
+    pub const FCHDIR: i32 = 133;
+    pub const GETCWD: i32 = 183;
+    pub const GETDENTS64: i32 = 220;
+    pub const OPENAT: i32 = 295;
+    pub const MKDIRAT: i32 = 296;
+    pub const UNLINKAT: i32 = 301;
+    pub const RENAMEAT: i32 = 302;
+    pub const LINKAT: i32 = 303;
+    pub const SYMLINKAT: i32 = 304;
+    pub const READLINKAT: i32 = 305;
+    pub const FACCESSAT: i32 = 307;
+    pub const RENAMEAT2: i32 = 353;
+    pub const STATX: i32 = 383;
 }
 
 /// The handler for system call `nr`, if there is one (Linux indexes
@@ -112,8 +150,15 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::MUNMAP => crate::mm::mmap::sys_munmap,
         nr::MMAP2 => crate::mm::mmap::sys_mmap2,
         nr::MPROTECT => crate::mm::mmap::sys_mprotect,
+        nr::STAT64 => crate::fs::stat::sys_stat64,
+        nr::LSTAT64 => crate::fs::stat::sys_lstat64,
+        nr::FSTAT64 => crate::fs::stat::sys_fstat64,
         nr::GETPID => crate::sys::sys_getpid,
         nr::NEWUNAME => crate::sys::sys_newuname,
+        nr::GETUID32 => crate::sys::sys_getuid32,
+        nr::GETGID32 => crate::sys::sys_getgid32,
+        nr::GETEUID32 => crate::sys::sys_geteuid32,
+        nr::GETEGID32 => crate::sys::sys_getegid32,
         nr::SCHED_YIELD => crate::sched::core::sys_sched_yield,
         nr::NANOSLEEP => crate::sched::timer::sys_nanosleep,
         nr::EXIT_GROUP => crate::exit::sys_exit_group,
@@ -135,6 +180,29 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::RT_SIGSUSPEND => crate::signal::sys_rt_sigsuspend,
         nr::TKILL => crate::signal::sys_tkill,
         nr::TGKILL => crate::signal::sys_tgkill,
+        nr::LINK => crate::fs::namei::sys_link,
+        nr::UNLINK => crate::fs::namei::sys_unlink,
+        nr::CREAT => crate::fs::open::sys_creat,
+        nr::CHDIR => crate::fs::open::sys_chdir,
+        nr::ACCESS => crate::fs::open::sys_access,
+        nr::RENAME => crate::fs::namei::sys_rename,
+        nr::MKDIR => crate::fs::namei::sys_mkdir,
+        nr::RMDIR => crate::fs::namei::sys_rmdir,
+        nr::SYMLINK => crate::fs::namei::sys_symlink,
+        nr::READLINK => crate::fs::namei::sys_readlink,
+        nr::FCHDIR => crate::fs::open::sys_fchdir,
+        nr::GETCWD => crate::fs::d_path::sys_getcwd,
+        nr::GETDENTS64 => crate::fs::readdir::sys_getdents64,
+        nr::OPENAT => crate::fs::open::sys_openat,
+        nr::MKDIRAT => crate::fs::namei::sys_mkdirat,
+        nr::UNLINKAT => crate::fs::namei::sys_unlinkat,
+        nr::RENAMEAT => crate::fs::namei::sys_renameat,
+        nr::LINKAT => crate::fs::namei::sys_linkat,
+        nr::SYMLINKAT => crate::fs::namei::sys_symlinkat,
+        nr::READLINKAT => crate::fs::namei::sys_readlinkat,
+        nr::FACCESSAT => crate::fs::open::sys_faccessat,
+        nr::RENAMEAT2 => crate::fs::namei::sys_renameat2,
+        nr::STATX => crate::fs::stat::sys_statx,
         _ => return None,
     })
 }
