@@ -165,12 +165,12 @@ fn open_creates_excl_refuses_trunc_empties_and_the_access_mode_is_enforced() {
     // O_APPEND is kept on the open file (write honours it), the creation
     // flags are not (Linux's f_flags).
     let fd = open("f", O_WRONLY | O_APPEND | O_CREAT | O_TRUNC, 0);
-    assert_eq!(file(fd).flags, (O_WRONLY | O_APPEND) as u32);
+    assert_eq!(file(fd).f_flags(), (O_WRONLY | O_APPEND) as u32);
     close(fd);
     // creat is open(O_CREAT | O_WRONLY | O_TRUNC).
     let fd = sc(nr::CREAT, &[p("c"), 0o640]);
     assert!(fd >= 0);
-    assert_eq!(file(fd).flags, O_WRONLY as u32);
+    assert_eq!(file(fd).f_flags(), O_WRONLY as u32);
     assert_eq!(lookup("c").unwrap().mode, 0o640);
     assert_eq!(write(fd, b"abc"), 3);
     close(fd);

@@ -73,7 +73,7 @@ USER_TIMEOUT=30
 # SPEC_QEMU_OUT and SPEC_QEMU_STATUS, if set, replace SPEC_OUT and
 # SPEC_STATUS for the qemu-i386 run only: where qemu-i386's emulation
 # differs from Linux (each such line says why). Linux stays the oracle.
-USER_PROGRAMS=(echoline execer forktest fstest hello init memory mprotect panics sigtest sleeper startup stattest syscall_abi tls ubench)
+USER_PROGRAMS=(echoline execer forktest fstest hello init memory mprotect panics pipetest sigtest sleeper startup stattest syscall_abi tls ubench)
 user_spec() {
     SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0; SPEC_VARIES=(); SPEC_IN=""
     SPEC_QEMU_OUT=(); SPEC_QEMU_STATUS=""
@@ -138,6 +138,20 @@ user_spec() {
         execer)
             user_spec_checks execer execve_missing_file_enoent execve_kernel_pointer_efault \
                 wait4_returns_the_child the_execd_child_exited_42 ;;
+        pipetest)
+            # A shell's pipeline (fork, pipe, dup2 onto stdout, exec of
+            # hello, read to end of file), FD_CLOEXEC at exec, one position
+            # across fork, EOF/EPIPE/O_NONBLOCK, /dev/null and /dev/zero.
+            user_spec_checks pipetest read_ends_with_eof_not_an_error exec_child_exited_0 \
+                exec_child_stdout_came_through_the_pipe pipe2_cloexec_sets_fd_cloexec \
+                fd_cloexec_closed_at_execve_others_kept fork_shares_the_file_position \
+                read_without_writers_eof write_without_readers_epipe three_small_writes_read_as_one \
+                nonblocking_read_of_empty_pipe_eagain nonblocking_write_fills_64k \
+                nonblocking_write_to_full_pipe_eagain getfl_read_end getfl_write_end \
+                pipe2_bad_flags_einval pipe_null_pointer_efault \
+                dup_of_closed_fd_ebadf dup2_onto_itself_of_closed_fd_ebadf dup2_onto_itself_returns_it \
+                dup3_equal_fds_einval fcntl_unknown_cmd_einval dev_null_reads_eof dev_null_swallows_writes \
+                dev_zero_reads_zeros ;;
         forktest)
             user_spec_checks forktest fork_returns_the_childs_pid wait4_returns_the_child child_exit_status_7 \
                 parents_copy_unchanged parents_bss_unchanged parents_own_write_kept no_more_children_echild \
@@ -210,7 +224,7 @@ user_spec() {
                 kill_signal_0_checks_existence kill_no_such_pid_esrch kill_int_min_esrch \
                 kill_no_such_group_esrch tkill_tid_0_einval tgkill_tgid_0_einval tgkill_bad_signal_einval \
                 tgkill_wrong_group_esrch kill_child_returns_0 wait4_reaps_the_killed_child \
-                wifsignaled_wtermsig_sigterm default_action_terminates wait4_with_a_sigchld_handler \
+                wifsignaled_wtermsig_sigterm default_action_terminates write_to_a_pipe_without_readers_is_sigpipe wait4_with_a_sigchld_handler \
                 sigchld_delivered sigchld_si_code_cld_exited sigchld_si_pid_is_the_child \
                 sigchld_si_status_is_the_exit_code sigsegv_handler_runs sigsegv_si_addr_is_the_address \
                 sigsegv_si_code_segv_maperr sigsegv_on_a_read_only_page_segv_accerr sigsegv_accerr_si_addr \

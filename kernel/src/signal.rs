@@ -514,8 +514,20 @@ fn current_pid() -> u32 {
 /// `send_sig(sig, task)`: a signal from the current task (Linux
 /// `send_sig(sig, p, 0)`: `si_code` SI_USER, `si_pid` the sender), as
 /// `pipe_write` sends SIGPIPE to itself.
-pub fn send_sig(sig: i32, t: &alloc::sync::Arc<Task>) {
-    send_signal(sig, KSigInfo { code: SI_USER, pid: current_pid(), ..Default::default() }, t);
+pub fn send_sig(sig: i32, t: &Task) {
+    let info = KSigInfo { code: SI_USER, pid: current_pid(), ..Default::default() };
+    if let Some(t) = task_arc(t) {
+        send_signal(sig, info, &t);
+    }
+}
+
+/// The shared handle of `t` (the current task's, or from the task list;
+/// `None` for a task already gone), which waking it needs.
+fn task_arc(t: &Task) -> Option<alloc::sync::Arc<Task>> {
+    if crate::sched::current_opt().is_some_and(|c| core::ptr::eq(c, t)) {
+        return Some(crate::sched::current_arc());
+    }
+    crate::sched::task::ALL_TASKS.lock_irqsave().iter().find(|a| core::ptr::eq(&***a, t)).cloned()
 }
 
 /// Every process, for kill's searches (a copy of the list: sending may

@@ -211,6 +211,9 @@ pub fn exec_binprm(file: &[u8], execfn: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -
     let (mm, info) = prepare_binprm(file)?;
     let (block, sp) = create_elf_tables(&info, execfn, argv, envp)?;
     crate::sched::current().set_mm(mm);
+    // Past the point of no return: FD_CLOEXEC descriptors close (Linux
+    // begin_new_exec -> do_close_on_exec).
+    super::file::do_close_on_exec();
     if copy_to_user(sp, &block) != 0 {
         return Err(ExecError::Fault);
     }

@@ -165,6 +165,12 @@ pub fn ramfs_symlink(dir: &InodeRef, name: &str, target: &str) -> Result<InodeRe
     mknod(dir, name, new_inode(0o777, InodeKind::Symlink(target.to_string())))
 }
 
+/// A new character device node `name` in `dir`, `major:minor` (Linux
+/// `ramfs_mknod` with `S_IFCHR`, as `init_mknod` and devtmpfs make them).
+pub fn ramfs_mknod_chr(dir: &InodeRef, name: &str, mode: u32, major: u32, minor: u32) -> Result<InodeRef, FsError> {
+    mknod(dir, name, new_inode(mode, InodeKind::CharDevice { major, minor }))
+}
+
 /// A further name `name` in `dir` for `inode` (Linux `vfs_link` +
 /// `simple_link`): `EPERM` for a directory, `ENOENT` if the inode has no
 /// name left (Linux refuses to resurrect an unlinked file, `vfs_link`'s
@@ -367,6 +373,8 @@ pub fn dt_type(inode: &Inode) -> u8 {
         InodeKind::Regular(_) => 8,
         InodeKind::Directory(_) => 4,
         InodeKind::Symlink(_) => 10,
+        InodeKind::CharDevice { .. } => 2,
+        InodeKind::Pipe(_) => 1,
     }
 }
 

@@ -22,7 +22,9 @@
 //!
 //! Beside the filesystem: `read_write.rs` (the `write` system call; fds
 //! 0-2 are the console), `binfmt_elf.rs` (loading a static ELF) and
-//! `exec.rs` (the new address space and Linux's initial stack).
+//! `exec.rs` (the new address space and Linux's initial stack); `pipe.rs`
+//! (pipes whose buffers are highmem pages), `fcntl.rs` (`dup*`, `fcntl`)
+//! and `char_dev.rs` (`/dev`: null, zero, tty, console).
 //!
 //! What a later issue builds on: [`Inode::read_pages`] hands out the file
 //! one kmap_local-mapped page at a time, so `read()` copies straight from
@@ -30,13 +32,16 @@
 //! ([`FsError::errno`]).
 
 pub mod binfmt_elf;
+pub mod char_dev;
 pub mod exec;
+pub mod fcntl;
 pub mod file;
 pub mod d_path;
 pub mod initramfs;
 pub mod libfs;
 pub mod namei;
 pub mod open;
+pub mod pipe;
 pub mod ramfs;
 pub mod read_write;
 pub mod readdir;
@@ -141,6 +146,12 @@ pub enum InodeKind {
     Directory(Mutex<BTreeMap<String, InodeRef>>),
     /// A symlink: its target, as stored.
     Symlink(String),
+    /// A character device node (`S_IFCHR`), with Linux's device number:
+    /// opening it reaches the driver (`char_dev.rs`), not these bytes.
+    CharDevice { major: u32, minor: u32 },
+    /// A pipe (Linux's pipefs inode with its `i_pipe`): in no directory,
+    /// made by `pipe2`, read and written through its two open files.
+    Pipe(Arc<pipe::PipeInodeInfo>),
 }
 
 /// One file (Linux `struct inode`, with ramfs's contents inside).
@@ -180,7 +191,31 @@ impl Inode {
             InodeKind::Regular(_) => FileType::Regular,
             InodeKind::Directory(_) => FileType::Directory,
             InodeKind::Symlink(_) => FileType::Symlink,
+            InodeKind::CharDevice { .. } => FileType::CharDevice,
+            InodeKind::Pipe(_) => FileType::Fifo,
         }
+    }
+
+    /// A device node's number `(major, minor)` (Linux `i_rdev`); `None`
+    /// for anything else.
+    pub fn rdev(&self) -> Option<(u32, u32)> {
+        match self.kind {
+            InodeKind::CharDevice { major, minor } => Some((major, minor)),
+            _ => None,
+        }
+    }
+
+    /// An inode that lives in no directory of the rootfs (a pipe's): its
+    /// own inode number space, as Linux's pipefs has.
+    pub fn new_anon(mode: u32, kind: InodeKind) -> InodeRef {
+        static NEXT_ANON_INO: AtomicU32 = AtomicU32::new(1);
+        Arc::new(Inode {
+            ino: NEXT_ANON_INO.fetch_add(1, Ordering::Relaxed),
+            mode: mode & 0o7777,
+            kind,
+            nlink: AtomicU32::new(1),
+            parent: crate::locking::SpinLock::new(None),
+        })
     }
 
     /// Size in bytes: a file's length, a symlink's target length, and for
@@ -188,7 +223,7 @@ impl Inode {
     pub fn size(&self) -> usize {
         match &self.kind {
             InodeKind::Regular(f) => f.lock().size(),
-            InodeKind::Directory(_) => 0,
+            InodeKind::Directory(_) | InodeKind::CharDevice { .. } | InodeKind::Pipe(_) => 0,
             InodeKind::Symlink(t) => t.len(),
         }
     }
@@ -198,7 +233,7 @@ impl Inode {
         match &self.kind {
             InodeKind::Regular(f) => Ok(f),
             InodeKind::Directory(_) => Err(FsError::IsADirectory),
-            InodeKind::Symlink(_) => Err(FsError::Invalid),
+            InodeKind::Symlink(_) | InodeKind::CharDevice { .. } | InodeKind::Pipe(_) => Err(FsError::Invalid),
         }
     }
 
@@ -389,6 +424,16 @@ impl Ramfs {
         let Some(name) = name else { return Err(FsError::Exists) };
         Self::clean_path(&dir, name, |_| false)?;
         libfs::ramfs_symlink(&dir, name, target)
+    }
+
+    /// Make `path` a character device node `major:minor` (Linux
+    /// `init_mknod` / `vfs_mknod` with `S_IFCHR`); an existing entry that
+    /// is not a directory with entries is replaced, as for the other kinds.
+    pub fn mknod_chr(&self, path: &str, mode: u32, major: u32, minor: u32) -> Result<InodeRef, FsError> {
+        let (dir, name) = self.parent_of(path)?;
+        let Some(name) = name else { return Err(FsError::Exists) };
+        Self::clean_path(&dir, name, |_| false)?;
+        libfs::ramfs_mknod_chr(&dir, name, mode, major, minor)
     }
 
     /// Give `inode` a further name `path` (Linux `init_link`: a hard link).

@@ -15,9 +15,8 @@
 //!    fd_install:  the lowest free descriptor, a File with the flags
 //! ```
 
-use alloc::sync::Arc;
 
-use super::file::{Fd, File, O_ACCMODE, O_WRONLY};
+use super::file::{O_ACCMODE, O_WRONLY};
 use super::libfs;
 use super::namei::{self, AT_FDCWD, Base, LastType};
 use super::{FsError, InodeKind, InodeRef, MAXSYMLINKS};
@@ -138,10 +137,14 @@ pub fn do_sys_open(dirfd: i32, pathp: usize, flags: u32, mode: u32) -> i32 {
         Ok(i) => i,
         Err(e) => return -e.errno(),
     };
-    // Linux's f_flags: the creation flags are gone once the file is open.
-    let kept = flags & !(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
-    let file = Fd::File(Arc::new(File::new(inode, kept)));
-    match crate::sched::current().files.lock().install(file) {
+    // A device node reaches its driver (chrdev_open); File::new drops the
+    // creation flags from f_flags, as Linux's do_dentry_open; O_CLOEXEC
+    // marks the descriptor.
+    let file = match super::file::do_dentry_open(inode, flags) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    match crate::sched::current().files.lock().alloc_fd(0, file, flags & O_CLOEXEC != 0) {
         Some(fd) => fd,
         None => -EMFILE,
     }

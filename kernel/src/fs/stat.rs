@@ -50,6 +50,7 @@ pub const S_IFLNK: u32 = 0o120000;
 pub const S_IFREG: u32 = 0o100000;
 pub const S_IFDIR: u32 = 0o040000;
 pub const S_IFCHR: u32 = 0o020000;
+pub const S_IFIFO: u32 = 0o010000;
 
 /// The size of i386's `struct stat64`.
 pub const STAT64_SIZE: usize = 96;
@@ -98,7 +99,11 @@ pub fn vfs_getattr(inode: &Inode) -> Kstat {
         InodeKind::Regular(_) => S_IFREG,
         InodeKind::Directory(_) => S_IFDIR,
         InodeKind::Symlink(_) => S_IFLNK,
+        InodeKind::CharDevice { .. } => S_IFCHR,
+        InodeKind::Pipe(_) => S_IFIFO,
     };
+    // A device node's number, as Linux's new_encode_dev packs it.
+    let rdev = inode.rdev().map_or(0, |(major, minor)| new_encode_dev(major, minor));
     let (pages, _) = inode.page_counts();
     Kstat {
         dev: RAMFS_DEV,
@@ -107,7 +112,7 @@ pub fn vfs_getattr(inode: &Inode) -> Kstat {
         nlink: inode.nlink.load(core::sync::atomic::Ordering::Relaxed),
         uid: 0,
         gid: 0,
-        rdev: 0,
+        rdev,
         size: inode.size() as i64,
         blksize: BLKSIZE,
         blocks: (pages * (mm::layout::PAGE_SIZE / 512)) as u64,

@@ -43,6 +43,7 @@ entry!(main);
 const FORK: usize = 2;
 const CLOSE: usize = 6;
 const PAUSE: usize = 29;
+const PIPE: usize = 42;
 const KILL: usize = 37;
 const SETPGID: usize = 57;
 const GETPPID: usize = 64;
@@ -530,6 +531,21 @@ fn main(args: Args) -> i32 {
     });
     wait4(child, &mut status);
     t.check("default_action_terminates", status & 0x7f == SIGUSR2 as i32, format_args!("status {status:#x}"));
+
+    // a write to a pipe nobody reads: SIGPIPE, whose default kills
+    let child = spawn(|| {
+        close_stderr();
+        let mut fds = [0i32; 2];
+        // SAFETY: fds is ours, two ints; the calls touch nothing else.
+        unsafe {
+            if syscall1(PIPE, fds.as_mut_ptr() as usize) != 0 { return 1; }
+            syscall1(CLOSE, fds[0] as usize);
+        }
+        user::syscall::write(fds[1], b"x");
+        99
+    });
+    wait4(child, &mut status);
+    t.check("write_to_a_pipe_without_readers_is_sigpipe", status & 0x7f == 13, format_args!("status {status:#x}"));
 
     // --- SIGCHLD when a child exits
     reset();

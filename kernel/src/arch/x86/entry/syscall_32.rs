@@ -129,6 +129,21 @@ pub mod nr {
     pub const FACCESSAT: i32 = 307;
     pub const RENAMEAT2: i32 = 353;
     pub const STATX: i32 = 383;
+    // Pipes and descriptors (pipes branch).
+    /// `dup(oldfd)`.
+    pub const DUP: i32 = 41;
+    /// `pipe(fildes)`.
+    pub const PIPE: i32 = 42;
+    /// `fcntl(fd, cmd, arg)`.
+    pub const FCNTL: i32 = 55;
+    /// `dup2(oldfd, newfd)`.
+    pub const DUP2: i32 = 63;
+    /// `fcntl64(fd, cmd, arg)`.
+    pub const FCNTL64: i32 = 221;
+    /// `dup3(oldfd, newfd, flags)`.
+    pub const DUP3: i32 = 330;
+    /// `pipe2(fildes, flags)`.
+    pub const PIPE2: i32 = 331;
 }
 
 /// The handler for system call `nr`, if there is one (Linux indexes
@@ -203,6 +218,13 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::FACCESSAT => crate::fs::open::sys_faccessat,
         nr::RENAMEAT2 => crate::fs::namei::sys_renameat2,
         nr::STATX => crate::fs::stat::sys_statx,
+        nr::DUP => crate::fs::fcntl::sys_dup,
+        nr::PIPE => crate::fs::pipe::sys_pipe,
+        nr::FCNTL => crate::fs::fcntl::sys_fcntl,
+        nr::DUP2 => crate::fs::fcntl::sys_dup2,
+        nr::FCNTL64 => crate::fs::fcntl::sys_fcntl64,
+        nr::DUP3 => crate::fs::fcntl::sys_dup3,
+        nr::PIPE2 => crate::fs::pipe::sys_pipe2,
         _ => return None,
     })
 }
