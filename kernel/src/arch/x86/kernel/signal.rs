@@ -105,9 +105,9 @@ fn get_sigframe(regs: &PtRegs, size: usize) -> u32 {
 
 /// Build the handler's frame on the user stack and point the registers at
 /// the handler (Linux `setup_rt_frame`, which on i386 picks the rt frame
-/// for SA_SIGINFO and the old one otherwise). `Err` if the stack cannot
-/// take it.
-pub fn setup_rt_frame(ksig: &KSignal, oldset: u64, trap: (u32, u32, u32), regs: &mut PtRegs) -> Result<(), ()> {
+/// for SA_SIGINFO and the old one otherwise). `Err(-EFAULT)` if the
+/// stack cannot take it.
+pub fn setup_rt_frame(ksig: &KSignal, oldset: u64, trap: (u32, u32, u32), regs: &mut PtRegs) -> Result<(), i32> {
     let rt = ksig.ka.flags & SA_SIGINFO != 0;
     let size = if rt { RT_SIGFRAME_SIZE } else { SIGFRAME_SIZE };
     let frame = get_sigframe(regs, size);
@@ -136,7 +136,7 @@ pub fn setup_rt_frame(ksig: &KSignal, oldset: u64, trap: (u32, u32, u32), regs: 
         put(&mut b, SF_EXTRAMASK, (oldset >> 32) as u32);
     }
     if copy_to_user(frame as usize, &b[..size]) != 0 {
-        return Err(());
+        return Err(-crate::errno::EFAULT);
     }
     regs.sp = frame;
     regs.ip = ksig.ka.handler;
