@@ -73,7 +73,7 @@ USER_TIMEOUT=30
 # SPEC_QEMU_OUT and SPEC_QEMU_STATUS, if set, replace SPEC_OUT and
 # SPEC_STATUS for the qemu-i386 run only: where qemu-i386's emulation
 # differs from Linux (each such line says why). Linux stays the oracle.
-USER_PROGRAMS=(echoline execer forktest fstest hello init memory mprotect panics pipetest sleeper startup stattest syscall_abi tls ubench)
+USER_PROGRAMS=(echoline execer forktest fstest hello init memory mprotect panics pipetest sigtest sleeper startup stattest syscall_abi tls ubench)
 user_spec() {
     SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0; SPEC_VARIES=(); SPEC_IN=""
     SPEC_QEMU_OUT=(); SPEC_QEMU_STATUS=""
@@ -202,6 +202,38 @@ user_spec() {
                 write_returns_count write_zero_bytes_returns_0 write_kernel_address_efault \
                 write_null_efault write_closed_fd_ebadf write_fd_minus_one_ebadf \
                 sched_yield_returns_0 getpid_positive_and_stable ;;
+        sigtest)
+            # (Its `linux-only` checks, where qemu-i386 differs, run in
+            # tests/signal.rs.)
+            user_spec_checks sigtest rt_sigaction_sigsetsize_4_einval rt_sigaction_sigkill_einval rt_sigaction_sigstop_einval \
+                rt_sigaction_signal_0_einval rt_sigaction_signal_65_einval rt_sigaction_query_sigkill_ok \
+                rt_sigaction_unmapped_act_efault rt_sigaction_unmapped_oact_efault rt_sigaction_installs \
+                rt_sigaction_reads_back rt_sigaction_old_action_is_ours kill_self_runs_the_handler_once \
+                handler_gets_the_signal_number siginfo_si_signo siginfo_si_code_si_user \
+                siginfo_si_pid_is_the_sender ucontext_holds_the_interrupted_edx \
+                handler_runs_with_its_signal_blocked rt_sigreturn_restores_every_register_and_df \
+                the_mask_is_back_after_the_handler old_style_handler_runs old_style_sigcontext_holds_edx \
+                sigreturn_restores_every_register_and_df tkill_self_si_tkill tgkill_self_runs_the_handler \
+                sig_block_returns_0 oldset_was_empty blocked_signal_not_delivered blocked_signal_is_pending \
+                unblocking_delivers_it_once nothing_pending_after sigkill_and_sigstop_cannot_be_blocked \
+                sigprocmask_bad_how_einval sigprocmask_bad_how_without_set_is_ok sigprocmask_sigsetsize_4_einval \
+                sigprocmask_unmapped_set_efault sigpending_sigsetsize_9_einval sigsuspend_sigsetsize_4_einval \
+                blocked_ignored_signal_is_pending setting_sig_ign_discards_it \
+                sigchld_and_sigwinch_ignored_by_default sigsuspend_eintr_after_the_handler \
+                sigsuspend_puts_the_mask_back kill_signal_65_einval kill_signal_minus_1_einval \
+                kill_signal_0_checks_existence kill_no_such_pid_esrch kill_int_min_esrch \
+                kill_no_such_group_esrch tkill_tid_0_einval tgkill_tgid_0_einval tgkill_bad_signal_einval \
+                tgkill_wrong_group_esrch kill_child_returns_0 wait4_reaps_the_killed_child \
+                wifsignaled_wtermsig_sigterm default_action_terminates write_to_a_pipe_without_readers_is_sigpipe wait4_with_a_sigchld_handler \
+                sigchld_delivered sigchld_si_code_cld_exited sigchld_si_pid_is_the_child \
+                sigchld_si_status_is_the_exit_code sigsegv_handler_runs sigsegv_si_addr_is_the_address \
+                sigsegv_si_code_segv_maperr sigsegv_on_a_read_only_page_segv_accerr sigsegv_accerr_si_addr \
+                nanosleep_interrupted_eintr_with_time_left nanosleep_eintr_even_with_sa_restart \
+                wait4_interrupted_eintr wait4_restarted_with_sa_restart frame_cannot_set_iopl_nt_or_clear_if getpgid_0_is_getpgrp \
+                getsid_0_is_getsid_self getpgid_no_such_pid_esrch getsid_no_such_pid_esrch \
+                setpgid_negative_pgid_einval setpgid_no_such_pid_esrch child_inherits_the_group \
+                setpgid_child_own_group getpgid_child_is_its_pid kill_minus_pgid_reaches_the_group \
+                the_group_member_died_of_it setsid_new_session_then_eperm ;;
         sleeper)
             user_spec_checks sleeper sleep_10ms sleep_zero nsec_too_big_einval negative_einval ;;
         tls)

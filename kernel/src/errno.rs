@@ -8,6 +8,8 @@ pub const EPERM: i32 = 1;
 pub const ENOENT: i32 = 2;
 /// No such process (set_thread_area: no free TLS entry).
 pub const ESRCH: i32 = 3;
+/// Interrupted system call: a signal's handler ran while the call slept.
+pub const EINTR: i32 = 4;
 /// I/O error (a read of the console by a process not in its foreground).
 pub const EIO: i32 = 5;
 /// Argument list too long.
@@ -63,3 +65,17 @@ pub const EOPNOTSUPP: i32 = 95;
 /// Package not installed (Linux's answer to `O_NOTIFICATION_PIPE` without
 /// `CONFIG_WATCH_QUEUE`).
 pub const ENOPKG: i32 = 65;
+
+/// Kernel-internal (never seen by a program; Linux `include/linux/errno.h`):
+/// a sleep interrupted by a signal. On the way back to user mode the
+/// signal code turns it into `-EINTR` when a handler runs without
+/// `SA_RESTART`, and otherwise restarts the call (`kernel/src/signal.rs`).
+pub const ERESTARTSYS: i32 = 512;
+/// Kernel-internal: restart the call whatever the handler's flags.
+pub const ERESTARTNOINTR: i32 = 513;
+/// Kernel-internal: restart only if no handler ran (`pause`,
+/// `rt_sigsuspend`): with a handler, `-EINTR`.
+pub const ERESTARTNOHAND: i32 = 514;
+/// Kernel-internal: restart through `restart_syscall` (0) and the task's
+/// restart block (`nanosleep` sleeps out the time that was left).
+pub const ERESTART_RESTARTBLOCK: i32 = 516;

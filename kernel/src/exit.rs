@@ -13,15 +13,32 @@ pub const fn exit_status(code: u32) -> i32 {
     ((code & 0xff) << 8) as i32
 }
 
+/// End the current process with wait status `status` (Linux `do_exit`).
+/// Its parent hears of it (SIGCHLD, the wake-up of its `wait4`) once the
+/// task has left its CPU for the last time and can be reaped: see
+/// [`exit_notify`].
+pub fn do_exit(status: i32) -> ! {
+    crate::sched::exit(status)
+}
+
+/// A dead task has switched out for the last time (the context switch
+/// calls this, Linux `exit_notify` -> `do_notify_parent`): a process's
+/// parent gets SIGCHLD with `CLD_EXITED` / `CLD_KILLED` and the status.
+pub fn exit_notify(task: &crate::sched::task::Task) {
+    if task.signal.is_user() {
+        crate::signal::notify_parent_exit(task, task.exit_code());
+    }
+}
+
 /// `exit(status)`: end the calling thread (Linux `do_exit`).
 pub fn sys_exit(regs: &mut PtRegs) -> i32 {
-    crate::sched::exit(exit_status(regs.bx))
+    do_exit(exit_status(regs.bx))
 }
 
 /// `exit_group(status)`: end every thread of the process; with one thread
 /// per process so far, the same as `exit`.
 pub fn sys_exit_group(regs: &mut PtRegs) -> i32 {
-    crate::sched::exit(exit_status(regs.bx))
+    do_exit(exit_status(regs.bx))
 }
 
 /// `WNOHANG`: `wait4` returns 0 at once if no child it may reap has ended.
@@ -50,11 +67,9 @@ fn is_zombie(task: &crate::sched::task::Task) -> bool {
 /// reap it (Linux `kernel/exit.c`, `kernel_wait4` and `do_wait`).
 ///
 /// Which children it may reap: `pid` > 0 that one; -1 any; 0 any child in
-/// the caller's process group, which, with no `setpgid` here, is every
-/// child (a fork inherits the group), so 0 is -1; `pid` < -1 the children
-/// in process group `-pid`: the caller's children are all in the caller's
-/// group, whose id we do not give out (no `getpgrp` yet), so none
-/// (`-ECHILD`), as Linux says for a group with none of ours in it.
+/// the caller's process group; `pid` < -1 any child in process group
+/// `-pid` (groups: kernel/src/signal.rs, `setpgid`); `-ECHILD` when none
+/// matches, as Linux says for a group with none of ours in it.
 ///
 /// Among those, the first that is already a zombie, in the order the
 /// children were forked (Linux walks `->children` the same way). If none
@@ -82,18 +97,20 @@ pub fn sys_wait4(regs: &mut PtRegs) -> i32 {
     let me = crate::sched::current();
     // Which children may be reaped. (The list changes only by this task's
     // own fork and wait4, so it stays put while we sleep.)
-    let wanted = |id: u32| match pid {
-        -1 | 0 => options & __WCLONE == 0,
-        p if p > 0 => options & __WCLONE == 0 && id as i32 == p,
-        _ => false,
+    let my_pgid = me.signal.pgid();
+    let wanted = |t: &crate::sched::task::Task| options & __WCLONE == 0 && match pid {
+        -1 => true,
+        0 => t.signal.pgid() == my_pgid,
+        p if p > 0 => t.id() as i32 == p,
+        p => t.signal.pgid() == p.unsigned_abs(),
     };
     let handle = loop {
         let candidates: alloc::vec::Vec<_> = {
             let mut children = me.children.lock();
-            if let Some(i) = children.iter().position(|h| wanted(h.task().id()) && is_zombie(h.task())) {
+            if let Some(i) = children.iter().position(|h| wanted(h.task()) && is_zombie(h.task())) {
                 break children.remove(i);
             }
-            children.iter().filter(|h| wanted(h.task().id())).map(|h| h.task().clone()).collect()
+            children.iter().filter(|h| wanted(h.task())).map(|h| h.task().clone()).collect()
         };
         if candidates.is_empty() {
             return -crate::errno::ECHILD;
@@ -104,18 +121,24 @@ pub fn sys_wait4(regs: &mut PtRegs) -> i32 {
         // Sleep on every candidate's exit queue (Linux `add_wait_queue` on
         // wait_chldexit, then `schedule`): queued and asleep first, then
         // the check, so an exit between the check above and the sleep
-        // wakes us (see sched/wait.rs).
+        // wakes us (see sched/wait.rs). TASK_INTERRUPTIBLE, as Linux's
+        // do_wait: a signal ends the wait with -ERESTARTSYS (-EINTR after
+        // a handler without SA_RESTART, a restart otherwise); a child that
+        // is already a zombie wins (the loop looks again first).
         crate::sched::preempt::might_sleep();
         let mut waiter = None;
         for c in &candidates {
-            waiter = Some(c.exit_wait.prepare_to_wait());
+            waiter = Some(c.exit_wait.prepare_to_wait_interruptible());
         }
-        if !candidates.iter().any(|c| is_zombie(c)) {
+        if !candidates.iter().any(|c| is_zombie(c)) && !crate::signal::signal_pending() {
             crate::sched::schedule();
         }
         let waiter = waiter.expect("at least one candidate");
         for c in &candidates {
             c.exit_wait.finish_wait(&waiter);
+        }
+        if !candidates.iter().any(|c| is_zombie(c)) && crate::signal::signal_pending() {
+            return -crate::errno::ERESTARTSYS;
         }
     };
     let child = handle.task().id() as i32;

@@ -39,24 +39,35 @@ pub fn sys_fork(regs: &mut PtRegs) -> i32 {
     let cwd = me.cwd.lock().clone();
     let tls = me.tls_for_switch();
     let parent = me.id();
-    let handle = crate::sched::spawn(me.name(), move || {
-        let child = crate::sched::current();
-        child.parent.store(parent, core::sync::atomic::Ordering::Relaxed);
-        *child.files.lock() = files;
-        *child.cwd.lock() = cwd;
-        // The parent's TLS entries too (Linux copies thread.tls_array); we
-        // are running, so load them into this CPU's GDT ourselves.
-        *child.tls.lock() = tls;
-        let flags = crate::arch::cpu::local_irq_save();
-        crate::arch::gdt::load_tls(crate::arch::percpu::raw_smp_processor_id(), &tls);
-        crate::arch::cpu::local_irq_restore(flags);
-        child.set_mm(child_mm);
-        let top = child.stack_top().expect("a task stack");
-        // SAFETY: the child runs on its copy of the parent's address space,
-        // where the parent's user registers are valid; the top of this new
-        // task's kernel stack is unused.
-        unsafe { crate::arch::entry::entry_32::start_user_mode(&child_regs, top) }
-    });
+    // Handlers, mask, process group and session (Linux copy_sighand,
+    // copy_signal): given to the child before it can run, so a parent's
+    // setpgid(child) cannot be overwritten by the child's own start-up.
+    let signals = me.signal.fork_copy();
+    let handle = crate::sched::spawn_prepared(
+        me.name(),
+        |t| {
+            t.signal.fork_apply(&signals);
+            // Before it can run: a parent's setpgid(child) or kill checks it.
+            t.parent.store(parent, core::sync::atomic::Ordering::Relaxed);
+        },
+        move || {
+            let child = crate::sched::current();
+            *child.files.lock() = files;
+            *child.cwd.lock() = cwd;
+            // The parent's TLS entries too (Linux copies thread.tls_array); we
+            // are running, so load them into this CPU's GDT ourselves.
+            *child.tls.lock() = tls;
+            let flags = crate::arch::cpu::local_irq_save();
+            crate::arch::gdt::load_tls(crate::arch::percpu::raw_smp_processor_id(), &tls);
+            crate::arch::cpu::local_irq_restore(flags);
+            child.set_mm(child_mm);
+            let top = child.stack_top().expect("a task stack");
+            // SAFETY: the child runs on its copy of the parent's address space,
+            // where the parent's user registers are valid; the top of this new
+            // task's kernel stack is unused.
+            unsafe { crate::arch::entry::entry_32::start_user_mode(&child_regs, top) }
+        },
+    );
     let pid = handle.task().id() as i32;
     me.children.lock().push(handle);
     pid

@@ -51,6 +51,7 @@ pub mod panic;
 pub mod params;
 pub mod percpu;
 pub mod sched;
+pub mod signal;
 pub mod smp;
 pub mod sys;
 pub mod tty;

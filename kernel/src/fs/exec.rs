@@ -341,6 +341,10 @@ pub fn sys_execve(regs: &mut PtRegs) -> i32 {
     match kernel_execve(path, &argv, &envp) {
         Ok(new) => {
             *regs = new;
+            // Caught signals back to SIG_DFL (their handlers were in the
+            // old program), ignored ones stay ignored (Linux
+            // flush_signal_handlers in begin_new_exec).
+            crate::signal::flush_signal_handlers();
             0
         }
         // Past the point of no return the old program is gone: Linux kills

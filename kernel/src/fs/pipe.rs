@@ -162,14 +162,9 @@ fn copy_page_from_iter(page: &Page, offset: usize, len: usize, from: usize) -> u
     len - left
 }
 
-/// Send `sig` to `task` (Linux `send_sig`).
-///
-/// TODO(signals): `crate::signal` does not exist in main yet (another
-/// helper is building it); until it does, this sends nothing, and a write
-/// to a pipe with no reader only returns `-EPIPE`. Replace the body with
-/// the real `send_sig` when signals land.
+/// Send `sig` to `task` (Linux `send_sig`, kernel/src/signal.rs).
 fn send_sig(sig: u32, task: &crate::sched::task::Task) {
-    log::trace!("pipe: SIGPIPE ({sig}) to pid {} not sent: no signals yet", task.id());
+    crate::signal::send_sig(sig as i32, task);
 }
 
 /// `SIGPIPE`'s number.

@@ -30,7 +30,7 @@ use mm::layout::NR_CPUS;
 
 use super::hooks::{sched_in, sched_out};
 use super::preempt::{clear_need_resched, preempt_count, preempt_count_set, set_need_resched};
-use super::task::{ALL_TASKS, TASK_DEAD, TASK_RUNNING, TASK_UNINTERRUPTIBLE, Task};
+use super::task::{ALL_TASKS, TASK_DEAD, TASK_RUNNING, Task};
 use crate::arch::cpu::{local_irq_restore, local_irq_save};
 use crate::arch::percpu::raw_smp_processor_id;
 use crate::arch::switch::__switch_to;
@@ -240,6 +240,17 @@ pub fn spawn_on(cpu: usize, name: &str, f: impl FnOnce() + Send + 'static) -> Jo
     spawn_affine(name, 1 << cpu, f)
 }
 
+/// Start a kernel thread as [`spawn`] does, after `prepare` has set up the
+/// new task (Linux `copy_process` fills in the child before
+/// `wake_up_new_task`): fork gives the child its signal state this way.
+pub fn spawn_prepared(name: &str, prepare: impl FnOnce(&Task), f: impl FnOnce() + Send + 'static) -> JoinHandle {
+    let task = Task::new_thread(name, super::task::CPU_MASK_ALL, Box::new(f));
+    prepare(&task);
+    ALL_TASKS.lock_irqsave().push(task.clone());
+    wake_up_new_task(task.clone());
+    JoinHandle { task }
+}
+
 /// Start a kernel thread allowed on the CPUs in `mask`.
 pub fn spawn_affine(name: &str, mask: u32, f: impl FnOnce() + Send + 'static) -> JoinHandle {
     let task = Task::new_thread(name, mask, Box::new(f));
@@ -305,9 +316,16 @@ fn wake_up_new_task(task: Arc<Task>) {
 /// Wake a sleeping task (Linux `try_to_wake_up`). Returns whether it was
 /// asleep. Safe from any context, interrupts included.
 pub fn try_to_wake_up(p: &Arc<Task>) -> bool {
+    wake_up_state(p, super::task::TASK_NORMAL)
+}
+
+/// Wake `p` only if its state is one of `state` (a mask: Linux
+/// `wake_up_state`). `signal_wake_up` wakes an interruptible sleep alone,
+/// SIGCONT a stopped task alone.
+pub fn wake_up_state(p: &Arc<Task>, state: u32) -> bool {
     let flags = local_irq_save();
     p.pi_lock.lock();
-    if p.state.load(Ordering::SeqCst) != TASK_UNINTERRUPTIBLE {
+    if p.state.load(Ordering::SeqCst) & state == 0 {
         // SAFETY: taken above.
         unsafe { p.pi_lock.unlock() };
         local_irq_restore(flags);
@@ -494,6 +512,9 @@ fn finish_task_switch() {
         let cpu = pick_cpu(prev.affinity(), prev.cpu());
         enqueue(prev, cpu);
     } else if prev_dead {
+        // Reapable from now on: tell the parent (Linux `do_notify_parent`:
+        // SIGCHLD, then the wake-up of its wait4).
+        crate::exit::exit_notify(&prev);
         prev.exit_wait.wake_up_all();
         ALL_TASKS.lock_irqsave().retain(|t| !Arc::ptr_eq(t, &prev));
     }

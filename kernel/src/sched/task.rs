@@ -23,8 +23,17 @@ use crate::sched::wait::WaitQueue;
 
 /// Runnable, or running (Linux `TASK_RUNNING`).
 pub const TASK_RUNNING: u32 = 0;
+/// Asleep until someone wakes it, or a signal arrives (Linux
+/// `TASK_INTERRUPTIBLE`: `signal_wake_up` wakes only this kind of sleep;
+/// see `kernel/src/signal.rs`).
+pub const TASK_INTERRUPTIBLE: u32 = 1;
 /// Asleep until someone wakes it (Linux `TASK_UNINTERRUPTIBLE`).
 pub const TASK_UNINTERRUPTIBLE: u32 = 2;
+/// Stopped by SIGSTOP/SIGTSTP/SIGTTIN/SIGTTOU until SIGCONT (Linux
+/// `TASK_STOPPED`); only `wake_up_state(.., TASK_STOPPED)` wakes it.
+pub const TASK_STOPPED: u32 = 4;
+/// The sleeps a plain wake-up ends (Linux `TASK_NORMAL`).
+pub const TASK_NORMAL: u32 = TASK_INTERRUPTIBLE | TASK_UNINTERRUPTIBLE;
 /// Finished; waiting to be reaped (Linux `TASK_DEAD`).
 pub const TASK_DEAD: u32 = 0x80;
 
@@ -65,6 +74,10 @@ pub struct Task {
     pub parent: AtomicU32,
     /// Its children not yet waited for (`wait4` joins them).
     pub children: crate::locking::SpinLock<Vec<super::core::JoinHandle>>,
+    /// Its signals: pending and blocked sets, handlers, process group and
+    /// session (Linux `task->pending`, `->blocked`, `->sighand`,
+    /// `->signal`; see `kernel/src/signal.rs`).
+    pub signal: crate::signal::SigState,
     /// Its open files (Linux `task->files`): fds 0-2 are the console.
     pub files: crate::locking::SpinLock<crate::fs::file::FdTable>,
     /// Its current directory (Linux `task->fs->pwd`), inherited at fork
@@ -137,6 +150,7 @@ impl Task {
             mm: crate::locking::SpinLock::new(None),
             rss_at_exit: crate::locking::SpinLock::new(None),
             files: crate::locking::SpinLock::new(crate::fs::file::FdTable::default()),
+            signal: crate::signal::SigState::new(),
             cwd: crate::locking::SpinLock::new(None),
             parent: AtomicU32::new(0),
             tls: crate::locking::SpinLock::new([0; crate::arch::gdt::GDT_ENTRY_TLS_ENTRIES]),
@@ -274,6 +288,8 @@ impl Task {
         let flags = crate::arch::cpu::local_irq_save();
         let old_active = crate::arch::tlb::switch_mm_irqs_off(mm.core());
         let old = self.mm.lock().replace(mm);
+        // A task with an address space is a process: signals reach it.
+        self.signal.set_user();
         crate::arch::cpu::local_irq_restore(flags);
         drop(old_active);
         drop(old);

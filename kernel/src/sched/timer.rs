@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 use super::core::{HZ, current_arc, jiffies, schedule, try_to_wake_up};
-use super::task::{TASK_UNINTERRUPTIBLE, Task};
+use super::task::{TASK_INTERRUPTIBLE, TASK_RUNNING, TASK_UNINTERRUPTIBLE, Task};
 use crate::locking::SpinLock;
 
 static TIMERS: SpinLock<Vec<(u64, Arc<Task>)>> = SpinLock::new(Vec::new());
@@ -37,6 +37,36 @@ pub fn schedule_timeout(ticks: u64) {
     schedule();
 }
 
+/// Sleep until `deadline` (in jiffies) or until a signal is pending,
+/// whichever comes first (Linux `schedule_timeout_interruptible`, with an
+/// absolute deadline). Returns the ticks left: 0 when the time is up, more
+/// when a signal ended the sleep early. The timer is taken off the list
+/// either way (Linux `del_timer_sync`), so it cannot wake a later sleep.
+#[track_caller]
+pub fn sleep_until_interruptible(deadline: u64) -> u64 {
+    super::preempt::might_sleep();
+    let me = current_arc();
+    loop {
+        let now = jiffies();
+        if now >= deadline {
+            return 0;
+        }
+        // The order of wait_event: asleep first, then the check, so a
+        // signal_wake_up between the check and schedule() is not lost.
+        me.state.store(TASK_INTERRUPTIBLE, Ordering::SeqCst);
+        TIMERS.lock_irqsave().push((deadline, me.clone()));
+        if crate::signal::signal_pending() {
+            me.state.store(TASK_RUNNING, Ordering::SeqCst);
+        } else {
+            schedule();
+        }
+        TIMERS.lock_irqsave().retain(|(_, t)| !Arc::ptr_eq(t, &me));
+        if crate::signal::signal_pending() {
+            return deadline.saturating_sub(jiffies());
+        }
+    }
+}
+
 /// Sleep for at least `ms` milliseconds.
 #[track_caller]
 pub fn msleep(ms: u64) {
@@ -57,8 +87,12 @@ pub fn msleep(ms: u64) {
 /// `nanosleep(req, rem)` (Linux `kernel/time/hrtimer.c`): sleep for the
 /// `struct timespec` at `req` (seconds, nanoseconds), rounded up to whole
 /// ticks. `-EINVAL` for nanoseconds outside 0..1e9 or negative seconds,
-/// `-EFAULT` for a bad pointer. Nothing interrupts a sleep yet (no
-/// signals), so `rem` is never written.
+/// `-EFAULT` for a bad pointer. The sleep is interruptible: a signal ends
+/// it early, `rem` (if not NULL) gets the time left, and the call returns
+/// `-ERESTART_RESTARTBLOCK`, which becomes `-EINTR` when a handler runs
+/// (whatever its SA_RESTART) and otherwise (a stop and continue) resumes
+/// through `restart_syscall` with the same deadline (Linux's
+/// `hrtimer_nanosleep_restart`).
 pub fn sys_nanosleep(regs: &mut crate::arch::entry::PtRegs) -> i32 {
     let mut ts = [0u8; 8];
     if crate::arch::lib::usercopy_32::copy_from_user(&mut ts, regs.bx as usize) != 0 {
@@ -70,8 +104,31 @@ pub fn sys_nanosleep(regs: &mut crate::arch::entry::PtRegs) -> i32 {
         return -crate::errno::EINVAL;
     }
     let ms = sec as u64 * 1000 + (nsec as u64).div_ceil(1_000_000);
-    if ms > 0 {
-        msleep(ms);
+    if ms == 0 {
+        return 0;
     }
-    0
+    // As msleep: whole ticks, plus one for the tick in progress.
+    let deadline = jiffies() + (ms * HZ).div_ceil(1000) + 1;
+    nanosleep_until(deadline, regs.cx, regs)
+}
+
+/// The sleep of `nanosleep` and of its restart: until `deadline`, or a
+/// signal (then the time left goes to `rmtp` and the call asks to be
+/// restarted through its restart block).
+pub fn nanosleep_until(deadline: u64, rmtp: u32, _regs: &mut crate::arch::entry::PtRegs) -> i32 {
+    let left = sleep_until_interruptible(deadline);
+    if left == 0 {
+        return 0;
+    }
+    if rmtp != 0 {
+        let ns = left * 1_000_000_000 / HZ;
+        let mut ts = [0u8; 8];
+        ts[..4].copy_from_slice(&((ns / 1_000_000_000) as u32).to_le_bytes());
+        ts[4..].copy_from_slice(&((ns % 1_000_000_000) as u32).to_le_bytes());
+        if crate::arch::lib::usercopy_32::copy_to_user(rmtp as usize, &ts) != 0 {
+            return -crate::errno::EFAULT;
+        }
+    }
+    crate::sched::current().signal.set_restart(Some(crate::signal::RestartBlock::Nanosleep { deadline, rmtp }));
+    -crate::errno::ERESTART_RESTARTBLOCK
 }

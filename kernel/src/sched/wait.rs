@@ -18,7 +18,7 @@ use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
 use crate::locking::SpinLock;
-use crate::sched::task::{TASK_RUNNING, TASK_UNINTERRUPTIBLE, Task};
+use crate::sched::task::{TASK_INTERRUPTIBLE, TASK_RUNNING, TASK_UNINTERRUPTIBLE, Task};
 use crate::sched::{current_arc, schedule, try_to_wake_up};
 
 /// A queue of sleeping tasks.
@@ -57,6 +57,41 @@ impl WaitQueue {
         self.finish_wait(&me);
     }
 
+    /// Sleep until `condition()` is true or a signal is pending (Linux
+    /// `wait_event_interruptible`): `Err(-ERESTARTSYS)` in the second case,
+    /// which a system call returns as it is (the signal code turns it into
+    /// `-EINTR` or a restart, see `kernel/src/signal.rs`). The condition
+    /// wins when both hold, as in Linux.
+    #[track_caller]
+    pub fn wait_event_interruptible(&self, mut condition: impl FnMut() -> bool) -> Result<(), i32> {
+        if condition() {
+            return Ok(());
+        }
+        crate::sched::preempt::might_sleep();
+        let me = current_arc();
+        let result = loop {
+            self.enqueue(&me, TASK_INTERRUPTIBLE);
+            if condition() {
+                break Ok(());
+            }
+            if crate::signal::signal_pending() {
+                break Err(-crate::errno::ERESTARTSYS);
+            }
+            schedule();
+        };
+        self.finish_wait(&me);
+        result
+    }
+
+    /// [`WaitQueue::prepare_to_wait`] for an interruptible sleep (Linux
+    /// `prepare_to_wait(.., TASK_INTERRUPTIBLE)`): the caller checks
+    /// `signal_pending()` after this and before `schedule()`.
+    pub fn prepare_to_wait_interruptible(&self) -> Arc<Task> {
+        let me = current_arc();
+        self.enqueue(&me, TASK_INTERRUPTIBLE);
+        me
+    }
+
     /// Step 1 of the recipe, for callers that check their condition under
     /// a lock of their own (as kmap does with `kmap_lock`): queue the
     /// current task and mark it asleep; then drop the lock, `schedule()`,
@@ -68,12 +103,16 @@ impl WaitQueue {
     }
 
     fn enqueue_current(&self, me: &Arc<Task>) {
+        self.enqueue(me, TASK_UNINTERRUPTIBLE);
+    }
+
+    fn enqueue(&self, me: &Arc<Task>, state: u32) {
         let mut q = self.waiters.lock_irqsave();
         if !q.iter().any(|t| Arc::ptr_eq(t, me)) {
             q.push_back(me.clone());
         }
         self.nr.store(q.len(), Ordering::SeqCst);
-        me.state.store(TASK_UNINTERRUPTIBLE, Ordering::SeqCst);
+        me.state.store(state, Ordering::SeqCst);
     }
 
     /// Back to running, off the queue (Linux `finish_wait`).

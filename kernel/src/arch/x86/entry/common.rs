@@ -8,6 +8,8 @@
 //!      do_int80_syscall_32            interrupts on, table lookup
 //!        ia32_sys_call_table[nr]      (syscall_32.rs)
 //!      regs.ax = result or -ENOSYS  (an unknown number: logged once, at debug level)
+//!      do_signal                      a pending signal: its handler's frame,
+//!                                     or restart / -EINTR (signal.rs)
 //!      syscall_exit_to_user_mode      interrupts off; no kmap_local held
 //!    iret                             back in ring 3, result in eax
 //! ```
@@ -33,6 +35,11 @@ pub extern "C" fn do_int80_syscall_32(regs: &mut PtRegs) {
             (-ENOSYS) as u32
         }
     };
+    // exit_to_user_mode_loop: signals to deliver, or an interrupted call
+    // to restart or fail (kernel/src/signal.rs). Interrupts are still on.
+    if crate::signal::exit_to_user_mode_work(regs) {
+        crate::signal::do_signal(regs);
+    }
     syscall_exit_to_user_mode();
 }
 

@@ -81,6 +81,40 @@ pub mod nr {
     pub const FTRUNCATE64: i32 = 194;
     /// `exit_group(status)`.
     pub const EXIT_GROUP: i32 = 252;
+    /// `restart_syscall()`: what an interrupted call restarts through.
+    pub const RESTART_SYSCALL: i32 = 0;
+    /// `kill(pid, sig)`.
+    pub const KILL: i32 = 37;
+    /// `pause()`.
+    pub const PAUSE: i32 = 29;
+    /// `setpgid(pid, pgid)`.
+    pub const SETPGID: i32 = 57;
+    /// `getpgrp()`.
+    pub const GETPGRP: i32 = 65;
+    /// `setsid()`.
+    pub const SETSID: i32 = 66;
+    /// `sigaction(sig, act, oact)` (the old struct).
+    pub const SIGACTION: i32 = 67;
+    /// `sigreturn()` (the old frame).
+    pub const SIGRETURN: i32 = 119;
+    /// `getpgid(pid)`.
+    pub const GETPGID: i32 = 132;
+    /// `getsid(pid)`.
+    pub const GETSID: i32 = 147;
+    /// `rt_sigreturn()`.
+    pub const RT_SIGRETURN: i32 = 173;
+    /// `rt_sigaction(sig, act, oact, sigsetsize)`.
+    pub const RT_SIGACTION: i32 = 174;
+    /// `rt_sigprocmask(how, set, oset, sigsetsize)`.
+    pub const RT_SIGPROCMASK: i32 = 175;
+    /// `rt_sigpending(set, sigsetsize)`.
+    pub const RT_SIGPENDING: i32 = 176;
+    /// `rt_sigsuspend(mask, sigsetsize)`.
+    pub const RT_SIGSUSPEND: i32 = 179;
+    /// `tkill(tid, sig)`.
+    pub const TKILL: i32 = 238;
+    /// `tgkill(tgid, tid, sig)`.
+    pub const TGKILL: i32 = 270;
     // The namespace calls (fs/namei.rs, open.rs, readdir.rs, d_path.rs).
     pub const LINK: i32 = 9;
     pub const UNLINK: i32 = 10;
@@ -159,6 +193,23 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::NANOSLEEP => crate::sched::timer::sys_nanosleep,
         nr::EXIT_GROUP => crate::exit::sys_exit_group,
         nr::SET_THREAD_AREA => crate::arch::tls::sys_set_thread_area,
+        nr::RESTART_SYSCALL => crate::signal::sys_restart_syscall,
+        nr::KILL => crate::signal::sys_kill,
+        nr::PAUSE => crate::signal::sys_pause,
+        nr::SETPGID => crate::signal::sys_setpgid,
+        nr::GETPGRP => crate::signal::sys_getpgrp,
+        nr::SETSID => crate::signal::sys_setsid,
+        nr::SIGACTION => crate::signal::sys_sigaction,
+        nr::SIGRETURN => crate::arch::signal::sys_sigreturn,
+        nr::GETPGID => crate::signal::sys_getpgid,
+        nr::GETSID => crate::signal::sys_getsid,
+        nr::RT_SIGRETURN => crate::arch::signal::sys_rt_sigreturn,
+        nr::RT_SIGACTION => crate::signal::sys_rt_sigaction,
+        nr::RT_SIGPROCMASK => crate::signal::sys_rt_sigprocmask,
+        nr::RT_SIGPENDING => crate::signal::sys_rt_sigpending,
+        nr::RT_SIGSUSPEND => crate::signal::sys_rt_sigsuspend,
+        nr::TKILL => crate::signal::sys_tkill,
+        nr::TGKILL => crate::signal::sys_tgkill,
         nr::LINK => crate::fs::namei::sys_link,
         nr::UNLINK => crate::fs::namei::sys_unlink,
         nr::CREAT => crate::fs::open::sys_creat,

@@ -24,6 +24,7 @@ pub mod ioapic;
 pub mod irq;
 pub mod percpu;
 pub mod qemu;
+pub mod signal;
 pub mod smpboot;
 pub mod tls;
 pub mod traps;

@@ -78,49 +78,64 @@ pub mod pf {
 
 /// Called by `isr_common` for every exception.
 pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
-    if frame.vector < 32 && frame.vector != 14 && frame.from_user() {
-        return do_user_trap(frame);
+    let user = frame.from_user();
+    if frame.vector < 32 && frame.vector != 14 && user {
+        do_user_trap(frame);
+    } else {
+        match frame.vector {
+            3 => do_int3(frame),
+            14 => do_page_fault(frame),
+            v if v >= 32 => super::irq::do_irq(frame),
+            _ => die(frame, None),
+        }
     }
-    match frame.vector {
-        3 => do_int3(frame),
-        14 => do_page_fault(frame),
-        v if v >= 32 => super::irq::do_irq(frame),
-        _ => die(frame, None),
+    // Back to user mode: deliver what is pending first (a fault's own
+    // signal, or one another CPU sent while this program ran).
+    if user {
+        super::signal::exit_to_user_mode_trap(frame);
     }
 }
 
-/// Linux's signal numbers for the exceptions a user program can cause.
-const SIGTRAP: i32 = 5;
-const SIGFPE: i32 = 8;
 /// Segmentation violation: a bad memory access (also the page-fault
 /// path's, `arch/x86/mm/fault.rs`).
-pub const SIGSEGV: i32 = 11;
-const SIGILL: i32 = 4;
-const SIGBUS: i32 = 7;
+pub const SIGSEGV: i32 = crate::signal::SIGSEGV;
 
 /// An exception in user mode is the program's fault, never the kernel's:
-/// say so in Linux's words and end the process with the signal as its wait
-/// status (Linux `force_sig_fault` + the default action, `do_exit(sig)`).
-/// (Page faults go to `do_page_fault`, which may resolve them.)
+/// it gets the signal Linux sends for it (`do_trap`, `do_error_trap`,
+/// `exc_general_protection`, `exc_invalid_op`...) through
+/// `force_sig_fault`, delivered on the way back to user mode (the trap
+/// exit in `trap_dispatch`): its handler runs, or, with none, the process
+/// ends with the signal as its wait status. Linux's `traps:` line is
+/// printed only when no handler will run (`show_signal`). (Page faults go
+/// to `do_page_fault`, which may resolve them.)
 fn do_user_trap(frame: &mut TrapFrame) {
+    use crate::signal::{BUS_ADRALN, FPE_INTDIV, ILL_ILLOPN, SI_KERNEL, SIGBUS, SIGFPE, SIGILL, SIGTRAP};
     let me = crate::sched::current();
     let (ip, sp) = (frame.eip, frame.user_sp().unwrap_or(0));
     let v = frame.vector;
-    // arch/x86/kernel/traps.c do_trap() / do_general_protection()
-    let (name, _) = EXCEPTION_NAMES[v as usize];
-    log::warn!("traps: {}[{}] {} ip:{:x} sp:{:x} error:{:x}", me.name(), me.id(), name, ip, sp, frame.error_code);
-    let sig = match v {
-        0 | 16 | 19 => SIGFPE,
-        1 | 3 => SIGTRAP,
-        6 => SIGILL,
-        17 => SIGBUS,
-        _ => SIGSEGV,
+    // (signal, si_code, si_addr) as Linux 6.1's handlers give them; an
+    // FPU error's code would come from the FPU status word (Linux
+    // `fpu__exception_code`), which we do not read: SI_KERNEL instead.
+    let (sig, code, addr) = match v {
+        0 => (SIGFPE, FPE_INTDIV, ip),
+        9 | 16 | 19 => (SIGFPE, SI_KERNEL, 0),
+        1 | 3 => (SIGTRAP, SI_KERNEL, 0),
+        6 => (SIGILL, ILL_ILLOPN, ip),
+        11 | 12 => (SIGBUS, SI_KERNEL, 0),
+        17 => (SIGBUS, BUS_ADRALN, 0),
+        _ => (SIGSEGV, SI_KERNEL, 0),
     };
-    USER_SIGNALS.fetch_add(1, Ordering::Relaxed);
-    crate::sched::exit(sig)
+    if crate::signal::unhandled_signal(sig) {
+        // arch/x86/kernel/traps.c show_signal()
+        let (name, _) = EXCEPTION_NAMES[v as usize];
+        log::warn!("traps: {}[{}] {} ip:{:x} sp:{:x} error:{:x}", me.name(), me.id(), name, ip, sp, frame.error_code);
+        USER_SIGNALS.fetch_add(1, Ordering::Relaxed);
+    }
+    me.signal.set_trap(v, frame.error_code, 0);
+    crate::signal::force_sig_fault(sig, code, addr);
 }
 
-/// Processes ended by an exception of their own.
+/// User exceptions that found no handler (the processes they end).
 pub static USER_SIGNALS: AtomicUsize = AtomicUsize::new(0);
 
 fn do_int3(frame: &TrapFrame) {

@@ -9,7 +9,9 @@
 //!    mmap_lock; find_vma; below a VM_GROWSDOWN area -> expand_stack
 //!    no area, or the access not allowed      -> bad_area
 //!    handle_mm_fault (kernel/src/mm/memory.rs) -> resolved: retry the instruction
-//!  bad area: from user mode   -> "NAME[PID]: segfault at ..." and SIGSEGV
+//!  bad area: from user mode   -> force_sig_fault(SIGSEGV, SEGV_MAPERR or
+//!                                SEGV_ACCERR, address), see signal.rs; with
+//!                                no handler "NAME[PID]: segfault at ..."
 //!            from kernel mode -> the exception-table fixup (a short copy)
 //!  from kernel mode at an instruction the exception table does not list
 //!    (not a user copy)                       -> a named kernel bug, at once (U7)
@@ -153,16 +155,40 @@ pub fn do_user_addr_fault(frame: &mut TrapFrame, address: usize) -> bool {
     match result {
         Ok(()) => true,
         Err(why) if user => {
+            use crate::signal::{BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGKILL, SIGSEGV};
             let me = crate::sched::current();
-            // Linux show_signal_msg(): the line every dmesg reader knows.
-            let mut line = crate::fmtbuf::FmtBuf::<160>::new();
-            let _ = core::fmt::Write::write_fmt(&mut line, format_args!(
-                "{}[{}]: segfault at {:x} ip {:08x} sp {:08x} error {:x} ({:?})",
-                me.name(), me.id(), address, frame.eip, frame.user_sp().unwrap_or(0), frame.error_code, why));
-            log::warn!("{}", line.as_str());
-            *LAST_SEGFAULT.lock() = line;
-            crate::arch::traps::USER_SIGNALS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-            crate::sched::exit(crate::arch::traps::SIGSEGV)
+            // Linux: bad_area -> SIGSEGV with SEGV_MAPERR or SEGV_ACCERR,
+            // do_sigbus -> SIGBUS/BUS_ADRERR; an OOM here ends in the OOM
+            // killer's SIGKILL (we kill the faulting process itself).
+            let (sig, code) = match why {
+                BadArea::MapErr | BadArea::NoContext => (SIGSEGV, SEGV_MAPERR),
+                BadArea::AccErr => (SIGSEGV, SEGV_ACCERR),
+                BadArea::SigBus => (SIGBUS, BUS_ADRERR),
+                BadArea::Oom => (SIGKILL, 0),
+            };
+            let unhandled = crate::signal::unhandled_signal(sig);
+            if sig == SIGSEGV && unhandled {
+                // Linux show_signal_msg(): the line every dmesg reader
+                // knows, printed only when no handler will run.
+                let mut line = crate::fmtbuf::FmtBuf::<160>::new();
+                let _ = core::fmt::Write::write_fmt(&mut line, format_args!(
+                    "{}[{}]: segfault at {:x} ip {:08x} sp {:08x} error {:x} ({:?})",
+                    me.name(), me.id(), address, frame.eip, frame.user_sp().unwrap_or(0), frame.error_code, why));
+                log::warn!("{}", line.as_str());
+                *LAST_SEGFAULT.lock() = line;
+            }
+            if unhandled {
+                crate::arch::traps::USER_SIGNALS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            }
+            me.signal.set_trap(14, frame.error_code, address as u32);
+            // Delivered by the trap exit (trap_dispatch): the handler runs
+            // with si_addr = the address, or the process ends as before.
+            if sig == SIGKILL {
+                crate::signal::send_sig(SIGKILL, me);
+            } else {
+                crate::signal::force_sig_fault(sig, code, address as u32);
+            }
+            true
         }
         // A user copy's fault: resume at its fixup, the copy comes back short.
         Err(_) => crate::arch::extable::fixup_exception(&mut frame.eip),

@@ -1,0 +1,330 @@
+//! The i386 signal frames (Linux `arch/x86/kernel/signal.c` and
+//! `arch/x86/include/asm/sigframe.h`, the 32-bit `sigframe_ia32` and
+//! `rt_sigframe_ia32`): what a handler finds on its stack, and how
+//! `rt_sigreturn` / `sigreturn` put the interrupted registers back.
+//!
+//! ```text
+//!  struct rt_sigframe (SA_SIGINFO)        struct sigframe (no SA_SIGINFO)
+//!    0   pretcode  -> restorer/retcode      0   pretcode
+//!    4   sig                                4   sig
+//!    8   pinfo = &info                      8   sc (struct sigcontext, 88)
+//!   12   puc   = &uc                       96   fpstate_unused (624)
+//!   16   info (siginfo_t, 128)            720   extramask[1] (mask bits 32..63)
+//!  144   uc: flags, link, stack (12),     724   retcode: popl %eax;
+//!        sigcontext (88), sigmask (8)             movl $119,%eax; int $0x80
+//!  260   retcode: movl $173,%eax; int $0x80     (732 bytes)
+//!  (268 bytes)
+//!
+//!  struct sigcontext: gs fs es ds (16-bit each, padded), di si bp sp bx dx
+//!  cx ax, trapno err ip cs flags sp_at_signal ss, fpstate oldmask cr2
+//! ```
+//!
+//! The frame goes below the interrupted stack pointer, aligned so that the
+//! handler starts as if called: `(sp + 4) % 16 == 0` (Linux
+//! `align_sigframe`). The handler's `ret` pops `pretcode`: the C library's
+//! trampoline when it set `SA_RESTORER` (glibc, musl and busybox all do),
+//! else the frame's own `retcode` (Linux jumps to the vDSO's
+//! `__kernel_rt_sigreturn` instead; there is no vDSO here, and Linux keeps
+//! writing `retcode` for the same purpose when there is none).
+//!
+//! The way back trusts nothing in the frame (the program may have written
+//! anything there): CS and SS get RPL 3 whatever the frame says, EFLAGS
+//! takes only the bits a program may change (`FIX_EFLAGS`: never IOPL, IF,
+//! NT or VM), and a selector the CPU would refuse to load goes to 0 (data
+//! segments: Linux's exception-table fixup on `pop %ds` does the same) or
+//! turns into SIGILL (CS, SS: Linux's faulting `iret` gives SIGILL,
+//! `ILL_BADSTK`), so no frame can make the return to user mode fault in
+//! the kernel.
+
+use crate::arch::entry::{PtRegs, TrapFrame};
+use crate::arch::gdt::{GDT_ENTRY_TLS_ENTRIES, GDT_ENTRY_TLS_MIN, USER_CS, USER_DS};
+use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user};
+use crate::signal::{KSignal, SA_RESTORER, SA_SIGINFO};
+
+/// Size of `struct sigcontext` (i386).
+pub const SIGCONTEXT_SIZE: usize = 88;
+/// Size of `struct rt_sigframe`.
+pub const RT_SIGFRAME_SIZE: usize = 268;
+/// Size of `struct sigframe` (with the 624-byte `_fpstate_32` it keeps
+/// unused so that `extramask` stays where old programs look for it).
+pub const SIGFRAME_SIZE: usize = 732;
+/// Offsets in `struct rt_sigframe`.
+const RT_INFO: usize = 16;
+const RT_UC: usize = 144;
+const RT_UC_MCONTEXT: usize = RT_UC + 20;
+const RT_UC_SIGMASK: usize = RT_UC_MCONTEXT + SIGCONTEXT_SIZE;
+const RT_RETCODE: usize = 260;
+/// Offsets in `struct sigframe`.
+const SF_SC: usize = 8;
+const SF_EXTRAMASK: usize = 720;
+const SF_RETCODE: usize = 724;
+
+/// `ss_flags` of `uc_stack` when there is no alternate stack.
+const SS_DISABLE: u32 = 2;
+
+/// The EFLAGS bits a program may set through a frame (Linux `FIX_EFLAGS`):
+/// AC OF DF TF SF ZF AF PF CF RF. Not IF, IOPL, NT, VM, VIF, VIP, ID.
+pub const FIX_EFLAGS: u32 = (1 << 18) | (1 << 11) | (1 << 10) | (1 << 8) | (1 << 7) | (1 << 6) | (1 << 4) | (1 << 2) | 1 | (1 << 16);
+/// DF, RF and TF: cleared for the handler (Linux `handle_signal`).
+const HANDLER_CLEARS: u32 = (1 << 10) | (1 << 16) | (1 << 8);
+
+/// The i386 numbers of the two return calls (the retcodes hold them).
+const NR_SIGRETURN: u32 = 119;
+const NR_RT_SIGRETURN: u32 = 173;
+
+/// Little-endian writer into a frame image.
+fn put(b: &mut [u8], off: usize, v: u32) {
+    b[off..off + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn get(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+}
+
+/// Fill a `struct sigcontext` from `regs` (Linux `setup_sigcontext`).
+fn setup_sigcontext(sc: &mut [u8], regs: &PtRegs, mask: u64, trap: (u32, u32, u32)) {
+    let vals = [
+        regs.gs & 0xffff, regs.fs & 0xffff, regs.es & 0xffff, regs.ds & 0xffff,
+        regs.di, regs.si, regs.bp, regs.sp, regs.bx, regs.dx, regs.cx, regs.ax,
+        trap.0, trap.1, regs.ip, regs.cs & 0xffff, regs.flags, regs.sp, regs.ss & 0xffff,
+        0, // fpstate: no FPU state saved (see kernel/src/signal.rs)
+        mask as u32, trap.2,
+    ];
+    for (k, v) in vals.iter().enumerate() {
+        put(sc, 4 * k, *v);
+    }
+}
+
+/// Where the frame goes: below the stack pointer, so that the handler
+/// starts with `(esp + 4) % 16 == 0` (Linux `get_sigframe` +
+/// `align_sigframe` for i386).
+fn get_sigframe(regs: &PtRegs, size: usize) -> u32 {
+    let sp = regs.sp.wrapping_sub(size as u32);
+    (sp.wrapping_add(4) & !15).wrapping_sub(4)
+}
+
+/// Build the handler's frame on the user stack and point the registers at
+/// the handler (Linux `setup_rt_frame`, which on i386 picks the rt frame
+/// for SA_SIGINFO and the old one otherwise). `Err(-EFAULT)` if the
+/// stack cannot take it.
+pub fn setup_rt_frame(ksig: &KSignal, oldset: u64, trap: (u32, u32, u32), regs: &mut PtRegs) -> Result<(), i32> {
+    let rt = ksig.ka.flags & SA_SIGINFO != 0;
+    let size = if rt { RT_SIGFRAME_SIZE } else { SIGFRAME_SIZE };
+    let frame = get_sigframe(regs, size);
+    let mut b = [0u8; SIGFRAME_SIZE];
+    let (retcode_off, retcode): (usize, [u8; 8]) = if rt {
+        // movl $173, %eax; int $0x80; pad
+        (RT_RETCODE, [0xb8, NR_RT_SIGRETURN as u8, 0, 0, 0, 0xcd, 0x80, 0])
+    } else {
+        // popl %eax; movl $119, %eax; int $0x80
+        (SF_RETCODE, [0x58, 0xb8, NR_SIGRETURN as u8, 0, 0, 0, 0xcd, 0x80])
+    };
+    let pretcode = if ksig.ka.flags & SA_RESTORER != 0 { ksig.ka.restorer } else { frame + retcode_off as u32 };
+    put(&mut b, 0, pretcode);
+    put(&mut b, 4, ksig.sig as u32);
+    b[retcode_off..retcode_off + 8].copy_from_slice(&retcode);
+    if rt {
+        put(&mut b, 8, frame + RT_INFO as u32);
+        put(&mut b, 12, frame + RT_UC as u32);
+        b[RT_INFO..RT_INFO + 128].copy_from_slice(&ksig.info.to_user());
+        // uc_flags 0 (no xsave state), uc_link 0, uc_stack {0, SS_DISABLE, 0}
+        put(&mut b, RT_UC + 12, SS_DISABLE);
+        setup_sigcontext(&mut b[RT_UC_MCONTEXT..RT_UC_MCONTEXT + SIGCONTEXT_SIZE], regs, oldset, trap);
+        b[RT_UC_SIGMASK..RT_UC_SIGMASK + 8].copy_from_slice(&oldset.to_le_bytes());
+    } else {
+        setup_sigcontext(&mut b[SF_SC..SF_SC + SIGCONTEXT_SIZE], regs, oldset, trap);
+        put(&mut b, SF_EXTRAMASK, (oldset >> 32) as u32);
+    }
+    if copy_to_user(frame as usize, &b[..size]) != 0 {
+        return Err(-crate::errno::EFAULT);
+    }
+    regs.sp = frame;
+    regs.ip = ksig.ka.handler;
+    regs.ax = ksig.sig as u32;
+    if rt {
+        regs.dx = frame + RT_INFO as u32;
+        regs.cx = frame + RT_UC as u32;
+    } else {
+        regs.dx = 0;
+        regs.cx = 0;
+    }
+    regs.ds = USER_DS as u32;
+    regs.es = USER_DS as u32;
+    regs.ss = USER_DS as u32;
+    regs.cs = USER_CS as u32;
+    regs.flags &= !HANDLER_CLEARS;
+    Ok(())
+}
+
+/// Can user mode load data selector `sel` (DS, ES, FS, GS)? The null
+/// selectors, the flat user segments, and a TLS entry the task has filled
+/// with a present descriptor of DPL 3. Anything else (a kernel segment, the
+/// TSS, the LDT, an empty TLS entry, past the GDT) would fault.
+fn user_data_selector_ok(sel: u32, tls: &[u64; GDT_ENTRY_TLS_ENTRIES]) -> bool {
+    let index = (sel >> 3) as usize;
+    if sel & 4 != 0 {
+        return false; // the LDT: there is none
+    }
+    if index == 0 {
+        return true; // a null selector loads (and faults only when used)
+    }
+    if index == (USER_DS >> 3) as usize || index == (USER_CS >> 3) as usize {
+        return true;
+    }
+    match index.checked_sub(GDT_ENTRY_TLS_MIN) {
+        Some(i) if i < GDT_ENTRY_TLS_ENTRIES => {
+            let d = tls[i];
+            let present = d & (1 << 47) != 0;
+            let dpl3 = (d >> 45) & 3 == 3;
+            let system = d & (1 << 44) == 0;
+            present && dpl3 && !system
+        }
+        _ => false,
+    }
+}
+
+/// What restoring a sigcontext found wrong with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreError {
+    /// The frame could not be read: SIGSEGV (Linux `signal_fault`).
+    Fault,
+    /// CS or SS would make the `iret` fault: SIGILL, `ILL_BADSTK`, as
+    /// Linux's `iret` exception gives.
+    BadSegment,
+}
+
+/// Put the registers back from a `struct sigcontext` image (Linux
+/// `restore_sigcontext`): every general register, the segments with the
+/// checks in the module comment, the user-changeable EFLAGS bits only, and
+/// `orig_ax = -1` so that nothing restarts the `sigreturn` itself.
+pub fn restore_sigcontext(regs: &mut PtRegs, sc: &[u8], tls: &[u64; GDT_ENTRY_TLS_ENTRIES]) -> Result<(), RestoreError> {
+    let w = |k: usize| get(sc, 4 * k);
+    let data = |v: u32| {
+        let sel = v & 0xffff;
+        if user_data_selector_ok(sel, tls) { sel } else { 0 }
+    };
+    regs.gs = data(w(0));
+    regs.fs = data(w(1));
+    regs.es = data(w(2));
+    regs.ds = data(w(3));
+    regs.di = w(4);
+    regs.si = w(5);
+    regs.bp = w(6);
+    regs.sp = w(7);
+    regs.bx = w(8);
+    regs.dx = w(9);
+    regs.cx = w(10);
+    regs.ax = w(11);
+    regs.ip = w(14);
+    // Get CS/SS and force CPL 3 (Linux's words).
+    let cs = (w(15) & 0xffff) | 3;
+    let ss = (w(18) & 0xffff) | 3;
+    regs.flags = (regs.flags & !FIX_EFLAGS) | (w(16) & FIX_EFLAGS);
+    regs.orig_ax = u32::MAX;
+    // Linux would iret with these and take the fault; we check first. Only
+    // the flat user segments are code and stack segments a program has.
+    if cs != USER_CS as u32 || ss != USER_DS as u32 {
+        regs.cs = USER_CS as u32;
+        regs.ss = USER_DS as u32;
+        return Err(RestoreError::BadSegment);
+    }
+    regs.cs = cs;
+    regs.ss = ss;
+    Ok(())
+}
+
+/// After a failed restore: SIGSEGV for an unreadable frame (Linux
+/// `signal_fault`), SIGILL for segments `iret` would refuse.
+fn bad_frame(e: RestoreError, what: &str, regs: &PtRegs) -> i32 {
+    let me = crate::sched::current();
+    log::warn!("{}[{}] bad frame in {what} sp:{:x} ip:{:x}", me.name(), me.id(), regs.sp, regs.ip);
+    match e {
+        RestoreError::Fault => crate::signal::force_sig_fault(crate::signal::SIGSEGV, crate::signal::SI_KERNEL, 0),
+        RestoreError::BadSegment => crate::signal::force_sig_fault(crate::signal::SIGILL, crate::signal::ILL_BADSTK, 0),
+    }
+    regs.ax as i32
+}
+
+/// `rt_sigreturn()` (i386 173): the handler returned through pretcode,
+/// which popped nothing: the frame starts 4 bytes below the stack pointer
+/// (the handler's `ret` took `pretcode`). Puts the mask and the registers
+/// back; returns the restored eax so the system-call exit leaves it alone.
+pub fn sys_rt_sigreturn(regs: &mut PtRegs) -> i32 {
+    let frame = regs.sp.wrapping_sub(4) as usize;
+    let mut b = [0u8; RT_SIGFRAME_SIZE];
+    if copy_from_user(&mut b, frame) != 0 {
+        return bad_frame(RestoreError::Fault, "rt_sigreturn", regs);
+    }
+    let me = crate::sched::current();
+    me.signal.set_restart(None); // a restart pending across the handler fails with -EINTR
+    let mask = u64::from_le_bytes(b[RT_UC_SIGMASK..RT_UC_SIGMASK + 8].try_into().expect("8 bytes"));
+    me.signal.set_blocked(mask);
+    let tls = me.tls_for_switch();
+    if let Err(e) = restore_sigcontext(regs, &b[RT_UC_MCONTEXT..RT_UC_MCONTEXT + SIGCONTEXT_SIZE], &tls) {
+        return bad_frame(e, "rt_sigreturn", regs);
+    }
+    regs.ax as i32
+}
+
+/// `sigreturn()` (i386 119): the old frame's trampoline popped `sig` too,
+/// so the frame starts 8 bytes below the stack pointer. The mask is
+/// `sc.oldmask` (signals 1-32) and `extramask` (33-64).
+pub fn sys_sigreturn(regs: &mut PtRegs) -> i32 {
+    let frame = regs.sp.wrapping_sub(8) as usize;
+    let mut b = [0u8; SIGFRAME_SIZE];
+    if copy_from_user(&mut b, frame) != 0 {
+        return bad_frame(RestoreError::Fault, "sigreturn", regs);
+    }
+    let me = crate::sched::current();
+    me.signal.set_restart(None);
+    let mask = get(&b, SF_SC + 80) as u64 | (get(&b, SF_EXTRAMASK) as u64) << 32;
+    me.signal.set_blocked(mask);
+    let tls = me.tls_for_switch();
+    if let Err(e) = restore_sigcontext(regs, &b[SF_SC..SF_SC + SIGCONTEXT_SIZE], &tls) {
+        return bad_frame(e, "sigreturn", regs);
+    }
+    regs.ax as i32
+}
+
+/// The signal check on the way back to user mode from an interrupt or an
+/// exception (Linux `irqentry_exit_to_user_mode`): the frame there is a
+/// [`TrapFrame`], so the registers go through a [`PtRegs`] (with `orig_ax`
+/// -1: no system call to restart) and back. Interrupts are on while
+/// signals are handled (writing the frame may fault and sleep).
+pub fn exit_to_user_mode_trap(frame: &mut TrapFrame) {
+    if !crate::signal::signal_pending() {
+        return;
+    }
+    // SAFETY: from ring 3 the CPU pushed the user's esp and ss right after
+    // eflags, i.e. just past the TrapFrame, on this task's kernel stack.
+    let user = unsafe { (frame as *mut TrapFrame).add(1).cast::<u32>() };
+    // SAFETY: as above, two words.
+    let (sp, ss) = unsafe { (user.read(), user.add(1).read()) };
+    let mut regs = PtRegs {
+        bx: frame.ebx, cx: frame.ecx, dx: frame.edx, si: frame.esi, di: frame.edi, bp: frame.ebp,
+        ax: frame.eax, ds: frame.ds, es: frame.es, fs: frame.fs, gs: frame.gs, orig_ax: u32::MAX,
+        ip: frame.eip, cs: frame.cs, flags: frame.eflags, sp, ss,
+    };
+    crate::arch::cpu::local_irq_enable();
+    crate::signal::do_signal(&mut regs);
+    let _ = crate::arch::cpu::local_irq_save();
+    frame.ebx = regs.bx;
+    frame.ecx = regs.cx;
+    frame.edx = regs.dx;
+    frame.esi = regs.si;
+    frame.edi = regs.di;
+    frame.ebp = regs.bp;
+    frame.eax = regs.ax;
+    frame.ds = regs.ds;
+    frame.es = regs.es;
+    frame.fs = regs.fs;
+    frame.gs = regs.gs;
+    frame.eip = regs.ip;
+    frame.cs = regs.cs;
+    frame.eflags = regs.flags;
+    // SAFETY: the same two words as above.
+    unsafe {
+        user.write(regs.sp);
+        user.add(1).write(regs.ss);
+    }
+}
