@@ -210,7 +210,13 @@ fn random_bytes() -> [u8; 16] {
 pub fn exec_binprm(file: &[u8], execfn: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Result<PtRegs, ExecError> {
     let (mm, info) = prepare_binprm(file)?;
     let (block, sp) = create_elf_tables(&info, execfn, argv, envp)?;
-    crate::sched::current().set_mm(mm);
+    let me = crate::sched::current();
+    me.set_mm(mm);
+    // The new program's x87/SSE registers: Linux's init_fpstate, nothing of
+    // the old program's (Linux `flush_thread` -> `fpu_flush_thread`); and
+    // no tid to clear at exit (`mm_release` forgets `clear_child_tid`).
+    crate::arch::fpu::fpu_flush_thread();
+    me.clear_child_tid.store(0, core::sync::atomic::Ordering::Relaxed);
     if copy_to_user(sp, &block) != 0 {
         return Err(ExecError::Fault);
     }

@@ -71,6 +71,14 @@ pub mod nr {
     pub const SET_THREAD_AREA: i32 = 243;
     /// `exit_group(status)`.
     pub const EXIT_GROUP: i32 = 252;
+    /// `ugetrlimit(resource, rlim)`.
+    pub const UGETRLIMIT: i32 = 191;
+    /// `set_tid_address(tidptr)`.
+    pub const SET_TID_ADDRESS: i32 = 258;
+    /// `prlimit64(pid, resource, new, old)`.
+    pub const PRLIMIT64: i32 = 340;
+    /// `getrandom(buf, count, flags)`.
+    pub const GETRANDOM: i32 = 355;
 }
 
 /// The handler for system call `nr`, if there is one (Linux indexes
@@ -105,6 +113,10 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::NANOSLEEP => crate::sched::timer::sys_nanosleep,
         nr::EXIT_GROUP => crate::exit::sys_exit_group,
         nr::SET_THREAD_AREA => crate::arch::tls::sys_set_thread_area,
+        nr::UGETRLIMIT => crate::resource::sys_ugetrlimit,
+        nr::SET_TID_ADDRESS => crate::fork::sys_set_tid_address,
+        nr::PRLIMIT64 => crate::resource::sys_prlimit64,
+        nr::GETRANDOM => crate::random::sys_getrandom,
         _ => return None,
     })
 }
