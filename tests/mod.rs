@@ -25,6 +25,7 @@
 //! | `usercopy.rs` | the user copies' return values and zero tails, get_user/put_user/clear_user/strncpy_from_user, fault races, the fault's map discipline, no direct map for highmem (U2, U3, U7, U10, U11, U15, U32) |
 //! | `exec.rs`    | ELF loading (every malformed or foreign file refused), the initial stack, a loaded program in ring 3 (U28, U29) |
 //! | `files.rs`   | open/read/lseek/close on the rootfs through the system-call table; read() faulting inside kmap_local (U16/U17) |
+//! | `fpu.rs`     | x87/SSE for user programs: CR0/CR4 on every CPU, registers kept apart across switches, exec's init_fpstate, fork's copy, SIGFPE from #XM/#MF with Linux's si_code; resource limits' defaults and errors |
 //! | `stat.rs`    | stat64/lstat64/fstat64: i386's struct stat64 byte for byte on ramfs files and the console; their errnos |
 //! | `tty.rs`     | read(0) on the console: sleeps for a line, count, ^D, erase/kill, EFAULT losing nothing, EIO outside the foreground, echoline |
 //! | `wait.rs`    | wait4(-1) reaps the child that ended first and sleeps for any; its errnos |
@@ -43,6 +44,7 @@ mod common;
 mod exec;
 mod exercises;
 mod files;
+mod fpu;
 mod harness;
 mod highmem_helpers;
 mod irq;
@@ -64,4 +66,4 @@ mod vmalloc;
 mod wait;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, busybox::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, fpu::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, busybox::TESTS];

@@ -65,7 +65,7 @@ USER_TIMEOUT=30
 # text: so `hello from pid 4711, ring 3` natively and `hello from pid 12,
 # ring 3` here both read `hello from pid @PID@, ring 3`, while `pid 1` here
 # (a wrong getpid) would not. Keep it to what cannot be equal, and say why.
-USER_PROGRAMS=(echoline execer forktest hello init memory mprotect panics sleeper startup stattest syscall_abi tls ubench)
+USER_PROGRAMS=(echoline execer forktest fputest hello init memory mprotect panics sleeper startup stattest syscall_abi tls ubench)
 user_spec() {
     SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0; SPEC_VARIES=(); SPEC_IN=""
     case "$1" in
@@ -91,6 +91,10 @@ user_spec() {
                 parents_copy_unchanged parents_bss_unchanged parents_own_write_kept no_more_children_echild \
                 wait4_minus_1_reaps_the_child_that_ended_first then_the_other_one wait4_wexited_option_einval \
                 wait4_int_min_esrch wait4_kernel_status_pointer_efault the_child_was_reaped_all_the_same ;;
+        fputest)
+            user_spec_checks fputest exec_gives_fcw_0x037f exec_gives_mxcsr_0x1f80 exec_gives_zero_xmm_registers \
+                sse2_addpd x87_fsqrt fork_child_starts_with_a_copy fork_child_changes_stay_its_own \
+                two_processes_keep_their_own_registers exec_resets_the_registers ;;
         memory)
             user_spec_checks memory brk_0_is_the_current_break brk_grows brk_memory_zero_then_writable \
                 brk_shrinks brk_below_the_start_is_refused mmap_anonymous mmap_reads_zero mmap_writable \

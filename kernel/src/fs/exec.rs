@@ -244,9 +244,15 @@ pub fn kernel_execve(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<PtReg
 /// status. A program that cannot be started ends its task with status
 /// `-errno`, after naming the reason.
 pub fn spawn_user(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> crate::sched::JoinHandle {
+    spawn_user_affine(path, argv, envp, crate::sched::task::CPU_MASK_ALL)
+}
+
+/// [`spawn_user`] on the CPUs in `mask` only (tests that need two programs
+/// to share one CPU).
+pub fn spawn_user_affine(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>, mask: u32) -> crate::sched::JoinHandle {
     let name = path.rsplit('/').next().unwrap_or(path);
     let path = alloc::string::String::from(path);
-    crate::sched::spawn(name, move || {
+    crate::sched::core::spawn_affine(name, mask, move || {
         // Everything owned is dropped inside this block: the task never
         // returns from user mode, so nothing left alive here would ever be
         // freed.

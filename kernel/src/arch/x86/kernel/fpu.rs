@@ -100,6 +100,12 @@ pub mod feature {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct FxregsState(pub [u8; FXSAVE_SIZE]);
 
+impl core::fmt::Debug for FxregsState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "FxregsState {{ fcw {:#06x}, fsw {:#06x}, mxcsr {:#x}, xmm0 {:02x?} }}", self.cwd(), self.swd(), self.mxcsr(), self.xmm(0))
+    }
+}
+
 impl FxregsState {
     /// Linux's `init_fpstate` in FXSAVE format: what a program starts
     /// with after exec. (With FNSAVE, see [`FxregsState::init_fsave`].)
@@ -132,6 +138,11 @@ impl FxregsState {
         b[10] = 0xff;
         b[11] = 0xff;
         FxregsState(b)
+    }
+
+    /// Is this exactly Linux's `init_fpstate` for this CPU's format?
+    pub fn is_init(&self) -> bool {
+        *self == init_fpstate()
     }
 
     fn u16_at(&self, off: usize) -> u16 {
