@@ -2,7 +2,8 @@
 //! control registers on every CPU, the registers of two programs on one
 //! CPU kept apart across many switches, exec's fresh state, fork's copy,
 //! SIGFPE for an unmasked SSE or x87 exception, Linux's si_code; and the
-//! resource limits' defaults and errors (`resource.rs`).
+//! resource limits' defaults and errors (`resource.rs`), and where
+//! `CLONE_PARENT_SETTID` writes (`fork.rs`).
 //!
 //! The programs are `/bin/fputest` (user/src/bin/fputest.rs), which also
 //! runs natively on Linux and under qemu-i386 (tests/user.sh).
@@ -27,6 +28,7 @@ pub const TESTS: &[Test] = &[
     test_case!(an_unmasked_x87_divide_by_zero_is_sigfpe),
     test_case!(the_sigfpe_code_is_linuxs_and_a_spurious_trap_has_none),
     test_case!(the_kernel_leaves_user_registers_alone_across_a_system_call_path),
+    test_case!(clone_parent_settid_writes_the_parents_memory_only),
     test_case!(resource_limits_start_with_linuxs_defaults),
     test_case!(prlimit_refuses_what_linux_refuses),
 ];
@@ -226,6 +228,15 @@ fn the_kernel_leaves_user_registers_alone_across_a_system_call_path() {
     // Meanwhile another program on the same CPU uses its own registers.
     assert_eq!(fputest(1, &["hold", "51", "50"]).join(), 0);
     assert_eq!(h.join(), 0);
+}
+
+/// `CLONE_PARENT_SETTID`: the tid lands in the parent's memory after the
+/// copy (Linux `kernel_clone`), not in the child's (`clonetest
+/// parent-settid` exits 1 if the parent did not see it, 2 if the child
+/// did; 0 natively on Linux; qemu-i386 differs, see clonetest.rs).
+fn clone_parent_settid_writes_the_parents_memory_only() {
+    let argv = alloc::vec![b"/bin/clonetest".to_vec(), b"parent-settid".to_vec()];
+    assert_eq!(crate::fs::exec::spawn_user("/bin/clonetest", argv, Vec::new()).join(), 0);
 }
 
 fn resource_limits_start_with_linuxs_defaults() {
