@@ -68,6 +68,7 @@ fn kernel_clone(regs: &mut PtRegs, args: CloneArgs) -> i32 {
     let mut child_regs = *regs;
     child_regs.ax = 0;
     let files = me.files.lock().clone();
+    let cwd = me.cwd.lock().clone();
     let tls = me.tls_for_switch();
     let rlim = *me.rlim.lock();
     let parent = me.id();
@@ -79,6 +80,7 @@ fn kernel_clone(regs: &mut PtRegs, args: CloneArgs) -> i32 {
         child.parent.store(parent, Ordering::Relaxed);
         *child.files.lock() = files;
         *child.rlim.lock() = rlim;
+        *child.cwd.lock() = cwd;
         // The parent's TLS entries too (Linux copies thread.tls_array); we
         // are running, so load them into this CPU's GDT ourselves.
         *child.tls.lock() = tls;
