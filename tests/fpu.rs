@@ -28,6 +28,7 @@ pub const TESTS: &[Test] = &[
     test_case!(an_unmasked_x87_divide_by_zero_is_sigfpe),
     test_case!(the_sigfpe_code_is_linuxs_and_a_spurious_trap_has_none),
     test_case!(the_kernel_leaves_user_registers_alone_across_a_system_call_path),
+    test_case!(the_signal_frames_legacy_header_is_linuxs_and_folds_back),
     test_case!(clone_parent_settid_writes_the_parents_memory_only),
     test_case!(resource_limits_start_with_linuxs_defaults),
     test_case!(prlimit_refuses_what_linux_refuses),
@@ -237,6 +238,40 @@ fn the_kernel_leaves_user_registers_alone_across_a_system_call_path() {
 fn clone_parent_settid_writes_the_parents_memory_only() {
     let argv = alloc::vec![b"/bin/clonetest".to_vec(), b"parent-settid".to_vec()];
     assert_eq!(crate::fs::exec::spawn_user("/bin/clonetest", argv, Vec::new()).join(), 0);
+}
+
+/// The i386 signal frame's `_fpstate_32` starts with the FNSAVE-format
+/// header Linux's `convert_from_fxsr` makes; `convert_to_fxsr` folds it
+/// back. A state with 1.0 and 0.0 pushed (TOP 6: physical registers 6 and
+/// 7 in use) tags them valid and zero and the other six empty.
+fn the_signal_frames_legacy_header_is_linuxs_and_folds_back() {
+    let h = fpu::convert_from_fxsr(&FxregsState::init());
+    let w = |i: usize| u32::from_le_bytes(h[4 * i..4 * i + 4].try_into().unwrap());
+    assert_eq!((w(0), w(1), w(2)), (0xffff_037f, 0xffff_0000, 0xffff_ffff), "init: cwd, swd, every tag empty");
+    assert_eq!(&h[110..112], &[0, 0], "magic X86_FXSR_MAGIC");
+    let mut s = FxregsState::init();
+    s.0[2..4].copy_from_slice(&(6u16 << 11).to_le_bytes()); // TOP = 6
+    s.0[4] = 0b1100_0000; // physical registers 6 and 7 in use
+    // ST(0) = physical 6 = 0.0 (zero); ST(1) = physical 7 = 1.0: exponent
+    // 0x3fff, explicit integer bit.
+    s.0[32 + 16 + 7] = 0x80;
+    s.0[32 + 16 + 8..32 + 16 + 10].copy_from_slice(&0x3fffu16.to_le_bytes());
+    s.0[6..8].copy_from_slice(&0x05f1u16.to_le_bytes()); // fop
+    s.0[8..12].copy_from_slice(&0x0804_8123u32.to_le_bytes()); // fip
+    s.0[12..14].copy_from_slice(&0x0073u16.to_le_bytes()); // fcs
+    let h = fpu::convert_from_fxsr(&s);
+    let w = |i: usize| u32::from_le_bytes(h[4 * i..4 * i + 4].try_into().unwrap());
+    assert_eq!(w(2), 0xffff_0000 | 0x0fff | (1 << 12), "tags: 0-5 empty (3), 6 zero (1), 7 valid (0)");
+    assert_eq!(w(3), 0x0804_8123, "fip");
+    assert_eq!(w(4), 0x05f1_0073, "fcs with fop above");
+    assert_eq!(&h[28 + 10..28 + 20], &s.st(1), "the registers, 10 bytes each");
+    assert_eq!(u16::from_le_bytes([h[108], h[109]]), 6 << 11, "status");
+    let mut back = FxregsState::init();
+    back.set_mxcsr(0x1f80 | 0x8000);
+    fpu::convert_to_fxsr(&mut back, &h);
+    let mut want = s;
+    want.set_mxcsr(0x1f80 | 0x8000);
+    assert_eq!(back, want, "the header folds back into the image (MXCSR from the image)");
 }
 
 fn resource_limits_start_with_linuxs_defaults() {

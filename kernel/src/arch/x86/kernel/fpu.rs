@@ -20,6 +20,8 @@
 //!                     the child loads them before it first enters user mode
 //!  #MF / #XM in user  math_error: SIGFPE with Linux's si_code (FPE_FLTDIV, ...)
 //!  #NM                never (CR0.TS is always clear): a kernel bug if it happens
+//!  signal frame       fpu_sync_fpstate + convert_from_fxsr (the i386 frame's
+//!                     legacy header); sigreturn: convert_to_fxsr + fpu_set_user_state
 //! ```
 //!
 //! Eager switching: Linux saved and restored the FPU state lazily until
@@ -483,6 +485,100 @@ pub fn fpu_state(task: &crate::sched::task::Task) -> FxregsState {
 #[allow(non_snake_case)] // Linux's name, `fpu__` marking the FPU core's API
 pub fn fpu__drop(task: &crate::sched::task::Task) {
     task.fpu().user.store(false, Ordering::Relaxed);
+}
+
+/// The size of the legacy FNSAVE-format header an i386 signal frame puts
+/// before the FXSAVE image (`struct _fpstate_32` up to `_fxsr_env`: the
+/// 108-byte `user_i387_ia32_struct`, then `status` and `magic`).
+pub const FSAVE_HEADER_SIZE: usize = 112;
+/// `magic` in that header when an FXSAVE image follows (Linux `X86_FXSR_MAGIC`).
+pub const X86_FXSR_MAGIC: u16 = 0x0000;
+
+/// The x87 tag word in FNSAVE's full form from FXSAVE's abridged one
+/// (Linux `twd_fxsr_to_i387`): per physical register, 3 empty, else
+/// classified from its contents: 1 zero, 2 special (NaN, infinity,
+/// denormal, unnormal), 0 valid.
+fn twd_fxsr_to_i387(s: &FxregsState) -> u32 {
+    let tos = (s.swd() as u32 >> 11) & 7;
+    let abridged = s.0[4] as u32;
+    let mut ret = 0xffff_0000u32;
+    for i in 0..8u32 {
+        let tag = if abridged & (1 << i) != 0 {
+            // Physical register i is ST((i - TOP) mod 8), FXSAVE's order.
+            let st = s.st((i.wrapping_sub(tos) & 7) as usize);
+            let exponent = u16::from_le_bytes([st[8], st[9]]) & 0x7fff;
+            let significand_zero = st[..8].iter().all(|&b| b == 0);
+            match exponent {
+                0x7fff => 2,
+                0 if significand_zero => 1,
+                0 => 2,
+                _ if st[7] & 0x80 != 0 => 0,
+                _ => 2,
+            }
+        } else {
+            3
+        };
+        ret |= tag << (2 * i);
+    }
+    ret
+}
+
+/// FXSAVE's abridged tag byte from FNSAVE's tag word (Linux
+/// `twd_i387_to_fxsr`): a register is valid unless its tag is 3.
+fn twd_i387_to_fxsr(twd: u16) -> u8 {
+    let mut tmp = !(twd as u32);
+    tmp = (tmp | (tmp >> 1)) & 0x5555;
+    tmp = (tmp | (tmp >> 1)) & 0x3333;
+    tmp = (tmp | (tmp >> 2)) & 0x0f0f;
+    tmp = (tmp | (tmp >> 4)) & 0x00ff;
+    tmp as u8
+}
+
+/// The legacy header of an i386 signal frame's `struct _fpstate_32`, made
+/// from an FXSAVE image (Linux `convert_from_fxsr` + `save_fsave_header`):
+/// cwd, swd, twd, fip, fcs (with fop in the high half), foo, fos, the
+/// eight 10-byte registers, then `status` (the status word) and `magic`
+/// (`X86_FXSR_MAGIC`: the FXSAVE image follows).
+pub fn convert_from_fxsr(s: &FxregsState) -> [u8; FSAVE_HEADER_SIZE] {
+    let mut h = [0u8; FSAVE_HEADER_SIZE];
+    let words = [
+        s.cwd() as u32 | 0xffff_0000,
+        s.swd() as u32 | 0xffff_0000,
+        twd_fxsr_to_i387(s),
+        s.u32_at(8),                                            // fip
+        (s.u32_at(12) & 0xffff) | ((s.u16_at(6) as u32) << 16), // fcs | fop << 16
+        s.u32_at(16),                                           // foo
+        s.u32_at(20) | 0xffff_0000,                             // fos
+    ];
+    for (i, w) in words.iter().enumerate() {
+        h[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+    }
+    for i in 0..8 {
+        h[28 + 10 * i..38 + 10 * i].copy_from_slice(&s.st(i));
+    }
+    h[108..110].copy_from_slice(&s.swd().to_le_bytes());
+    h[110..112].copy_from_slice(&X86_FXSR_MAGIC.to_le_bytes());
+    h
+}
+
+/// Fold a signal frame's legacy header back into the FXSAVE image that
+/// follows it (Linux `convert_to_fxsr`, which `__fpu_restore_sig` applies
+/// for an ia32 frame: the header's x87 state wins over the image's, so a
+/// handler that edits either the old or the new format is obeyed for the
+/// x87 part). MXCSR and the XMM registers come from the image.
+pub fn convert_to_fxsr(s: &mut FxregsState, header: &[u8; FSAVE_HEADER_SIZE]) {
+    let w = |i: usize| u32::from_le_bytes([header[4 * i], header[4 * i + 1], header[4 * i + 2], header[4 * i + 3]]);
+    s.0[0..2].copy_from_slice(&(w(0) as u16).to_le_bytes());
+    s.0[2..4].copy_from_slice(&(w(1) as u16).to_le_bytes());
+    s.0[4] = twd_i387_to_fxsr(w(2) as u16);
+    s.0[6..8].copy_from_slice(&((w(4) >> 16) as u16).to_le_bytes()); // fop
+    s.0[8..12].copy_from_slice(&w(3).to_le_bytes()); // fip
+    s.0[12..16].copy_from_slice(&(w(4) & 0xffff).to_le_bytes()); // fcs
+    s.0[16..20].copy_from_slice(&w(5).to_le_bytes()); // foo
+    s.0[20..24].copy_from_slice(&(w(6) & 0xffff).to_le_bytes()); // fos
+    for i in 0..8 {
+        s.0[32 + 16 * i..42 + 16 * i].copy_from_slice(&header[28 + 10 * i..38 + 10 * i]);
+    }
 }
 
 /// `si_code` of a SIGFPE (Linux `asm-generic/siginfo.h`).
