@@ -107,10 +107,55 @@ clippy_findings() {
         END { flush() }' "$1"
 }
 
+# The kernel is soft-float (i686-kernel.json: -mmx,-sse,-sse2,+soft-float):
+# whatever the x87/MMX/SSE registers hold in the kernel belongs to the user
+# program that ran last, and only arch/x86/kernel/fpu.rs saves, restores and
+# initialises them (eagerly, at the context switch, exec and fork). An x87
+# or SSE instruction anywhere else (a float, an f64 format, a 64-bit atomic
+# lowered through the x87's fild/fistp, an SSE memcpy) would corrupt some
+# program's registers unseen. So the kernel's code is disassembled and
+# every such instruction named, except the five the FPU code needs.
+KERNEL_FPU_ALLOWED='fxsave|fxrstor|fnsave|frstor|fninit'
+
+# kernel_fpu_instructions ELF: each x87, MMX or SSE instruction in ELF's
+# code but the allowed ones, as `FUNCTION: INSTRUCTION`; nothing if none.
+kernel_fpu_instructions() {
+    objdump -d --no-show-raw-insn "$1" | awk -v allowed="^($KERNEL_FPU_ALLOWED)\$" '
+        /^[0-9a-f]+ <.*>:$/ { fn = $2; gsub(/^<|>:$/, "", fn); next }
+        /^ *[0-9a-f]+:\t/ {
+            insn = $0; sub(/^ *[0-9a-f]+:\t/, "", insn)
+            n = split(insn, w, /[ \t]+/); m = w[1]
+            if (m ~ /^(lock|rep|repz|repnz|repe|repne|data16|addr16|cs|ds|es|fs|gs|ss)$/ && n > 1) m = w[2]
+            x87 = (m ~ /^f/ && m !~ allowed)
+            simd = (insn ~ /%(x|y|z)?mm[0-9]|%st/) || m ~ /mxcsr$|^emms$/
+            if (x87 || simd) print fn ": " insn
+        }'
+}
+
+# check_kernel_soft_float: build the kernel (dev profile, as `test` does)
+# and pass if kernel_fpu_instructions finds nothing in it.
+check_kernel_soft_float() {
+    local elf="$REPO/target/i686-kernel/debug/kernel" found
+    echo "== soft-float kernel: no x87/MMX/SSE instruction outside the FPU's save/restore/init =="
+    if ! (cd "$REPO" && cargo build -p kernel >/dev/null 2>&1); then
+        fail "soft-float kernel: the kernel did not build"
+        return
+    fi
+    found=$(kernel_fpu_instructions "$elf")
+    if [ -z "$found" ]; then
+        echo "soft-float kernel: clean (only ${KERNEL_FPU_ALLOWED//|/, })"
+        pass
+    else
+        echo "$found" | head -20 | sed 's/^/    /'
+        fail "soft-float kernel: $(echo "$found" | wc -l) x87/MMX/SSE instruction(s) outside the FPU code (they would change some program's registers)"
+    fi
+}
+
 check_lints() {
     local log="$REPO/target/lint.log" tc problems=() findings rc=0
     tc=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$REPO/rust-toolchain.toml")
     mkdir -p "$REPO/target"
+    check_kernel_soft_float
     echo "== lints: SAFETY rule, clippy -D warnings (kernel target: kernel, user; host crates mm, boot) =="
 
     mapfile -t problems < <(safety_rule_problems)

@@ -28,6 +28,7 @@
 //! | `pipe.rs`    | pipes (highmem buffers, copies faulting under kmap_local, blocking, EOF, EPIPE, O_NONBLOCK, PIPE_BUF), dup/dup2/dup3/fcntl, FD_CLOEXEC at execve, /dev null zero tty console |
 //! | `files.rs`   | open/read/lseek/close on the rootfs through the system-call table; read() faulting inside kmap_local (U16/U17) |
 //! | `signal.rs`  | sigreturn's checks against hostile frames, interruptible sleeps ended (or not, if blocked) by a signal, kill_pgrp, exception signals and their wait status, sigtest's linux-only checks |
+//! | `fpu.rs`     | x87/SSE for user programs: CR0/CR4 on every CPU, registers kept apart across switches, exec's init_fpstate, fork's copy, SIGFPE from #XM/#MF with Linux's si_code; resource limits' defaults and errors |
 //! | `stat.rs`    | stat64/lstat64/fstat64: i386's struct stat64 byte for byte on ramfs files and the console; their errnos |
 //! | `tty.rs`     | read(0) on the console: sleeps for a line, count, ^D, erase/kill, EFAULT losing nothing, EIO outside the foreground, echoline |
 //! | `wait.rs`    | wait4(-1) reaps the child that ended first and sleeps for any; its errnos |
@@ -47,6 +48,7 @@ mod common;
 mod exec;
 mod exercises;
 mod files;
+mod fpu;
 mod harness;
 mod highmem_helpers;
 mod irq;
@@ -72,4 +74,4 @@ mod vmalloc;
 mod wait;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, signal::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, signal::TESTS, fpu::TESTS];

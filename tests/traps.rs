@@ -22,7 +22,8 @@ pub const TESTS: &[Test] = &[
     test_case!(overflow_is_reported, panics = "Oops: overflow (#OF)"),
     test_case!(bounds_is_reported, panics = "Oops: bounds (#BR)"),
     test_case!(invalid_opcode_is_reported, panics = "Oops: invalid opcode (#UD)\nEAX: "),
-    test_case!(device_not_available_is_reported, panics = "Oops: device not available (#NM)"),
+    test_case!(cr0_ts_set_by_mistake_is_warned_about_cleared_and_the_instruction_retried),
+    test_case!(device_not_available_is_reported, panics = "unexpected #NM exception\nOops: device not available (#NM)"),
     test_case!(
         general_protection_decodes_the_selector,
         panics = "Oops: general protection fault (#GP): 0040\nselector index 8 in the GDT"
@@ -80,10 +81,29 @@ fn invalid_opcode_is_reported() {
     unsafe { asm!("ud2") };
 }
 
-fn device_not_available_is_reported() {
-    // SAFETY: with CR0.TS set, the first x87 instruction raises #NM. The
-    // kernel is built soft-float, so nothing else uses the FPU.
+/// Eager FPU switching never sets CR0.TS, so an #NM means a bug; with TS
+/// set, Linux warns, clears it and retries the instruction
+/// (`exc_device_not_available`), and so do we.
+fn cr0_ts_set_by_mistake_is_warned_about_cleared_and_the_instruction_retried() {
+    use crate::arch::fpu::cr0::TS;
+    let (nm, reports) = (crate::arch::traps::NM_COUNT.load(Ordering::SeqCst), crate::debug::report_count());
+    let flags = crate::arch::cpu::local_irq_save(); // no switch in between: stay on this CPU's CR0
+    // SAFETY: with CR0.TS set, fninit raises #NM; the handler clears TS and
+    // fninit runs again. The kernel is soft-float: nothing else uses the FPU.
     unsafe { asm!("mov eax, cr0", "or eax, 8", "mov cr0, eax", "fninit", out("eax") _) };
+    let cr0 = crate::arch::cpu::read_cr0();
+    crate::arch::cpu::local_irq_restore(flags);
+    assert_eq!(crate::arch::traps::NM_COUNT.load(Ordering::SeqCst), nm + 1, "one #NM");
+    assert_eq!(crate::debug::report_count(), reports + 1, "one warning");
+    assert!(crate::debug::last_report().as_str().contains("CR0.TS was set"), "the warning: {}", crate::debug::last_report().as_str());
+    assert_eq!(cr0 & TS, 0, "CR0.TS is clear again");
+}
+
+fn device_not_available_is_reported() {
+    // SAFETY: with CR0.EM set (and TS clear), an x87 instruction raises
+    // #NM, which no fix-up can cure: the oops. The kernel is built
+    // soft-float, so nothing else uses the FPU.
+    unsafe { asm!("mov eax, cr0", "or eax, 4", "mov cr0, eax", "fninit", out("eax") _) };
 }
 
 fn general_protection_decodes_the_selector() {

@@ -73,7 +73,7 @@ USER_TIMEOUT=30
 # SPEC_QEMU_OUT and SPEC_QEMU_STATUS, if set, replace SPEC_OUT and
 # SPEC_STATUS for the qemu-i386 run only: where qemu-i386's emulation
 # differs from Linux (each such line says why). Linux stays the oracle.
-USER_PROGRAMS=(echoline execer forktest fstest hello init memory mprotect panics pipetest sigtest sleeper startup stattest syscall_abi tls ubench)
+USER_PROGRAMS=(clonetest echoline execer forktest fputest fstest hello init memory mprotect panics pipetest sigtest sleeper startup stattest syscall_abi tls ubench)
 user_spec() {
     SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0; SPEC_VARIES=(); SPEC_IN=""
     SPEC_QEMU_OUT=(); SPEC_QEMU_STATUS=""
@@ -157,6 +157,20 @@ user_spec() {
                 parents_copy_unchanged parents_bss_unchanged parents_own_write_kept no_more_children_echild \
                 wait4_minus_1_reaps_the_child_that_ended_first then_the_other_one wait4_wexited_option_einval \
                 wait4_int_min_esrch wait4_kernel_status_pointer_efault the_child_was_reaped_all_the_same ;;
+        clonetest)
+            user_spec_checks clonetest set_tid_address_returns_the_tid clone_returns_the_childs_pid \
+                child_settid_not_in_the_parents_memory child_settid_in_the_childs_memory_only \
+                glibc_fork_flags_child_exits_3 parent_settid_bad_pointer_still_forks \
+                ugetrlimit_stack_returns_0 stack_soft_limit_within_hard ugetrlimit_resource_16_einval \
+                ugetrlimit_kernel_pointer_efault prlimit64_get_returns_0 prlimit64_agrees_with_ugetrlimit \
+                prlimit64_set_returns_0 the_new_soft_limit_holds soft_above_hard_einval \
+                prlimit64_resource_16_einval prlimit64_no_such_pid_esrch getrandom_returns_the_count \
+                getrandom_bytes_differ_between_calls getrandom_zero_bytes getrandom_unknown_flag_einval \
+                getrandom_random_and_insecure_einval getrandom_kernel_pointer_efault ;;
+        fputest)
+            user_spec_checks fputest exec_gives_fcw_0x037f exec_gives_mxcsr_0x1f80 exec_gives_zero_xmm_registers \
+                sse2_addpd x87_fsqrt fork_child_starts_with_a_copy fork_child_changes_stay_its_own \
+                two_processes_keep_their_own_registers exec_resets_the_registers ;;
         memory)
             user_spec_checks memory brk_0_is_the_current_break brk_grows brk_memory_zero_then_writable \
                 brk_shrinks brk_below_the_start_is_refused mmap_anonymous mmap_reads_zero mmap_writable \

@@ -105,6 +105,9 @@ pub extern "C" fn start_kernel(magic: u32, info_phys: u32) -> ! {
         env!("CARGO_PKG_VERSION"),
         tsc::tsc_khz() / 1000
     );
+    // Before any program runs (and before the other CPUs, which follow
+    // the boot CPU's choice of FXSAVE): the FPU and SSE for user space.
+    crate::arch::fpu::fpu__init_system();
 
     // SAFETY: magic and info_phys come straight from the bootloader via
     // _start; EarlyDirectMap bounds every read to the early mapping.

@@ -50,6 +50,8 @@ pub mod mm;
 pub mod panic;
 pub mod params;
 pub mod percpu;
+pub mod random;
+pub mod resource;
 pub mod sched;
 pub mod signal;
 pub mod smp;

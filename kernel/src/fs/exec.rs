@@ -210,10 +210,16 @@ fn random_bytes() -> [u8; 16] {
 pub fn exec_binprm(file: &[u8], execfn: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Result<PtRegs, ExecError> {
     let (mm, info) = prepare_binprm(file)?;
     let (block, sp) = create_elf_tables(&info, execfn, argv, envp)?;
-    crate::sched::current().set_mm(mm);
+    let me = crate::sched::current();
+    me.set_mm(mm);
     // Past the point of no return: FD_CLOEXEC descriptors close (Linux
     // begin_new_exec -> do_close_on_exec).
     super::file::do_close_on_exec();
+    // The new program's x87/SSE registers: Linux's init_fpstate, nothing of
+    // the old program's (Linux `flush_thread` -> `fpu_flush_thread`); and
+    // no tid to clear at exit (`mm_release` forgets `clear_child_tid`).
+    crate::arch::fpu::fpu_flush_thread();
+    me.clear_child_tid.store(0, core::sync::atomic::Ordering::Relaxed);
     if copy_to_user(sp, &block) != 0 {
         return Err(ExecError::Fault);
     }
@@ -244,9 +250,15 @@ pub fn kernel_execve(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<PtReg
 /// status. A program that cannot be started ends its task with status
 /// `-errno`, after naming the reason.
 pub fn spawn_user(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> crate::sched::JoinHandle {
+    spawn_user_affine(path, argv, envp, crate::sched::task::CPU_MASK_ALL)
+}
+
+/// [`spawn_user`] on the CPUs in `mask` only (tests that need two programs
+/// to share one CPU).
+pub fn spawn_user_affine(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>, mask: u32) -> crate::sched::JoinHandle {
     let name = path.rsplit('/').next().unwrap_or(path);
     let path = alloc::string::String::from(path);
-    crate::sched::spawn(name, move || {
+    crate::sched::core::spawn_affine(name, mask, move || {
         // Everything owned is dropped inside this block: the task never
         // returns from user mode, so nothing left alive here would ever be
         // freed.

@@ -7,7 +7,9 @@
 //! `kmap_local_sched_in` from `finish_task_switch`, at the same two places).
 //! The highmem subsystem plugs its per-task kmap_local slots in here: a task
 //! switched out must not leave its mappings in this CPU's fixmap slots, and
-//! gets them back when it returns.
+//! gets them back when it returns. The FPU state of user programs is saved
+//! and restored at the same two points (Linux's `switch_fpu_prepare` and
+//! `switch_fpu_finish`, in `__switch_to`; `arch/x86/kernel/fpu.rs`).
 
 use core::sync::atomic::Ordering;
 
@@ -17,12 +19,14 @@ use super::task::Task;
 pub fn sched_out(prev: &Task) {
     prev.nr_sched_out.fetch_add(1, Ordering::Relaxed);
     crate::mm::kmap_local::sched_out(prev);
+    crate::arch::fpu::switch_fpu_prepare(prev);
 }
 
 /// After the switch to `next` (current is `next`).
 pub fn sched_in(next: &Task) {
     next.nr_sched_in.fetch_add(1, Ordering::Relaxed);
     crate::mm::kmap_local::sched_in(next);
+    crate::arch::fpu::switch_fpu_finish(next);
 }
 
 /// A task is about to exit: it must not hold kmap_local mappings. If it

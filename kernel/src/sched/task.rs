@@ -115,6 +115,15 @@ pub struct Task {
     pub nr_sched_out: AtomicU64,
     /// See `nr_sched_out`.
     pub nr_sched_in: AtomicU64,
+    /// Its user program's x87/MMX/SSE registers while it is switched out
+    /// (Linux `thread.fpu`; see `arch/x86/kernel/fpu.rs`).
+    fpu: crate::arch::fpu::Fpu,
+    /// Where the kernel writes 0 when it exits, if its address space is
+    /// shared (Linux `clear_child_tid`: `set_tid_address`,
+    /// `CLONE_CHILD_CLEARTID`; see `fork.rs`).
+    pub clear_child_tid: AtomicU32,
+    /// Its resource limits (Linux `signal->rlim`; `resource.rs`).
+    pub rlim: crate::locking::SpinLock<[crate::resource::Rlimit; crate::resource::RLIM_NLIMITS]>,
 }
 
 // SAFETY: the UnsafeCell fields have owners: `esp` is touched only by the
@@ -169,6 +178,9 @@ impl Task {
             nr_migrations: AtomicU64::new(0),
             nr_sched_out: AtomicU64::new(0),
             nr_sched_in: AtomicU64::new(0),
+            fpu: crate::arch::fpu::Fpu::new(),
+            clear_child_tid: AtomicU32::new(0),
+            rlim: crate::locking::SpinLock::new(crate::resource::init_rlimits()),
         }
     }
 
@@ -302,7 +314,9 @@ impl Task {
     /// (`exit_mmap`); the page directory goes when the CPUs still having
     /// it loaded have switched to another mm.
     pub(crate) fn exit_mm(&self) {
+        crate::arch::fpu::fpu__drop(self);
         let Some(mm) = self.mm.lock().take() else { return };
+        crate::fork::mm_release(self, &mm);
         *self.rss_at_exit.lock() = Some(mm.rss());
         let flags = crate::arch::cpu::local_irq_save();
         crate::arch::tlb::enter_lazy_tlb();
@@ -314,6 +328,11 @@ impl Task {
     /// space, or has not exited).
     pub fn rss_at_exit(&self) -> Option<crate::mm::mm_types::Rss> {
         *self.rss_at_exit.lock()
+    }
+
+    /// Its FPU state (see `arch/x86/kernel/fpu.rs`).
+    pub fn fpu(&self) -> &crate::arch::fpu::Fpu {
+        &self.fpu
     }
 
     /// Its TLS descriptors, for the context switch (interrupts are off

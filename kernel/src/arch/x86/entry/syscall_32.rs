@@ -115,6 +115,14 @@ pub mod nr {
     pub const TKILL: i32 = 238;
     /// `tgkill(tgid, tid, sig)`.
     pub const TGKILL: i32 = 270;
+    /// `ugetrlimit(resource, rlim)`.
+    pub const UGETRLIMIT: i32 = 191;
+    /// `set_tid_address(tidptr)`.
+    pub const SET_TID_ADDRESS: i32 = 258;
+    /// `prlimit64(pid, resource, new, old)`.
+    pub const PRLIMIT64: i32 = 340;
+    /// `getrandom(buf, count, flags)`.
+    pub const GETRANDOM: i32 = 355;
     // The namespace calls (fs/namei.rs, open.rs, readdir.rs, d_path.rs).
     pub const LINK: i32 = 9;
     pub const UNLINK: i32 = 10;
@@ -210,6 +218,10 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::RT_SIGSUSPEND => crate::signal::sys_rt_sigsuspend,
         nr::TKILL => crate::signal::sys_tkill,
         nr::TGKILL => crate::signal::sys_tgkill,
+        nr::UGETRLIMIT => crate::resource::sys_ugetrlimit,
+        nr::SET_TID_ADDRESS => crate::fork::sys_set_tid_address,
+        nr::PRLIMIT64 => crate::resource::sys_prlimit64,
+        nr::GETRANDOM => crate::random::sys_getrandom,
         nr::LINK => crate::fs::namei::sys_link,
         nr::UNLINK => crate::fs::namei::sys_unlink,
         nr::CREAT => crate::fs::open::sys_creat,

@@ -6,6 +6,7 @@
 //! | `apic`    | `kernel/apic/apic.c`, `ipi.c`     |
 //! | `ioapic`  | `kernel/apic/io_apic.c`, `i8259.c`|
 //! | `cpu`     | `asm/irqflags.h`, `asm/special_insns.h` |
+//! | `fpu`     | `kernel/fpu/{init,core,signal}.c`, `asm/fpu/*` |
 //! | `gdt`     | `kernel/cpu/common.c`, `asm/desc.h` |
 //! | `idt`     | `kernel/idt.c`                    |
 //! | `irq`     | `kernel/irq.c`                    |
@@ -18,6 +19,7 @@
 pub mod acpi;
 pub mod apic;
 pub mod cpu;
+pub mod fpu;
 pub mod gdt;
 pub mod idt;
 pub mod ioapic;

@@ -16,7 +16,7 @@
 //!    next instruction is fetched from there) and the kernel's higher half,
 //!    and jumps to `start_secondary` on its new stack;
 //! 4. the AP switches to `swapper_pg_dir`, sets up its GDT, per-CPU block,
-//!    IDT, local APIC and timer, says it is online and becomes idle.
+//!    IDT, FPU, local APIC and timer, says it is online and becomes idle.
 //!
 //! The boot CPU starts one AP at a time and waits for each, so a single set
 //! of trampoline data words suffices.
@@ -237,6 +237,7 @@ extern "C" fn start_secondary(cpu: u32) -> ! {
     paging::flush_tlb_all_local();
     crate::percpu::setup_cpu(cpu);
     idt::load();
+    super::fpu::fpu__init_cpu();
     apic::setup_local_apic();
     crate::sched::core::init_idle(cpu);
     apic::start_timer();

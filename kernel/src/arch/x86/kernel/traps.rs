@@ -79,7 +79,11 @@ pub mod pf {
 /// Called by `isr_common` for every exception.
 pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     let user = frame.from_user();
-    if frame.vector < 32 && frame.vector != 14 && user {
+    if frame.vector == 7 {
+        do_device_not_available(frame);
+    } else if (frame.vector == 16 || frame.vector == 19) && user {
+        do_math_error(frame);
+    } else if frame.vector < 32 && frame.vector != 14 && user {
         do_user_trap(frame);
     } else {
         match frame.vector {
@@ -133,6 +137,62 @@ fn do_user_trap(frame: &mut TrapFrame) {
     }
     me.signal.set_trap(v, frame.error_code, 0);
     crate::signal::force_sig_fault(sig, code, addr);
+}
+
+/// #MF (x87 error, vector 16) or #XM (SIMD error, vector 19) from user
+/// mode (Linux `math_error`): the program computed something whose
+/// exception it had unmasked. The cause comes from its saved FPU state
+/// (`fpu__exception_code`); a spurious trap with nothing unmasked pending
+/// just retries the instruction, as on Linux; otherwise SIGFPE with that
+/// `si_code` and the faulting ip (`force_sig_fault`): a handler gets it,
+/// and without one the process ends with wait status 8. Linux prints
+/// nothing for these; with no handler we print the line `do_trap` prints
+/// for the other traps, with the `si_code` a handler would have seen.
+fn do_math_error(frame: &mut TrapFrame) {
+    let Some(code) = super::fpu::math_error(frame.vector) else { return };
+    let me = crate::sched::current();
+    if crate::signal::unhandled_signal(crate::signal::SIGFPE) {
+        let (name, _) = EXCEPTION_NAMES[frame.vector as usize];
+        log::warn!(
+            "traps: {}[{}] {} ip:{:x} sp:{:x} error:{:x} ({})",
+            me.name(),
+            me.id(),
+            name,
+            frame.eip,
+            frame.user_sp().unwrap_or(0),
+            frame.error_code,
+            super::fpu::fpe_name(code)
+        );
+        USER_SIGNALS.fetch_add(1, Ordering::Relaxed);
+    }
+    me.signal.set_trap(frame.vector, frame.error_code, 0);
+    crate::signal::force_sig_fault(crate::signal::SIGFPE, code, frame.eip);
+}
+
+/// How many #NM exceptions came (each a kernel bug: see below).
+pub static NM_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// #NM, "device not available" (Linux `exc_device_not_available`). It is
+/// raised when CR0.TS or CR0.EM is set; with eager FPU switching neither
+/// ever is (`fpu.rs`), so it should not happen. If CR0.TS was set (by
+/// mistake, or by a test), say so, clear it and retry, as Linux does
+/// (`WARN(cr0 & X86_CR0_TS, "CR0.TS was set")`); otherwise the FPU is
+/// unusable for a reason we cannot repair: Linux's `die("unexpected #NM
+/// exception")`, which here is the kernel oops.
+fn do_device_not_available(frame: &mut TrapFrame) {
+    NM_COUNT.fetch_add(1, Ordering::Relaxed);
+    let cr0 = read_cr0();
+    if cr0 & super::fpu::cr0::TS != 0 {
+        crate::debug::report_bug(format_args!(
+            "WARNING: CR0.TS was set: #NM in {} mode at ip {:#x} (eager FPU switching never sets it); cleared",
+            if frame.from_user() { "user" } else { "kernel" },
+            frame.eip
+        ));
+        // SAFETY: clearing TS only makes FPU instructions usable again.
+        unsafe { core::arch::asm!("clts", options(nomem, nostack, preserves_flags)) };
+        return;
+    }
+    die(frame, Some("unexpected #NM exception\n"));
 }
 
 /// User exceptions that found no handler (the processes they end).
