@@ -27,6 +27,7 @@
 //! | `files.rs`   | open/read/lseek/close on the rootfs through the system-call table; read() faulting inside kmap_local (U16/U17) |
 //! | `stat.rs`    | stat64/lstat64/fstat64: i386's struct stat64 byte for byte on ramfs files and the console; their errnos |
 //! | `tty.rs`     | read(0) on the console: sleeps for a line, count, ^D, erase/kill, EFAULT losing nothing, EIO outside the foreground, echoline |
+//! | `termios.rs` | the console as Linux's terminal: each ioctl and its errnos, canonical and raw (VMIN/VTIME) reads, echo, erase, ONLCR, the keyboard's signals, poll/select/ppoll readiness and timeouts |
 //! | `wait.rs`    | wait4(-1) reaps the child that ended first and sleeps for any; its errnos |
 //! | `busybox.rs` | what Debian's busybox needs first: missing calls named once per number, root's identity, init=/rdinit=, busybox and its applet links in the initramfs |
 //! | `exercises.rs` | the answers to the book's exercises (`docs/`), one test per exercise, named after its chapter |
@@ -57,6 +58,7 @@ mod smp;
 mod tlb;
 mod stat;
 mod traps;
+mod termios;
 mod tty;
 mod user;
 mod usercopy;
@@ -64,4 +66,4 @@ mod vmalloc;
 mod wait;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, busybox::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, termios::TESTS, wait::TESTS, busybox::TESTS];

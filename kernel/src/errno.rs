@@ -8,6 +8,8 @@ pub const EPERM: i32 = 1;
 pub const ENOENT: i32 = 2;
 /// No such process (set_thread_area: no free TLS entry).
 pub const ESRCH: i32 = 3;
+/// Interrupted system call.
+pub const EINTR: i32 = 4;
 /// I/O error (a read of the console by a process not in its foreground).
 pub const EIO: i32 = 5;
 /// Argument list too long.
@@ -16,6 +18,9 @@ pub const E2BIG: i32 = 7;
 pub const ENOEXEC: i32 = 8;
 /// No child processes.
 pub const ECHILD: i32 = 10;
+/// Not a typewriter: an ioctl the file does not know (Linux's drivers say
+/// `-ENOIOCTLCMD`, which the VFS turns into this).
+pub const ENOTTY: i32 = 25;
 /// Bad file number.
 pub const EBADF: i32 = 9;
 /// Out of memory.

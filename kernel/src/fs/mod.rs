@@ -33,9 +33,11 @@ pub mod binfmt_elf;
 pub mod exec;
 pub mod file;
 pub mod initramfs;
+pub mod ioctl;
 pub mod open;
 pub mod ramfs;
 pub mod read_write;
+pub mod select;
 pub mod stat;
 
 use alloc::collections::BTreeMap;

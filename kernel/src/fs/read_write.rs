@@ -38,7 +38,7 @@ pub fn sys_write(regs: &mut PtRegs) -> i32 {
         let n = (count - done).min(chunk.len());
         let left = copy_from_user(&mut chunk[..n], buf.wrapping_add(done));
         match &file {
-            Fd::Console => crate::console::write_bytes(&chunk[..n - left]),
+            Fd::Console => crate::tty::tty_write(&chunk[..n - left]),
             Fd::File(f) => {
                 let mut pos = f.pos.lock();
                 if let Err(e) = f.inode.write_at(*pos, &chunk[..n - left]) {

@@ -71,6 +71,14 @@ pub mod nr {
     pub const SET_THREAD_AREA: i32 = 243;
     /// `exit_group(status)`.
     pub const EXIT_GROUP: i32 = 252;
+    /// `ioctl`.
+    pub const IOCTL: i32 = 54;
+    /// `_newselect`.
+    pub const NEWSELECT: i32 = 142;
+    /// `poll`.
+    pub const POLL: i32 = 168;
+    /// `ppoll` (with a 32-bit timespec).
+    pub const PPOLL: i32 = 309;
 }
 
 /// The handler for system call `nr`, if there is one (Linux indexes
@@ -105,6 +113,10 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::NANOSLEEP => crate::sched::timer::sys_nanosleep,
         nr::EXIT_GROUP => crate::exit::sys_exit_group,
         nr::SET_THREAD_AREA => crate::arch::tls::sys_set_thread_area,
+        nr::IOCTL => crate::fs::ioctl::sys_ioctl,
+        nr::NEWSELECT => crate::fs::select::sys_select,
+        nr::POLL => crate::fs::select::sys_poll,
+        nr::PPOLL => crate::fs::select::sys_ppoll,
         _ => return None,
     })
 }
