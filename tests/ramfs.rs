@@ -32,7 +32,7 @@ pub const TESTS: &[Test] = &[
     test_case!(symlinks_are_followed_and_keep_their_target),
     test_case!(hard_links_from_gnu_cpio_are_one_inode),
     test_case!(a_corrupt_archive_unpacks_nothing),
-    test_case!(entries_ramfs_cannot_hold_are_skipped_and_named),
+    test_case!(char_devices_are_made_and_entries_ramfs_cannot_hold_are_skipped_and_named),
     test_case!(a_later_entry_replaces_an_earlier_one_as_in_linux),
     test_case!(symlink_loops_end_in_eloop),
     test_case!(dropping_a_ramfs_gives_back_every_page),
@@ -196,10 +196,12 @@ fn readdir_lists_each_directory_in_name_order() {
         [
             (s("bin"), FileType::Directory),
             (s("data"), FileType::Directory),
+            (s("dev"), FileType::Directory), // made at boot (devtmpfs_init), not by the archive
             (s("empty"), FileType::Regular),
             (s("etc"), FileType::Directory),
             (s("hello.txt"), FileType::Regular),
-            (s("link"), FileType::Symlink)
+            (s("link"), FileType::Symlink),
+            (s("tmp"), FileType::Directory)
         ]
     );
     assert_eq!(
@@ -214,7 +216,7 @@ fn readdir_lists_each_directory_in_name_order() {
     assert!(names(&boot_file("/data/sub")).is_empty());
     // Entries carry their inode numbers; a file is not a directory.
     let d = fs::readdir(&root);
-    assert_eq!(d[4].ino, boot_file("/hello.txt").ino);
+    assert_eq!(d[5].ino, boot_file("/hello.txt").ino);
     assert_eq!(boot_file("/hello.txt").readdir(), Err(FsError::NotADirectory));
 }
 
@@ -302,11 +304,12 @@ fn a_corrupt_archive_unpacks_nothing() {
     );
 }
 
-fn entries_ramfs_cannot_hold_are_skipped_and_named() {
+fn char_devices_are_made_and_entries_ramfs_cannot_hold_are_skipped_and_named() {
     let mut ar = Vec::new();
     let mut w = NewcWriter::new(&mut ar);
     w.dir("dev");
     w.raw_entry(Header { mode: S_IFCHR | 0o600, nlink: 1, rdevmajor: 5, rdevminor: 1, ..Header::default() }, "dev/console", b"");
+    w.raw_entry(Header { mode: 0o010000 | 0o644, nlink: 1, ..Header::default() }, "dev/fifo", b""); // S_IFIFO
     w.file("missing/f", b"x");
     w.file("plain", b"y");
     w.file("plain/under", b"z");
@@ -318,13 +321,16 @@ fn entries_ramfs_cannot_hold_are_skipped_and_named() {
     assert_eq!(
         warnings,
         [
-            "skipping 'dev/console': a character device (5:1): ramfs here holds no device nodes, FIFOs or sockets",
+            "skipping 'dev/fifo': a FIFO (0:0): ramfs here holds no block devices, FIFOs or sockets",
             "skipping 'missing/f': no such file or directory (ENOENT)",
             "skipping 'plain/under': not a directory (ENOTDIR)",
         ]
     );
-    assert_eq!((stats.files, stats.dirs, stats.skipped), (2, 1, 3));
-    assert!(fs.namei("kept").is_ok() && fs.namei("dev").is_ok() && fs.namei("dev/console").is_err());
+    assert_eq!((stats.files, stats.dirs, stats.devices, stats.skipped), (2, 1, 1, 3));
+    assert!(fs.namei("kept").is_ok() && fs.namei("dev").is_ok() && fs.namei("dev/fifo").is_err());
+    // A character device node is made, as Linux's init_mknod makes it.
+    let console = fs.namei("dev/console").expect("the archive's character device node is made");
+    assert_eq!((console.file_type(), console.rdev(), console.mode), (FileType::CharDevice, Some((5, 1)), 0o600));
 }
 
 fn a_later_entry_replaces_an_earlier_one_as_in_linux() {

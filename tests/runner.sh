@@ -145,7 +145,7 @@ USER_PROGRAMS_BUILT=0
 make_test_initramfs() {
     command -v cpio >/dev/null 2>&1 || die "cpio not found: the suite's initramfs is made with it (./run-qemu.sh setup installs it)"
     local root="$REPO/target/initramfs-root"
-    rm -rf "$root"; mkdir -p "$root/data/sub"
+    rm -rf "$root"; mkdir -p "$root/data/sub" "$root/tmp"
     printf 'hello from the initramfs\n' > "$root/hello.txt"
     : > "$root/empty"
     python3 - "$root/data" <<'PY'

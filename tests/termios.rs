@@ -43,6 +43,8 @@ pub const TESTS: &[Test] = &[
     test_case!(poll_sleeps_until_input_and_times_out),
     test_case!(poll_errnos_and_pollnval),
     test_case!(select_and_ppoll_on_the_console),
+    test_case!(poll_and_fionread_of_a_pipe),
+    test_case!(an_o_nonblock_console_read_gets_eagain_instead_of_waiting),
 ];
 
 fn syscall(nr: i32, a: usize, b: usize, c: usize) -> i32 {
@@ -654,5 +656,59 @@ fn select_and_ppoll_on_the_console() {
         type_in(b"y\r");
         crate::sched::msleep(5);
         assert_eq!(syscall5(nr::PPOLL, PFD, 1, 0, 0, 8), 1, "NULL timespec, input there: at once");
+    });
+}
+
+fn poll_and_fionread_of_a_pipe() {
+    with_tty(|| {
+        let fildes = DATA + 0x3100;
+        assert_eq!(syscall(nr::PIPE, fildes, 0, 0), 0);
+        let (r, w) = (user_i32(fildes), user_i32(fildes + 4));
+        put_pollfds(&[(r, POLLIN), (w, POLLOUT)]);
+        assert_eq!(syscall(nr::POLL, PFD, 2, 0), 1);
+        assert_eq!((revents(0), revents(1)), (0, POLLOUT), "empty: not readable, writable");
+        assert_eq!(copy_to_user(DATA, b"abc"), 0);
+        assert_eq!(syscall(nr::WRITE, w as usize, DATA, 3), 3);
+        put_pollfds(&[(r, POLLIN)]);
+        assert_eq!(syscall(nr::POLL, PFD, 1, 0), 1);
+        assert_eq!(revents(0), POLLIN, "data: readable");
+        assert_eq!(ioctl(r, FIONREAD, ARG), 0);
+        assert_eq!(user_i32(ARG), 3, "FIONREAD: the bytes in the pipe");
+        assert_eq!(syscall(nr::CLOSE, w as usize, 0, 0), 0);
+        assert_eq!(syscall(nr::POLL, PFD, 1, 0), 1);
+        assert_eq!(revents(0), POLLIN | POLLHUP, "no writer left: POLLHUP, asked or not");
+        assert_eq!(ioctl(r, TCGETS, ARG), -ENOTTY, "a pipe is not a terminal");
+        assert_eq!(syscall(nr::PIPE, fildes, 0, 0), 0);
+        let (r2, w2) = (user_i32(fildes), user_i32(fildes + 4));
+        assert_eq!(syscall(nr::CLOSE, r2 as usize, 0, 0), 0);
+        put_pollfds(&[(w2, POLLOUT)]);
+        assert_eq!(syscall(nr::POLL, PFD, 1, 0), 1);
+        assert_eq!(revents(0), POLLOUT | POLLERR, "no reader left: POLLERR");
+        for fd in [r, w2] {
+            assert_eq!(syscall(nr::CLOSE, fd as usize, 0, 0), 0);
+        }
+    });
+}
+
+fn an_o_nonblock_console_read_gets_eagain_instead_of_waiting() {
+    use crate::errno::EAGAIN;
+    use crate::fs::file::{CONSOLE_F_FLAGS, O_NONBLOCK};
+    with_tty(|| {
+        let old = CONSOLE_F_FLAGS.load(SeqCst);
+        // fcntl64(0, F_SETFL, O_NONBLOCK)
+        assert_eq!(syscall(nr::FCNTL64, 0, 4, O_NONBLOCK as usize), 0);
+        assert_eq!(read0(DATA, 10), -EAGAIN, "canonical, no line: -EAGAIN");
+        type_in(b"part");
+        crate::sched::msleep(5);
+        assert_eq!(read0(DATA, 10), -EAGAIN, "half a line is not a line");
+        type_in(b"\r");
+        crate::sched::msleep(5);
+        assert_eq!(read0(DATA, 10), 5, "a line is read at once");
+        set_termios(&raw(4, 0));
+        type_in(b"xy");
+        crate::sched::msleep(5);
+        assert_eq!(read0(DATA, 10), 2, "raw VMIN 4: the two bytes there, not -EAGAIN");
+        assert_eq!(read0(DATA, 10), -EAGAIN);
+        CONSOLE_F_FLAGS.store(old, SeqCst);
     });
 }

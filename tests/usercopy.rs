@@ -47,6 +47,8 @@ pub const TESTS: &[Test] = &[
     test_case!(get_user_and_put_user_return_efault_like_linux),
     test_case!(clear_user_returns_the_bytes_not_cleared),
     test_case!(strncpy_from_user_returns_the_length_the_count_or_efault),
+    test_case!(kernel_writes_fault_with_0x2_on_an_absent_page_and_0x3_on_a_cow_page),
+    test_case!(a_user_access_to_kernel_memory_is_maperr_with_prot_forced),
 ];
 
 /// One past the data area: no VMA starts here until the stack.
@@ -494,4 +496,52 @@ fn strncpy_from_user_returns_the_length_the_count_or_efault() {
     assert_eq!(strncpy_from_user(&mut buf, TASK_SIZE - 3), Err(EFAULT), "runs into TASK_SIZE");
     assert_eq!(strncpy_from_user(&mut buf, TASK_SIZE), Err(EFAULT));
     assert_eq!(strncpy_from_user(&mut buf, 0), Err(EFAULT));
+}
+
+/// U6, the kernel's half: a `copy_to_user` into an absent page faults with
+/// error code 0x2 (a write, kernel mode, not present), and into a page
+/// shared copy-on-write since fork with 0x3 (a write, kernel mode, a
+/// protection fault on a present page). The second needs CR0.WP: without
+/// it the CPU lets ring 0 write through a read-only PTE and the kernel
+/// would scribble on the page the parent still shares (Linux refuses such
+/// CPUs: "Linux doesn't support CPUs with broken WP").
+fn kernel_writes_fault_with_0x2_on_an_absent_page_and_0x3_on_a_cow_page() {
+    use crate::arch::mm::fault::LAST_ERROR_CODE;
+    const CR0_WP: u32 = 1 << 16;
+    assert!(crate::arch::cpu::read_cr0() & CR0_WP != 0, "CR0.WP is set: ring 0 honours read-only PTEs");
+    let mm = fresh_mm();
+    LAST_ERROR_CODE.store(0, SeqCst);
+    assert_eq!(copy_to_user(DATA, b"first"), 0);
+    assert_eq!(LAST_ERROR_CODE.load(SeqCst), 0x2, "kernel write, page not present");
+    let child = mm.dup_mmap().expect("fork's copy");
+    let shared = mm.lookup(DATA).pfn();
+    LAST_ERROR_CODE.store(0, SeqCst);
+    assert_eq!(copy_to_user(DATA, b"again"), 0);
+    assert_eq!(LAST_ERROR_CODE.load(SeqCst), 0x3, "kernel write, present read-only (copy-on-write)");
+    assert_ne!(mm.lookup(DATA).pfn(), shared, "the write got its own copy");
+    let theirs = crate::tests::common::contents(pfn_to_page(child.lookup(DATA).pfn()));
+    assert_eq!(&theirs[..5], b"first", "the child's page was not written through the shared frame");
+    drop(child);
+}
+
+/// U6, the user's half: a user-mode read of a kernel address is SIGSEGV
+/// with `SEGV_MAPERR`, and the error code in Linux's line always has
+/// `X86_PF_PROT`, whether the address is mapped (0xC0000000, the direct
+/// map: the CPU says "protection", 5) or a hole (0xFFFFF000, past the
+/// fixmap: the CPU says "not present", 4, and `sanitize_error_code` makes
+/// it 5), so a program cannot map the kernel from its segfaults.
+fn a_user_access_to_kernel_memory_is_maperr_with_prot_forced() {
+    use crate::arch::mm::fault::LAST_SEGFAULT;
+    // mov eax, [addr]; then a jump to itself, never reached.
+    static MAPPED: [u8; 7] = [0xa1, 0x00, 0x00, 0x00, 0xc0, 0xeb, 0xfe];
+    static HOLE: [u8; 7] = [0xa1, 0x00, 0xf0, 0xff, 0xff, 0xeb, 0xfe];
+    assert!(!crate::mm::pgtable::lookup_kernel_pte(0xffff_f000).present(), "0xfffff000 is a hole");
+    for (name, code, addr) in [("kmapped", &MAPPED, "c0000000"), ("khole", &HOLE, "fffff000")] {
+        LAST_SEGFAULT.lock().clear();
+        let status = super::user::run_user(name, code);
+        assert_eq!(status, crate::arch::traps::SIGSEGV, "{name}: killed by SIGSEGV");
+        let line = alloc::string::String::from(LAST_SEGFAULT.lock().as_str());
+        assert!(line.contains(&alloc::format!("segfault at {addr} ")), "{line}");
+        assert!(line.ends_with("error 5 (MapErr)"), "{name}: PROT forced, MAPERR: {line}");
+    }
 }

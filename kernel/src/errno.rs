@@ -21,8 +21,12 @@ pub const ECHILD: i32 = 10;
 /// Not a typewriter: an ioctl the file does not know (Linux's drivers say
 /// `-ENOIOCTLCMD`, which the VFS turns into this).
 pub const ENOTTY: i32 = 25;
+/// No such device or address (a device node with no driver).
+pub const ENXIO: i32 = 6;
 /// Bad file number.
 pub const EBADF: i32 = 9;
+/// Try again: a non-blocking read or write that would wait.
+pub const EAGAIN: i32 = 11;
 /// Out of memory.
 pub const ENOMEM: i32 = 12;
 /// Permission denied (exec of something that is not a regular file).
@@ -43,7 +47,24 @@ pub const EMFILE: i32 = 24;
 pub const ESPIPE: i32 = 29;
 /// Read-only file system (creating files is not there yet).
 pub const EROFS: i32 = 30;
+/// Broken pipe: a write with no reader left.
+pub const EPIPE: i32 = 32;
 /// File name too long.
 pub const ENAMETOOLONG: i32 = 36;
 /// Function not implemented: no system call has that number.
 pub const ENOSYS: i32 = 38;
+/// Device or resource busy (removing or renaming "/").
+pub const EBUSY: i32 = 16;
+/// File exists.
+pub const EEXIST: i32 = 17;
+/// Result too large (getcwd into a buffer too small).
+pub const ERANGE: i32 = 34;
+/// Directory not empty.
+pub const ENOTEMPTY: i32 = 39;
+/// Too many levels of symbolic links.
+pub const ELOOP: i32 = 40;
+/// Operation not supported (O_TMPFILE).
+pub const EOPNOTSUPP: i32 = 95;
+/// Package not installed (Linux's answer to `O_NOTIFICATION_PIPE` without
+/// `CONFIG_WATCH_QUEUE`).
+pub const ENOPKG: i32 = 65;

@@ -36,12 +36,14 @@ pub fn sys_fork(regs: &mut PtRegs) -> i32 {
     let mut child_regs = *regs;
     child_regs.ax = 0;
     let files = me.files.lock().clone();
+    let cwd = me.cwd.lock().clone();
     let tls = me.tls_for_switch();
     let parent = me.id();
     let handle = crate::sched::spawn(me.name(), move || {
         let child = crate::sched::current();
         child.parent.store(parent, core::sync::atomic::Ordering::Relaxed);
         *child.files.lock() = files;
+        *child.cwd.lock() = cwd;
         // The parent's TLS entries too (Linux copies thread.tls_array); we
         // are running, so load them into this CPU's GDT ourselves.
         *child.tls.lock() = tls;

@@ -202,6 +202,9 @@ fn kernel_init() {
     // The files first (Linux's rootfs_initcall): whatever runs next may
     // look for them.
     crate::fs::initramfs::populate_rootfs();
+    // /dev and its nodes, as devtmpfs gives Linux (fs/char_dev.rs).
+    let nodes = crate::fs::char_dev::devtmpfs_init(crate::fs::rootfs());
+    log::info!("devtmpfs: /dev with {nodes} nodes (null 1:3, zero 1:5, tty 5:0, console 5:1)");
     // The instruments, when the command line asked for one; each leaves
     // QEMU when done.
     crate::tools::bench::run_if_requested();

@@ -15,6 +15,7 @@
 //! | `percpu`      | `include/linux/percpu-defs.h` | each CPU's private block, reached through `fs` |
 //! | `console`     | `drivers/tty/serial/` | the serial console and `print!`             |
 //! | `tty`         | `drivers/tty/n_tty.c` | `read(0)`: the console's line discipline (canonical mode, echo, ^D), the foreground process |
+//! | `drivers`     | `drivers/char/mem.c` | `/dev/null` and `/dev/zero` (the node dispatch is `fs::char_dev`) |
 //! | `logger`      | `kernel/printk/`    | the `log` backend                             |
 //! | `params`      | `kernel/params.c`, `early_param()` | command-line options, declared by each subsystem |
 //! | `panic`, `debug` | `kernel/panic.c`, `lib/bug.c` | the panic handler; BUG reports that do not stop the machine |
@@ -37,6 +38,7 @@ pub mod console;
 pub mod tools;
 pub mod arch;
 pub mod debug;
+pub mod drivers;
 pub mod errno;
 pub mod exit;
 pub mod fork;

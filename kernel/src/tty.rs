@@ -66,7 +66,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use crate::arch::lib::usercopy_32::copy_to_user;
-use crate::errno::{EFAULT, EIO};
+use crate::errno::{EAGAIN, EFAULT, EIO};
 use crate::locking::{Mutex, SpinLock};
 use crate::sched::wait::WaitQueue;
 
@@ -859,7 +859,9 @@ pub fn input_available(for_poll: bool) -> bool {
 ///
 /// `-EFAULT` for a buffer that is not user memory (checked first: nothing
 /// is read) or that faults before anything was copied (the input stays
-/// for the next read); `-EIO` for a process not in the foreground.
+/// for the next read); `-EIO` for a process not in the foreground;
+/// `-EAGAIN` instead of waiting when the console is `O_NONBLOCK` (what
+/// was read by then, if anything, in raw mode).
 pub fn n_tty_read(buf: usize, count: usize) -> i32 {
     if !mm::layout::access_ok(buf, count) {
         return -EFAULT;
@@ -879,6 +881,12 @@ pub fn n_tty_read(buf: usize, count: usize) -> i32 {
     }
 }
 
+/// Is the console's open file `O_NONBLOCK` (`F_SETFL`)?
+fn nonblock() -> bool {
+    use crate::fs::file::{CONSOLE_F_FLAGS, O_NONBLOCK};
+    CONSOLE_F_FLAGS.load(Ordering::Relaxed) & O_NONBLOCK != 0
+}
+
 /// Sleep on [`READ_WAIT`] until input is readable or `deadline` (jiffies)
 /// passes; true if input is readable.
 fn wait_for_input(deadline: Option<u64>) -> bool {
@@ -887,6 +895,9 @@ fn wait_for_input(deadline: Option<u64>) -> bool {
 
 fn canon_read(buf: usize, count: usize) -> i32 {
     loop {
+        if may_cook() && crate::console::rx_pending() {
+            receive_from_ring();
+        }
         {
             let mut tty = TTY.lock_irqsave();
             if !tty.termios.l(lflag::ICANON) {
@@ -911,6 +922,9 @@ fn canon_read(buf: usize, count: usize) -> i32 {
                 // is a short read (Linux's `iterate_tty_read`).
                 return if copied == 0 { -EFAULT } else { copied as i32 };
             }
+        }
+        if nonblock() {
+            return -EAGAIN;
         }
         wait_for_input(None);
     }
@@ -944,6 +958,9 @@ fn raw_read(buf: usize, count: usize, vmin: usize, vtime: u64) -> i32 {
         }
         if done >= minimum.min(count) || done == count || timeout == Some(0) {
             return done as i32;
+        }
+        if nonblock() {
+            return if done == 0 { -EAGAIN } else { done as i32 };
         }
         let deadline = timeout.map(|t| crate::sched::core::jiffies() + t);
         if !wait_for_input(deadline) && timeout.is_some() {

@@ -211,6 +211,9 @@ pub fn exec_binprm(file: &[u8], execfn: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -
     let (mm, info) = prepare_binprm(file)?;
     let (block, sp) = create_elf_tables(&info, execfn, argv, envp)?;
     crate::sched::current().set_mm(mm);
+    // Past the point of no return: FD_CLOEXEC descriptors close (Linux
+    // begin_new_exec -> do_close_on_exec).
+    super::file::do_close_on_exec();
     if copy_to_user(sp, &block) != 0 {
         return Err(ExecError::Fault);
     }
@@ -222,7 +225,10 @@ pub fn exec_binprm(file: &[u8], execfn: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -
 /// helpers): read the file (through its kmap_local-mapped pages), then
 /// [`exec_binprm`].
 pub fn kernel_execve(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<PtRegs, ExecError> {
-    let inode = super::rootfs().namei(path).map_err(ExecError::Path)?;
+    // From the task's current directory for a relative path (Linux's
+    // do_open_execat with AT_FDCWD).
+    let inode = super::namei::path_lookupat(&super::namei::Base::current(), path, super::namei::LOOKUP_FOLLOW)
+        .map_err(ExecError::Path)?;
     if inode.file_type() != boot::initramfs::FileType::Regular {
         return Err(ExecError::NotRegular);
     }

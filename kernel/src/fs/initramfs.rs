@@ -24,10 +24,12 @@
 //! Parsing is cheap, and "continuing without it" is then true: a corrupt
 //! archive leaves no half of itself behind.
 //!
-//! What the archive may hold that ramfs cannot, or that does not fit the
-//! tree (a device node, a name whose directory is missing or is a file), is
+//! Character device nodes are made, as Linux's `init_mknod` makes them
+//! (their numbers reach the drivers of `char_dev.rs`). What the archive may
+//! hold that ramfs cannot (a block device, a FIFO, a socket), or that does
+//! not fit the tree (a name whose directory is missing or is a file), is
 //! skipped with a warning naming the entry; the rest is unpacked. Linux
-//! creates device nodes and silently skips the rest.
+//! makes those nodes too and silently skips the rest.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -51,6 +53,8 @@ pub struct UnpackStats {
     pub symlinks: usize,
     /// Further names of files (hard links).
     pub links: usize,
+    /// Character device nodes made.
+    pub devices: usize,
     /// Entries skipped, each with a warning.
     pub skipped: usize,
     /// Pages the files hold, and how many of them are highmem.
@@ -100,7 +104,7 @@ impl fmt::Display for Skip {
         match self {
             Skip::Fs(e) => write!(f, "{e}"),
             Skip::NoDevices(t, major, minor) => {
-                write!(f, "a {t} ({major}:{minor}): ramfs here holds no device nodes, FIFOs or sockets")
+                write!(f, "a {t} ({major}:{minor}): ramfs here holds no block devices, FIFOs or sockets")
             }
         }
     }
@@ -148,6 +152,12 @@ fn unpack_entry(
         FileType::Symlink => {
             fs.symlink(e.name, e.symlink_target().expect("checked by the parser"))?;
             stats.symlinks += 1;
+        }
+        FileType::CharDevice => {
+            // Linux's init_mknod: the node is made; opening it reaches the
+            // driver for its number (fs/char_dev.rs), or ENXIO.
+            fs.mknod_chr(e.name, e.permissions(), e.header.rdevmajor, e.header.rdevminor)?;
+            stats.devices += 1;
         }
         t => return Err(Skip::NoDevices(t, e.header.rdevmajor, e.header.rdevminor)),
     }

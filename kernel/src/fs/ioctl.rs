@@ -5,6 +5,7 @@
 //! |-----------------------|----------------------------------------------------|
 //! | the console           | the terminal's (`tty_ioctl.rs`)                    |
 //! | a regular file        | FIONREAD: bytes from the offset to the end        |
+//! | a pipe                | FIONREAD: bytes waiting in it (`pipe_ioctl`)       |
 //! | anything else         | none: `-ENOTTY` ("inappropriate ioctl for device") |
 //!
 //! `-ENOTTY` for a request a file does not know is what `ls` and `isatty`
@@ -29,8 +30,11 @@ pub fn sys_ioctl(regs: &mut PtRegs) -> i32 {
                 let left = f.inode.size() as i64 - *f.pos.lock() as i64;
                 return if put_user(left as i32, arg).is_err() { -EFAULT } else { 0 };
             }
-            // No file kind here has an ioctl of its own yet (a pipe's
-            // FIONREAD goes here when pipes come).
+            if cmd == crate::tty_ioctl::FIONREAD
+                && let InodeKind::Pipe(p) = &f.inode.kind
+            {
+                return if put_user(p.bytes_queued() as i32, arg).is_err() { -EFAULT } else { 0 };
+            }
             -ENOTTY
         }
     }

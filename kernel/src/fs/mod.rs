@@ -22,7 +22,9 @@
 //!
 //! Beside the filesystem: `read_write.rs` (the `write` system call; fds
 //! 0-2 are the console), `binfmt_elf.rs` (loading a static ELF) and
-//! `exec.rs` (the new address space and Linux's initial stack).
+//! `exec.rs` (the new address space and Linux's initial stack); `pipe.rs`
+//! (pipes whose buffers are highmem pages), `fcntl.rs` (`dup*`, `fcntl`)
+//! and `char_dev.rs` (`/dev`: null, zero, tty, console).
 //!
 //! What a later issue builds on: [`Inode::read_pages`] hands out the file
 //! one kmap_local-mapped page at a time, so `read()` copies straight from
@@ -30,19 +32,26 @@
 //! ([`FsError::errno`]).
 
 pub mod binfmt_elf;
+pub mod char_dev;
 pub mod exec;
+pub mod fcntl;
 pub mod file;
+pub mod d_path;
 pub mod initramfs;
 pub mod ioctl;
+pub mod libfs;
+pub mod namei;
 pub mod open;
+pub mod pipe;
 pub mod ramfs;
 pub mod read_write;
 pub mod select;
+pub mod readdir;
 pub mod stat;
 
 use alloc::collections::BTreeMap;
-use alloc::string::{String, ToString};
-use alloc::sync::Arc;
+use alloc::string::String;
+use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::fmt;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -77,6 +86,14 @@ pub enum FsError {
     NoMemory,
     /// `EFBIG`: the offset and length do not fit.
     FileTooBig,
+    /// `ENAMETOOLONG`: a component longer than [`libfs::NAME_MAX`].
+    NameTooLong,
+    /// `EBUSY`: the root cannot be removed or renamed.
+    Busy,
+    /// `EPERM`: a hard link to a directory.
+    NotPermitted,
+    /// `EACCES`: the mode bits do not allow it (`access(X_OK)`).
+    Access,
 }
 
 impl FsError {
@@ -92,6 +109,10 @@ impl FsError {
             Self::FileTooBig => 27,
             Self::NotEmpty => 39,
             Self::TooManyLinks => 40,
+            Self::NameTooLong => 36,
+            Self::Busy => 16,
+            Self::NotPermitted => 1,
+            Self::Access => 13,
         }
     }
 }
@@ -108,6 +129,10 @@ impl fmt::Display for FsError {
             Self::NotEmpty => "directory not empty (ENOTEMPTY)",
             Self::NoMemory => "out of memory (ENOMEM)",
             Self::FileTooBig => "file too large (EFBIG)",
+            Self::NameTooLong => "file name too long (ENAMETOOLONG)",
+            Self::Busy => "device or resource busy (EBUSY)",
+            Self::NotPermitted => "operation not permitted (EPERM)",
+            Self::Access => "permission denied (EACCES)",
         })
     }
 }
@@ -123,6 +148,12 @@ pub enum InodeKind {
     Directory(Mutex<BTreeMap<String, InodeRef>>),
     /// A symlink: its target, as stored.
     Symlink(String),
+    /// A character device node (`S_IFCHR`), with Linux's device number:
+    /// opening it reaches the driver (`char_dev.rs`), not these bytes.
+    CharDevice { major: u32, minor: u32 },
+    /// A pipe (Linux's pipefs inode with its `i_pipe`): in no directory,
+    /// made by `pipe2`, read and written through its two open files.
+    Pipe(Arc<pipe::PipeInodeInfo>),
 }
 
 /// One file (Linux `struct inode`, with ramfs's contents inside).
@@ -131,14 +162,19 @@ pub struct Inode {
     pub ino: u32,
     /// Permission bits (`mode & 0o7777`).
     pub mode: u32,
-    /// How many directory entries name it (Linux `i_nlink`): a file's
-    /// names (hard links count); a directory's `.`, its entry in its
-    /// parent, and each subdirectory's `..` (2 + subdirectories), kept as
-    /// Linux's ramfs keeps it (`inc_nlink` in `ramfs_mkdir`). `stat`
-    /// reports it.
-    pub nlink: AtomicU32,
     /// The contents.
     pub kind: InodeKind,
+    /// How many names it has (Linux `i_nlink`, which `stat` reports): a
+    /// file's links; a directory's 2 (its name and its `.`) plus one per
+    /// subdirectory (their `..`), as Linux's ramfs keeps it. 0 once the last name is gone: the inode lives on while it is
+    /// open (an `Arc` in a `File`), and a directory at 0 is dead (Linux
+    /// `IS_DEADDIR`: nothing can be created or found in it).
+    pub nlink: AtomicU32,
+    /// A directory's parent (Linux's `d_parent`; a directory has exactly
+    /// one name, so its inode can stand in for its dentry). Weak, or a
+    /// directory and its parent would keep each other alive. `None` for the
+    /// root and for other kinds.
+    pub(crate) parent: crate::locking::SpinLock<Option<Weak<Inode>>>,
 }
 
 /// One entry of [`Inode::readdir`].
@@ -157,7 +193,31 @@ impl Inode {
             InodeKind::Regular(_) => FileType::Regular,
             InodeKind::Directory(_) => FileType::Directory,
             InodeKind::Symlink(_) => FileType::Symlink,
+            InodeKind::CharDevice { .. } => FileType::CharDevice,
+            InodeKind::Pipe(_) => FileType::Fifo,
         }
+    }
+
+    /// A device node's number `(major, minor)` (Linux `i_rdev`); `None`
+    /// for anything else.
+    pub fn rdev(&self) -> Option<(u32, u32)> {
+        match self.kind {
+            InodeKind::CharDevice { major, minor } => Some((major, minor)),
+            _ => None,
+        }
+    }
+
+    /// An inode that lives in no directory of the rootfs (a pipe's): its
+    /// own inode number space, as Linux's pipefs has.
+    pub fn new_anon(mode: u32, kind: InodeKind) -> InodeRef {
+        static NEXT_ANON_INO: AtomicU32 = AtomicU32::new(1);
+        Arc::new(Inode {
+            ino: NEXT_ANON_INO.fetch_add(1, Ordering::Relaxed),
+            mode: mode & 0o7777,
+            kind,
+            nlink: AtomicU32::new(1),
+            parent: crate::locking::SpinLock::new(None),
+        })
     }
 
     /// Size in bytes: a file's length, a symlink's target length, and for
@@ -165,7 +225,7 @@ impl Inode {
     pub fn size(&self) -> usize {
         match &self.kind {
             InodeKind::Regular(f) => f.lock().size(),
-            InodeKind::Directory(_) => 0,
+            InodeKind::Directory(_) | InodeKind::CharDevice { .. } | InodeKind::Pipe(_) => 0,
             InodeKind::Symlink(t) => t.len(),
         }
     }
@@ -175,7 +235,7 @@ impl Inode {
         match &self.kind {
             InodeKind::Regular(f) => Ok(f),
             InodeKind::Directory(_) => Err(FsError::IsADirectory),
-            InodeKind::Symlink(_) => Err(FsError::Invalid),
+            InodeKind::Symlink(_) | InodeKind::CharDevice { .. } | InodeKind::Pipe(_) => Err(FsError::Invalid),
         }
     }
 
@@ -248,18 +308,31 @@ impl Inode {
         d.lock().get(name).cloned().ok_or(FsError::NotFound)
     }
 
-    /// Whether this is a directory with no entries.
-    fn is_empty_dir(&self) -> bool {
-        matches!(&self.kind, InodeKind::Directory(d) if d.lock().is_empty())
+    /// Whether this is a directory.
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, InodeKind::Directory(_))
+    }
+
+    /// A directory's parent (the root's is `None`; so is a dead
+    /// directory's once its old parent is gone too).
+    pub fn parent(&self) -> Option<InodeRef> {
+        self.parent.lock().as_ref().and_then(Weak::upgrade)
+    }
+
+    /// Cut a regular file to nothing (`O_TRUNC`); nothing for other kinds.
+    pub fn truncate_to_zero(&self) {
+        if let InodeKind::Regular(f) = &self.kind {
+            f.lock().truncate();
+        }
     }
 }
 
-/// One ramfs instance (Linux's superblock): a root directory and the
-/// inode-number counter. The kernel's is [`rootfs`]; tests make their own
-/// and drop them, which frees every page.
+/// One ramfs instance (Linux's superblock): a root directory. The
+/// kernel's is [`rootfs`]; tests make their own and drop them, which frees
+/// every page. Inode numbers come from one counter for all of them
+/// ([`libfs::get_next_ino`], as Linux's ramfs uses `get_next_ino()`).
 pub struct Ramfs {
     root: InodeRef,
-    next_ino: AtomicU32,
 }
 
 impl Default for Ramfs {
@@ -269,15 +342,12 @@ impl Default for Ramfs {
 }
 
 impl Ramfs {
-    /// An empty filesystem: a root directory, mode 0755, inode 1.
+    /// An empty filesystem: a root directory, mode 0755 (its parent is
+    /// itself, as Linux's root dentry is its own `d_parent`).
     pub fn new() -> Self {
-        let root = Arc::new(Inode {
-            ino: 1,
-            mode: 0o755,
-            nlink: AtomicU32::new(2), // "." and its own ".." (the root is its own parent)
-            kind: InodeKind::Directory(Mutex::new(BTreeMap::new())),
-        });
-        Self { root, next_ino: AtomicU32::new(2) }
+        let root = libfs::new_inode(0o755, InodeKind::Directory(Mutex::new(BTreeMap::new())));
+        root.nlink.store(2, Ordering::Relaxed);
+        Self { root }
     }
 
     /// The root directory.
@@ -285,80 +355,44 @@ impl Ramfs {
         &self.root
     }
 
-    fn new_inode(&self, mode: u32, kind: InodeKind) -> InodeRef {
-        // No names yet: `insert` counts each (and a directory's own ".").
-        let nlink = AtomicU32::new(matches!(kind, InodeKind::Directory(_)) as u32);
-        Arc::new(Inode { ino: self.next_ino.fetch_add(1, Ordering::Relaxed), mode: mode & 0o7777, nlink, kind })
+    /// Where a walk in this filesystem starts: its root, both as `/` and as
+    /// the current directory (kernel callers have no other).
+    pub fn base(&self) -> namei::Base {
+        namei::Base { root: self.root.clone(), cwd: self.root.clone() }
     }
 
     /// Resolve `path` from the root, following every symlink (Linux
     /// `kern_path(path, LOOKUP_FOLLOW)`). Relative paths start at the root
-    /// too: there is no current directory yet.
+    /// too (a process's own lookups start at its cwd: [`namei::Base`]).
     pub fn namei(&self, path: &str) -> Result<InodeRef, FsError> {
-        self.walk(path, true)
+        namei::path_lookupat(&self.base(), path, namei::LOOKUP_FOLLOW)
     }
 
     /// As [`Self::namei`], but a symlink as the last component is
     /// returned itself (`lstat`, `O_NOFOLLOW`).
     pub fn namei_nofollow(&self, path: &str) -> Result<InodeRef, FsError> {
-        self.walk(path, false)
+        namei::path_lookupat(&self.base(), path, 0)
     }
 
-    fn walk(&self, path: &str, follow_last: bool) -> Result<InodeRef, FsError> {
-        if path.is_empty() {
-            return Err(FsError::NotFound); // Linux: ENOENT for ""
-        }
-        let mut stack = alloc::vec![self.root.clone()];
-        let mut links = 0;
-        walk_from(&mut stack, path, follow_last, &mut links)?;
-        Ok(stack.pop().expect("the walk keeps the root"))
-    }
-
-    /// The directory that would hold `path`, and the last component's name.
-    /// `None` as the name for the root itself.
+    /// The directory that would hold `path`, and the last component's name
+    /// (`None` for the root itself, `.` or `..`).
     fn parent_of<'p>(&self, path: &'p str) -> Result<(InodeRef, Option<&'p str>), FsError> {
-        let comps: Vec<&str> = boot::initramfs::components(path).collect();
-        let Some((last, dirs)) = comps.split_last() else { return Ok((self.root.clone(), None)) };
-        let mut stack = alloc::vec![self.root.clone()];
-        let mut links = 0;
-        for d in dirs {
-            walk_from(&mut stack, d, true, &mut links)?;
-        }
-        let dir = stack.pop().expect("the walk keeps the root");
-        match dir.kind {
-            InodeKind::Directory(_) => Ok((dir, Some(last))),
-            _ => Err(FsError::NotADirectory),
-        }
+        let p = namei::path_parentat(&self.base(), path)?;
+        Ok((p.dir, (p.kind == namei::LastType::Norm).then_some(p.name)))
     }
 
-    /// Put `inode` into the directory `dir` as `name`. An existing entry
-    /// is replaced if `replace` allows it (an empty directory or a
-    /// non-directory), as Linux's initramfs `clean_path` does before it
-    /// creates a name.
-    fn insert(dir: &Inode, name: &str, inode: InodeRef, replace: bool) -> Result<(), FsError> {
-        let InodeKind::Directory(d) = &dir.kind else { return Err(FsError::NotADirectory) };
-        let mut d = d.lock();
-        if let Some(old) = d.get(name) {
-            if !replace {
-                return Err(FsError::Exists);
-            }
-            if matches!(old.kind, InodeKind::Directory(_)) && !old.is_empty_dir() {
-                return Err(FsError::NotEmpty);
-            }
+    /// Make room for `name` in `dir` as Linux's initramfs `clean_path`
+    /// does before it creates a name: an existing entry of another kind
+    /// goes (an empty directory or a non-directory); a directory with
+    /// entries stays, and the creation then fails (`ENOTEMPTY`).
+    fn clean_path(dir: &InodeRef, name: &str, keep: impl Fn(&Inode) -> bool) -> Result<Option<InodeRef>, FsError> {
+        match libfs::simple_lookup(dir, name) {
+            Ok(old) if keep(&old) => Ok(Some(old)),
+            Ok(old) if old.is_dir() => libfs::simple_rmdir(dir, name).map(|_| None),
+            Ok(_) => libfs::simple_unlink(dir, name).map(|_| None),
+            Err(FsError::NotFound) => Ok(None),
+            Err(e) => Err(e),
         }
-        // The link counts (Linux `inc_nlink`/`drop_nlink`): the new entry
-        // names `inode` once more; a subdirectory's ".." names `dir`.
-        inode.nlink.fetch_add(1, Ordering::Relaxed);
-        if matches!(inode.kind, InodeKind::Directory(_)) {
-            dir.nlink.fetch_add(1, Ordering::Relaxed);
-        }
-        if let Some(old) = d.insert(name.to_string(), inode) {
-            old.nlink.fetch_sub(1, Ordering::Relaxed);
-            if matches!(old.kind, InodeKind::Directory(_)) {
-                dir.nlink.fetch_sub(1, Ordering::Relaxed);
-            }
-        }
-        Ok(())
     }
 
     /// Make directory `path` (Linux `init_mkdir`). An existing directory
@@ -366,14 +400,10 @@ impl Ramfs {
     pub fn mkdir(&self, path: &str, mode: u32) -> Result<InodeRef, FsError> {
         let (dir, name) = self.parent_of(path)?;
         let Some(name) = name else { return Err(FsError::Exists) };
-        if let Ok(old) = dir.child(name)
-            && matches!(old.kind, InodeKind::Directory(_))
-        {
+        if Self::clean_path(&dir, name, Inode::is_dir)?.is_some() {
             return Err(FsError::Exists);
         }
-        let inode = self.new_inode(mode, InodeKind::Directory(Mutex::new(BTreeMap::new())));
-        Self::insert(&dir, name, inode.clone(), true)?;
-        Ok(inode)
+        libfs::ramfs_mkdir(&dir, name, mode)
     }
 
     /// Create (or truncate, `O_CREAT | O_TRUNC`) the regular file `path`.
@@ -382,15 +412,11 @@ impl Ramfs {
     pub fn create(&self, path: &str, mode: u32) -> Result<InodeRef, FsError> {
         let (dir, name) = self.parent_of(path)?;
         let Some(name) = name else { return Err(FsError::IsADirectory) };
-        if let Ok(old) = dir.child(name)
-            && let InodeKind::Regular(f) = &old.kind
-        {
-            f.lock().truncate();
+        if let Some(old) = Self::clean_path(&dir, name, |i| matches!(i.kind, InodeKind::Regular(_)))? {
+            old.truncate_to_zero();
             return Ok(old);
         }
-        let inode = self.new_inode(mode, InodeKind::Regular(Mutex::new(FilePages::new())));
-        Self::insert(&dir, name, inode.clone(), true)?;
-        Ok(inode)
+        libfs::ramfs_create(&dir, name, mode)
     }
 
     /// Make `path` a symlink to `target` (Linux `init_symlink`, after
@@ -398,57 +424,30 @@ impl Ramfs {
     pub fn symlink(&self, path: &str, target: &str) -> Result<InodeRef, FsError> {
         let (dir, name) = self.parent_of(path)?;
         let Some(name) = name else { return Err(FsError::Exists) };
-        let inode = self.new_inode(0o777, InodeKind::Symlink(target.to_string()));
-        Self::insert(&dir, name, inode.clone(), true)?;
-        Ok(inode)
+        Self::clean_path(&dir, name, |_| false)?;
+        libfs::ramfs_symlink(&dir, name, target)
+    }
+
+    /// Make `path` a character device node `major:minor` (Linux
+    /// `init_mknod` / `vfs_mknod` with `S_IFCHR`); an existing entry that
+    /// is not a directory with entries is replaced, as for the other kinds.
+    pub fn mknod_chr(&self, path: &str, mode: u32, major: u32, minor: u32) -> Result<InodeRef, FsError> {
+        let (dir, name) = self.parent_of(path)?;
+        let Some(name) = name else { return Err(FsError::Exists) };
+        Self::clean_path(&dir, name, |_| false)?;
+        libfs::ramfs_mknod_chr(&dir, name, mode, major, minor)
     }
 
     /// Give `inode` a further name `path` (Linux `init_link`: a hard link).
     pub fn link(&self, inode: &InodeRef, path: &str) -> Result<(), FsError> {
-        if matches!(inode.kind, InodeKind::Directory(_)) {
+        if inode.is_dir() {
             return Err(FsError::IsADirectory); // Linux: EPERM for directories
         }
         let (dir, name) = self.parent_of(path)?;
         let Some(name) = name else { return Err(FsError::Exists) };
-        Self::insert(&dir, name, inode.clone(), true)
+        Self::clean_path(&dir, name, |_| false)?;
+        libfs::simple_link(inode, &dir, name)
     }
-}
-
-/// Walk `path` from the directory on top of `stack` (the root if `path`
-/// starts with `/`), pushing each inode reached; `..` pops (never past the
-/// root). A symlink is followed, from the directory that holds it, unless
-/// it is the last component and `follow_last` is false.
-fn walk_from(stack: &mut Vec<InodeRef>, path: &str, follow_last: bool, links: &mut u32) -> Result<(), FsError> {
-    if path.starts_with('/') {
-        stack.truncate(1);
-    }
-    let mut comps = boot::initramfs::components(path).peekable();
-    while let Some(c) = comps.next() {
-        let last = comps.peek().is_none();
-        if c == ".." {
-            if stack.len() > 1 {
-                stack.pop();
-            }
-            continue;
-        }
-        let child = stack.last().expect("the walk keeps the root").child(c)?;
-        if let InodeKind::Symlink(target) = &child.kind
-            && (!last || follow_last)
-        {
-            *links += 1;
-            if *links > MAXSYMLINKS {
-                return Err(FsError::TooManyLinks);
-            }
-            walk_from(stack, target, true, links)?;
-        } else {
-            stack.push(child);
-        }
-    }
-    // "dir/" and "dir/." need a directory, as in Linux.
-    if (path.ends_with('/') || path.ends_with("/.")) && !matches!(stack.last().map(|i| &i.kind), Some(InodeKind::Directory(_))) {
-        return Err(FsError::NotADirectory);
-    }
-    Ok(())
 }
 
 static ROOTFS: Once<Ramfs> = Once::new();

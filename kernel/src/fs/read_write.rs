@@ -29,8 +29,17 @@ use crate::fs::file::Fd;
 pub fn sys_write(regs: &mut PtRegs) -> i32 {
     let (fd, buf, count) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
     let Some(file) = crate::sched::current().files.lock().get(fd) else { return -EBADF };
+    if let Fd::File(f) = &file
+        && !f.writable()
+    {
+        return -EBADF; // not open for writing (Linux: !(f_mode & FMODE_WRITE))
+    }
     if count > i32::MAX as usize {
         return -EINVAL;
+    }
+    // Pipes and device nodes have their own write (file.rs's dispatch).
+    if let Some(r) = super::file::dispatch_write(&file, buf, count) {
+        return r;
     }
     let mut chunk = [0u8; 256];
     let mut done = 0;
@@ -62,8 +71,17 @@ pub fn sys_write(regs: &mut PtRegs) -> i32 {
 pub fn sys_read(regs: &mut PtRegs) -> i32 {
     let (fd, buf, count) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
     let Some(file) = crate::sched::current().files.lock().get(fd) else { return -EBADF };
+    if let Fd::File(f) = &file
+        && !f.readable()
+    {
+        return -EBADF; // not open for reading (Linux: !(f_mode & FMODE_READ))
+    }
     if count > i32::MAX as usize {
         return -EINVAL;
+    }
+    // Pipes and device nodes have their own read (file.rs's dispatch).
+    if let Some(r) = super::file::dispatch_read(&file, buf, count) {
+        return r;
     }
     let Fd::File(f) = file else { return crate::tty::n_tty_read(buf, count) };
     let mut pos = f.pos.lock();
@@ -90,6 +108,9 @@ pub fn sys_read(regs: &mut PtRegs) -> i32 {
 pub fn sys_lseek(regs: &mut PtRegs) -> i32 {
     let (fd, offset, whence) = (regs.bx as i32, regs.cx as i32 as i64, regs.dx);
     let Some(file) = crate::sched::current().files.lock().get(fd) else { return -EBADF };
+    if let Some(r) = super::file::dispatch_lseek(&file) {
+        return r;
+    }
     let Fd::File(f) = file else { return -ESPIPE };
     let mut pos = f.pos.lock();
     let base = match whence {

@@ -19,15 +19,17 @@
 //! the check and the sleep finds us on the tty's queue and wakes us (the
 //! order of `wait_event`, sched/wait.rs). The sleep never spins.
 //!
-//! Where files come from (the seam for other kinds): [`file_poll`] gives a
-//! file's readiness and [`file_wait_queues`] the queues to sleep on; a file
-//! kind with its own readiness (pipes) adds a case to both.
+//! Where files come from: [`file_poll`] gives a file's readiness and
+//! [`file_wait_queues`] the queues to sleep on; the console and pipes have
+//! their own, every other file is always ready. A file kind with its own
+//! readiness adds a case to both.
 
 use alloc::vec::Vec;
 
 use crate::arch::entry::PtRegs;
 use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user, put_user};
 use crate::errno::{EBADF, EFAULT, EINVAL};
+use crate::fs::InodeKind;
 use crate::fs::file::{Fd, NR_OPEN};
 use crate::sched::core::{HZ, jiffies};
 use crate::sched::wait::WaitQueue;
@@ -42,17 +44,34 @@ pub const DEFAULT_POLLMASK: u16 = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
 pub fn file_poll(file: &Fd) -> u16 {
     match file {
         Fd::Console => crate::tty::tty_poll(),
-        Fd::File(_) => DEFAULT_POLLMASK,
+        Fd::File(f) => match &f.inode.kind {
+            InodeKind::Pipe(p) => p.poll(f),
+            _ => DEFAULT_POLLMASK,
+        },
     }
 }
 
 /// The wait queues a poller of `file` sleeps on (what `f_op->poll` gives
 /// `poll_wait`): none for a file that is always ready.
-pub fn file_wait_queues(file: &Fd) -> Option<&'static WaitQueue> {
+pub fn file_wait_queues(file: &Fd) -> Vec<&WaitQueue> {
     match file {
-        Fd::Console => Some(&crate::tty::READ_WAIT),
-        Fd::File(_) => None,
+        Fd::Console => alloc::vec![&crate::tty::READ_WAIT],
+        Fd::File(f) => match &f.inode.kind {
+            InodeKind::Pipe(p) => p.wait_queues().to_vec(),
+            _ => Vec::new(),
+        },
     }
+}
+
+/// The queues of all `files`, each once.
+fn queues_of(files: &[Fd]) -> Vec<&WaitQueue> {
+    let mut queues: Vec<&WaitQueue> = Vec::new();
+    for q in files.iter().flat_map(file_wait_queues) {
+        if !queues.iter().any(|x| core::ptr::eq(*x, q)) {
+            queues.push(q);
+        }
+    }
+    queues
 }
 
 /// Sleep on `queues` until `cond()` holds or `deadline` (jiffies; `None`:
@@ -109,8 +128,8 @@ struct PollFd {
 }
 
 /// Poll every entry once, filling `revents` (Linux `do_pollfd`); the
-/// number of entries with something to say.
-fn poll_once(fds: &mut [PollFd], queues: &mut Vec<&'static WaitQueue>) -> usize {
+/// number of entries with something to say. The files found go to `held`.
+fn poll_once(fds: &mut [PollFd], held: &mut Vec<Fd>) -> usize {
     let mut count = 0;
     for p in fds.iter_mut() {
         p.revents = 0;
@@ -121,13 +140,10 @@ fn poll_once(fds: &mut [PollFd], queues: &mut Vec<&'static WaitQueue>) -> usize 
         p.revents = match file {
             None => POLLNVAL,
             Some(f) => {
-                if let Some(q) = file_wait_queues(&f)
-                    && !queues.iter().any(|x| core::ptr::eq(*x, q))
-                {
-                    queues.push(q);
-                }
                 // POLLERR and POLLHUP are reported whether asked or not.
-                file_poll(&f) & (p.events | POLLERR | POLLHUP)
+                let mask = file_poll(&f) & (p.events | POLLERR | POLLHUP);
+                held.push(f);
+                mask
             }
         };
         if p.revents != 0 {
@@ -157,9 +173,11 @@ fn do_sys_poll(ufds: usize, nfds: u32, deadline: Option<u64>) -> i32 {
             revents: 0,
         })
         .collect();
-    let mut queues = Vec::new();
-    let mut count = poll_once(&mut fds, &mut queues);
+    // The files stay held (and their queues valid) while we sleep.
+    let mut held = Vec::new();
+    let mut count = poll_once(&mut fds, &mut held);
     if count == 0 {
+        let queues = queues_of(&held);
         wait_until(&queues, deadline, || {
             let mut more = Vec::new();
             count = poll_once(&mut fds, &mut more);
@@ -287,18 +305,15 @@ pub fn sys_select(regs: &mut PtRegs) -> i32 {
     }
     let bit = |s: &Vec<u8>, fd: usize| s[fd / 8] & (1 << (fd % 8)) != 0;
     let wanted: Vec<usize> = (0..n).filter(|&fd| sets.iter().any(|s| bit(s, fd))).collect();
-    let mut queues: Vec<&'static WaitQueue> = Vec::new();
+    let mut held = Vec::new();
     {
         let files = crate::sched::current().files.lock();
         for &fd in &wanted {
             let Some(f) = files.get(fd as i32) else { return -EBADF };
-            if let Some(q) = file_wait_queues(&f)
-                && !queues.iter().any(|x| core::ptr::eq(*x, q))
-            {
-                queues.push(q);
-            }
+            held.push(f);
         }
     }
+    let queues = queues_of(&held);
     let mut res = [alloc::vec![0u8; bytes], alloc::vec![0u8; bytes], alloc::vec![0u8; bytes]];
     let mut count = 0;
     let scan = |res: &mut [Vec<u8>; 3]| -> Result<usize, i32> {

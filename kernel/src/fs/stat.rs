@@ -50,6 +50,7 @@ pub const S_IFLNK: u32 = 0o120000;
 pub const S_IFREG: u32 = 0o100000;
 pub const S_IFDIR: u32 = 0o040000;
 pub const S_IFCHR: u32 = 0o020000;
+pub const S_IFIFO: u32 = 0o010000;
 
 /// The size of i386's `struct stat64`.
 pub const STAT64_SIZE: usize = 96;
@@ -98,7 +99,11 @@ pub fn vfs_getattr(inode: &Inode) -> Kstat {
         InodeKind::Regular(_) => S_IFREG,
         InodeKind::Directory(_) => S_IFDIR,
         InodeKind::Symlink(_) => S_IFLNK,
+        InodeKind::CharDevice { .. } => S_IFCHR,
+        InodeKind::Pipe(_) => S_IFIFO,
     };
+    // A device node's number, as Linux's new_encode_dev packs it.
+    let rdev = inode.rdev().map_or(0, |(major, minor)| new_encode_dev(major, minor));
     let (pages, _) = inode.page_counts();
     Kstat {
         dev: RAMFS_DEV,
@@ -107,7 +112,7 @@ pub fn vfs_getattr(inode: &Inode) -> Kstat {
         nlink: inode.nlink.load(core::sync::atomic::Ordering::Relaxed),
         uid: 0,
         gid: 0,
-        rdev: 0,
+        rdev,
         size: inode.size() as i64,
         blksize: BLKSIZE,
         blocks: (pages * (mm::layout::PAGE_SIZE / 512)) as u64,
@@ -159,9 +164,10 @@ fn stat_path(regs: &PtRegs, follow: bool) -> i32 {
         Ok(p) => p,
         Err(e) => return -e,
     };
-    let fs = super::rootfs();
-    let found = if follow { fs.namei(&path) } else { fs.namei_nofollow(&path) };
-    match found {
+    // From the task's current directory for a relative path (Linux's
+    // vfs_fstatat(AT_FDCWD, ..)).
+    let flags = if follow { super::namei::LOOKUP_FOLLOW } else { 0 };
+    match super::namei::path_lookupat(&super::namei::Base::current(), &path, flags) {
         Ok(inode) => put_stat64(&vfs_getattr(&inode), buf),
         Err(e) => -e.errno(),
     }
@@ -187,4 +193,127 @@ pub fn sys_fstat64(regs: &mut PtRegs) -> i32 {
         Fd::File(f) => vfs_getattr(&f.inode),
     };
     put_stat64(&st, buf)
+}
+
+/// `statx` mask bits (`include/uapi/linux/stat.h`): what a `struct statx`
+/// holds. `STATX_BASIC_STATS` is everything `stat` gives.
+pub const STATX_BASIC_STATS: u32 = 0x7ff;
+/// `stx_mnt_id` is filled (Linux 6.1 always fills it).
+pub const STATX_MNT_ID: u32 = 0x1000;
+/// A bit no caller may ask for (`STATX__RESERVED`).
+pub const STATX_RESERVED: u32 = 0x8000_0000;
+/// `stx_attributes` bits Linux 6.1's VFS always knows about
+/// (`attributes_mask`): automount, the root of a mount, DAX.
+pub const STATX_ATTR_AUTOMOUNT: u64 = 0x1000;
+pub const STATX_ATTR_MOUNT_ROOT: u64 = 0x2000;
+pub const STATX_ATTR_DAX: u64 = 0x20_0000;
+/// The size of `struct statx`.
+pub const STATX_SIZE: usize = 256;
+/// `statx` flags: do not follow a last symlink; the path may be empty
+/// (then `dirfd` itself); no automount; the sync type (two bits, 3 is
+/// invalid).
+pub const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+pub const AT_NO_AUTOMOUNT: u32 = 0x800;
+pub const AT_STATX_SYNC_TYPE: u32 = 0x6000;
+/// The mount id `statx` reports for the rootfs (Linux numbers mounts from
+/// 1 as they are made; the rootfs is the first).
+pub const ROOTFS_MNT_ID: u64 = 1;
+
+/// Lay `st` out as Linux's `struct statx` (`cp_statx`, which zeroes it
+/// first). The layout is the same on every architecture:
+///
+/// | offset | field |
+/// |---|---|
+/// | 0 | `u32 stx_mask` (what is filled: [`STATX_BASIC_STATS`] and [`STATX_MNT_ID`]) |
+/// | 4 | `u32 stx_blksize` |
+/// | 8 | `u64 stx_attributes` |
+/// | 16, 20, 24 | `u32 stx_nlink, stx_uid, stx_gid` |
+/// | 28 | `u16 stx_mode` |
+/// | 32, 40, 48 | `u64 stx_ino, stx_size, stx_blocks` |
+/// | 56 | `u64 stx_attributes_mask` |
+/// | 64..128 | four `statx_timestamp`s (atime, btime, ctime, mtime): 0, no clock yet |
+/// | 128, 132 | `u32 stx_rdev_major, stx_rdev_minor` |
+/// | 136, 140 | `u32 stx_dev_major, stx_dev_minor` |
+/// | 144 | `u64 stx_mnt_id` |
+/// | 152..256 | DIO alignment (0: no direct I/O) and spare, 0 |
+pub fn cp_statx(st: &Kstat, mount_root: bool, mnt_id: u64) -> [u8; STATX_SIZE] {
+    let mut b = [0u8; STATX_SIZE];
+    let mut put = |off: usize, bytes: &[u8]| b[off..off + bytes.len()].copy_from_slice(bytes);
+    put(0, &(STATX_BASIC_STATS | STATX_MNT_ID).to_le_bytes());
+    put(4, &st.blksize.to_le_bytes());
+    put(8, &(if mount_root { STATX_ATTR_MOUNT_ROOT } else { 0 }).to_le_bytes());
+    put(16, &st.nlink.to_le_bytes());
+    put(20, &st.uid.to_le_bytes());
+    put(24, &st.gid.to_le_bytes());
+    put(28, &(st.mode as u16).to_le_bytes());
+    put(32, &st.ino.to_le_bytes());
+    put(40, &(st.size as u64).to_le_bytes());
+    put(48, &st.blocks.to_le_bytes());
+    put(56, &(STATX_ATTR_AUTOMOUNT | STATX_ATTR_MOUNT_ROOT | STATX_ATTR_DAX).to_le_bytes());
+    put(128, &new_decode_major(st.rdev).to_le_bytes());
+    put(132, &new_decode_minor(st.rdev).to_le_bytes());
+    put(136, &new_decode_major(st.dev).to_le_bytes());
+    put(140, &new_decode_minor(st.dev).to_le_bytes());
+    put(144, &mnt_id.to_le_bytes());
+    b
+}
+
+/// The major number of a device number as [`new_encode_dev`] makes it.
+pub const fn new_decode_major(dev: u64) -> u32 {
+    ((dev & 0xfff00) >> 8) as u32
+}
+
+/// The minor number of a device number as [`new_encode_dev`] makes it.
+pub const fn new_decode_minor(dev: u64) -> u32 {
+    ((dev & 0xff) | ((dev >> 12) & 0xfff00)) as u32
+}
+
+/// `statx(dirfd, path, flags, mask, buf)` (i386 383; Linux `do_statx`):
+/// `EINVAL` for an unknown flag, sync type 3 or the reserved mask bit
+/// (before anything else); the path from `dirfd` (`AT_FDCWD`: the cwd),
+/// a last symlink followed unless `AT_SYMLINK_NOFOLLOW`; with
+/// `AT_EMPTY_PATH` an empty path is `dirfd` itself (any open file, the
+/// console too). The mask asks; Linux fills what it has anyway and says
+/// so in `stx_mask`, and so do we.
+pub fn sys_statx(regs: &mut PtRegs) -> i32 {
+    let (dirfd, pathp, flags, mask, buf) = (regs.bx as i32, regs.cx as usize, regs.dx, regs.si, regs.di as usize);
+    use super::namei::{AT_EMPTY_PATH, Base, LOOKUP_FOLLOW};
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE) != 0
+        || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
+        || mask & STATX_RESERVED != 0
+    {
+        return -crate::errno::EINVAL;
+    }
+    let path = match super::namei::getname_flags(pathp, flags & AT_EMPTY_PATH != 0) {
+        Ok(p) => p,
+        Err(e) => return -e,
+    };
+    let root = super::rootfs().root().clone();
+    let (st, inode) = if path.is_empty() {
+        // AT_EMPTY_PATH: the file open on dirfd, or the cwd.
+        if dirfd == super::namei::AT_FDCWD {
+            let cwd = Base::current().cwd;
+            (vfs_getattr(&cwd), Some(cwd))
+        } else {
+            match crate::sched::current().files.lock().get(dirfd) {
+                None => return -EBADF,
+                Some(Fd::File(f)) => (vfs_getattr(&f.inode), Some(f.inode.clone())),
+                Some(_) => (console_getattr(), None),
+            }
+        }
+    } else {
+        let base = match Base::at(dirfd, &path) {
+            Ok(b) => b,
+            Err(e) => return -e,
+        };
+        let follow = if flags & AT_SYMLINK_NOFOLLOW == 0 { LOOKUP_FOLLOW } else { 0 };
+        match super::namei::path_lookupat(&base, &path, follow) {
+            Ok(i) => (vfs_getattr(&i), Some(i)),
+            Err(e) => return -e.errno(),
+        }
+    };
+    let mount_root = inode.as_ref().is_some_and(|i| alloc::sync::Arc::ptr_eq(i, &root));
+    // The console lives on devtmpfs, another mount (Linux: its own id).
+    let mnt_id = if inode.is_some() { ROOTFS_MNT_ID } else { ROOTFS_MNT_ID + 1 };
+    if copy_to_user(buf, &cp_statx(&st, mount_root, mnt_id)) != 0 { -EFAULT } else { 0 }
 }

@@ -515,6 +515,9 @@ pub fn exit(code: i32) -> ! {
     assert!(!me.is_idle, "the idle task cannot exit");
     super::hooks::check_exit(me);
     me.exit_mm();
+    // Its open files go now (Linux exit_files), not when it is reaped: a
+    // pipe's reader must see end of file when the last writer has exited.
+    crate::fs::file::exit_files();
     me.exit_code.store(code, Ordering::SeqCst);
     let flags = local_irq_save();
     me.state.store(TASK_DEAD, Ordering::SeqCst);

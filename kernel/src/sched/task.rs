@@ -67,6 +67,10 @@ pub struct Task {
     pub children: crate::locking::SpinLock<Vec<super::core::JoinHandle>>,
     /// Its open files (Linux `task->files`): fds 0-2 are the console.
     pub files: crate::locking::SpinLock<crate::fs::file::FdTable>,
+    /// Its current directory (Linux `task->fs->pwd`), inherited at fork
+    /// and kept across exec; `None` is the root (a task that never ran
+    /// `chdir`). Relative paths start here (`fs/namei.rs`, `Base`).
+    pub cwd: crate::locking::SpinLock<Option<crate::fs::InodeRef>>,
     /// Where its address space's memory was when it let go of it (for the
     /// console's `run`, which reports it after the program ended).
     rss_at_exit: crate::locking::SpinLock<Option<crate::mm::mm_types::Rss>>,
@@ -133,6 +137,7 @@ impl Task {
             mm: crate::locking::SpinLock::new(None),
             rss_at_exit: crate::locking::SpinLock::new(None),
             files: crate::locking::SpinLock::new(crate::fs::file::FdTable::default()),
+            cwd: crate::locking::SpinLock::new(None),
             parent: AtomicU32::new(0),
             tls: crate::locking::SpinLock::new([0; crate::arch::gdt::GDT_ENTRY_TLS_ENTRIES]),
             children: crate::locking::SpinLock::new(Vec::new()),

@@ -79,6 +79,45 @@ pub mod nr {
     pub const POLL: i32 = 168;
     /// `ppoll` (with a 32-bit timespec).
     pub const PPOLL: i32 = 309;
+    // The namespace calls (fs/namei.rs, open.rs, readdir.rs, d_path.rs).
+    pub const LINK: i32 = 9;
+    pub const UNLINK: i32 = 10;
+    pub const CREAT: i32 = 8;
+    pub const CHDIR: i32 = 12;
+    pub const ACCESS: i32 = 33;
+    pub const RENAME: i32 = 38;
+    pub const MKDIR: i32 = 39;
+    pub const RMDIR: i32 = 40;
+    pub const SYMLINK: i32 = 83;
+    pub const READLINK: i32 = 85;
+    pub const FCHDIR: i32 = 133;
+    pub const GETCWD: i32 = 183;
+    pub const GETDENTS64: i32 = 220;
+    pub const OPENAT: i32 = 295;
+    pub const MKDIRAT: i32 = 296;
+    pub const UNLINKAT: i32 = 301;
+    pub const RENAMEAT: i32 = 302;
+    pub const LINKAT: i32 = 303;
+    pub const SYMLINKAT: i32 = 304;
+    pub const READLINKAT: i32 = 305;
+    pub const FACCESSAT: i32 = 307;
+    pub const RENAMEAT2: i32 = 353;
+    pub const STATX: i32 = 383;
+    // Pipes and descriptors (pipes branch).
+    /// `dup(oldfd)`.
+    pub const DUP: i32 = 41;
+    /// `pipe(fildes)`.
+    pub const PIPE: i32 = 42;
+    /// `fcntl(fd, cmd, arg)`.
+    pub const FCNTL: i32 = 55;
+    /// `dup2(oldfd, newfd)`.
+    pub const DUP2: i32 = 63;
+    /// `fcntl64(fd, cmd, arg)`.
+    pub const FCNTL64: i32 = 221;
+    /// `dup3(oldfd, newfd, flags)`.
+    pub const DUP3: i32 = 330;
+    /// `pipe2(fildes, flags)`.
+    pub const PIPE2: i32 = 331;
 }
 
 /// The handler for system call `nr`, if there is one (Linux indexes
@@ -117,6 +156,36 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::NEWSELECT => crate::fs::select::sys_select,
         nr::POLL => crate::fs::select::sys_poll,
         nr::PPOLL => crate::fs::select::sys_ppoll,
+        nr::LINK => crate::fs::namei::sys_link,
+        nr::UNLINK => crate::fs::namei::sys_unlink,
+        nr::CREAT => crate::fs::open::sys_creat,
+        nr::CHDIR => crate::fs::open::sys_chdir,
+        nr::ACCESS => crate::fs::open::sys_access,
+        nr::RENAME => crate::fs::namei::sys_rename,
+        nr::MKDIR => crate::fs::namei::sys_mkdir,
+        nr::RMDIR => crate::fs::namei::sys_rmdir,
+        nr::SYMLINK => crate::fs::namei::sys_symlink,
+        nr::READLINK => crate::fs::namei::sys_readlink,
+        nr::FCHDIR => crate::fs::open::sys_fchdir,
+        nr::GETCWD => crate::fs::d_path::sys_getcwd,
+        nr::GETDENTS64 => crate::fs::readdir::sys_getdents64,
+        nr::OPENAT => crate::fs::open::sys_openat,
+        nr::MKDIRAT => crate::fs::namei::sys_mkdirat,
+        nr::UNLINKAT => crate::fs::namei::sys_unlinkat,
+        nr::RENAMEAT => crate::fs::namei::sys_renameat,
+        nr::LINKAT => crate::fs::namei::sys_linkat,
+        nr::SYMLINKAT => crate::fs::namei::sys_symlinkat,
+        nr::READLINKAT => crate::fs::namei::sys_readlinkat,
+        nr::FACCESSAT => crate::fs::open::sys_faccessat,
+        nr::RENAMEAT2 => crate::fs::namei::sys_renameat2,
+        nr::STATX => crate::fs::stat::sys_statx,
+        nr::DUP => crate::fs::fcntl::sys_dup,
+        nr::PIPE => crate::fs::pipe::sys_pipe,
+        nr::FCNTL => crate::fs::fcntl::sys_fcntl,
+        nr::DUP2 => crate::fs::fcntl::sys_dup2,
+        nr::FCNTL64 => crate::fs::fcntl::sys_fcntl64,
+        nr::DUP3 => crate::fs::fcntl::sys_dup3,
+        nr::PIPE2 => crate::fs::pipe::sys_pipe2,
         _ => return None,
     })
 }

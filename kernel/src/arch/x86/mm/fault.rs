@@ -105,6 +105,19 @@ pub fn resolve_user_fault(address: usize, write: bool, user: bool) -> Result<(),
     Ok(())
 }
 
+/// The error code of the last fault this handler saw, after
+/// [`sanitize_error_code`] (for the tests of catalogue case U6).
+pub static LAST_ERROR_CODE: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// Linux `sanitize_error_code`: a user-mode fault on a kernel address
+/// reports `X86_PF_PROT` whether or not the page was present, so that a
+/// program cannot probe which kernel addresses are mapped from its
+/// segfault messages or `si_code` (the hardware says "not present" for a
+/// hole and "protection" for a mapped supervisor page).
+pub fn sanitize_error_code(error_code: u32, address: usize) -> u32 {
+    if address >= TASK_SIZE { error_code | pf::PROT } else { error_code }
+}
+
 /// The page-fault handler's user-address half (Linux
 /// `do_user_addr_fault`). Returns `true` if the fault was dealt with
 /// (resolved, fixed up, or the process ended); `false` for a kernel-mode
@@ -112,6 +125,10 @@ pub fn resolve_user_fault(address: usize, write: bool, user: bool) -> Result<(),
 pub fn do_user_addr_fault(frame: &mut TrapFrame, address: usize) -> bool {
     let user = frame.from_user();
     let write = frame.error_code & pf::WRITE != 0;
+    if user {
+        frame.error_code = sanitize_error_code(frame.error_code, address);
+    }
+    LAST_ERROR_CODE.store(frame.error_code, core::sync::atomic::Ordering::Relaxed);
     // U7: the kernel touches user memory only at the instructions the
     // exception table lists (the user copies). A kernel-mode fault on a
     // user address anywhere else is a kernel bug, and is not resolved even
