@@ -579,7 +579,7 @@ fn poll_sleeps_until_input_and_times_out() {
             let saw = saw_asleep.clone();
             crate::sched::spawn("typist", move || {
                 for _ in 0..2000 {
-                    if me.state() == crate::sched::task::TASK_UNINTERRUPTIBLE && crate::tty::READ_WAIT.len() > 0 {
+                    if me.state() == crate::sched::task::TASK_UNINTERRUPTIBLE && !crate::tty::READ_WAIT.is_empty() {
                         saw.store(true, SeqCst);
                         break;
                     }
