@@ -130,6 +130,7 @@ fn kernel_options_come_from_every_subsystem() {
         "test_expect_mem",
         "test_list",
         "test_one",
+        "usercopy",                   // mm/filemap.rs
         "userpte",                    // mm/mm_types.rs
     ]);
     let help = fmtbuf!(4096, "{}", crate::params::help());

@@ -32,6 +32,7 @@
 //! | `termios.rs` | the console as Linux's terminal: each ioctl and its errnos, canonical and raw (VMIN/VTIME) reads, echo, erase, ONLCR, the keyboard's signals, poll/select/ppoll readiness and timeouts |
 //! | `wait.rs`    | wait4(-1) reaps the child that ended first and sleeps for any; its errnos |
 //! | `busybox.rs` | what Debian's busybox needs first: missing calls named once per number, root's identity, init=/rdinit=, busybox and its applet links in the initramfs |
+//! | `pagecache.rs` | the writable page cache and ramfs: page lock, i_size, holes, write_begin/end, short reads, prefault + atomic copy + retry, -EFAULT writes, truncate, pread64/pwrite64/O_APPEND, errnos, ENOMEM, both copy modes, 4 CPUs, a file larger than lowmem (U18, U19, U21-U23) |
 //! | `exercises.rs` | the answers to the book's exercises (`docs/`), one test per exercise, named after its chapter |
 //!
 //! Host-side unit tests of the pure logic live beside that logic in the
@@ -56,6 +57,7 @@ mod mm;
 mod mprotect;
 mod namei;
 mod pipe;
+mod pagecache;
 mod ramfs;
 mod sched;
 mod smp;
@@ -70,4 +72,4 @@ mod vmalloc;
 mod wait;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, termios::TESTS, wait::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, termios::TESTS, wait::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS];

@@ -334,7 +334,15 @@ pub fn free_pages_prepare(map: &MemMap, pfn: usize, order: usize) {
             page.page_count()
         );
     }
-    map.pfn_to_page(pfn).set_page_order(0);
+    let head = map.pfn_to_page(pfn);
+    // Linux's PAGE_FLAGS_CHECK_AT_FREE: a page freed while locked means
+    // someone will unlock (and wake waiters on) a page that is no longer
+    // theirs. PG_uptodate is state of the page's last owner: cleared, as
+    // Linux clears PAGE_FLAGS_CHECK_AT_PREP, so the next owner's page
+    // cache does not take stale contents for valid ones.
+    assert!(!head.page_locked(), "BUG: Bad page state: pfn {pfn:#x} freed while PG_locked");
+    head.clear_flag(crate::page::PageFlags::PG_uptodate);
+    head.set_page_order(0);
 }
 
 #[cfg(test)]
@@ -422,6 +430,41 @@ mod tests {
         assert_eq!(free_blocks(&zone, &map), vec![(0, MAX_ORDER - 1)]);
         assert_eq!(zone.nr_free_pages(), 1024);
         assert!(pages.iter().skip(1).all(|p| !p.page_buddy() && p.page_count() == 0));
+    }
+
+    #[test]
+    fn a_freed_page_loses_pg_uptodate_and_the_page_lock_is_exclusive() {
+        let pages = new_pages(16);
+        let (map, zone) = zone_with(&pages, 0, 16);
+        let pfn = zone.alloc(&map, 0).unwrap();
+        let page = map.pfn_to_page(pfn);
+        assert!(page.trylock(), "a fresh page is unlocked");
+        assert!(!page.trylock(), "a second trylock fails while it is held");
+        assert!(page.page_locked());
+        page.unlock();
+        assert!(!page.page_locked() && page.trylock(), "unlocked, it can be taken again");
+        page.unlock();
+        page.set_uptodate();
+        zone.free(&map, pfn, 0);
+        let again = zone.alloc(&map, 0).unwrap();
+        assert_eq!(again, pfn, "the same frame comes back");
+        assert!(!map.pfn_to_page(again).page_uptodate(), "without its old owner's PG_uptodate");
+    }
+
+    #[test]
+    #[should_panic(expected = "freed while PG_locked")]
+    fn freeing_a_locked_page_is_a_bad_page_state() {
+        let pages = new_pages(16);
+        let (map, zone) = zone_with(&pages, 0, 16);
+        let pfn = zone.alloc(&map, 0).unwrap();
+        assert!(map.pfn_to_page(pfn).trylock());
+        zone.free(&map, pfn, 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "not locked")]
+    fn unlocking_an_unlocked_page_is_a_bug() {
+        Page::new().unlock();
     }
 
     #[test]

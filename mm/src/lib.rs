@@ -68,6 +68,7 @@
 extern crate alloc;
 
 pub mod buddy;
+pub mod filemap;
 pub mod gfp;
 pub mod kmalloc;
 pub mod kmap_guard;

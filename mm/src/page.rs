@@ -28,10 +28,11 @@
 //! ## The `flags` word
 //!
 //! ```text
-//!  31 30 29                                  1  0
-//! +-----+-------------------- ... ----------+--+--+
-//! |zone |          (unused)                 |B |R |   R = PG_reserved
-//! +-----+-------------------- ... ----------+--+--+   B = PG_buddy
+//!  31 30 29                            3  2  1  0
+//! +-----+-------------------- ... ----+--+--+--+--+
+//! |zone |          (unused)           |U |L |B |R |   R = PG_reserved
+//! +-----+-------------------- ... ----+--+--+--+--+   B = PG_buddy
+//!                                                     L = PG_locked, U = PG_uptodate
 //!  ZONES_PGSHIFT = 30, ZONES_MASK = 0b11
 //! ```
 //!
@@ -39,7 +40,7 @@
 //! (`ZONES_PGSHIFT`), so `page_zonenum()` is a shift and a mask: freeing a
 //! page finds its zone without searching zone spans.
 
-use core::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering::Relaxed};
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicUsize, Ordering::{Acquire, Relaxed, Release}};
 
 use bitflags::bitflags;
 
@@ -67,6 +68,20 @@ bitflags! {
         /// `PG_buddy` flag, which is what we model.)
         #[allow(non_upper_case_globals)]
         const PG_buddy = 1 << 1;
+        /// The page is locked (Linux `PG_locked`): a page-cache page being
+        /// read in, written between `write_begin` and `write_end`, or
+        /// truncated. Taken with [`Page::trylock`] (an atomic
+        /// test-and-set with acquire ordering, Linux
+        /// `test_and_set_bit_lock`), given back with [`Page::unlock`];
+        /// whoever waits sleeps in the kernel's `lock_page`.
+        #[allow(non_upper_case_globals)]
+        const PG_locked = 1 << 2;
+        /// The page's contents are valid (Linux `PG_uptodate`): a
+        /// page-cache page that was read in (for ramfs: zero-filled) or
+        /// completely written. A reader that finds it clear must wait for
+        /// the page lock and look again.
+        #[allow(non_upper_case_globals)]
+        const PG_uptodate = 1 << 3;
     }
 }
 
@@ -154,6 +169,40 @@ impl Page {
     /// Clear `flag` (an atomic AND, so the zone bits are untouched).
     pub fn clear_flag(&self, flag: PageFlags) {
         self.flags.fetch_and(!flag.bits(), Relaxed);
+    }
+
+    /// Set `PG_locked` if it was clear (Linux `trylock_page`, whose
+    /// `test_and_set_bit_lock` has acquire ordering: what the previous
+    /// holder wrote before [`Page::unlock`] is visible to the new one).
+    /// True if this call took the lock.
+    pub fn trylock(&self) -> bool {
+        self.flags.fetch_or(PageFlags::PG_locked.bits(), Acquire) & PageFlags::PG_locked.bits() == 0
+    }
+
+    /// Clear `PG_locked` with release ordering (Linux
+    /// `clear_bit_unlock`); waking the waiters is the caller's business.
+    /// Panics if the page was not locked: unlocking a page twice is a bug
+    /// (Linux's `VM_BUG_ON_FOLIO(!folio_test_locked(folio))`).
+    pub fn unlock(&self) {
+        let old = self.flags.fetch_and(!PageFlags::PG_locked.bits(), Release);
+        assert!(old & PageFlags::PG_locked.bits() != 0, "BUG: unlock_page() of a page that is not locked");
+    }
+
+    /// Linux `PageLocked()`.
+    pub fn page_locked(&self) -> bool {
+        self.flags.load(Acquire) & PageFlags::PG_locked.bits() != 0
+    }
+
+    /// Linux `PageUptodate()` (acquire: the contents written before
+    /// [`Page::set_uptodate`] are visible).
+    pub fn page_uptodate(&self) -> bool {
+        self.flags.load(Acquire) & PageFlags::PG_uptodate.bits() != 0
+    }
+
+    /// Linux `SetPageUptodate()`: release ordering, so whoever sees the
+    /// bit sees the contents (Linux puts an `smp_wmb()` before it).
+    pub fn set_uptodate(&self) {
+        self.flags.fetch_or(PageFlags::PG_uptodate.bits(), Release);
     }
 
     /// Are all bits of `flag` set?

@@ -43,6 +43,9 @@ pub const O_RDWR: u32 = 2;
 pub const O_APPEND: u32 = 0o2000;
 /// Reads and writes that would wait fail with `EAGAIN` instead.
 pub const O_NONBLOCK: u32 = 0o4000;
+/// The file may grow past 2 GiB - 1 (i386 value; without it `write`
+/// stops at `EFBIG`).
+pub const O_LARGEFILE: u32 = 0o100000;
 /// For a pipe: packet mode (each write one buffer, each read one packet).
 pub const O_DIRECT: u32 = 0o40000;
 /// Not updating the access time (accepted, meaningless on ramfs).

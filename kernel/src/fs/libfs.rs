@@ -151,7 +151,7 @@ fn mknod(dir: &InodeRef, name: &str, inode: InodeRef) -> Result<InodeRef, FsErro
 /// A new, empty regular file `name` in `dir` with permissions `mode`
 /// (Linux `ramfs_create`; the caller applies the umask).
 pub fn ramfs_create(dir: &InodeRef, name: &str, mode: u32) -> Result<InodeRef, FsError> {
-    mknod(dir, name, new_inode(mode, InodeKind::Regular(Mutex::new(FilePages::new()))))
+    mknod(dir, name, new_inode(mode, InodeKind::Regular(FilePages::new())))
 }
 
 /// A new, empty directory `name` in `dir` (Linux `ramfs_mkdir`).

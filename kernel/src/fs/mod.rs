@@ -8,9 +8,10 @@
 //!  rootfs(): a Ramfs            this file: inodes, directories, path lookup
 //!    /            Directory     (namei: lookup, lookup_nofollow)
 //!    /data        Directory
-//!    /data/big    Regular  -->  ramfs.rs: FilePages, a list of
-//!    /link        Symlink         GFP_HIGHUSER pages, read and written
-//!                                 only through kmap_local_page
+//!    /data/big    Regular  -->  ramfs.rs: FilePages, the page cache
+//!    /link        Symlink         (mm/filemap.rs): GFP_HIGHUSER_MOVABLE
+//!                                 pages by index, holes read as zeros,
+//!                                 copied only through temporary maps
 //! ```
 //!
 //! Linux splits this into the dentry cache, inodes and a filesystem's
@@ -142,8 +143,8 @@ pub const MAXSYMLINKS: u32 = 40;
 
 /// What an inode is and holds.
 pub enum InodeKind {
-    /// A regular file: its pages.
-    Regular(Mutex<FilePages>),
+    /// A regular file: its page cache, size and `i_rwsem` (locked inside).
+    Regular(FilePages),
     /// A directory: names to inodes, sorted (so `readdir` is ordered).
     Directory(Mutex<BTreeMap<String, InodeRef>>),
     /// A symlink: its target, as stored.
@@ -224,14 +225,15 @@ impl Inode {
     /// a directory 0 (ramfs, like Linux's, has no directory size).
     pub fn size(&self) -> usize {
         match &self.kind {
-            InodeKind::Regular(f) => f.lock().size(),
+            InodeKind::Regular(f) => f.size(),
             InodeKind::Directory(_) | InodeKind::CharDevice { .. } | InodeKind::Pipe(_) => 0,
             InodeKind::Symlink(t) => t.len(),
         }
     }
 
-    /// The regular file's contents, or what is wrong.
-    fn file(&self) -> Result<&Mutex<FilePages>, FsError> {
+    /// The regular file's contents, or what is wrong: `EISDIR` for a
+    /// directory, `EINVAL` for a symlink (as `read()`/`truncate()` give).
+    pub fn file(&self) -> Result<&FilePages, FsError> {
         match &self.kind {
             InodeKind::Regular(f) => Ok(f),
             InodeKind::Directory(_) => Err(FsError::IsADirectory),
@@ -240,10 +242,10 @@ impl Inode {
     }
 
     /// Walk `[offset, offset + len)` of a regular file a page at a time;
-    /// see [`FilePages::read_pages`]. `f` runs with the file's lock held
-    /// and the page mapped by kmap_local; both may sleep.
+    /// see [`FilePages::read_pages`]. `f` runs with a reference to the
+    /// page (no lock) and the page mapped by kmap_local; it may sleep.
     pub fn read_pages(&self, offset: usize, len: usize, f: impl FnMut(&[u8]) -> usize) -> Result<usize, FsError> {
-        Ok(self.file()?.lock().read_pages(offset, len, f))
+        self.file()?.read_pages(offset, len, f)
     }
 
     /// Copy up to `buf.len()` bytes from `offset` into `buf` (Linux
@@ -260,16 +262,21 @@ impl Inode {
 
     /// Write `data` at `offset` of a regular file.
     pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<(), FsError> {
-        self.file()?.lock().write_at(offset, data)
+        self.file()?.write_at(offset, data)
+    }
+
+    /// Set a regular file's size (Linux `do_truncate`: `truncate`,
+    /// `ftruncate`, `O_TRUNC`): shrinking frees the pages past the end and
+    /// zeroes the tail of the last one, growing makes a hole. `EISDIR`,
+    /// `EINVAL` for other kinds, `EFBIG` past ramfs's largest size.
+    pub fn truncate(&self, size: u64) -> Result<(), FsError> {
+        self.file()?.truncate(size)
     }
 
     /// A file's pages: how many, and how many of them are highmem.
     pub fn page_counts(&self) -> (usize, usize) {
         match &self.kind {
-            InodeKind::Regular(f) => {
-                let f = f.lock();
-                (f.pages().len(), f.nr_highmem_pages())
-            }
+            InodeKind::Regular(f) => (f.i_mapping.nrpages(), f.nr_highmem_pages()),
             _ => (0, 0),
         }
     }
@@ -278,7 +285,7 @@ impl Inode {
     /// the console; empty for other kinds).
     pub fn page_pfns(&self) -> Vec<usize> {
         match &self.kind {
-            InodeKind::Regular(f) => f.lock().pages().iter().map(|p| crate::mm::page_alloc::page_to_pfn(p)).collect(),
+            InodeKind::Regular(f) => f.pages().iter().map(|p| crate::mm::page_alloc::page_to_pfn(p)).collect(),
             _ => Vec::new(),
         }
     }
@@ -322,7 +329,7 @@ impl Inode {
     /// Cut a regular file to nothing (`O_TRUNC`); nothing for other kinds.
     pub fn truncate_to_zero(&self) {
         if let InodeKind::Regular(f) = &self.kind {
-            f.lock().truncate();
+            let _ = f.truncate(0);
         }
     }
 }
@@ -413,7 +420,7 @@ impl Ramfs {
         let (dir, name) = self.parent_of(path)?;
         let Some(name) = name else { return Err(FsError::IsADirectory) };
         if let Some(old) = Self::clean_path(&dir, name, |i| matches!(i.kind, InodeKind::Regular(_)))? {
-            old.truncate_to_zero();
+            old.truncate(0)?;
             return Ok(old);
         }
         libfs::ramfs_create(&dir, name, mode)

@@ -16,7 +16,7 @@
 //! ```
 
 
-use super::file::{O_ACCMODE, O_WRONLY};
+use super::file::{Fd, O_ACCMODE, O_WRONLY};
 use super::libfs;
 use super::namei::{self, AT_FDCWD, Base, LastType};
 use super::{FsError, InodeKind, InodeRef, MAXSYMLINKS};
@@ -242,4 +242,64 @@ fn do_faccessat(dirfd: i32, pathp: usize, mode: u32) -> i32 {
         },
         Err(e) => -e,
     }
+}
+
+/// Linux `do_truncate` on `inode` (the caller checked the rest): the
+/// file's new size, or `-errno` (`EFBIG` past ramfs's largest file).
+fn do_truncate(inode: &super::Inode, length: u64) -> i32 {
+    match inode.truncate(length) {
+        Ok(()) => 0,
+        Err(e) => -e.errno(),
+    }
+}
+
+/// `truncate(path, length)` (i386 92, `length` a `long`): set the size of
+/// the regular file at `path` (symlinks followed). Errors as Linux's
+/// `do_sys_truncate` / `vfs_truncate`: `EINVAL` for a negative length
+/// (before the path is looked at), `EFAULT`/`ENAMETOOLONG`/`ENOENT`/
+/// `ENOTDIR`/`ELOOP` from the path, `EISDIR` for a directory, `EINVAL` for
+/// anything else that is not a regular file, `EFBIG` past the largest size.
+pub fn sys_truncate(regs: &mut PtRegs) -> i32 {
+    let (ptr, length) = (regs.bx as usize, regs.cx as i32);
+    if length < 0 {
+        return -EINVAL;
+    }
+    // From the current directory, following symlinks (user_path_at).
+    let inode = match namei::filename_lookup(AT_FDCWD, ptr, namei::LOOKUP_FOLLOW) {
+        Ok(i) => i,
+        Err(e) => return -e,
+    };
+    do_truncate(&inode, length as u64)
+}
+
+/// Linux `do_sys_ftruncate(fd, length, small)`: `EINVAL` for a negative
+/// length, `EBADF` for a descriptor that is not open, `EINVAL` for one
+/// that is not a regular file opened for writing, and (`small`: the
+/// 32-bit call on a file without `O_LARGEFILE`) `EINVAL` past 2 GiB - 1.
+fn do_sys_ftruncate(fd: i32, length: i64, small: bool) -> i32 {
+    if length < 0 {
+        return -EINVAL;
+    }
+    let Some(file) = crate::sched::current().files.lock().get(fd) else { return -EBADF };
+    let Fd::File(f) = file else { return -EINVAL };
+    let small = small && f.f_flags() & super::file::O_LARGEFILE == 0;
+    if f.inode.file().is_err() || !f.writable() {
+        return -EINVAL;
+    }
+    if small && length as u64 > mm::filemap::MAX_NON_LFS {
+        return -EINVAL;
+    }
+    do_truncate(&f.inode, length as u64)
+}
+
+/// `ftruncate(fd, length)` (i386 93, `length` a `long`).
+pub fn sys_ftruncate(regs: &mut PtRegs) -> i32 {
+    do_sys_ftruncate(regs.bx as i32, regs.cx as i32 as i64, true)
+}
+
+/// `ftruncate64(fd, length_lo, length_hi)` (i386 194, Linux
+/// `sys_ia32_ftruncate64`: the 64-bit length in ecx and edx, low word
+/// first).
+pub fn sys_ftruncate64(regs: &mut PtRegs) -> i32 {
+    do_sys_ftruncate(regs.bx as i32, mm::filemap::loff_from_halves(regs.cx, regs.dx), false)
 }

@@ -1,148 +1,202 @@
-//! ramfs: files whose only home is their pages (Linux `fs/ramfs/`).
+//! ramfs: files whose only home is the page cache (Linux `fs/ramfs/`,
+//! `fs/ramfs/file-mmu.c`, and the `simple_*` helpers of `fs/libfs.c`).
 //!
 //! Linux's ramfs is the page cache with no disk behind it: a file *is* its
-//! pages, which are never written back and never freed until the file is.
-//! Here a regular file keeps its pages in a plain list ([`FilePages`]) and
-//! a directory its entries in a sorted map. Nothing else: no block device,
-//! no writeback, no size limit but free memory.
+//! pages, which are never written back and never freed until the file is
+//! truncated or deleted. Here a regular file is [`FilePages`]: its
+//! `struct address_space` (`kernel/src/mm/filemap.rs`: pages by index, so
+//! a hole costs nothing), its `i_size`, and its `i_rwsem` (writers and
+//! truncation take it; readers do not). A directory keeps its entries in a
+//! sorted map (`fs/mod.rs`).
 //!
 //! The point of this file, in a highmem kernel: the file pages come from
-//! `GFP_HIGHUSER`, so on a machine with highmem they *are* highmem
-//! (Linux's `mapping_set_gfp_mask(..., GFP_HIGHUSER)` for ramfs inodes), and
-//! every byte is read and written through [`kmap_local_page`], one page at
-//! a time, never through the direct map. That is what makes a file read a
-//! real consumer of kmap_local: a later `read()` copies from the mapped page
-//! straight into the user's buffer, and may fault (and sleep) inside the
-//! mapping.
+//! `GFP_HIGHUSER_MOVABLE` (Linux's `inode_init_always` sets that mask for
+//! every inode), so on a machine with highmem they *are* highmem, and every
+//! byte is read and written through a temporary mapping (kmap_local, or
+//! kmap_atomic/kmap in the old copy mode), never through the direct map.
+//!
+//! The address-space operations, as Linux's `ram_aops`:
+//!
+//! | operation            | what it does here (and in Linux's libfs)                         |
+//! |----------------------|-------------------------------------------------------------------|
+//! | `simple_read_folio`  | a page not in the cache is a hole: zero it, mark it up to date    |
+//! | `simple_write_begin` | find or create the page, locked; a new page that the write covers only in part is zeroed around the write (`zero_user_segments`) |
+//! | `simple_write_end`   | a short copy into a new page zeroes what did not arrive; `i_size` grows to `pos + copied` only; unlock, put; return `copied` |
 
 use alloc::vec::Vec;
 
-use mm::gfp::{__GFP_ZERO, GFP_HIGHUSER};
+use mm::filemap::{MAX_LFS_FILESIZE, page_index, write_begin_zero_segments, write_end_size};
 use mm::layout::PAGE_SIZE;
 use mm::page::Page;
 
 use super::FsError;
+use crate::errno::{EFAULT, ENOMEM};
+use crate::locking::Mutex;
+use crate::mm::filemap::{AddressSpace, AddressSpaceOperations, ISize, IovIter, filemap_read, generic_perform_write, put_page, unlock_page};
+use crate::mm::highmem::zero_user_segments;
 use crate::mm::kmap_local::{kmap_local_page, kunmap_local};
-use crate::mm::page_alloc::{PageHighMem, __free_pages, alloc_pages};
+use crate::mm::page_alloc::PageHighMem;
 
-/// The allocation flags of file pages: highmem first, lowmem when highmem
-/// is gone (or the machine has none). Linux ramfs uses the same.
-pub const GFP_RAMFS: mm::gfp::GfpFlags = GFP_HIGHUSER;
+/// ramfs's largest file (Linux ramfs sets `s_maxbytes =
+/// MAX_LFS_FILESIZE`).
+pub const RAMFS_MAXBYTES: u64 = MAX_LFS_FILESIZE;
 
-/// The contents of a regular file: `size` bytes in `pages` (page `i` holds
-/// bytes `i * PAGE_SIZE ..`). Every page up to `size` exists (no holes);
-/// bytes past `size` in the last page are zero.
-#[derive(Default)]
+/// ramfs's address-space operations (Linux `ram_aops`).
+pub struct RamAops;
+
+/// The one instance.
+pub static RAM_AOPS: RamAops = RamAops;
+
+impl AddressSpaceOperations for RamAops {
+    /// Linux `simple_read_folio`: there is nothing to read from, so a page
+    /// the cache does not have is a hole, and reads as zeros.
+    fn read_folio(&self, page: &'static Page) {
+        zero_user_segments(page, 0, 0, PAGE_SIZE, PAGE_SIZE, PAGE_SIZE);
+        page.set_uptodate();
+        unlock_page(page);
+    }
+
+    /// Linux `simple_write_begin`: the page, locked
+    /// (`grab_cache_page_write_begin`); if it is new and the write covers
+    /// only `[from, from + len)` of it, the rest is zeroed first, so the
+    /// file never shows what the page held before.
+    fn write_begin(&self, mapping: &AddressSpace, pos: u64, len: usize) -> Result<&'static Page, i32> {
+        let (index, from) = page_index(pos);
+        let page = mapping.find_or_create_page(index).map_err(|_| ENOMEM)?;
+        if !page.page_uptodate() && len != PAGE_SIZE {
+            let [(s1, e1), (s2, e2)] = write_begin_zero_segments(from, len);
+            zero_user_segments(page, 0, s1, e1, s2, e2);
+        }
+        Ok(page)
+    }
+
+    /// Linux `simple_write_end` (6.1): a short copy into a page that was
+    /// not up to date zeroes the part that did not arrive (the rest was
+    /// zeroed by `write_begin`), so the whole page is valid and marked up
+    /// to date; `i_size` grows to the end of what was *copied*; the page
+    /// is unlocked and put. Returns `copied`, which may be 0: then
+    /// `generic_perform_write` prefaults again and retries.
+    fn write_end(&self, i_size: &ISize, pos: u64, len: usize, copied: usize, page: &'static Page) -> usize {
+        if !page.page_uptodate() {
+            if copied < len {
+                let from = page_index(pos).1;
+                zero_user_segments(page, 0, from + copied, from + len, PAGE_SIZE, PAGE_SIZE);
+            }
+            page.set_uptodate();
+        }
+        // The caller holds i_rwsem: i_size cannot change under us.
+        let size = i_size.read();
+        let new = write_end_size(size, pos, copied);
+        if new != size {
+            i_size.write(new);
+        }
+        unlock_page(page);
+        put_page(page);
+        copied
+    }
+}
+
+/// The contents of a regular file (the parts of Linux's ramfs inode that
+/// hold them): the page cache, the size, the lock writers take.
 pub struct FilePages {
-    pages: Vec<&'static Page>,
-    size: usize,
+    /// The file's pages (Linux `inode->i_mapping`).
+    pub i_mapping: AddressSpace,
+    /// The size in bytes (Linux `inode->i_size`).
+    pub i_size: ISize,
+    /// Serialises writers and truncation (Linux `inode->i_rwsem`, taken
+    /// by `generic_file_write_iter` and `do_truncate`); readers do not
+    /// take it.
+    pub i_rwsem: Mutex<()>,
+}
+
+impl Default for FilePages {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl FilePages {
     /// An empty file.
     pub const fn new() -> Self {
-        Self { pages: Vec::new(), size: 0 }
+        Self { i_mapping: AddressSpace::new(), i_size: ISize::new(), i_rwsem: Mutex::new(()) }
     }
 
-    /// The file's size in bytes.
+    /// The file's size in bytes (`i_size_read`).
+    pub fn i_size(&self) -> u64 {
+        self.i_size.read()
+    }
+
+    /// The size as a `usize` (saturating: a sparse file may be larger
+    /// than the address space).
     pub fn size(&self) -> usize {
-        self.size
+        usize::try_from(self.i_size()).unwrap_or(usize::MAX)
     }
 
-    /// The pages, in file order.
-    pub fn pages(&self) -> &[&'static Page] {
-        &self.pages
+    /// The cached pages in index order (a hole has none).
+    pub fn pages(&self) -> Vec<&'static Page> {
+        self.i_mapping.pages().into_iter().map(|(_, p)| p).collect()
     }
 
-    /// Call `f` on each piece of `[offset, offset + len)` that lies inside
-    /// the file, in order, one page at a time: each piece is a slice of the
-    /// file page mapped with `kmap_local_page` for the duration of the call
-    /// only, so `f` may fault and sleep (a user copy), but must not keep the
-    /// slice. `f` returns how many bytes of the piece it used; fewer than
-    /// offered (a copy that came back short) ends the walk. Returns the
-    /// bytes used in all. This is Linux's `filemap_read` loop, with `f` as
-    /// its `copy_page_to_iter`.
-    pub fn read_pages(&self, offset: usize, len: usize, mut f: impl FnMut(&[u8]) -> usize) -> usize {
-        let end = offset.saturating_add(len).min(self.size);
-        let mut pos = offset;
-        while pos < end {
-            let (index, in_page) = (pos / PAGE_SIZE, pos % PAGE_SIZE);
-            let n = (PAGE_SIZE - in_page).min(end - pos);
-            let vaddr = kmap_local_page(self.pages[index]);
+    /// Read `[offset, offset + len)` (cut at the size) as `filemap_read`
+    /// does: call `f` on each piece, one page at a time, the page mapped
+    /// with `kmap_local_page` for the duration of the call only, so `f`
+    /// may fault and sleep (a user copy) but must not keep the slice. `f`
+    /// returns how many bytes of the piece it used; fewer than offered ends
+    /// the walk. A hole reads as zeros (its page is created, zero-filled,
+    /// as Linux's `simple_read_folio` does). Returns the bytes used in all.
+    pub fn read_pages(&self, offset: usize, len: usize, mut f: impl FnMut(&[u8]) -> usize) -> Result<usize, FsError> {
+        let r = filemap_read(&RAM_AOPS, &self.i_mapping, &self.i_size, offset as u64, len, |page, off, n| {
+            let vaddr = kmap_local_page(page);
             // SAFETY: kmap_local_page mapped the whole page at vaddr for
-            // this task until the kunmap_local below; in_page + n <=
+            // this task until the kunmap_local below; off + n <=
             // PAGE_SIZE. The slice does not outlive the call to f.
-            let chunk = unsafe { core::slice::from_raw_parts((vaddr + in_page) as *const u8, n) };
+            let chunk = unsafe { core::slice::from_raw_parts((vaddr + off) as *const u8, n) };
             let used = f(chunk).min(n);
             kunmap_local(vaddr);
-            pos += used;
-            if used < n {
-                break;
-            }
+            used
+        });
+        match r {
+            Ok(n) => Ok(n),
+            Err(EFAULT) => Ok(0), // f took nothing of the first piece
+            Err(_) => Err(FsError::NoMemory),
         }
-        pos.saturating_sub(offset)
     }
 
-    /// Write `data` at `offset`, growing the file (zero-filled) as needed;
-    /// new pages come from [`GFP_RAMFS`]. Each page is written through its
-    /// own kmap_local mapping. On running out of memory the file keeps
-    /// what was written before and the size grows only that far.
-    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> Result<(), FsError> {
-        let end = offset.checked_add(data.len()).ok_or(FsError::FileTooBig)?;
-        // Pages for the whole range first: a page that the write does not
-        // cover completely is allocated zeroed (a hole, or the tail).
-        let first_new = self.pages.len();
-        let want = end.div_ceil(PAGE_SIZE);
-        while self.pages.len() < want {
-            let i = self.pages.len();
-            let (page_start, page_end) = (i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
-            let covered = offset <= page_start && end >= page_end;
-            let gfp = if covered { GFP_RAMFS } else { GFP_RAMFS | __GFP_ZERO };
-            match alloc_pages(gfp, 0) {
-                Some(p) => self.pages.push(p),
-                None => {
-                    for p in self.pages.drain(first_new..) {
-                        __free_pages(p, 0);
-                    }
-                    return Err(FsError::NoMemory);
-                }
-            }
+    /// Write `data` at `offset` (`kernel_write`: `generic_perform_write`
+    /// from a kernel buffer, under `i_rwsem`). The bytes between the old
+    /// end and `offset` stay a hole. On running out of memory the file
+    /// keeps what was written before and the size grows only that far:
+    /// `ENOMEM` if anything is missing.
+    pub fn write_at(&self, offset: usize, data: &[u8]) -> Result<(), FsError> {
+        let end = (offset as u64).checked_add(data.len() as u64).ok_or(FsError::FileTooBig)?;
+        if end > RAMFS_MAXBYTES {
+            return Err(FsError::FileTooBig);
         }
-        let (mut pos, mut rest) = (offset, data);
-        while !rest.is_empty() {
-            let (index, in_page) = (pos / PAGE_SIZE, pos % PAGE_SIZE);
-            let n = (PAGE_SIZE - in_page).min(rest.len());
-            let vaddr = kmap_local_page(self.pages[index]);
-            // SAFETY: the page is mapped at vaddr until kunmap_local;
-            // in_page + n <= PAGE_SIZE; the page belongs to this file,
-            // whose &mut self the caller holds.
-            unsafe { core::ptr::copy_nonoverlapping(rest.as_ptr(), (vaddr + in_page) as *mut u8, n) };
-            kunmap_local(vaddr);
-            pos += n;
-            rest = &rest[n..];
+        let _guard = self.i_rwsem.lock();
+        let mut iter = IovIter::kvec(data);
+        match generic_perform_write(&RAM_AOPS, &self.i_mapping, &self.i_size, &mut iter, offset as u64) {
+            Ok(n) if n == data.len() => Ok(()),
+            _ => Err(FsError::NoMemory),
         }
-        self.size = self.size.max(end);
+    }
+
+    /// Set the size to `newsize` (Linux `simple_setattr` →
+    /// `truncate_setsize`): `i_size` first, then the page cache cut to it
+    /// (pages wholly past the end freed, the page the end falls in zeroed
+    /// from there on). Growing the file makes a hole: no page is
+    /// allocated. `EFBIG` past ramfs's largest size (`inode_newsize_ok`).
+    pub fn truncate(&self, newsize: u64) -> Result<(), FsError> {
+        if newsize > RAMFS_MAXBYTES {
+            return Err(FsError::FileTooBig);
+        }
+        let _guard = self.i_rwsem.lock();
+        self.i_size.write(newsize);
+        self.i_mapping.truncate_inode_pages(newsize);
         Ok(())
-    }
-
-    /// Cut the file to nothing, freeing its pages (`O_TRUNC`).
-    pub fn truncate(&mut self) {
-        for p in self.pages.drain(..) {
-            __free_pages(p, 0);
-        }
-        self.size = 0;
     }
 
     /// How many of the pages are highmem.
     pub fn nr_highmem_pages(&self) -> usize {
-        self.pages.iter().filter(|p| PageHighMem(p)).count()
-    }
-}
-
-impl Drop for FilePages {
-    /// The last reference to a file is gone: its pages go back (Linux
-    /// `truncate_inode_pages` in `evict`).
-    fn drop(&mut self) {
-        self.truncate();
+        self.pages().iter().filter(|p| PageHighMem(p)).count()
     }
 }

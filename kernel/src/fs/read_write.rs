@@ -1,61 +1,166 @@
-//! `read`, `write` and `lseek` (Linux `fs/read_write.c`, and the page-cache
-//! read loop of `mm/filemap.c`, `filemap_read`).
+//! `read`, `write`, `pread64`, `pwrite64` and `lseek` (Linux
+//! `fs/read_write.c`), over the page-cache loops of `mm/filemap.rs`.
 //!
-//! `read` of a ramfs file walks it a page at a time: each page is mapped
-//! with kmap_local and copied to the user's buffer with `copy_to_user`,
-//! which may fault (an untouched buffer), sleep in the fault, and come
-//! back to the same slot: the point of kmap_local ("It's valid to take
-//! pagefaults in a kmap_local region"). A short copy ends the read there.
+//! `read` of a ramfs file is Linux v6.x's `filemap_read`: each page is
+//! mapped with kmap_local and copied to the user's buffer with
+//! `copy_to_user`, which may fault (an untouched buffer), sleep in the
+//! fault, and come back to the same slot: the point of kmap_local ("It's
+//! valid to take pagefaults in a kmap_local region"). A short copy ends
+//! the read there: the bytes so far, `EFAULT` only if there are none.
+//!
+//! `write` is `generic_perform_write`: prefault the source without any
+//! lock, lock the page, copy with page faults disabled, unlock; a copy
+//! that got nothing is retried after prefaulting again.
 //!
 //! ```text
-//!  read(fd, buf, n)
-//!    for each file page in [pos, pos + n):
-//!      kmap_local_page(page)           depth D+1
-//!        copy_to_user(buf + done, ..)  may fault: pte_offset_map at D+2,
-//!                                      the new page cleared at D+3, may sleep
-//!      kunmap_local                    depth D
-//!    pos += done
+//!  read(fd, buf, n)                          write(fd, buf, n)
+//!    for each file page in [pos, pos + n):     i_rwsem; O_APPEND: pos = i_size
+//!      kmap_local_page(page)   depth D+1       for each page:
+//!        copy_to_user(..)      may fault,        fault_in_readable(src)  may sleep
+//!                              may sleep         lock page; kmap_local; pagefault_disable
+//!      kunmap_local            depth D             __copy_from_user_inatomic  never sleeps
+//!    pos += done                                 unlock; i_size; short? prefault, retry
 //! ```
+//!
+//! The checks come in Linux's order (`ksys_*`, `vfs_read`/`vfs_write`,
+//! `rw_verify_area`, `generic_write_checks`), so each bad argument gets
+//! Linux's errno.
+
+use alloc::sync::Arc;
+
+use mm::filemap::{MAX_RW_COUNT, generic_write_check_limits, loff_from_halves, rw_verify_area};
+use mm::layout::access_ok;
 
 use crate::arch::entry::PtRegs;
 use crate::arch::lib::usercopy_32::copy_from_user;
-use crate::arch::lib::usercopy_32::copy_to_user;
 use crate::errno::{EBADF, EFAULT, EINVAL, ESPIPE};
-use crate::fs::file::Fd;
+use crate::fs::InodeKind;
+use crate::fs::file::{Fd, File, O_APPEND, O_LARGEFILE};
+use crate::fs::ramfs::{RAM_AOPS, RAMFS_MAXBYTES};
+use crate::mm::filemap::{IovIter, copy_page_to_iter, filemap_read, generic_perform_write};
 
-/// `write(fd, buf, count)`: for the console (fd 1 and 2), copy the user's
-/// bytes in pieces and print them. Returns the bytes written; `-EFAULT` if
-/// not even the first byte could be read, as Linux's tty write does.
-pub fn sys_write(regs: &mut PtRegs) -> i32 {
-    let (fd, buf, count) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
-    let Some(file) = crate::sched::current().files.lock().get(fd) else { return -EBADF };
-    if let Fd::File(f) = &file
-        && !f.writable()
-    {
-        return -EBADF; // not open for writing (Linux: !(f_mode & FMODE_WRITE))
+/// The open file behind `fd`, or `-EBADF`.
+fn fdget(fd: i32) -> Result<Fd, i32> {
+    crate::sched::current().files.lock().get(fd).ok_or(-EBADF)
+}
+
+/// `vfs_read` of a regular file at `pos` into the user buffer (the
+/// checks after the descriptor's: `FMODE_READ`, `access_ok`,
+/// `rw_verify_area`, `MAX_RW_COUNT`), then `filemap_read`. Returns the
+/// bytes read or `-errno`.
+fn vfs_read(f: &File, buf: usize, count: usize, pos: u64) -> i32 {
+    if !f.readable() {
+        return -EBADF;
+    }
+    if count > i32::MAX as usize {
+        return -EINVAL; // (ssize_t)count < 0: checked first, as the tests expect
+    }
+    if !access_ok(buf, count) {
+        return -EFAULT;
+    }
+    if let Err(e) = rw_verify_area(pos as i64, count) {
+        return -e.errno();
+    }
+    let count = count.min(MAX_RW_COUNT);
+    let file = match f.inode.file() {
+        Ok(file) => file,
+        Err(e) => return -e.errno(), // a directory: EISDIR
+    };
+    let mut iter = IovIter::ubuf(buf, count);
+    // Each page's copy: the page is mapped (kmap_local; in the old mode
+    // kmap_atomic, then kmap) and copied to the user buffer, which may fault.
+    match filemap_read(&RAM_AOPS, &file.i_mapping, &file.i_size, pos, count, |page, off, n| copy_page_to_iter(page, off, n, &mut iter)) {
+        Ok(n) => n as i32,
+        Err(e) => -e,
+    }
+}
+
+/// `vfs_write` of a regular file at `*pos` from the user buffer, as
+/// `generic_file_write_iter` does it: `i_rwsem` held, `O_APPEND` moves
+/// the position to the end first (even for `pwrite64`, as Linux does),
+/// the `O_LARGEFILE` limit, then `generic_perform_write`. `*pos` ends
+/// after the bytes written. Returns them, or `-errno` if none were.
+fn vfs_write(f: &File, buf: usize, count: usize, pos: &mut u64) -> i32 {
+    if !f.writable() {
+        return -EBADF;
     }
     if count > i32::MAX as usize {
         return -EINVAL;
     }
-    // Pipes and device nodes have their own write (file.rs's dispatch).
-    if let Some(r) = super::file::dispatch_write(&file, buf, count) {
+    if !access_ok(buf, count) {
+        return -EFAULT;
+    }
+    if let Err(e) = rw_verify_area(*pos as i64, count) {
+        return -e.errno();
+    }
+    let count = count.min(MAX_RW_COUNT);
+    let file = match f.inode.file() {
+        Ok(file) => file,
+        Err(e) => return -e.errno(),
+    };
+    let _i_rwsem = file.i_rwsem.lock();
+    // generic_write_checks
+    if count == 0 {
+        return 0;
+    }
+    if f.f_flags() & O_APPEND != 0 {
+        *pos = file.i_size();
+    }
+    let count = match generic_write_check_limits(*pos, count, f.f_flags() & O_LARGEFILE != 0, RAMFS_MAXBYTES) {
+        Ok(c) => c,
+        Err(e) => return -e.errno(), // EFBIG (Linux also sends SIGXFSZ; we have no signals yet)
+    };
+    let mut iter = IovIter::ubuf(buf, count);
+    match generic_perform_write(&RAM_AOPS, &file.i_mapping, &file.i_size, &mut iter, *pos) {
+        Ok(n) => {
+            *pos += n as u64;
+            n as i32
+        }
+        Err(e) => -e,
+    }
+}
+
+/// `write(fd, buf, count)`: a file through the page cache (above); the
+/// console (fds 0-2) in pieces; a pipe or a device node through its own
+/// write (`file.rs`'s dispatch). Returns the bytes written; `-EFAULT` if
+/// not even the first byte could be read.
+pub fn sys_write(regs: &mut PtRegs) -> i32 {
+    let (fd, buf, count) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
+    let file = match fdget(fd) {
+        Ok(file) => file,
+        Err(e) => return e,
+    };
+    if count <= i32::MAX as usize
+        && let Some(r) = super::file::dispatch_write(&file, buf, count)
+    {
         return r;
+    }
+    match file {
+        Fd::Console => console_write(buf, count),
+        Fd::File(f) => {
+            let mut pos = f.pos.lock();
+            let mut p = *pos as u64;
+            let r = vfs_write(&f, buf, count, &mut p);
+            // f_pos is 32 bits wide here (see File::pos): a write that
+            // ends past 4 GiB - 1 (only O_LARGEFILE allows that) leaves it
+            // at the largest value it holds.
+            *pos = usize::try_from(p).unwrap_or(usize::MAX);
+            r
+        }
+    }
+}
+
+/// The console's `write`: copy the user's bytes in pieces and print them.
+fn console_write(buf: usize, count: usize) -> i32 {
+    if count > i32::MAX as usize {
+        return -EINVAL;
     }
     let mut chunk = [0u8; 256];
     let mut done = 0;
     while done < count {
         let n = (count - done).min(chunk.len());
         let left = copy_from_user(&mut chunk[..n], buf.wrapping_add(done));
-        match &file {
-            Fd::Console => crate::tty::tty_write(&chunk[..n - left]),
-            Fd::File(f) => {
-                let mut pos = f.pos.lock();
-                if let Err(e) = f.inode.write_at(*pos, &chunk[..n - left]) {
-                    return if done == 0 { -e.errno() } else { done as i32 };
-                }
-                *pos += n - left;
-            }
-        }
+        crate::tty::tty_write(&chunk[..n - left]);
         done += n - left;
         if left != 0 {
             break;
@@ -66,39 +171,69 @@ pub fn sys_write(regs: &mut PtRegs) -> i32 {
 
 /// `read(fd, buf, count)`: from a file, page by page (see above); from the
 /// console, a line through the line discipline (`tty.rs`: sleeps until
-/// one is typed). Returns the bytes read, 0 at the end, `-EFAULT` if not
-/// even the first byte could be stored, `-EISDIR` for a directory.
+/// one is typed); from a pipe or a device node, through its own read
+/// (`file.rs`'s dispatch). Returns the bytes read, 0 at the end,
+/// `-EFAULT` if not even the first byte could be stored, `-EISDIR` for a
+/// directory.
 pub fn sys_read(regs: &mut PtRegs) -> i32 {
     let (fd, buf, count) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
-    let Some(file) = crate::sched::current().files.lock().get(fd) else { return -EBADF };
-    if let Fd::File(f) = &file
-        && !f.readable()
-    {
-        return -EBADF; // not open for reading (Linux: !(f_mode & FMODE_READ))
-    }
+    let file = match fdget(fd) {
+        Ok(file) => file,
+        Err(e) => return e,
+    };
     if count > i32::MAX as usize {
         return -EINVAL;
     }
-    // Pipes and device nodes have their own read (file.rs's dispatch).
     if let Some(r) = super::file::dispatch_read(&file, buf, count) {
         return r;
     }
-    let Fd::File(f) = file else { return crate::tty::n_tty_read(buf, count) };
+    let f: Arc<File> = match file {
+        Fd::Console => return crate::tty::n_tty_read(buf, count),
+        Fd::File(f) => f,
+    };
     let mut pos = f.pos.lock();
-    let mut done = 0;
-    let r = f.inode.read_pages(*pos, count, |chunk| {
-        // The page behind `chunk` is kmap_local-mapped; this copy may fault.
-        let n = chunk.len() - copy_to_user(buf.wrapping_add(done), chunk);
-        done += n;
-        n
-    });
-    match r {
-        Err(e) => -e.errno(),
-        Ok(_) if done == 0 && count != 0 && *pos < f.inode.size() => -EFAULT,
-        Ok(_) => {
-            *pos += done;
-            done as i32
-        }
+    let r = vfs_read(&f, buf, count, *pos as u64);
+    if r > 0 {
+        *pos += r as usize;
+    }
+    r
+}
+
+/// `pread64(fd, buf, count, pos_lo, pos_hi)` (i386 180; Linux
+/// `sys_ia32_pread64`: the 64-bit offset in esi and edi, low word first):
+/// read at `pos` without moving the file position. `-EINVAL` for a
+/// negative offset (checked before the descriptor, as `ksys_pread64`
+/// does), `-ESPIPE` for the console (no `FMODE_PREAD`).
+pub fn sys_pread64(regs: &mut PtRegs) -> i32 {
+    let (fd, buf, count) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
+    let pos = loff_from_halves(regs.si, regs.di);
+    if pos < 0 {
+        return -EINVAL;
+    }
+    match fdget(fd) {
+        Err(e) => e,
+        Ok(Fd::Console) => -ESPIPE,
+        Ok(Fd::File(f)) if matches!(f.inode.kind, InodeKind::Pipe(_)) => -ESPIPE, // no FMODE_PREAD
+        Ok(file @ Fd::File(_)) if let Some(r) = super::file::dispatch_read(&file, buf, count) => r, // /dev/null, /dev/zero
+        Ok(Fd::File(f)) => vfs_read(&f, buf, count, pos as u64),
+    }
+}
+
+/// `pwrite64(fd, buf, count, pos_lo, pos_hi)` (i386 181): write at `pos`
+/// without moving the file position (but with `O_APPEND` at the end, as
+/// Linux does: pwrite(2), BUGS). Errors as [`sys_pread64`].
+pub fn sys_pwrite64(regs: &mut PtRegs) -> i32 {
+    let (fd, buf, count) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
+    let pos = loff_from_halves(regs.si, regs.di);
+    if pos < 0 {
+        return -EINVAL;
+    }
+    match fdget(fd) {
+        Err(e) => e,
+        Ok(Fd::Console) => -ESPIPE,
+        Ok(Fd::File(f)) if matches!(f.inode.kind, InodeKind::Pipe(_)) => -ESPIPE, // no FMODE_PWRITE
+        Ok(file @ Fd::File(_)) if let Some(r) = super::file::dispatch_write(&file, buf, count) => r,
+        Ok(Fd::File(f)) => vfs_write(&f, buf, count, &mut (pos as u64)),
     }
 }
 

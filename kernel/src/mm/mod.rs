@@ -28,6 +28,7 @@ pub mod kmap_local;
 pub mod memory;
 pub mod mmap;
 pub mod mm_types;
+pub mod filemap;
 pub mod page_alloc;
 pub mod pgtable;
 pub mod stack;

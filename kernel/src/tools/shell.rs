@@ -187,6 +187,7 @@ fn meminfo() {
     print!("{}", page_alloc::meminfo());
     println!("{:<16}{:>8} pages", "totalhigh_pages:", crate::mm::highmem::totalhigh_pages());
     println!("{:<16}{:>8} pages", "nr_free_highpages:", crate::mm::highmem::nr_free_highpages());
+    print!("{}", crate::mm::filemap::filemap_counts());
     let s = crate::mm::kmap::pkmap_stats();
     println!("PKMAP: maps {} reuses {} wraps {} flushes {} waits {}", s.maps, s.reuses, s.wraps, s.flushes, s.waits);
     println!("kmap_local: {} mappings made, {} slots cleared at sched_out, {} restored at sched_in",

@@ -69,6 +69,16 @@ pub mod nr {
     pub const GETEGID32: i32 = 202;
     /// `set_thread_area(u_info)`.
     pub const SET_THREAD_AREA: i32 = 243;
+    /// `truncate(path, length)`.
+    pub const TRUNCATE: i32 = 92;
+    /// `ftruncate(fd, length)`.
+    pub const FTRUNCATE: i32 = 93;
+    /// `pread64(fd, buf, count, pos_lo, pos_hi)`.
+    pub const PREAD64: i32 = 180;
+    /// `pwrite64(fd, buf, count, pos_lo, pos_hi)`.
+    pub const PWRITE64: i32 = 181;
+    /// `ftruncate64(fd, length_lo, length_hi)`.
+    pub const FTRUNCATE64: i32 = 194;
     /// `exit_group(status)`.
     pub const EXIT_GROUP: i32 = 252;
     /// `ioctl`.
@@ -135,6 +145,11 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::OPEN => crate::fs::open::sys_open,
         nr::CLOSE => crate::fs::open::sys_close,
         nr::LSEEK => crate::fs::read_write::sys_lseek,
+        nr::PREAD64 => crate::fs::read_write::sys_pread64,
+        nr::PWRITE64 => crate::fs::read_write::sys_pwrite64,
+        nr::TRUNCATE => crate::fs::open::sys_truncate,
+        nr::FTRUNCATE => crate::fs::open::sys_ftruncate,
+        nr::FTRUNCATE64 => crate::fs::open::sys_ftruncate64,
         nr::BRK => crate::mm::mmap::sys_brk,
         nr::MUNMAP => crate::mm::mmap::sys_munmap,
         nr::MMAP2 => crate::mm::mmap::sys_mmap2,
