@@ -8,8 +8,6 @@ pub const EPERM: i32 = 1;
 pub const ENOENT: i32 = 2;
 /// No such process (set_thread_area: no free TLS entry).
 pub const ESRCH: i32 = 3;
-/// Interrupted system call.
-pub const EINTR: i32 = 4;
 /// I/O error (a read of the console by a process not in its foreground).
 pub const EIO: i32 = 5;
 /// Argument list too long.
