@@ -31,6 +31,7 @@
 //! | `fpu.rs`     | x87/SSE for user programs: CR0/CR4 on every CPU, registers kept apart across switches, exec's init_fpstate, fork's copy, SIGFPE from #XM/#MF with Linux's si_code; resource limits' defaults and errors |
 //! | `stat.rs`    | stat64/lstat64/fstat64: i386's struct stat64 byte for byte on ramfs files and the console; their errnos |
 //! | `tty.rs`     | read(0) on the console: sleeps for a line, count, ^D, erase/kill, EFAULT losing nothing, EIO outside the foreground, echoline |
+//! | `termios.rs` | the console as Linux's terminal: each ioctl and its errnos, canonical and raw (VMIN/VTIME) reads, echo, erase, ONLCR, the keyboard's signals, poll/select/ppoll readiness and timeouts |
 //! | `wait.rs`    | wait4(-1) reaps the child that ended first and sleeps for any; its errnos |
 //! | `busybox.rs` | what Debian's busybox needs first: missing calls named once per number, root's identity, init=/rdinit=, busybox and its applet links in the initramfs |
 //! | `pagecache.rs` | the writable page cache and ramfs: page lock, i_size, holes, write_begin/end, short reads, prefault + atomic copy + retry, -EFAULT writes, truncate, pread64/pwrite64/O_APPEND, errnos, ENOMEM, both copy modes, 4 CPUs, a file larger than lowmem (U18, U19, U21-U23) |
@@ -67,6 +68,7 @@ mod smp;
 mod tlb;
 mod stat;
 mod traps;
+mod termios;
 mod tty;
 mod user;
 mod usercopy;
@@ -74,4 +76,4 @@ mod vmalloc;
 mod wait;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, signal::TESTS, fpu::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, signal::TESTS, fpu::TESTS, termios::TESTS];

@@ -372,6 +372,18 @@ check_console() {
         'run echoline\rhello world\rthe quick brown fox jumps over\rab\x7fc\r\x04\nrun echoline &\nrun sleeper 5\npoweroff\n' \
         '^hello world$' '^the quick brown fox jumps over$' '^ac$' '^echoline: end of file after 46 bytes$' \
         '^\[[0-9]+\] /bin/echoline: exited with status 0$' '^\[[0-9]+\] /bin/echoline started$' 'echoline: read: error 5$' '^poweroff$'
+    # A program that puts the console in raw mode (tests/user.sh's
+    # ttytest, user/src/bin/ttytest.rs): it checks the terminal's default
+    # settings and size, switches as busybox's line editor does (no
+    # ICANON, no ECHO, VMIN 1, VINTR disabled, no ICRNL), and prints the
+    # prompt word when ready, so the keys are typed only then: each comes
+    # alone, without Enter, after a poll that says it is there; ^C and DEL
+    # are data. Back in canonical mode, ^C (ISIG) throws away what was typed
+    # before it and is echoed as ^C; the line after it is read whole.
+    expect_console "a program reads single keys in raw mode; ^C flushes a canonical line" \
+        'run ttytest\nab\x03\x7fq\ndiscard me\x03typed in canonical mode\npoweroff\n' \
+        'highmem> key 0x61$' '^key 0x62$' '^key 0x03$' '^key 0x7f$' '^key 0x71$' 'discard me\^Ctyped in canonical mode$' \
+        '^line: typed in canonical mode$' '^ttytest: 8 passed, 0 failed$' '^\[[0-9]+\] /bin/ttytest: exited with status 0$' '^poweroff$'
     expect_console "help, unknown commands and bad arguments" 'help\nfrobnicate\ntrace maybe\ndemo\ndemo nonsense\npoweroff\n' \
         '^  pkmap +the 1024 PKMAP slots' '^  demo NAME' '^keys: Up/Down history' "unknown command 'frobnicate': type 'help'" \
         '^usage: trace on\|off' '^usage: demo NAME' "^demo: no demo 'nonsense'; the demos are: wrap, preempt, sleep, misuse$" '^poweroff$'

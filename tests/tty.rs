@@ -57,6 +57,7 @@ fn user_bytes(n: usize) -> Vec<u8> {
 fn with_console(f: impl FnOnce()) {
     crate::sched::current().set_mm(address_space_with(&[0x90]));
     let old = crate::tty::set_foreground(None);
+    crate::tty::reset();
     crate::tty::flush_input();
     f();
     crate::tty::flush_input();
@@ -109,13 +110,13 @@ fn a_read_gives_at_most_count_bytes_of_one_line_and_keeps_the_rest() {
 
 fn ctrl_d_ends_a_line_and_at_its_start_is_end_of_file_erase_and_kill_edit_it() {
     with_console(|| {
-        loopback_inject(b"xy\x04\x04ab\x7fc\rjunk\x15ok\x08K\r");
+        loopback_inject(b"xy\x04\x04ab\x7fc\rjunk\x15ok\x7fK\r");
         assert_eq!(read0(DATA, 64), 2, "^D after 'xy': the line so far, no newline");
         assert_eq!(user_bytes(2), b"xy");
         assert_eq!(read0(DATA, 64), 0, "^D at the start of a line: end of file");
         assert_eq!(read0(DATA, 64), 3, "DEL erased the 'b'");
         assert_eq!(user_bytes(3), b"ac\n");
-        assert_eq!(read0(DATA, 64), 3, "^U erased 'junk', ^H the 'k'");
+        assert_eq!(read0(DATA, 64), 3, "^U erased 'junk', DEL the 'k'");
         assert_eq!(user_bytes(3), b"oK\n");
     });
 }

@@ -73,7 +73,7 @@ USER_TIMEOUT=30
 # SPEC_QEMU_OUT and SPEC_QEMU_STATUS, if set, replace SPEC_OUT and
 # SPEC_STATUS for the qemu-i386 run only: where qemu-i386's emulation
 # differs from Linux (each such line says why). Linux stays the oracle.
-USER_PROGRAMS=(clonetest echoline execer forktest fputest fstest hello init memory mprotect panics pipetest sigtest sleeper startup stattest syscall_abi tls ubench)
+USER_PROGRAMS=(clonetest echoline execer forktest fputest fstest hello init memory mprotect panics pipetest sigtest sleeper startup stattest syscall_abi tls ttytest ubench)
 user_spec() {
     SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0; SPEC_VARIES=(); SPEC_IN=""
     SPEC_QEMU_OUT=(); SPEC_QEMU_STATUS=""
@@ -126,6 +126,15 @@ user_spec() {
             # same lines into the console: tests/runner.sh).
             SPEC_IN='hello world\nthe quick brown fox jumps over\nac\n'
             SPEC_OUT=('hello world' 'the quick brown fox jumps over' 'ac' 'echoline: end of file after 46 bytes') ;;
+        ttytest)
+            # Standard input that is not a terminal: every terminal ioctl
+            # -ENOTTY, poll readable. Its terminal half runs in the console
+            # test (tests/runner.sh), where the keys are typed.
+            SPEC_IN='some bytes\n'
+            SPEC_OUT=('stdin is not a terminal' 'ok TIOCGWINSZ on stdin' 'ok TIOCGPGRP on stdin' 'ok TCSETS on stdin'
+                'ok TCGETS with a NULL pointer: not a tty first' 'ok TCGETS on a descriptor not open'
+                'ok poll finds the bytes readable' 'ok poll of a descriptor not open: POLLNVAL'
+                'ttytest: read 11 bytes' 'ttytest: 7 passed, 0 failed') ;;
         hello)
             # Its pid: the host's pid space is not the kernel's.
             SPEC_VARIES=('pid @PID@,')

@@ -78,6 +78,18 @@ pub fn write_bytes(bytes: &[u8]) {
     local_irq_restore(flags);
 }
 
+/// Write bytes exactly as given: a program's output after the terminal's
+/// output processing (tty.rs: OPOST/ONLCR decide whether "\n" becomes
+/// "\r\n"), and the terminal's echo.
+pub fn write_raw(bytes: &[u8]) {
+    let flags = local_irq_save();
+    if let Some(uart) = SERIAL.lock().as_mut() {
+        uart.send_bytes_exact(bytes);
+        BYTES_WRITTEN.fetch_add(bytes.len(), Ordering::Relaxed);
+    }
+    local_irq_restore(flags);
+}
+
 /// Bytes received by the serial interrupt handler, not yet read.
 static RX: spin::Mutex<RxRing> = spin::Mutex::new(RxRing { buf: [0; RX_LEN], head: 0, len: 0 });
 const RX_LEN: usize = 1024;
@@ -121,6 +133,9 @@ pub fn serial_interrupt() {
     drop(rx);
     drop(serial);
     RX_WAIT.wake_up_all();
+    // The terminal: cooks them now if a program is its foreground, and
+    // wakes its readers and pollers.
+    crate::tty::serial_rx();
 }
 
 /// Sleep until a byte has arrived, then return it.
@@ -133,7 +148,7 @@ pub fn read_byte_blocking() -> Option<u8> {
 /// off, as everywhere outside the handler: if the serial interrupt came in
 /// on this CPU while we held it, [`serial_interrupt`] would spin on the
 /// lock forever and the console would hang at the next keystroke.
-fn rx_pending() -> bool {
+pub fn rx_pending() -> bool {
     let flags = local_irq_save();
     let pending = RX.lock().len > 0;
     local_irq_restore(flags);

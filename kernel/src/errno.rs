@@ -18,6 +18,9 @@ pub const E2BIG: i32 = 7;
 pub const ENOEXEC: i32 = 8;
 /// No child processes.
 pub const ECHILD: i32 = 10;
+/// Not a typewriter: an ioctl the file does not know (Linux's drivers say
+/// `-ENOIOCTLCMD`, which the VFS turns into this).
+pub const ENOTTY: i32 = 25;
 /// No such device or address (a device node with no driver).
 pub const ENXIO: i32 = 6;
 /// Bad file number.

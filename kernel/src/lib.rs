@@ -57,6 +57,7 @@ pub mod signal;
 pub mod smp;
 pub mod sys;
 pub mod tty;
+pub mod tty_ioctl;
 
 /// The in-kernel tests. Their source lives in the top-level `tests/`
 /// directory, next to the host-side runner, so that all tests are in one

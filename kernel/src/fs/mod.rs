@@ -39,12 +39,14 @@ pub mod fcntl;
 pub mod file;
 pub mod d_path;
 pub mod initramfs;
+pub mod ioctl;
 pub mod libfs;
 pub mod namei;
 pub mod open;
 pub mod pipe;
 pub mod ramfs;
 pub mod read_write;
+pub mod select;
 pub mod readdir;
 pub mod stat;
 

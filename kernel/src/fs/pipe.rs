@@ -216,6 +216,39 @@ impl PipeInodeInfo {
         (0..head.wrapping_sub(tail)).filter_map(|i| ring.bufs[(tail.wrapping_add(i) & MASK) as usize].map(|b| b.page)).collect()
     }
 
+    /// The pipe's readiness for `file`, one of its ends (Linux `pipe_poll`):
+    /// a read end is readable when data waits and hung up (POLLHUP) when no
+    /// writer is left; a write end is writable while there is room, and in
+    /// error (POLLERR) when no reader is left.
+    pub fn poll(&self, file: &File) -> u16 {
+        use crate::tty::pollbits::*;
+        let (head, tail) = (self.head.load(Ordering::Acquire), self.tail.load(Ordering::Acquire));
+        let mut mask = 0;
+        if file.readable() {
+            if !pipe_empty(head, tail) {
+                mask |= POLLIN | POLLRDNORM;
+            }
+            if self.writers.load(Ordering::Acquire) == 0 {
+                mask |= POLLHUP;
+            }
+        }
+        if file.writable() {
+            if !pipe_full(head, tail) {
+                mask |= POLLOUT | POLLWRNORM;
+            }
+            if self.readers.load(Ordering::Acquire) == 0 {
+                mask |= POLLERR;
+            }
+        }
+        mask
+    }
+
+    /// The queues a poller of this pipe sleeps on (what `pipe_poll` gives
+    /// `poll_wait`): readers' and writers'.
+    pub fn wait_queues(&self) -> [&WaitQueue; 2] {
+        [&self.rd_wait, &self.wr_wait]
+    }
+
     /// Tasks asleep in `read` / in `write` on this pipe (for tests: a
     /// blocked reader sleeps on the queue, it does not spin).
     pub fn waiters(&self) -> (usize, usize) {

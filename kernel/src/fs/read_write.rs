@@ -160,7 +160,7 @@ fn console_write(buf: usize, count: usize) -> i32 {
     while done < count {
         let n = (count - done).min(chunk.len());
         let left = copy_from_user(&mut chunk[..n], buf.wrapping_add(done));
-        crate::console::write_bytes(&chunk[..n - left]);
+        crate::tty::tty_write(&chunk[..n - left]);
         done += n - left;
         if left != 0 {
             break;

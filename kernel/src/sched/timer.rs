@@ -67,6 +67,19 @@ pub fn sleep_until_interruptible(deadline: u64) -> u64 {
     }
 }
 
+/// Sleep until `deadline` (jiffies) or an earlier wake-up, the caller having
+/// already marked itself asleep and queued itself on its wait queues
+/// (`WaitQueue::prepare_to_wait`, then the check of its condition): Linux's
+/// `schedule_timeout` after `prepare_to_wait`, as `poll` and a terminal's
+/// VTIME sleep. The timer is taken off the list afterwards, whoever woke
+/// us, so it cannot wake a later sleep.
+pub fn schedule_timeout_prepared(deadline: u64) {
+    let me = current_arc();
+    TIMERS.lock_irqsave().push((deadline, me.clone()));
+    schedule();
+    TIMERS.lock_irqsave().retain(|(_, t)| !Arc::ptr_eq(t, &me));
+}
+
 /// Sleep for at least `ms` milliseconds.
 #[track_caller]
 pub fn msleep(ms: u64) {

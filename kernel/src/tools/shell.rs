@@ -80,7 +80,7 @@ pub fn run() -> ! {
     // The console is the shell's terminal now, and the shell its
     // foreground: a program started with `&` that reads it gets -EIO
     // (tty.rs); `run` hands the console to a program while it waits.
-    crate::tty::set_foreground(Some(crate::sched::current().id()));
+    crate::tty::shell_takes_console(crate::sched::current().id());
     println!("highmem teaching kernel: type 'help' for commands");
     let mut editor = LineEditor::new();
     loop {

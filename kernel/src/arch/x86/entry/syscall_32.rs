@@ -123,6 +123,14 @@ pub mod nr {
     pub const PRLIMIT64: i32 = 340;
     /// `getrandom(buf, count, flags)`.
     pub const GETRANDOM: i32 = 355;
+    /// `ioctl`.
+    pub const IOCTL: i32 = 54;
+    /// `_newselect`.
+    pub const NEWSELECT: i32 = 142;
+    /// `poll`.
+    pub const POLL: i32 = 168;
+    /// `ppoll` (with a 32-bit timespec).
+    pub const PPOLL: i32 = 309;
     // The namespace calls (fs/namei.rs, open.rs, readdir.rs, d_path.rs).
     pub const LINK: i32 = 9;
     pub const UNLINK: i32 = 10;
@@ -222,6 +230,10 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::SET_TID_ADDRESS => crate::fork::sys_set_tid_address,
         nr::PRLIMIT64 => crate::resource::sys_prlimit64,
         nr::GETRANDOM => crate::random::sys_getrandom,
+        nr::IOCTL => crate::fs::ioctl::sys_ioctl,
+        nr::NEWSELECT => crate::fs::select::sys_select,
+        nr::POLL => crate::fs::select::sys_poll,
+        nr::PPOLL => crate::fs::select::sys_ppoll,
         nr::LINK => crate::fs::namei::sys_link,
         nr::UNLINK => crate::fs::namei::sys_unlink,
         nr::CREAT => crate::fs::open::sys_creat,
