@@ -210,11 +210,13 @@ run_suite() {
     local sel=""; [ -n "$filter" ] && sel="=$filter"
     local base="$APPEND test_expect_mem=$MEM test_expect_cpus=$SMP"
     [ "$TEST_INITRAMFS_BUSYBOX" = 1 ] && base+=" test_expect_busybox"
-    local p0=$TOTAL_PASSED f0=$TOTAL_FAILED s0=$TOTAL_SKIPPED
+    local p0=$TOTAL_PASSED f0=$TOTAL_FAILED s0=$TOTAL_SKIPPED t0=$SECONDS
     echo "== in-kernel suite: $(config_name)${filter:+, filter '$filter'} =="
     suite_boots "$filter" "$sel" "$base" "$logdir"
+    # The time too: CI has 15 minutes for all of check, so each
+    # configuration's share is worth seeing.
     echo "suite ($(config_name)${filter:+, filter '$filter'}): $((TOTAL_PASSED - p0)) passed," \
-         "$((TOTAL_FAILED - f0)) failed, $((TOTAL_SKIPPED - s0)) skipped"
+         "$((TOTAL_FAILED - f0)) failed, $((TOTAL_SKIPPED - s0)) skipped in $((SECONDS - t0)) s"
 }
 
 # The boots of one run_suite: suite_boots FILTER SEL BASE LOGDIR.
@@ -550,6 +552,8 @@ check_all() {
     # User page tables in lowmem (Linux's userpte=nohigh) instead of highmem:
     # the user-space tests must give the same results.
     in_config APPEND="userpte=nohigh" run_suite "user::,exec::,files::"
+    # The files larger than lowmem (U23): in this configuration only.
+    in_config SMP=2 APPEND="test_large_files" run_suite "pagecache::a_file_larger_than_lowmem"
     # No highmem at all, no debug option: every test passes or says what it
     # lacks (needs highmem); -m 32M is the smallest machine that boots.
     in_config MEM=512M run_suite ""
