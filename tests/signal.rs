@@ -1,7 +1,7 @@
 //! Signals (kernel/src/signal.rs, arch/x86/kernel/signal.rs): the frame
 //! checks of sigreturn against a hostile program, interruptible sleeps
 //! ended by a signal and blocked signals that do not end them, kill_pgrp
-//! (the tty's hook), the wait status of a process killed by an exception
+//! (what the tty's `isig` is to call), the wait status of a process killed by an exception
 //! with and without a core signal, and the sigtest program's checks where
 //! qemu-i386 differs from Linux (`sigtest linux-only`).
 

@@ -44,10 +44,12 @@ pub fn sys_exit_group(regs: &mut PtRegs) -> i32 {
 /// `WNOHANG`: `wait4` returns 0 at once if no child it may reap has ended.
 const WNOHANG: u32 = 1;
 /// The other options Linux's `kernel_wait4` accepts. `WUNTRACED` and
-/// `WCONTINUED` ask about stopped and continued children, and there are no
-/// stops here (no job-control signals); `__WNOTHREAD` and `__WALL` are
-/// about threads, and every process has one. So they change nothing, but
-/// they are not errors either. `__WCLONE` (0x8000_0000) asks for children
+/// `WCONTINUED` ask about stopped and continued children; a process can
+/// stop now (kernel/src/signal.rs, `SIGSTOP` & co), but `wait4` does not
+/// report stops or continues yet (the parent gets only `SIGCHLD` with
+/// `CLD_STOPPED`/`CLD_CONTINUED`); `__WNOTHREAD` and `__WALL` are about
+/// threads, and every process has one. So they change nothing, but they
+/// are not errors either. `__WCLONE` (0x8000_0000) asks for children
 /// whose exit signal is not SIGCHLD: every child here is a fork
 /// (`clone(SIGCHLD)`), so with it there is no child to wait for.
 const WUNTRACED: u32 = 2;

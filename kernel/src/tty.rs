@@ -803,8 +803,10 @@ pub static ISIG_LOG: SpinLock<Vec<(i32, u32)>> = SpinLock::new(Vec::new());
 /// unless NOFLSH). With no foreground there is no one to signal, as on
 /// Linux (`tty_get_pgrp` is NULL).
 ///
-/// Until signals exist in this kernel (branch `signals`), the signal is
-/// recorded in [`ISIG_LOG`] and logged; that is also what tests check.
+/// Signals exist now (kernel/src/signal.rs, `kill_pgrp`), but this is not
+/// wired to them yet: the signal is only recorded in [`ISIG_LOG`] and
+/// logged, and that is what the tests check. (The foreground is a process
+/// standing for its descendants, not yet a real process group.)
 pub fn isig(sig: i32) {
     let fg = FOREGROUND.load(Ordering::SeqCst);
     log::info!("tty: keyboard signal {sig} to the foreground ({})", if fg == NO_FOREGROUND { -1 } else { fg as i64 });

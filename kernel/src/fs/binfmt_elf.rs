@@ -15,7 +15,7 @@
 //! Every page is a fresh highmem page (`GFP_HIGHUSER_MOVABLE`) filled
 //! through kmap_local. The differences from Linux, for now: the pages are
 //! copied in at exec time (Linux maps the page-cache pages and faults text
-//! in on first use: that comes with the page cache); no `PT_INTERP`
+//! in on first use: that needs file mappings of the page cache, not here yet); no `PT_INTERP`
 //! (dynamic executables get `-ENOEXEC`), no `ET_DYN` (static PIE), no
 //! address-space randomisation.
 

@@ -65,7 +65,7 @@ pub struct UnpackStats {
 /// Unpack `archive` into `fs`: check all of it first (a corrupt archive
 /// changes nothing and comes back as the error), then create each entry.
 /// `warn` hears about every entry skipped, one line each, e.g.
-/// `skipping 'dev/console': a character device (5:1): ramfs here holds no device nodes`.
+/// `skipping 'dev/initctl': a FIFO (0:0): ramfs here holds no block devices, FIFOs or sockets`.
 pub fn unpack(fs: &Ramfs, archive: &[u8], warn: &mut dyn FnMut(fmt::Arguments)) -> Result<UnpackStats, initramfs::Error> {
     initramfs::validate(archive)?;
     let mut stats = UnpackStats::default();

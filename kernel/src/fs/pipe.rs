@@ -47,8 +47,9 @@
 //! Differences from Linux 6.1: waiters are woken all at once
 //! (`wake_up_all`) where Linux uses exclusive waits and wakes the next
 //! waiter in turn (fewer wake-ups, same result); the waits are
-//! uninterruptible until signals exist (Linux's are interruptible and
-//! return `-ERESTARTSYS`); `F_SETPIPE_SZ`, splice and notification pipes
+//! uninterruptible (Linux's are interruptible and return `-ERESTARTSYS`;
+//! signals exist now, but these waits do not use
+//! `wait_event_interruptible` yet); `F_SETPIPE_SZ`, splice and notification pipes
 //! (`O_NOTIFICATION_PIPE`: `-ENOPKG`, as a Linux built without
 //! `CONFIG_WATCH_QUEUE`) are not here.
 

@@ -76,7 +76,8 @@ fn queues_of(files: &[Fd]) -> Vec<&WaitQueue> {
 
 /// Sleep on `queues` until `cond()` holds or `deadline` (jiffies; `None`:
 /// never) passes. Returns whether `cond()` held. Uninterruptible for now:
-/// there are no signals to end the sleep yet.
+/// Linux's `poll`/`select` and terminal reads end when a signal comes;
+/// signals exist here, but this sleep does not look at them yet.
 pub fn wait_until(queues: &[&WaitQueue], deadline: Option<u64>, mut cond: impl FnMut() -> bool) -> bool {
     if cond() {
         return true;

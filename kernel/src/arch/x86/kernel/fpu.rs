@@ -20,8 +20,10 @@
 //!                     the child loads them before it first enters user mode
 //!  #MF / #XM in user  math_error: SIGFPE with Linux's si_code (FPE_FLTDIV, ...)
 //!  #NM                never (CR0.TS is always clear): a kernel bug if it happens
-//!  signal frame       fpu_sync_fpstate + convert_from_fxsr (the i386 frame's
-//!                     legacy header); sigreturn: convert_to_fxsr + fpu_set_user_state
+//!  signal frame       not yet: the frame's fpstate is 0 (kernel/src/signal.rs);
+//!                     ready for it: fpu_sync_fpstate + convert_from_fxsr (the
+//!                     i386 frame's legacy header), and for sigreturn
+//!                     convert_to_fxsr + fpu_set_user_state
 //! ```
 //!
 //! Eager switching: Linux saved and restored the FPU state lazily until
