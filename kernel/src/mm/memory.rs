@@ -7,6 +7,9 @@
 //!  handle_mm_fault(mm, vma, address, flags)
 //!    pte_alloc                  a page table for the 4 MiB, from highmem
 //!    pte_offset_map             kmap_local of that table     (depth D+1)
+//!    none, file area -> do_fault (do_read_fault / do_cow_fault /
+//!                  do_shared_fault: the page-cache page, mapped or copied;
+//!                  past i_size: SIGBUS)
 //!    none     -> do_anonymous_page
 //!                  read:  the shared zero page, read-only (U8)
 //!                  write: alloc GFP_HIGHUSER_MOVABLE|__GFP_ZERO (zeroed through
@@ -30,8 +33,10 @@
 //!
 //! Differences from Linux, for now: one lock (the mm's `mmap_lock`, held
 //! across the fault) stands for both `mmap_lock` and the page-table lock;
-//! there is no rmap, LRU or memcg; a page is shared only between a forked
-//! parent and child, and its reference count says by how many.
+//! there is no rmap, LRU or memcg (a file's reverse map is a list of the
+//! `mm`s that map it, `FilePages::i_mmap`); a page is shared between a
+//! forked parent and child, or is a page-cache page mapped by file areas,
+//! and its reference count says by how many (the cache holding one).
 //!
 //! Fault races (U10, U11). Linux faults under `mmap_lock` held for *read*,
 //! so two threads may fault one address at once: each allocates a page

@@ -1,5 +1,6 @@
-//! The memory-map system calls (Linux `mm/mmap.c`, `mm/mprotect.c`):
-//! `brk`, `mmap2`, `munmap`, `mprotect`. The bookkeeping is `mm::vma`
+//! The memory-map system calls (Linux `mm/mmap.c`, `mm/mprotect.c`,
+//! `mm/msync.c`): `brk`, `mmap2` (anonymous memory and ramfs files),
+//! `munmap`, `mprotect`, `msync`. The bookkeeping is `mm::vma`
 //! (host-tested); here each removed range's pages are taken out of the
 //! page tables and freed, the new areas are left empty (their pages come
 //! on first touch), and a range whose protection changed has its PTEs

@@ -187,7 +187,7 @@ fn main(args: Args) -> i32 {
     let before = at(pv, 1)[0];
     at(pv, 7).copy_from_slice(b"private");
     let n = pread(fd, &mut buf, 0);
-    c.check("a_private_write_leaves_the_file_alone", n == 6 && buf[0] == before && buf[0] != b'p', format_args!("pread gave {n}, {:?}", &buf));
+    c.check("a_private_write_leaves_the_file_alone", n == 6 && buf[0] == before && buf[0] != b'p', format_args!("pread gave {n}, {:?}", buf));
     c.check("and_the_shared_mapping_alone", at(sh, 1)[0] == before, format_args!("shared mapping has {}", at(sh, 1)[0]));
     c.check("the_private_mapping_keeps_its_copy", at(pv, 7) == b"private", format_args!("lost"));
 
