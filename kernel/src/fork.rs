@@ -63,6 +63,8 @@ fn kernel_clone(regs: &mut PtRegs, args: CloneArgs) -> i32 {
         Ok(m) => Arc::new(m),
         Err(_) => return -ENOMEM,
     };
+    // The child maps the parent's files too: enter it in their reverse maps.
+    crate::mm::mmap::link_file_vmas(&child_mm);
     // dup_mmap flushed the parent's TLB entries wherever it is loaded (its
     // writable PTEs are read-only now).
     let mut child_regs = *regs;

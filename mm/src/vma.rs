@@ -483,6 +483,8 @@ pub mod errno {
     pub const EINVAL: i32 = 22;
     /// Value too large for defined data type.
     pub const EOVERFLOW: i32 = 75;
+    /// No such device (a file whose `f_op` has no `mmap`).
+    pub const ENODEV: i32 = 19;
 }
 
 /// Why a VMA operation failed. The variant says what happened;
@@ -557,6 +559,16 @@ pub enum VmaError {
         /// The `flags` argument.
         flags: u32,
     },
+    /// A file mapping the open file's mode does not allow (`EACCES`):
+    /// not open for reading, or `PROT_WRITE` with `MAP_SHARED` and not
+    /// open for writing.
+    FileAccess {
+        /// The `prot` asked for.
+        prot: u32,
+    },
+    /// A file that cannot be mapped (a pipe, a terminal: no `f_op->mmap`;
+    /// `ENODEV`).
+    NoMmap,
     /// The file offset plus the length overflows (`EOVERFLOW`).
     PgoffOverflow {
         /// The page offset.
@@ -649,7 +661,8 @@ impl VmaError {
             LengthOverflow { .. } | Overlap { .. } | Unmapped { .. } | NoUnmappedArea { .. } => ENOMEM,
             TooManyMappings { .. } | StackGuardGap { .. } | StackLimit { .. } | StackPgoff { .. } => ENOMEM,
             BrkBelowStart { .. } | BrkCollision { .. } | BrkNotMapped { .. } => ENOMEM,
-            AccessDenied { .. } => EACCES,
+            AccessDenied { .. } | FileAccess { .. } => EACCES,
+            NoMmap => ENODEV,
             PgoffOverflow { .. } => EOVERFLOW,
             Exists { .. } => EEXIST,
             BelowMmapMinAddr { .. } => EPERM,
@@ -704,6 +717,8 @@ impl fmt::Display for VmaError {
                 write!(f, "brk {brk:#x} would run into the mapping at {next_start:#x}")
             }
             BrkNotMapped { brk } => write!(f, "brk {brk:#x}: the heap above it is not mapped"),
+            FileAccess { prot } => write!(f, "prot {prot:#x}: the file is not open for that"),
+            NoMmap => write!(f, "the file cannot be mapped"),
         }
     }
 }
@@ -715,6 +730,28 @@ impl fmt::Display for VmaError {
 /// merge); what the number means belongs to the page cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FileId(pub u32);
+
+/// A file to map, as `do_mmap` sees the open file (Linux's `struct
+/// file`: `f_mode` and whether `f_op->mmap` exists).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapFile {
+    /// The file.
+    pub id: FileId,
+    /// Open for reading (`FMODE_READ`).
+    pub readable: bool,
+    /// Open for writing (`FMODE_WRITE`).
+    pub writable: bool,
+    /// Its file operations have `mmap` (a regular file does; a pipe or a
+    /// terminal does not).
+    pub mmap: bool,
+}
+
+impl MapFile {
+    /// A mappable file open for reading and writing.
+    pub fn rdwr(id: FileId) -> Self {
+        Self { id, readable: true, writable: true, mmap: true }
+    }
+}
 
 /// What backs an area's pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -1131,7 +1168,7 @@ impl MmMap {
         len: usize,
         prot: u32,
         flags: u32,
-        file: Option<FileId>,
+        file: Option<MapFile>,
         pgoff: usize,
     ) -> Result<(usize, Vec<VmArea>), VmaError> {
         let mut mflags = MapFlags::from_bits_truncate(flags);
@@ -1166,8 +1203,8 @@ impl MmMap {
             (0x02, _) => false,
             _ => return Err(VmaError::BadMapFlags { flags }),
         };
-        if shared {
-            if file.is_none() && vm_flags.contains(VmFlags::VM_GROWSDOWN) {
+        if shared && file.is_none() {
+            if vm_flags.contains(VmFlags::VM_GROWSDOWN) {
                 return Err(VmaError::BadMapFlags { flags });
             }
             vm_flags |= VmFlags::VM_SHARED | VmFlags::VM_MAYSHARE;
@@ -1176,8 +1213,35 @@ impl MmMap {
         if mflags.contains(MapFlags::MAP_FIXED_NOREPLACE) && self.find_vma_intersection(addr, addr + len).is_some() {
             return Err(VmaError::Exists { start: addr, end: addr + len });
         }
+        if let Some(f) = file {
+            // Linux's `do_mmap` file switch, after the address is chosen
+            // and in its order: a shared mapping asking to write needs
+            // FMODE_WRITE; one of a file not open for writing may never
+            // become writable (VM_MAYWRITE and VM_SHARED cleared, so it
+            // behaves as a read-only private one and `mprotect(PROT_WRITE)`
+            // is `EACCES`); every file mapping needs FMODE_READ, then
+            // `f_op->mmap`; and a file area never grows.
+            if shared {
+                if prot & PROT_WRITE != 0 && !f.writable {
+                    return Err(VmaError::FileAccess { prot });
+                }
+                vm_flags |= VmFlags::VM_SHARED | VmFlags::VM_MAYSHARE;
+                if !f.writable {
+                    vm_flags.remove(VmFlags::VM_MAYWRITE | VmFlags::VM_SHARED);
+                }
+            }
+            if !f.readable {
+                return Err(VmaError::FileAccess { prot });
+            }
+            if !f.mmap {
+                return Err(VmaError::NoMmap);
+            }
+            if vm_flags.contains(VmFlags::VM_GROWSDOWN) {
+                return Err(VmaError::BadMapFlags { flags });
+            }
+        }
         let (kind, pgoff) = match file {
-            Some(f) => (VmaKind::File(f), pgoff),
+            Some(f) => (VmaKind::File(f.id), pgoff),
             // Linux's choice: a shared anonymous object starts at offset 0,
             // a private one "at" its address, so neighbours stay mergeable.
             None if shared => (VmaKind::Anonymous, 0),
@@ -1995,6 +2059,42 @@ mod tests {
     }
 
     #[test]
+    fn do_mmap_of_a_file_checks_the_open_mode_as_linux() {
+        let mut mm = MmMap::new();
+        let f = FileId(7);
+        let ro = MapFile { id: f, readable: true, writable: false, mmap: true };
+        let wo = MapFile { id: f, readable: false, writable: true, mmap: true };
+        let pipe = MapFile { id: f, readable: true, writable: false, mmap: false };
+        let shared = MapFlags::MAP_SHARED.bits();
+        let private = MapFlags::MAP_PRIVATE.bits();
+        let rw = PROT_READ | PROT_WRITE;
+        // Shared + PROT_WRITE needs FMODE_WRITE; any mapping needs FMODE_READ.
+        assert_eq!(mm.do_mmap(0, P, rw, shared, Some(ro), 0).map(|r| r.0).unwrap_err().errno(), errno::EACCES);
+        assert_eq!(mm.do_mmap(0, P, PROT_READ, private, Some(wo), 0).map(|r| r.0).unwrap_err().errno(), errno::EACCES);
+        assert_eq!(mm.do_mmap(0, P, rw, shared, Some(wo), 0).map(|r| r.0).unwrap_err().errno(), errno::EACCES);
+        // No f_op->mmap: ENODEV, but only after the mode checks (Linux's order).
+        assert_eq!(mm.do_mmap(0, P, PROT_READ, private, Some(pipe), 0).map(|r| r.0), Err(VmaError::NoMmap));
+        assert_eq!(VmaError::NoMmap.errno(), errno::ENODEV);
+        assert_eq!(mm.do_mmap(0, P, PROT_READ, MapFlags::MAP_PRIVATE.bits() | MapFlags::MAP_GROWSDOWN.bits(), Some(ro), 0).map(|r| r.0).unwrap_err().errno(), errno::EINVAL);
+        assert_eq!(mm.map_count(), 0, "nothing mapped by a refused call");
+        // A private writable mapping of a read-only file is fine (the
+        // writes go to private copies).
+        let (a, _) = mm.do_mmap(0, P, rw, private, Some(ro), 3).unwrap();
+        assert!(mm.find_vma(a).unwrap().vm_flags.contains(VmFlags::VM_MAYWRITE));
+        // A read-only shared mapping of a read-only file: VM_MAYSHARE but
+        // neither VM_SHARED nor VM_MAYWRITE, so it can never be made writable.
+        let (b, _) = mm.do_mmap(0, P, PROT_READ, shared, Some(ro), 0).unwrap();
+        let v = *mm.find_vma(b).unwrap();
+        assert!(v.vm_flags.contains(VmFlags::VM_MAYSHARE));
+        assert!(!v.vm_flags.intersects(VmFlags::VM_SHARED | VmFlags::VM_MAYWRITE));
+        assert_eq!(mm.do_mprotect(b, P, rw).unwrap_err().errno(), errno::EACCES);
+        // Open for writing: VM_SHARED.
+        let (c, _) = mm.do_mmap(0, P, rw, shared, Some(MapFile::rdwr(f)), 0).unwrap();
+        assert!(mm.find_vma(c).unwrap().vm_flags.contains(VmFlags::VM_SHARED | VmFlags::VM_MAYWRITE));
+        check(&mm);
+    }
+
+    #[test]
     fn do_mmap_places_top_down_and_refuses_bad_requests() {
         let mut mm = MmMap::new();
         let anon = MapFlags::MAP_PRIVATE.bits() | MapFlags::MAP_ANONYMOUS.bits();
@@ -2013,7 +2113,7 @@ mod tests {
         assert_eq!((v.vm_pgoff, v.vm_page_prot()), (0, PAGE_SHARED));
         assert!(v.vm_flags.contains(VmFlags::VM_SHARED | VmFlags::VM_MAYSHARE));
         // A file mapping keeps its offset.
-        let (d, _) = mm.do_mmap(0, P, PROT_READ, MapFlags::MAP_PRIVATE.bits(), Some(FileId(5)), 42).unwrap();
+        let (d, _) = mm.do_mmap(0, P, PROT_READ, MapFlags::MAP_PRIVATE.bits(), Some(MapFile::rdwr(FileId(5))), 42).unwrap();
         assert_eq!(mm.find_vma(d).unwrap().kind, VmaKind::File(FileId(5)));
         assert_eq!(mm.find_vma(d).unwrap().vm_pgoff, 42);
         // MAP_GROWSDOWN
@@ -2034,7 +2134,7 @@ mod tests {
         assert_eq!(err(mm.do_mmap(0, P, rw, 0x23, None, 0)), EINVAL, "MAP_SHARED_VALIDATE anonymous");
         assert_eq!(err(mm.do_mmap(0, P, rw, shared | MapFlags::MAP_GROWSDOWN.bits(), None, 0)), EINVAL);
         assert_eq!(
-            mm.do_mmap(0, P, PROT_READ, 2, Some(FileId(1)), usize::MAX).map(|r| r.0),
+            mm.do_mmap(0, P, PROT_READ, 2, Some(MapFile::rdwr(FileId(1))), usize::MAX).map(|r| r.0),
             Err(VmaError::PgoffOverflow { pgoff: usize::MAX })
         );
         assert_eq!(EOVERFLOW, VmaError::PgoffOverflow { pgoff: 0 }.errno());
@@ -2300,7 +2400,7 @@ mod tests {
     #[test]
     fn every_error_has_its_linux_errno_and_a_message_naming_the_problem() {
         use VmaError::*;
-        let cases: [(VmaError, i32, &str); 23] = [
+        let cases: [(VmaError, i32, &str); 25] = [
             (Unaligned { addr: 0x1234 }, EINVAL, "address 0x1234 is not page-aligned"),
             (ZeroLength, EINVAL, "length is zero"),
             (OutsideUserSpace { start: 0xbffff000, len: 0x2000 }, EINVAL, "range 0xbffff000+0x2000 is not inside user space"),
@@ -2313,6 +2413,8 @@ mod tests {
             (BadProt { prot: 0x10 }, EINVAL, "unknown protection bits in 0x10"),
             (BadMapFlags { flags: 0x20 }, EINVAL, "invalid mmap flags 0x20"),
             (PgoffOverflow { pgoff: 0x99 }, EOVERFLOW, "file page offset 0x99"),
+            (FileAccess { prot: 3 }, EACCES, "prot 0x3"),
+            (NoMmap, ENODEV, "cannot be mapped"),
             (NoUnmappedArea { len: 0x4000 }, ENOMEM, "no free range of 0x4000 bytes"),
             (Exists { start: 0x1000, end: 0x2000 }, EEXIST, "MAP_FIXED_NOREPLACE range 0x1000..0x2000 is already mapped"),
             (BelowMmapMinAddr { addr: 0x0 }, EPERM, "address 0x0 is below mmap_min_addr"),
@@ -2501,8 +2603,9 @@ mod tests {
                     let len = bytes(&mut rng, 48);
                     let prot = rng.below(8) as u32;
                     let shared = rng.below(4) == 0;
-                    let growsdown = !shared && rng.below(8) == 0;
                     let file = (rng.below(4) == 0).then(|| FileId(rng.below(2) as u32));
+                    // (MAP_GROWSDOWN of a file is EINVAL: the file test covers it.)
+                    let growsdown = !shared && file.is_none() && rng.below(8) == 0;
                     let fpgoff = if rng.below(2) == 0 { hint >> PAGE_SHIFT } else { rng.below(64) };
                     let mut flags = if shared { MapFlags::MAP_SHARED } else { MapFlags::MAP_PRIVATE };
                     if file.is_none() {
@@ -2517,7 +2620,7 @@ mod tests {
                         flags |= MapFlags::MAP_FIXED;
                     }
                     what = alloc::format!("mmap({hint:#x}, {len:#x}, {prot}, {flags:?}, {file:?}, {fpgoff})");
-                    let got = mm.do_mmap(hint, len, prot, flags.bits(), file, fpgoff);
+                    let got = mm.do_mmap(hint, len, prot, flags.bits(), file.map(MapFile::rdwr), fpgoff);
                     let plen = (len + P - 1) & PAGE_MASK;
                     let h = if fixed { hint } else if hint != 0 && hint & PAGE_MASK < DEFAULT_MMAP_MIN_ADDR { DEFAULT_MMAP_MIN_ADDR } else { hint & PAGE_MASK };
                     let want = model.get_unmapped_area(h, plen, fixed).and_then(|a| {

@@ -107,6 +107,14 @@ pub struct FilePages {
     /// by `generic_file_write_iter` and `do_truncate`); readers do not
     /// take it.
     pub i_rwsem: Mutex<()>,
+    /// The address spaces that map this file (Linux's `i_mmap`, an
+    /// interval tree of the VMAs, under `i_mmap_rwsem`). Ours is simpler,
+    /// and says so: a list of the `mm`s that have mapped the file, weak
+    /// (an `mm` that exited is skipped and pruned); which of their areas
+    /// map which pages is found in each `mm`'s VMAs, under its
+    /// `mmap_lock`, when `unmap_mapping_range` needs it. Added to by
+    /// `mmap2` and `fork`.
+    pub i_mmap: crate::locking::SpinLock<Vec<alloc::sync::Weak<crate::mm::mm_types::MmStruct>>>,
 }
 
 impl Default for FilePages {
@@ -118,7 +126,7 @@ impl Default for FilePages {
 impl FilePages {
     /// An empty file.
     pub const fn new() -> Self {
-        Self { i_mapping: AddressSpace::new(), i_size: ISize::new(), i_rwsem: Mutex::new(()) }
+        Self { i_mapping: AddressSpace::new(), i_size: ISize::new(), i_rwsem: Mutex::new(()), i_mmap: crate::locking::SpinLock::new(Vec::new()) }
     }
 
     /// The file's size in bytes (`i_size_read`).
@@ -190,9 +198,62 @@ impl FilePages {
             return Err(FsError::FileTooBig);
         }
         let _guard = self.i_rwsem.lock();
+        let old = self.i_size();
         self.i_size.write(newsize);
+        // Linux `truncate_pagecache`: unmap the pages past the new end from
+        // every process that maps them (private copies too: "even_cows"),
+        // so that a later touch faults and finds i_size (SIGBUS); then cut
+        // the cache. The partial last page stays mapped (its tail is
+        // zeroed in place, as Linux does).
+        if newsize < old {
+            self.unmap_mapping_range(newsize.div_ceil(PAGE_SIZE as u64));
+        }
         self.i_mapping.truncate_inode_pages(newsize);
         Ok(())
+    }
+
+    /// Note that `mm` maps this file (for [`unmap_mapping_range`](Self::unmap_mapping_range)).
+    pub fn i_mmap_insert(&self, mm: &alloc::sync::Arc<crate::mm::mm_types::MmStruct>) {
+        let mut list = self.i_mmap.lock_irqsave();
+        list.retain(|w| w.strong_count() > 0);
+        if !list.iter().any(|w| core::ptr::eq(w.as_ptr(), alloc::sync::Arc::as_ptr(mm))) {
+            list.push(alloc::sync::Arc::downgrade(mm));
+        }
+    }
+
+    /// Take every page of the file from page `first` on out of every
+    /// address space that maps it (Linux `unmap_mapping_range(mapping,
+    /// holebegin, 0, even_cows = 1)`): for each `mm` in `i_mmap`, under its
+    /// `mmap_lock`, each area of this file whose pages reach `first` has
+    /// that part zapped (the PTEs cleared, the TLBs flushed where the `mm`
+    /// is loaded, the page references dropped). Returns how many areas
+    /// were cut. The caller holds `i_rwsem` (lock order: `i_rwsem`, then
+    /// `mmap_lock`, as a `write()` that faults on its source takes them).
+    pub fn unmap_mapping_range(&self, first: u64) -> usize {
+        let mms: Vec<alloc::sync::Arc<crate::mm::mm_types::MmStruct>> =
+            self.i_mmap.lock_irqsave().iter().filter_map(|w| w.upgrade()).collect();
+        let mut cut = 0;
+        for mm in &mms {
+            let map = mm.mmap_lock();
+            let Some(inode) = mm.vm_files().into_iter().find(|i| i.file().is_ok_and(|f| core::ptr::eq(f, self))) else {
+                continue;
+            };
+            let id = mm::vma::VmaKind::File(mm::vma::FileId(inode.ino));
+            for v in map.iter().filter(|v| v.kind == id) {
+                let last = v.vm_pgoff as u64 + v.vma_pages() as u64;
+                if last <= first {
+                    continue;
+                }
+                let from = if first <= v.vm_pgoff as u64 {
+                    v.vm_start
+                } else {
+                    v.vm_start + ((first - v.vm_pgoff as u64) as usize) * PAGE_SIZE
+                };
+                mm.zap_page_range(from, v.vm_end);
+                cut += 1;
+            }
+        }
+        cut
     }
 
     /// How many of the pages are highmem.

@@ -7,6 +7,9 @@
 //!  handle_mm_fault(mm, vma, address, flags)
 //!    pte_alloc                  a page table for the 4 MiB, from highmem
 //!    pte_offset_map             kmap_local of that table     (depth D+1)
+//!    none, file area -> do_fault (do_read_fault / do_cow_fault /
+//!                  do_shared_fault: the page-cache page, mapped or copied;
+//!                  past i_size: SIGBUS)
 //!    none     -> do_anonymous_page
 //!                  read:  the shared zero page, read-only (U8)
 //!                  write: alloc GFP_HIGHUSER_MOVABLE|__GFP_ZERO (zeroed through
@@ -30,8 +33,10 @@
 //!
 //! Differences from Linux, for now: one lock (the mm's `mmap_lock`, held
 //! across the fault) stands for both `mmap_lock` and the page-table lock;
-//! there is no rmap, LRU or memcg; a page is shared only between a forked
-//! parent and child, and its reference count says by how many.
+//! there is no rmap, LRU or memcg (a file's reverse map is a list of the
+//! `mm`s that map it, `FilePages::i_mmap`); a page is shared between a
+//! forked parent and child, or is a page-cache page mapped by file areas,
+//! and its reference count says by how many (the cache holding one).
 //!
 //! Fault races (U10, U11). Linux faults under `mmap_lock` held for *read*,
 //! so two threads may fault one address at once: each allocates a page
@@ -46,6 +51,7 @@
 //! it before allocating (U15).
 
 use mm::gfp::{GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_ZERO};
+use mm::layout::PAGE_SIZE;
 use mm::vma::{PgProt, VmArea, VmFlags};
 use spin::Once;
 
@@ -129,7 +135,11 @@ pub fn handle_mm_fault(mm: &MmStruct, vma: &VmArea, address: usize, flags: Fault
     // SAFETY: ptep points into the page table mapped just above.
     let orig = unsafe { ptep.read_volatile() };
     let result = if orig.is_none() {
-        do_anonymous_page(vma, flags, ptep)
+        if let mm::vma::VmaKind::File(id) = vma.kind {
+            do_fault(mm, vma, id, addr, flags, ptep)
+        } else {
+            do_anonymous_page(vma, flags, ptep)
+        }
     } else if orig.pte_protnone() {
         do_protnone_page(vma, addr, orig, ptep)
     } else if flags.write && !orig.flags().contains(PteFlags::RW) {
@@ -190,6 +200,110 @@ fn do_protnone_page(vma: &VmArea, addr: usize, orig: Pte, ptep: *mut Pte) -> Res
     Ok(())
 }
 
+/// File-backed faults resolved, by kind (for tests): read faults that
+/// mapped the page-cache page (`do_read_fault`), private write faults
+/// that copied it (`do_cow_fault`), shared write faults that mapped it
+/// writable (`do_shared_fault`), and faults past the end (SIGBUS).
+pub static FILE_READ_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// See [`FILE_READ_FAULTS`].
+pub static FILE_COW_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// See [`FILE_READ_FAULTS`].
+pub static FILE_SHARED_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// See [`FILE_READ_FAULTS`].
+pub static FILE_SIGBUS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+/// Write faults on a present page of a shared mapping, made writable in
+/// place (`wp_page_shared`).
+pub static WP_SHARED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// A first touch of a file page (Linux `do_fault`, which branches to
+/// `do_read_fault`, `do_cow_fault` or `do_shared_fault`; each calls
+/// `__do_fault` -> `filemap_fault` for the page and `finish_fault` to
+/// set the PTE).
+///
+/// ```text
+///  filemap_fault        the page at vma.vm_pgoff + (addr - vm_start)/PAGE_SIZE,
+///                       from the cache or created (ramfs's read_folio: a
+///                       hole is a zeroed page), a reference taken, locked;
+///                       past i_size (rounded up to a page): VM_FAULT_SIGBUS
+///  read                 the page itself, as vm_page_prot says: read-only
+///                       for a private area (a later write goes to
+///                       do_wp_page, which copies), writable for a shared
+///                       writable one (ramfs has no dirty accounting, so
+///                       Linux does not write-protect it either)
+///  private write        do_cow_fault: a new GFP_HIGHUSER_MOVABLE page,
+///                       copy_user_highpage (kmap_local of the cache page,
+///                       then of the copy, on top of the page table's
+///                       mapping: depth D+3 at the copy), the cache page's
+///                       reference dropped: the file never sees the write
+///  shared write         do_shared_fault: the page itself, writable and
+///                       dirty: read() sees the bytes at once (ramfs has
+///                       nothing to write back)
+/// ```
+///
+/// The PTE holds a reference on the page (Linux's mapcount and refcount
+/// in miniature): the cache holds one, each mapping one more; munmap, exit
+/// and truncate's `unmap_mapping_range` drop them, and the page stays in
+/// the cache. Linux looks the page up without the page lock first and
+/// locks it only to recheck; here the lock is taken to recheck too: the
+/// page is still the cache's and still inside `i_size` (a truncate may
+/// have run while we slept), as `filemap_fault` does.
+fn do_fault(mm: &MmStruct, vma: &VmArea, id: mm::vma::FileId, addr: usize, flags: FaultFlags, ptep: *mut Pte) -> Result<(), VmFault> {
+    use core::sync::atomic::Ordering::Relaxed;
+    let Some(inode) = mm.vm_file(id) else { return Err(VmFault::SigBus) };
+    let Ok(file) = inode.file() else { return Err(VmFault::SigBus) };
+    let index = vma.linear_page_index(addr);
+    let page = loop {
+        if index as u64 >= file.i_size().div_ceil(PAGE_SIZE as u64) {
+            FILE_SIGBUS.fetch_add(1, Relaxed);
+            return Err(VmFault::SigBus);
+        }
+        let page = crate::mm::filemap::filemap_get_page(&crate::fs::ramfs::RAM_AOPS, &file.i_mapping, index)
+            .map_err(|_| VmFault::Oom)?;
+        crate::mm::filemap::lock_page(page);
+        let still = file.i_mapping.find_get_page(index);
+        let same = still.is_some_and(|p| core::ptr::eq(p, page));
+        if let Some(p) = still {
+            crate::mm::filemap::put_page(p);
+        }
+        if same && (index as u64) < file.i_size().div_ceil(PAGE_SIZE as u64) {
+            break page;
+        }
+        // Truncated while we slept: look again (Linux `filemap_fault`'s
+        // "did it get truncated?" check, then the i_size one).
+        crate::mm::filemap::unlock_page(page);
+        crate::mm::filemap::put_page(page);
+    };
+    let prot = pte_flags(vma.vm_page_prot());
+    let shared = vma.vm_flags.contains(VmFlags::VM_SHARED);
+    let entry = if flags.write && !shared {
+        // do_cow_fault: the file's page is only read.
+        let Some(cow) = alloc_pages(GFP_HIGHUSER_MOVABLE, 0) else {
+            crate::mm::filemap::unlock_page(page);
+            crate::mm::filemap::put_page(page);
+            return Err(VmFault::Oom);
+        };
+        crate::mm::highmem::copy_highpage(cow, page);
+        crate::mm::filemap::unlock_page(page);
+        crate::mm::filemap::put_page(page);
+        FILE_COW_FAULTS.fetch_add(1, Relaxed);
+        Pte::new(page_to_pfn(cow), maybe_mkwrite(prot, vma) | PteFlags::DIRTY)
+    } else {
+        crate::mm::filemap::unlock_page(page);
+        if flags.write {
+            FILE_SHARED_FAULTS.fetch_add(1, Relaxed);
+            Pte::new(page_to_pfn(page), maybe_mkwrite(prot, vma) | PteFlags::DIRTY)
+        } else {
+            FILE_READ_FAULTS.fetch_add(1, Relaxed);
+            // Our reference becomes the PTE's.
+            Pte::new(page_to_pfn(page), prot)
+        }
+    };
+    // SAFETY: ptep points into a mapped page table of this mm, whose
+    // mmap_lock the caller holds; the entry was empty, so no TLB holds it.
+    unsafe { ptep.write_volatile(entry) };
+    Ok(())
+}
+
 /// Writable if the area is (Linux `maybe_mkwrite`): private writable
 /// areas' `vm_page_prot` is read-only so that the first write faults.
 fn maybe_mkwrite(prot: PteFlags, vma: &VmArea) -> PteFlags {
@@ -207,11 +321,20 @@ fn do_wp_page(mm: &MmStruct, vma: &VmArea, addr: usize, orig: Pte, ptep: *mut Pt
     WP_FAULTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     let prot = maybe_mkwrite(pte_flags(vma.vm_page_prot()), vma) | PteFlags::DIRTY;
     let old = crate::mm::page_alloc::pfn_to_page(orig.pfn());
-    let entry = if is_zero_pfn(orig.pfn()) {
+    let entry = if vma.vm_flags.contains(VmFlags::VM_SHARED) && !is_zero_pfn(orig.pfn()) {
+        // A shared mapping (Linux `wp_page_shared` -> `wp_page_reuse`):
+        // everybody writes the one page, the page cache's; a write after
+        // mprotect or a read fault just makes the entry writable, same
+        // frame, whatever the reference count says.
+        WP_SHARED.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        Pte::new(orig.pfn(), prot)
+    } else if is_zero_pfn(orig.pfn()) {
         let page = alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0).ok_or(VmFault::Oom)?;
         Pte::new(page_to_pfn(page), prot)
     } else if old.page_count() > 1 {
-        // Shared since fork (U24): this process gets its own copy, made
+        // Shared since fork (U24), or a page-cache page mapped read-only
+        // by a private file mapping (the cache holds a reference too:
+        // Linux's `wp_page_copy` for a non-anonymous page): this process gets its own copy, made
         // with two more kmap_local mappings on top of the page table's
         // (copy_user_highpage: source, then destination).
         let page = alloc_pages(GFP_HIGHUSER_MOVABLE, 0).ok_or(VmFault::Oom)?;

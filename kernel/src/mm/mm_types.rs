@@ -146,6 +146,14 @@ pub struct MmStruct {
     pgd: usize,
     /// The VMAs (Linux `mm->mm_mt` under `mm->mmap_lock`).
     mmap_lock: Mutex<MmMap>,
+    /// The files its areas map (Linux keeps a `vm_file` reference in each
+    /// `vm_area_struct`; `mm::vma` is host-tested and holds only a
+    /// [`FileId`](mm::vma::FileId), the inode number, so the references
+    /// live here): one inode reference per file some area maps, taken by
+    /// `mmap2`, copied at fork, dropped when the last area of the file is
+    /// unmapped ([`prune_vm_files`](Self::prune_vm_files)) or the address
+    /// space goes. Changed under the `mmap_lock`.
+    vm_files: crate::locking::SpinLock<alloc::collections::BTreeMap<u32, crate::fs::InodeRef>>,
 }
 
 impl MmStruct {
@@ -154,7 +162,7 @@ impl MmStruct {
     pub fn new() -> Option<MmStruct> {
         let pgd = pgd_alloc()?;
         let core = Arc::new(MmCore { pgd, mm_cpumask: AtomicU32::new(0), tlb_gen: AtomicU64::new(0) });
-        Some(MmStruct { core, pgd, mmap_lock: Mutex::new(MmMap::new()) })
+        Some(MmStruct { core, pgd, mmap_lock: Mutex::new(MmMap::new()), vm_files: crate::locking::SpinLock::new(alloc::collections::BTreeMap::new()) })
     }
 
     /// Physical address of the page directory.
@@ -183,6 +191,40 @@ impl MmStruct {
     /// exclusive lock here; our processes have one thread).
     pub fn mmap_lock(&self) -> MutexGuard<'_, MmMap> {
         self.mmap_lock.lock()
+    }
+
+    /// The inode an area of this address space maps as `id` (its
+    /// `vm_file`), with a reference.
+    pub fn vm_file(&self, id: mm::vma::FileId) -> Option<crate::fs::InodeRef> {
+        self.vm_files.lock_irqsave().get(&id.0).cloned()
+    }
+
+    /// Record that an area maps `inode` (as `FileId(inode.ino)`).
+    pub fn add_vm_file(&self, inode: &crate::fs::InodeRef) {
+        self.vm_files.lock_irqsave().entry(inode.ino).or_insert_with(|| inode.clone());
+    }
+
+    /// The files some area maps.
+    pub fn vm_files(&self) -> alloc::vec::Vec<crate::fs::InodeRef> {
+        self.vm_files.lock_irqsave().values().cloned().collect()
+    }
+
+    /// Drop the reference on every file no area of `map` (this address
+    /// space's VMAs, under the caller's `mmap_lock`) maps any more (Linux
+    /// `remove_vma` -> `fput(vma->vm_file)` for the last area). The
+    /// references are dropped after the spinlock: the last one may free
+    /// an unlinked file's pages, which sleeps for page locks.
+    pub fn prune_vm_files(&self, map: &MmMap) {
+        let gone: alloc::vec::Vec<crate::fs::InodeRef> = {
+            let mut files = self.vm_files.lock_irqsave();
+            let dead: alloc::vec::Vec<u32> = files
+                .keys()
+                .copied()
+                .filter(|&ino| !map.iter().any(|v| v.kind == mm::vma::VmaKind::File(mm::vma::FileId(ino))))
+                .collect();
+            dead.iter().filter_map(|ino| files.remove(ino)).collect()
+        };
+        drop(gone);
     }
 
     /// The page-directory entry for `vaddr`, with a page table allocated
@@ -324,7 +366,11 @@ impl MmStruct {
 
     fn copy_page_range(&self) -> Result<MmStruct, MapError> {
         let child = MmStruct::new().ok_or(MapError::NoMemory)?;
-        *child.mmap_lock() = self.mmap_lock().clone();
+        let map = self.mmap_lock().clone();
+        *child.mmap_lock() = map.clone();
+        // The child's areas map the same files (Linux `dup_mmap`:
+        // `get_file(file)` per area).
+        *child.vm_files.lock_irqsave() = self.vm_files.lock_irqsave().clone();
         for i in 0..KERNEL_PGD_BOUNDARY {
             let addr = i << PGDIR_SHIFT;
             // SAFETY: entry i of our page directory.
@@ -348,7 +394,14 @@ impl MmStruct {
                 if !crate::mm::memory::is_zero_pfn(pte.pfn()) {
                     pfn_to_page(pte.pfn()).get_page();
                 }
-                if pte.flags().contains(PteFlags::RW) {
+                // A shared area's pages stay writable in both: they are
+                // the same pages on purpose (Linux write-protects only
+                // `is_cow_mapping` areas).
+                let shared = || {
+                    map.find_vma(addr | (j << PAGE_SHIFT))
+                        .is_some_and(|v| v.vm_flags.contains(mm::vma::VmFlags::VM_SHARED))
+                };
+                if pte.flags().contains(PteFlags::RW) && !shared() {
                     pte = Pte::new(pte.pfn(), pte.flags() - PteFlags::RW);
                     // SAFETY: as above: write-protect the parent's entry.
                     unsafe { s.write_volatile(pte) };

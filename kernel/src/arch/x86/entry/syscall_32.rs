@@ -45,6 +45,8 @@ pub mod nr {
     pub const MMAP2: i32 = 192;
     /// `mprotect(start, len, prot)`.
     pub const MPROTECT: i32 = 125;
+    /// `msync(start, len, flags)`.
+    pub const MSYNC: i32 = 144;
     /// `stat64(path, buf)`.
     pub const STAT64: i32 = 195;
     /// `lstat64(path, buf)`.
@@ -196,6 +198,7 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::MUNMAP => crate::mm::mmap::sys_munmap,
         nr::MMAP2 => crate::mm::mmap::sys_mmap2,
         nr::MPROTECT => crate::mm::mmap::sys_mprotect,
+        nr::MSYNC => crate::mm::mmap::sys_msync,
         nr::STAT64 => crate::fs::stat::sys_stat64,
         nr::LSTAT64 => crate::fs::stat::sys_lstat64,
         nr::FSTAT64 => crate::fs::stat::sys_fstat64,
