@@ -328,6 +328,8 @@ fn fault() {
             }
             let pte = crate::sched::current().mm().map(|m| m.lookup(buf).0).unwrap_or(0);
             say(&alloc::format!("demo-reader: read returned {n}; the buffer's PTE is now {pte:#010x} (present: the fault mapped it)."));
+            say("demo-reader: inside the fault, the slots above 0 held the page table (HIGHPTE) and the new user page while it was cleared;");
+            say("demo-reader: they were pushed on top of the copy's slot 0 and popped before the copy went on (the trace's slot 1 and 2 lines).");
             say(&alloc::format!("demo-reader: slot {slot0:#010x} after kunmap_local: PTE {:#010x}; the kmap_local depth is {}.",
                 lookup_kernel_pte(slot0).0, crate::sched::current().kmap_local_idx()));
             say(&alloc::format!("demo-reader: the data is {} (4096 bytes compared with the file's).",
