@@ -185,9 +185,18 @@ fn main(args: Args) -> i32 {
     // One figure per request (the remapping of a fresh buffer is timed
     // with it, as a program that reads into new memory pays it), per page
     // of the request; the median over the requests of the 64 MiB.
-    let samples = mmap(MAX_REQUESTS * 8);
-    // SAFETY: a fresh mapping of MAX_REQUESTS u64s, ours alone.
-    let per_req = unsafe { core::slice::from_raw_parts_mut(samples as *mut u64, MAX_REQUESTS) };
+    let samples = mmap(2 * MAX_REQUESTS * 8);
+    // SAFETY: a fresh mapping of 2 * MAX_REQUESTS u64s, ours alone; the
+    // two halves do not overlap.
+    let (per_req, per_ref) = unsafe { core::slice::from_raw_parts_mut(samples as *mut u64, 2 * MAX_REQUESTS) }.split_at_mut(MAX_REQUESTS);
+    // Four page copies back to back, as the reference's rounds copy
+    // (`stream` divides by four).
+    let refcopy = || {
+        for _ in 0..4 {
+            // SAFETY: src and dst are the two touched pages mapped above.
+            unsafe { core::ptr::copy_nonoverlapping(src, dst, PAGE) };
+        }
+    };
     for (name, chunk, fresh) in [
         ("read_4k_into_touched_per_page", 4096, false),
         ("read_4k_into_untouched_per_page", 4096, true),
@@ -196,11 +205,11 @@ fn main(args: Args) -> i32 {
     ] {
         // SAFETY: lseek of our own descriptor.
         unsafe { syscall3(LSEEK, fd as usize, 0, 0) };
-        match stream(per_req, chunk, fresh, |buf| {
+        match stream(per_req, per_ref, refcopy, chunk, fresh, |buf| {
             // SAFETY: buf is a chunk-sized mapping of ours.
             unsafe { syscall3(READ, fd as usize, buf, chunk) }
         }) {
-            Some(m) => report(name, m, copy),
+            Some((m, r)) => report(name, m, r),
             None => println!("ubench: {name}: the file is empty"),
         }
     }
@@ -223,7 +232,7 @@ fn main(args: Args) -> i32 {
             continue;
         }
         let mut left = FILE_BYTES;
-        match stream(per_req, chunk, fresh, |buf| {
+        match stream(per_req, per_ref, refcopy, chunk, fresh, |buf| {
             if left == 0 {
                 return 0;
             }
@@ -232,7 +241,7 @@ fn main(args: Args) -> i32 {
             left = left.saturating_sub(n.max(0) as usize);
             n
         }) {
-            Some(m) => report(name, m, copy),
+            Some((m, r)) => report(name, m, r),
             None => println!("ubench: {name}: write failed"),
         }
         // SAFETY: our descriptor.
@@ -240,7 +249,7 @@ fn main(args: Args) -> i32 {
     }
     // SAFETY: a NUL-terminated path of ours.
     unsafe { syscall1(UNLINK, out.as_ptr() as usize) };
-    munmap(samples, MAX_REQUESTS * 8);
+    munmap(samples, 2 * MAX_REQUESTS * 8);
     0
 }
 
@@ -250,16 +259,24 @@ const FILE_BYTES: usize = 64 << 20;
 const MAX_REQUESTS: usize = FILE_BYTES / PAGE;
 
 /// Run `io` on a `chunk`-byte buffer until it returns 0 or an error (or
-/// the samples are full), timing each call per page of what it moved; the
-/// median, or `None` if nothing moved. `fresh`: each call gets a new,
-/// never-touched mapping (munmap + mmap timed with it), so every page of
-/// the copy faults inside the kernel; else one buffer, touched first.
-fn stream(per_req: &mut [u64], chunk: usize, fresh: bool, mut io: impl FnMut(usize) -> isize) -> Option<u64> {
+/// the samples are full), timing each call per page of what it moved;
+/// before each call, time one reference page copy (`refcopy`). Returns the
+/// two medians, or `None` if nothing moved. The file figures are reported
+/// against this interleaved reference rather than the one taken at the
+/// start: a host shared with other work runs the guest at a speed that
+/// changes within a run, and a reference timed between the requests
+/// changes with it. `fresh`: each call gets a new, never-touched mapping
+/// (munmap + mmap timed with it), so every page of the copy faults inside
+/// the kernel; else one buffer, touched first.
+fn stream(per_req: &mut [u64], per_ref: &mut [u64], refcopy: impl Fn(), chunk: usize, fresh: bool, mut io: impl FnMut(usize) -> isize) -> Option<(u64, u64)> {
     let mut buf = mmap(chunk);
     // SAFETY: inside the mapping.
     unsafe { core::ptr::write_bytes(buf as *mut u8, b'w', chunk) };
     let mut n_req = 0;
     loop {
+        let t = cycles();
+        refcopy();
+        let r = (cycles() - t) / 4;
         let t = cycles();
         if fresh {
             munmap(buf, chunk);
@@ -270,8 +287,9 @@ fn stream(per_req: &mut [u64], chunk: usize, fresh: bool, mut io: impl FnMut(usi
             break;
         }
         per_req[n_req] = (cycles() - t) / (n as u64).div_ceil(PAGE as u64);
+        per_ref[n_req] = r.max(1);
         n_req += 1;
     }
     munmap(buf, chunk);
-    (n_req > 0).then(|| median(&mut per_req[..n_req]))
+    (n_req > 0).then(|| (median(&mut per_req[..n_req]), median(&mut per_ref[..n_req])))
 }
