@@ -210,10 +210,13 @@ build_user() {
 # that also holds a 64 MiB file (and a /tmp for the one it writes), on the
 # release kernel; each figure as a ratio to a 4 KiB memory copy timed in
 # the same run, beside Linux 6.1's ratio from reference/linux-figures.md
-# (its page copy: 2668 ns). Four boots (about 4 minutes on the 2-core
-# machine):
-#   1. -m 3G, usercopy=local (the default, Linux v6.x);
-#   2. -m 3G, usercopy=atomic (before v6.0: prefault + kmap_atomic);
+# (its page copy: 2668 ns). Eight boots (about 25 seconds of boots on the
+# 2-core machine, after the builds):
+#   1. -m 3G, usercopy=local (the default, Linux v6.x), and
+#   2. -m 3G, usercopy=atomic (before v6.0: prefault + kmap_atomic),
+#      alternately, three boots each: each figure is the median of the
+#      three, because the speed of a guest on a shared host drifts from
+#      one boot to the next by more than the two modes differ;
 #   3. -m 3G, usercopy=atomic usercopy_skip_prefault: every read copy into
 #      untouched memory comes back short and takes the kmap() fallback,
 #      whose count and cycles the kernel logs when /init ends (filemap:
@@ -223,7 +226,6 @@ build_user() {
 bench_user() {
     build_user || die "could not build the user programs"
     local root="$REPO/target/ubench-root" lowroot="$REPO/target/ubench-lowroot" rc=0
-    local log="$REPO/target/ubench.log" atomic="$REPO/target/ubench-atomic.log"
     local fallback="$REPO/target/ubench-fallback.log" low="$REPO/target/ubench-lowmem.log"
     rm -rf "$root" "$lowroot"; mkdir -p "$root/data" "$root/tmp" "$lowroot/tmp"
     cp "$USER_BIN/ubench" "$root/init"; cp "$USER_BIN/ubench" "$lowroot/init"
@@ -231,7 +233,10 @@ bench_user() {
     (cd "$root" && find . | LC_ALL=C sort | cpio -o --quiet -H newc > "$REPO/target/ubench.cpio") || die "cpio failed"
     (cd "$lowroot" && find . | LC_ALL=C sort | cpio -o --quiet -H newc > "$REPO/target/ubench-low.cpio") || die "cpio failed"
     local mode out
-    for mode in "local:$log" "atomic:$atomic" "atomic usercopy_skip_prefault:$fallback"; do
+    for mode in "local:$REPO/target/ubench-local-1.log" "atomic:$REPO/target/ubench-atomic-1.log" \
+                "local:$REPO/target/ubench-local-2.log" "atomic:$REPO/target/ubench-atomic-2.log" \
+                "local:$REPO/target/ubench-local-3.log" "atomic:$REPO/target/ubench-atomic-3.log" \
+                "atomic usercopy_skip_prefault:$fallback"; do
         out="${mode##*:}"; mode="${mode%:*}"
         rc=0
         INITRD="$REPO/target/ubench.cpio" boot_capture "$out" "${APPEND:+$APPEND }exit_after_boot loglevel=info usercopy=$mode" >/dev/null || rc=$?
@@ -241,8 +246,8 @@ bench_user() {
     INITRD="$REPO/target/ubench-low.cpio" boot_capture "$low" "${APPEND:+$APPEND }exit_after_boot loglevel=warn" >/dev/null || rc=$?
     MEM="$mem"
     [ "$rc" -eq 33 ] || die "user benchmark boot at -m 512M ended with $(status_word "$rc")"
-    python3 - "$log" "$atomic" "$fallback" "$low" <<'PY'
-import re, sys
+    python3 - "$REPO/target/ubench-local-"{1,2,3}.log "$REPO/target/ubench-atomic-"{1,2,3}.log "$fallback" "$low" <<'PY'
+import re, sys, statistics
 # Linux 6.1 under the same QEMU (reference/linux-figures.md), as ratios to
 # its 4 KiB page copy of 2668 ns; a throughput T MB/s is 4096/T us a page.
 copy_ns = 2668.0
@@ -273,9 +278,15 @@ def figures(log):
         if m:
             counts = dict(kv.split("=") for kv in m.group(1).split())
     return out, cycles, counts
-(ours, _, lc), (old, _, ac), (fb, fbc, fc), (low, _, _) = (figures(a) for a in sys.argv[1:5])
+def median_of(logs):
+    runs = [figures(a) for a in logs]
+    names = set().union(*(r[0] for r in runs))
+    med = {k: statistics.median(r[0][k] for r in runs if k in r[0]) for k in names}
+    return med, runs[0][2]
+(ours, lc), (old, ac) = median_of(sys.argv[1:4]), median_of(sys.argv[4:7])
+(fb, fbc, fc), (low, _, _) = figures(sys.argv[7]), figures(sys.argv[8])
 fmt = lambda d, k: f"{d[k]:>9.2f}" if k in d else f"{'missing':>9}"
-print("bench: user level, as multiples of a 4 KiB page copy in the same run (lower is better)")
+print("bench: user level, as multiples of a 4 KiB page copy in the same run (lower is better); local and atomic: medians of 3 boots each")
 print(f"bench: {'figure':<36} {'local':>9} {'atomic':>9} {'Linux 6.1':>10} {'local/Linux':>12} {'atomic/local':>13}")
 for name, l in linux.items():
     ls = f"{l:>10.2f}" if l else f"{'-':>10}"
