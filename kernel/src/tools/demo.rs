@@ -292,21 +292,26 @@ fn fault() {
     let their_pfn = crate::mm::page_alloc::page_to_pfn(theirs[0]);
     let their_page: &'static Page = theirs[0];
     // The reader's task, published when it is about to read (phase 1); it
-    // does not end before the sharer says it is done (phase 2).
+    // does not end before the sharer has ended (`sharer_done`). Phase 2:
+    // the sharer mapped its page; 3: the reader's read() returned first
+    // (or it could not start), so the sharer gives up instead of waiting
+    // for a sleep that will not come.
     let reader_task = Arc::new(core::sync::atomic::AtomicPtr::<crate::sched::task::Task>::new(core::ptr::null_mut()));
-    let phase = Arc::new(AtomicUsize::new(0)); // 1: the reader is about to read; 2: the sharer is done
+    let phase = Arc::new(AtomicUsize::new(0));
+    let sharer_done = Arc::new(AtomicBool::new(false));
     let mode = crate::mm::filemap::usercopy_mode();
     crate::mm::filemap::set_usercopy_mode(crate::mm::filemap::UsercopyMode::Local);
     let reader = {
-        let (reader_task, phase) = (reader_task.clone(), phase.clone());
+        let (reader_task, phase, sharer_done) = (reader_task.clone(), phase.clone(), sharer_done.clone());
         spawn_on(0, "demo-reader", move || {
             use crate::arch::entry::syscall_32::nr;
             if !user_address_space() {
                 say("no memory for an address space");
+                phase.store(3, Ordering::SeqCst);
                 return;
             }
             let Some(fd) = make_file(c"/demo-fault", mm::layout::PAGE_SIZE) else {
-                phase.store(2, Ordering::SeqCst);
+                phase.store(3, Ordering::SeqCst);
                 return;
             };
             let buf = USER_AREA; // never touched: no PTE yet
@@ -323,7 +328,10 @@ fn fault() {
             let n = syscall(nr::READ, fd, buf, mm::layout::PAGE_SIZE);
             FORCE_SLEEP_MS.store(0, Ordering::SeqCst);
             crate::tools::trace::set(false);
-            while phase.load(Ordering::SeqCst) != 2 {
+            if phase.compare_exchange(1, 3, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                say("demo-reader: the read did not sleep in a fault while the other task looked (was the buffer touched?)");
+            }
+            while !sharer_done.load(Ordering::SeqCst) {
                 msleep(1);
             }
             let pte = crate::sched::current().mm().map(|m| m.lookup(buf).0).unwrap_or(0);
@@ -340,19 +348,26 @@ fn fault() {
     // The other task: on the same CPU, it waits until the reader sleeps in
     // its fault with a kmap_local slot held, then maps its own page.
     let sharer = {
-        let (reader_task, phase) = (reader_task.clone(), phase.clone());
+        let (reader_task, phase, sharer_done) = (reader_task.clone(), phase.clone(), sharer_done.clone());
         spawn_on(0, "demo-sharer", move || {
             let asleep = || {
                 let t = reader_task.load(Ordering::SeqCst);
                 // SAFETY: published at phase 1 from `current()`; the reader
-                // lives until this task sets phase 2.
+                // lives until this task sets sharer_done.
                 !t.is_null() && unsafe { (*t).state() != TASK_RUNNING && (*t).kmap_local_idx() > 0 }
             };
-            while phase.load(Ordering::SeqCst) == 0 || !asleep() {
-                if phase.load(Ordering::SeqCst) == 2 {
+            while phase.load(Ordering::SeqCst) != 1 || !asleep() {
+                if phase.load(Ordering::SeqCst) == 3 {
+                    sharer_done.store(true, Ordering::SeqCst);
                     return;
                 }
                 msleep(1);
+            }
+            // Claim the moment, so that a reader that wakes meanwhile does
+            // not report that nobody came.
+            if phase.compare_exchange(1, 2, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+                sharer_done.store(true, Ordering::SeqCst);
+                return;
             }
             let v = kmap_local_page(their_page);
             say(&alloc::format!("demo-sharer: the reader sleeps in its fault holding 1 kmap_local slot; I map pfn {their_pfn:#x} at {v:#010x}: PTE {:#010x}", lookup_kernel_pte(v).0));
@@ -360,7 +375,7 @@ fn fault() {
             let b = unsafe { (v as *const u8).read_volatile() };
             say(&alloc::format!("demo-sharer: same slot address, my page: I read {:?} there.", b as char));
             kunmap_local(v);
-            phase.store(2, Ordering::SeqCst);
+            sharer_done.store(true, Ordering::SeqCst);
         })
     };
     sharer.join();
