@@ -32,6 +32,7 @@ pub const TESTS: &[Test] = &[
     test_case!(holes_read_as_zeros_and_cost_no_pages),
     test_case!(a_partial_first_write_zeroes_the_rest_of_the_new_page),
     test_case!(a_read_whose_second_page_has_no_vma_returns_the_first),
+    test_case!(a_read_into_untouched_memory_faults_under_kmap_local_or_prefaults_for_kmap_atomic),
     test_case!(a_write_whose_second_source_page_is_untouched_writes_everything),
     test_case!(a_source_page_lost_after_the_prefault_is_a_short_copy_and_a_retry),
     test_case!(an_efault_write_leaves_i_size_and_a_half_bad_one_writes_one_page),
@@ -283,6 +284,48 @@ fn a_read_whose_second_page_has_no_vma_returns_the_first() {
     let c = filemap_counts();
     assert!(c.read_atomic_short > 0 || c.read_atomic_copies > 0, "the old mode ran its kmap_atomic copy");
     assert_eq!(sys3(nr::CLOSE, fd as usize, 0, 0), 0);
+}
+
+/// The two read patterns of chapter 11, counted: v6.x copies under
+/// kmap_local and takes each fault there; the pre-v6.0 pattern prefaults
+/// (`fault_in_writeable`) so that its kmap_atomic copies come back whole
+/// and never need `kmap()`; and when the prefaulted page is gone again by
+/// the copy (forced: `SKIP_READ_PREFAULT`), each atomic copy is short at
+/// its first byte and "Too bad - revert to non-atomic kmap" finishes it
+/// under `kmap()`, the bytes intact.
+fn a_read_into_untouched_memory_faults_under_kmap_local_or_prefaults_for_kmap_atomic() {
+    const N: usize = 4;
+    new_mm();
+    let (inode, fd) = new_file("/pagecache-patterns", O_RDWR);
+    put(DATA + PAGE_SIZE, &pattern(3, 0, N * PAGE_SIZE));
+    assert_eq!(sys3(nr::WRITE, fd as usize, DATA + PAGE_SIZE, N * PAGE_SIZE), (N * PAGE_SIZE) as i32);
+    let before_mode = filemap::usercopy_mode();
+    let read_fresh = |mode: UsercopyMode, skip: bool| {
+        set_usercopy_mode(mode);
+        filemap::SKIP_READ_PREFAULT.store(skip, SeqCst);
+        let buf = mmap_anon(N * PAGE_SIZE); // untouched
+        assert_eq!(sys3(nr::LSEEK, fd as usize, 0, 0), 0);
+        let c0 = filemap_counts();
+        let n = sys3(nr::READ, fd as usize, buf, N * PAGE_SIZE);
+        let d = filemap_counts().since(&c0);
+        filemap::SKIP_READ_PREFAULT.store(false, SeqCst);
+        assert_eq!(n, (N * PAGE_SIZE) as i32, "{mode:?} (skip prefault {skip}): the whole read");
+        assert_eq!(get(buf, N * PAGE_SIZE), pattern(3, 0, N * PAGE_SIZE), "{mode:?} (skip prefault {skip}): the file's bytes");
+        d
+    };
+    let local = read_fresh(UsercopyMode::Local, false);
+    assert_eq!(local.read_copies, N as u64, "v6.x: one copy per page, under kmap_local");
+    assert!(local.read_faults_under_kmap_local >= N as u64, "each copy took its page's fault under the mapping: {}", local.read_faults_under_kmap_local);
+    assert_eq!((local.read_atomic_copies, local.read_kmap_fallbacks), (0, 0), "v6.x: no kmap_atomic, no kmap()");
+    let old = read_fresh(UsercopyMode::Atomic, false);
+    assert_eq!((old.read_copies, old.read_atomic_copies), (0, N as u64), "pre-v6.0: kmap_atomic copies");
+    assert_eq!((old.read_faults_under_kmap_local, old.read_atomic_short, old.read_kmap_fallbacks), (0, 0, 0), "prefaulted: none short, no fallback");
+    let lost = read_fresh(UsercopyMode::Atomic, true);
+    assert_eq!((lost.read_atomic_copies, lost.read_atomic_short), (N as u64, N as u64), "without the prefault every atomic copy is short");
+    assert_eq!(lost.read_kmap_fallbacks, N as u64, "and each goes on under kmap()");
+    assert!(lost.read_kmap_fallback_cycles > 0, "the fallbacks' time is counted");
+    set_usercopy_mode(before_mode);
+    done_with(&inode, fd);
 }
 
 fn a_write_whose_second_source_page_is_untouched_writes_everything() {

@@ -388,7 +388,7 @@ check_console() {
         '^line: typed in canonical mode$' '^ttytest: 8 passed, 0 failed$' '^\[[0-9]+\] /bin/ttytest: exited with status 0$' '^poweroff$'
     expect_console "help, unknown commands and bad arguments" 'help\nfrobnicate\ntrace maybe\ndemo\ndemo nonsense\npoweroff\n' \
         '^  pkmap +the 1024 PKMAP slots' '^  demo NAME' '^keys: Up/Down history' "unknown command 'frobnicate': type 'help'" \
-        '^usage: trace on\|off' '^usage: demo NAME' "^demo: no demo 'nonsense'; the demos are: wrap, preempt, sleep, misuse$" '^poweroff$'
+        '^usage: trace on\|off' '^usage: demo NAME' "^demo: no demo 'nonsense'; the demos are: wrap, preempt, sleep, misuse, fault, copy-patterns$" '^poweroff$'
     # Line editing (kernel/src/tools/readline.rs). Each line is typed with
     # the keys' escape sequences; a command's output shows that the line
     # the editor produced was exactly that command.
@@ -447,6 +447,26 @@ check_console() {
         'demo: It sleeps \(uninterruptibly\) on pkmap_map_wait: 1 waiter' 'kunmap: waking the tasks waiting for a slot'
     expect_console "demo misuse" 'demo misuse\npoweroff\n' \
         'BUG: kunmap_local\(0x[0-9a-f]+\) out of order' 'kmap_local: unmap slot 1 .*' 'kmap_local: unmap slot 0 .*'
+    # read() into an untouched buffer: the file page mapped at slot 0, the
+    # fault sleeping there, the other task on the same slot address, the
+    # reader's slot restored at switch-in, the bytes intact.
+    expect_console "demo fault" 'demo fault\npoweroff\n' \
+        'demo: demo-reader: .*kmap_local slot 0 is 0x[0-9a-f]+, PTE 0x0+\.$' \
+        'trace: cpu 0 demo-reader/[0-9]+: kmap_local: map slot 0 \(0x[0-9a-f]+\) <- pfn 0x' \
+        'sched_out demo-reader/[0-9]+: cleared slot 0' \
+        'demo: demo-sharer: the reader sleeps in its fault holding 1 kmap_local slot; I map pfn 0x[0-9a-f]+ at 0x[0-9a-f]+: PTE 0x[0-9a-f]+' \
+        "demo: demo-sharer: same slot address, my page: I read 'T' there\.$" \
+        'sched_in demo-reader/[0-9]+: restored slot 0 \(0x[0-9a-f]+\) <- pfn 0x' \
+        'demo: demo-reader: read returned 4096; the buffer.s PTE is now 0x[0-9a-f]+' \
+        'demo: demo-reader: the data is intact'
+    # The same read in both copy modes, with the counters: 16 copies under
+    # kmap_local taking 16 faults; 16 kmap_atomic copies after the prefault,
+    # none short; with the prefault skipped, 16 short copies and 16 kmap()
+    # fallbacks.
+    expect_console "demo copy-patterns" 'demo copy-patterns\npoweroff\n' \
+        'demo:   read returned 65536, data intact; kmap_local copies 16, faults under kmap_local 16, atomic copies 0, short 0, kmap\(\) fallbacks 0 ' \
+        'demo:   read returned 65536, data intact; kmap_local copies 0, faults under kmap_local 0, atomic copies 16, short 0, kmap\(\) fallbacks 0 ' \
+        'demo:   read returned 65536, data intact; kmap_local copies 0, faults under kmap_local 0, atomic copies 16, short 16, kmap\(\) fallbacks 16 \([1-9][0-9]* cycles each\)'
     # The console-test boots a debug build: bench refuses and names the
     # command that runs the real benchmark.
     expect_console "test from the console; bench refuses a debug build" 'test harness::a_returning\nbench\npoweroff\n' \

@@ -266,5 +266,6 @@ fn run_init(path: &str) -> Result<(), i32> {
         return Err(-status);
     }
     log::info!("init: {path} ended with wait status {status:#x}");
+    crate::mm::filemap::log_copy_counts();
     Ok(())
 }

@@ -196,6 +196,16 @@ pub struct FilemapStats {
     pub read_atomic_short: AtomicU64,
     /// ... and then went on under a sleeping `kmap()`.
     pub read_kmap_fallbacks: AtomicU64,
+    /// Time-stamp-counter cycles spent in those fallbacks (kmap, the
+    /// faulting copy, kunmap): the fallback path's cost.
+    pub read_kmap_fallback_cycles: AtomicU64,
+    /// Faults resolved while a read's copy held a kmap_local mapping of the
+    /// file page (the kmap_local mode's "fault under the map"): the change
+    /// of the machine's resolved-fault count across the copy, so on SMP, or
+    /// when the copy sleeps in its fault and another task faults meanwhile,
+    /// a fault of someone else's can be counted too (a statistic, not a
+    /// test's oracle).
+    pub read_faults_under_kmap_local: AtomicU64,
     /// Pages created by a read of a hole (`read_folio`: zero-filled).
     pub read_folios: AtomicU64,
     /// Times `lock_page` found the page locked and slept.
@@ -215,6 +225,8 @@ pub static STATS: FilemapStats = FilemapStats {
     read_atomic_copies: AtomicU64::new(0),
     read_atomic_short: AtomicU64::new(0),
     read_kmap_fallbacks: AtomicU64::new(0),
+    read_kmap_fallback_cycles: AtomicU64::new(0),
+    read_faults_under_kmap_local: AtomicU64::new(0),
     read_folios: AtomicU64::new(0),
     page_lock_waits: AtomicU64::new(0),
     pages_added: AtomicU64::new(0),
@@ -232,6 +244,8 @@ pub struct FilemapCounts {
     pub read_atomic_copies: u64,
     pub read_atomic_short: u64,
     pub read_kmap_fallbacks: u64,
+    pub read_kmap_fallback_cycles: u64,
+    pub read_faults_under_kmap_local: u64,
     pub read_folios: u64,
     pub page_lock_waits: u64,
     pub pages_added: u64,
@@ -251,6 +265,8 @@ pub fn filemap_counts() -> FilemapCounts {
         read_atomic_copies: l(&s.read_atomic_copies),
         read_atomic_short: l(&s.read_atomic_short),
         read_kmap_fallbacks: l(&s.read_kmap_fallbacks),
+        read_kmap_fallback_cycles: l(&s.read_kmap_fallback_cycles),
+        read_faults_under_kmap_local: l(&s.read_faults_under_kmap_local),
         read_folios: l(&s.read_folios),
         page_lock_waits: l(&s.page_lock_waits),
         pages_added: l(&s.pages_added),
@@ -263,9 +279,64 @@ impl core::fmt::Display for FilemapCounts {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         writeln!(f, "PageCache: {} pages added, {} removed; lock_page slept {} times", self.pages_added, self.pages_removed, self.page_lock_waits)?;
         writeln!(f, "  write: {} prefaults, {} atomic copies ({} short), {} retries", self.write_prefaults, self.write_atomic_copies, self.write_short_copies, self.write_retries)?;
-        writeln!(f, "  read:  {} copies under kmap_local, {} holes zero-filled; old mode: {} kmap_atomic copies ({} short, {} kmap() fallbacks)", self.read_copies, self.read_folios, self.read_atomic_copies, self.read_atomic_short, self.read_kmap_fallbacks)
+        writeln!(f, "  read:  {} copies under kmap_local ({} faults taken under it), {} holes zero-filled", self.read_copies, self.read_faults_under_kmap_local, self.read_folios)?;
+        writeln!(f, "  read, old mode: {} kmap_atomic copies ({} short), {} kmap() fallbacks ({} cycles)", self.read_atomic_copies, self.read_atomic_short, self.read_kmap_fallbacks, self.read_kmap_fallback_cycles)
     }
 }
+
+impl FilemapCounts {
+    /// The counters that changed from `before` to `self`.
+    pub fn since(&self, before: &FilemapCounts) -> FilemapCounts {
+        let d = |a: u64, b: u64| a.wrapping_sub(b);
+        FilemapCounts {
+            write_prefaults: d(self.write_prefaults, before.write_prefaults),
+            write_atomic_copies: d(self.write_atomic_copies, before.write_atomic_copies),
+            write_short_copies: d(self.write_short_copies, before.write_short_copies),
+            write_retries: d(self.write_retries, before.write_retries),
+            read_copies: d(self.read_copies, before.read_copies),
+            read_atomic_copies: d(self.read_atomic_copies, before.read_atomic_copies),
+            read_atomic_short: d(self.read_atomic_short, before.read_atomic_short),
+            read_kmap_fallbacks: d(self.read_kmap_fallbacks, before.read_kmap_fallbacks),
+            read_kmap_fallback_cycles: d(self.read_kmap_fallback_cycles, before.read_kmap_fallback_cycles),
+            read_faults_under_kmap_local: d(self.read_faults_under_kmap_local, before.read_faults_under_kmap_local),
+            read_folios: d(self.read_folios, before.read_folios),
+            page_lock_waits: d(self.page_lock_waits, before.page_lock_waits),
+            pages_added: d(self.pages_added, before.pages_added),
+            pages_removed: d(self.pages_removed, before.pages_removed),
+        }
+    }
+}
+
+/// Log the copy counters in one line (the end of `/init` does, so that a
+/// benchmark boot leaves them in its log: `./run-qemu.sh bench-user`
+/// reads the fallback path's count and cycles from it).
+pub fn log_copy_counts() {
+    let c = filemap_counts();
+    log::info!(
+        "filemap: mode={} read_copies={} faults_under_kmap_local={} read_atomic_copies={} read_atomic_short={} kmap_fallbacks={} kmap_fallback_cycles={} write_atomic_copies={} write_short_copies={} write_retries={}",
+        match usercopy_mode() {
+            UsercopyMode::Local => "local",
+            UsercopyMode::Atomic => "atomic",
+        },
+        c.read_copies, c.read_faults_under_kmap_local, c.read_atomic_copies, c.read_atomic_short, c.read_kmap_fallbacks, c.read_kmap_fallback_cycles, c.write_atomic_copies, c.write_short_copies, c.write_retries
+    );
+}
+
+/// Old mode, reads: skip the `fault_in_writeable` prefault, so a copy into
+/// a page not yet mapped comes back short from `kmap_atomic` and goes on
+/// under `kmap()`: what happens in Linux when the prefaulted page is taken
+/// away again before the copy (reclaim, another thread's `munmap`), forced
+/// so that the fallback path can be shown (`demo copy-patterns`) and timed
+/// (`usercopy_skip_prefault` on the command line, `./run-qemu.sh
+/// bench-user`). Not a Linux knob.
+pub static SKIP_READ_PREFAULT: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+crate::early_param!("usercopy_skip_prefault", Flag, "",
+    "usercopy=atomic reads skip fault_in_writeable, so each copy into an unmapped page takes the kmap() fallback (to time it)",
+    |_| {
+        SKIP_READ_PREFAULT.store(true, Ordering::Relaxed);
+        Ok(())
+    });
 
 /// Fault injection for the page cache's allocations (Linux has
 /// `fail_page_alloc` in its fault-injection framework; this is one knob
@@ -719,11 +790,17 @@ pub fn copy_page_to_iter(page: &Page, offset: usize, bytes: usize, i: &mut IovIt
             match usercopy_mode() {
                 UsercopyMode::Local => {
                     STATS.read_copies.fetch_add(1, Ordering::Relaxed);
-                    with_page_mapped(page, false, |v| {
+                    let faults = crate::arch::mm::fault::USER_FAULTS_RESOLVED.load(Ordering::Relaxed);
+                    let n = with_page_mapped(page, false, |v| {
                         // SAFETY: the page is mapped at v; offset + bytes <= PAGE_SIZE.
                         let src = unsafe { core::slice::from_raw_parts((v + offset) as *const u8, bytes) };
                         bytes - copy_to_user(dst, src)
-                    })
+                    });
+                    let taken = crate::arch::mm::fault::USER_FAULTS_RESOLVED.load(Ordering::Relaxed).wrapping_sub(faults);
+                    if taken != 0 {
+                        STATS.read_faults_under_kmap_local.fetch_add(taken, Ordering::Relaxed);
+                    }
+                    n
                 }
                 UsercopyMode::Atomic => copy_page_to_iter_old(page, offset, bytes, dst),
             }
@@ -746,7 +823,8 @@ pub fn copy_page_to_iter(page: &Page, offset: usize, bytes: usize, i: &mut IovIt
 /// segment): see [`copy_page_to_iter`].
 fn copy_page_to_iter_old(page: &Page, offset: usize, bytes: usize, dst: usize) -> usize {
     let mut copied = 0;
-    if fault_in_writeable(dst, bytes) == 0 {
+    let prefaulted = SKIP_READ_PREFAULT.load(Ordering::Relaxed) || fault_in_writeable(dst, bytes) == 0;
+    if prefaulted {
         STATS.read_atomic_copies.fetch_add(1, Ordering::Relaxed);
         copied = with_page_mapped(page, true, |v| {
             // SAFETY: the page is mapped at v; offset + bytes <= PAGE_SIZE.
@@ -761,11 +839,13 @@ fn copy_page_to_iter_old(page: &Page, offset: usize, bytes: usize, dst: usize) -
     }
     // "Too bad - revert to non-atomic kmap"
     STATS.read_kmap_fallbacks.fetch_add(1, Ordering::Relaxed);
+    let t = crate::arch::kernel::cpu::rdtsc();
     let v = crate::mm::kmap::kmap(page);
     // SAFETY: kmap mapped the page at v until kunmap; offset + bytes <= PAGE_SIZE.
     let src = unsafe { core::slice::from_raw_parts((v + offset + copied) as *const u8, bytes - copied) };
     let left = copy_to_user(dst + copied, src);
     crate::mm::kmap::kunmap(page);
+    STATS.read_kmap_fallback_cycles.fetch_add(crate::arch::kernel::cpu::rdtsc().wrapping_sub(t), Ordering::Relaxed);
     bytes - left
 }
 

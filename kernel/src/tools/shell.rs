@@ -42,7 +42,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("trace on|off", "print every map, unmap, flush and context-switch slot save/restore"),
     ("test [NAME]", "run the in-kernel tests (that return) whose names contain NAME"),
     ("bench", "the benchmark table, a line per measurement (release builds only)"),
-    ("demo NAME", "narrated: wrap | preempt | sleep | misuse"),
+    ("demo NAME", "narrated: wrap | preempt | sleep | misuse | fault | copy-patterns"),
     ("poweroff", "leave QEMU (status 33)"),
 ];
 

@@ -17,9 +17,13 @@
 //! ```
 //!
 //! With a file argument (or `/data/bench64M` when it exists) it also reads
-//! the file with 64 KiB requests, into memory already touched and into
-//! untouched memory (each copy then faults inside the kernel's kmap_local
-//! of the file page).
+//! the file with 4 KiB and 64 KiB requests, into memory already touched
+//! and into untouched memory (each copy then faults inside the kernel's
+//! kmap_local of the file page, or, under `usercopy=atomic`, in the
+//! prefault before its kmap_atomic), and writes a 64 MiB file
+//! `/tmp/ubench-write` the same four ways (the source of an untouched
+//! buffer is faulted in by `generic_perform_write`'s prefault), then
+//! removes it.
 
 #![no_std]
 #![no_main]
@@ -34,8 +38,10 @@ entry!(main);
 const PAGE: usize = 4096;
 const FORK: usize = 2;
 const READ: usize = 3;
+const WRITE: usize = 4;
 const OPEN: usize = 5;
 const CLOSE: usize = 6;
+const UNLINK: usize = 10;
 const EXECVE: usize = 11;
 const LSEEK: usize = 19;
 const MUNMAP: usize = 91;
@@ -164,7 +170,9 @@ fn main(args: Args) -> i32 {
     });
     report("fork_execve_wait", fork_exec, copy);
 
-    // read() of a big file with 64 KiB requests.
+    // The page-cache figures: read() of a big file and write() of one as
+    // big, with 4 KiB and 64 KiB requests, into (from) memory already
+    // touched and into (from) untouched memory.
     let file = args.argv().nth(1).map(|a| a.to_bytes()).unwrap_or(b"/data/bench64M");
     let mut fpath = [0u8; 256];
     fpath[..file.len()].copy_from_slice(file);
@@ -174,40 +182,114 @@ fn main(args: Args) -> i32 {
         println!("ubench: no file to read ({}): read figures skipped", core::str::from_utf8(file).unwrap_or("?"));
         return 0;
     }
-    const CHUNK: usize = 64 * 1024;
-    for (name, fresh) in [("read_64k_into_touched_per_page", false), ("read_64k_into_untouched_per_page", true)] {
+    // One figure per request (the remapping of a fresh buffer is timed
+    // with it, as a program that reads into new memory pays it), per page
+    // of the request; the median over the requests of the 64 MiB.
+    let samples = mmap(2 * MAX_REQUESTS * 8);
+    // SAFETY: a fresh mapping of 2 * MAX_REQUESTS u64s, ours alone; the
+    // two halves do not overlap.
+    let (per_req, per_ref) = unsafe { core::slice::from_raw_parts_mut(samples as *mut u64, 2 * MAX_REQUESTS) }.split_at_mut(MAX_REQUESTS);
+    // Four page copies back to back, as the reference's rounds copy
+    // (`stream` divides by four).
+    let refcopy = || {
+        for _ in 0..4 {
+            // SAFETY: src and dst are the two touched pages mapped above.
+            unsafe { core::ptr::copy_nonoverlapping(src, dst, PAGE) };
+        }
+    };
+    for (name, chunk, fresh) in [
+        ("read_4k_into_touched_per_page", 4096, false),
+        ("read_4k_into_untouched_per_page", 4096, true),
+        ("read_64k_into_touched_per_page", 65536, false),
+        ("read_64k_into_untouched_per_page", 65536, true),
+    ] {
         // SAFETY: lseek of our own descriptor.
         unsafe { syscall3(LSEEK, fd as usize, 0, 0) };
-        let mut dst = mmap(CHUNK);
-        // SAFETY: inside the mapping.
-        unsafe { core::ptr::write_bytes(dst as *mut u8, 0, CHUNK) };
-        // One figure per 64 KiB read (the remapping of a fresh buffer is
-        // timed with it, as a program that reads into new memory pays it);
-        // the median of the 1024 reads of the 64 MiB file.
-        let mut per_read: [u64; 1024] = [0; 1024];
-        let mut reads = 0;
-        loop {
-            let t = cycles();
-            if fresh {
-                munmap(dst, CHUNK);
-                dst = mmap(CHUNK);
-            }
-            // SAFETY: dst is a 64 KiB mapping of ours.
-            let n = unsafe { syscall3(READ, fd as usize, dst, CHUNK) };
-            if n <= 0 || reads == per_read.len() {
-                break;
-            }
-            per_read[reads] = (cycles() - t) / (n as u64).div_ceil(PAGE as u64);
-            reads += 1;
+        match stream(per_req, per_ref, refcopy, chunk, fresh, |buf| {
+            // SAFETY: buf is a chunk-sized mapping of ours.
+            unsafe { syscall3(READ, fd as usize, buf, chunk) }
+        }) {
+            Some((m, r)) => report(name, m, r),
+            None => println!("ubench: {name}: the file is empty"),
         }
-        if reads == 0 {
-            println!("ubench: {name}: the file is empty");
-        } else {
-            report(name, median(&mut per_read[..reads]), copy);
-        }
-        munmap(dst, CHUNK);
     }
     // SAFETY: our descriptor.
     unsafe { syscall1(CLOSE, fd as usize) };
+
+    // write(): a new 64 MiB file each time (O_CREAT | O_TRUNC), so each
+    // write allocates its page-cache pages, on Linux as here.
+    let out = c"/tmp/ubench-write";
+    for (name, chunk, fresh) in [
+        ("write_4k_from_touched_per_page", 4096, false),
+        ("write_4k_from_untouched_per_page", 4096, true),
+        ("write_64k_from_touched_per_page", 65536, false),
+        ("write_64k_from_untouched_per_page", 65536, true),
+    ] {
+        // SAFETY: a NUL-terminated path; O_WRONLY | O_CREAT | O_TRUNC, 0644.
+        let fd = unsafe { syscall3(OPEN, out.as_ptr() as usize, 0o1101, 0o644) };
+        if fd < 0 {
+            println!("ubench: {name}: cannot create /tmp/ubench-write (error {fd})");
+            continue;
+        }
+        let mut left = FILE_BYTES;
+        match stream(per_req, per_ref, refcopy, chunk, fresh, |buf| {
+            if left == 0 {
+                return 0;
+            }
+            // SAFETY: buf is a chunk-sized mapping of ours.
+            let n = unsafe { syscall3(WRITE, fd as usize, buf, chunk) };
+            left = left.saturating_sub(n.max(0) as usize);
+            n
+        }) {
+            Some((m, r)) => report(name, m, r),
+            None => println!("ubench: {name}: write failed"),
+        }
+        // SAFETY: our descriptor.
+        unsafe { syscall1(CLOSE, fd as usize) };
+    }
+    // SAFETY: a NUL-terminated path of ours.
+    unsafe { syscall1(UNLINK, out.as_ptr() as usize) };
+    munmap(samples, 2 * MAX_REQUESTS * 8);
     0
+}
+
+/// The file figures' size: 64 MiB, as Linux's.
+const FILE_BYTES: usize = 64 << 20;
+/// Requests in 64 MiB at 4 KiB.
+const MAX_REQUESTS: usize = FILE_BYTES / PAGE;
+
+/// Run `io` on a `chunk`-byte buffer until it returns 0 or an error (or
+/// the samples are full), timing each call per page of what it moved;
+/// before each call, time one reference page copy (`refcopy`). Returns the
+/// two medians, or `None` if nothing moved. The file figures are reported
+/// against this interleaved reference rather than the one taken at the
+/// start: a host shared with other work runs the guest at a speed that
+/// changes within a run, and a reference timed between the requests
+/// changes with it. `fresh`: each call gets a new, never-touched mapping
+/// (munmap + mmap timed with it), so every page of the copy faults inside
+/// the kernel; else one buffer, touched first.
+fn stream(per_req: &mut [u64], per_ref: &mut [u64], refcopy: impl Fn(), chunk: usize, fresh: bool, mut io: impl FnMut(usize) -> isize) -> Option<(u64, u64)> {
+    let mut buf = mmap(chunk);
+    // SAFETY: inside the mapping.
+    unsafe { core::ptr::write_bytes(buf as *mut u8, b'w', chunk) };
+    let mut n_req = 0;
+    loop {
+        let t = cycles();
+        refcopy();
+        let r = (cycles() - t) / 4;
+        let t = cycles();
+        if fresh {
+            munmap(buf, chunk);
+            buf = mmap(chunk);
+        }
+        let n = io(buf);
+        if n <= 0 || n_req == per_req.len() {
+            break;
+        }
+        per_req[n_req] = (cycles() - t) / (n as u64).div_ceil(PAGE as u64);
+        per_ref[n_req] = r.max(1);
+        n_req += 1;
+    }
+    munmap(buf, chunk);
+    (n_req > 0).then(|| (median(&mut per_req[..n_req]), median(&mut per_ref[..n_req])))
 }
