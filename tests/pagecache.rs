@@ -6,8 +6,8 @@
 //! a file larger than lowmem (U23), truncation, `pread64`/`pwrite64`/
 //! `O_APPEND`, every bad argument's errno, running out of memory, byte for
 //! byte at every page offset in both copy modes, and four CPUs at once.
-//! (U20, a write from a shared mapping of the same page, needs file mmap:
-//! the mmap work's test.)
+//! (U20, a write from a shared mapping of the same page, is in
+//! tests/filemmap.rs with the file mappings it needs.)
 
 use alloc::vec;
 use alloc::vec::Vec;
