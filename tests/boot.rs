@@ -132,6 +132,7 @@ fn kernel_options_come_from_every_subsystem() {
         "test_list",
         "test_one",
         "usercopy",                   // mm/filemap.rs
+        "usercopy_skip_prefault",     // mm/filemap.rs
         "userpte",                    // mm/mm_types.rs
     ]);
     let help = fmtbuf!(4096, "{}", crate::params::help());
