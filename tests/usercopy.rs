@@ -376,6 +376,11 @@ fn page_address_of_a_highmem_page_is_none_unless_kmapped() {
     use crate::mm::kmap::{kmap, kunmap};
     use crate::mm::page_alloc::page_address;
     let hp = crate::tests::common::highmem_page();
+    // A page freed by an earlier kmap() user may come back still holding
+    // its PKMAP slot (kunmap leaves the entry until the next flush, in
+    // Linux too: page_address_htable is cleared by flush_all_zero_pkmaps):
+    // flush first, so the page starts with no mapping at all.
+    crate::mm::kmap::kmap_flush_unused();
     assert_eq!(page_address(hp), None, "not kmapped: no address");
     let v = crate::mm::kmap_local::kmap_local_page(hp);
     assert_eq!(page_address(hp), None, "a kmap_local mapping is not the page's address");
