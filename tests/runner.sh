@@ -572,6 +572,9 @@ check_all() {
     # User page tables in lowmem (Linux's userpte=nohigh) instead of highmem:
     # the user-space tests must give the same results.
     in_config APPEND="userpte=nohigh" run_suite "user::,exec::,files::"
+    # The old copy pattern (kmap_atomic, prefault, kmap() fallback) for
+    # everything that copies between page-cache pages and user memory.
+    in_config SMP=2 APPEND="usercopy=atomic" run_suite "pagecache::,filemmap::,files::,exec::,namei::,pipe::"
     # The files larger than lowmem (U23): in this configuration only.
     in_config SMP=2 APPEND="test_large_files" run_suite "pagecache::a_file_larger_than_lowmem"
     # No highmem at all, no debug option: every test passes or says what it
