@@ -383,7 +383,7 @@ check_console() {
     expect_console "a program reads single keys in raw mode; ^C flushes a canonical line" \
         'run ttytest\nab\x03\x7fq\ndiscard me\x03typed in canonical mode\npoweroff\n' \
         'highmem> key 0x61$' '^key 0x62$' '^key 0x03$' '^key 0x7f$' '^key 0x71$' 'discard me\^Ctyped in canonical mode$' \
-        '^line: typed in canonical mode$' '^ttytest: 8 passed, 0 failed$' '^\[[0-9]+\] /bin/ttytest: exited with status 0$' '^poweroff$'
+        '^line: typed in canonical mode$' '^ttytest: 9 passed, 0 failed$' '^\[[0-9]+\] /bin/ttytest: exited with status 0$' '^poweroff$'
     expect_console "help, unknown commands and bad arguments" 'help\nfrobnicate\ntrace maybe\ndemo\ndemo nonsense\npoweroff\n' \
         '^  pkmap +the 1024 PKMAP slots' '^  demo NAME' '^keys: Up/Down history' "unknown command 'frobnicate': type 'help'" \
         '^usage: trace on\|off' '^usage: demo NAME' "^demo: no demo 'nonsense'; the demos are: wrap, preempt, sleep, misuse$" '^poweroff$'
