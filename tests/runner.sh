@@ -369,7 +369,12 @@ check_busybox_shell() {
     local input='echo hi\necho abc | tr a-z A-Z\necho redirected > /tmp/r.txt\ncat /tmp/r.txt\n'
     input+='mkdir /tmp/d\nls -d /tmp/d\ncp /tmp/r.txt /tmp/d/copy\ncat /tmp/d/copy\nrm -r /tmp/d\nls /tmp\n'
     input+='dd if=/dev/zero of=/tmp/f bs=1M count=8\nmd5sum /tmp/f\n'
-    input+="sh -c 'printf \"# \"; exec sleep 100'\n\x03\necho status \$?\nexit\n"
+    # The prompt word is printed as \043: a '#' in the typed (and echoed)
+    # command would itself look like a prompt to the driver.
+    # The next command comes in the same line right after the ^C (which
+    # throws away only what was typed before it): a line of ^C alone would
+    # leave an empty command, an extra prompt, and the driver one line ahead.
+    input+="sh -c 'printf \"\\\\043 \"; exec sleep 100'\n\x03echo status \$?\nexit\n"
     CONSOLE_PROMPT='# ' CONSOLE_INPUT="$input" KTEST_TIMEOUT=90 expect_boot "busybox shell on the console" \
         "loglevel=warn init=/bin/sh exit_after_boot" 33 \
         '^hi$' '^ABC$' '^redirected$' '^/tmp/d$' '^r.txt$' '^8\+0 records out$' \

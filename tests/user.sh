@@ -257,7 +257,8 @@ user_spec() {
                 getsid_0_is_getsid_self getpgid_no_such_pid_esrch getsid_no_such_pid_esrch \
                 setpgid_negative_pgid_einval setpgid_no_such_pid_esrch child_inherits_the_group \
                 setpgid_child_own_group getpgid_child_is_its_pid kill_minus_pgid_reaches_the_group \
-                the_group_member_died_of_it setsid_new_session_then_eperm ;;
+                the_group_member_died_of_it setpgid_into_a_group_held_by_a_zombie the_zombie_had_made_its_group \
+                setsid_new_session_then_eperm ;;
         sleeper)
             user_spec_checks sleeper sleep_10ms sleep_zero nsec_too_big_einval negative_einval ;;
         tls)

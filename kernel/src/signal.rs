@@ -627,9 +627,28 @@ pub fn is_orphaned_pgrp(pgrp: u32) -> bool {
 }
 
 /// Does some process belong to group `pgrp` (Linux: `find_vpid` then
-/// `session_of_pgrp`)? Its session, if so.
+/// `session_of_pgrp`)? Its session, if so. A zombie not yet reaped still
+/// holds its group, as in Linux (its `struct pid` lives until
+/// `release_task`): a shell's pipeline whose first command has already
+/// ended still makes that group the foreground for the others.
 pub fn session_of_pgrp(pgrp: u32) -> Option<u32> {
-    processes().iter().find(|t| t.signal.pgid() == pgrp).map(|t| t.signal.sid())
+    group_holders().iter().find(|t| t.signal.pgid() == pgrp).map(|t| t.signal.sid())
+}
+
+/// Every process alive, and every zombie not yet reaped (a dead task
+/// leaves ALL_TASKS when it dies, but stays in its parent's `children`
+/// until `wait4`): what keeps a process group in existence.
+fn group_holders() -> alloc::vec::Vec<alloc::sync::Arc<Task>> {
+    let all = processes();
+    let mut v = all.clone();
+    for p in &all {
+        for h in p.children.lock().iter() {
+            if h.task().signal.is_user() && !v.iter().any(|t| alloc::sync::Arc::ptr_eq(t, h.task())) {
+                v.push(h.task().clone());
+            }
+        }
+    }
+    v
 }
 
 /// Every process of session `sid` loses its controlling terminal (Linux
@@ -1197,7 +1216,9 @@ pub fn sys_setpgid(regs: &mut PtRegs) -> i32 {
     if p.signal.sid() == p.id() {
         return -EPERM; // a session leader stays in its group
     }
-    if pgid != pid && !processes().iter().any(|t| t.signal.pgid() == pgid && t.signal.sid() == me.signal.sid()) {
+    // The group may be held by a zombie only (a pipeline's first command
+    // that has ended): it still exists (Linux `find_vpid`).
+    if pgid != pid && !group_holders().iter().any(|t| t.signal.pgid() == pgid && t.signal.sid() == me.signal.sid()) {
         return -EPERM;
     }
     p.signal.set_pgid(pgid);

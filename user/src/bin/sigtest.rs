@@ -739,6 +739,22 @@ fn main(args: Args) -> i32 {
         t.check_eq("kill_minus_pgid_reaches_the_group", kill(-child, SIGUSR2), 0);
         wait4(child, &mut status);
         t.check("the_group_member_died_of_it", status & 0x7f == SIGUSR2 as i32, format_args!("status {status:#x}"));
+        // A group whose only member has ended but is not reaped yet (a
+        // zombie) still exists: another child may join it (a shell's
+        // pipeline whose first command is done), as Linux's find_vpid says.
+        let first = spawn(|| if syscall2(SETPGID, 0, 0) == 0 { 0 } else { 1 });
+        nanosleep_ms(100);
+        let second = spawn(|| {
+            close_stderr();
+            loop {
+                pause();
+            }
+        });
+        t.check_eq("setpgid_into_a_group_held_by_a_zombie", syscall2(SETPGID, second as usize, first as usize), 0);
+        kill(second, SIGKILL);
+        wait4(second, &mut status);
+        wait4(first, &mut status);
+        t.check_eq("the_zombie_had_made_its_group", status, 0);
         // setsid in a child: a new session and group, and then EPERM
         let child = spawn(|| {
             let me = getpid();
