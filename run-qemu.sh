@@ -8,6 +8,7 @@
 #                                       + the memory-size configurations + boot scenarios
 #   ./run-qemu.sh host-test             host unit tests of the pure-logic crates
 #   ./run-qemu.sh console-test          type into the console and check each command's output
+#   ./run-qemu.sh busybox-test          busybox's shell as init on the console (part of console-test)
 #   ./run-qemu.sh lint                  clippy (kernel target and host crates) with the SAFETY lints denied
 #   ./run-qemu.sh user-test             build the user programs (user/), check their ELF files and run
 #                                       them on the host's Linux and under qemu-i386; then run them all
@@ -520,7 +521,7 @@ PY
 }
 
 # ------------------------------------------------------------ arguments ----
-COMMANDS="setup test check host-test console-test lint user-test bench bench-user stress qemu-cmd"
+COMMANDS="setup test check host-test console-test busybox-test lint user-test bench bench-user stress qemu-cmd"
 CMD=boot
 RUNNER_ELF=""
 FILTER=""
@@ -537,7 +538,7 @@ value() {
 
 while [ $# -gt 0 ]; do
     case "$1" in
-        setup|test|check|host-test|bench|bench-user|stress|console-test|lint|user-test|qemu-cmd) CMD="$1" ;;
+        setup|test|check|host-test|bench|bench-user|stress|console-test|busybox-test|lint|user-test|qemu-cmd) CMD="$1" ;;
         --seconds) SECONDS_ARG="$(value --seconds "a number of seconds, e.g. --seconds 60" $# "${2-}")"; shift ;;
         --mem) MEM="$(value --mem "a size with a unit, e.g. --mem 512M or --mem 3G" $# "${2-}")"; shift ;;
         --smp) SMP="$(value --smp "a number of CPUs, e.g. --smp 2" $# "${2-}")"; SMP_GIVEN=1; shift ;;
@@ -596,6 +597,7 @@ case "$CMD" in
           run_suite "$FILTER"; summary ;;
     check) check_all ;;
     console-test) build; check_console; check_gdb; summary ;;
+    busybox-test) build; BUSYBOX_SMP="$SMP" check_busybox_shell; summary ;;
     lint) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); check_lints; summary ;;
     user-test) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); check_user_oracle; check_user_kernel; summary ;;
     stress)

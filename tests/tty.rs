@@ -10,7 +10,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering::SeqCst};
 
 use crate::arch::entry::PtRegs;
 use crate::arch::entry::syscall_32::{ia32_sys_call_table, nr};
@@ -26,7 +26,9 @@ pub const TESTS: &[Test] = &[
     test_case!(a_read_gives_at_most_count_bytes_of_one_line_and_keeps_the_rest),
     test_case!(ctrl_d_ends_a_line_and_at_its_start_is_end_of_file_erase_and_kill_edit_it),
     test_case!(bad_buffers_get_efault_and_lose_nothing),
-    test_case!(a_reader_outside_the_foreground_gets_eio),
+    test_case!(a_background_reader_of_its_ctty_gets_eio_and_others_read),
+    test_case!(ctrl_c_signals_every_process_of_the_foreground_group),
+    test_case!(a_signal_ends_a_waiting_console_read_with_erestartsys),
     test_case!(echoline_run_as_a_program_reads_the_typed_lines),
 ];
 
@@ -64,7 +66,7 @@ fn with_console(f: impl FnOnce()) {
     crate::tty::set_foreground(old);
 }
 
-/// The reader must be asleep (TASK_UNINTERRUPTIBLE, on the serial
+/// The reader must be asleep (TASK_INTERRUPTIBLE, on the serial
 /// ring's wait queue), not spinning, before the line comes: a helper
 /// watches its state and types the line only then.
 fn a_read_of_fd_0_sleeps_until_a_line_is_typed() {
@@ -75,7 +77,7 @@ fn a_read_of_fd_0_sleeps_until_a_line_is_typed() {
             let saw = saw_asleep.clone();
             crate::sched::spawn("typist", move || {
                 for _ in 0..2000 {
-                    if me.state() == crate::sched::task::TASK_UNINTERRUPTIBLE {
+                    if me.state() == crate::sched::task::TASK_INTERRUPTIBLE {
                         saw.store(true, SeqCst);
                         break;
                     }
@@ -134,15 +136,86 @@ fn bad_buffers_get_efault_and_lose_nothing() {
     });
 }
 
-fn a_reader_outside_the_foreground_gets_eio() {
+/// n_tty's job_control: a reader of its controlling terminal outside the
+/// foreground group whose group is orphaned (the test task's parent is the
+/// kernel), or that blocks SIGTTIN, gets -EIO; one for which the console
+/// is not the controlling terminal reads (Linux lets it).
+fn a_background_reader_of_its_ctty_gets_eio_and_others_read() {
     with_console(|| {
-        let me = crate::sched::current().id();
-        crate::tty::set_foreground(Some(me.wrapping_add(100_000)));
-        loopback_inject(b"not yours\r");
-        assert_eq!(read0(DATA, 64), -EIO, "not the foreground process nor its descendant");
-        crate::tty::set_foreground(Some(me));
-        assert_eq!(read0(DATA, 64), 10, "the foreground process reads the line");
-        assert_eq!(user_bytes(10), b"not yours\n");
+        let me = crate::sched::current();
+        super::termios::with_ctty(|| {
+            crate::tty::set_foreground(Some(me.id().wrapping_add(100_000)));
+            loopback_inject(b"not yours\r");
+            assert_eq!(read0(DATA, 64), -EIO, "a background reader of an orphaned group");
+            let blocked = me.signal.blocked();
+            me.signal.set_blocked(blocked | 1 << (crate::signal::SIGTTIN - 1));
+            let r = read0(DATA, 64);
+            me.signal.set_blocked(blocked);
+            assert_eq!(r, -EIO, "SIGTTIN blocked");
+            crate::tty::set_foreground(Some(me.id()));
+            assert_eq!(read0(DATA, 64), 10, "the foreground group reads the line");
+            assert_eq!(user_bytes(10), b"not yours\n");
+        });
+        let old = crate::tty::set_foreground(Some(me.id().wrapping_add(100_000)));
+        loopback_inject(b"free\r");
+        let r = read0(DATA, 64);
+        crate::tty::set_foreground(old);
+        assert_eq!(r, 5, "not its controlling terminal: no job control");
+    });
+}
+
+/// ^C is SIGINT to every process of the foreground *group* (isig ->
+/// kill_pgrp), and to no other: two sleepers of the group wake early,
+/// a third of another group sleeps on.
+fn ctrl_c_signals_every_process_of_the_foreground_group() {
+    with_console(|| {
+        let base = crate::sched::current().id().wrapping_add(200_000);
+        let (fg, bg) = (base, base + 1);
+        let spawn = |pgid: u32, out: Arc<AtomicI32>| {
+            crate::sched::spawn("grp", move || {
+                let me = crate::sched::current();
+                me.signal.set_user();
+                me.signal.set_pgid(pgid);
+                let deadline = crate::sched::core::jiffies() + crate::sched::core::HZ;
+                out.store(crate::sched::timer::sleep_until_interruptible(deadline) as i32, SeqCst);
+            })
+        };
+        let outs: Vec<Arc<AtomicI32>> = (0..3).map(|_| Arc::new(AtomicI32::new(-1))).collect();
+        let hs = [spawn(fg, outs[0].clone()), spawn(fg, outs[1].clone()), spawn(bg, outs[2].clone())];
+        for h in &hs {
+            while h.task().state() != crate::sched::task::TASK_INTERRUPTIBLE {
+                crate::sched::yield_now();
+            }
+        }
+        let old = crate::tty::set_foreground(Some(fg));
+        loopback_inject(b"\x03");
+        for h in hs {
+            h.join();
+        }
+        crate::tty::set_foreground(old);
+        assert!(outs[0].load(SeqCst) > 0, "first member of the foreground group interrupted");
+        assert!(outs[1].load(SeqCst) > 0, "second member interrupted");
+        assert_eq!(outs[2].load(SeqCst), 0, "another group slept its full second");
+    });
+}
+
+/// A read of the console waiting for a line sleeps interruptibly: a signal
+/// ends it with -ERESTARTSYS (restarted, or -EINTR after a handler).
+fn a_signal_ends_a_waiting_console_read_with_erestartsys() {
+    with_console(|| {
+        let out = Arc::new(AtomicI32::new(0));
+        let o = out.clone();
+        let h = crate::sched::spawn("reader", move || {
+            let me = crate::sched::current();
+            me.set_mm(address_space_with(&[0x90]));
+            o.store(read0(DATA, 16), SeqCst);
+        });
+        while h.task().state() != crate::sched::task::TASK_INTERRUPTIBLE {
+            crate::sched::yield_now();
+        }
+        crate::signal::send_sig(crate::signal::SIGUSR1, h.task());
+        h.join();
+        assert_eq!(out.load(SeqCst), -crate::errno::ERESTARTSYS);
     });
 }
 

@@ -281,11 +281,13 @@ user_spec() {
                 sigchld_si_status_is_the_exit_code sigsegv_handler_runs sigsegv_si_addr_is_the_address \
                 sigsegv_si_code_segv_maperr sigsegv_on_a_read_only_page_segv_accerr sigsegv_accerr_si_addr \
                 nanosleep_interrupted_eintr_with_time_left nanosleep_eintr_even_with_sa_restart \
-                wait4_interrupted_eintr wait4_restarted_with_sa_restart frame_cannot_set_iopl_nt_or_clear_if getpgid_0_is_getpgrp \
+                wait4_interrupted_eintr wait4_restarted_with_sa_restart frame_cannot_set_iopl_nt_or_clear_if \
+                rt_sigreturn_restores_xmm0_and_mxcsr sigreturn_restores_xmm0_and_mxcsr getpgid_0_is_getpgrp \
                 getsid_0_is_getsid_self getpgid_no_such_pid_esrch getsid_no_such_pid_esrch \
                 setpgid_negative_pgid_einval setpgid_no_such_pid_esrch child_inherits_the_group \
                 setpgid_child_own_group getpgid_child_is_its_pid kill_minus_pgid_reaches_the_group \
-                the_group_member_died_of_it setsid_new_session_then_eperm ;;
+                the_group_member_died_of_it setpgid_into_a_group_held_by_a_zombie the_zombie_had_made_its_group \
+                setsid_new_session_then_eperm ;;
         sleeper)
             user_spec_checks sleeper sleep_10ms sleep_zero nsec_too_big_einval negative_einval ;;
         tls)

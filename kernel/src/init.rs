@@ -261,7 +261,17 @@ fn run_init(path: &str) -> Result<(), i32> {
     let argv = alloc::vec![path.as_bytes().to_vec()];
     let envp = alloc::vec![b"HOME=/".to_vec(), b"TERM=linux".to_vec()];
     log::info!("Run {path} as init process");
-    let status = crate::fs::exec::spawn_user(path, argv, envp).join();
+    // As `setsid cttyhack PROG` would start it (tty.rs explains why): a
+    // session leader whose controlling terminal is the console, so that a
+    // shell started as init has job control and ^C.
+    let setup = || {
+        let me = crate::sched::current();
+        me.signal.make_session_leader(me.id());
+        crate::tty::proc_set_tty(me);
+    };
+    let status = crate::fs::exec::spawn_user_with(path, argv, envp, crate::sched::task::CPU_MASK_ALL, setup).join();
+    // Its session ends with it (Linux: the leader's exit, disassociate_ctty).
+    crate::tty::disassociate_ctty(crate::tty::session().unwrap_or(0));
     if status < 0 {
         return Err(-status);
     }

@@ -291,6 +291,10 @@ pub struct SigState {
     sid: AtomicU32,
     /// A process (it has or had an address space): kill() reaches it.
     user: AtomicBool,
+    /// The console is its controlling terminal (Linux `signal->tty`; there
+    /// is one terminal, so a flag says it). Inherited at fork, dropped by
+    /// `setsid` and `TIOCNOTTY`; the tty keeps the session it belongs to.
+    ctty: AtomicBool,
     /// It called execve since its fork (setpgid by the parent: -EACCES).
     did_exec: AtomicBool,
 }
@@ -303,6 +307,7 @@ pub struct ForkSignals {
     blocked: u64,
     pgid: u32,
     sid: u32,
+    ctty: bool,
 }
 
 impl SigState {
@@ -324,6 +329,7 @@ impl SigState {
             pgid: AtomicU32::new(0),
             sid: AtomicU32::new(0),
             user: AtomicBool::new(false),
+            ctty: AtomicBool::new(false),
             did_exec: AtomicBool::new(false),
         }
     }
@@ -346,6 +352,50 @@ impl SigState {
     /// Its session.
     pub fn sid(&self) -> u32 {
         self.sid.load(Ordering::SeqCst)
+    }
+
+    /// Is the console its controlling terminal (Linux `signal->tty`)?
+    pub fn has_ctty(&self) -> bool {
+        self.ctty.load(Ordering::SeqCst)
+    }
+
+    /// Give it the console as controlling terminal, or take it away
+    /// (tty.rs: `__proc_set_tty`, `proc_clear_tty`).
+    pub fn set_ctty(&self, on: bool) {
+        self.ctty.store(on, Ordering::SeqCst);
+    }
+
+    /// Make it the leader of a new session and group of its own (what
+    /// `setsid()` does, for kernel-started programs: tty.rs's init set-up
+    /// and the tests). Returns the session's id.
+    pub fn make_session_leader(&self, id: u32) -> u32 {
+        self.sid.store(id, Ordering::SeqCst);
+        self.pgid.store(id, Ordering::SeqCst);
+        self.ctty.store(false, Ordering::SeqCst);
+        id
+    }
+
+    /// Put it in session `sid` and group `pgid` (tests restoring what they
+    /// changed).
+    pub fn set_session(&self, sid: u32, pgid: u32, ctty: bool) {
+        self.sid.store(sid, Ordering::SeqCst);
+        self.pgid.store(pgid, Ordering::SeqCst);
+        self.ctty.store(ctty, Ordering::SeqCst);
+    }
+
+    /// Throw away every pending signal (Linux `flush_signals`, which kernel
+    /// threads call: a kernel task never returns to user mode to take
+    /// them, so the tests that make one get signals drop them after).
+    pub fn flush_signals(&self) {
+        let mut i = self.inner.lock_irqsave();
+        i.pending = 0;
+        self.recalc(&i);
+    }
+
+    /// Is `sig` ignored or blocked (Linux tty_jobctrl.c `is_ignored`)?
+    pub fn is_ignored(&self, sig: i32) -> bool {
+        let i = self.inner.lock_irqsave();
+        i.blocked & sigmask(sig) != 0 || i.action[sig as usize - 1].handler == SIG_IGN
     }
 
     /// Move it to process group `pgid` (setpgid's last step).
@@ -381,7 +431,7 @@ impl SigState {
     /// What a fork copies.
     pub fn fork_copy(&self) -> ForkSignals {
         let i = self.inner.lock_irqsave();
-        ForkSignals { action: i.action, blocked: i.blocked, pgid: self.pgid(), sid: self.sid() }
+        ForkSignals { action: i.action, blocked: i.blocked, pgid: self.pgid(), sid: self.sid(), ctty: self.has_ctty() }
     }
 
     /// Give a new child what `fork_copy` took (before it first runs).
@@ -391,6 +441,7 @@ impl SigState {
         i.blocked = f.blocked;
         self.pgid.store(f.pgid, Ordering::SeqCst);
         self.sid.store(f.sid, Ordering::SeqCst);
+        self.ctty.store(f.ctty, Ordering::SeqCst);
         self.user.store(true, Ordering::Relaxed);
     }
 
@@ -561,6 +612,51 @@ fn kill_pgrp_info(sig: i32, info: KSigInfo, pgrp: u32) -> i32 {
         }
     }
     if found { 0 } else { -ESRCH }
+}
+
+/// Is process group `pgrp` orphaned (Linux `will_become_orphaned_pgrp(pgrp,
+/// NULL)`): no member has a parent in another group of the same session,
+/// so no shell is left to continue it if it stops? An empty group counts as
+/// orphaned, as in Linux.
+pub fn is_orphaned_pgrp(pgrp: u32) -> bool {
+    let all = processes();
+    !all.iter().filter(|p| p.signal.pgid() == pgrp).any(|p| {
+        let parent = p.parent.load(Ordering::Relaxed);
+        all.iter().any(|q| q.id() == parent && q.signal.pgid() != pgrp && q.signal.sid() == p.signal.sid())
+    })
+}
+
+/// Does some process belong to group `pgrp` (Linux: `find_vpid` then
+/// `session_of_pgrp`)? Its session, if so. A zombie not yet reaped still
+/// holds its group, as in Linux (its `struct pid` lives until
+/// `release_task`): a shell's pipeline whose first command has already
+/// ended still makes that group the foreground for the others.
+pub fn session_of_pgrp(pgrp: u32) -> Option<u32> {
+    group_holders().iter().find(|t| t.signal.pgid() == pgrp).map(|t| t.signal.sid())
+}
+
+/// Every process alive, and every zombie not yet reaped (a dead task
+/// leaves ALL_TASKS when it dies, but stays in its parent's `children`
+/// until `wait4`): what keeps a process group in existence.
+fn group_holders() -> alloc::vec::Vec<alloc::sync::Arc<Task>> {
+    let all = processes();
+    let mut v = all.clone();
+    for p in &all {
+        for h in p.children.lock().iter() {
+            if h.task().signal.is_user() && !v.iter().any(|t| alloc::sync::Arc::ptr_eq(t, h.task())) {
+                v.push(h.task().clone());
+            }
+        }
+    }
+    v
+}
+
+/// Every process of session `sid` loses its controlling terminal (Linux
+/// `session_clear_tty`).
+pub fn session_clear_tty(sid: u32) {
+    for t in crate::sched::task::ALL_TASKS.lock_irqsave().iter().filter(|t| t.signal.sid() == sid) {
+        t.signal.set_ctty(false);
+    }
 }
 
 /// `kill_pgrp(pgrp, sig)`: a signal from the kernel to a whole process
@@ -1120,7 +1216,9 @@ pub fn sys_setpgid(regs: &mut PtRegs) -> i32 {
     if p.signal.sid() == p.id() {
         return -EPERM; // a session leader stays in its group
     }
-    if pgid != pid && !processes().iter().any(|t| t.signal.pgid() == pgid && t.signal.sid() == me.signal.sid()) {
+    // The group may be held by a zombie only (a pipeline's first command
+    // that has ended): it still exists (Linux `find_vpid`).
+    if pgid != pid && !group_holders().iter().any(|t| t.signal.pgid() == pgid && t.signal.sid() == me.signal.sid()) {
         return -EPERM;
     }
     p.signal.set_pgid(pgid);
@@ -1152,9 +1250,8 @@ pub fn sys_setsid(_regs: &mut PtRegs) -> i32 {
     if processes().iter().any(|t| t.signal.pgid() == me.id()) {
         return -EPERM;
     }
-    me.signal.sid.store(me.id(), Ordering::SeqCst);
-    me.signal.pgid.store(me.id(), Ordering::SeqCst);
-    me.id() as i32
+    // A new session has no controlling terminal (Linux `proc_clear_tty`).
+    me.signal.make_session_leader(me.id()) as i32
 }
 
 /// `getsid(pid)` (i386 147): the session of `pid` (0: the caller).

@@ -41,16 +41,32 @@
 //! the bytes from the ring under the tty's lock, so the order in which
 //! they were typed is the order in which they are cooked, whoever cooks.
 //!
-//! Who may read (Linux's `__tty_check_change(tty, SIGTTIN)`): the console
-//! shell, when it starts, takes the console as its controlling terminal
-//! and is its foreground (`tcsetpgrp`); `run PROG` makes PROG the
-//! foreground while it waits for it, and takes it back after. A process
-//! that is not the foreground one nor descended from it (`run PROG &`)
-//! gets `-EIO`: Linux stops such a reader with SIGTTIN, and answers -EIO
-//! where it cannot stop it (SIGTTIN ignored, an orphaned process group).
-//! No foreground at all means no job control: the reader simply waits for
-//! input, as Linux's /init does on `/dev/console`, which is never a
-//! controlling terminal.
+//! Job control (Linux `tty_jobctrl.c`): the console belongs to at most one
+//! session (`tty->session`, its controlling terminal) and has a foreground
+//! process group (`tty->pgrp`). ^C, ^\ and ^Z send SIGINT, SIGQUIT and
+//! SIGTSTP to every process of that group (`isig` -> `kill_pgrp`). A
+//! process whose controlling terminal it is, outside the foreground group,
+//! that reads is sent SIGTTIN (its group stops), or gets `-EIO` if it
+//! ignores or blocks SIGTTIN or its group is orphaned; a process for
+//! which the console is not the controlling terminal reads freely (as
+//! Linux's `job_control` lets it). A session leader gets the console as
+//! its controlling terminal with `TIOCSCTTY`, or by opening `/dev/ttyS0`
+//! without `O_NOCTTY` (`tty_open_proc_set_tty`), never through
+//! `/dev/console` or `/dev/tty`, as in Linux.
+//!
+//! Who is the console's session. The kernel's shell (tools/shell.rs) leads
+//! one and the console is its controlling terminal; its `run PROG` starts
+//! PROG as a job of that session in a process group of its own, makes that
+//! group the foreground (before PROG's first instruction, as a shell's
+//! child calls `setpgid` and `tcsetpgrp` before it execs) and takes the
+//! console back when PROG ends. The first user program (`init=`,
+//! `rdinit=`) is started as Linux's initramfs scripts start their shell
+//! with `setsid cttyhack sh`: a session leader whose controlling terminal
+//! is the console (init.rs). Linux itself starts `init=/bin/sh` in session
+//! 0 with `/dev/console`, which is never a controlling terminal, so its
+//! shell says "can't access tty; job control turned off" and ^C reaches no
+//! one; we do what busybox's `cttyhack` does instead, so that the shell on
+//! the serial line has job control and ^C.
 //!
 //! Where we differ from Linux: no flow control (IXON's ^S/^Q are ordinary
 //! bytes), no VREPRINT, tabs are erased as one column, no PARMRK/IUCLC/
@@ -706,20 +722,25 @@ static READ_LOCK: Mutex<()> = Mutex::new(());
 /// by a flush.
 pub static READ_WAIT: WaitQueue = WaitQueue::new();
 
-/// No foreground process: no job control.
+/// No foreground process group: no job control.
 const NO_FOREGROUND: u32 = u32::MAX;
-/// The pid of the console's foreground process (Linux `tty->pgrp`, with
-/// a process's descendants standing for its process group).
+/// The console's foreground process group (Linux `tty->pgrp`): ^C, ^\
+/// and ^Z signal every process in it, and a process of the terminal's
+/// session outside it that reads is stopped by SIGTTIN.
 static FOREGROUND: AtomicU32 = AtomicU32::new(NO_FOREGROUND);
+/// The session whose controlling terminal the console is (Linux
+/// `tty->session`); 0: none.
+static SESSION: AtomicU32 = AtomicU32::new(0);
 /// The kernel's console shell (tools/shell.rs), which reads the ring raw
 /// when it is the foreground.
 static CONSOLE_SHELL: AtomicU32 = AtomicU32::new(NO_FOREGROUND);
 
-/// Make task `pid` the console's foreground (Linux `tcsetpgrp`); `None`:
-/// no job control. Returns the one before. A program made the foreground
-/// gets what was typed ahead for it cooked at once.
-pub fn set_foreground(pid: Option<u32>) -> Option<u32> {
-    let old = FOREGROUND.swap(pid.unwrap_or(NO_FOREGROUND), Ordering::SeqCst);
+/// Make process group `pgrp` the console's foreground (Linux `tcsetpgrp`'s
+/// last step, `put_pid(tty->pgrp); tty->pgrp = get_pid(pgrp)`); `None`: no
+/// foreground, no job control. Returns the one before. A group made the
+/// foreground gets what was typed ahead for it cooked at once.
+pub fn set_foreground(pgrp: Option<u32>) -> Option<u32> {
+    let old = FOREGROUND.swap(pgrp.unwrap_or(NO_FOREGROUND), Ordering::SeqCst);
     if cooks_at_interrupt() {
         receive_from_ring();
     }
@@ -727,17 +748,111 @@ pub fn set_foreground(pid: Option<u32>) -> Option<u32> {
     (old != NO_FOREGROUND).then_some(old)
 }
 
-/// The console's foreground, if any (Linux `tty_get_pgrp`).
+/// The console's foreground group, if any (Linux `tty_get_pgrp`).
 pub fn foreground() -> Option<u32> {
     let fg = FOREGROUND.load(Ordering::SeqCst);
     (fg != NO_FOREGROUND).then_some(fg)
 }
 
-/// The kernel's shell takes the console (at its start): it is the
-/// foreground, and reads the serial ring raw while it is.
+/// The session the console is the controlling terminal of, if any.
+pub fn session() -> Option<u32> {
+    let s = SESSION.load(Ordering::SeqCst);
+    (s != 0).then_some(s)
+}
+
+/// Set the console's session and foreground directly (the tests, which
+/// put back what they found).
+pub fn set_session(sid: Option<u32>) -> Option<u32> {
+    let old = SESSION.swap(sid.unwrap_or(0), Ordering::SeqCst);
+    (old != 0).then_some(old)
+}
+
+/// Is the console `t`'s controlling terminal (Linux `current->signal->tty
+/// == tty`, with the session check `tty->session == task_session(t)`)?
+pub fn is_ctty(t: &crate::sched::task::Task) -> bool {
+    t.signal.has_ctty() && t.signal.sid() != 0 && SESSION.load(Ordering::SeqCst) == t.signal.sid()
+}
+
+/// The console becomes `t`'s controlling terminal, `t`'s group its
+/// foreground (Linux `__proc_set_tty`).
+pub fn proc_set_tty(t: &crate::sched::task::Task) {
+    SESSION.store(t.signal.sid(), Ordering::SeqCst);
+    t.signal.set_ctty(true);
+    set_foreground(Some(t.signal.pgid()));
+}
+
+/// An `open` of the console's tty device (Linux `tty_open_proc_set_tty`): a
+/// session leader without a controlling terminal, opening without
+/// `O_NOCTTY` a terminal that belongs to no session, acquires it. Only the
+/// `/dev/ttyS0` node (4:64) calls this: Linux's `/dev/console` and
+/// `/dev/tty` never make a controlling terminal (they are opened noctty).
+pub fn tty_open_proc_set_tty(noctty: bool) {
+    let me = crate::sched::current();
+    if !noctty && me.signal.sid() == me.id() && !me.signal.has_ctty() && session().is_none() {
+        proc_set_tty(me);
+    }
+}
+
+/// The session leader gives up the console (Linux `disassociate_ctty`, on
+/// `TIOCNOTTY` by the leader or its exit): SIGHUP and SIGCONT to the
+/// foreground group, then no session, no foreground, and no process of the
+/// session has it as controlling terminal any more.
+pub fn disassociate_ctty(sid: u32) {
+    if sid == 0 || SESSION.load(Ordering::SeqCst) != sid {
+        return;
+    }
+    if let Some(fg) = foreground() {
+        crate::signal::kill_pgrp(fg, crate::signal::SIGHUP);
+        crate::signal::kill_pgrp(fg, crate::signal::SIGCONT);
+    }
+    SESSION.store(0, Ordering::SeqCst);
+    set_foreground(None);
+    crate::signal::session_clear_tty(sid);
+}
+
+/// May the current process act on its controlling terminal as a
+/// foreground process would (Linux `__tty_check_change(tty, sig)`, `sig`
+/// SIGTTIN for reads, SIGTTOU for `tcsetpgrp` and friends)? Yes if the
+/// console is not its controlling terminal, if there is no foreground, or
+/// if it is in the foreground group. Otherwise: `sig` ignored or blocked ->
+/// 0 for SIGTTOU, `-EIO` for SIGTTIN; its group orphaned -> `-EIO`; else
+/// `sig` to its whole group and `-ERESTARTSYS` (it stops; when continued,
+/// the call is made again).
+pub fn tty_check_change(sig: i32) -> Result<(), i32> {
+    let me = crate::sched::current();
+    if !is_ctty(me) {
+        return Ok(());
+    }
+    let pgrp = me.signal.pgid();
+    let Some(fg) = foreground() else { return Ok(()) };
+    if pgrp == fg {
+        return Ok(());
+    }
+    if me.signal.is_ignored(sig) {
+        return if sig == crate::signal::SIGTTIN { Err(-EIO) } else { Ok(()) };
+    }
+    if crate::signal::is_orphaned_pgrp(pgrp) {
+        return Err(-EIO);
+    }
+    crate::signal::kill_pgrp(pgrp, sig);
+    Err(-crate::errno::ERESTARTSYS)
+}
+
+/// The kernel's shell takes the console (at its start): it leads a session
+/// of its own whose controlling terminal the console is, its group is the
+/// foreground, and it reads the serial ring raw while it is.
 pub fn shell_takes_console(pid: u32) {
     CONSOLE_SHELL.store(pid, Ordering::SeqCst);
-    set_foreground(Some(pid));
+    let me = crate::sched::current();
+    me.signal.make_session_leader(pid);
+    proc_set_tty(me);
+}
+
+/// The console shell's session, for the programs its `run` starts (they
+/// are jobs of that session, each in a group of its own).
+pub fn console_shell() -> Option<u32> {
+    let s = CONSOLE_SHELL.load(Ordering::SeqCst);
+    (s != NO_FOREGROUND).then_some(s)
 }
 
 /// Is the serial interrupt to cook input as it comes (a program is the
@@ -794,48 +909,28 @@ pub fn receive_from_ring() -> bool {
 }
 
 /// Signals sent by [`isig`], newest last, for the tests and `dmesg`
-/// readers: (signal, foreground it went to, or `u32::MAX` for none).
+/// readers: (signal, foreground group it went to, or `u32::MAX` for none).
 pub static ISIG_LOG: SpinLock<Vec<(i32, u32)>> = SpinLock::new(Vec::new());
 
 /// A keyboard signal (Linux `__isig`): `sig` to the console's foreground
 /// process group. The one place where the tty signals the foreground
 /// (the input was flushed by the line discipline, as Linux's `isig` does
 /// unless NOFLSH). With no foreground there is no one to signal, as on
-/// Linux (`tty_get_pgrp` is NULL).
-///
-/// Signals exist now (kernel/src/signal.rs, `kill_pgrp`), but this is not
-/// wired to them yet: the signal is only recorded in [`ISIG_LOG`] and
-/// logged, and that is what the tests check. (The foreground is a process
-/// standing for its descendants, not yet a real process group.)
+/// Linux (`tty_get_pgrp` is NULL). The signal is also recorded in
+/// [`ISIG_LOG`] for the tests.
 pub fn isig(sig: i32) {
     let fg = FOREGROUND.load(Ordering::SeqCst);
-    log::info!("tty: keyboard signal {sig} to the foreground ({})", if fg == NO_FOREGROUND { -1 } else { fg as i64 });
-    let mut l = ISIG_LOG.lock_irqsave();
-    if l.len() >= 64 {
-        l.remove(0);
-    }
-    l.push((sig, fg));
-}
-
-/// Is the current task allowed to read the console: no job control, or it
-/// is the foreground process or descends from it?
-fn in_foreground() -> bool {
-    let fg = FOREGROUND.load(Ordering::SeqCst);
-    if fg == NO_FOREGROUND {
-        return true;
-    }
-    let mut id = crate::sched::current().id();
-    let all = crate::sched::task::ALL_TASKS.lock_irqsave().clone();
-    for _ in 0..all.len() + 1 {
-        if id == fg {
-            return true;
+    log::info!("tty: keyboard signal {sig} to the foreground group ({})", if fg == NO_FOREGROUND { -1 } else { fg as i64 });
+    {
+        let mut l = ISIG_LOG.lock_irqsave();
+        if l.len() >= 64 {
+            l.remove(0);
         }
-        match all.iter().find(|t| t.id() == id).map(|t| t.parent.load(Ordering::Relaxed)) {
-            Some(p) if p != 0 && p != id => id = p,
-            _ => return false,
-        }
+        l.push((sig, fg));
     }
-    false
+    if fg != NO_FOREGROUND {
+        crate::signal::kill_pgrp(fg, sig);
+    }
 }
 
 /// Cook what waits in the ring, if we may, and say whether `read` (or
@@ -861,15 +956,19 @@ pub fn input_available(for_poll: bool) -> bool {
 ///
 /// `-EFAULT` for a buffer that is not user memory (checked first: nothing
 /// is read) or that faults before anything was copied (the input stays
-/// for the next read); `-EIO` for a process not in the foreground;
-/// `-EAGAIN` instead of waiting when the console is `O_NONBLOCK` (what
-/// was read by then, if anything, in raw mode).
+/// for the next read); a process of the console's session outside its
+/// foreground group is stopped by SIGTTIN (`-ERESTARTSYS`: it reads again
+/// when continued), or gets `-EIO` if it ignores or blocks SIGTTIN or its
+/// group is orphaned (n_tty's `job_control`); `-EAGAIN` instead of waiting
+/// when the console is `O_NONBLOCK` (what was read by then, if anything,
+/// in raw mode); a signal while waiting ends the read with what it has,
+/// or `-ERESTARTSYS` if nothing yet.
 pub fn n_tty_read(buf: usize, count: usize) -> i32 {
     if !mm::layout::access_ok(buf, count) {
         return -EFAULT;
     }
-    if !in_foreground() {
-        return -EIO;
+    if let Err(e) = tty_check_change(crate::signal::SIGTTIN) {
+        return e;
     }
     if count == 0 {
         return 0;
@@ -890,9 +989,11 @@ fn nonblock() -> bool {
 }
 
 /// Sleep on [`READ_WAIT`] until input is readable or `deadline` (jiffies)
-/// passes; true if input is readable.
-fn wait_for_input(deadline: Option<u64>) -> bool {
-    crate::fs::select::wait_until(&[&READ_WAIT], deadline, || input_available(false))
+/// passes: `Ok(true)` if input is readable; `Err(-ERESTARTSYS)` when a
+/// signal comes first (Linux n_tty_read's `wait_woken` in
+/// TASK_INTERRUPTIBLE).
+fn wait_for_input(deadline: Option<u64>) -> Result<bool, i32> {
+    crate::fs::select::wait_until_interruptible(&[&READ_WAIT], deadline, || input_available(false))
 }
 
 fn canon_read(buf: usize, count: usize) -> i32 {
@@ -928,7 +1029,9 @@ fn canon_read(buf: usize, count: usize) -> i32 {
         if nonblock() {
             return -EAGAIN;
         }
-        wait_for_input(None);
+        if let Err(e) = wait_for_input(None) {
+            return e;
+        }
     }
 }
 
@@ -965,8 +1068,10 @@ fn raw_read(buf: usize, count: usize, vmin: usize, vtime: u64) -> i32 {
             return if done == 0 { -EAGAIN } else { done as i32 };
         }
         let deadline = timeout.map(|t| crate::sched::core::jiffies() + t);
-        if !wait_for_input(deadline) && timeout.is_some() {
-            return done as i32;
+        match wait_for_input(deadline) {
+            Err(e) => return if done == 0 { e } else { done as i32 },
+            Ok(false) if timeout.is_some() => return done as i32,
+            Ok(_) => {}
         }
     }
 }

@@ -13,7 +13,9 @@
 //! | TIOCGWINSZ  | `struct winsize *`  | the size (24x80 unless set)                    |
 //! | TIOCSWINSZ  | `struct winsize *`  | set it; SIGWINCH to the foreground if changed  |
 //! | TIOCGPGRP   | `pid_t *`           | the foreground process group (0: none)         |
-//! | TIOCSPGRP   | `pid_t *`           | make another group the foreground              |
+//! | TIOCSPGRP   | `pid_t *`           | make another group of the session the foreground |
+//! | TIOCSCTTY   | int (1: steal)      | the console becomes the caller's controlling tty |
+//! | TIOCNOTTY   |                     | the caller gives its controlling tty up        |
 //! | FIONREAD    | `int *`             | bytes a read would return now (TIOCINQ)        |
 //! | TCFLSH      | TCIFLUSH 0, TCOFLUSH 1, TCIOFLUSH 2 | throw input (and output) away  |
 //!
@@ -22,7 +24,7 @@
 //! or written: `-EFAULT`, with nothing changed.
 
 use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user, get_user, put_user};
-use crate::errno::{EFAULT, EINVAL, ENOTTY, ESRCH};
+use crate::errno::{EFAULT, EINVAL, EIO, ENOTTY, EPERM, ESRCH};
 use crate::tty::{TERMIOS_SIZE, TERMIOS2_SIZE, Winsize};
 
 pub const TCGETS: u32 = 0x5401;
@@ -96,26 +98,17 @@ pub fn tty_ioctl(cmd: u32, arg: usize) -> i32 {
             0
         }
         TIOCGPGRP => {
-            // tiocgpgrp: the foreground group's id, 0 when there is none.
+            // tiocgpgrp: only of one's own controlling terminal (-ENOTTY);
+            // the foreground group's id, 0 when there is none.
+            if !crate::tty::is_ctty(crate::sched::current()) {
+                return -ENOTTY;
+            }
             let fg = crate::tty::foreground().unwrap_or(0) as i32;
             if put_user(fg, arg).is_err() { -EFAULT } else { 0 }
         }
-        TIOCSPGRP => {
-            // tiocspgrp: the group must exist (-ESRCH); a negative id is
-            // -EINVAL.
-            let pgrp = match get_user::<i32>(arg) {
-                Ok(p) => p,
-                Err(_) => return -EFAULT,
-            };
-            if pgrp < 0 {
-                return -EINVAL;
-            }
-            if !process_exists(pgrp as u32) {
-                return -ESRCH;
-            }
-            crate::tty::set_foreground(Some(pgrp as u32));
-            0
-        }
+        TIOCSPGRP => tiocspgrp(arg),
+        TIOCSCTTY => tiocsctty(arg),
+        TIOCNOTTY => tiocnotty(),
         FIONREAD => {
             // n_tty_ioctl TIOCINQ: in canonical mode the finished lines,
             // raw every byte (what waits in the serial ring is cooked first).
@@ -139,11 +132,77 @@ pub fn tty_ioctl(cmd: u32, arg: usize) -> i32 {
     }
 }
 
-/// Is there a live process with id `pid` (Linux: `find_vpid(pgrp)`)?
-fn process_exists(pid: u32) -> bool {
-    pid != 0
-        && crate::sched::task::ALL_TASKS
-            .lock_irqsave()
-            .iter()
-            .any(|t| t.id() == pid && t.state() != crate::sched::task::TASK_DEAD)
+/// `TIOCSPGRP` (Linux `tiocspgrp`), in Linux's order: a caller outside the
+/// foreground is stopped by SIGTTOU unless it ignores or blocks it (an
+/// orphaned one gets `-ENOTTY`, Linux turning `-EIO` into it); `-ENOTTY`
+/// unless the console is the caller's controlling terminal; `-EFAULT`;
+/// `-EINVAL` for a negative id; `-ESRCH` for a group with no process;
+/// `-EPERM` for a group of another session.
+fn tiocspgrp(arg: usize) -> i32 {
+    match crate::tty::tty_check_change(crate::signal::SIGTTOU) {
+        Err(e) if e == -EIO => return -ENOTTY,
+        Err(e) => return e,
+        Ok(()) => {}
+    }
+    let me = crate::sched::current();
+    if !crate::tty::is_ctty(me) {
+        return -ENOTTY;
+    }
+    let pgrp = match get_user::<i32>(arg) {
+        Ok(p) => p,
+        Err(_) => return -EFAULT,
+    };
+    if pgrp < 0 {
+        return -EINVAL;
+    }
+    match crate::signal::session_of_pgrp(pgrp as u32) {
+        None => -ESRCH,
+        Some(sid) if sid != me.signal.sid() => -EPERM,
+        Some(_) => {
+            crate::tty::set_foreground(Some(pgrp as u32));
+            0
+        }
+    }
+}
+
+/// `TIOCSCTTY` (Linux `tiocsctty`): 0 if the caller leads the session the
+/// console already belongs to; `-EPERM` if it leads no session or has a
+/// controlling terminal already, or if the console belongs to another
+/// session and `arg` is not 1 (with 1, root - every process here - steals
+/// it: that session loses it). Then the console is its controlling
+/// terminal and its group the foreground.
+fn tiocsctty(arg: usize) -> i32 {
+    let me = crate::sched::current();
+    let leader = me.signal.sid() == me.id();
+    if leader && crate::tty::session() == Some(me.signal.sid()) {
+        return 0;
+    }
+    if !leader || me.signal.has_ctty() {
+        return -EPERM;
+    }
+    if let Some(other) = crate::tty::session() {
+        if arg != 1 {
+            return -EPERM;
+        }
+        crate::signal::session_clear_tty(other);
+    }
+    crate::tty::proc_set_tty(me);
+    0
+}
+
+/// `TIOCNOTTY` (Linux `tiocnotty`): `-ENOTTY` unless the console is the
+/// caller's controlling terminal; a session leader gives it up for the
+/// whole session (SIGHUP and SIGCONT to the foreground group), another
+/// process only for itself.
+fn tiocnotty() -> i32 {
+    let me = crate::sched::current();
+    if !crate::tty::is_ctty(me) {
+        return -ENOTTY;
+    }
+    if me.signal.sid() == me.id() {
+        crate::tty::disassociate_ctty(me.signal.sid());
+    } else {
+        me.signal.set_ctty(false);
+    }
+    0
 }

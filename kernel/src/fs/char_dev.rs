@@ -12,6 +12,7 @@
 //! | `/dev/zero`    | 1:5         | `drivers::mem` (`read_zero`)      | a `File`         |
 //! | `/dev/tty`     | 5:0         | the serial console                | `Fd::Console`    |
 //! | `/dev/console` | 5:1         | the serial console                | `Fd::Console`    |
+//! | `/dev/ttyS0`   | 4:64        | the serial console, as its tty    | `Fd::Console`    |
 //!
 //! Opening 5:0 or 5:1 gives the very kind of descriptor fds 0-2 are, so a
 //! program that opens `/dev/console` reads and writes the console exactly
@@ -20,7 +21,10 @@
 //! terminal, `ENXIO` without one; we have one terminal and no sessions
 //! yet), and every open of them shares fds 0-2's status flags (see
 //! [`super::file::CONSOLE_F_FLAGS`]). Any other number: `ENXIO`, Linux's
-//! answer for a number with no driver.
+//! answer for a number with no driver. `/dev/ttyS0` is the same terminal
+//! under the 8250 driver's own number: opened without `O_NOCTTY` by a
+//! session leader that has no controlling terminal, it becomes that
+//! session's (Linux `tty_open_proc_set_tty`), which 5:0 and 5:1 never do.
 //!
 //! The `read`/`write`/`lseek` of a device file come here from
 //! `read_write.rs` through [`super::file`]'s dispatch; that is the small
@@ -38,12 +42,20 @@ pub const TTY_MINOR: u32 = 0;
 /// `/dev/console`'s minor.
 pub const CONSOLE_MINOR: u32 = 1;
 
+/// The serial driver's major (Linux `TTY_MAJOR`) and `ttyS0`'s minor.
+pub const TTY_MAJOR: u32 = 4;
+pub const TTYS0_MINOR: u32 = 64;
+
 /// Open the device node `inode`, number `major:minor` (Linux
 /// `chrdev_open`): the descriptor's target, or `-ENXIO`.
 pub fn chrdev_open(inode: InodeRef, major: u32, minor: u32, flags: u32) -> Result<Fd, i32> {
     match (major, minor) {
         (MEM_MAJOR, NULL_MINOR | ZERO_MINOR) => Ok(Fd::File(File::new(inode, flags))),
         (TTYAUX_MAJOR, TTY_MINOR | CONSOLE_MINOR) => Ok(Fd::Console),
+        (TTY_MAJOR, TTYS0_MINOR) => {
+            crate::tty::tty_open_proc_set_tty(flags & super::open::O_NOCTTY != 0);
+            Ok(Fd::Console)
+        }
         _ => Err(-ENXIO),
     }
 }
@@ -73,6 +85,7 @@ pub const DEV_NODES: &[(&str, u32, u32, u32)] = &[
     ("zero", 0o666, MEM_MAJOR, ZERO_MINOR),
     ("tty", 0o666, TTYAUX_MAJOR, TTY_MINOR),
     ("console", 0o600, TTYAUX_MAJOR, CONSOLE_MINOR),
+    ("ttyS0", 0o660, TTY_MAJOR, TTYS0_MINOR),
 ];
 
 /// Make `/dev` and its nodes in `fs` (what devtmpfs gives Linux): after

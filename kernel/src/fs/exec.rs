@@ -256,9 +256,23 @@ pub fn spawn_user(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> crate::
 /// [`spawn_user`] on the CPUs in `mask` only (tests that need two programs
 /// to share one CPU).
 pub fn spawn_user_affine(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>, mask: u32) -> crate::sched::JoinHandle {
+    spawn_user_with(path, argv, envp, mask, || {})
+}
+
+/// [`spawn_user_affine`], running `setup` in the new task before the exec
+/// (what a shell's child does between fork and exec: `setsid`, `setpgid`,
+/// `tcsetpgrp`; see tty.rs for who does which).
+pub fn spawn_user_with(
+    path: &str,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+    mask: u32,
+    setup: impl FnOnce() + Send + 'static,
+) -> crate::sched::JoinHandle {
     let name = path.rsplit('/').next().unwrap_or(path);
     let path = alloc::string::String::from(path);
     crate::sched::core::spawn_affine(name, mask, move || {
+        setup();
         // Everything owned is dropped inside this block: the task never
         // returns from user mode, so nothing left alive here would ever be
         // freed.

@@ -46,10 +46,7 @@
 //!
 //! Differences from Linux 6.1: waiters are woken all at once
 //! (`wake_up_all`) where Linux uses exclusive waits and wakes the next
-//! waiter in turn (fewer wake-ups, same result); the waits are
-//! uninterruptible (Linux's are interruptible and return `-ERESTARTSYS`;
-//! signals exist now, but these waits do not use
-//! `wait_event_interruptible` yet); `F_SETPIPE_SZ`, splice and notification pipes
+//! waiter in turn (fewer wake-ups, same result); `F_SETPIPE_SZ`, splice and notification pipes
 //! (`O_NOTIFICATION_PIPE`: `-ENOPKG`, as a Linux built without
 //! `CONFIG_WATCH_QUEUE`) are not here.
 
@@ -64,7 +61,7 @@ use super::file::{Fd, File, O_CLOEXEC, O_DIRECT, O_NONBLOCK, O_RDONLY, O_WRONLY}
 use super::{Inode, InodeKind};
 use crate::arch::entry::PtRegs;
 use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user};
-use crate::errno::{EAGAIN, EFAULT, EINVAL, EMFILE, ENOMEM, ENOPKG, EPIPE};
+use crate::errno::{EAGAIN, EFAULT, EINVAL, EMFILE, ENOMEM, ENOPKG, EPIPE, ERESTARTSYS};
 use crate::locking::Mutex;
 use crate::mm::kmap_local::{kmap_local_page, kunmap_local};
 use crate::mm::page_alloc::{__free_pages, alloc_pages};
@@ -336,7 +333,11 @@ impl PipeInodeInfo {
             if was_full {
                 self.wr_wait.wake_up_all();
             }
-            self.rd_wait.wait_event(|| self.readable());
+            // Interruptible (Linux pipe_read): a signal ends the wait with
+            // -ERESTARTSYS, restarted or -EINTR by the signal code.
+            if self.rd_wait.wait_event_interruptible(|| self.readable()).is_err() {
+                return -ERESTARTSYS;
+            }
             ring = self.mutex.lock();
             was_full = self.is_full();
         }
@@ -451,7 +452,11 @@ impl PipeInodeInfo {
                 if was_empty {
                     self.rd_wait.wake_up_all();
                 }
-                self.wr_wait.wait_event(|| self.writable());
+                // Interruptible (Linux pipe_write): what was written so
+                // far, or -ERESTARTSYS if nothing was.
+                if self.wr_wait.wait_event_interruptible(|| self.writable()).is_err() {
+                    return if done != 0 { done as i32 } else { -ERESTARTSYS };
+                }
                 ring = self.mutex.lock();
                 was_empty = self.is_empty();
             }

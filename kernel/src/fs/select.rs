@@ -28,7 +28,7 @@ use alloc::vec::Vec;
 
 use crate::arch::entry::PtRegs;
 use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user, put_user};
-use crate::errno::{EBADF, EFAULT, EINVAL};
+use crate::errno::{EBADF, EFAULT, EINVAL, ERESTARTNOHAND};
 use crate::fs::InodeKind;
 use crate::fs::file::{Fd, NR_OPEN};
 use crate::sched::core::{HZ, jiffies};
@@ -75,9 +75,9 @@ fn queues_of(files: &[Fd]) -> Vec<&WaitQueue> {
 }
 
 /// Sleep on `queues` until `cond()` holds or `deadline` (jiffies; `None`:
-/// never) passes. Returns whether `cond()` held. Uninterruptible for now:
-/// Linux's `poll`/`select` and terminal reads end when a signal comes;
-/// signals exist here, but this sleep does not look at them yet.
+/// never) passes. Returns whether `cond()` held. Uninterruptible: for
+/// kernel callers (tests, the console shell) that no signal may end; the
+/// system calls use [`wait_until_interruptible`].
 pub fn wait_until(queues: &[&WaitQueue], deadline: Option<u64>, mut cond: impl FnMut() -> bool) -> bool {
     if cond() {
         return true;
@@ -103,6 +103,52 @@ pub fn wait_until(queues: &[&WaitQueue], deadline: Option<u64>, mut cond: impl F
         }
         if ready || cond() {
             return true;
+        }
+    }
+}
+
+/// [`wait_until`] in `TASK_INTERRUPTIBLE` (Linux `poll_schedule_timeout`,
+/// `wait_event_interruptible_timeout`): `Ok(ready)`, or
+/// `Err(-ERESTARTSYS)` as soon as a signal is pending and `cond()` does not
+/// hold. The order is wait_event's: queued and asleep first, then the
+/// condition, then `signal_pending()`, so neither a wake-up nor a signal
+/// that comes between the checks and `schedule()` is lost.
+pub fn wait_until_interruptible(queues: &[&WaitQueue], deadline: Option<u64>, mut cond: impl FnMut() -> bool) -> Result<bool, i32> {
+    if cond() {
+        return Ok(true);
+    }
+    crate::sched::preempt::might_sleep();
+    loop {
+        if deadline.is_some_and(|d| jiffies() >= d) {
+            return Ok(false);
+        }
+        let mut me = None;
+        for q in queues {
+            me = Some(q.prepare_to_wait_interruptible());
+        }
+        let me = me.unwrap_or_else(|| {
+            // No queue (a poll of no descriptors): asleep for the timer only.
+            let me = crate::sched::current_arc();
+            me.state.store(crate::sched::task::TASK_INTERRUPTIBLE, core::sync::atomic::Ordering::SeqCst);
+            me
+        });
+        let ready = cond();
+        let pending = !ready && crate::signal::signal_pending();
+        if !ready && !pending {
+            match deadline {
+                Some(d) => crate::sched::timer::schedule_timeout_prepared(d),
+                None => crate::sched::schedule(),
+            }
+        }
+        for q in queues {
+            q.finish_wait(&me);
+        }
+        me.state.store(crate::sched::task::TASK_RUNNING, core::sync::atomic::Ordering::SeqCst);
+        if ready || cond() {
+            return Ok(true);
+        }
+        if pending || crate::signal::signal_pending() {
+            return Err(-crate::errno::ERESTARTSYS);
         }
     }
 }
@@ -179,11 +225,19 @@ fn do_sys_poll(ufds: usize, nfds: u32, deadline: Option<u64>) -> i32 {
     let mut count = poll_once(&mut fds, &mut held);
     if count == 0 {
         let queues = queues_of(&held);
-        wait_until(&queues, deadline, || {
+        // A signal ends the wait: -ERESTARTNOHAND (Linux do_poll): the
+        // call is restarted unless a handler ran, which sees -EINTR. (Linux
+        // restarts a poll with a timeout through a restart block that
+        // counts the time already slept; ours restarts with the full one.)
+        if wait_until_interruptible(&queues, deadline, || {
             let mut more = Vec::new();
             count = poll_once(&mut fds, &mut more);
             count != 0
-        });
+        })
+        .is_err()
+        {
+            return -ERESTARTNOHAND;
+        }
     }
     for (i, p) in fds.iter().enumerate() {
         if put_user(p.revents, ufds + i * 8 + 6).is_err() {
@@ -336,7 +390,8 @@ pub fn sys_select(regs: &mut PtRegs) -> i32 {
         Ok(count)
     };
     let mut err = 0;
-    wait_until(&queues, deadline, || match scan(&mut res) {
+    // A signal: -ERESTARTNOHAND, as poll (Linux do_select).
+    if wait_until_interruptible(&queues, deadline, || match scan(&mut res) {
         Ok(c) => {
             count = c;
             c != 0
@@ -345,7 +400,11 @@ pub fn sys_select(regs: &mut PtRegs) -> i32 {
             err = e;
             true
         }
-    });
+    })
+    .is_err()
+    {
+        return -ERESTARTNOHAND;
+    }
     if err != 0 {
         return err;
     }

@@ -140,23 +140,32 @@ fn run_program(prog: &str, args: &[&str]) {
     let path = if prog.contains('/') { String::from(prog) } else { alloc::format!("/bin/{prog}") };
     let argv = core::iter::once(path.as_str()).chain(args.iter().copied()).map(|a| a.as_bytes().to_vec()).collect();
     let envp = alloc::vec![b"HOME=/".to_vec(), b"TERM=linux".to_vec()];
-    // A foreground program must be able to read from its first
-    // instruction, before we know its pid: no job control while it starts
-    // (Linux's shells close the same gap by having the child, too, call
-    // tcsetpgrp before it execs).
-    let shell = if background { None } else { crate::tty::set_foreground(None) };
-    let handle = crate::fs::exec::spawn_user(&path, argv, envp);
+    // The program is a job of the shell's session in a process group of
+    // its own; a foreground one makes its group the console's foreground
+    // before its first instruction (as a shell's child calls setpgid and
+    // tcsetpgrp before it execs), so its read(0) gets the serial input and
+    // ^C reaches it, while the shell, asleep in join, reads none of it.
+    let shell = crate::tty::console_shell();
+    let setup = move || {
+        let me = crate::sched::current();
+        if let Some(sid) = shell {
+            me.signal.set_session(sid, me.id(), true);
+        } else {
+            me.signal.set_pgid(me.id());
+        }
+        if !background {
+            crate::tty::set_foreground(Some(me.id()));
+        }
+    };
+    let handle = crate::fs::exec::spawn_user_with(&path, argv, envp, crate::sched::task::CPU_MASK_ALL, setup);
     let (pid, task) = (handle.task().id(), handle.task().clone());
     if background {
         println!("[{pid}] {path} started");
         BACKGROUND.lock().push(handle);
         return;
     }
-    // The program is the foreground while we wait (Linux: the shell's
-    // tcsetpgrp): its read(0) gets the serial input, and the shell, asleep
-    // in join, reads none of it. Then the console is the shell's again.
-    crate::tty::set_foreground(Some(pid));
     let status = handle.join();
+    // The console is the shell's again (its group is its pid).
     crate::tty::set_foreground(shell);
     match status {
         s if s < 0 => println!("run: cannot run {path}: errno {}", -s),

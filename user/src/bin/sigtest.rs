@@ -294,6 +294,49 @@ extern "C" fn segv_handler(sig: i32, info: *const i32, uc: *mut u32) {
 
 /// What `hostile_handler` writes into its frame: 1 kernel CS and SS, 2
 /// IOPL 3 and NT set, IF clear.
+/// What the interrupted code keeps in xmm0 and MXCSR (round down), and
+/// what the handler puts there (round toward zero).
+const SSE_MINE: [u32; 4] = [0x1111_1111, 0x2222_2222, 0x3333_3333, 0x4444_4444];
+const MXCSR_MINE: u32 = 0x3f80;
+const SSE_HANDLER: [u32; 4] = [0xdead_beef; 4];
+const MXCSR_HANDLER: u32 = 0x7f80;
+static FPU_HANDLER_RAN: AtomicU32 = AtomicU32::new(0);
+static FPU_HANDLER_MXCSR: AtomicU32 = AtomicU32::new(0);
+
+/// Overwrites xmm0 and MXCSR (and records the MXCSR it started with).
+extern "C" fn fpu_handler(_sig: i32) {
+    let mut start = 0u32;
+    // SAFETY: SSE registers only; the pointers are ours.
+    unsafe {
+        core::arch::asm!("stmxcsr [{s}]", "movdqu xmm0, [{x}]", "ldmxcsr [{m}]",
+            s = in(reg) &mut start, x = in(reg) SSE_HANDLER.as_ptr(), m = in(reg) &MXCSR_HANDLER, out("xmm0") _);
+    }
+    FPU_HANDLER_MXCSR.store(start, SeqCst);
+    FPU_HANDLER_RAN.fetch_add(1, SeqCst);
+}
+
+/// Load xmm0 and MXCSR, kill(pid, sig) (the handler runs on the way back
+/// from it), read them back and put MXCSR back to the default; one asm
+/// block, so no code of the compiler's runs in between.
+fn sse_around_kill(pid: isize, sig: usize) -> ([u32; 4], u32) {
+    // in: xmm0 [0..4], MXCSR [4]; out: xmm0 [8..12], MXCSR [12]; default [13].
+    let mut b = [0u32; 14];
+    b[..4].copy_from_slice(&SSE_MINE);
+    b[4] = MXCSR_MINE;
+    b[13] = 0x1f80;
+    // SAFETY: kill touches no memory of ours; b is ours, 56 bytes.
+    unsafe {
+        core::arch::asm!(
+            "movdqu xmm0, [{b}]", "ldmxcsr [{b} + 16]",
+            "push ebx", "mov ebx, edx", "int 0x80", "pop ebx",
+            "movdqu [{b} + 32], xmm0", "stmxcsr [{b} + 48]", "ldmxcsr [{b} + 52]",
+            b = in(reg) b.as_mut_ptr(),
+            inout("eax") KILL => _, in("ecx") sig, in("edx") pid, out("xmm0") _,
+        );
+    }
+    ([b[8], b[9], b[10], b[11]], b[12])
+}
+
 static HOSTILE_MODE: AtomicU32 = AtomicU32::new(0);
 
 /// A handler that edits its own frame the way an attacker would, then
@@ -655,6 +698,25 @@ fn main(args: Args) -> i32 {
     t.check("frame_cannot_set_iopl_nt_or_clear_if", status == 0,
         format_args!("child exit {} (1 IOPL set, 2 NT set, 3 IF clear)", status >> 8));
 
+    // --- the FPU state in the frame (Linux copy_fpstate_to_sigframe /
+    // fpu__restore_sig): a handler that changes xmm0 and MXCSR, as glibc's
+    // SSE memcpy in a handler would, leaves the interrupted code's values
+    // intact after sigreturn; both frame kinds.
+    for (name, flags) in [("rt_sigreturn_restores_xmm0_and_mxcsr", SA_SIGINFO), ("sigreturn_restores_xmm0_and_mxcsr", 0)] {
+        install(SIGUSR2, fpu_handler as *const () as usize, flags);
+        let (xmm0, mxcsr) = sse_around_kill(me, SIGUSR2);
+        t.check(name, xmm0 == SSE_MINE && mxcsr == MXCSR_MINE && FPU_HANDLER_RAN.load(SeqCst) != 0,
+            format_args!("xmm0 {xmm0:x?} mxcsr {mxcsr:#x}, handler ran {}", FPU_HANDLER_RAN.load(SeqCst)));
+        FPU_HANDLER_RAN.store(0, SeqCst);
+    }
+    // SIGUSR2 back to its default (the group check below kills with it).
+    rt_sigaction(SIGUSR2, Some(&SigAction::default()), None, 8);
+    if linux_only {
+        // (qemu-i386 hands the handler the interrupted code's registers.)
+        t.check("handler_starts_with_a_fresh_mxcsr", FPU_HANDLER_MXCSR.load(SeqCst) == 0x1f80,
+            format_args!("mxcsr in the handler {:#x}", FPU_HANDLER_MXCSR.load(SeqCst)));
+    }
+
     // --- process groups and sessions
     // SAFETY: these calls touch no memory.
     unsafe {
@@ -677,6 +739,22 @@ fn main(args: Args) -> i32 {
         t.check_eq("kill_minus_pgid_reaches_the_group", kill(-child, SIGUSR2), 0);
         wait4(child, &mut status);
         t.check("the_group_member_died_of_it", status & 0x7f == SIGUSR2 as i32, format_args!("status {status:#x}"));
+        // A group whose only member has ended but is not reaped yet (a
+        // zombie) still exists: another child may join it (a shell's
+        // pipeline whose first command is done), as Linux's find_vpid says.
+        let first = spawn(|| if syscall2(SETPGID, 0, 0) == 0 { 0 } else { 1 });
+        nanosleep_ms(100);
+        let second = spawn(|| {
+            close_stderr();
+            loop {
+                pause();
+            }
+        });
+        t.check_eq("setpgid_into_a_group_held_by_a_zombie", syscall2(SETPGID, second as usize, first as usize), 0);
+        kill(second, SIGKILL);
+        wait4(second, &mut status);
+        wait4(first, &mut status);
+        t.check_eq("the_zombie_had_made_its_group", status, 0);
         // setsid in a child: a new session and group, and then EPERM
         let child = spawn(|| {
             let me = getpid();

@@ -20,7 +20,7 @@
 #![no_main]
 
 use user::check::Checks;
-use user::syscall::{syscall3, write_all};
+use user::syscall::{syscall3, syscall4, write_all};
 use user::{Args, entry, println};
 
 entry!(main);
@@ -28,6 +28,9 @@ entry!(main);
 const READ: usize = 3;
 const IOCTL: usize = 54;
 const POLL: usize = 168;
+const RT_SIGACTION: usize = 174;
+const SIGINT: usize = 2;
+const SIG_IGN: u32 = 1;
 const ENOTTY: isize = 25;
 const EBADF: isize = 9;
 
@@ -114,6 +117,13 @@ fn not_a_terminal() -> i32 {
 fn terminal(r: isize, saved: Termios) -> i32 {
     let mut c = Checks::new("ttytest");
     c.check_eq("TCGETS on the terminal", r, 0);
+    // The ^C typed in canonical mode below is SIGINT to our process group
+    // (we are the terminal's foreground): ignore it, as a shell does, so
+    // that it only throws the line away.
+    let ign: [u32; 4] = [SIG_IGN, 0, 0, 0]; // handler, flags, restorer, mask
+    // SAFETY: the kernel reads the 16-byte struct; no old action asked.
+    let r = unsafe { syscall4(RT_SIGACTION, SIGINT, ign.as_ptr() as usize, 0, 8) };
+    c.check_eq("rt_sigaction(SIGINT, SIG_IGN)", r, 0);
     c.check_eq("c_lflag ICANON|ECHO", saved.lflag & (ICANON | ECHO), ICANON | ECHO);
     c.check_eq("VINTR is ^C", saved.cc[VINTR], 3);
     let mut ws = [0u16; 4];

@@ -19,6 +19,31 @@
 //!  cx ax, trapno err ip cs flags sp_at_signal ss, fpstate oldmask cr2
 //! ```
 //!
+//! The FPU state (Linux `get_sigframe` -> `fpu__alloc_mathframe`,
+//! `copy_fpstate_to_sigframe`, and `fpu__restore_sig` on the way back): the
+//! interrupted code's x87/SSE registers go on the user stack *above* the
+//! frame, in a `struct _fpstate_32` of its own, and `sc.fpstate` points at
+//! it (the old frame's `fpstate_unused` stays unused, as in Linux):
+//!
+//! ```text
+//!   interrupted sp
+//!     ... (padding: the FXSAVE image is 64-byte aligned)
+//!   buf_fx:  the FXSAVE image (512 bytes; sw_reserved 464..512 zero: no XSAVE)
+//!   buf:     the legacy FNSAVE header (112: convert_from_fxsr, magic 0x0000)
+//!     ... (align_sigframe)
+//!   frame:   sigframe / rt_sigframe, sc.fpstate = buf
+//! ```
+//!
+//! Then the handler starts with a fresh FPU state (Linux `handle_signal`:
+//! `fpu__clear_user_states`), so whatever it does to xmm0 or MXCSR (glibc's
+//! memcpy uses SSE) is undone at sigreturn, which loads the frame's state
+//! back: the image, with the header's x87 part folded in
+//! (`convert_to_fxsr`), MXCSR's reserved bits cleared. `sc.fpstate == 0`
+//! on the way back means "no state": the FPU is reset to the initial state.
+//! A header or image that cannot be read is a bad frame (SIGSEGV). Without
+//! FXSR (a CPU with FNSAVE only; not what run-qemu.sh emulates) no state
+//! is saved and `fpstate` is 0: the one place we differ from Linux here.
+//!
 //! The frame goes below the interrupted stack pointer, aligned so that the
 //! handler starts as if called: `(sp + 4) % 16 == 0` (Linux
 //! `align_sigframe`). The handler's `ret` pops `pretcode`: the C library's
@@ -59,6 +84,9 @@ const SF_SC: usize = 8;
 const SF_EXTRAMASK: usize = 720;
 const SF_RETCODE: usize = 724;
 
+/// `sc.fpstate`'s offset in `struct sigcontext`.
+const SC_FPSTATE: usize = 76;
+
 /// `ss_flags` of `uc_stack` when there is no alternate stack.
 const SS_DISABLE: u32 = 2;
 
@@ -82,12 +110,12 @@ fn get(b: &[u8], off: usize) -> u32 {
 }
 
 /// Fill a `struct sigcontext` from `regs` (Linux `setup_sigcontext`).
-fn setup_sigcontext(sc: &mut [u8], regs: &PtRegs, mask: u64, trap: (u32, u32, u32)) {
+fn setup_sigcontext(sc: &mut [u8], regs: &PtRegs, mask: u64, trap: (u32, u32, u32), fpstate: u32) {
     let vals = [
         regs.gs & 0xffff, regs.fs & 0xffff, regs.es & 0xffff, regs.ds & 0xffff,
         regs.di, regs.si, regs.bp, regs.sp, regs.bx, regs.dx, regs.cx, regs.ax,
         trap.0, trap.1, regs.ip, regs.cs & 0xffff, regs.flags, regs.sp, regs.ss & 0xffff,
-        0, // fpstate: no FPU state saved (see kernel/src/signal.rs)
+        fpstate,
         mask as u32, trap.2,
     ];
     for (k, v) in vals.iter().enumerate() {
@@ -95,12 +123,63 @@ fn setup_sigcontext(sc: &mut [u8], regs: &PtRegs, mask: u64, trap: (u32, u32, u3
     }
 }
 
-/// Where the frame goes: below the stack pointer, so that the handler
-/// starts with `(esp + 4) % 16 == 0` (Linux `get_sigframe` +
-/// `align_sigframe` for i386).
-fn get_sigframe(regs: &PtRegs, size: usize) -> u32 {
-    let sp = regs.sp.wrapping_sub(size as u32);
-    (sp.wrapping_add(4) & !15).wrapping_sub(4)
+/// The FXSAVE image's size, and the legacy header's before it.
+const FXSAVE_BYTES: usize = 512;
+const FSAVE_HEADER: usize = crate::arch::fpu::FSAVE_HEADER_SIZE;
+/// FXSAVE's bytes for software (`sw_reserved`): zero without XSAVE.
+const SW_RESERVED: core::ops::Range<usize> = 464..512;
+
+/// Room for the FPU state below `sp` (Linux `fpu__alloc_mathframe` for an
+/// ia32 frame with FXSR): the image 64-byte aligned, the header right
+/// before it. Returns (the header's address = `sc.fpstate`, the new sp).
+fn alloc_mathframe(sp: u32) -> (u32, u32) {
+    let buf_fx = sp.wrapping_sub(FXSAVE_BYTES as u32) & !63;
+    let buf = buf_fx.wrapping_sub(FSAVE_HEADER as u32);
+    (buf, buf)
+}
+
+/// Where the frame goes: below the stack pointer and the FPU state, so
+/// that the handler starts with `(esp + 4) % 16 == 0` (Linux `get_sigframe`
+/// + `align_sigframe` for i386). Returns (frame, fpstate or 0).
+fn get_sigframe(regs: &PtRegs, size: usize) -> (u32, u32) {
+    let (fpstate, sp) = if crate::arch::fpu::use_fxsr() { alloc_mathframe(regs.sp) } else { (0, regs.sp) };
+    let sp = sp.wrapping_sub(size as u32);
+    ((sp.wrapping_add(4) & !15).wrapping_sub(4), fpstate)
+}
+
+/// Write the current FPU state to the user's `_fpstate_32` at `buf` (Linux
+/// `copy_fpstate_to_sigframe`): the live registers saved first, then the
+/// legacy header and the FXSAVE image. `Err(-EFAULT)` if the stack cannot
+/// take it.
+fn copy_fpstate_to_sigframe(buf: u32) -> Result<(), i32> {
+    let mut s = crate::arch::fpu::fpu_sync_fpstate();
+    let header = crate::arch::fpu::convert_from_fxsr(&s);
+    s.0[SW_RESERVED].fill(0);
+    if copy_to_user(buf as usize, &header) != 0 || copy_to_user(buf as usize + FSAVE_HEADER, &s.0) != 0 {
+        return Err(-crate::errno::EFAULT);
+    }
+    Ok(())
+}
+
+/// Load the FPU state a sigreturn finds at `buf` (Linux `fpu__restore_sig`
+/// -> `__fpu_restore_sig` for an ia32 frame): 0 resets the FPU to the
+/// initial state; else the image with the header's x87 part folded in,
+/// MXCSR sanitized by `fpu_set_user_state`. A fault: the state is reset
+/// and the frame is bad.
+fn fpu_restore_sig(buf: u32) -> Result<(), RestoreError> {
+    if buf == 0 || !crate::arch::fpu::use_fxsr() {
+        crate::arch::fpu::fpu_flush_thread();
+        return Ok(());
+    }
+    let mut header = [0u8; FSAVE_HEADER];
+    let mut s = crate::arch::fpu::FxregsState([0; FXSAVE_BYTES]);
+    if copy_from_user(&mut header, buf as usize) != 0 || copy_from_user(&mut s.0, buf as usize + FSAVE_HEADER) != 0 {
+        crate::arch::fpu::fpu_flush_thread();
+        return Err(RestoreError::Fault);
+    }
+    crate::arch::fpu::convert_to_fxsr(&mut s, &header);
+    crate::arch::fpu::fpu_set_user_state(&s);
+    Ok(())
 }
 
 /// Build the handler's frame on the user stack and point the registers at
@@ -110,7 +189,10 @@ fn get_sigframe(regs: &PtRegs, size: usize) -> u32 {
 pub fn setup_rt_frame(ksig: &KSignal, oldset: u64, trap: (u32, u32, u32), regs: &mut PtRegs) -> Result<(), i32> {
     let rt = ksig.ka.flags & SA_SIGINFO != 0;
     let size = if rt { RT_SIGFRAME_SIZE } else { SIGFRAME_SIZE };
-    let frame = get_sigframe(regs, size);
+    let (frame, fpstate) = get_sigframe(regs, size);
+    if fpstate != 0 {
+        copy_fpstate_to_sigframe(fpstate)?;
+    }
     let mut b = [0u8; SIGFRAME_SIZE];
     let (retcode_off, retcode): (usize, [u8; 8]) = if rt {
         // movl $173, %eax; int $0x80; pad
@@ -129,10 +211,10 @@ pub fn setup_rt_frame(ksig: &KSignal, oldset: u64, trap: (u32, u32, u32), regs: 
         b[RT_INFO..RT_INFO + 128].copy_from_slice(&ksig.info.to_user());
         // uc_flags 0 (no xsave state), uc_link 0, uc_stack {0, SS_DISABLE, 0}
         put(&mut b, RT_UC + 12, SS_DISABLE);
-        setup_sigcontext(&mut b[RT_UC_MCONTEXT..RT_UC_MCONTEXT + SIGCONTEXT_SIZE], regs, oldset, trap);
+        setup_sigcontext(&mut b[RT_UC_MCONTEXT..RT_UC_MCONTEXT + SIGCONTEXT_SIZE], regs, oldset, trap, fpstate);
         b[RT_UC_SIGMASK..RT_UC_SIGMASK + 8].copy_from_slice(&oldset.to_le_bytes());
     } else {
-        setup_sigcontext(&mut b[SF_SC..SF_SC + SIGCONTEXT_SIZE], regs, oldset, trap);
+        setup_sigcontext(&mut b[SF_SC..SF_SC + SIGCONTEXT_SIZE], regs, oldset, trap, fpstate);
         put(&mut b, SF_EXTRAMASK, (oldset >> 32) as u32);
     }
     if copy_to_user(frame as usize, &b[..size]) != 0 {
@@ -153,6 +235,11 @@ pub fn setup_rt_frame(ksig: &KSignal, oldset: u64, trap: (u32, u32, u32), regs: 
     regs.ss = USER_DS as u32;
     regs.cs = USER_CS as u32;
     regs.flags &= !HANDLER_CLEARS;
+    // The handler starts with a fresh FPU state (Linux handle_signal:
+    // fpu__clear_user_states); the interrupted one is in the frame.
+    if fpstate != 0 {
+        crate::arch::fpu::fpu_flush_thread();
+    }
     Ok(())
 }
 
@@ -263,6 +350,9 @@ pub fn sys_rt_sigreturn(regs: &mut PtRegs) -> i32 {
     if let Err(e) = restore_sigcontext(regs, &b[RT_UC_MCONTEXT..RT_UC_MCONTEXT + SIGCONTEXT_SIZE], &tls) {
         return bad_frame(e, "rt_sigreturn", regs);
     }
+    if let Err(e) = fpu_restore_sig(get(&b, RT_UC_MCONTEXT + SC_FPSTATE)) {
+        return bad_frame(e, "rt_sigreturn", regs);
+    }
     regs.ax as i32
 }
 
@@ -281,6 +371,9 @@ pub fn sys_sigreturn(regs: &mut PtRegs) -> i32 {
     me.signal.set_blocked(mask);
     let tls = me.tls_for_switch();
     if let Err(e) = restore_sigcontext(regs, &b[SF_SC..SF_SC + SIGCONTEXT_SIZE], &tls) {
+        return bad_frame(e, "sigreturn", regs);
+    }
+    if let Err(e) = fpu_restore_sig(get(&b, SF_SC + SC_FPSTATE)) {
         return bad_frame(e, "sigreturn", regs);
     }
     regs.ax as i32
