@@ -100,7 +100,7 @@ pub fn sys_prctl(regs: &mut PtRegs) -> i32 {
             // Byte by byte up to the NUL, so a name ending just before an
             // unmapped page is not a fault (strncpy_from_user).
             let mut comm = [0u8; 16];
-            for i in 0..15 {
+            for (i, c) in comm.iter_mut().take(15).enumerate() {
                 let mut b = [0u8; 1];
                 if copy_from_user(&mut b, regs.cx as usize + i) != 0 {
                     return -crate::errno::EFAULT;
@@ -108,7 +108,7 @@ pub fn sys_prctl(regs: &mut PtRegs) -> i32 {
                 if b[0] == 0 {
                     break;
                 }
-                comm[i] = b[0];
+                *c = b[0];
             }
             *me.comm.lock() = comm;
             0
