@@ -15,7 +15,7 @@ use crate::errno::*;
 use crate::test_case;
 use crate::tools::ktest::Test;
 
-use super::user::{DATA, address_space_with};
+use super::user::{DATA, DATA_PAGES, address_space_with};
 
 pub const TESTS: &[Test] = &[
     test_case!(clock_gettime_fills_a_32_bit_timespec_that_advances_with_sleep),
@@ -23,6 +23,7 @@ pub const TESTS: &[Test] = &[
     test_case!(clock_gettime_refuses_unknown_clocks_and_bad_pointers),
     test_case!(gettimeofday_fills_timeval_and_a_zero_timezone_either_may_be_null),
     test_case!(clock_nanosleep_sleeps_relative_and_absolute_and_refuses_as_linux),
+    test_case!(clock_nanosleep_time64_reads_a_64_bit_timespec),
     test_case!(gettid_is_the_pid_and_set_robust_list_wants_the_i386_head_size),
     test_case!(umask_returns_the_old_mask_and_mkdir_and_open_apply_the_new_one),
     test_case!(prctl_sets_and_gets_a_15_byte_name_and_refuses_other_options),
@@ -206,6 +207,46 @@ fn clock_nanosleep_sleeps_relative_and_absolute_and_refuses_as_linux() {
     assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[1, 0, put_ts(-1, 0), 0]), -EINVAL);
     assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[1, 0, 0, 0]), -EFAULT);
     assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[1, 0, KERNEL_ADDR, 0]), -EFAULT);
+}
+
+/// Put a 64-bit `struct __kernel_timespec` at BUF.
+fn put_ts64(sec: i64, nsec: u64) -> usize {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&sec.to_le_bytes());
+    b[8..].copy_from_slice(&nsec.to_le_bytes());
+    assert_eq!(copy_to_user(BUF, &b), 0);
+    BUF
+}
+
+fn clock_nanosleep_time64_reads_a_64_bit_timespec() {
+    new_mm();
+    const TIMER_ABSTIME: usize = 1;
+    let a = gettime32(1);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, 0, put_ts64(0, 20_000_000), BUF2]), 0);
+    let b = gettime32(1);
+    assert!(b - a >= 20_000_000, "slept {} ns of 20 ms", b - a);
+    // tv_nsec is a 32-bit long on i386: its upper half is not looked at.
+    let a = gettime32(1);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, 0, put_ts64(0, 0xffff_ffff_0000_0000 | 20_000_000), 0]), 0);
+    let b = gettime32(1);
+    assert!(b - a >= 20_000_000, "slept {} ns of 20 ms", b - a);
+    // Absolute, 25 ms ahead, read as 64-bit seconds.
+    let target = gettime64(1) + 25_000_000;
+    let ts = put_ts64((target / NSEC_PER_SEC) as i64, target % NSEC_PER_SEC);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, TIMER_ABSTIME, ts, 0]), 0);
+    assert!(gettime64(1) >= target);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, 0, put_ts64(0, 1_000_000_000), 0]), -EINVAL);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, 0, put_ts64(-1, 0), 0]), -EINVAL);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, 0, put_ts64(i64::MIN, 0), 0]), -EINVAL);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[5, 0, put_ts64(0, 1), 0]), -EOPNOTSUPP);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[3, 0, put_ts64(0, 1), 0]), -EINVAL);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, 0, KERNEL_ADDR, 0]), -EFAULT);
+    // The whole 16 bytes are read: a timespec whose second half is on an
+    // unmapped page faults (the 32-bit call would read only 8 there).
+    let last8 = DATA + DATA_PAGES * 4096 - 8;
+    assert_eq!(copy_to_user(last8, &[0, 0, 0, 0, 1, 0, 0, 0]), 0);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[1, 0, last8, 0]), 0, "the 32-bit call reads 8 bytes");
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, 0, last8, 0]), -EFAULT, "the 64-bit call reads 16");
 }
 
 fn gettid_is_the_pid_and_set_robust_list_wants_the_i386_head_size() {

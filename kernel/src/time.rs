@@ -1,7 +1,8 @@
 //! Reading the clocks (Linux `kernel/time/posix-timers.c`,
 //! `kernel/time/time.c`): `clock_gettime` (i386 265, 32-bit `struct
 //! timespec`), `clock_gettime64` (403, `struct __kernel_timespec`),
-//! `gettimeofday` (78) and `clock_nanosleep` (267).
+//! `gettimeofday` (78), `clock_nanosleep` (267) and
+//! `clock_nanosleep_time64` (407).
 //!
 //! Where the time comes from: the fine clocks (`CLOCK_MONOTONIC`,
 //! `_RAW`, `CLOCK_BOOTTIME`, `CLOCK_REALTIME`) from the TSC, counted from
@@ -110,10 +111,23 @@ pub fn sys_gettimeofday(regs: &mut PtRegs) -> i32 {
 /// 0 at once). The coarse and raw clocks cannot sleep: `-EOPNOTSUPP`
 /// (Linux: their `k_clock` has no `nsleep`); unknown ids `-EINVAL`, a bad
 /// `req` `-EFAULT`, nanoseconds outside 0..1e9 or negative seconds
-/// `-EINVAL`. Ticks are whole milliseconds, rounded up, as `nanosleep`'s.
+/// `-EINVAL`. It returns once the clock has reached the time asked for.
 /// A signal ends it like `nanosleep` (the time left in `rem` for a
-/// relative sleep only, as Linux).
+/// relative sleep only, as Linux). Where we differ: an interrupted
+/// absolute sleep restarts through the restart block with the same
+/// deadline (Linux returns `-ERESTARTNOHAND` and the restart re-reads
+/// `req`; the caller sees the same).
 pub fn sys_clock_nanosleep(regs: &mut PtRegs) -> i32 {
+    clock_nanosleep_common(regs, false)
+}
+
+/// `clock_nanosleep_time64(which, flags, req, rem)` (i386 407): the same
+/// with 64-bit `struct __kernel_timespec`s for `req` and `rem`.
+pub fn sys_clock_nanosleep_time64(regs: &mut PtRegs) -> i32 {
+    clock_nanosleep_common(regs, true)
+}
+
+fn clock_nanosleep_common(regs: &mut PtRegs, wide: bool) -> i32 {
     let which = regs.bx;
     match which {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME => {}
@@ -122,26 +136,42 @@ pub fn sys_clock_nanosleep(regs: &mut PtRegs) -> i32 {
         }
         _ => return -EINVAL,
     }
-    let mut ts = [0u8; 8];
-    if copy_from_user(&mut ts, regs.dx as usize) != 0 {
+    let mut ts = [0u8; 16];
+    let n = if wide { 16 } else { 8 };
+    if copy_from_user(&mut ts[..n], regs.dx as usize) != 0 {
         return -EFAULT;
     }
-    let sec = i32::from_le_bytes([ts[0], ts[1], ts[2], ts[3]]);
-    let nsec = i32::from_le_bytes([ts[4], ts[5], ts[6], ts[7]]);
-    if sec < 0 || !(0..NSEC_PER_SEC as i32).contains(&nsec) {
+    let (sec, nsec) = if wide {
+        // Linux `get_timespec64`: tv_nsec lands in a `long`, 32 bits on
+        // i386, so only its lower half counts; then both are checked.
+        (i64::from_le_bytes(ts[..8].try_into().unwrap()), i32::from_le_bytes(ts[8..12].try_into().unwrap()) as i64)
+    } else {
+        (i32::from_le_bytes(ts[..4].try_into().unwrap()) as i64, i32::from_le_bytes(ts[4..8].try_into().unwrap()) as i64)
+    };
+    if sec < 0 || !(0..NSEC_PER_SEC as i64).contains(&nsec) {
         return -EINVAL;
     }
-    let req = sec as u64 * NSEC_PER_SEC + nsec as u64;
-    let (ns, rmtp) = if regs.cx & TIMER_ABSTIME != 0 {
-        (req.saturating_sub(clock_ns(which).unwrap_or(0)), 0)
-    } else {
-        (req, regs.si)
-    };
-    let ms = ns.div_ceil(1_000_000);
-    if ms == 0 {
-        return 0;
+    // Seconds past what u64 nanoseconds hold sleep "forever" (Linux
+    // clamps to KTIME_MAX).
+    let req = (sec as u64).saturating_mul(NSEC_PER_SEC).saturating_add(nsec as u64);
+    let now = clock_ns(which).unwrap_or(0);
+    let (target, rmtp) = if regs.cx & TIMER_ABSTIME != 0 { (req, 0) } else { (now.saturating_add(req), regs.si) };
+    // Sleep in ticks, then look at the clock itself: under QEMU the timer
+    // interrupts can come in bursts that catch up with host time, so N
+    // ticks may pass in a little less than N ms of the TSC. Linux's
+    // hrtimer sleeps until the clock reads `target`; so do we, going back
+    // to sleep for what is left.
+    loop {
+        let now = clock_ns(which).unwrap_or(0);
+        if now >= target {
+            return 0;
+        }
+        let ms = (target - now).div_ceil(1_000_000);
+        // As nanosleep: whole ticks, plus one for the tick in progress.
+        let deadline = jiffies().saturating_add(ms.saturating_mul(HZ).div_ceil(1000)).saturating_add(1);
+        let ret = crate::sched::timer::nanosleep_until(deadline, rmtp, wide, regs);
+        if ret != 0 {
+            return ret;
+        }
     }
-    // As nanosleep: whole ticks, plus one for the tick in progress.
-    let deadline = jiffies() + (ms * HZ).div_ceil(1000) + 1;
-    crate::sched::timer::nanosleep_until(deadline, rmtp, regs)
 }

@@ -181,6 +181,7 @@ pub mod nr {
     pub const CLOCK_NANOSLEEP: i32 = 267;
     pub const SET_ROBUST_LIST: i32 = 311;
     pub const CLOCK_GETTIME64: i32 = 403;
+    pub const CLOCK_NANOSLEEP_TIME64: i32 = 407;
 }
 
 /// The handler for system call `nr`, if there is one (Linux indexes
@@ -284,6 +285,7 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::CLOCK_NANOSLEEP => crate::time::sys_clock_nanosleep,
         nr::SET_ROBUST_LIST => crate::futex::sys_set_robust_list,
         nr::CLOCK_GETTIME64 => crate::time::sys_clock_gettime64,
+        nr::CLOCK_NANOSLEEP_TIME64 => crate::time::sys_clock_nanosleep_time64,
         _ => return None,
     })
 }
