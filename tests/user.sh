@@ -255,7 +255,7 @@ user_spec() {
                 write_null_efault write_closed_fd_ebadf write_fd_minus_one_ebadf \
                 sched_yield_returns_0 getpid_positive_and_stable gettid_is_getpid clock_gettime_32_bit_timespec \
                 clock_gettime64_64_bit_timespec clock_gettime_bad_clock_einval clock_gettime_kernel_address_efault \
-                gettimeofday_timeval gettimeofday_kernel_address_efault umask_returns_the_old_mask \
+                gettimeofday_timeval gettimeofday_kernel_address_efault umask_returns_the_old_mask umask_inherited_at_fork \
                 prctl_set_name prctl_get_name prctl_get_name_kernel_address_efault ;;
         sigtest)
             # (Its `linux-only` checks, where qemu-i386 differs, run in

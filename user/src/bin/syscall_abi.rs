@@ -21,7 +21,7 @@ use core::arch::asm;
 
 use user::check::Checks;
 use user::syscall::errno::{EBADF, EFAULT, EINVAL, ENOSYS};
-use user::syscall::{getpid, nr, sched_yield, syscall0, syscall1, syscall2, syscall3, write};
+use user::syscall::{exit, getpid, nr, sched_yield, syscall0, syscall1, syscall2, syscall3, syscall4, write};
 use user::{Args, entry};
 
 entry!(main);
@@ -147,6 +147,8 @@ fn main(_args: Args) -> i32 {
 }
 
 /// Linux i386 numbers of the clock and small process calls busybox makes.
+const NR_FORK: usize = 2;
+const NR_WAIT4: usize = 114;
 const NR_UMASK: usize = 60;
 const NR_GETTIMEOFDAY: usize = 78;
 const NR_PRCTL: usize = 172;
@@ -195,6 +197,24 @@ fn time_and_process_calls(t: &mut Checks) {
     let back = unsafe { syscall1(NR_UMASK, old as usize) };
     t.check("umask_returns_the_old_mask", (0..=0o777).contains(&old) && back == 0o027,
         format_args!("umask gave {old:#o}, then {back:#o}"));
+    // A child inherits the mask (Linux copy_fs): it reports its own as its
+    // exit status.
+    // SAFETY: umask cannot fail.
+    unsafe { syscall1(NR_UMASK, 0o037) };
+    // SAFETY: fork has no arguments; the child only calls umask and exits.
+    let pid = unsafe { syscall0(NR_FORK) };
+    if pid == 0 {
+        // SAFETY: as above.
+        let m = unsafe { syscall1(NR_UMASK, 0) };
+        exit(m as i32);
+    }
+    let mut status = 0i32;
+    // SAFETY: status is a writable int; no rusage.
+    let w = unsafe { syscall4(NR_WAIT4, pid as usize, &mut status as *mut i32 as usize, 0, 0) };
+    // SAFETY: umask cannot fail.
+    unsafe { syscall1(NR_UMASK, old as usize) };
+    t.check("umask_inherited_at_fork", w == pid && status == 0o037 << 8,
+        format_args!("fork {pid}, wait4 {w}, status {status:#x}"));
 
     let mut name = *b"abi-name\0\0\0\0\0\0\0\0";
     // SAFETY: name is a NUL-terminated string.
