@@ -24,6 +24,7 @@
 //! | `tlb.rs`     | lazy TLB (a kernel thread on the previous task's page directory, with a reference), mm_cpumask, user TLB shootdowns reaching only the CPUs that may hold the entries |
 //! | `usercopy.rs` | the user copies' return values and zero tails, get_user/put_user/clear_user/strncpy_from_user, fault races, the fault's map discipline, no direct map for highmem (U2, U3, U7, U10, U11, U15, U32) |
 //! | `exec.rs`    | ELF loading (every malformed or foreign file refused), the initial stack, a loaded program in ring 3 (U28, U29) |
+//! | `timecalls.rs` | clock_gettime(64), gettimeofday, clock_nanosleep, gettid, set_robust_list, umask, prctl names; their errnos |
 //! | `namei.rs`   | the namespace calls: open/openat/creat flags and access modes, mkdir/rmdir/unlink(at), rename(at2) rules, link/symlink/readlink, getdents64's records and position, chdir/fchdir/getcwd, access; every hostile argument's errno; an unlinked open file lives until the last close |
 //! | `pipe.rs`    | pipes (highmem buffers, copies faulting under kmap_local, blocking, EOF, EPIPE, O_NONBLOCK, PIPE_BUF), dup/dup2/dup3/fcntl, FD_CLOEXEC at execve, /dev null zero tty console |
 //! | `files.rs`   | open/read/lseek/close on the rootfs through the system-call table; read() faulting inside kmap_local (U16/U17) |
@@ -71,6 +72,7 @@ mod tlb;
 mod stat;
 mod traps;
 mod termios;
+mod timecalls;
 mod tty;
 mod user;
 mod usercopy;
@@ -78,4 +80,4 @@ mod vmalloc;
 mod wait;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, filemmap::TESTS, signal::TESTS, fpu::TESTS, termios::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, filemmap::TESTS, signal::TESTS, fpu::TESTS, termios::TESTS, timecalls::TESTS];

@@ -253,7 +253,10 @@ user_spec() {
                 '!syscall_abi: this whole line is one write\(1, buf, len\)' \
                 write_returns_count write_zero_bytes_returns_0 write_kernel_address_efault \
                 write_null_efault write_closed_fd_ebadf write_fd_minus_one_ebadf \
-                sched_yield_returns_0 getpid_positive_and_stable ;;
+                sched_yield_returns_0 getpid_positive_and_stable gettid_is_getpid clock_gettime_32_bit_timespec \
+                clock_gettime64_64_bit_timespec clock_gettime_bad_clock_einval clock_gettime_kernel_address_efault \
+                gettimeofday_timeval gettimeofday_kernel_address_efault umask_returns_the_old_mask umask_inherited_at_fork \
+                prctl_set_name prctl_get_name prctl_get_name_kernel_address_efault ;;
         sigtest)
             # (Its `linux-only` checks, where qemu-i386 differs, run in
             # tests/signal.rs.)

@@ -73,6 +73,10 @@ fn kernel_clone(regs: &mut PtRegs, args: CloneArgs) -> i32 {
     let cwd = me.cwd.lock().clone();
     let tls = me.tls_for_switch();
     let rlim = *me.rlim.lock();
+    // Linux copy_fs and dup_task_struct: the umask and comm are inherited;
+    // the robust list is not (the child starts with none).
+    let umask = me.umask.load(Ordering::Relaxed);
+    let comm = *me.comm.lock();
     let parent = me.id();
     // Handlers, mask, process group and session (Linux copy_sighand,
     // copy_signal): given to the child before it can run, so a parent's
@@ -92,6 +96,8 @@ fn kernel_clone(regs: &mut PtRegs, args: CloneArgs) -> i32 {
             let child = crate::sched::current();
             *child.files.lock() = files;
             *child.rlim.lock() = rlim;
+            child.umask.store(umask, Ordering::Relaxed);
+            *child.comm.lock() = comm;
             *child.cwd.lock() = cwd;
             // The parent's TLS entries too (Linux copies thread.tls_array); we
             // are running, so load them into this CPU's GDT ourselves.

@@ -61,6 +61,8 @@ pub mod sched;
 pub mod signal;
 pub mod smp;
 pub mod sys;
+pub mod time;
+pub mod futex;
 pub mod tty;
 pub mod tty_ioctl;
 

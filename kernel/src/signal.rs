@@ -255,8 +255,10 @@ impl KSigInfo {
 /// What a pending restart block resumes (Linux `struct restart_block`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RestartBlock {
-    /// `nanosleep`: sleep until this jiffy, writing what is left to `rmtp`.
-    Nanosleep { deadline: u64, rmtp: u32 },
+    /// `nanosleep` / `clock_nanosleep(_time64)`: sleep until this jiffy,
+    /// writing what is left to `rmtp`, a 64-bit `struct __kernel_timespec`
+    /// if `wide` (Linux `TT_NATIVE`) else the 32-bit one (`TT_COMPAT`).
+    Nanosleep { deadline: u64, rmtp: u32, wide: bool },
 }
 
 /// The part under the siglock.
@@ -1180,7 +1182,7 @@ pub fn sys_rt_sigsuspend(regs: &mut PtRegs) -> i32 {
 /// `do_no_restart_syscall`).
 pub fn sys_restart_syscall(regs: &mut PtRegs) -> i32 {
     match crate::sched::current().signal.take_restart() {
-        Some(RestartBlock::Nanosleep { deadline, rmtp }) => crate::sched::timer::nanosleep_until(deadline, rmtp, regs),
+        Some(RestartBlock::Nanosleep { deadline, rmtp, wide }) => crate::sched::timer::nanosleep_until(deadline, rmtp, wide, regs),
         None => -EINTR,
     }
 }

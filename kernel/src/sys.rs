@@ -67,3 +67,59 @@ pub fn sys_newuname(regs: &mut PtRegs) -> i32 {
     }
     0
 }
+
+/// `gettid()` (i386 224): the caller's thread id. Every process has one
+/// thread here, so it equals `getpid()`, as for a Linux thread-group leader.
+pub fn sys_gettid(_regs: &mut PtRegs) -> i32 {
+    crate::sched::current().id() as i32
+}
+
+/// `umask(mask)` (i386 60, Linux `kernel/sys.c`): set the caller's
+/// file-mode creation mask to `mask & 0777` and return the old one. It
+/// cannot fail. `open`, `creat` and `mkdir` apply it (`libfs::current_umask`);
+/// a child inherits it at fork.
+pub fn sys_umask(regs: &mut PtRegs) -> i32 {
+    let me = crate::sched::current();
+    me.umask.swap(regs.bx & 0o777, core::sync::atomic::Ordering::Relaxed) as i32
+}
+
+/// `prctl` options we have (`include/uapi/linux/prctl.h`).
+pub const PR_SET_NAME: u32 = 15;
+pub const PR_GET_NAME: u32 = 16;
+
+/// `prctl(option, arg2, ...)` (i386 172): only `PR_SET_NAME` (copy up to
+/// 15 bytes of the string at `arg2` into the caller's `comm`, NUL ended;
+/// Linux `strncpy_from_user` of `TASK_COMM_LEN - 1` bytes) and
+/// `PR_GET_NAME` (copy the 16-byte `comm` to `arg2`). A bad pointer is
+/// `-EFAULT`; every other option `-EINVAL` (Linux has dozens more).
+pub fn sys_prctl(regs: &mut PtRegs) -> i32 {
+    use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user};
+    let me = crate::sched::current();
+    match regs.bx {
+        PR_SET_NAME => {
+            // Byte by byte up to the NUL, so a name ending just before an
+            // unmapped page is not a fault (strncpy_from_user).
+            let mut comm = [0u8; 16];
+            for (i, c) in comm.iter_mut().take(15).enumerate() {
+                let mut b = [0u8; 1];
+                if copy_from_user(&mut b, regs.cx as usize + i) != 0 {
+                    return -crate::errno::EFAULT;
+                }
+                if b[0] == 0 {
+                    break;
+                }
+                *c = b[0];
+            }
+            *me.comm.lock() = comm;
+            0
+        }
+        PR_GET_NAME => {
+            let comm = *me.comm.lock();
+            if copy_to_user(regs.cx as usize, &comm) != 0 {
+                return -crate::errno::EFAULT;
+            }
+            0
+        }
+        _ => -crate::errno::EINVAL,
+    }
+}

@@ -62,10 +62,12 @@ pub fn new_inode(mode: u32, kind: InodeKind) -> InodeRef {
     })
 }
 
-/// The umask applied to the mode of everything created (Linux's init
-/// task starts with 0022 and every process inherits it; there is no
-/// `umask` system call here yet, so it is fixed).
-pub const UMASK: u32 = 0o022;
+/// The umask applied to the mode of everything created: the calling
+/// task's (Linux `current_umask()`, `fs->umask`), 0022 for the first task
+/// and inherited at fork; `umask(2)` (sys.rs) changes it.
+pub fn current_umask() -> u32 {
+    crate::sched::current().umask.load(core::sync::atomic::Ordering::Relaxed)
+}
 
 /// The map of directory `dir`, or `ENOTDIR`.
 fn dir_map(dir: &Inode) -> Result<&Mutex<BTreeMap<String, InodeRef>>, FsError> {

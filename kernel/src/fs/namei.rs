@@ -279,7 +279,7 @@ pub fn do_mkdirat(base: &Base, path: &str, mode: u32) -> Result<InodeRef, FsErro
     if p.kind != LastType::Norm {
         return Err(FsError::Exists);
     }
-    libfs::ramfs_mkdir(&p.dir, p.name, mode & 0o7777 & !libfs::UMASK)
+    libfs::ramfs_mkdir(&p.dir, p.name, mode & 0o7777 & !libfs::current_umask())
 }
 
 /// `rmdir` of `path` from `base` (Linux `do_rmdir`): "." is `EINVAL`,

@@ -90,7 +90,7 @@ fn open_last_lookups(base: &Base, start: &InodeRef, path: &str, flags: u32, mode
                 // with the same flags: a dangling link creates its target.
                 return open_last_lookups(base, &p.dir, target, flags, mode, links);
             }
-            Err(FsError::NotFound) => match libfs::ramfs_create(&p.dir, p.name, mode & 0o7777 & !libfs::UMASK) {
+            Err(FsError::NotFound) => match libfs::ramfs_create(&p.dir, p.name, mode & 0o7777 & !libfs::current_umask()) {
                 // Someone made the name between the lookup and the create:
                 // look again (Linux holds the directory's lock across both).
                 Err(FsError::Exists) => continue,

@@ -124,6 +124,16 @@ pub struct Task {
     pub clear_child_tid: AtomicU32,
     /// Its resource limits (Linux `signal->rlim`; `resource.rs`).
     pub rlim: crate::locking::SpinLock<[crate::resource::Rlimit; crate::resource::RLIM_NLIMITS]>,
+    /// Its file-mode creation mask (Linux `fs->umask`; `umask` in sys.rs,
+    /// applied by `open`/`mkdir`). 0022 as Linux's init task; inherited at fork.
+    pub umask: AtomicU32,
+    /// The head of its robust-futex list, recorded by `set_robust_list`
+    /// (Linux `robust_list`; see futex.rs). Not walked at exit: this kernel
+    /// has no futexes yet.
+    pub robust_list: AtomicU32,
+    /// Its 16-byte command name (Linux `comm`, `TASK_COMM_LEN`), NUL
+    /// terminated: what `prctl(PR_SET_NAME / PR_GET_NAME)` sets and reads.
+    pub comm: crate::locking::SpinLock<[u8; 16]>,
 }
 
 // SAFETY: the UnsafeCell fields have owners: `esp` is touched only by the
@@ -142,6 +152,15 @@ pub(crate) static ALL_TASKS: SpinLock<Vec<Arc<Task>>> = SpinLock::new(Vec::new()
 /// Stacks of tasks that are gone, given back later from process context
 /// (unmapping a stack may need a TLB shootdown, which needs interrupts on).
 static DEAD_STACKS: SpinLock<Vec<KernelStack>> = SpinLock::new(Vec::new());
+
+/// `name` cut to `TASK_COMM_LEN - 1` bytes and NUL-terminated (Linux
+/// `__set_task_comm` truncates the same way).
+pub fn comm_of(name: &str) -> [u8; 16] {
+    let mut c = [0u8; 16];
+    let n = name.len().min(15);
+    c[..n].copy_from_slice(&name.as_bytes()[..n]);
+    c
+}
 
 impl Task {
     fn new_common(name: &str, stack: Option<KernelStack>, cpu: usize, is_idle: bool) -> Task {
@@ -181,6 +200,9 @@ impl Task {
             fpu: crate::arch::fpu::Fpu::new(),
             clear_child_tid: AtomicU32::new(0),
             rlim: crate::locking::SpinLock::new(crate::resource::init_rlimits()),
+            umask: AtomicU32::new(0o022),
+            robust_list: AtomicU32::new(0),
+            comm: crate::locking::SpinLock::new(comm_of(name)),
         }
     }
 

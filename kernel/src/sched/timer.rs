@@ -122,26 +122,35 @@ pub fn sys_nanosleep(regs: &mut crate::arch::entry::PtRegs) -> i32 {
     }
     // As msleep: whole ticks, plus one for the tick in progress.
     let deadline = jiffies() + (ms * HZ).div_ceil(1000) + 1;
-    nanosleep_until(deadline, regs.cx, regs)
+    nanosleep_until(deadline, regs.cx, false, regs)
 }
 
-/// The sleep of `nanosleep` and of its restart: until `deadline`, or a
-/// signal (then the time left goes to `rmtp` and the call asks to be
-/// restarted through its restart block).
-pub fn nanosleep_until(deadline: u64, rmtp: u32, _regs: &mut crate::arch::entry::PtRegs) -> i32 {
+/// The sleep of `nanosleep` (and `clock_nanosleep`) and of its restart:
+/// until `deadline`, or a signal (then the time left goes to `rmtp`, a
+/// 64-bit `struct __kernel_timespec` if `wide`, else the i386 32-bit one,
+/// and the call asks to be restarted through its restart block).
+pub fn nanosleep_until(deadline: u64, rmtp: u32, wide: bool, _regs: &mut crate::arch::entry::PtRegs) -> i32 {
     let left = sleep_until_interruptible(deadline);
     if left == 0 {
         return 0;
     }
     if rmtp != 0 {
         let ns = left * 1_000_000_000 / HZ;
-        let mut ts = [0u8; 8];
-        ts[..4].copy_from_slice(&((ns / 1_000_000_000) as u32).to_le_bytes());
-        ts[4..].copy_from_slice(&((ns % 1_000_000_000) as u32).to_le_bytes());
-        if crate::arch::lib::usercopy_32::copy_to_user(rmtp as usize, &ts) != 0 {
+        let (sec, nsec) = (ns / 1_000_000_000, ns % 1_000_000_000);
+        let mut ts = [0u8; 16];
+        let n = if wide {
+            ts[..8].copy_from_slice(&sec.to_le_bytes());
+            ts[8..].copy_from_slice(&nsec.to_le_bytes());
+            16
+        } else {
+            ts[..4].copy_from_slice(&(sec as u32).to_le_bytes());
+            ts[4..8].copy_from_slice(&(nsec as u32).to_le_bytes());
+            8
+        };
+        if crate::arch::lib::usercopy_32::copy_to_user(rmtp as usize, &ts[..n]) != 0 {
             return -crate::errno::EFAULT;
         }
     }
-    crate::sched::current().signal.set_restart(Some(crate::signal::RestartBlock::Nanosleep { deadline, rmtp }));
+    crate::sched::current().signal.set_restart(Some(crate::signal::RestartBlock::Nanosleep { deadline, rmtp, wide }));
     -crate::errno::ERESTART_RESTARTBLOCK
 }

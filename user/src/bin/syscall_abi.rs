@@ -20,8 +20,8 @@
 use core::arch::asm;
 
 use user::check::Checks;
-use user::syscall::errno::{EBADF, EFAULT, ENOSYS};
-use user::syscall::{getpid, nr, sched_yield, syscall0, syscall3, write};
+use user::syscall::errno::{EBADF, EFAULT, EINVAL, ENOSYS};
+use user::syscall::{exit, getpid, nr, sched_yield, syscall0, syscall1, syscall2, syscall3, syscall4, write};
 use user::{Args, entry};
 
 entry!(main);
@@ -142,5 +142,89 @@ fn main(_args: Args) -> i32 {
     t.check_eq("sched_yield_returns_0", sched_yield(), 0);
     let (a, b) = (getpid(), getpid());
     t.check("getpid_positive_and_stable", a > 0 && a == b, format_args!("getpid gave {a}, then {b}"));
+    time_and_process_calls(&mut t);
     t.finish()
+}
+
+/// Linux i386 numbers of the clock and small process calls busybox makes.
+const NR_FORK: usize = 2;
+const NR_WAIT4: usize = 114;
+const NR_UMASK: usize = 60;
+const NR_GETTIMEOFDAY: usize = 78;
+const NR_PRCTL: usize = 172;
+const NR_GETTID: usize = 224;
+const NR_CLOCK_GETTIME: usize = 265;
+const NR_CLOCK_GETTIME64: usize = 403;
+const CLOCK_MONOTONIC: usize = 1;
+const PR_SET_NAME: usize = 15;
+const PR_GET_NAME: usize = 16;
+
+/// `clock_gettime(64)`, `gettimeofday`, `gettid`, `umask`, `prctl` names:
+/// only what is the same on every run and every kernel is printed (the
+/// times themselves are not).
+fn time_and_process_calls(t: &mut Checks) {
+    // SAFETY: no arguments.
+    let tid = unsafe { syscall0(NR_GETTID) };
+    t.check_eq("gettid_is_getpid", tid, getpid());
+
+    let mut ts = [u32::MAX; 4];
+    // SAFETY: ts is 16 writable bytes, more than a 32-bit timespec.
+    let r = unsafe { syscall2(NR_CLOCK_GETTIME, CLOCK_MONOTONIC, ts.as_mut_ptr() as usize) };
+    t.check("clock_gettime_32_bit_timespec", r == 0 && ts[1] < 1_000_000_000 && ts[2] == u32::MAX,
+        format_args!("returned {r}, tv_nsec {}, byte 8 on {:#x}", ts[1], ts[2]));
+    let mut ts64 = [u64::MAX; 2];
+    // SAFETY: ts64 is a writable struct __kernel_timespec.
+    let r = unsafe { syscall2(NR_CLOCK_GETTIME64, CLOCK_MONOTONIC, ts64.as_mut_ptr() as usize) };
+    t.check("clock_gettime64_64_bit_timespec", r == 0 && ts64[1] < 1_000_000_000 && ts64[0] < 1 << 40,
+        format_args!("returned {r}, {:#x} s {:#x} ns", ts64[0], ts64[1]));
+    // SAFETY: the clock id is refused before the pointer is used.
+    let r = unsafe { syscall2(NR_CLOCK_GETTIME, 99, ts.as_mut_ptr() as usize) };
+    t.check_eq("clock_gettime_bad_clock_einval", r, -EINVAL);
+    // SAFETY: the kernel must refuse the address.
+    let r = unsafe { syscall2(NR_CLOCK_GETTIME, CLOCK_MONOTONIC, KERNEL_ADDRESS) };
+    t.check_eq("clock_gettime_kernel_address_efault", r, -EFAULT);
+    let mut tv = [u32::MAX; 2];
+    // SAFETY: tv is a writable struct timeval; tz NULL.
+    let r = unsafe { syscall2(NR_GETTIMEOFDAY, tv.as_mut_ptr() as usize, 0) };
+    t.check("gettimeofday_timeval", r == 0 && tv[1] < 1_000_000, format_args!("returned {r}, tv_usec {}", tv[1]));
+    // SAFETY: as above.
+    let r = unsafe { syscall2(NR_GETTIMEOFDAY, KERNEL_ADDRESS, 0) };
+    t.check_eq("gettimeofday_kernel_address_efault", r, -EFAULT);
+
+    // SAFETY: umask cannot fail; the old mask is put back.
+    let old = unsafe { syscall1(NR_UMASK, 0o027) };
+    // SAFETY: as above.
+    let back = unsafe { syscall1(NR_UMASK, old as usize) };
+    t.check("umask_returns_the_old_mask", (0..=0o777).contains(&old) && back == 0o027,
+        format_args!("umask gave {old:#o}, then {back:#o}"));
+    // A child inherits the mask (Linux copy_fs): it reports its own as its
+    // exit status.
+    // SAFETY: umask cannot fail.
+    unsafe { syscall1(NR_UMASK, 0o037) };
+    // SAFETY: fork has no arguments; the child only calls umask and exits.
+    let pid = unsafe { syscall0(NR_FORK) };
+    if pid == 0 {
+        // SAFETY: as above.
+        let m = unsafe { syscall1(NR_UMASK, 0) };
+        exit(m as i32);
+    }
+    let mut status = 0i32;
+    // SAFETY: status is a writable int; no rusage.
+    let w = unsafe { syscall4(NR_WAIT4, pid as usize, &mut status as *mut i32 as usize, 0, 0) };
+    // SAFETY: umask cannot fail.
+    unsafe { syscall1(NR_UMASK, old as usize) };
+    t.check("umask_inherited_at_fork", w == pid && status == 0o037 << 8,
+        format_args!("fork {pid}, wait4 {w}, status {status:#x}"));
+
+    let mut name = *b"abi-name\0\0\0\0\0\0\0\0";
+    // SAFETY: name is a NUL-terminated string.
+    let r = unsafe { syscall2(NR_PRCTL, PR_SET_NAME, name.as_ptr() as usize) };
+    t.check_eq("prctl_set_name", r, 0);
+    name = [0xff; 16];
+    // SAFETY: name is 16 writable bytes (TASK_COMM_LEN).
+    let r = unsafe { syscall2(NR_PRCTL, PR_GET_NAME, name.as_mut_ptr() as usize) };
+    t.check("prctl_get_name", r == 0 && &name == b"abi-name\0\0\0\0\0\0\0\0", format_args!("returned {r}, {name:?}"));
+    // SAFETY: the kernel must refuse the address.
+    let r = unsafe { syscall2(NR_PRCTL, PR_GET_NAME, KERNEL_ADDRESS) };
+    t.check_eq("prctl_get_name_kernel_address_efault", r, -EFAULT);
 }

@@ -172,6 +172,16 @@ pub mod nr {
     pub const DUP3: i32 = 330;
     /// `pipe2(fildes, flags)`.
     pub const PIPE2: i32 = 331;
+    // Clocks and small process calls (time.rs, sys.rs, futex.rs).
+    pub const UMASK: i32 = 60;
+    pub const GETTIMEOFDAY: i32 = 78;
+    pub const PRCTL: i32 = 172;
+    pub const GETTID: i32 = 224;
+    pub const CLOCK_GETTIME: i32 = 265;
+    pub const CLOCK_NANOSLEEP: i32 = 267;
+    pub const SET_ROBUST_LIST: i32 = 311;
+    pub const CLOCK_GETTIME64: i32 = 403;
+    pub const CLOCK_NANOSLEEP_TIME64: i32 = 407;
 }
 
 /// The handler for system call `nr`, if there is one (Linux indexes
@@ -267,6 +277,15 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::FCNTL64 => crate::fs::fcntl::sys_fcntl64,
         nr::DUP3 => crate::fs::fcntl::sys_dup3,
         nr::PIPE2 => crate::fs::pipe::sys_pipe2,
+        nr::UMASK => crate::sys::sys_umask,
+        nr::GETTIMEOFDAY => crate::time::sys_gettimeofday,
+        nr::PRCTL => crate::sys::sys_prctl,
+        nr::GETTID => crate::sys::sys_gettid,
+        nr::CLOCK_GETTIME => crate::time::sys_clock_gettime,
+        nr::CLOCK_NANOSLEEP => crate::time::sys_clock_nanosleep,
+        nr::SET_ROBUST_LIST => crate::futex::sys_set_robust_list,
+        nr::CLOCK_GETTIME64 => crate::time::sys_clock_gettime64,
+        nr::CLOCK_NANOSLEEP_TIME64 => crate::time::sys_clock_nanosleep_time64,
         _ => return None,
     })
 }

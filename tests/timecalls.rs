@@ -1,0 +1,327 @@
+//! The clock calls and the small process calls Debian's busybox makes
+//! (docs/busybox-census.md, section 4), through the system-call table with
+//! a task's own address space, as `int $0x80` would call them:
+//! `clock_gettime` (32-bit timespec), `clock_gettime64` (64-bit),
+//! `gettimeofday`, `clock_nanosleep`, `gettid`, `set_robust_list`,
+//! `umask` (per task, applied by `mkdir`/`open`), `prctl(PR_SET_NAME /
+//! PR_GET_NAME)`; each hostile argument with Linux 6.1's errno.
+
+use alloc::vec::Vec;
+
+use crate::arch::entry::PtRegs;
+use crate::arch::entry::syscall_32::{ia32_sys_call_table, nr};
+use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user};
+use crate::errno::*;
+use crate::test_case;
+use crate::tools::ktest::Test;
+
+use super::user::{DATA, DATA_PAGES, address_space_with};
+
+pub const TESTS: &[Test] = &[
+    test_case!(clock_gettime_fills_a_32_bit_timespec_that_advances_with_sleep),
+    test_case!(clock_gettime64_fills_a_64_bit_timespec_agreeing_with_the_32_bit_one),
+    test_case!(clock_gettime_refuses_unknown_clocks_and_bad_pointers),
+    test_case!(gettimeofday_fills_timeval_and_a_zero_timezone_either_may_be_null),
+    test_case!(clock_nanosleep_sleeps_relative_and_absolute_and_refuses_as_linux),
+    test_case!(clock_nanosleep_time64_reads_a_64_bit_timespec),
+    test_case!(gettid_is_the_pid_and_set_robust_list_wants_the_i386_head_size),
+    test_case!(umask_returns_the_old_mask_and_mkdir_and_open_apply_the_new_one),
+    test_case!(prctl_sets_and_gets_a_15_byte_name_and_refuses_other_options),
+];
+
+/// Where the tests put their structures and strings (the data pages).
+const BUF: usize = DATA;
+const BUF2: usize = DATA + 256;
+const PATH: usize = DATA + 512;
+/// Where `gettime32`/`gettime64` read the clocks into.
+const TSBUF: usize = DATA + 1024;
+/// An address a user copy must refuse: the kernel's.
+const KERNEL_ADDR: usize = 0xc000_0000;
+const NSEC_PER_SEC: u64 = 1_000_000_000;
+
+fn sc(n: i32, a: &[usize]) -> i32 {
+    let mut x = [0usize; 6];
+    x[..a.len()].copy_from_slice(a);
+    let mut regs = PtRegs {
+        bx: x[0] as u32,
+        cx: x[1] as u32,
+        dx: x[2] as u32,
+        si: x[3] as u32,
+        di: x[4] as u32,
+        bp: x[5] as u32,
+        orig_ax: n as u32,
+        ..PtRegs::default()
+    };
+    ia32_sys_call_table(n).expect("a system call we have")(&mut regs)
+}
+
+fn user_bytes(addr: usize, n: usize) -> Vec<u8> {
+    let mut v = alloc::vec![0u8; n];
+    assert_eq!(copy_from_user(&mut v, addr), 0);
+    v
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    u32::from_le_bytes(b[off..off + 4].try_into().unwrap())
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
+}
+
+fn new_mm() {
+    crate::sched::current().set_mm(address_space_with(&[0x90]));
+}
+
+/// Clock `id` through `clock_gettime` (265), in nanoseconds, checking
+/// the 32-bit `struct timespec` is well formed.
+fn gettime32(id: usize) -> u64 {
+    assert_eq!(copy_to_user(TSBUF, &[0xffu8; 16]), 0);
+    assert_eq!(sc(nr::CLOCK_GETTIME, &[id, TSBUF]), 0, "clock_gettime({id})");
+    let b = user_bytes(TSBUF, 16);
+    let (sec, nsec) = (u32_at(&b, 0) as u64, u32_at(&b, 4) as u64);
+    assert!(nsec < NSEC_PER_SEC, "clock {id}: tv_nsec {nsec}");
+    assert_eq!(&b[8..], &[0xff; 8], "clock_gettime wrote past its 8-byte timespec");
+    sec * NSEC_PER_SEC + nsec
+}
+
+/// The same through `clock_gettime64` (403) and its 16-byte timespec.
+fn gettime64(id: usize) -> u64 {
+    assert_eq!(copy_to_user(TSBUF, &[0xffu8; 16]), 0);
+    assert_eq!(sc(nr::CLOCK_GETTIME64, &[id, TSBUF]), 0, "clock_gettime64({id})");
+    let b = user_bytes(TSBUF, 16);
+    let (sec, nsec) = (u64_at(&b, 0), u64_at(&b, 8));
+    assert!(nsec < NSEC_PER_SEC, "clock {id}: tv_nsec {nsec:#x}");
+    sec * NSEC_PER_SEC + nsec
+}
+
+const CLOCKS: [usize; 6] = [0, 1, 4, 5, 6, 7];
+
+fn clock_gettime_fills_a_32_bit_timespec_that_advances_with_sleep() {
+    new_mm();
+    for id in CLOCKS {
+        let a = gettime32(id);
+        crate::sched::timer::msleep(30);
+        let b = gettime32(id);
+        // 30 ms asleep: every clock moved at least 29 ms (the coarse
+        // ones by whole ticks), and not by minutes.
+        assert!(b >= a + 29_000_000, "clock {id}: {a} -> {b} across a 30 ms sleep");
+        assert!(b - a < 60 * NSEC_PER_SEC, "clock {id}: {a} -> {b}");
+    }
+    // The fine clocks never go backwards between two reads.
+    for id in [0, 1, 4, 7] {
+        let mut last = gettime32(id);
+        for _ in 0..50 {
+            let t = gettime32(id);
+            assert!(t >= last, "clock {id} went back: {last} -> {t}");
+            last = t;
+        }
+    }
+}
+
+fn clock_gettime64_fills_a_64_bit_timespec_agreeing_with_the_32_bit_one() {
+    new_mm();
+    for id in CLOCKS {
+        let a = gettime32(id);
+        let b = gettime64(id);
+        let c = gettime32(id);
+        assert!(a <= b && b <= c, "clock {id}: 32-bit {a}, 64-bit {b}, 32-bit {c}");
+    }
+}
+
+fn clock_gettime_refuses_unknown_clocks_and_bad_pointers() {
+    new_mm();
+    for call in [nr::CLOCK_GETTIME, nr::CLOCK_GETTIME64] {
+        // CPU-time, alarm, TAI clocks are not here (Linux has them; see
+        // time.rs), and 12.., negative ids are not clocks at all.
+        for id in [2usize, 3, 8, 9, 10, 11, 12, 16, usize::MAX] {
+            assert_eq!(sc(call, &[id, BUF]), -EINVAL, "call {call} clock {id}");
+        }
+        // The clock id is checked before the pointer.
+        assert_eq!(sc(call, &[99, 0]), -EINVAL);
+        for id in CLOCKS {
+            assert_eq!(sc(call, &[id, 0]), -EFAULT, "call {call} clock {id} NULL tp");
+            assert_eq!(sc(call, &[id, KERNEL_ADDR]), -EFAULT, "call {call} clock {id} kernel tp");
+        }
+    }
+}
+
+fn gettimeofday_fills_timeval_and_a_zero_timezone_either_may_be_null() {
+    new_mm();
+    assert_eq!(copy_to_user(BUF, &[0xffu8; 8]), 0);
+    assert_eq!(copy_to_user(BUF2, &[0xffu8; 8]), 0);
+    let before = gettime32(0) / 1000;
+    assert_eq!(sc(nr::GETTIMEOFDAY, &[BUF, BUF2]), 0);
+    let after = gettime32(0) / 1000;
+    let tv = user_bytes(BUF, 8);
+    let usec = u32_at(&tv, 4) as u64;
+    assert!(usec < 1_000_000, "tv_usec {usec}");
+    let t = u32_at(&tv, 0) as u64 * 1_000_000 + usec;
+    assert!(before <= t && t <= after, "gettimeofday {t} us not between CLOCK_REALTIME reads {before} and {after}");
+    assert_eq!(user_bytes(BUF2, 8), [0u8; 8], "struct timezone: minuteswest and dsttime 0");
+    assert_eq!(sc(nr::GETTIMEOFDAY, &[0, 0]), 0);
+    assert_eq!(sc(nr::GETTIMEOFDAY, &[BUF, 0]), 0);
+    assert_eq!(sc(nr::GETTIMEOFDAY, &[0, BUF2]), 0);
+    assert_eq!(sc(nr::GETTIMEOFDAY, &[KERNEL_ADDR, 0]), -EFAULT);
+    assert_eq!(sc(nr::GETTIMEOFDAY, &[BUF, KERNEL_ADDR]), -EFAULT);
+}
+
+/// Put a 32-bit `struct timespec` at BUF.
+fn put_ts(sec: i32, nsec: i32) -> usize {
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&sec.to_le_bytes());
+    b[4..].copy_from_slice(&nsec.to_le_bytes());
+    assert_eq!(copy_to_user(BUF, &b), 0);
+    BUF
+}
+
+fn clock_nanosleep_sleeps_relative_and_absolute_and_refuses_as_linux() {
+    new_mm();
+    const TIMER_ABSTIME: usize = 1;
+    for id in [0usize, 1, 7] {
+        // Relative: 20 ms.
+        let a = gettime32(1);
+        assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[id, 0, put_ts(0, 20_000_000), BUF2]), 0);
+        let b = gettime32(1);
+        assert!(b - a >= 20_000_000, "clock {id}: slept {} ns of 20 ms", b - a);
+        // Absolute: until the clock reads now + 25 ms.
+        let target = gettime32(id) + 25_000_000;
+        let ts = put_ts((target / NSEC_PER_SEC) as i32, (target % NSEC_PER_SEC) as i32);
+        assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[id, TIMER_ABSTIME, ts, 0]), 0);
+        let now = gettime32(id);
+        assert!(now >= target, "clock {id}: woke at {now}, before {target}");
+        // Absolute and already past: returns at once.
+        let a = gettime32(1);
+        assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[id, TIMER_ABSTIME, put_ts(0, 0), 0]), 0);
+        assert!(gettime32(1) - a < 5_000_000, "a past deadline slept");
+    }
+    // Clocks that cannot sleep; ids that are no clocks.
+    for id in [4usize, 5, 6] {
+        assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[id, 0, put_ts(0, 1), 0]), -EOPNOTSUPP, "clock {id}");
+    }
+    for id in [2usize, 12, usize::MAX] {
+        assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[id, 0, put_ts(0, 1), 0]), -EINVAL, "clock {id}");
+    }
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[1, 0, put_ts(0, 1_000_000_000), 0]), -EINVAL);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[1, 0, put_ts(0, -1), 0]), -EINVAL);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[1, 0, put_ts(-1, 0), 0]), -EINVAL);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[1, 0, 0, 0]), -EFAULT);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[1, 0, KERNEL_ADDR, 0]), -EFAULT);
+}
+
+/// Put a 64-bit `struct __kernel_timespec` at BUF.
+fn put_ts64(sec: i64, nsec: u64) -> usize {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&sec.to_le_bytes());
+    b[8..].copy_from_slice(&nsec.to_le_bytes());
+    assert_eq!(copy_to_user(BUF, &b), 0);
+    BUF
+}
+
+fn clock_nanosleep_time64_reads_a_64_bit_timespec() {
+    new_mm();
+    const TIMER_ABSTIME: usize = 1;
+    let a = gettime32(1);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, 0, put_ts64(0, 20_000_000), BUF2]), 0);
+    let b = gettime32(1);
+    assert!(b - a >= 20_000_000, "slept {} ns of 20 ms", b - a);
+    // tv_nsec is a 32-bit long on i386: its upper half is not looked at.
+    let a = gettime32(1);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, 0, put_ts64(0, 0xffff_ffff_0000_0000 | 20_000_000), 0]), 0);
+    let b = gettime32(1);
+    assert!(b - a >= 20_000_000, "slept {} ns of 20 ms", b - a);
+    // Absolute, 25 ms ahead, read as 64-bit seconds.
+    let target = gettime64(1) + 25_000_000;
+    let ts = put_ts64((target / NSEC_PER_SEC) as i64, target % NSEC_PER_SEC);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, TIMER_ABSTIME, ts, 0]), 0);
+    assert!(gettime64(1) >= target);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, 0, put_ts64(0, 1_000_000_000), 0]), -EINVAL);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, 0, put_ts64(-1, 0), 0]), -EINVAL);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, 0, put_ts64(i64::MIN, 0), 0]), -EINVAL);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[5, 0, put_ts64(0, 1), 0]), -EOPNOTSUPP);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[3, 0, put_ts64(0, 1), 0]), -EINVAL);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, 0, KERNEL_ADDR, 0]), -EFAULT);
+    // The whole 16 bytes are read: a timespec whose second half is on an
+    // unmapped page faults (the 32-bit call would read only 8 there).
+    let last8 = DATA + DATA_PAGES * 4096 - 8;
+    assert_eq!(copy_to_user(last8, &[0, 0, 0, 0, 1, 0, 0, 0]), 0);
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP, &[1, 0, last8, 0]), 0, "the 32-bit call reads 8 bytes");
+    assert_eq!(sc(nr::CLOCK_NANOSLEEP_TIME64, &[1, 0, last8, 0]), -EFAULT, "the 64-bit call reads 16");
+}
+
+fn gettid_is_the_pid_and_set_robust_list_wants_the_i386_head_size() {
+    new_mm();
+    let me = crate::sched::current();
+    assert_eq!(sc(nr::GETTID, &[]), sc(nr::GETPID, &[]));
+    assert_eq!(sc(nr::GETTID, &[]), me.id() as i32);
+    let old = me.robust_list.load(core::sync::atomic::Ordering::Relaxed);
+    for len in [0usize, 11, 13, 24, usize::MAX] {
+        assert_eq!(sc(nr::SET_ROBUST_LIST, &[BUF, len]), -EINVAL, "len {len}");
+    }
+    assert_eq!(me.robust_list.load(core::sync::atomic::Ordering::Relaxed), old, "a refused call recorded its head");
+    assert_eq!(sc(nr::SET_ROBUST_LIST, &[BUF2, 12]), 0);
+    assert_eq!(me.robust_list.load(core::sync::atomic::Ordering::Relaxed), BUF2 as u32);
+    // The head is not read by the call: any address is recorded (Linux).
+    assert_eq!(sc(nr::SET_ROBUST_LIST, &[KERNEL_ADDR, 12]), 0);
+    me.robust_list.store(old, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// `st_mode` of `path` through `stat64` (offset 16 of the i386 `struct stat64`).
+fn mode_of(path: &str) -> u32 {
+    put(PATH, path);
+    assert_eq!(sc(nr::STAT64, &[PATH, BUF]), 0, "stat64 {path}");
+    u32_at(&user_bytes(BUF, 20), 16) & 0o7777
+}
+
+fn put(at: usize, s: &str) -> usize {
+    let mut v = Vec::from(s.as_bytes());
+    v.push(0);
+    assert_eq!(copy_to_user(at, &v), 0);
+    at
+}
+
+fn umask_returns_the_old_mask_and_mkdir_and_open_apply_the_new_one() {
+    new_mm();
+    let saved = sc(nr::UMASK, &[0o022]);
+    assert_eq!(sc(nr::UMASK, &[0o027]), 0o022);
+    assert_eq!(sc(nr::UMASK, &[0o027]), 0o027);
+    let dir = "/tmp/timecalls-umask";
+    assert_eq!(sc(nr::MKDIR, &[put(PATH, dir), 0o777]), 0);
+    assert_eq!(mode_of(dir), 0o750, "mkdir 0777 under umask 027");
+    let file = "/tmp/timecalls-umask/f";
+    let fd = sc(nr::OPEN, &[put(PATH, file), 0o101, 0o666]);
+    assert!(fd >= 0, "open O_CREAT: {fd}");
+    assert_eq!(sc(nr::CLOSE, &[fd as usize]), 0);
+    assert_eq!(mode_of(file), 0o640, "open 0666 under umask 027");
+    // Only the permission bits are kept (Linux: mask & S_IRWXUGO).
+    assert_eq!(sc(nr::UMASK, &[0o7777]), 0o027);
+    assert_eq!(sc(nr::UMASK, &[0xffff_f000 | 0o022]), 0o777);
+    assert_eq!(sc(nr::UMASK, &[saved as usize]), 0o022);
+}
+
+fn prctl_sets_and_gets_a_15_byte_name_and_refuses_other_options() {
+    new_mm();
+    const PR_SET_NAME: usize = 15;
+    const PR_GET_NAME: usize = 16;
+    let me = crate::sched::current();
+    let saved = *me.comm.lock();
+    put(BUF2, "sh");
+    assert_eq!(sc(nr::PRCTL, &[PR_SET_NAME, BUF2]), 0);
+    assert_eq!(copy_to_user(BUF, &[0xffu8; 20]), 0);
+    assert_eq!(sc(nr::PRCTL, &[PR_GET_NAME, BUF]), 0);
+    let got = user_bytes(BUF, 20);
+    assert_eq!(&got[..16], b"sh\0\0\0\0\0\0\0\0\0\0\0\0\0\0", "the whole 16-byte comm is copied");
+    assert_eq!(&got[16..], &[0xff; 4], "no more than TASK_COMM_LEN bytes");
+    // A longer name is cut to 15 bytes and a NUL.
+    put(BUF2, "abcdefghijklmnopqrstuvwxyz");
+    assert_eq!(sc(nr::PRCTL, &[PR_SET_NAME, BUF2]), 0);
+    assert_eq!(sc(nr::PRCTL, &[PR_GET_NAME, BUF]), 0);
+    assert_eq!(&user_bytes(BUF, 16)[..], b"abcdefghijklmno\0");
+    assert_eq!(sc(nr::PRCTL, &[PR_SET_NAME, KERNEL_ADDR]), -EFAULT);
+    assert_eq!(sc(nr::PRCTL, &[PR_GET_NAME, KERNEL_ADDR]), -EFAULT);
+    assert_eq!(sc(nr::PRCTL, &[PR_GET_NAME, 0]), -EFAULT);
+    for opt in [0usize, 1, 14, 17, 9999, usize::MAX] {
+        assert_eq!(sc(nr::PRCTL, &[opt, BUF]), -EINVAL, "option {opt}");
+    }
+    *me.comm.lock() = saved;
+}
