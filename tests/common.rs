@@ -121,3 +121,25 @@ pub fn read_byte(addr: usize) -> u8 {
 pub fn kmap_depth() -> usize {
     current().kmap_ctrl_snapshot().idx
 }
+
+/// Call system call `nr` with up to six arguments, as `int $0x80` would:
+/// the registers Linux's i386 ABI puts them in, through the system-call
+/// table. Returns what would come back in eax (a value or `-errno`).
+pub fn sys(nr: i32, a: [usize; 6]) -> i32 {
+    let mut regs = crate::arch::entry::PtRegs {
+        bx: a[0] as u32,
+        cx: a[1] as u32,
+        dx: a[2] as u32,
+        si: a[3] as u32,
+        di: a[4] as u32,
+        bp: a[5] as u32,
+        orig_ax: nr as u32,
+        ..Default::default()
+    };
+    crate::arch::entry::syscall_32::ia32_sys_call_table(nr).expect("a system call we have")(&mut regs)
+}
+
+/// [`sys`] with three arguments.
+pub fn sys3(nr: i32, a: usize, b: usize, c: usize) -> i32 {
+    sys(nr, [a, b, c, 0, 0, 0])
+}

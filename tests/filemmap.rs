@@ -18,8 +18,7 @@ use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use mm::layout::PAGE_SIZE;
 
-use crate::arch::entry::PtRegs;
-use crate::arch::entry::syscall_32::{ia32_sys_call_table, nr};
+use crate::arch::entry::syscall_32::nr;
 use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user};
 use crate::arch::paging::PteFlags;
 use crate::errno::{EACCES, EBADF, EINVAL, ENODEV, ENOMEM};
@@ -29,6 +28,7 @@ use crate::mm::filemap::{UsercopyMode, set_usercopy_mode};
 use crate::mm::memory;
 use crate::mm::mm_types::MmStruct;
 use crate::mm::page_alloc::{PageHighMem, page_to_pfn, pfn_to_page};
+use super::common::{sys, sys3};
 use crate::test_case;
 use crate::tools::ktest::{Test, require_highmem};
 
@@ -58,23 +58,6 @@ const MAP_SHARED: usize = 1;
 const MAP_PRIVATE: usize = 2;
 const MAP_FAILED_LIMIT: usize = 0xffff_f000;
 
-fn sys(nr: i32, a: [usize; 6]) -> i32 {
-    let mut regs = PtRegs {
-        bx: a[0] as u32,
-        cx: a[1] as u32,
-        dx: a[2] as u32,
-        si: a[3] as u32,
-        di: a[4] as u32,
-        bp: a[5] as u32,
-        orig_ax: nr as u32,
-        ..PtRegs::default()
-    };
-    ia32_sys_call_table(nr).expect("a system call we have")(&mut regs)
-}
-
-fn sys3(nr: i32, a: usize, b: usize, c: usize) -> i32 {
-    sys(nr, [a, b, c, 0, 0, 0])
-}
 
 /// `mmap2(0, len, prot, flags, fd, pgoff)`: the address or `-errno`.
 fn mmap2(len: usize, prot: usize, flags: usize, fd: i32, pgoff: usize) -> i32 {

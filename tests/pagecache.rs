@@ -15,12 +15,12 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
 use mm::layout::PAGE_SIZE;
 
-use crate::arch::entry::PtRegs;
-use crate::arch::entry::syscall_32::{ia32_sys_call_table, nr};
+use crate::arch::entry::syscall_32::nr;
 use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user};
 use crate::errno::{EBADF, EFAULT, EINVAL, EISDIR, ENOENT, ENOMEM, ESPIPE};
 use crate::fs::{self, InodeRef};
 use crate::mm::filemap::{self, FAIL_PAGECACHE_ALLOC_AFTER, UsercopyMode, filemap_counts, lock_page, page_waitqueue, set_usercopy_mode, trylock_page, unlock_page};
+use super::common::{sys, sys3};
 use crate::test_case;
 use crate::tools::ktest::{Test, require_cpus, require_highmem, skip};
 
@@ -57,24 +57,6 @@ const O_APPEND: usize = 0o2000;
 const O_LARGEFILE: usize = 0o100000;
 const MAP_FAILED_LIMIT: usize = 0xffff_f000;
 
-/// Call system call `nr` with up to six arguments, as `int $0x80` would.
-fn sys(nr: i32, a: [usize; 6]) -> i32 {
-    let mut regs = PtRegs {
-        bx: a[0] as u32,
-        cx: a[1] as u32,
-        dx: a[2] as u32,
-        si: a[3] as u32,
-        di: a[4] as u32,
-        bp: a[5] as u32,
-        orig_ax: nr as u32,
-        ..PtRegs::default()
-    };
-    ia32_sys_call_table(nr).expect("a system call we have")(&mut regs)
-}
-
-fn sys3(nr: i32, a: usize, b: usize, c: usize) -> i32 {
-    sys(nr, [a, b, c, 0, 0, 0])
-}
 
 fn pread64(fd: i32, buf: usize, n: usize, pos: u64) -> i32 {
     sys(nr::PREAD64, [fd as usize, buf, n, pos as u32 as usize, (pos >> 32) as usize, 0])
