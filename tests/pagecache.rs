@@ -42,6 +42,7 @@ pub const TESTS: &[Test] = &[
     test_case!(running_out_of_memory_mid_write_keeps_the_file_consistent),
     test_case!(reads_and_writes_at_every_page_offset_agree_in_both_modes),
     test_case!(files_of_1_byte_to_several_mib_round_trip_in_both_modes),
+    test_case!(a_256_mib_file_round_trips_in_both_modes),
     test_case!(four_tasks_on_four_cpus_write_and_read_one_file_and_lose_nothing),
     test_case!(a_file_larger_than_lowmem_lives_in_highmem_byte_for_byte),
 ];
@@ -574,15 +575,33 @@ fn reads_and_writes_at_every_page_offset_agree_in_both_modes() {
 }
 
 fn files_of_1_byte_to_several_mib_round_trip_in_both_modes() {
-    const MAX: usize = 5 * 1024 * 1024 + 123;
+    round_trip_in_both_modes("/pagecache-sizes", &[1, 100, 4095, 4096, 4097, 8191, 3 * PAGE_SIZE + 5, (1 << 20) + 7, 5 * 1024 * 1024 + 123]);
+}
+
+/// The top of the range: a file of 256 MiB (and a few bytes, so
+/// the last page is partial), in each copy mode, written and read in
+/// pieces that do not line up with pages. At -m 3G its pages are highmem.
+fn a_256_mib_file_round_trips_in_both_modes() {
+    // 2 x 256 MiB through write() and read() in each mode: several
+    // seconds under TCG, so check runs it in the large-files configuration.
+    crate::tools::ktest::require_kernel_option("test_large_files");
+    round_trip_in_both_modes("/pagecache-256m", &[(256 << 20) + 4097]);
+}
+
+/// For each size: truncate the file, write `size` bytes of a pattern with
+/// write() in pieces of lengths that do not line up with pages, check
+/// i_size, read it back with read() in pieces of other lengths, check the
+/// end of file, and compare every byte; in each copy mode.
+fn round_trip_in_both_modes(path: &str, sizes: &[usize]) {
+    let max = *sizes.iter().max().unwrap();
     in_both_modes(|mode| {
         new_mm();
-        let (inode, fd) = new_file("/pagecache-sizes", O_RDWR);
-        let (src, dst) = (mmap_anon(MAX), mmap_anon(MAX));
-        for off in (0..MAX).step_by(1 << 16) {
-            put(src + off, &pattern(7, off, (1usize << 16).min(MAX - off)));
+        let (inode, fd) = new_file(path, O_RDWR);
+        let (src, dst) = (mmap_anon(max), mmap_anon(max));
+        for off in (0..max).step_by(1 << 16) {
+            put(src + off, &pattern(7, off, (1usize << 16).min(max - off)));
         }
-        for (k, size) in [1, 100, 4095, 4096, 4097, 8191, 3 * PAGE_SIZE + 5, (1 << 20) + 7, MAX].into_iter().enumerate() {
+        for (k, &size) in sizes.iter().enumerate() {
             assert_eq!(sys3(nr::FTRUNCATE, fd as usize, 0, 0), 0);
             assert_eq!(sys3(nr::LSEEK, fd as usize, 0, 0), 0);
             // Written in pieces whose lengths do not line up with pages...
@@ -607,10 +626,12 @@ fn files_of_1_byte_to_several_mib_round_trip_in_both_modes() {
             assert_eq!(sys3(nr::READ, fd as usize, dst, 10), 0, "then the end");
             for off in (0..size).step_by(1 << 16) {
                 let n = (1usize << 16).min(size - off);
-                assert_eq!(fnv(&get(dst + off, n)), fnv(&get(src + off, n)), "{mode:?}: a file of {size} bytes came back different at {off}");
+                assert!(same_words(&get(dst + off, n), &get(src + off, n)), "{mode:?}: a file of {size} bytes came back different at {off}");
             }
         }
         done_with(&inode, fd);
+        assert_eq!(sys3(nr::MUNMAP, src, max, 0), 0);
+        assert_eq!(sys3(nr::MUNMAP, dst, max, 0), 0);
     });
 }
 
@@ -669,17 +690,25 @@ fn four_tasks_on_four_cpus_write_and_read_one_file_and_lose_nothing() {
 
 /// `a == b`, compared a u32 at a time (byte-wise memcmp is slow under TCG).
 fn same_words(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.chunks_exact(4).zip(b.chunks_exact(4)).all(|(x, y)| u32::from_ne_bytes(x.try_into().unwrap()) == u32::from_ne_bytes(y.try_into().unwrap())) && a.len().is_multiple_of(4)
+    let word = |w: &[u8]| u32::from_ne_bytes(w.try_into().unwrap());
+    a.len() == b.len()
+        && a.chunks_exact(4).zip(b.chunks_exact(4)).all(|(x, y)| word(x) == word(y))
+        && a[a.len() / 4 * 4..] == b[b.len() / 4 * 4..]
 }
 
 /// U23: a file larger than all of lowmem (896 MiB at -m 3G) can only
-/// live in highmem; written through write() in 1 MiB pieces (each stamped
-/// with its number), every page is highmem, and read() gives back every
-/// piece byte for byte.
+/// live in highmem and survives write, read, mmap and read again byte for
+/// byte: written through write() in 1 MiB pieces (each stamped with its
+/// number), every page is highmem; read() (usercopy=local) gives back
+/// every piece; a shared mapping of the whole file shows every piece and
+/// takes a second stamp in each through stores (filemap_fault, then the
+/// write faults of a shared mapping); after munmap, read() again, now in
+/// the old copy mode (usercopy=atomic), gives back both stamps and the
+/// rest of every piece.
 fn a_file_larger_than_lowmem_lives_in_highmem_byte_for_byte() {
     const CHUNK: usize = 1 << 20;
-    // Nearly a gigabyte through write() and read() takes 20-30 s under
-    // TCG: check runs it in one configuration, not in each.
+    // Nearly a gigabyte through write(), read(), a mapping and read()
+    // again takes 30-40 s under TCG: check runs it in one configuration.
     crate::tools::ktest::require_kernel_option("test_large_files");
     require_highmem();
     let lowmem = crate::mm::page_alloc::max_low_pfn() * PAGE_SIZE;
@@ -688,6 +717,7 @@ fn a_file_larger_than_lowmem_lives_in_highmem_byte_for_byte() {
     if free_high < size + 64 * CHUNK {
         skip(format_args!("needs highmem for a file larger than lowmem: {} MiB, {} MiB of highmem free (boot with -m 3G)", size >> 20, free_high >> 20));
     }
+    let mode_before = filemap::usercopy_mode();
     new_mm();
     let (inode, fd) = new_file("/pagecache-u23", O_WRONLY);
     let (src, dst) = (mmap_anon(CHUNK), mmap_anon(CHUNK));
@@ -702,16 +732,39 @@ fn a_file_larger_than_lowmem_lives_in_highmem_byte_for_byte() {
     assert_eq!(pages, size / PAGE_SIZE);
     assert_eq!(high, pages, "every page of a file larger than lowmem is highmem");
     assert_eq!(sys3(nr::CLOSE, fd as usize, 0, 0), 0);
-    let fd = open("/pagecache-u23", O_RDONLY);
+    let fd = open("/pagecache-u23", O_RDWR);
+    set_usercopy_mode(UsercopyMode::Local);
     let mut want = pattern(8, 0, CHUNK);
     for c in 0..size / CHUNK {
         assert_eq!(sys3(nr::READ, fd as usize, dst, CHUNK), CHUNK as i32, "piece {c}");
         want[..4].copy_from_slice(&(c as u32).to_le_bytes());
-        assert!(same_words(&get(dst, CHUNK), &want), "piece {c} of the file came back different");
+        assert!(same_words(&get(dst, CHUNK), &want), "piece {c} of the file came back different from read()");
     }
     let t2 = crate::arch::cpu::rdtsc();
     assert_eq!(sys3(nr::READ, fd as usize, dst, CHUNK), 0);
-    log::info!("pagecache: U23 file of {} MiB (lowmem {} MiB): write {} Mcycles, read and compare {} Mcycles",
-        size >> 20, lowmem >> 20, (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000);
+    // The whole file in one shared mapping: each piece read through it,
+    // then a second stamp stored into it.
+    let map = sys(nr::MMAP2, [0, size, 3, 1, fd as usize, 0]) as u32 as usize;
+    assert!(map < MAP_FAILED_LIMIT, "mmap2 of the whole {} MiB file: {}", size >> 20, map as i32);
+    for c in 0..size / CHUNK {
+        want[..4].copy_from_slice(&(c as u32).to_le_bytes());
+        assert!(same_words(&get(map + c * CHUNK, CHUNK), &want), "piece {c} of the file came back different through the mapping");
+        put(map + c * CHUNK + 4, &(!(c as u32)).to_le_bytes());
+    }
+    assert_eq!(sys3(nr::MUNMAP, map, size, 0), 0);
+    let t3 = crate::arch::cpu::rdtsc();
+    set_usercopy_mode(UsercopyMode::Atomic);
+    assert_eq!(sys3(nr::LSEEK, fd as usize, 0, 0), 0);
+    for c in 0..size / CHUNK {
+        assert_eq!(sys3(nr::READ, fd as usize, dst, CHUNK), CHUNK as i32, "piece {c}");
+        want[..4].copy_from_slice(&(c as u32).to_le_bytes());
+        want[4..8].copy_from_slice(&(!(c as u32)).to_le_bytes());
+        assert!(same_words(&get(dst, CHUNK), &want), "piece {c} came back different from read() after the stores through the mapping");
+    }
+    let t4 = crate::arch::cpu::rdtsc();
+    set_usercopy_mode(mode_before);
+    assert_eq!(inode.page_counts(), (pages, pages), "still every page in the page cache, in highmem");
+    log::info!("pagecache: U23 file of {} MiB (lowmem {} MiB): write {} Mcycles, read {} Mcycles, mapping {} Mcycles, read again {} Mcycles",
+        size >> 20, lowmem >> 20, (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, (t3 - t2) / 1_000_000, (t4 - t3) / 1_000_000);
     done_with(&inode, fd);
 }
