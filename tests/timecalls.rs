@@ -4,7 +4,9 @@
 //! `clock_gettime` (32-bit timespec), `clock_gettime64` (64-bit),
 //! `gettimeofday`, `clock_nanosleep`, `gettid`, `set_robust_list`,
 //! `umask` (per task, applied by `mkdir`/`open`), `prctl(PR_SET_NAME /
-//! PR_GET_NAME)`; each hostile argument with Linux 6.1's errno.
+//! PR_GET_NAME)`; the wall clock from the CMOS RTC and the calls that set
+//! it (`settimeofday`, `clock_settime(64)`, `time`); each hostile
+//! argument with Linux 6.1's errno.
 
 use alloc::vec::Vec;
 
@@ -27,6 +29,9 @@ pub const TESTS: &[Test] = &[
     test_case!(gettid_is_the_pid_and_set_robust_list_wants_the_i386_head_size),
     test_case!(umask_returns_the_old_mask_and_mkdir_and_open_apply_the_new_one),
     test_case!(prctl_sets_and_gets_a_15_byte_name_and_refuses_other_options),
+    test_case!(clock_realtime_starts_at_the_rtc_date_and_runs_with_the_monotonic_clock),
+    test_case!(settimeofday_clock_settime_and_time_move_and_read_only_the_realtime_clock),
+    test_case!(settimeofday_and_clock_settime_refuse_as_linux_and_change_nothing),
 ];
 
 /// Where the tests put their structures and strings (the data pages).
@@ -324,4 +329,127 @@ fn prctl_sets_and_gets_a_15_byte_name_and_refuses_other_options() {
         assert_eq!(sc(nr::PRCTL, &[opt, BUF]), -EINVAL, "option {opt}");
     }
     *me.comm.lock() = saved;
+}
+
+/// 2024-01-01 00:00:00 UTC: QEMU's RTC keeps the host's UTC time, and
+/// no host running this suite is older.
+const JAN_2024: u64 = 1_704_067_200;
+
+fn clock_realtime_starts_at_the_rtc_date_and_runs_with_the_monotonic_clock() {
+    new_mm();
+    let rtc = crate::arch::rtc::mach_get_cmos_time().expect("QEMU's CMOS RTC reads") as u64;
+    let real = gettime64(0) / NSEC_PER_SEC;
+    assert!(rtc >= JAN_2024, "the RTC reads {rtc} s: before 2024");
+    // The RTC ticks whole seconds; the clock was set from it at boot and
+    // has run on the TSC since: they agree within a second or two.
+    assert!(real.abs_diff(rtc) <= 2, "CLOCK_REALTIME {real} s, the RTC {rtc} s");
+    // Realtime is monotonic plus a fixed offset: across a sleep both move
+    // by the same amount.
+    let (r0, m0) = (gettime64(0), gettime64(1));
+    crate::sched::timer::msleep(20);
+    let (m1, r1) = (gettime64(1), gettime64(0));
+    let before = r0 as i128 - m0 as i128;
+    let after = r1 as i128 - m1 as i128;
+    assert!((after - before).abs() < 2_000_000, "realtime - monotonic moved from {before} to {after} ns");
+    // The coarse realtime clock has the same offset, to a tick or two.
+    let coarse = gettime64(5) as i128 - gettime64(6) as i128;
+    assert!((coarse - after).abs() < 3 * (NSEC_PER_SEC / crate::sched::core::HZ) as i128, "coarse offset {coarse}, fine {after}");
+}
+
+/// A 32-bit `struct timeval` (or `struct timezone`) at `addr`.
+fn put_pair(addr: usize, a: i32, b: i32) -> usize {
+    let mut v = [0u8; 8];
+    v[..4].copy_from_slice(&a.to_le_bytes());
+    v[4..].copy_from_slice(&b.to_le_bytes());
+    assert_eq!(copy_to_user(addr, &v), 0);
+    addr
+}
+
+/// Put CLOCK_REALTIME back where it would be had no test moved it.
+fn restore_realtime(offset: i128) {
+    let now = gettime64(1) as i128 + offset;
+    crate::time::set_realtime_ns(now as u64);
+    assert_eq!(sc(nr::SETTIMEOFDAY, &[0, put_pair(BUF2, 0, 0)]), 0);
+}
+
+fn settimeofday_clock_settime_and_time_move_and_read_only_the_realtime_clock() {
+    new_mm();
+    let offset = gettime64(0) as i128 - gettime64(1) as i128;
+    // settimeofday: 2001-09-09 01:46:40 UTC and half a second.
+    let mono = gettime64(1);
+    assert_eq!(sc(nr::SETTIMEOFDAY, &[put_pair(BUF, 1_000_000_000, 500_000), put_pair(BUF2, -60, 1)]), 0);
+    let real = gettime64(0);
+    assert!((1_000_000_000 * NSEC_PER_SEC + 500_000_000..1_000_000_002 * NSEC_PER_SEC).contains(&real), "after settimeofday: {real} ns");
+    assert!(gettime64(1) >= mono, "the monotonic clock did not jump back");
+    assert!(gettime64(1) - mono < NSEC_PER_SEC, "nor forward");
+    // gettimeofday hands back the time and the timezone just set.
+    assert_eq!(sc(nr::GETTIMEOFDAY, &[BUF, BUF2]), 0);
+    let (tv, tz) = (user_bytes(BUF, 8), user_bytes(BUF2, 8));
+    assert!((1_000_000_000..1_000_000_002).contains(&u32_at(&tv, 0)), "gettimeofday: {} s", u32_at(&tv, 0));
+    assert_eq!((u32_at(&tz, 0) as i32, u32_at(&tz, 4)), (-60, 1), "sys_tz as set");
+    // time(): the seconds, returned and stored.
+    assert_eq!(copy_to_user(BUF, &[0xffu8; 8]), 0);
+    let t = sc(nr::TIME, &[BUF]);
+    assert!((1_000_000_000..1_000_000_002).contains(&t), "time() {t}");
+    assert_eq!(u32_at(&user_bytes(BUF, 8), 0) as i32, t, "time() stores what it returns");
+    assert_eq!(u32_at(&user_bytes(BUF, 8), 4), 0xffff_ffff, "and only 4 bytes");
+    assert!(sc(nr::TIME, &[0]) >= t, "time(NULL)");
+    // clock_settime64 past 2038 (where the 32-bit calls cannot go).
+    let mut ts = [0u8; 16];
+    ts[..8].copy_from_slice(&(1u64 << 32).to_le_bytes());
+    ts[8..12].copy_from_slice(&7i32.to_le_bytes());
+    assert_eq!(copy_to_user(BUF, &ts), 0);
+    assert_eq!(sc(nr::CLOCK_SETTIME64, &[0, BUF]), 0);
+    let real = gettime64(0);
+    assert!(((1u64 << 32) * NSEC_PER_SEC..((1u64 << 32) + 2) * NSEC_PER_SEC).contains(&real), "after clock_settime64: {real}");
+    // clock_settime, 32-bit: 1234567890 s.
+    assert_eq!(sc(nr::CLOCK_SETTIME, &[0, put_pair(BUF, 1_234_567_890, 0)]), 0);
+    let real = gettime32(0) / NSEC_PER_SEC;
+    assert!((1_234_567_890..1_234_567_892).contains(&real), "after clock_settime: {real}");
+    restore_realtime(offset);
+    assert!(gettime64(0) / NSEC_PER_SEC >= JAN_2024, "the date is back");
+}
+
+fn settimeofday_and_clock_settime_refuse_as_linux_and_change_nothing() {
+    new_mm();
+    let offset = gettime64(0) as i128 - gettime64(1) as i128;
+    let unchanged = || {
+        let now = gettime64(0) as i128 - gettime64(1) as i128;
+        assert!((now - offset).abs() < 5_000_000, "CLOCK_REALTIME moved: offset {offset} -> {now}");
+    };
+    // settimeofday: tv_usec out of range, a negative second, a timezone
+    // beyond 15 hours (with a good tv: nothing is set), bad pointers.
+    for (sec, usec) in [(5, 1_000_000), (5, -1), (-1, 0)] {
+        assert_eq!(sc(nr::SETTIMEOFDAY, &[put_pair(BUF, sec, usec), 0]), -EINVAL, "tv {sec} s {usec} us");
+    }
+    for west in [15 * 60 + 1, -15 * 60 - 1] {
+        assert_eq!(sc(nr::SETTIMEOFDAY, &[put_pair(BUF, 5, 0), put_pair(BUF2, west, 0)]), -EINVAL, "tz_minuteswest {west}");
+    }
+    assert_eq!(sc(nr::SETTIMEOFDAY, &[KERNEL_ADDR, 0]), -EFAULT);
+    assert_eq!(sc(nr::SETTIMEOFDAY, &[put_pair(BUF, 5, 0), KERNEL_ADDR]), -EFAULT);
+    assert_eq!(sc(nr::SETTIMEOFDAY, &[0, 0]), 0, "nothing to set");
+    unchanged();
+    // clock_settime: only CLOCK_REALTIME (the id is checked before the
+    // pointer), a good timespec, a readable pointer.
+    for call in [nr::CLOCK_SETTIME, nr::CLOCK_SETTIME64] {
+        for id in [1usize, 4, 5, 6, 7, 2, 11, 99, usize::MAX] {
+            assert_eq!(sc(call, &[id, KERNEL_ADDR]), -EINVAL, "call {call}: clock {id} cannot be set");
+        }
+        assert_eq!(sc(call, &[0, KERNEL_ADDR]), -EFAULT, "call {call}");
+        assert_eq!(sc(call, &[0, 0]), -EFAULT, "call {call}: NULL");
+    }
+    for (sec, nsec) in [(5, 1_000_000_000), (5, -1), (-1, 0)] {
+        assert_eq!(sc(nr::CLOCK_SETTIME, &[0, put_pair(BUF, sec, nsec)]), -EINVAL, "timespec {sec} s {nsec} ns");
+    }
+    let mut ts = [0u8; 16];
+    ts[..8].copy_from_slice(&(-1i64).to_le_bytes());
+    assert_eq!(copy_to_user(BUF, &ts), 0);
+    assert_eq!(sc(nr::CLOCK_SETTIME64, &[0, BUF]), -EINVAL, "a negative 64-bit second");
+    ts[..8].copy_from_slice(&(1i64 << 40).to_le_bytes());
+    assert_eq!(copy_to_user(BUF, &ts), 0);
+    assert_eq!(sc(nr::CLOCK_SETTIME64, &[0, BUF]), -EINVAL, "past 2262, where nanoseconds in 64 bits end");
+    // time() with a pointer it cannot write.
+    assert_eq!(sc(nr::TIME, &[KERNEL_ADDR]), -EFAULT);
+    unchanged();
+    restore_realtime(offset);
 }

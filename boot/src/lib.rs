@@ -19,6 +19,7 @@ pub mod info;
 pub mod initramfs;
 pub mod multiboot1;
 pub mod multiboot2;
+pub mod rtc;
 
 #[cfg(target_os = "none")]
 pub mod entry;

@@ -179,6 +179,8 @@ fn init_interrupts() {
     console::enable_rx_interrupt();
 
     apic::calibrate_timer(crate::sched::core::HZ);
+    // The wall clock from the CMOS RTC (Linux timekeeping_init).
+    crate::time::timekeeping_init();
     apic::start_timer();
     crate::smp::set_cpu_online(0);
     cpu::local_irq_enable();

@@ -17,5 +17,5 @@ pub mod lib;
 pub mod mm;
 
 pub use entry::switch;
-pub use kernel::{acpi, apic, cpu, fpu, gdt, idt, ioapic, irq, percpu, qemu, signal, smpboot, tls, traps, tsc};
+pub use kernel::{acpi, apic, cpu, fpu, gdt, idt, ioapic, irq, percpu, qemu, rtc, signal, smpboot, tls, traps, tsc};
 pub use mm::{extable, paging, tlb};

@@ -182,6 +182,11 @@ pub mod nr {
     pub const SET_ROBUST_LIST: i32 = 311;
     pub const CLOCK_GETTIME64: i32 = 403;
     pub const CLOCK_NANOSLEEP_TIME64: i32 = 407;
+    // Setting the wall clock, and time() (time.rs).
+    pub const TIME: i32 = 13;
+    pub const SETTIMEOFDAY: i32 = 79;
+    pub const CLOCK_SETTIME: i32 = 264;
+    pub const CLOCK_SETTIME64: i32 = 404;
 }
 
 /// The handler for system call `nr`, if there is one (Linux indexes
@@ -286,6 +291,10 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::SET_ROBUST_LIST => crate::futex::sys_set_robust_list,
         nr::CLOCK_GETTIME64 => crate::time::sys_clock_gettime64,
         nr::CLOCK_NANOSLEEP_TIME64 => crate::time::sys_clock_nanosleep_time64,
+        nr::TIME => crate::time::sys_time,
+        nr::SETTIMEOFDAY => crate::time::sys_settimeofday,
+        nr::CLOCK_SETTIME => crate::time::sys_clock_settime,
+        nr::CLOCK_SETTIME64 => crate::time::sys_clock_settime64,
         _ => return None,
     })
 }

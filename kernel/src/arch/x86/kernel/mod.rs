@@ -12,6 +12,7 @@
 //! | `irq`     | `kernel/irq.c`                    |
 //! | `percpu`  | `kernel/setup_percpu.c`           |
 //! | `qemu`    | (none: QEMU's isa-debug-exit)     |
+//! | `rtc`     | `kernel/rtc.c`, `drivers/rtc/rtc-mc146818-lib.c` |
 //! | `smpboot` | `kernel/smpboot.c`, `realmode/rm/trampoline_32.S` |
 //! | `tls`     | `kernel/tls.c`                    |
 //! | `traps`   | `kernel/traps.c`, `mm/fault.c`    |
@@ -26,6 +27,7 @@ pub mod ioapic;
 pub mod irq;
 pub mod percpu;
 pub mod qemu;
+pub mod rtc;
 pub mod signal;
 pub mod smpboot;
 pub mod tls;
