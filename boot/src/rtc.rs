@@ -167,7 +167,10 @@ mod tests {
         assert_eq!(n, 84_006, "days in 1970..2200");
     }
 
-    fn regs(sec: u8, min: u8, hour: u8, mday: u8, mon: u8, year: u8, century: u8, reg_b: u8) -> CmosRegs {
+    /// The registers in CMOS order: sec, min, hour, day, month, year,
+    /// century; then register B.
+    fn regs(r: [u8; 7], reg_b: u8) -> CmosRegs {
+        let [sec, min, hour, mday, mon, year, century] = r;
         CmosRegs { sec, min, hour, mday, mon, year, century, reg_b }
     }
 
@@ -175,15 +178,15 @@ mod tests {
     fn bcd_and_binary_registers_decode_to_the_same_time() {
         let want = RtcTime { year: 2026, mon: 11, mday: 30, hour: 4, min: 23, sec: 59 };
         // QEMU's default: BCD, 24-hour, century register 0x20.
-        assert_eq!(decode(regs(0x59, 0x23, 0x04, 0x30, 0x11, 0x26, 0x20, RTC_24H)), Ok(want));
-        assert_eq!(decode(regs(59, 23, 4, 30, 11, 26, 20, RTC_24H | RTC_DM_BINARY)), Ok(want));
+        assert_eq!(decode(regs([0x59, 0x23, 0x04, 0x30, 0x11, 0x26, 0x20], RTC_24H)), Ok(want));
+        assert_eq!(decode(regs([59, 23, 4, 30, 11, 26, 20], RTC_24H | RTC_DM_BINARY)), Ok(want));
         assert_eq!(bcd2bin(0x99), 99);
         assert_eq!(bcd2bin(0x00), 0);
     }
 
     #[test]
     fn without_a_century_register_years_below_70_are_20xx() {
-        let t = |yy| decode(regs(0, 0, 0, 1, 1, yy, 0, RTC_24H)).unwrap().year;
+        let t = |yy| decode(regs([0, 0, 0, 1, 1, yy, 0], RTC_24H)).unwrap().year;
         assert_eq!(t(0x26), 2026);
         assert_eq!(t(0x69), 2069);
         assert_eq!(t(0x70), 1970);
@@ -192,7 +195,7 @@ mod tests {
 
     #[test]
     fn twelve_hour_mode_folds_am_and_pm_into_24_hours() {
-        let h = |hour| decode(regs(0, 0, hour, 1, 1, 0x26, 0x20, 0)).map(|t| t.hour);
+        let h = |hour| decode(regs([0, 0, hour, 1, 1, 0x26, 0x20], 0)).map(|t| t.hour);
         assert_eq!(h(0x12), Ok(0), "12 AM is midnight");
         assert_eq!(h(0x01), Ok(1));
         assert_eq!(h(0x11), Ok(11));
@@ -206,16 +209,16 @@ mod tests {
     #[test]
     fn an_impossible_time_is_refused_naming_the_field() {
         let b = RTC_24H;
-        assert_eq!(decode(regs(0, 0, 0, 1, 0x13, 0x26, 0x20, b)), Err("month"));
-        assert_eq!(decode(regs(0, 0, 0, 1, 0x00, 0x26, 0x20, b)), Err("month"));
-        assert_eq!(decode(regs(0, 0, 0, 0x29, 0x02, 0x26, 0x20, b)), Err("day of month"), "2026 is not a leap year");
-        assert_eq!(decode(regs(0, 0, 0, 0x29, 0x02, 0x28, 0x20, b)).map(|t| t.mday), Ok(29), "2028 is");
-        assert_eq!(decode(regs(0, 0, 0, 0x31, 0x04, 0x26, 0x20, b)), Err("day of month"));
-        assert_eq!(decode(regs(0, 0, 0, 0x00, 0x04, 0x26, 0x20, b)), Err("day of month"));
-        assert_eq!(decode(regs(0, 0, 0x24, 1, 1, 0x26, 0x20, b)), Err("hour"));
-        assert_eq!(decode(regs(0, 0x60, 0, 1, 1, 0x26, 0x20, b)), Err("minute"));
-        assert_eq!(decode(regs(0x60, 0, 0, 1, 1, 0x26, 0x20, b)), Err("second"));
+        assert_eq!(decode(regs([0, 0, 0, 1, 0x13, 0x26, 0x20], b)), Err("month"));
+        assert_eq!(decode(regs([0, 0, 0, 1, 0x00, 0x26, 0x20], b)), Err("month"));
+        assert_eq!(decode(regs([0, 0, 0, 0x29, 0x02, 0x26, 0x20], b)), Err("day of month"), "2026 is not a leap year");
+        assert_eq!(decode(regs([0, 0, 0, 0x29, 0x02, 0x28, 0x20], b)).map(|t| t.mday), Ok(29), "2028 is");
+        assert_eq!(decode(regs([0, 0, 0, 0x31, 0x04, 0x26, 0x20], b)), Err("day of month"));
+        assert_eq!(decode(regs([0, 0, 0, 0x00, 0x04, 0x26, 0x20], b)), Err("day of month"));
+        assert_eq!(decode(regs([0, 0, 0x24, 1, 1, 0x26, 0x20], b)), Err("hour"));
+        assert_eq!(decode(regs([0, 0x60, 0, 1, 1, 0x26, 0x20], b)), Err("minute"));
+        assert_eq!(decode(regs([0x60, 0, 0, 1, 1, 0x26, 0x20], b)), Err("second"));
         // A chip that floats reads all ones: 0xff is no BCD at all.
-        assert!(decode(regs(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)).is_err());
+        assert!(decode(regs([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 0xff)).is_err());
     }
 }
