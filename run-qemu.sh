@@ -322,7 +322,7 @@ ISO_IMAGE="$REPO/target/kernel.iso"
 # Build a GRUB rescue ISO ($ISO_IMAGE) that boots $1 with multiboot2 and
 # command line $2, and with INITRD (if set) as a multiboot 2 module.
 make_iso() {
-    local elf="$1" args="$2" iso_dir="$REPO/target/iso" module=""
+    local elf="$1" args="$2" iso_dir="${ISO_IMAGE%.iso}-root" module=""
     rm -rf "$iso_dir"; mkdir -p "$iso_dir/boot/grub"
     # Without its debug sections (symbols stay): GRUB reads the file
     # through QEMU's emulated CD drive under TCG, and the debug build's

@@ -143,6 +143,9 @@ TEST_INITRAMFS_BUSYBOX=0
 # The user programs are built once per run of this script.
 USER_PROGRAMS_BUILT=0
 make_test_initramfs() {
+    # Made once before suites run in parallel (run_suites): each job would
+    # otherwise rebuild the same tree under the others' feet.
+    [ "${TEST_INITRAMFS_READY:-0}" = 1 ] && return 0
     command -v cpio >/dev/null 2>&1 || die "cpio not found: the suite's initramfs is made with it (./run-qemu.sh setup installs it)"
     local root="$REPO/target/initramfs-root"
     rm -rf "$root"; mkdir -p "$root/data/sub" "$root/tmp"
@@ -203,7 +206,7 @@ PY
 # in the current configuration, with the suite's initramfs (tests/ramfs.rs
 # reads it; an --initrd of the caller's is not used here).
 run_suite() {
-    local filter="$1" logdir="$REPO/target/ktest"
+    local filter="$1" logdir="$REPO/target/ktest${SUITE_LOG_TAG:+/$SUITE_LOG_TAG}"
     mkdir -p "$logdir"
     make_test_initramfs
     local INITRD="$TEST_INITRAMFS"
@@ -584,6 +587,64 @@ in_config() {
     "$@"
 }
 
+# run_suites: the suite runs listed on stdin, one a line, as
+# "ASSIGNMENT;ASSIGNMENT...|FILTER" (in_config's assignments, separated by
+# ';' since APPEND may hold spaces; an empty FILTER is the whole suite),
+# CHECK_JOBS (default 2, the machine's cores) at a time. Most boots are
+# -smp 1, one busy host thread each under TCG, so two at once take little
+# longer than one. Each job has its own log directory (target/ktest/jobN)
+# and ISO image, and its totals come back through files; its output is
+# printed whole, in the list's order, as soon as it and those before it
+# are done. A job that fails counts as in a sequential run.
+run_suites() {
+    local specs=() line dir="$REPO/target/ktest/jobs"
+    while IFS= read -r line; do [ -n "${line// /}" ] && specs+=("$line"); done
+    rm -rf "$dir"; mkdir -p "$dir"
+    make_test_initramfs
+    local TEST_INITRAMFS_READY=1 i jobs_max="${CHECK_JOBS:-2}"
+    SUITE_JOB_NEXT=0
+    for i in "${!specs[@]}"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+            wait -n || true
+            print_suite_jobs "$dir"
+        done
+        { ( run_suite_job "$i" "${specs[$i]}" "$dir" ) >"$dir/$i.out" 2>&1; touch "$dir/$i.done"; } &
+    done
+    wait || true
+    print_suite_jobs "$dir"
+    # Totals and failures of every job, in order.
+    for i in "${!specs[@]}"; do
+        if [ -f "$dir/$i.res" ]; then
+            local p f k; read -r p f k <"$dir/$i.res"
+            TOTAL_PASSED=$((TOTAL_PASSED + p)); TOTAL_FAILED=$((TOTAL_FAILED + f)); TOTAL_SKIPPED=$((TOTAL_SKIPPED + k))
+            while IFS= read -r line; do [ -n "$line" ] && FAILED_NAMES+=("$line"); done <"$dir/$i.names"
+        else
+            fail "suite job '${specs[$i]}' ended without its totals (see $dir/$i.out)"
+        fi
+    done
+}
+
+# One line of run_suites, in a subshell: run_suite_job INDEX SPEC DIR.
+run_suite_job() {
+    local i="$1" spec="$2" dir="$3" assigns=()
+    IFS=';' read -ra assigns <<<"${spec%%|*}"
+    TOTAL_PASSED=0 TOTAL_FAILED=0 TOTAL_SKIPPED=0 FAILED_NAMES=()
+    SUITE_LOG_TAG="job$i" ISO_IMAGE="$REPO/target/kernel-job$i.iso"
+    in_config "${assigns[@]}" run_suite "${spec#*|}" || fail "suite job '$spec': run_suite failed"
+    printf '%s\n' "${FAILED_NAMES[@]}" >"$dir/$i.names"
+    echo "$TOTAL_PASSED $TOTAL_FAILED $TOTAL_SKIPPED" >"$dir/$i.res"
+}
+
+# Print the finished jobs' output from SUITE_JOB_NEXT on, in order,
+# stopping at the first not yet finished.
+print_suite_jobs() {
+    local dir="$1"
+    while [ -f "$dir/$SUITE_JOB_NEXT.done" ]; do
+        cat "$dir/$SUITE_JOB_NEXT.out"
+        SUITE_JOB_NEXT=$((SUITE_JOB_NEXT + 1))
+    done
+}
+
 # ./run-qemu.sh check: what CI runs after the set-up.
 check_all() {
     local start=$SECONDS
@@ -596,48 +657,55 @@ check_all() {
     # The user programs' output under this kernel against Linux's: one boot.
     in_config check_user_kernel
 
-    # The whole suite on both boot paths with the default machine, and on
-    # 2 and 4 CPUs (the scheduler and SMP tests adapt to the CPU count),
-    # each CPU count in both copy modes (issue 11): usercopy=local, the
-    # default (Linux v6.x: kmap_local, the fault taken under it), and
-    # usercopy=atomic (before v6.0: prefault, kmap_atomic, the kmap()
-    # fallback). The atomic runs double as other configurations, to keep
-    # check's time: -smp 1 through GRUB, -smp 4 with the guard slots.
-    in_config run_suite ""
-    in_config ISO=1 APPEND="usercopy=atomic" run_suite ""
-    in_config SMP=2 run_suite ""
-    in_config SMP=2 APPEND="usercopy=atomic" run_suite ""
-    in_config SMP=4 run_suite ""
-    # The highmem debug modes: guard slots between kmap_local mappings (on
-    # four CPUs, in the old copy mode: kmap_atomic shares the slot stack),
-    # and force-map (lowmem through the slots too) on a machine with
-    # 512 MiB, i.e. no highmem at all.
-    in_config SMP=4 APPEND="debug_kmap_local usercopy=atomic" run_suite ""
-    in_config MEM=512M APPEND="debug_kmap_local_force_map" run_suite ""
-    # User page tables in lowmem (Linux's userpte=nohigh) instead of highmem:
-    # the user-space tests must give the same results.
-    in_config APPEND="userpte=nohigh" run_suite "user::,exec::,files::"
-    # The large files: U23 (larger than lowmem: write, read, mmap, read
-    # again, in both copy modes) and a 256 MiB file in each copy mode, in
-    # this configuration only.
-    in_config SMP=2 APPEND="test_large_files" run_suite "pagecache::a_file_larger_than_lowmem,pagecache::a_256_mib_file"
-    # No highmem at all, no debug option: every test passes or says what it
-    # lacks (needs highmem); -m 32M is the smallest machine that boots.
-    in_config MEM=512M run_suite ""
-    in_config MEM=32M run_suite ""
-
-    # Zones and totals under each memory size (3G, 512M and 32M ran above):
-    # from a machine barely big enough, through exactly 896 MiB (all
-    # lowmem) and 1 GiB (a little highmem), to RAM moved above 4 GiB.
-    local m
-    for m in 64M 128M 896M 1G 3584M 4G; do
-        in_config MEM=$m run_suite "mm::zones"
-    done
-    # Eight CPUs (NR_CPUS): the scheduler, SMP, interrupt and kmap_local
-    # tests (more vCPUs than host cores: slower, same behaviour).
-    in_config SMP=8 run_suite "sched::,smp::,irq::,kmap_local::,acpi::"
-    # A little highmem, through GRUB, on two CPUs: the kmap suites.
-    in_config MEM=1G SMP=2 ISO=1 run_suite "kmap"
+    # The in-kernel suite in every configuration, two boots at a time
+    # (run_suites; a line is "ASSIGNMENTS|FILTER"). What each line is for:
+    # - the whole suite on both boot paths with the default machine, and
+    #   on 2 and 4 CPUs (the scheduler and SMP tests adapt to the CPU
+    #   count), each CPU count in both copy modes (issue 11):
+    #   usercopy=local, the default (Linux v6.x: kmap_local, the fault
+    #   taken under it), and usercopy=atomic (before v6.0: prefault,
+    #   kmap_atomic, the kmap() fallback). The atomic runs double as other
+    #   configurations, to keep check's time: -smp 1 through GRUB, -smp 4
+    #   with the guard slots;
+    # - the highmem debug modes: guard slots between kmap_local mappings
+    #   (on four CPUs, in the old copy mode: kmap_atomic shares the slot
+    #   stack), and force-map (lowmem through the slots too) on a machine
+    #   with 512 MiB, i.e. no highmem at all;
+    # - user page tables in lowmem (Linux's userpte=nohigh) instead of
+    #   highmem: the user-space tests must give the same results;
+    # - the large files: U23 (larger than lowmem: write, read, mmap, read
+    #   again, in both copy modes) and a 256 MiB file in each copy mode,
+    #   in this configuration only;
+    # - no highmem at all, no debug option: every test passes or says what
+    #   it lacks (needs highmem); -m 32M is the smallest machine that boots;
+    # - zones and totals under each memory size (3G, 512M and 32M above):
+    #   from a machine barely big enough, through exactly 896 MiB (all
+    #   lowmem) and 1 GiB (a little highmem), to RAM moved above 4 GiB;
+    # - eight CPUs (NR_CPUS): the scheduler, SMP, interrupt and kmap_local
+    #   tests (more vCPUs than host cores: slower, same behaviour);
+    # - a little highmem, through GRUB, on two CPUs: the kmap suites.
+    # The longest first, so that the two lanes end together.
+    run_suites <<'SUITES'
+ISO=1;APPEND=usercopy=atomic|
+|
+SMP=2|
+SMP=2;APPEND=usercopy=atomic|
+SMP=4|
+SMP=4;APPEND=debug_kmap_local usercopy=atomic|
+MEM=512M;APPEND=debug_kmap_local_force_map|
+MEM=512M|
+SMP=2;APPEND=test_large_files|pagecache::a_file_larger_than_lowmem,pagecache::a_256_mib_file
+MEM=32M|
+APPEND=userpte=nohigh|user::,exec::,files::
+SMP=8|sched::,smp::,irq::,kmap_local::,acpi::
+MEM=1G;SMP=2;ISO=1|kmap
+MEM=64M|mm::zones
+MEM=128M|mm::zones
+MEM=896M|mm::zones
+MEM=1G|mm::zones
+MEM=3584M|mm::zones
+MEM=4G|mm::zones
+SUITES
 
     check_empty_selection
     check_scenarios
