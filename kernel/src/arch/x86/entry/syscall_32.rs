@@ -182,6 +182,8 @@ pub mod nr {
     pub const SET_ROBUST_LIST: i32 = 311;
     pub const CLOCK_GETTIME64: i32 = 403;
     pub const CLOCK_NANOSLEEP_TIME64: i32 = 407;
+    pub const PROCESS_VM_READV: i32 = 347;
+    pub const PROCESS_VM_WRITEV: i32 = 348;
 }
 
 /// The handler for system call `nr`, if there is one (Linux indexes
@@ -286,6 +288,8 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::SET_ROBUST_LIST => crate::futex::sys_set_robust_list,
         nr::CLOCK_GETTIME64 => crate::time::sys_clock_gettime64,
         nr::CLOCK_NANOSLEEP_TIME64 => crate::time::sys_clock_nanosleep_time64,
+        nr::PROCESS_VM_READV => crate::mm::process_vm_access::sys_process_vm_readv,
+        nr::PROCESS_VM_WRITEV => crate::mm::process_vm_access::sys_process_vm_writev,
         _ => return None,
     })
 }
