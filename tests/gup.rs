@@ -35,6 +35,7 @@ pub const TESTS: &[Test] = &[
     test_case!(u30_a_gup_write_into_another_mms_untouched_page_populates_that_mm_only),
     test_case!(a_remote_read_of_an_untouched_page_maps_the_zero_page_in_the_target),
     test_case!(a_remote_write_into_a_page_shared_since_fork_copies_it_for_the_target_only),
+    test_case!(a_remote_cow_break_reaches_the_target_running_on_another_cpu),
     test_case!(gup_refuses_holes_and_what_the_area_refuses_and_stops_short_at_a_hole),
     test_case!(foll_force_writes_a_private_copy_into_a_read_only_area),
     test_case!(process_vm_writev_and_readv_reach_another_task_and_count_partial_copies),
@@ -151,6 +152,58 @@ fn a_remote_write_into_a_page_shared_since_fork_copies_it_for_the_target_only() 
     assert_eq!(parent.lookup(DATA), shared, "the parent's entry is untouched");
     assert_eq!(pfn_to_page(shared.pfn()).page_count(), 1, "the parent alone maps the old page");
     assert_eq!(read_as(&child, &parent, DATA, 19), b"written CHILDe fork");
+    let mut back = [0u8; 19];
+    assert_eq!(copy_from_user(&mut back, DATA), 0);
+    assert_eq!(&back, b"written before fork", "the parent's bytes");
+}
+
+/// The same COW break while the target runs on another CPU, reading the
+/// page in a loop (so that CPU's TLB holds the translation to the shared
+/// frame): the remote write's `do_wp_page` must shoot that entry down
+/// (`flush_tlb_page` on the *target's* `mm_cpumask`), or the target
+/// would go on reading the old frame.
+fn a_remote_cow_break_reaches_the_target_running_on_another_cpu() {
+    crate::tools::ktest::require_cpus(2);
+    static STATE: AtomicU32 = AtomicU32::new(0);
+    STATE.store(0, SeqCst);
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let parent = me.mm().unwrap();
+    assert_eq!(copy_to_user(DATA, b"written before fork"), 0);
+    let child = Arc::new(parent.dup_mmap().unwrap());
+    // Stay on this CPU, so that the reader's CPU switches to nothing else
+    // (a switch would reload CR3 and flush its TLB for us).
+    crate::sched::preempt::migrate_disable();
+    let other = if crate::percpu::smp_processor_id() == 1 { 0 } else { 1 };
+    let c = child.clone();
+    let t = crate::sched::spawn_on(other, "cow-reader", move || {
+        crate::sched::current().set_mm(c);
+        let deadline = crate::sched::core::jiffies() + 3000;
+        let mut seen = [0u8; 5];
+        loop {
+            assert_eq!(copy_from_user(&mut seen, DATA + 8), 0);
+            if STATE.load(SeqCst) == 0 {
+                STATE.store(1, SeqCst); // read at least once: the TLB has it
+            }
+            if &seen == b"CHILD" {
+                STATE.store(3, SeqCst);
+                return;
+            }
+            if crate::sched::core::jiffies() > deadline {
+                STATE.store(4, SeqCst);
+                return;
+            }
+            core::hint::spin_loop();
+        }
+    });
+    while STATE.load(SeqCst) == 0 {
+        core::hint::spin_loop();
+    }
+    let mut data = *b"CHILD";
+    assert_eq!(access_remote_vm(&child, DATA + 8, &mut data, FOLL_WRITE), 5);
+    t.join();
+    crate::sched::preempt::migrate_enable();
+    assert_eq!(STATE.load(SeqCst), 3, "the target on the other CPU saw the write (its stale TLB entry was flushed)");
     let mut back = [0u8; 19];
     assert_eq!(copy_from_user(&mut back, DATA), 0);
     assert_eq!(&back, b"written before fork", "the parent's bytes");

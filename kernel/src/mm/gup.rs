@@ -87,10 +87,10 @@ fn check_vma_flags(vma: &VmArea, gup_flags: u32) -> Result<(), i32> {
                 return Err(EFAULT);
             }
         }
-    } else if !f.contains(VmFlags::VM_READ) {
-        if gup_flags & FOLL_FORCE == 0 || !f.contains(VmFlags::VM_MAYREAD) {
-            return Err(EFAULT);
-        }
+    } else if !f.contains(VmFlags::VM_READ) && (gup_flags & FOLL_FORCE == 0 || !f.contains(VmFlags::VM_MAYREAD)) {
+        // A read of an area without VM_READ: only forced, and only if it
+        // could have been made readable (VM_MAYREAD).
+        return Err(EFAULT);
     }
     Ok(())
 }
@@ -146,7 +146,6 @@ fn follow_page(mm: &MmStruct, vma: &VmArea, addr: usize, gup_flags: u32) -> Opti
 /// `faultin_page` with `FAULT_FLAG_REMOTE`): a read maps the zero page
 /// into *that* mm, a write a fresh page, or breaks COW there.
 fn faultin_page(mm: &MmStruct, vma: &VmArea, addr: usize, gup_flags: u32) -> Result<(), i32> {
-    debug_assert!(gup_flags & FOLL_REMOTE != 0 || FAULT_FLAG_REMOTE != 0);
     REMOTE_FAULTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     let flags = FaultFlags { write: gup_flags & FOLL_WRITE != 0, user: false };
     handle_mm_fault(mm, vma, addr, flags).map_err(|e| match e {
