@@ -367,6 +367,8 @@ fn process_vm_readv_and_writev_errors_are_linuxs() {
         assert_eq!(sys(call, [999_999, one, 1, rem, 1, 0]), -ESRCH, "no such pid");
         let hole = put_iovs(DATA + 32, &[(DATA + DATA_PAGES * P, 8)]);
         assert_eq!(sys(call, [me, one, 1, hole, 1, 0]), -EFAULT, "a remote hole, nothing copied");
+        let wraps = put_iovs(DATA + 56, &[(0xffff_f000, 0x2000)]);
+        assert_eq!(sys(call, [me, one, 1, wraps, 1, 0]), -EFAULT, "a remote range wrapping past 4 GiB");
         assert_eq!(sys(call, [999_999, one, 0, rem, 1, 0]), 0, "no local bytes: 0, pid unchecked");
         let empty = put_iovs(DATA + 40, &[(buf, 0)]);
         assert_eq!(sys(call, [999_999, one, 1, empty, 1, 0]), 0, "no remote bytes: 0, pid unchecked");

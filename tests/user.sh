@@ -297,7 +297,8 @@ user_spec() {
                 our_untouched_page_still_reads_zeros writev_into_a_cow_page our_cow_page_is_unchanged \
                 writev_scatters_across_iovecs readv_gathers_them writev_up_to_a_hole_short_count \
                 readv_up_to_a_hole_short_count readv_of_a_hole_efault a_second_remote_iovec_in_the_hole_short_count \
-                our_own_buffer_running_into_a_hole_short_count writev_into_read_only_text_efault readv_of_text \
+                our_own_buffer_running_into_a_hole_short_count remote_range_wrapping_past_4g_efault \
+                writev_into_read_only_text_efault readv_of_text \
                 flags_1_einval liovcnt_1025_einval riovcnt_1025_einval null_local_iovec_array_efault \
                 kernel_remote_iovec_array_efault negative_local_length_einval negative_remote_length_einval \
                 kernel_local_buffer_efault pid_0_esrch negative_pid_esrch pid_int_max_esrch \

@@ -228,8 +228,8 @@ pub fn put_page(page: &Page) {
 /// held throughout (so do not call this on the current mm while holding
 /// its lock). Each page is reached through kmap_local: a user page is
 /// highmem; Linux 6.1 used `kmap` here (a PKMAP entry, global and
-/// sleeping), Linux 6.2 switched to `kmap_local_page`, which is what we
-/// do: the mapping is used only by this task between map and unmap.
+/// sleeping), later kernels switched to `kmap_local_page`, which is what
+/// we do: the mapping is used only by this task between map and unmap.
 pub fn access_remote_vm(mm: &MmStruct, addr: usize, buf: &mut [u8], gup_flags: u32) -> usize {
     let write = gup_flags & FOLL_WRITE != 0;
     let mut map = mm.mmap_lock();

@@ -211,6 +211,7 @@ fn main(_args: Args) -> i32 {
         pvm(false, pid, &[iov(buf, 16)], &[iov(a + P + 100, 8), iov(hole, 8)]), 8);
     t.check_eq("our_own_buffer_running_into_a_hole_short_count",
         pvm(false, pid, &[iov(hole - 6, 12)], &[iov(a + P + 100, 12)]), 6);
+    t.check_eq("remote_range_wrapping_past_4g_efault", pvm(false, pid, &[iov(buf, 16)], &[iov(0xffff_f000, 0x2000)]), -EFAULT);
     t.check_eq("writev_into_read_only_text_efault", pvm(true, pid, &[iov(buf, 4)], &[iov(text, 4)]), -EFAULT);
     t.check_eq("readv_of_text", pvm(false, pid, &[iov(buf, 4)], &[iov(text, 4)]), 4);
 
