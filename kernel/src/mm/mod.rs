@@ -7,6 +7,8 @@
 //! | `init`        | `arch/x86/mm/init_32.c`    | boot-time set-up: memblock, mem_map, paging_init, zones, the boot messages |
 //! | `pgtable`     | `arch/x86/mm/pgtable_32.c`, `pgtable.c` | swapper_pg_dir, kernel PTE lookup; user page directories and HIGHPTE page tables (`pgd_alloc`, `pte_offset_map`) |
 //! | `memory`      | `mm/memory.c`              | demand paging: handle_mm_fault, the zero page, do_anonymous_page, do_wp_page |
+//! | `gup`         | `mm/gup.c`, `__access_remote_vm` | get_user_pages_remote: another mm's pages, faulted in for it; access_remote_vm |
+//! | `process_vm_access` | `mm/process_vm_access.c` | process_vm_readv/writev, import_iovec |
 //! | `mmap`        | `mm/mmap.c`                | the brk, mmap2 and munmap system calls |
 //! | `mm_types`    | `include/linux/mm_types.h` | `MmStruct`: a process's address space |
 //! | `page_alloc`  | `mm/page_alloc.c` (entry)  | `alloc_pages`/`free_pages`, `page_address`, meminfo |
@@ -29,7 +31,9 @@ pub mod memory;
 pub mod mmap;
 pub mod mm_types;
 pub mod filemap;
+pub mod gup;
 pub mod page_alloc;
 pub mod pgtable;
+pub mod process_vm_access;
 pub mod stack;
 pub mod vmalloc;

@@ -187,6 +187,8 @@ pub mod nr {
     pub const SETTIMEOFDAY: i32 = 79;
     pub const CLOCK_SETTIME: i32 = 264;
     pub const CLOCK_SETTIME64: i32 = 404;
+    pub const PROCESS_VM_READV: i32 = 347;
+    pub const PROCESS_VM_WRITEV: i32 = 348;
 }
 
 /// The handler for system call `nr`, if there is one (Linux indexes
@@ -295,6 +297,8 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::SETTIMEOFDAY => crate::time::sys_settimeofday,
         nr::CLOCK_SETTIME => crate::time::sys_clock_settime,
         nr::CLOCK_SETTIME64 => crate::time::sys_clock_settime64,
+        nr::PROCESS_VM_READV => crate::mm::process_vm_access::sys_process_vm_readv,
+        nr::PROCESS_VM_WRITEV => crate::mm::process_vm_access::sys_process_vm_writev,
         _ => return None,
     })
 }
