@@ -183,25 +183,42 @@ fn i_size_is_read_whole_while_a_writer_changes_both_halves() {
     static SIZE: filemap::ISize = filemap::ISize::new();
     const A: u64 = 0x0000_0000_ffff_ffff;
     const B: u64 = 0x0000_0001_0000_0000;
+    // Reads, and how many of them must overlap the writer's stores: the
+    // two vCPUs are host threads that need not run at the same moment
+    // (a loaded host), so the reader goes on until the writer has made
+    // WRITES stores during its reads, not for a fixed number of reads.
+    const READS: usize = 200_000;
+    const WRITES: usize = 200_000;
     SIZE.write(A);
     let stop = alloc::sync::Arc::new(AtomicBool::new(false));
+    let written = alloc::sync::Arc::new(AtomicUsize::new(0));
     let writer = {
-        let stop = stop.clone();
+        let (stop, written) = (stop.clone(), written.clone());
         crate::sched::spawn_on(1, "i_size-writer", move || {
             let mut n = 0u64;
             while !stop.load(SeqCst) {
                 SIZE.write(if n & 1 == 0 { B } else { A });
                 n += 1;
+                written.store(n as usize, SeqCst);
             }
         })
     };
     crate::sched::core::set_current_affinity(1 << 0);
-    for _ in 0..200_000 {
+    while written.load(SeqCst) == 0 {
+        core::hint::spin_loop();
+    }
+    let w0 = written.load(SeqCst);
+    let (mut reads, mut changes, mut last) = (0usize, 0usize, SIZE.read());
+    while reads < READS || written.load(SeqCst) - w0 < WRITES {
         let v = SIZE.read();
         assert!(v == A || v == B, "i_size_read saw {v:#x}: half of one value and half of the other");
+        changes += (v != last) as usize;
+        last = v;
+        reads += 1;
     }
     stop.store(true, SeqCst);
     writer.join();
+    assert!(changes > 0, "the reads overlapped the writer's stores ({reads} reads saw no change)");
 }
 
 fn holes_read_as_zeros_and_cost_no_pages() {
