@@ -335,7 +335,7 @@ fn a_write_whose_second_source_page_is_untouched_writes_everything() {
         let src = DATA + 4 * PAGE_SIZE;
         put(src, &pattern(1, 0, PAGE_SIZE)); // the second page stays untouched
         let c0 = filemap_counts();
-        assert_eq!(sys3(nr::WRITE, fd as usize, src, 2 * PAGE_SIZE), (2 * PAGE_SIZE) as i32, "{mode:?}");
+        assert_eq!(sys3(nr::WRITE, fd as usize, src, 2 * PAGE_SIZE), (2 * PAGE_SIZE) as i32, "{mode:?}: the whole write, the untouched second page faulted in by the prefault");
         let c1 = filemap_counts();
         assert_eq!(inode.size(), 2 * PAGE_SIZE);
         assert_eq!(file_bytes(&inode, 0, PAGE_SIZE), pattern(1, 0, PAGE_SIZE));
