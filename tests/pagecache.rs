@@ -625,7 +625,7 @@ fn round_trip_in_both_modes(path: &str, sizes: &[usize]) {
             let (mut done, mut i) = (0, k);
             while done < size {
                 let n = [1, 4095, 4097, 3000, 8195, 65536 + 11, 1 << 20][i % 7].min(size - done);
-                assert_eq!(sys3(nr::WRITE, fd as usize, src + done, n), n as i32, "{mode:?} size {size}");
+                assert_eq!(sys3(nr::WRITE, fd as usize, src + done, n), n as i32, "{mode:?} size {size}: a write takes all its bytes");
                 done += n;
                 i += 1;
             }
@@ -636,7 +636,7 @@ fn round_trip_in_both_modes(path: &str, sizes: &[usize]) {
             while done < size {
                 let n = [4096, 1, 12289, 777, 1 << 20, 5000, 2][i % 7];
                 let r = sys3(nr::READ, fd as usize, dst + done, n);
-                assert_eq!(r, n.min(size - done) as i32, "{mode:?} size {size}");
+                assert_eq!(r, n.min(size - done) as i32, "{mode:?} size {size}: a read at {done} returns what is left before i_size, no more");
                 done += r as usize;
                 i += 1;
             }
