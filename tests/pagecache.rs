@@ -742,7 +742,7 @@ fn a_file_larger_than_lowmem_lives_in_highmem_byte_for_byte() {
     let t0 = crate::arch::cpu::rdtsc();
     for c in 0..size / CHUNK {
         put(src, &(c as u32).to_le_bytes());
-        assert_eq!(sys3(nr::WRITE, fd as usize, src, CHUNK), CHUNK as i32, "piece {c}");
+        assert_eq!(sys3(nr::WRITE, fd as usize, src, CHUNK), CHUNK as i32, "piece {c} of a file larger than lowmem: every byte written (its pages must come from highmem)");
     }
     let t1 = crate::arch::cpu::rdtsc();
     let (pages, high) = inode.page_counts();
