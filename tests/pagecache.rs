@@ -171,8 +171,15 @@ fn lock_page_sleeps_while_another_task_holds_the_lock() {
     assert_eq!(other.task().state.load(SeqCst), crate::sched::task::TASK_UNINTERRUPTIBLE, "it sleeps (uninterruptibly, as lock_page does)");
     assert!(filemap_counts().page_lock_waits > waits);
     unlock_page(page);
+    // Bounded, not a bare join: an unlock_page that forgets the wake-up
+    // leaves the sleeper asleep for ever, and the test must say so.
+    let mut spins = 0;
+    while !got.load(SeqCst) {
+        crate::sched::yield_now();
+        spins += 1;
+        assert!(spins < 100_000, "unlock_page did not wake the sleeper: it never took the lock");
+    }
     other.join();
-    assert!(got.load(SeqCst), "woken by unlock_page, it took the lock");
     assert!(trylock_page(page), "and gave it back");
     unlock_page(page);
     crate::tests::common::free_page(page);
