@@ -151,7 +151,7 @@ fn a_shared_mapping_maps_the_cache_page_and_writes_meet_read_and_write() {
     assert!(mm.lookup(a).is_none(), "nothing until the first touch");
     let reads = memory::FILE_READ_FAULTS.load(SeqCst);
     assert_eq!(get(a, 3 * P), pattern(1, 3 * P));
-    assert_eq!(memory::FILE_READ_FAULTS.load(SeqCst), reads + 3);
+    assert_eq!(memory::FILE_READ_FAULTS.load(SeqCst), reads + 3, "each first touch is a read fault that maps the cache's page (no copy)");
     for i in 0..3 {
         let pte = mm.lookup(a + i * P);
         assert_eq!(pte.pfn(), cache_pfn(&inode, i), "page {i}: the cache's page is mapped");
@@ -320,8 +320,8 @@ fn munmap_of_part_of_a_file_mapping_splits_it_and_drops_those_references() {
         let map = mm.mmap_lock();
         let lo = *map.find_vma(a).unwrap();
         let hi = *map.find_vma(a + 3 * P).unwrap();
-        assert_eq!((lo.vm_start, lo.vm_end, lo.vm_pgoff), (a, a + P, 1));
-        assert_eq!((hi.vm_start, hi.vm_end, hi.vm_pgoff), (a + 3 * P, a + 5 * P, 4));
+        assert_eq!((lo.vm_start, lo.vm_end, lo.vm_pgoff), (a, a + P, 1), "the lower piece: file page 1 at the start");
+        assert_eq!((hi.vm_start, hi.vm_end, hi.vm_pgoff), (a + 3 * P, a + 5 * P, 4), "the upper piece: vm_pgoff follows its new start (file page 4)");
     }
     for (i, count) in [(1, 2), (2, 1), (3, 1), (4, 2), (5, 2)] {
         assert_eq!(pfn_to_page(cache_pfn(&inode, i)).page_count(), count, "file page {i}");
@@ -353,7 +353,7 @@ fn mprotect_of_a_shared_file_mapping_write_protects_then_writes_in_place() {
     assert_eq!(sys3(nr::MPROTECT, a, 2 * P, PROT_READ | PROT_WRITE), 0);
     let (shared, copies) = (memory::WP_SHARED.load(SeqCst), memory::COW_COPIES.load(SeqCst));
     put(a, b"y");
-    assert_eq!(memory::WP_SHARED.load(SeqCst), shared + 1);
+    assert_eq!(memory::WP_SHARED.load(SeqCst), shared + 1, "the write fault on the write-protected shared page took wp_page_shared");
     assert_eq!(memory::COW_COPIES.load(SeqCst), copies, "no copy");
     assert_eq!(mm.lookup(a).pfn(), pfn, "the same page, writable in place");
     assert_eq!(file_bytes(&inode, 0, 1), b"y");

@@ -171,8 +171,15 @@ fn lock_page_sleeps_while_another_task_holds_the_lock() {
     assert_eq!(other.task().state.load(SeqCst), crate::sched::task::TASK_UNINTERRUPTIBLE, "it sleeps (uninterruptibly, as lock_page does)");
     assert!(filemap_counts().page_lock_waits > waits);
     unlock_page(page);
+    // Bounded, not a bare join: an unlock_page that forgets the wake-up
+    // leaves the sleeper asleep for ever, and the test must say so.
+    let mut spins = 0;
+    while !got.load(SeqCst) {
+        crate::sched::yield_now();
+        spins += 1;
+        assert!(spins < 100_000, "unlock_page did not wake the sleeper: it never took the lock");
+    }
     other.join();
-    assert!(got.load(SeqCst), "woken by unlock_page, it took the lock");
     assert!(trylock_page(page), "and gave it back");
     unlock_page(page);
     crate::tests::common::free_page(page);
@@ -183,25 +190,42 @@ fn i_size_is_read_whole_while_a_writer_changes_both_halves() {
     static SIZE: filemap::ISize = filemap::ISize::new();
     const A: u64 = 0x0000_0000_ffff_ffff;
     const B: u64 = 0x0000_0001_0000_0000;
+    // Reads, and how many of them must overlap the writer's stores: the
+    // two vCPUs are host threads that need not run at the same moment
+    // (a loaded host), so the reader goes on until the writer has made
+    // WRITES stores during its reads, not for a fixed number of reads.
+    const READS: usize = 200_000;
+    const WRITES: usize = 200_000;
     SIZE.write(A);
     let stop = alloc::sync::Arc::new(AtomicBool::new(false));
+    let written = alloc::sync::Arc::new(AtomicUsize::new(0));
     let writer = {
-        let stop = stop.clone();
+        let (stop, written) = (stop.clone(), written.clone());
         crate::sched::spawn_on(1, "i_size-writer", move || {
             let mut n = 0u64;
             while !stop.load(SeqCst) {
                 SIZE.write(if n & 1 == 0 { B } else { A });
                 n += 1;
+                written.store(n as usize, SeqCst);
             }
         })
     };
     crate::sched::core::set_current_affinity(1 << 0);
-    for _ in 0..200_000 {
+    while written.load(SeqCst) == 0 {
+        core::hint::spin_loop();
+    }
+    let w0 = written.load(SeqCst);
+    let (mut reads, mut changes, mut last) = (0usize, 0usize, SIZE.read());
+    while reads < READS || written.load(SeqCst) - w0 < WRITES {
         let v = SIZE.read();
         assert!(v == A || v == B, "i_size_read saw {v:#x}: half of one value and half of the other");
+        changes += (v != last) as usize;
+        last = v;
+        reads += 1;
     }
     stop.store(true, SeqCst);
     writer.join();
+    assert!(changes > 0, "the reads overlapped the writer's stores ({reads} reads saw no change)");
 }
 
 fn holes_read_as_zeros_and_cost_no_pages() {
@@ -318,7 +342,7 @@ fn a_write_whose_second_source_page_is_untouched_writes_everything() {
         let src = DATA + 4 * PAGE_SIZE;
         put(src, &pattern(1, 0, PAGE_SIZE)); // the second page stays untouched
         let c0 = filemap_counts();
-        assert_eq!(sys3(nr::WRITE, fd as usize, src, 2 * PAGE_SIZE), (2 * PAGE_SIZE) as i32, "{mode:?}");
+        assert_eq!(sys3(nr::WRITE, fd as usize, src, 2 * PAGE_SIZE), (2 * PAGE_SIZE) as i32, "{mode:?}: the whole write, the untouched second page faulted in by the prefault");
         let c1 = filemap_counts();
         assert_eq!(inode.size(), 2 * PAGE_SIZE);
         assert_eq!(file_bytes(&inode, 0, PAGE_SIZE), pattern(1, 0, PAGE_SIZE));
@@ -608,7 +632,7 @@ fn round_trip_in_both_modes(path: &str, sizes: &[usize]) {
             let (mut done, mut i) = (0, k);
             while done < size {
                 let n = [1, 4095, 4097, 3000, 8195, 65536 + 11, 1 << 20][i % 7].min(size - done);
-                assert_eq!(sys3(nr::WRITE, fd as usize, src + done, n), n as i32, "{mode:?} size {size}");
+                assert_eq!(sys3(nr::WRITE, fd as usize, src + done, n), n as i32, "{mode:?} size {size}: a write takes all its bytes");
                 done += n;
                 i += 1;
             }
@@ -619,7 +643,7 @@ fn round_trip_in_both_modes(path: &str, sizes: &[usize]) {
             while done < size {
                 let n = [4096, 1, 12289, 777, 1 << 20, 5000, 2][i % 7];
                 let r = sys3(nr::READ, fd as usize, dst + done, n);
-                assert_eq!(r, n.min(size - done) as i32, "{mode:?} size {size}");
+                assert_eq!(r, n.min(size - done) as i32, "{mode:?} size {size}: a read at {done} returns what is left before i_size, no more");
                 done += r as usize;
                 i += 1;
             }
@@ -725,7 +749,7 @@ fn a_file_larger_than_lowmem_lives_in_highmem_byte_for_byte() {
     let t0 = crate::arch::cpu::rdtsc();
     for c in 0..size / CHUNK {
         put(src, &(c as u32).to_le_bytes());
-        assert_eq!(sys3(nr::WRITE, fd as usize, src, CHUNK), CHUNK as i32, "piece {c}");
+        assert_eq!(sys3(nr::WRITE, fd as usize, src, CHUNK), CHUNK as i32, "piece {c} of a file larger than lowmem: every byte written (its pages must come from highmem)");
     }
     let t1 = crate::arch::cpu::rdtsc();
     let (pages, high) = inode.page_counts();
