@@ -367,10 +367,11 @@ check_busybox_shell() {
         return 0
     fi
     INITRD="$TEST_INITRAMFS"
-    local zeros; zeros="$(head -c 8388608 /dev/zero | md5sum | cut -d' ' -f1)"
+    local zeros; zeros="$(head -c 104857600 /dev/zero | md5sum | cut -d' ' -f1)"
     local input='echo hi\necho abc | tr a-z A-Z\necho redirected > /tmp/r.txt\ncat /tmp/r.txt\n'
     input+='mkdir /tmp/d\nls -d /tmp/d\ncp /tmp/r.txt /tmp/d/copy\ncat /tmp/d/copy\nrm -r /tmp/d\nls /tmp\n'
-    input+='dd if=/dev/zero of=/tmp/f bs=1M count=8\nmd5sum /tmp/f\n'
+    input+='dd if=/dev/zero of=/tmp/f bs=1M count=100\nmd5sum /tmp/f\n'
+    input+='dd if=/tmp/f of=/tmp/g bs=64k\nmd5sum /tmp/g\nrm /tmp/f /tmp/g\n'
     # The prompt word is printed as \043: a '#' in the typed (and echoed)
     # command would itself look like a prompt to the driver.
     # The next command comes in the same line right after the ^C (which
@@ -379,8 +380,8 @@ check_busybox_shell() {
     input+="sh -c 'printf \"\\\\043 \"; exec sleep 100'\n\x03echo status \$?\nexit\n"
     CONSOLE_PROMPT='# ' CONSOLE_INPUT="$input" KTEST_TIMEOUT=90 expect_boot "busybox shell on the console" \
         "loglevel=warn init=/bin/sh exit_after_boot" 33 \
-        '^hi$' '^ABC$' '^redirected$' '^/tmp/d$' '^r.txt$' '^8\+0 records out$' \
-        "^$zeros  /tmp/f\$" '^status 130$'
+        '^hi$' '^ABC$' '^redirected$' '^/tmp/d$' '^r.txt$' '^100\+0 records out$' \
+        "^$zeros  /tmp/f\$" '^1600\+0 records out$' "^$zeros  /tmp/g\$" '^status 130$'
 }
 
 # The console, driven by typing into it.
