@@ -372,16 +372,30 @@ check_busybox_shell() {
     input+='mkdir /tmp/d\nls -d /tmp/d\ncp /tmp/r.txt /tmp/d/copy\ncat /tmp/d/copy\nrm -r /tmp/d\nls /tmp\n'
     input+='dd if=/dev/zero of=/tmp/f bs=1M count=100\nmd5sum /tmp/f\n'
     input+='dd if=/tmp/f of=/tmp/g bs=64k\nmd5sum /tmp/g\nrm /tmp/f /tmp/g\n'
-    # The prompt word is printed as \043: a '#' in the typed (and echoed)
-    # command would itself look like a prompt to the driver.
-    # The next command comes in the same line right after the ^C (which
-    # throws away only what was typed before it): a line of ^C alone would
-    # leave an empty command, an extra prompt, and the driver one line ahead.
-    input+="sh -c 'printf \"\\\\043 \"; exec sleep 100'\n\x03echo status \$?\nexit\n"
+    # ^C at a command typed at the prompt. It must come once the command
+    # is the terminal's foreground group, or it is SIGINT to the shell
+    # (which drops the line and also says 130). The command proves it is:
+    # tr reads the terminal, which only the foreground may (a background
+    # reader is stopped by SIGTTIN), so its PING, from the "ping" typed
+    # with it (after the Enter, the line editor leaves those bytes to the
+    # line discipline: they are tr's line), is the moment (console_drive's
+    # \001 line). ^C then goes to tr alone, which dies of it: 130.
+    input+='tr a-z A-Z\rping\n\x01PING\x01\x03\necho int $?\n'
+    # ^Z, jobs, bg. `sleep 100` says nothing when it is the foreground,
+    # but an early ^Z is harmless (the shell and the child before its
+    # exec ignore SIGTSTP), so it is typed until "Stopped" shows (\002):
+    # wait4(WUNTRACED) told the shell. `jobs -l` lists it, `bg` continues
+    # it, `jobs` says it runs, and `kill` + `wait` end it (SIGTERM: 143).
+    input+='sleep 100\n\x02Stopped\x02\x1a\njobs -l\nbg\njobs\nkill %1; wait %1; echo term $?\n'
+    # ^Z at a reader, `fg` (with the line it will read typed after it),
+    # and ^C once its PONG shows that it is the foreground again.
+    input+='tr a-z A-Z\rping\n\x01PING\x01\x1a\nfg\rpong\n\x01PONG\x01\x03\necho fg-int $?\nexit\n'
     CONSOLE_PROMPT='# ' CONSOLE_INPUT="$input" KTEST_TIMEOUT=90 expect_boot "busybox shell on the console" \
         "loglevel=warn init=/bin/sh exit_after_boot" 33 \
         '^hi$' '^ABC$' '^redirected$' '^/tmp/d$' '^r.txt$' '^100\+0 records out$' \
-        "^$zeros  /tmp/f\$" '^1600\+0 records out$' "^$zeros  /tmp/g\$" '^status 130$'
+        "^$zeros  /tmp/f\$" '^1600\+0 records out$' "^$zeros  /tmp/g\$" '^PING$' '^int 130$' \
+        '^\^Z\[1\]\+ +Stopped +sleep 100$' '^\[1\]\+ +[0-9]+ +Stopped +sleep 100$' '^\[1\] sleep 100$' \
+        '^\[1\]\+ +Running +sleep 100$' '^term 143$' '^\^Z\[1\]\+ +Stopped +tr a-z A-Z$' '^PONG$' '^fg-int 130$'
 }
 
 # The console, driven by typing into it.
