@@ -389,13 +389,17 @@ check_busybox_shell() {
     input+='sleep 100\n\x02Stopped\x02\x1a\njobs -l\nbg\njobs\nkill %1; wait %1; echo term $?\n'
     # ^Z at a reader, `fg` (with the line it will read typed after it),
     # and ^C once its PONG shows that it is the foreground again.
-    input+='tr a-z A-Z\rping\n\x01PING\x01\x1a\nfg\rpong\n\x01PONG\x01\x03\necho fg-int $?\nexit\n'
+    input+='tr a-z A-Z\rping\n\x01PING\x01\x1a\nfg\rpong\n\x01PONG\x01\x03\necho fg-int $?\n'
+    # TOSTOP: a background job that writes to the terminal is stopped by
+    # SIGTTOU (`wait` returns when no job runs any more); `fg` lets it write.
+    input+='stty tostop; echo out & wait; jobs\nfg; stty -tostop\nexit\n'
     CONSOLE_PROMPT='# ' CONSOLE_INPUT="$input" KTEST_TIMEOUT=90 expect_boot "busybox shell on the console" \
         "loglevel=warn init=/bin/sh exit_after_boot" 33 \
         '^hi$' '^ABC$' '^redirected$' '^/tmp/d$' '^r.txt$' '^100\+0 records out$' \
         "^$zeros  /tmp/f\$" '^1600\+0 records out$' "^$zeros  /tmp/g\$" '^PING$' '^int 130$' \
         '^\^Z\[1\]\+ +Stopped +sleep 100$' '^\[1\]\+ +[0-9]+ +Stopped +sleep 100$' '^\[1\] sleep 100$' \
-        '^\[1\]\+ +Running +sleep 100$' '^term 143$' '^\^Z\[1\]\+ +Stopped +tr a-z A-Z$' '^PONG$' '^fg-int 130$'
+        '^\[1\]\+ +Running +sleep 100$' '^term 143$' '^\^Z\[1\]\+ +Stopped +tr a-z A-Z$' '^PONG$' '^fg-int 130$' \
+        '^\[1\]\+ +Stopped \(tty output\) +echo out$' '^out$'
 }
 
 # The console, driven by typing into it.
