@@ -351,16 +351,16 @@ expect_console() {
 # suite's initramfs with init=/bin/sh (the kernel starts it as a session
 # leader with the console as its controlling terminal, tty.rs) and type
 # commands at its prompt ("~ # ": root's "# "): a pipeline, redirection
-# into a file, mkdir/ls/rm, cp, dd of 100 MiB of zeros and a copy of it
-# (Debian's busybox prints no "bytes copied" line: its dd lacks that
-# option) with both md5sums compared with the host's; then job control:
+# into a file, mkdir/ls/rm, cp, dd of 100 MiB of zeros (Debian's busybox
+# prints no "bytes copied" line: its dd lacks that option) with its md5sum
+# compared with the host's; then job control:
 # ^C and ^Z at commands typed at the prompt, jobs, bg, fg, kill, wait and
 # their exit statuses, and TOSTOP's SIGTTOU. Then `exit`: init ends and
 # exit_after_boot leaves QEMU with success. The keys for a job wait until
 # it shows that it runs in the foreground (console_drive's \001 and \002
-# lines, explained below and in the README). About 13 s of boot, 8 of
-# them the 100 MiB (cmp of the two files would take 12 s more under TCG:
-# md5sums instead). Skipped, as the suite's test_expect_busybox design
+# lines, explained below and in the README). About 7 s of boot on an idle
+# host, 4 of them the 100 MiB (dd 1.5 s, md5sum 2.5 s; a copy with dd and
+# its md5sum would add 3 s, a cmp of the two 12 s). Skipped, as the suite's test_expect_busybox design
 # has it, when setup could not fetch busybox (make_test_initramfs says so
 # once).
 check_busybox_shell() {
@@ -375,7 +375,7 @@ check_busybox_shell() {
     local input='echo hi\necho abc | tr a-z A-Z\necho redirected > /tmp/r.txt\ncat /tmp/r.txt\n'
     input+='mkdir /tmp/d\nls -d /tmp/d\ncp /tmp/r.txt /tmp/d/copy\ncat /tmp/d/copy\nrm -r /tmp/d\nls /tmp\n'
     input+='dd if=/dev/zero of=/tmp/f bs=1M count=100\nmd5sum /tmp/f\n'
-    input+='dd if=/tmp/f of=/tmp/g bs=64k\nmd5sum /tmp/g\nrm /tmp/f /tmp/g\n'
+    input+='rm /tmp/f\n'
     # ^C at a command typed at the prompt. It must come once the command
     # is the terminal's foreground group, or it is SIGINT to the shell
     # (which drops the line and also says 130). The command proves it is:
@@ -400,7 +400,7 @@ check_busybox_shell() {
     CONSOLE_PROMPT='# ' CONSOLE_INPUT="$input" KTEST_TIMEOUT=90 expect_boot "busybox shell on the console" \
         "loglevel=warn init=/bin/sh exit_after_boot" 33 \
         '^hi$' '^ABC$' '^redirected$' '^/tmp/d$' '^r.txt$' '^100\+0 records out$' \
-        "^$zeros  /tmp/f\$" '^1600\+0 records out$' "^$zeros  /tmp/g\$" '^PING$' '^int 130$' \
+        "^$zeros  /tmp/f\$" '^PING$' '^int 130$' \
         '^\^Z\[1\]\+ +Stopped +sleep 100$' '^\[1\]\+ +[0-9]+ +Stopped +sleep 100$' '^\[1\] sleep 100$' \
         '^\[1\]\+ +Running +sleep 100$' '^term 143$' '^\^Z\[1\]\+ +Stopped +tr a-z A-Z$' '^PONG$' '^fg-int 130$' \
         '^\[1\]\+ +Stopped \(tty output\) +echo out$' '^out$'
