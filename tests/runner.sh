@@ -386,8 +386,9 @@ check_busybox_shell() {
     # \001 line). ^C then goes to tr alone, which dies of it: 130.
     input+='tr a-z A-Z\rping\n\x01PING\x01\x03\necho int $?\n'
     # ^Z, jobs, bg. `sleep 100` says nothing when it is the foreground,
-    # but an early ^Z is harmless (the shell and the child before its
-    # exec ignore SIGTSTP), so it is typed until "Stopped" shows (\002):
+    # but an early ^Z is harmless (the shell ignores SIGTSTP, and so does
+    # its child until it has made its group the foreground), so it is
+    # typed until "Stopped" shows (\002):
     # wait4(WUNTRACED) told the shell. `jobs -l` lists it, `bg` continues
     # it, `jobs` says it runs, and `kill` + `wait` end it (SIGTERM: 143).
     input+='sleep 100\n\x02Stopped\x02\x1a\njobs -l\nbg\njobs\nkill %1; wait %1; echo term $?\n'

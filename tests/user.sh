@@ -285,7 +285,7 @@ user_spec() {
                 wait4_without_wuntraced_does_not_report_a_stop wait4_wuntraced_reports_the_stop_as_0x137f \
                 a_stop_is_reported_once wait4_without_wcontinued_does_not_report_a_continue \
                 wait4_wcontinued_reports_the_continue_as_0xffff a_continue_is_reported_once \
-                sigchld_cld_continued_with_sigcont sigtstp_stops_it_too sigcont_drops_an_unreported_stop \
+                sigchld_cld_continued_with_sigcont sigtstp_stops_it_too sigcont_drops_an_unreported_stop sigkill_of_a_stopped_child_reports_only_its_death \
                 blocking_wait4_wuntraced_wakes_at_the_stop continued_it_runs_to_its_exit sigsegv_handler_runs sigsegv_si_addr_is_the_address \
                 sigsegv_si_code_segv_maperr sigsegv_on_a_read_only_page_segv_accerr sigsegv_accerr_si_addr \
                 nanosleep_interrupted_eintr_with_time_left nanosleep_eintr_even_with_sa_restart \

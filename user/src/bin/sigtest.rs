@@ -670,8 +670,14 @@ fn main(args: Args) -> i32 {
     let r = wait4_options(child, &mut status, WUNTRACED | WCONTINUED | WNOHANG);
     t.check("sigcont_drops_an_unreported_stop", r == child && status == 0xffff, format_args!("r {r} status {status:#x}"));
     next_sigchld();
+    // SIGKILL ends a stop too, but the child dies: neither the stop nor a
+    // continue is reported, only the death.
+    kill(child, SIGSTOP);
+    next_sigchld();
     kill(child, SIGKILL);
-    wait4(child, &mut status);
+    status = 0;
+    let r = wait4_options(child, &mut status, WUNTRACED | WCONTINUED);
+    t.check("sigkill_of_a_stopped_child_reports_only_its_death", r == child && status == SIGKILL as i32, format_args!("r {r} status {status:#x}"));
     // A blocking wait4(WUNTRACED) wakes when its child stops itself;
     // continued, the child ends, and a plain wait4 reaps it.
     let child = spawn(|| {
