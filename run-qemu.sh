@@ -470,19 +470,52 @@ CONSOLE_PROMPT='highmem> '
 # line of INPUT (printf escapes) into fd TO. Reads until QEMU closes its
 # output. The prompt ends in a space, so the output is read a space-delimited
 # word at a time and a word ending in the prompt's text means "ready".
+#
+# Two kinds of line wait for something else than a prompt (a program that
+# runs in the foreground prints none), and type their keys without Enter:
+#   \001TEXT\001KEYS   when TEXT shows, type KEYS (once). E.g. a reader
+#                      echoes what it read: its output proves it runs in the
+#                      foreground, the moment to type ^C at it.
+#   \002TEXT\002KEYS   type KEYS now, and again after each second in which
+#                      TEXT has not shown, until it shows. For keys that are
+#                      harmless when early: a ^Z that reaches the shell,
+#                      which ignores SIGTSTP, before the job it started has
+#                      its own group in the foreground.
+# "Shows" means: in the output since the last keys were typed. While such a
+# line waits, the output is read with a 0.2 s timeout, so that a TEXT with
+# no space after it (the program then waits for input) is seen.
 console_drive() {
-    local to="$1" from="$2" lines=() next=0 word rc
+    local to="$1" from="$2" lines=() next=0 word rc seen="" line kind text keys last=""
     mapfile -t lines < <(printf '%b' "$3")
     local ready="${CONSOLE_PROMPT% }"
     trap '' PIPE   # QEMU may be gone when we type: the write fails, we read EOF
     while :; do
-        rc=0; IFS= read -r -d ' ' -u "$from" word || rc=$?
+        line="${lines[$next]-}" kind=""
+        if [ "$next" -lt "${#lines[@]}" ] && [[ "$line" == [$'\001\002']* ]]; then
+            kind="${line:0:1}" text="${line:1}"
+            text="${text%%"$kind"*}" keys="${line#?*"$kind"}"
+            if [[ "$seen" == *"$text"* ]]; then
+                if [ "$kind" = $'\001' ]; then printf '%s' "$keys" >&"$to" 2>/dev/null || true; fi
+                seen="" last="" next=$((next + 1))
+                continue
+            fi
+            if [ "$kind" = $'\002' ] && { [ -z "$last" ] || [ "$(( ${EPOCHREALTIME/./} - last ))" -ge 1000000 ]; }; then
+                printf '%s' "$keys" >&"$to" 2>/dev/null || true
+                seen="" last="${EPOCHREALTIME/./}"
+            fi
+        fi
+        rc=0
+        if [ -n "$kind" ]; then IFS= read -r -t 0.2 -d ' ' -u "$from" word || rc=$?
+        else IFS= read -r -d ' ' -u "$from" word || rc=$?; fi
         word="${word//$'\r'/}"
+        [ "${#seen}" -le 4096 ] || seen="${seen: -4096}"
+        if [ "$rc" -gt 128 ]; then printf '%s' "$word"; seen+="$word"; continue; fi
         if [ "$rc" -ne 0 ]; then printf '%s' "$word"; break; fi
         printf '%s ' "$word"
-        if [[ "$word" == *"$ready" ]] && [ "$next" -lt "${#lines[@]}" ]; then
-            printf '%s\n' "${lines[$next]}" >&"$to" 2>/dev/null || true
-            next=$((next + 1))
+        seen+="$word "
+        if [ -z "$kind" ] && [[ "$word" == *"$ready" ]] && [ "$next" -lt "${#lines[@]}" ]; then
+            printf '%s\n' "$line" >&"$to" 2>/dev/null || true
+            seen="" next=$((next + 1))
         fi
     done
 }

@@ -528,7 +528,9 @@ fn dev_holds_the_four_nodes_and_console_opens_as_fds_0_to_2() {
     setup();
     for path in [&b"/dev/console\0"[..], b"/dev/tty\0"] {
         put(DATA, path);
-        let fd = syscall(nr::OPEN, DATA, 2, 0);
+        // (/dev/tty is the controlling terminal: termios.rs tests it.)
+        let mut fd = 0;
+        super::termios::with_ctty(|| fd = syscall(nr::OPEN, DATA, 2, 0));
         assert!(fd >= 3);
         assert!(matches!(current().files.lock().get(fd), Some(Fd::Console)), "the same kind of file as fd 0/1/2");
     }

@@ -354,14 +354,18 @@ expect_console() {
 # suite's initramfs with init=/bin/sh (the kernel starts it as a session
 # leader with the console as its controlling terminal, tty.rs) and type
 # commands at its prompt ("~ # ": root's "# "): a pipeline, redirection
-# into a file, mkdir/ls/rm, cp, dd of 8 MiB of zeros (Debian's busybox
-# prints no "bytes copied" line: its dd lacks that option) with md5sum
-# compared with the host's, and ^C: a job prints a prompt word of its own, then
-# sleeps; the driver types ^C when it sees it, SIGINT goes to the
-# foreground group, the job dies of it ($? = 130) and the prompt is back.
-# Then `exit`: init ends and exit_after_boot leaves QEMU with success.
-# Skipped, as the suite's test_expect_busybox design has it, when setup
-# could not fetch busybox (make_test_initramfs says so once).
+# into a file, mkdir/ls/rm, cp, dd of 100 MiB of zeros (Debian's busybox
+# prints no "bytes copied" line: its dd lacks that option) with its md5sum
+# compared with the host's; then job control:
+# ^C and ^Z at commands typed at the prompt, jobs, bg, fg, kill, wait and
+# their exit statuses, and TOSTOP's SIGTTOU. Then `exit`: init ends and
+# exit_after_boot leaves QEMU with success. The keys for a job wait until
+# it shows that it runs in the foreground (console_drive's \001 and \002
+# lines, explained below and in the README). About 7 s of boot on an idle
+# host, 4 of them the 100 MiB (dd 1.5 s, md5sum 2.5 s; a copy with dd and
+# its md5sum would add 3 s, a cmp of the two 12 s). Skipped, as the suite's test_expect_busybox design
+# has it, when setup could not fetch busybox (make_test_initramfs says so
+# once).
 check_busybox_shell() {
     local MEM=3G SMP="${BUSYBOX_SMP:-2}" ISO=0 APPEND="" BIOS="" INITRD=""
     make_test_initramfs
@@ -370,20 +374,40 @@ check_busybox_shell() {
         return 0
     fi
     INITRD="$TEST_INITRAMFS"
-    local zeros; zeros="$(head -c 8388608 /dev/zero | md5sum | cut -d' ' -f1)"
+    local zeros; zeros="$(head -c 104857600 /dev/zero | md5sum | cut -d' ' -f1)"
     local input='echo hi\necho abc | tr a-z A-Z\necho redirected > /tmp/r.txt\ncat /tmp/r.txt\n'
     input+='mkdir /tmp/d\nls -d /tmp/d\ncp /tmp/r.txt /tmp/d/copy\ncat /tmp/d/copy\nrm -r /tmp/d\nls /tmp\n'
-    input+='dd if=/dev/zero of=/tmp/f bs=1M count=8\nmd5sum /tmp/f\n'
-    # The prompt word is printed as \043: a '#' in the typed (and echoed)
-    # command would itself look like a prompt to the driver.
-    # The next command comes in the same line right after the ^C (which
-    # throws away only what was typed before it): a line of ^C alone would
-    # leave an empty command, an extra prompt, and the driver one line ahead.
-    input+="sh -c 'printf \"\\\\043 \"; exec sleep 100'\n\x03echo status \$?\nexit\n"
+    input+='dd if=/dev/zero of=/tmp/f bs=1M count=100\nmd5sum /tmp/f\n'
+    input+='rm /tmp/f\n'
+    # ^C at a command typed at the prompt. It must come once the command
+    # is the terminal's foreground group, or it is SIGINT to the shell
+    # (which drops the line and also says 130). The command proves it is:
+    # tr reads the terminal, which only the foreground may (a background
+    # reader is stopped by SIGTTIN), so its PING, from the "ping" typed
+    # with it (after the Enter, the line editor leaves those bytes to the
+    # line discipline: they are tr's line), is the moment (console_drive's
+    # \001 line). ^C then goes to tr alone, which dies of it: 130.
+    input+='tr a-z A-Z\rping\n\x01PING\x01\x03\necho int $?\n'
+    # ^Z, jobs, bg. `sleep 100` says nothing when it is the foreground,
+    # but an early ^Z is harmless (the shell ignores SIGTSTP, and so does
+    # its child until it has made its group the foreground), so it is
+    # typed until "Stopped" shows (\002):
+    # wait4(WUNTRACED) told the shell. `jobs -l` lists it, `bg` continues
+    # it, `jobs` says it runs, and `kill` + `wait` end it (SIGTERM: 143).
+    input+='sleep 100\n\x02Stopped\x02\x1a\njobs -l\nbg\njobs\nkill %1; wait %1; echo term $?\n'
+    # ^Z at a reader, `fg` (with the line it will read typed after it),
+    # and ^C once its PONG shows that it is the foreground again.
+    input+='tr a-z A-Z\rping\n\x01PING\x01\x1a\nfg\rpong\n\x01PONG\x01\x03\necho fg-int $?\n'
+    # TOSTOP: a background job that writes to the terminal is stopped by
+    # SIGTTOU (`wait` returns when no job runs any more); `fg` lets it write.
+    input+='stty tostop; echo out & wait; jobs\nfg; stty -tostop\nexit\n'
     CONSOLE_PROMPT='# ' CONSOLE_INPUT="$input" KTEST_TIMEOUT=90 expect_boot "busybox shell on the console" \
         "loglevel=warn init=/bin/sh exit_after_boot" 33 \
-        '^hi$' '^ABC$' '^redirected$' '^/tmp/d$' '^r.txt$' '^8\+0 records out$' \
-        "^$zeros  /tmp/f\$" '^status 130$'
+        '^hi$' '^ABC$' '^redirected$' '^/tmp/d$' '^r.txt$' '^100\+0 records out$' \
+        "^$zeros  /tmp/f\$" '^PING$' '^int 130$' \
+        '^\^Z\[1\]\+ +Stopped +sleep 100$' '^\[1\]\+ +[0-9]+ +Stopped +sleep 100$' '^\[1\] sleep 100$' \
+        '^\[1\]\+ +Running +sleep 100$' '^term 143$' '^\^Z\[1\]\+ +Stopped +tr a-z A-Z$' '^PONG$' '^fg-int 130$' \
+        '^\[1\]\+ +Stopped \(tty output\) +echo out$' '^out$'
 }
 
 # The console, driven by typing into it.

@@ -281,7 +281,12 @@ user_spec() {
                 tgkill_wrong_group_esrch kill_child_returns_0 wait4_reaps_the_killed_child \
                 wifsignaled_wtermsig_sigterm default_action_terminates write_to_a_pipe_without_readers_is_sigpipe wait4_with_a_sigchld_handler \
                 sigchld_delivered sigchld_si_code_cld_exited sigchld_si_pid_is_the_child \
-                sigchld_si_status_is_the_exit_code sigsegv_handler_runs sigsegv_si_addr_is_the_address \
+                sigchld_si_status_is_the_exit_code sigchld_cld_stopped_with_the_stop_signal \
+                wait4_without_wuntraced_does_not_report_a_stop wait4_wuntraced_reports_the_stop_as_0x137f \
+                a_stop_is_reported_once wait4_without_wcontinued_does_not_report_a_continue \
+                wait4_wcontinued_reports_the_continue_as_0xffff a_continue_is_reported_once \
+                sigchld_cld_continued_with_sigcont sigtstp_stops_it_too sigcont_drops_an_unreported_stop sigkill_of_a_stopped_child_reports_only_its_death \
+                blocking_wait4_wuntraced_wakes_at_the_stop continued_it_runs_to_its_exit sigsegv_handler_runs sigsegv_si_addr_is_the_address \
                 sigsegv_si_code_segv_maperr sigsegv_on_a_read_only_page_segv_accerr sigsegv_accerr_si_addr \
                 nanosleep_interrupted_eintr_with_time_left nanosleep_eintr_even_with_sa_restart \
                 wait4_interrupted_eintr wait4_restarted_with_sa_restart frame_cannot_set_iopl_nt_or_clear_if \

@@ -43,17 +43,17 @@ pub fn sys_exit_group(regs: &mut PtRegs) -> i32 {
 
 /// `WNOHANG`: `wait4` returns 0 at once if no child it may reap has ended.
 const WNOHANG: u32 = 1;
-/// The other options Linux's `kernel_wait4` accepts. `WUNTRACED` and
-/// `WCONTINUED` ask about stopped and continued children; a process can
-/// stop now (kernel/src/signal.rs, `SIGSTOP` & co), but `wait4` does not
-/// report stops or continues yet (the parent gets only `SIGCHLD` with
-/// `CLD_STOPPED`/`CLD_CONTINUED`); `__WNOTHREAD` and `__WALL` are about
-/// threads, and every process has one. So they change nothing, but they
-/// are not errors either. `__WCLONE` (0x8000_0000) asks for children
-/// whose exit signal is not SIGCHLD: every child here is a fork
-/// (`clone(SIGCHLD)`), so with it there is no child to wait for.
+/// `WUNTRACED`: also report a child that a stop signal stopped (Linux
+/// `wait_task_stopped`), once per stop, as `(sig << 8) | 0x7f`.
 const WUNTRACED: u32 = 2;
+/// `WCONTINUED`: also report a stopped child that SIGCONT continued
+/// (Linux `wait_task_continued`), once, as 0xffff.
 const WCONTINUED: u32 = 8;
+/// The other options Linux's `kernel_wait4` accepts: `__WNOTHREAD` and
+/// `__WALL` are about threads, and every process has one, so they change
+/// nothing, but they are not errors either. `__WCLONE` (0x8000_0000) asks
+/// for children whose exit signal is not SIGCHLD: every child here is a
+/// fork (`clone(SIGCHLD)`), so with it there is no child to wait for.
 const __WNOTHREAD: u32 = 0x2000_0000;
 const __WALL: u32 = 0x4000_0000;
 const __WCLONE: u32 = 0x8000_0000;
@@ -66,16 +66,23 @@ fn is_zombie(task: &crate::sched::task::Task) -> bool {
 }
 
 /// `wait4(pid, status, options, rusage)`: wait for a child to end and
-/// reap it (Linux `kernel/exit.c`, `kernel_wait4` and `do_wait`).
+/// reap it, or, with `WUNTRACED` / `WCONTINUED`, for one to stop or to be
+/// continued (Linux `kernel/exit.c`, `kernel_wait4` and `do_wait`).
 ///
 /// Which children it may reap: `pid` > 0 that one; -1 any; 0 any child in
 /// the caller's process group; `pid` < -1 any child in process group
 /// `-pid` (groups: kernel/src/signal.rs, `setpgid`); `-ECHILD` when none
 /// matches, as Linux says for a group with none of ours in it.
 ///
-/// Among those, the first that is already a zombie, in the order the
-/// children were forked (Linux walks `->children` the same way). If none
-/// is, it sleeps until *any* of them exits, not the oldest in particular:
+/// Among those, the first that has something to report, in the order the
+/// children were forked (Linux walks `->children` the same way, and asks
+/// each, in `wait_consider_task`: a zombie? stopped and not yet reported
+/// (`WUNTRACED`)? continued and not yet reported (`WCONTINUED`)?). A
+/// zombie is reaped and its pid returned; a stop or a continue is
+/// reported once (the next `wait4` does not see it again) and the child
+/// stays. If none has anything, it sleeps until *any* of them exits,
+/// stops or continues (signal.rs wakes the same queue then), not the
+/// oldest in particular:
 /// the waiter is on every candidate's exit wait queue at once (Linux has
 /// one queue per parent, `signal->wait_chldexit`, that each child's
 /// `do_notify_parent` wakes; a queue per child, the one `join` already
@@ -106,11 +113,29 @@ pub fn sys_wait4(regs: &mut PtRegs) -> i32 {
         p if p > 0 => t.id() as i32 == p,
         p => t.signal.pgid() == p.unsigned_abs(),
     };
+    let (untraced, continued) = (options & WUNTRACED != 0, options & WCONTINUED != 0);
+    let reportable = |t: &crate::sched::task::Task| is_zombie(t) || t.signal.wait_report(untraced, continued, false).is_some();
     let handle = loop {
         let candidates: alloc::vec::Vec<_> = {
             let mut children = me.children.lock();
-            if let Some(i) = children.iter().position(|h| wanted(h.task()) && is_zombie(h.task())) {
-                break children.remove(i);
+            let mut found = None;
+            for (i, h) in children.iter().enumerate().filter(|(_, h)| wanted(h.task())) {
+                if is_zombie(h.task()) {
+                    found = Some(Ok(i));
+                    break;
+                }
+                if let Some(status) = h.task().signal.wait_report(untraced, continued, true) {
+                    found = Some(Err((h.task().id() as i32, status)));
+                    break;
+                }
+            }
+            match found {
+                Some(Ok(i)) => break children.remove(i),
+                Some(Err((child, status))) => {
+                    drop(children);
+                    return put_status(child, status_ptr, status);
+                }
+                None => {}
             }
             children.iter().filter(|h| wanted(h.task())).map(|h| h.task().clone()).collect()
         };
@@ -132,19 +157,26 @@ pub fn sys_wait4(regs: &mut PtRegs) -> i32 {
         for c in &candidates {
             waiter = Some(c.exit_wait.prepare_to_wait_interruptible());
         }
-        if !candidates.iter().any(|c| is_zombie(c)) && !crate::signal::signal_pending() {
+        if !candidates.iter().any(|c| reportable(c)) && !crate::signal::signal_pending() {
             crate::sched::schedule();
         }
         let waiter = waiter.expect("at least one candidate");
         for c in &candidates {
             c.exit_wait.finish_wait(&waiter);
         }
-        if !candidates.iter().any(|c| is_zombie(c)) && crate::signal::signal_pending() {
+        if !candidates.iter().any(|c| reportable(c)) && crate::signal::signal_pending() {
             return -crate::errno::ERESTARTSYS;
         }
     };
     let child = handle.task().id() as i32;
     let status = handle.join();
+    put_status(child, status_ptr, status)
+}
+
+/// wait4's last step: the wait status to `*status_ptr` (if not NULL) and
+/// the child's pid returned, or `-EFAULT` for a bad pointer (what was
+/// reported stays reported, as on Linux).
+fn put_status(child: i32, status_ptr: usize, status: i32) -> i32 {
     if status_ptr != 0 && crate::arch::lib::usercopy_32::copy_to_user(status_ptr, &status.to_le_bytes()) != 0 {
         return -crate::errno::EFAULT;
     }

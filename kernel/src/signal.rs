@@ -274,6 +274,20 @@ struct SigInner {
     saved_sigmask: Option<u64>,
     /// A stop signal's default action took effect; SIGCONT or SIGKILL ends it.
     stopped: bool,
+    /// The stop signal that `wait4(WUNTRACED)` has still to report, 0 when
+    /// there is none (Linux `signal->group_exit_code` while
+    /// `SIGNAL_STOP_STOPPED`): set when the task stops, taken by the
+    /// report, and dropped by SIGCONT or SIGKILL (a stop already ended is
+    /// not reported).
+    stop_code: i32,
+    /// Continued by SIGCONT, not yet reported to `wait4(WCONTINUED)`
+    /// (Linux `SIGNAL_STOP_CONTINUED`): set by the sender, as Linux's
+    /// `prepare_signal` does, so a parent's `kill(SIGCONT)` then
+    /// `wait4(WCONTINUED | WNOHANG)` finds it; a new stop drops it.
+    continued: bool,
+    /// The parent is still to be told CLD_CONTINUED (Linux
+    /// `SIGNAL_CLD_CONTINUED`): the continued task does it when it runs.
+    notify_continued: bool,
     /// What `restart_syscall` resumes.
     restart: Option<RestartBlock>,
     /// The last fault's vector, error code and address, for the sigcontext
@@ -324,6 +338,9 @@ impl SigState {
                 action: [KSigAction { handler: 0, flags: 0, restorer: 0, mask: 0 }; NSIG],
                 saved_sigmask: None,
                 stopped: false,
+                stop_code: 0,
+                continued: false,
+                notify_continued: false,
                 restart: None,
                 trap: (0, 0, 0),
             }),
@@ -479,6 +496,31 @@ impl SigState {
     pub fn take_restart(&self) -> Option<RestartBlock> {
         self.inner.lock_irqsave().restart.take()
     }
+
+    /// What `wait4` has to report about this child short of its death,
+    /// as a wait status, taken (reported once) if `take`: a stop, asked
+    /// for with `untraced` (Linux `wait_task_stopped`: `(sig << 8) | 0x7f`,
+    /// which WIFSTOPPED and WSTOPSIG read), before a continue, asked for
+    /// with `continued` (`wait_task_continued`: 0xffff, WIFCONTINUED).
+    /// Only one of them can be there: a stop drops the continue, SIGCONT
+    /// drops the stop.
+    pub fn wait_report(&self, untraced: bool, continued: bool, take: bool) -> Option<i32> {
+        let mut i = self.inner.lock_irqsave();
+        if untraced && i.stopped && i.stop_code != 0 {
+            let status = (i.stop_code << 8) | 0x7f;
+            if take {
+                i.stop_code = 0;
+            }
+            return Some(status);
+        }
+        if continued && i.continued {
+            if take {
+                i.continued = false;
+            }
+            return Some(0xffff);
+        }
+        None
+    }
 }
 
 impl Default for SigState {
@@ -522,7 +564,17 @@ pub fn send_signal(sig: i32, info: KSigInfo, t: &alloc::sync::Arc<Task>) {
             i.pending &= !SIG_KERNEL_STOP;
             if i.stopped {
                 i.stopped = false;
+                i.stop_code = 0;
                 wake_stopped = true;
+                if sig == SIGCONT {
+                    // Reported to wait4(WCONTINUED) from now; the parent's
+                    // SIGCHLD comes from the task itself when it runs
+                    // (Linux: SIGNAL_STOP_CONTINUED | SIGNAL_CLD_CONTINUED).
+                    // SIGKILL ends the stop too, but the task dies: its
+                    // parent hears of the death only.
+                    i.continued = true;
+                    i.notify_continued = true;
+                }
             }
         }
         if sig_ignored(&i, sig) || (sig < 32 && i.pending & sigmask(sig) != 0) {
@@ -745,19 +797,26 @@ pub fn get_signal() -> Option<KSignal> {
         if SIG_KERNEL_STOP & sigmask(sig) != 0 {
             // do_signal_stop: stopped, under the lock, so a SIGCONT after
             // this finds `stopped` and the state to wake.
+            // The stop is reported to wait4(WUNTRACED) once (stop_code);
+            // a continue not yet reported is forgotten.
             i.stopped = true;
+            i.stop_code = sig;
+            i.continued = false;
+            i.notify_continued = false;
             me.state.store(crate::sched::task::TASK_STOPPED, Ordering::SeqCst);
             drop(i);
             notify_parent_cldstop(&me, CLD_STOPPED, sig);
-            loop {
+            let continued = loop {
                 crate::sched::schedule();
-                let i = me.signal.inner.lock_irqsave();
+                let mut i = me.signal.inner.lock_irqsave();
                 if !i.stopped {
-                    break;
+                    break core::mem::take(&mut i.notify_continued);
                 }
                 me.state.store(crate::sched::task::TASK_STOPPED, Ordering::SeqCst);
+            };
+            if continued {
+                notify_parent_cldstop(&me, CLD_CONTINUED, SIGCONT);
             }
-            notify_parent_cldstop(&me, CLD_CONTINUED, SIGCONT);
             continue;
         }
         drop(i);
@@ -771,13 +830,16 @@ pub fn get_signal() -> Option<KSignal> {
 
 /// SIGCHLD to the parent of `t` when it stops or continues (Linux
 /// `do_notify_parent_cldstop`), unless the parent asked for none with
-/// SA_NOCLDSTOP.
+/// SA_NOCLDSTOP; and, SIGCHLD or not, the parent's `wait4` wakes up to
+/// report it (Linux `__wake_up_parent`; a parent's wait4 sleeps on each of
+/// its children's `exit_wait`, see exit.rs).
 fn notify_parent_cldstop(t: &Task, why: i32, sig: i32) {
-    let Some(parent) = find_task(t.parent.load(Ordering::Relaxed)) else { return };
-    if parent.signal.action(SIGCHLD).flags & SA_NOCLDSTOP != 0 {
-        return;
+    if let Some(parent) = find_task(t.parent.load(Ordering::Relaxed))
+        && parent.signal.action(SIGCHLD).flags & SA_NOCLDSTOP == 0
+    {
+        send_signal(SIGCHLD, KSigInfo { code: why, pid: t.id(), status: sig, ..Default::default() }, &parent);
     }
-    send_signal(SIGCHLD, KSigInfo { code: why, pid: t.id(), status: sig, ..Default::default() }, &parent);
+    t.exit_wait.wake_up_all();
 }
 
 /// SIGCHLD to the parent of `child`, which has just become reapable with

@@ -47,9 +47,11 @@
 //! SIGTSTP to every process of that group (`isig` -> `kill_pgrp`). A
 //! process whose controlling terminal it is, outside the foreground group,
 //! that reads is sent SIGTTIN (its group stops), or gets `-EIO` if it
-//! ignores or blocks SIGTTIN or its group is orphaned; a process for
-//! which the console is not the controlling terminal reads freely (as
-//! Linux's `job_control` lets it). A session leader gets the console as
+//! ignores or blocks SIGTTIN or its group is orphaned; with TOSTOP set,
+//! one that writes is sent SIGTTOU the same way (and writes if it ignores
+//! or blocks it: Linux `n_tty_write`); a process for which the console is
+//! not the controlling terminal reads and writes freely (as Linux's
+//! `job_control` lets it). A session leader gets the console as
 //! its controlling terminal with `TIOCSCTTY`, or by opening `/dev/ttyS0`
 //! without `O_NOCTTY` (`tty_open_proc_set_tty`), never through
 //! `/dev/console` or `/dev/tty`, as in Linux.
@@ -146,6 +148,7 @@ pub mod lflag {
     pub const ECHOK: u32 = 0o40;
     pub const ECHONL: u32 = 0o100;
     pub const NOFLSH: u32 = 0o200;
+    pub const TOSTOP: u32 = 0o400;
     pub const ECHOCTL: u32 = 0o1000;
     pub const ECHOKE: u32 = 0o4000;
     pub const IEXTEN: u32 = 0o100000;
@@ -1076,8 +1079,23 @@ fn raw_read(buf: usize, count: usize, vmin: usize, vtime: u64) -> i32 {
     }
 }
 
+/// The job-control check at the start of a process's `write` to the
+/// console (Linux `n_tty_write`: "must be done at start", POSIX.1
+/// 7.1.1.4): with TOSTOP, a process of the terminal's session outside its
+/// foreground group gets what [`tty_check_change`] says for SIGTTOU: its
+/// group is sent SIGTTOU and the write is restarted when it is continued
+/// (`-ERESTARTSYS`), or `-EIO` if the group is orphaned; it writes if it
+/// ignores or blocks SIGTTOU. Without TOSTOP anyone writes.
+pub fn n_tty_write_check() -> Result<(), i32> {
+    if !TTY.lock_irqsave().termios.l(lflag::TOSTOP) {
+        return Ok(());
+    }
+    tty_check_change(crate::signal::SIGTTOU)
+}
+
 /// `write(1, ..)` on the console (Linux `tty_write` -> `n_tty_write`):
 /// the bytes through the output processing (OPOST, ONLCR) to the UART.
+/// A process's write has passed [`n_tty_write_check`] first.
 pub fn tty_write(bytes: &[u8]) {
     TTY.lock_irqsave().output(bytes);
 }

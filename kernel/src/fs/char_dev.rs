@@ -10,17 +10,17 @@
 //! |----------------|-------------|-----------------------------------|------------------|
 //! | `/dev/null`    | 1:3         | `drivers::mem` (`read_null`)      | a `File`         |
 //! | `/dev/zero`    | 1:5         | `drivers::mem` (`read_zero`)      | a `File`         |
-//! | `/dev/tty`     | 5:0         | the serial console                | `Fd::Console`    |
+//! | `/dev/tty`     | 5:0         | the caller's controlling terminal | `Fd::Console`    |
 //! | `/dev/console` | 5:1         | the serial console                | `Fd::Console`    |
 //! | `/dev/ttyS0`   | 4:64        | the serial console, as its tty    | `Fd::Console`    |
 //!
 //! Opening 5:0 or 5:1 gives the very kind of descriptor fds 0-2 are, so a
 //! program that opens `/dev/console` reads and writes the console exactly
-//! as through its standard descriptors. Differences from Linux: `/dev/tty`
-//! is the console whatever the process (Linux: the process's controlling
-//! terminal, `ENXIO` without one; we have one terminal and no sessions
-//! yet), and every open of them shares fds 0-2's status flags (see
-//! [`super::file::CONSOLE_F_FLAGS`]). Any other number: `ENXIO`, Linux's
+//! as through its standard descriptors. `/dev/tty` is the caller's
+//! controlling terminal (Linux `tty_open_current_tty`): the console if it
+//! is that (kernel/src/tty.rs, `is_ctty`), `ENXIO` for a process without
+//! one, as Linux answers. Difference from Linux: every open of them shares
+//! fds 0-2's status flags (see [`super::file::CONSOLE_F_FLAGS`]). Any other number: `ENXIO`, Linux's
 //! answer for a number with no driver. `/dev/ttyS0` is the same terminal
 //! under the 8250 driver's own number: opened without `O_NOCTTY` by a
 //! session leader that has no controlling terminal, it becomes that
@@ -51,6 +51,7 @@ pub const TTYS0_MINOR: u32 = 64;
 pub fn chrdev_open(inode: InodeRef, major: u32, minor: u32, flags: u32) -> Result<Fd, i32> {
     match (major, minor) {
         (MEM_MAJOR, NULL_MINOR | ZERO_MINOR) => Ok(Fd::File(File::new(inode, flags))),
+        (TTYAUX_MAJOR, TTY_MINOR) if !crate::tty::is_ctty(crate::sched::current()) => Err(-ENXIO),
         (TTYAUX_MAJOR, TTY_MINOR | CONSOLE_MINOR) => Ok(Fd::Console),
         (TTY_MAJOR, TTYS0_MINOR) => {
             crate::tty::tty_open_proc_set_tty(flags & super::open::O_NOCTTY != 0);

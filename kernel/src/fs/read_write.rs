@@ -155,6 +155,9 @@ fn console_write(buf: usize, count: usize) -> i32 {
     if count > i32::MAX as usize {
         return -EINVAL;
     }
+    if let Err(e) = crate::tty::n_tty_write_check() {
+        return e;
+    }
     let mut chunk = [0u8; 256];
     let mut done = 0;
     while done < count {

@@ -5,7 +5,9 @@
 //! `sigreturn` with every register and the flags intact; the mask
 //! (blocked signals stay pending until unblocked, SIGKILL and SIGSTOP
 //! cannot be blocked); default actions (terminate, ignore); SIGCHLD with
-//! `CLD_EXITED` when a child ends; a SIGSEGV handler with `si_addr` and
+//! `CLD_EXITED` when a child ends; job control: a child stopped and
+//! continued, as SIGCHLD (`CLD_STOPPED`, `CLD_CONTINUED`) and `wait4`
+//! with `WUNTRACED` / `WCONTINUED` report it; a SIGSEGV handler with `si_addr` and
 //! `SEGV_MAPERR` / `SEGV_ACCERR`; `nanosleep` and `wait4` interrupted by a
 //! signal (`-EINTR`, and `wait4` restarted under SA_RESTART); process
 //! groups and sessions; and each call's errnos.
@@ -73,7 +75,9 @@ const SIGSEGV: usize = 11;
 const SIGUSR2: usize = 12;
 const SIGTERM: usize = 15;
 const SIGCHLD: usize = 17;
+const SIGCONT: usize = 18;
 const SIGSTOP: usize = 19;
+const SIGTSTP: usize = 20;
 const SIGWINCH: usize = 28;
 
 const SA_SIGINFO: u32 = 4;
@@ -90,6 +94,12 @@ const SI_TKILL: i32 = -6;
 const SEGV_MAPERR: i32 = 1;
 const SEGV_ACCERR: i32 = 2;
 const CLD_EXITED: i32 = 1;
+const CLD_STOPPED: i32 = 5;
+const CLD_CONTINUED: i32 = 6;
+
+const WNOHANG: usize = 1;
+const WUNTRACED: usize = 2;
+const WCONTINUED: usize = 8;
 
 /// An address with nothing mapped (the first page).
 const UNMAPPED: usize = 0x10;
@@ -168,8 +178,23 @@ fn fork() -> isize {
 }
 
 fn wait4(pid: isize, status: &mut i32) -> isize {
+    wait4_options(pid, status, 0)
+}
+
+fn wait4_options(pid: isize, status: &mut i32, options: usize) -> isize {
     // SAFETY: status is ours.
-    unsafe { syscall4(WAIT4, pid as usize, status as *mut i32 as usize, 0, 0) }
+    unsafe { syscall4(WAIT4, pid as usize, status as *mut i32 as usize, options, 0) }
+}
+
+/// With SIGCHLD blocked and its handler installed: sleep until it comes
+/// (rt_sigsuspend with nothing blocked), so a SIGCHLD sent before the call
+/// is not missed. The handler's si_code and si_status.
+fn next_sigchld() -> (i32, i32) {
+    reset();
+    let empty = 0u64;
+    // SAFETY: the mask is ours, 8 bytes.
+    unsafe { syscall2(RT_SIGSUSPEND, &empty as *const u64 as usize, 8) };
+    (SI_CODE.load(SeqCst), SI_STATUS.load(SeqCst))
 }
 
 /// nanosleep for `ms` milliseconds; the result and what is left (ms).
@@ -600,6 +625,73 @@ fn main(args: Args) -> i32 {
     t.check_eq("sigchld_si_code_cld_exited", SI_CODE.load(SeqCst), CLD_EXITED);
     t.check_eq("sigchld_si_pid_is_the_child", SI_PID.load(SeqCst) as isize, child);
     t.check_eq("sigchld_si_status_is_the_exit_code", SI_STATUS.load(SeqCst), 3);
+    rt_sigaction(SIGCHLD, Some(&SigAction::default()), None, 8);
+
+    // --- job control: a stop and a continue, as the parent sees them
+    // (Linux do_notify_parent_cldstop, wait_task_stopped,
+    // wait_task_continued): SIGCHLD with CLD_STOPPED / CLD_CONTINUED, and
+    // wait4 reports the stop with WUNTRACED as (sig << 8) | 0x7f and the
+    // continue with WCONTINUED as 0xffff, each once; without the option it
+    // reports neither. SIGCHLD stays blocked but for next_sigchld's
+    // sigsuspend, so none is missed.
+    install(SIGCHLD, info_handler as *const () as usize, SA_SIGINFO | SA_RESTART);
+    sigprocmask(SIG_BLOCK, Some(bit(SIGCHLD)), None);
+    let child = spawn(|| {
+        close_stderr();
+        loop {
+            pause();
+        }
+    });
+    kill(child, SIGSTOP);
+    let (code, st) = next_sigchld();
+    t.check("sigchld_cld_stopped_with_the_stop_signal", code == CLD_STOPPED && st == SIGSTOP as i32
+        && SI_PID.load(SeqCst) as isize == child, format_args!("si_code {code} si_status {st}"));
+    t.check_eq("wait4_without_wuntraced_does_not_report_a_stop", wait4_options(child, &mut status, WNOHANG), 0);
+    status = 0;
+    let r = wait4_options(child, &mut status, WUNTRACED | WNOHANG);
+    t.check("wait4_wuntraced_reports_the_stop_as_0x137f", r == child && status == 0x137f, format_args!("r {r} status {status:#x}"));
+    t.check_eq("a_stop_is_reported_once", wait4_options(child, &mut status, WUNTRACED | WNOHANG), 0);
+    kill(child, SIGCONT);
+    t.check_eq("wait4_without_wcontinued_does_not_report_a_continue", wait4_options(child, &mut status, WUNTRACED | WNOHANG), 0);
+    status = 0;
+    // (Linux marks the child continued in kill() itself: no waiting.)
+    let r = wait4_options(child, &mut status, WCONTINUED | WNOHANG);
+    t.check("wait4_wcontinued_reports_the_continue_as_0xffff", r == child && status == 0xffff, format_args!("r {r} status {status:#x}"));
+    t.check_eq("a_continue_is_reported_once", wait4_options(child, &mut status, WCONTINUED | WNOHANG), 0);
+    let (code, st) = next_sigchld();
+    t.check("sigchld_cld_continued_with_sigcont", code == CLD_CONTINUED && st == SIGCONT as i32, format_args!("si_code {code} si_status {st}"));
+    // A stop that SIGCONT ended before anyone asked is not reported: the
+    // continue is.
+    kill(child, SIGTSTP);
+    let (code, st) = next_sigchld();
+    t.check("sigtstp_stops_it_too", code == CLD_STOPPED && st == SIGTSTP as i32, format_args!("si_code {code} si_status {st}"));
+    kill(child, SIGCONT);
+    status = 0;
+    let r = wait4_options(child, &mut status, WUNTRACED | WCONTINUED | WNOHANG);
+    t.check("sigcont_drops_an_unreported_stop", r == child && status == 0xffff, format_args!("r {r} status {status:#x}"));
+    next_sigchld();
+    // SIGKILL ends a stop too, but the child dies: neither the stop nor a
+    // continue is reported, only the death.
+    kill(child, SIGSTOP);
+    next_sigchld();
+    kill(child, SIGKILL);
+    status = 0;
+    let r = wait4_options(child, &mut status, WUNTRACED | WCONTINUED);
+    t.check("sigkill_of_a_stopped_child_reports_only_its_death", r == child && status == SIGKILL as i32, format_args!("r {r} status {status:#x}"));
+    // A blocking wait4(WUNTRACED) wakes when its child stops itself;
+    // continued, the child ends, and a plain wait4 reaps it.
+    let child = spawn(|| {
+        nanosleep_ms(100);
+        kill(getpid(), SIGSTOP);
+        5
+    });
+    status = 0;
+    let r = wait4_options(child, &mut status, WUNTRACED);
+    t.check("blocking_wait4_wuntraced_wakes_at_the_stop", r == child && status == 0x137f, format_args!("r {r} status {status:#x}"));
+    kill(child, SIGCONT);
+    let r = wait4(child, &mut status);
+    t.check("continued_it_runs_to_its_exit", r == child && status == 5 << 8, format_args!("r {r} status {status:#x}"));
+    sigprocmask(SIG_UNBLOCK, Some(bit(SIGCHLD)), None);
     rt_sigaction(SIGCHLD, Some(&SigAction::default()), None, 8);
 
     // --- SIGSEGV handler: si_addr and si_code
