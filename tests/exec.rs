@@ -32,6 +32,7 @@ pub const TESTS: &[Test] = &[
     test_case!(a_read_only_last_segment_with_a_bss_fails_the_exec_as_in_linux_6_1),
     test_case!(two_processes_running_one_binary_share_its_text_pages_from_the_page_cache),
     test_case!(an_exec_of_busybox_maps_only_the_pages_it_touches),
+    test_case!(a_running_programs_file_cannot_be_opened_for_writing_or_truncated_etxtbsy),
     test_case!(the_user_programs_run_here_as_under_linux),
     test_case!(exec_of_a_missing_file_a_directory_or_a_text_file_fails_with_linuxs_errno),
 ];
@@ -436,6 +437,56 @@ fn an_exec_of_busybox_maps_only_the_pages_it_touches() {
     assert!(pages * 4 < file_pages, "{pages} pages mapped at exit, the file has {file_pages}");
     assert_eq!(crate::fs::binfmt_elf::PADZERO_PAGES.load(core::sync::atomic::Ordering::Relaxed), padzero + 1,
         "one page copied at exec: the one padzero clears");
+}
+
+/// Linux 6.1's `deny_write_access` through `mm->exe_file`: while a
+/// program runs (and only then), `open` of its file for writing or with
+/// `O_TRUNC` and `truncate` fail with `ETXTBSY`; reading is fine.
+fn a_running_programs_file_cannot_be_opened_for_writing_or_truncated_etxtbsy() {
+    use crate::arch::entry::syscall_32::nr;
+    use super::common::sys3;
+    use super::user::{DATA, address_space_with};
+    const ETXTBSY: i32 = 26;
+    assert_eq!(crate::fs::FsError::TextBusy.errno(), ETXTBSY);
+    let sleeper = crate::fs::lookup("/bin/sleeper").expect("/bin/sleeper");
+    let mut bytes = alloc::vec![0u8; sleeper.size()];
+    assert_eq!(sleeper.read_at(0, &mut bytes), Ok(bytes.len()));
+    let path = "/exec-txtbsy";
+    let file = crate::fs::rootfs().create(path, 0o755).unwrap();
+    file.write_at(0, &bytes).unwrap();
+    // This task becomes a process, for the system calls' user pointers.
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let mut name = Vec::from(path.as_bytes());
+    name.push(0);
+    assert_eq!(crate::arch::lib::usercopy_32::copy_to_user(DATA, &name), 0);
+    let open = |flags: usize| {
+        let fd = sys3(nr::OPEN, DATA, flags, 0);
+        if fd >= 0 {
+            assert_eq!(sys3(nr::CLOSE, fd as usize, 0, 0), 0);
+        }
+        fd.min(0)
+    };
+    let (o_wronly, o_rdwr, o_trunc) = (1, 2, 0o1000);
+    assert_eq!(open(o_wronly), 0, "not running: writable");
+    let h = crate::fs::exec::spawn_user(path, alloc::vec![path.as_bytes().to_vec(), b"5".to_vec()], alloc::vec![]);
+    let mut waited = 0;
+    while h.task().mm().is_none() && waited < 5000 {
+        crate::sched::timer::msleep(10);
+        waited += 10;
+    }
+    assert!(h.task().mm().is_some(), "the program started");
+    assert_eq!(open(o_wronly), -ETXTBSY, "O_WRONLY");
+    assert_eq!(open(o_rdwr), -ETXTBSY, "O_RDWR");
+    assert_eq!(open(o_trunc), -ETXTBSY, "O_RDONLY | O_TRUNC");
+    assert_eq!(open(0), 0, "O_RDONLY is fine");
+    assert_eq!(open(3), 0, "access mode 3 is neither read nor write in Linux: fine");
+    assert_eq!(sys3(nr::TRUNCATE, DATA, 0, 0), -ETXTBSY, "truncate");
+    assert_eq!(file.size(), bytes.len(), "the file is whole");
+    assert_eq!(h.join(), 0, "the program ran to its end");
+    assert_eq!(open(o_wronly), 0, "after it exited: writable again");
+    assert_eq!(sys3(nr::TRUNCATE, DATA, 0, 0), 0, "and truncatable");
+    crate::fs::namei::do_unlinkat(&crate::fs::rootfs().base(), path).unwrap();
 }
 
 /// Start `path` from the rootfs with argv = path + `args` and the oracle's

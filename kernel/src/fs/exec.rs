@@ -96,6 +96,69 @@ const AT_SECURE: u32 = 23;
 const AT_RANDOM: u32 = 25;
 const AT_EXECFN: u32 = 31;
 
+/// Address spaces running each file (Linux's `inode->i_writecount` when
+/// negative: `deny_write_access` counts down, `allow_write_access` back
+/// up), by inode address: an entry exists only while an [`ExeFile`] holds
+/// the inode, so the address cannot be reused meanwhile.
+static DENY_WRITE: crate::locking::SpinLock<alloc::collections::BTreeMap<usize, usize>> =
+    crate::locking::SpinLock::new(alloc::collections::BTreeMap::new());
+
+/// A running program's file (Linux `mm->exe_file`, with the write access
+/// it denies): while one exists for a file, opening it for writing and
+/// `truncate` fail with `ETXTBSY` (`fs/open.rs`). Exec makes one for the
+/// new address space; fork copies it (Linux `dup_mm_exe_file`), and the
+/// address space's end drops it (Linux `set_mm_exe_file(mm, NULL)` in
+/// `mmput`). Linux 6.1 ties the denial to `exe_file` like this (since
+/// 5.15; before, to `MAP_DENYWRITE` mappings).
+///
+/// Where we differ: Linux also refuses to *exec* a file open for writing
+/// (`i_writecount > 0`: `ETXTBSY` from `do_open_execat`); we do not count
+/// writers (a `File` does not take write access on the inode), so that
+/// exec goes ahead, and such a writer can change the program's text
+/// under it, as the page cache is shared.
+pub struct ExeFile {
+    inode: InodeRef,
+}
+
+impl ExeFile {
+    /// Deny writes to `inode` (Linux `deny_write_access`).
+    pub fn new(inode: InodeRef) -> Self {
+        *DENY_WRITE.lock_irqsave().entry(Arc::as_ptr(&inode) as usize).or_insert(0) += 1;
+        Self { inode }
+    }
+
+    /// The file.
+    pub fn inode(&self) -> &InodeRef {
+        &self.inode
+    }
+}
+
+impl Clone for ExeFile {
+    fn clone(&self) -> Self {
+        Self::new(self.inode.clone())
+    }
+}
+
+impl Drop for ExeFile {
+    /// Linux `allow_write_access`.
+    fn drop(&mut self) {
+        let key = Arc::as_ptr(&self.inode) as usize;
+        let mut map = DENY_WRITE.lock_irqsave();
+        if let Some(n) = map.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&key);
+            }
+        }
+    }
+}
+
+/// Is some address space running `inode`? (Linux: `i_writecount < 0`,
+/// which makes `get_write_access` fail with `ETXTBSY`.)
+pub fn deny_write(inode: &InodeRef) -> bool {
+    DENY_WRITE.lock_irqsave().contains_key(&(Arc::as_ptr(inode) as usize))
+}
+
 /// Linux `BINPRM_BUF_SIZE`: how much of the file exec reads before it
 /// knows what the file is (the ELF header is 52 bytes).
 pub const BINPRM_BUF_SIZE: usize = 256;
@@ -138,6 +201,9 @@ pub fn prepare_binprm(bprm: &LinuxBinprm) -> Result<(Arc<MmStruct>, ElfInfo), Ex
     let stack = VmArea::new(TASK_SIZE - INITIAL_STACK, TASK_SIZE, VmFlags::VM_STACK_FLAGS, VmaKind::Anonymous,
         (TASK_SIZE - INITIAL_STACK) >> mm::layout::PAGE_SHIFT).map_err(|_| ExecError::NoMemory)?;
     mm.mmap_lock().insert_vm_struct(stack).map_err(|_| ExecError::NoMemory)?;
+    // Linux `begin_new_exec` -> `set_mm_exe_file`: from here on the file
+    // cannot be written while this address space (or a fork of it) lives.
+    mm.set_exe_file(ExeFile::new(bprm.file.clone()));
     Ok((mm, info))
 }
 
