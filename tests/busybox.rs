@@ -10,8 +10,6 @@
 //! * the suite's initramfs holds busybox and its applet links, when setup
 //!   could fetch it: the runner then boots with `test_expect_busybox`.
 
-use alloc::vec;
-
 use crate::arch::entry::PtRegs;
 use crate::arch::entry::common::OncePerNumber;
 use crate::arch::entry::syscall_32::ia32_sys_call_table;
@@ -97,10 +95,9 @@ fn busybox_is_in_the_initramfs_with_its_applet_links() {
     use crate::fs::{lookup, rootfs};
     let bb = lookup("/bin/busybox").expect("test_expect_busybox given, but the initramfs has no /bin/busybox");
     assert_eq!(bb.file_type(), boot::initramfs::FileType::Regular);
-    let mut file = vec![0u8; bb.size()];
-    assert_eq!(bb.read_at(0, &mut file), Ok(file.len()));
-    let mm = crate::mm::mm_types::MmStruct::new().expect("an address space");
-    let info = crate::fs::binfmt_elf::load_elf_binary(&file, &mm).expect("busybox is a static ELF32 i386 executable");
+    let bprm = crate::fs::exec::LinuxBinprm::new(bb.clone()).expect("its first bytes");
+    let mm = alloc::sync::Arc::new(crate::mm::mm_types::MmStruct::new().expect("an address space"));
+    let info = crate::fs::binfmt_elf::load_elf_binary(&bb, bprm.buf(), &mm).expect("busybox is a static ELF32 i386 executable");
     assert!((0x0804_8000..0x0900_0000).contains(&info.entry), "entry {:#x} in the text segment", info.entry);
     drop(mm);
     for applet in ["sh", "ls", "cat", "echo", "dd", "md5sum", "mkdir", "rm", "cp"] {

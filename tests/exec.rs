@@ -3,14 +3,21 @@
 //! programs are built here byte by byte: an ELF header, program headers,
 //! and position-independent code from tests/user.rs; and every malformed
 //! or foreign file is refused with its reason (the caller's -ENOEXEC).
+//! Each is handed to the loader as a file (a rootfs file, unlinked at
+//! once, alive while referenced), because the loader maps files: it reads
+//! only the headers and maps each segment from the page cache.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use mm::layout::TASK_SIZE;
 
+use alloc::sync::Arc;
+
+use crate::fs::InodeRef;
 use crate::fs::binfmt_elf::{ElfError, load_elf_binary};
-use crate::fs::exec::{ExecError, create_elf_tables, exec_binprm};
+use crate::fs::exec::{ExecError, LinuxBinprm, create_elf_tables, exec_binprm};
+use crate::mm::gup::access_remote_vm;
 use crate::mm::mm_types::MmStruct;
 use crate::test_case;
 use crate::tools::ktest::Test;
@@ -19,7 +26,13 @@ pub const TESTS: &[Test] = &[
     test_case!(malformed_and_foreign_executables_are_refused_with_their_reason),
     test_case!(an_elf_program_is_loaded_and_runs_in_ring_3),
     test_case!(the_initial_stack_has_argc_argv_envp_and_the_auxiliary_vector),
-    test_case!(a_data_segment_is_copied_and_its_bss_reads_zero),
+    test_case!(a_data_segment_is_mapped_from_the_file_and_its_bss_reads_zero),
+    test_case!(a_program_writing_its_data_gets_a_private_copy_and_the_file_is_unchanged),
+    test_case!(the_bss_reads_zero_in_a_running_program_from_the_end_of_the_file_part_on),
+    test_case!(a_read_only_last_segment_with_a_bss_fails_the_exec_as_in_linux_6_1),
+    test_case!(two_processes_running_one_binary_share_its_text_pages_from_the_page_cache),
+    test_case!(an_exec_of_busybox_maps_only_the_pages_it_touches),
+    test_case!(a_running_programs_file_cannot_be_opened_for_writing_or_truncated_etxtbsy),
     test_case!(the_user_programs_run_here_as_under_linux),
     test_case!(exec_of_a_missing_file_a_directory_or_a_text_file_fails_with_linuxs_errno),
 ];
@@ -65,9 +78,32 @@ fn simple_elf(code: &[u8]) -> Vec<u8> {
     elf(BASE as u32 + off, &[(1, 0, BASE as u32, size, size, 5)], code)
 }
 
+/// A file holding `bytes`: created in the rootfs and unlinked at once,
+/// so it lives exactly as long as something holds it (the test, or an
+/// address space mapping it).
+fn file_of(bytes: &[u8]) -> InodeRef {
+    static N: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+    let path = alloc::format!("/exec-test-{}", N.fetch_add(1, core::sync::atomic::Ordering::Relaxed));
+    let inode = crate::fs::rootfs().create(&path, 0o755).expect("create a test executable");
+    inode.write_at(0, bytes).expect("write it");
+    crate::fs::namei::do_unlinkat(&crate::fs::rootfs().base(), &path).expect("unlink it");
+    inode
+}
+
+/// Load `file` into a fresh address space as exec does (its first bytes,
+/// then `load_elf_binary`).
+fn load_file(file: &InodeRef) -> Result<(Arc<MmStruct>, crate::fs::binfmt_elf::ElfInfo), ElfError> {
+    let bprm = LinuxBinprm::new(file.clone()).expect("read the first bytes");
+    let mm = Arc::new(MmStruct::new().unwrap());
+    let info = load_elf_binary(file, bprm.buf(), &mm)?;
+    Ok((mm, info))
+}
+
 fn load(file: &[u8]) -> Result<usize, ElfError> {
-    let mm = MmStruct::new().unwrap();
-    let r = load_elf_binary(file, &mm).map(|i| i.entry);
+    let inode = file_of(file);
+    let bprm = LinuxBinprm::new(inode.clone()).expect("read the first bytes");
+    let mm = Arc::new(MmStruct::new().unwrap());
+    let r = load_elf_binary(&inode, bprm.buf(), &mm).map(|i| i.entry);
     if r.is_err() {
         assert_eq!(mm.mmap_lock().map_count(), 0, "a refused file leaves the address space untouched");
     }
@@ -120,7 +156,9 @@ fn malformed_and_foreign_executables_are_refused_with_their_reason() {
 /// Run `file` with exec_binprm in a task of its own; its wait status.
 fn exec_in_task(name: &str, file: Vec<u8>, argv: &'static [&'static [u8]], envp: &'static [&'static [u8]]) -> i32 {
     crate::sched::spawn(name, move || {
-        let regs = exec_binprm(&file, b"/test", argv, envp).expect("exec");
+        let bprm = LinuxBinprm::new(file_of(&file)).expect("read the first bytes");
+        let regs = exec_binprm(&bprm, b"/test", argv, envp).expect("exec");
+        drop(bprm);
         let me = crate::sched::current();
         // SAFETY: exec_binprm switched this task to the new address space
         // and its regs point at the loaded entry and the new stack; the top
@@ -179,27 +217,266 @@ fn the_initial_stack_has_argc_argv_envp_and_the_auxiliary_vector() {
     assert_eq!(word(TASK_SIZE - 4), 0, "the top word is zero");
 }
 
-/// A data segment's file bytes arrive, the rest of its last page and the
-/// bss read zero (Linux padzero), and start_brk follows the bss.
-fn a_data_segment_is_copied_and_its_bss_reads_zero() {
-    let data_va = BASE as u32 + 0x1000;
+/// The file of the data tests: text (headers and `code`) at BASE, and
+/// at file offset 0x1000 a data segment at BASE + 0x1000 of 100 bytes of
+/// 0x11 (`p_filesz`), then 200 bytes of 0xcd that are in the file, in the
+/// same page, but not in the segment: the bss starts there (`p_memsz`
+/// 0x3000). `padzero` must hide them.
+fn data_elf(code: &[u8]) -> Vec<u8> {
+    let off = (EHDR + 2 * PHDR) as u32;
+    let text = off + code.len() as u32;
+    let mut body = code.to_vec();
+    body.resize(0x1000 - off as usize, 0);
+    body.extend_from_slice(&[0x11; 100]);
+    body.extend_from_slice(&[0xcd; 200]);
+    elf(BASE as u32 + off, &[(1, 0, BASE as u32, text, text, 5), (1, 0x1000, DATA_VA as u32, 100, 0x3000, 6)], &body)
+}
+
+const DATA_VA: usize = BASE + 0x1000;
+
+/// The page-cache page `index` of `file` (its frame), if cached.
+fn cache_pfn(file: &InodeRef, index: usize) -> Option<usize> {
+    let page = file.file().unwrap().i_mapping.find_get_page(index)?;
+    let pfn = crate::mm::page_alloc::page_to_pfn(page);
+    crate::mm::filemap::put_page(page);
+    Some(pfn)
+}
+
+/// Linux's way: after the load, the text is not there yet (demand
+/// paging: nothing was copied), the data page is a copy of the file's
+/// page made private by `padzero` (its bytes past `p_filesz` zeroed; the
+/// file keeps them), the bss beyond it an empty anonymous area, and
+/// start_brk follows the bss.
+fn a_data_segment_is_mapped_from_the_file_and_its_bss_reads_zero() {
+    use crate::arch::paging::PteFlags;
+    let file = file_of(&data_elf(&[0x90, 0xeb, 0xfe]));
+    let (mm, info) = load_file(&file).unwrap();
+    assert_eq!(info.start_brk, DATA_VA + 0x3000);
+    assert!(mm.lookup(BASE).is_none(), "the text is demand-paged, not loaded");
+    {
+        let map = mm.mmap_lock();
+        let text = map.find_vma(BASE).unwrap();
+        assert_eq!(text.kind, mm::vma::VmaKind::File(mm::vma::FileId(file.ino)), "the text maps the file");
+        assert_eq!(text.vm_pgoff, 0);
+        let data = map.find_vma(DATA_VA).unwrap();
+        assert_eq!((data.kind, data.vm_pgoff, data.vm_end), (mm::vma::VmaKind::File(mm::vma::FileId(file.ino)), 1, DATA_VA + 0x1000));
+        assert!(!data.vm_flags.contains(mm::vma::VmFlags::VM_SHARED), "a private mapping");
+        let bss = map.find_vma(DATA_VA + 0x1000).unwrap();
+        assert!(bss.vma_is_anonymous() && bss.vm_start == DATA_VA + 0x1000 && bss.vm_end == DATA_VA + 0x3000, "the bss: anonymous");
+    }
+    let pte = mm.lookup(DATA_VA);
+    assert!(pte.present() && pte.flags().contains(PteFlags::RW), "padzero wrote the data page: present, writable");
+    assert_ne!(Some(pte.pfn()), cache_pfn(&file, 1), "a private copy, not the cache's page");
+    let mut page = alloc::vec![0u8; 0x3000];
+    assert_eq!(access_remote_vm(&mm, DATA_VA, &mut page, 0), 0x3000);
+    assert!(page[..100].iter().all(|&b| b == 0x11), "the file bytes");
+    assert!(page[100..].iter().all(|&b| b == 0), "zeros from p_filesz on: the tail of the file page and the bss");
+    assert!(mm.lookup(DATA_VA + 0x1000).is_none() || crate::mm::memory::is_zero_pfn(mm.lookup(DATA_VA + 0x1000).pfn()),
+        "the bss beyond is demand-zero");
+    let mut tail = [0u8; 200];
+    assert_eq!(file.read_at(0x1000 + 100, &mut tail), Ok(200));
+    assert!(tail.iter().all(|&b| b == 0xcd), "the file keeps its bytes");
+}
+
+/// Machine code: `movzx ebx, byte [addr]; mov eax, 1; int 0x80`: exit
+/// with the byte at `addr`; with `write`, first `mov byte [addr], write`.
+fn exit_with_byte_at(addr: usize, write: Option<u8>) -> Vec<u8> {
+    let a = (addr as u32).to_le_bytes();
+    let mut c = Vec::new();
+    if let Some(v) = write {
+        c.extend_from_slice(&[0xc6, 0x05]);
+        c.extend_from_slice(&a);
+        c.push(v);
+    }
+    c.extend_from_slice(&[0x0f, 0xb6, 0x1d]);
+    c.extend_from_slice(&a);
+    c.extend_from_slice(&[0xb8, 1, 0, 0, 0, 0xcd, 0x80]);
+    c
+}
+
+/// Run `file` (an inode) in a task of its own; its wait status.
+fn exec_inode(name: &str, file: &InodeRef) -> i32 {
+    let file = file.clone();
+    crate::sched::spawn(name, move || {
+        let regs = {
+            let bprm = LinuxBinprm::new(file).expect("read the first bytes");
+            exec_binprm(&bprm, b"/test", &[b"t"], &[]).expect("exec")
+        };
+        let me = crate::sched::current();
+        // SAFETY: exec_binprm switched this task to the new address space
+        // and its regs point at the loaded entry and the new stack; the top
+        // of this task's kernel stack is unused.
+        unsafe { crate::arch::entry::entry_32::start_user_mode(&regs, me.stack_top().unwrap()) }
+    })
+    .join()
+}
+
+/// A program that writes its data segment sees its write; the file and
+/// the page cache do not (the write fault copied the file's page,
+/// `do_cow_fault`): the next address space mapping the file reads the
+/// file's byte again.
+fn a_program_writing_its_data_gets_a_private_copy_and_the_file_is_unchanged() {
+    let writer = file_of(&data_elf(&exit_with_byte_at(DATA_VA + 5, Some(0x55))));
+    let cows = crate::mm::memory::FILE_COW_FAULTS.load(core::sync::atomic::Ordering::Relaxed);
+    assert_eq!(exec_inode("data-writer", &writer), 0x55 << 8, "the program reads back its write");
+    let mut b = [0u8];
+    assert_eq!(writer.read_at(0x1000 + 5, &mut b), Ok(1));
+    assert_eq!(b[0], 0x11, "the file is unchanged");
+    assert!(crate::mm::memory::FILE_COW_FAULTS.load(core::sync::atomic::Ordering::Relaxed) > cows, "its write copied the file's page");
+    // The writer's file mapped again, as the next exec of it would: the
+    // page cache never saw the write.
+    let (mm, _) = load_file(&writer).unwrap();
+    let mut b = [0u8];
+    assert_eq!(access_remote_vm(&mm, DATA_VA + 5, &mut b, 0), 1);
+    assert_eq!(b[0], 0x11);
+}
+
+/// In a running program, the byte right after the data segment's file
+/// part (the file has 0xcd there) and a byte deep in the bss read zero.
+fn the_bss_reads_zero_in_a_running_program_from_the_end_of_the_file_part_on() {
+    for addr in [DATA_VA + 100, DATA_VA + 299, DATA_VA + 0x2000, DATA_VA + 0x2fff] {
+        let f = file_of(&data_elf(&exit_with_byte_at(addr, None)));
+        assert_eq!(exec_inode("bss-reader", &f), 0, "the byte at {addr:#x}");
+    }
+    // And the data itself is there: the same program reading a file byte.
+    let f = file_of(&data_elf(&exit_with_byte_at(DATA_VA + 99, None)));
+    assert_eq!(exec_inode("bss-reader", &f), 0x11 << 8);
+}
+
+/// Linux 6.1's `padzero` writes through the mapping (`clear_user`): for a
+/// read-only last segment whose bss starts inside a page it fails, and
+/// the exec with it (`-EFAULT` past the point of no return: `SIGSEGV`).
+/// In the middle of the segments the same failure is ignored, the tail
+/// left as the file has it. (Linux 6.7 zeroes writable segments only and
+/// lets a read-only one through; see binfmt_elf.rs.)
+fn a_read_only_last_segment_with_a_bss_fails_the_exec_as_in_linux_6_1() {
     let mut body = alloc::vec![0u8; 0x1000 - (EHDR + 2 * PHDR)];
-    body.extend_from_slice(&[0xab; 100]); // the data segment's file bytes at offset 0x1000
-    let f = elf(BASE as u32, &[(1, 0, BASE as u32, 0x100, 0x100, 5), (1, 0x1000, data_va, 100, 0x3000, 6)], &body);
-    let mm = MmStruct::new().unwrap();
-    let info = load_elf_binary(&f, &mm).unwrap();
-    assert_eq!(info.start_brk, data_va as usize + 0x3000);
-    let pte = mm.lookup(data_va as usize);
-    assert!(pte.present() && pte.flags().contains(crate::arch::paging::PteFlags::RW), "data page writable");
-    let v = crate::mm::kmap_local::kmap_local_pfn(pte.pfn());
-    // SAFETY: v maps the data page.
-    let page = unsafe { core::slice::from_raw_parts(v as *const u8, 4096) };
-    assert!(page[..100].iter().all(|&b| b == 0xab) && page[100..].iter().all(|&b| b == 0), "bytes, then zeros");
-    crate::mm::kmap_local::kunmap_local(v);
-    assert!(mm.lookup(data_va as usize + 0x1000).is_none(), "the bss beyond is demand-zero, not loaded");
-    let map = mm.mmap_lock();
-    let bss = map.find_vma(data_va as usize + 0x2000).unwrap();
-    assert!(bss.vm_start <= data_va as usize + 0x2000, "an area covers the bss");
+    body.extend_from_slice(&[0x22; 300]);
+    let last = elf(BASE as u32, &[(1, 0, BASE as u32, 0x100, 0x100, 5), (1, 0x1000, DATA_VA as u32, 100, 0x2000, 4)], &body);
+    assert_eq!(load_file(&file_of(&last)).err(), Some(ElfError::Fault), "after the checks: the mappings are made, the exec fails");
+    assert_eq!(crate::fs::exec::prepare_binprm(&LinuxBinprm::new(file_of(&last)).unwrap()).err(), Some(ExecError::Fault));
+    assert_eq!(ExecError::Fault.errno(), crate::errno::EFAULT);
+    let mut body = alloc::vec![0u8; 0x1000 - (EHDR + 3 * PHDR)];
+    body.extend_from_slice(&[0x22; 300]);
+    body.resize(0x3000 - (EHDR + 3 * PHDR), 0);
+    body.extend_from_slice(&[0x33; 16]);
+    let middle = elf(BASE as u32, &[(1, 0, BASE as u32, 0x100, 0x100, 5), (1, 0x1000, DATA_VA as u32, 100, 0x1000, 4),
+        (1, 0x3000, BASE as u32 + 0x3000, 16, 16, 6)], &body);
+    let (mm, _) = load_file(&file_of(&middle)).expect("a read-only bss in the middle is let through");
+    let mut b = [0u8; 2];
+    assert_eq!(access_remote_vm(&mm, DATA_VA + 99, &mut b, 0), 2);
+    assert_eq!(b, [0x22, 0x22], "its tail shows the file's bytes, as in Linux 6.1");
+}
+
+/// Two processes running /bin/sleeper (each sleeps 900 ms): the page
+/// with their entry point is, in both, the page cache's own page of the
+/// file, read-only, and its reference count is up by one per process.
+fn two_processes_running_one_binary_share_its_text_pages_from_the_page_cache() {
+    use crate::mm::page_alloc::pfn_to_page;
+    let path = "/bin/sleeper";
+    let file = crate::fs::lookup(path).expect("/bin/sleeper in the suite's initramfs");
+    let bprm = LinuxBinprm::new(file.clone()).unwrap();
+    let entry = u32::from_le_bytes(bprm.buf()[24..28].try_into().unwrap()) as usize;
+    let (_, info) = load_file(&file).unwrap();
+    assert_eq!(info.entry, entry);
+    // The text segment starts at file offset 0 (checked: the first
+    // program header).
+    let phoff = u32::from_le_bytes(bprm.buf()[28..32].try_into().unwrap()) as usize;
+    let ph = &bprm.buf()[phoff..phoff + PHDR];
+    let (p_offset, p_vaddr) = (u32::from_le_bytes(ph[4..8].try_into().unwrap()) as usize, u32::from_le_bytes(ph[8..12].try_into().unwrap()) as usize);
+    let index = (entry - p_vaddr + p_offset) >> mm::layout::PAGE_SHIFT;
+    let before = cache_pfn(&file, index).map(|pfn| pfn_to_page(pfn).page_count());
+    let spawn = || crate::fs::exec::spawn_user(path, alloc::vec![path.as_bytes().to_vec(), b"9".to_vec()], alloc::vec![]);
+    let (a, b) = (spawn(), spawn());
+    let text_pte = |h: &crate::sched::JoinHandle| h.task().mm().map(|mm| mm.lookup(entry & mm::layout::PAGE_MASK)).filter(|p| p.present());
+    let mut waited = 0;
+    while (text_pte(&a).is_none() || text_pte(&b).is_none()) && waited < 5000 {
+        crate::sched::timer::msleep(10);
+        waited += 10;
+    }
+    let (pa, pb) = (text_pte(&a).expect("the first runs its text"), text_pte(&b).expect("the second runs its text"));
+    let cache = cache_pfn(&file, index).expect("the text page is in the page cache");
+    assert_eq!(pa.pfn(), cache, "the first maps the page cache's page");
+    assert_eq!(pb.pfn(), cache, "the second maps the same page");
+    assert!(!pa.flags().contains(crate::arch::paging::PteFlags::RW) && !pb.flags().contains(crate::arch::paging::PteFlags::RW), "read-only");
+    let count = pfn_to_page(cache).page_count();
+    // The cache's reference, one per mapping process (and before the
+    // first run, perhaps the page was not cached yet).
+    assert_eq!(count, before.unwrap_or(1) + 2, "one reference per process (before: {before:?})");
+    assert_eq!(a.join(), 0);
+    assert_eq!(b.join(), 0);
+    assert_eq!(pfn_to_page(cache).page_count(), before.unwrap_or(1), "the references went with the processes");
+}
+
+/// busybox (1.9 MB, ~480 file pages) running `true` maps only what it
+/// touches: its text and rodata come from the page cache on demand, and
+/// only the pages it touches are in its page tables when it exits.
+/// Before exec mapped files, every file byte was copied into fresh pages.
+fn an_exec_of_busybox_maps_only_the_pages_it_touches() {
+    crate::tools::ktest::require_kernel_option("test_expect_busybox");
+    let bb = crate::fs::lookup("/bin/busybox").expect("/bin/busybox");
+    let file_pages = bb.size().div_ceil(mm::layout::PAGE_SIZE);
+    let padzero = crate::fs::binfmt_elf::PADZERO_PAGES.load(core::sync::atomic::Ordering::Relaxed);
+    let h = crate::fs::exec::spawn_user("/bin/busybox", alloc::vec![b"true".to_vec()], alloc::vec![]);
+    let task = h.task().clone();
+    assert_eq!(h.join(), 0);
+    let rss = task.rss_at_exit().expect("its address space at exit");
+    let pages = rss.data_low + rss.data_high;
+    crate::println!();
+    crate::println!("exec: busybox true had {pages} pages mapped at exit, of {file_pages} file pages");
+    assert!(pages * 4 < file_pages, "{pages} pages mapped at exit, the file has {file_pages}");
+    assert_eq!(crate::fs::binfmt_elf::PADZERO_PAGES.load(core::sync::atomic::Ordering::Relaxed), padzero + 1,
+        "one page copied at exec: the one padzero clears");
+}
+
+/// Linux 6.1's `deny_write_access` through `mm->exe_file`: while a
+/// program runs (and only then), `open` of its file for writing or with
+/// `O_TRUNC` and `truncate` fail with `ETXTBSY`; reading is fine.
+fn a_running_programs_file_cannot_be_opened_for_writing_or_truncated_etxtbsy() {
+    use crate::arch::entry::syscall_32::nr;
+    use super::common::sys3;
+    use super::user::{DATA, address_space_with};
+    const ETXTBSY: i32 = 26;
+    assert_eq!(crate::fs::FsError::TextBusy.errno(), ETXTBSY);
+    let sleeper = crate::fs::lookup("/bin/sleeper").expect("/bin/sleeper");
+    let mut bytes = alloc::vec![0u8; sleeper.size()];
+    assert_eq!(sleeper.read_at(0, &mut bytes), Ok(bytes.len()));
+    let path = "/exec-txtbsy";
+    let file = crate::fs::rootfs().create(path, 0o755).unwrap();
+    file.write_at(0, &bytes).unwrap();
+    // This task becomes a process, for the system calls' user pointers.
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let mut name = Vec::from(path.as_bytes());
+    name.push(0);
+    assert_eq!(crate::arch::lib::usercopy_32::copy_to_user(DATA, &name), 0);
+    let open = |flags: usize| {
+        let fd = sys3(nr::OPEN, DATA, flags, 0);
+        if fd >= 0 {
+            assert_eq!(sys3(nr::CLOSE, fd as usize, 0, 0), 0);
+        }
+        fd.min(0)
+    };
+    let (o_wronly, o_rdwr, o_trunc) = (1, 2, 0o1000);
+    assert_eq!(open(o_wronly), 0, "not running: writable");
+    let h = crate::fs::exec::spawn_user(path, alloc::vec![path.as_bytes().to_vec(), b"5".to_vec()], alloc::vec![]);
+    let mut waited = 0;
+    while h.task().mm().is_none() && waited < 5000 {
+        crate::sched::timer::msleep(10);
+        waited += 10;
+    }
+    assert!(h.task().mm().is_some(), "the program started");
+    assert_eq!(open(o_wronly), -ETXTBSY, "O_WRONLY");
+    assert_eq!(open(o_rdwr), -ETXTBSY, "O_RDWR");
+    assert_eq!(open(o_trunc), -ETXTBSY, "O_RDONLY | O_TRUNC");
+    assert_eq!(open(0), 0, "O_RDONLY is fine");
+    assert_eq!(open(3), 0, "access mode 3 is neither read nor write in Linux: fine");
+    assert_eq!(sys3(nr::TRUNCATE, DATA, 0, 0), -ETXTBSY, "truncate");
+    assert_eq!(file.size(), bytes.len(), "the file is whole");
+    assert_eq!(h.join(), 0, "the program ran to its end");
+    assert_eq!(open(o_wronly), 0, "after it exited: writable again");
+    assert_eq!(sys3(nr::TRUNCATE, DATA, 0, 0), 0, "and truncatable");
+    crate::fs::namei::do_unlinkat(&crate::fs::rootfs().base(), path).unwrap();
 }
 
 /// Start `path` from the rootfs with argv = path + `args` and the oracle's

@@ -3,7 +3,11 @@
 //! `create_elf_tables` in `fs/binfmt_elf.c`).
 //!
 //! ```text
-//!  new MmStruct  <- load_elf_binary (text, data, bss, start_brk)
+//!  the file's first 256 bytes  <- kernel_read (bprm->buf; never the
+//!                                  whole file)
+//!  new MmStruct  <- load_elf_binary (program headers read; text and
+//!                   data mapped private from the page cache, bss,
+//!                   start_brk)
 //!  stack area [TASK_SIZE - 128 KiB, TASK_SIZE), VM_GROWSDOWN, demand-paged
 //!  --- point of no return: the task switches to the new address space ---
 //!  the initial stack, built here and copied with copy_to_user (which
@@ -29,6 +33,7 @@ use super::binfmt_elf::{ElfError, ElfInfo, load_elf_binary};
 use crate::arch::entry::PtRegs;
 use crate::arch::entry::entry_32::start_thread_regs;
 use crate::arch::lib::usercopy_32::copy_to_user;
+use crate::fs::InodeRef;
 use crate::mm::mm_types::MmStruct;
 
 /// How much the initial stack area spans (Linux's `stack_expand`, 128
@@ -61,6 +66,7 @@ impl ExecError {
     pub fn errno(self) -> i32 {
         match self {
             Self::NoExec(ElfError::NoMemory) | Self::NoMemory => crate::errno::ENOMEM,
+            Self::NoExec(ElfError::Read) => crate::errno::EIO,
             Self::NoExec(_) => crate::errno::ENOEXEC,
             Self::TooBig => crate::errno::E2BIG,
             Self::Fault => crate::errno::EFAULT,
@@ -90,16 +96,115 @@ const AT_SECURE: u32 = 23;
 const AT_RANDOM: u32 = 25;
 const AT_EXECFN: u32 = 31;
 
-/// A new address space with `file` loaded and an empty stack area; the
-/// caller's own address space is untouched (so a failure here is an
+/// Address spaces running each file (Linux's `inode->i_writecount` when
+/// negative: `deny_write_access` counts down, `allow_write_access` back
+/// up), by inode address: an entry exists only while an [`ExeFile`] holds
+/// the inode, so the address cannot be reused meanwhile.
+static DENY_WRITE: crate::locking::SpinLock<alloc::collections::BTreeMap<usize, usize>> =
+    crate::locking::SpinLock::new(alloc::collections::BTreeMap::new());
+
+/// A running program's file (Linux `mm->exe_file`, with the write access
+/// it denies): while one exists for a file, opening it for writing and
+/// `truncate` fail with `ETXTBSY` (`fs/open.rs`). Exec makes one for the
+/// new address space; fork copies it (Linux `dup_mm_exe_file`), and the
+/// address space's end drops it (Linux `set_mm_exe_file(mm, NULL)` in
+/// `mmput`). Linux 6.1 ties the denial to `exe_file` like this (since
+/// 5.15; before, to `MAP_DENYWRITE` mappings).
+///
+/// Where we differ: Linux also refuses to *exec* a file open for writing
+/// (`i_writecount > 0`: `ETXTBSY` from `do_open_execat`); we do not count
+/// writers (a `File` does not take write access on the inode), so that
+/// exec goes ahead, and such a writer can change the program's text
+/// under it, as the page cache is shared.
+pub struct ExeFile {
+    inode: InodeRef,
+}
+
+impl ExeFile {
+    /// Deny writes to `inode` (Linux `deny_write_access`).
+    pub fn new(inode: InodeRef) -> Self {
+        *DENY_WRITE.lock_irqsave().entry(Arc::as_ptr(&inode) as usize).or_insert(0) += 1;
+        Self { inode }
+    }
+
+    /// The file.
+    pub fn inode(&self) -> &InodeRef {
+        &self.inode
+    }
+}
+
+impl Clone for ExeFile {
+    fn clone(&self) -> Self {
+        Self::new(self.inode.clone())
+    }
+}
+
+impl Drop for ExeFile {
+    /// Linux `allow_write_access`.
+    fn drop(&mut self) {
+        let key = Arc::as_ptr(&self.inode) as usize;
+        let mut map = DENY_WRITE.lock_irqsave();
+        if let Some(n) = map.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&key);
+            }
+        }
+    }
+}
+
+/// Is some address space running `inode`? (Linux: `i_writecount < 0`,
+/// which makes `get_write_access` fail with `ETXTBSY`.)
+pub fn deny_write(inode: &InodeRef) -> bool {
+    DENY_WRITE.lock_irqsave().contains_key(&(Arc::as_ptr(inode) as usize))
+}
+
+/// Linux `BINPRM_BUF_SIZE`: how much of the file exec reads before it
+/// knows what the file is (the ELF header is 52 bytes).
+pub const BINPRM_BUF_SIZE: usize = 256;
+
+/// The program being started (Linux `struct linux_binprm`, the parts we
+/// use): the file, and its first bytes.
+pub struct LinuxBinprm {
+    /// The executable (Linux `bprm->file`).
+    pub file: InodeRef,
+    buf: [u8; BINPRM_BUF_SIZE],
+    len: usize,
+}
+
+impl LinuxBinprm {
+    /// Read the first [`BINPRM_BUF_SIZE`] bytes of `file` (Linux
+    /// `prepare_binprm`: one `kernel_read` through the page cache; a
+    /// shorter file gives fewer).
+    pub fn new(file: InodeRef) -> Result<Self, ExecError> {
+        let mut buf = [0u8; BINPRM_BUF_SIZE];
+        let len = file.read_at(0, &mut buf).map_err(ExecError::Path)?;
+        Ok(Self { file, buf, len })
+    }
+
+    /// The bytes read (Linux `bprm->buf`).
+    pub fn buf(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// A new address space with the program loaded and an empty stack area;
+/// the caller's own address space is untouched (so a failure here is an
 /// ordinary error return, before the point of no return).
-pub fn prepare_binprm(file: &[u8]) -> Result<(Arc<MmStruct>, ElfInfo), ExecError> {
-    let mm = MmStruct::new().ok_or(ExecError::NoMemory)?;
-    let info = load_elf_binary(file, &mm).map_err(ExecError::NoExec)?;
+pub fn prepare_binprm(bprm: &LinuxBinprm) -> Result<(Arc<MmStruct>, ElfInfo), ExecError> {
+    let mm = Arc::new(MmStruct::new().ok_or(ExecError::NoMemory)?);
+    let info = load_elf_binary(&bprm.file, bprm.buf(), &mm).map_err(|e| match e {
+        // Linux fails here past its point of no return: SIGSEGV.
+        ElfError::Fault => ExecError::Fault,
+        e => ExecError::NoExec(e),
+    })?;
     let stack = VmArea::new(TASK_SIZE - INITIAL_STACK, TASK_SIZE, VmFlags::VM_STACK_FLAGS, VmaKind::Anonymous,
         (TASK_SIZE - INITIAL_STACK) >> mm::layout::PAGE_SHIFT).map_err(|_| ExecError::NoMemory)?;
     mm.mmap_lock().insert_vm_struct(stack).map_err(|_| ExecError::NoMemory)?;
-    Ok((Arc::new(mm), info))
+    // Linux `begin_new_exec` -> `set_mm_exe_file`: from here on the file
+    // cannot be written while this address space (or a fork of it) lives.
+    mm.set_exe_file(ExeFile::new(bprm.file.clone()));
+    Ok((mm, info))
 }
 
 /// Build the initial stack (argc, argv, envp, auxv and the strings) as it
@@ -201,14 +306,14 @@ fn random_bytes() -> [u8; 16] {
     out
 }
 
-/// Run `file` in the current task (Linux `do_execve` from the kernel, or
-/// `kernel_execve` for init): load it into a new address space, switch to
-/// it (the point of no return), write the initial stack, and return the
-/// registers the program starts with. The caller enters user mode with
-/// them (`start_user_mode`), or, from `execve`, returns through the
-/// system-call exit path with them.
-pub fn exec_binprm(file: &[u8], execfn: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Result<PtRegs, ExecError> {
-    let (mm, info) = prepare_binprm(file)?;
+/// Run `bprm`'s file in the current task (Linux `do_execve` from the
+/// kernel, or `kernel_execve` for init): load it into a new address space,
+/// switch to it (the point of no return), write the initial stack, and
+/// return the registers the program starts with. The caller enters user
+/// mode with them (`start_user_mode`), or, from `execve`, returns through
+/// the system-call exit path with them.
+pub fn exec_binprm(bprm: &LinuxBinprm, execfn: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Result<PtRegs, ExecError> {
+    let (mm, info) = prepare_binprm(bprm)?;
     let (block, sp) = create_elf_tables(&info, execfn, argv, envp)?;
     let me = crate::sched::current();
     me.set_mm(mm);
@@ -228,8 +333,7 @@ pub fn exec_binprm(file: &[u8], execfn: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -
 
 /// Run the program at `path` in the rootfs in the current task (Linux
 /// `kernel_execve`, which the kernel uses for `/init` and user-mode
-/// helpers): read the file (through its kmap_local-mapped pages), then
-/// [`exec_binprm`].
+/// helpers): find the file, read its first bytes, then [`exec_binprm`].
 pub fn kernel_execve(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<PtRegs, ExecError> {
     // From the task's current directory for a relative path (Linux's
     // do_open_execat with AT_FDCWD).
@@ -238,10 +342,8 @@ pub fn kernel_execve(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<PtReg
     if inode.file_type() != boot::initramfs::FileType::Regular {
         return Err(ExecError::NotRegular);
     }
-    let mut file = alloc::vec![0u8; inode.size()];
-    let n = inode.read_at(0, &mut file).map_err(ExecError::Path)?;
-    file.truncate(n);
-    exec_binprm(&file, path.as_bytes(), argv, envp)
+    let bprm = LinuxBinprm::new(inode)?;
+    exec_binprm(&bprm, path.as_bytes(), argv, envp)
 }
 
 /// Start the program at `path` in a new task (Linux

@@ -95,6 +95,9 @@ pub enum FsError {
     NotPermitted,
     /// `EACCES`: the mode bits do not allow it (`access(X_OK)`).
     Access,
+    /// `ETXTBSY`: writing a file a process is running (`exec.rs`,
+    /// Linux's `deny_write_access`).
+    TextBusy,
 }
 
 impl FsError {
@@ -114,6 +117,7 @@ impl FsError {
             Self::Busy => 16,
             Self::NotPermitted => 1,
             Self::Access => 13,
+            Self::TextBusy => 26,
         }
     }
 }
@@ -133,6 +137,7 @@ impl fmt::Display for FsError {
             Self::NameTooLong => "file name too long (ENAMETOOLONG)",
             Self::Busy => "device or resource busy (EBUSY)",
             Self::NotPermitted => "operation not permitted (EPERM)",
+            Self::TextBusy => "text file busy (ETXTBSY)",
             Self::Access => "permission denied (EACCES)",
         })
     }

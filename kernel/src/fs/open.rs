@@ -10,13 +10,14 @@
 //!                 exists: O_EXCL is EEXIST, a symlink is followed (from
 //!                 its directory, O_NOFOLLOW: ELOOP); else ramfs_create
 //!    do_open:     O_DIRECTORY on a non-directory ENOTDIR; a directory
-//!                 for writing (or O_TRUNC, or O_CREAT) EISDIR; O_TRUNC
+//!                 for writing (or O_TRUNC, or O_CREAT) EISDIR; a running
+//!                 program's file for writing or O_TRUNC: ETXTBSY; O_TRUNC
 //!                 empties a regular file (even opened read-only, as Linux)
 //!    fd_install:  the lowest free descriptor, a File with the flags
 //! ```
 
 
-use super::file::{Fd, O_ACCMODE, O_WRONLY};
+use super::file::{Fd, O_ACCMODE, O_RDWR, O_WRONLY};
 use super::libfs;
 use super::namei::{self, AT_FDCWD, Base, LastType};
 use super::{FsError, InodeKind, InodeRef, MAXSYMLINKS};
@@ -111,6 +112,14 @@ fn do_open(inode: &InodeRef, flags: u32) -> Result<(), FsError> {
         // Writing a directory (access mode 1, 2, or 3 which asks for both)
         // or truncating or creating one.
         return Err(FsError::IsADirectory);
+    }
+    // Linux `do_dentry_open` -> `get_write_access` for a file opened for
+    // writing, and `handle_truncate` for O_TRUNC: a running program's
+    // file is ETXTBSY (exec.rs, `ExeFile`). Access mode 3 is neither
+    // FMODE_READ nor FMODE_WRITE in Linux (`OPEN_FMODE`), so it passes.
+    let acc = flags & O_ACCMODE;
+    if inode.file().is_ok() && (acc == O_WRONLY || acc == O_RDWR || flags & O_TRUNC != 0) && super::exec::deny_write(inode) {
+        return Err(FsError::TextBusy);
     }
     if flags & O_TRUNC != 0 {
         inode.truncate_to_zero();
@@ -258,7 +267,8 @@ fn do_truncate(inode: &super::Inode, length: u64) -> i32 {
 /// `do_sys_truncate` / `vfs_truncate`: `EINVAL` for a negative length
 /// (before the path is looked at), `EFAULT`/`ENAMETOOLONG`/`ENOENT`/
 /// `ENOTDIR`/`ELOOP` from the path, `EISDIR` for a directory, `EINVAL` for
-/// anything else that is not a regular file, `EFBIG` past the largest size.
+/// anything else that is not a regular file, `ETXTBSY` for a running
+/// program's file, `EFBIG` past the largest size.
 pub fn sys_truncate(regs: &mut PtRegs) -> i32 {
     let (ptr, length) = (regs.bx as usize, regs.cx as i32);
     if length < 0 {
@@ -269,6 +279,12 @@ pub fn sys_truncate(regs: &mut PtRegs) -> i32 {
         Ok(i) => i,
         Err(e) => return -e,
     };
+    // Linux `vfs_truncate`: EISDIR and EINVAL for what is not a regular
+    // file first (do_truncate says those), then `get_write_access`:
+    // ETXTBSY for a running program's file.
+    if inode.file().is_ok() && super::exec::deny_write(&inode) {
+        return -FsError::TextBusy.errno();
+    }
     do_truncate(&inode, length as u64)
 }
 

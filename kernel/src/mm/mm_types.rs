@@ -154,6 +154,10 @@ pub struct MmStruct {
     /// unmapped ([`prune_vm_files`](Self::prune_vm_files)) or the address
     /// space goes. Changed under the `mmap_lock`.
     vm_files: crate::locking::SpinLock<alloc::collections::BTreeMap<u32, crate::fs::InodeRef>>,
+    /// The program this address space runs (Linux `mm->exe_file`): set by
+    /// exec, copied at fork, dropped with the address space; while it is
+    /// held, the file cannot be written (`ETXTBSY`, see `fs/exec.rs`).
+    exe_file: crate::locking::SpinLock<Option<crate::fs::exec::ExeFile>>,
 }
 
 impl MmStruct {
@@ -162,7 +166,7 @@ impl MmStruct {
     pub fn new() -> Option<MmStruct> {
         let pgd = pgd_alloc()?;
         let core = Arc::new(MmCore { pgd, mm_cpumask: AtomicU32::new(0), tlb_gen: AtomicU64::new(0) });
-        Some(MmStruct { core, pgd, mmap_lock: Mutex::new(MmMap::new()), vm_files: crate::locking::SpinLock::new(alloc::collections::BTreeMap::new()) })
+        Some(MmStruct { core, pgd, mmap_lock: Mutex::new(MmMap::new()), vm_files: crate::locking::SpinLock::new(alloc::collections::BTreeMap::new()), exe_file: crate::locking::SpinLock::new(None) })
     }
 
     /// Physical address of the page directory.
@@ -202,6 +206,13 @@ impl MmStruct {
     /// Record that an area maps `inode` (as `FileId(inode.ino)`).
     pub fn add_vm_file(&self, inode: &crate::fs::InodeRef) {
         self.vm_files.lock_irqsave().entry(inode.ino).or_insert_with(|| inode.clone());
+    }
+
+    /// Make `exe` the program this address space runs (Linux
+    /// `set_mm_exe_file`, from exec).
+    pub fn set_exe_file(&self, exe: crate::fs::exec::ExeFile) {
+        let old = self.exe_file.lock_irqsave().replace(exe);
+        drop(old);
     }
 
     /// The files some area maps.
@@ -371,6 +382,8 @@ impl MmStruct {
         // The child's areas map the same files (Linux `dup_mmap`:
         // `get_file(file)` per area).
         *child.vm_files.lock_irqsave() = self.vm_files.lock_irqsave().clone();
+        // And runs the same program (Linux `dup_mm_exe_file`).
+        *child.exe_file.lock_irqsave() = self.exe_file.lock_irqsave().clone();
         for i in 0..KERNEL_PGD_BOUNDARY {
             let addr = i << PGDIR_SHIFT;
             // SAFETY: entry i of our page directory.
