@@ -157,6 +157,9 @@ fn clone_flags_we_refuse_are_einval() {
     // CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID): Linux makes a thread
     // and returns its tid.
     assert_eq!(clone(0x003d_0f00, 0x0805_8000), -EINVAL, "a thread");
+    assert_eq!(clone(0x003d_0f00 | SIGCHLD, 0x0805_8000), -EINVAL, "a thread, with SIGCHLD");
+    // Ours: CLONE_FILES (0x400), a shared descriptor table.
+    assert_eq!(clone(0x0400 | SIGCHLD, 0), -EINVAL, "CLONE_FILES");
     // Ours: an exit signal other than SIGCHLD (Linux accepts any, 0 too).
     assert_eq!(clone(CLONE_VM | CLONE_VFORK, 0x0805_8000), -EINVAL, "exit signal 0");
     assert!(crate::sched::current().children.lock().is_empty(), "no child was made");

@@ -157,12 +157,15 @@ fn wait4_fills_the_childs_rusage() {
     let ru = DATA + 64;
     assert_eq!(crate::arch::lib::usercopy_32::copy_to_user(ru, &[0xa5u8; 80]), 0);
     let a = child(9 << 8, &go, 5);
+    let task = crate::sched::current().children.lock().iter().find(|h| h.task().id() as i32 == a).expect("the child").task().clone();
     assert_eq!(wait4(a, DATA, 0, ru), a);
     assert_eq!(status_word(), 9 << 8);
     let mut b = [0u8; 80];
     assert_eq!(copy_from_user(&mut b, ru), 0);
     let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
     assert_eq!(&b[..16], &[0u8; 16], "ru_utime, ru_stime: not accounted here");
+    let (out, preempted) = (task.nr_sched_out.load(SeqCst) as u32, task.nr_preemptions.load(SeqCst) as u32);
     assert!(word(64) >= 2, "ru_nvcsw {}: its msleep and its death", word(64));
+    assert_eq!((word(64), word(68)), (out - preempted, preempted), "ru_nvcsw, ru_nivcsw: its switches off a CPU, voluntary and preempted");
     assert_eq!(&b[72..], &[0xa5u8; 8], "72 bytes written, no more");
 }
