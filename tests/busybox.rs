@@ -23,6 +23,7 @@ pub const TESTS: &[Test] = &[
     test_case!(the_identity_calls_answer_roots_zero_and_setuid_is_missing),
     test_case!(init_and_rdinit_take_an_absolute_path),
     test_case!(busybox_is_in_the_initramfs_with_its_applet_links),
+    test_case!(busybox_time_runs_a_command_through_vfork),
 ];
 
 crate::early_param!("test_expect_busybox", Flag, "",
@@ -108,4 +109,18 @@ fn busybox_is_in_the_initramfs_with_its_applet_links() {
     }
     let init = rootfs().namei_nofollow("/bin/init").expect("the suite's /bin/init");
     assert_eq!(init.file_type(), boot::initramfs::FileType::Regular, "the suite's init program, not busybox's link");
+}
+
+/// busybox's `time` starts its command with `vfork` + `execvp` (its
+/// `xvfork` dies with "time: vfork: ..." and status 1 if vfork fails),
+/// then `wait3`s it (wait4 with a `struct rusage`) and exits with the
+/// command's status: 0 for `true`, 7 for a shell's `exit 7`.
+fn busybox_time_runs_a_command_through_vfork() {
+    ktest::require_kernel_option("test_expect_busybox");
+    let run = |argv: &[&[u8]]| {
+        let argv: alloc::vec::Vec<alloc::vec::Vec<u8>> = argv.iter().map(|a| a.to_vec()).collect();
+        crate::fs::exec::spawn_user("/bin/busybox", argv, alloc::vec::Vec::new()).join()
+    };
+    assert_eq!(run(&[b"busybox", b"time", b"/bin/true"]), 0, "time true");
+    assert_eq!(run(&[b"busybox", b"time", b"/bin/sh", b"-c", b"exit 7"]), 7 << 8, "time sh -c 'exit 7'");
 }

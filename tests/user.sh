@@ -73,7 +73,7 @@ USER_TIMEOUT=30
 # SPEC_QEMU_OUT and SPEC_QEMU_STATUS, if set, replace SPEC_OUT and
 # SPEC_STATUS for the qemu-i386 run only: where qemu-i386's emulation
 # differs from Linux (each such line says why). Linux stays the oracle.
-USER_PROGRAMS=(clonetest echoline execer forktest fputest fstest hello init memory mmaptest mprotect panics pipetest sigtest sleeper startup stattest syscall_abi tls ttytest ubench vmtest)
+USER_PROGRAMS=(clonetest echoline execer forktest fputest fstest hello init memory mmaptest mprotect panics pipetest sigtest sleeper startup stattest syscall_abi tls ttytest ubench vforktest vmtest)
 user_spec() {
     SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0; SPEC_VARIES=(); SPEC_IN=""
     SPEC_QEMU_OUT=(); SPEC_QEMU_STATUS=""
@@ -166,6 +166,30 @@ user_spec() {
                 parents_copy_unchanged parents_bss_unchanged parents_own_write_kept no_more_children_echild \
                 wait4_minus_1_reaps_the_child_that_ended_first then_the_other_one wait4_wexited_option_einval \
                 wait4_int_min_esrch wait4_kernel_status_pointer_efault the_child_was_reaped_all_the_same ;;
+        vforktest)
+            local vfork_checks=(vfork_returns_the_childs_pid the_vfork_parent_sleeps_until_the_child_exits
+                the_vfork_childs_store_is_in_the_parents_memory the_vfork_child_ran_on_the_parents_stack
+                wait4_gives_the_vfork_childs_status_7 vfork_execve_the_parent_resumes_at_the_exec
+                the_execd_vfork_child_exits_42 clone_vm_vfork_returns_the_childs_pid
+                clone_vm_vfork_parent_sleeps_until_the_child_exits clone_vm_vfork_childs_store_is_in_the_parents_memory
+                clone_vm_vfork_child_ran_on_newsp wait4_gives_the_clone_childs_status_9
+                clone_vm_alone_the_parent_does_not_wait clone_vm_alone_the_childs_store_is_shared
+                clone_vm_alone_child_status_5 clone_vfork_alone_the_parent_waits
+                clone_vfork_alone_the_childs_store_is_its_own clone_vfork_alone_child_status_6
+                sigkill_ends_the_vfork_parents_sleep the_vfork_child_runs_on_after_its_parent_died
+                clone_sighand_without_vm_einval clone_thread_without_sighand_einval)
+            user_spec_checks vforktest "${vfork_checks[@]}"
+            # qemu-i386 (linux-user) emulates CLONE_VFORK as a plain fork
+            # (it drops CLONE_VFORK | CLONE_VM: the parent runs on at once,
+            # in its own memory), and takes CLONE_VM without CLONE_THREAD
+            # for a bad thread request (-EINVAL). Linux stays the oracle.
+            local c qemu_differs=' the_vfork_parent_sleeps_until_the_child_exits the_vfork_childs_store_is_in_the_parents_memory the_vfork_child_ran_on_the_parents_stack vfork_execve_the_parent_resumes_at_the_exec clone_vm_vfork_parent_sleeps_until_the_child_exits clone_vm_vfork_childs_store_is_in_the_parents_memory clone_vm_vfork_child_ran_on_newsp clone_vm_alone_the_parent_does_not_wait clone_vm_alone_the_childs_store_is_shared clone_vm_alone_child_status_5 clone_vfork_alone_the_parent_waits '
+            for c in "${vfork_checks[@]}"; do
+                if [[ "$qemu_differs" == *" $c "* ]]; then SPEC_QEMU_OUT+=("FAILED $c: .*")
+                else SPEC_QEMU_OUT+=("ok $c"); fi
+            done
+            SPEC_QEMU_OUT+=("vforktest: 11 passed, 11 failed")
+            SPEC_QEMU_STATUS=1 ;;
         clonetest)
             user_spec_checks clonetest set_tid_address_returns_the_tid clone_returns_the_childs_pid \
                 child_settid_not_in_the_parents_memory child_settid_in_the_childs_memory_only \

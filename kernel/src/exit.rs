@@ -89,15 +89,16 @@ fn is_zombie(task: &crate::sched::task::Task) -> bool {
 /// uses, needs no change to the scheduler and wakes the same task). With
 /// `WNOHANG` it returns 0 instead of sleeping.
 ///
-/// The wait status goes to `*status` if it is not NULL; `rusage` must be
-/// NULL (there is no accounting to fill it from: `-EINVAL`, where Linux
-/// would fill it). Errors as Linux's: `-EINVAL` for an unknown option bit,
-/// `-ESRCH` for `pid` == `INT_MIN` (its negation does not exist),
-/// `-ECHILD` when no child matches, `-EFAULT` for a bad `status` pointer
-/// (the child is reaped all the same, as on Linux).
+/// The wait status goes to `*status` if it is not NULL, then the child's
+/// `struct rusage` to `*rusage` if that is not NULL ([`put_rusage`]:
+/// busybox's `time` asks for it). Errors as Linux's: `-EINVAL` for an
+/// unknown option bit, `-ESRCH` for `pid` == `INT_MIN` (its negation does
+/// not exist), `-ECHILD` when no child matches, `-EFAULT` for a bad
+/// `status` or `rusage` pointer (the child is reaped all the same, as on
+/// Linux).
 pub fn sys_wait4(regs: &mut PtRegs) -> i32 {
     let (pid, status_ptr, options, rusage) = (regs.bx as i32, regs.cx as usize, regs.dx, regs.si);
-    if options & !(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE) != 0 || rusage != 0 {
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE) != 0 {
         return -crate::errno::EINVAL;
     }
     if pid == i32::MIN {
@@ -132,8 +133,9 @@ pub fn sys_wait4(regs: &mut PtRegs) -> i32 {
             match found {
                 Some(Ok(i)) => break children.remove(i),
                 Some(Err((child, status))) => {
+                    let ru = rusage_of(children.iter().find(|h| h.task().id() as i32 == child).expect("found above").task());
                     drop(children);
-                    return put_status(child, status_ptr, status);
+                    return put_status(child, status_ptr, status, rusage as usize, &ru);
                 }
                 None => {}
             }
@@ -169,15 +171,45 @@ pub fn sys_wait4(regs: &mut PtRegs) -> i32 {
         }
     };
     let child = handle.task().id() as i32;
+    let ru = rusage_of(handle.task());
     let status = handle.join();
-    put_status(child, status_ptr, status)
+    put_status(child, status_ptr, status, rusage as usize, &ru)
 }
 
-/// wait4's last step: the wait status to `*status_ptr` (if not NULL) and
-/// the child's pid returned, or `-EFAULT` for a bad pointer (what was
-/// reported stays reported, as on Linux).
-fn put_status(child: i32, status_ptr: usize, status: i32) -> i32 {
+/// Linux's i386 `struct rusage`: two `struct timeval` (user and system
+/// CPU time) and fourteen longs, 72 bytes.
+const RUSAGE_SIZE: usize = 72;
+
+/// A child's `struct rusage`, as wait4 reports it (Linux `getrusage(p,
+/// RUSAGE_BOTH)`), with what this kernel counts: `ru_nvcsw` (offset 64),
+/// the times it left a CPU other than by preemption, and `ru_nivcsw`
+/// (68), the times it was preempted (`Task::nr_sched_out`,
+/// `nr_preemptions`). Where we differ from Linux 6.1: there is no CPU-time
+/// accounting yet (no per-tick charge to user or system time), so
+/// `ru_utime` and `ru_stime` read 0, and so do `ru_maxrss`, the fault
+/// and block counts; and the counts are the child's own, without those of
+/// its own reaped children (Linux's `signal->c*`). The rest is 0 on Linux
+/// too.
+fn rusage_of(t: &crate::sched::task::Task) -> [u8; RUSAGE_SIZE] {
+    use core::sync::atomic::Ordering::Relaxed;
+    let out = t.nr_sched_out.load(Relaxed);
+    let preempted = t.nr_preemptions.load(Relaxed);
+    let mut ru = [0u8; RUSAGE_SIZE];
+    ru[64..68].copy_from_slice(&(out.saturating_sub(preempted) as u32).to_le_bytes());
+    ru[68..72].copy_from_slice(&(preempted as u32).to_le_bytes());
+    ru
+}
+
+/// wait4's last step: the wait status to `*status_ptr` (if not NULL),
+/// then the rusage to `*rusage_ptr` (if not NULL), and the child's pid
+/// returned, or `-EFAULT` for a bad pointer (what was reported stays
+/// reported, as on Linux, whose `wait4` copies the rusage after
+/// `kernel_wait4` stored the status).
+fn put_status(child: i32, status_ptr: usize, status: i32, rusage_ptr: usize, ru: &[u8; RUSAGE_SIZE]) -> i32 {
     if status_ptr != 0 && crate::arch::lib::usercopy_32::copy_to_user(status_ptr, &status.to_le_bytes()) != 0 {
+        return -crate::errno::EFAULT;
+    }
+    if rusage_ptr != 0 && crate::arch::lib::usercopy_32::copy_to_user(rusage_ptr, ru) != 0 {
         return -crate::errno::EFAULT;
     }
     child

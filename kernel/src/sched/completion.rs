@@ -41,6 +41,46 @@ impl Completion {
         }
     }
 
+    /// Sleep until completed, consuming one completion, unless the task
+    /// is killed first (Linux `wait_for_completion_killable`):
+    /// `Err(-ERESTARTSYS)` when SIGKILL is pending (the task dies on its
+    /// way back to user mode). Completion wins when both hold.
+    ///
+    /// Linux sleeps in TASK_KILLABLE, which only a fatal signal wakes.
+    /// There is no such state here, so the task sleeps interruptibly and,
+    /// woken by a signal that is not SIGKILL, goes back to sleep: the
+    /// signal stays pending for later, as in Linux, and the sleep does not
+    /// spin (a signal wakes a sleeper once, when it is sent). Linux's
+    /// `complete_signal` also turns a signal whose default action kills
+    /// (a SIGINT without handler, say) into SIGKILL at once; our
+    /// `signal.rs` does not, so such a signal waits here too.
+    #[track_caller]
+    pub fn wait_for_completion_killable(&self) -> Result<(), i32> {
+        let fatal = || {
+            crate::sched::current_opt()
+                .is_some_and(|t| t.signal.pending() & crate::signal::sigmask(crate::signal::SIGKILL) != 0)
+        };
+        crate::sched::preempt::might_sleep();
+        loop {
+            let me = self.wait.prepare_to_wait_interruptible();
+            let d = self.done.load(Ordering::SeqCst);
+            if d > 0 {
+                if self.done.compare_exchange(d, d - 1, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                    self.wait.finish_wait(&me);
+                    return Ok(());
+                }
+                self.wait.finish_wait(&me);
+                continue;
+            }
+            if fatal() {
+                self.wait.finish_wait(&me);
+                return Err(-crate::errno::ERESTARTSYS);
+            }
+            crate::sched::schedule();
+            self.wait.finish_wait(&me);
+        }
+    }
+
     /// Completed and not yet consumed?
     pub fn is_done(&self) -> bool {
         self.done.load(Ordering::SeqCst) > 0

@@ -134,6 +134,11 @@ pub struct Task {
     /// Its 16-byte command name (Linux `comm`, `TASK_COMM_LEN`), NUL
     /// terminated: what `prctl(PR_SET_NAME / PR_GET_NAME)` sets and reads.
     pub comm: crate::locking::SpinLock<[u8; 16]>,
+    /// Set in a child of `vfork` (`clone(CLONE_VFORK)`): the completion its
+    /// parent sleeps on until the child lets go of the address space they
+    /// share, by exec or exit (Linux `vfork_done`; `fork.rs`
+    /// `mm_release` completes it). `None` otherwise, and once completed.
+    pub vfork_done: crate::locking::SpinLock<Option<Arc<super::completion::Completion>>>,
 }
 
 // SAFETY: the UnsafeCell fields have owners: `esp` is touched only by the
@@ -203,6 +208,7 @@ impl Task {
             umask: AtomicU32::new(0o022),
             robust_list: AtomicU32::new(0),
             comm: crate::locking::SpinLock::new(comm_of(name)),
+            vfork_done: crate::locking::SpinLock::new(None),
         }
     }
 
@@ -318,7 +324,18 @@ impl Task {
     /// old address space, if any, is let go of after the switch (its last
     /// user frees its pages: `exit_mmap`), and so is the CPU's reference
     /// on the page directory it had loaded before.
+    ///
+    /// Replacing an address space is exec's job, so this is also where
+    /// exec releases the old one, as Linux's `exec_mmap` does before its
+    /// switch (`exec_mm_release` -> `mm_release`): its `clear_child_tid`
+    /// written while the old page directory is still loaded, and a
+    /// `vfork` parent sleeping until its child is off their shared
+    /// address space woken.
     pub fn set_mm(&self, mm: Arc<crate::mm::mm_types::MmStruct>) {
+        let prev = self.mm.lock().clone();
+        if let Some(prev) = prev {
+            crate::fork::mm_release(self, &prev);
+        }
         let flags = crate::arch::cpu::local_irq_save();
         let old_active = crate::arch::tlb::switch_mm_irqs_off(mm.core());
         let old = self.mm.lock().replace(mm);

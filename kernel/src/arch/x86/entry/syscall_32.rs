@@ -37,6 +37,8 @@ pub mod nr {
     pub const WAIT4: i32 = 114;
     /// `clone(flags, ...)`.
     pub const CLONE: i32 = 120;
+    /// `vfork()`.
+    pub const VFORK: i32 = 190;
     /// `brk(addr)`.
     pub const BRK: i32 = 45;
     /// `munmap(addr, len)`.
@@ -201,6 +203,7 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::EXECVE => crate::fs::exec::sys_execve,
         nr::WAIT4 => crate::exit::sys_wait4,
         nr::CLONE => crate::fork::sys_clone,
+        nr::VFORK => crate::fork::sys_vfork,
         nr::READ => crate::fs::read_write::sys_read,
         nr::WRITE => crate::fs::read_write::sys_write,
         nr::OPEN => crate::fs::open::sys_open,
