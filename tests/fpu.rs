@@ -104,16 +104,18 @@ fn fputest(mask: u32, a: &[&str]) -> crate::sched::JoinHandle {
 }
 
 /// Two programs on CPU 0, each loading its own XMM0-7, FCW and MXCSR and
-/// checking them after each of 300 sched_yield calls: each yield switches
-/// to the other (so the CPU's registers hold the other's values in
-/// between), and neither ever sees the other's.
+/// checking them after each of 2000 sched_yield calls: while both run,
+/// each yield switches to the other (so the CPU's registers hold the
+/// other's values in between), and neither ever sees the other's.
 fn two_programs_on_one_cpu_keep_their_own_registers_across_many_switches() {
     // The second may still be starting (exec) while the first runs its
-    // yields with nobody to switch to: then the run proves nothing about
-    // switching, and is tried again (the registers must hold every time).
+    // yields with nobody to switch to, the more so on a loaded host: each
+    // yields 2000 times, so that at least 300 of them switch to the
+    // other; if not, the run proves nothing about switching and is tried
+    // again (the registers must hold every time).
     for attempt in 1..=5 {
-        let a = fputest(1, &["hold", "31", "300"]);
-        let b = fputest(1, &["hold", "32", "300"]);
+        let a = fputest(1, &["hold", "31", "2000"]);
+        let b = fputest(1, &["hold", "32", "2000"]);
         let (ta, tb) = (a.task().clone(), b.task().clone());
         let (sa, sb) = (a.join(), b.join());
         assert_eq!((sa, sb), (0, 0), "both kept their registers (1 << 8: a program saw other values)");

@@ -622,7 +622,9 @@ in_config() {
 # are done. A job that fails counts as in a sequential run.
 run_suites() {
     local specs=() line dir="$REPO/target/ktest/jobs"
-    while IFS= read -r line; do [ -n "${line// /}" ] && specs+=("$line"); done
+    while IFS= read -r line; do
+        if [ -n "${line// /}" ]; then specs+=("$line"); fi
+    done
     rm -rf "$dir"; mkdir -p "$dir"
     make_test_initramfs
     local TEST_INITRAMFS_READY=1 i jobs_max="${CHECK_JOBS:-2}"
@@ -641,7 +643,9 @@ run_suites() {
         if [ -f "$dir/$i.res" ]; then
             local p f k; read -r p f k <"$dir/$i.res"
             TOTAL_PASSED=$((TOTAL_PASSED + p)); TOTAL_FAILED=$((TOTAL_FAILED + f)); TOTAL_SKIPPED=$((TOTAL_SKIPPED + k))
-            while IFS= read -r line; do [ -n "$line" ] && FAILED_NAMES+=("$line"); done <"$dir/$i.names"
+            while IFS= read -r line; do
+                if [ -n "$line" ]; then FAILED_NAMES+=("$line"); fi
+            done <"$dir/$i.names"
         else
             fail "suite job '${specs[$i]}' ended without its totals (see $dir/$i.out)"
         fi

@@ -341,8 +341,12 @@ fn clock_realtime_starts_at_the_rtc_date_and_runs_with_the_monotonic_clock() {
     let real = gettime64(0) / NSEC_PER_SEC;
     assert!(rtc >= JAN_2024, "the RTC reads {rtc} s: before 2024");
     // The RTC ticks whole seconds; the clock was set from it at boot and
-    // has run on the TSC since: they agree within a second or two.
-    assert!(real.abs_diff(rtc) <= 2, "CLOCK_REALTIME {real} s, the RTC {rtc} s");
+    // has run on the TSC since, whose rate was measured against the PIT
+    // in a few milliseconds at boot: under TCG on a loaded host that
+    // measure can be some per cent off, and nothing (no NTP) corrects the
+    // drift. So they agree within two seconds plus a tenth of the uptime.
+    let uptime = gettime64(1) / NSEC_PER_SEC;
+    assert!(real.abs_diff(rtc) <= 2 + uptime / 10, "CLOCK_REALTIME {real} s, the RTC {rtc} s, {uptime} s after boot");
     // Realtime is monotonic plus a fixed offset: across a sleep both move
     // by the same amount.
     let (r0, m0) = (gettime64(0), gettime64(1));

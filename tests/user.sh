@@ -305,7 +305,7 @@ user_spec() {
                 tgkill_wrong_group_esrch kill_child_returns_0 wait4_reaps_the_killed_child \
                 wifsignaled_wtermsig_sigterm default_action_terminates write_to_a_pipe_without_readers_is_sigpipe wait4_with_a_sigchld_handler \
                 sigchld_delivered sigchld_si_code_cld_exited sigchld_si_pid_is_the_child \
-                sigchld_si_status_is_the_exit_code sigchld_cld_stopped_with_the_stop_signal \
+                sigchld_si_status_is_the_exit_code the_stopped_child_gets_a_group_of_its_own sigchld_cld_stopped_with_the_stop_signal \
                 wait4_without_wuntraced_does_not_report_a_stop wait4_wuntraced_reports_the_stop_as_0x137f \
                 a_stop_is_reported_once wait4_without_wcontinued_does_not_report_a_continue \
                 wait4_wcontinued_reports_the_continue_as_0xffff a_continue_is_reported_once \

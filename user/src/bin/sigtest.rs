@@ -642,6 +642,13 @@ fn main(args: Args) -> i32 {
             pause();
         }
     });
+    // The child in a process group of its own, whose parent (we) is in
+    // another group of the same session: not orphaned, so SIGTSTP stops
+    // it. In an orphaned group (ours may be one: a test run from a
+    // non-interactive shell, as CI's), Linux discards SIGTSTP, SIGTTIN and
+    // SIGTTOU (do_signal_stop's is_current_pgrp_orphaned).
+    // SAFETY: setpgid of our own child; no memory is passed.
+    t.check_eq("the_stopped_child_gets_a_group_of_its_own", unsafe { syscall2(SETPGID, child as usize, child as usize) }, 0);
     kill(child, SIGSTOP);
     let (code, st) = next_sigchld();
     t.check("sigchld_cld_stopped_with_the_stop_signal", code == CLD_STOPPED && st == SIGSTOP as i32
