@@ -11,7 +11,7 @@ use mm::gfp::{GFP_DMA, GFP_HIGHUSER, GFP_KERNEL, GfpFlags};
 use mm::layout::*;
 use mm::zone::ZoneType;
 
-use crate::arch::paging::Pte;
+use crate::arch::paging::pte_t;
 use crate::tools::ktest::{Test, require_highmem};
 use crate::mm::page_alloc::{self, PageHighMem, page_address, page_to_pfn};
 use crate::mm::pgtable::{kmap_pte, lookup_kernel_pte, pkmap_page_table, virt_to_kpte};
@@ -91,7 +91,7 @@ fn direct_map_covers_lowmem_only() {
     }
     let past = PAGE_OFFSET + (max_low << PAGE_SHIFT);
     if past < VMALLOC_END {
-        assert_eq!(lookup_kernel_pte(past), Pte::NONE, "the direct map stops at high_memory");
+        assert_eq!(lookup_kernel_pte(past), pte_t::NONE, "the direct map stops at high_memory");
     }
     assert!(virt_to_kpte(0x1000).is_none(), "no kernel PTE for a user address");
     // And the memory really is there: write and read back through it.
