@@ -10,6 +10,20 @@
 //!
 //! Every page table lives in lowmem, so its PTEs can be reached through the
 //! direct map: [`virt_to_kpte`] is two array lookups.
+//!
+//! The walks are written as Linux's, level by level, so that one walk
+//! serves both flavours:
+//!
+//! ```text
+//!  pgd_offset(pgd, addr)   PGD entry        2-level: PDE 0..1023     PAE: PDPTE 0..3
+//!  pmd_offset(pgdp, addr)  PMD entry        2-level: the PDE itself  PAE: entry of the PMD page
+//!  pte_offset_map(pmd, a)  PTE              (kmap_local of the table: HIGHPTE)
+//!  pte_offset_kernel(..)   kernel PTE       (the direct map: kernel tables are lowmem)
+//! ```
+//!
+//! The numbers above (768 to 1023) are the 2-level flavour's; with PAE the
+//! kernel's page tables are the 512 entries of one PMD page under PDPTE 3
+//! (`mm::layout::KERNEL_PTE_TABLES`).
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
