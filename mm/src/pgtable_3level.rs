@@ -691,7 +691,7 @@ mod tests {
     /// loop retries); a read followed by a clear loses it.
     #[test]
     fn get_and_clear_keeps_a_concurrently_set_dirty_bit() {
-        assert!(!loses_dirty(|e| native_ptep_get_and_clear(e)));
+        assert!(!loses_dirty(native_ptep_get_and_clear));
         assert!(loses_dirty(|e| {
             let old = read_halves(e);
             native_pte_clear(e);

@@ -230,7 +230,8 @@ impl MmStruct {
 
     /// The PMD entry for `vaddr` (Linux `pmd_offset(pgd_offset(mm, addr))`).
     pub fn pmd_offset(&self, vaddr: usize) -> *mut pmd_t {
-        pmd_offset(pgd_offset(self.pgd, vaddr), vaddr)
+        // SAFETY: pgd_offset is vaddr's entry in our PGD, live while we are.
+        unsafe { pmd_offset(pgd_offset(self.pgd, vaddr), vaddr) }
     }
 
     /// The PMD entry for `vaddr`, with a page table allocated (from

@@ -65,8 +65,12 @@ pub fn pgd_offset_k(vaddr: usize) -> *mut pgd_t {
 /// The PMD entry of `vaddr` under PGD entry `pgdp` (Linux `pmd_offset`).
 /// Without PAE the PMD is folded (`pgtable-nopmd.h`): it *is* the PGD
 /// entry, so this is a cast.
+///
+/// # Safety
+/// `pgdp` is `vaddr`'s entry in a live PGD (from [`pgd_offset`]): the PAE
+/// version reads it.
 #[cfg(not(feature = "pae"))]
-pub fn pmd_offset(pgdp: *mut pgd_t, _vaddr: usize) -> *mut pmd_t {
+pub unsafe fn pmd_offset(pgdp: *mut pgd_t, _vaddr: usize) -> *mut pmd_t {
     pgdp.cast()
 }
 
@@ -74,9 +78,12 @@ pub fn pmd_offset(pgdp: *mut pgd_t, _vaddr: usize) -> *mut pmd_t {
 /// the PDPTE points at a PMD page, always present and in lowmem (the
 /// PMDs are preallocated with the PGD, as Linux's `pgd_prepopulate_pmd`,
 /// so that no PDPTE changes while the PGD is loaded).
+///
+/// # Safety
+/// `pgdp` is `vaddr`'s entry in a live PGD (from [`pgd_offset`]).
 #[cfg(feature = "pae")]
-pub fn pmd_offset(pgdp: *mut pgd_t, vaddr: usize) -> *mut pmd_t {
-    // SAFETY: pgdp points into a live PGD (the caller's pgd_offset).
+pub unsafe fn pmd_offset(pgdp: *mut pgd_t, vaddr: usize) -> *mut pmd_t {
+    // SAFETY: pgdp points into a live PGD (the caller's promise).
     let pgd = unsafe { pgdp.read_volatile() };
     assert!(pgd.present(), "PAE PMDs are preallocated: PDPTE for {vaddr:#x} missing");
     (phys_to_virt(pgd.pfn() << PAGE_SHIFT) as *mut pmd_t).wrapping_add(mm::pgtable_types::pmd_index(vaddr))
@@ -96,8 +103,9 @@ pub fn virt_to_kpte(vaddr: usize) -> Option<*mut pte_t> {
     if pgd_index(vaddr) < KERNEL_PGD_BOUNDARY {
         return None;
     }
-    // SAFETY: pmd_offset points into swapper_pg_dir (or its kernel PMD),
-    // a live lowmem page.
+    // SAFETY: pgd_offset_k is vaddr's entry in swapper_pg_dir, and the
+    // PMD entry under it is in that page (or in the kernel PMD page), live
+    // lowmem.
     let pmd = unsafe { pmd_offset(pgd_offset_k(vaddr), vaddr).read_volatile() };
     if !pmd.present() {
         return None;
