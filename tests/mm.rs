@@ -179,8 +179,17 @@ fn zones_and_totals_match_the_machine() {
     assert_eq!(managed * 4, info.mem_total_kb);
 }
 
-fn free_counts() -> Vec<(usize, [usize; MAX_ORDER])> {
-    page_alloc::zones().map(|z| (z.nr_free_pages(), z.free_list_counts())).collect()
+/// Free pages and free-list lengths of every zone. A fixed array, not a
+/// `Vec`: a heap allocation here can take a fresh slab page from
+/// ZONE_NORMAL (or not, depending on how full the kmalloc cache happens to
+/// be after boot), and that page would show up as a difference between
+/// two snapshots.
+fn free_counts() -> [(usize, [usize; MAX_ORDER]); mm::zone::MAX_NR_ZONES] {
+    let mut counts = [(0, [0; MAX_ORDER]); mm::zone::MAX_NR_ZONES];
+    for (c, z) in counts.iter_mut().zip(page_alloc::zones()) {
+        *c = (z.nr_free_pages(), z.free_list_counts());
+    }
+    counts
 }
 
 fn buddy_split_and_coalesce_on_real_zones() {
