@@ -559,6 +559,11 @@ host_test() {
     (cd / && cargo "+$(toolchain)" test --manifest-path "$REPO/Cargo.toml" \
         -p mm -p boot --target-dir "$REPO/target/host" 2>&1) | tee "$REPO/target/host-test.log"
     local rc=${PIPESTATUS[0]}
+    # The mm crate again in the PAE flavour (3-level geometry, 64-bit entries).
+    echo "== host unit tests (mm --features pae) =="
+    (cd / && cargo "+$(toolchain)" test --manifest-path "$REPO/Cargo.toml" \
+        -p mm --features pae --target-dir "$REPO/target/host" 2>&1) | tee -a "$REPO/target/host-test.log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
     local p f
     p=$(grep -o '[0-9]* passed' "$REPO/target/host-test.log" | awk '{s+=$1} END {print s+0}')
     f=$(grep -o '[0-9]* failed' "$REPO/target/host-test.log" | awk '{s+=$1} END {print s+0}')

@@ -28,7 +28,8 @@ use mm::zone::ZoneType;
 
 use crate::arch::cpu::rdtsc;
 use crate::arch::extable::copy_from_kernel_nofault;
-use crate::arch::paging::{PteFlags, Pte};
+use crate::arch::paging::{PteFlags, pte_t};
+use mm::pgtable_types::pteval_t;
 use crate::arch::percpu::{raw_smp_processor_id, this_cpu_base, this_cpu_read_u32};
 use crate::debug::{last_report, report_count};
 use crate::tools::ktest::{Test, require_cpus, require_highmem};
@@ -170,7 +171,7 @@ fn ch1_direct_map_address_of_a_physical_address() {
     assert!(pte.present());
     assert_eq!(pte.pfn(), 0x1234, "the direct map: pfn n at PAGE_OFFSET + n * 4 KiB");
     // A 4 KiB page, not a 4 MiB one: the PDE points at a page table.
-    let pgd = phys_to_virt(swapper_pg_dir()) as *const u32;
+    let pgd = phys_to_virt(swapper_pg_dir()) as *const pteval_t;
     // SAFETY: swapper_pg_dir is a live lowmem page of 1024 entries.
     let pde = unsafe { pgd.add(virt >> PGDIR_SHIFT).read_volatile() };
     assert_eq!(pde & PteFlags::PSE.bits(), 0, "no 4 MiB page in the direct map");
@@ -951,8 +952,8 @@ fn ch9_underflow_slot_minus_one() {
     migrate_enable();
 }
 
-fn kernel_pdes() -> [u32; PTRS_PER_PGD - KERNEL_PGD_BOUNDARY] {
-    let pgd = phys_to_virt(swapper_pg_dir()) as *const u32;
+fn kernel_pdes() -> [pteval_t; PTRS_PER_PGD - KERNEL_PGD_BOUNDARY] {
+    let pgd = phys_to_virt(swapper_pg_dir()) as *const pteval_t;
     // SAFETY: swapper_pg_dir is a live lowmem page of 1024 entries.
     core::array::from_fn(|i| unsafe { pgd.add(KERNEL_PGD_BOUNDARY + i).read_volatile() })
 }
@@ -964,9 +965,9 @@ fn ch9_all_256_kernel_page_tables_preallocated() {
     assert_eq!(pdes.len(), 256, "PDEs 768..1023");
     let first = pdes[0] & !0xfff;
     for (i, &pde) in pdes.iter().enumerate() {
-        assert!(Pte(pde).present(), "PDE {} present", KERNEL_PGD_BOUNDARY + i);
+        assert!(pte_t(pde).present(), "PDE {} present", KERNEL_PGD_BOUNDARY + i);
         assert_eq!(pde & PteFlags::PSE.bits(), 0, "PDE {}: a page table, not a 4 MiB page", KERNEL_PGD_BOUNDARY + i);
-        assert_eq!(pde & !0xfff, first + i as u32 * PAGE_SIZE as u32, "one consecutive 1 MiB block of tables");
+        assert_eq!(pde & !0xfff, first + (i * PAGE_SIZE) as pteval_t, "one consecutive 1 MiB block of tables");
     }
     // Every kernel address has a PTE slot, even where nothing is mapped.
     assert!(virt_to_kpte(VMALLOC_END + PAGE_SIZE).is_some());

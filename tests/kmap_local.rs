@@ -11,7 +11,7 @@ use mm::kmap_local::KmapLocalConfig;
 use mm::layout::{PAGE_SIZE, is_kmap_local_addr};
 use mm::page::Page;
 
-use crate::arch::paging::{PAGE_KERNEL, PAGE_KERNEL_RO, Pte};
+use crate::arch::paging::{PAGE_KERNEL, PAGE_KERNEL_RO, pte_t};
 use crate::arch::percpu::raw_smp_processor_id;
 use crate::tools::ktest::{Test, require_highmem, require_kernel_option};
 use crate::mm::kmap::{kmap, kunmap};
@@ -95,7 +95,7 @@ fn highmem_map_takes_the_first_slot_and_pins_the_task() {
     let slot = cfg.km_incr() - 1; // slot 0, or 1 with guard slots
     assert_eq!(v, cfg.slot_vaddr(cpu, slot));
     assert_eq!(kmap_depth(), cfg.km_incr());
-    let pte = Pte::new(page_to_pfn(h), PAGE_KERNEL);
+    let pte = pte_t::new(page_to_pfn(h), PAGE_KERNEL);
     assert_eq!(current().kmap_ctrl_snapshot().pteval[slot], pte.0);
     assert_eq!(lookup_kernel_pte(v), pte);
     assert_eq!(migrate_count(), m + 1, "migration disabled");
@@ -194,7 +194,7 @@ fn missing_sched_out_is_detected() {
     let slot = cfg.km_incr() - 1;
     let pte = crate::mm::pgtable::kmap_pte(cfg.fixmap_idx(cpu, slot) - mm::layout::fixed_addresses::FIX_KMAP_BEGIN);
     // SAFETY: this CPU's empty first slot; the test wants it dirty.
-    unsafe { pte.write_volatile(Pte::new(page_to_pfn(h), PAGE_KERNEL)) };
+    unsafe { pte.write_volatile(pte_t::new(page_to_pfn(h), PAGE_KERNEL)) };
     kmap_local_page(h);
 }
 

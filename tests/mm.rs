@@ -11,7 +11,7 @@ use mm::gfp::{GFP_DMA, GFP_HIGHUSER, GFP_KERNEL, GfpFlags};
 use mm::layout::*;
 use mm::zone::ZoneType;
 
-use crate::arch::paging::Pte;
+use crate::arch::paging::pte_t;
 use crate::tools::ktest::{Test, require_highmem};
 use crate::mm::page_alloc::{self, PageHighMem, page_address, page_to_pfn};
 use crate::mm::pgtable::{kmap_pte, lookup_kernel_pte, pkmap_page_table, virt_to_kpte};
@@ -91,7 +91,7 @@ fn direct_map_covers_lowmem_only() {
     }
     let past = PAGE_OFFSET + (max_low << PAGE_SHIFT);
     if past < VMALLOC_END {
-        assert_eq!(lookup_kernel_pte(past), Pte::NONE, "the direct map stops at high_memory");
+        assert_eq!(lookup_kernel_pte(past), pte_t::NONE, "the direct map stops at high_memory");
     }
     assert!(virt_to_kpte(0x1000).is_none(), "no kernel PTE for a user address");
     // And the memory really is there: write and read back through it.
@@ -179,8 +179,17 @@ fn zones_and_totals_match_the_machine() {
     assert_eq!(managed * 4, info.mem_total_kb);
 }
 
-fn free_counts() -> Vec<(usize, [usize; MAX_ORDER])> {
-    page_alloc::zones().map(|z| (z.nr_free_pages(), z.free_list_counts())).collect()
+/// Free pages and free-list lengths of every zone. A fixed array, not a
+/// `Vec`: a heap allocation here can take a fresh slab page from
+/// ZONE_NORMAL (or not, depending on how full the kmalloc cache happens to
+/// be after boot), and that page would show up as a difference between
+/// two snapshots.
+fn free_counts() -> [(usize, [usize; MAX_ORDER]); mm::zone::MAX_NR_ZONES] {
+    let mut counts = [(0, [0; MAX_ORDER]); mm::zone::MAX_NR_ZONES];
+    for (c, z) in counts.iter_mut().zip(page_alloc::zones()) {
+        *c = (z.nr_free_pages(), z.free_list_counts());
+    }
+    counts
 }
 
 fn buddy_split_and_coalesce_on_real_zones() {

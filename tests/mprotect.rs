@@ -15,7 +15,7 @@ use mm::vma::VmFlags;
 
 use crate::arch::entry::syscall_32::{ia32_sys_call_table, nr};
 use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user};
-use crate::arch::paging::{Pte, PteFlags};
+use crate::arch::paging::{pte_t, PteFlags};
 use crate::errno::{EACCES, EINVAL, ENOMEM};
 use crate::mm::mm_types::MmStruct;
 use crate::mm::page_alloc::pfn_to_page;
@@ -83,7 +83,7 @@ fn holds(n: usize, seed: u8) -> bool {
 
 /// The CPU's view of a PROT_NONE entry: the frame, PROTNONE, not present,
 /// not user, not writable.
-fn assert_protnone(pte: Pte, pfn: usize, what: &str) {
+fn assert_protnone(pte: pte_t, pfn: usize, what: &str) {
     assert!(pte.pte_protnone() && pte.pte_present() && !pte.present(), "{what}: a PROT_NONE entry ({pte:x?})");
     assert_eq!(pte.pfn(), pfn, "{what}: the same frame");
     assert!(!pte.flags().intersects(PteFlags::USER | PteFlags::RW), "{what}: {pte:x?}");

@@ -8,7 +8,7 @@ use mm::gfp::GFP_KERNEL;
 use mm::layout::{PAGE_SIZE, VMALLOC_END};
 
 use crate::arch::extable::{FIXUPS, copy_from_kernel_nofault};
-use crate::arch::paging::{PAGE_KERNEL, Pte};
+use crate::arch::paging::{PAGE_KERNEL, pte_t};
 use crate::arch::percpu::raw_smp_processor_id;
 use crate::tools::ktest::{Test, require_cpus};
 use crate::mm::vmalloc::{vmap, vunmap};
@@ -71,7 +71,7 @@ fn tlb_shootdown_reaches_other_cpus() {
     }
     // Remap probe to the new page, flushing only our own TLB: CPU 1 keeps
     // the old translation and still reads the old page.
-    pgtable::set_pte_kernel(probe, Pte::new(page_alloc::page_to_pfn(new), PAGE_KERNEL));
+    pgtable::set_pte_kernel(probe, pte_t::new(page_alloc::page_to_pfn(new), PAGE_KERNEL));
     flush_tlb_kernel_range_local(probe, probe + PAGE_SIZE);
     // SAFETY: probe is mapped.
     assert_eq!(unsafe { (probe as *const u32).read_volatile() }, 0x0e30_0e30, "this CPU sees the new page");

@@ -407,7 +407,7 @@ fn a_vmalloc_mapping_made_after_a_process_is_visible_through_its_page_directory(
     for i in 0..3 {
         let a = v + i * PAGE_SIZE;
         // SAFETY: the process's PDE for a, a kernel page table (lowmem).
-        let pde = unsafe { crate::mm::pgtable::pgd_offset(mm.pgd(), a).read_volatile() };
+        let pde = unsafe { mm.pmd_offset(a).read_volatile() };
         assert!(pde.present(), "the process's page directory covers vmalloc address {a:#x}");
         let ptep = crate::mm::pgtable::pte_offset_map(pde, a);
         // SAFETY: ptep points into the mapped page table.

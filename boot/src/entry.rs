@@ -29,7 +29,16 @@
 //! real page tables (`swapper_pg_dir`, 4 KiB pages, see `kernel::mm::init`).
 
 use core::arch::global_asm;
-use mm::layout::{MAXMEM, PAGE_OFFSET, PAGE_SIZE, PGDIR_SHIFT, PMD_SIZE, PTRS_PER_PGD};
+use mm::layout::{MAXMEM, PAGE_OFFSET, PAGE_SIZE};
+// The early map is 2-level in both flavours, so it names that geometry
+// explicitly (not `mm::pgtable_types`, which is the flavour's). For the
+// PAE flavour this is what must change first: `_start` must build a PDPT
+// and a PMD page of 2 MiB pages and set CR4.PAE before CR0.PG, because
+// `paging_init`'s PAE tables cannot be loaded into a non-PAE CR3.
+use mm::pgtable_2level_types::{PGDIR_SHIFT, PMD_SHIFT, PTRS_PER_PGD};
+
+/// 4 MiB: one 2-level PDE's page with PSE.
+const PMD_SIZE: usize = 1 << PMD_SHIFT;
 
 use crate::{multiboot1, multiboot2};
 

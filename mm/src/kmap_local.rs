@@ -30,7 +30,8 @@
 //! This file is the pure bookkeeping; the kernel writes the PTEs, disables
 //! migration and preemption, and reports misuse (`kernel/src/mm/kmap_local.rs`).
 
-use crate::layout::{KM_MAX_IDX, KM_MAX_IDX_DEBUG, PAGE_MASK, PAGE_SHIFT, fix_to_virt, fixed_addresses::FIX_KMAP_BEGIN, virt_to_fix};
+use crate::layout::{KM_MAX_IDX, KM_MAX_IDX_DEBUG, PAGE_MASK, fix_to_virt, fixed_addresses::FIX_KMAP_BEGIN, virt_to_fix};
+use crate::pgtable_types::{pte_t, pteval_t};
 
 /// A task's kmap_local stack (Linux `struct kmap_ctrl`). `pteval` holds raw
 /// PTE values (0: empty); sized for the debug stride.
@@ -39,7 +40,7 @@ pub struct KmapCtrl {
     /// Slots in use, guard slots included (Linux `idx`).
     pub idx: usize,
     /// The PTE installed in each slot.
-    pub pteval: [u32; KM_MAX_IDX_DEBUG],
+    pub pteval: [pteval_t; KM_MAX_IDX_DEBUG],
 }
 
 impl Default for KmapCtrl {
@@ -178,7 +179,7 @@ pub fn pop(ctrl: &mut KmapCtrl, cfg: KmapLocalConfig) {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SlotState {
     /// A mapping: save or restore this PTE value.
-    Mapped { slot: usize, pteval: u32 },
+    Mapped { slot: usize, pteval: pteval_t },
     /// A guard slot, correctly empty.
     Guard,
     /// A guard slot with a PTE (Linux `WARN_ON_ONCE(pte_val(pteval) != 0)`).
@@ -202,9 +203,9 @@ pub fn slots(ctrl: &KmapCtrl, cfg: KmapLocalConfig) -> impl Iterator<Item = Slot
     })
 }
 
-/// The frame a raw PTE value maps.
-pub const fn pte_pfn(pteval: u32) -> usize {
-    (pteval >> PAGE_SHIFT) as usize
+/// The frame a raw PTE value maps (Linux `pte_pfn`).
+pub const fn pte_pfn(pteval: pteval_t) -> usize {
+    crate::pgtable_types::pte_pfn(pte_t(pteval))
 }
 
 #[cfg(test)]

@@ -48,6 +48,21 @@
 //! RAM above 4 GiB cannot be addressed by a non-PAE page table at all; it is
 //! reported at boot and left unused, as a non-PAE Linux does.
 //!
+//! The addresses drawn above are the default (2-level) flavour's. With the
+//! `pae` feature the same formulas give (geometry in `pgtable_types`):
+//!
+//! ```text
+//!                       2-level (686)            PAE (686-pae)
+//!  PMD_SIZE             4 MiB                    2 MiB
+//!  fixmap page table    0xFFC0_0000              0xFFE0_0000
+//!  PKMAP_BASE           0xFF80_0000              0xFFC0_0000
+//!  LAST_PKMAP           1024                     512
+//!  VMALLOC_END          0xFF7F_E000              0xFFBF_E000
+//!  KERNEL_PGD_BOUNDARY  768 (of 1024 PDEs)       3 (of 4 PDPTEs)
+//!  frames               < 2^20 (4 GiB)           < 2^24 (64 GiB)
+//!  MAXMEM               896 MiB                  896 MiB
+//! ```
+//!
 //! Why 896 MiB? The kernel's 1 GiB minus `VMALLOC_RESERVE` (128 MiB) for
 //! everything that is not the direct map: this is the classic i386 formula
 //! `MAXMEM = -PAGE_OFFSET - __VMALLOC_RESERVE` from Linux 2.6, which is where
@@ -57,12 +72,12 @@
 //! The compile-time checks at the bottom of this file prove the regions do
 //! not overlap, in the spirit of the `BUILD_BUG_ON`s in Linux's `mem_init()`.
 
-/// log2 of the page size.
-pub const PAGE_SHIFT: usize = 12;
-/// One page: 4 KiB.
-pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
-/// Mask that rounds an address down to its page.
-pub const PAGE_MASK: usize = !(PAGE_SIZE - 1);
+// The page and page-table geometry is defined once, per flavour, in
+// `pgtable_types` (2-level or PAE); this file builds the layout on it.
+pub use crate::pgtable_types::{
+    MAX_ARCH_PFN, PAGE_MASK, PAGE_SHIFT, PAGE_SIZE, PGDIR_SHIFT, PMD_MASK, PMD_SHIFT, PMD_SIZE, PTRS_PER_PGD,
+    PTRS_PER_PMD, PTRS_PER_PTE, pgd_index,
+};
 
 /// Start of the kernel's part of every address space (`VMSPLIT_3G`).
 pub const PAGE_OFFSET: usize = 0xC000_0000;
@@ -78,19 +93,26 @@ pub const fn access_ok(addr: usize, size: usize) -> bool {
     size <= TASK_SIZE && addr <= TASK_SIZE - size
 }
 
-/// Bits of a virtual address that select the page-directory entry.
-pub const PGDIR_SHIFT: usize = 22;
-/// Bytes covered by one page-directory entry, i.e. by one page table.
-/// (Linux calls this `PMD_SIZE` too: without PAE the PMD level is folded.)
-pub const PMD_SIZE: usize = 1 << PGDIR_SHIFT;
-/// Mask that rounds an address down to the start of its page table's range.
-pub const PMD_MASK: usize = !(PMD_SIZE - 1);
-/// Entries in a page table (and in the page directory).
-pub const PTRS_PER_PTE: usize = 1024;
-/// Entries in the page directory.
-pub const PTRS_PER_PGD: usize = 1024;
-/// Index of the first page-directory entry that belongs to the kernel.
-pub const KERNEL_PGD_BOUNDARY: usize = PAGE_OFFSET >> PGDIR_SHIFT;
+/// Index of the first PGD entry that belongs to the kernel (Linux
+/// `KERNEL_PGD_BOUNDARY` = `pgd_index(PAGE_OFFSET)`): 768 of 1024, or 3
+/// of 4 with PAE, where the kernel's whole 1 GiB is the last PDPTE.
+pub const KERNEL_PGD_BOUNDARY: usize = pgd_index(PAGE_OFFSET);
+/// Page tables (PMD entries) that cover the kernel's 1 GiB: 256 of 4 MiB,
+/// or 512 of 2 MiB with PAE (one whole PMD page, under PDPTE 3). The
+/// kernel preallocates all of them at boot, so that no kernel PMD entry
+/// ever changes and every address space can share them.
+pub const KERNEL_PTE_TABLES: usize = (u32::MAX as usize - PAGE_OFFSET + 1) >> PMD_SHIFT;
+/// Linux `USER_PTRS_PER_PGD`: the PGD entries of user space.
+pub const USER_PTRS_PER_PGD: usize = TASK_SIZE >> PGDIR_SHIFT;
+/// PMD entries (page tables) that cover user space: 768 (2-level, where
+/// they are the PGD entries) or 1536 (PAE: three PMD pages of 512). A walk
+/// of the user page tables visits these.
+pub const USER_PMDS: usize = TASK_SIZE >> PMD_SHIFT;
+/// PMD pages a PAE `pgd_alloc` preallocates for user space (Linux
+/// `PREALLOCATED_PMDS` with a shared kernel PMD: `KERNEL_PGD_BOUNDARY`),
+/// so that no PDPTE changes after the address space is created: the CPU
+/// caches the four PDPTEs at each CR3 load. 0 without PAE (no PMD pages).
+pub const PREALLOCATED_PMDS: usize = if PTRS_PER_PMD > 1 { KERNEL_PGD_BOUNDARY } else { 0 };
 
 /// Where the bootloader places the kernel image in physical memory.
 pub const KERNEL_LOAD_PHYS: usize = 0x0010_0000;
@@ -154,14 +176,20 @@ pub const fn virt_to_fix(vaddr: usize) -> usize {
 pub const FIXADDR_SIZE: usize = END_OF_FIXED_ADDRESSES << PAGE_SHIFT;
 /// Lowest fixmap address.
 pub const FIXADDR_START: usize = FIXADDR_TOP - FIXADDR_SIZE;
-/// Base of the one page table that holds every fixmap PTE.
+/// Base of the one page table that holds every fixmap PTE (the fixmap,
+/// 268 pages for 8 CPUs, fits in a 2 MiB PMD as well as in a 4 MiB one).
 pub const FIXMAP_PMD_BASE: usize = FIXADDR_START & PMD_MASK;
 
-/// Number of PKMAP slots: exactly one page table's worth (non-PAE).
+/// Number of PKMAP slots: exactly one page table's worth (Linux
+/// `pgtable_32_areas.h`: 1024 without PAE, 512 with it). The PKMAP code
+/// keeps one pointer to that table (`pkmap_page_table`) and indexes it by
+/// slot; a page table holds 4 KiB of entries, so 8-byte PAE entries halve
+/// the pool, and the window shrinks from 4 MiB to 2 MiB: one PMD either way.
 pub const LAST_PKMAP: usize = PTRS_PER_PTE;
 /// `LAST_PKMAP - 1`: wraps the rotating slot cursor.
 pub const LAST_PKMAP_MASK: usize = LAST_PKMAP - 1;
-/// Start of the PKMAP window: the 4 MiB just below the fixmap's page table.
+/// Start of the PKMAP window: the PMD (4 MiB, or 2 MiB with PAE) just
+/// below the fixmap's page table.
 pub const PKMAP_BASE: usize = FIXMAP_PMD_BASE - PMD_SIZE;
 
 /// Virtual address of PKMAP slot `nr`.
@@ -186,7 +214,9 @@ pub const VMALLOC_RESERVE: usize = 128 << 20;
 pub const MAXMEM: usize = (u32::MAX as usize - PAGE_OFFSET + 1) - VMALLOC_RESERVE;
 /// Page frame number one past the last frame the direct map may cover.
 pub const MAXMEM_PFN: usize = MAXMEM >> PAGE_SHIFT;
-/// Frames addressable without PAE: everything below 4 GiB.
+/// Frames addressable without PAE: everything below 4 GiB (Linux
+/// `MAX_NONPAE_PFN`). The flavour's own limit is `MAX_ARCH_PFN` (this, or
+/// 2^24 with PAE).
 pub const MAX_NONPAE_PFN: usize = 1 << 20;
 /// Frames below 16 MiB form ZONE_DMA (ISA DMA can reach only these).
 pub const MAX_DMA_PFN: usize = (16 << 20) >> PAGE_SHIFT;
@@ -252,6 +282,19 @@ impl KernelLayout {
 
 /// PKMAP fills exactly one page table, so one `pkmap_page_table` covers it.
 const _: () = assert!(PKMAP_BASE.is_multiple_of(PMD_SIZE) && LAST_PKMAP == PTRS_PER_PTE);
+/// ... and that is exactly one PMD: 1024 x 4 KiB = 4 MiB, or 512 x 4 KiB = 2 MiB.
+const _: () = assert!(pkmap_addr(LAST_PKMAP) - PKMAP_BASE == PMD_SIZE);
+/// The kernel's part of the address space starts on a PGD boundary, so
+/// user and kernel never share a PGD entry (with PAE: PDPTE 3 is all
+/// kernel, and can point at one PMD page shared by every address space).
+const _: () = assert!(PAGE_OFFSET.is_multiple_of(PGDIR_SIZE_CHECK) && KERNEL_PGD_BOUNDARY < PTRS_PER_PGD);
+const PGDIR_SIZE_CHECK: usize = crate::pgtable_types::PGDIR_SIZE;
+/// The fixmap's kmap slots are sized for `NR_CPUS` = 8 with the debug
+/// stride, and still fit in one page table in both flavours (P1: "the
+/// kmap fixmap PTEs are linear").
+const _: () = assert!(END_OF_FIXED_ADDRESSES <= PTRS_PER_PTE && NR_CPUS == 8);
+/// Every frame the direct map covers is a frame the flavour can map.
+const _: () = assert!((MAXMEM_PFN as u64) <= MAX_ARCH_PFN);
 /// PKMAP ends before the fixmap begins.
 const _: () = assert!(pkmap_addr(LAST_PKMAP) <= FIXADDR_START);
 /// The whole fixmap lives in one page table, so its PTEs form one linear
@@ -286,12 +329,39 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(not(feature = "pae"))]
     fn classic_i386_addresses() {
         assert_eq!(PKMAP_BASE, 0xFF80_0000);
         assert_eq!(pkmap_addr(LAST_PKMAP), 0xFFC0_0000);
         assert_eq!(VMALLOC_END, 0xFF7F_E000);
         assert_eq!(HIGH_MEMORY_MAX, 0xF800_0000);
         assert_eq!(MAXMEM_PFN, 0x38000);
+        assert_eq!((LAST_PKMAP, KERNEL_PGD_BOUNDARY, USER_PMDS, PREALLOCATED_PMDS), (1024, 768, 768, 0));
+        assert_eq!(KERNEL_PTE_TABLES, 256);
+    }
+
+    /// P1: the PAE layout. PKMAP is one 2 MiB PMD just below the fixmap's
+    /// PMD; vmalloc gains the 2 MiB PKMAP gave up. The direct map stays
+    /// 896 MiB (this kernel's 2.6-style `MAXMEM`, see the module docs).
+    #[test]
+    #[cfg(feature = "pae")]
+    fn pae_addresses() {
+        assert_eq!(FIXMAP_PMD_BASE, 0xFFE0_0000);
+        assert_eq!(PKMAP_BASE, 0xFFC0_0000);
+        assert_eq!(pkmap_addr(LAST_PKMAP), 0xFFE0_0000);
+        assert_eq!(VMALLOC_END, 0xFFBF_E000);
+        assert_eq!(HIGH_MEMORY_MAX, 0xF800_0000);
+        assert_eq!((LAST_PKMAP, KERNEL_PGD_BOUNDARY, USER_PMDS, PREALLOCATED_PMDS), (512, 3, 1536, 3));
+        assert_eq!(KERNEL_PTE_TABLES, PTRS_PER_PMD, "the kernel's GiB is one whole PMD page");
+    }
+
+    /// The fixmap's kmap slots for 8 CPUs sit in one page table in either
+    /// flavour, so `kmap_pte(idx)` is one array.
+    #[test]
+    fn fixmap_is_one_page_table() {
+        assert_eq!(FIXADDR_START & PMD_MASK, FIXADDR_TOP & PMD_MASK);
+        assert_eq!(fix_to_virt(FIX_KMAP_END) & PMD_MASK, FIXMAP_PMD_BASE);
+        assert_eq!(END_OF_FIXED_ADDRESSES, 4 + 33 * 8);
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //! | file          | Linux counterpart            | what it owns                               |
 //! |---------------|------------------------------|--------------------------------------------|
 //! | `layout`      | `pgtable_32_areas.h`, `fixmap.h` | every virtual-layout constant, drawn   |
+//! | `pgtable_types` | `asm/pgtable_types.h`      | `pte_t`/`pmd_t`/`pgd_t`, `_PAGE_*`, `PTRS_PER_*`, for the flavour built |
+//! | `pgtable_2level_types` | `asm/pgtable-2level_types.h` | the 10/10/12 geometry (default) |
+//! | `pgtable_3level_types` | `asm/pgtable-3level_types.h` | the 2/9/9/12 PAE geometry (feature `pae`) |
+//! | `pgtable_3level` | `asm/pgtable-3level.h`   | writing a 64-bit entry in 32-bit halves, and its model check |
 //! | `memblock`    | `mm/memblock.c`              | boot-time RAM map and early allocations    |
 //! | `page`        | `include/linux/mm_types.h`   | `struct page`, one per physical frame      |
 //! | `zone`        | `include/linux/mmzone.h`     | ZONE_DMA / NORMAL / HIGHMEM and their sizes |
@@ -77,6 +81,10 @@ pub mod layout;
 pub mod memblock;
 pub mod node;
 pub mod page;
+pub mod pgtable_2level_types;
+pub mod pgtable_3level;
+pub mod pgtable_3level_types;
+pub mod pgtable_types;
 pub mod pkmap;
 pub mod vma;
 pub mod vmalloc;

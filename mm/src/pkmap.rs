@@ -545,7 +545,7 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
-            if !held.is_empty() && (x.is_multiple_of(3) || held.len() > 900) {
+            if !held.is_empty() && (x.is_multiple_of(3) || held.len() > LAST_PKMAP - LAST_PKMAP / 8) {
                 let pfn = held.swap_remove(x as usize % held.len());
                 p.kunmap_high(&m, pfn).unwrap();
             } else {

@@ -248,10 +248,12 @@ pub fn vm_get_page_prot(flags: VmFlags) -> PgProt {
     PROTECTION_MAP[(flags.bits() & 0xf) as usize]
 }
 
-/// The PTE half of `mprotect`, as bit arithmetic on a 32-bit x86 (non-PAE)
-/// page-table entry (Linux `arch/x86/include/asm/pgtable.h`,
-/// `pgtable_types.h`). The kernel's `Pte` calls these, so that the rules
-/// are host-tested here.
+/// The PTE half of `mprotect`, as bit arithmetic on an x86 page-table
+/// entry value (`pteval_t`: 32 bits, or 64 with PAE; Linux
+/// `arch/x86/include/asm/pgtable.h`, `pgtable_types.h`). The kernel's
+/// mprotect and fault paths call these, so that the rules are host-tested
+/// here. (The picture is the low word; a PAE entry adds the frame's high
+/// bits and NX above it, see `crate::pgtable_types`.)
 ///
 /// ```text
 ///   31                    12 11   9  8   7   6   5   4   3   2   1   0
@@ -278,57 +280,38 @@ pub fn vm_get_page_prot(flags: VmFlags) -> PgProt {
 /// an empty entry some other way. `_PAGE_PROTNONE` is that way, one bit.
 pub mod pte {
     use super::PgProt;
-
-    /// `_PAGE_PRESENT`.
-    pub const _PAGE_PRESENT: u32 = 0x001;
-    /// `_PAGE_RW`.
-    pub const _PAGE_RW: u32 = 0x002;
-    /// `_PAGE_USER`.
-    pub const _PAGE_USER: u32 = 0x004;
-    /// `_PAGE_PWT`.
-    pub const _PAGE_PWT: u32 = 0x008;
-    /// `_PAGE_PCD`.
-    pub const _PAGE_PCD: u32 = 0x010;
-    /// `_PAGE_ACCESSED`.
-    pub const _PAGE_ACCESSED: u32 = 0x020;
-    /// `_PAGE_DIRTY`.
-    pub const _PAGE_DIRTY: u32 = 0x040;
-    /// `_PAGE_GLOBAL`.
-    pub const _PAGE_GLOBAL: u32 = 0x100;
-    /// `_PAGE_PROTNONE`: `_PAGE_GLOBAL`'s bit, meaningful only while
-    /// `_PAGE_PRESENT` is clear.
-    pub const _PAGE_PROTNONE: u32 = _PAGE_GLOBAL;
-    /// `PTE_PFN_MASK`: the frame number's bits.
-    pub const PTE_PFN_MASK: u32 = 0xffff_f000;
-    /// `_PAGE_CHG_MASK`: what `pte_modify` keeps from the old entry (the
-    /// frame, the caching bits, accessed and dirty); the rest comes from
-    /// the new protection.
-    pub const _PAGE_CHG_MASK: u32 = PTE_PFN_MASK | _PAGE_PCD | _PAGE_PWT | _PAGE_ACCESSED | _PAGE_DIRTY;
+    pub use crate::pgtable_types::{
+        _PAGE_ACCESSED, _PAGE_CHG_MASK, _PAGE_DIRTY, _PAGE_GLOBAL, _PAGE_PCD, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PWT,
+        _PAGE_RW, _PAGE_USER, PTE_PFN_MASK, pteval_t,
+    };
+    use crate::pgtable_types::pte_t;
 
     // PgProt's bits are these bits.
-    const _: () = assert!(PgProt::PRESENT.bits() == _PAGE_PRESENT && PgProt::RW.bits() == _PAGE_RW);
-    const _: () = assert!(PgProt::USER.bits() == _PAGE_USER && PgProt::PROTNONE.bits() == _PAGE_PROTNONE);
+    const _: () = assert!(PgProt::PRESENT.bits() as pteval_t == _PAGE_PRESENT && PgProt::RW.bits() as pteval_t == _PAGE_RW);
+    const _: () = assert!(
+        PgProt::USER.bits() as pteval_t == _PAGE_USER && PgProt::PROTNONE.bits() as pteval_t == _PAGE_PROTNONE
+    );
 
     /// Linux `pte_none`: nothing at all there.
-    pub const fn pte_none(pte: u32) -> bool {
-        pte == 0
+    pub const fn pte_none(pte: pteval_t) -> bool {
+        crate::pgtable_types::pte_none(pte_t(pte))
     }
 
     /// Linux `pte_present`: a page is there, accessible to the CPU or
     /// `PROT_NONE`.
-    pub const fn pte_present(pte: u32) -> bool {
-        pte & (_PAGE_PRESENT | _PAGE_PROTNONE) != 0
+    pub const fn pte_present(pte: pteval_t) -> bool {
+        crate::pgtable_types::pte_present(pte_t(pte))
     }
 
     /// Linux `pte_protnone`: a page is there but the CPU may not touch it.
-    pub const fn pte_protnone(pte: u32) -> bool {
-        pte & (_PAGE_PRESENT | _PAGE_PROTNONE) == _PAGE_PROTNONE
+    pub const fn pte_protnone(pte: pteval_t) -> bool {
+        crate::pgtable_types::pte_protnone(pte_t(pte))
     }
 
     /// Linux `pte_modify`: the same frame (and caching, accessed, dirty
     /// bits) with protection `newprot`.
-    pub const fn pte_modify(pte: u32, newprot: PgProt) -> u32 {
-        (pte & _PAGE_CHG_MASK) | (newprot.bits() & !_PAGE_CHG_MASK)
+    pub const fn pte_modify(pte: pteval_t, newprot: PgProt) -> pteval_t {
+        (pte & _PAGE_CHG_MASK) | (newprot.bits() as pteval_t & !_PAGE_CHG_MASK)
     }
 
     /// The entry `change_pte_range` (mprotect) writes for a present
@@ -343,7 +326,7 @@ pub mod pte {
     /// `can_change_pte_writable`), and for shared mappings from
     /// `vm_page_prot`; we pay one fault per page written after
     /// `mprotect(PROT_WRITE)` instead.
-    pub const fn change_pte(pte: u32, newprot: PgProt) -> u32 {
+    pub const fn change_pte(pte: pteval_t, newprot: PgProt) -> pteval_t {
         pte_modify(pte, newprot) & !_PAGE_RW
     }
 }

@@ -23,8 +23,8 @@ use core::fmt;
 
 use boot::info::{BootInfo, MemoryKind};
 use mm::layout::{
-    KERNEL_LOAD_PHYS, KERNEL_PGD_BOUNDARY, KERNEL_VIRT_BASE, KernelLayout, PAGE_OFFSET,
-    PAGE_SHIFT, PAGE_SIZE, PTRS_PER_PGD, phys_to_virt, virt_to_phys,
+    KERNEL_LOAD_PHYS, KERNEL_PGD_BOUNDARY, KERNEL_PTE_TABLES, KERNEL_VIRT_BASE, KernelLayout, PAGE_OFFSET,
+    PAGE_SHIFT, PAGE_SIZE, phys_to_virt, virt_to_phys,
 };
 use mm::memblock::{MemRegion, Memblock, MemblockError, MemoryLayout, RegionKind};
 use mm::page::{Page, init_mem_map, mem_map_bytes};
@@ -32,7 +32,8 @@ use mm::page::{Page, init_mem_map, mem_map_bytes};
 use super::page_alloc;
 use super::pgtable;
 use crate::arch::paging::{
-    self, PAGE_KERNEL, PDE_KERNEL_TABLE, Pte, enable_global_pages, flush_tlb_all_local,
+    self, PAGE_KERNEL, PDE_KERNEL_TABLE, enable_global_pages, flush_tlb_all_local, pgd_t, pmd_t, pte_clear, pte_t,
+    set_pmd, set_pte,
 };
 use crate::arch::{cpu, gdt};
 
@@ -189,30 +190,53 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
     Ok(())
 }
 
+/// The kernel's PMD entries in `swapper_pg_dir`: without PAE, the PMD is
+/// folded, so they are the PGD entries from `KERNEL_PGD_BOUNDARY` on.
+#[cfg(not(feature = "pae"))]
+fn kernel_pmd_init(_mb: &mut Memblock, pgd: *mut pgd_t, _max_low_pfn: usize) -> Result<*mut pmd_t, MemInitError> {
+    Ok(pgd.wrapping_add(KERNEL_PGD_BOUNDARY).cast())
+}
+
+/// The kernel's PMD entries in `swapper_pg_dir`: with PAE, one PMD page
+/// under PDPTE 3 (the kernel's whole GiB), which every address space will
+/// share (Linux's `SHARED_KERNEL_PMD`). The PDPTE carries only P: see
+/// `PDPTE_FLAGS`.
+#[cfg(feature = "pae")]
+fn kernel_pmd_init(mb: &mut Memblock, pgd: *mut pgd_t, max_low_pfn: usize) -> Result<*mut pmd_t, MemInitError> {
+    const { assert!(KERNEL_PGD_BOUNDARY == mm::layout::PTRS_PER_PGD - 1) };
+    let pmd_phys = alloc_zeroed(mb, PAGE_SIZE, max_low_pfn, "kernel PMD")?;
+    let entry = mm::pgtable_types::pfn_val(pmd_phys >> PAGE_SHIFT, mm::pgtable_types::PDPTE_FLAGS);
+    // SAFETY: pgd is the page just allocated and not loaded yet.
+    unsafe { pgd.add(KERNEL_PGD_BOUNDARY).write(pgd_t(entry)) };
+    Ok(phys_to_virt(pmd_phys) as *mut pmd_t)
+}
+
 /// Build `swapper_pg_dir` and switch to it (Linux `paging_init` +
 /// `kernel_physical_mapping_init` + `permanent_kmaps_init` +
 /// `early_ioremap_page_table_range_init`).
 fn paging_init(mb: &mut Memblock, max_low_pfn: usize) -> Result<(), MemInitError> {
     let pgd_phys = alloc_zeroed(mb, PAGE_SIZE, max_low_pfn, "swapper_pg_dir")?;
-    let pgd = phys_to_virt(pgd_phys) as *mut Pte;
-    let kernel_pdes = PTRS_PER_PGD - KERNEL_PGD_BOUNDARY;
-    let tables_phys = alloc_zeroed(mb, kernel_pdes * PAGE_SIZE, max_low_pfn, "kernel page tables")?;
-    for i in 0..kernel_pdes {
+    let pgd = phys_to_virt(pgd_phys) as *mut pgd_t;
+    let kernel_pmd = kernel_pmd_init(mb, pgd, max_low_pfn)?;
+    let tables_phys = alloc_zeroed(mb, KERNEL_PTE_TABLES * PAGE_SIZE, max_low_pfn, "kernel page tables")?;
+    for i in 0..KERNEL_PTE_TABLES {
         let table = tables_phys + i * PAGE_SIZE;
-        // SAFETY: pgd is the page we just allocated; the index is < 1024.
-        unsafe { pgd.add(KERNEL_PGD_BOUNDARY + i).write(Pte::new(table >> PAGE_SHIFT, PDE_KERNEL_TABLE)) };
+        // SAFETY: kernel_pmd is the kernel's run of KERNEL_PTE_TABLES PMD
+        // entries in the page(s) we just allocated; not loaded yet.
+        unsafe { set_pmd(kernel_pmd.add(i), pmd_t::new(table >> PAGE_SHIFT, PDE_KERNEL_TABLE)) };
     }
     // The direct map: frame n at PAGE_OFFSET + n * 4 KiB. The tables are
     // consecutive, so the PTE of frame n is entry n of one long array.
-    let ptes = phys_to_virt(tables_phys) as *mut Pte;
+    let ptes = phys_to_virt(tables_phys) as *mut pte_t;
     for pfn in 0..max_low_pfn {
-        // SAFETY: max_low_pfn <= 896 MiB / 4 KiB < kernel_pdes * 1024 entries.
-        unsafe { ptes.add(pfn).write(Pte::new(pfn, PAGE_KERNEL)) };
+        // SAFETY: max_low_pfn <= 896 MiB / 4 KiB < KERNEL_PTE_TABLES *
+        // PTRS_PER_PTE entries (1 GiB); the entry is empty.
+        unsafe { set_pte(ptes.add(pfn), pte_t::new(pfn, PAGE_KERNEL)) };
     }
     // The boot stack's guard page stays unmapped.
     let guard = boot::entry::boot_stack_guard();
     // SAFETY: the guard page is inside the kernel image, so in the direct map.
-    unsafe { ptes.add(virt_to_phys(guard) >> PAGE_SHIFT).write(Pte::NONE) };
+    unsafe { pte_clear(ptes.add(virt_to_phys(guard) >> PAGE_SHIFT)) };
 
     pgtable::set_swapper_pg_dir(pgd_phys);
     pgtable::cache_kmap_ptes();
@@ -229,7 +253,7 @@ fn paging_init(mb: &mut Memblock, max_low_pfn: usize) -> Result<(), MemInitError
     log::info!(
         "paging: swapper_pg_dir at {:#010x}, {} kernel page tables, direct map of {} pages (4 KiB each)",
         phys_to_virt(pgd_phys),
-        kernel_pdes,
+        KERNEL_PTE_TABLES,
         max_low_pfn
     );
     Ok(())

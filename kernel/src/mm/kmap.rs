@@ -27,7 +27,7 @@ use mm::pkmap::{KmapResult, Pkmap, PkmapEnv, PkmapError, PkmapStats};
 use super::page_alloc::{self, PageHighMem, pfn_to_page};
 use super::pgtable::pkmap_page_table;
 use crate::arch::cpu::rdtsc;
-use crate::arch::paging::{PAGE_KERNEL, Pte};
+use crate::arch::paging::{PAGE_KERNEL, pte_clear, pte_t, set_pte};
 use crate::arch::percpu::raw_smp_processor_id;
 use crate::sched::preempt::{in_interrupt, might_sleep};
 use crate::locking::SpinLock;
@@ -45,9 +45,16 @@ struct Machine;
 
 impl PkmapEnv for Machine {
     fn set_pkmap_pte(&mut self, nr: usize, pfn: Option<usize>) {
-        let pte = pfn.map_or(Pte::NONE, |p| Pte::new(p, PAGE_KERNEL));
-        // SAFETY: nr < LAST_PKMAP, inside the one PKMAP page table.
-        unsafe { pkmap_page_table().add(nr).write_volatile(pte) };
+        let ptep = pkmap_page_table().wrapping_add(nr);
+        // SAFETY: nr < LAST_PKMAP, inside the one PKMAP page table. The
+        // pool sets only a slot it cleared before (and flushed: the wrap
+        // flush), so set_pte's "not present" rule holds.
+        unsafe {
+            match pfn {
+                Some(p) => set_pte(ptep, pte_t::new(p, PAGE_KERNEL)),
+                None => pte_clear(ptep),
+            }
+        }
         if let Some(p) = pfn {
             crate::trace!("kmap: slot {nr} ({:#010x}) <- pfn {p:#x} (no TLB flush: the slot was flushed before)", mm::layout::pkmap_addr(nr));
         }

@@ -38,7 +38,7 @@ use mm::page::Page;
 use super::page_alloc::{self, PageHighMem};
 use super::pgtable::kmap_pte;
 use crate::arch::cpu::irqs_disabled;
-use crate::arch::paging::{PAGE_KERNEL, Pte, PteFlags, flush_tlb_one_kernel};
+use crate::arch::paging::{PAGE_KERNEL, PteFlags, flush_tlb_one_kernel, pte_clear, pte_t, set_pte};
 use crate::arch::percpu::{raw_smp_processor_id, this_cpu_add_u32};
 use crate::percpu::{KMAP_LOCAL_MAPS_OFFSET, KMAP_SCHED_IN_OFFSET, KMAP_SCHED_OUT_OFFSET};
 use crate::sched::preempt::{in_hardirq, migrate_disable, migrate_enable, preempt_disable, preempt_enable};
@@ -211,9 +211,9 @@ pub fn __kmap_local_pfn_prot(pfn: usize, prot: PteFlags) -> usize {
             old.pfn(), task.name(), task.id()
         );
     }
-    let pteval = Pte::new(pfn, prot);
+    let pteval = pte_t::new(pfn, prot);
     // SAFETY: as above; the slot is empty and ours.
-    unsafe { pte.write_volatile(pteval) };
+    unsafe { set_pte(pte, pteval) };
     task.with_kmap_ctrl(|ctrl| ctrl.pteval[slot] = pteval.0);
     record_owner(cpu, slot, task, pfn, true);
     this_cpu_add_u32(KMAP_LOCAL_MAPS_OFFSET, 1);
@@ -265,7 +265,7 @@ pub fn kunmap_local_indexed(vaddr: usize) {
         Ok(slot) => {
             let pte = kmap_pte(cfg.calc_idx(cpu, slot));
             // SAFETY: the fixmap PTE of our own top slot.
-            unsafe { pte.write_volatile(Pte::NONE) };
+            unsafe { pte_clear(pte) };
             flush_tlb_one_kernel(addr);
             let pfn = task.with_kmap_ctrl(|ctrl| {
                 let pfn = bk::pte_pfn(ctrl.pteval[slot]);
@@ -353,7 +353,7 @@ pub fn sched_out(prev: &Task) {
                 SlotState::Mapped { slot, .. } => {
                     let pte = kmap_pte(cfg.calc_idx(cpu, slot));
                     // SAFETY: this CPU's fixmap slot, owned by prev.
-                    unsafe { pte.write_volatile(Pte::NONE) };
+                    unsafe { pte_clear(pte) };
                     flush_tlb_one_kernel(cfg.slot_vaddr(cpu, slot));
                     this_cpu_add_u32(KMAP_SCHED_OUT_OFFSET, 1);
                     crate::trace!("sched_out {}/{}: cleared slot {slot} ({:#010x}), invlpg", prev.name(), prev.id(), cfg.slot_vaddr(cpu, slot));
@@ -380,7 +380,7 @@ pub fn sched_in(next: &Task) {
                 SlotState::Mapped { slot, pteval } => {
                     let pte = kmap_pte(cfg.calc_idx(cpu, slot));
                     // SAFETY: this CPU's fixmap slot, owned by next again.
-                    unsafe { pte.write_volatile(Pte(pteval)) };
+                    unsafe { set_pte(pte, pte_t(pteval)) };
                     this_cpu_add_u32(KMAP_SCHED_IN_OFFSET, 1);
                     crate::trace!("sched_in {}/{}: restored slot {slot} ({:#010x}) <- pfn {:#x}", next.name(), next.id(), cfg.slot_vaddr(cpu, slot), bk::pte_pfn(pteval));
                 }

@@ -55,7 +55,7 @@ use mm::layout::PAGE_SIZE;
 use mm::vma::{PgProt, VmArea, VmFlags};
 use spin::Once;
 
-use crate::arch::paging::{Pte, PteFlags, flush_tlb_one_user};
+use crate::arch::paging::{PteFlags, flush_tlb_one_user, pte_clear, pte_t, set_pte};
 use crate::arch::tlb::flush_tlb_page;
 use crate::mm::mm_types::MmStruct;
 use crate::mm::page_alloc::{alloc_pages, page_to_pfn};
@@ -122,7 +122,7 @@ pub fn is_zero_pfn(pfn: usize) -> bool {
 
 /// The PTE flags for an area's protection (`vm_page_prot`).
 fn pte_flags(prot: PgProt) -> PteFlags {
-    PteFlags::from_bits_truncate(prot.bits()) | PteFlags::ACCESSED
+    PteFlags::from_bits_truncate(prot.bits() as mm::pgtable_types::pteval_t) | PteFlags::ACCESSED
 }
 
 /// Resolve a fault at `address` in `vma` (Linux `handle_mm_fault`). The
@@ -130,8 +130,8 @@ fn pte_flags(prot: PgProt) -> PteFlags {
 /// allowed (`access_error`).
 pub fn handle_mm_fault(mm: &MmStruct, vma: &VmArea, address: usize, flags: FaultFlags) -> Result<(), VmFault> {
     let addr = address & mm::layout::PAGE_MASK;
-    let pde = mm.pte_alloc(addr).map_err(|_| VmFault::Oom)?;
-    let ptep = pte_offset_map(pde, addr);
+    let pmd = mm.pte_alloc(addr).map_err(|_| VmFault::Oom)?;
+    let ptep = pte_offset_map(pmd, addr);
     // SAFETY: ptep points into the page table mapped just above.
     let orig = unsafe { ptep.read_volatile() };
     let result = if orig.is_none() {
@@ -155,7 +155,7 @@ pub fn handle_mm_fault(mm: &MmStruct, vma: &VmArea, address: usize, flags: Fault
 }
 
 /// A first touch of an anonymous page (Linux `do_anonymous_page`).
-fn do_anonymous_page(vma: &VmArea, flags: FaultFlags, ptep: *mut Pte) -> Result<(), VmFault> {
+fn do_anonymous_page(vma: &VmArea, flags: FaultFlags, ptep: *mut pte_t) -> Result<(), VmFault> {
     if !vma.vma_is_anonymous() {
         return Err(VmFault::SigBus);
     }
@@ -163,14 +163,14 @@ fn do_anonymous_page(vma: &VmArea, flags: FaultFlags, ptep: *mut Pte) -> Result<
     let entry = if !flags.write {
         // U8: reads of untouched memory see the shared zero page.
         ZERO_PAGE_FAULTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        Pte::new(my_zero_pfn(), prot - PteFlags::RW)
+        pte_t::new(my_zero_pfn(), prot - PteFlags::RW)
     } else {
         // U9: a fresh page, highmem first, cleared through kmap_local (the
         // allocator's __GFP_ZERO does clear_highpage) while the page table
         // stays mapped below it on this task's slot stack.
         let page = alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0).ok_or(VmFault::Oom)?;
         ANON_FAULTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        Pte::new(page_to_pfn(page), maybe_mkwrite(prot, vma) | PteFlags::DIRTY)
+        pte_t::new(page_to_pfn(page), maybe_mkwrite(prot, vma) | PteFlags::DIRTY)
     };
     let hook = ANON_FAULT_HOOK.load(core::sync::atomic::Ordering::Relaxed);
     if hook != 0 {
@@ -179,7 +179,7 @@ fn do_anonymous_page(vma: &VmArea, flags: FaultFlags, ptep: *mut Pte) -> Result<
     }
     // SAFETY: ptep points into a mapped page table; the entry was empty,
     // so no TLB holds a translation to invalidate.
-    unsafe { ptep.write_volatile(entry) };
+    unsafe { set_pte(ptep, entry) };
     Ok(())
 }
 
@@ -189,13 +189,13 @@ fn do_anonymous_page(vma: &VmArea, flags: FaultFlags, ptep: *mut Pte) -> Result<
 /// back the area's protection, keeping the frame; we do the same, and
 /// count it, because here it means an `mprotect` that did not rewrite an
 /// entry. Never writable: a write faults again, into `do_wp_page`.
-fn do_protnone_page(vma: &VmArea, addr: usize, orig: Pte, ptep: *mut Pte) -> Result<(), VmFault> {
+fn do_protnone_page(vma: &VmArea, addr: usize, orig: pte_t, ptep: *mut pte_t) -> Result<(), VmFault> {
     PROTNONE_FIXUPS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-    let entry = Pte(mm::vma::pte::change_pte(orig.0, vma.vm_page_prot()) | PteFlags::ACCESSED.bits());
+    let entry = pte_t(mm::vma::pte::change_pte(orig.0, vma.vm_page_prot()) | PteFlags::ACCESSED.bits());
     // SAFETY: ptep points into a mapped page table of this mm, whose lock
     // the caller holds; the old entry was not present to the CPU, so no
     // TLB holds it (the flush is for the fault's retry, as Linux's).
-    unsafe { ptep.write_volatile(entry) };
+    unsafe { set_pte(ptep, entry) };
     flush_tlb_one_user(addr);
     Ok(())
 }
@@ -247,7 +247,7 @@ pub static WP_SHARED: core::sync::atomic::AtomicU64 = core::sync::atomic::Atomic
 /// locks it only to recheck; here the lock is taken to recheck too: the
 /// page is still the cache's and still inside `i_size` (a truncate may
 /// have run while we slept), as `filemap_fault` does.
-fn do_fault(mm: &MmStruct, vma: &VmArea, id: mm::vma::FileId, addr: usize, flags: FaultFlags, ptep: *mut Pte) -> Result<(), VmFault> {
+fn do_fault(mm: &MmStruct, vma: &VmArea, id: mm::vma::FileId, addr: usize, flags: FaultFlags, ptep: *mut pte_t) -> Result<(), VmFault> {
     use core::sync::atomic::Ordering::Relaxed;
     let Some(inode) = mm.vm_file(id) else { return Err(VmFault::SigBus) };
     let Ok(file) = inode.file() else { return Err(VmFault::SigBus) };
@@ -286,21 +286,21 @@ fn do_fault(mm: &MmStruct, vma: &VmArea, id: mm::vma::FileId, addr: usize, flags
         crate::mm::filemap::unlock_page(page);
         crate::mm::filemap::put_page(page);
         FILE_COW_FAULTS.fetch_add(1, Relaxed);
-        Pte::new(page_to_pfn(cow), maybe_mkwrite(prot, vma) | PteFlags::DIRTY)
+        pte_t::new(page_to_pfn(cow), maybe_mkwrite(prot, vma) | PteFlags::DIRTY)
     } else {
         crate::mm::filemap::unlock_page(page);
         if flags.write {
             FILE_SHARED_FAULTS.fetch_add(1, Relaxed);
-            Pte::new(page_to_pfn(page), maybe_mkwrite(prot, vma) | PteFlags::DIRTY)
+            pte_t::new(page_to_pfn(page), maybe_mkwrite(prot, vma) | PteFlags::DIRTY)
         } else {
             FILE_READ_FAULTS.fetch_add(1, Relaxed);
             // Our reference becomes the PTE's.
-            Pte::new(page_to_pfn(page), prot)
+            pte_t::new(page_to_pfn(page), prot)
         }
     };
     // SAFETY: ptep points into a mapped page table of this mm, whose
     // mmap_lock the caller holds; the entry was empty, so no TLB holds it.
-    unsafe { ptep.write_volatile(entry) };
+    unsafe { set_pte(ptep, entry) };
     Ok(())
 }
 
@@ -317,7 +317,7 @@ fn maybe_mkwrite(prot: PteFlags, vma: &VmArea) -> PteFlags {
 /// TLB entry flushed, on every CPU that may hold it (`flush_tlb_page`:
 /// this one if the mm is loaded here, an IPI to the others in
 /// `mm_cpumask`), before the new one is set.
-fn do_wp_page(mm: &MmStruct, vma: &VmArea, addr: usize, orig: Pte, ptep: *mut Pte) -> Result<(), VmFault> {
+fn do_wp_page(mm: &MmStruct, vma: &VmArea, addr: usize, orig: pte_t, ptep: *mut pte_t) -> Result<(), VmFault> {
     WP_FAULTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     let prot = maybe_mkwrite(pte_flags(vma.vm_page_prot()), vma) | PteFlags::DIRTY;
     let old = crate::mm::page_alloc::pfn_to_page(orig.pfn());
@@ -327,10 +327,10 @@ fn do_wp_page(mm: &MmStruct, vma: &VmArea, addr: usize, orig: Pte, ptep: *mut Pt
         // mprotect or a read fault just makes the entry writable, same
         // frame, whatever the reference count says.
         WP_SHARED.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        Pte::new(orig.pfn(), prot)
+        pte_t::new(orig.pfn(), prot)
     } else if is_zero_pfn(orig.pfn()) {
         let page = alloc_pages(GFP_HIGHUSER_MOVABLE | __GFP_ZERO, 0).ok_or(VmFault::Oom)?;
-        Pte::new(page_to_pfn(page), prot)
+        pte_t::new(page_to_pfn(page), prot)
     } else if old.page_count() > 1 {
         // Shared since fork (U24), or a page-cache page mapped read-only
         // by a private file mapping (the cache holds a reference too:
@@ -341,16 +341,16 @@ fn do_wp_page(mm: &MmStruct, vma: &VmArea, addr: usize, orig: Pte, ptep: *mut Pt
         crate::mm::highmem::copy_highpage(page, old);
         COW_COPIES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         crate::mm::page_alloc::__free_pages(old, 0); // our reference to the shared one
-        Pte::new(page_to_pfn(page), prot)
+        pte_t::new(page_to_pfn(page), prot)
     } else {
         // Nobody else maps it any more: write-enable it in place.
-        Pte::new(orig.pfn(), prot)
+        pte_t::new(orig.pfn(), prot)
     };
     // SAFETY: ptep points into a mapped page table of this mm, whose lock
     // the caller holds.
-    unsafe { ptep.write_volatile(Pte::NONE) };
+    unsafe { pte_clear(ptep) };
     flush_tlb_page(mm, addr);
     // SAFETY: as above.
-    unsafe { ptep.write_volatile(entry) };
+    unsafe { set_pte(ptep, entry) };
     Ok(())
 }

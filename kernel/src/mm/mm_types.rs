@@ -28,15 +28,16 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use mm::gfp::{GFP_HIGHUSER, __GFP_ZERO};
-use mm::layout::{KERNEL_PGD_BOUNDARY, PAGE_SHIFT, PGDIR_SHIFT, PTRS_PER_PTE, TASK_SIZE};
+use mm::layout::{PAGE_SHIFT, PMD_SHIFT, PTRS_PER_PTE, TASK_SIZE, USER_PMDS};
+use mm::pgtable_types::pmd_addr_end;
 use mm::page::Page;
 use mm::vma::MmMap;
 
-use crate::arch::paging::{Pte, PteFlags};
+use crate::arch::paging::{PDE_USER_TABLE, PteFlags, pmd_clear, pmd_t, pte_clear, pte_t, set_pmd, set_pte};
 use crate::locking::Mutex;
 use crate::locking::mutex::MutexGuard;
 use crate::mm::page_alloc::{__free_pages, alloc_pages, page_to_pfn, pfn_to_page};
-use crate::mm::pgtable::{PDE_USER_TABLE, pgd_alloc, pgd_offset, pte_offset_map, pte_unmap};
+use crate::mm::pgtable::{pgd_alloc, pgd_offset, pmd_offset, pte_offset_map, pte_unmap};
 
 /// `userpte=nohigh`: user page tables from lowmem (Linux's x86-32 boot
 /// option, which clears `__GFP_HIGHMEM` from `__userpte_alloc_gfp`), to
@@ -238,24 +239,31 @@ impl MmStruct {
         drop(gone);
     }
 
-    /// The page-directory entry for `vaddr`, with a page table allocated
-    /// (from highmem, zeroed: HIGHPTE) if there was none (Linux
-    /// `__pte_alloc` + `pmd_install`).
-    pub fn pte_alloc(&self, vaddr: usize) -> Result<Pte, MapError> {
-        let pdep = pgd_offset(self.pgd, vaddr);
-        // SAFETY: pdep points into our page directory, a lowmem page.
-        let pde = unsafe { pdep.read_volatile() };
-        if pde.present() {
-            return Ok(pde);
+    /// The PMD entry for `vaddr` (Linux `pmd_offset(pgd_offset(mm, addr))`).
+    pub fn pmd_offset(&self, vaddr: usize) -> *mut pmd_t {
+        // SAFETY: pgd_offset is vaddr's entry in our PGD, live while we are.
+        unsafe { pmd_offset(pgd_offset(self.pgd, vaddr), vaddr) }
+    }
+
+    /// The PMD entry for `vaddr`, with a page table allocated (from
+    /// highmem, zeroed: HIGHPTE) if there was none (Linux `__pte_alloc` +
+    /// `pmd_install`).
+    pub fn pte_alloc(&self, vaddr: usize) -> Result<pmd_t, MapError> {
+        let pmdp = self.pmd_offset(vaddr);
+        // SAFETY: pmdp points into our page directory (or PMD page), lowmem.
+        let pmd = unsafe { pmdp.read_volatile() };
+        if pmd.present() {
+            return Ok(pmd);
         }
         // Allocated under the caller's mmap_lock (faults hold it), so no
         // other task can link a table here meanwhile: no spare (U11).
         let table = alloc_pages(userpte_gfp() | __GFP_ZERO, 0).ok_or(MapError::NoMemory)?;
         PTE_TABLES_ALLOCATED.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        let pde = Pte::new(page_to_pfn(table), PDE_USER_TABLE);
-        // SAFETY: as above; the table is zeroed, so it maps nothing yet.
-        unsafe { pdep.write_volatile(pde) };
-        Ok(pde)
+        let pmd = pmd_t::new(page_to_pfn(table), PDE_USER_TABLE);
+        // SAFETY: as above; the table is zeroed, so it maps nothing yet
+        // (Linux `pmd_populate`).
+        unsafe { set_pmd(pmdp, pmd) };
+        Ok(pmd)
     }
 
     /// Map `page` at user address `vaddr`, user-accessible, writable or
@@ -265,8 +273,8 @@ impl MmStruct {
         if vaddr >= TASK_SIZE || !vaddr.is_multiple_of(mm::layout::PAGE_SIZE) {
             return Err(MapError::BadAddress(vaddr));
         }
-        let pde = self.pte_alloc(vaddr)?;
-        let ptep = pte_offset_map(pde, vaddr);
+        let pmd = self.pte_alloc(vaddr)?;
+        let ptep = pte_offset_map(pmd, vaddr);
         // SAFETY: ptep points into the page table mapped just above.
         let old = unsafe { ptep.read_volatile() };
         let result = if old.is_none() {
@@ -275,7 +283,7 @@ impl MmStruct {
                 flags |= PteFlags::RW | PteFlags::DIRTY;
             }
             // SAFETY: as above; the entry was empty, so no TLB holds it.
-            unsafe { ptep.write_volatile(Pte::new(page_to_pfn(page), flags)) };
+            unsafe { set_pte(ptep, pte_t::new(page_to_pfn(page), flags)) };
             Ok(())
         } else {
             Err(MapError::Exists(vaddr))
@@ -284,15 +292,15 @@ impl MmStruct {
         result
     }
 
-    /// The PTE that maps user address `vaddr` (`Pte::NONE` if none), read
+    /// The PTE that maps user address `vaddr` (`pte_t::NONE` if none), read
     /// through `pte_offset_map` as the fault path does.
-    pub fn lookup(&self, vaddr: usize) -> Pte {
-        // SAFETY: pgd_offset points into our page directory.
-        let pde = unsafe { pgd_offset(self.pgd, vaddr).read_volatile() };
-        if !pde.present() {
-            return Pte::NONE;
+    pub fn lookup(&self, vaddr: usize) -> pte_t {
+        // SAFETY: pmd_offset points into our page directory (or PMD page).
+        let pmd = unsafe { self.pmd_offset(vaddr).read_volatile() };
+        if !pmd.present() {
+            return pte_t::NONE;
         }
-        let ptep = pte_offset_map(pde, vaddr);
+        let ptep = pte_offset_map(pmd, vaddr);
         // SAFETY: ptep points into the mapped page table.
         let pte = unsafe { ptep.read_volatile() };
         pte_unmap(ptep);
@@ -322,25 +330,24 @@ impl MmStruct {
         let mut addr = start & mm::layout::PAGE_MASK;
         let first = addr;
         while addr < end {
-            // SAFETY: pgd_offset points into our page directory.
-            let pde = unsafe { pgd_offset(self.pgd, addr).read_volatile() };
-            let table_end = ((addr >> PGDIR_SHIFT) + 1) << PGDIR_SHIFT;
-            if !pde.present() {
-                addr = table_end;
+            // SAFETY: pmd_offset points into our page directory (or PMD page).
+            let pmd = unsafe { self.pmd_offset(addr).read_volatile() };
+            let stop = pmd_addr_end(addr, end);
+            if !pmd.present() {
+                addr = stop;
                 continue;
             }
-            let ptep = pte_offset_map(pde, addr);
-            let stop = end.min(table_end);
+            let ptep = pte_offset_map(pmd, addr);
             let mut p = ptep;
             while addr < stop {
                 // SAFETY: p walks entries of the page table mapped at ptep,
-                // within this 4 MiB (addr < table_end).
+                // within its PMD_SIZE (addr < stop <= pmd_addr_end).
                 let pte = unsafe { p.read_volatile() };
                 // pte_present, not the CPU's bit: a PROT_NONE page
                 // (_PAGE_PROTNONE) holds a frame to free too.
                 if pte.pte_present() {
                     // SAFETY: as above.
-                    unsafe { p.write_volatile(Pte::NONE) };
+                    unsafe { pte_clear(p) };
                     cleared = true;
                     if !crate::mm::memory::is_zero_pfn(pte.pfn()) {
                         freed.push(pfn_to_page(pte.pfn()));
@@ -384,16 +391,16 @@ impl MmStruct {
         *child.vm_files.lock_irqsave() = self.vm_files.lock_irqsave().clone();
         // And runs the same program (Linux `dup_mm_exe_file`).
         *child.exe_file.lock_irqsave() = self.exe_file.lock_irqsave().clone();
-        for i in 0..KERNEL_PGD_BOUNDARY {
-            let addr = i << PGDIR_SHIFT;
-            // SAFETY: entry i of our page directory.
-            let pde = unsafe { pgd_offset(self.pgd, addr).read_volatile() };
-            if !pde.present() {
+        for i in 0..USER_PMDS {
+            let addr = i << PMD_SHIFT;
+            // SAFETY: the PMD entry of addr in our page directory.
+            let pmd = unsafe { self.pmd_offset(addr).read_volatile() };
+            if !pmd.present() {
                 continue;
             }
-            let child_pde = child.pte_alloc(addr)?;
-            let dst = pte_offset_map(child_pde, addr);
-            let src = pte_offset_map(pde, addr);
+            let child_pmd = child.pte_alloc(addr)?;
+            let dst = pte_offset_map(child_pmd, addr);
+            let src = pte_offset_map(pmd, addr);
             for j in 0..PTRS_PER_PTE {
                 // SAFETY: entry j of the two page tables mapped above.
                 let (s, d) = unsafe { (src.add(j), dst.add(j)) };
@@ -415,12 +422,15 @@ impl MmStruct {
                         .is_some_and(|v| v.vm_flags.contains(mm::vma::VmFlags::VM_SHARED))
                 };
                 if pte.flags().contains(PteFlags::RW) && !shared() {
-                    pte = Pte::new(pte.pfn(), pte.flags() - PteFlags::RW);
+                    pte = pte_t::new(pte.pfn(), pte.flags() - PteFlags::RW);
                     // SAFETY: as above: write-protect the parent's entry.
-                    unsafe { s.write_volatile(pte) };
+                    // The same frame, only RW cleared: a plain set_pte,
+                    // as Linux's ptep_set_wrprotect changes the low word
+                    // only.
+                    unsafe { set_pte(s, pte) };
                 }
-                // SAFETY: as above.
-                unsafe { d.write_volatile(pte) };
+                // SAFETY: as above; the child's entry is empty.
+                unsafe { set_pte(d, pte) };
             }
             pte_unmap(src);
             pte_unmap(dst);
@@ -442,13 +452,13 @@ impl MmStruct {
     /// Visit every data page (not the shared zero page), `PROT_NONE` ones
     /// included (`pte_present`), and every page table of the user half.
     fn walk(&self, mut page: impl FnMut(&'static Page), mut table: impl FnMut(&'static Page)) {
-        for i in 0..KERNEL_PGD_BOUNDARY {
-            // SAFETY: entry i of our page directory.
-            let pde = unsafe { pgd_offset(self.pgd, i << PGDIR_SHIFT).read_volatile() };
-            if !pde.present() {
+        for i in 0..USER_PMDS {
+            // SAFETY: the PMD entry of page table i of user space.
+            let pmd = unsafe { self.pmd_offset(i << PMD_SHIFT).read_volatile() };
+            if !pmd.present() {
                 continue;
             }
-            let first = pte_offset_map(pde, i << PGDIR_SHIFT);
+            let first = pte_offset_map(pmd, i << PMD_SHIFT);
             for j in 0..PTRS_PER_PTE {
                 // SAFETY: entry j of the page table mapped at `first`.
                 let pte = unsafe { first.add(j).read_volatile() };
@@ -457,7 +467,7 @@ impl MmStruct {
                 }
             }
             pte_unmap(first);
-            table(pfn_to_page(pde.pfn()));
+            table(pfn_to_page(pmd.pfn()));
         }
     }
 }
@@ -474,21 +484,21 @@ impl Drop for MmStruct {
     /// reference on `core` (`MmCore::drop`).
     fn drop(&mut self) {
         let mut tables = alloc::vec::Vec::new();
-        for i in 0..KERNEL_PGD_BOUNDARY {
-            let pdep = pgd_offset(self.pgd, i << PGDIR_SHIFT);
-            // SAFETY: entry i of our page directory, a lowmem page.
-            let pde = unsafe { pdep.read_volatile() };
-            if pde.present() {
+        for i in 0..USER_PMDS {
+            let pmdp = self.pmd_offset(i << PMD_SHIFT);
+            // SAFETY: the PMD entry of page table i, in a lowmem page.
+            let pmd = unsafe { pmdp.read_volatile() };
+            if pmd.present() {
                 // SAFETY: as above.
-                unsafe { pdep.write_volatile(Pte::NONE) };
-                tables.push((i, pde));
+                unsafe { pmd_clear(pmdp) };
+                tables.push((i, pmd));
             }
         }
         if !tables.is_empty() {
             crate::arch::tlb::flush_tlb_mm_range(self, 0, TASK_SIZE, true);
         }
-        for (i, pde) in tables {
-            let first = pte_offset_map(pde, i << PGDIR_SHIFT);
+        for (i, pmd) in tables {
+            let first = pte_offset_map(pmd, i << PMD_SHIFT);
             for j in 0..PTRS_PER_PTE {
                 // SAFETY: entry j of the page table mapped at `first`.
                 let pte = unsafe { first.add(j).read_volatile() };
@@ -498,7 +508,7 @@ impl Drop for MmStruct {
                 }
             }
             pte_unmap(first);
-            __free_pages(pfn_to_page(pde.pfn()), 0);
+            __free_pages(pfn_to_page(pmd.pfn()), 0);
         }
     }
 }

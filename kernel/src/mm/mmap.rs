@@ -23,13 +23,14 @@
 //!      flush_tlb_range                      (this CPU: the process's only one)
 //! ```
 
-use mm::layout::{PAGE_SIZE, PGDIR_SHIFT};
+use mm::layout::PAGE_SIZE;
+use mm::pgtable_types::pmd_addr_end;
 use mm::vma::{MmMap, PgProt, VmArea};
 
 use crate::arch::entry::PtRegs;
-use crate::arch::paging::Pte;
+use crate::arch::paging::{pte_t, set_pte_atomic};
 use crate::mm::mm_types::MmStruct;
-use crate::mm::pgtable::{pgd_offset, pte_offset_map, pte_unmap};
+use crate::mm::pgtable::{pte_offset_map, pte_unmap};
 
 /// Free the pages of areas a call removed, and drop the reference on any
 /// file no area maps any more. The caller holds the `mmap_lock` (`map`).
@@ -240,27 +241,27 @@ pub fn change_protection(mm: &MmStruct, start: usize, end: usize, newprot: PgPro
     let mut changed = 0;
     let mut addr = start;
     while addr < end {
-        // SAFETY: pgd_offset points into this mm's page directory.
-        let pde = unsafe { pgd_offset(mm.pgd(), addr).read_volatile() };
-        let table_end = ((addr >> PGDIR_SHIFT) + 1) << PGDIR_SHIFT;
-        let stop = end.min(table_end);
-        if !pde.present() {
+        // SAFETY: pmd_offset points into this mm's page directory.
+        let pmd = unsafe { mm.pmd_offset(addr).read_volatile() };
+        let stop = pmd_addr_end(addr, end);
+        if !pmd.present() {
             addr = stop;
             continue;
         }
-        let first = pte_offset_map(pde, addr);
+        let first = pte_offset_map(pmd, addr);
         let mut p = first;
         while addr < stop {
             // SAFETY: p walks entries of the page table mapped at `first`,
-            // within this 4 MiB (addr < table_end); the mmap_lock keeps
+            // within its PMD_SIZE (addr < stop); the mmap_lock keeps
             // the fault path off them.
             let old = unsafe { p.read_volatile() };
             if old.pte_present() {
-                let new = Pte(mm::vma::pte::change_pte(old.0, newprot));
+                let new = pte_t(mm::vma::pte::change_pte(old.0, newprot));
                 if new != old {
-                    // SAFETY: as above. One aligned 32-bit store: the MMU
-                    // sees the old entry or the new one.
-                    unsafe { p.write_volatile(new) };
+                    // SAFETY: as above. One store of the whole entry
+                    // (set_pte_atomic: 32 bits, or cmpxchg8b with PAE):
+                    // the MMU sees the old entry or the new one.
+                    unsafe { set_pte_atomic(p, new) };
                     changed += 1;
                 }
             }

@@ -10,15 +10,30 @@
 //!
 //! Every page table lives in lowmem, so its PTEs can be reached through the
 //! direct map: [`virt_to_kpte`] is two array lookups.
+//!
+//! The walks are written as Linux's, level by level, so that one walk
+//! serves both flavours:
+//!
+//! ```text
+//!  pgd_offset(pgd, addr)   PGD entry        2-level: PDE 0..1023     PAE: PDPTE 0..3
+//!  pmd_offset(pgdp, addr)  PMD entry        2-level: the PDE itself  PAE: entry of the PMD page
+//!  pte_offset_map(pmd, a)  PTE              (kmap_local of the table: HIGHPTE)
+//!  pte_offset_kernel(..)   kernel PTE       (the direct map: kernel tables are lowmem)
+//! ```
+//!
+//! The numbers above (768 to 1023) are the 2-level flavour's; with PAE the
+//! kernel's page tables are the 512 entries of one PMD page under PDPTE 3
+//! (`mm::layout::KERNEL_PTE_TABLES`).
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use mm::layout::{
-    KERNEL_PGD_BOUNDARY, LAST_PKMAP, PAGE_SHIFT, PGDIR_SHIFT, PKMAP_BASE, PTRS_PER_PTE,
-    fix_to_virt, fixed_addresses::FIX_KMAP_BEGIN, phys_to_virt,
+    KERNEL_PGD_BOUNDARY, LAST_PKMAP, PAGE_SHIFT, PKMAP_BASE, PTRS_PER_PTE, fix_to_virt,
+    fixed_addresses::FIX_KMAP_BEGIN, phys_to_virt,
 };
+use mm::pgtable_types::{pgd_index, pte_index};
 
-use crate::arch::paging::Pte;
+use crate::arch::paging::{pgd_t, pmd_t, pte_clear, pte_t, set_pte, set_pte_atomic};
 
 /// Physical address of the kernel page directory (0 until `paging_init`).
 static SWAPPER_PG_DIR: AtomicUsize = AtomicUsize::new(0);
@@ -33,45 +48,97 @@ pub fn swapper_pg_dir() -> usize {
     SWAPPER_PG_DIR.load(Ordering::Relaxed)
 }
 
-fn pgd_entry(vaddr: usize) -> *mut Pte {
+/// The PGD entry of `vaddr` in the page directory at physical address
+/// `pgd` (Linux `pgd_offset(mm, addr)`; ours takes the PGD's address,
+/// since every PGD is in lowmem and reached through the direct map).
+pub fn pgd_offset(pgd: usize, vaddr: usize) -> *mut pgd_t {
+    (phys_to_virt(pgd) as *mut pgd_t).wrapping_add(pgd_index(vaddr))
+}
+
+/// Linux `pgd_offset_k`: the entry in `swapper_pg_dir`.
+pub fn pgd_offset_k(vaddr: usize) -> *mut pgd_t {
     let pgd = swapper_pg_dir();
     assert!(pgd != 0, "page tables used before paging_init");
-    (phys_to_virt(pgd) as *mut Pte).wrapping_add(vaddr >> PGDIR_SHIFT)
+    pgd_offset(pgd, vaddr)
+}
+
+/// The PMD entry of `vaddr` under PGD entry `pgdp` (Linux `pmd_offset`).
+/// Without PAE the PMD is folded (`pgtable-nopmd.h`): it *is* the PGD
+/// entry, so this is a cast.
+///
+/// # Safety
+/// `pgdp` is `vaddr`'s entry in a live PGD (from [`pgd_offset`]): the PAE
+/// version reads it.
+#[cfg(not(feature = "pae"))]
+pub unsafe fn pmd_offset(pgdp: *mut pgd_t, _vaddr: usize) -> *mut pmd_t {
+    pgdp.cast()
+}
+
+/// The PMD entry of `vaddr` under PGD entry `pgdp` (Linux `pmd_offset`):
+/// the PDPTE points at a PMD page, always present and in lowmem (the
+/// PMDs are preallocated with the PGD, as Linux's `pgd_prepopulate_pmd`,
+/// so that no PDPTE changes while the PGD is loaded).
+///
+/// # Safety
+/// `pgdp` is `vaddr`'s entry in a live PGD (from [`pgd_offset`]).
+#[cfg(feature = "pae")]
+pub unsafe fn pmd_offset(pgdp: *mut pgd_t, vaddr: usize) -> *mut pmd_t {
+    // SAFETY: pgdp points into a live PGD (the caller's promise).
+    let pgd = unsafe { pgdp.read_volatile() };
+    assert!(pgd.present(), "PAE PMDs are preallocated: PDPTE for {vaddr:#x} missing");
+    (phys_to_virt(pgd.pfn() << PAGE_SHIFT) as *mut pmd_t).wrapping_add(mm::pgtable_types::pmd_index(vaddr))
+}
+
+/// The PTE of `vaddr` in the page table a kernel PMD entry points at
+/// (Linux `pte_offset_kernel`): kernel page tables are lowmem, so this is
+/// the direct map, no mapping needed.
+pub fn pte_offset_kernel(pmd: pmd_t, vaddr: usize) -> *mut pte_t {
+    (phys_to_virt(pmd.pfn() << PAGE_SHIFT) as *mut pte_t).wrapping_add(pte_index(vaddr))
 }
 
 /// Pointer to the PTE that maps kernel address `vaddr` (Linux
 /// `virt_to_kpte`). Every kernel address has one: the tables are
 /// preallocated. Returns `None` for user addresses.
-pub fn virt_to_kpte(vaddr: usize) -> Option<*mut Pte> {
-    if vaddr >> PGDIR_SHIFT < KERNEL_PGD_BOUNDARY {
+pub fn virt_to_kpte(vaddr: usize) -> Option<*mut pte_t> {
+    if pgd_index(vaddr) < KERNEL_PGD_BOUNDARY {
         return None;
     }
-    // SAFETY: pgd_entry points into swapper_pg_dir, a live lowmem page.
-    let pde = unsafe { pgd_entry(vaddr).read_volatile() };
-    if !pde.present() {
+    // SAFETY: pgd_offset_k is vaddr's entry in swapper_pg_dir, and the
+    // PMD entry under it is in that page (or in the kernel PMD page), live
+    // lowmem.
+    let pmd = unsafe { pmd_offset(pgd_offset_k(vaddr), vaddr).read_volatile() };
+    if !pmd.present() {
         return None;
     }
-    let table = phys_to_virt(pde.pfn() << PAGE_SHIFT) as *mut Pte;
-    Some(table.wrapping_add((vaddr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1)))
+    Some(pte_offset_kernel(pmd, vaddr))
 }
 
-/// Read the PTE for a kernel address (`Pte::NONE` if there is none).
-pub fn lookup_kernel_pte(vaddr: usize) -> Pte {
+/// Read the PTE for a kernel address (`pte_t::NONE` if there is none).
+pub fn lookup_kernel_pte(vaddr: usize) -> pte_t {
     match virt_to_kpte(vaddr) {
         // SAFETY: virt_to_kpte returns a pointer into a live page table.
         Some(p) => unsafe { p.read_volatile() },
-        None => Pte::NONE,
+        None => pte_t::NONE,
     }
 }
 
-/// Install `pte` for kernel address `vaddr`. No TLB flush: the caller
-/// decides what to invalidate and where (that decision is the whole story
-/// of kmap).
-pub fn set_pte_kernel(vaddr: usize, pte: Pte) {
+/// Install `pte` for kernel address `vaddr` (`pte_t::NONE` clears it).
+/// No TLB flush: the caller decides what to invalidate and where (that
+/// decision is the whole story of kmap). A present entry replaced by
+/// another present one is written in one piece (`set_pte_atomic`, which
+/// matters with PAE's two-halves entries); a fresh one with `set_pte`.
+pub fn set_pte_kernel(vaddr: usize, pte: pte_t) {
     let p = virt_to_kpte(vaddr).unwrap_or_else(|| panic!("set_pte_kernel: no page table for {vaddr:#x}"));
-    // SAFETY: p points into a preallocated kernel page table; an aligned
-    // 32-bit store is atomic with respect to the MMU's page walk.
-    unsafe { p.write_volatile(pte) };
+    // SAFETY: p points into a preallocated kernel page table, aligned.
+    unsafe {
+        if pte.is_none() {
+            pte_clear(p);
+        } else if p.read_volatile().present() {
+            set_pte_atomic(p, pte);
+        } else {
+            set_pte(p, pte);
+        }
+    }
 }
 
 /// Where the PKMAP page table and the first kmap slot's PTE are: looked up
@@ -92,16 +159,16 @@ pub(super) fn cache_kmap_ptes() {
 /// The PKMAP window's page table, as an array of `LAST_PKMAP` PTEs (Linux
 /// `pkmap_page_table`).
 #[inline]
-pub fn pkmap_page_table() -> *mut Pte {
-    PKMAP_PAGE_TABLE.load(Ordering::Relaxed) as *mut Pte
+pub fn pkmap_page_table() -> *mut pte_t {
+    PKMAP_PAGE_TABLE.load(Ordering::Relaxed) as *mut pte_t
 }
 
 /// The PTE of fixmap kmap slot `idx` (Linux `kmap_get_pte`: the kmap PTEs
 /// form one array that grows *downwards* with the index, because fixmap
 /// addresses do).
 #[inline]
-pub fn kmap_pte(idx: usize) -> *mut Pte {
-    (KMAP_PTE_BASE.load(Ordering::Relaxed) as *mut Pte).wrapping_sub(idx)
+pub fn kmap_pte(idx: usize) -> *mut pte_t {
+    (KMAP_PTE_BASE.load(Ordering::Relaxed) as *mut pte_t).wrapping_sub(idx)
 }
 
 const _: () = assert!(LAST_PKMAP == PTRS_PER_PTE);
@@ -118,47 +185,37 @@ const _: () = assert!(LAST_PKMAP == PTRS_PER_PTE);
 //   pgd (lowmem)          PTE page (highmem)          data page (highmem)
 //   [0..768)  user   -->  [0..1024) via kmap_local --> 4 KiB
 //   [768..1024) = swapper_pg_dir's entries
-
-/// Flags of a page-directory entry for a user page table: user-accessible
-/// and writable (the PTEs decide what each page may do), as Linux's
-/// `_PAGE_TABLE`.
-pub const PDE_USER_TABLE: crate::arch::paging::PteFlags = crate::arch::paging::PteFlags::PRESENT
-    .union(crate::arch::paging::PteFlags::RW)
-    .union(crate::arch::paging::PteFlags::USER)
-    .union(crate::arch::paging::PteFlags::ACCESSED);
+//
+// (That is the 2-level picture, where the PMD entries are the PGD entries.
+// With PAE the PGD has 4 entries, each pointing at a PMD page of 512; the
+// walk below goes pgd_offset -> pmd_offset -> pte_offset_map either way.)
 
 /// A new page directory (Linux `pgd_alloc`): user half empty, kernel half
 /// swapper_pg_dir's. Returns its physical address.
 pub fn pgd_alloc() -> Option<usize> {
     let page = crate::mm::page_alloc::alloc_pages(mm::gfp::GFP_KERNEL | mm::gfp::__GFP_ZERO, 0)?;
     let pgd = crate::mm::page_alloc::page_to_pfn(page) << PAGE_SHIFT;
-    let (src, dst) = (phys_to_virt(swapper_pg_dir()) as *const Pte, phys_to_virt(pgd) as *mut Pte);
+    let (src, dst) = (phys_to_virt(swapper_pg_dir()) as *const pgd_t, phys_to_virt(pgd) as *mut pgd_t);
     for i in KERNEL_PGD_BOUNDARY..mm::layout::PTRS_PER_PGD {
         // SAFETY: both are page directories in lowmem, reached through the
-        // direct map; i < 1024.
+        // direct map; i < PTRS_PER_PGD.
         unsafe { dst.add(i).write(src.add(i).read_volatile()) };
     }
     Some(pgd)
 }
 
-/// The page-directory entry of `vaddr` in the page directory at `pgd`
-/// (Linux `pgd_offset`; without PAE the PMD is this same entry).
-pub fn pgd_offset(pgd: usize, vaddr: usize) -> *mut Pte {
-    (phys_to_virt(pgd) as *mut Pte).wrapping_add(vaddr >> PGDIR_SHIFT)
-}
-
-/// Map the page table a page-directory entry points at, and return a
-/// pointer to `vaddr`'s PTE in it (Linux `pte_offset_map`). With HIGHPTE
-/// the table may be in highmem, so it is mapped with kmap_local (always
-/// through a slot, as Linux's `kmap_local_page` of a highmem PTE page):
-/// the caller unmaps it with [`pte_unmap`], in LIFO order with its other
-/// kmap_local mappings.
-pub fn pte_offset_map(pde: Pte, vaddr: usize) -> *mut Pte {
-    let table = crate::mm::kmap_local::kmap_local_pfn(pde.pfn()) as *mut Pte;
-    table.wrapping_add((vaddr >> PAGE_SHIFT) & (PTRS_PER_PTE - 1))
+/// Map the page table a PMD entry points at, and return a pointer to
+/// `vaddr`'s PTE in it (Linux `pte_offset_map`). With HIGHPTE the table
+/// may be in highmem, so it is mapped with kmap_local (always through a
+/// slot, as Linux's `kmap_local_page` of a highmem PTE page): the caller
+/// unmaps it with [`pte_unmap`], in LIFO order with its other kmap_local
+/// mappings.
+pub fn pte_offset_map(pmd: pmd_t, vaddr: usize) -> *mut pte_t {
+    let table = crate::mm::kmap_local::kmap_local_pfn(pmd.pfn()) as *mut pte_t;
+    table.wrapping_add(pte_index(vaddr))
 }
 
 /// Let go of the page table mapped by [`pte_offset_map`] (Linux `pte_unmap`).
-pub fn pte_unmap(pte: *mut Pte) {
+pub fn pte_unmap(pte: *mut pte_t) {
     crate::mm::kmap_local::kunmap_local(pte as usize);
 }

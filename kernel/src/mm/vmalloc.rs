@@ -52,7 +52,7 @@ use spin::Mutex;
 
 use super::{page_alloc, pgtable};
 use crate::arch::cpu::{local_irq_restore, local_irq_save, rdtsc};
-use crate::arch::paging::{PAGE_KERNEL, PAGE_KERNEL_NOCACHE, Pte, PteFlags};
+use crate::arch::paging::{PAGE_KERNEL, PAGE_KERNEL_NOCACHE, pte_t, PteFlags};
 use crate::arch::tsc;
 
 /// The pages vmalloc and kernel stacks take. Linux's `vmalloc` asks for
@@ -172,7 +172,7 @@ fn map_page(vaddr: usize, pfn: usize, prot: PteFlags) {
     assert!(old.is_none(), "vmalloc: {vaddr:#010x} is already mapped ({old:?})");
     // No TLB flush: the PTE was empty, and x86 does not cache translations
     // of not-present pages.
-    pgtable::set_pte_kernel(vaddr, Pte::new(pfn, prot));
+    pgtable::set_pte_kernel(vaddr, pte_t::new(pfn, prot));
 }
 
 /// Allocate a page for every page of `[addr, addr + size)` and map it there
@@ -245,7 +245,7 @@ pub(crate) fn __vunmap(addr: usize, kind: VmFlags, what: &str, deallocate_pages:
         for vaddr in (start..end).step_by(PAGE_SIZE) {
             let pte = pgtable::lookup_kernel_pte(vaddr);
             if pte.present() {
-                pgtable::set_pte_kernel(vaddr, Pte::NONE);
+                pgtable::set_pte_kernel(vaddr, pte_t::NONE);
                 batch[n] = pte.pfn();
                 n += 1;
             }

@@ -25,7 +25,7 @@ use mm::layout::PAGE_SIZE;
 use mm::page::Page;
 
 use crate::arch::cpu::rdtsc;
-use crate::arch::paging::{PAGE_KERNEL, Pte, flush_tlb_one_kernel};
+use crate::arch::paging::{PAGE_KERNEL, flush_tlb_one_kernel, pte_clear, pte_t, set_pte};
 use crate::arch::tsc::cycles_to_ns;
 use crate::mm::highmem::copy_highpage;
 use crate::mm::kmap::{KMAP_LOCK_WAIT_CYCLES, kmap, kunmap, pkmap_stats};
@@ -117,7 +117,7 @@ fn highmem_page() -> Option<&'static Page> {
 /// this CPU's kmap_local slots (the cheapest a kmap_local pair could be).
 fn floor() -> Stat {
     let page = lowmem_page();
-    let pte_val = Pte::new(page_alloc::page_to_pfn(page), PAGE_KERNEL);
+    let pte_val = pte_t::new(page_alloc::page_to_pfn(page), PAGE_KERNEL);
     crate::sched::preempt::migrate_disable();
     let cpu = crate::arch::percpu::raw_smp_processor_id();
     let cfg = crate::mm::kmap_local::config();
@@ -126,11 +126,11 @@ fn floor() -> Stat {
     let pte = crate::mm::pgtable::kmap_pte(cfg.calc_idx(cpu, slot));
     let s = rounds(|| per_op(20_000, |_| {
         // SAFETY: a slot no mapping uses; the page is ours.
-        unsafe { pte.write_volatile(pte_val) };
+        unsafe { set_pte(pte, pte_val) };
         flush_tlb_one_kernel(vaddr);
     }));
     // SAFETY: as above.
-    unsafe { pte.write_volatile(Pte::NONE) };
+    unsafe { pte_clear(pte) };
     flush_tlb_one_kernel(vaddr);
     crate::sched::preempt::migrate_enable();
     page_alloc::__free_pages(page, 0);

@@ -20,7 +20,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 
 use mm::layout::{fix_to_virt, fixed_addresses::FIX_APIC_BASE};
 
-use crate::arch::paging::{PAGE_KERNEL_NOCACHE, Pte};
+use crate::arch::paging::{PAGE_KERNEL_NOCACHE, pte_t};
 
 /// Vector of the first legacy IRQ.
 pub const IRQ0_VECTOR: u8 = 0x20;
@@ -83,7 +83,7 @@ fn write(reg: usize, v: u32) {
 /// Map the local APIC's registers (once, on the boot CPU; the fixmap page
 /// table is shared, so every CPU then sees the mapping).
 pub fn map_apic(phys: u32) {
-    crate::mm::pgtable::set_pte_kernel(base(), Pte::new(phys as usize >> 12, PAGE_KERNEL_NOCACHE));
+    crate::mm::pgtable::set_pte_kernel(base(), pte_t::new(phys as usize >> 12, PAGE_KERNEL_NOCACHE));
     crate::arch::paging::flush_tlb_one_kernel(base());
 }
 

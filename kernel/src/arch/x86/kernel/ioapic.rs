@@ -15,7 +15,7 @@
 use mm::layout::{fix_to_virt, fixed_addresses::FIX_IO_APIC_BASE_0};
 
 use super::apic::IRQ0_VECTOR;
-use crate::arch::paging::{PAGE_KERNEL_NOCACHE, Pte};
+use crate::arch::paging::{PAGE_KERNEL_NOCACHE, pte_t};
 use crate::locking::SpinLock;
 
 const IOREGSEL: usize = 0x00;
@@ -76,7 +76,7 @@ pub fn disable_8259() {
 /// Map the I/O APIC at `phys` serving GSIs from `gsi_base`, and mask every
 /// redirection entry.
 pub fn init(phys: u32, gsi_base: u32) {
-    crate::mm::pgtable::set_pte_kernel(base(), Pte::new(phys as usize >> 12, PAGE_KERNEL_NOCACHE));
+    crate::mm::pgtable::set_pte_kernel(base(), pte_t::new(phys as usize >> 12, PAGE_KERNEL_NOCACHE));
     crate::arch::paging::flush_tlb_one_kernel(base());
     let mut g = IOAPIC.lock_irqsave();
     let nr_entries = ((read(IOAPICVER) >> 16) & 0xff) + 1;

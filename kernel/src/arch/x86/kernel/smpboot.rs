@@ -30,7 +30,7 @@ use x86::controlregs::Cr0;
 
 use super::gdt::{KERNEL_CODE_DESC, KERNEL_CS, KERNEL_DATA_DESC, KERNEL_DS};
 use super::{apic, cpu, idt, tsc};
-use crate::arch::paging::{self, CR4_PSE, Pte, PteFlags};
+use crate::arch::paging::{self, CR4_PSE, PteFlags, pgd_t};
 use crate::percpu::per_cpu;
 
 /// Where the trampoline runs; the STARTUP vector is this >> PAGE_SHIFT.
@@ -152,10 +152,11 @@ fn setup_trampoline() -> *mut TrampolineData {
     let swapper = phys_to_virt(crate::mm::pgtable::swapper_pg_dir());
     // SAFETY: both are whole page directories in lowmem.
     unsafe {
-        core::ptr::copy_nonoverlapping(swapper as *const Pte, pgd as *mut Pte, PTRS_PER_PGD);
+        core::ptr::copy_nonoverlapping(swapper as *const pgd_t, pgd as *mut pgd_t, PTRS_PER_PGD);
         // A 4 MiB identity page over the trampoline (CR4.PSE is set first):
-        // entry 0 maps frame 0 onwards.
-        (pgd as *mut Pte).write(Pte::new(0, PteFlags::PRESENT | PteFlags::RW | PteFlags::PSE));
+        // entry 0 maps frame 0 onwards. (2-level only: with PAE the
+        // trampoline needs a PMD page with a 2 MiB page, and CR4.PAE.)
+        (pgd as *mut pgd_t).write(pgd_t(mm::pgtable_types::pfn_val(0, PteFlags::PRESENT | PteFlags::RW | PteFlags::PSE)));
     }
     let data = (dst + data_off) as *mut TrampolineData;
     // SAFETY: the data words are inside the copied trampoline.

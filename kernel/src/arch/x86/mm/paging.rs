@@ -1,121 +1,208 @@
-//! 2-level (non-PAE) x86 paging: the entry format and the TLB instructions.
+//! x86 paging: how entries are written, and the TLB instructions.
+//!
+//! The entry format, the geometry and the helpers (`pte_t`, `pmd_t`,
+//! `pgd_t`, `PteFlags`, `PAGE_KERNEL`, `pte_pfn`, `PTRS_PER_*`, ...) are
+//! pure and live in the host-tested `mm::pgtable_types`, once for both
+//! flavours; they are re-exported here. What is left is what only the
+//! kernel can do: store an entry into a live page table, and flush TLBs.
 //!
 //! ```text
-//!  virtual address:  | 31 .. 22 | 21 .. 12 | 11 .. 0 |
-//!                    | PGD index| PTE index|  offset |
-//!  CR3 -> page directory (1024 PDEs) -> page table (1024 PTEs) -> 4 KiB page
+//!  686 (default):  | 31 .. 22 | 21 .. 12 | 11 .. 0 |      CR3 -> PGD (1024) -> PTE (1024)
+//!                  |   PGD    |   PTE    | offset  |      32-bit entries: one store each
+//!  686-pae:        |31 30| 29 .. 21 | 20 .. 12 | 11 .. 0 | CR3 -> PDPT (4) -> PMD (512) -> PTE (512)
+//!                  | PGD |   PMD    |   PTE    | offset  | 64-bit entries: two stores, in order
 //! ```
 //!
-//! Each entry is 32 bits: a 4 KiB-aligned physical address plus flag bits.
 //! Which tables exist and what they map is policy (`kernel::mm::pgtable`);
-//! this file only knows the format and the instructions.
+//! the bits that `mprotect` needs, `pte_modify` and friends, are in
+//! `mm::vma::pte`.
 //!
-//! ```text
-//!   31                    12 11  9  8   7   6   5   4   3   2   1   0
-//!  +------------------------+-----+---+---+---+---+---+---+---+---+---+
-//!  |   page frame number    |avail| G |PSE| D | A |PCD|PWT| U |RW | P |
-//!  +------------------------+-----+---+---+---+---+---+---+---+---+---+
+//! # Writing an entry: one name, two implementations
 //!
-//!  P=1                 the CPU uses the entry (G: kernel mappings only)
-//!  P=0, bit 8 set      a user PROT_NONE page (_PAGE_PROTNONE, G's bit):
-//!                      the frame stays, the CPU faults; Pte::pte_present()
-//!                      is true, Pte::present() (the CPU's bit) is false
-//!  all 0               pte_none: nothing mapped
-//! ```
+//! [`set_pte`], [`pte_clear`], [`set_pte_atomic`], [`ptep_get_and_clear`],
+//! [`set_pmd`] and [`pmd_clear`] are Linux's names, as in
+//! `pgtable-2level.h` and `pgtable-3level.h`:
 //!
-//! (The rules on these bits that `mprotect` needs, `pte_modify` and
-//! friends, are in the host-tested `mm::vma::pte`.)
+//! * 2-level: an entry is 32 bits and an aligned 32-bit store is atomic,
+//!   so each is one store (`ptep_get_and_clear` one `xchg`, as Linux's
+//!   SMP version).
+//! * PAE: an entry is 64 bits, written as two 32-bit halves in the order
+//!   `mm::pgtable_3level` explains and model-checks (set: high, barrier,
+//!   low; clear: low, barrier, high; replace, PMD writes and
+//!   get-and-clear: `lock cmpxchg8b`). The kernel runs that very code on
+//!   a real entry through [`Entry64`].
 
 use core::arch::asm;
 
-bitflags::bitflags! {
-    /// Flag bits of a PDE or PTE (Linux `_PAGE_*`).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct PteFlags: u32 {
-        /// The entry maps something.
-        const PRESENT  = 1 << 0;
-        /// Writable (ring 0 obeys this because CR0.WP is set).
-        const RW       = 1 << 1;
-        /// Reachable from ring 3.
-        const USER     = 1 << 2;
-        const PWT      = 1 << 3;
-        /// Cache disabled (device registers).
-        const PCD      = 1 << 4;
-        const ACCESSED = 1 << 5;
-        const DIRTY    = 1 << 6;
-        /// In a PDE: a 4 MiB page (only the early boot map uses these).
-        const PSE      = 1 << 7;
-        /// Survives CR3 reloads (kernel mappings, with CR4.PGE).
-        const GLOBAL   = 1 << 8;
-        /// The same bit, in a user PTE whose PRESENT bit is clear: a
-        /// `PROT_NONE` page (Linux `_PAGE_PROTNONE`). The frame number
-        /// stays in the entry; the CPU faults on every access. See
-        /// `mm::vma::pte` for the picture and the rules.
-        const PROTNONE = 1 << 8;
-    }
-}
+pub use mm::pgtable_types::{
+    PAGE_KERNEL, PAGE_KERNEL_NOCACHE, PAGE_KERNEL_RO, PDE_KERNEL_TABLE, PDE_USER_TABLE, PteFlags, pgd_t, pmd_t, pte_t,
+};
 
-/// `PAGE_KERNEL`: present, writable, global, kernel only, and (as Linux's
-/// `__PAGE_KERNEL`) already accessed and dirty, so the MMU never has to
-/// write the PTE back on the first touch of a fresh mapping: kmap_local
-/// makes fresh mappings all the time.
-pub const PAGE_KERNEL: PteFlags =
-    PteFlags::PRESENT.union(PteFlags::RW).union(PteFlags::GLOBAL).union(PteFlags::ACCESSED).union(PteFlags::DIRTY);
-/// `PAGE_KERNEL_RO`: present, read-only, global, accessed.
-pub const PAGE_KERNEL_RO: PteFlags = PteFlags::PRESENT.union(PteFlags::GLOBAL).union(PteFlags::ACCESSED);
-/// `PAGE_KERNEL_NOCACHE`: device memory.
-pub const PAGE_KERNEL_NOCACHE: PteFlags = PAGE_KERNEL.union(PteFlags::PCD).union(PteFlags::PWT);
-/// Flags of a page-directory entry that points at a kernel page table.
-pub const PDE_KERNEL_TABLE: PteFlags = PteFlags::PRESENT.union(PteFlags::RW);
+#[cfg(not(feature = "pae"))]
+mod native {
+    //! `pgtable-2level.h`: 32-bit entries, one store each.
+    use core::sync::atomic::{AtomicU32, Ordering};
 
-/// A page-table or page-directory entry (Linux `pte_t`, `pgd_t`).
-#[repr(transparent)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Pte(pub u32);
+    use super::{pmd_t, pte_t};
 
-impl Pte {
-    /// The empty entry (Linux `__pte(0)`).
-    pub const NONE: Pte = Pte(0);
-
-    /// Map the page frame `pfn` with `flags` (Linux `pfn_pte`).
-    pub const fn new(pfn: usize, flags: PteFlags) -> Pte {
-        Pte(((pfn as u32) << 12) | flags.bits())
-    }
-    /// Linux `pte_none`.
-    pub const fn is_none(self) -> bool {
-        self.0 == 0
-    }
-    /// Is the present bit set? (The CPU's view: for a user PTE, which may
-    /// be `PROT_NONE`, the kernel asks [`pte_present`](Self::pte_present).)
-    pub const fn present(self) -> bool {
-        self.0 & PteFlags::PRESENT.bits() != 0
-    }
-    /// Linux `pte_present`: a page is mapped here, accessible to the CPU
-    /// or `PROT_NONE` (`_PAGE_PROTNONE`). What every walker of user page
-    /// tables asks: zap, exit, fork's copy, the fault path.
+    /// Linux `native_set_pte`: one aligned 32-bit store, atomic for the
+    /// MMU of every CPU.
     ///
-    /// ```text
-    ///  P=1                  present          pte_present
-    ///  P=0 PROTNONE=1 pfn   PROT_NONE page   pte_present, pte_protnone
-    ///  0                    nothing          pte_none
-    /// ```
-    pub const fn pte_present(self) -> bool {
-        mm::vma::pte::pte_present(self.0)
+    /// # Safety
+    /// `ptep` points at an entry of a live page table, reachable by the
+    /// kernel.
+    pub unsafe fn set_pte(ptep: *mut pte_t, pte: pte_t) {
+        // SAFETY: the caller's promise; entries are 4-byte aligned.
+        unsafe { ptep.write_volatile(pte) };
     }
-    /// Linux `pte_protnone`: a `PROT_NONE` page (not present to the CPU,
-    /// frame kept).
-    pub const fn pte_protnone(self) -> bool {
-        mm::vma::pte::pte_protnone(self.0)
+
+    /// Linux `native_pte_clear`.
+    ///
+    /// # Safety
+    /// As [`set_pte`].
+    pub unsafe fn pte_clear(ptep: *mut pte_t) {
+        // SAFETY: as set_pte.
+        unsafe { set_pte(ptep, pte_t::NONE) };
     }
-    /// Linux `pte_pfn`.
-    pub const fn pfn(self) -> usize {
-        (self.0 >> 12) as usize
+
+    /// Linux `set_pte_atomic`: the same single store.
+    ///
+    /// # Safety
+    /// As [`set_pte`].
+    pub unsafe fn set_pte_atomic(ptep: *mut pte_t, pte: pte_t) {
+        // SAFETY: as set_pte.
+        unsafe { set_pte(ptep, pte) };
     }
-    /// The flag bits.
-    pub const fn flags(self) -> PteFlags {
-        PteFlags::from_bits_truncate(self.0 & 0xfff)
+
+    /// Linux `native_ptep_get_and_clear` (SMP): one `xchg`, so a Dirty
+    /// bit another CPU's MMU sets meanwhile is returned, not lost.
+    ///
+    /// # Safety
+    /// As [`set_pte`].
+    pub unsafe fn ptep_get_and_clear(ptep: *mut pte_t) -> pte_t {
+        // SAFETY: the caller's promise; pte_t is a u32, 4-byte aligned
+        // like AtomicU32, and the MMU's updates are atomic too.
+        pte_t(unsafe { AtomicU32::from_ptr(ptep.cast::<u32>()) }.swap(0, Ordering::SeqCst))
+    }
+
+    /// Linux `native_set_pmd`: the PMD is the PGD entry, one store.
+    ///
+    /// # Safety
+    /// `pmdp` points at an entry of a live page directory.
+    pub unsafe fn set_pmd(pmdp: *mut pmd_t, pmd: pmd_t) {
+        // SAFETY: the caller's promise.
+        unsafe { pmdp.write_volatile(pmd) };
+    }
+
+    /// Linux `native_pmd_clear`.
+    ///
+    /// # Safety
+    /// As [`set_pmd`].
+    pub unsafe fn pmd_clear(pmdp: *mut pmd_t) {
+        // SAFETY: as set_pmd.
+        unsafe { set_pmd(pmdp, pmd_t::NONE) };
     }
 }
+
+#[cfg(feature = "pae")]
+mod native {
+    //! `pgtable-3level.h`: 64-bit entries, through `mm::pgtable_3level`.
+    use core::sync::atomic::{AtomicU64, Ordering, compiler_fence};
+
+    use mm::pgtable_3level::{self as p3, SplitEntry};
+
+    use super::{pmd_t, pte_t};
+
+    /// A live 64-bit entry, reached as a 32-bit CPU reaches it.
+    pub struct Entry64(*mut u64);
+
+    impl SplitEntry for Entry64 {
+        fn read_low(&self) -> u32 {
+            // SAFETY: Entry64 is only made from a live, 8-byte aligned entry.
+            unsafe { self.0.cast::<u32>().read_volatile() }
+        }
+        fn read_high(&self) -> u32 {
+            // SAFETY: as above; the high half is the second u32.
+            unsafe { self.0.cast::<u32>().add(1).read_volatile() }
+        }
+        fn write_low(&self, val: u32) {
+            // SAFETY: as above.
+            unsafe { self.0.cast::<u32>().write_volatile(val) }
+        }
+        fn write_high(&self, val: u32) {
+            // SAFETY: as above.
+            unsafe { self.0.cast::<u32>().add(1).write_volatile(val) }
+        }
+        /// x86 keeps stores in order (TSO): Linux's `smp_wmb` is
+        /// `barrier()`, a compiler barrier, and so is this.
+        fn smp_wmb(&self) {
+            compiler_fence(Ordering::SeqCst);
+        }
+        /// Loads are not reordered with loads on x86 either.
+        fn smp_rmb(&self) {
+            compiler_fence(Ordering::SeqCst);
+        }
+        fn cmpxchg64(&self, old: u64, new: u64) -> u64 {
+            // SAFETY: a live entry, 8-byte aligned (tables are pages), as
+            // AtomicU64 requires; `lock cmpxchg8b` is what this compiles to.
+            let a = unsafe { AtomicU64::from_ptr(self.0) };
+            match a.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(v) | Err(v) => v,
+            }
+        }
+    }
+
+    /// Linux `native_set_pte`: high, `smp_wmb`, low.
+    ///
+    /// # Safety
+    /// `ptep` points at a live, not-present entry (or one the hardware
+    /// will not update), 8-byte aligned.
+    pub unsafe fn set_pte(ptep: *mut pte_t, pte: pte_t) {
+        p3::native_set_pte(&Entry64(ptep.cast()), pte.0);
+    }
+
+    /// Linux `native_pte_clear`: low, `smp_wmb`, high.
+    ///
+    /// # Safety
+    /// `ptep` points at a live entry, 8-byte aligned.
+    pub unsafe fn pte_clear(ptep: *mut pte_t) {
+        p3::native_pte_clear(&Entry64(ptep.cast()));
+    }
+
+    /// Linux `native_set_pte_atomic`: one `cmpxchg8b`.
+    ///
+    /// # Safety
+    /// As [`pte_clear`].
+    pub unsafe fn set_pte_atomic(ptep: *mut pte_t, pte: pte_t) {
+        p3::native_set_pte_atomic(&Entry64(ptep.cast()), pte.0);
+    }
+
+    /// Linux `native_ptep_get_and_clear`: an atomic 64-bit exchange.
+    ///
+    /// # Safety
+    /// As [`pte_clear`].
+    pub unsafe fn ptep_get_and_clear(ptep: *mut pte_t) -> pte_t {
+        pte_t(p3::native_ptep_get_and_clear(&Entry64(ptep.cast())))
+    }
+
+    /// Linux `native_set_pmd`: one `cmpxchg8b` (the table under it is live).
+    ///
+    /// # Safety
+    /// `pmdp` points at a live PMD entry, 8-byte aligned.
+    pub unsafe fn set_pmd(pmdp: *mut pmd_t, pmd: pmd_t) {
+        p3::native_set_pmd(&Entry64(pmdp.cast()), pmd.0);
+    }
+
+    /// Linux `native_pmd_clear`: low, `smp_wmb`, high.
+    ///
+    /// # Safety
+    /// As [`set_pmd`].
+    pub unsafe fn pmd_clear(pmdp: *mut pmd_t) {
+        p3::native_pmd_clear(&Entry64(pmdp.cast()));
+    }
+}
+
+pub use native::{pmd_clear, ptep_get_and_clear, pte_clear, set_pmd, set_pte, set_pte_atomic};
 
 /// Invalidate this CPU's TLB entry for one kernel address (`invlpg`). Linux
 /// `flush_tlb_one_kernel`: local only, no other CPU hears of it.
