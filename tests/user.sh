@@ -184,11 +184,16 @@ user_spec() {
             # in its own memory), and takes CLONE_VM without CLONE_THREAD
             # for a bad thread request (-EINVAL). Linux stays the oracle.
             local c qemu_differs=' the_vfork_parent_sleeps_until_the_child_exits the_vfork_childs_store_is_in_the_parents_memory the_vfork_child_ran_on_the_parents_stack vfork_execve_the_parent_resumes_at_the_exec clone_vm_vfork_parent_sleeps_until_the_child_exits clone_vm_vfork_childs_store_is_in_the_parents_memory clone_vm_vfork_child_ran_on_newsp clone_vm_alone_the_parent_does_not_wait clone_vm_alone_the_childs_store_is_shared clone_vm_alone_child_status_5 clone_vfork_alone_the_parent_waits '
+            # And as a plain fork, the SIGKILL check is a race there: the
+            # middle process may reach its exit(3) before its child kills
+            # it (seen in CI: status 768), so either result is accepted.
+            local qemu_races=' sigkill_ends_the_vfork_parents_sleep the_vfork_child_runs_on_after_its_parent_died '
             for c in "${vfork_checks[@]}"; do
                 if [[ "$qemu_differs" == *" $c "* ]]; then SPEC_QEMU_OUT+=("FAILED $c: .*")
+                elif [[ "$qemu_races" == *" $c "* ]]; then SPEC_QEMU_OUT+=("(ok|FAILED) $c(: .*)?")
                 else SPEC_QEMU_OUT+=("ok $c"); fi
             done
-            SPEC_QEMU_OUT+=("vforktest: 11 passed, 11 failed")
+            SPEC_QEMU_OUT+=("vforktest: (9|10|11) passed, (11|12|13) failed")
             SPEC_QEMU_STATUS=1 ;;
         clonetest)
             user_spec_checks clonetest set_tid_address_returns_the_tid clone_returns_the_childs_pid \
