@@ -794,7 +794,9 @@ pub(crate) mod qemu {
 
 #[cfg(test)]
 mod tests {
-    use super::qemu::{SEABIOS_TAIL, e820, e820_below_4g};
+    #[cfg(feature = "pae")]
+    use super::qemu::e820_below_4g;
+    use super::qemu::{SEABIOS_TAIL, e820};
     use super::*;
     use crate::page::test_support::XorShift;
 

@@ -6,13 +6,16 @@
 //!    and everything already in use (the first MiB, the kernel image, the
 //!    bootloader's information) is reserved. From now on, boot-time memory
 //!    comes from `memblock.alloc`.
-//! 2. **the split**: `max_pfn` (end of RAM below 4 GiB) and `max_low_pfn`
-//!    (end of lowmem, at most 896 MiB) decide the zones and the layout.
-//!    RAM above 4 GiB is reported and dropped: without PAE a page table
-//!    entry holds only 20 bits of frame number.
+//! 2. **the split**: `max_pfn` (end of RAM below `MAX_ARCH_PFN`) and
+//!    `max_low_pfn` (end of lowmem, at most 896 MiB) decide the zones and
+//!    the layout. Without PAE, RAM above 4 GiB is reported and dropped: a
+//!    page table entry holds only 20 bits of frame number. With PAE (36
+//!    bits, 64 GiB) it is highmem; only RAM above 64 GiB is dropped.
 //! 3. **mem_map**: one `struct Page` for every frame below `max_pfn`, in
 //!    lowmem (highmem frames need descriptors too; that is why they must
-//!    live in lowmem and why lowmem is precious).
+//!    live in lowmem and why lowmem is precious: 64 GiB of PAE highmem
+//!    costs 512 MiB of it). If mem_map would leave less than
+//!    `MIN_LOWMEM_AFTER_MEM_MAP` free, highmem is cut (reported).
 //! 4. **paging_init**: `swapper_pg_dir` with 4 KiB pages for the direct map
 //!    and preallocated page tables for the rest of the kernel's gigabyte;
 //!    the early 4 MiB-page map is dropped. The boot stack's guard page is
@@ -138,13 +141,9 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
 
     // 2. The lowmem / highmem split.
     let split: MemoryLayout = mb.classify()?;
-    if split.ram_bytes_above_4g > 0 {
-        log::warn!("Warning: only 4GB will be used.");
-        log::warn!(
-            "{}MB of RAM above 4GB are not addressable without PAE (this kernel is non-PAE): ignored",
-            split.ram_bytes_above_4g >> 20
-        );
-    }
+    // Linux's e820__end_of_ram_pfn() line.
+    log::info!("last_pfn = {:#x} max_arch_pfn = {:#x}", split.end_of_ram_pfn, mm::layout::MAX_ARCH_PFN);
+    report_ignored_ram(&split);
     let highmem_pages = split.max_pfn - split.max_low_pfn;
     log::info!("{}MB HIGHMEM available.", highmem_pages >> (20 - PAGE_SHIFT));
     log::info!("{}MB LOWMEM available.", split.max_low_pfn >> (20 - PAGE_SHIFT));
@@ -152,7 +151,13 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
     super::kmap_local::set_high_memory(layout.high_memory);
     super::kmap_local::report_config();
 
-    // 3. mem_map.
+    // 3. mem_map: its lowmem cost, and highmem given up if it would eat
+    // too much (the split above already accounts for it).
+    if split.mem_map.clamped() {
+        log::warn!("{}", split.mem_map);
+    } else {
+        log::info!("{}", split.mem_map);
+    }
     let bytes = mem_map_bytes(split.max_pfn);
     let mem_map_phys = alloc_zeroed(&mut mb, bytes, split.max_low_pfn, "mem_map")?;
     // SAFETY: freshly allocated, reserved in memblock for ever, page aligned,
@@ -174,12 +179,15 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
     page_alloc::init(pages, split, &mb);
     print_layout(&layout, &mut |line| log::info!("{line}"));
     for zone in page_alloc::zones() {
+        // Byte addresses as u64: with PAE a zone may end above 4 GiB.
         log::info!(
-            "  {:<8} [mem {:#010x}-{:#010x}] {} pages managed",
+            "  {:<8} [mem {:#010x}-{:#010x}] {} pages managed ({} spanned, {} present)",
             zone.name(),
-            zone.zone_start_pfn() << PAGE_SHIFT,
-            (zone.zone_end_pfn() << PAGE_SHIFT).wrapping_sub(1),
-            zone.managed_pages()
+            (zone.zone_start_pfn() as u64) << PAGE_SHIFT,
+            ((zone.zone_end_pfn() as u64) << PAGE_SHIFT).wrapping_sub(1),
+            zone.managed_pages(),
+            zone.spanned_pages(),
+            zone.present_pages()
         );
     }
     // One log line per line, so that each keeps its time and CPU.
@@ -188,6 +196,34 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
     }
     super::vmalloc::vmalloc_init();
     Ok(())
+}
+
+/// Say what RAM the firmware reported that this flavour cannot address.
+///
+/// Without PAE: RAM above 4 GiB. Linux's text for this is
+/// `MSG_HIGHMEM_TRIMMED`, "Warning: only 4GB will be used. Use a HIGHMEM64G
+/// enabled kernel!" (`arch/x86/mm/init_32.c`, `highmem_pfn_init()`). Where
+/// we differ: a 686 Linux 6.1 never prints it, because its
+/// `e820__end_of_ram_pfn()` has already clamped `max_pfn` to `MAX_ARCH_PFN`
+/// = 4 GiB (it only logs "last_pfn = 0xbffe0 max_arch_pfn = 0x100000" at
+/// `-m 4G`); we print it anyway, followed by our own line with the amount,
+/// because silently losing a GiB teaches nothing. (Linux 6.15 changed the
+/// second sentence to "Support for for CONFIG_HIGHMEM64G was removed!".)
+///
+/// With PAE: RAM above 64 GiB. Linux has no message for it beyond the
+/// "last_pfn = ... max_arch_pfn = 0x1000000" line; ours says how much.
+fn report_ignored_ram(split: &MemoryLayout) {
+    if split.ram_bytes_above_max_arch == 0 {
+        return;
+    }
+    let mb = split.ram_bytes_above_max_arch >> 20;
+    #[cfg(not(feature = "pae"))]
+    {
+        log::warn!("Warning: only 4GB will be used. Use a HIGHMEM64G enabled kernel!");
+        log::warn!("{mb}MB of RAM above 4GB are not addressable without PAE (this kernel is non-PAE): ignored");
+    }
+    #[cfg(feature = "pae")]
+    log::warn!("{mb}MB of RAM above 64GB are not addressable even with PAE (36 physical address bits): ignored");
 }
 
 /// The kernel's PMD entries in `swapper_pg_dir`: without PAE, the PMD is
