@@ -356,7 +356,47 @@ pub struct MemoryLayout {
     pub mem_map: MemMapBudget,
 }
 
+/// RAM the firmware reported that this flavour cannot address, as the boot
+/// log states it (`MemoryLayout::ignored_ram`). One line per line of text.
+///
+/// Without PAE (RAM above 4 GiB) the first line is Linux's
+/// `MSG_HIGHMEM_TRIMMED` (`arch/x86/mm/init_32.c`, `highmem_pfn_init()`),
+/// word for word: "Warning: only 4GB will be used. Use a HIGHMEM64G enabled
+/// kernel!". Where we differ: a 686 Linux 6.1 never prints it, because its
+/// `e820__end_of_ram_pfn()` has already clamped `max_pfn` to `MAX_ARCH_PFN`
+/// = 4 GiB (at `-m 4G` it logs only "last_pfn = 0xbffe0 max_arch_pfn =
+/// 0x100000"); the message fires only where `MAX_ARCH_PFN` is above 4 GiB
+/// without HIGHMEM64G, which is every PAE kernel from 6.15 on, reworded
+/// "Support for for CONFIG_HIGHMEM64G was removed!". We print it anyway,
+/// followed by our own line with the amount, because silently losing a
+/// GiB teaches nothing.
+///
+/// With PAE (RAM above 64 GiB) Linux says nothing beyond the "last_pfn =
+/// ... max_arch_pfn = 0x1000000" line; our one line says how much.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IgnoredRam {
+    /// Bytes of RAM at or above `MAX_ARCH_PHYS`.
+    pub bytes: u64,
+}
+
+impl fmt::Display for IgnoredRam {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mb = self.bytes >> 20;
+        if cfg!(feature = "pae") {
+            write!(f, "{mb}MB of RAM above 64GB are not addressable even with PAE (36 physical address bits): ignored")
+        } else {
+            writeln!(f, "Warning: only 4GB will be used. Use a HIGHMEM64G enabled kernel!")?;
+            write!(f, "{mb}MB of RAM above 4GB are not addressable without PAE (this kernel is non-PAE): ignored")
+        }
+    }
+}
+
 impl MemoryLayout {
+    /// RAM this flavour had to ignore, if any.
+    pub const fn ignored_ram(&self) -> Option<IgnoredRam> {
+        if self.ram_bytes_above_max_arch == 0 { None } else { Some(IgnoredRam { bytes: self.ram_bytes_above_max_arch }) }
+    }
+
     /// Linux `highstart_pfn`: the first highmem frame (`max_low_pfn`; equal
     /// to `highend_pfn` when there is no highmem).
     pub const fn highstart_pfn(&self) -> usize {
@@ -1169,6 +1209,30 @@ mod tests {
                 // A non-PAE kernel on the same VM: max_pfn <= 0x100000.
                 assert_eq!((end, ignored), (LOW_END_PFN, above_4g), "-m {}G", ram >> 30);
             }
+        }
+    }
+
+    /// What the boot log says about RAM the flavour cannot use: nothing
+    /// up to its limit; the amount beyond it, in the flavour's words.
+    #[test]
+    fn ignored_ram_is_reported_per_flavour() {
+        assert_eq!(classify_booted(&e820(3 * GIB)).ignored_ram(), None);
+        let at_4g = classify_booted(&e820(4 * GIB)).ignored_ram();
+        let at_70g = classify_booted(&e820(70 * GIB)).ignored_ram().unwrap();
+        if cfg!(feature = "pae") {
+            assert_eq!(at_4g, None, "with PAE the GiB above 4 GiB is highmem");
+            assert_eq!(
+                at_70g.to_string(),
+                "7168MB of RAM above 64GB are not addressable even with PAE (36 physical address bits): ignored"
+            );
+        } else {
+            // The line tests/runner.sh's -m 4G boot scenario looks for.
+            assert_eq!(
+                at_4g.unwrap().to_string(),
+                "Warning: only 4GB will be used. Use a HIGHMEM64G enabled kernel!\n\
+                 1024MB of RAM above 4GB are not addressable without PAE (this kernel is non-PAE): ignored"
+            );
+            assert!(at_70g.to_string().ends_with("\n68608MB of RAM above 4GB are not addressable without PAE (this kernel is non-PAE): ignored"));
         }
     }
 

@@ -143,7 +143,13 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
     let split: MemoryLayout = mb.classify()?;
     // Linux's e820__end_of_ram_pfn() line.
     log::info!("last_pfn = {:#x} max_arch_pfn = {:#x}", split.end_of_ram_pfn, mm::layout::MAX_ARCH_PFN);
-    report_ignored_ram(&split);
+    // RAM above MAX_ARCH_PFN (4 GiB, or 64 GiB with PAE): see IgnoredRam
+    // for the wording and where it differs from Linux's.
+    if let Some(ignored) = split.ignored_ram() {
+        for line in fmtbuf!(256, "{ignored}").as_str().lines() {
+            log::warn!("{line}");
+        }
+    }
     let highmem_pages = split.max_pfn - split.max_low_pfn;
     log::info!("{}MB HIGHMEM available.", highmem_pages >> (20 - PAGE_SHIFT));
     log::info!("{}MB LOWMEM available.", split.max_low_pfn >> (20 - PAGE_SHIFT));
@@ -196,34 +202,6 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
     }
     super::vmalloc::vmalloc_init();
     Ok(())
-}
-
-/// Say what RAM the firmware reported that this flavour cannot address.
-///
-/// Without PAE: RAM above 4 GiB. Linux's text for this is
-/// `MSG_HIGHMEM_TRIMMED`, "Warning: only 4GB will be used. Use a HIGHMEM64G
-/// enabled kernel!" (`arch/x86/mm/init_32.c`, `highmem_pfn_init()`). Where
-/// we differ: a 686 Linux 6.1 never prints it, because its
-/// `e820__end_of_ram_pfn()` has already clamped `max_pfn` to `MAX_ARCH_PFN`
-/// = 4 GiB (it only logs "last_pfn = 0xbffe0 max_arch_pfn = 0x100000" at
-/// `-m 4G`); we print it anyway, followed by our own line with the amount,
-/// because silently losing a GiB teaches nothing. (Linux 6.15 changed the
-/// second sentence to "Support for for CONFIG_HIGHMEM64G was removed!".)
-///
-/// With PAE: RAM above 64 GiB. Linux has no message for it beyond the
-/// "last_pfn = ... max_arch_pfn = 0x1000000" line; ours says how much.
-fn report_ignored_ram(split: &MemoryLayout) {
-    if split.ram_bytes_above_max_arch == 0 {
-        return;
-    }
-    let mb = split.ram_bytes_above_max_arch >> 20;
-    #[cfg(not(feature = "pae"))]
-    {
-        log::warn!("Warning: only 4GB will be used. Use a HIGHMEM64G enabled kernel!");
-        log::warn!("{mb}MB of RAM above 4GB are not addressable without PAE (this kernel is non-PAE): ignored");
-    }
-    #[cfg(feature = "pae")]
-    log::warn!("{mb}MB of RAM above 64GB are not addressable even with PAE (36 physical address bits): ignored");
 }
 
 /// The kernel's PMD entries in `swapper_pg_dir`: without PAE, the PMD is
