@@ -73,13 +73,41 @@ impl Node {
         }
     }
 
+    /// Count each zone's present pages: the pfns of its span that
+    /// memblock's memory list says are RAM (Linux
+    /// `calculate_node_totalpages()`: spanned minus
+    /// `zone_absent_pages_in_node()`). `free_all` calls it; the spans must
+    /// be set (`init`).
+    pub fn calculate_node_totalpages(&self, memblock: &Memblock) {
+        for zone in &self.node_zones {
+            zone.set_present_pages(memblock.ram_pages_in(zone.zone_start_pfn(), zone.zone_end_pfn()));
+        }
+    }
+
+    /// Pfns spanned by all zones, holes included (Linux
+    /// `node_spanned_pages`).
+    pub fn node_spanned_pages(&self) -> usize {
+        self.node_zones.iter().map(Zone::spanned_pages).sum()
+    }
+
+    /// Pfns of RAM in all zones (Linux `node_present_pages`, what Linux
+    /// prints as "On node 0, totalpages: N").
+    pub fn node_present_pages(&self) -> usize {
+        self.node_zones.iter().map(Zone::present_pages).sum()
+    }
+
     /// Hand every free memblock range to the buddy allocator of the zone it
     /// lies in, splitting ranges that cross a zone boundary (Linux
     /// `memblock_free_all()`). Everything else (reserved memory and holes)
     /// stays `PG_reserved` for ever. Returns the number of pages freed.
     ///
+    /// Also counts the zones' present pages first (Linux does that earlier,
+    /// in `free_area_init()`; here it is the first time the node sees
+    /// memblock, and the memory list no longer changes).
+    ///
     /// Call once, after the last memblock allocation.
     pub fn free_all(&self, map: &MemMap, memblock: &Memblock) -> usize {
+        self.calculate_node_totalpages(memblock);
         let mut freed = 0;
         memblock.for_each_free_range(|start, end| {
             for zone in &self.node_zones {
@@ -416,6 +444,68 @@ mod tests {
         node.free_pages(&map, pfn, MAX_ORDER - 1);
         node.free_pages(&map, k, 0);
         assert_eq!(node.meminfo(), info);
+    }
+
+    /// Zones and node totals at `-m 8G` and `-m 16G` against QEMU's e820
+    /// map (reference case P2). With PAE, HighMem runs from 896 MiB to the
+    /// end of RAM above 4 GiB and spans QEMU's PCI hole (3 GiB to 4 GiB, less
+    /// SeaBIOS's 128 KiB below it): spanned counts the hole, present and
+    /// managed do not. Without PAE the same machines end at 3 GiB.
+    #[test]
+    fn qemu_8g_and_16g_zones_spanned_present_managed() {
+        const GIB: u64 = 1 << 30;
+        let low_end = (((3 * GIB) - SEABIOS_TAIL) >> PAGE_SHIFT) as usize; // 0xbffe0
+        for ram in [8 * GIB, 16 * GIB] {
+            let (layout, map_pages, pages, node) = boot_qemu(ram);
+            let map = MemMap::new(&pages, 0);
+            let above_pages = ((ram - 3 * GIB) >> PAGE_SHIFT) as usize;
+            let max_pfn = if cfg!(feature = "pae") { (1 << 20) + above_pages } else { low_end };
+            assert_eq!(layout.max_pfn, max_pfn, "-m {}G", ram >> 30);
+            let (dma, normal, high) =
+                (node.zone(ZoneType::Dma), node.zone(ZoneType::Normal), node.zone(ZoneType::HighMem));
+            // DMA: RAM is [0, 0x9f) and [0x100, 0x1000); the first MiB and
+            // the kernel image (to 3 MiB) are reserved.
+            assert_eq!((dma.spanned_pages(), dma.present_pages()), (MAX_DMA_PFN, MAX_DMA_PFN - 0x100 + 0x9f));
+            assert_eq!(dma.managed_pages(), MAX_DMA_PFN - (KERNEL_END >> PAGE_SHIFT) as usize);
+            // Normal: no hole; mem_map came from its top.
+            assert_eq!(normal.spanned_pages(), MAXMEM_PFN - MAX_DMA_PFN);
+            assert_eq!(normal.present_pages(), normal.spanned_pages());
+            assert_eq!(normal.managed_pages(), normal.present_pages() - map_pages);
+            // HighMem.
+            assert_eq!((high.zone_start_pfn(), high.zone_end_pfn()), (MAXMEM_PFN, max_pfn));
+            let hole = if cfg!(feature = "pae") { (1 << 20) - low_end } else { 0 };
+            assert_eq!(high.spanned_pages(), max_pfn - MAXMEM_PFN);
+            assert_eq!(high.present_pages(), high.spanned_pages() - hole);
+            assert_eq!(high.present_pages(), layout.highmem_ram_pages);
+            assert_eq!(high.managed_pages(), high.present_pages(), "nothing in highmem is reserved");
+            // The hole's frames have descriptors (mem_map covers it) but stay
+            // reserved for ever; the frames around it are free.
+            if cfg!(feature = "pae") {
+                assert!(map.pfn_to_page(low_end).page_reserved() && map.pfn_to_page((1 << 20) - 1).page_reserved());
+                assert!(!map.pfn_to_page(1 << 20).page_reserved() && !map.pfn_to_page(low_end - 1).page_reserved());
+                assert_eq!(page_address(&map, 1 << 20, layout.max_low_pfn), None, "above 4 GiB: kmap it");
+            }
+            // Node totals.
+            assert_eq!(node.node_spanned_pages(), max_pfn);
+            assert_eq!(node.node_present_pages(), layout.lowmem_ram_pages + layout.highmem_ram_pages);
+            assert_eq!(node.totalhigh_pages(), high.managed_pages());
+            let info = node.meminfo();
+            assert_eq!(info.high_total_kb, high.present_pages() * 4);
+            assert_eq!(info.low_total_kb, (dma.managed_pages() + normal.managed_pages()) * 4);
+            // About 7 GiB (15 GiB) of highmem with PAE, as the issue's -m 8G
+            // boot should show; 2176 MiB without.
+            let high_mib = info.high_total_kb >> 10;
+            if cfg!(feature = "pae") {
+                assert_eq!(high_mib as u64, (ram - 3 * GIB + 2176 * MIB - SEABIOS_TAIL) >> 20);
+            } else {
+                assert_eq!(high_mib, 2175);
+            }
+            // A 4 MiB block of user memory from the top of highmem.
+            let pfn = node.alloc_pages(&map, GFP_HIGHUSER, MAX_ORDER - 1).unwrap();
+            assert!(pfn >= MAXMEM_PFN && pfn < max_pfn && page_high_mem(map.pfn_to_page(pfn)));
+            node.free_pages(&map, pfn, MAX_ORDER - 1);
+            assert_eq!(node.meminfo(), info);
+        }
     }
 
     #[test]

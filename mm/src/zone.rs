@@ -117,6 +117,9 @@ pub struct Zone {
     zone_start_pfn: AtomicUsize,
     /// Pfns the zone spans, holes included (Linux `spanned_pages`).
     spanned_pages: AtomicUsize,
+    /// Pfns of the span that are RAM: the span minus the firmware's holes
+    /// (Linux `present_pages`, what `/proc/zoneinfo` calls "present").
+    present_pages: AtomicUsize,
     /// Pages handed to the buddy allocator: the span minus holes and
     /// everything reserved at boot (Linux `managed_pages`).
     managed_pages: AtomicUsize,
@@ -135,6 +138,7 @@ impl Zone {
             zone_type,
             zone_start_pfn: AtomicUsize::new(0),
             spanned_pages: AtomicUsize::new(0),
+            present_pages: AtomicUsize::new(0),
             managed_pages: AtomicUsize::new(0),
             area: Mutex::new(FreeArea::new()),
             nr_free: AtomicUsize::new(0),
@@ -190,6 +194,27 @@ impl Zone {
     /// Pfns spanned, holes included.
     pub fn spanned_pages(&self) -> usize {
         self.spanned_pages.load(Relaxed)
+    }
+
+    /// Pfns of the span that are RAM (Linux `present_pages`): at most
+    /// `spanned_pages`, less where the span crosses a hole. With PAE at
+    /// `-m 8G`, HighMem spans 896 MiB to 9 GiB, across QEMU's PCI hole from
+    /// 3 GiB to 4 GiB, which is spanned but not present.
+    pub fn present_pages(&self) -> usize {
+        self.present_pages.load(Relaxed)
+    }
+
+    /// Record how many pfns of the span are RAM (Linux
+    /// `calculate_node_totalpages()`, from memblock's memory list; see
+    /// `Node::calculate_node_totalpages`).
+    pub fn set_present_pages(&self, present: usize) {
+        assert!(
+            present <= self.spanned_pages(),
+            "zone {}: {present} present pages in a span of {}",
+            self.name(),
+            self.spanned_pages()
+        );
+        self.present_pages.store(present, Relaxed);
     }
 
     /// One past the last pfn (Linux `zone_end_pfn()`).

@@ -6,13 +6,16 @@
 //!    and everything already in use (the first MiB, the kernel image, the
 //!    bootloader's information) is reserved. From now on, boot-time memory
 //!    comes from `memblock.alloc`.
-//! 2. **the split**: `max_pfn` (end of RAM below 4 GiB) and `max_low_pfn`
-//!    (end of lowmem, at most 896 MiB) decide the zones and the layout.
-//!    RAM above 4 GiB is reported and dropped: without PAE a page table
-//!    entry holds only 20 bits of frame number.
+//! 2. **the split**: `max_pfn` (end of RAM below `MAX_ARCH_PFN`) and
+//!    `max_low_pfn` (end of lowmem, at most 896 MiB) decide the zones and
+//!    the layout. Without PAE, RAM above 4 GiB is reported and dropped: a
+//!    page table entry holds only 20 bits of frame number. With PAE (36
+//!    bits, 64 GiB) it is highmem; only RAM above 64 GiB is dropped.
 //! 3. **mem_map**: one `struct Page` for every frame below `max_pfn`, in
 //!    lowmem (highmem frames need descriptors too; that is why they must
-//!    live in lowmem and why lowmem is precious).
+//!    live in lowmem and why lowmem is precious: 64 GiB of PAE highmem
+//!    costs 512 MiB of it). If mem_map would leave less than
+//!    `MIN_LOWMEM_AFTER_MEM_MAP` free, highmem is cut (reported).
 //! 4. **paging_init**: `swapper_pg_dir` with 4 KiB pages for the direct map
 //!    and preallocated page tables for the rest of the kernel's gigabyte;
 //!    the early 4 MiB-page map is dropped. The boot stack's guard page is
@@ -138,12 +141,14 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
 
     // 2. The lowmem / highmem split.
     let split: MemoryLayout = mb.classify()?;
-    if split.ram_bytes_above_4g > 0 {
-        log::warn!("Warning: only 4GB will be used.");
-        log::warn!(
-            "{}MB of RAM above 4GB are not addressable without PAE (this kernel is non-PAE): ignored",
-            split.ram_bytes_above_4g >> 20
-        );
+    // Linux's e820__end_of_ram_pfn() line.
+    log::info!("last_pfn = {:#x} max_arch_pfn = {:#x}", split.end_of_ram_pfn, mm::layout::MAX_ARCH_PFN);
+    // RAM above MAX_ARCH_PFN (4 GiB, or 64 GiB with PAE): see IgnoredRam
+    // for the wording and where it differs from Linux's.
+    if let Some(ignored) = split.ignored_ram() {
+        for line in fmtbuf!(256, "{ignored}").as_str().lines() {
+            log::warn!("{line}");
+        }
     }
     let highmem_pages = split.max_pfn - split.max_low_pfn;
     log::info!("{}MB HIGHMEM available.", highmem_pages >> (20 - PAGE_SHIFT));
@@ -152,7 +157,13 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
     super::kmap_local::set_high_memory(layout.high_memory);
     super::kmap_local::report_config();
 
-    // 3. mem_map.
+    // 3. mem_map: its lowmem cost, and highmem given up if it would eat
+    // too much (the split above already accounts for it).
+    if split.mem_map.clamped() {
+        log::warn!("{}", split.mem_map);
+    } else {
+        log::info!("{}", split.mem_map);
+    }
     let bytes = mem_map_bytes(split.max_pfn);
     let mem_map_phys = alloc_zeroed(&mut mb, bytes, split.max_low_pfn, "mem_map")?;
     // SAFETY: freshly allocated, reserved in memblock for ever, page aligned,
@@ -174,12 +185,15 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
     page_alloc::init(pages, split, &mb);
     print_layout(&layout, &mut |line| log::info!("{line}"));
     for zone in page_alloc::zones() {
+        // Byte addresses as u64: with PAE a zone may end above 4 GiB.
         log::info!(
-            "  {:<8} [mem {:#010x}-{:#010x}] {} pages managed",
+            "  {:<8} [mem {:#010x}-{:#010x}] {} pages managed ({} spanned, {} present)",
             zone.name(),
-            zone.zone_start_pfn() << PAGE_SHIFT,
-            (zone.zone_end_pfn() << PAGE_SHIFT).wrapping_sub(1),
-            zone.managed_pages()
+            (zone.zone_start_pfn() as u64) << PAGE_SHIFT,
+            ((zone.zone_end_pfn() as u64) << PAGE_SHIFT).wrapping_sub(1),
+            zone.managed_pages(),
+            zone.spanned_pages(),
+            zone.present_pages()
         );
     }
     // One log line per line, so that each keeps its time and CPU.
