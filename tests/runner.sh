@@ -31,7 +31,8 @@ fail() { TOTAL_FAILED=$((TOTAL_FAILED + 1)); FAILED_NAMES+=("$1"); }
 # The configuration in words, for failure lists.
 config_name() {
     local how="-kernel"; [ "$ISO" = 1 ] && how="grub"
-    echo "$how -m $MEM -smp $SMP${BIOS:+ -bios $(basename "$BIOS")}${INITRD:+ -initrd $(basename "$INITRD")}${APPEND:+ [$APPEND]}"
+    local flavour=""; [ "${PAE:-0}" = 1 ] && flavour="686-pae "
+    echo "$flavour$how -m $MEM -smp $SMP${BIOS:+ -bios $(basename "$BIOS")}${INITRD:+ -initrd $(basename "$INITRD")}${APPEND:+ [$APPEND]}"
 }
 
 # Size with a unit (512M, 3G, 4096K) in MiB.
@@ -215,6 +216,7 @@ run_suite() {
     [ "$TEST_INITRAMFS_BUSYBOX" = 1 ] && base+=" test_expect_busybox"
     local p0=$TOTAL_PASSED f0=$TOTAL_FAILED s0=$TOTAL_SKIPPED t0=$SECONDS
     echo "== in-kernel suite: $(config_name)${filter:+, filter '$filter'} =="
+    echo "qemu: $(qemu_desc)"
     suite_boots "$filter" "$sel" "$base" "$logdir"
     # The time too: CI has 15 minutes for all of check, so each
     # configuration's share is worth seeing.
