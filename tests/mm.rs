@@ -59,21 +59,26 @@ fn layout_matches_the_machine() {
     assert!(!lookup_kernel_pte(high_memory).present(), "nothing mapped at high_memory");
     // vmalloc hands out addresses at least 8 MiB above high_memory (the
     // gap that catches overruns of the direct map) and below the PKMAP
-    // window at 0xff800000.
+    // window (0xff800000; 0xffc00000 with PAE, whose window is one 2 MiB
+    // PMD).
+    use mm::layout::{FIXADDR_START, FIXADDR_TOP, LAST_PKMAP, PKMAP_BASE};
+    let pkmap_base = if mm::pgtable_types::PAE { 0xffc0_0000 } else { 0xff80_0000 };
+    assert_eq!(PKMAP_BASE, pkmap_base);
     let v = crate::mm::vmalloc::vmalloc(PAGE_SIZE).expect("vmalloc of one page");
-    assert!(v >= high_memory + (8 << 20) && v < 0xff80_0000, "vmalloc address {v:#x}");
+    assert!(v >= high_memory + (8 << 20) && v < PKMAP_BASE, "vmalloc address {v:#x}");
     crate::mm::vmalloc::vfree(v);
-    // kmap of highmem lands in the 4 MiB PKMAP window; kmap_local in the
-    // fixmap, above it and below the last page (0xfffff000).
+    // kmap of highmem lands in the PKMAP window (4 MiB, or 2 MiB with
+    // PAE); kmap_local in the fixmap, above it and below the last page
+    // (0xfffff000).
     if split.max_pfn > split.max_low_pfn {
         let h = page_alloc::alloc_pages(GFP_HIGHUSER, 0).unwrap();
         let k = crate::mm::kmap::kmap(h);
-        assert!((0xff80_0000..0xffc0_0000).contains(&k), "kmap address {k:#x}");
+        assert!((PKMAP_BASE..PKMAP_BASE + LAST_PKMAP * PAGE_SIZE).contains(&k), "kmap address {k:#x}");
         crate::mm::kmap::kunmap(h);
         // kunmap is lazy: flush so the pool is as empty as boot left it.
         crate::mm::kmap::kmap_flush_unused();
         let l = crate::mm::kmap_local::kmap_local_page(h);
-        assert!((0xffc0_0000..0xffff_f000).contains(&l), "kmap_local address {l:#x}");
+        assert!((FIXADDR_START..FIXADDR_TOP).contains(&l) && l >= PKMAP_BASE + LAST_PKMAP * PAGE_SIZE, "kmap_local address {l:#x}");
         crate::mm::kmap_local::kunmap_local(l);
         page_alloc::__free_pages(h, 0);
     }
