@@ -700,6 +700,10 @@ while [ $# -gt 0 ]; do
     shift
 done
 
+# The PAE flavour's suite logs go to target/ktest/pae, so that the two
+# flavours can run side by side without overwriting each other's logs.
+if [ "$PAE" = 1 ]; then SUITE_LOG_TAG="pae${SUITE_LOG_TAG:+/$SUITE_LOG_TAG}"; fi
+
 # The options' values, checked before anything is built or booted.
 MAX_SMP=255   # QEMU's i386 pc machine
 [[ "$SMP" =~ ^[0-9]+$ ]] && [ "$SMP" -ge 1 ] && [ "$SMP" -le "$MAX_SMP" ] \

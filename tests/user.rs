@@ -27,6 +27,7 @@ pub const TESTS: &[Test] = &[
     test_case!(a_program_runs_in_ring_3_and_uses_the_i386_abi),
     test_case!(a_faulting_program_is_killed_with_sigsegv_and_frees_its_memory),
     test_case!(a_new_page_directory_shares_the_kernel_half_only),
+    test_case!(a_page_directory_and_its_preallocated_pmds_are_freed_with_the_address_space),
     test_case!(a_vmalloc_mapping_made_after_a_process_is_visible_through_its_page_directory),
     test_case!(returning_to_user_mode_with_a_kmap_local_held_is_named_and_cleared),
     test_case!(untouched_memory_is_paged_in_on_demand_and_given_back),
@@ -401,6 +402,46 @@ fn a_new_page_directory_shares_the_kernel_half_only() {
         assert!(tables.iter().all(|t| !PageHighMem(t)), "userpte=nohigh: user page tables in lowmem");
     } else if crate::tests::common::have_highmem() {
         assert!(tables.iter().all(|t| PageHighMem(t)), "HIGHPTE: user page tables in highmem");
+    }
+}
+
+/// `pgd_free` gives back everything `pgd_alloc` took (Linux's `pgd_free`
+/// -> `pgd_mop_up_pmds`): the page directory and, with PAE, the
+/// `PREALLOCATED_PMDS` user PMD pages its PDPTEs 0..2 point at, but not
+/// the shared kernel PMD under PDPTE 3, which is swapper's. 686: the
+/// directory only (PREALLOCATED_PMDS is 0).
+fn a_page_directory_and_its_preallocated_pmds_are_freed_with_the_address_space() {
+    use mm::layout::{KERNEL_PGD_BOUNDARY, PGDIR_SHIFT, PREALLOCATED_PMDS};
+    use crate::mm::page_alloc::pfn_to_page;
+    assert_eq!(PREALLOCATED_PMDS, if mm::pgtable_types::PAE { 3 } else { 0 }, "Linux: KERNEL_PGD_BOUNDARY with PAE");
+    let mm = MmStruct::new().expect("a page directory");
+    let pgd = mm.pgd();
+    let entry = |i: usize| {
+        // SAFETY: entry i of a live lowmem PGD.
+        unsafe { crate::mm::pgtable::pgd_offset(pgd, i << PGDIR_SHIFT).read_volatile() }
+    };
+    let pmds: alloc::vec::Vec<_> = (0..PREALLOCATED_PMDS).map(|i| pfn_to_page(entry(i).pfn())).collect();
+    let kernel: alloc::vec::Vec<_> = (KERNEL_PGD_BOUNDARY..mm::layout::PTRS_PER_PGD).map(entry).collect();
+    let dir = pfn_to_page(pgd >> 12);
+    assert_eq!(dir.page_count(), 1, "the directory is allocated");
+    for p in &pmds {
+        assert_eq!(p.page_count(), 1, "each preallocated PMD page is allocated");
+        assert!(!PageHighMem(p), "and lowmem");
+    }
+    assert!(mm.core().mm_cpumask() == 0, "never loaded: dropping the last reference frees it");
+    drop(mm);
+    assert_eq!(dir.page_count(), 0, "the directory was freed");
+    for (i, p) in pmds.iter().enumerate() {
+        assert_eq!(p.page_count(), 0, "PMD page {i} was freed with it");
+    }
+    // The kernel's entries of a new directory are still swapper's, so
+    // the shared kernel PMD was left alone.
+    let again = MmStruct::new().expect("a page directory");
+    for (k, i) in (KERNEL_PGD_BOUNDARY..mm::layout::PTRS_PER_PGD).enumerate() {
+        // SAFETY: entry i of a live lowmem PGD.
+        let now = unsafe { crate::mm::pgtable::pgd_offset(again.pgd(), i << PGDIR_SHIFT).read_volatile() };
+        assert_eq!(now, kernel[k], "kernel entry {i} unchanged");
+        assert!(now.present());
     }
 }
 
