@@ -372,7 +372,7 @@ fn a_new_page_directory_shares_the_kernel_half_only() {
         let (a, b) = unsafe { (ours.read_volatile(), swapper.read_volatile()) };
         if i >= KERNEL_PGD_BOUNDARY {
             assert_eq!(a, b, "kernel entry {i} is swapper's");
-        } else if PREALLOCATED_PMDS > 0 {
+        } else if mm::pgtable_types::PAE {
             assert!(a.present(), "PDPTE {i}: a preallocated PMD page");
             assert_eq!(a.0 & mm::pgtable_types::PTE_FLAGS_MASK, mm::pgtable_types::PDPTE_FLAGS.bits(), "PDPTE {i} carries only P");
             assert!(!PageHighMem(crate::mm::page_alloc::pfn_to_page(a.pfn())), "PDPTE {i}: its PMD page is lowmem");

@@ -236,7 +236,7 @@ pub fn pgd_alloc() -> Option<usize> {
     let pgd = page_to_pfn(page) << PAGE_SHIFT;
     // preallocate_pmds: all of them, or give back what we got.
     let mut pmds = [0usize; PREALLOCATED_PMDS];
-    for i in 0..PREALLOCATED_PMDS {
+    for i in 0..pmds.len() {
         match alloc_pages(GFP_PGTABLE_USER_LOWMEM, 0) {
             Some(p) => pmds[i] = page_to_pfn(p),
             None => {
@@ -283,7 +283,8 @@ pub fn pgd_free(pgd: usize) {
     use crate::mm::page_alloc::{__free_pages, pfn_to_page};
     use mm::layout::PREALLOCATED_PMDS;
     let dir = phys_to_virt(pgd) as *mut pgd_t;
-    for i in 0..PREALLOCATED_PMDS {
+    // (0 of them without PAE: the PGD has no user PMD pages of its own.)
+    for i in (0..KERNEL_PGD_BOUNDARY).take(PREALLOCATED_PMDS) {
         // SAFETY: entry i of a lowmem PGD nobody has loaded.
         let entry = unsafe { dir.add(i).read_volatile() };
         if entry.present() {
