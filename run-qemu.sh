@@ -757,8 +757,10 @@ case "$CMD" in
         grep '^bench:' "$REPO/target/bench.log"
         [ "$rc" -eq 33 ] || die "benchmark boot ended with $(status_word "$rc")"
         mkdir -p "$REPO/bench"
-        write_bench_json "$REPO/target/bench.log" "$REPO/bench/results.json"
-        echo "bench: wrote bench/results.json (plots: python3 bench/plot.py)"
+        # One file per flavour: the 686-pae figures do not overwrite the 686 ones.
+        json=results.json; [ "$PAE" = 1 ] && json=results-pae.json
+        write_bench_json "$REPO/target/bench.log" "$REPO/bench/$json"
+        echo "bench: wrote bench/$json (plots: python3 bench/plot.py)"
         bench_user ;;
     bench-user)
         PROFILE=release; build

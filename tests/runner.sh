@@ -752,6 +752,7 @@ SUITES
 # Boots whose whole output is the test: the boot log and bad input.
 check_scenarios() {
     in_config expect_boot "boot log (-m 3G)" "exit_after_boot" 33 \
+        '\] highmem teaching kernel [0-9.]+ \(i686, non-PAE, HIGHMEM4G-style\), TSC [0-9]+ MHz$' \
         'booted via multiboot 1' \
         'virtual kernel memory layout:' \
         'fixmap  : 0xff[0-9a-f]{6} - 0xfffff000' \
@@ -934,6 +935,17 @@ check_script_options() {
     # (A plain boot adds the busybox initramfs after -append when setup fetched it.)
     [[ "$line" == *" -m 512M -smp 2 "*" -append 'a b'"* ]] \
         || { bad=1; echo "run-qemu.sh qemu-cmd --mem 512M --smp 2 --append 'a b' printed: $line"; }
+    # The machine per flavour and RAM size: 686-pae with RAM above 4 GiB
+    # needs a CPU with PSE36 (36 physical address bits on QEMU < 8.2).
+    line="$("$REPO/run-qemu.sh" qemu-cmd --pae --mem 8G 2>/dev/null)"
+    [[ "$line" == "qemu-system-x86_64 "*" -cpu kvm32 -m 8G "*" -kernel target/pae/i686-kernel/debug/kernel "* ]] \
+        || { bad=1; echo "run-qemu.sh qemu-cmd --pae --mem 8G printed: $line"; }
+    line="$("$REPO/run-qemu.sh" qemu-cmd --pae --mem 3G 2>/dev/null)"
+    [[ "$line" == "qemu-system-i386 "*" -cpu qemu32 -m 3G "*" -kernel target/pae/i686-kernel/debug/kernel "* ]] \
+        || { bad=1; echo "run-qemu.sh qemu-cmd --pae --mem 3G printed: $line"; }
+    line="$("$REPO/run-qemu.sh" qemu-cmd --mem 8G 2>/dev/null)"
+    [[ "$line" == "qemu-system-i386 "*" -cpu qemu32 -m 8G "*" -kernel target/i686-kernel/debug/kernel "* ]] \
+        || { bad=1; echo "run-qemu.sh qemu-cmd --mem 8G printed: $line"; }
     line="$("$REPO/run-qemu.sh" qemu-cmd --initrd Cargo.toml 2>/dev/null)"
     [[ "$line" == *" -kernel "*" -initrd Cargo.toml" ]] \
         || { bad=1; echo "run-qemu.sh qemu-cmd --initrd Cargo.toml printed: $line"; }
