@@ -19,8 +19,8 @@ use mm::gfp::{GFP_DMA, GFP_HIGHUSER, GFP_KERNEL, gfp_zone, zonelist};
 use mm::kmap_local::KmapLocalConfig;
 use mm::layout::fixed_addresses::{END_OF_FIXED_ADDRESSES, FIX_IO_APIC_BASE_END, FIX_KMAP_BEGIN, FIX_KMAP_END};
 use mm::layout::{
-    FIXADDR_START, FIXADDR_TOP, FIXMAP_PMD_BASE, KERNEL_PGD_BOUNDARY, LAST_PKMAP, MAX_DMA_PFN, MAX_NONPAE_PFN,
-    MAXMEM, MAXMEM_PFN, PAGE_OFFSET, PAGE_SIZE, PGDIR_SHIFT, PKMAP_BASE, PTRS_PER_PGD, VMALLOC_END, fix_to_virt,
+    FIXADDR_START, FIXADDR_TOP, FIXMAP_PMD_BASE, KERNEL_PGD_BOUNDARY, KERNEL_PTE_TABLES, LAST_PKMAP, MAX_DMA_PFN, MAX_NONPAE_PFN,
+    MAXMEM, MAXMEM_PFN, PAGE_OFFSET, PAGE_SIZE, PGDIR_SHIFT, PKMAP_BASE, VMALLOC_END, fix_to_virt,
     is_pkmap_addr, phys_to_virt, pkmap_addr, pkmap_nr,
 };
 use mm::page::{Page, mem_map_bytes};
@@ -39,7 +39,7 @@ use crate::mm::kmap_atomic::{kmap_atomic, kmap_atomic_pfn, kunmap_atomic};
 use crate::mm::kmap_guard::{Kmapped, with_kmap_local};
 use crate::mm::kmap_local::{config, kmap_local_page, kmap_local_pfn, kunmap_local, nr_maps, nr_sched_in_slots, nr_sched_out_slots};
 use crate::mm::page_alloc::{self, PageHighMem, __free_pages, alloc_pages, page_address, page_to_pfn, pfn_to_page};
-use crate::mm::pgtable::{lookup_kernel_pte, swapper_pg_dir, virt_to_kpte};
+use crate::mm::pgtable::{lookup_kernel_pte, virt_to_kpte};
 use crate::percpu::{CURRENT_OFFSET, NEED_RESCHED_OFFSET, PREEMPT_COUNT_OFFSET, per_cpu};
 use crate::sched::preempt::{
     PREEMPT_MASK, migrate_disable, migrate_enable, pagefault_disabled, preempt_count, preempt_disable, preempt_enable,
@@ -60,7 +60,7 @@ pub const TESTS: &[Test] = &[
     test_case!(ch2_gfp_flags_choose_the_zone),
     test_case!(ch2_mem_map_costs_32_bytes_per_frame),
     // 3. kmap() and the PKMAP pool
-    test_case!(ch3_cycling_5000_pages_from_a_fresh_boot_flushes_4_times, fresh_boot),
+    test_case!(ch3_cycling_5000_pages_from_a_fresh_boot_flushes_once_per_wrap, fresh_boot),
     test_case!(ch3_flushes_from_a_known_cursor),
     test_case!(ch3_pkmap_count_states),
     test_case!(ch3_nested_kmap_deadlocks_when_the_pool_is_full),
@@ -89,7 +89,7 @@ pub const TESTS: &[Test] = &[
     // 9. Differences from Linux
     test_case!(ch9_is_kmap_addr_includes_cpu0_slot0),
     test_case!(ch9_underflow_slot_minus_one),
-    test_case!(ch9_all_256_kernel_page_tables_preallocated),
+    test_case!(ch9_every_kernel_page_table_is_preallocated),
     test_case!(ch9_struct_page_is_32_bytes_and_pfn_is_a_shift),
 ];
 
@@ -146,12 +146,18 @@ fn ch1_fixmap_pkmap_and_vmalloc_bounds() {
     assert_eq!(END_OF_FIXED_ADDRESSES, 1 + 1 + 2 + 33 * 8);
     assert_eq!(FIXADDR_START, 0xffef_3000);
     assert_eq!(FIXADDR_TOP - FIXADDR_START, 1072 << 10);
-    // The fixmap's page table covers [0xffc00000, 4 GiB); PKMAP is the
-    // page table below it, exactly 1024 pages.
-    assert_eq!(FIXMAP_PMD_BASE, 0xffc0_0000);
-    assert_eq!(PKMAP_BASE, 0xff80_0000);
+    // The fixmap's page table covers [FIXMAP_PMD_BASE, 4 GiB); PKMAP is
+    // the page table below it, exactly one page table of pages: 686, a
+    // 4 MiB PMD of 1024 pages from 0xffc00000 down; 686-pae, a 2 MiB PMD
+    // of 512 pages (LAST_PKMAP halves because a PAE page table holds 512
+    // 8-byte entries) from 0xffe00000 down.
+    let (fixmap_pmd, pkmap, last_pkmap) =
+        if mm::pgtable_types::PAE { (0xffe0_0000, 0xffc0_0000, 512) } else { (0xffc0_0000, 0xff80_0000, 1024) };
+    assert_eq!(FIXMAP_PMD_BASE, fixmap_pmd);
+    assert_eq!(PKMAP_BASE, pkmap);
+    assert_eq!(LAST_PKMAP, last_pkmap);
     assert_eq!(pkmap_addr(LAST_PKMAP), FIXMAP_PMD_BASE);
-    assert_eq!(VMALLOC_END, 0xff7f_e000, "two guard pages below PKMAP");
+    assert_eq!(VMALLOC_END, pkmap - 2 * PAGE_SIZE, "two guard pages below PKMAP");
     // This machine's vmalloc start: high_memory + 8 MiB.
     let layout = mm::layout::KernelLayout::new(page_alloc::max_low_pfn());
     assert_eq!(layout.vmalloc_start, layout.high_memory + (8 << 20));
@@ -163,18 +169,29 @@ fn ch1_fixmap_pkmap_and_vmalloc_bounds() {
 /// Exercise 1.3: physical 0x01234000 in the direct map (which PDE, which
 /// PTE), and why physical 1 GiB has no direct-map address.
 fn ch1_direct_map_address_of_a_physical_address() {
+    use mm::pgtable_types::{pgd_index, pmd_index, pte_index};
     let virt = phys_to_virt(0x0123_4000);
     assert_eq!(virt, 0xc123_4000);
-    assert_eq!(virt >> PGDIR_SHIFT, 772, "page-directory entry 772 = 768 + 4");
-    assert_eq!((virt >> 12) & 0x3ff, 0x234, "entry 0x234 of that page table");
+    if mm::pgtable_types::PAE {
+        // 2 / 9 / 9 / 12: 0xc1234000 = 11 000001001 000110100 000000000000.
+        assert_eq!(pgd_index(virt), 3, "PDPTE 3: the kernel's GiB");
+        assert_eq!(pmd_index(virt), 9, "PMD entry 9 = 18 MiB / 2 MiB");
+        assert_eq!(pte_index(virt), 0x34, "entry 0x34 of that page table");
+    } else {
+        // 10 / 10 / 12 (the PMD folded into the PGD entry).
+        assert_eq!(virt >> PGDIR_SHIFT, 772, "page-directory entry 772 = 768 + 4");
+        assert_eq!(pgd_index(virt), 772);
+        assert_eq!(pte_index(virt), 0x234, "entry 0x234 of that page table");
+    }
     let pte = lookup_kernel_pte(virt);
     assert!(pte.present());
     assert_eq!(pte.pfn(), 0x1234, "the direct map: pfn n at PAGE_OFFSET + n * 4 KiB");
-    // A 4 KiB page, not a 4 MiB one: the PDE points at a page table.
-    let pgd = phys_to_virt(swapper_pg_dir()) as *const pteval_t;
-    // SAFETY: swapper_pg_dir is a live lowmem page of 1024 entries.
-    let pde = unsafe { pgd.add(virt >> PGDIR_SHIFT).read_volatile() };
-    assert_eq!(pde & PteFlags::PSE.bits(), 0, "no 4 MiB page in the direct map");
+    // A 4 KiB page, not a large one (4 MiB, or 2 MiB with PAE): the PMD
+    // entry points at a page table.
+    // SAFETY: swapper_pg_dir is a live lowmem PGD; its kernel PMD entry too.
+    let pmd = unsafe { crate::mm::pgtable::pmd_offset(crate::mm::pgtable::pgd_offset_k(virt), virt).read_volatile() };
+    assert!(pmd.present());
+    assert!(!pmd.flags().contains(PteFlags::PSE), "no large page in the direct map");
     // 1 GiB physical would be virtual 0x1_0000_0000: past the 32-bit space.
     assert!(PAGE_OFFSET.checked_add(0x4000_0000).is_none());
     assert_eq!(MAXMEM, 896 << 20);
@@ -251,26 +268,33 @@ fn ch2_mem_map_costs_32_bytes_per_frame() {
 // --------------------------------------------- 3. kmap() and the PKMAP pool ----
 
 /// Exercise 3.1: from a fresh boot, where does the first kmap land, and how
-/// many flushes does cycling 5000 distinct highmem pages cause?
-fn ch3_cycling_5000_pages_from_a_fresh_boot_flushes_4_times() {
+/// many flushes does cycling 5000 distinct highmem pages cause? One per
+/// wrap of the PKMAP cursor: 5000 / LAST_PKMAP = 4 (686, 1024 slots) or 9
+/// (686-pae, 512 slots).
+fn ch3_cycling_5000_pages_from_a_fresh_boot_flushes_once_per_wrap() {
     require_highmem();
     assert_eq!(pkmap_census(), (LAST_PKMAP, 0, 0), "nothing kmapped since boot");
     assert_eq!(last_pkmap_nr(), 0);
     let pages = highmem_pages(5000);
     let (full0, ipis0) = (TLB_FULL_FLUSHES.load(Ordering::SeqCst), TLB_FLUSH_IPIS.load(Ordering::SeqCst));
-    assert_eq!(kmap(pages[0]), 0xff80_1000, "the first kmap takes slot 1");
+    let slot1 = if mm::pgtable_types::PAE { 0xffc0_1000 } else { 0xff80_1000 };
+    assert_eq!(PKMAP_BASE + PAGE_SIZE, slot1);
+    assert_eq!(kmap(pages[0]), slot1, "the first kmap takes slot 1");
     kunmap(pages[0]);
     for p in &pages[1..] {
         kmap(p);
         kunmap(p);
     }
-    // Slots visited: 1, 2, ..., 5000 (mod 1024). The cursor wraps at
-    // 1024, 2048, 3072 and 4096, and each wrap finds count-1 slots.
+    // Slots visited: 1, 2, ..., 5000 (mod LAST_PKMAP). 686: the cursor
+    // wraps at 1024, 2048, 3072 and 4096; 686-pae at every multiple of
+    // 512 up to 4608; each wrap finds count-1 slots.
+    let wraps: u64 = if mm::pgtable_types::PAE { 9 } else { 4 };
+    assert_eq!(wraps, (5000 / LAST_PKMAP) as u64);
     let s = pkmap_stats();
-    assert_eq!((s.maps, s.wraps, s.flushes, s.waits), (5000, 4, 4, 0));
-    assert_eq!(last_pkmap_nr(), 5000 % LAST_PKMAP, "= 904");
-    assert_eq!(TLB_FULL_FLUSHES.load(Ordering::SeqCst) - full0, 4, "each a full flush (1024 pages > 33)");
-    assert_eq!(TLB_FLUSH_IPIS.load(Ordering::SeqCst) - ipis0, 4 * (num_online_cpus() as u64 - 1));
+    assert_eq!((s.maps, s.wraps, s.flushes, s.waits), (5000, wraps, wraps, 0));
+    assert_eq!(last_pkmap_nr(), 5000 % LAST_PKMAP, "= 904 (686) or 392 (686-pae)");
+    assert_eq!(TLB_FULL_FLUSHES.load(Ordering::SeqCst) - full0, wraps, "each a full flush (LAST_PKMAP pages > 33)");
+    assert_eq!(TLB_FLUSH_IPIS.load(Ordering::SeqCst) - ipis0, wraps * (num_online_cpus() as u64 - 1));
     free_all(pages);
 }
 
@@ -952,22 +976,34 @@ fn ch9_underflow_slot_minus_one() {
     migrate_enable();
 }
 
-fn kernel_pdes() -> [pteval_t; PTRS_PER_PGD - KERNEL_PGD_BOUNDARY] {
-    let pgd = phys_to_virt(swapper_pg_dir()) as *const pteval_t;
-    // SAFETY: swapper_pg_dir is a live lowmem page of 1024 entries.
-    core::array::from_fn(|i| unsafe { pgd.add(KERNEL_PGD_BOUNDARY + i).read_volatile() })
+/// The kernel's PMD entries in swapper_pg_dir: 686, PGD entries
+/// 768..1023 (the PMD is folded); 686-pae, the 512 entries of the kernel
+/// PMD page under PDPTE 3.
+fn kernel_pdes() -> [pteval_t; KERNEL_PTE_TABLES] {
+    let first = PAGE_OFFSET;
+    // SAFETY: swapper_pg_dir is live lowmem, and so is the kernel's PMD
+    // page; the KERNEL_PTE_TABLES entries from PAGE_OFFSET's are in it.
+    let pmd = unsafe { crate::mm::pgtable::pmd_offset(crate::mm::pgtable::pgd_offset_k(first), first) };
+    // SAFETY: as above.
+    core::array::from_fn(|i| unsafe { pmd.add(i).read_volatile().0 })
 }
 
 /// Exercise 9.3: how many kernel page tables exist, where, and does a
-/// vmalloc change any page-directory entry?
-fn ch9_all_256_kernel_page_tables_preallocated() {
+/// vmalloc change any page-directory entry? 686: 256 (PDEs 768..1023,
+/// 4 MiB each, a 1 MiB block of tables); 686-pae: 512 (2 MiB each, a
+/// 2 MiB block), one whole PMD page.
+fn ch9_every_kernel_page_table_is_preallocated() {
     let pdes = kernel_pdes();
-    assert_eq!(pdes.len(), 256, "PDEs 768..1023");
-    let first = pdes[0] & !0xfff;
+    assert_eq!(pdes.len(), if mm::pgtable_types::PAE { 512 } else { 256 }, "1 GiB / PMD_SIZE");
+    assert_eq!(pdes.len() * mm::layout::PMD_SIZE, 1 << 30);
+    if !mm::pgtable_types::PAE {
+        assert_eq!(KERNEL_PGD_BOUNDARY, 768, "PDEs 768..1023");
+    }
+    let first = pdes[0] & mm::pgtable_types::PTE_PFN_MASK;
     for (i, &pde) in pdes.iter().enumerate() {
-        assert!(pte_t(pde).present(), "PDE {} present", KERNEL_PGD_BOUNDARY + i);
-        assert_eq!(pde & PteFlags::PSE.bits(), 0, "PDE {}: a page table, not a 4 MiB page", KERNEL_PGD_BOUNDARY + i);
-        assert_eq!(pde & !0xfff, first + (i * PAGE_SIZE) as pteval_t, "one consecutive 1 MiB block of tables");
+        assert!(pte_t(pde).present(), "kernel PMD entry {i} present");
+        assert_eq!(pde & PteFlags::PSE.bits(), 0, "kernel PMD entry {i}: a page table, not a large page");
+        assert_eq!(pde & mm::pgtable_types::PTE_PFN_MASK, first + (i * PAGE_SIZE) as pteval_t, "one consecutive block of tables");
     }
     // Every kernel address has a PTE slot, even where nothing is mapped.
     assert!(virt_to_kpte(VMALLOC_END + PAGE_SIZE).is_some());

@@ -31,7 +31,8 @@ fail() { TOTAL_FAILED=$((TOTAL_FAILED + 1)); FAILED_NAMES+=("$1"); }
 # The configuration in words, for failure lists.
 config_name() {
     local how="-kernel"; [ "$ISO" = 1 ] && how="grub"
-    echo "$how -m $MEM -smp $SMP${BIOS:+ -bios $(basename "$BIOS")}${INITRD:+ -initrd $(basename "$INITRD")}${APPEND:+ [$APPEND]}"
+    local flavour=""; [ "${PAE:-0}" = 1 ] && flavour="686-pae "
+    echo "$flavour$how -m $MEM -smp $SMP${BIOS:+ -bios $(basename "$BIOS")}${INITRD:+ -initrd $(basename "$INITRD")}${APPEND:+ [$APPEND]}"
 }
 
 # Size with a unit (512M, 3G, 4096K) in MiB.
@@ -215,6 +216,7 @@ run_suite() {
     [ "$TEST_INITRAMFS_BUSYBOX" = 1 ] && base+=" test_expect_busybox"
     local p0=$TOTAL_PASSED f0=$TOTAL_FAILED s0=$TOTAL_SKIPPED t0=$SECONDS
     echo "== in-kernel suite: $(config_name)${filter:+, filter '$filter'} =="
+    echo "qemu: $(qemu_desc)"
     suite_boots "$filter" "$sel" "$base" "$logdir"
     # The time too: CI has 15 minutes for all of check, so each
     # configuration's share is worth seeing.
@@ -750,6 +752,7 @@ SUITES
 # Boots whose whole output is the test: the boot log and bad input.
 check_scenarios() {
     in_config expect_boot "boot log (-m 3G)" "exit_after_boot" 33 \
+        '\] highmem teaching kernel [0-9.]+ \(i686, non-PAE, HIGHMEM4G-style\), TSC [0-9]+ MHz$' \
         'booted via multiboot 1' \
         'virtual kernel memory layout:' \
         'fixmap  : 0xff[0-9a-f]{6} - 0xfffff000' \
@@ -932,6 +935,17 @@ check_script_options() {
     # (A plain boot adds the busybox initramfs after -append when setup fetched it.)
     [[ "$line" == *" -m 512M -smp 2 "*" -append 'a b'"* ]] \
         || { bad=1; echo "run-qemu.sh qemu-cmd --mem 512M --smp 2 --append 'a b' printed: $line"; }
+    # The machine per flavour and RAM size: 686-pae with RAM above 4 GiB
+    # needs a CPU with PSE36 (36 physical address bits on QEMU < 8.2).
+    line="$("$REPO/run-qemu.sh" qemu-cmd --pae --mem 8G 2>/dev/null)"
+    [[ "$line" == "qemu-system-x86_64 "*" -cpu kvm32 -m 8G "*" -kernel target/pae/i686-kernel/debug/kernel "* ]] \
+        || { bad=1; echo "run-qemu.sh qemu-cmd --pae --mem 8G printed: $line"; }
+    line="$("$REPO/run-qemu.sh" qemu-cmd --pae --mem 3G 2>/dev/null)"
+    [[ "$line" == "qemu-system-i386 "*" -cpu qemu32 -m 3G "*" -kernel target/pae/i686-kernel/debug/kernel "* ]] \
+        || { bad=1; echo "run-qemu.sh qemu-cmd --pae --mem 3G printed: $line"; }
+    line="$("$REPO/run-qemu.sh" qemu-cmd --mem 8G 2>/dev/null)"
+    [[ "$line" == "qemu-system-i386 "*" -cpu qemu32 -m 8G "*" -kernel target/i686-kernel/debug/kernel "* ]] \
+        || { bad=1; echo "run-qemu.sh qemu-cmd --mem 8G printed: $line"; }
     line="$("$REPO/run-qemu.sh" qemu-cmd --initrd Cargo.toml 2>/dev/null)"
     [[ "$line" == *" -kernel "*" -initrd Cargo.toml" ]] \
         || { bad=1; echo "run-qemu.sh qemu-cmd --initrd Cargo.toml printed: $line"; }

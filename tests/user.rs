@@ -27,6 +27,7 @@ pub const TESTS: &[Test] = &[
     test_case!(a_program_runs_in_ring_3_and_uses_the_i386_abi),
     test_case!(a_faulting_program_is_killed_with_sigsegv_and_frees_its_memory),
     test_case!(a_new_page_directory_shares_the_kernel_half_only),
+    test_case!(a_page_directory_and_its_preallocated_pmds_are_freed_with_the_address_space),
     test_case!(a_vmalloc_mapping_made_after_a_process_is_visible_through_its_page_directory),
     test_case!(returning_to_user_mode_with_a_kmap_local_held_is_named_and_cleared),
     test_case!(untouched_memory_is_paged_in_on_demand_and_given_back),
@@ -352,19 +353,43 @@ fn a_faulting_program_is_killed_with_sigsegv_and_frees_its_memory() {
 /// Catalogue U12/U13: a new page directory has an empty user half and the
 /// kernel half of swapper_pg_dir; its user page tables are highmem
 /// (HIGHPTE) when the machine has highmem; user PTEs carry the U/S bit.
+/// Written against the geometry, for both flavours: 686, PGD entries 0..767
+/// empty but for the text's and the stack's, 768..1023 swapper's; 686-pae,
+/// PDPTEs 0..2 point at the address space's own preallocated PMD pages
+/// (lowmem, only `_PAGE_PRESENT` set, as Linux's `pgd_prepopulate_pmd`),
+/// PDPTE 3 is swapper's shared kernel PMD, and of the user PMD entries
+/// only the text's and the stack's are present.
 fn a_new_page_directory_shares_the_kernel_half_only() {
+    use mm::layout::{KERNEL_PGD_BOUNDARY, PGDIR_SHIFT, PMD_SHIFT, PREALLOCATED_PMDS, PTRS_PER_PGD, USER_PMDS};
     let mm = address_space_with(&[0x90]);
     let pgd = mm.pgd();
-    for i in 0..1024 {
-        let ours = crate::mm::pgtable::pgd_offset(pgd, i << 22);
-        let swapper = crate::mm::pgtable::pgd_offset(crate::mm::pgtable::swapper_pg_dir(), i << 22);
+    assert!(pgd.is_multiple_of(32) && (pgd as u64) < 1 << 32, "CR3's PGD: 32-byte aligned, below 4 GiB");
+    let mut own_pmds = alloc::vec::Vec::new();
+    for i in 0..PTRS_PER_PGD {
+        let ours = crate::mm::pgtable::pgd_offset(pgd, i << PGDIR_SHIFT);
+        let swapper = crate::mm::pgtable::pgd_offset(crate::mm::pgtable::swapper_pg_dir(), i << PGDIR_SHIFT);
         // SAFETY: both point into lowmem page directories.
         let (a, b) = unsafe { (ours.read_volatile(), swapper.read_volatile()) };
-        if i >= 768 {
+        if i >= KERNEL_PGD_BOUNDARY {
             assert_eq!(a, b, "kernel entry {i} is swapper's");
-        } else if i != TEXT >> 22 && i != STACK >> 22 {
-            assert!(a.is_none(), "user entry {i} is empty");
+        } else if mm::pgtable_types::PAE {
+            assert!(a.present(), "PDPTE {i}: a preallocated PMD page");
+            assert_eq!(a.0 & mm::pgtable_types::PTE_FLAGS_MASK, mm::pgtable_types::PDPTE_FLAGS.bits(), "PDPTE {i} carries only P");
+            assert!(!PageHighMem(crate::mm::page_alloc::pfn_to_page(a.pfn())), "PDPTE {i}: its PMD page is lowmem");
+            assert!(b.is_none(), "swapper has no user PMD {i}");
+            own_pmds.push(a.pfn());
         }
+    }
+    own_pmds.sort_unstable();
+    own_pmds.dedup();
+    assert_eq!(own_pmds.len(), PREALLOCATED_PMDS, "one PMD page of its own per user PGD entry");
+    for i in 0..USER_PMDS {
+        if i == TEXT >> PMD_SHIFT || i == STACK >> PMD_SHIFT {
+            continue;
+        }
+        // SAFETY: the PMD entry of user address i << PMD_SHIFT, lowmem.
+        let pmd = unsafe { mm.pmd_offset(i << PMD_SHIFT).read_volatile() };
+        assert!(pmd.is_none(), "user PMD entry {i} is empty");
     }
     let text = mm.lookup(TEXT);
     assert!(text.present() && text.flags().contains(PteFlags::USER), "user PTE with U/S");
@@ -380,6 +405,46 @@ fn a_new_page_directory_shares_the_kernel_half_only() {
     }
 }
 
+/// `pgd_free` gives back everything `pgd_alloc` took (Linux's `pgd_free`
+/// -> `pgd_mop_up_pmds`): the page directory and, with PAE, the
+/// `PREALLOCATED_PMDS` user PMD pages its PDPTEs 0..2 point at, but not
+/// the shared kernel PMD under PDPTE 3, which is swapper's. 686: the
+/// directory only (PREALLOCATED_PMDS is 0).
+fn a_page_directory_and_its_preallocated_pmds_are_freed_with_the_address_space() {
+    use mm::layout::{KERNEL_PGD_BOUNDARY, PGDIR_SHIFT, PREALLOCATED_PMDS};
+    use crate::mm::page_alloc::pfn_to_page;
+    assert_eq!(PREALLOCATED_PMDS, if mm::pgtable_types::PAE { 3 } else { 0 }, "Linux: KERNEL_PGD_BOUNDARY with PAE");
+    let mm = MmStruct::new().expect("a page directory");
+    let pgd = mm.pgd();
+    let entry = |i: usize| {
+        // SAFETY: entry i of a live lowmem PGD.
+        unsafe { crate::mm::pgtable::pgd_offset(pgd, i << PGDIR_SHIFT).read_volatile() }
+    };
+    let pmds: alloc::vec::Vec<_> = (0..PREALLOCATED_PMDS).map(|i| pfn_to_page(entry(i).pfn())).collect();
+    let kernel: alloc::vec::Vec<_> = (KERNEL_PGD_BOUNDARY..mm::layout::PTRS_PER_PGD).map(entry).collect();
+    let dir = pfn_to_page(pgd >> 12);
+    assert_eq!(dir.page_count(), 1, "the directory is allocated");
+    for p in &pmds {
+        assert_eq!(p.page_count(), 1, "each preallocated PMD page is allocated");
+        assert!(!PageHighMem(p), "and lowmem");
+    }
+    assert!(mm.core().mm_cpumask() == 0, "never loaded: dropping the last reference frees it");
+    drop(mm);
+    assert_eq!(dir.page_count(), 0, "the directory was freed");
+    for (i, p) in pmds.iter().enumerate() {
+        assert_eq!(p.page_count(), 0, "PMD page {i} was freed with it");
+    }
+    // The kernel's entries of a new directory are still swapper's, so
+    // the shared kernel PMD was left alone.
+    let again = MmStruct::new().expect("a page directory");
+    for (k, i) in (KERNEL_PGD_BOUNDARY..mm::layout::PTRS_PER_PGD).enumerate() {
+        // SAFETY: entry i of a live lowmem PGD.
+        let now = unsafe { crate::mm::pgtable::pgd_offset(again.pgd(), i << PGDIR_SHIFT).read_volatile() };
+        assert_eq!(now, kernel[k], "kernel entry {i} unchanged");
+        assert!(now.present());
+    }
+}
+
 /// Catalogue U14 (kernel PDE propagation): a vmalloc mapping made after a
 /// process's page directory was copied is visible through that page
 /// directory. Linux either syncs new kernel PDEs into every pgd on
@@ -390,19 +455,22 @@ fn a_new_page_directory_shares_the_kernel_half_only() {
 /// by the vmalloc, and the mapping reads through it when it is loaded.
 fn a_vmalloc_mapping_made_after_a_process_is_visible_through_its_page_directory() {
     let mm = address_space_with(&[0x90]);
-    let pdes_before: alloc::vec::Vec<_> = (768..1024)
-        // SAFETY: entries of a lowmem page directory.
-        .map(|i| unsafe { crate::mm::pgtable::pgd_offset(mm.pgd(), i << 22).read_volatile() })
-        .collect();
+    // The kernel's PMD entries (686: PGD entries 768..1023; 686-pae: the
+    // 512 entries of the shared kernel PMD page under PDPTE 3).
+    let kernel_pmds = || -> alloc::vec::Vec<_> {
+        (0..mm::layout::KERNEL_PTE_TABLES)
+            // SAFETY: entries of a lowmem page directory or PMD page.
+            .map(|i| unsafe { mm.pmd_offset(mm::layout::PAGE_OFFSET + (i << mm::layout::PMD_SHIFT)).read_volatile() })
+            .collect()
+    };
+    let pdes_before = kernel_pmds();
     let v = crate::mm::vmalloc::vmalloc(3 * PAGE_SIZE).expect("vmalloc");
     for i in 0..3 {
         // SAFETY: v maps three writable pages.
         unsafe { ((v + i * PAGE_SIZE) as *mut u32).write_volatile(0x1400_0000 + i as u32) };
     }
-    for (k, i) in (768..1024).enumerate() {
-        // SAFETY: as above.
-        let now = unsafe { crate::mm::pgtable::pgd_offset(mm.pgd(), i << 22).read_volatile() };
-        assert_eq!(now, pdes_before[k], "kernel PDE {i} unchanged by the vmalloc: no sync was needed");
+    for (k, now) in kernel_pmds().into_iter().enumerate() {
+        assert_eq!(now, pdes_before[k], "kernel PMD entry {k} unchanged by the vmalloc: no sync was needed");
     }
     for i in 0..3 {
         let a = v + i * PAGE_SIZE;

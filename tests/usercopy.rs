@@ -35,7 +35,7 @@ pub const TESTS: &[Test] = &[
                   #PF: supervisor write access in kernel mode\n#PF: error_code(0x0002) - not-present page\n\
                   #PF: kernel access to a user address outside the exception table"),
     test_case!(two_tasks_faulting_one_address_install_one_page),
-    test_case!(two_tasks_faulting_an_empty_4mib_region_link_one_page_table),
+    test_case!(two_tasks_faulting_an_empty_pmd_region_link_one_page_table),
     test_case!(a_fault_maps_its_page_table_on_top_of_the_kmap_local_stack_and_unmaps_it),
     test_case!(page_address_of_a_highmem_page_is_none_unless_kmapped),
     test_case!(the_direct_map_address_of_a_highmem_frame_is_refused,
@@ -243,14 +243,15 @@ fn two_tasks_faulting_one_address_install_one_page() {
     assert_eq!(page.page_count(), 0, "freed with the address space");
 }
 
-/// U11: two tasks fault two pages of a 4 MiB region with no page table
+/// U11: two tasks fault two pages of a PMD_SIZE region (4 MiB, or 2 MiB
+/// with PAE) with no page table
 /// yet. Linux's `__pte_alloc` allocates a table in each task and
 /// `pmd_install` links one under the lock and frees the spare; ours
 /// allocates the table under the mm's exclusive lock (MmStruct::pte_alloc),
 /// so no spare ever exists. Checked: exactly one table allocated and
 /// linked, both pages in it, and that one table's reference: one while
 /// linked, none once the address space is gone.
-fn two_tasks_faulting_an_empty_4mib_region_link_one_page_table() {
+fn two_tasks_faulting_an_empty_pmd_region_link_one_page_table() {
     use crate::mm::mm_types::PTE_TABLES_ALLOCATED;
     const REGION: usize = 0x1000_0000;
     let mm = address_space_with(&[0x90]);
@@ -258,8 +259,8 @@ fn two_tasks_faulting_an_empty_4mib_region_link_one_page_table() {
         let area = VmArea::new(REGION, REGION + 2 * PAGE_SIZE, VmFlags::VM_DATA_DEFAULT_FLAGS, VmaKind::Anonymous, REGION >> 12);
         mm.mmap_lock().insert_vm_struct(area.unwrap()).unwrap();
     }
-    // SAFETY: entry REGION >> 22 of a live page directory (lowmem).
-    let pde = || unsafe { crate::mm::pgtable::pgd_offset(mm.pgd(), REGION).read_volatile() };
+    // SAFETY: REGION's PMD entry in a live page directory (or PMD page), lowmem.
+    let pde = || unsafe { mm.pmd_offset(REGION).read_volatile() };
     assert!(!pde().present(), "no page table for the region yet");
     let tables_before = mm.resident().1.len();
     let allocated = PTE_TABLES_ALLOCATED.load(SeqCst);
@@ -330,8 +331,8 @@ fn a_fault_maps_its_page_table_on_top_of_the_kmap_local_stack_and_unmaps_it() {
     assert_eq!(before.last(), Some(&page_to_pfn(ours)));
     let idx = crate::sched::current().kmap_local_idx();
     let preempt = crate::sched::preempt::preempt_count() as usize;
-    // SAFETY: entry DATA >> 22 of our page directory (lowmem).
-    let table = unsafe { crate::mm::pgtable::pgd_offset(mm.pgd(), DATA).read_volatile() }.pfn();
+    // SAFETY: DATA's PMD entry in our page directory (or PMD page), lowmem.
+    let table = unsafe { mm.pmd_offset(DATA).read_volatile() }.pfn();
     crate::mm::memory::set_anon_fault_hook(Some(record_hook));
     // A write fault (a fresh page), a read fault (the zero page), then a
     // write to that page (do_wp_page): D unchanged after each.

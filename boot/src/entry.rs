@@ -18,10 +18,19 @@
 //! section, which is linked at its load address. It does only what must
 //! happen before Rust can run:
 //!
-//! 1. turn on paging with [`EARLY_PGDIR`]: 4 MiB (PSE) pages that map
-//!    physical `0..896 MiB` both at `PAGE_OFFSET` (the direct map) and, for the
+//! 1. turn on paging with the early map: large pages that map physical
+//!    `0..896 MiB` both at `PAGE_OFFSET` (the direct map) and, for the
 //!    first 8 MiB, at the same address (identity), because the instruction
-//!    right after `mov cr0` is still fetched from a low address;
+//!    right after `mov cr0` is still fetched from a low address. Its shape
+//!    is the flavour's (Linux's `head_32.S` builds `initial_page_table` or,
+//!    with PAE, `initial_pg_pmd`):
+//!    * 686: [`EARLY_PGDIR`], one page directory of 4 MiB (PSE) pages,
+//!      with CR4.PSE;
+//!    * 686-pae: [`EARLY_PDPT`], a 4-entry PDPT whose entries 0 (identity)
+//!      and 3 (the kernel's GiB) point at PMD pages of 2 MiB pages
+//!      ([`EARLY_PMD_IDENT`], [`EARLY_PMD_KERNEL`]), with CR4.PAE, which
+//!      must be set before CR0.PG: with PG on, CR4.PAE cannot change
+//!      (Intel SDM 4.1.2), and it decides how CR3 is read;
 //! 2. jump to the higher half, switch to the boot stack, and call
 //!    `start_kernel(magic, info_phys)` in the kernel crate.
 //!
@@ -30,15 +39,6 @@
 
 use core::arch::global_asm;
 use mm::layout::{MAXMEM, PAGE_OFFSET, PAGE_SIZE};
-// The early map is 2-level in both flavours, so it names that geometry
-// explicitly (not `mm::pgtable_types`, which is the flavour's). For the
-// PAE flavour this is what must change first: `_start` must build a PDPT
-// and a PMD page of 2 MiB pages and set CR4.PAE before CR0.PG, because
-// `paging_init`'s PAE tables cannot be loaded into a non-PAE CR3.
-use mm::pgtable_2level_types::{PGDIR_SHIFT, PMD_SHIFT, PTRS_PER_PGD};
-
-/// 4 MiB: one 2-level PDE's page with PSE.
-const PMD_SIZE: usize = 1 << PMD_SHIFT;
 
 use crate::{multiboot1, multiboot2};
 
@@ -90,41 +90,159 @@ pub static MULTIBOOT2_HEADER: Multiboot2Header = Multiboot2Header {
     end_tag_size: 8,
 };
 
-/// A page directory: 1024 entries, page aligned (CR3 needs that).
-#[repr(C, align(4096))]
-pub struct EarlyPageDir([u32; PTRS_PER_PGD]);
-
-/// PDE bits for a present, writable, 4 MiB (PSE) kernel page.
-const PDE_PRESENT: u32 = 1 << 0;
-const PDE_WRITE: u32 = 1 << 1;
-const PDE_PSE: u32 = 1 << 7;
+/// Large-page entry bits (the same low bits in a 2-level PDE and a PAE
+/// PMD entry): present, writable, a large page (PS, bit 7).
+const LARGE_PAGE_FLAGS: u32 = (1 << 0) | (1 << 1) | (1 << 7);
 
 /// How much the identity mapping covers: enough for `.boot`, which sits at
 /// 1 MiB. It is only used for the few instructions before the far jump.
 const IDENTITY_BYTES: usize = 8 << 20;
 
-const fn early_pgdir() -> EarlyPageDir {
-    let mut pgd = [0u32; PTRS_PER_PGD];
-    let flags = PDE_PRESENT | PDE_WRITE | PDE_PSE;
-    let mut i = 0;
-    while i < MAXMEM / PMD_SIZE {
-        let phys = (i * PMD_SIZE) as u32;
-        pgd[(PAGE_OFFSET >> PGDIR_SHIFT) + i] = phys | flags;
-        if i * PMD_SIZE < IDENTITY_BYTES {
-            pgd[i] = phys | flags;
+#[cfg(not(feature = "pae"))]
+mod early {
+    //! The 686 early map: one page directory of 4 MiB pages. The geometry
+    //! is named from `pgtable_2level_types` (this module exists only in
+    //! that flavour).
+    use super::{IDENTITY_BYTES, LARGE_PAGE_FLAGS, MAXMEM, PAGE_OFFSET};
+    use mm::pgtable_2level_types::{PGDIR_SHIFT, PMD_SHIFT, PTRS_PER_PGD};
+
+    /// 4 MiB: one 2-level PDE's page with PSE.
+    const PMD_SIZE: usize = 1 << PMD_SHIFT;
+
+    /// A page directory: 1024 entries, page aligned (CR3 needs that).
+    #[repr(C, align(4096))]
+    pub struct EarlyPageDir([u32; PTRS_PER_PGD]);
+
+    const fn early_pgdir() -> EarlyPageDir {
+        let mut pgd = [0u32; PTRS_PER_PGD];
+        let mut i = 0;
+        while i < MAXMEM / PMD_SIZE {
+            let phys = (i * PMD_SIZE) as u32;
+            pgd[(PAGE_OFFSET >> PGDIR_SHIFT) + i] = phys | LARGE_PAGE_FLAGS;
+            if i * PMD_SIZE < IDENTITY_BYTES {
+                pgd[i] = phys | LARGE_PAGE_FLAGS;
+            }
+            i += 1;
         }
-        i += 1;
+        EarlyPageDir(pgd)
     }
-    EarlyPageDir(pgd)
+
+    /// The boot-time page directory, computed at compile time. It lives in
+    /// the low-linked `.boot.data` section so `_start` can load its
+    /// physical address into CR3 before paging is on.
+    #[used]
+    #[unsafe(no_mangle)]
+    #[unsafe(link_section = ".boot.data")]
+    pub static EARLY_PGDIR: EarlyPageDir = early_pgdir();
+
+    // Paging on, 686: CR4.PSE for the 4 MiB pages, CR3 = the directory.
+    core::arch::global_asm!(
+        r#"
+        .section .boot.text, "ax"
+        .code32
+        .global early_paging_on
+    early_paging_on:
+        mov eax, cr4
+        or eax, {cr4_pse}
+        mov cr4, eax
+        mov eax, offset {pgdir}         // .boot.data is linked low: a physical address
+        mov cr3, eax
+        jmp early_paging_cr3_loaded
+        "#,
+        cr4_pse = const 1u32 << 4,
+        pgdir = sym EARLY_PGDIR,
+    );
 }
 
-/// The boot-time page directory, computed at compile time. It lives in the
-/// low-linked `.boot.data` section so `_start` can load its physical address
-/// into CR3 before paging is on.
-#[used]
-#[unsafe(no_mangle)]
-#[unsafe(link_section = ".boot.data")]
-pub static EARLY_PGDIR: EarlyPageDir = early_pgdir();
+#[cfg(feature = "pae")]
+mod early {
+    //! The 686-pae early map: a PDPT and two PMD pages of 2 MiB pages.
+    //! The geometry is named from `pgtable_3level_types`.
+    use super::{IDENTITY_BYTES, LARGE_PAGE_FLAGS, MAXMEM, PAGE_OFFSET};
+    use mm::pgtable_3level_types::{PGDIR_SHIFT, PMD_SHIFT, PTRS_PER_PGD, PTRS_PER_PMD};
+
+    /// 2 MiB: one PAE PMD entry's page with PS.
+    const PMD_SIZE: usize = 1 << PMD_SHIFT;
+
+    /// A PMD page: 512 64-bit entries, page aligned.
+    #[repr(C, align(4096))]
+    pub struct EarlyPmd([u64; PTRS_PER_PMD]);
+
+    /// The PDPT: 4 entries, 32-byte aligned (CR3 bits 31..5 hold its
+    /// address under PAE), below 4 GiB (CR3 is 32 bits): both hold for
+    /// anything in the image.
+    #[repr(C, align(32))]
+    pub struct EarlyPdpt([u64; PTRS_PER_PGD]);
+
+    /// `count` 2 MiB pages from physical 0.
+    const fn early_pmd(count: usize) -> EarlyPmd {
+        let mut pmd = [0u64; PTRS_PER_PMD];
+        let mut i = 0;
+        while i < count {
+            pmd[i] = (i * PMD_SIZE) as u64 | LARGE_PAGE_FLAGS as u64;
+            i += 1;
+        }
+        EarlyPmd(pmd)
+    }
+
+    // The kernel's 896 MiB of direct map fit in its one PMD page (the
+    // kernel's GiB is one PDPTE).
+    const _: () = assert!(MAXMEM / PMD_SIZE <= PTRS_PER_PMD && PAGE_OFFSET >> PGDIR_SHIFT == 3);
+
+    /// PDPTE 0's PMD page: the first 8 MiB, identity.
+    #[used]
+    #[unsafe(no_mangle)]
+    #[unsafe(link_section = ".boot.data")]
+    pub static EARLY_PMD_IDENT: EarlyPmd = early_pmd(IDENTITY_BYTES / PMD_SIZE);
+
+    /// PDPTE 3's PMD page: physical `0..MAXMEM` at `PAGE_OFFSET`.
+    #[used]
+    #[unsafe(no_mangle)]
+    #[unsafe(link_section = ".boot.data")]
+    pub static EARLY_PMD_KERNEL: EarlyPmd = early_pmd(MAXMEM / PMD_SIZE);
+
+    /// The boot-time PDPT. Its entries hold the PMD pages' physical
+    /// addresses, which a constant cannot name (a `static`'s address is
+    /// not a compile-time integer), so `_start` fills them, with paging
+    /// still off. Only `_start` touches it.
+    #[used]
+    #[unsafe(no_mangle)]
+    #[unsafe(link_section = ".boot.data")]
+    pub static mut EARLY_PDPT: EarlyPdpt = EarlyPdpt([0; PTRS_PER_PGD]);
+
+    // Paging on, 686-pae. A PDPTE holds only P (Linux's `PGD_IDENT_ATTR`
+    // is 0x001): RW, US and PS are reserved there, and a set reserved bit
+    // makes the `mov cr3` itself fault (#GP), because the CPU loads all
+    // four PDPTEs at that moment. The 2 MiB pages need no CR4.PSE: PS is
+    // always honoured in a PAE PMD entry.
+    core::arch::global_asm!(
+        r#"
+        .section .boot.text, "ax"
+        .code32
+        .global early_paging_on
+    early_paging_on:
+        mov dword ptr [{pdpt}], offset {pmd_ident} + 1
+        mov dword ptr [{pdpt} + 4], 0
+        mov dword ptr [{pdpt} + 24], offset {pmd_kernel} + 1
+        mov dword ptr [{pdpt} + 28], 0
+        mov eax, cr4
+        or eax, {cr4_pae}
+        mov cr4, eax
+        mov eax, offset {pdpt}          // .boot.data is linked low: a physical address
+        mov cr3, eax
+        jmp early_paging_cr3_loaded
+        "#,
+        cr4_pae = const 1u32 << 5,
+        pdpt = sym EARLY_PDPT,
+        pmd_ident = sym EARLY_PMD_IDENT,
+        pmd_kernel = sym EARLY_PMD_KERNEL,
+    );
+}
+
+#[cfg(not(feature = "pae"))]
+pub use early::EARLY_PGDIR;
+#[cfg(feature = "pae")]
+pub use early::{EARLY_PDPT, EARLY_PMD_IDENT, EARLY_PMD_KERNEL};
 
 /// Size of the boot CPU's first stack: the one `start_kernel`, and the test
 /// suite of the foundation issue, run on.
@@ -175,11 +293,9 @@ _start:
     mov esi, eax                    // bootloader magic
     mov edi, ebx                    // physical address of its info structure
 
-    mov eax, cr4
-    or eax, {cr4_pse}               // allow 4 MiB pages in the early map
-    mov cr4, eax
-    mov eax, offset {pgdir}         // .boot.data is linked low: a physical address
-    mov cr3, eax
+    jmp early_paging_on             // the flavour's tables, CR4 and CR3 (module `early`)
+    .global early_paging_cr3_loaded
+early_paging_cr3_loaded:
     mov eax, cr0
     or eax, {cr0_pg_wp}             // paging on; ring 0 honours read-only pages
     mov cr0, eax
@@ -197,9 +313,7 @@ boot_higher_half:
 3:  hlt
     jmp 3b
     "#,
-    cr4_pse = const 1u32 << 4,
     cr0_pg_wp = const (1u32 << 31) | (1u32 << 16),
-    pgdir = sym EARLY_PGDIR,
     stack = sym BOOT_STACK,
     stack_bytes = const core::mem::size_of::<BootStack>(),
     start_kernel = sym start_kernel,

@@ -91,6 +91,13 @@ fn fatal(what: core::fmt::Arguments) -> ! {
     exit_qemu(QemuExitCode::Failed)
 }
 
+/// The flavour, named as Debian named Linux's two 32-bit x86 kernels
+/// (`686`, `686-pae`) and as their Kconfig choices: `CONFIG_HIGHMEM4G`
+/// (2-level, 32-bit entries, RAM up to 4 GiB) or `CONFIG_HIGHMEM64G`
+/// (which selects `X86_PAE`: 3-level, 64-bit entries, up to 64 GiB).
+pub const KERNEL_FLAVOUR: &str =
+    if mm::pgtable_types::PAE { "i686, PAE, HIGHMEM64G-style" } else { "i686, non-PAE, HIGHMEM4G-style" };
+
 /// The kernel's entry point, called by `_start` on the boot stack with
 /// paging on (early map) and interrupts off.
 #[unsafe(no_mangle)]
@@ -101,8 +108,9 @@ pub extern "C" fn start_kernel(magic: u32, info_phys: u32) -> ! {
     crate::percpu::setup_cpu(0);
     idt::init();
     log::info!(
-        "highmem teaching kernel {} (i686, non-PAE, HIGHMEM4G-style), TSC {} MHz",
+        "highmem teaching kernel {} ({}), TSC {} MHz",
         env!("CARGO_PKG_VERSION"),
+        KERNEL_FLAVOUR,
         tsc::tsc_khz() / 1000
     );
     // Before any program runs (and before the other CPUs, which follow

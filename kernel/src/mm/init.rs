@@ -18,7 +18,8 @@
 //!    `MIN_LOWMEM_AFTER_MEM_MAP` free, highmem is cut (reported).
 //! 4. **paging_init**: `swapper_pg_dir` with 4 KiB pages for the direct map
 //!    and preallocated page tables for the rest of the kernel's gigabyte;
-//!    the early 4 MiB-page map is dropped. The boot stack's guard page is
+//!    the early large-page map (4 MiB pages, or 2 MiB under PAE: see
+//!    `boot::entry`) is dropped. The boot stack's guard page is
 //!    left unmapped.
 //! 5. **zones**: every free frame goes to its zone's buddy allocator.
 

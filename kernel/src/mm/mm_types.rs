@@ -135,7 +135,7 @@ impl Drop for MmCore {
     /// the page directory loaded (Linux `__mmdrop` -> `pgd_free`). The
     /// user half is empty already (`exit_mmap`).
     fn drop(&mut self) {
-        __free_pages(pfn_to_page(self.pgd >> PAGE_SHIFT), 0);
+        crate::mm::pgtable::pgd_free(self.pgd);
     }
 }
 

@@ -190,18 +190,110 @@ const _: () = assert!(LAST_PKMAP == PTRS_PER_PTE);
 // With PAE the PGD has 4 entries, each pointing at a PMD page of 512; the
 // walk below goes pgd_offset -> pmd_offset -> pte_offset_map either way.)
 
-/// A new page directory (Linux `pgd_alloc`): user half empty, kernel half
-/// swapper_pg_dir's. Returns its physical address.
+/// A new page directory (Linux `pgd_alloc`, `arch/x86/mm/pgtable.c`):
+/// user half empty, kernel half swapper_pg_dir's. Returns its physical
+/// address (what CR3 will hold).
+///
+/// The PGD is one lowmem page in both flavours: the CPU reads it through
+/// CR3 (a 32-bit physical address, so below 4 GiB) and the kernel through
+/// the direct map. With PAE only its first 32 bytes are used, the PDPT;
+/// Linux 6.1 takes those 32 bytes from a slab (`pgd_cache`, `PGD_ALIGN`
+/// 32) when the kernel PMD is shared. We take a page, which is 32-byte
+/// aligned and below 4 GiB all the same (a difference in memory only:
+/// 4 KiB instead of 32 bytes per process).
+///
+/// With PAE, as Linux's `preallocate_pmds` + `pgd_prepopulate_pmd`:
+///
+/// ```text
+///   PDPT (32 bytes)      PMD pages (lowmem)                 PTE pages (HIGHPTE)
+///   [0] P -> pmd 0       user 0 GiB..1 GiB, 512 entries  -> pte_alloc, later
+///   [1] P -> pmd 1       user 1..2 GiB
+///   [2] P -> pmd 2       user 2..3 GiB
+///   [3] = swapper's [3]  the kernel's PMD page, shared by every address space
+/// ```
+///
+/// The `PREALLOCATED_PMDS` (= `KERNEL_PGD_BOUNDARY` = 3) user PMD pages
+/// are allocated here, all or none, from lowmem (`GFP_PGTABLE_USER`
+/// without `__GFP_HIGHMEM`: the kernel reaches a PMD page through the
+/// direct map, and `pmd_offset` does not kmap). They are never replaced
+/// while the PGD lives: a PAE CPU caches the four PDPTEs when CR3 is
+/// loaded (Intel application note 317080), so a PDPTE changed under a
+/// loaded CR3 would be ignored until the next reload. Populating them all
+/// before the PGD is ever loaded means no PDPTE of a live PGD changes, and
+/// no reload is needed; the kernel's PMD is shared, so a new kernel
+/// mapping never needs a PDPTE either (Linux: `SHARED_KERNEL_PMD`,
+/// `ARCH_PAGE_TABLE_SYNC_MASK` 0). A PDPTE holds only `_PAGE_PRESENT`
+/// (`PDPTE_FLAGS`): RW, US and the rest are reserved at that level.
+///
+/// Without PAE the PMD is folded: `PREALLOCATED_PMDS` is 0 and this is a
+/// page with the kernel's PDEs copied.
 pub fn pgd_alloc() -> Option<usize> {
-    let page = crate::mm::page_alloc::alloc_pages(mm::gfp::GFP_KERNEL | mm::gfp::__GFP_ZERO, 0)?;
-    let pgd = crate::mm::page_alloc::page_to_pfn(page) << PAGE_SHIFT;
+    use crate::mm::page_alloc::{__free_pages, alloc_pages, page_to_pfn, pfn_to_page};
+    use mm::gfp::{__GFP_ZERO, GFP_KERNEL};
+    use mm::layout::{PREALLOCATED_PMDS, PTRS_PER_PGD};
+
+    let page = alloc_pages(GFP_KERNEL | __GFP_ZERO, 0)?;
+    let pgd = page_to_pfn(page) << PAGE_SHIFT;
+    // preallocate_pmds: all of them, or give back what we got.
+    let mut pmds = [0usize; PREALLOCATED_PMDS];
+    for i in 0..pmds.len() {
+        match alloc_pages(GFP_PGTABLE_USER_LOWMEM, 0) {
+            Some(p) => pmds[i] = page_to_pfn(p),
+            None => {
+                for &pfn in &pmds[..i] {
+                    __free_pages(pfn_to_page(pfn), 0);
+                }
+                __free_pages(page, 0);
+                return None;
+            }
+        }
+    }
     let (src, dst) = (phys_to_virt(swapper_pg_dir()) as *const pgd_t, phys_to_virt(pgd) as *mut pgd_t);
-    for i in KERNEL_PGD_BOUNDARY..mm::layout::PTRS_PER_PGD {
+    // pgd_ctor: the kernel's entries (2-level: PDEs 768..1023; PAE:
+    // PDPTE 3, the shared kernel PMD page).
+    for i in KERNEL_PGD_BOUNDARY..PTRS_PER_PGD {
         // SAFETY: both are page directories in lowmem, reached through the
-        // direct map; i < PTRS_PER_PGD.
+        // direct map; i < PTRS_PER_PGD. The new one is not loaded anywhere.
         unsafe { dst.add(i).write(src.add(i).read_volatile()) };
     }
+    // pgd_prepopulate_pmd (PAE only; the loop is empty otherwise).
+    for (i, &pfn) in pmds.iter().enumerate() {
+        let entry = pgd_t(mm::pgtable_types::pfn_val(pfn, mm::pgtable_types::PDPTE_FLAGS));
+        // SAFETY: entry i < KERNEL_PGD_BOUNDARY of the new PGD, which no
+        // CPU has loaded yet: a plain store is enough (Linux's
+        // `pud_populate` goes through `set_pud`, cmpxchg8b, and then
+        // flushes, because it may run on a live PGD; ours never does).
+        unsafe { dst.add(i).write(entry) };
+    }
     Some(pgd)
+}
+
+/// Where the preallocated user PMD pages come from: Linux's
+/// `GFP_PGTABLE_USER` (`GFP_KERNEL | __GFP_ZERO`, plus accounting) without
+/// `__GFP_HIGHMEM`, so lowmem, zeroed.
+const GFP_PGTABLE_USER_LOWMEM: mm::gfp::GfpFlags = mm::gfp::GFP_KERNEL.union(mm::gfp::__GFP_ZERO);
+
+/// Free a page directory from [`pgd_alloc`] (Linux `pgd_free`:
+/// `pgd_mop_up_pmds` then the PGD itself): with PAE the preallocated
+/// user PMD pages go too (their entries are already empty: `exit_mmap`
+/// freed the page tables under them), never PDPTE 3's, which is
+/// swapper's. No CPU may have the PGD loaded, really or lazily (the
+/// caller, `MmCore::drop`, is the last reference).
+pub fn pgd_free(pgd: usize) {
+    use crate::mm::page_alloc::{__free_pages, pfn_to_page};
+    use mm::layout::PREALLOCATED_PMDS;
+    let dir = phys_to_virt(pgd) as *mut pgd_t;
+    // (0 of them without PAE: the PGD has no user PMD pages of its own.)
+    for i in (0..KERNEL_PGD_BOUNDARY).take(PREALLOCATED_PMDS) {
+        // SAFETY: entry i of a lowmem PGD nobody has loaded.
+        let entry = unsafe { dir.add(i).read_volatile() };
+        if entry.present() {
+            // SAFETY: as above; cleared before the page is freed.
+            unsafe { dir.add(i).write(pgd_t(0)) };
+            __free_pages(pfn_to_page(entry.pfn()), 0);
+        }
+    }
+    __free_pages(pfn_to_page(pgd >> PAGE_SHIFT), 0);
 }
 
 /// Map the page table a PMD entry points at, and return a pointer to

@@ -30,7 +30,7 @@ use x86::controlregs::Cr0;
 
 use super::gdt::{KERNEL_CODE_DESC, KERNEL_CS, KERNEL_DATA_DESC, KERNEL_DS};
 use super::{apic, cpu, idt, tsc};
-use crate::arch::paging::{self, CR4_PSE, PteFlags, pgd_t};
+use crate::arch::paging::{self, PteFlags, pgd_t};
 use crate::percpu::per_cpu;
 
 /// Where the trampoline runs; the STARTUP vector is this >> PAGE_SHIFT.
@@ -76,7 +76,7 @@ tr_pm:
     movw %ax, %es
     movw %ax, %ss
     movl %cr4, %eax
-    orl ${cr4_pse}, %eax                   // for the 4 MiB identity page
+    orl ${cr4_paging}, %eax                // PSE (686) or PAE (686-pae): TRAMPOLINE_CR4
     movl %eax, %cr4
     movl ({phys} + tr_cr3 - trampoline_start), %eax
     movl %eax, %cr3
@@ -111,7 +111,7 @@ trampoline_end:
     phys = const TRAMPOLINE_PHYS,
     cr0_pe = const Cr0::CR0_PROTECTED_MODE.bits(),
     cr0_pg_wp = const Cr0::CR0_ENABLE_PAGING.bits() | Cr0::CR0_WRITE_PROTECT.bits(),
-    cr4_pse = const CR4_PSE,
+    cr4_paging = const TRAMPOLINE_CR4,
     kernel_cs = const KERNEL_CS,
     kernel_ds = const KERNEL_DS,
     kernel_code = const KERNEL_CODE_DESC,
@@ -136,8 +136,55 @@ struct TrampolineData {
 
 static AP_STARTED: AtomicBool = AtomicBool::new(false);
 
-/// Copy the trampoline to low memory and build its page directory: the
-/// kernel half of `swapper_pg_dir` plus one 4 MiB identity page at 0.
+/// The CR4 bit the trampoline sets before paging: CR4.PSE for the 686
+/// flavour's 4 MiB identity page; CR4.PAE for 686-pae, whose CR3 is a
+/// PDPT (and must be read as one from the first `mov cr3` on: PAE is
+/// set before PG, as in `_start`). A 2 MiB PAE page needs no PSE.
+#[cfg(not(feature = "pae"))]
+const TRAMPOLINE_CR4: u32 = paging::CR4_PSE;
+/// See the 686 flavour's.
+#[cfg(feature = "pae")]
+const TRAMPOLINE_CR4: u32 = paging::CR4_PAE;
+
+/// The trampoline's page directory: the kernel's entries of
+/// `swapper_pg_dir` plus an identity mapping of the trampoline's page
+/// (the instruction after `mov cr0` is fetched from there). Linux's
+/// `trampoline_pgd` plays this part (`setup_real_mode`).
+///
+/// 686: a page directory whose entry 0 is one 4 MiB page at frame 0.
+#[cfg(not(feature = "pae"))]
+fn trampoline_pgd() -> usize {
+    let pgd = crate::mm::page_alloc::__get_free_pages(GFP_KERNEL | __GFP_ZERO, 0).expect("a page for the trampoline page directory");
+    let swapper = phys_to_virt(crate::mm::pgtable::swapper_pg_dir());
+    // SAFETY: both are whole page directories in lowmem; the new one is
+    // not loaded anywhere.
+    unsafe {
+        core::ptr::copy_nonoverlapping(swapper as *const pgd_t, pgd as *mut pgd_t, PTRS_PER_PGD);
+        (pgd as *mut pgd_t).write(pgd_t(mm::pgtable_types::pfn_val(0, PteFlags::PRESENT | PteFlags::RW | PteFlags::PSE)));
+    }
+    virt_to_phys(pgd)
+}
+
+/// The trampoline's page directory, 686-pae: a PDPT (a lowmem page: 32-byte
+/// aligned, below 4 GiB) whose entry 3 is swapper's (the shared kernel
+/// PMD) and whose entry 0 points at a PMD page holding one 2 MiB page at
+/// frame 0. PDPTE 0 carries only P, as every PDPTE.
+#[cfg(feature = "pae")]
+fn trampoline_pgd() -> usize {
+    let get = || crate::mm::page_alloc::__get_free_pages(GFP_KERNEL | __GFP_ZERO, 0).expect("a page for the trampoline page tables");
+    let (pgd, pmd) = (get(), get());
+    let swapper = phys_to_virt(crate::mm::pgtable::swapper_pg_dir());
+    // SAFETY: lowmem pages just allocated, not loaded anywhere; swapper's
+    // PDPT has PTRS_PER_PGD entries.
+    unsafe {
+        core::ptr::copy_nonoverlapping(swapper as *const pgd_t, pgd as *mut pgd_t, PTRS_PER_PGD);
+        (pmd as *mut mm::pgtable_types::pmd_t).write(mm::pgtable_types::pmd_t::new(0, PteFlags::PRESENT | PteFlags::RW | PteFlags::PSE));
+        (pgd as *mut pgd_t).write(pgd_t(mm::pgtable_types::pfn_val(virt_to_phys(pmd) >> PAGE_SHIFT, mm::pgtable_types::PDPTE_FLAGS)));
+    }
+    virt_to_phys(pgd)
+}
+
+/// Copy the trampoline to low memory and give it its page directory.
 fn setup_trampoline() -> *mut TrampolineData {
     let start = core::ptr::addr_of!(trampoline_start) as usize;
     let end = core::ptr::addr_of!(trampoline_end) as usize;
@@ -147,20 +194,10 @@ fn setup_trampoline() -> *mut TrampolineData {
     // SAFETY: the first MiB is reserved by memblock and never given to the
     // page allocator; the page at TRAMPOLINE_PHYS is ours.
     unsafe { core::ptr::copy_nonoverlapping(start as *const u8, dst as *mut u8, end - start) };
-
-    let pgd = crate::mm::page_alloc::__get_free_pages(GFP_KERNEL | __GFP_ZERO, 0).expect("a page for the trampoline page directory");
-    let swapper = phys_to_virt(crate::mm::pgtable::swapper_pg_dir());
-    // SAFETY: both are whole page directories in lowmem.
-    unsafe {
-        core::ptr::copy_nonoverlapping(swapper as *const pgd_t, pgd as *mut pgd_t, PTRS_PER_PGD);
-        // A 4 MiB identity page over the trampoline (CR4.PSE is set first):
-        // entry 0 maps frame 0 onwards. (2-level only: with PAE the
-        // trampoline needs a PMD page with a 2 MiB page, and CR4.PAE.)
-        (pgd as *mut pgd_t).write(pgd_t(mm::pgtable_types::pfn_val(0, PteFlags::PRESENT | PteFlags::RW | PteFlags::PSE)));
-    }
+    let cr3 = trampoline_pgd();
     let data = (dst + data_off) as *mut TrampolineData;
     // SAFETY: the data words are inside the copied trampoline.
-    unsafe { (*data).cr3 = virt_to_phys(pgd) as u32 };
+    unsafe { (*data).cr3 = cr3 as u32 };
     data
 }
 

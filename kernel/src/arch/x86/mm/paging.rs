@@ -240,6 +240,8 @@ pub fn flush_tlb_all_local() {
 
 /// CR4.PSE: 4 MiB pages allowed.
 pub const CR4_PSE: u32 = 1 << 4;
+/// CR4.PAE: 3-level paging with 64-bit entries; CR3 points at a PDPT.
+pub const CR4_PAE: u32 = 1 << 5;
 /// CR4.PGE: global pages enabled.
 pub const CR4_PGE: u32 = 1 << 7;
 
