@@ -612,7 +612,7 @@ host_test() {
     # The mm crate again in the PAE flavour (3-level geometry, 64-bit entries).
     echo "== host unit tests (mm --features pae) =="
     (cd / && cargo "+$(toolchain)" test --manifest-path "$REPO/Cargo.toml" \
-        -p mm --features pae --target-dir "$REPO/target/host" 2>&1) | tee -a "$REPO/target/host-test.log"
+        -p mm --features pae --target-dir "$REPO/target/host-pae" 2>&1) | tee -a "$REPO/target/host-test.log"
     [ "${PIPESTATUS[0]}" -eq 0 ] || rc=1
     local p f
     p=$(grep -o '[0-9]* passed' "$REPO/target/host-test.log" | awk '{s+=$1} END {print s+0}')

@@ -156,7 +156,7 @@ check_lints() {
     tc=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$REPO/rust-toolchain.toml")
     mkdir -p "$REPO/target"
     check_kernel_soft_float
-    echo "== lints: SAFETY rule, clippy -D warnings (kernel target: kernel, user; host crates mm, boot) =="
+    echo "== lints: SAFETY rule, clippy -D warnings (kernel target: kernel, user; host crates mm, boot; both flavours) =="
 
     mapfile -t problems < <(safety_rule_problems)
     if [ "${#problems[@]}" -gt 0 ]; then
@@ -177,6 +177,13 @@ check_lints() {
         echo "### host: cargo clippy -p mm -p boot --all-targets -- -D warnings (from /)"
         (cd / && cargo "+$tc" clippy --manifest-path "$REPO/Cargo.toml" -p mm -p boot \
             --target-dir "$REPO/target/host" --all-targets -- -D warnings 2>&1) || rc=1
+        # The 686-pae flavour: its own code paths (3-level tables, 64-bit
+        # entries) under the same rules, in its own target directory.
+        echo "### kernel target, 686-pae: cargo clippy -p kernel --features pae -- -D warnings"
+        (cd "$REPO" && cargo "+$tc" clippy -p kernel --features pae --target-dir "$REPO/target/pae" -- -D warnings 2>&1) || rc=1
+        echo "### host, pae: cargo clippy -p mm --features pae --all-targets -- -D warnings (from /)"
+        (cd / && cargo "+$tc" clippy --manifest-path "$REPO/Cargo.toml" -p mm --features pae \
+            --target-dir "$REPO/target/host-pae" --all-targets -- -D warnings 2>&1) || rc=1
     } > "$log"
 
     findings=$(clippy_findings "$log" | sort -u)

@@ -209,6 +209,11 @@ PY
 run_suite() {
     local filter="$1" logdir="$REPO/target/ktest${SUITE_LOG_TAG:+/$SUITE_LOG_TAG}"
     mkdir -p "$logdir"
+    # check builds both flavours and names each configuration's (PAE=1:
+    # the 686-pae kernel); a plain `./run-qemu.sh [--pae] test` has built
+    # the one it runs.
+    local KERNEL_ELF="$KERNEL_ELF"
+    if [ "${PAE:-0}" = 1 ] && [ -n "${KERNEL_ELF_PAE:-}" ]; then KERNEL_ELF="$KERNEL_ELF_PAE"; fi
     make_test_initramfs
     local INITRD="$TEST_INITRAMFS"
     local sel=""; [ -n "$filter" ] && sel="=$filter"
@@ -605,8 +610,8 @@ summary() {
 # assignments, then restore every configuration variable: they are locals
 # here, so nothing one configuration sets leaks into the next.
 in_config() {
-    local MEM=3G SMP=1 ISO=0 APPEND="" BIOS="" INITRD=""
-    while [[ "${1:-}" =~ ^(MEM|SMP|ISO|APPEND|BIOS|INITRD)= ]]; do
+    local MEM=3G SMP=1 ISO=0 APPEND="" BIOS="" INITRD="" PAE=0
+    while [[ "${1:-}" =~ ^(MEM|SMP|ISO|APPEND|BIOS|INITRD|PAE)= ]]; do
         printf -v "${1%%=*}" '%s' "${1#*=}"
         shift
     done
@@ -683,6 +688,10 @@ check_all() {
     host_test
     check_lints
     check_user_oracle
+    # Both flavours' kernels: the 686-pae one (target/pae) for the suite
+    # lines with PAE=1, the 686 one for everything else.
+    KERNEL_ELF_PAE="$( PAE=1; build; echo "$KERNEL_ELF" )" || die "could not build the 686-pae flavour"
+    PAE=0
     build
     # The user programs' output under this kernel against Linux's: one boot.
     in_config check_user_kernel
@@ -713,10 +722,15 @@ check_all() {
     #   lowmem) and 1 GiB (a little highmem), to RAM moved above 4 GiB;
     # - eight CPUs (NR_CPUS): the scheduler, SMP, interrupt and kmap_local
     #   tests (more vCPUs than host cores: slower, same behaviour);
-    # - a little highmem, through GRUB, on two CPUs: the kmap suites.
+    # - a little highmem, through GRUB, on two CPUs: the kmap suites;
+    # - the 686-pae flavour (issue 12): the whole suite at -m 3G, and at
+    #   -m 8G on two CPUs, where 5 GiB of the RAM sits above 4 GiB
+    #   (qemu-system-x86_64 -cpu kvm32) and highmem frames, user pages,
+    #   page tables and the page cache come from there; zones at -m 16G.
     # The longest first, so that the two lanes end together.
     run_suites <<'SUITES'
 ISO=1;APPEND=usercopy=atomic|
+PAE=1;MEM=8G;SMP=2|
 |
 SMP=2|
 SMP=2;APPEND=usercopy=atomic|
@@ -729,6 +743,8 @@ MEM=32M|
 APPEND=userpte=nohigh|user::,exec::,files::
 SMP=8|sched::,smp::,irq::,kmap_local::,acpi::
 MEM=1G;SMP=2;ISO=1|kmap
+PAE=1|
+PAE=1;MEM=16G|mm::zones
 MEM=64M|mm::zones
 MEM=128M|mm::zones
 MEM=896M|mm::zones

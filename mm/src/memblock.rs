@@ -499,7 +499,7 @@ impl fmt::Display for MemMapBudget {
         } else {
             write!(
                 f,
-                "mem_map: {} KiB of struct page for {} frames ({} MiB of RAM), {} MiB of lowmem left",
+                "mem_map: {} KiB of struct page for {} frames (pfn 0 to max_pfn, {} MiB, holes included), {} MiB of lowmem left",
                 self.bytes >> 10,
                 self.max_pfn,
                 mib(self.max_pfn),
@@ -1317,7 +1317,7 @@ mod tests {
             assert_eq!(
                 b.to_string(),
                 format!(
-                    "mem_map: {} KiB of struct page for {} frames ({} MiB of RAM), {} MiB of lowmem left",
+                    "mem_map: {} KiB of struct page for {} frames (pfn 0 to max_pfn, {} MiB, holes included), {} MiB of lowmem left",
                     map_mib << 10,
                     l.max_pfn,
                     ((l.max_pfn as u64) << PAGE_SHIFT) >> 20,
