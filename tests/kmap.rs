@@ -20,6 +20,7 @@ use crate::test_case;
 
 pub const TESTS: &[Test] = &[
     test_case!(lowmem_kmap_is_the_direct_map),
+    test_case!(kmap_kmap_atomic_and_kmap_local_reach_a_frame_above_4_gib),
     test_case!(fresh_pool_slot_order_lazy_unmap_and_first_wrap, fresh_boot),
     test_case!(explicit_flush_spares_live_mappings_and_a_second_flush_is_free),
     test_case!(unflushed_slots_are_skipped),
@@ -325,4 +326,72 @@ fn kmap_local_is_invisible_to_page_address() {
     kunmap(h);
     crate::mm::kmap_local::kunmap_local(v);
     page_alloc::__free_pages(h, 0);
+}
+
+/// P11/P12 (issue 12): with the 686-pae flavour on a machine with RAM above
+/// 4 GiB, a highmem frame there (pfn 0x100000 and up: bits 32-35 of its
+/// physical address in the PTE's high word) is reached by all three
+/// interfaces: data written through kmap() reads back through
+/// kmap_atomic() and kmap_local_page(), each mapping's PTE holds the whole
+/// frame number, and the frame's bytes agree wherever they are read from.
+/// The 686 flavour cannot use that RAM, and a smaller machine has none.
+fn kmap_kmap_atomic_and_kmap_local_reach_a_frame_above_4_gib() {
+    use crate::mm::kmap_atomic::{kmap_atomic, kunmap_atomic};
+    use crate::mm::kmap_local::{kmap_local_page, kunmap_local};
+    const FOUR_GIB_PFN: usize = 1 << 20;
+    let layout = page_alloc::memory_layout();
+    if layout.max_pfn <= FOUR_GIB_PFN {
+        crate::tools::ktest::skip(format_args!(
+            "needs RAM above 4 GiB: max_pfn {:#x} ({}; boot --pae with --mem 8G)",
+            layout.max_pfn,
+            if cfg!(feature = "pae") { "this machine has none" } else { "the 686 flavour cannot address it" }
+        ));
+    }
+    // Take 4 MiB blocks of highmem until one lies above 4 GiB (the buddy
+    // allocator hands out the lower ones first), then give the rest back.
+    let mut held = Vec::new();
+    let mut above = None;
+    while let Some(block) = page_alloc::alloc_pages(mm::gfp::GFP_HIGHUSER, 10) {
+        if page_to_pfn(block) >= FOUR_GIB_PFN {
+            above = Some(block);
+            break;
+        }
+        held.push(block);
+    }
+    for b in held {
+        page_alloc::__free_pages(b, 10);
+    }
+    let block = above.expect("a highmem block above 4 GiB (max_pfn says there is RAM there)");
+    let pfn = page_to_pfn(block) + 7;
+    let page = crate::mm::page_alloc::pfn_to_page(pfn);
+    let frame_of = |vaddr: usize| lookup_kernel_pte(vaddr).pfn();
+    let pattern = |i: usize| (i as u32).wrapping_mul(0x9e37_79b9) ^ pfn as u32;
+
+    let v = kmap(page);
+    assert_eq!(frame_of(v), pfn, "kmap's PKMAP PTE holds the frame above 4 GiB ({pfn:#x})");
+    for i in 0..PAGE_SIZE / 4 {
+        // SAFETY: v maps the whole page.
+        unsafe { (v as *mut u32).add(i).write_volatile(pattern(i)) };
+    }
+    kunmap(page);
+
+    let a = kmap_atomic(page);
+    assert_eq!(frame_of(a), pfn, "kmap_atomic's fixmap PTE holds it");
+    // SAFETY: a maps the page.
+    let ok = (0..PAGE_SIZE / 4).all(|i| unsafe { (a as *const u32).add(i).read_volatile() } == pattern(i));
+    assert!(ok, "kmap_atomic reads what kmap wrote");
+    // SAFETY: as above; the first word, flipped.
+    unsafe { (a as *mut u32).write_volatile(!pattern(0)) };
+    kunmap_atomic(a);
+
+    let l = kmap_local_page(page);
+    assert_eq!(frame_of(l), pfn, "kmap_local's fixmap PTE holds it");
+    // SAFETY: l maps the page.
+    let first = unsafe { (l as *const u32).read_volatile() };
+    // SAFETY: as above.
+    let ok = (1..PAGE_SIZE / 4).all(|i| unsafe { (l as *const u32).add(i).read_volatile() } == pattern(i));
+    kunmap_local(l);
+    assert_eq!(first, !pattern(0), "kmap_local reads kmap_atomic's write");
+    assert!(ok, "and the rest of kmap's");
+    page_alloc::__free_pages(block, 10);
 }

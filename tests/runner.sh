@@ -57,6 +57,12 @@ skip_expected() {
     if [[ "$reason" =~ $re ]]; then
         [ "$(size_mib "$mem")" -le 896 ]; return
     fi
+    # RAM above 4 GiB: only the 686-pae flavour uses it, and QEMU's pc
+    # machine puts RAM there from -m 3584M on.
+    re='^needs RAM above 4 GiB([ :]|$)'
+    if [[ "$reason" =~ $re ]]; then
+        ! { [ "${PAE:-0}" = 1 ] && [ "$(size_mib "$mem")" -ge 3584 ]; }; return
+    fi
     re='^needs ([0-9]+) CPUs?([ :]|$)'
     if [[ "$reason" =~ $re ]]; then
         [ "$smp" -lt "${BASH_REMATCH[1]}" ]; return
@@ -877,6 +883,8 @@ check_skip_judge() {
     local bad=0 want mem smp cmdline line reason got
     while IFS='|' read -r want mem smp cmdline line; do
         [ -n "$want" ] || continue
+        # "pae:8G": the 686-pae flavour with 8G.
+        local PAE=0; if [[ "$mem" == pae:* ]]; then PAE=1; mem="${mem#pae:}"; fi
         reason="$(skip_reason "$line")"
         local v=0; skip_expected "$reason" "$mem" "$smp" "$cmdline" || v=$?
         case "$v" in 0) got=yes ;; 1) got=has ;; *) got=other ;; esac
@@ -910,6 +918,10 @@ yes|512M|1|debug_kmap_local_force_map test|test m::d ... skipped (needs the kern
 has|3G|1|test|test m::d ... skipped (needs the kernel option debug_kmap_local_force_map off)
 yes|3G|1|test test_expect_mem=3G|test busybox::b ... skipped (needs the kernel option test_expect_busybox (./run-qemu.sh test --append test_expect_busybox))
 has|3G|1|test test_expect_busybox|test busybox::b ... skipped (needs the kernel option test_expect_busybox (./run-qemu.sh test --append test_expect_busybox))
+yes|8G|1||test kmap::f ... skipped (needs RAM above 4 GiB: max_pfn 0xc0000 (the 686 flavour cannot address it; boot --pae with --mem 8G))
+yes|pae:3G|1||test kmap::f ... skipped (needs RAM above 4 GiB: max_pfn 0xbffe0 (this machine has none; boot --pae with --mem 8G))
+has|pae:8G|2||test kmap::f ... skipped (needs RAM above 4 GiB)
+has|pae:3584M|1||test kmap::f ... skipped (needs RAM above 4 GiB)
 CASES
     if [ "$bad" = 0 ]; then echo "scenario skip judge ... ok"; pass
     else echo "scenario skip judge ... FAILED"; fail "the skip judge (skip_expected in tests/runner.sh) gave wrong verdicts"; fi
