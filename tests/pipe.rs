@@ -285,7 +285,7 @@ fn pipe_read_faults_inside_the_kmap_local_mapping_of_the_pipe_page() {
             // While the reader sleeps in the forced fault sleep...
             let asleep = wait_until(|| reader.state() == TASK_UNINTERRUPTIBLE && reader.kmap_ctrl_snapshot().idx > 0);
             let ctrl = reader.kmap_ctrl_snapshot();
-            let held = ctrl.pteval[..ctrl.idx].iter().any(|&pte| pte as usize >> 12 == pfn && pte & 1 != 0);
+            let held = ctrl.pteval[..ctrl.idx].iter().any(|&pte| mm::pgtable_types::pte_t(pte).pfn() == pfn && mm::pgtable_types::pte_t(pte).present());
             seen.store(usize::from(asleep) + 2 * usize::from(held), SeqCst);
         })
     };
