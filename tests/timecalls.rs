@@ -10,8 +10,7 @@
 
 use alloc::vec::Vec;
 
-use crate::arch::entry::PtRegs;
-use crate::arch::entry::syscall_32::{ia32_sys_call_table, nr};
+use crate::arch::entry::syscall_32::nr;
 use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user};
 use crate::errno::*;
 use crate::test_case;
@@ -44,20 +43,11 @@ const TSBUF: usize = DATA + 1024;
 const KERNEL_ADDR: usize = 0xc000_0000;
 const NSEC_PER_SEC: u64 = 1_000_000_000;
 
+/// A system call with up to six arguments (tests/common.rs's `sys`).
 fn sc(n: i32, a: &[usize]) -> i32 {
     let mut x = [0usize; 6];
     x[..a.len()].copy_from_slice(a);
-    let mut regs = PtRegs {
-        bx: x[0] as u32,
-        cx: x[1] as u32,
-        dx: x[2] as u32,
-        si: x[3] as u32,
-        di: x[4] as u32,
-        bp: x[5] as u32,
-        orig_ax: n as u32,
-        ..PtRegs::default()
-    };
-    ia32_sys_call_table(n).expect("a system call we have")(&mut regs)
+    super::common::sys(n, x)
 }
 
 fn user_bytes(addr: usize, n: usize) -> Vec<u8> {

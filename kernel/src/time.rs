@@ -205,21 +205,27 @@ pub fn sys_clock_settime64(regs: &mut PtRegs) -> i32 {
     clock_settime_common(regs, true)
 }
 
+/// Read a user `struct timespec` (i386: two 32-bit longs) or `struct
+/// __kernel_timespec` (`wide`: 64-bit seconds and nanoseconds) as
+/// (seconds, nanoseconds), or `None` if it cannot be read (`-EFAULT`).
+/// Linux `get_timespec64` / `get_old_timespec32`: in the wide form
+/// tv_nsec lands in a `long`, 32 bits on i386, so only its lower half
+/// counts. The callers check the values.
+fn get_timespec(ptr: usize, wide: bool) -> Option<(i64, i64)> {
+    let mut ts = [0u8; 16];
+    let n = if wide { 16 } else { 8 };
+    if copy_from_user(&mut ts[..n], ptr) != 0 {
+        return None;
+    }
+    let word = |i: usize| i32::from_le_bytes(ts[4 * i..4 * i + 4].try_into().unwrap()) as i64;
+    Some(if wide { (i64::from_le_bytes(ts[..8].try_into().unwrap()), word(2)) } else { (word(0), word(1)) })
+}
+
 fn clock_settime_common(regs: &PtRegs, wide: bool) -> i32 {
     if regs.bx != CLOCK_REALTIME {
         return -EINVAL;
     }
-    let mut ts = [0u8; 16];
-    let n = if wide { 16 } else { 8 };
-    if copy_from_user(&mut ts[..n], regs.cx as usize) != 0 {
-        return -EFAULT;
-    }
-    let (sec, nsec) = if wide {
-        // As in clock_nanosleep_time64: tv_nsec is a 32-bit long on i386.
-        (i64::from_le_bytes(ts[..8].try_into().unwrap()), i32::from_le_bytes(ts[8..12].try_into().unwrap()) as i64)
-    } else {
-        (i32::from_le_bytes(ts[..4].try_into().unwrap()) as i64, i32::from_le_bytes(ts[4..8].try_into().unwrap()) as i64)
-    };
+    let Some((sec, nsec)) = get_timespec(regs.cx as usize, wide) else { return -EFAULT };
     // Linux `timespec64_valid_settod`: also no later than 30 years before
     // the year 2262, where i64 nanoseconds end (TIME_SETTOD_SEC_MAX).
     if sec < 0 || !(0..NSEC_PER_SEC as i64).contains(&nsec) || sec > (i64::MAX as u64 / NSEC_PER_SEC) as i64 - 30 * 365 * 86400 {
@@ -261,18 +267,7 @@ fn clock_nanosleep_common(regs: &mut PtRegs, wide: bool) -> i32 {
         }
         _ => return -EINVAL,
     }
-    let mut ts = [0u8; 16];
-    let n = if wide { 16 } else { 8 };
-    if copy_from_user(&mut ts[..n], regs.dx as usize) != 0 {
-        return -EFAULT;
-    }
-    let (sec, nsec) = if wide {
-        // Linux `get_timespec64`: tv_nsec lands in a `long`, 32 bits on
-        // i386, so only its lower half counts; then both are checked.
-        (i64::from_le_bytes(ts[..8].try_into().unwrap()), i32::from_le_bytes(ts[8..12].try_into().unwrap()) as i64)
-    } else {
-        (i32::from_le_bytes(ts[..4].try_into().unwrap()) as i64, i32::from_le_bytes(ts[4..8].try_into().unwrap()) as i64)
-    };
+    let Some((sec, nsec)) = get_timespec(regs.dx as usize, wide) else { return -EFAULT };
     if sec < 0 || !(0..NSEC_PER_SEC as i64).contains(&nsec) {
         return -EINVAL;
     }
