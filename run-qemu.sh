@@ -740,7 +740,7 @@ case "$CMD" in
     test) build; TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=()
           run_suite "$FILTER"; summary ;;
     check) check_all ;;
-    console-test) build; check_console; check_gdb; summary ;;
+    console-test) build; check_console; check_busybox_shell; check_gdb; summary ;;
     busybox-test) build; BUSYBOX_SMP="$SMP" check_busybox_shell; summary ;;
     lint) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); check_lints; summary ;;
     user-test) TOTAL_PASSED=0; TOTAL_FAILED=0; FAILED_NAMES=(); check_user_oracle; check_user_kernel; summary ;;

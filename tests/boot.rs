@@ -128,6 +128,7 @@ fn kernel_options_come_from_every_subsystem() {
         "test_expect_busybox",
         "test_expect_cpus",
         "test_expect_mem",
+        "test_fill_highmem",
         "test_large_files",
         "test_list",
         "test_one",

@@ -561,8 +561,6 @@ check_console() {
     local ones
     ones=$(grep -c '^1 passed, 0 failed$' "$REPO/target/ktest/scenario-console__test_at_the_console__its_own_totals__skips_and_left_out_tests_named.log" || true)
     [ "$ones" -ge 3 ] || fail "console test: each test command should count only its own tests ('1 passed, 0 failed' $ones times, want 3)"
-    # busybox's shell on the same console (one boot).
-    check_busybox_shell
 }
 
 # gdb attached to QEMU's stub: stop inside kmap_local during 'demo misuse'
@@ -627,7 +625,9 @@ in_config() {
 # run_suites: the suite runs listed on stdin, one a line, as
 # "ASSIGNMENT;ASSIGNMENT...|FILTER" (in_config's assignments, separated by
 # ';' since APPEND may hold spaces; an empty FILTER is the whole suite),
-# CHECK_JOBS (default 2, the machine's cores) at a time. Most boots are
+# CHECK_JOBS (default 2, the machine's cores) at a time. A line
+# "@FUNCTION" runs that check function (boot scenarios, the console...)
+# as one job among the suites. Most boots are
 # -smp 1, one busy host thread each under TCG, so two at once take little
 # longer than one. Each job has its own log directory (target/ktest/jobN)
 # and ISO image, and its totals come back through files; its output is
@@ -671,7 +671,15 @@ run_suite_job() {
     IFS=';' read -ra assigns <<<"${spec%%|*}"
     TOTAL_PASSED=0 TOTAL_FAILED=0 TOTAL_SKIPPED=0 FAILED_NAMES=()
     SUITE_LOG_TAG="job$i" ISO_IMAGE="$REPO/target/kernel-job$i.iso"
-    in_config "${assigns[@]}" run_suite "${spec#*|}" || fail "suite job '$spec': run_suite failed"
+    if [[ "$spec" == @* ]]; then
+        # A check function (boot scenarios, console, gdb...): its own
+        # boots, counted by its pass and fail calls, timed like a suite.
+        local start=$SECONDS
+        "${spec#@}" || fail "job '$spec' failed"
+        echo "${spec#@}: took $((SECONDS - start)) s"
+    else
+        in_config "${assigns[@]}" run_suite "${spec#*|}" || fail "suite job '$spec': run_suite failed"
+    fi
     printf '%s\n' "${FAILED_NAMES[@]}" >"$dir/$i.names"
     echo "$TOTAL_PASSED $TOTAL_FAILED $TOTAL_SKIPPED" >"$dir/$i.res"
 }
@@ -729,27 +737,42 @@ check_all() {
     # - eight CPUs (NR_CPUS): the scheduler, SMP, interrupt and kmap_local
     #   tests (more vCPUs than host cores: slower, same behaviour);
     # - a little highmem, through GRUB, on two CPUs: the kmap suites;
-    # - the 686-pae flavour (issue 12): the whole suite at -m 3G, and at
-    #   -m 8G on two CPUs, where 5 GiB of the RAM sits above 4 GiB
+    # - filling every highmem page (kmap_local::fill_every_highmem_page_...,
+    #   30 s at -m 3G) only where the kernel option test_fill_highmem is
+    #   given: -m 3G beside the large files, -m 1G, and 686-pae at -m 8G;
+    # - the 686-pae flavour (issue 12): the whole suite at -m 3G on one,
+    #   two and four CPUs and on both boot paths (-smp 2 through GRUB in
+    #   the old copy mode, -smp 4 with the guard slots), and at -m 8G on
+    #   two CPUs, where 5 GiB of the RAM sits above 4 GiB
     #   (qemu-system-x86_64 -cpu kvm32), the suites whose pages come from
     #   there (the kmap family, user pages and page tables, the page cache,
-    #   pipes, GUP); zones at -m 16G.
+    #   pipes, GUP); zones at -m 16G;
+    # - the boot scenarios, the console, busybox's shell, gdb and a short
+    #   stress run ("@FUNCTION" lines): each its own boots, in a lane of
+    #   its own beside the suites.
     # The longest first, so that the two lanes end together.
     run_suites <<'SUITES'
 ISO=1;APPEND=usercopy=atomic|
-PAE=1;MEM=8G;SMP=2|mm::,kmap::,kmap_local::,user::,exec::,files::,pagecache::,filemmap::,pipe::,gup::
+PAE=1;MEM=8G;SMP=2;APPEND=test_fill_highmem|mm::,kmap::,kmap_local::,user::,exec::,files::,pagecache::,filemmap::,pipe::,gup::
+@check_busybox_shell
+SMP=2;APPEND=test_large_files test_fill_highmem|pagecache::a_file_larger_than_lowmem,pagecache::a_256_mib_file,kmap_local::fill_every_highmem_page
+@check_console
 |
 SMP=2|
 SMP=2;APPEND=usercopy=atomic|
 SMP=4|
 SMP=4;APPEND=debug_kmap_local usercopy=atomic|
+PAE=1;ISO=1;SMP=2;APPEND=usercopy=atomic|
+PAE=1;SMP=4;APPEND=debug_kmap_local|
+@check_scenarios
+@check_gdb
+@check_stress
 MEM=512M;APPEND=debug_kmap_local_force_map|
 MEM=512M|
-SMP=2;APPEND=test_large_files|pagecache::a_file_larger_than_lowmem,pagecache::a_256_mib_file
 MEM=32M|
 APPEND=userpte=nohigh|user::,exec::,files::
 SMP=8|sched::,smp::,irq::,kmap_local::,acpi::
-MEM=1G;SMP=2;ISO=1|kmap
+MEM=1G;SMP=2;ISO=1;APPEND=test_fill_highmem|kmap
 PAE=1|
 PAE=1;MEM=16G|mm::zones
 MEM=64M|mm::zones
@@ -760,16 +783,17 @@ MEM=3584M|mm::zones
 MEM=4G|mm::zones
 SUITES
 
+    # Last: it runs the whole script (a build, the initramfs) while no
+    # suite boots from them.
     check_empty_selection
-    check_scenarios
-    check_console
-    check_gdb
-
-    # A short stress run on 4 CPUs: zero corruptions, zero leaks.
-    in_config SMP=4 expect_boot "stress: 20 s of every kmap flavour on 4 CPUs" "stress=20" 33 \
-        '^stress: ops=[1-9][0-9]* verified_bytes=[1-9][0-9]* corruptions=0 leaked_pages=0 max_kmap_wait_us=[0-9]+$'
     echo "check: took $((SECONDS - start))s"
     summary
+}
+
+# A short stress run on 4 CPUs: zero corruptions, zero leaks.
+check_stress() {
+    in_config SMP=4 expect_boot "stress: 20 s of every kmap flavour on 4 CPUs" "stress=20" 33 \
+        '^stress: ops=[1-9][0-9]* verified_bytes=[1-9][0-9]* corruptions=0 leaked_pages=0 max_kmap_wait_us=[0-9]+$'
 }
 
 # Boots whose whole output is the test: the boot log and bad input.
