@@ -63,6 +63,11 @@ skip_expected() {
     if [[ "$reason" =~ $re ]]; then
         ! { [ "${PAE:-0}" = 1 ] && [ "$(size_mib "$mem")" -ge 3584 ]; }; return
     fi
+    # The 686-pae flavour (64-bit entries): expected on the 686 kernel only.
+    re='^needs the 686-pae flavour([ :]|$)'
+    if [[ "$reason" =~ $re ]]; then
+        [ "${PAE:-0}" != 1 ]; return
+    fi
     re='^needs ([0-9]+) CPUs?([ :]|$)'
     if [[ "$reason" =~ $re ]]; then
         [ "$smp" -lt "${BASH_REMATCH[1]}" ]; return
@@ -733,11 +738,12 @@ check_all() {
     #   -m 8G on two CPUs, where 5 GiB of the RAM sits above 4 GiB
     #   (qemu-system-x86_64 -cpu kvm32), the suites whose pages come from
     #   there (the kmap family, user pages and page tables, the page cache,
-    #   pipes, GUP); zones at -m 16G.
+    #   pipes, GUP), and the 64-bit entries raced by a second CPU (pgtable::);
+    #   zones at -m 16G.
     # The longest first, so that the two lanes end together.
     run_suites <<'SUITES'
 ISO=1;APPEND=usercopy=atomic|
-PAE=1;MEM=8G;SMP=2|mm::,kmap::,kmap_local::,user::,exec::,files::,pagecache::,filemmap::,pipe::,gup::
+PAE=1;MEM=8G;SMP=2|mm::,pgtable::,kmap::,kmap_local::,user::,exec::,files::,pagecache::,filemmap::,pipe::,gup::
 |
 SMP=2|
 SMP=2;APPEND=usercopy=atomic|
@@ -923,6 +929,11 @@ yes|8G|1||test kmap::f ... skipped (needs RAM above 4 GiB: max_pfn 0xc0000 (the 
 yes|pae:3G|1||test kmap::f ... skipped (needs RAM above 4 GiB: max_pfn 0xbffe0 (this machine has none; boot --pae with --mem 8G))
 has|pae:8G|2||test kmap::f ... skipped (needs RAM above 4 GiB)
 has|pae:3584M|1||test kmap::f ... skipped (needs RAM above 4 GiB)
+yes|3G|2||test pgtable::a ... skipped (needs the 686-pae flavour: a 686 entry is 32 bits, written in one store (./run-qemu.sh --pae test))
+yes|8G|1||test pgtable::a ... skipped (needs the 686-pae flavour)
+has|pae:3G|2||test pgtable::a ... skipped (needs the 686-pae flavour: a 686 entry is 32 bits, written in one store (./run-qemu.sh --pae test))
+has|pae:8G|2||test pgtable::a ... skipped (needs the 686-pae flavour)
+other|3G|1||test pgtable::a ... skipped (needs the 686-pae flavor)
 CASES
     if [ "$bad" = 0 ]; then echo "scenario skip judge ... ok"; pass
     else echo "scenario skip judge ... FAILED"; fail "the skip judge (skip_expected in tests/runner.sh) gave wrong verdicts"; fi
