@@ -627,7 +627,7 @@ check_gdb() {
     wait "$qemu" 2>/dev/null || true
     local ok=1 pat
     for pat in 'highmem gdb commands: pkmap, kmap-local' 'CPU 0: task kinit/[0-9]+, kmap_ctrl.idx = 1 \(1 mapping\(s\)\), migrate_disable = 1' \
-               'slot  0 at 0xffffb000: pfn 0x[0-9a-f]+ flags 0x163' 'CPU 0: 16 slots \('"$flavour"': CR3 -> ' "^PKMAP at ${PKMAP_RANGE%% *} \\($PKMAP_SLOTS slots, $flavour\\): cursor" "^ *$PKMAP_LAST_ROW [.u0-9+]{64}\$" '^free [0-9]+, unused [0-9]+, in use 0' \
+               'slot  0 at 0xffffb000: pfn 0x[0-9a-f]+ flags 0x163' 'CPU 0: 16 slots \('"$flavour"': CR3 -> .*; CR4.PAE '"${PAE:-0}"'\)$' "^PKMAP at ${PKMAP_RANGE%% *} \\($PKMAP_SLOTS slots, $flavour\\): cursor" "^ *$PKMAP_LAST_ROW [.u0-9+]{64}\$" '^free [0-9]+, unused [0-9]+, in use 0' \
                '^kmap-local: no CPU 9: this kernel has CPU 0 online \(NR_CPUS=8\)$' \
                '^cpu-slots: CPU 1 is not online: this kernel has CPU 0 online \(NR_CPUS=8\)$' \
                "^kmap-local: 'zero' is not a CPU number \(usage: kmap-local \[CPU\]\)$" \

@@ -45,8 +45,9 @@ _PAGE_NX = 1 << 63
 class Flavour:
     """The page-table geometry of the stopped kernel."""
 
-    def __init__(self, pae):
+    def __init__(self, pae, cr4_pae):
         self.pae = pae
+        self.cr4_pae = cr4_pae                          # None: gdb cannot read CR4
         self.name = "686-pae" if pae else "686"
         self.entry = 8 if pae else 4                   # sizeof(pte_t)
         self.pmd_size = (2 << 20) if pae else (4 << 20)
@@ -74,11 +75,12 @@ def flavour():
         cr0 = int(gdb.parse_and_eval("$cr0"))
         cr4 = int(gdb.parse_and_eval("$cr4"))
     except gdb.error:
-        return Flavour(pae)
-    if cr0 & (1 << 31) and bool(cr4 & (1 << 5)) != pae:
-        raise gdb.GdbError(f"the image's PTEs are {size} bytes but CR4.PAE is {int(bool(cr4 & (1 << 5)))}: "
+        return Flavour(pae, None)
+    cr4_pae = bool(cr4 & (1 << 5))
+    if cr0 & (1 << 31) and cr4_pae != pae:
+        raise gdb.GdbError(f"the image's PTEs are {size} bytes but CR4.PAE is {int(cr4_pae)}: "
                            "is gdb reading the other flavour's kernel?")
-    return Flavour(pae)
+    return Flavour(pae, cr4_pae)
 
 
 def read_entry(fl, vaddr):
@@ -293,7 +295,8 @@ class CpuSlots(gdb.Command):
         fl = flavour()
         km_max, _, fix_kmap_begin = kmap_layout()
         base = int(atomic(val("kernel::mm::pgtable::KMAP_PTE_BASE")))
-        print(f"CPU {cpu}: {km_max} slots ({fl.name}: {fl.walk}, walked from this CPU's CR3)")
+        cr4 = "CR4 unreadable" if fl.cr4_pae is None else f"CR4.PAE {int(fl.cr4_pae)}"
+        print(f"CPU {cpu}: {km_max} slots ({fl.name}: {fl.walk}, walked from this CPU's CR3; {cr4})")
         for slot in range(km_max):
             idx = slot + km_max * cpu
             vaddr = FIXADDR_TOP - ((fix_kmap_begin + idx) << PAGE_SHIFT)
