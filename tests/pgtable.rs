@@ -261,7 +261,7 @@ mod pae {
                 };
                 n[k] += 1;
                 i = i.wrapping_add(1);
-                if i % 256 == 0 || k == 3 {
+                if i.is_multiple_of(256) || k == 3 {
                     seen.none.store(n[0], Relaxed);
                     seen.a.store(n[1], Relaxed);
                     seen.b.store(n[2], Relaxed);
@@ -286,7 +286,7 @@ mod pae {
         if want_mixed { enough && mixed > 0 } else { enough && t >= MIN_NS }
     }
 
-    /// A high word and low word put back together.
+    /// An entry as (high word, low word), for the wrong-order writers.
     fn split(v: u64) -> (u32, u32) {
         ((v >> 32) as u32, v as u32)
     }
@@ -377,7 +377,7 @@ mod pae {
                         n += 1;
                     }
                     i = i.wrapping_add(1);
-                    if i % 256 == 0 {
+                    if i.is_multiple_of(256) {
                         dirtied.store(n, SeqCst);
                         if stop.load(SeqCst) {
                             return;
