@@ -12,6 +12,7 @@
 //! | `smp.rs`     | IPIs, the TLB shootdown, the nofault copy                  |
 //! | `kmap.rs`    | kmap(): the PKMAP pool, lazy unmap, wrap flush, sleeping when full (Linux conformance A) |
 //! | `kmap_local.rs` | kmap_local and kmap_atomic: slots, nesting, preemption, IRQs, debug modes (C, D, E) |
+//! | `pgtable.rs` | the 686-pae flavour's 64-bit entries under a second CPU: set_pte/pte_clear never show a reader a mixed frame, ptep_get_and_clear keeps a concurrent Dirty bit, set_pmd is seen whole; each with a wrong-order twin that is seen torn (P8-P10) |
 //! | `irq.rs`     | timer ticks on every CPU, serial input via the I/O APIC, reschedule IPIs |
 //! | `traps.rs`   | each exception's report, int3, stack overflow              |
 //! | `ramfs.rs`   | the initramfs unpacked into ramfs: contents byte for byte, pages in highmem, reads through kmap_local, lookup, readdir, links; corrupt archives change nothing |
@@ -65,6 +66,7 @@ mod mm;
 mod mprotect;
 mod filemmap;
 mod namei;
+mod pgtable;
 mod pipe;
 mod pagecache;
 mod ramfs;
@@ -84,4 +86,4 @@ mod vfork;
 mod wait;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, vfork::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, filemmap::TESTS, signal::TESTS, fpu::TESTS, termios::TESTS, timecalls::TESTS, gup::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, pgtable::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, vfork::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, filemmap::TESTS, signal::TESTS, fpu::TESTS, termios::TESTS, timecalls::TESTS, gup::TESTS];

@@ -63,6 +63,11 @@ skip_expected() {
     if [[ "$reason" =~ $re ]]; then
         ! { [ "${PAE:-0}" = 1 ] && [ "$(size_mib "$mem")" -ge 3584 ]; }; return
     fi
+    # The 686-pae flavour (64-bit entries): expected on the 686 kernel only.
+    re='^needs the 686-pae flavour([ :]|$)'
+    if [[ "$reason" =~ $re ]]; then
+        [ "${PAE:-0}" != 1 ]; return
+    fi
     re='^needs ([0-9]+) CPUs?([ :]|$)'
     if [[ "$reason" =~ $re ]]; then
         [ "$smp" -lt "${BASH_REMATCH[1]}" ]; return
@@ -423,9 +428,23 @@ check_busybox_shell() {
         '^\[1\]\+ +Stopped \(tty output\) +echo out$' '^out$'
 }
 
+# What the console and gdb print that follows the flavour, into the
+# caller's locals PKMAP_SLOTS, PKMAP_LAST_ROW (the pkmap map's last row of
+# 64), PKMAP_RANGE (layout's line): LAST_PKMAP is one page table's entries
+# (1024, 512 under PAE) and the PKMAP window is the PMD below the fixmap's
+# (mm/src/layout.rs: 4 MiB PMDs on 686, 2 MiB on 686-pae).
+flavour_pkmap() {
+    if [ "${PAE:-0}" = 1 ]; then
+        PKMAP_SLOTS=512 PKMAP_LAST_ROW=448 PKMAP_RANGE='0xffc00000 - 0xffe00000'
+    else
+        PKMAP_SLOTS=1024 PKMAP_LAST_ROW=960 PKMAP_RANGE='0xff800000 - 0xffc00000'
+    fi
+}
+
 # The console, driven by typing into it.
 check_console() {
     local MEM=3G SMP=2 ISO=0 APPEND="" BIOS="" INITRD=""
+    local PKMAP_SLOTS PKMAP_LAST_ROW PKMAP_RANGE; flavour_pkmap
     # The console boots with the suite's initramfs, so that `run` has the
     # user programs in /bin.
     make_test_initramfs
@@ -462,9 +481,6 @@ check_console() {
         'run ttytest\nab\x03\x7fq\ndiscard me\x03typed in canonical mode\npoweroff\n' \
         'highmem> key 0x61$' '^key 0x62$' '^key 0x03$' '^key 0x7f$' '^key 0x71$' 'discard me\^Ctyped in canonical mode$' \
         '^line: typed in canonical mode$' '^ttytest: 9 passed, 0 failed$' '^\[[0-9]+\] /bin/ttytest: exited with status 0$' '^poweroff$'
-    expect_console "help, unknown commands and bad arguments" 'help\nfrobnicate\ntrace maybe\ndemo\ndemo nonsense\npoweroff\n' \
-        '^  pkmap +the 1024 PKMAP slots' '^  demo NAME' '^keys: Up/Down history' "unknown command 'frobnicate': type 'help'" \
-        '^usage: trace on\|off' '^usage: demo NAME' "^demo: no demo 'nonsense'; the demos are: wrap, preempt, sleep, misuse, fault, copy-patterns$" '^poweroff$'
     # Line editing (kernel/src/tools/readline.rs). Each line is typed with
     # the keys' escape sequences; a command's output shows that the line
     # the editor produced was exactly that command.
@@ -476,7 +492,7 @@ check_console() {
     expect_console "line editing: cursor keys insert in the middle, Home/End, Backspace/Delete" \
         'mminfo\x1b[D\x1b[D\x1b[D\x1b[D\x1b[De\nayout\x1b[Hl\x1b[F\none\x1b[1~z\x1b[4~s\nasks\x01t\x05\npkkmap\x1b[H\x1b[C\x1b[3~\nhxelp\x1b[D\x1b[D\x1b[D\x7f\nfrobX\x1bOD\x1bOC\x1b[1;5C\x7f\npoweroff\n' \
         '^HighTotal: +[1-9][0-9]+ kB' '^lowmem ends at pfn 0x38000' '^zone +managed +free +o0' ' kinit +[0-9] running' \
-        '^PKMAP: 1024 slots' '^  meminfo +memory totals' "unknown command 'frob': type 'help'" '^poweroff$'
+        "^PKMAP: $PKMAP_SLOTS slots" '^  meminfo +memory totals' "unknown command 'frob': type 'help'" '^poweroff$'
     # History: Up Up Down recalls the second line (banana -> bananas); Up
     # past the oldest stays there (apple -> applet); Down past the newest
     # gives back the half-typed line (fro -> frob5); a line repeated is kept
@@ -485,9 +501,9 @@ check_console() {
     expect_console "line editing: Up/Down walk the history" \
         'apple\nbanana\n\x1b[A\x1b[A\x1b[Bs\n\x1b[A\x1b[A\x1b[A\x1b[A\x1b[A\x1b[At\nfro\x1b[A\x1b[A\x1b[B\x1b[Bb5\ncherry\ncherry\n\x1b[A\x1b[Ax\npkmap\n\x1b[A\npoweroff\n' \
         "unknown command 'bananas': type 'help'" "unknown command 'applet': type 'help'" "unknown command 'frob5': type 'help'" \
-        "unknown command 'frob5x': type 'help'" '^PKMAP: 1024 slots' '^poweroff$'
+        "unknown command 'frob5x': type 'help'" "^PKMAP: $PKMAP_SLOTS slots" '^poweroff$'
     local runs
-    runs=$(grep -c '^PKMAP: 1024 slots' "$REPO/target/ktest/scenario-console__line_editing__Up_Down_walk_the_history.log" || true)
+    runs=$(grep -c "^PKMAP: $PKMAP_SLOTS slots" "$REPO/target/ktest/scenario-console__line_editing__Up_Down_walk_the_history.log" || true)
     [ "$runs" = 2 ] || fail "console line editing: Up and Enter should run pkmap a second time: it ran $runs time(s)"
     # Ctrl-C abandons a line (not kept in the history: Up then gives
     # frob7); Ctrl-U erases from the start of the line to the cursor.
@@ -501,40 +517,9 @@ check_console() {
             fail "console line editing: an escape sequence was typed into a line (see $log)"
         fi
     done
-    expect_console "meminfo, layout, zones" 'meminfo\nlayout\nzones\npoweroff\n' \
-        '^HighTotal: +[1-9][0-9]+ kB' '^nr_free_highpages: +[0-9]+ pages' '^PKMAP: maps [0-9]+ reuses' \
-        '^TLB \(user\): [0-9]+ CR3 loads, [0-9]+ avoided' \
-        '^    pkmap   : 0xff800000 - 0xffc00000' '^lowmem ends at pfn 0x38000 \(896 MiB\)' \
-        '^HighMem +557024 +[0-9]+ ' '^zone +managed +free +o0'
-    expect_console "pkmap and tasks" 'pkmap\ntasks\npoweroff\n' \
-        '^PKMAP: 1024 slots' '^ 960 [.u0-9+]{64}$' '^free [0-9]+, unused [0-9]+, in use 0; waiters 0' \
-        '^ *pid name +cpu state' ' kinit +[0-9] running' ' swapper/1 +1 '
-    expect_console "trace shows kmap_local map and unmap" 'trace on\ntest kmap_local::highmem_map_takes\ntrace off\npoweroff\n' \
-        'trace: cpu [0-9] ktest/[0-9]+: kmap_local: map slot 0 \(0x[0-9a-f]+\) <- pfn 0x' \
-        'kmap_local: unmap slot 0 .*invlpg on this CPU only' '^1 passed, 0 failed'
-    expect_console "demo wrap" 'demo wrap\npoweroff\n' \
-        'demo: .* new mappings and not one TLB flush' 'kmap: flush_all_zero_pkmaps: unused slots cleared; one TLB flush' \
-        'demo: Wraps [0-9]+ -> [0-9]+, flushes [0-9]+ -> [0-9]+'
-    expect_console "demo preempt" 'demo preempt\npoweroff\n' \
-        'sched_out demo-[ab]/[0-9]+: cleared slot 0' 'sched_in demo-[ab]/[0-9]+: restored slot 0' \
-        'demo: Both used 0x[0-9a-f]+; 2 of 2 read their own page back'
-    expect_console "demo sleep" 'demo sleep\npoweroff\n' \
-        'kmap: all 1024 slots in use: pfn 0x[0-9a-f]+ sleeps on pkmap_map_wait' \
-        'demo: It sleeps \(uninterruptibly\) on pkmap_map_wait: 1 waiter' 'kunmap: waking the tasks waiting for a slot'
-    expect_console "demo misuse" 'demo misuse\npoweroff\n' \
-        'BUG: kunmap_local\(0x[0-9a-f]+\) out of order' 'kmap_local: unmap slot 1 .*' 'kmap_local: unmap slot 0 .*'
-    # read() into an untouched buffer: the file page mapped at slot 0, the
-    # fault sleeping there, the other task on the same slot address, the
-    # reader's slot restored at switch-in, the bytes intact.
-    expect_console "demo fault" 'demo fault\npoweroff\n' \
-        'demo: demo-reader: .*kmap_local slot 0 is 0x[0-9a-f]+, PTE 0x0+\.$' \
-        'trace: cpu 0 demo-reader/[0-9]+: kmap_local: map slot 0 \(0x[0-9a-f]+\) <- pfn 0x' \
-        'sched_out demo-reader/[0-9]+: cleared slot 0' \
-        'demo: demo-sharer: the reader sleeps in its fault holding 1 kmap_local slot; I map pfn 0x[0-9a-f]+ at 0x[0-9a-f]+: PTE 0x[0-9a-f]+' \
-        "demo: demo-sharer: same slot address, my page: I read 'T' there\.$" \
-        'sched_in demo-reader/[0-9]+: restored slot 0 \(0x[0-9a-f]+\) <- pfn 0x' \
-        'demo: demo-reader: read returned 4096; the buffer.s PTE is now 0x[0-9a-f]+' \
-        'demo: demo-reader: the data is intact'
+    # The commands whose output follows the flavour (also run alone on
+    # the 686-pae kernel by check_all).
+    check_console_flavour
     # The same read in both copy modes, with the counters: 16 copies under
     # kmap_local taking 16 faults; 16 kmap_atomic copies after the prefault,
     # none short; with the prefault skipped, 16 short copies and 16 kmap()
@@ -563,6 +548,57 @@ check_console() {
     [ "$ones" -ge 3 ] || fail "console test: each test command should count only its own tests ('1 passed, 0 failed' $ones times, want 3)"
 }
 
+# The console commands whose output follows the flavour: the PKMAP pool's
+# size and place (help, pkmap, layout, the wrap and sleep demos), the zones,
+# and the kmap_local slots and PTEs (trace, the fault demo). check_console
+# runs them with the rest; check_all runs them alone on the 686-pae kernel
+# too (the rest of the console is the same code on both: not booted twice).
+check_console_flavour() {
+    local MEM=3G SMP=2 ISO=0 APPEND="" BIOS="" INITRD=""
+    local PKMAP_SLOTS PKMAP_LAST_ROW PKMAP_RANGE; flavour_pkmap
+    make_test_initramfs
+    INITRD="$TEST_INITRAMFS"
+    # The 686-pae boots' logs beside the 686 ones, not over them.
+    local on=""; [ "${PAE:-0}" = 1 ] && on=" on 686-pae"
+    expect_console "help, unknown commands and bad arguments$on" 'help\nfrobnicate\ntrace maybe\ndemo\ndemo nonsense\npoweroff\n' \
+        "^  pkmap +the $PKMAP_SLOTS PKMAP slots" '^  demo NAME' '^keys: Up/Down history' "unknown command 'frobnicate': type 'help'" \
+        '^usage: trace on\|off' '^usage: demo NAME' "^demo: no demo 'nonsense'; the demos are: wrap, preempt, sleep, misuse, fault, copy-patterns$" '^poweroff$'
+    expect_console "meminfo, layout, zones$on" 'meminfo\nlayout\nzones\npoweroff\n' \
+        '^HighTotal: +[1-9][0-9]+ kB' '^nr_free_highpages: +[0-9]+ pages' '^PKMAP: maps [0-9]+ reuses' \
+        '^TLB \(user\): [0-9]+ CR3 loads, [0-9]+ avoided' \
+        "^    pkmap   : $PKMAP_RANGE" '^lowmem ends at pfn 0x38000 \(896 MiB\)' \
+        '^HighMem +557024 +[0-9]+ ' '^zone +managed +free +o0'
+    expect_console "pkmap and tasks$on" 'pkmap\ntasks\npoweroff\n' \
+        "^PKMAP: $PKMAP_SLOTS slots" "^ $PKMAP_LAST_ROW [.u0-9+]{64}\$" '^free [0-9]+, unused [0-9]+, in use 0; waiters 0' \
+        '^ *pid name +cpu state' ' kinit +[0-9] running' ' swapper/1 +1 '
+    expect_console "trace shows kmap_local map and unmap$on" 'trace on\ntest kmap_local::highmem_map_takes\ntrace off\npoweroff\n' \
+        'trace: cpu [0-9] ktest/[0-9]+: kmap_local: map slot 0 \(0x[0-9a-f]+\) <- pfn 0x' \
+        'kmap_local: unmap slot 0 .*invlpg on this CPU only' '^1 passed, 0 failed'
+    expect_console "demo wrap$on" 'demo wrap\npoweroff\n' \
+        'demo: .* new mappings and not one TLB flush' 'kmap: flush_all_zero_pkmaps: unused slots cleared; one TLB flush' \
+        'demo: Wraps [0-9]+ -> [0-9]+, flushes [0-9]+ -> [0-9]+' "demo: That is the bargain: one global flush per $PKMAP_SLOTS mappings"
+    expect_console "demo preempt$on" 'demo preempt\npoweroff\n' \
+        'sched_out demo-[ab]/[0-9]+: cleared slot 0' 'sched_in demo-[ab]/[0-9]+: restored slot 0' \
+        'demo: Both used 0x[0-9a-f]+; 2 of 2 read their own page back'
+    expect_console "demo sleep$on" 'demo sleep\npoweroff\n' \
+        "kmap: all $PKMAP_SLOTS slots in use: pfn 0x[0-9a-f]+ sleeps on pkmap_map_wait" "demo: Taking all $PKMAP_SLOTS PKMAP slots" \
+        'demo: It sleeps \(uninterruptibly\) on pkmap_map_wait: 1 waiter' 'kunmap: waking the tasks waiting for a slot'
+    expect_console "demo misuse$on" 'demo misuse\npoweroff\n' \
+        'BUG: kunmap_local\(0x[0-9a-f]+\) out of order' 'kmap_local: unmap slot 1 .*' 'kmap_local: unmap slot 0 .*'
+    # read() into an untouched buffer: the file page mapped at slot 0, the
+    # fault sleeping there, the other task on the same slot address, the
+    # reader's slot restored at switch-in, the bytes intact.
+    expect_console "demo fault$on" 'demo fault\npoweroff\n' \
+        'demo: demo-reader: .*kmap_local slot 0 is 0x[0-9a-f]+, PTE 0x0+\.$' \
+        'trace: cpu 0 demo-reader/[0-9]+: kmap_local: map slot 0 \(0x[0-9a-f]+\) <- pfn 0x' \
+        'sched_out demo-reader/[0-9]+: cleared slot 0' \
+        'demo: demo-sharer: the reader sleeps in its fault holding 1 kmap_local slot; I map pfn 0x[0-9a-f]+ at 0x[0-9a-f]+: PTE 0x[0-9a-f]+' \
+        "demo: demo-sharer: same slot address, my page: I read 'T' there\.$" \
+        'sched_in demo-reader/[0-9]+: restored slot 0 \(0x[0-9a-f]+\) <- pfn 0x' \
+        'demo: demo-reader: read returned 4096; the buffer.s PTE is now 0x[0-9a-f]+' \
+        'demo: demo-reader: the data is intact'
+}
+
 # gdb attached to QEMU's stub: stop inside kmap_local during 'demo misuse'
 # and check what the commands of kernel/gdb/highmem.py show, and what they
 # say to a bad argument or a CPU that is not there. Nothing waits by the
@@ -571,8 +607,12 @@ check_console() {
 # the prompt shows, and gdb's `kill` ends QEMU.
 check_gdb() {
     local MEM=3G SMP=1 ISO=0 APPEND="" BIOS="" INITRD="" GDB=1 GDB_PORT=$((20000 + RANDOM % 20000))
-    local log="$REPO/target/ktest/gdb.log" serial="$REPO/target/ktest/gdb-serial.log" elf="$KERNEL_ELF"
-    echo "== gdb: kernel/gdb/highmem.py against a stopped kernel =="
+    local PKMAP_SLOTS PKMAP_LAST_ROW PKMAP_RANGE; flavour_pkmap
+    # The flavour's logs (check runs this with_flavour_kernel, for its ELF).
+    local tag="" flavour=686 elf="$KERNEL_ELF"
+    if [ "${PAE:-0}" = 1 ]; then tag="-pae" flavour=686-pae; fi
+    local log="$REPO/target/ktest/gdb$tag.log" serial="$REPO/target/ktest/gdb$tag-serial.log"
+    echo "== gdb: kernel/gdb/highmem.py against a stopped kernel ($flavour) =="
     mkdir -p "$REPO/target/ktest"
     CONSOLE_INPUT='demo misuse\n' KTEST_TIMEOUT=120 boot_capture "$serial" "loglevel=warn" >/dev/null &
     local qemu=$!
@@ -585,7 +625,7 @@ check_gdb() {
     wait "$qemu" 2>/dev/null || true
     local ok=1 pat
     for pat in 'highmem gdb commands: pkmap, kmap-local' 'CPU 0: task kinit/[0-9]+, kmap_ctrl.idx = 1 \(1 mapping\(s\)\), migrate_disable = 1' \
-               'slot  0 at 0xffffb000: pfn 0x[0-9a-f]+ flags 0x163' 'CPU 0: 16 slots' '^PKMAP at 0xff800000: cursor' '^free [0-9]+, unused [0-9]+, in use 0' \
+               'slot  0 at 0xffffb000: pfn 0x[0-9a-f]+ flags 0x163' 'CPU 0: 16 slots \('"$flavour"': CR3 -> .*; CR4.PAE '"${PAE:-0}"'\)$' "^PKMAP at ${PKMAP_RANGE%% *} \\($PKMAP_SLOTS slots, $flavour\\): cursor" "^ *$PKMAP_LAST_ROW [.u0-9+]{64}\$" '^free [0-9]+, unused [0-9]+, in use 0' \
                '^kmap-local: no CPU 9: this kernel has CPU 0 online \(NR_CPUS=8\)$' \
                '^cpu-slots: CPU 1 is not online: this kernel has CPU 0 online \(NR_CPUS=8\)$' \
                "^kmap-local: 'zero' is not a CPU number \(usage: kmap-local \[CPU\]\)$" \
@@ -595,8 +635,10 @@ check_gdb() {
         grep -Eq -- "$pat" "$log" || { ok=0; echo "gdb: no line matches /$pat/"; }
     done
     if grep -Eq 'Traceback|Python Exception' "$log"; then ok=0; echo "gdb: a command raised a Python exception"; fi
-    if [ "$ok" = 1 ]; then echo "scenario gdb commands ... ok"; pass
-    else echo "scenario gdb commands ... FAILED"; tail -n 30 "$log"; fail "gdb commands: see target/ktest/gdb.log"; fi
+    # cpu-slots walks the page tables from CR3: it must land on kmap_pte().
+    if grep -Eq 'the walk (stops|reaches)' "$log"; then ok=0; echo "gdb: cpu-slots' walk from CR3 disagrees with the kernel's kmap_pte()"; fi
+    if [ "$ok" = 1 ]; then echo "scenario gdb commands ($flavour) ... ok"; pass
+    else echo "scenario gdb commands ($flavour) ... FAILED"; tail -n 30 "$log"; fail "gdb commands ($flavour): see target/ktest/gdb$tag.log"; fi
 }
 
 summary() {
@@ -613,6 +655,14 @@ summary() {
 # (-m 3G -smp 1, -kernel, SeaBIOS, no initrd, no extra kernel options) changed by the
 # assignments, then restore every configuration variable: they are locals
 # here, so nothing one configuration sets leaks into the next.
+# with_flavour_kernel CMD...: run CMD with the kernel of the flavour PAE
+# names (check builds both: KERNEL_ELF is the 686 one).
+with_flavour_kernel() {
+    local KERNEL_ELF="$KERNEL_ELF"
+    if [ "${PAE:-0}" = 1 ] && [ -n "${KERNEL_ELF_PAE:-}" ]; then KERNEL_ELF="$KERNEL_ELF_PAE"; fi
+    "$@"
+}
+
 in_config() {
     local MEM=3G SMP=1 ISO=0 APPEND="" BIOS="" INITRD="" PAE=0
     while [[ "${1:-}" =~ ^(MEM|SMP|ISO|APPEND|BIOS|INITRD|PAE)= ]]; do
@@ -746,17 +796,20 @@ check_all() {
     #   two CPUs, where 5 GiB of the RAM sits above 4 GiB
     #   (qemu-system-x86_64 -cpu kvm32), the suites whose pages come from
     #   there (the kmap family, user pages and page tables, the page cache,
-    #   pipes, GUP); zones at -m 16G;
+    #   pipes, GUP), and the 64-bit entries raced by a second CPU (pgtable::);
+    #   zones at -m 16G;
     # - the boot scenarios, the console, busybox's shell, gdb and a short
     #   stress run ("@FUNCTION" lines): each its own boots, in a lane of
-    #   its own beside the suites.
+    #   its own beside the suites; on 686-pae, the console commands whose
+    #   output follows the flavour (the rest is the same code) and gdb.
     # The longest first, so that the two lanes end together.
     run_suites <<'SUITES'
 ISO=1;APPEND=usercopy=atomic|
-PAE=1;MEM=8G;SMP=2;APPEND=test_fill_highmem|mm::,kmap::,kmap_local::,user::,exec::,files::,pagecache::,filemmap::,pipe::,gup::
+PAE=1;MEM=8G;SMP=2;APPEND=test_fill_highmem|mm::,pgtable::,kmap::,kmap_local::,user::,exec::,files::,pagecache::,filemmap::,pipe::,gup::
 @check_busybox_shell
 SMP=2;APPEND=test_large_files test_fill_highmem|pagecache::a_file_larger_than_lowmem,pagecache::a_256_mib_file,kmap_local::fill_every_highmem_page
 @check_console
+@check_console_pae
 |
 SMP=2|
 SMP=2;APPEND=usercopy=atomic|
@@ -766,6 +819,7 @@ PAE=1;ISO=1;SMP=2;APPEND=usercopy=atomic|
 PAE=1;SMP=4;APPEND=debug_kmap_local|
 @check_scenarios
 @check_gdb
+@check_gdb_pae
 @check_stress
 MEM=512M;APPEND=debug_kmap_local_force_map|
 MEM=512M|
@@ -789,6 +843,11 @@ SUITES
     echo "check: took $((SECONDS - start))s"
     summary
 }
+
+# The 686-pae flavour's console commands whose output follows the flavour,
+# and gdb on it (run_suites jobs of check).
+check_console_pae() { in_config PAE=1 with_flavour_kernel check_console_flavour; }
+check_gdb_pae() { in_config PAE=1 with_flavour_kernel check_gdb; }
 
 # A short stress run on 4 CPUs: zero corruptions, zero leaks.
 check_stress() {
@@ -947,6 +1006,11 @@ yes|8G|1||test kmap::f ... skipped (needs RAM above 4 GiB: max_pfn 0xc0000 (the 
 yes|pae:3G|1||test kmap::f ... skipped (needs RAM above 4 GiB: max_pfn 0xbffe0 (this machine has none; boot --pae with --mem 8G))
 has|pae:8G|2||test kmap::f ... skipped (needs RAM above 4 GiB)
 has|pae:3584M|1||test kmap::f ... skipped (needs RAM above 4 GiB)
+yes|3G|2||test pgtable::a ... skipped (needs the 686-pae flavour: a 686 entry is 32 bits, written in one store (./run-qemu.sh --pae test))
+yes|8G|1||test pgtable::a ... skipped (needs the 686-pae flavour)
+has|pae:3G|2||test pgtable::a ... skipped (needs the 686-pae flavour: a 686 entry is 32 bits, written in one store (./run-qemu.sh --pae test))
+has|pae:8G|2||test pgtable::a ... skipped (needs the 686-pae flavour)
+other|3G|1||test pgtable::a ... skipped (needs the 686-pae flavor)
 CASES
     if [ "$bad" = 0 ]; then echo "scenario skip judge ... ok"; pass
     else echo "scenario skip judge ... FAILED"; fail "the skip judge (skip_expected in tests/runner.sh) gave wrong verdicts"; fi

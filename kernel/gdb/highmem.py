@@ -4,31 +4,119 @@
     gdb -x kernel/gdb/highmem.py target/i686-kernel/debug/kernel
     (gdb) target remote :1234
     (gdb) continue        ... Ctrl-C when you want to look
-    (gdb) pkmap           the 1024 PKMAP slots, the cursor, the counters
+    (gdb) pkmap           the PKMAP slots (1024; 512 on 686-pae), the cursor, the counters
     (gdb) kmap-local 0    the kmap_local stack of the task running on CPU 0
-    (gdb) cpu-slots 0     CPU 0's fixmap slot PTEs as the MMU sees them
+    (gdb) cpu-slots 0     CPU 0's fixmap slot PTEs as the MMU sees them (a walk from CR3)
 
 They read the kernel's own statics through gdb's Rust support: the PKMAP
 pool inside `kernel::mm::kmap::KMAP_LOCK`, the per-CPU blocks in
 `kernel::percpu::PERCPU`, and the cached kmap PTE array
-`kernel::mm::pgtable::KMAP_PTE_BASE`.
+`kernel::mm::pgtable::KMAP_PTE_BASE`; `cpu-slots` also walks the page
+tables from CR3, as the MMU does, and checks that it lands on that array.
+
+Both flavours: the 686 kernel (2-level: CR3 -> PGD -> PTE, 32-bit
+entries, a 4 MiB PMD folded into the PGD, LAST_PKMAP 1024) and the 686-pae
+one (CR3 -> PDPT -> PMD -> PTE, 64-bit entries, a 2 MiB PMD, LAST_PKMAP
+512). Which one is stopped comes from the debug information (the size of
+`pteval_t`, a saved PTE: 8 bytes under PAE), checked against CR4.PAE when
+gdb can read the control registers.
 
 Rust `const`s leave nothing in the debug information, so the numbers of
 mm/src/layout.rs come from what does: the lengths of the kernel's arrays
 (NR_CPUS is the length of PERCPU, LAST_PKMAP that of the pool's counts,
 KM_MAX_IDX_DEBUG that of a task's saved PTEs) and, for FIX_KMAP_BEGIN, the
 position of CPU 0's first slot PTE inside the fixmap page table. What is
-left as a constant below is architecture (FIXADDR_TOP, the 4 MiB PMD) or has
-no trace in the image (KM_MAX_IDX without guard slots).
+left as a constant below is architecture (FIXADDR_TOP, each flavour's PMD
+size, PAGE_OFFSET) or has no trace in the image (KM_MAX_IDX without guard
+slots).
 """
 import gdb
 
 PAGE_SHIFT = 12
-PMD_SIZE = 4 << 20            # one page table maps 4 MiB (non-PAE)
 FIXADDR_TOP = 0xFFFFF000      # mm/src/layout.rs: the top page (FIX_HOLE) is never mapped
-FIXMAP_PMD_BASE = FIXADDR_TOP & ~(PMD_SIZE - 1)  # layout.rs asserts the fixmap fits this PMD
-PKMAP_BASE = FIXMAP_PMD_BASE - PMD_SIZE          # layout.rs: the PMD below the fixmap
+PAGE_OFFSET = 0xC0000000      # the direct map of lowmem (VMSPLIT_3G)
+LOWMEM_END = 896 << 20        # physical: as far as the direct map reaches
 KM_MAX_IDX = 16               # slots per CPU without guard slots (Linux KM_MAX_IDX)
+PTE_PFN_MASK_PAE = 0x000FFFFFFFFFF000   # bits 12-51; bit 63 is NX
+_PAGE_PRESENT, _PAGE_PSE = 0x1, 0x80
+_PAGE_NX = 1 << 63
+
+
+class Flavour:
+    """The page-table geometry of the stopped kernel."""
+
+    def __init__(self, pae, cr4_pae):
+        self.pae = pae
+        self.cr4_pae = cr4_pae                          # None: gdb cannot read CR4
+        self.name = "686-pae" if pae else "686"
+        self.entry = 8 if pae else 4                   # sizeof(pte_t)
+        self.pmd_size = (2 << 20) if pae else (4 << 20)
+        # layout.rs asserts the fixmap fits one PMD, and PKMAP is the PMD below.
+        self.fixmap_pmd_base = FIXADDR_TOP & ~(self.pmd_size - 1)
+        self.pkmap_base = self.fixmap_pmd_base - self.pmd_size
+        self.walk = "CR3 -> PDPT -> PMD -> PTE, 64-bit entries" if pae else "CR3 -> PGD -> PTE, 32-bit entries"
+
+    def pfn(self, pte):
+        return ((pte & PTE_PFN_MASK_PAE) if self.pae else (pte & 0xFFFFF000)) >> PAGE_SHIFT
+
+    def describe(self, pte):
+        nx = " NX" if self.pae and pte & _PAGE_NX else ""
+        return f"pfn {self.pfn(pte):#x} flags {pte & 0xfff:#x}{nx}"
+
+
+def flavour():
+    """686 or 686-pae: from the size of pteval_t in the debug information,
+    and CR4.PAE (bit 5) if gdb can read it (with paging on); they agree."""
+    size = gdb.lookup_type("mm::kmap_local::KmapCtrl")["pteval"].type.strip_typedefs().target().sizeof
+    if size not in (4, 8):
+        raise gdb.GdbError(f"pteval_t is {size} bytes: neither the 686 (4) nor the 686-pae (8) flavour")
+    pae = size == 8
+    try:
+        cr0 = int(gdb.parse_and_eval("$cr0"))
+        cr4 = int(gdb.parse_and_eval("$cr4"))
+    except gdb.error:
+        return Flavour(pae, None)
+    cr4_pae = bool(cr4 & (1 << 5))
+    if cr0 & (1 << 31) and cr4_pae != pae:
+        raise gdb.GdbError(f"the image's PTEs are {size} bytes but CR4.PAE is {int(cr4_pae)}: "
+                           "is gdb reading the other flavour's kernel?")
+    return Flavour(pae, cr4_pae)
+
+
+def read_entry(fl, vaddr):
+    raw = bytes(gdb.selected_inferior().read_memory(vaddr, fl.entry))
+    return int.from_bytes(raw, "little")
+
+
+def phys_to_virt(phys, what):
+    if phys >= LOWMEM_END:
+        raise gdb.GdbError(f"{what} at physical {phys:#x} is not in lowmem: gdb reads through the direct map only")
+    return phys + PAGE_OFFSET
+
+
+def walk(fl, vaddr):
+    """The PTE the MMU uses for kernel address `vaddr`, walking from this
+    CPU's CR3: (the PTE's address, its value), or (None, why not)."""
+    cr3 = int(gdb.parse_and_eval("$cr3"))
+    if fl.pae:
+        # CR3 -> PDPT (4 entries, 32-byte aligned) -> PMD (512) -> PTE (512).
+        pdpte = read_entry(fl, phys_to_virt(cr3 & ~0x1F, "the PDPT") + 8 * (vaddr >> 30))
+        if not pdpte & _PAGE_PRESENT:
+            return None, f"PDPT entry {vaddr >> 30} not present"
+        pmd = read_entry(fl, phys_to_virt(pdpte & PTE_PFN_MASK_PAE, "the PMD") + 8 * ((vaddr >> 21) & 0x1FF))
+        table = pmd & PTE_PFN_MASK_PAE
+        index = (vaddr >> PAGE_SHIFT) & 0x1FF
+    else:
+        # CR3 -> PGD (1024 entries, the PMD folded into it) -> PTE (1024).
+        pmd = read_entry(fl, phys_to_virt(cr3 & ~0xFFF, "the PGD") + 4 * (vaddr >> 22))
+        table = pmd & 0xFFFFF000
+        index = (vaddr >> PAGE_SHIFT) & 0x3FF
+    if not pmd & _PAGE_PRESENT:
+        return None, "PMD entry not present"
+    if pmd & _PAGE_PSE:
+        return None, "mapped by a large page"
+    ptep = phys_to_virt(table, "the page table") + fl.entry * index
+    return ptep, read_entry(fl, ptep)
 
 
 def val(expr):
@@ -125,12 +213,13 @@ def kmap_layout():
     saves (`KmapCtrl.pteval`, sized for the larger stride). FIX_KMAP_BEGIN
     comes from where the kernel cached CPU 0's slot 0 PTE: its offset in the
     fixmap page table is the slot's page within the fixmap PMD."""
+    fl = flavour()
     debug = bool(atomic(val("kernel::mm::kmap_local::DEBUG")))
     km_max_debug = kmap_ctrl_slots()
     base = int(atomic(val("kernel::mm::pgtable::KMAP_PTE_BASE")))
     if base == 0:
         raise gdb.GdbError("the kmap PTEs are not cached yet (paging_init has not run): continue further into the boot")
-    slot0 = FIXMAP_PMD_BASE + (((base & 0xFFF) // 4) << PAGE_SHIFT)
+    slot0 = fl.fixmap_pmd_base + (((base & 0xFFF) // fl.entry) << PAGE_SHIFT)
     fix_kmap_begin = (FIXADDR_TOP - slot0) >> PAGE_SHIFT
     return (km_max_debug, 2, fix_kmap_begin) if debug else (KM_MAX_IDX, 1, fix_kmap_begin)
 
@@ -154,10 +243,11 @@ class Pkmap(gdb.Command):
 
     def invoke(self, arg, from_tty):
         no_argument("pkmap", arg)
+        fl = flavour()
         pool = val("kernel::mm::kmap::KMAP_LOCK")["data"]["value"]
         last_pkmap = array_len(pool["count"])
         counts = [int(pool["count"][i]) for i in range(last_pkmap)]
-        print(f"PKMAP at {PKMAP_BASE:#x}: cursor last_pkmap_nr = {int(pool['last_pkmap_nr'])}")
+        print(f"PKMAP at {fl.pkmap_base:#x} ({last_pkmap} slots, {fl.name}): cursor last_pkmap_nr = {int(pool['last_pkmap_nr'])}")
         for row in range(0, last_pkmap, 64):
             line = "".join("." if c == 0 else "u" if c == 1 else str(min(c - 1, 9)) for c in counts[row:row + 64])
             print(f"{row:4} {line}")
@@ -176,6 +266,7 @@ class KmapLocal(gdb.Command):
 
     def invoke(self, arg, from_tty):
         cpu = parse_cpu("kmap-local", arg)
+        fl = flavour()
         km_max, incr, fix_kmap_begin = kmap_layout()
         ptr = atomic(percpu()[cpu]["current"])
         if int(ptr) == 0:
@@ -189,7 +280,7 @@ class KmapLocal(gdb.Command):
         for slot in range(idx):
             pte = int(ctrl["pteval"][slot])
             vaddr = FIXADDR_TOP - ((fix_kmap_begin + slot + km_max * cpu) << PAGE_SHIFT)
-            kind = "guard" if incr == 2 and slot % 2 == 0 else f"pfn {pte >> PAGE_SHIFT:#x} flags {pte & 0xfff:#x}"
+            kind = "guard" if incr == 2 and slot % 2 == 0 else fl.describe(pte)
             print(f"  slot {slot:2} at {vaddr:#010x}: {kind}")
 
 
@@ -201,16 +292,23 @@ class CpuSlots(gdb.Command):
 
     def invoke(self, arg, from_tty):
         cpu = parse_cpu("cpu-slots", arg)
+        fl = flavour()
         km_max, _, fix_kmap_begin = kmap_layout()
         base = int(atomic(val("kernel::mm::pgtable::KMAP_PTE_BASE")))
-        inferior = gdb.selected_inferior()
-        print(f"CPU {cpu}: {km_max} slots")
+        cr4 = "CR4 unreadable" if fl.cr4_pae is None else f"CR4.PAE {int(fl.cr4_pae)}"
+        print(f"CPU {cpu}: {km_max} slots ({fl.name}: {fl.walk}, walked from this CPU's CR3; {cr4})")
         for slot in range(km_max):
             idx = slot + km_max * cpu
-            raw = bytes(inferior.read_memory(base - 4 * idx, 4))
-            pte = int.from_bytes(raw, "little")
             vaddr = FIXADDR_TOP - ((fix_kmap_begin + idx) << PAGE_SHIFT)
-            state = "empty" if pte == 0 else f"pfn {pte >> PAGE_SHIFT:#x} flags {pte & 0xfff:#x}"
+            cached = base - fl.entry * idx
+            ptep, pte = walk(fl, vaddr)
+            if ptep is None:
+                print(f"  slot {slot:2} at {vaddr:#010x}: the walk stops: {pte}")
+                continue
+            if ptep != cached:
+                print(f"  slot {slot:2} at {vaddr:#010x}: the walk reaches the PTE at {ptep:#x}, "
+                      f"but the kernel's kmap_pte() says {cached:#x}")
+            state = "empty" if pte == 0 else fl.describe(pte)
             print(f"  slot {slot:2} at {vaddr:#010x}: {state}")
 
 

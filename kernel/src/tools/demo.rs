@@ -5,7 +5,7 @@
 //! |-----------|----------------------------------------------------------------|
 //! | `wrap`    | kunmap is lazy; the cursor wraps; one flush clears every unused slot |
 //! | `preempt` | two tasks use the same kmap_local slot on one CPU, each its own page |
-//! | `sleep`   | with all 1024 PKMAP slots taken, kmap sleeps until a kunmap      |
+//! | `sleep`   | with all LAST_PKMAP PKMAP slots taken, kmap sleeps until a kunmap |
 //! | `misuse`  | an out-of-order kunmap_local is caught, named and refused        |
 //! | `fault`   | read() into an untouched buffer: the fault inside kmap_local, a sleep, the slot shared, restored |
 //! | `copy-patterns` | the same read() in both copy modes, with the page cache's counters |
@@ -73,7 +73,7 @@ fn wrap() {
         return;
     };
     kmap_flush_unused();
-    say("The PKMAP pool has 1024 slots. kunmap() is lazy: a released slot keeps its PTE (count 1),");
+    say(&alloc::format!("The PKMAP pool has {LAST_PKMAP} slots. kunmap() is lazy: a released slot keeps its PTE (count 1),"));
     say("because some CPU's TLB may still translate it. Reusing it now could read the old page.");
     say(&alloc::format!("Now: cursor at {}, slots free/unused/in use = {:?}.", last_pkmap_nr(), pkmap_census()));
     crate::tools::trace::set(true);
@@ -97,7 +97,7 @@ fn wrap() {
     crate::tools::trace::set(false);
     let s = pkmap_stats();
     say(&alloc::format!("Wraps {} -> {}, flushes {} -> {}; free/unused/in use = {:?}.", start.wraps, s.wraps, start.flushes, s.flushes, pkmap_census()));
-    say("That is the bargain: one global flush per 1024 mappings, paid by whoever wraps.");
+    say(&alloc::format!("That is the bargain: one global flush per {LAST_PKMAP} mappings, paid by whoever wraps."));
     free(pages);
 }
 
@@ -149,7 +149,7 @@ fn sleep() {
         say("needs highmem: boot with -m 3G");
         return;
     };
-    say("Taking all 1024 PKMAP slots (and keeping them)...");
+    say(&alloc::format!("Taking all {LAST_PKMAP} PKMAP slots (and keeping them)..."));
     for p in &pages[..LAST_PKMAP] {
         kmap(p);
     }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! highmem> help
-//! highmem> pkmap          the 1024 PKMAP slots with their counts, and the counters
+//! highmem> pkmap          the PKMAP slots (1024; 512 on 686-pae) with their counts, and the counters
 //! highmem> trace on       print every map, unmap, flush and context-switch save/restore
 //! highmem> demo wrap      a narrated pool wrap and its flush
 //! ```
@@ -35,7 +35,15 @@ const COMMANDS: &[(&str, &str)] = &[
     ("meminfo", "memory totals, highmem counters, the PKMAP counters, the user TLB counters"),
     ("layout", "the kernel's virtual address space"),
     ("zones", "each zone's buddy free lists, per order"),
-    ("pkmap", "the 1024 PKMAP slots (. free, u unused but not flushed, 1-9/+ users) and the counters"),
+    // LAST_PKMAP slots: one page table's worth, 1024 on 686, 512 on 686-pae.
+    (
+        "pkmap",
+        if cfg!(feature = "pae") {
+            "the 512 PKMAP slots (. free, u unused but not flushed, 1-9/+ users) and the counters"
+        } else {
+            "the 1024 PKMAP slots (. free, u unused but not flushed, 1-9/+ users) and the counters"
+        },
+    ),
     ("tasks", "tasks with CPU, state, preempt and migrate-disable counts, kmap_local slots"),
     ("run PROG [ARGS] [&]", "run a program from the initramfs (PROG alone means /bin/PROG); wait for it, or not with &"),
     ("ps", "processes: pid, name, where their pages and page tables are (lowmem/highmem)"),

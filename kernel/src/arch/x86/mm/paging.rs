@@ -85,6 +85,16 @@ mod native {
         pte_t(unsafe { AtomicU32::from_ptr(ptep.cast::<u32>()) }.swap(0, Ordering::SeqCst))
     }
 
+    /// Linux `ptep_get_lockless`: read an entry others may be writing,
+    /// without their lock. One aligned 32-bit load sees it whole.
+    ///
+    /// # Safety
+    /// `ptep` points at a readable entry, 4-byte aligned.
+    pub unsafe fn ptep_get_lockless(ptep: *const pte_t) -> pte_t {
+        // SAFETY: the caller's promise.
+        unsafe { ptep.read_volatile() }
+    }
+
     /// Linux `native_set_pmd`: the PMD is the PGD entry, one store.
     ///
     /// # Safety
@@ -114,7 +124,7 @@ mod native {
     use super::{pmd_t, pte_t};
 
     /// A live 64-bit entry, reached as a 32-bit CPU reaches it.
-    pub struct Entry64(*mut u64);
+    pub struct Entry64(pub *mut u64);
 
     impl SplitEntry for Entry64 {
         fn read_low(&self) -> u32 {
@@ -185,6 +195,18 @@ mod native {
         pte_t(p3::native_ptep_get_and_clear(&Entry64(ptep.cast())))
     }
 
+    /// Linux `ptep_get_lockless` (`CONFIG_GUP_GET_PXX_LOW_HIGH`): low,
+    /// high, low again until the low word holds still, so that a present
+    /// low word comes with the high word written with it (see
+    /// `mm::pgtable_3level::ptep_get_lockless`). Used on PMD entries too
+    /// (Linux `pmdp_get_lockless`), through a cast.
+    ///
+    /// # Safety
+    /// `ptep` points at a readable entry, 8-byte aligned.
+    pub unsafe fn ptep_get_lockless(ptep: *const pte_t) -> pte_t {
+        pte_t(p3::ptep_get_lockless(&Entry64(ptep.cast_mut().cast())))
+    }
+
     /// Linux `native_set_pmd`: one `cmpxchg8b` (the table under it is live).
     ///
     /// # Safety
@@ -202,7 +224,11 @@ mod native {
     }
 }
 
-pub use native::{pmd_clear, ptep_get_and_clear, pte_clear, set_pmd, set_pte, set_pte_atomic};
+pub use native::{pmd_clear, ptep_get_and_clear, ptep_get_lockless, pte_clear, set_pmd, set_pte, set_pte_atomic};
+/// The 686-pae flavour's entry as two 32-bit halves: for tests that must
+/// write one the wrong way on purpose (`tests/pgtable.rs`).
+#[cfg(feature = "pae")]
+pub use native::Entry64;
 
 /// Invalidate this CPU's TLB entry for one kernel address (`invlpg`). Linux
 /// `flush_tlb_one_kernel`: local only, no other CPU hears of it.
