@@ -642,7 +642,9 @@ host_test() {
 # copy_page is itself slower than Linux's (see the README's 686 table),
 # which leans for us; so the raw ns ratio is printed too (it leans
 # against us whenever this machine is slower than that one), and a
-# figure is "met" only when both ratios are at or below 1. The command
+# figure is "met" only when both ratios are at or below the flavour's
+# target: 0.9 for 686 (the README's 686 table), 1 for 686-pae (issue 12:
+# "at or below Linux 686-pae's"). The command
 # does not fail on a miss: the figures are too noisy for that.
 bench_vs_linux() {
     local log="$1" flavour=686; [ "$PAE" = 1 ] && flavour=686-pae
@@ -656,6 +658,7 @@ linux = {
     "686-pae": {"kmap_local highmem one page": 1407, "kmap highmem one page": 378,
                 "kmap highmem 2048 pages": 763},
 }[flavour]
+target = {"686": 0.9, "686-pae": 1.0}[flavour]
 linux_copy_ns = 4096 / (2840 * 1e6) * 1e9
 ours, copy = {}, None
 for line in open(log, errors="replace"):
@@ -668,7 +671,7 @@ for line in open(log, errors="replace"):
 if copy is None:
     sys.exit("bench: no 'memcpy lowmem->lowmem' row to compare with Linux")
 print(f"bench: against Linux 6.1 {flavour} (same QEMU, -smp 1), as multiples of a lowmem page copy in the same run "
-      f"(ours {copy:.0f} ns, Linux's {linux_copy_ns:.0f} ns)")
+      f"(ours {copy:.0f} ns, Linux's {linux_copy_ns:.0f} ns); target: both ratios at most {target}")
 print(f"bench: {'ns per map+unmap pair':<34} {'ours':>7} {'Linux':>7} {'ns ratio':>9} {'ours/copy':>10} {'Linux/copy':>11} {'ratio':>6}")
 for name, lns in linux.items():
     if name not in ours:
@@ -677,7 +680,7 @@ for name, lns in linux.items():
     a, b = ours[name] / copy, lns / linux_copy_ns
     raw = ours[name] / lns
     print(f"bench: {name:<34} {ours[name]:>7} {lns:>7} {raw:>8.2f}x {a:>10.3f} {b:>11.3f} {a / b:>5.2f}x  "
-          f"{'met' if a <= b and raw <= 1 else 'MISSED'}")
+          f"{'met' if a / b <= target and raw <= target else 'MISSED'}")
 PY
 }
 
