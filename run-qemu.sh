@@ -285,6 +285,9 @@ bench_user() {
     INITRD="$REPO/target/ubench-low.cpio" boot_capture "$low" "${APPEND:+$APPEND }exit_after_boot loglevel=warn" >/dev/null || rc=$?
     MEM="$mem"
     [ "$rc" -eq 33 ] || die "user benchmark boot at -m 512M ended with $(status_word "$rc")"
+    if [ "$PAE" = 1 ]; then
+        echo "bench: 686-pae: the user-level Linux 6.1 column is Linux's 686 kernel (reference/linux-figures.md has no 686-pae user-level figures)"
+    fi
     python3 - "$REPO/target/ubench-local-"{1,2,3}.log "$REPO/target/ubench-atomic-"{1,2,3}.log "$fallback" "$low" "$bb" "$md5" <<'PY'
 import re, sys, statistics
 # Linux 6.1 under the same QEMU (reference/linux-figures.md), as ratios to
@@ -622,6 +625,65 @@ host_test() {
     [ "$rc" -eq 0 ] || FAILED_NAMES+=("host unit tests")
 }
 
+# The kernel table's kmap figures beside Linux 6.1's for the same flavour,
+# each as a multiple of a lowmem page copy timed in the same run ("memcpy
+# lowmem->lowmem"), because machines of our kind differ by 2x and more
+# (reference/linux-figures.md). Linux's figures, ns per map+unmap pair,
+# under qemu-system-i386 -cpu qemu32 -m 3G -smp 1, all on the 2026-11-21
+# machine: the 686 ones are the README's 686 table; the 686-pae ones are
+# /work/shared/reference/linux-figures.md, "The PAE flavour" paragraph
+# (kmap_local highmem 1407, kmap of the same highmem page 378, kmap
+# cycling 2048 pages 763). Linux's page copy on that machine: 2840 MB/s,
+# the README's 686 table (measured on the 686 kernel; the 686-pae one has
+# no figure of its own, and a copy through the direct map does not touch
+# the page tables' format). Ours is taken as MiB/s (the kernel prints
+# bytes >> 20), Linux's as 10^6 B/s: that makes Linux's page copy look
+# faster and its ratios smaller, so that choice leans against us. But our
+# copy_page is itself slower than Linux's (see the README's 686 table),
+# which leans for us; so the raw ns ratio is printed too (it leans
+# against us whenever this machine is slower than that one), and a
+# figure is "met" only when both ratios are at or below the flavour's
+# target: 0.9 for 686 (the README's 686 table), 1 for 686-pae (issue 12:
+# "at or below Linux 686-pae's"). The command
+# does not fail on a miss: the figures are too noisy for that.
+bench_vs_linux() {
+    local log="$1" flavour=686; [ "$PAE" = 1 ] && flavour=686-pae
+    python3 - "$log" "$flavour" <<'PY'
+import re, sys
+log, flavour = sys.argv[1:]
+linux = {
+    "686": {"kmap_local highmem one page": 1138, "kmap_local lowmem one page": 35,
+            "kmap_atomic highmem one page": 1108, "kmap highmem one page": 257,
+            "kmap highmem 2048 pages": 591, "kmap_local highmem 2048 pages": 1303},
+    "686-pae": {"kmap_local highmem one page": 1407, "kmap highmem one page": 378,
+                "kmap highmem 2048 pages": 763},
+}[flavour]
+target = {"686": 0.9, "686-pae": 1.0}[flavour]
+linux_copy_ns = 4096 / (2840 * 1e6) * 1e9
+ours, copy = {}, None
+for line in open(log, errors="replace"):
+    m = re.match(r"bench: (.+?)\s+(\d+) ns\s+\d+ cycles", line)
+    if m:
+        ours[m.group(1)] = int(m.group(2))
+    m = re.match(r"bench: memcpy lowmem->lowmem\s+(\d+) MB/s", line)
+    if m:
+        copy = 4096 / (int(m.group(1)) * 2**20) * 1e9
+if copy is None:
+    sys.exit("bench: no 'memcpy lowmem->lowmem' row to compare with Linux")
+print(f"bench: against Linux 6.1 {flavour} (same QEMU, -smp 1), as multiples of a lowmem page copy in the same run "
+      f"(ours {copy:.0f} ns, Linux's {linux_copy_ns:.0f} ns); target: both ratios at most {target}")
+print(f"bench: {'ns per map+unmap pair':<34} {'ours':>7} {'Linux':>7} {'ns ratio':>9} {'ours/copy':>10} {'Linux/copy':>11} {'ratio':>6}")
+for name, lns in linux.items():
+    if name not in ours:
+        print(f"bench: {name:<34} missing")
+        continue
+    a, b = ours[name] / copy, lns / linux_copy_ns
+    raw = ours[name] / lns
+    print(f"bench: {name:<34} {ours[name]:>7} {lns:>7} {raw:>8.2f}x {a:>10.3f} {b:>11.3f} {a / b:>5.2f}x  "
+          f"{'met' if a / b <= target and raw <= target else 'MISSED'}")
+PY
+}
+
 # bench/results.json from the kernel's `bench-json: {...}` lines: each is
 # parsed as JSON (a malformed one stops here, naming its line) and the file
 # is written by Python's json module. Schema (bench/plot.py reads it):
@@ -756,6 +818,7 @@ case "$CMD" in
         rc=0; boot_capture "$REPO/target/bench.log" "${APPEND:+$APPEND }bench" >/dev/null || rc=$?
         grep '^bench:' "$REPO/target/bench.log"
         [ "$rc" -eq 33 ] || die "benchmark boot ended with $(status_word "$rc")"
+        bench_vs_linux "$REPO/target/bench.log"
         mkdir -p "$REPO/bench"
         # One file per flavour: the 686-pae figures do not overwrite the 686 ones.
         json=results.json; [ "$PAE" = 1 ] && json=results-pae.json
