@@ -272,10 +272,15 @@ pub(super) fn cpus_with_loaded(core: *const crate::mm::mm_types::MmCore) -> u32 
 /// CPUs still having it loaded (lazy TLB) switched to another mm: the
 /// pages themselves are checked, not a global count that other CPUs
 /// change meanwhile.
-pub(super) fn run_user(name: &str, code: &'static [u8]) -> i32 {
+pub(super) fn run_user(name: &str, code: &[u8]) -> i32 {
+    run_user_in(None, name, code)
+}
+
+/// [`run_user`], the program pinned to CPU `cpu` if given.
+pub(super) fn run_user_in(cpu: Option<usize>, name: &str, code: &[u8]) -> i32 {
     let mm = address_space_with(code);
     let ours = mm.clone();
-    let status = crate::sched::spawn(name, move || {
+    let body = move || {
         let me = crate::sched::current();
         me.set_mm(mm);
         let regs = start_thread_regs(TEXT, TASK_SIZE);
@@ -283,7 +288,11 @@ pub(super) fn run_user(name: &str, code: &'static [u8]) -> i32 {
         // a stack area; the top of this task's stack is unused (we run far
         // below it) and the task never comes back here.
         unsafe { start_user_mode(&regs, me.stack_top().expect("a task stack")) }
-    })
+    };
+    let status = match cpu {
+        Some(cpu) => crate::sched::spawn_on(cpu, name, body),
+        None => crate::sched::spawn(name, body),
+    }
     .join();
     assert_eq!(Arc::strong_count(&ours), 1, "the task let go of its address space when it ended (exit_mm)");
     let (pages, tables) = ours.resident();

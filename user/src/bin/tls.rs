@@ -1,7 +1,9 @@
 //! `tls`: `set_thread_area` as a static C library uses it at start-up:
 //! ask for a free TLS entry (entry_number -1), point it at a block of ours,
 //! load `gs` with it and read the block through `gs`, also after a context
-//! switch; bad requests get Linux's errnos. The entry number itself is not
+//! switch; bad requests get Linux's errnos, and the descriptors Linux's
+//! `tls_desc_okay` refuses are refused (16-bit, code, not present); one
+//! based at a kernel address is accepted but reads through it fault. The entry number itself is not
 //! checked: i386 Linux gives 6, a 64-bit Linux running i386 programs 12.
 //!
 //! Prints `ok NAME` or `FAILED NAME: why` per check; exits 0 only if all
@@ -15,7 +17,7 @@ use core::sync::atomic::{AtomicU32, Ordering::SeqCst};
 
 use user::check::Checks;
 use user::syscall::errno::{EFAULT, EINVAL};
-use user::syscall::{sched_yield, syscall1};
+use user::syscall::{sched_yield, syscall0, syscall1, syscall4};
 use user::{Args, entry};
 
 entry!(main);
@@ -71,5 +73,67 @@ fn main(_args: Args) -> i32 {
     // SAFETY: a kernel address: the kernel must refuse to read it.
     let r = unsafe { syscall1(SET_THREAD_AREA, 0xc000_0000) };
     t.check_eq("bad_pointer_efault", r, -EFAULT);
+
+    // What Linux's tls_desc_okay refuses, whatever the entry: a 16-bit
+    // segment, a code segment (contents 2), contents 3, a not-present one.
+    let entry = d.entry_number;
+    let base = BLOCK.as_ptr() as u32;
+    for (name, flags) in [
+        ("a_16_bit_segment_einval", FLAGS & !1),
+        ("a_code_segment_einval", FLAGS | 2 << 1),
+        ("contents_3_einval", FLAGS | 3 << 1),
+        ("a_not_present_segment_einval", FLAGS | 1 << 5),
+    ] {
+        let mut r = UserDesc { entry_number: entry, base_addr: base, limit: 0xfffff, flags };
+        t.check_eq(name, set_thread_area(&mut r), -EINVAL);
+    }
+    t.check_eq("a_refused_request_left_the_entry_alone", gs_read(4), 0x1234_5678);
+
+    // A data segment over the kernel's addresses is accepted (it is DPL 3
+    // whatever its base) but gives no way in: a read through it is a user
+    // read of 0xc0000000, which faults (SIGSEGV, SEGV_MAPERR).
+    let mut over = UserDesc { entry_number: entry, base_addr: 0xc000_0000, limit: 0xfffff, flags: FLAGS };
+    t.check_eq("a_segment_based_at_0xc0000000_is_accepted", set_thread_area(&mut over), 0);
+    let status = in_child(|| {
+        // SAFETY: reloading gs with our entry, now based at 0xc0000000.
+        unsafe { asm!("mov gs, {s:x}", s = in(reg) selector, options(nostack)) };
+        gs_read(0);
+        0
+    });
+    t.check("a_read_through_it_is_sigsegv", status & 0x7f == SIGSEGV, format_args!("wait status {status:#x} (0: the read went through)"));
+
+    // An all-zero request clears the entry (Linux LDT_zero): loading gs
+    // with its selector then faults.
+    let mut zero = UserDesc { entry_number: entry, base_addr: 0, limit: 0, flags: 0 };
+    t.check_eq("an_all_zero_request_clears_the_entry", set_thread_area(&mut zero), 0);
+    let status = in_child(|| {
+        // SAFETY: loading gs with a selector whose descriptor is now empty:
+        // it faults, which is the check.
+        unsafe { asm!("mov gs, {s:x}", s = in(reg) selector, options(nostack)) };
+        0
+    });
+    t.check("loading_the_cleared_entry_is_sigsegv", status & 0x7f == SIGSEGV, format_args!("wait status {status:#x}"));
     t.finish()
 }
+
+const SIGSEGV: i32 = 11;
+
+/// Run `f` in a fork child with stderr closed (qemu-i386 reports a guest's
+/// fatal signal there); its wait status.
+fn in_child(f: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: fork copies the process; both copies return here.
+    let pid = unsafe { syscall0(FORK) };
+    if pid == 0 {
+        // SAFETY: closing fd 2 affects only this child.
+        unsafe { syscall1(CLOSE, 2) };
+        user::syscall::exit(f());
+    }
+    let mut status = -1i32;
+    // SAFETY: status is ours for the kernel to write.
+    unsafe { syscall4(WAIT4, pid as usize, &mut status as *mut i32 as usize, 0, 0) };
+    status
+}
+
+const FORK: usize = 2;
+const CLOSE: usize = 6;
+const WAIT4: usize = 114;

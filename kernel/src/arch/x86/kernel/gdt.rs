@@ -243,6 +243,14 @@ pub fn init_cpu(cpu: usize, percpu_base: usize, percpu_size: usize) {
             tmp = out(reg) _,
         );
         asm!("ltr {0:x}", in(reg) TSS_SEL, options(nostack, preserves_flags));
+        // No LDT (Linux: `lldt 0` in cpu_init, via load_mm_ldt for an mm
+        // without one). A CPU comes out of reset, and an AP out of
+        // INIT-SIPI, with LDTR's base 0 and limit 0xffff: left so, a
+        // program's LDT selector (TI = 1) would make the CPU read its
+        // "descriptor" from linear address 0 up, user memory a program can
+        // map and fill, with a call gate into ring 0 for instance. With a
+        // null LDTR every LDT selector is #GP (tests/hostile.rs).
+        asm!("lldt {0:x}", in(reg) 0u32, options(nostack, preserves_flags));
     }
 }
 

@@ -12,10 +12,42 @@ use crate::errno::{EFAULT, EINVAL, ESRCH};
 /// `struct user_desc`: entry_number, base_addr, limit, then flag bits.
 const USER_DESC_SIZE: usize = 16;
 
+/// Linux `LDT_empty`: the request that clears an entry the old way
+/// (base, limit and flags zero but `read_exec_only` and
+/// `seg_not_present`).
+fn ldt_empty(base: u32, limit: u32, bits: u32) -> bool {
+    base == 0 && limit == 0 && bits & 0x7f == (1 << 3 | 1 << 5)
+}
+
+/// Linux `LDT_zero`: a request of all zeroes, which clears an entry too.
+fn ldt_zero(base: u32, limit: u32, bits: u32) -> bool {
+    base == 0 && limit == 0 && bits & 0x7f == 0
+}
+
+/// Linux `tls_desc_okay`: which descriptors a program may put into its
+/// TLS entries. The segment is DPL 3 whatever the request says, so its
+/// base and limit may cover the kernel's addresses (the kernel's pages
+/// are supervisor pages: a read through `gs` faults like any other user
+/// read of them, `SEGV_MAPERR`). What is refused is what would give the
+/// kernel trouble: a 16-bit segment (its `esp` would need espfix, which
+/// Linux provides only for the LDT), a code segment or an expand-down
+/// one of type 3 (`contents` above 1: "only allow data segments in the
+/// TLS array"), and a not-present segment (a DPL 3 descriptor the CPU
+/// faults on when it is loaded: "an interesting attack surface", so
+/// Linux makes programs delete an entry instead).
+fn tls_desc_okay(base: u32, limit: u32, bits: u32) -> bool {
+    if ldt_empty(base, limit, bits) || ldt_zero(base, limit, bits) {
+        return true;
+    }
+    let (seg_32bit, contents, seg_not_present) = (bits & 1 != 0, (bits >> 1) & 3, bits & (1 << 5) != 0);
+    seg_32bit && contents <= 1 && !seg_not_present
+}
+
 /// `set_thread_area(u_info)`: set one TLS entry of the calling task. An
 /// `entry_number` of -1 picks the first free one and writes its number
-/// back into `u_info`. `-EINVAL` for an entry outside 6-8, `-ESRCH` when
-/// none is free, `-EFAULT` for a bad pointer.
+/// back into `u_info`. `-EINVAL` for a descriptor `tls_desc_okay`
+/// refuses or an entry outside 6-8, `-ESRCH` when none is free,
+/// `-EFAULT` for a bad pointer (Linux `do_set_thread_area`, in its order).
 pub fn sys_set_thread_area(regs: &mut PtRegs) -> i32 {
     let ptr = regs.bx as usize;
     let mut d = [0u8; USER_DESC_SIZE];
@@ -24,6 +56,9 @@ pub fn sys_set_thread_area(regs: &mut PtRegs) -> i32 {
     }
     let word = |i: usize| u32::from_le_bytes([d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]]);
     let (entry, base, limit, bits) = (word(0) as i32, word(1), word(2), word(3));
+    if !tls_desc_okay(base, limit, bits) {
+        return -EINVAL;
+    }
     let me = crate::sched::current();
     let mut tls = me.tls.lock();
     let idx = if entry == -1 {
@@ -43,10 +78,9 @@ pub fn sys_set_thread_area(regs: &mut PtRegs) -> i32 {
             return -EFAULT;
         }
     }
-    // Linux LDT_empty: a request with nothing in it clears the entry
-    // (base, limit and flags zero, but read_exec_only and seg_not_present).
-    let empty = base == 0 && limit == 0 && bits & 0x7f == (1 << 3 | 1 << 5);
-    tls[idx] = if empty { 0 } else { tls_descriptor(base, limit & 0xfffff, bits) };
+    // Linux set_tls_desc: an empty or all-zero request clears the entry.
+    let clear = ldt_empty(base, limit, bits) || ldt_zero(base, limit, bits);
+    tls[idx] = if clear { 0 } else { tls_descriptor(base, limit & 0xfffff, bits) };
     let flags = crate::arch::cpu::local_irq_save();
     crate::arch::gdt::load_tls(crate::arch::percpu::raw_smp_processor_id(), &tls);
     crate::arch::cpu::local_irq_restore(flags);

@@ -104,6 +104,10 @@ pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
 /// path's, `arch/x86/mm/fault.rs`).
 pub const SIGSEGV: i32 = crate::signal::SIGSEGV;
 
+/// The last `traps:` line printed for a user-mode exception (the tests
+/// read it, as they read the page-fault path's `LAST_SEGFAULT`).
+pub static LAST_USER_TRAP: spin::Mutex<FmtBuf<160>> = spin::Mutex::new(FmtBuf::new());
+
 /// An exception in user mode is the program's fault, never the kernel's:
 /// it gets the signal Linux sends for it (`do_trap`, `do_error_trap`,
 /// `exc_general_protection`, `exc_invalid_op`...) through
@@ -132,7 +136,10 @@ fn do_user_trap(frame: &mut TrapFrame) {
     if crate::signal::unhandled_signal(sig) {
         // arch/x86/kernel/traps.c show_signal()
         let (name, _) = EXCEPTION_NAMES[v as usize];
-        log::warn!("traps: {}[{}] {} ip:{:x} sp:{:x} error:{:x}", me.name(), me.id(), name, ip, sp, frame.error_code);
+        let mut line = FmtBuf::<160>::new();
+        let _ = write!(line, "traps: {}[{}] {} ip:{:x} sp:{:x} error:{:x}", me.name(), me.id(), name, ip, sp, frame.error_code);
+        log::warn!("{}", line.as_str());
+        *LAST_USER_TRAP.lock() = line;
         USER_SIGNALS.fetch_add(1, Ordering::Relaxed);
     }
     me.signal.set_trap(v, frame.error_code, 0);

@@ -1,0 +1,218 @@
+//! What a hostile program cannot do (issue 13, "nothing let through"):
+//! touch the kernel's highmem windows (a live PKMAP slot, another CPU's
+//! live kmap_atomic slot in the fixmap), run a privileged instruction,
+//! load a kernel or LDT segment selector, or call through an interrupt
+//! gate meant for the kernel. Each attempt ends the program with SIGSEGV
+//! and Linux's named line (`NAME[PID]: segfault at ...` from the fault
+//! path, `traps: NAME[PID] general protection fault ...` from a #GP), and
+//! changes nothing. (The user-address-space side, 0xc0000000 and a hole,
+//! is U6 in tests/usercopy.rs; `set_thread_area`'s refusals are checked
+//! by the `tls` program, against Linux.)
+//!
+//! Why a present kernel PTE is safe: every kernel mapping, the PKMAP and
+//! fixmap slots included, is a supervisor page (no `_PAGE_USER`), so a
+//! ring-3 access faults whatever the entry maps; `sanitize_error_code`
+//! then reports `X86_PF_PROT` whether it was present or not, so the
+//! program cannot even learn which slots are in use.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+
+use crate::arch::mm::fault::LAST_SEGFAULT;
+use crate::arch::traps::{LAST_USER_TRAP, SIGSEGV};
+use crate::mm::kmap::{kmap, kunmap};
+use crate::mm::kmap_atomic::{kmap_atomic, kunmap_atomic};
+use crate::mm::pgtable::lookup_kernel_pte;
+use crate::sched::preempt::{migrate_disable, migrate_enable};
+use crate::test_case;
+use crate::tools::ktest::{Test, require_cpus};
+use super::common::*;
+use super::user::run_user_in;
+
+pub const TESTS: &[Test] = &[
+    test_case!(a_live_pkmap_slot_cannot_be_read_or_written_from_user_mode),
+    test_case!(another_cpus_live_kmap_atomic_slot_cannot_be_read_or_written_from_user_mode),
+    test_case!(privileged_instructions_are_a_named_general_protection_fault),
+    test_case!(kernel_and_ldt_selectors_and_kernel_gates_are_a_named_general_protection_fault),
+];
+
+/// `mov eax, [addr]` then a jump to itself (never reached).
+fn reader(addr: usize) -> Vec<u8> {
+    let mut code = alloc::vec![0xa1];
+    code.extend_from_slice(&(addr as u32).to_le_bytes());
+    code.extend_from_slice(&[0xeb, 0xfe]);
+    code
+}
+
+/// `mov eax, 0x41414141; mov [addr], eax` then a jump to itself.
+fn writer(addr: usize) -> Vec<u8> {
+    let mut code = alloc::vec![0xb8, 0x41, 0x41, 0x41, 0x41, 0xa3];
+    code.extend_from_slice(&(addr as u32).to_le_bytes());
+    code.extend_from_slice(&[0xeb, 0xfe]);
+    code
+}
+
+/// Run `code` (on `cpu` if given) expecting SIGSEGV from the fault path;
+/// the segfault line.
+fn segfaults(cpu: Option<usize>, name: &str, code: &[u8]) -> String {
+    LAST_SEGFAULT.lock().clear();
+    let status = run_user_in(cpu, name, code);
+    assert_eq!(status, SIGSEGV, "{name}: killed by SIGSEGV (status {status:#x})");
+    String::from(LAST_SEGFAULT.lock().as_str())
+}
+
+/// Read and write `addr` from user mode: SIGSEGV each time with Linux's
+/// line, error 5 (read) and 7 (write), both `SEGV_MAPERR`.
+fn user_cannot_touch(cpu: Option<usize>, addr: usize) {
+    let line = segfaults(cpu, "peek", &reader(addr));
+    assert!(line.starts_with("peek[") && line.contains(&format!("]: segfault at {addr:x} ")), "{line}");
+    assert!(line.ends_with("error 5 (MapErr)"), "a user read of a kernel page: {line}");
+    let line = segfaults(cpu, "poke", &writer(addr));
+    assert!(line.starts_with("poke[") && line.contains(&format!("]: segfault at {addr:x} ")), "{line}");
+    assert!(line.ends_with("error 7 (MapErr)"), "a user write of a kernel page: {line}");
+}
+
+/// kmap() a highmem page filled with a known byte: its PKMAP slot is a
+/// present kernel PTE on every CPU while the program runs. The program's
+/// read and write of that address fault, and the page keeps its bytes.
+fn a_live_pkmap_slot_cannot_be_read_or_written_from_user_mode() {
+    let page = highmem_page();
+    fill_byte(page, 0x5a);
+    let v = kmap(page);
+    assert!(mm::layout::is_pkmap_addr(v), "a highmem page's kmap is in the PKMAP window");
+    assert!(lookup_kernel_pte(v).present(), "the slot is live");
+    user_cannot_touch(None, v);
+    assert_eq!(read_byte(v), 0x5a, "the write changed nothing");
+    kunmap(page);
+    crate::mm::page_alloc::__free_pages(page, 0);
+}
+
+/// The fixmap's kmap_atomic slots are per CPU, but the kernel's page table
+/// is one for all: another CPU's live slot is a present kernel PTE here
+/// too. A task on CPU 1 holds a kmap_atomic (preemption off) while a
+/// program on CPU 0 reads and writes that address: it faults, and the
+/// page keeps its bytes.
+fn another_cpus_live_kmap_atomic_slot_cannot_be_read_or_written_from_user_mode() {
+    require_cpus(2);
+    let page = highmem_page();
+    fill_byte(page, 0x6b);
+    static SLOT: AtomicUsize = AtomicUsize::new(0);
+    static DONE: AtomicBool = AtomicBool::new(false);
+    SLOT.store(0, SeqCst);
+    DONE.store(false, SeqCst);
+    let pfn = crate::mm::page_alloc::page_to_pfn(page);
+    // The test's own task stays on its CPU, so that the holder spinning
+    // with preemption off never sits on the CPU the test must run on.
+    migrate_disable();
+    let here = crate::arch::percpu::raw_smp_processor_id();
+    let there = (here + 1) % crate::smp::num_online_cpus();
+    let holder = crate::sched::spawn_on(there, "holder", move || {
+        let v = kmap_atomic(crate::mm::page_alloc::pfn_to_page(pfn));
+        SLOT.store(v, SeqCst);
+        let start = crate::arch::tsc::uptime_ns();
+        // Preemption is off: only the flag (or a 20 s safety limit) ends it.
+        while !DONE.load(SeqCst) && crate::arch::tsc::uptime_ns() - start < 20_000_000_000 {
+            core::hint::spin_loop();
+        }
+        kunmap_atomic(v);
+    });
+    while SLOT.load(SeqCst) == 0 {
+        crate::sched::yield_now();
+    }
+    let v = SLOT.load(SeqCst);
+    assert!(mm::layout::is_kmap_local_addr(v), "a fixmap kmap_atomic slot");
+    assert!(lookup_kernel_pte(v).present(), "CPU {there}'s slot is live in the kernel's page table");
+    user_cannot_touch(Some(here), v);
+    assert!(!DONE.load(SeqCst));
+    DONE.store(true, SeqCst);
+    holder.join();
+    migrate_enable();
+    let v = crate::mm::kmap_local::kmap_local_page(page);
+    let byte = read_byte(v);
+    crate::mm::kmap_local::kunmap_local(v);
+    assert_eq!(byte, 0x6b, "the write changed nothing");
+    crate::mm::page_alloc::__free_pages(page, 0);
+}
+
+/// Run each `(name, code, error code)` as a program: SIGSEGV, with
+/// Linux's `traps:` line naming a general protection fault and the error
+/// code the CPU pushed.
+fn each_is_a_named_gp(cases: &[(&str, &[u8], u32)]) {
+    for &(name, code, error) in cases {
+        LAST_USER_TRAP.lock().clear();
+        let status = run_user_in(None, name, code);
+        assert_eq!(status, SIGSEGV, "{name}: killed by SIGSEGV (status {status:#x}; 0: it ran on)");
+        let line = String::from(LAST_USER_TRAP.lock().as_str());
+        assert!(line.starts_with(&format!("traps: {name}[")), "{name}: {line}");
+        assert!(line.contains("] general protection fault ip:8048000 "), "{name}: the first instruction faulted: {line}");
+        assert!(line.ends_with(&format!(" error:{error:x}")), "{name}: {line}");
+    }
+}
+
+/// Ring 3 with IOPL 0: each privileged or I/O instruction raises #GP(0)
+/// before it does anything (each program's first instruction), so the
+/// CPU's state (interrupts, CR3, the GDT, the ports) is untouched.
+fn privileged_instructions_are_a_named_general_protection_fault() {
+    each_is_a_named_gp(&[
+        ("cli", &[0xfa, 0xeb, 0xfe], 0),
+        ("sti", &[0xfb, 0xeb, 0xfe], 0),
+        ("hlt", &[0xf4, 0xeb, 0xfe], 0),
+        ("in-al-dx", &[0xec, 0xeb, 0xfe], 0),
+        ("out-dx-al", &[0xee, 0xeb, 0xfe], 0),
+        ("mov-eax-cr0", &[0x0f, 0x20, 0xc0, 0xeb, 0xfe], 0),
+        ("mov-cr3-eax", &[0x0f, 0x22, 0xd8, 0xeb, 0xfe], 0),
+        ("lgdt", &[0x0f, 0x01, 0x10, 0xeb, 0xfe], 0),
+        ("lidt", &[0x0f, 0x01, 0x18, 0xeb, 0xfe], 0),
+        ("invlpg", &[0x0f, 0x01, 0x38, 0xeb, 0xfe], 0),
+        ("rdmsr", &[0x0f, 0x32, 0xeb, 0xfe], 0),
+        ("wrmsr", &[0x0f, 0x30, 0xeb, 0xfe], 0),
+        ("clts", &[0x0f, 0x06, 0xeb, 0xfe], 0),
+        ("wbinvd", &[0x0f, 0x09, 0xeb, 0xfe], 0),
+    ]);
+    assert!(!crate::arch::cpu::irqs_disabled(), "interrupts still on here");
+}
+
+/// Loading a selector of the kernel's (DPL 0) into a data segment
+/// register, or an LDT selector when the process has no LDT, is #GP with
+/// the selector as the error code (RPL bits cleared); `int $n` through a
+/// gate of DPL 0 (every vector but 3, 4 and 0x80) is #GP with the gate's
+/// IDT index (`n * 8 + 2`).
+fn kernel_and_ldt_selectors_and_kernel_gates_are_a_named_general_protection_fault() {
+    let kcs = crate::arch::gdt::KERNEL_CS as u8;
+    let kds = crate::arch::gdt::KERNEL_DS as u8;
+    // mov ax, SEL; mov ds, ax (66 b8 SEL 00; 8e d8)
+    let kernel_ds = [0x66, 0xb8, kds, 0x00, 0x8e, 0xd8, 0xeb, 0xfe];
+    let kernel_cs_as_data = [0x66, 0xb8, kcs, 0x00, 0x8e, 0xd8, 0xeb, 0xfe];
+    // mov ax, SEL; mov es, ax with the RPL set to 3: still DPL 0.
+    let kernel_ds_rpl3 = [0x66, 0xb8, kds | 3, 0x00, 0x8e, 0xc0, 0xeb, 0xfe];
+    // mov ax, 0x0f (LDT entry 1, RPL 3); mov fs, ax
+    let ldt = [0x66, 0xb8, 0x0f, 0x00, 0x8e, 0xe0, 0xeb, 0xfe];
+    // The first instruction of each is the mov to ax, which cannot fault:
+    // the #GP is at 8048004, so these are checked apart from the others.
+    // The LDT selector on every CPU: each loads its own LDTR (a CPU left
+    // with the reset value would read the "LDT" from user memory at 0).
+    let cpus = crate::smp::num_online_cpus();
+    let cases = [
+        (None, "mov-ds-kernel-ds", &kernel_ds[..], kds as u32),
+        (None, "mov-ds-kernel-cs", &kernel_cs_as_data[..], kcs as u32),
+        (None, "mov-es-kernel-ds-rpl3", &kernel_ds_rpl3[..], kds as u32),
+    ]
+    .into_iter()
+    .chain((0..cpus).map(|cpu| (Some(cpu), "mov-fs-ldt-selector", &ldt[..], 0x0c)));
+    for (cpu, name, code, error) in cases {
+        LAST_USER_TRAP.lock().clear();
+        let status = run_user_in(cpu, name, code);
+        assert_eq!(status, SIGSEGV, "{name}: killed by SIGSEGV (status {status:#x}; 0: it ran on)");
+        let line = String::from(LAST_USER_TRAP.lock().as_str());
+        assert!(line.starts_with(&format!("traps: {name}[")), "{name}: {line}");
+        assert!(line.contains("] general protection fault ip:8048004 "), "{name}: the segment load faulted: {line}");
+        assert!(line.ends_with(&format!(" error:{error:x}")), "{name}: {line}");
+    }
+    each_is_a_named_gp(&[
+        ("int-0x20", &[0xcd, 0x20, 0xeb, 0xfe], 0x20 * 8 + 2),
+        ("int-0x0e", &[0xcd, 0x0e, 0xeb, 0xfe], 0x0e * 8 + 2),
+        ("int-0x81", &[0xcd, 0x81, 0xeb, 0xfe], 0x81 * 8 + 2),
+    ]);
+}
