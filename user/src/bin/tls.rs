@@ -106,6 +106,13 @@ fn main(_args: Args) -> i32 {
     // with its selector then faults.
     let mut zero = UserDesc { entry_number: entry, base_addr: 0, limit: 0, flags: 0 };
     t.check_eq("an_all_zero_request_clears_the_entry", set_thread_area(&mut zero), 0);
+    // gs still named the entry: the kernel loads the null selector
+    // instead (Linux reloads gs in set_thread_area, its fixup giving 0;
+    // this kernel's exit path does the same), and the program goes on.
+    let gs: u32;
+    // SAFETY: reading a segment register.
+    unsafe { asm!("mov {g:e}, gs", g = out(reg) gs, options(nostack, nomem)) };
+    t.check_eq("gs_holds_the_null_selector_afterwards", gs & 0xffff, 0);
     let status = in_child(|| {
         // SAFETY: loading gs with a selector whose descriptor is now empty:
         // it faults, which is the check.

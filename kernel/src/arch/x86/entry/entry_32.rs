@@ -129,17 +129,43 @@ isr_common:
     push esp                // argument: &mut TrapFrame
     call {dispatch}
     add esp, 4
+    // The saved selectors may no longer load: a program that cleared the
+    // TLS entry its gs (or ds...) still names. Each load is in the
+    // exception table; its fixup loads the null selector instead (Linux's
+    // EX_TYPE_POP_ZERO on the exit path's segment pops).
     pop eax
+.Lisr_gs:
     mov gs, ax
     pop eax
+.Lisr_fs:
     mov fs, ax
     pop eax
+.Lisr_es:
     mov es, ax
     pop eax
+.Lisr_ds:
     mov ds, ax
     popad
     add esp, 8              // vector and error code
     iretd
+.Lisr_gs_fix:
+    xor eax, eax
+    jmp .Lisr_gs
+.Lisr_fs_fix:
+    xor eax, eax
+    jmp .Lisr_fs
+.Lisr_es_fix:
+    xor eax, eax
+    jmp .Lisr_es
+.Lisr_ds_fix:
+    xor eax, eax
+    jmp .Lisr_ds
+    .pushsection __ex_table, "a"
+    .long .Lisr_gs, .Lisr_gs_fix
+    .long .Lisr_fs, .Lisr_fs_fix
+    .long .Lisr_es, .Lisr_es_fix
+    .long .Lisr_ds, .Lisr_ds_fix
+    .popsection
 
     .section .rodata
     .balign 4
@@ -235,13 +261,18 @@ entry_INT80_32:
     add esp, 4
     .global syscall_exit_to_user
 syscall_exit_to_user:
+    // Each selector load may fault (see isr_common): null instead.
     mov eax, [esp + 40]     // gs
+.Lsys_gs:
     mov gs, ax
     mov eax, [esp + 36]     // fs
+.Lsys_fs:
     mov fs, ax
     mov eax, [esp + 32]     // es
+.Lsys_es:
     mov es, ax
     mov eax, [esp + 28]     // ds
+.Lsys_ds:
     mov ds, ax
     pop ebx
     pop ecx
@@ -252,6 +283,24 @@ syscall_exit_to_user:
     pop eax                 // the result
     add esp, 20             // ds es fs gs orig_ax
     iretd
+.Lsys_gs_fix:
+    xor eax, eax
+    jmp .Lsys_gs
+.Lsys_fs_fix:
+    xor eax, eax
+    jmp .Lsys_fs
+.Lsys_es_fix:
+    xor eax, eax
+    jmp .Lsys_es
+.Lsys_ds_fix:
+    xor eax, eax
+    jmp .Lsys_ds
+    .pushsection __ex_table, "a"
+    .long .Lsys_gs, .Lsys_gs_fix
+    .long .Lsys_fs, .Lsys_fs_fix
+    .long .Lsys_es, .Lsys_es_fix
+    .long .Lsys_ds, .Lsys_ds_fix
+    .popsection
     "#,
     kds = const KERNEL_DS as u32,
     percpu = const PERCPU_SEL as u32,

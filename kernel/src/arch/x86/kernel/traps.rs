@@ -90,6 +90,11 @@ pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             3 => do_int3(frame),
             14 => do_page_fault(frame),
             v if v >= 32 => super::irq::do_irq(frame),
+            // A segment fault in kernel mode at an instruction the
+            // exception table lists (the exit path loading a user's
+            // selector that no longer loads): resume at its fixup, as
+            // Linux's do_trap does for any trap with one.
+            10..=13 if crate::arch::extable::fixup_exception(&mut frame.eip) => {}
             _ => die(frame, None),
         }
     }
