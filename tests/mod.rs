@@ -14,6 +14,7 @@
 //! | `kmap_local.rs` | kmap_local and kmap_atomic: slots, nesting, preemption, IRQs, debug modes (C, D, E) |
 //! | `irq.rs`     | timer ticks on every CPU, serial input via the I/O APIC, reschedule IPIs |
 //! | `traps.rs`   | each exception's report, int3, stack overflow              |
+//! | `nx.rs`      | NX (PAE): EFER.NXE, `__supported_pte_mask`, NX user and kernel PTEs, 0x15, the NX oops |
 //! | `ramfs.rs`   | the initramfs unpacked into ramfs: contents byte for byte, pages in highmem, reads through kmap_local, lookup, readdir, links; corrupt archives change nothing |
 //! | `vmalloc.rs` | vmalloc/vfree, vmap, ioremap, kernel stacks and their guard pages |
 //! | `highmem_helpers.rs` | memcpy_page & co, copy/clear_highpage, zero_user_segments, kmap_to_page, is_kmap_addr, highmem totals, __GFP_ZERO, the kmap guards (A21-22, F, G64) |
@@ -74,6 +75,7 @@ mod smp;
 mod tlb;
 mod stat;
 mod traps;
+mod nx;
 mod termios;
 mod timecalls;
 mod tty;
@@ -84,4 +86,4 @@ mod vfork;
 mod wait;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, vfork::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, filemmap::TESTS, signal::TESTS, fpu::TESTS, termios::TESTS, timecalls::TESTS, gup::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, vfork::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, filemmap::TESTS, signal::TESTS, fpu::TESTS, termios::TESTS, timecalls::TESTS, gup::TESTS, nx::TESTS];
