@@ -182,14 +182,19 @@ fn kmap_local_page_prot_keeps_nx_and_read_only() {
     let v = crate::mm::kmap_local::kmap_local_page_prot(page, PAGE_KERNEL_RO);
     let pte = crate::mm::pgtable::lookup_kernel_pte(v);
     crate::mm::kmap_local::kunmap_local(v);
-    assert!(pte.present() && pte.0 & (1 << 63) != 0, "PAGE_KERNEL_RO slot PTE {:#x} has bit 63", pte.0);
+    assert!(pte.present() && pte.0 as u64 & BIT_63 != 0, "PAGE_KERNEL_RO slot PTE {:#x} has bit 63", pte.0);
     assert_eq!(pte.0 & mm::pgtable_types::_PAGE_RW, 0, "and is read-only");
     let v = crate::mm::kmap_local::kmap_local_page(page);
     let pte = crate::mm::pgtable::lookup_kernel_pte(v);
     crate::mm::kmap_local::kunmap_local(v);
-    assert_eq!(pte.0 & (PAGE_KERNEL.bits() | (1 << 63)), PAGE_KERNEL.bits() | (1 << 63), "kmap_local_page: PTE {:#x}", pte.0);
+    let want = PAGE_KERNEL.bits() as u64 | BIT_63;
+    assert_eq!(pte.0 as u64 & want, want, "kmap_local_page: PTE {:#x}", pte.0);
     crate::mm::page_alloc::__free_pages(page, 0);
 }
+
+/// Bit 63 of an entry (`_PAGE_NX` with PAE; written out so that the test
+/// would see a `_PAGE_NX` that lost its value).
+const BIT_63: u64 = 1 << 63;
 
 /// `ret`, in the kernel's data (.data: NX).
 static mut RET_IN_DATA: [u8; 4] = [0xc3; 4];
