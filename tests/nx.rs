@@ -62,6 +62,10 @@ fn efer_nxe_and_the_supported_mask_follow_cpuid_on_every_cpu() {
     for s in &NXE_SEEN {
         s.store(0, Ordering::SeqCst);
     }
+    // An AP that reached the kernel's tables without NXE would have died
+    // on its first NX entry (a reserved bit): every CPU must be online.
+    let expected = ktest::expected_cpus().min(NR_CPUS);
+    assert_eq!(crate::smp::num_online_cpus(), expected, "every CPU QEMU was given came up");
     crate::smp::on_each_cpu(record_nxe, 0);
     let online = crate::smp::cpu_online_mask();
     for (cpu, seen) in NXE_SEEN.iter().enumerate().filter(|(c, _)| online & (1 << c) != 0) {
