@@ -269,6 +269,20 @@ pub fn __supported_pte_mask() -> pteval_t {
     if NX_SUPPORTED.load(Ordering::Relaxed) { !0 } else { !_PAGE_NX }
 }
 
+/// Is `_PAGE_NX` in [`__supported_pte_mask`]? (NX in use: a PAE kernel
+/// on a CPU with NX, EFER.NXE set.)
+pub fn supports_nx() -> bool {
+    NX_SUPPORTED.load(Ordering::Relaxed)
+}
+
+/// Linux `pte_exec`, on an entry value: no `_PAGE_NX`. Always true
+/// without PAE, where `_PAGE_NX` is 0: the mask is zero on purpose in that
+/// flavour, hence the allowed lint.
+#[allow(clippy::bad_bit_mask)]
+pub const fn pteval_exec(val: pteval_t) -> bool {
+    val & _PAGE_NX == 0
+}
+
 /// The kernel's `x86_configure_nx` stores its answer here: `_PAGE_NX` is in
 /// [`__supported_pte_mask`] from now on iff `nx` (always false without PAE).
 pub fn set_supported_nx(nx: bool) {
@@ -549,7 +563,7 @@ mod tests {
     #[test]
     fn the_supported_mask_takes_nx_out_of_present_entries_only() {
         let v = pfn_val(0x12345, PAGE_KERNEL);
-        assert_eq!(v & _PAGE_NX != 0, cfg!(feature = "pae"));
+        assert_eq!(!pteval_exec(v), cfg!(feature = "pae"));
         assert_eq!(pfn_val(0x12345, PAGE_KERNEL_EXEC) & _PAGE_NX, 0);
         assert_eq!(massage_pgprot_with(v, !_PAGE_NX), v & !_PAGE_NX);
         assert_eq!(massage_pgprot_with(v, !_PAGE_NX) & !_PAGE_NX, v & !_PAGE_NX);

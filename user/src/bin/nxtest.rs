@@ -156,6 +156,7 @@ fn main(_args: Args) -> i32 {
         // SAFETY: brk(0) asks for the break; brk(end) grows the heap by a
         // page of ours.
         let start = unsafe { syscall1(BRK, 0) } as usize;
+        // SAFETY: as above.
         let end = unsafe { syscall1(BRK, start + PAGE) } as usize;
         if end < start + PAGE {
             return 3;
@@ -165,7 +166,7 @@ fn main(_args: Args) -> i32 {
     });
 
     let rw = mmap(1, PROT_READ | PROT_WRITE);
-    t.check("mmap_read_write", rw % PAGE == 0 && !(-4095..0).contains(&(rw as isize)), format_args!("mmap gave {rw:#x}"));
+    t.check("mmap_read_write", rw.is_multiple_of(PAGE) && !(-4095..0).contains(&(rw as isize)), format_args!("mmap gave {rw:#x}"));
     put_code(rw);
     refused(&mut t, "a_jump_into_mmap_without_prot_exec_is_sigsegv_accerr", || call(rw));
     let untouched = mmap(1, PROT_READ | PROT_WRITE);

@@ -236,7 +236,7 @@ pub fn describe_page_fault(out: &mut impl Write, address: usize, error_code: u32
     // uids here: every task is uid 0.
     if error_code & (pf::INSTR | pf::USER) == pf::INSTR {
         let pte = crate::mm::pgtable::lookup_kernel_pte(address);
-        if pte.present() && pte.0 & mm::pgtable_types::_PAGE_NX != 0 {
+        if pte.present() && !mm::pgtable_types::pteval_exec(pte.0) {
             let _ = writeln!(out, "kernel tried to execute NX-protected page - exploit attempt? (uid: 0)");
         }
     }

@@ -67,7 +67,7 @@ fn enable_nxe() {
 /// Should the APs set EFER.NXE in the trampoline? (What the boot CPU
 /// decided: a PAE kernel on a CPU with NX.)
 pub fn nx_in_use() -> bool {
-    mm::pgtable_types::__supported_pte_mask() & mm::pgtable_types::_PAGE_NX != 0
+    mm::pgtable_types::supports_nx()
 }
 
 /// Linux `x86_configure_nx` plus `x86_report_nx`, on the boot CPU, before
