@@ -87,4 +87,8 @@ pub fn x86_configure_nx() {
     } else {
         log::info!("Notice: NX (Execute Disable) protection cannot be enabled: non-PAE kernel!");
     }
+    if !cfg!(feature = "pae") {
+        // Ours, not Linux's: say why whatever the CPU has.
+        log::info!("NX: not active in the 686 flavour: a 32-bit page-table entry has no NX bit (boot the 686-pae flavour)");
+    }
 }
