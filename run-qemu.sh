@@ -43,7 +43,10 @@
 #                   4 GiB); above that qemu-system-x86_64 -cpu kvm32, a 32-bit
 #                   CPU with PAE and PSE36: QEMU before 8.2 gives a 32-bit CPU
 #                   36 physical address bits only with PSE36 (qemu32 has none,
-#                   so a frame above 4 GiB would fault as a reserved bit)
+#                   so a frame above 4 GiB would fault as a reserved bit).
+#                   Both with +nx: the flavour uses NX when the CPU has it
+#   --cpu MODEL     QEMU's -cpu instead of the default above, e.g.
+#                   --pae --cpu qemu32 for a PAE kernel on a CPU without NX
 #
 # QEMU always runs under TCG: /dev/kvm on our machines cannot run a 32-bit
 # guest with paging on (see README). `cargo run` / `cargo test` come here
@@ -72,6 +75,7 @@ INITRD=""
 SMP_GIVEN=0
 PROFILE=dev
 PAE=0
+CPU=""
 KTEST_TIMEOUT="${KTEST_TIMEOUT:-180}"
 
 toolchain() { sed -n 's/^channel *= *"\(.*\)"/\1/p' "$REPO/rust-toolchain.toml"; }
@@ -439,13 +443,22 @@ QEMU=()
 # physical address space; `+pse36` on qemu-system-i386 hangs at /init on
 # 7.2, unexplained) with kvm32 (PAE and PSE36). The pc machine puts RAM
 # from 3.5 GiB on (0xe0000000) above 4 GiB.
+# NX: neither qemu32 nor kvm32 has it, so the 686-pae flavour gets `+nx`
+# on both (TCG emulates it), and uses it: EFER.NXE, _PAGE_NX in user and
+# kernel mappings (docs/12-pae.md, "NX"). The 686 flavour keeps plain
+# qemu32: it has no NX bit to use. The Linux reference figures (reference
+# section 6) were measured on plain qemu32, without NX. CPU (--cpu MODEL;
+# in_config CPU=) replaces the model, e.g. CPU=qemu32 boots a PAE kernel
+# on a CPU without NX (catalogue case P13: then no PTE has bit 63).
 QEMU_BIN=qemu-system-i386
 QEMU_CPU=qemu32
 qemu_machine() {
     QEMU_BIN=qemu-system-i386 QEMU_CPU=qemu32
+    if [ "$PAE" = 1 ]; then QEMU_CPU=qemu32,+nx; fi
     if [ "$PAE" = 1 ] && [ "$(size_mib "$MEM")" -ge 3584 ]; then
-        QEMU_BIN=qemu-system-x86_64 QEMU_CPU=kvm32
+        QEMU_BIN=qemu-system-x86_64 QEMU_CPU=kvm32,+nx
     fi
+    if [ -n "${CPU:-}" ]; then QEMU_CPU="$CPU"; fi
 }
 
 # One line naming the flavour and the machine: binary, version, -cpu
@@ -750,6 +763,7 @@ while [ $# -gt 0 ]; do
         --initrd) INITRD="$(value --initrd "a cpio newc archive, e.g. --initrd target/initramfs.cpio" $# "${2-}")"; shift ;;
         --release) PROFILE=release ;;
         --pae) PAE=1 ;;
+        --cpu) CPU="$(value --cpu "a QEMU CPU model, e.g. --cpu qemu32" $# "${2-}")"; shift ;;
         --runner) CMD=runner; RUNNER_ELF="$(value --runner "an ELF file" $# "${2-}")"; shift ;;
         -h|--help) usage; exit 0 ;;
         -*) die "unknown option '$1' (see --help)" ;;

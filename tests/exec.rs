@@ -178,7 +178,7 @@ fn an_elf_program_is_loaded_and_runs_in_ring_3() {
 
 /// U28/U29 (the stack half): what create_elf_tables lays out, word by word.
 fn the_initial_stack_has_argc_argv_envp_and_the_auxiliary_vector() {
-    let info = crate::fs::binfmt_elf::ElfInfo { entry: 0x0804_8054, phdr: 0x0804_8034, phnum: 1, start_brk: 0x0804_9000 };
+    let info = crate::fs::binfmt_elf::ElfInfo { entry: 0x0804_8054, phdr: 0x0804_8034, phnum: 1, start_brk: 0x0804_9000, executable_stack: crate::fs::binfmt_elf::ExStack::DisableX };
     let long = alloc::vec![b'x'; 5000]; // an argument longer than a page
     let argv: [&[u8]; 3] = [b"prog", &long, b"last"];
     let (block, sp) = create_elf_tables(&info, b"/bin/prog", &argv, &[b"A=1", b"B=2"]).unwrap();

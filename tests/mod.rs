@@ -15,6 +15,7 @@
 //! | `pgtable.rs` | the 686-pae flavour's 64-bit entries under a second CPU: set_pte/pte_clear never show a reader a mixed frame, ptep_get_and_clear keeps a concurrent Dirty bit, set_pmd is seen whole; each with a wrong-order twin that is seen torn (P8-P10) |
 //! | `irq.rs`     | timer ticks on every CPU, serial input via the I/O APIC, reschedule IPIs |
 //! | `traps.rs`   | each exception's report, int3, stack overflow              |
+//! | `nx.rs`      | NX (PAE): EFER.NXE, `__supported_pte_mask`, NX user and kernel PTEs, 0x15, the NX oops |
 //! | `ramfs.rs`   | the initramfs unpacked into ramfs: contents byte for byte, pages in highmem, reads through kmap_local, lookup, readdir, links; corrupt archives change nothing |
 //! | `vmalloc.rs` | vmalloc/vfree, vmap, ioremap, kernel stacks and their guard pages |
 //! | `highmem_helpers.rs` | memcpy_page & co, copy/clear_highpage, zero_user_segments, kmap_to_page, is_kmap_addr, highmem totals, __GFP_ZERO, the kmap guards (A21-22, F, G64) |
@@ -78,6 +79,7 @@ mod smp;
 mod tlb;
 mod stat;
 mod traps;
+mod nx;
 mod termios;
 mod timecalls;
 mod tty;
@@ -88,4 +90,4 @@ mod vfork;
 mod wait;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, pgtable::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, vfork::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, filemmap::TESTS, signal::TESTS, fpu::TESTS, termios::TESTS, timecalls::TESTS, gup::TESTS, hostile::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, pgtable::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, vfork::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, filemmap::TESTS, signal::TESTS, fpu::TESTS, termios::TESTS, timecalls::TESTS, gup::TESTS, hostile::TESTS, nx::TESTS];

@@ -67,6 +67,11 @@ skip_expected() {
     re='^needs the 686-pae flavour([ :]|$)'
     if [[ "$reason" =~ $re ]]; then
         [ "${PAE:-0}" != 1 ]; return
+    # NX: only the 686-pae flavour has the bit, and only on a CPU model with
+    # NX (run-qemu.sh's PAE default has +nx; CPU= may name one without).
+    re='^needs NX([ :]|$)'
+    if [[ "$reason" =~ $re ]]; then
+        [ "${PAE:-0}" != 1 ] || cpu_lacks_nx "${CPU:-}"; return
     fi
     re='^needs ([0-9]+) CPUs?([ :]|$)'
     if [[ "$reason" =~ $re ]]; then
@@ -89,6 +94,18 @@ skip_expected() {
         return 0
     fi
     return 2
+}
+
+# cpu_lacks_nx MODEL: is QEMU's -cpu MODEL (run-qemu.sh --cpu, in_config
+# CPU=) one without NX? Empty: run-qemu.sh's default, which for 686-pae has
+# +nx. QEMU's 32-bit models qemu32, kvm32, 486 and pentium* have none
+# unless +nx is added; -nx takes it from any.
+cpu_lacks_nx() {
+    local model="$1"
+    [ -n "$model" ] || return 1
+    case ",$model," in *,-nx,*) return 0 ;; *,+nx,*) return 1 ;; esac
+    case "${model%%,*}" in qemu32|kvm32|486|pentium|pentium2|pentium3) return 0 ;; esac
+    return 1
 }
 
 # The reason of a `test NAME ... skipped (REASON)` line (also the older
@@ -664,8 +681,8 @@ with_flavour_kernel() {
 }
 
 in_config() {
-    local MEM=3G SMP=1 ISO=0 APPEND="" BIOS="" INITRD="" PAE=0
-    while [[ "${1:-}" =~ ^(MEM|SMP|ISO|APPEND|BIOS|INITRD|PAE)= ]]; do
+    local MEM=3G SMP=1 ISO=0 APPEND="" BIOS="" INITRD="" PAE=0 CPU=""
+    while [[ "${1:-}" =~ ^(MEM|SMP|ISO|APPEND|BIOS|INITRD|PAE|CPU)= ]]; do
         printf -v "${1%%=*}" '%s' "${1#*=}"
         shift
     done
@@ -830,6 +847,7 @@ SMP=8|sched::,smp::,irq::,kmap_local::,acpi::
 MEM=1G;SMP=2;ISO=1;APPEND=test_fill_highmem|kmap
 PAE=1|
 PAE=1;MEM=16G|mm::zones
+PAE=1;CPU=qemu32|nx::
 MEM=64M|mm::zones
 MEM=128M|mm::zones
 MEM=896M|mm::zones
@@ -968,8 +986,9 @@ check_skip_judge() {
     local bad=0 want mem smp cmdline line reason got
     while IFS='|' read -r want mem smp cmdline line; do
         [ -n "$want" ] || continue
-        # "pae:8G": the 686-pae flavour with 8G.
+        # "pae:8G": the 686-pae flavour with 8G; "...@MODEL": with CPU=MODEL.
         local PAE=0; if [[ "$mem" == pae:* ]]; then PAE=1; mem="${mem#pae:}"; fi
+        local CPU=""; if [[ "$mem" == *@* ]]; then CPU="${mem#*@}"; mem="${mem%%@*}"; fi
         reason="$(skip_reason "$line")"
         local v=0; skip_expected "$reason" "$mem" "$smp" "$cmdline" || v=$?
         case "$v" in 0) got=yes ;; 1) got=has ;; *) got=other ;; esac
@@ -1012,6 +1031,15 @@ yes|8G|1||test pgtable::a ... skipped (needs the 686-pae flavour)
 has|pae:3G|2||test pgtable::a ... skipped (needs the 686-pae flavour: a 686 entry is 32 bits, written in one store (./run-qemu.sh --pae test))
 has|pae:8G|2||test pgtable::a ... skipped (needs the 686-pae flavour)
 other|3G|1||test pgtable::a ... skipped (needs the 686-pae flavor)
+yes|3G|1||test nx::a ... skipped (needs NX: the 686 flavour has no NX bit (boot --pae))
+has|pae:3G|1||test nx::a ... skipped (needs NX)
+has|pae:8G|2||test nx::a ... skipped (needs NX)
+yes|pae:3G@qemu32|1||test nx::a ... skipped (needs NX: this CPU has none (CPUID 0x80000001 EDX bit 20))
+yes|pae:8G@kvm32|1||test nx::a ... skipped (needs NX)
+has|pae:3G@qemu32,+nx|1||test nx::a ... skipped (needs NX)
+yes|pae:3G@coreduo,-nx|1||test nx::a ... skipped (needs NX)
+has|pae:3G@coreduo|1||test nx::a ... skipped (needs NX)
+other|pae:3G@qemu32|1||test nx::a ... skipped (needs nx)
 CASES
     if [ "$bad" = 0 ]; then echo "scenario skip judge ... ok"; pass
     else echo "scenario skip judge ... FAILED"; fail "the skip judge (skip_expected in tests/runner.sh) gave wrong verdicts"; fi

@@ -227,6 +227,16 @@ user_spec() {
                 unaligned_start_einval unknown_prot_bit_einval growsdown_and_growsup_einval \
                 growsdown_on_a_non_stack_einval length_rounded_up \
                 the_whole_last_page_is_read_only munmap_all ;;
+        nxtest)
+            # Not in USER_PROGRAMS: the run under this kernel is in the
+            # caller's configuration, and only 686-pae on a CPU with NX can
+            # refuse a jump into data; nx::user_nx_checks runs it there.
+            user_spec_checks nxtest a_jump_into_the_stack_is_sigsegv_accerr \
+                a_jump_into_the_data_segment_is_sigsegv_accerr a_jump_into_the_heap_is_sigsegv_accerr \
+                mmap_read_write a_jump_into_mmap_without_prot_exec_is_sigsegv_accerr \
+                a_jump_into_an_untouched_mmap_without_prot_exec_is_sigsegv_accerr code_in_a_prot_exec_mapping_runs \
+                mprotect_prot_exec_returns_0 after_mprotect_prot_exec_the_code_runs \
+                mprotect_without_prot_exec_returns_0 after_mprotect_without_prot_exec_a_jump_is_sigsegv_accerr ;;
         panics)
             SPEC_ARGS=(a b)
             SPEC_STATUS=101

@@ -35,6 +35,8 @@
 //! code below is written once against `pteval_t` and the `PTRS_PER_*`.
 #![allow(non_camel_case_types)]
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 #[cfg(not(feature = "pae"))]
 pub use crate::pgtable_2level_types::*;
 #[cfg(feature = "pae")]
@@ -144,15 +146,33 @@ bitflags::bitflags! {
     }
 }
 
-/// `PAGE_KERNEL`: present, writable, global, kernel only, and (as Linux's
-/// `__PAGE_KERNEL`) already accessed and dirty, so the MMU never has to
-/// write the PTE back on the first touch of a fresh mapping: kmap_local
-/// makes fresh mappings all the time. (Linux's also has `_PAGE_NX`, once
-/// NX is enabled; that is a later step of the PAE issue.)
-pub const PAGE_KERNEL: PteFlags =
-    PteFlags::PRESENT.union(PteFlags::RW).union(PteFlags::GLOBAL).union(PteFlags::ACCESSED).union(PteFlags::DIRTY);
-/// `PAGE_KERNEL_RO`: present, read-only, global, accessed.
-pub const PAGE_KERNEL_RO: PteFlags = PteFlags::PRESENT.union(PteFlags::GLOBAL).union(PteFlags::ACCESSED);
+/// `_PAGE_NX` as a flag set: empty in the 2-level flavour, which has no
+/// such bit (Linux's `_PAGE_NX` is 0 there, so its `__PAGE_KERNEL` has it
+/// "unconditionally" and it vanishes).
+#[cfg(feature = "pae")]
+pub const PTE_FLAGS_NX: PteFlags = PteFlags::NX;
+/// See the PAE flavour's.
+#[cfg(not(feature = "pae"))]
+pub const PTE_FLAGS_NX: PteFlags = PteFlags::empty();
+
+/// `PAGE_KERNEL`: present, writable, global, kernel only, no-execute, and
+/// (as Linux's `__PAGE_KERNEL`) already accessed and dirty, so the MMU
+/// never has to write the PTE back on the first touch of a fresh mapping:
+/// kmap_local makes fresh mappings all the time. `_PAGE_NX` is in it as in
+/// Linux's (`__PAGE_KERNEL = __PP|__RW|0|___A|__NX|___D|0|___G`); on a CPU
+/// without NX, [`massage_pgprot`] removes it from every entry built.
+pub const PAGE_KERNEL: PteFlags = PteFlags::PRESENT
+    .union(PteFlags::RW)
+    .union(PteFlags::GLOBAL)
+    .union(PteFlags::ACCESSED)
+    .union(PteFlags::DIRTY)
+    .union(PTE_FLAGS_NX);
+/// `PAGE_KERNEL_EXEC`: `PAGE_KERNEL` without NX, for the kernel's text
+/// (Linux's `__PAGE_KERNEL_EXEC`).
+pub const PAGE_KERNEL_EXEC: PteFlags = PAGE_KERNEL.difference(PTE_FLAGS_NX);
+/// `PAGE_KERNEL_RO`: present, read-only, global, accessed, no-execute.
+pub const PAGE_KERNEL_RO: PteFlags =
+    PteFlags::PRESENT.union(PteFlags::GLOBAL).union(PteFlags::ACCESSED).union(PTE_FLAGS_NX);
 /// `PAGE_KERNEL_NOCACHE`: device memory.
 pub const PAGE_KERNEL_NOCACHE: PteFlags = PAGE_KERNEL.union(PteFlags::PCD).union(PteFlags::PWT);
 /// Flags of a PMD entry that points at a kernel page table. Linux's
@@ -222,14 +242,75 @@ pub const fn pgd_val(pgd: pgd_t) -> pgdval_t {
     pgd.0
 }
 
+// ---- __supported_pte_mask ---------------------------------------------------
+
+/// Does this CPU honour `_PAGE_NX` (CPUID 0x80000001 EDX bit 20, and
+/// `EFER.NXE` set on every CPU)? Set once at boot by the kernel's
+/// `x86_configure_nx`, before any entry with NX exists; false until then
+/// (and for ever in the 686 flavour, where `_PAGE_NX` is 0 anyway). The
+/// host tests model a CPU with NX: that is what Linux's tables describe;
+/// the tests of the other CPU pass the mask explicitly
+/// ([`massage_pgprot_with`], `vm_get_page_prot_with`).
+static NX_SUPPORTED: AtomicBool = AtomicBool::new(cfg!(test));
+
+/// Linux `__supported_pte_mask`: the entry bits this CPU supports, ANDed
+/// into every present entry the kernel builds ([`massage_pgprot`], as
+/// Linux's `pfn_pte`/`pfn_pmd`/`pte_modify` do through `check_pgprot`, and
+/// `vm_get_page_prot`). Only `_PAGE_NX` ever leaves it here: on a CPU
+/// without NX, bit 63 of a PAE entry is a *reserved* bit, and a present
+/// entry with it set makes every access through it fault (error code
+/// `X86_PF_RSVD`). Linux's also drops `_PAGE_GLOBAL` without CR4.PGE; ours
+/// keeps it (the CPU ignores G without PGE, so nothing faults).
+///
+/// Linux's is a variable; ours is a function over one boolean, so that the
+/// flavour without NX needs no 64-bit atomics.
+#[allow(non_snake_case)]
+pub fn __supported_pte_mask() -> pteval_t {
+    if NX_SUPPORTED.load(Ordering::Relaxed) { !0 } else { !_PAGE_NX }
+}
+
+/// Is `_PAGE_NX` in [`__supported_pte_mask`]? (NX in use: a PAE kernel
+/// on a CPU with NX, EFER.NXE set.)
+pub fn supports_nx() -> bool {
+    NX_SUPPORTED.load(Ordering::Relaxed)
+}
+
+/// Linux `pte_exec`, on an entry value: no `_PAGE_NX`. Always true
+/// without PAE, where `_PAGE_NX` is 0: the mask is zero on purpose in that
+/// flavour, hence the allowed lint.
+#[allow(clippy::bad_bit_mask)]
+pub const fn pteval_exec(val: pteval_t) -> bool {
+    val & _PAGE_NX == 0
+}
+
+/// The kernel's `x86_configure_nx` stores its answer here: `_PAGE_NX` is in
+/// [`__supported_pte_mask`] from now on iff `nx` (always false without PAE).
+pub fn set_supported_nx(nx: bool) {
+    NX_SUPPORTED.store(nx && _PAGE_NX != 0, Ordering::Relaxed);
+}
+
+/// Linux `massage_pgprot`: a present entry's flags ANDed with `mask`
+/// (`__supported_pte_mask`); a not-present one (`PROT_NONE`, empty) is left
+/// alone, as Linux's.
+pub const fn massage_pgprot_with(val: pteval_t, mask: pteval_t) -> pteval_t {
+    if val & _PAGE_PRESENT != 0 { val & mask } else { val }
+}
+
+/// Linux `massage_pgprot` with this CPU's [`__supported_pte_mask`].
+pub fn massage_pgprot(val: pteval_t) -> pteval_t {
+    massage_pgprot_with(val, __supported_pte_mask())
+}
+
 /// The entry value that maps frame `pfn` with `flags` (the body of
 /// Linux's `pfn_pte`, `pfn_pmd`). The shift is done in `pteval_t`, so a
 /// frame above 4 GiB keeps its high bits even where `usize` is 32 bits.
-pub const fn pfn_val(pfn: usize, flags: PteFlags) -> pteval_t {
-    (((pfn as pteval_t) << PAGE_SHIFT) & PTE_PFN_MASK) | flags.bits()
+/// The flags go through [`massage_pgprot`]: without NX, no entry built
+/// here has bit 63 (catalogue case P13).
+pub fn pfn_val(pfn: usize, flags: PteFlags) -> pteval_t {
+    (((pfn as pteval_t) << PAGE_SHIFT) & PTE_PFN_MASK) | massage_pgprot(flags.bits())
 }
 /// Linux `pfn_pte`.
-pub const fn pfn_pte(pfn: usize, flags: PteFlags) -> pte_t {
+pub fn pfn_pte(pfn: usize, flags: PteFlags) -> pte_t {
     pte_t(pfn_val(pfn, flags))
 }
 /// Linux `pte_pfn`.
@@ -262,7 +343,7 @@ pub const fn pte_protnone(pte: pte_t) -> bool {
 }
 
 /// Linux `pfn_pmd`.
-pub const fn pfn_pmd(pfn: usize, flags: PteFlags) -> pmd_t {
+pub fn pfn_pmd(pfn: usize, flags: PteFlags) -> pmd_t {
     pmd_t(pfn_val(pfn, flags) as pmdval_t)
 }
 /// Linux `pmd_pfn`: the frame of the page table (or large page).
@@ -323,7 +404,7 @@ impl pte_t {
     /// The empty entry (Linux `__pte(0)`).
     pub const NONE: pte_t = pte_t(0);
     /// Map the page frame `pfn` with `flags` (Linux `pfn_pte`).
-    pub const fn new(pfn: usize, flags: PteFlags) -> pte_t {
+    pub fn new(pfn: usize, flags: PteFlags) -> pte_t {
         pfn_pte(pfn, flags)
     }
     /// Linux `pte_none`.
@@ -357,7 +438,7 @@ impl pmd_t {
     /// The empty entry (Linux `__pmd(0)`).
     pub const NONE: pmd_t = pmd_t(0);
     /// An entry for the page table (or large page) at frame `pfn`.
-    pub const fn new(pfn: usize, flags: PteFlags) -> pmd_t {
+    pub fn new(pfn: usize, flags: PteFlags) -> pmd_t {
         pfn_pmd(pfn, flags)
     }
     /// Linux `pmd_none`.
@@ -476,6 +557,20 @@ mod tests {
         assert!(pte_none(pte_t::NONE) && !pte_present(pte_t::NONE));
     }
 
+    /// P13: without NX (the mask without `_PAGE_NX`), a present entry
+    /// loses bit 63 and keeps every other bit; with it, `PAGE_KERNEL` has
+    /// NX (PAE) and `PAGE_KERNEL_EXEC` has not.
+    #[test]
+    fn the_supported_mask_takes_nx_out_of_present_entries_only() {
+        let v = pfn_val(0x12345, PAGE_KERNEL);
+        assert_eq!(!pteval_exec(v), cfg!(feature = "pae"));
+        assert_eq!(pfn_val(0x12345, PAGE_KERNEL_EXEC) & _PAGE_NX, 0);
+        assert_eq!(massage_pgprot_with(v, !_PAGE_NX), v & !_PAGE_NX);
+        assert_eq!(massage_pgprot_with(v, !_PAGE_NX) & !_PAGE_NX, v & !_PAGE_NX);
+        let not_present = v & !_PAGE_PRESENT;
+        assert_eq!(massage_pgprot_with(not_present, !_PAGE_NX), not_present);
+    }
+
     /// A frame above 4 GiB survives only in the PAE entry; the 2-level
     /// entry has no bits for it (and `MAX_ARCH_PFN` keeps such frames out).
     #[test]
@@ -484,7 +579,7 @@ mod tests {
         #[cfg(feature = "pae")]
         {
             assert_eq!(pte_pfn(pfn_pte(pfn_9g, PAGE_KERNEL)), pfn_9g);
-            assert_eq!(pfn_pte(pfn_9g, PAGE_KERNEL).0 >> 32, 2, "frame bits 32..35 in the high word");
+            assert_eq!((pfn_pte(pfn_9g, PAGE_KERNEL).0 >> 32) & 0xf, 2, "frame bits 32..35 in the high word");
             assert!((pfn_9g as u64) < MAX_ARCH_PFN);
         }
         #[cfg(not(feature = "pae"))]

@@ -181,12 +181,14 @@ bitflags! {
     /// `PteFlags` is one line, but this crate does not depend on the
     /// kernel's types.
     ///
-    /// There is no execute bit: the 2-level page tables of i386 cannot
-    /// forbid execution, and Linux's `protection_map` entries with and
-    /// without `VM_EXEC` differ only in `_PAGE_NX`, which
-    /// `__supported_pte_mask` removes. (The PAE issue adds NX.)
+    /// The execute bit is `NX`, in the 686-pae flavour only: the 2-level
+    /// page tables of i386 cannot forbid execution, so there Linux's
+    /// `protection_map` entries with and without `VM_EXEC` are equal
+    /// (`_PAGE_NX` is 0). With PAE they differ in `_PAGE_NX` (bit 63),
+    /// which `vm_get_page_prot` removes again on a CPU without NX
+    /// (`__supported_pte_mask`).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct PgProt: u32 {
+    pub struct PgProt: crate::pgtable_types::pteval_t {
         /// The page is mapped.
         const PRESENT = 0x001;
         /// Writes are allowed (x86 `_PAGE_RW`).
@@ -198,8 +200,18 @@ bitflags! {
         /// at no other bit of an entry whose present bit is clear, and a
         /// user page is never global). See [`pte`].
         const PROTNONE = 0x100;
+        /// Instruction fetches fault (x86 `_PAGE_NX`, bit 63; PAE only).
+        #[cfg(feature = "pae")]
+        const NX = crate::pgtable_types::_PAGE_NX;
     }
 }
+
+/// `_PAGE_NX` as a `PgProt`: empty without PAE (see [`PgProt`]).
+#[cfg(feature = "pae")]
+pub const PGPROT_NX: PgProt = PgProt::NX;
+/// See the PAE flavour's.
+#[cfg(not(feature = "pae"))]
+pub const PGPROT_NX: PgProt = PgProt::empty();
 
 /// Linux `PAGE_NONE`: no access, but the frame stays: a `PROT_NONE`
 /// page's PTE keeps its page frame number with `_PAGE_PRESENT` clear and
@@ -209,43 +221,58 @@ bitflags! {
 /// `mprotect` makes the area accessible again. (Linux's also has
 /// `_PAGE_ACCESSED`; the kernel adds that to every user PTE it makes.)
 pub const PAGE_NONE: PgProt = PgProt::PROTNONE;
-/// Linux `PAGE_READONLY`: present, user, read-only.
-pub const PAGE_READONLY: PgProt = PgProt::PRESENT.union(PgProt::USER);
+/// Linux `PAGE_READONLY`: present, user, read-only, no-execute.
+pub const PAGE_READONLY: PgProt = PgProt::PRESENT.union(PgProt::USER).union(PGPROT_NX);
 /// Linux `PAGE_COPY`: a private writable mapping's pages start read-only,
 /// so that the first write faults and copies (copy-on-write). The fault
 /// handler makes the PTE writable once the page is the process's own
 /// (`maybe_mkwrite`, looking at `VM_WRITE`, not at this).
 pub const PAGE_COPY: PgProt = PAGE_READONLY;
-/// Linux `PAGE_SHARED`: present, user, writable.
-pub const PAGE_SHARED: PgProt = PgProt::PRESENT.union(PgProt::USER).union(PgProt::RW);
+/// Linux `PAGE_SHARED`: present, user, writable, no-execute.
+pub const PAGE_SHARED: PgProt = PgProt::PRESENT.union(PgProt::USER).union(PgProt::RW).union(PGPROT_NX);
+/// Linux `PAGE_READONLY_EXEC`: [`PAGE_READONLY`] that may be executed.
+pub const PAGE_READONLY_EXEC: PgProt = PAGE_READONLY.difference(PGPROT_NX);
+/// Linux `PAGE_COPY_EXEC`.
+pub const PAGE_COPY_EXEC: PgProt = PAGE_COPY.difference(PGPROT_NX);
+/// Linux `PAGE_SHARED_EXEC`.
+pub const PAGE_SHARED_EXEC: PgProt = PAGE_SHARED.difference(PGPROT_NX);
 
 /// Linux's `protection_map` (`arch/x86/mm/pgprot.c`), indexed by
 /// `vm_flags & (VM_READ | VM_WRITE | VM_EXEC | VM_SHARED)`. The EXEC rows
-/// equal their non-EXEC rows (no NX, see [`PgProt`]); x86 cannot express
-/// write-only, so "write" implies "read".
+/// differ from their non-EXEC rows only in `_PAGE_NX` (and are equal
+/// without PAE, where it is 0); x86 cannot express write-only, so "write"
+/// implies "read".
 pub const PROTECTION_MAP: [PgProt; 16] = [
-    PAGE_NONE,     // ---p
-    PAGE_READONLY, // r--p
-    PAGE_COPY,     // -w-p: private, so read-only until the COW fault
-    PAGE_COPY,     // rw-p
-    PAGE_READONLY, // --xp
-    PAGE_READONLY, // r-xp
-    PAGE_COPY,     // -wxp
-    PAGE_COPY,     // rwxp
-    PAGE_NONE,     // ---s
-    PAGE_READONLY, // r--s
-    PAGE_SHARED,   // -w-s: shared, so writes go straight to the page
-    PAGE_SHARED,   // rw-s
-    PAGE_READONLY, // --xs
-    PAGE_READONLY, // r-xs
-    PAGE_SHARED,   // -wxs
-    PAGE_SHARED,   // rwxs
+    PAGE_NONE,          // ---p
+    PAGE_READONLY,      // r--p
+    PAGE_COPY,          // -w-p: private, so read-only until the COW fault
+    PAGE_COPY,          // rw-p
+    PAGE_READONLY_EXEC, // --xp
+    PAGE_READONLY_EXEC, // r-xp
+    PAGE_COPY_EXEC,     // -wxp
+    PAGE_COPY_EXEC,     // rwxp
+    PAGE_NONE,          // ---s
+    PAGE_READONLY,      // r--s
+    PAGE_SHARED,        // -w-s: shared, so writes go straight to the page
+    PAGE_SHARED,        // rw-s
+    PAGE_READONLY_EXEC, // --xs
+    PAGE_READONLY_EXEC, // r-xs
+    PAGE_SHARED_EXEC,   // -wxs
+    PAGE_SHARED_EXEC,   // rwxs
 ];
+
+/// Linux `vm_get_page_prot` with an explicit `__supported_pte_mask`: the
+/// `protection_map` row, and a present protection ANDed with the mask
+/// (Linux: `if (val & _PAGE_PRESENT) val &= __supported_pte_mask`).
+pub fn vm_get_page_prot_with(flags: VmFlags, supported_pte_mask: crate::pgtable_types::pteval_t) -> PgProt {
+    let val = PROTECTION_MAP[(flags.bits() & 0xf) as usize].bits();
+    PgProt::from_bits_retain(crate::pgtable_types::massage_pgprot_with(val, supported_pte_mask))
+}
 
 /// Linux `vm_get_page_prot`: the PTE protection for pages of an area with
 /// these flags.
 pub fn vm_get_page_prot(flags: VmFlags) -> PgProt {
-    PROTECTION_MAP[(flags.bits() & 0xf) as usize]
+    vm_get_page_prot_with(flags, crate::pgtable_types::__supported_pte_mask())
 }
 
 /// The PTE half of `mprotect`, as bit arithmetic on an x86 page-table
@@ -281,8 +308,8 @@ pub fn vm_get_page_prot(flags: VmFlags) -> PgProt {
 pub mod pte {
     use super::PgProt;
     pub use crate::pgtable_types::{
-        _PAGE_ACCESSED, _PAGE_CHG_MASK, _PAGE_DIRTY, _PAGE_GLOBAL, _PAGE_PCD, _PAGE_PRESENT, _PAGE_PROTNONE, _PAGE_PWT,
-        _PAGE_RW, _PAGE_USER, PTE_PFN_MASK, pteval_t,
+        _PAGE_ACCESSED, _PAGE_CHG_MASK, _PAGE_DIRTY, _PAGE_GLOBAL, _PAGE_NX, _PAGE_PCD, _PAGE_PRESENT, _PAGE_PROTNONE,
+        _PAGE_PWT, _PAGE_RW, _PAGE_USER, PTE_PFN_MASK, pteval_t,
     };
     use crate::pgtable_types::pte_t;
 
@@ -310,8 +337,12 @@ pub mod pte {
 
     /// Linux `pte_modify`: the same frame (and caching, accessed, dirty
     /// bits) with protection `newprot`.
-    pub const fn pte_modify(pte: pteval_t, newprot: PgProt) -> pteval_t {
-        (pte & _PAGE_CHG_MASK) | (newprot.bits() as pteval_t & !_PAGE_CHG_MASK)
+    ///
+    /// The new protection goes through `massage_pgprot` as in Linux's
+    /// (`check_pgprot`): `vm_page_prot` already did, but a caller's own
+    /// `PgProt` must not put NX into an entry on a CPU without it either.
+    pub fn pte_modify(pte: pteval_t, newprot: PgProt) -> pteval_t {
+        (pte & _PAGE_CHG_MASK) | (crate::pgtable_types::massage_pgprot(newprot.bits()) & !_PAGE_CHG_MASK)
     }
 
     /// The entry `change_pte_range` (mprotect) writes for a present
@@ -326,7 +357,7 @@ pub mod pte {
     /// `can_change_pte_writable`), and for shared mappings from
     /// `vm_page_prot`; we pay one fault per page written after
     /// `mprotect(PROT_WRITE)` instead.
-    pub const fn change_pte(pte: pteval_t, newprot: PgProt) -> pteval_t {
+    pub fn change_pte(pte: pteval_t, newprot: PgProt) -> pteval_t {
         pte_modify(pte, newprot) & !_PAGE_RW
     }
 }
@@ -1691,6 +1722,27 @@ mod tests {
     }
 
     #[test]
+    fn vm_exec_decides_nx_and_the_supported_mask_removes_it() {
+        use crate::pgtable_types::_PAGE_NX;
+        use VmFlags as F;
+        for i in 0..16u32 {
+            let f = F::from_bits_truncate(i);
+            let with_nx = vm_get_page_prot_with(f, !0);
+            let without = vm_get_page_prot_with(f, !_PAGE_NX);
+            // Linux 6.1 protection_map: NX iff accessible and not VM_EXEC
+            // (PAGE_NONE has no NX: it is not present).
+            let want_nx = _PAGE_NX != 0 && f.is_accessible() && !f.contains(F::VM_EXEC);
+            assert_eq!(!crate::pgtable_types::pteval_exec(with_nx.bits()), want_nx, "{f:?}");
+            // A CPU without NX: no protection has bit 63 (P13).
+            assert_eq!(without.bits() & _PAGE_NX, 0, "{f:?}");
+            // Nothing else changes.
+            assert_eq!(with_nx.bits() & !_PAGE_NX, without.bits(), "{f:?}");
+        }
+        // massage_pgprot leaves a not-present (PROT_NONE) value alone.
+        assert_eq!(crate::pgtable_types::massage_pgprot_with(PAGE_NONE.bits(), 0), PAGE_NONE.bits());
+    }
+
+    #[test]
     fn mmap_base_is_128m_below_the_top_and_clamped() {
         assert_eq!(mmap_base(TASK_SIZE, DEFAULT_STACK_RLIMIT), 0xB800_0000);
         assert_eq!(MmMap::new().mmap_base, 0xB800_0000);
@@ -1966,15 +2018,16 @@ mod tests {
         assert!(pte_present(none) && pte_protnone(none) && !pte_none(none), "the kernel sees a page");
         assert_eq!(none & PTE_PFN_MASK, frame, "same frame");
         // Back to read-write: the same frame, present, user, not writable
-        // (the write fault decides), dirty kept.
+        // (the write fault decides), dirty kept; not executable (NX, PAE).
         let back = change_pte(none, PAGE_COPY);
-        assert_eq!(back, frame | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY);
+        assert_eq!(back, frame | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY | _PAGE_NX);
+        assert_eq!(change_pte(back, PAGE_COPY_EXEC), back & !_PAGE_NX, "mprotect(PROT_EXEC) clears NX");
         assert!(pte_present(back) && !pte_protnone(back));
         // Even to a shared writable protection: the write fault sets RW.
         assert_eq!(change_pte(none, PAGE_SHARED) & _PAGE_RW, 0);
         assert_eq!(pte_modify(none, PAGE_SHARED) & _PAGE_RW, _PAGE_RW, "pte_modify itself is Linux's");
         // Read-only: RW goes, the rest stays.
-        assert_eq!(change_pte(rw, PAGE_READONLY), rw & !_PAGE_RW);
+        assert_eq!(change_pte(rw, PAGE_READONLY), (rw & !_PAGE_RW) | _PAGE_NX);
         // The cache bits are kept; a stale PROTNONE mark is not.
         let pcd = frame | _PAGE_PRESENT | _PAGE_PCD | _PAGE_PWT;
         assert_eq!(change_pte(pcd, PAGE_NONE), frame | _PAGE_PCD | _PAGE_PWT | _PAGE_PROTNONE);

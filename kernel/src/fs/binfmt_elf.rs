@@ -66,6 +66,36 @@ use crate::mm::mm_types::MmStruct;
 const PT_LOAD: u32 = 1;
 /// `PT_INTERP`: the program wants a dynamic loader.
 const PT_INTERP: u32 = 3;
+/// `PT_GNU_STACK`: its `p_flags` say whether the stack must be executable.
+const PT_GNU_STACK: u32 = 0x6474_e551;
+/// What the executable says about its stack (Linux `EXSTACK_*`, from
+/// `PT_GNU_STACK`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExStack {
+    /// No `PT_GNU_STACK` (Linux `EXSTACK_DEFAULT`).
+    Default,
+    /// `PT_GNU_STACK` with `PF_X` (`EXSTACK_ENABLE_X`).
+    EnableX,
+    /// `PT_GNU_STACK` without `PF_X` (`EXSTACK_DISABLE_X`): what every
+    /// toolchain writes today, our user programs and busybox included.
+    DisableX,
+}
+
+impl ExStack {
+    /// Does the initial stack get `VM_EXEC`? Linux 6.1 on i386
+    /// (`elf_read_implies_exec`, `arch/x86/include/asm/elf.h`): a 32-bit
+    /// executable *without* `PT_GNU_STACK` gets the `READ_IMPLIES_EXEC`
+    /// personality ("exec-all": every readable mapping executable, the
+    /// stack too), one with `PF_X` an executable stack ("exec-stack"),
+    /// one without `PF_X` nothing executable but `PROT_EXEC` mappings
+    /// ("exec-none"). We follow it for the stack; `READ_IMPLIES_EXEC`'s
+    /// other effects (`PROT_READ` mmaps and the heap executable) are not
+    /// implemented: such an executable runs here with only its stack and
+    /// its `PF_X` segments executable.
+    pub fn stack_is_executable(self) -> bool {
+        self != ExStack::DisableX
+    }
+}
 /// `ET_EXEC`: a fixed-address executable.
 const ET_EXEC: u16 = 2;
 /// `EM_386` and `EM_486` (Linux's `elf_check_arch` accepts both).
@@ -149,6 +179,8 @@ pub struct ElfInfo {
     /// The first byte after the highest segment, page-aligned: the heap
     /// starts here (`mm->start_brk`).
     pub start_brk: usize,
+    /// `PT_GNU_STACK`'s word on the stack.
+    pub executable_stack: ExStack,
 }
 
 fn u16_at(b: &[u8], off: usize) -> u16 {
@@ -271,9 +303,13 @@ pub fn load_elf_binary(file: &InodeRef, buf: &[u8], mm: &Arc<MmStruct>) -> Resul
     let (entry, phoff, phnum, phdrs) = parse(buf, file)?;
     let file_len = file.size();
     let mut loads = 0;
+    let mut executable_stack = ExStack::Default;
     for (i, ph) in phdrs.iter().enumerate() {
         match ph.p_type {
             PT_INTERP => return Err(ElfError::Dynamic),
+            PT_GNU_STACK => {
+                executable_stack = if ph.p_flags & PF_X != 0 { ExStack::EnableX } else { ExStack::DisableX };
+            }
             PT_LOAD => {
                 check_segment(i, ph, file_len)?;
                 loads += 1;
@@ -320,7 +356,7 @@ pub fn load_elf_binary(file: &InodeRef, buf: &[u8], mm: &Arc<MmStruct>) -> Resul
     if elf_bss != elf_brk && !padzero(mm, elf_bss) {
         return Err(ElfError::Fault);
     }
-    Ok(ElfInfo { entry, phdr, phnum, start_brk })
+    Ok(ElfInfo { entry, phdr, phnum, start_brk, executable_stack })
 }
 
 /// Map a segment's file part (Linux `elf_map`): `[p_vaddr & PAGE_MASK,

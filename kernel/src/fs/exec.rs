@@ -198,9 +198,17 @@ pub fn prepare_binprm(bprm: &LinuxBinprm) -> Result<(Arc<MmStruct>, ElfInfo), Ex
         ElfError::Fault => ExecError::Fault,
         e => ExecError::NoExec(e),
     })?;
-    let stack = VmArea::new(TASK_SIZE - INITIAL_STACK, TASK_SIZE, VmFlags::VM_STACK_FLAGS, VmaKind::Anonymous,
+    // Not executable (NX, with PAE) unless the executable asks for it or
+    // says nothing (see ExStack: Linux's i386 rule).
+    let exec = if info.executable_stack.stack_is_executable() { VmFlags::VM_EXEC } else { VmFlags::empty() };
+    let stack = VmArea::new(TASK_SIZE - INITIAL_STACK, TASK_SIZE, VmFlags::VM_STACK_FLAGS | exec, VmaKind::Anonymous,
         (TASK_SIZE - INITIAL_STACK) >> mm::layout::PAGE_SHIFT).map_err(|_| ExecError::NoMemory)?;
     mm.mmap_lock().insert_vm_struct(stack).map_err(|_| ExecError::NoMemory)?;
+    // The vDSO: the signal return trampolines, executable (the stack,
+    // where the frame's retcode lies, is not, with NX).
+    if !crate::arch::entry::vdso::arch_setup_additional_pages(&mm) {
+        return Err(ExecError::NoMemory);
+    }
     // Linux `begin_new_exec` -> `set_mm_exe_file`: from here on the file
     // cannot be written while this address space (or a fork of it) lives.
     mm.set_exe_file(ExeFile::new(bprm.file.clone()));

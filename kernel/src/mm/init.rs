@@ -36,7 +36,7 @@ use mm::page::{Page, init_mem_map, mem_map_bytes};
 use super::page_alloc;
 use super::pgtable;
 use crate::arch::paging::{
-    self, PAGE_KERNEL, PDE_KERNEL_TABLE, enable_global_pages, flush_tlb_all_local, pgd_t, pmd_t, pte_clear, pte_t,
+    self, PAGE_KERNEL, PAGE_KERNEL_EXEC, PDE_KERNEL_TABLE, enable_global_pages, flush_tlb_all_local, pgd_t, pmd_t, pte_clear, pte_t,
     set_pmd, set_pte,
 };
 use crate::arch::{cpu, gdt};
@@ -123,6 +123,11 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
     if phys_start != KERNEL_LOAD_PHYS || text & !(PAGE_SIZE * 16 - 1) != KERNEL_VIRT_BASE {
         return Err(MemInitError::LinkedElsewhere { text, phys_start });
     }
+
+    // 0. NX: EFER.NXE and __supported_pte_mask, before paging_init builds
+    // the first entry that may carry _PAGE_NX (Linux does it in head_32.S;
+    // our early boot map has no NX entry, so here is as early in effect).
+    crate::arch::setup_nx::x86_configure_nx();
 
     // 1. memblock.
     let mut mb = Memblock::new();
@@ -242,11 +247,23 @@ fn paging_init(mb: &mut Memblock, max_low_pfn: usize) -> Result<(), MemInitError
     }
     // The direct map: frame n at PAGE_OFFSET + n * 4 KiB. The tables are
     // consecutive, so the PTE of frame n is entry n of one long array.
+    //
+    // NX: everything is PAGE_KERNEL (no-execute, once NX is on) except the
+    // kernel's text, PAGE_KERNEL_EXEC. Linux builds the direct map
+    // executable and then takes execute away from all but the text
+    // (`mark_nxdata_nx`, `set_memory_nx`, the rodata marking); we build it
+    // that way at once. Nothing else ever executes through these tables:
+    // `.boot` runs before them (identity-mapped), and the AP trampoline
+    // runs from its own identity page (`smpboot::trampoline_pgd`). Data,
+    // rodata, bss (the boot stack), every other stack (they come from the
+    // page allocator) and the rest of lowmem are NX.
     let ptes = phys_to_virt(tables_phys) as *mut pte_t;
+    let text_pfns = virt_to_phys(sym!(_text)) >> PAGE_SHIFT..virt_to_phys(sym!(_etext)).div_ceil(PAGE_SIZE);
     for pfn in 0..max_low_pfn {
+        let prot = if text_pfns.contains(&pfn) { PAGE_KERNEL_EXEC } else { PAGE_KERNEL };
         // SAFETY: max_low_pfn <= 896 MiB / 4 KiB < KERNEL_PTE_TABLES *
         // PTRS_PER_PTE entries (1 GiB); the entry is empty.
-        unsafe { set_pte(ptes.add(pfn), pte_t::new(pfn, PAGE_KERNEL)) };
+        unsafe { set_pte(ptes.add(pfn), pte_t::new(pfn, prot)) };
     }
     // The boot stack's guard page stays unmapped.
     let guard = boot::entry::boot_stack_guard();

@@ -153,10 +153,19 @@ pub fn set_after_push_hook(hook: Option<fn()>) {
 #[inline]
 #[track_caller]
 pub fn kmap_local_page(page: &Page) -> usize {
-    kmap_local_page_prot(page, PAGE_KERNEL)
+    kmap_local_page_prot(page, kmap_prot)
 }
 
+/// Linux `kmap_prot` (x86 `highmem.h`: `PAGE_KERNEL`): what a plain kmap
+/// maps with. With PAE and NX it has `_PAGE_NX`: nobody executes a kmapped
+/// page.
+#[allow(non_upper_case_globals)]
+pub const kmap_prot: PteFlags = PAGE_KERNEL;
+
 /// Map `page` with protections `prot` (ignored for lowmem, as in Linux).
+/// The slot's PTE has exactly `prot` (through `pfn_pte`, so `_PAGE_NX`
+/// survives when the CPU has NX and is dropped when it has not), e.g.
+/// `PAGE_KERNEL_RO` for a read-only view.
 #[inline]
 #[track_caller]
 pub fn kmap_local_page_prot(page: &Page, prot: PteFlags) -> usize {

@@ -159,6 +159,9 @@ pub struct MmStruct {
     /// exec, copied at fork, dropped with the address space; while it is
     /// held, the file cannot be written (`ETXTBSY`, see `fs/exec.rs`).
     exe_file: crate::locking::SpinLock<Option<crate::fs::exec::ExeFile>>,
+    /// Where exec mapped the vDSO page, 0 if nowhere (Linux
+    /// `mm->context.vdso`; `arch/x86/entry/vdso.rs`). Copied at fork.
+    pub context_vdso: core::sync::atomic::AtomicUsize,
 }
 
 impl MmStruct {
@@ -167,7 +170,7 @@ impl MmStruct {
     pub fn new() -> Option<MmStruct> {
         let pgd = pgd_alloc()?;
         let core = Arc::new(MmCore { pgd, mm_cpumask: AtomicU32::new(0), tlb_gen: AtomicU64::new(0) });
-        Some(MmStruct { core, pgd, mmap_lock: Mutex::new(MmMap::new()), vm_files: crate::locking::SpinLock::new(alloc::collections::BTreeMap::new()), exe_file: crate::locking::SpinLock::new(None) })
+        Some(MmStruct { core, pgd, mmap_lock: Mutex::new(MmMap::new()), vm_files: crate::locking::SpinLock::new(alloc::collections::BTreeMap::new()), exe_file: crate::locking::SpinLock::new(None), context_vdso: core::sync::atomic::AtomicUsize::new(0) })
     }
 
     /// Physical address of the page directory.
@@ -391,6 +394,8 @@ impl MmStruct {
         *child.vm_files.lock_irqsave() = self.vm_files.lock_irqsave().clone();
         // And runs the same program (Linux `dup_mm_exe_file`).
         *child.exe_file.lock_irqsave() = self.exe_file.lock_irqsave().clone();
+        // And has the vDSO at the same place (its page is shared below).
+        child.context_vdso.store(self.context_vdso.load(core::sync::atomic::Ordering::Relaxed), core::sync::atomic::Ordering::Relaxed);
         for i in 0..USER_PMDS {
             let addr = i << PMD_SHIFT;
             // SAFETY: the PMD entry of addr in our page directory.

@@ -18,4 +18,4 @@ pub mod mm;
 
 pub use entry::switch;
 pub use kernel::{acpi, apic, cpu, fpu, gdt, idt, ioapic, irq, percpu, qemu, rtc, signal, smpboot, tls, traps, tsc};
-pub use mm::{extable, paging, tlb};
+pub use mm::{extable, paging, setup_nx, tlb};

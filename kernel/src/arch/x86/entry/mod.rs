@@ -6,5 +6,6 @@ pub mod entry_32;
 pub mod switch;
 pub mod syscall_32;
 pub mod syscall_names;
+pub mod vdso;
 
 pub use entry_32::{PtRegs, TrapFrame};

@@ -48,9 +48,11 @@
 //! handler starts as if called: `(sp + 4) % 16 == 0` (Linux
 //! `align_sigframe`). The handler's `ret` pops `pretcode`: the C library's
 //! trampoline when it set `SA_RESTORER` (glibc, musl and busybox all do),
-//! else the frame's own `retcode` (Linux jumps to the vDSO's
-//! `__kernel_rt_sigreturn` instead; there is no vDSO here, and Linux keeps
-//! writing `retcode` for the same purpose when there is none).
+//! else the vDSO's `__kernel_sigreturn` / `__kernel_rt_sigreturn`, as
+//! Linux's (`arch/x86/entry/vdso.rs`: with NX the stack is not executable,
+//! so the frame's own `retcode` cannot be run there), and only for a task
+//! without a vDSO (not made by exec) the frame's `retcode`, which Linux
+//! keeps writing for the same purpose.
 //!
 //! The way back trusts nothing in the frame (the program may have written
 //! anything there): CS and SS get RPL 3 whatever the frame says, EFLAGS
@@ -201,7 +203,18 @@ pub fn setup_rt_frame(ksig: &KSignal, oldset: u64, trap: (u32, u32, u32), regs: 
         // popl %eax; movl $119, %eax; int $0x80
         (SF_RETCODE, [0x58, 0xb8, NR_SIGRETURN as u8, 0, 0, 0, 0xcd, 0x80])
     };
-    let pretcode = if ksig.ka.flags & SA_RESTORER != 0 { ksig.ka.restorer } else { frame + retcode_off as u32 };
+    // The C library's trampoline, else the vDSO's (Linux: `restorer =
+    // current->mm->context.vdso + vdso_image_32.sym___kernel_sigreturn`),
+    // else the frame's retcode (no vDSO: a task made without exec).
+    let vdso = crate::sched::current().mm().map_or(0, |mm| mm.context_vdso.load(core::sync::atomic::Ordering::Relaxed));
+    let pretcode = if ksig.ka.flags & SA_RESTORER != 0 {
+        ksig.ka.restorer
+    } else if vdso != 0 {
+        let off = if rt { crate::arch::entry::vdso::VDSO_RT_SIGRETURN } else { crate::arch::entry::vdso::VDSO_SIGRETURN };
+        (vdso + off) as u32
+    } else {
+        frame + retcode_off as u32
+    };
     put(&mut b, 0, pretcode);
     put(&mut b, 4, ksig.sig as u32);
     b[retcode_off..retcode_off + 8].copy_from_slice(&retcode);

@@ -80,6 +80,14 @@ tr_pm:
     movl %eax, %cr4
     movl ({phys} + tr_cr3 - trampoline_start), %eax
     movl %eax, %cr3
+    movl ({phys} + tr_nx - trampoline_start), %eax
+    testl %eax, %eax                       // NX in use (686-pae on an NX CPU)?
+    jz 1f
+    movl ${msr_efer}, %ecx                 // then EFER.NXE before paging: the
+    rdmsr                                  // kernel's tables have NX entries,
+    btsl ${efer_nx}, %eax                  // a reserved bit until NXE is set
+    wrmsr                                  // (Linux head_32.S: btsl $_EFER_NX)
+1:
     movl %cr0, %eax
     orl ${cr0_pg_wp}, %eax                 // paging on; ring 0 honours read-only pages
     movl %eax, %cr0
@@ -104,6 +112,7 @@ tr_cr3:   .long 0
 tr_stack: .long 0
 tr_entry: .long 0
 tr_cpu:   .long 0
+tr_nx:    .long 0
     .global trampoline_end
 trampoline_end:
     .text
@@ -112,6 +121,8 @@ trampoline_end:
     cr0_pe = const Cr0::CR0_PROTECTED_MODE.bits(),
     cr0_pg_wp = const Cr0::CR0_ENABLE_PAGING.bits() | Cr0::CR0_WRITE_PROTECT.bits(),
     cr4_paging = const TRAMPOLINE_CR4,
+    msr_efer = const crate::arch::setup_nx::MSR_EFER,
+    efer_nx = const crate::arch::setup_nx::_EFER_NX,
     kernel_cs = const KERNEL_CS,
     kernel_ds = const KERNEL_DS,
     kernel_code = const KERNEL_CODE_DESC,
@@ -132,6 +143,8 @@ struct TrampolineData {
     stack: u32,
     entry: u32,
     cpu: u32,
+    /// Non-zero: set EFER.NXE before paging (see `setup_nx`).
+    nx: u32,
 }
 
 static AP_STARTED: AtomicBool = AtomicBool::new(false);
@@ -197,7 +210,10 @@ fn setup_trampoline() -> *mut TrampolineData {
     let cr3 = trampoline_pgd();
     let data = (dst + data_off) as *mut TrampolineData;
     // SAFETY: the data words are inside the copied trampoline.
-    unsafe { (*data).cr3 = cr3 as u32 };
+    unsafe {
+        (*data).cr3 = cr3 as u32;
+        (*data).nx = crate::arch::setup_nx::nx_in_use() as u32;
+    }
     data
 }
 

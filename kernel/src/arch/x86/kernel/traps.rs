@@ -242,6 +242,16 @@ pub fn do_page_fault(frame: &mut TrapFrame) {
 /// `#PF: supervisor write access in kernel mode`,
 /// `#PF: error_code(0x0002) - not-present page`.
 pub fn describe_page_fault(out: &mut impl Write, address: usize, error_code: u32) {
+    // Linux show_fault_oops: a kernel instruction fetch from a present
+    // page without execute permission (only PAE with NX can say so: the
+    // CPU sets X86_PF_INSTR only with EFER.NXE) gets this line first. No
+    // uids here: every task is uid 0.
+    if error_code & (pf::INSTR | pf::USER) == pf::INSTR {
+        let pte = crate::mm::pgtable::lookup_kernel_pte(address);
+        if pte.present() && !mm::pgtable_types::pteval_exec(pte.0) {
+            let _ = writeln!(out, "kernel tried to execute NX-protected page - exploit attempt? (uid: 0)");
+        }
+    }
     if address < mm::layout::PAGE_SIZE {
         let _ = writeln!(out, "BUG: kernel NULL pointer dereference, address: {address:#010x}");
     } else {

@@ -61,9 +61,18 @@ fn faulthandler_disabled() -> bool {
 }
 
 /// May this access happen in this area? (Linux `access_error`.)
-fn access_error(write: bool, flags: VmFlags) -> bool {
-    if write {
+///
+/// A read or instruction fetch that hit a *present* page (`X86_PF_PROT`)
+/// is refused whatever the area says, as in Linux: the only way a user
+/// read of a present user page faults is NX, an instruction fetch from a
+/// page of an area without `VM_EXEC` (error code 0x15: PROT | USER |
+/// INSTR). A fetch from a not-present page of such an area is resolved
+/// like a read (the page is mapped, with NX), and faults again as 0x15.
+fn access_error(error_code: u32, flags: VmFlags) -> bool {
+    if error_code & pf::WRITE != 0 {
         !flags.contains(VmFlags::VM_WRITE)
+    } else if error_code & pf::PROT != 0 {
+        true
     } else {
         !flags.intersects(VmFlags::VM_READ | VmFlags::VM_EXEC | VmFlags::VM_WRITE)
     }
@@ -75,8 +84,10 @@ fn access_error(write: bool, flags: VmFlags) -> bool {
 /// slot (tests/user.rs).
 pub static FORCE_SLEEP_MS: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
 
-/// Try to resolve a fault at `address`; `Ok` means retry the instruction.
-pub fn resolve_user_fault(address: usize, write: bool, user: bool) -> Result<(), BadArea> {
+/// Try to resolve a fault at `address` with the CPU's `error_code` (the
+/// `pf` bits); `Ok` means retry the instruction.
+pub fn resolve_user_fault(address: usize, error_code: u32, user: bool) -> Result<(), BadArea> {
+    let write = error_code & pf::WRITE != 0;
     if address >= TASK_SIZE || faulthandler_disabled() {
         return Err(if address >= TASK_SIZE { BadArea::MapErr } else { BadArea::NoContext });
     }
@@ -96,7 +107,7 @@ pub fn resolve_user_fault(address: usize, write: bool, user: bool) -> Result<(),
         map.expand_stack(address).map_err(|_| BadArea::MapErr)?;
         vma = *map.find_vma(address).ok_or(BadArea::MapErr)?;
     }
-    if access_error(write, vma.vm_flags) {
+    if access_error(error_code, vma.vm_flags) {
         return Err(BadArea::AccErr);
     }
     handle_mm_fault(&mm, &vma, address, FaultFlags { write, user }).map_err(|e| match e {
@@ -126,7 +137,6 @@ pub fn sanitize_error_code(error_code: u32, address: usize) -> u32 {
 /// fault with no fixup, which the caller reports as a kernel bug.
 pub fn do_user_addr_fault(frame: &mut TrapFrame, address: usize) -> bool {
     let user = frame.from_user();
-    let write = frame.error_code & pf::WRITE != 0;
     if user {
         frame.error_code = sanitize_error_code(frame.error_code, address);
     }
@@ -150,7 +160,10 @@ pub fn do_user_addr_fault(frame: &mut TrapFrame, address: usize) -> bool {
     if irqs_were_on {
         crate::arch::cpu::local_irq_enable();
     }
-    let result = resolve_user_fault(address, write, user);
+    // A kernel fault on a user address is a user copy's read or write, never
+    // a fetch, and its PROT bit (a present page) matters only for writes.
+    let code = if user { frame.error_code } else { frame.error_code & pf::WRITE };
+    let result = resolve_user_fault(address, code, user);
     let _ = crate::arch::cpu::local_irq_save();
     match result {
         Ok(()) => true,

@@ -4,4 +4,5 @@
 pub mod extable;
 pub mod fault;
 pub mod paging;
+pub mod setup_nx;
 pub mod tlb;

@@ -35,7 +35,7 @@
 use core::arch::asm;
 
 pub use mm::pgtable_types::{
-    PAGE_KERNEL, PAGE_KERNEL_NOCACHE, PAGE_KERNEL_RO, PDE_KERNEL_TABLE, PDE_USER_TABLE, PteFlags, pgd_t, pmd_t, pte_t,
+    PAGE_KERNEL, PAGE_KERNEL_EXEC, PAGE_KERNEL_NOCACHE, PAGE_KERNEL_RO, PDE_KERNEL_TABLE, PDE_USER_TABLE, PteFlags, pgd_t, pmd_t, pte_t,
 };
 
 #[cfg(not(feature = "pae"))]
