@@ -67,6 +67,7 @@ skip_expected() {
     re='^needs the 686-pae flavour([ :]|$)'
     if [[ "$reason" =~ $re ]]; then
         [ "${PAE:-0}" != 1 ]; return
+    fi
     # NX: only the 686-pae flavour has the bit, and only on a CPU model with
     # NX (run-qemu.sh's PAE default has +nx; CPU= may name one without).
     re='^needs NX([ :]|$)'
