@@ -10,8 +10,8 @@
 //!
 //! ```text
 //!   CPU 0 (writer)                          CPU 1 (reader)
-//!   set_pte(A)   high, wmb, low             loop: ptep_get_lockless
-//!   pte_clear    low, wmb, high                   (low, rmb, high, rmb, low)
+//!   set_pte(A)   high, wmb, low             loop: read the entry as the
+//!   pte_clear    low, wmb, high                   MMU does (8 bytes at once)
 //!   set_pte(B)                                    present, not A, not B?
 //!   ptep_get_and_clear(B)  cmpxchg8b              -> a mixed frame
 //! ```
@@ -23,8 +23,7 @@
 //! it, and no TLB can hold what it maps. That is what lets a test change
 //! it millions of times a second with no TLB flush, and what makes its
 //! frame numbers only data: what is tested is what a *reader of the entry*
-//! sees, the same for the MMU (which reads 64 bits at once) and for
-//! `ptep_get_lockless`. The two frames differ in both words: one below
+//! sees, read as the MMU reads it (64 bits at once). The two frames differ in both words: one below
 //! 4 GiB (high word 0) and one above (high word 1 or 2). On a machine
 //! with RAM above 4 GiB that is RAM's last frame, a value a real mapping
 //! there holds; without such RAM (`-m 3G`) a frame at 9 GiB, the same
@@ -68,7 +67,7 @@ fn require_pae() {
 /// P8: CPU 0 sets and clears an entry with the kernel's `set_pte` (high,
 /// barrier, low), `pte_clear` (low, barrier, high) and
 /// `ptep_get_and_clear` (one `cmpxchg8b`), alternating between a frame
-/// above 4 GiB and one below; CPU 1 reads it with `ptep_get_lockless`
+/// above 4 GiB and one below; CPU 1 reads it 8 bytes at once, as the MMU does
 /// meanwhile. Every present entry the reader sees is one of the two
 /// written, and it saw each (and the empty entry) many times.
 fn a_reader_on_another_cpu_never_sees_set_pte_and_pte_clear_mix_two_frames() {
@@ -238,7 +237,7 @@ mod pae {
         }
     }
 
-    /// CPU 1's half: read the entry at `entry` with `ptep_get_lockless`
+    /// CPU 1's half: read the entry at `entry` 8 bytes at once
     /// until `stop`, sorting what it sees; publish the counts every 256
     /// reads (so the writer can tell when it has seen enough).
     fn start_reader(entry: usize, a: u64, b: u64, stop: Arc<AtomicBool>, seen: Arc<Seen>) -> crate::sched::JoinHandle {
@@ -246,9 +245,15 @@ mod pae {
             let mut n = [0u64; 4];
             let mut i = 0u32;
             loop {
+                // As the MMU reads an entry under PAE: one 8-byte load
+                // (on an i686 without SSE, a `lock cmpxchg8b` that writes
+                // back what it found). Not `ptep_get_lockless`: its low,
+                // high, low can be fooled by A -> ... -> A between its two
+                // low reads (ABA), which a writer looping as fast as this
+                // one does make happen when the reader's vCPU stalls.
                 // SAFETY: the entry is in a page the test holds until the
                 // reader is joined; 8-byte aligned.
-                let v = unsafe { ptep_get_lockless(entry as *const pte_t) }.0;
+                let v = unsafe { &*(entry as *const AtomicU64) }.load(SeqCst);
                 let k = if v & _PAGE_PRESENT == 0 {
                     0
                 } else if v == a {
@@ -286,6 +291,13 @@ mod pae {
         if want_mixed { enough && mixed > 0 } else { enough && t >= MIN_NS }
     }
 
+    /// A's frame is above 4 GiB and B's below, and their low words differ
+    /// (the prot bits, NX in the high word included, may be the same).
+    fn frame_words_differ(a: u64, b: u64) -> bool {
+        let frame = |v: u64| v & mm::pgtable_types::PTE_PFN_MASK;
+        frame(a) >> 32 != 0 && frame(b) >> 32 == 0 && a as u32 != b as u32
+    }
+
     /// An entry as (high word, low word), for the wrong-order writers.
     fn split(v: u64) -> (u32, u32) {
         ((v >> 32) as u32, v as u32)
@@ -299,7 +311,7 @@ mod pae {
         let ptep = entry as *mut pte_t;
         let a = pte_t::new(frame_above_4_gib(), PAGE_KERNEL).0;
         let b = pte_t::new(table.pfn(), PAGE_KERNEL).0;
-        assert!(a >> 32 != 0 && b >> 32 == 0 && a as u32 != b as u32, "frames whose both words differ");
+        assert!(frame_words_differ(a, b), "frames whose both words differ");
         let (stop, seen) = (Arc::new(AtomicBool::new(false)), Arc::new(Seen::default()));
         let reader = start_reader(entry, a, b, stop.clone(), seen.clone());
         while seen.get()[0] == 0 {
@@ -453,7 +465,7 @@ mod pae {
         // Two PTE pages: one above 4 GiB, and the table's own frame below.
         let a = pmd_t::new(frame_above_4_gib(), PDE_USER_TABLE).0;
         let b = pmd_t::new(table.pfn(), PDE_USER_TABLE).0;
-        assert!(a >> 32 != 0 && b >> 32 == 0 && a as u32 != b as u32, "frames whose both words differ");
+        assert!(frame_words_differ(a, b), "frames whose both words differ");
         let (stop, seen) = (Arc::new(AtomicBool::new(false)), Arc::new(Seen::default()));
         let reader = start_reader(entry, a, b, stop.clone(), seen.clone());
         while seen.get()[0] == 0 {
