@@ -1,4 +1,4 @@
-//! `read`, `write`, `pread64`, `pwrite64` and `lseek` (Linux
+//! `read`, `write`, `readv`, `writev`, `pread64`, `pwrite64` and `lseek` (Linux
 //! `fs/read_write.c`), over the page-cache loops of `mm/filemap.rs`.
 //!
 //! `read` of a ramfs file is Linux v6.x's `filemap_read`: each page is
@@ -38,6 +38,7 @@ use crate::fs::InodeKind;
 use crate::fs::file::{Fd, File, O_APPEND, O_LARGEFILE};
 use crate::fs::ramfs::{RAM_AOPS, RAMFS_MAXBYTES};
 use crate::mm::filemap::{IovIter, copy_page_to_iter, filemap_read, generic_perform_write};
+use crate::mm::process_vm_access::import_iovec;
 
 /// The open file behind `fd`, or `-EBADF`.
 fn fdget(fd: i32) -> Result<Fd, i32> {
@@ -126,10 +127,14 @@ fn vfs_write(f: &File, buf: usize, count: usize, pos: &mut u64) -> i32 {
 /// not even the first byte could be read.
 pub fn sys_write(regs: &mut PtRegs) -> i32 {
     let (fd, buf, count) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
-    let file = match fdget(fd) {
-        Ok(file) => file,
-        Err(e) => return e,
-    };
+    match fdget(fd) {
+        Ok(file) => write_fd(file, buf, count),
+        Err(e) => e,
+    }
+}
+
+/// `write` on an open file: its position, if it has one, moves.
+fn write_fd(file: Fd, buf: usize, count: usize) -> i32 {
     if count <= i32::MAX as usize
         && let Some(r) = super::file::dispatch_write(&file, buf, count)
     {
@@ -180,10 +185,14 @@ fn console_write(buf: usize, count: usize) -> i32 {
 /// directory.
 pub fn sys_read(regs: &mut PtRegs) -> i32 {
     let (fd, buf, count) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
-    let file = match fdget(fd) {
-        Ok(file) => file,
-        Err(e) => return e,
-    };
+    match fdget(fd) {
+        Ok(file) => read_fd(file, buf, count),
+        Err(e) => e,
+    }
+}
+
+/// `read` on an open file: its position, if it has one, moves.
+fn read_fd(file: Fd, buf: usize, count: usize) -> i32 {
     if count > i32::MAX as usize {
         return -EINVAL;
     }
@@ -200,6 +209,85 @@ pub fn sys_read(regs: &mut PtRegs) -> i32 {
         *pos += r as usize;
     }
     r
+}
+
+/// `writev(fd, vec, vlen)` (i386 146; Linux `do_writev`, `vfs_writev`):
+/// the descriptor (`EBADF`, also when not open for writing), then the
+/// iovec array (`import_iovec`: more than `UIO_MAXIOV` `EINVAL`, an array
+/// that cannot be read `EFAULT`, a negative length `EINVAL`, any segment
+/// outside user memory `EFAULT`, before a byte is written); zero bytes in
+/// all is 0. Then the segments in order (Linux's `do_loop_readv_writev`):
+/// each written as `write` would, stopping at the first short one; the
+/// bytes written, or the first segment's error if none were.
+///
+/// Where we differ: Linux hands a pipe or a page-cache file the whole
+/// iterator at once (`->write_iter`), so a pipe write of at most
+/// `PIPE_BUF` bytes in all is atomic, and a file's `i_rwsem` and
+/// position lock are taken once for the call; here each segment is a
+/// `write` of its own.
+pub fn sys_writev(regs: &mut PtRegs) -> i32 {
+    let (fd, vec, vlen) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
+    let file = match fdget(fd) {
+        Ok(file) => file,
+        Err(e) => return e,
+    };
+    if let Fd::File(f) = &file
+        && !f.writable()
+    {
+        return -EBADF;
+    }
+    let iter = match import_iovec(vec, vlen) {
+        Ok(iter) => iter,
+        Err(e) => return -e,
+    };
+    let mut total = 0usize;
+    for (base, len) in iter.segments() {
+        let r = write_fd(file.clone(), base, len);
+        if r < 0 {
+            return if total > 0 { total as i32 } else { r };
+        }
+        total += r as usize;
+        if (r as usize) < len {
+            break;
+        }
+    }
+    total as i32
+}
+
+/// `readv(fd, vec, vlen)` (i386 145; Linux `do_readv`, `vfs_readv`): as
+/// [`sys_writev`], reading. A segment after the first is read only if the
+/// file has data now (a pipe or the console that would block returns what
+/// the earlier segments got, as Linux's single `->read_iter` does).
+pub fn sys_readv(regs: &mut PtRegs) -> i32 {
+    let (fd, vec, vlen) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
+    let file = match fdget(fd) {
+        Ok(file) => file,
+        Err(e) => return e,
+    };
+    if let Fd::File(f) = &file
+        && !f.readable()
+    {
+        return -EBADF;
+    }
+    let iter = match import_iovec(vec, vlen) {
+        Ok(iter) => iter,
+        Err(e) => return -e,
+    };
+    let mut total = 0usize;
+    for (base, len) in iter.segments() {
+        if total > 0 && crate::fs::select::file_poll(&file) & crate::tty::pollbits::POLLIN == 0 {
+            break;
+        }
+        let r = read_fd(file.clone(), base, len);
+        if r < 0 {
+            return if total > 0 { total as i32 } else { r };
+        }
+        total += r as usize;
+        if (r as usize) < len {
+            break;
+        }
+    }
+    total as i32
 }
 
 /// `pread64(fd, buf, count, pos_lo, pos_hi)` (i386 180; Linux

@@ -99,6 +99,12 @@ pub struct IovIter {
 }
 
 impl IovIter {
+    /// The segments, as (user address, length), lengths already cut so
+    /// that they add up to at most `MAX_RW_COUNT` (readv/writev walk them).
+    pub fn segments(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.segs.iter().copied()
+    }
+
     /// Bytes left (Linux `iov_iter_count`).
     pub fn count(&self) -> usize {
         self.count

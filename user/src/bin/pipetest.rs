@@ -33,6 +33,8 @@ const DUP: usize = 41;
 const PIPE: usize = 42;
 const DUP2: usize = 63;
 const WAIT4: usize = 114;
+const READV: usize = 145;
+const WRITEV: usize = 146;
 const RT_SIGACTION: usize = 174;
 const FCNTL64: usize = 221;
 const DUP3: usize = 330;
@@ -245,6 +247,36 @@ fn main(args: Args) -> i32 {
     t.check("dev_zero_reads_zeros", n == 64 && buf[..64].iter().all(|&b| b == 0) && buf[64] == 0xaa,
         format_args!("read {n}"));
     sc1(CLOSE, zero);
+
+    // readv and writev: gathering, scattering, and their errnos.
+    let (r, w) = pipe2(O_NONBLOCK).expect("a pipe");
+    let (ab, cde) = (b"ab", b"cde");
+    let iov = [ab.as_ptr() as u32, 2, buf.as_ptr() as u32, 0, cde.as_ptr() as u32, 3];
+    t.check_eq("writev_gathers_three_segments_one_empty", sc3(WRITEV, w, iov.as_ptr() as usize, 3), 5);
+    let n = sc3(READ, r, buf.as_mut_ptr() as usize, 64);
+    t.check("the_pipe_holds_them_in_order", n == 5 && &buf[..5] == b"abcde", format_args!("read {n}"));
+    sc3(WRITE, w, b"hello world".as_ptr() as usize, 11);
+    let (mut one, mut two) = ([0u8; 4], [0u8; 16]);
+    let iov = [one.as_mut_ptr() as u32, 4, two.as_mut_ptr() as u32, 16];
+    t.check_eq("readv_scatters_what_is_there", sc3(READV, r, iov.as_ptr() as usize, 2), 11);
+    t.check("readv_filled_the_first_then_the_second", &one == b"hell" && &two[..7] == b"o world",
+        format_args!("{:?} {:?}", &one, &two[..7]));
+    sc3(WRITE, w, b"wxyz".as_ptr() as usize, 4);
+    t.check_eq("readv_does_not_wait_for_the_second_segment", sc3(READV, r, iov.as_ptr() as usize, 2), 4);
+    let iov = [b"xy".as_ptr() as u32, 2, 0xc000_0000, 2];
+    t.check_eq("writev_with_a_kernel_segment_efault", sc3(WRITEV, w, iov.as_ptr() as usize, 2), -EFAULT);
+    t.check_eq("and_not_even_the_good_segment_was_written", sc3(READ, r, buf.as_mut_ptr() as usize, 64), -EAGAIN);
+    let iov = [buf.as_ptr() as u32, 0x8000_0000];
+    t.check_eq("writev_negative_length_einval", sc3(WRITEV, w, iov.as_ptr() as usize, 1), -EINVAL);
+    t.check_eq("writev_1025_segments_einval", sc3(WRITEV, w, buf.as_ptr() as usize, 1025), -EINVAL);
+    t.check_eq("writev_unreadable_array_efault", sc3(WRITEV, w, 0xc000_0000, 1), -EFAULT);
+    t.check_eq("writev_no_segments_returns_0", sc3(WRITEV, w, 0xc000_0000, 0), 0);
+    let iov = [buf.as_ptr() as u32, 1];
+    t.check_eq("writev_on_the_read_end_ebadf", sc3(WRITEV, r, iov.as_ptr() as usize, 1), -EBADF);
+    t.check_eq("readv_on_the_write_end_ebadf", sc3(READV, w, iov.as_ptr() as usize, 1), -EBADF);
+    t.check_eq("writev_closed_fd_ebadf", sc3(WRITEV, 999, iov.as_ptr() as usize, 1), -EBADF);
+    sc1(CLOSE, r);
+    sc1(CLOSE, w);
     t.finish()
 }
 

@@ -57,6 +57,10 @@ pub mod nr {
     pub const FSTAT64: i32 = 197;
     /// `getpid()`.
     pub const GETPID: i32 = 20;
+    /// `readv(fd, vec, vlen)`.
+    pub const READV: i32 = 145;
+    /// `writev(fd, vec, vlen)`.
+    pub const WRITEV: i32 = 146;
     /// `uname(buf)` (`newuname`).
     pub const NEWUNAME: i32 = 122;
     /// `nanosleep(req, rem)`.
@@ -206,6 +210,8 @@ pub fn ia32_sys_call_table(nr: i32) -> Option<SysCall> {
         nr::VFORK => crate::fork::sys_vfork,
         nr::READ => crate::fs::read_write::sys_read,
         nr::WRITE => crate::fs::read_write::sys_write,
+        nr::READV => crate::fs::read_write::sys_readv,
+        nr::WRITEV => crate::fs::read_write::sys_writev,
         nr::OPEN => crate::fs::open::sys_open,
         nr::CLOSE => crate::fs::open::sys_close,
         nr::LSEEK => crate::fs::read_write::sys_lseek,

@@ -1,0 +1,156 @@
+//! `leaktest ADDR...`: each system call that takes a buffer, handed an
+//! address the program does not own (a kernel address, or a user address
+//! with nothing mapped), must refuse with `-EFAULT` and move no byte:
+//! nothing from that address reaches a pipe the program can read, nothing
+//! is written there, and data the call would have consumed stays where it
+//! was (issue 13, "nothing let through"). The kernel's own test
+//! (tests/hostile.rs) runs it with the addresses of a secret it wrote into
+//! lowmem and into a kmapped highmem page; `tests/user.sh` runs it with a
+//! kernel address and an unmapped user address, under Linux too.
+//!
+//! Prints `ok NAME` or `FAILED NAME: why` per check; exits 0 only if all
+//! passed.
+
+#![no_std]
+#![no_main]
+
+use user::check::Checks;
+use user::syscall::errno::EFAULT;
+use user::syscall::{syscall1, syscall2, syscall3, syscall4};
+use user::{Args, entry};
+
+entry!(main);
+
+const READ: usize = 3;
+const WRITE: usize = 4;
+const OPEN: usize = 5;
+const CLOSE: usize = 6;
+const PIPE: usize = 42;
+const GETTIMEOFDAY: usize = 78;
+const UNAME: usize = 122;
+const WRITEV: usize = 146;
+const RT_SIGACTION: usize = 174;
+const GETCWD: usize = 183;
+const FSTAT64: usize = 197;
+const CLOCK_GETTIME: usize = 265;
+const PIPE2: usize = 331;
+const O_NONBLOCK: usize = 0o4000;
+const EAGAIN: isize = 11;
+
+/// An address in hexadecimal (`0x` optional); `None` if it is not one.
+fn parse_hex(s: &[u8]) -> Option<usize> {
+    let s = s.strip_prefix(b"0x").unwrap_or(s);
+    if s.is_empty() || s.len() > 8 {
+        return None;
+    }
+    s.iter().try_fold(0usize, |v, &c| Some(v << 4 | (c as char).to_digit(16)? as usize))
+}
+
+/// A check's name, formatted on the stack (no allocator here).
+struct Name {
+    buf: [u8; 96],
+    len: usize,
+}
+
+impl Name {
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("?")
+    }
+}
+
+impl core::fmt::Write for Name {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(core::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// A non-blocking pipe: (read end, write end).
+fn pipe() -> (usize, usize) {
+    let mut fds = [0i32; 2];
+    // SAFETY: fds is ours, two ints.
+    let r = unsafe { syscall2(PIPE2, fds.as_mut_ptr() as usize, O_NONBLOCK) };
+    assert!(r == 0, "pipe2");
+    (fds[0] as usize, fds[1] as usize)
+}
+
+fn close(fd: usize) {
+    // SAFETY: closing a descriptor of ours.
+    unsafe { syscall1(CLOSE, fd) };
+}
+
+/// Read what the pipe holds (non-blocking): the count, or -EAGAIN if empty.
+fn drain(fd: usize, buf: &mut [u8]) -> isize {
+    // SAFETY: buf is ours.
+    unsafe { syscall3(READ, fd, buf.as_mut_ptr() as usize, buf.len()) }
+}
+
+fn main(args: Args) -> i32 {
+    let mut t = Checks::new("leaktest");
+    let mut buf = [0u8; 64];
+    for (i, arg) in args.argv().skip(1).enumerate() {
+        let Some(addr) = parse_hex(arg.to_bytes()) else {
+            t.check("an_address_in_hex", false, format_args!("argument {} is not one", i + 1));
+            continue;
+        };
+        let n = i + 1;
+        let name = |what: &str| {
+            let mut s = Name { buf: [0; 96], len: 0 };
+            let _ = core::fmt::Write::write_fmt(&mut s, format_args!("{what}_address_{n}"));
+            s
+        };
+
+        // From the address into a pipe: -EFAULT, and the pipe stays empty.
+        let (r, w) = pipe();
+        // SAFETY: the kernel must refuse to read addr.
+        let got = unsafe { syscall3(WRITE, w, addr, 16) };
+        t.check_eq(name("write_from").as_str(), got, -EFAULT);
+        t.check_eq(name("nothing_reached_the_pipe_from").as_str(), drain(r, &mut buf), -EAGAIN);
+        let iov = [addr as u32, 16u32];
+        // SAFETY: iov is ours; the kernel must refuse to read addr.
+        let got = unsafe { syscall3(WRITEV, w, iov.as_ptr() as usize, 1) };
+        t.check_eq(name("writev_from").as_str(), got, -EFAULT);
+        t.check_eq(name("nothing_reached_the_pipe_by_writev_from").as_str(), drain(r, &mut buf), -EAGAIN);
+
+        // From a pipe into the address: -EFAULT, and the bytes stay in the
+        // pipe for a read into a buffer of ours.
+        // SAFETY: a write from our own bytes.
+        unsafe { syscall3(WRITE, w, b"hello".as_ptr() as usize, 5) };
+        // SAFETY: the kernel must refuse to write addr.
+        let got = unsafe { syscall3(READ, r, addr, 5) };
+        t.check_eq(name("read_into").as_str(), got, -EFAULT);
+        let back = drain(r, &mut buf);
+        t.check(name("the_bytes_stay_in_the_pipe_after_read_into").as_str(), back == 5 && &buf[..5] == b"hello",
+            format_args!("read {back}"));
+        close(r);
+        close(w);
+
+        // Calls that write a result there.
+        // SAFETY (each): the kernel must refuse to write addr.
+        for (what, got) in [
+            ("getcwd_into", unsafe { syscall2(GETCWD, addr, 64) }),
+            ("uname_into", unsafe { syscall1(UNAME, addr) }),
+            ("clock_gettime_into", unsafe { syscall2(CLOCK_GETTIME, 1, addr) }),
+            ("gettimeofday_into", unsafe { syscall2(GETTIMEOFDAY, addr, 0) }),
+            ("fstat64_into", unsafe { syscall2(FSTAT64, 1, addr) }),
+            ("pipe_into", unsafe { syscall1(PIPE, addr) }),
+            ("rt_sigaction_old_into", unsafe { syscall4(RT_SIGACTION, 10, 0, addr, 8) }),
+        ] {
+            t.check_eq(name(what).as_str(), got, -EFAULT);
+        }
+        // Calls that read a path or a structure from there.
+        // SAFETY (each): the kernel must refuse to read addr.
+        for (what, got) in [
+            ("open_path_at", unsafe { syscall2(OPEN, addr, 0) }),
+            ("rt_sigaction_new_from", unsafe { syscall4(RT_SIGACTION, 10, addr, 0, 8) }),
+        ] {
+            t.check_eq(name(what).as_str(), got, -EFAULT);
+        }
+    }
+    t.finish()
+}
