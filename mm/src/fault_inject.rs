@@ -33,7 +33,8 @@
 //! the random numbers, the log line and the command-line options
 //! (`kernel/src/mm/fault_inject.rs`). Where we differ from Linux 6.1: no
 //! per-task `fail_nth` and no `task-filter` (we have no procfs to set
-//! them), no stack-trace filter, no rate limit on the log line, and
+//! them; our tasks' `make_it_fail` is set by the kernel's tests and is
+//! not inherited), no stack-trace filter, no rate limit on the log line, and
 //! [`FaultAttr::failed`] (a count of failures forced) is ours, for the
 //! console and the tests.
 
@@ -63,8 +64,24 @@ pub struct FaultAttr {
     pub verbose: AtomicUsize,
     /// Eligible calls counted for `interval` (Linux `count`).
     pub count: AtomicUsize,
+    /// `task-filter`: fail only tasks that have `make_it_fail` set.
+    pub task_filter: AtomicBool,
     /// Failures forced so far (ours, not Linux's).
     pub failed: AtomicUsize,
+}
+
+/// What `should_fail` needs from the kernel, as a trait so that host
+/// tests can supply fixed answers.
+pub trait FaultEnv {
+    /// Linux `fail_task()`: `in_task() && current->make_it_fail`, asked
+    /// only when the attribute's `task-filter` is on.
+    fn fail_task(&self) -> bool;
+    /// Linux `get_random_u32_below(n)`: a number in `[0, n)`, asked only
+    /// when the probability decides.
+    fn random_below(&mut self, n: u32) -> u32;
+    /// Linux `fail_dump()`: a failure is being forced (called before
+    /// `times` is decremented); the kernel logs it if `verbose`.
+    fn dump(&mut self, attr: &FaultAttr);
 }
 
 /// The form `setup_fault_attr` takes, for error messages.
@@ -81,6 +98,7 @@ impl FaultAttr {
             space: AtomicI32::new(0),
             verbose: AtomicUsize::new(2),
             count: AtomicUsize::new(0),
+            task_filter: AtomicBool::new(false),
             failed: AtomicUsize::new(0),
         }
     }
@@ -109,14 +127,14 @@ impl FaultAttr {
     }
 
     /// Linux `should_fail(attr, size)`: should this call, for `size` bytes,
-    /// fail? `random_below` is the kernel's random source
-    /// (`get_random_u32_below(n)`: a number in `[0, n)`), asked only when
-    /// the probability decides; `dump` runs when a failure is forced,
-    /// before `times` is decremented (Linux `fail_dump`).
-    pub fn should_fail(&self, size: usize, random_below: impl FnOnce(u32) -> u32, dump: impl FnOnce(&FaultAttr)) -> bool {
+    /// fail? `env` answers for the task, the random source and the log.
+    pub fn should_fail(&self, size: usize, env: &mut impl FaultEnv) -> bool {
         // No need to check any other properties if the probability is 0.
         let probability = self.probability.load(Relaxed);
         if probability == 0 {
+            return false;
+        }
+        if self.task_filter.load(Relaxed) && !env.fail_task() {
             return false;
         }
         if self.times.load(Relaxed) == 0 {
@@ -134,10 +152,10 @@ impl FaultAttr {
                 return false;
             }
         }
-        if probability <= random_below(100) as usize {
+        if probability <= env.random_below(100) as usize {
             return false;
         }
-        dump(self);
+        env.dump(self);
         if self.times.load(Relaxed) != -1 {
             // atomic_dec_not_zero
             let _ = self.times.fetch_update(Relaxed, Relaxed, |t| if t == 0 { None } else { Some(t - 1) });
@@ -153,14 +171,14 @@ impl Default for FaultAttr {
     }
 }
 
-/// `probability=P interval=I times=T space=S verbose=V count=C failed=F`,
+/// `probability=P interval=I times=T space=S verbose=V task-filter=B count=C failed=F`,
 /// the debugfs files of one attribute on one line.
 impl fmt::Display for FaultAttr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "probability={} interval={} times={} space={} verbose={} count={} failed={}",
+        write!(f, "probability={} interval={} times={} space={} verbose={} task-filter={} count={} failed={}",
             self.probability.load(Relaxed), self.interval.load(Relaxed), self.times.load(Relaxed),
-            self.space.load(Relaxed), self.verbose.load(Relaxed), self.count.load(Relaxed),
-            self.failed.load(Relaxed))
+            self.space.load(Relaxed), self.verbose.load(Relaxed), u8::from(self.task_filter.load(Relaxed)),
+            self.count.load(Relaxed), self.failed.load(Relaxed))
     }
 }
 
@@ -201,7 +219,7 @@ impl FailPageAlloc {
     /// Linux `__should_fail_alloc_page(gfp_mask, order)`: the exemptions,
     /// then [`FaultAttr::should_fail`] for `1 << order` (Linux counts
     /// pages here, not bytes: `space` is in pages for this attribute).
-    pub fn should_fail_alloc_page(&self, gfp: GfpFlags, order: usize, random_below: impl FnOnce(u32) -> u32, dump: impl FnOnce(&FaultAttr)) -> bool {
+    pub fn should_fail_alloc_page(&self, gfp: GfpFlags, order: usize, env: &mut impl FaultEnv) -> bool {
         if order < self.min_order.load(Relaxed) as usize {
             return false;
         }
@@ -214,7 +232,7 @@ impl FailPageAlloc {
         if self.ignore_gfp_reclaim.load(Relaxed) && gfp.contains(__GFP_DIRECT_RECLAIM) {
             return false;
         }
-        self.attr.should_fail(1 << order, random_below, dump)
+        self.attr.should_fail(1 << order, env)
     }
 }
 
@@ -242,14 +260,14 @@ impl Failslab {
     /// Linux `__should_failslab(s, gfpflags)` for an object of `size`
     /// bytes (Linux passes the cache's `object_size`). Linux also exempts
     /// its bootstrap cache and honours `cache-filter`; we have neither.
-    pub fn should_failslab(&self, gfp: GfpFlags, size: usize, random_below: impl FnOnce(u32) -> u32, dump: impl FnOnce(&FaultAttr)) -> bool {
+    pub fn should_failslab(&self, gfp: GfpFlags, size: usize, env: &mut impl FaultEnv) -> bool {
         if gfp.contains(__GFP_NOFAIL) {
             return false;
         }
         if self.ignore_gfp_reclaim.load(Relaxed) && gfp.contains(__GFP_DIRECT_RECLAIM) {
             return false;
         }
-        self.attr.should_fail(size, random_below, dump)
+        self.attr.should_fail(size, env)
     }
 }
 
@@ -263,22 +281,43 @@ impl Default for Failslab {
 mod tests {
     use super::*;
     use crate::gfp::{GFP_ATOMIC, GFP_HIGHUSER_MOVABLE, GFP_KERNEL};
-    use std::cell::Cell;
     use std::string::ToString;
     use std::vec::Vec;
 
-    fn never(_: u32) -> u32 {
-        panic!("the random source was asked")
+    /// Fixed answers: the random number (`None`: asking is a bug), the
+    /// task's `make_it_fail`, and what the dump saw of `times`.
+    struct Env {
+        random: Option<u32>,
+        task: bool,
+        dumped: Option<i32>,
+    }
+
+    impl FaultEnv for Env {
+        fn fail_task(&self) -> bool {
+            self.task
+        }
+        fn random_below(&mut self, n: u32) -> u32 {
+            assert_eq!(n, 100);
+            self.random.expect("the random source was asked")
+        }
+        fn dump(&mut self, attr: &FaultAttr) {
+            self.dumped = Some(attr.times.load(Relaxed));
+        }
+    }
+
+    fn env(random: u32) -> Env {
+        Env { random: Some(random), task: false, dumped: None }
+    }
+
+    fn never() -> Env {
+        Env { random: None, task: false, dumped: None }
     }
 
     /// `should_fail` with a fixed random number; whether it was dumped.
     fn call(a: &FaultAttr, size: usize, random: u32) -> (bool, bool) {
-        let dumped = Cell::new(false);
-        let r = a.should_fail(size, |n| {
-            assert_eq!(n, 100);
-            random
-        }, |_| dumped.set(true));
-        (r, dumped.get())
+        let mut e = env(random);
+        let r = a.should_fail(size, &mut e);
+        (r, e.dumped.is_some())
     }
 
     fn attr(s: &str) -> FaultAttr {
@@ -290,7 +329,7 @@ mod tests {
     #[test]
     fn linux_defaults() {
         let a = FaultAttr::new();
-        assert_eq!(a.to_string(), "probability=0 interval=1 times=1 space=0 verbose=2 count=0 failed=0");
+        assert_eq!(a.to_string(), "probability=0 interval=1 times=1 space=0 verbose=2 task-filter=0 count=0 failed=0");
         let p = FailPageAlloc::new();
         assert!(p.ignore_gfp_highmem.load(Relaxed) && p.ignore_gfp_reclaim.load(Relaxed));
         assert_eq!(p.min_order.load(Relaxed), 1);
@@ -312,14 +351,14 @@ mod tests {
         for bad in ["", "1,100,0", "1,100,0,5,6", "x,100,0,5", "1,-5,0,5", "-1,100,0,5", "1,100,0,5x", "1;100;0;5", "1,100,,5"] {
             assert_eq!(a.setup(bad), Err(FAULT_ATTR_FORM), "{bad:?}");
         }
-        assert_eq!(a.to_string(), "probability=100 interval=1 times=5 space=0 verbose=2 count=0 failed=0");
+        assert_eq!(a.to_string(), "probability=100 interval=1 times=5 space=0 verbose=2 task-filter=0 count=0 failed=0");
     }
 
     #[test]
     fn probability_zero_is_off_and_asks_no_random_number() {
         let a = attr("1,0,0,-1");
         for _ in 0..10 {
-            assert!(!a.should_fail(1, never, |_| panic!("dumped")));
+            assert!(!a.should_fail(1, &mut never()));
         }
         assert_eq!(a.count.load(Relaxed), 0);
     }
@@ -331,7 +370,7 @@ mod tests {
         assert_eq!(a.times.load(Relaxed), 1);
         assert_eq!(call(&a, 1, 0), (true, true));
         assert_eq!(a.times.load(Relaxed), 0);
-        assert!(!a.should_fail(1, never, |_| panic!("dumped")));
+        assert!(!a.should_fail(1, &mut never()));
         assert_eq!(a.failed.load(Relaxed), 2);
     }
 
@@ -347,18 +386,18 @@ mod tests {
     #[test]
     fn dump_sees_times_before_the_decrement() {
         let a = attr("1,100,0,3");
-        let seen = Cell::new(0);
-        assert!(a.should_fail(1, |_| 0, |a| seen.set(a.times.load(Relaxed))));
-        assert_eq!(seen.get(), 3);
+        let mut e = env(0);
+        assert!(a.should_fail(1, &mut e));
+        assert_eq!(e.dumped, Some(3));
     }
 
     #[test]
     fn space_lets_that_many_bytes_through_first() {
         let a = attr("1,100,10,-1");
         // 10 > 4: through, 6 left; 6 > 4: through, 2 left; 2 > 4 is false: fail.
-        assert!(!a.should_fail(4, never, |_| ()));
+        assert!(!a.should_fail(4, &mut never()));
         assert_eq!(a.space.load(Relaxed), 6);
-        assert!(!a.should_fail(4, never, |_| ()));
+        assert!(!a.should_fail(4, &mut never()));
         assert_eq!(a.space.load(Relaxed), 2);
         assert!(call(&a, 4, 0).0);
         assert_eq!(a.space.load(Relaxed), 2, "a failed call takes no space");
@@ -400,12 +439,12 @@ mod tests {
     #[test]
     fn times_zero_refuses_before_space_and_interval_change() {
         let a = attr("2,100,5,0");
-        assert!(!a.should_fail(1, never, |_| ()));
+        assert!(!a.should_fail(1, &mut never()));
         assert_eq!((a.space.load(Relaxed), a.count.load(Relaxed)), (5, 0));
     }
 
     fn page(p: &FailPageAlloc, gfp: GfpFlags, order: usize) -> bool {
-        p.should_fail_alloc_page(gfp, order, |_| 0, |_| ())
+        p.should_fail_alloc_page(gfp, order, &mut env(0))
     }
 
     #[test]
@@ -449,7 +488,7 @@ mod tests {
         let s = Failslab::new();
         s.attr.setup("1,100,0,-1").unwrap();
         s.ignore_gfp_reclaim.store(false, Relaxed);
-        assert!(!s.should_failslab(GFP_KERNEL | __GFP_NOFAIL, 8, never, |_| ()));
+        assert!(!s.should_failslab(GFP_KERNEL | __GFP_NOFAIL, 8, &mut never()));
         assert_eq!((p.attr.failed.load(Relaxed), s.attr.failed.load(Relaxed)), (0, 0));
     }
 
@@ -465,14 +504,25 @@ mod tests {
     fn failslab_ignores_sleeping_calls_unless_told() {
         let s = Failslab::new();
         s.attr.setup("1,100,0,-1").unwrap();
-        assert!(!s.should_failslab(GFP_KERNEL, 64, never, |_| ()));
-        assert!(s.should_failslab(GFP_ATOMIC, 64, |_| 0, |_| ()));
+        assert!(!s.should_failslab(GFP_KERNEL, 64, &mut never()));
+        assert!(s.should_failslab(GFP_ATOMIC, 64, &mut env(0)));
         s.ignore_gfp_reclaim.store(false, Relaxed);
-        assert!(s.should_failslab(GFP_KERNEL, 64, |_| 0, |_| ()));
+        assert!(s.should_failslab(GFP_KERNEL, 64, &mut env(0)));
         // Space in bytes: 100 bytes let through before a 64-byte object fails.
         s.attr.setup("1,100,100,-1").unwrap();
-        assert!(!s.should_failslab(GFP_KERNEL, 64, never, |_| ()));
+        assert!(!s.should_failslab(GFP_KERNEL, 64, &mut never()));
         assert_eq!(s.attr.space.load(Relaxed), 36);
+    }
+
+    #[test]
+    fn task_filter_fails_only_tasks_marked_make_it_fail() {
+        let a = attr("1,100,0,-1");
+        a.task_filter.store(true, Relaxed);
+        assert!(!a.should_fail(1, &mut never()));
+        let mut marked = Env { random: Some(0), task: true, dumped: None };
+        assert!(a.should_fail(1, &mut marked));
+        a.task_filter.store(false, Relaxed);
+        assert!(call(&a, 1, 0).0, "without the filter, any task");
     }
 
     #[test]
