@@ -35,6 +35,11 @@ struct KernelHeap;
 // what it gave.
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // Linux `slab_pre_alloc_hook` -> `should_failslab`. Every heap
+        // allocation is taken as GFP_KERNEL (GlobalAlloc has no flags).
+        if super::fault_inject::should_failslab(GFP_KERNEL, layout.size()) {
+            return core::ptr::null_mut();
+        }
         let flags = local_irq_save();
         let p = KMALLOC.alloc(layout);
         local_irq_restore(flags);

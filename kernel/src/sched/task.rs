@@ -105,6 +105,10 @@ pub struct Task {
     pub(crate) is_idle: bool,
     /// Times switched in.
     pub nr_switches: AtomicU64,
+    /// Fault injection's per-task switch (Linux `make_it_fail`, set
+    /// through `/proc/PID/make-it-fail`; here by the kernel's tests):
+    /// with an attribute's `task-filter` on, only such tasks are failed.
+    pub make_it_fail: AtomicBool,
     /// Times preempted (switched out while still runnable).
     pub nr_preemptions: AtomicU64,
     /// Times moved to another CPU.
@@ -198,6 +202,7 @@ impl Task {
             slice_left: AtomicU32::new(0),
             is_idle,
             nr_switches: AtomicU64::new(0),
+            make_it_fail: AtomicBool::new(false),
             nr_preemptions: AtomicU64::new(0),
             nr_migrations: AtomicU64::new(0),
             nr_sched_out: AtomicU64::new(0),

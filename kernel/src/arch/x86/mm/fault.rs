@@ -184,6 +184,7 @@ pub fn do_user_addr_fault(frame: &mut TrapFrame, address: usize) -> bool {
             // Delivered by the trap exit (trap_dispatch): the handler runs
             // with si_addr = the address, or the process ends as before.
             if sig == SIGKILL {
+                crate::mm::oom_kill::pagefault_out_of_memory(me);
                 crate::signal::send_sig(SIGKILL, me);
             } else {
                 crate::signal::force_sig_fault(sig, code, address as u32);
