@@ -151,6 +151,11 @@ pub fn do_user_addr_fault(frame: &mut TrapFrame, address: usize) -> bool {
         crate::arch::cpu::local_irq_enable();
     }
     let result = resolve_user_fault(address, write, user);
+    if user && result == Err(BadArea::Oom) {
+        // Linux's OOM report, while interrupts are still as the fault
+        // found them (it takes the sleeping mmap_lock); the SIGKILL below.
+        crate::mm::oom_kill::pagefault_out_of_memory(crate::sched::current());
+    }
     let _ = crate::arch::cpu::local_irq_save();
     match result {
         Ok(()) => true,
@@ -184,7 +189,6 @@ pub fn do_user_addr_fault(frame: &mut TrapFrame, address: usize) -> bool {
             // Delivered by the trap exit (trap_dispatch): the handler runs
             // with si_addr = the address, or the process ends as before.
             if sig == SIGKILL {
-                crate::mm::oom_kill::pagefault_out_of_memory(me);
                 crate::signal::send_sig(SIGKILL, me);
             } else {
                 crate::signal::force_sig_fault(sig, code, address as u32);
