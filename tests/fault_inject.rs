@@ -164,6 +164,8 @@ fn the_heap_fails_through_failslab_only() {
 /// the same program then runs to its end.
 fn a_page_fault_with_no_page_kills_only_that_process_and_frees_its_memory() {
     let saved = fail_my_page_allocs(0, 1);
+    // Linux's lines and the call site in the log, as a reader would see them.
+    fault_inject::set_knob("fail_page_alloc", "verbose", "2").unwrap();
     unmark(); // only the program's task is marked
     let kills = crate::mm::oom_kill::OOM_KILLS.load(SeqCst);
     let before = forced();
