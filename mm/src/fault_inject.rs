@@ -148,7 +148,7 @@ impl FaultAttr {
         let interval = self.interval.load(Relaxed);
         if interval > 1 {
             let count = self.count.fetch_add(1, Relaxed).wrapping_add(1);
-            if count % interval != 0 {
+            if !count.is_multiple_of(interval) {
                 return false;
             }
         }
