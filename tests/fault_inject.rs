@@ -26,6 +26,7 @@ use super::user::{DATA, address_space_with, run_user_marked, touch_program};
 use mm::layout::TASK_SIZE;
 
 pub const TESTS: &[Test] = &[
+    test_case!(the_boot_options_set_the_attributes_and_bad_values_are_named),
     test_case!(alloc_pages_fails_when_told_and_names_its_caller),
     test_case!(fail_page_alloc_knobs_spare_what_linux_spares),
     test_case!(the_heap_fails_through_failslab_only),
@@ -61,6 +62,33 @@ fn forced() -> usize {
 /// it grew by for later objects; that is not a leak).
 fn free_and_heap() -> usize {
     node().nr_free_pages() + crate::mm::heap::KMALLOC.pages_held()
+}
+
+/// `fail_page_alloc=` takes Linux's order, INTERVAL,PROBABILITY,SPACE,
+/// TIMES, and the knobs their values; bad values are named with the form
+/// expected, and change nothing. (Probability 0 here: the attribute is set
+/// but fails nothing while the test runs.)
+fn the_boot_options_set_the_attributes_and_bad_values_are_named() {
+    use boot::cmdline::ParamProblem;
+    let _saved = fault_inject::save();
+    let p = crate::params::parse_args("fail_page_alloc=3,0,5,-1 fail_page_alloc.min-order=0 fail_page_alloc.ignore-gfp-wait=0 failslab.ignore-gfp-wait=0");
+    assert_eq!(p.problems(), []);
+    let a = &FAIL_PAGE_ALLOC.attr;
+    assert_eq!((a.interval.load(SeqCst), a.probability.load(SeqCst), a.space.load(SeqCst), a.times.load(SeqCst)), (3, 0, 5, -1));
+    assert_eq!(FAIL_PAGE_ALLOC.min_order.load(SeqCst), 0);
+    assert!(!FAIL_PAGE_ALLOC.ignore_gfp_reclaim.load(SeqCst) && FAIL_PAGE_ALLOC.ignore_gfp_highmem.load(SeqCst));
+    assert!(!FAILSLAB.ignore_gfp_reclaim.load(SeqCst));
+    let p = crate::params::parse_args("fail_page_alloc=1,100 failslab=x fail_page_alloc.ignore-gfp-highmem=2 fail_page_alloc.min-order=-1");
+    assert_eq!(p.problems(), [
+        ParamProblem::Malformed { option: "fail_page_alloc", value: "1,100", expected: mm::fault_inject::FAULT_ATTR_FORM },
+        ParamProblem::Malformed { option: "failslab", value: "x", expected: mm::fault_inject::FAULT_ATTR_FORM },
+        ParamProblem::Malformed { option: "fail_page_alloc.ignore-gfp-highmem", value: "2", expected: "0 or 1" },
+        ParamProblem::Malformed { option: "fail_page_alloc.min-order", value: "-1", expected: "a non-negative integer" },
+    ]);
+    assert_eq!((a.interval.load(SeqCst), a.probability.load(SeqCst)), (3, 0), "unchanged");
+    assert_eq!(FAILSLAB.attr.probability.load(SeqCst), 0);
+    let text = crate::fmtbuf!(256, "{}", p.problems()[0]);
+    assert!(text.as_str().contains("fail_page_alloc") && text.as_str().contains("INTERVAL,PROBABILITY,SPACE,TIMES"), "{}", text.as_str());
 }
 
 /// `alloc_pages` returns `None` when the attribute says so, the failure
