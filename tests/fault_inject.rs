@@ -33,6 +33,7 @@ pub const TESTS: &[Test] = &[
     test_case!(a_page_fault_with_no_page_kills_only_that_process_and_frees_its_memory),
     test_case!(a_write_whose_page_cache_page_cannot_be_had_is_enomem_and_the_file_stays_whole),
     test_case!(fork_with_no_page_for_each_of_its_page_tables_is_enomem_and_leaks_nothing),
+    test_case!(a_pipe_write_with_no_page_for_its_buffer_is_enomem_and_the_data_stays_whole),
 ];
 
 /// Fail page allocations of this task only: every kind (the three knobs
@@ -304,4 +305,43 @@ fn fork_with_no_page_for_each_of_its_page_tables_is_enomem_and_leaks_nothing() {
         }
         assert_eq!(free[1], free[0], "page {k}: every page fork took came back");
     }
+}
+
+/// A pipe write whose second buffer page cannot be had (fail_page_alloc,
+/// `space` letting one page through) returns the first page's bytes; the
+/// next write, which gets no page at all, `-ENOMEM` (Linux `pipe_write`:
+/// "if (!ret) ret = -ENOMEM"). The reader gets exactly those bytes, and
+/// once both ends are closed every page the pipe had is free again.
+fn a_pipe_write_with_no_page_for_its_buffer_is_enomem_and_the_data_stays_whole() {
+    use crate::arch::lib::usercopy_32::copy_from_user;
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let src = DATA + PAGE_SIZE;
+    let bytes: Vec<u8> = (0..3 * PAGE_SIZE).map(|i| (i % 249) as u8 + 3).collect();
+    assert_eq!(copy_to_user(src, &bytes), 0, "the source, faulted in before injection");
+    let dst = DATA + 4 * PAGE_SIZE;
+    assert_eq!(copy_to_user(dst, &[0u8; 2 * PAGE_SIZE]), 0, "the destination too");
+    assert_eq!(copy_to_user(DATA, &[0u8; 8]), 0, "and where pipe2 puts the descriptors");
+    let free = free_and_heap();
+    assert_eq!(sys3(nr::PIPE2, DATA, 0, 0), 0, "pipe2");
+    let mut fds = [0u8; 8];
+    assert_eq!(copy_from_user(&mut fds, DATA), 0);
+    let (r, w) = (u32::from_le_bytes(fds[..4].try_into().unwrap()) as usize, u32::from_le_bytes(fds[4..].try_into().unwrap()) as usize);
+    let before = forced();
+    let saved = fail_my_page_allocs(2, -1);
+    let n = sys3(nr::WRITE, w, src, 3 * PAGE_SIZE);
+    let m = sys3(nr::WRITE, w, src, 10);
+    unmark();
+    drop(saved);
+    assert!(forced() >= before + 2, "the second page and the next write's failed");
+    assert!(LAST_FORCED.lock().as_str().starts_with("fail_page_alloc at kernel/src/fs/pipe.rs:"), "{}", LAST_FORCED.lock().as_str());
+    assert_eq!(n, PAGE_SIZE as i32, "the page that could be had");
+    assert_eq!(m, -ENOMEM);
+    assert_eq!(sys3(nr::READ, r, dst, 2 * PAGE_SIZE), PAGE_SIZE as i32, "the reader gets what was written");
+    let mut back = vec![0u8; PAGE_SIZE];
+    assert_eq!(copy_from_user(&mut back, dst), 0);
+    assert!(back == bytes[..PAGE_SIZE], "byte for byte");
+    assert_eq!(sys3(nr::CLOSE, w, 0, 0), 0);
+    assert_eq!(sys3(nr::CLOSE, r, 0, 0), 0);
+    assert_eq!(free_and_heap(), free, "the pipe's pages are free again");
 }
