@@ -22,7 +22,7 @@ use crate::test_case;
 use crate::tools::ktest::Test;
 
 use super::common::{sys, sys3};
-use super::user::{DATA, address_space_with, run_user_marked, touch_program};
+use super::user::{DATA, TEXT, address_space_with, run_user_marked, touch_program};
 use mm::layout::TASK_SIZE;
 
 pub const TESTS: &[Test] = &[
@@ -32,7 +32,7 @@ pub const TESTS: &[Test] = &[
     test_case!(the_heap_fails_through_failslab_only),
     test_case!(a_page_fault_with_no_page_kills_only_that_process_and_frees_its_memory),
     test_case!(a_write_whose_page_cache_page_cannot_be_had_is_enomem_and_the_file_stays_whole),
-    test_case!(fork_with_no_page_for_each_of_its_page_tables_is_enomem_and_leaks_nothing),
+    test_case!(fork_with_no_page_at_each_step_is_enomem_and_leaks_nothing),
     test_case!(a_pipe_write_with_no_page_for_its_buffer_is_enomem_and_the_data_stays_whole),
 ];
 
@@ -250,29 +250,30 @@ fn a_write_whose_page_cache_page_cannot_be_had_is_enomem_and_the_file_stays_whol
     assert_eq!(free_and_heap(), free, "the file's pages are free again, nothing else held");
 }
 
-/// How many page allocations fork's copy of this task's address space
-/// makes: counted by `space` (each order-0 page takes 1 from it), with
-/// nothing failed.
-fn pages_dup_mmap_allocates() -> usize {
-    let _saved = fail_my_page_allocs(1_000_000, -1);
-    let child = crate::sched::current().mm().unwrap().dup_mmap().expect("a copy");
-    unmark();
-    let used = 1_000_000 - FAIL_PAGE_ALLOC.attr.space.load(SeqCst);
-    drop(child);
-    used as usize
+/// fork() from a task whose code is `exit(0)`, through the system-call
+/// table with the registers a user `int $0x80` at TEXT would leave.
+fn fork_from_text() -> i32 {
+    let mut regs = crate::arch::entry::entry_32::start_thread_regs(TEXT, TASK_SIZE);
+    regs.orig_ax = nr::FORK as u32;
+    crate::arch::entry::syscall_32::ia32_sys_call_table(nr::FORK).expect("fork")(&mut regs)
 }
 
-/// fork() whose copy of the address space cannot have its k-th page (the
-/// page directory, a PMD page under PAE, each page table), for every k:
+/// fork() whose k-th page cannot be had, for every k until fork succeeds:
+/// the copy of the address space (the page directory, a PMD page under
+/// PAE, each page table), then the child's kernel stack (Linux
+/// `dup_task_struct`: vmalloc'd pages and their kernel page table).
 /// `-ENOMEM` every time, no child, and nothing leaked: every page the
 /// parent maps has one reference again (the child's were dropped), and the
-/// free-page count is as before (compared in fixed arrays: no heap use
-/// between the two counts).
-fn fork_with_no_page_for_each_of_its_page_tables_is_enomem_and_leaks_nothing() {
+/// free-page count is as before (kept in a fixed array: nothing allocated
+/// between the two counts but what fork itself does). Then, with every
+/// page given, fork succeeds and the child runs `exit(0)`.
+fn fork_with_no_page_at_each_step_is_enomem_and_leaks_nothing() {
+    use crate::mm::fault_inject::LAST_FORCED;
     let me = crate::sched::current();
-    me.set_mm(address_space_with(&[0x90]));
-    // Data pages and a stack page: three page tables' worth of areas
-    // (text and data share one).
+    // mov $1, %eax; xor %ebx, %ebx; int $0x80: exit(0).
+    me.set_mm(address_space_with(&[0xb8, 1, 0, 0, 0, 0x31, 0xdb, 0xcd, 0x80]));
+    // Data pages and a stack page: page tables for two regions (text and
+    // data share one).
     assert_eq!(copy_to_user(DATA, &[1u8; 3 * PAGE_SIZE]), 0);
     let stack = TASK_SIZE - PAGE_SIZE;
     assert_eq!(copy_to_user(stack, &[2u8; 16]), 0);
@@ -280,31 +281,55 @@ fn fork_with_no_page_for_each_of_its_page_tables_is_enomem_and_leaks_nothing() {
     let mut pfns = [0usize; 8];
     let (pages, _) = mm.resident();
     let n = pages.len();
-    assert!(n <= pfns.len() && n >= 4, "{n} pages");
+    assert!((4..=pfns.len()).contains(&n), "{n} pages");
     for (slot, p) in pfns.iter_mut().zip(&pages) {
         *slot = crate::mm::page_alloc::page_to_pfn(p);
     }
     drop(pages);
-    let total = pages_dup_mmap_allocates();
-    assert!(total >= 2, "a page directory and a page table at least ({total})");
+    drop(mm);
     let children = me.children.lock().len();
     let mut free = [0usize; 2];
-    for k in 0..total {
+    // Where each failure was forced: the copy (mm_types.rs, pgtable.rs),
+    // then the stack (vmalloc.rs).
+    let (mut in_copy, mut in_stack) = (0, 0);
+    let mut k = 0;
+    let pid = loop {
+        assert!(k < 64, "fork still fails after {k} pages");
+        crate::sched::task::reap_dead_stacks();
         let before = forced();
         free[0] = free_and_heap();
         let saved = fail_my_page_allocs(if k == 0 { 0 } else { k as i32 + 1 }, 1);
-        let r = sys(nr::FORK, [0; 6]);
+        let r = fork_from_text();
         unmark();
         drop(saved);
         free[1] = free_and_heap();
-        assert_eq!(r, -ENOMEM, "fork with page {k} of {total} failed");
+        if forced() == before {
+            assert!(r > 0, "no failure forced at page {k}: fork succeeds ({r})");
+            break r;
+        }
+        assert_eq!(r, -ENOMEM, "fork with page {k} failed");
         assert_eq!(forced(), before + 1, "page {k}: one failure forced");
+        let site = LAST_FORCED.lock();
+        if site.as_str().contains("vmalloc.rs") {
+            in_stack += 1;
+        } else {
+            in_copy += 1;
+        }
+        drop(site);
         assert_eq!(me.children.lock().len(), children, "no child");
         for &pfn in &pfns[..n] {
             assert_eq!(pfn_to_page(pfn).page_count(), 1, "page {k}: pfn {pfn:#x} has the parent's reference only");
         }
         assert_eq!(free[1], free[0], "page {k}: every page fork took came back");
-    }
+        k += 1;
+    };
+    assert!(in_copy >= 3, "the page directory and two page tables ({in_copy})");
+    assert!(in_stack >= crate::sched::task::THREAD_SIZE / PAGE_SIZE, "every page of the kernel stack ({in_stack})");
+    let mut regs = crate::arch::entry::PtRegs { bx: pid as u32, cx: DATA as u32, orig_ax: nr::WAIT4 as u32, ..Default::default() };
+    assert_eq!(crate::arch::entry::syscall_32::ia32_sys_call_table(nr::WAIT4).expect("wait4")(&mut regs), pid, "the child, reaped");
+    let mut status = [0u8; 4];
+    assert_eq!(crate::arch::lib::usercopy_32::copy_from_user(&mut status, DATA), 0);
+    assert_eq!(u32::from_le_bytes(status), 0, "the child ran exit(0)");
 }
 
 /// A pipe write whose second buffer page cannot be had (fail_page_alloc,

@@ -227,10 +227,18 @@ impl Task {
     }
 
     /// A new kernel thread that will run `f`, on a fresh guarded stack.
+    /// For the kernel's own threads, which have no way to report failure.
     pub(crate) fn new_thread(name: &str, affinity: u32, f: Box<dyn FnOnce() + Send>) -> Arc<Task> {
+        Self::try_new_thread(name, affinity, f)
+            .unwrap_or_else(|| panic!("spawn({name}): no memory for a {THREAD_SIZE}-byte kernel stack"))
+    }
+
+    /// [`Task::new_thread`], or `None` if its kernel stack cannot be had
+    /// (Linux `dup_task_struct` -> `alloc_thread_stack_node` failing:
+    /// fork's `-ENOMEM`). `f` is dropped then, and whatever it owns with it.
+    pub(crate) fn try_new_thread(name: &str, affinity: u32, f: Box<dyn FnOnce() + Send>) -> Option<Arc<Task>> {
         reap_dead_stacks();
-        let stack = crate::mm::stack::alloc_kernel_stack(THREAD_SIZE)
-            .unwrap_or_else(|| panic!("spawn({name}): no memory for a {THREAD_SIZE}-byte kernel stack"));
+        let stack = crate::mm::stack::alloc_kernel_stack(THREAD_SIZE)?;
         let top = stack.top();
         let t = Task::new_common(name, Some(stack), 0, false);
         t.affinity.store(affinity, Ordering::Relaxed);
@@ -239,7 +247,7 @@ impl Task {
             *t.entry.get() = Some(f);
             *t.esp.get() = crate::arch::switch::init_task_stack(top);
         }
-        Arc::new(t)
+        Some(Arc::new(t))
     }
 
     /// Take the entry function (the task does this once, when it first runs).
