@@ -21,7 +21,7 @@ use crate::mm::page_alloc::{__free_pages, alloc_pages, node, pfn_to_page};
 use crate::test_case;
 use crate::tools::ktest::Test;
 
-use super::common::{sys, sys3};
+use super::common::sys3;
 use super::user::{DATA, TEXT, address_space_with, run_user_marked, touch_program};
 use mm::layout::TASK_SIZE;
 
@@ -292,13 +292,13 @@ fn fork_with_no_page_at_each_step_is_enomem_and_leaks_nothing() {
     // Where each failure was forced: the copy (mm_types.rs, pgtable.rs),
     // then the stack (vmalloc.rs).
     let (mut in_copy, mut in_stack) = (0, 0);
-    let mut k = 0;
+    let mut k: i32 = 0;
     let pid = loop {
         assert!(k < 64, "fork still fails after {k} pages");
         crate::sched::task::reap_dead_stacks();
         let before = forced();
         free[0] = free_and_heap();
-        let saved = fail_my_page_allocs(if k == 0 { 0 } else { k as i32 + 1 }, 1);
+        let saved = fail_my_page_allocs(if k == 0 { 0 } else { k + 1 }, 1);
         let r = fork_from_text();
         unmark();
         drop(saved);
