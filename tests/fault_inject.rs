@@ -31,6 +31,7 @@ pub const TESTS: &[Test] = &[
     test_case!(fail_page_alloc_knobs_spare_what_linux_spares),
     test_case!(the_heap_fails_through_failslab_only),
     test_case!(a_page_fault_with_no_page_kills_only_that_process_and_frees_its_memory),
+    test_case!(a_copy_on_write_fault_with_no_page_is_oom_and_both_keep_the_shared_page),
     test_case!(a_write_whose_page_cache_page_cannot_be_had_is_enomem_and_the_file_stays_whole),
     test_case!(fork_with_no_page_at_each_step_is_enomem_and_leaks_nothing),
     test_case!(a_pipe_write_with_no_page_for_its_buffer_is_enomem_and_the_data_stays_whole),
@@ -211,6 +212,40 @@ fn a_page_fault_with_no_page_kills_only_that_process_and_frees_its_memory() {
         && line.as_str().contains(" (touch-oom) total-vm:") && line.as_str().contains("kB, anon-rss:"), "{}", line.as_str());
     drop(line);
     assert_eq!(run_user_marked("touch-again", touch_program(), true), 0, "with injection off, the program runs to its end");
+}
+
+/// After fork, the child's first write to a shared anonymous page needs a
+/// copy (`do_wp_page`); with no page for it the fault is `VM_FAULT_OOM`
+/// and nothing changed: both still map the one page, read-only, with a
+/// reference each. With memory back, the same fault copies.
+fn a_copy_on_write_fault_with_no_page_is_oom_and_both_keep_the_shared_page() {
+    use crate::mm::memory::{FaultFlags, VmFault, handle_mm_fault};
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    assert_eq!(copy_to_user(DATA, b"before fork"), 0);
+    let parent = me.mm().unwrap();
+    let child = parent.dup_mmap().expect("a copy");
+    let shared = parent.lookup(DATA);
+    let page = pfn_to_page(shared.pfn());
+    assert_eq!(page.page_count(), 2);
+    let vma = *child.mmap_lock().find_vma(DATA).unwrap();
+    let write = FaultFlags { write: true, user: true };
+    let before = forced();
+    let saved = fail_my_page_allocs(0, 1);
+    let r = handle_mm_fault(&child, &vma, DATA, write);
+    unmark();
+    drop(saved);
+    assert!(matches!(r, Err(VmFault::Oom)), "{r:?}");
+    assert_eq!(super::common::kmap_depth(), 0, "the page table's kmap_local mapping was let go on the error path");
+    assert_eq!(forced(), before + 1);
+    assert!(LAST_FORCED.lock().as_str().starts_with("fail_page_alloc at kernel/src/mm/memory.rs:"), "{}", LAST_FORCED.lock().as_str());
+    assert_eq!(child.lookup(DATA), shared, "the child's entry is as fork left it");
+    assert_eq!(parent.lookup(DATA), shared, "and the parent's");
+    assert_eq!(page.page_count(), 2, "a reference each, no more, no less");
+    handle_mm_fault(&child, &vma, DATA, write).expect("with memory back, the copy");
+    assert_ne!(child.lookup(DATA).pfn(), shared.pfn());
+    assert_eq!(page.page_count(), 1);
+    drop(child);
 }
 
 /// The page cache: a write of 5 pages whose third page-cache page cannot
