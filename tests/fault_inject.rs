@@ -34,6 +34,7 @@ pub const TESTS: &[Test] = &[
     test_case!(a_copy_on_write_fault_with_no_page_is_oom_and_both_keep_the_shared_page),
     test_case!(a_write_whose_page_cache_page_cannot_be_had_is_enomem_and_the_file_stays_whole),
     test_case!(fork_with_no_page_at_each_step_is_enomem_and_leaks_nothing),
+    test_case!(an_exec_whose_page_directory_cannot_be_had_is_enomem_and_the_caller_goes_on),
     test_case!(a_pipe_write_with_no_page_for_its_buffer_is_enomem_and_the_data_stays_whole),
 ];
 
@@ -365,6 +366,29 @@ fn fork_with_no_page_at_each_step_is_enomem_and_leaks_nothing() {
     let mut status = [0u8; 4];
     assert_eq!(crate::arch::lib::usercopy_32::copy_from_user(&mut status, DATA), 0);
     assert_eq!(u32::from_le_bytes(status), 0, "the child ran exit(0)");
+}
+
+/// execve whose new address space cannot have its page directory fails
+/// before the point of no return: `-ENOMEM`, the caller keeps its own
+/// address space, and every page exec took is free again. (Later pages,
+/// the new stack's, are written after the switch here, so their failure
+/// is SIGSEGV; Linux fills the stack before it, in `copy_strings`, and
+/// fails with `-E2BIG`: not covered yet.)
+fn an_exec_whose_page_directory_cannot_be_had_is_enomem_and_the_caller_goes_on() {
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let old = me.mm().unwrap();
+    let free = free_and_heap();
+    let before = forced();
+    let saved = fail_my_page_allocs(0, 1);
+    let r = crate::fs::exec::kernel_execve("/bin/hello", &[b"hello"], &[]);
+    unmark();
+    drop(saved);
+    assert_eq!(r.err().map(|e| e.errno()), Some(ENOMEM));
+    assert_eq!(forced(), before + 1);
+    assert!(LAST_FORCED.lock().as_str().starts_with("fail_page_alloc at kernel/src/mm/pgtable.rs:"), "{}", LAST_FORCED.lock().as_str());
+    assert!(alloc::sync::Arc::ptr_eq(&me.mm().unwrap(), &old), "the caller's address space, as it was");
+    assert_eq!(free_and_heap(), free, "every page exec took is free again");
 }
 
 /// A pipe write whose second buffer page cannot be had (fail_page_alloc,
