@@ -119,6 +119,12 @@ fn kernel_options_come_from_every_subsystem() {
         "debug_kmap_local",           // mm/kmap_local.rs
         "debug_kmap_local_force_map", // mm/kmap_local.rs
         "exit_after_boot",            // init.rs
+        "fail_page_alloc",            // mm/fault_inject.rs
+        "fail_page_alloc.ignore-gfp-highmem",
+        "fail_page_alloc.ignore-gfp-wait",
+        "fail_page_alloc.min-order",
+        "failslab",
+        "failslab.ignore-gfp-wait",
         "init",                       // init.rs
         "loglevel",                   // logger.rs
         "rdinit",                     // init.rs

@@ -59,7 +59,7 @@ fn writer(addr: usize) -> Vec<u8> {
 /// the segfault line.
 fn segfaults(cpu: Option<usize>, name: &str, code: &[u8]) -> String {
     LAST_SEGFAULT.lock().clear();
-    let status = run_user_in(cpu, name, code);
+    let status = run_user_in(cpu, name, code, false);
     assert_eq!(status, SIGSEGV, "{name}: killed by SIGSEGV (status {status:#x})");
     String::from(LAST_SEGFAULT.lock().as_str())
 }
@@ -143,7 +143,7 @@ fn another_cpus_live_kmap_atomic_slot_cannot_be_read_or_written_from_user_mode()
 fn each_is_a_named_gp(cases: &[(&str, &[u8], u32)]) {
     for &(name, code, error) in cases {
         LAST_USER_TRAP.lock().clear();
-        let status = run_user_in(None, name, code);
+        let status = run_user_in(None, name, code, false);
         assert_eq!(status, SIGSEGV, "{name}: killed by SIGSEGV (status {status:#x}; 0: it ran on)");
         let line = String::from(LAST_USER_TRAP.lock().as_str());
         assert!(line.starts_with(&format!("traps: {name}[")), "{name}: {line}");
@@ -204,7 +204,7 @@ fn kernel_and_ldt_selectors_and_kernel_gates_are_a_named_general_protection_faul
     .chain((0..cpus).map(|cpu| (Some(cpu), "mov-fs-ldt-selector", &ldt[..], 0x0c)));
     for (cpu, name, code, error) in cases {
         LAST_USER_TRAP.lock().clear();
-        let status = run_user_in(cpu, name, code);
+        let status = run_user_in(cpu, name, code, false);
         assert_eq!(status, SIGSEGV, "{name}: killed by SIGSEGV (status {status:#x}; 0: it ran on)");
         let line = String::from(LAST_USER_TRAP.lock().as_str());
         assert!(line.starts_with(&format!("traps: {name}[")), "{name}: {line}");

@@ -567,6 +567,17 @@ check_console() {
     local ones
     ones=$(grep -c '^1 passed, 0 failed$' "$REPO/target/ktest/scenario-console__test_at_the_console__its_own_totals__skips_and_left_out_tests_named.log" || true)
     [ "$ones" -ge 3 ] || fail "console test: each test command should count only its own tests ('1 passed, 0 failed' $ones times, want 3)"
+    # Fault injection's console command (README "Fault injection"): set an
+    # attribute as the boot option does, one knob, show both; bad values
+    # named with the form expected. Nothing runs while it is on (no task
+    # is marked, and the console cannot mark one), so it is turned off again.
+    expect_console "fault: set, show, refuse" \
+        'fault fail_page_alloc 1,100,0,1\nfault fail_page_alloc min-order 0\nfault failslab 1,2\nfault failslab min-order 0\nfault fail_page_alloc probability 0\nfault show\npoweroff\n' \
+        '^fail_page_alloc: probability=100 interval=1 times=1 space=0 verbose=2 task-filter=0 count=0 failed=0 ignore-gfp-highmem=1 ignore-gfp-wait=1 min-order=0$' \
+        '^fault: failslab 1,2: expected INTERVAL,PROBABILITY,SPACE,TIMES' \
+        '^fault: failslab min-order 0: expected a knob' \
+        '^fail_page_alloc: probability=0 interval=1 times=1 .* min-order=0$' \
+        '^failslab: probability=0 interval=1 times=1 space=0 verbose=2 task-filter=0 count=0 failed=0 ignore-gfp-wait=1$'
 }
 
 # The console commands whose output follows the flavour: the PKMAP pool's

@@ -215,6 +215,13 @@ pub fn hello_program() -> &'static [u8] {
     program(unsafe { &user_hello_start }, unsafe { &user_hello_end })
 }
 
+/// The touch program (data and stack pages written one by one, then
+/// checked): for tests/fault_inject.rs.
+pub(super) fn touch_program() -> &'static [u8] {
+    // SAFETY: the symbols come from the assembly above.
+    program(unsafe { &user_touch_start }, unsafe { &user_touch_end })
+}
+
 /// The bytes of a program between two symbols.
 pub(super) fn program(start: &'static u8, end: &'static u8) -> &'static [u8] {
     let (s, e) = (start as *const u8, end as *const u8);
@@ -273,16 +280,19 @@ pub(super) fn cpus_with_loaded(core: *const crate::mm::mm_types::MmCore) -> u32 
 /// pages themselves are checked, not a global count that other CPUs
 /// change meanwhile.
 pub(super) fn run_user(name: &str, code: &[u8]) -> i32 {
-    run_user_in(None, name, code)
+    run_user_in(None, name, code, false)
 }
 
-/// [`run_user`], the program pinned to CPU `cpu` if given.
-pub(super) fn run_user_in(cpu: Option<usize>, name: &str, code: &[u8]) -> i32 {
+/// [`run_user`], the program pinned to CPU `cpu` if given, and its task
+/// marked `make_it_fail` (fault injection's task filter) from its first
+/// user instruction when `make_it_fail`.
+pub(super) fn run_user_in(cpu: Option<usize>, name: &str, code: &[u8], make_it_fail: bool) -> i32 {
     let mm = address_space_with(code);
     let ours = mm.clone();
     let body = move || {
         let me = crate::sched::current();
         me.set_mm(mm);
+        me.make_it_fail.store(make_it_fail, core::sync::atomic::Ordering::SeqCst);
         let regs = start_thread_regs(TEXT, TASK_SIZE);
         // SAFETY: the task's address space maps TEXT for user mode and has
         // a stack area; the top of this task's stack is unused (we run far

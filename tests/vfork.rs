@@ -68,7 +68,7 @@ fn a_vfork_childs_exit_wakes_the_parent_and_drops_only_its_reference() {
             crate::sched::current().set_mm(child_mm);
             crate::sched::msleep(20);
         },
-    );
+    ).expect("a kernel stack");
     assert_eq!(vfork.wait_for_completion_killable(), Ok(()));
     assert!(h.task().vfork_done.lock().is_none());
     h.join();

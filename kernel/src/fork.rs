@@ -189,6 +189,9 @@ fn kernel_clone(regs: &mut PtRegs, args: CloneArgs) -> i32 {
             unsafe { crate::arch::entry::entry_32::start_user_mode(&child_regs, top) }
         },
     );
+    // Linux `copy_process` -> `dup_task_struct`: no kernel stack, -ENOMEM.
+    // The closure, and the child's address space in it, are dropped.
+    let Some(handle) = handle else { return -ENOMEM };
     let pid = handle.task().id() as i32;
     let child = handle.task().clone();
     me.children.lock().push(handle);

@@ -35,6 +35,16 @@ bitflags! {
         const __GFP_DMA = 0x01;
         /// ZONE_HIGHMEM is acceptable (and preferred).
         const __GFP_HIGHMEM = 0x02;
+        /// The caller may sleep to reclaim memory (Linux 6.1
+        /// `__GFP_DIRECT_RECLAIM`; the bit of the 2.6-era `__GFP_WAIT` it
+        /// replaced). We have no reclaim, so the allocator ignores it; the
+        /// fault-injection knob `ignore-gfp-wait` reads it: by default only
+        /// allocations that may *not* sleep are made to fail (they are the
+        /// ones whose callers must cope anyway).
+        const __GFP_DIRECT_RECLAIM = 0x10;
+        /// The caller cannot handle failure (Linux `__GFP_NOFAIL`, the
+        /// 2.6-era bit). Fault injection never fails such an allocation.
+        const __GFP_NOFAIL = 0x800;
         /// The caller wants the memory zeroed. The allocator here only
         /// carries the bit: zeroing means writing to the page, which for
         /// highmem needs a kmap, so the kernel caller does it.
@@ -48,16 +58,24 @@ pub const __GFP_DMA: GfpFlags = GfpFlags::__GFP_DMA;
 pub const __GFP_HIGHMEM: GfpFlags = GfpFlags::__GFP_HIGHMEM;
 /// See [`GfpFlags::__GFP_ZERO`].
 pub const __GFP_ZERO: GfpFlags = GfpFlags::__GFP_ZERO;
+/// See [`GfpFlags::__GFP_DIRECT_RECLAIM`].
+pub const __GFP_DIRECT_RECLAIM: GfpFlags = GfpFlags::__GFP_DIRECT_RECLAIM;
+/// See [`GfpFlags::__GFP_NOFAIL`].
+pub const __GFP_NOFAIL: GfpFlags = GfpFlags::__GFP_NOFAIL;
 
 /// Ordinary kernel allocations: ZONE_NORMAL, falling back to ZONE_DMA,
 /// never highmem. In Linux it is `__GFP_RECLAIM | __GFP_IO | __GFP_FS`:
 /// "may sleep, may start I/O to free memory". We have no reclaim, so those
-/// bits would mean nothing; what remains is "no zone modifier".
-pub const GFP_KERNEL: GfpFlags = GfpFlags::empty();
+/// bits would mean nothing to the allocator; what remains is "no zone
+/// modifier", plus `__GFP_DIRECT_RECLAIM`, which fault injection reads
+/// (`ignore-gfp-wait`).
+pub const GFP_KERNEL: GfpFlags = GfpFlags::__GFP_DIRECT_RECLAIM;
 /// Allocations from interrupt context or under a spinlock. In Linux it
 /// forbids sleeping for reclaim and may dip into reserves; with no reclaim
-/// and no watermarks here, there is no difference from `GFP_KERNEL` yet.
-pub const GFP_ATOMIC: GfpFlags = GFP_KERNEL;
+/// and no watermarks here, it uses the same zones as `GFP_KERNEL`, and
+/// differs only in lacking `__GFP_DIRECT_RECLAIM` (so fault injection's
+/// default `ignore-gfp-wait` lets it fail).
+pub const GFP_ATOMIC: GfpFlags = GfpFlags::empty();
 /// Memory for user space that the kernel also accesses directly (Linux adds
 /// `__GFP_HARDWALL`, a cpuset notion we lack): the same zones as
 /// `GFP_KERNEL`.
@@ -114,6 +132,10 @@ mod tests {
         assert_eq!(gfp_zone(GFP_KERNEL), ZoneType::Normal);
         assert_eq!(list(GFP_KERNEL), [ZoneType::Normal, ZoneType::Dma]);
         assert_eq!(list(GFP_ATOMIC), list(GFP_KERNEL));
+        // As Linux: GFP_KERNEL may sleep for reclaim, GFP_ATOMIC may not,
+        // and user pages are GFP_KERNEL's kind (fault injection reads it).
+        assert!(GFP_KERNEL.contains(__GFP_DIRECT_RECLAIM) && GFP_HIGHUSER_MOVABLE.contains(__GFP_DIRECT_RECLAIM));
+        assert!(!GFP_ATOMIC.contains(__GFP_DIRECT_RECLAIM));
         assert!(!list(GFP_KERNEL | __GFP_ZERO).contains(&ZoneType::HighMem));
     }
 

@@ -18,6 +18,7 @@
 //! | `zone`        | `include/linux/mmzone.h`     | ZONE_DMA / NORMAL / HIGHMEM and their sizes |
 //! | `buddy`       | `mm/page_alloc.c`            | the buddy allocator's split and coalesce   |
 //! | `gfp`         | `include/linux/gfp.h`        | GFP flags and which zones they may use     |
+//! | `fault_inject` | `lib/fault-inject.c`, `mm/fail_page_alloc.c`, `mm/failslab.c` | forced allocation failures: `should_fail`, the knobs |
 //! | `node`        | `pg_data_t`                  | all zones together: alloc_pages, meminfo   |
 //! | `kmalloc`     | `mm/slab_common.c`           | small-object heap on top of the buddy      |
 //! | `pkmap`       | `mm/highmem.c` (kmap)        | the PKMAP pool: counts, cursor, lazy unmap, wrap flush |
@@ -72,6 +73,7 @@
 extern crate alloc;
 
 pub mod buddy;
+pub mod fault_inject;
 pub mod filemap;
 pub mod gfp;
 pub mod kmalloc;

@@ -110,7 +110,11 @@ static ZERO_PFN: Once<usize> = Once::new();
 /// Its frame (Linux `my_zero_pfn`); allocated, zeroed, the first time.
 pub fn my_zero_pfn() -> usize {
     *ZERO_PFN.call_once(|| {
-        let page = alloc_pages(GFP_KERNEL | __GFP_ZERO, 0).expect("a page for the zero page");
+        // Linux's zero page is a static page (`empty_zero_page`, in
+        // .bss): it cannot fail, so ours, made on first use, is asked
+        // `__GFP_NOFAIL` (fault injection passes it by; found by
+        // tests/fault_inject.rs, whose first user fault hit this line).
+        let page = alloc_pages(GFP_KERNEL | __GFP_ZERO | mm::gfp::__GFP_NOFAIL, 0).expect("a page for the zero page");
         page_to_pfn(page)
     })
 }

@@ -13,6 +13,8 @@
 //! | `mm_types`    | `include/linux/mm_types.h` | `MmStruct`: a process's address space |
 //! | `page_alloc`  | `mm/page_alloc.c` (entry)  | `alloc_pages`/`free_pages`, `page_address`, meminfo |
 //! | `heap`        | `mm/slab_common.c`         | the `alloc` crate's global allocator      |
+//! | `fault_inject` | `mm/fail_page_alloc.c`, `mm/failslab.c` | the two fault attributes, their options and knobs |
+//! | `oom_kill`    | `mm/oom_kill.c` (`pagefault_out_of_memory`) | a page fault with no memory: the faulting task is killed, with Linux's line |
 //! | `kmap`        | `mm/highmem.c` (kmap)      | kmap/kunmap: kmap_lock, pkmap_map_wait, the wrap flush |
 //! | `kmap_local`  | `mm/highmem.c` (local)     | kmap_local_*: slots, context-switch hooks, misuse reports |
 //! | `kmap_atomic` | `highmem-internal.h`       | kmap_atomic: + preempt and pagefault disable |
@@ -20,6 +22,7 @@
 //! | `kmap_guard`  | (Rust only)                | closure-scoped kmap_local, a kmap guard   |
 //! | `stack`       | `kernel/fork.c` (stacks)   | kernel stacks and their guard pages       |
 //! | `vmalloc`     | `mm/vmalloc.c`, `ioremap`  | the vmalloc area: guarded stacks, device and firmware mappings |
+pub mod fault_inject;
 pub mod heap;
 pub mod highmem;
 pub mod init;
@@ -28,6 +31,7 @@ pub mod kmap_atomic;
 pub mod kmap_guard;
 pub mod kmap_local;
 pub mod memory;
+pub mod oom_kill;
 pub mod mmap;
 pub mod mm_types;
 pub mod filemap;

@@ -86,7 +86,16 @@ pub fn PageHighMem(page: &Page) -> bool {
 }
 
 /// Allocate `2^order` contiguous frames from the zones `gfp` allows.
+///
+/// Fault injection first (Linux `prepare_alloc_pages` ->
+/// `should_fail_alloc_page`): a forced failure returns `None` before any
+/// zone is looked at, as a real shortage would. `#[track_caller]` so that
+/// its log line names the caller, not this function.
+#[track_caller]
 pub fn alloc_pages(gfp: GfpFlags, order: usize) -> Option<&'static Page> {
+    if super::fault_inject::should_fail_alloc_page(gfp, order) {
+        return None;
+    }
     let flags = local_irq_save();
     let pfn = NODE.alloc_pages(mem_map(), gfp, order);
     local_irq_restore(flags);
@@ -122,6 +131,7 @@ pub fn __free_pages(page: &Page, order: usize) {
 /// Allocate lowmem and return its direct-map address (Linux
 /// `__get_free_pages`). Highmem has no permanent address, so asking for it
 /// here is a bug.
+#[track_caller]
 pub fn __get_free_pages(gfp: GfpFlags, order: usize) -> Option<usize> {
     assert!(!gfp.contains(__GFP_HIGHMEM), "__get_free_pages: {gfp:?} may return highmem, which has no address");
     alloc_pages(gfp, order).map(|p| page_address(p).expect("lowmem pages have an address"))

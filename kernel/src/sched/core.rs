@@ -243,12 +243,15 @@ pub fn spawn_on(cpu: usize, name: &str, f: impl FnOnce() + Send + 'static) -> Jo
 /// Start a kernel thread as [`spawn`] does, after `prepare` has set up the
 /// new task (Linux `copy_process` fills in the child before
 /// `wake_up_new_task`): fork gives the child its signal state this way.
-pub fn spawn_prepared(name: &str, prepare: impl FnOnce(&Task), f: impl FnOnce() + Send + 'static) -> JoinHandle {
-    let task = Task::new_thread(name, super::task::CPU_MASK_ALL, Box::new(f));
+///
+/// `None` if the new task's kernel stack cannot be had (fork's `-ENOMEM`);
+/// `prepare` has not run then and `f` is dropped.
+pub fn spawn_prepared(name: &str, prepare: impl FnOnce(&Task), f: impl FnOnce() + Send + 'static) -> Option<JoinHandle> {
+    let task = Task::try_new_thread(name, super::task::CPU_MASK_ALL, Box::new(f))?;
     prepare(&task);
     ALL_TASKS.lock_irqsave().push(task.clone());
     wake_up_new_task(task.clone());
-    JoinHandle { task }
+    Some(JoinHandle { task })
 }
 
 /// Start a kernel thread allowed on the CPUs in `mask`.

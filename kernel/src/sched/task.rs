@@ -105,6 +105,10 @@ pub struct Task {
     pub(crate) is_idle: bool,
     /// Times switched in.
     pub nr_switches: AtomicU64,
+    /// Fault injection's per-task switch (Linux `make_it_fail`, set
+    /// through `/proc/PID/make-it-fail`; here by the kernel's tests):
+    /// with an attribute's `task-filter` on, only such tasks are failed.
+    pub make_it_fail: AtomicBool,
     /// Times preempted (switched out while still runnable).
     pub nr_preemptions: AtomicU64,
     /// Times moved to another CPU.
@@ -198,6 +202,7 @@ impl Task {
             slice_left: AtomicU32::new(0),
             is_idle,
             nr_switches: AtomicU64::new(0),
+            make_it_fail: AtomicBool::new(false),
             nr_preemptions: AtomicU64::new(0),
             nr_migrations: AtomicU64::new(0),
             nr_sched_out: AtomicU64::new(0),
@@ -222,10 +227,18 @@ impl Task {
     }
 
     /// A new kernel thread that will run `f`, on a fresh guarded stack.
+    /// For the kernel's own threads, which have no way to report failure.
     pub(crate) fn new_thread(name: &str, affinity: u32, f: Box<dyn FnOnce() + Send>) -> Arc<Task> {
+        Self::try_new_thread(name, affinity, f)
+            .unwrap_or_else(|| panic!("spawn({name}): no memory for a {THREAD_SIZE}-byte kernel stack"))
+    }
+
+    /// [`Task::new_thread`], or `None` if its kernel stack cannot be had
+    /// (Linux `dup_task_struct` -> `alloc_thread_stack_node` failing:
+    /// fork's `-ENOMEM`). `f` is dropped then, and whatever it owns with it.
+    pub(crate) fn try_new_thread(name: &str, affinity: u32, f: Box<dyn FnOnce() + Send>) -> Option<Arc<Task>> {
         reap_dead_stacks();
-        let stack = crate::mm::stack::alloc_kernel_stack(THREAD_SIZE)
-            .unwrap_or_else(|| panic!("spawn({name}): no memory for a {THREAD_SIZE}-byte kernel stack"));
+        let stack = crate::mm::stack::alloc_kernel_stack(THREAD_SIZE)?;
         let top = stack.top();
         let t = Task::new_common(name, Some(stack), 0, false);
         t.affinity.store(affinity, Ordering::Relaxed);
@@ -234,7 +247,7 @@ impl Task {
             *t.entry.get() = Some(f);
             *t.esp.get() = crate::arch::switch::init_task_stack(top);
         }
-        Arc::new(t)
+        Some(Arc::new(t))
     }
 
     /// Take the entry function (the task does this once, when it first runs).

@@ -47,6 +47,7 @@ const COMMANDS: &[(&str, &str)] = &[
     ("tasks", "tasks with CPU, state, preempt and migrate-disable counts, kmap_local slots"),
     ("run PROG [ARGS] [&]", "run a program from the initramfs (PROG alone means /bin/PROG); wait for it, or not with &"),
     ("ps", "processes: pid, name, where their pages and page tables are (lowmem/highmem)"),
+    ("fault show|NAME I,P,S,T|NAME KNOB VALUE", "fault injection (NAME fail_page_alloc or failslab): show, set as the boot option, or set one knob (probability interval times space verbose task-filter ignore-gfp-wait ignore-gfp-highmem min-order)"),
     ("trace on|off", "print every map, unmap, flush and context-switch slot save/restore"),
     ("test [NAME]", "run the in-kernel tests (that return) whose names contain NAME"),
     ("bench", "the benchmark table, a line per measurement (release builds only)"),
@@ -110,6 +111,21 @@ pub fn run() -> ! {
             ("tasks", []) => tasks(),
             ("run", [prog, rest @ ..]) => run_program(prog, rest),
             ("ps", []) => ps(),
+            ("fault", ["show"]) => {
+                let _ = crate::mm::fault_inject::show(&mut ConsoleOut);
+            }
+            ("fault", [name, value]) => match crate::mm::fault_inject::setup(name, value) {
+                Ok(()) => {
+                    let _ = crate::mm::fault_inject::show(&mut ConsoleOut);
+                }
+                Err(expected) => println!("fault: {name} {value}: expected {expected}"),
+            },
+            ("fault", [name, knob, value]) => match crate::mm::fault_inject::set_knob(name, knob, value) {
+                Ok(()) => {
+                    let _ = crate::mm::fault_inject::show(&mut ConsoleOut);
+                }
+                Err(expected) => println!("fault: {name} {knob} {value}: expected {expected}"),
+            },
             ("trace", ["on"]) => {
                 crate::tools::trace::set(true);
                 println!("trace on");

@@ -164,6 +164,11 @@ pub fn do_user_addr_fault(frame: &mut TrapFrame, address: usize) -> bool {
     // a fetch, and its PROT bit (a present page) matters only for writes.
     let code = if user { frame.error_code } else { frame.error_code & pf::WRITE };
     let result = resolve_user_fault(address, code, user);
+    if user && result == Err(BadArea::Oom) {
+        // Linux's OOM report, while interrupts are still as the fault
+        // found them (it takes the sleeping mmap_lock); the SIGKILL below.
+        crate::mm::oom_kill::pagefault_out_of_memory(crate::sched::current());
+    }
     let _ = crate::arch::cpu::local_irq_save();
     match result {
         Ok(()) => true,

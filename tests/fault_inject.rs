@@ -1,0 +1,431 @@
+//! Fault injection (kernel/src/mm/fault_inject.rs; the decision is
+//! mm/src/fault_inject.rs, host-tested): each test turns `fail_page_alloc`
+//! or `failslab` on for its own task only (Linux's `task-filter` and
+//! `make_it_fail`, so the harness and the other CPUs allocate as usual),
+//! forces one failure at one allocation site, and checks the error the
+//! caller gets and that nothing leaked. The settings are put back when
+//! each test ends (`fault_inject::save`), even if it fails.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering::SeqCst;
+
+use mm::gfp::{GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_NOFAIL};
+use mm::layout::PAGE_SIZE;
+
+use crate::arch::entry::syscall_32::nr;
+use crate::arch::lib::usercopy_32::copy_to_user;
+use crate::errno::ENOMEM;
+use crate::mm::fault_inject::{self, FAIL_PAGE_ALLOC, FAILSLAB, LAST_FORCED, SavedSettings};
+use crate::mm::page_alloc::{__free_pages, alloc_pages, node, pfn_to_page};
+use crate::test_case;
+use crate::tools::ktest::Test;
+
+use super::common::sys3;
+use super::user::{DATA, TEXT, address_space_with, run_user_in, touch_program};
+use mm::layout::TASK_SIZE;
+
+pub const TESTS: &[Test] = &[
+    test_case!(the_boot_options_set_the_attributes_and_bad_values_are_named),
+    test_case!(alloc_pages_fails_when_told_and_names_its_caller),
+    test_case!(fail_page_alloc_knobs_spare_what_linux_spares),
+    test_case!(the_heap_fails_through_failslab_only),
+    test_case!(a_page_fault_with_no_page_kills_only_that_process_and_frees_its_memory),
+    test_case!(a_copy_on_write_fault_with_no_page_is_oom_and_both_keep_the_shared_page),
+    test_case!(a_write_whose_page_cache_page_cannot_be_had_is_enomem_and_the_file_stays_whole),
+    test_case!(fork_with_no_page_at_each_step_is_enomem_and_leaks_nothing),
+    test_case!(an_exec_whose_page_directory_cannot_be_had_is_enomem_and_the_caller_goes_on),
+    test_case!(a_pipe_write_with_no_page_for_its_buffer_is_enomem_and_the_data_stays_whole),
+];
+
+/// Fail page allocations of this task only: every kind (the three knobs
+/// off), `times` failures after letting `space` pages through, silently.
+/// Returns the guard that puts every setting back.
+fn fail_my_page_allocs(space: i32, times: i32) -> SavedSettings {
+    let saved = fault_inject::save();
+    for (knob, v) in [("task-filter", "1"), ("verbose", "0"), ("min-order", "0"), ("ignore-gfp-highmem", "0"), ("ignore-gfp-wait", "0")] {
+        fault_inject::set_knob("fail_page_alloc", knob, v).unwrap();
+    }
+    FAIL_PAGE_ALLOC.attr.setup(&alloc::format!("1,100,{space},{times}")).unwrap();
+    crate::sched::current().make_it_fail.store(true, SeqCst);
+    saved
+}
+
+/// This task no longer marked.
+fn unmark() {
+    crate::sched::current().make_it_fail.store(false, SeqCst);
+}
+
+fn forced() -> usize {
+    FAIL_PAGE_ALLOC.attr.failed.load(SeqCst)
+}
+
+/// Free pages plus the pages the heap holds: what the buddy allocator
+/// would have free if the heap gave its pages back (the heap keeps pages
+/// it grew by for later objects; that is not a leak).
+fn free_and_heap() -> usize {
+    node().nr_free_pages() + crate::mm::heap::KMALLOC.pages_held()
+}
+
+/// `fail_page_alloc=` takes Linux's order, INTERVAL,PROBABILITY,SPACE,
+/// TIMES, and the knobs their values; bad values are named with the form
+/// expected, and change nothing. (Probability 0 here: the attribute is set
+/// but fails nothing while the test runs.)
+fn the_boot_options_set_the_attributes_and_bad_values_are_named() {
+    use boot::cmdline::ParamProblem;
+    let _saved = fault_inject::save();
+    let p = crate::params::parse_args("fail_page_alloc=3,0,5,-1 fail_page_alloc.min-order=0 fail_page_alloc.ignore-gfp-wait=0 failslab.ignore-gfp-wait=0");
+    assert_eq!(p.problems(), []);
+    let a = &FAIL_PAGE_ALLOC.attr;
+    assert_eq!((a.interval.load(SeqCst), a.probability.load(SeqCst), a.space.load(SeqCst), a.times.load(SeqCst)), (3, 0, 5, -1));
+    assert_eq!(FAIL_PAGE_ALLOC.min_order.load(SeqCst), 0);
+    assert!(!FAIL_PAGE_ALLOC.ignore_gfp_reclaim.load(SeqCst) && FAIL_PAGE_ALLOC.ignore_gfp_highmem.load(SeqCst));
+    assert!(!FAILSLAB.ignore_gfp_reclaim.load(SeqCst));
+    let p = crate::params::parse_args("fail_page_alloc=1,100 failslab=x fail_page_alloc.ignore-gfp-highmem=2 fail_page_alloc.min-order=-1");
+    assert_eq!(p.problems(), [
+        ParamProblem::Malformed { option: "fail_page_alloc", value: "1,100", expected: mm::fault_inject::FAULT_ATTR_FORM },
+        ParamProblem::Malformed { option: "failslab", value: "x", expected: mm::fault_inject::FAULT_ATTR_FORM },
+        ParamProblem::Malformed { option: "fail_page_alloc.ignore-gfp-highmem", value: "2", expected: "0 or 1" },
+        ParamProblem::Malformed { option: "fail_page_alloc.min-order", value: "-1", expected: "a non-negative integer" },
+    ]);
+    assert_eq!((a.interval.load(SeqCst), a.probability.load(SeqCst)), (3, 0), "unchanged");
+    assert_eq!(FAILSLAB.attr.probability.load(SeqCst), 0);
+    let text = crate::fmtbuf!(256, "{}", p.problems()[0]);
+    assert!(text.as_str().contains("fail_page_alloc") && text.as_str().contains("INTERVAL,PROBABILITY,SPACE,TIMES"), "{}", text.as_str());
+}
+
+/// `alloc_pages` returns `None` when the attribute says so, the failure
+/// is counted and its call site is this file (`#[track_caller]`); `times`
+/// 1 means one failure, then allocations succeed again; with `times`
+/// unlimited, a task not marked `make_it_fail` is still not failed (the
+/// task filter).
+fn alloc_pages_fails_when_told_and_names_its_caller() {
+    let _saved = fail_my_page_allocs(0, 1);
+    let before = forced();
+    assert!(alloc_pages(GFP_KERNEL, 0).is_none(), "the forced failure");
+    assert_eq!(forced(), before + 1);
+    assert!(LAST_FORCED.lock().as_str().starts_with("fail_page_alloc at ") && LAST_FORCED.lock().as_str().contains("tests/fault_inject.rs:"), "{}", LAST_FORCED.lock().as_str());
+    let page = alloc_pages(GFP_KERNEL, 0).expect("times was 1: the next one succeeds");
+    __free_pages(page, 0);
+    FAIL_PAGE_ALLOC.attr.times.store(-1, SeqCst);
+    unmark();
+    let page = alloc_pages(GFP_KERNEL, 0).expect("a task without make_it_fail is not failed");
+    __free_pages(page, 0);
+    assert_eq!(forced(), before + 1);
+}
+
+/// Linux's defaults spare single pages, highmem and sleeping allocations,
+/// and `__GFP_NOFAIL` is never failed; `fault_inject::set_knob` refuses a
+/// bad value, naming what it expected.
+fn fail_page_alloc_knobs_spare_what_linux_spares() {
+    let saved = fault_inject::save();
+    fault_inject::setup("fail_page_alloc", "1,100,0,-1").unwrap();
+    fault_inject::set_knob("fail_page_alloc", "task-filter", "1").unwrap();
+    fault_inject::set_knob("fail_page_alloc", "verbose", "0").unwrap();
+    crate::sched::current().make_it_fail.store(true, SeqCst);
+    let before = forced();
+    // Defaults: min-order 1, ignore-gfp-highmem 1, ignore-gfp-wait 1.
+    let p = alloc_pages(mm::gfp::GFP_ATOMIC, 0).expect("order 0 is spared");
+    __free_pages(p, 0);
+    let p = alloc_pages(GFP_KERNEL, 1).expect("GFP_KERNEL may sleep: spared");
+    __free_pages(p, 1);
+    assert!(alloc_pages(mm::gfp::GFP_ATOMIC, 1).is_none(), "an order-1 atomic allocation fails");
+    fault_inject::set_knob("fail_page_alloc", "ignore-gfp-wait", "0").unwrap();
+    fault_inject::set_knob("fail_page_alloc", "min-order", "0").unwrap();
+    let p = alloc_pages(GFP_HIGHUSER_MOVABLE, 0).expect("highmem still spared");
+    __free_pages(p, 0);
+    let p = alloc_pages(GFP_KERNEL | __GFP_NOFAIL, 0).expect("__GFP_NOFAIL never fails");
+    __free_pages(p, 0);
+    assert!(alloc_pages(GFP_KERNEL, 0).is_none());
+    assert_eq!(forced(), before + 2);
+    assert_eq!(fault_inject::set_knob("fail_page_alloc", "min-order", "-1"), Err("a non-negative integer"));
+    assert_eq!(fault_inject::set_knob("failslab", "min-order", "0").map_err(|e| e.starts_with("a knob")), Err(true));
+    assert_eq!(fault_inject::setup("failslab", "1,100,0"), Err(mm::fault_inject::FAULT_ATTR_FORM));
+    unmark();
+    drop(saved);
+    assert_eq!(FAIL_PAGE_ALLOC.attr.probability.load(SeqCst), 0, "put back");
+    assert_eq!(FAIL_PAGE_ALLOC.min_order.load(SeqCst), 1, "put back");
+}
+
+/// `failslab` fails the heap (our kmalloc: `GlobalAlloc::alloc` returns
+/// null) once `ignore-gfp-wait` is off; `fail_page_alloc` never picks the
+/// heap's pages (`__GFP_NOFAIL`: Rust's collections cannot cope).
+fn the_heap_fails_through_failslab_only() {
+    let layout = core::alloc::Layout::from_size_align(64, 8).unwrap();
+    let saved = fail_my_page_allocs(0, -1);
+    // Enough objects to need fresh heap pages more than once.
+    let mut held: Vec<usize> = Vec::with_capacity(300);
+    for _ in 0..256 {
+        // SAFETY: a non-zero-size layout; freed below with the same one.
+        let p = core::hint::black_box(unsafe { alloc::alloc::alloc(core::hint::black_box(layout)) });
+        assert!(!p.is_null(), "fail_page_alloc spares the heap's pages");
+        held.push(p as usize);
+    }
+    drop(saved);
+    let _saved = fault_inject::save();
+    fault_inject::setup("failslab", "1,100,0,1").unwrap();
+    fault_inject::set_knob("failslab", "task-filter", "1").unwrap();
+    fault_inject::set_knob("failslab", "verbose", "0").unwrap();
+    // SAFETY: as above.
+    let p = core::hint::black_box(unsafe { alloc::alloc::alloc(core::hint::black_box(layout)) });
+    assert!(!p.is_null(), "ignore-gfp-wait (default): heap allocations are GFP_KERNEL, spared");
+    held.push(p as usize);
+    fault_inject::set_knob("failslab", "ignore-gfp-wait", "0").unwrap();
+    let before = FAILSLAB.attr.failed.load(SeqCst);
+    // SAFETY: as above. black_box: LLVM may assume an allocation whose
+    // pointer is only compared with null succeeds, and remove it.
+    let p = core::hint::black_box(unsafe { alloc::alloc::alloc(core::hint::black_box(layout)) });
+    unmark();
+    assert!(p.is_null(), "the forced failure");
+    assert_eq!(FAILSLAB.attr.failed.load(SeqCst), before + 1);
+    assert!(LAST_FORCED.lock().as_str().starts_with("failslab at "), "{}", LAST_FORCED.lock().as_str());
+    for p in held {
+        // SAFETY: each came from alloc with this layout.
+        unsafe { alloc::alloc::dealloc(p as *mut u8, layout) };
+    }
+}
+
+/// Catalogue: a user page fault whose page cannot be had (the touch
+/// program's first write to its data area, `do_wp_page`'s or
+/// `do_anonymous_page`'s allocation in mm/memory.rs) ends that process
+/// with SIGKILL and Linux's line (`Out of memory
+/// (oom_kill_allocating_task): Killed process ...`; Linux 6.1 itself would
+/// retry the fault, see kernel/src/mm/oom_kill.rs); `run_user_in`
+/// checks every page of its address space came back. The kernel goes on:
+/// the same program then runs to its end.
+fn a_page_fault_with_no_page_kills_only_that_process_and_frees_its_memory() {
+    let saved = fail_my_page_allocs(0, 1);
+    // Linux's lines and the call site in the log, as a reader would see them.
+    fault_inject::set_knob("fail_page_alloc", "verbose", "2").unwrap();
+    unmark(); // only the program's task is marked
+    let kills = crate::mm::oom_kill::OOM_KILLS.load(SeqCst);
+    let before = forced();
+    let status = run_user_in(None, "touch-oom", touch_program(), true);
+    drop(saved);
+    assert_eq!(forced(), before + 1);
+    let site = LAST_FORCED.lock();
+    assert!(site.as_str().starts_with("fail_page_alloc at kernel/src/mm/memory.rs:"), "{}", site.as_str());
+    drop(site);
+    assert_eq!(status, 9, "killed by SIGKILL (status {status:#x})");
+    assert_eq!(crate::mm::oom_kill::OOM_KILLS.load(SeqCst), kills + 1);
+    let line = crate::mm::oom_kill::LAST_OOM_KILL.lock();
+    assert!(line.as_str().starts_with("Out of memory (oom_kill_allocating_task): Killed process ")
+        && line.as_str().contains(" (touch-oom) total-vm:") && line.as_str().contains("kB, anon-rss:"), "{}", line.as_str());
+    drop(line);
+    assert_eq!(run_user_in(None, "touch-again", touch_program(), true), 0, "with injection off, the program runs to its end");
+}
+
+/// After fork, the child's first write to a shared anonymous page needs a
+/// copy (`do_wp_page`); with no page for it the fault is `VM_FAULT_OOM`
+/// and nothing changed: both still map the one page, read-only, with a
+/// reference each. With memory back, the same fault copies.
+fn a_copy_on_write_fault_with_no_page_is_oom_and_both_keep_the_shared_page() {
+    use crate::mm::memory::{FaultFlags, VmFault, handle_mm_fault};
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    assert_eq!(copy_to_user(DATA, b"before fork"), 0);
+    let parent = me.mm().unwrap();
+    let child = parent.dup_mmap().expect("a copy");
+    let shared = parent.lookup(DATA);
+    let page = pfn_to_page(shared.pfn());
+    assert_eq!(page.page_count(), 2);
+    let vma = *child.mmap_lock().find_vma(DATA).unwrap();
+    let write = FaultFlags { write: true, user: true };
+    let before = forced();
+    let saved = fail_my_page_allocs(0, 1);
+    let r = handle_mm_fault(&child, &vma, DATA, write);
+    unmark();
+    drop(saved);
+    assert!(matches!(r, Err(VmFault::Oom)), "{r:?}");
+    assert_eq!(super::common::kmap_depth(), 0, "the page table's kmap_local mapping was let go on the error path");
+    assert_eq!(forced(), before + 1);
+    assert!(LAST_FORCED.lock().as_str().starts_with("fail_page_alloc at kernel/src/mm/memory.rs:"), "{}", LAST_FORCED.lock().as_str());
+    assert_eq!(child.lookup(DATA), shared, "the child's entry is as fork left it");
+    assert_eq!(parent.lookup(DATA), shared, "and the parent's");
+    assert_eq!(page.page_count(), 2, "a reference each, no more, no less");
+    handle_mm_fault(&child, &vma, DATA, write).expect("with memory back, the copy");
+    assert_ne!(child.lookup(DATA).pfn(), shared.pfn());
+    assert_eq!(page.page_count(), 1);
+    drop(child);
+}
+
+/// The page cache: a write of 5 pages whose third page-cache page cannot
+/// be had (fail_page_alloc, `space` letting two pages through) writes two
+/// pages and returns their count; the next write gets `-ENOMEM`; the file
+/// holds exactly those bytes, and when the file is emptied every page it
+/// had is free again (the free-page count as before).
+fn a_write_whose_page_cache_page_cannot_be_had_is_enomem_and_the_file_stays_whole() {
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let path = b"/fault-inject-write\0";
+    assert_eq!(copy_to_user(DATA, path), 0);
+    let inode = crate::fs::rootfs().create("/fault-inject-write", 0o644).expect("create");
+    let fd = sys3(nr::OPEN, DATA, 2, 0);
+    assert!(fd >= 0, "open: {fd}");
+    let src = DATA + PAGE_SIZE;
+    let bytes: Vec<u8> = (0..5 * PAGE_SIZE).map(|i| (i % 251) as u8 + 1).collect();
+    assert_eq!(copy_to_user(src, &bytes), 0, "the source, faulted in before injection");
+    let free = free_and_heap();
+    let before = forced();
+    let saved = fail_my_page_allocs(3, -1);
+    let n = sys3(nr::WRITE, fd as usize, src, 5 * PAGE_SIZE);
+    let m = sys3(nr::WRITE, fd as usize, src + n.max(0) as usize, 10);
+    unmark();
+    drop(saved);
+    assert!(forced() >= before + 2, "the third page and the next write's failed");
+    assert!(LAST_FORCED.lock().as_str().starts_with("fail_page_alloc at kernel/src/mm/filemap.rs:"), "{}", LAST_FORCED.lock().as_str());
+    assert_eq!(n, (2 * PAGE_SIZE) as i32, "the two pages that could be had");
+    assert_eq!(m, -ENOMEM);
+    assert_eq!(inode.size(), 2 * PAGE_SIZE, "i_size covers exactly the bytes written");
+    assert_eq!(inode.page_counts().0, 2);
+    let mut back = vec![0u8; 2 * PAGE_SIZE];
+    assert_eq!(inode.read_at(0, &mut back).unwrap(), 2 * PAGE_SIZE);
+    assert!(back == bytes[..2 * PAGE_SIZE], "the file holds the bytes written");
+    assert_eq!(sys3(nr::CLOSE, fd as usize, 0, 0), 0);
+    inode.truncate(0).unwrap();
+    assert_eq!(free_and_heap(), free, "the file's pages are free again, nothing else held");
+}
+
+/// fork() from a task whose code is `exit(0)`, through the system-call
+/// table with the registers a user `int $0x80` at TEXT would leave.
+fn fork_from_text() -> i32 {
+    let mut regs = crate::arch::entry::entry_32::start_thread_regs(TEXT, TASK_SIZE);
+    regs.orig_ax = nr::FORK as u32;
+    crate::arch::entry::syscall_32::ia32_sys_call_table(nr::FORK).expect("fork")(&mut regs)
+}
+
+/// fork() whose k-th page cannot be had, for every k until fork succeeds:
+/// the copy of the address space (the page directory, a PMD page under
+/// PAE, each page table), then the child's kernel stack (Linux
+/// `dup_task_struct`: vmalloc'd pages and their kernel page table).
+/// `-ENOMEM` every time, no child, and nothing leaked: every page the
+/// parent maps has one reference again (the child's were dropped), and the
+/// free-page count is as before (kept in a fixed array: nothing allocated
+/// between the two counts but what fork itself does). Then, with every
+/// page given, fork succeeds and the child runs `exit(0)`.
+fn fork_with_no_page_at_each_step_is_enomem_and_leaks_nothing() {
+    use crate::mm::fault_inject::LAST_FORCED;
+    let me = crate::sched::current();
+    // mov $1, %eax; xor %ebx, %ebx; int $0x80: exit(0).
+    me.set_mm(address_space_with(&[0xb8, 1, 0, 0, 0, 0x31, 0xdb, 0xcd, 0x80]));
+    // Data pages and a stack page: page tables for two regions (text and
+    // data share one).
+    assert_eq!(copy_to_user(DATA, &[1u8; 3 * PAGE_SIZE]), 0);
+    let stack = TASK_SIZE - PAGE_SIZE;
+    assert_eq!(copy_to_user(stack, &[2u8; 16]), 0);
+    let mm = me.mm().unwrap();
+    let mut pfns = [0usize; 8];
+    let (pages, _) = mm.resident();
+    let n = pages.len();
+    assert!((4..=pfns.len()).contains(&n), "{n} pages");
+    for (slot, p) in pfns.iter_mut().zip(&pages) {
+        *slot = crate::mm::page_alloc::page_to_pfn(p);
+    }
+    drop(pages);
+    drop(mm);
+    let children = me.children.lock().len();
+    let mut free = [0usize; 2];
+    // Where each failure was forced: the copy (mm_types.rs, pgtable.rs),
+    // then the stack (vmalloc.rs).
+    let (mut in_copy, mut in_stack) = (0, 0);
+    let mut k: i32 = 0;
+    let pid = loop {
+        assert!(k < 64, "fork still fails after {k} pages");
+        crate::sched::task::reap_dead_stacks();
+        let before = forced();
+        free[0] = free_and_heap();
+        let saved = fail_my_page_allocs(if k == 0 { 0 } else { k + 1 }, 1);
+        let r = fork_from_text();
+        unmark();
+        drop(saved);
+        free[1] = free_and_heap();
+        if forced() == before {
+            assert!(r > 0, "no failure forced at page {k}: fork succeeds ({r})");
+            break r;
+        }
+        assert_eq!(r, -ENOMEM, "fork with page {k} failed");
+        assert_eq!(forced(), before + 1, "page {k}: one failure forced");
+        let site = LAST_FORCED.lock();
+        if site.as_str().contains("vmalloc.rs") {
+            in_stack += 1;
+        } else {
+            in_copy += 1;
+        }
+        drop(site);
+        assert_eq!(me.children.lock().len(), children, "no child");
+        for &pfn in &pfns[..n] {
+            assert_eq!(pfn_to_page(pfn).page_count(), 1, "page {k}: pfn {pfn:#x} has the parent's reference only");
+        }
+        assert_eq!(free[1], free[0], "page {k}: every page fork took came back");
+        k += 1;
+    };
+    assert!(in_copy >= 3, "the page directory and two page tables ({in_copy})");
+    assert!(in_stack >= crate::sched::task::THREAD_SIZE / PAGE_SIZE, "every page of the kernel stack ({in_stack})");
+    let mut regs = crate::arch::entry::PtRegs { bx: pid as u32, cx: DATA as u32, orig_ax: nr::WAIT4 as u32, ..Default::default() };
+    assert_eq!(crate::arch::entry::syscall_32::ia32_sys_call_table(nr::WAIT4).expect("wait4")(&mut regs), pid, "the child, reaped");
+    let mut status = [0u8; 4];
+    assert_eq!(crate::arch::lib::usercopy_32::copy_from_user(&mut status, DATA), 0);
+    assert_eq!(u32::from_le_bytes(status), 0, "the child ran exit(0)");
+}
+
+/// execve whose new address space cannot have its page directory fails
+/// before the point of no return: `-ENOMEM`, the caller keeps its own
+/// address space, and every page exec took is free again. (Later pages,
+/// the new stack's, are written after the switch here, so their failure
+/// is SIGSEGV; Linux fills the stack before it, in `copy_strings`, and
+/// fails with `-E2BIG`: not covered yet.)
+fn an_exec_whose_page_directory_cannot_be_had_is_enomem_and_the_caller_goes_on() {
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let old = me.mm().unwrap();
+    let free = free_and_heap();
+    let before = forced();
+    let saved = fail_my_page_allocs(0, 1);
+    let r = crate::fs::exec::kernel_execve("/bin/hello", &[b"hello"], &[]);
+    unmark();
+    drop(saved);
+    assert_eq!(r.err().map(|e| e.errno()), Some(ENOMEM));
+    assert_eq!(forced(), before + 1);
+    assert!(LAST_FORCED.lock().as_str().starts_with("fail_page_alloc at kernel/src/mm/pgtable.rs:"), "{}", LAST_FORCED.lock().as_str());
+    assert!(alloc::sync::Arc::ptr_eq(&me.mm().unwrap(), &old), "the caller's address space, as it was");
+    assert_eq!(free_and_heap(), free, "every page exec took is free again");
+}
+
+/// A pipe write whose second buffer page cannot be had (fail_page_alloc,
+/// `space` letting one page through) returns the first page's bytes; the
+/// next write, which gets no page at all, `-ENOMEM` (Linux `pipe_write`:
+/// "if (!ret) ret = -ENOMEM"). The reader gets exactly those bytes, and
+/// once both ends are closed every page the pipe had is free again.
+fn a_pipe_write_with_no_page_for_its_buffer_is_enomem_and_the_data_stays_whole() {
+    use crate::arch::lib::usercopy_32::copy_from_user;
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let src = DATA + PAGE_SIZE;
+    let bytes: Vec<u8> = (0..3 * PAGE_SIZE).map(|i| (i % 249) as u8 + 3).collect();
+    assert_eq!(copy_to_user(src, &bytes), 0, "the source, faulted in before injection");
+    let dst = DATA + 4 * PAGE_SIZE;
+    assert_eq!(copy_to_user(dst, &[0u8; 2 * PAGE_SIZE]), 0, "the destination too");
+    assert_eq!(copy_to_user(DATA, &[0u8; 8]), 0, "and where pipe2 puts the descriptors");
+    let free = free_and_heap();
+    assert_eq!(sys3(nr::PIPE2, DATA, 0, 0), 0, "pipe2");
+    let mut fds = [0u8; 8];
+    assert_eq!(copy_from_user(&mut fds, DATA), 0);
+    let (r, w) = (u32::from_le_bytes(fds[..4].try_into().unwrap()) as usize, u32::from_le_bytes(fds[4..].try_into().unwrap()) as usize);
+    let before = forced();
+    let saved = fail_my_page_allocs(2, -1);
+    let n = sys3(nr::WRITE, w, src, 3 * PAGE_SIZE);
+    let m = sys3(nr::WRITE, w, src, 10);
+    unmark();
+    drop(saved);
+    assert!(forced() >= before + 2, "the second page and the next write's failed");
+    assert!(LAST_FORCED.lock().as_str().starts_with("fail_page_alloc at kernel/src/fs/pipe.rs:"), "{}", LAST_FORCED.lock().as_str());
+    assert_eq!(n, PAGE_SIZE as i32, "the page that could be had");
+    assert_eq!(m, -ENOMEM);
+    assert_eq!(sys3(nr::READ, r, dst, 2 * PAGE_SIZE), PAGE_SIZE as i32, "the reader gets what was written");
+    let mut back = vec![0u8; PAGE_SIZE];
+    assert_eq!(copy_from_user(&mut back, dst), 0);
+    assert!(back == bytes[..PAGE_SIZE], "byte for byte");
+    assert_eq!(sys3(nr::CLOSE, w, 0, 0), 0);
+    assert_eq!(sys3(nr::CLOSE, r, 0, 0), 0);
+    assert_eq!(free_and_heap(), free, "the pipe's pages are free again");
+}
