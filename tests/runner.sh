@@ -32,7 +32,7 @@ fail() { TOTAL_FAILED=$((TOTAL_FAILED + 1)); FAILED_NAMES+=("$1"); }
 config_name() {
     local how="-kernel"; [ "$ISO" = 1 ] && how="grub"
     local flavour=""; [ "${PAE:-0}" = 1 ] && flavour="686-pae "
-    echo "$flavour$how -m $MEM -smp $SMP${BIOS:+ -bios $(basename "$BIOS")}${INITRD:+ -initrd $(basename "$INITRD")}${APPEND:+ [$APPEND]}"
+    echo "$flavour$how${CPU:+ -cpu $CPU} -m $MEM -smp $SMP${BIOS:+ -bios $(basename "$BIOS")}${INITRD:+ -initrd $(basename "$INITRD")}${APPEND:+ [$APPEND]}"
 }
 
 # Size with a unit (512M, 3G, 4096K) in MiB.
