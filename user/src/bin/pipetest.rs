@@ -260,7 +260,7 @@ fn main(args: Args) -> i32 {
     let iov = [one.as_mut_ptr() as u32, 4, two.as_mut_ptr() as u32, 16];
     t.check_eq("readv_scatters_what_is_there", sc3(READV, r, iov.as_ptr() as usize, 2), 11);
     t.check("readv_filled_the_first_then_the_second", &one == b"hell" && &two[..7] == b"o world",
-        format_args!("{:?} {:?}", &one, &two[..7]));
+        format_args!("{:?} {:?}", one, &two[..7]));
     sc3(WRITE, w, b"wxyz".as_ptr() as usize, 4);
     t.check_eq("readv_does_not_wait_for_the_second_segment", sc3(READV, r, iov.as_ptr() as usize, 2), 4);
     let iov = [b"xy".as_ptr() as u32, 2, 0xc000_0000, 2];
