@@ -827,10 +827,11 @@ check_all() {
     #   two and four CPUs and on both boot paths (-smp 2 through GRUB in
     #   the old copy mode, -smp 4 with the guard slots), and at -m 8G on
     #   two CPUs, where 5 GiB of the RAM sits above 4 GiB
-    #   (qemu-system-x86_64 -cpu kvm32), the suites whose pages come from
-    #   there (the kmap family, user pages and page tables, the page cache,
-    #   pipes, GUP), and the 64-bit entries raced by a second CPU (pgtable::);
-    #   zones at -m 16G;
+    #   (qemu-system-x86_64 -cpu kvm32,+nx): the kmap family, user pages
+    #   and page tables, the page cache, pipes and GUP with their pages
+    #   from there, every highmem page filled, and the 64-bit entries raced
+    #   by a second CPU (pgtable::); zones at -m 16G; NX's tests on a CPU
+    #   without NX;
     # - the boot scenarios, the console, busybox's shell, gdb and a short
     #   stress run ("@FUNCTION" lines): each its own boots, in a lane of
     #   its own beside the suites; on 686-pae, the console commands whose
@@ -838,7 +839,7 @@ check_all() {
     # The longest first, so that the two lanes end together.
     run_suites <<'SUITES'
 ISO=1;APPEND=usercopy=atomic|
-PAE=1;MEM=8G;SMP=2;APPEND=test_fill_highmem|mm::,pgtable::,kmap::,kmap_local::,user::,exec::,files::,pagecache::,filemmap::,pipe::,gup::
+PAE=1;MEM=8G;SMP=2;APPEND=test_fill_highmem|
 @check_busybox_shell
 SMP=2;APPEND=test_large_files test_fill_highmem|pagecache::a_file_larger_than_lowmem,pagecache::a_256_mib_file,kmap_local::fill_every_highmem_page
 @check_console
