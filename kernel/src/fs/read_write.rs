@@ -226,32 +226,7 @@ fn read_fd(file: Fd, buf: usize, count: usize) -> i32 {
 /// position lock are taken once for the call; here each segment is a
 /// `write` of its own.
 pub fn sys_writev(regs: &mut PtRegs) -> i32 {
-    let (fd, vec, vlen) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
-    let file = match fdget(fd) {
-        Ok(file) => file,
-        Err(e) => return e,
-    };
-    if let Fd::File(f) = &file
-        && !f.writable()
-    {
-        return -EBADF;
-    }
-    let iter = match import_iovec(vec, vlen) {
-        Ok(iter) => iter,
-        Err(e) => return -e,
-    };
-    let mut total = 0usize;
-    for (base, len) in iter.segments() {
-        let r = write_fd(file.clone(), base, len);
-        if r < 0 {
-            return if total > 0 { total as i32 } else { r };
-        }
-        total += r as usize;
-        if (r as usize) < len {
-            break;
-        }
-    }
-    total as i32
+    do_loop_readv_writev(regs, Rw::Write)
 }
 
 /// `readv(fd, vec, vlen)` (i386 145; Linux `do_readv`, `vfs_readv`): as
@@ -259,13 +234,25 @@ pub fn sys_writev(regs: &mut PtRegs) -> i32 {
 /// file has data now (a pipe or the console that would block returns what
 /// the earlier segments got, as Linux's single `->read_iter` does).
 pub fn sys_readv(regs: &mut PtRegs) -> i32 {
+    do_loop_readv_writev(regs, Rw::Read)
+}
+
+/// Which way [`do_loop_readv_writev`] copies.
+#[derive(Clone, Copy, PartialEq)]
+enum Rw {
+    Read,
+    Write,
+}
+
+/// readv and writev: the checks, then one `read`/`write` a segment.
+fn do_loop_readv_writev(regs: &PtRegs, rw: Rw) -> i32 {
     let (fd, vec, vlen) = (regs.bx as i32, regs.cx as usize, regs.dx as usize);
     let file = match fdget(fd) {
         Ok(file) => file,
         Err(e) => return e,
     };
     if let Fd::File(f) = &file
-        && !f.readable()
+        && !(if rw == Rw::Read { f.readable() } else { f.writable() })
     {
         return -EBADF;
     }
@@ -275,10 +262,13 @@ pub fn sys_readv(regs: &mut PtRegs) -> i32 {
     };
     let mut total = 0usize;
     for (base, len) in iter.segments() {
-        if total > 0 && crate::fs::select::file_poll(&file) & crate::tty::pollbits::POLLIN == 0 {
+        if rw == Rw::Read && total > 0 && crate::fs::select::file_poll(&file) & crate::tty::pollbits::POLLIN == 0 {
             break;
         }
-        let r = read_fd(file.clone(), base, len);
+        let r = match rw {
+            Rw::Read => read_fd(file.clone(), base, len),
+            Rw::Write => write_fd(file.clone(), base, len),
+        };
         if r < 0 {
             return if total > 0 { total as i32 } else { r };
         }
