@@ -18,13 +18,14 @@
 #                                       then the user-level figures beside Linux 6.1's
 #   ./run-qemu.sh bench-user            the user-level figures only
 #   ./run-qemu.sh stress [--seconds N]  kmap stress test on every CPU (default 60 s, --smp 4)
-#   ./run-qemu.sh fuzz [--seconds N] [--seed S] [--procs P]
+#   ./run-qemu.sh fuzz [--seconds N] [--seed S] [--procs P] [--replay]
 #                                       the system-call fuzzer (user/src/bin/fuzz.rs) on the
 #                                       debug kernel (default 60 s, --smp 4, P = the CPUs, a
 #                                       random seed, printed); ends with `fuzz: calls=N errors=N
 #                                       kernel_bugs=N leaked_pages=N seed=S`; fails on a panic, a
 #                                       kernel bug, a leak or a missing line, printing the seed and
-#                                       the log's last lines (all of it: target/fuzz.log)
+#                                       the log's last lines (all of it: target/fuzz.log);
+#                                       --replay: the log has every call (fuzz[I.G] #K nr(args) = ret)
 #   ./run-qemu.sh qemu-cmd              print the QEMU command line the options give (no build, no boot)
 #
 # OPTIONS
@@ -79,6 +80,7 @@ GDB_PORT=1234
 SECONDS_ARG=60
 FUZZ_SEED=""     # fuzz --seed (empty: a random one, printed)
 FUZZ_PROCS=""    # fuzz --procs (empty: one per CPU)
+FUZZ_REPLAY=0    # fuzz --replay: the program prints every call it makes
 BIOS=""
 INITRD=""
 SMP_GIVEN=0
@@ -766,7 +768,7 @@ run_fuzz() {
     [ "$PAE" = 1 ] && log="$REPO/target/fuzz-pae.log"
     local KTEST_TIMEOUT=$((SECONDS_ARG + 240))
     INITRD="$TEST_INITRAMFS" boot_capture "$log" \
-        "${APPEND:+$APPEND }fuzz=$SECONDS_ARG fuzz_seed=$seed fuzz_procs=$procs" >/dev/null || rc=$?
+        "${APPEND:+$APPEND }fuzz=$SECONDS_ARG fuzz_seed=$seed fuzz_procs=$procs$([ "$FUZZ_REPLAY" = 1 ] && echo ' fuzz_replay')" >/dev/null || rc=$?
     local line why=""
     line="$(grep -a '^fuzz: calls=' "$log" | tail -1 || true)"
     [ -n "$line" ] && echo "$line"
@@ -812,6 +814,7 @@ while [ $# -gt 0 ]; do
         setup|test|check|host-test|bench|bench-user|stress|fuzz|console-test|busybox-test|lint|user-test|qemu-cmd) CMD="$1" ;;
         --seed) FUZZ_SEED="$(value --seed "a number, e.g. --seed 42" $# "${2-}")"; shift ;;
         --procs) FUZZ_PROCS="$(value --procs "a number of processes, e.g. --procs 4" $# "${2-}")"; shift ;;
+        --replay) FUZZ_REPLAY=1 ;;
         --seconds) SECONDS_ARG="$(value --seconds "a number of seconds, e.g. --seconds 60" $# "${2-}")"; shift ;;
         --mem) MEM="$(value --mem "a size with a unit, e.g. --mem 512M or --mem 3G" $# "${2-}")"; shift ;;
         --smp) SMP="$(value --smp "a number of CPUs, e.g. --smp 2" $# "${2-}")"; SMP_GIVEN=1; shift ;;

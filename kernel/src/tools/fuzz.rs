@@ -35,7 +35,11 @@
 //!   only ever opened read-only; ramfs holds an initramfs file's pages from
 //!   unpacking on, so reading them adds none;
 //! * dead tasks' kernel stacks are freed first (`reap_dead_stacks`) and
-//!   unused PKMAP slots flushed, so neither counts.
+//!   unused PKMAP slots flushed, so neither counts;
+//! * what the kernel allocates once for the first user process ever and
+//!   keeps (the shared zero page, the vDSO page): a warm-up run of
+//!   /bin/hello comes before the first count (it cost 3 pages, then 0 on
+//!   every later run).
 //!
 //! Anything else missing is a leak: the run fails.
 
@@ -64,6 +68,29 @@ crate::early_param!("fuzz_seed", Value, "N", "the fuzzer's seed (default 1)", |v
 crate::early_param!("fuzz_procs", Value, "N", "how many fuzzer processes (default 4)", |v| {
     let s = v.and_then(|v| v.parse::<u64>().ok()).filter(|&s| (1..=32).contains(&s)).ok_or("a number from 1 to 32")?;
     PROCS.store(s, Ordering::Relaxed);
+    Ok(())
+});
+
+static REPLAY: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+crate::early_param!("fuzz_replay", Flag, "", "the fuzzer prints every call it makes (fuzz --replay)", |_| {
+    REPLAY.store(true, Ordering::Relaxed);
+    Ok(())
+});
+
+/// `fuzz_kinds=LO-HI`: only those kinds of call (the program's `--kinds`,
+/// to narrow down which kind a failure needs).
+/// (Kept as LO << 8 | HI + 1, 0 for all: options are parsed before the
+/// heap exists.)
+static KINDS: AtomicU64 = AtomicU64::new(0);
+
+crate::early_param!("fuzz_kinds", Value, "LO-HI", "the fuzzer draws only the kinds of call LO to HI (of 0-99; fuzz --kinds)", |v| {
+    let (lo, hi) = v
+        .and_then(|v| v.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
+        .filter(|&(lo, hi)| lo <= hi && hi <= 99)
+        .ok_or("LO-HI of 0-99, e.g. 41-44")?;
+    KINDS.store(lo << 8 | (hi + 1), Ordering::Relaxed);
     Ok(())
 });
 
@@ -124,19 +151,35 @@ pub fn run_if_requested() {
 pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     use crate::arch::qemu::{QemuExitCode, exit_qemu};
     println!("fuzz: /bin/fuzz for {seconds} s, seed {seed}, {procs} processes, on {} CPU(s)", crate::smp::num_online_cpus());
+    // A warm-up: one short program first, so that what the kernel
+    // allocates once, for the first user process ever, and keeps for good
+    // (the shared zero page, the vDSO page) is not counted as the
+    // fuzzer's leak.
+    let warm = crate::fs::exec::spawn_user("/bin/hello", alloc::vec![b"/bin/hello".to_vec()], Vec::new()).join();
+    if warm != 0 {
+        println!("fuzz: the warm-up /bin/hello ended with status {warm:#x}");
+    }
     crate::sched::task::reap_dead_stacks();
     crate::mm::kmap::kmap_flush_unused();
     let before = free_pages_total();
     let heap_before = crate::mm::heap::KMALLOC.pages_held();
     let bugs_before = crate::debug::report_count();
 
-    let argv: Vec<Vec<u8>> = [
+    let mut argv: Vec<Vec<u8>> = [
         "/bin/fuzz", "--seed", &alloc::format!("{seed}"), "--seconds", &alloc::format!("{seconds}"),
         "--procs", &alloc::format!("{procs}"), "--result", RESULT,
     ]
     .iter()
     .map(|s| s.as_bytes().to_vec())
     .collect();
+    if REPLAY.load(Ordering::Relaxed) {
+        argv.push(b"--replay".to_vec());
+    }
+    let kinds = KINDS.load(Ordering::Relaxed);
+    if kinds != 0 {
+        argv.push(b"--kinds".to_vec());
+        argv.push(alloc::format!("{}-{}", kinds >> 8, (kinds & 0xff) - 1).into_bytes());
+    }
     let status = crate::fs::exec::spawn_user("/bin/fuzz", argv, Vec::new()).join();
 
     // Every process it made must be gone; allow the last SIGKILLed ones a

@@ -292,6 +292,14 @@ macro_rules! say {
     ($fd:expr, $($arg:tt)*) => { user::io::write_fmt($fd as i32, format_args!($($arg)*)) };
 }
 
+/// `wait4(pid, status, options, NULL)`: all four arguments (through c3 the
+/// rusage pointer would be whatever esi held, and the kernel writes a
+/// struct rusage there: an early version of this program zeroed its own
+/// stack that way).
+fn wait4(pid: usize, status: usize, options: usize) -> isize {
+    sc(WAIT4, [pid, status, options, 0, 0, 0])
+}
+
 fn now_ms() -> u64 {
     let mut ts = [0u32; 2];
     c2(CLOCK_GETTIME, CLOCK_MONOTONIC, ts.as_mut_ptr() as usize);
@@ -644,7 +652,7 @@ impl Worker {
             if all {
                 c2(KILL, pid, SIGKILL);
             }
-            let r = c3(WAIT4, pid, 0, if all { 0 } else { WNOHANG });
+            let r = wait4(pid, 0, if all { 0 } else { WNOHANG });
             if r == pid as isize || r == -ECHILD {
                 self.kids[k] = self.kids[self.nkids - 1];
                 self.nkids -= 1;
@@ -1391,7 +1399,7 @@ fn main(args: Args) -> i32 {
 
     let mut rng = Rng::new(o.seed, 0xfeed, 0);
     let mut procs: [Proc; MAX_PROCS] = core::array::from_fn(|_| Proc { pid: 0, generation: 0, last_hb: 0, last_change: 0 });
-    let (mut spawned, mut killed, mut stuck, mut died) = (0u32, 0u32, 0u32, 0u32);
+    let (mut spawned, mut killed, mut stuck, mut died, mut loops) = (0u32, 0u32, 0u32, 0u32, 0u32);
     let start = now_ms();
     let deadline = start + o.seconds * 1000;
 
@@ -1441,12 +1449,15 @@ fn main(args: Args) -> i32 {
     loop {
         let now = now_ms();
         if now >= deadline {
+            if now - start > o.seconds * 1000 + 5000 || deadline != start + o.seconds * 1000 {
+                say!(2, "fuzz: DEBUG now {} start {} deadline {} seconds {}\n", now, start, deadline, o.seconds);
+            }
             break;
         }
         // Reap whoever died, kill what it left in its group, replace it.
         loop {
             let mut status = 0u32;
-            let pid = c3(WAIT4, usize::MAX, &mut status as *mut u32 as usize, WNOHANG);
+            let pid = wait4(usize::MAX, &mut status as *mut u32 as usize, WNOHANG);
             if pid <= 0 {
                 break;
             }
@@ -1490,7 +1501,13 @@ fn main(args: Args) -> i32 {
                 killed += 1;
             }
         }
+        let t0 = now_ms();
+        loops += 1;
         sleep_ms(20);
+        let slept = now_ms().saturating_sub(t0);
+        if slept > 1000 {
+            say!(2, "fuzz: the parent's 20 ms nanosleep took {} ms\n", slept);
+        }
     }
     // The end: every worker and its group, then every child left.
     for pr in procs.iter().take(o.procs) {
@@ -1500,7 +1517,7 @@ fn main(args: Args) -> i32 {
         }
     }
     loop {
-        let r = c3(WAIT4, usize::MAX, 0, 0);
+        let r = wait4(usize::MAX, 0, 0);
         if r < 0 {
             break;
         }
@@ -1524,8 +1541,8 @@ fn main(args: Args) -> i32 {
     c1(UNLINK, shm_path);
     let mut line = user::io::FdWriter::new(1);
     let _ = core::fmt::write(&mut line, format_args!(
-        "fuzz: calls={calls} errors={errors} wrong={wrong} procs={} spawned={spawned} killed={killed} stuck={stuck} died={died} seed={}\n",
-        o.procs, o.seed));
+        "fuzz: calls={calls} errors={errors} wrong={wrong} procs={} spawned={spawned} killed={killed} stuck={stuck} died={died} loops={loops} ms={} seed={}\n",
+        o.procs, now_ms() - start, o.seed));
     let _ = line.flush();
     if let Some(r) = o.result {
         let mut p = [0u8; 256];
