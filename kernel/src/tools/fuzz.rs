@@ -163,6 +163,7 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     crate::mm::kmap::kmap_flush_unused();
     let before = free_pages_total();
     let heap_before = crate::mm::heap::KMALLOC.pages_held();
+    let heap_bytes_before = crate::mm::heap::KMALLOC.bytes_in_use();
     let bugs_before = crate::debug::report_count();
 
     let mut argv: Vec<Vec<u8>> = [
@@ -217,8 +218,9 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     let kernel_bugs = reported as u64 + wrong.unwrap_or(0);
     println!(
         "fuzz: program exit status {status:#x}, {left} process(es) left, {leftovers} scratch name(s) the program left, \
-         {reported} kernel report(s), {} wrong answer(s), heap grew {heap_grew} page(s), stuck workers {}",
+         {reported} kernel report(s), {} wrong answer(s), heap grew {heap_grew} page(s) (bytes in use {heap_bytes_before} -> {}), stuck workers {}",
         wrong.map_or(String::from("?"), |w| alloc::format!("{w}")),
+        crate::mm::heap::KMALLOC.bytes_in_use(),
         field(text, "stuck").map_or(String::from("?"), |w| alloc::format!("{w}")),
     );
     println!(
