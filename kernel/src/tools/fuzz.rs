@@ -164,6 +164,7 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     let before = free_pages_total();
     let heap_before = crate::mm::heap::KMALLOC.pages_held();
     let heap_bytes_before = crate::mm::heap::KMALLOC.bytes_in_use();
+    let vmalloc_before = crate::mm::vmalloc::vmalloc_info();
     let bugs_before = crate::debug::report_count();
 
     let mut argv: Vec<Vec<u8>> = [
@@ -212,15 +213,17 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     let heap_grew = crate::mm::heap::KMALLOC.pages_held().saturating_sub(heap_before);
     let leaked = before.saturating_sub(after).saturating_sub(heap_grew);
     let reported = crate::debug::report_count() - bugs_before;
+    let vmalloc_after = crate::mm::vmalloc::vmalloc_info();
 
     let text = result.as_deref().unwrap_or("");
     let (calls, errors, wrong) = (field(text, "calls"), field(text, "errors"), field(text, "wrong"));
     let kernel_bugs = reported as u64 + wrong.unwrap_or(0);
     println!(
         "fuzz: program exit status {status:#x}, {left} process(es) left, {leftovers} scratch name(s) the program left, \
-         {reported} kernel report(s), {} wrong answer(s), heap grew {heap_grew} page(s) (bytes in use {heap_bytes_before} -> {}), stuck workers {}",
+         {reported} kernel report(s), {} wrong answer(s), heap grew {heap_grew} page(s) (bytes in use {heap_bytes_before} -> {}), vmalloc areas {} -> {} ({} -> {} bytes), stuck workers {}",
         wrong.map_or(String::from("?"), |w| alloc::format!("{w}")),
         crate::mm::heap::KMALLOC.bytes_in_use(),
+        vmalloc_before.nr_areas, vmalloc_after.nr_areas, vmalloc_before.used_bytes, vmalloc_after.used_bytes,
         field(text, "stuck").map_or(String::from("?"), |w| alloc::format!("{w}")),
     );
     println!(
