@@ -454,7 +454,7 @@ impl Worker {
         let rw_len = RW_PAGES * PAGE;
         match self.rng.below(20) {
             0..=5 => self.rw + (self.rng.below(rw_len - 512) & !3),
-            6 => self.rw + self.rng.below(rw_len - 512) | 1, // misaligned
+            6 => (self.rw + self.rng.below(rw_len - 512)) | 1, // misaligned
             7 => 0,
             8 => 0xc000_0000 + (self.rng.u32() & 0x3fff_fffc),
             9 => 0xff80_0000 + (self.rng.u32() & 0x3f_fffc), // PKMAP window
@@ -667,8 +667,8 @@ impl Worker {
         let s = self.slot();
         s.heartbeat.fetch_add(1, Ordering::Relaxed);
         s.cur[0].store(nr as u32, Ordering::Relaxed);
-        for k in 0..3 {
-            s.cur[k + 1].store(a[k] as u32, Ordering::Relaxed);
+        for (cur, &arg) in s.cur[1..].iter().zip(&a[..3]) {
+            cur.store(arg as u32, Ordering::Relaxed);
         }
         let ret = sc(nr, a);
         self.seq += 1;
@@ -992,11 +992,11 @@ impl Worker {
             64 | 65 => {
                 let a = [self.pid(), self.ptr(), self.flags(WNOHANG | 2 | 8 | 0x4000_0000 | 0x8000_0000 | 0x2000_0000) | WNOHANG, self.ptr(), 0, 0];
                 let ret = self.call(WAIT4, a);
-                if ret > 0 {
-                    if let Some(k) = self.kids[..self.nkids].iter().position(|&p| p == ret as usize) {
-                        self.kids[k] = self.kids[self.nkids - 1];
-                        self.nkids -= 1;
-                    }
+                if ret > 0
+                    && let Some(k) = self.kids[..self.nkids].iter().position(|&p| p == ret as usize)
+                {
+                    self.kids[k] = self.kids[self.nkids - 1];
+                    self.nkids -= 1;
                 }
             }
             66..=69 if !self.child => self.spawn_child(),
@@ -1035,7 +1035,7 @@ impl Worker {
         // stack, its scratch memory) only ever change the pool.
         let a = match nr {
             MMAP2 => {
-                let mut fl = self.flags(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | 0x20000 | 0x8000 | 0x4000_0 | 0x100);
+                let mut fl = self.flags(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | 0x20000 | 0x8000 | 0x4_0000 | 0x100);
                 let fixed = self.rng.chance(2);
                 if fixed && in_pool {
                     fl |= MAP_FIXED;
@@ -1161,7 +1161,7 @@ impl Worker {
                 // or of a bad path / bad argv.
                 let at = self.rw + 1024;
                 // SAFETY: scratch memory.
-                unsafe { core::ptr::copy_nonoverlapping(b"/bin/hello\0".as_ptr(), at as *mut u8, 11) };
+                unsafe { core::ptr::copy_nonoverlapping(c"/bin/hello".as_ptr() as *const u8, at as *mut u8, 11) };
                 let argv = self.rw + 1100;
                 // SAFETY: scratch memory.
                 unsafe { core::ptr::write_unaligned(argv as *mut [usize; 2], [at, 0]) };
@@ -1263,7 +1263,7 @@ impl Worker {
         self.setup();
         loop {
             self.one();
-            if self.seq % 64 == 0 {
+            if self.seq.is_multiple_of(64) {
                 self.reap_kids(false);
             }
         }
