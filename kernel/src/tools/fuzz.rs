@@ -159,6 +159,10 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     if warm != 0 {
         println!("fuzz: the warm-up /bin/hello ended with status {warm:#x}");
     }
+    // Its kernel stack is freed once the task is off its CPU for good: let
+    // it get there, or the count below misses those pages and they come
+    // back later, hiding as many leaked ones.
+    crate::sched::msleep(50);
     crate::sched::task::reap_dead_stacks();
     crate::mm::kmap::kmap_flush_unused();
     let before = free_pages_total();
@@ -207,6 +211,7 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
         leftovers += remove_tree(&alloc::format!("/tmp/fuzz{i}"));
     }
 
+    crate::sched::msleep(50);
     crate::sched::task::reap_dead_stacks();
     crate::mm::kmap::kmap_flush_unused();
     let after = free_pages_total();
