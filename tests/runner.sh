@@ -879,9 +879,7 @@ check_stress() {
 # user/src/bin/fuzz.rs) on 4 CPUs with a fixed seed: the closing line with
 # calls made, no kernel bug and no leaked page. Not in check's lanes (the
 # lead schedules it: an "@check_fuzz_short" line); about 8 s of boot on
-# the 2-core machine. Longer runs: ./run-qemu.sh fuzz. (When written it
-# failed: 3-4 pages missing after the first run in a boot, about 1 after a
-# second one, cause not found yet; see the fuzz branch's report.)
+# the 2-core machine. Longer runs: ./run-qemu.sh fuzz.
 check_fuzz_short() {
     make_test_initramfs
     in_config SMP=4 INITRD="$TEST_INITRAMFS" expect_boot "fuzz: 5 s, seed 1, 4 processes on 4 CPUs" \
