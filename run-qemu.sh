@@ -18,6 +18,14 @@
 #                                       then the user-level figures beside Linux 6.1's
 #   ./run-qemu.sh bench-user            the user-level figures only
 #   ./run-qemu.sh stress [--seconds N]  kmap stress test on every CPU (default 60 s, --smp 4)
+#   ./run-qemu.sh fuzz [--seconds N] [--seed S] [--procs P] [--replay]
+#                                       the system-call fuzzer (user/src/bin/fuzz.rs) on the
+#                                       debug kernel (default 60 s, --smp 4, P = the CPUs, a
+#                                       random seed, printed); ends with `fuzz: calls=N errors=N
+#                                       kernel_bugs=N leaked_pages=N seed=S`; fails on a panic, a
+#                                       kernel bug, a leak or a missing line, printing the seed and
+#                                       the log's last lines (all of it: target/fuzz.log);
+#                                       --replay: the log has every call (fuzz[I.G] #K nr(args) = ret)
 #   ./run-qemu.sh qemu-cmd              print the QEMU command line the options give (no build, no boot)
 #
 # OPTIONS
@@ -70,6 +78,9 @@ APPEND=""
 GDB=0
 GDB_PORT=1234
 SECONDS_ARG=60
+FUZZ_SEED=""     # fuzz --seed (empty: a random one, printed)
+FUZZ_PROCS=""    # fuzz --procs (empty: one per CPU)
+FUZZ_REPLAY=0    # fuzz --replay: the program prints every call it makes
 BIOS=""
 INITRD=""
 SMP_GIVEN=0
@@ -734,8 +745,56 @@ with open(out, "w") as f:
 PY
 }
 
+# ------------------------------------------------------------------ fuzz ----
+# The system-call fuzzer: user/src/bin/fuzz.rs as /bin/fuzz in the suite's
+# initramfs, run by the kernel option fuzz=SECONDS (kernel/src/tools/fuzz.rs),
+# which prints the closing line. The debug kernel, not the release one:
+# its overflow checks and debug assertions turn hostile arithmetic (a length
+# near 4 GiB added to a pointer) into a panic the run reports, where the
+# release build would wrap silently; the fuzzer makes fewer calls per second
+# (about a third), a price worth the bugs it catches.
+run_fuzz() {
+    local seed="$FUZZ_SEED" procs="${FUZZ_PROCS:-$SMP}"
+    if [ -z "$seed" ]; then
+        seed=$(( (RANDOM << 15) | RANDOM ))
+        echo "fuzz: no --seed given: seed $seed"
+    fi
+    [[ "$seed" =~ ^[0-9]+$ ]] || die "--seed takes a whole number, e.g. --seed 42, not '$seed'"
+    [[ "$procs" =~ ^[0-9]+$ ]] && [ "$procs" -ge 1 ] && [ "$procs" -le 32 ] \
+        || die "--procs takes a number of processes from 1 to 32, not '$procs'"
+    build
+    make_test_initramfs
+    local log="$REPO/target/fuzz.log" rc=0
+    [ "$PAE" = 1 ] && log="$REPO/target/fuzz-pae.log"
+    local KTEST_TIMEOUT=$((SECONDS_ARG + 240))
+    INITRD="$TEST_INITRAMFS" boot_capture "$log" \
+        "${APPEND:+$APPEND }fuzz=$SECONDS_ARG fuzz_seed=$seed fuzz_procs=$procs$([ "$FUZZ_REPLAY" = 1 ] && echo ' fuzz_replay')" >/dev/null || rc=$?
+    local line why=""
+    line="$(grep -a '^fuzz: calls=' "$log" | tail -1 || true)"
+    [ -n "$line" ] && echo "$line"
+    if [ -z "$line" ]; then
+        why="no closing line: QEMU ended with $(status_word "$rc")"
+    elif [[ ! "$line" =~ kernel_bugs=0\  ]]; then
+        why="kernel bugs"
+    elif [[ ! "$line" =~ leaked_pages=0\  ]]; then
+        why="leaked pages"
+    elif [[ "$line" =~ calls=\? ]]; then
+        why="the program left no counts"
+    elif [ "$rc" -ne 33 ]; then
+        why="QEMU ended with $(status_word "$rc") ($(grep -a '^fuzz: program exit' "$log" | tail -1))"
+    fi
+    if [ -n "$why" ]; then
+        echo "fuzz: FAILED ($why), seed $seed; replay: ./run-qemu.sh$([ "$PAE" = 1 ] && echo ' --pae') fuzz --seed $seed --seconds $SECONDS_ARG --smp $SMP --procs $procs"
+        echo "--- reports in the log ---"
+        grep -a -E 'WRONG|BUG|WARNING|[Pp]anic|[Oo]ops|^fuzz' "$log" | head -60 || true
+        echo "--- the log's last 40 lines ($log) ---"
+        tail -40 "$log"
+        exit 1
+    fi
+}
+
 # ------------------------------------------------------------ arguments ----
-COMMANDS="setup test check host-test console-test busybox-test lint user-test bench bench-user stress qemu-cmd"
+COMMANDS="setup test check host-test console-test busybox-test lint user-test bench bench-user stress fuzz qemu-cmd"
 CMD=boot
 RUNNER_ELF=""
 FILTER=""
@@ -752,7 +811,10 @@ value() {
 
 while [ $# -gt 0 ]; do
     case "$1" in
-        setup|test|check|host-test|bench|bench-user|stress|console-test|busybox-test|lint|user-test|qemu-cmd) CMD="$1" ;;
+        setup|test|check|host-test|bench|bench-user|stress|fuzz|console-test|busybox-test|lint|user-test|qemu-cmd) CMD="$1" ;;
+        --seed) FUZZ_SEED="$(value --seed "a number, e.g. --seed 42" $# "${2-}")"; shift ;;
+        --procs) FUZZ_PROCS="$(value --procs "a number of processes, e.g. --procs 4" $# "${2-}")"; shift ;;
+        --replay) FUZZ_REPLAY=1 ;;
         --seconds) SECONDS_ARG="$(value --seconds "a number of seconds, e.g. --seconds 60" $# "${2-}")"; shift ;;
         --mem) MEM="$(value --mem "a size with a unit, e.g. --mem 512M or --mem 3G" $# "${2-}")"; shift ;;
         --smp) SMP="$(value --smp "a number of CPUs, e.g. --smp 2" $# "${2-}")"; SMP_GIVEN=1; shift ;;
@@ -826,6 +888,9 @@ case "$CMD" in
         KTEST_TIMEOUT=$((SECONDS_ARG + 120))
         rc=0; boot_capture "$REPO/target/stress.log" "${APPEND:+$APPEND }stress=$SECONDS_ARG" | grep '^stress' || rc=${PIPESTATUS[0]}
         [ "$rc" -eq 33 ] || die "stress ended with $(status_word "$rc")" ;;
+    fuzz)
+        [ "$SMP_GIVEN" = 1 ] || SMP=4
+        run_fuzz ;;
     bench)
         PROFILE=release; build
         [ "$SMP_GIVEN" = 1 ] || SMP=2

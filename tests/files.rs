@@ -18,6 +18,7 @@ pub const TESTS: &[Test] = &[
     test_case!(open_read_lseek_close_of_a_ramfs_file),
     test_case!(every_bad_argument_gets_linuxs_errno),
     test_case!(read_faults_inside_kmap_local_sleeps_and_another_task_uses_the_slot),
+    test_case!(open_drops_unknown_flag_bits_and_f_getfl_does_not_return_them),
 ];
 
 /// Call system call `nr` with up to three arguments, as `int $0x80` would.
@@ -139,4 +140,23 @@ fn read_faults_inside_kmap_local_sleeps_and_another_task_uses_the_slot() {
     assert!((0..8192).all(|i| got[i] == pattern(4096 + i)), "the file's bytes arrived intact");
     assert_eq!(crate::tests::common::kmap_depth(), 0, "read() left no mapping behind");
     crate::tests::common::free_page(theirs);
+}
+
+/// The fuzzer's fifth find (`./run-qemu.sh fuzz --seed 4 --append
+/// fuzz_kinds=0-40`): openat with flags 0xb7a3c904 kept every unknown bit
+/// in the file's flags, and fcntl(F_GETFL) returned -1214003196, a
+/// negative result that is no errno. Linux's open and openat drop the bits
+/// outside VALID_OPEN_FLAGS (build_open_flags), so F_GETFL of a file
+/// opened with unknown bits is that of one opened without them.
+fn open_drops_unknown_flag_bits_and_f_getfl_does_not_return_them() {
+    let path = setup("/data/small.bin");
+    let plain = syscall(nr::OPEN, path, 0, 0);
+    let odd = syscall(nr::OPEN, path, 0xb000_0000 | 0o40000000 | 0o200000000, 0);
+    assert!(plain >= 0 && odd >= 0, "both open: {plain}, {odd}");
+    let (a, b) = (syscall(nr::FCNTL, plain as usize, 3, 0), syscall(nr::FCNTL, odd as usize, 3, 0));
+    assert!(a >= 0, "F_GETFL of the plain open: {a:#x}");
+    assert_eq!(b, a, "F_GETFL with unknown bits at open: {b:#x}, without: {a:#x}");
+    for fd in [plain, odd] {
+        assert_eq!(syscall(nr::CLOSE, fd as usize, 0, 0), 0);
+    }
 }

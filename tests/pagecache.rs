@@ -39,6 +39,7 @@ pub const TESTS: &[Test] = &[
     test_case!(truncate_frees_pages_past_the_end_and_zeroes_the_tail),
     test_case!(o_append_pread64_and_pwrite64_place_the_bytes_as_linux_does),
     test_case!(every_bad_argument_gets_linuxs_errno),
+    test_case!(a_read_at_the_largest_file_position_does_not_wrap_it),
     test_case!(running_out_of_memory_mid_write_keeps_the_file_consistent),
     test_case!(reads_and_writes_at_every_page_offset_agree_in_both_modes),
     test_case!(files_of_1_byte_to_several_mib_round_trip_in_both_modes),
@@ -790,5 +791,31 @@ fn a_file_larger_than_lowmem_lives_in_highmem_byte_for_byte() {
     assert_eq!(inode.page_counts(), (pages, pages), "still every page in the page cache, in highmem");
     log::info!("pagecache: U23 file of {} MiB (lowmem {} MiB): write {} Mcycles, read {} Mcycles, mapping {} Mcycles, read again {} Mcycles",
         size >> 20, lowmem >> 20, (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, (t3 - t2) / 1_000_000, (t4 - t3) / 1_000_000);
+    done_with(&inode, fd);
+}
+
+/// The fuzzer's fourth find (`./run-qemu.sh fuzz --seed 2`): an O_APPEND
+/// write to a file longer than 4 GiB leaves the 32-bit file position at
+/// its largest value (sys_write saturates it), and a read there added the
+/// bytes read to it: "attempt to add with overflow" in the debug kernel
+/// (fs/read_write.rs), a position back near 0 in the release one. The
+/// read must give the bytes and leave the position at the top. (Linux's
+/// loff_t is 64 bits: its position would be past 5 GiB and the read
+/// would give 0, the end of the file; ours cannot hold that.)
+fn a_read_at_the_largest_file_position_does_not_wrap_it() {
+    new_mm();
+    let (inode, fd) = new_file("/pagecache-top", O_RDWR | O_LARGEFILE);
+    assert_eq!(sys3(nr::FTRUNCATE64, fd as usize, 0, 1), 0, "4 GiB, a hole");
+    let afd = open("/pagecache-top", O_RDWR | O_APPEND | O_LARGEFILE);
+    let b = DATA + PAGE_SIZE;
+    put(b, b"x");
+    assert_eq!(sys3(nr::WRITE, afd as usize, b, 1), 1, "appended at 4 GiB");
+    assert_eq!(sys3(nr::FTRUNCATE64, fd as usize, 0, 2), 0, "8 GiB: more file after the position");
+    assert_eq!(sys3(nr::READ, afd as usize, b, 10), 10, "the read at 4 GiB - 1 gives bytes");
+    assert_eq!(&get(b, 2)[..], b"\0x", "the hole's last byte, then the appended one");
+    put(b, b"yy");
+    assert_eq!(sys3(nr::READ, afd as usize, b, 10), 10, "and again");
+    assert_eq!(&get(b, 2)[..], b"\0x", "from the same place: the position stayed at the top, it did not wrap to 9");
+    assert_eq!(sys3(nr::CLOSE, afd as usize, 0, 0), 0);
     done_with(&inode, fd);
 }

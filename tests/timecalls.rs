@@ -20,6 +20,7 @@ use super::user::{DATA, DATA_PAGES, address_space_with};
 
 pub const TESTS: &[Test] = &[
     test_case!(clock_gettime_fills_a_32_bit_timespec_that_advances_with_sleep),
+    test_case!(the_time_left_of_a_huge_interrupted_sleep_converts_without_overflow),
     test_case!(clock_gettime64_fills_a_64_bit_timespec_agreeing_with_the_32_bit_one),
     test_case!(clock_gettime_refuses_unknown_clocks_and_bad_pointers),
     test_case!(gettimeofday_fills_timeval_and_a_zero_timezone_either_may_be_null),
@@ -446,4 +447,21 @@ fn settimeofday_and_clock_settime_refuse_as_linux_and_change_nothing() {
     assert_eq!(sc(nr::TIME, &[KERNEL_ADDR]), -EFAULT);
     unchanged();
     restore_realtime(offset);
+}
+
+/// The fuzzer's third find (`./run-qemu.sh fuzz --seed 1 --seconds 20`): a
+/// nanosleep of 0x61616161 seconds (a timespec read from a page of 'a's)
+/// interrupted by a signal computed its time left as `left * 10^9 / HZ`
+/// in u64, which overflows from about 1.8 * 10^10 jiffies on: the debug
+/// kernel panicked ("attempt to multiply with overflow", sched/timer.rs).
+/// `jiffies_to_timespec64` must give the exact seconds and nanoseconds
+/// for any count.
+fn the_time_left_of_a_huge_interrupted_sleep_converts_without_overflow() {
+    use crate::sched::core::HZ;
+    use crate::sched::timer::jiffies_to_timespec64;
+    let max_sleep = i32::MAX as u64 * HZ; // tv_sec = 2^31 - 1
+    assert_eq!(jiffies_to_timespec64(max_sleep + 5), (i32::MAX as u64, 5 * (1_000_000_000 / HZ)));
+    assert_eq!(jiffies_to_timespec64(0x6161_6161 * HZ + 1), (0x6161_6161, 1_000_000_000 / HZ));
+    assert_eq!(jiffies_to_timespec64(u64::MAX), (u64::MAX / HZ, (u64::MAX % HZ) * (1_000_000_000 / HZ)));
+    assert_eq!(jiffies_to_timespec64(1), (0, 1_000_000_000 / HZ));
 }

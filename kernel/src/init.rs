@@ -222,6 +222,7 @@ fn kernel_init() {
     // QEMU when done.
     crate::tools::bench::run_if_requested();
     crate::tools::stress::run_if_requested();
+    crate::tools::fuzz::run_if_requested();
     ktest::run_if_requested();
     run_init_process();
     if EXIT_AFTER_BOOT.load(core::sync::atomic::Ordering::Relaxed) {

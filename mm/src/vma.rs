@@ -1372,9 +1372,15 @@ impl MmMap {
             gap(if i == 0 { None } else { Some(areas[i - 1]) }, areas.get(i).copied())
         });
         let fits = |(lo, hi): (usize, usize)| hi > lo && hi - lo >= need;
+        // The subtraction only once the gap is known to hold the length: a
+        // gap that ends below `length` (an mmap of 3 GiB, say) would wrap.
+        // (Found by the system-call fuzzer, seed 1, kinds 41-44: an overflow
+        // panic in the debug kernel.)
         let fits_topdown = |g: (usize, usize)| {
-            let a = g.1 - length;
-            fits(g).then(|| a - (a.wrapping_sub(info.align_offset) & info.align_mask))
+            fits(g).then(|| {
+                let a = g.1 - length;
+                a - (a.wrapping_sub(info.align_offset) & info.align_mask)
+            })
         };
         let fits_bottomup = |g: (usize, usize)| {
             fits(g).then(|| g.0 + (info.align_offset.wrapping_sub(g.0) & info.align_mask))
@@ -2266,6 +2272,25 @@ mod tests {
         assert_eq!(mm.vm_unmapped_area(&tight), Err(VmaError::NoUnmappedArea { len: 0x2000 }));
         let room = VmUnmappedAreaInfo { high_limit: 0x11_1000, ..tight };
         assert_eq!(mm.vm_unmapped_area(&room), Ok(0x10_0000));
+    }
+
+    /// The fuzzer's first find (seed 1): a non-fixed mmap longer than the
+    /// top gap's end address (len 0xb800_0000 under a mmap_base near
+    /// 0xb7f0_0000) computed `gap_end - length` before checking that the
+    /// gap holds the length, and the debug kernel panicked with "attempt to
+    /// subtract with overflow". It must fail with ENOMEM's error instead,
+    /// top-down and bottom-up alike.
+    #[test]
+    fn vm_unmapped_area_longer_than_a_gaps_end_fails_without_overflow() {
+        let mut mm = MmMap::with_layout(16 << 20, 12 << 20);
+        map(&mut mm, 0x10_0000, 0x10_2000, RW);
+        map(&mut mm, 0xBF_0000, 0xC0_0000, RW);
+        let len = 0xB0_0000; // longer than the end of the gap below 0x10_0000
+        let info = VmUnmappedAreaInfo { topdown: true, length: len, low_limit: P, high_limit: 0xB0_3000, align_mask: 0, align_offset: 0 };
+        assert_eq!(mm.vm_unmapped_area(&info), Err(VmaError::NoUnmappedArea { len }));
+        let up = VmUnmappedAreaInfo { topdown: false, ..info };
+        assert_eq!(mm.vm_unmapped_area(&up), Err(VmaError::NoUnmappedArea { len }));
+        assert_eq!(mm.get_unmapped_area(0, len, MapFlags::empty()), Err(VmaError::NoUnmappedArea { len }));
     }
 
     // --- the stack ---

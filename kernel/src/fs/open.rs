@@ -36,6 +36,16 @@ pub const O_NOFOLLOW: u32 = 0o400000;
 pub const O_CLOEXEC: u32 = 0o2000000;
 /// `O_TMPFILE` without its `O_DIRECTORY` bit.
 pub const __O_TMPFILE: u32 = 0o20000000;
+/// Every flag `open` knows on i386 (Linux `VALID_OPEN_FLAGS`, from
+/// include/linux/fcntl.h): the access mode, O_CREAT, O_EXCL, O_NOCTTY,
+/// O_TRUNC, O_APPEND, O_NONBLOCK, O_DSYNC, FASYNC, O_DIRECT, O_LARGEFILE,
+/// O_DIRECTORY, O_NOFOLLOW, O_NOATIME, O_CLOEXEC, __O_SYNC, O_PATH and
+/// __O_TMPFILE. open() and openat() drop the others silently (Linux
+/// `build_open_flags`: "flags &= VALID_OPEN_FLAGS"; only openat2 refuses
+/// them).
+pub const VALID_OPEN_FLAGS: u32 = 0o3 | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | 0o2000 | 0o4000 | 0o10000
+    | 0o20000 | 0o40000 | 0o100000 | O_DIRECTORY | O_NOFOLLOW | 0o1000000 | O_CLOEXEC | 0o4000000
+    | 0o10000000 | __O_TMPFILE;
 
 /// Open `path` from `base` (Linux `do_filp_open` → `path_openat`):
 /// the inode, created if `O_CREAT` asks and it is missing (with `mode`
@@ -130,6 +140,10 @@ fn do_open(inode: &InodeRef, flags: u32) -> Result<(), FsError> {
 /// Open `path` from `dirfd` for the current task and install the file
 /// (Linux `do_sys_openat2`): the descriptor, or `-errno`.
 pub fn do_sys_open(dirfd: i32, pathp: usize, flags: u32, mode: u32) -> i32 {
+    // Unknown bits went into f_flags and came back from F_GETFL: with bit
+    // 31 set, a "negative" F_GETFL that looks like no errno (found by the
+    // fuzzer, seed 4, kinds 0-40).
+    let flags = flags & VALID_OPEN_FLAGS;
     if flags & __O_TMPFILE != 0 {
         // Where we differ: Linux's ramfs makes an unnamed file here.
         return -EOPNOTSUPP;

@@ -206,7 +206,11 @@ fn read_fd(file: Fd, buf: usize, count: usize) -> i32 {
     let mut pos = f.pos.lock();
     let r = vfs_read(&f, buf, count, *pos as u64);
     if r > 0 {
-        *pos += r as usize;
+        // f_pos is 32 bits wide here (see File::pos, and sys_write): an
+        // O_APPEND write to a file past 4 GiB leaves it at usize::MAX, and
+        // a read there must not wrap it (Linux's loff_t is 64 bits; the
+        // fuzzer found the overflow: a debug-kernel panic).
+        *pos = pos.saturating_add(r as usize);
     }
     r
 }

@@ -125,6 +125,15 @@ pub fn sys_nanosleep(regs: &mut crate::arch::entry::PtRegs) -> i32 {
     nanosleep_until(deadline, regs.cx, false, regs)
 }
 
+/// `jiffies` as seconds and nanoseconds (Linux `jiffies_to_timespec64`),
+/// for any count: a sleep of 2^31 seconds interrupted early has about
+/// 2 * 10^12 jiffies left, and `left * 10^9` would overflow u64 (the
+/// system-call fuzzer found that: an overflow panic in the debug kernel,
+/// a wrong remaining time in the release one).
+pub fn jiffies_to_timespec64(jiffies: u64) -> (u64, u64) {
+    (jiffies / HZ, (jiffies % HZ) * (1_000_000_000 / HZ))
+}
+
 /// The sleep of `nanosleep` (and `clock_nanosleep`) and of its restart:
 /// until `deadline`, or a signal (then the time left goes to `rmtp`, a
 /// 64-bit `struct __kernel_timespec` if `wide`, else the i386 32-bit one,
@@ -135,8 +144,7 @@ pub fn nanosleep_until(deadline: u64, rmtp: u32, wide: bool, _regs: &mut crate::
         return 0;
     }
     if rmtp != 0 {
-        let ns = left * 1_000_000_000 / HZ;
-        let (sec, nsec) = (ns / 1_000_000_000, ns % 1_000_000_000);
+        let (sec, nsec) = jiffies_to_timespec64(left);
         let mut ts = [0u8; 16];
         let n = if wide {
             ts[..8].copy_from_slice(&sec.to_le_bytes());

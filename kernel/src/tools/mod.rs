@@ -7,6 +7,7 @@
 //! | `ktest`  | the in-kernel test harness (the tests are in the top-level `tests/`) |
 //! | `bench`  | in-kernel benchmarks (`bench` kernel option, `./run-qemu.sh bench`) |
 //! | `stress` | every kmap flavour on every CPU at once (`stress=SECONDS`)     |
+//! | `fuzz`   | runs the system-call fuzzer /bin/fuzz and judges the kernel (`fuzz=SECONDS`) |
 //! | `shell`  | the serial console's commands                                  |
 //! | `readline` | the console's line editor: cursor keys, history, Ctrl-C          |
 //! | `demo`   | narrated demos for the console (`demo wrap`, ...)              |
@@ -15,6 +16,7 @@
 pub mod trace;
 pub mod bench;
 pub mod demo;
+pub mod fuzz;
 pub mod ktest;
 pub mod readline;
 pub mod shell;
