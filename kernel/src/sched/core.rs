@@ -247,7 +247,7 @@ pub fn spawn_on(cpu: usize, name: &str, f: impl FnOnce() + Send + 'static) -> Jo
 /// `None` if the new task's kernel stack cannot be had (fork's `-ENOMEM`);
 /// `prepare` has not run then and `f` is dropped.
 pub fn spawn_prepared(name: &str, prepare: impl FnOnce(&Task), f: impl FnOnce() + Send + 'static) -> Option<JoinHandle> {
-    let task = Task::try_new_thread(name, super::task::CPU_MASK_ALL, Box::new(f))?;
+    let task = Task::try_new_thread(name, super::task::CPU_MASK_ALL, super::task::TaskEntry::new(f))?;
     prepare(&task);
     ALL_TASKS.lock_irqsave().push(task.clone());
     wake_up_new_task(task.clone());
@@ -256,7 +256,7 @@ pub fn spawn_prepared(name: &str, prepare: impl FnOnce(&Task), f: impl FnOnce() 
 
 /// Start a kernel thread allowed on the CPUs in `mask`.
 pub fn spawn_affine(name: &str, mask: u32, f: impl FnOnce() + Send + 'static) -> JoinHandle {
-    let task = Task::new_thread(name, mask, Box::new(f));
+    let task = Task::new_thread(name, mask, super::task::TaskEntry::new(f));
     ALL_TASKS.lock_irqsave().push(task.clone());
     wake_up_new_task(task.clone());
     JoinHandle { task }
@@ -529,7 +529,7 @@ pub extern "C" fn task_entry() -> ! {
     finish_task_switch();
     crate::arch::cpu::local_irq_enable();
     let f = current().take_entry().expect("a new task has an entry function");
-    f();
+    f.run();
     exit(0)
 }
 

@@ -95,7 +95,7 @@ pub struct Task {
     pub pagefault_disabled: AtomicU32,
     /// kmap_local slots this task holds.
     pub kmap_ctrl: UnsafeCell<KmapCtrl>,
-    entry: UnsafeCell<Option<Box<dyn FnOnce() + Send>>>,
+    entry: UnsafeCell<Option<TaskEntry>>,
     pub(crate) exit_code: AtomicI32,
     /// Joiners wait here for TASK_DEAD.
     pub(crate) exit_wait: WaitQueue,
@@ -154,6 +154,68 @@ unsafe impl Sync for Task {}
 unsafe impl Send for Task {}
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+
+/// A new task's function (`spawn`'s closure), boxed so that it can wait in
+/// the task until the task first runs, but run in a way that frees the box
+/// *before* the function starts. `Box<dyn FnOnce()>` cannot do that: its
+/// `call_once` frees the box when the call returns, and a task's function
+/// may never return: one that enters user mode leaves the kernel for good,
+/// one that calls `exit` is switched away from for ever. Each such task
+/// leaked its closure's box (64 bytes for a program started from the
+/// initramfs), which the system-call fuzzer's heap count showed. So the
+/// box holds the concrete closure type, and `run` moves the closure out
+/// onto the stack (freeing the box) and then calls it; whatever the
+/// closure owns is the closure's own to drop.
+pub(crate) struct TaskEntry {
+    data: *mut (),
+    run: unsafe fn(*mut ()),
+    drop: unsafe fn(*mut ()),
+}
+
+// SAFETY: built only from `F: Send` (TaskEntry::new); the pointer is the
+// box's, owned by this value alone.
+unsafe impl Send for TaskEntry {}
+
+impl TaskEntry {
+    /// Box `f` for a task that has not run yet.
+    pub(crate) fn new<F: FnOnce() + Send + 'static>(f: F) -> Self {
+        /// Move the closure out of its box, free the box, call it.
+        ///
+        /// # Safety
+        /// `p` is `Box::into_raw` of a `Box<F>`, used once.
+        unsafe fn run<F: FnOnce()>(p: *mut ()) {
+            // SAFETY: the caller's promise; the box is freed at the end of
+            // this statement, before `f` runs.
+            let f = unsafe { *Box::from_raw(p.cast::<F>()) };
+            f()
+        }
+        /// Free an entry that never ran (its task was never started).
+        ///
+        /// # Safety
+        /// As `run`.
+        unsafe fn drop_it<F>(p: *mut ()) {
+            // SAFETY: the caller's promise.
+            drop(unsafe { Box::from_raw(p.cast::<F>()) });
+        }
+        TaskEntry { data: Box::into_raw(Box::new(f)).cast(), run: run::<F>, drop: drop_it::<F> }
+    }
+
+    /// Run the function; its box is already free when it starts.
+    pub(crate) fn run(self) {
+        let me = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `data` came from TaskEntry::new with this `run`, and
+        // ManuallyDrop keeps Drop from freeing it a second time.
+        unsafe { (me.run)(me.data) }
+    }
+}
+
+impl Drop for TaskEntry {
+    fn drop(&mut self) {
+        // SAFETY: `data` came from TaskEntry::new with this `drop`, and a
+        // value that was run is never dropped (ManuallyDrop in `run`).
+        unsafe { (self.drop)(self.data) }
+    }
+}
 
 /// Every task that has not been reaped, for reports and the console.
 pub(crate) static ALL_TASKS: SpinLock<Vec<Arc<Task>>> = SpinLock::new(Vec::new());
@@ -228,7 +290,7 @@ impl Task {
 
     /// A new kernel thread that will run `f`, on a fresh guarded stack.
     /// For the kernel's own threads, which have no way to report failure.
-    pub(crate) fn new_thread(name: &str, affinity: u32, f: Box<dyn FnOnce() + Send>) -> Arc<Task> {
+    pub(crate) fn new_thread(name: &str, affinity: u32, f: TaskEntry) -> Arc<Task> {
         Self::try_new_thread(name, affinity, f)
             .unwrap_or_else(|| panic!("spawn({name}): no memory for a {THREAD_SIZE}-byte kernel stack"))
     }
@@ -236,7 +298,7 @@ impl Task {
     /// [`Task::new_thread`], or `None` if its kernel stack cannot be had
     /// (Linux `dup_task_struct` -> `alloc_thread_stack_node` failing:
     /// fork's `-ENOMEM`). `f` is dropped then, and whatever it owns with it.
-    pub(crate) fn try_new_thread(name: &str, affinity: u32, f: Box<dyn FnOnce() + Send>) -> Option<Arc<Task>> {
+    pub(crate) fn try_new_thread(name: &str, affinity: u32, f: TaskEntry) -> Option<Arc<Task>> {
         reap_dead_stacks();
         let stack = crate::mm::stack::alloc_kernel_stack(THREAD_SIZE)?;
         let top = stack.top();
@@ -251,7 +313,7 @@ impl Task {
     }
 
     /// Take the entry function (the task does this once, when it first runs).
-    pub(crate) fn take_entry(&self) -> Option<Box<dyn FnOnce() + Send>> {
+    pub(crate) fn take_entry(&self) -> Option<TaskEntry> {
         // SAFETY: only the task itself calls this, once, at its start.
         unsafe { (*self.entry.get()).take() }
     }
