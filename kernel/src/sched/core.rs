@@ -20,7 +20,6 @@
 //! `pi_lock` orders them, and `on_cpu` keeps a waker from queueing a task on
 //! another CPU while its registers are still live on this one.
 
-use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
