@@ -824,6 +824,10 @@ pub fn get_signal() -> Option<KSignal> {
         // written, and none is (Linux with no core dumped gives the same).
         let core = if SIG_KERNEL_COREDUMP & sigmask(sig) != 0 { " (core not dumped)" } else { "" };
         log::debug!("{}[{}]: killed by signal {sig}{core}", me.name(), me.id());
+        // do_exit does not return: a reference left on this stack would
+        // never be dropped, and the task (and its 32 KiB kernel stack)
+        // never freed. So, none (nor in do_signal, our caller).
+        drop(me);
         crate::exit::do_exit(sig);
     }
 }
@@ -888,10 +892,11 @@ fn is_restart(ax: u32) -> bool {
 /// interrupted system call. Runs with interrupts on; `regs` are the user
 /// registers (`orig_ax` >= 0 only on the return from a system call).
 pub fn do_signal(regs: &mut PtRegs) {
-    let me = crate::sched::current_arc();
+    // Not a counted reference: get_signal may end the task (do_exit).
+    let me = crate::sched::current();
     let mut delivered = false;
     while let Some(ksig) = get_signal() {
-        handle_signal(&me, &ksig, regs);
+        handle_signal(me, &ksig, regs);
         delivered = true;
     }
     if !delivered && (regs.orig_ax as i32) >= 0 {

@@ -130,6 +130,78 @@ pub fn gfp_may_oom(gfp: GfpFlags, order: usize) -> bool {
     gfp.contains(GfpFlags::__GFP_DIRECT_RECLAIM) && order <= PAGE_ALLOC_COSTLY_ORDER
 }
 
+/// Linux `calculate_min_free_kbytes` (mm/page_alloc.c): the reserve the
+/// allocator keeps from ordinary allocations, `sqrt(lowmem_kbytes * 16)`
+/// kB, between 128 kB and 256 MiB (the comment there: 16 MiB of lowmem
+/// keeps 512 kB, 1 GiB keeps 4 MiB).
+pub fn min_free_kbytes(lowmem_kbytes: usize) -> usize {
+    let x = lowmem_kbytes as u64 * 16;
+    // Integer square root (Linux int_sqrt), by Newton's method.
+    let mut r = x;
+    if r > 1 {
+        let mut y = (r + x / r) / 2;
+        while y < r {
+            r = y;
+            y = (r + x / r) / 2;
+        }
+    }
+    (r as usize).clamp(128, 262_144)
+}
+
+/// May an allocation with `gfp` take lowmem pages below the `min`
+/// watermark? Linux lets only allocations that cannot sleep
+/// (`ALLOC_HARDER`/`ALLOC_HIGH`), `__GFP_NOFAIL` ones as a last resort,
+/// and an OOM victim on its way out (`ALLOC_OOM`) dip into that reserve:
+/// an ordinary allocation that may sleep stops at the watermark and goes
+/// to the slow path (here: the OOM killer), so that the kernel's own
+/// allocations (our heap refills under a lock, never failing) find the
+/// pages they need.
+pub fn may_use_reserve(gfp: GfpFlags, is_oom_victim: bool) -> bool {
+    !gfp.contains(GfpFlags::__GFP_DIRECT_RECLAIM) || gfp.contains(GfpFlags::__GFP_NOFAIL) || is_oom_victim
+}
+
+/// Linux's `%pGg`: GFP flags by name, the composite names first (as
+/// `__def_gfpflag_names` lists them), then any single bits left over, `|`
+/// between: `GFP_HIGHUSER_MOVABLE|__GFP_ZERO`. Our `GFP_HIGHUSER` and
+/// `GFP_HIGHUSER_MOVABLE` are the same bits (no `__GFP_MOVABLE`), so the
+/// latter's name, the one user pages ask for, is printed.
+pub struct GfpNames(pub GfpFlags);
+
+impl core::fmt::Display for GfpNames {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use crate::gfp::{GFP_DMA, GFP_HIGHUSER_MOVABLE, GFP_KERNEL};
+        let mut left = self.0;
+        let mut sep = "";
+        let composite = [("GFP_HIGHUSER_MOVABLE", GFP_HIGHUSER_MOVABLE), ("GFP_KERNEL", GFP_KERNEL), ("GFP_DMA", GFP_DMA)];
+        for (name, bits) in composite {
+            if !bits.is_empty() && left.contains(bits) {
+                write!(f, "{sep}{name}")?;
+                sep = "|";
+                left.remove(bits);
+            }
+        }
+        let single = [
+            ("__GFP_DMA", GfpFlags::__GFP_DMA),
+            ("__GFP_HIGHMEM", GfpFlags::__GFP_HIGHMEM),
+            ("__GFP_DIRECT_RECLAIM", GfpFlags::__GFP_DIRECT_RECLAIM),
+            ("__GFP_NOFAIL", GfpFlags::__GFP_NOFAIL),
+            ("__GFP_ZERO", GfpFlags::__GFP_ZERO),
+        ];
+        for (name, bit) in single {
+            if left.contains(bit) {
+                write!(f, "{sep}{name}")?;
+                sep = "|";
+            }
+        }
+        if self.0.is_empty() {
+            // GFP_ATOMIC here has no bit at all (Linux prints "GFP_NOWAIT"
+            // for its lone __GFP_KSWAPD_RECLAIM); say so rather than nothing.
+            write!(f, "0")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +270,36 @@ mod tests {
         // An init marked a victim is passed over first (unkillable).
         let init_victim = OomCandidate { is_init: true, ..victim };
         assert_eq!(select_bad_process(&[init_victim, proc(5, 1)], 1 << 20), OomChoice::Chosen(1, 6));
+    }
+
+    #[test]
+    fn gfp_names_as_linux_prints_them() {
+        use crate::gfp::{__GFP_NOFAIL, __GFP_ZERO, GFP_ATOMIC};
+        use alloc::format;
+        assert_eq!(format!("{}", GfpNames(GFP_HIGHUSER_MOVABLE | __GFP_ZERO)), "GFP_HIGHUSER_MOVABLE|__GFP_ZERO");
+        assert_eq!(format!("{}", GfpNames(GFP_KERNEL | __GFP_NOFAIL)), "GFP_KERNEL|__GFP_NOFAIL");
+        assert_eq!(format!("{}", GfpNames(GFP_ATOMIC)), "0");
+        assert_eq!(format!("{}", GfpNames(GfpFlags::__GFP_HIGHMEM)), "__GFP_HIGHMEM");
+    }
+
+    #[test]
+    fn min_free_kbytes_is_linuxs_table() {
+        // The examples in Linux's comment over calculate_min_free_kbytes.
+        assert_eq!(min_free_kbytes(16 * 1024), 512);
+        assert_eq!(min_free_kbytes(1024 * 1024), 4096);
+        assert_eq!(min_free_kbytes(896 * 1024), 3831);
+        assert_eq!(min_free_kbytes(1), 128, "at least 128 kB");
+        assert_eq!(min_free_kbytes(usize::MAX / 32), 262_144, "at most 256 MiB");
+    }
+
+    #[test]
+    fn only_atomic_nofail_and_victims_dip_into_the_reserve() {
+        use crate::gfp::__GFP_NOFAIL;
+        assert!(!may_use_reserve(GFP_HIGHUSER_MOVABLE, false));
+        assert!(!may_use_reserve(GFP_KERNEL, false));
+        assert!(may_use_reserve(GFP_KERNEL, true));
+        assert!(may_use_reserve(GFP_KERNEL | __GFP_NOFAIL, false));
+        assert!(may_use_reserve(GFP_ATOMIC, false));
     }
 
     #[test]
