@@ -87,7 +87,7 @@ fn settled_free() -> usize {
 fn warm_start() -> usize {
     assert_eq!(hog(&["1"]).join(), 0);
     let free = settled_free();
-    log::info!("oom: start: {} free, {} in the heap", node().nr_free_pages(), crate::mm::heap::KMALLOC.pages_held());
+    log::info!("oom: start: {} free, {} in the heap, vmalloc {:?}", node().nr_free_pages(), crate::mm::heap::KMALLOC.pages_held(), crate::mm::vmalloc::vmalloc_info());
     free
 }
 
@@ -329,6 +329,7 @@ fn a_forking_hog_on_four_cpus_is_contained_and_a_bystander_completes() {
     let end = settled_free();
     log::info!("oom: end: {} free, {} in the heap", node().nr_free_pages(), crate::mm::heap::KMALLOC.pages_held());
     if end != start {
+        log::info!("oom: vmalloc {:?}", crate::mm::vmalloc::vmalloc_info());
         for t in crate::sched::task::ALL_TASKS.lock_irqsave().iter() {
             log::info!("oom: task {} ({}) state {:#x} refs {} mm {}", t.id(), t.name(), t.state(), Arc::strong_count(t), t.mm().is_some());
         }

@@ -167,6 +167,11 @@ pub struct MmStruct {
     /// the OOM killer can report it without taking the lock (the victim
     /// may hold it, asleep in the allocator itself).
     total_vm: core::sync::atomic::AtomicUsize,
+    /// Linux `MMF_OOM_SKIP`: set when the address space's pages and page
+    /// tables have all been freed (the end of `Drop`), shared with the OOM
+    /// killer ([`oom_skip_flag`](Self::oom_skip_flag)), which waits for it
+    /// before choosing another victim.
+    mmf_oom_skip: Arc<core::sync::atomic::AtomicBool>,
 }
 
 /// The `mmap_lock` held (Linux's areas under `mmap_write_lock`): the VMA
@@ -203,7 +208,7 @@ impl MmStruct {
     pub fn new() -> Option<MmStruct> {
         let pgd = pgd_alloc()?;
         let core = Arc::new(MmCore { pgd, mm_cpumask: AtomicU32::new(0), tlb_gen: AtomicU64::new(0) });
-        Some(MmStruct { core, pgd, mmap_lock: Mutex::new(MmMap::new()), vm_files: crate::locking::SpinLock::new(alloc::collections::BTreeMap::new()), exe_file: crate::locking::SpinLock::new(None), context_vdso: core::sync::atomic::AtomicUsize::new(0), total_vm: core::sync::atomic::AtomicUsize::new(0) })
+        Some(MmStruct { core, pgd, mmap_lock: Mutex::new(MmMap::new()), vm_files: crate::locking::SpinLock::new(alloc::collections::BTreeMap::new()), exe_file: crate::locking::SpinLock::new(None), context_vdso: core::sync::atomic::AtomicUsize::new(0), total_vm: core::sync::atomic::AtomicUsize::new(0), mmf_oom_skip: Arc::new(core::sync::atomic::AtomicBool::new(false)) })
     }
 
     /// Physical address of the page directory.
@@ -232,6 +237,11 @@ impl MmStruct {
     /// exclusive lock here; our processes have one thread).
     pub fn mmap_lock(&self) -> MmapGuard<'_> {
         MmapGuard { guard: self.mmap_lock.lock(), total_vm: &self.total_vm }
+    }
+
+    /// Its `MMF_OOM_SKIP` bit, to be read after it is gone.
+    pub fn oom_skip_flag(&self) -> Arc<core::sync::atomic::AtomicBool> {
+        self.mmf_oom_skip.clone()
     }
 
     /// Linux `mm->total_vm` as of the last release of the `mmap_lock`,
@@ -583,5 +593,8 @@ impl Drop for MmStruct {
             pte_unmap(first);
             __free_pages(pfn_to_page(pmd.pfn()), 0);
         }
+        // Linux `exit_mmap` ends with `set_bit(MMF_OOM_SKIP)`: the memory
+        // is back, an OOM victim with this mm no longer holds anyone up.
+        self.mmf_oom_skip.store(true, Ordering::Release);
     }
 }

@@ -57,9 +57,9 @@
 //!   at (Linux `prepare_alloc_pages` -> `should_fail_alloc_page`), so a
 //!   forced failure never reaches the OOM killer, as in Linux.
 
-use alloc::sync::{Arc, Weak};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed};
 
 use mm::gfp::GfpFlags;
 use mm::oom::{GfpNames, OomCandidate, OomChoice, gfp_may_oom, select_bad_process};
@@ -93,10 +93,12 @@ pub const OOM_WAIT_TICKS: u64 = 5 * crate::sched::core::HZ;
 static OOM_LOCK: spin::Mutex<()> = spin::Mutex::new(());
 
 /// The victims whose memory has not come back yet (Linux marks
-/// `signal->oom_mm` and counts `oom_victims`; `MMF_OOM_SKIP` is set when
-/// `exit_mmap` has freed the address space, which here is the last
-/// reference on the `MmStruct` going: the `Weak` no longer upgrades).
-static VICTIMS: spin::Mutex<Vec<(u32, Weak<MmStruct>)>> = spin::Mutex::new(Vec::new());
+/// `signal->oom_mm` and counts `oom_victims`): each pid with its address
+/// space's `MMF_OOM_SKIP`, set once `MmStruct`'s drop has freed every
+/// page (not merely when its last reference went: the freeing takes a
+/// while, TLB shootdown included, and an allocation retried in between
+/// would find nothing and kill again).
+static VICTIMS: spin::Mutex<Vec<(u32, Arc<AtomicBool>)>> = spin::Mutex::new(Vec::new());
 
 /// Linux `struct oom_control`: what was being allocated.
 #[derive(Clone, Copy, Debug)]
@@ -116,14 +118,14 @@ fn fatal_signal_pending(t: &Task) -> bool {
 /// and its address space is still there.
 pub fn tsk_is_oom_victim(t: &Task) -> bool {
     let mut v = VICTIMS.lock();
-    v.retain(|(_, mm)| mm.strong_count() > 0);
+    v.retain(|(_, skip)| !skip.load(Acquire));
     v.iter().any(|(pid, _)| *pid == t.id())
 }
 
 /// Victims whose memory has not come back yet (Linux `oom_victims`).
 pub fn oom_victims() -> usize {
     let mut v = VICTIMS.lock();
-    v.retain(|(_, mm)| mm.strong_count() > 0);
+    v.retain(|(_, skip)| !skip.load(Acquire));
     v.len()
 }
 
@@ -132,7 +134,7 @@ pub fn oom_victims() -> usize {
 fn mark_oom_victim(t: &Task, mm: &Arc<MmStruct>) {
     let mut v = VICTIMS.lock();
     if !v.iter().any(|(pid, _)| *pid == t.id()) {
-        v.push((t.id(), Arc::downgrade(mm)));
+        v.push((t.id(), mm.oom_skip_flag()));
     }
 }
 
