@@ -10,13 +10,13 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use core::sync::atomic::Ordering::SeqCst;
 
 use mm::gfp::{GFP_HIGHUSER_MOVABLE, GfpFlags};
 use mm::page::Page;
 
 use crate::mm::oom_kill::{LAST_OOM_HEADER, LAST_OOM_KILL, OOM_GAVE_UP, OOM_KILLS};
-use crate::mm::page_alloc::{__free_pages, alloc_pages, min_free_lowmem_pages, node, page_to_pfn, pfn_to_page};
+use crate::mm::page_alloc::{__free_pages, alloc_pages, min_free_lowmem_pages, node};
 use crate::sched::JoinHandle;
 use crate::test_case;
 use crate::tools::ktest::{Test, require_cpus};
@@ -75,10 +75,24 @@ impl Drop for Reserve {
 /// reaped and every CPU's lazily loaded page directory swapped for a
 /// fresh one (as many before as after): what a leak would lower.
 fn settled_free() -> usize {
-    crate::sched::task::reap_dead_stacks();
     switch_cpus_to_another_mm((1u32 << crate::smp::num_online_cpus()) - 1);
-    crate::sched::task::reap_dead_stacks();
-    node().nr_free_pages() + crate::mm::heap::KMALLOC.pages_held()
+    // A joined task's last reference can still be on its CPU's way out of
+    // the context switch for a moment (its stack freed just after): read
+    // until two reads a few ticks apart agree.
+    let read = || {
+        crate::sched::task::reap_dead_stacks();
+        node().nr_free_pages() + crate::mm::heap::KMALLOC.pages_held()
+    };
+    let mut last = read();
+    for _ in 0..100 {
+        crate::sched::msleep(3);
+        let now = read();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    last
 }
 
 /// The free count to come back to, after one run of `hog 1` (a first
@@ -89,6 +103,19 @@ fn warm_start() -> usize {
     let free = settled_free();
     log::info!("oom: start: {} free, {} in the heap, vmalloc {:?}", node().nr_free_pages(), crate::mm::heap::KMALLOC.pages_held(), crate::mm::vmalloc::vmalloc_info());
     free
+}
+
+/// Every page back since [`warm_start`] (and if not, what is there).
+fn assert_no_leak(start: usize) {
+    let end = settled_free();
+    log::info!("oom: end: {} free, {} in the heap", node().nr_free_pages(), crate::mm::heap::KMALLOC.pages_held());
+    if end != start {
+        log::info!("oom: vmalloc {:?}", crate::mm::vmalloc::vmalloc_info());
+        for t in crate::sched::task::ALL_TASKS.lock_irqsave().iter() {
+            log::info!("oom: task {} ({}) state {:#x} refs {} mm {}", t.id(), t.name(), t.state(), Arc::strong_count(t), t.mm().is_some());
+        }
+    }
+    assert_eq!(end, start, "every page back");
 }
 
 /// Start `/bin/hog ARGS`.
@@ -155,29 +182,33 @@ impl Held {
 }
 
 /// A kernel thread (named `oom-trigger`; a kernel thread is never
-/// chosen) that, once `go` is called, allocates one user page: the
-/// allocation that finds memory gone. Started before memory is taken
-/// away (a new thread needs a kernel stack). Its frame number, or 0, in
-/// `got`; `usize::MAX` while it has not returned.
+/// chosen) that, once `go` is called, allocates `n` user pages, stopping
+/// at the first failure: the allocations that find memory gone. Started
+/// before memory is taken away (a new thread needs a kernel stack).
 struct Trigger {
     h: JoinHandle,
     go: Arc<core::sync::atomic::AtomicBool>,
-    got: Arc<AtomicUsize>,
+    done: Arc<core::sync::atomic::AtomicBool>,
+    pages: Arc<spin::Mutex<Vec<&'static Page>>>,
 }
 
 impl Trigger {
-    fn new() -> Trigger {
-        let got = Arc::new(AtomicUsize::new(usize::MAX));
+    fn new(n: usize) -> Trigger {
         let go = Arc::new(core::sync::atomic::AtomicBool::new(false));
-        let (g, start) = (got.clone(), go.clone());
+        let done = Arc::new(core::sync::atomic::AtomicBool::new(false));
+        let pages = Arc::new(spin::Mutex::new(Vec::with_capacity(n)));
+        let (start, end, got) = (go.clone(), done.clone(), pages.clone());
         let h = crate::sched::spawn("oom-trigger", move || {
             while !start.load(SeqCst) {
                 crate::sched::msleep(1);
             }
-            let p = alloc_pages(GFP_HIGHUSER_MOVABLE, 0);
-            g.store(p.map_or(0, page_to_pfn), SeqCst);
+            for _ in 0..n {
+                let Some(p) = alloc_pages(GFP_HIGHUSER_MOVABLE, 0) else { break };
+                got.lock().push(p);
+            }
+            end.store(true, SeqCst);
         });
-        Trigger { h, go, got }
+        Trigger { h, go, done, pages }
     }
 
     fn go(&self) {
@@ -189,10 +220,16 @@ impl Trigger {
         alloc::format!("{} invoked oom-killer: gfp_mask=0x12(GFP_HIGHUSER_MOVABLE), order=0, oom_score_adj=0", self.h.task().name())
     }
 
-    /// Wait for the allocation's end: the frame, or 0.
-    fn join(self) -> usize {
+    /// Wait for its end: the pages it got (the caller frees them).
+    fn join(self) -> Vec<&'static Page> {
         self.h.join();
-        self.got.load(SeqCst)
+        core::mem::take(&mut *self.pages.lock())
+    }
+}
+
+fn free_all(pages: Vec<&'static Page>) {
+    for p in pages {
+        __free_pages(p, 0);
     }
 }
 
@@ -210,12 +247,12 @@ fn the_biggest_process_is_killed_with_linuxs_lines_and_its_memory_returns() {
     let big_h = big.h;
     let kills = OOM_KILLS.load(SeqCst);
     let keep = min_free_lowmem_pages();
-    let t = Trigger::new();
+    let t = Trigger::new(1);
     let header = t.expected_header();
     let reserve = Reserve::all_but(keep);
     t.go();
-    let pfn = t.join();
-    assert_ne!(pfn, 0, "the allocation succeeded once the victim's memory came back");
+    let got = t.join();
+    assert_eq!(got.len(), 1, "the allocation succeeded once the victim's memory came back");
     assert_eq!(big_h.join(), 9, "the biggest was killed by SIGKILL");
     assert_eq!(OOM_KILLS.load(SeqCst), kills + 1, "one process killed");
     assert_eq!(LAST_OOM_KILL.lock().as_str(), expected.as_str());
@@ -223,11 +260,11 @@ fn the_biggest_process_is_killed_with_linuxs_lines_and_its_memory_returns() {
     // Its pages are free again (less the one the trigger took).
     assert!(node().nr_free_pages() + 1 >= keep + big_rss, "free {} keep {keep} victim's rss {big_rss} (pid {big_pid})", node().nr_free_pages());
     assert!(small.alive() && mid.alive(), "the others live on");
-    __free_pages(pfn_to_page(pfn), 0);
+    free_all(got);
     drop(reserve);
     assert_eq!(small.kill_and_join(), 9);
     assert_eq!(mid.kill_and_join(), 9);
-    assert_eq!(settled_free(), start, "every page back");
+    assert_no_leak(start);
 }
 
 /// Linux's `oom_evaluate_task` abort: a victim whose memory has not come
@@ -241,7 +278,9 @@ fn while_a_victim_has_not_given_its_memory_back_nobody_else_is_killed() {
     let kills = OOM_KILLS.load(SeqCst);
     let pinned = big.h.task().mm().expect("its address space");
     let big_h = big.h;
-    let t = Trigger::new();
+    // 512 pages (2 MiB): more than stray frees elsewhere could give, less
+    // than the victim has.
+    let t = Trigger::new(512);
     let reserve = Reserve::all_but(min_free_lowmem_pages());
     t.go();
     // The victim dies and stays a zombie (not reaped: still in the task
@@ -252,17 +291,17 @@ fn while_a_victim_has_not_given_its_memory_back_nobody_else_is_killed() {
     // 300 ms of retries, and still one kill.
     crate::sched::msleep(300);
     assert_eq!(OOM_KILLS.load(SeqCst), kills + 1, "nobody else killed while the victim's memory is held");
-    assert_eq!(t.got.load(SeqCst), usize::MAX, "the allocation is still waiting");
+    assert!(!t.done.load(SeqCst), "the allocations are still waiting ({} pages so far)", t.pages.lock().len());
     assert!(small.alive(), "the smaller process lives");
     drop(pinned);
-    let pfn = t.join();
-    assert_ne!(pfn, 0, "with the victim's memory back, the allocation succeeds");
+    let got = t.join();
+    assert_eq!(got.len(), 512, "with the victim's memory back, the allocations succeed");
     assert_eq!(big_h.join(), 9, "the biggest was killed");
     assert_eq!(OOM_KILLS.load(SeqCst), kills + 1);
-    __free_pages(pfn_to_page(pfn), 0);
+    free_all(got);
     drop(reserve);
     assert_eq!(small.kill_and_join(), 9);
-    assert_eq!(settled_free(), start, "every page back");
+    assert_no_leak(start);
 }
 
 /// Linux `is_global_init`: the biggest process, marked init, is passed
@@ -276,12 +315,12 @@ fn init_is_never_chosen_even_when_biggest_and_alone_nothing_is_killed() {
     let expected = small.expected_line();
     let kills = OOM_KILLS.load(SeqCst);
     let gave_up = OOM_GAVE_UP.load(SeqCst);
-    let (t, t2) = (Trigger::new(), Trigger::new());
+    let (t, t2) = (Trigger::new(1), Trigger::new(1));
     let reserve = Reserve::all_but(min_free_lowmem_pages());
     t.go();
     let first = t.join();
     assert_eq!(small.h.join(), 9, "the smaller process was killed");
-    assert_ne!(first, 0);
+    assert_eq!(first.len(), 1);
     assert_eq!(LAST_OOM_KILL.lock().as_str(), expected.as_str());
     assert!(big.alive(), "init lives");
     // Now init alone: take what the victim freed, and ask again.
@@ -289,15 +328,15 @@ fn init_is_never_chosen_even_when_biggest_and_alone_nothing_is_killed() {
     t2.go();
     let second = t2.join();
     crate::init::GLOBAL_INIT_PID.store(saved_init, SeqCst);
-    assert_eq!(second, 0, "nothing killable: the allocation fails");
+    assert!(second.is_empty(), "nothing killable: the allocation fails");
     assert_eq!(OOM_GAVE_UP.load(SeqCst), gave_up + 1);
     assert_eq!(OOM_KILLS.load(SeqCst), kills + 1, "init was not killed");
     assert!(big.alive(), "init lives");
-    __free_pages(pfn_to_page(first), 0);
+    free_all(first);
     drop(more);
     drop(reserve);
     assert_eq!(big.kill_and_join(), 9);
-    assert_eq!(settled_free(), start, "every page back");
+    assert_no_leak(start);
 }
 
 /// Issue 13's case: a program that forks 8 children which each allocate
@@ -326,14 +365,6 @@ fn a_forking_hog_on_four_cpus_is_contained_and_a_bystander_completes() {
     log::info!("oom: forking hog contained: {killed} OOM kills, {bystanders} bystander runs");
     assert!((1..=8).contains(&killed), "{killed} kills");
     drop(reserve);
-    let end = settled_free();
-    log::info!("oom: end: {} free, {} in the heap", node().nr_free_pages(), crate::mm::heap::KMALLOC.pages_held());
-    if end != start {
-        log::info!("oom: vmalloc {:?}", crate::mm::vmalloc::vmalloc_info());
-        for t in crate::sched::task::ALL_TASKS.lock_irqsave().iter() {
-            log::info!("oom: task {} ({}) state {:#x} refs {} mm {}", t.id(), t.name(), t.state(), Arc::strong_count(t), t.mm().is_some());
-        }
-    }
-    assert_eq!(end, start, "every page back");
+    assert_no_leak(start);
 }
 
