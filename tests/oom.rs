@@ -319,6 +319,7 @@ fn init_is_never_chosen_even_when_biggest_and_alone_nothing_is_killed() {
     let reserve = Reserve::all_but(min_free_lowmem_pages());
     t.go();
     let first = t.join();
+    assert!(big.alive(), "init lives");
     assert_eq!(small.h.join(), 9, "the smaller process was killed");
     assert_eq!(first.len(), 1);
     assert_eq!(LAST_OOM_KILL.lock().as_str(), expected.as_str());
