@@ -98,7 +98,7 @@ static OOM_LOCK: spin::Mutex<()> = spin::Mutex::new(());
 /// page (not merely when its last reference went: the freeing takes a
 /// while, TLB shootdown included, and an allocation retried in between
 /// would find nothing and kill again).
-static VICTIMS: spin::Mutex<Vec<(u32, Arc<AtomicBool>)>> = spin::Mutex::new(Vec::new());
+static VICTIMS: crate::locking::SpinLock<Vec<(u32, Arc<AtomicBool>)>> = crate::locking::SpinLock::new(Vec::new());
 
 /// Linux `struct oom_control`: what was being allocated.
 #[derive(Clone, Copy, Debug)]
@@ -117,14 +117,14 @@ fn fatal_signal_pending(t: &Task) -> bool {
 /// Linux `tsk_is_oom_victim` (and not yet `MMF_OOM_SKIP`): `t` was chosen
 /// and its address space is still there.
 pub fn tsk_is_oom_victim(t: &Task) -> bool {
-    let mut v = VICTIMS.lock();
+    let mut v = VICTIMS.lock_irqsave();
     v.retain(|(_, skip)| !skip.load(Acquire));
     v.iter().any(|(pid, _)| *pid == t.id())
 }
 
 /// Victims whose memory has not come back yet (Linux `oom_victims`).
 pub fn oom_victims() -> usize {
-    let mut v = VICTIMS.lock();
+    let mut v = VICTIMS.lock_irqsave();
     v.retain(|(_, skip)| !skip.load(Acquire));
     v.len()
 }
@@ -132,7 +132,7 @@ pub fn oom_victims() -> usize {
 /// Linux `mark_oom_victim`: remember `t` (with its address space) until
 /// that address space is freed.
 fn mark_oom_victim(t: &Task, mm: &Arc<MmStruct>) {
-    let mut v = VICTIMS.lock();
+    let mut v = VICTIMS.lock_irqsave();
     if !v.iter().any(|(pid, _)| *pid == t.id()) {
         v.push((t.id(), mm.oom_skip_flag()));
     }

@@ -126,7 +126,10 @@ fn get_page_from_freelist(gfp: GfpFlags, order: usize) -> Option<usize> {
     let pfn = pfn?;
     if !PageHighMem(pfn_to_page(pfn))
         && nr_free_lowmem_pages() < min_free_lowmem_pages()
-        && !mm::oom::may_use_reserve(gfp, crate::sched::current_opt().is_some_and(super::oom_kill::tsk_is_oom_victim))
+        // (An allocation that may not sleep is answered without looking
+        // at the task: it may come from an interrupt handler.)
+        && !mm::oom::may_use_reserve(gfp, false)
+        && !crate::sched::current_opt().is_some_and(super::oom_kill::tsk_is_oom_victim)
     {
         __free_pages(pfn_to_page(pfn), order);
         return None;
