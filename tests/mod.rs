@@ -38,7 +38,8 @@
 //! | `wait.rs`    | wait4(-1) reaps the child that ended first and sleeps for any; its errnos |
 //! | `vfork.rs`   | vfork, clone(CLONE_VM + CLONE_VFORK): exec and exit wake the parent, the child drops only its reference, the sleep is killable only, both CPUs in mm_cpumask, the flags we refuse; vforktest |
 //! | `busybox.rs` | what Debian's busybox needs first: missing calls named once per number, root's identity, init=/rdinit=, busybox and its applet links in the initramfs |
-//! | `fault_inject.rs` | fault injection: fail_page_alloc and failslab forced at alloc_pages, the heap, a user page fault (SIGKILL, Linux's line), a page-cache write (ENOMEM, file whole), fork (ENOMEM at each page it allocates, kernel stack included, nothing leaked), a pipe write (ENOMEM, data whole), a COW fault, exec's page directory, the boot options |
+//! | `fault_inject.rs` | fault injection: fail_page_alloc and failslab forced at alloc_pages, the heap, a user page fault (retried, as Linux 6.1; killable), a page-cache write (ENOMEM, file whole), fork (ENOMEM at each page it allocates, kernel stack included, nothing leaked), a pipe write (ENOMEM, data whole), a COW fault, exec's page directory, the boot options |
+//! | `oom.rs`     | the OOM killer: the biggest process killed with Linux's lines, its memory back, the others alive; a victim not yet gone blocks another kill; init never chosen; a forking hog on 4 CPUs contained while a bystander completes |
 //! | `pagecache.rs` | the writable page cache and ramfs: page lock, i_size, holes, write_begin/end, short reads, prefault + atomic copy + retry, -EFAULT writes, truncate, pread64/pwrite64/O_APPEND, errnos, ENOMEM, both copy modes, 4 CPUs, a file larger than lowmem (U18, U19, U21-U23) |
 //! | `filemmap.rs` | mmap2 of ramfs files: shared and private faults from the page cache, COW through copy_user_highpage under kmap_local, SIGBUS past the end, truncate unmapping in every process (i_mmap), partial munmap, mprotect, fork, msync, errnos (U20, U23 via mmap) |
 //! | `gup.rs`     | another process's memory: get_user_pages_remote faulting in for the target mm only, COW broken there, FOLL_FORCE, access_remote_vm, process_vm_readv/writev and their errnos (U30) |
@@ -74,6 +75,7 @@ mod pgtable;
 mod pipe;
 mod pagecache;
 mod fault_inject;
+mod oom;
 mod ramfs;
 mod sched;
 mod signal;
@@ -92,4 +94,4 @@ mod vfork;
 mod wait;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, pgtable::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, vfork::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, filemmap::TESTS, signal::TESTS, fpu::TESTS, termios::TESTS, timecalls::TESTS, gup::TESTS, hostile::TESTS, nx::TESTS, fault_inject::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, pgtable::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, vfork::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, filemmap::TESTS, signal::TESTS, fpu::TESTS, termios::TESTS, timecalls::TESTS, gup::TESTS, hostile::TESTS, nx::TESTS, fault_inject::TESTS, oom::TESTS];

@@ -265,6 +265,17 @@ fn run_init_process() {
     }
 }
 
+/// The pid of the first user process (Linux's pid 1; ours is whatever
+/// the task got), 0 until one runs: [`is_global_init`].
+pub static GLOBAL_INIT_PID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// Linux `is_global_init`: is `task` the init process (which the OOM
+/// killer never chooses)?
+pub fn is_global_init(task: &crate::sched::task::Task) -> bool {
+    let pid = GLOBAL_INIT_PID.load(core::sync::atomic::Ordering::SeqCst);
+    pid != 0 && task.id() == pid
+}
+
 /// Start `path` as a user program, wait for its end and log its wait
 /// status; `Err(errno)` if it could not start (spawn_user's task then ends
 /// with `-errno`, never a wait status, which is not negative).
@@ -277,6 +288,7 @@ fn run_init(path: &str) -> Result<(), i32> {
     // shell started as init has job control and ^C.
     let setup = || {
         let me = crate::sched::current();
+        GLOBAL_INIT_PID.store(me.id(), core::sync::atomic::Ordering::SeqCst);
         me.signal.make_session_leader(me.id());
         crate::tty::proc_set_tty(me);
     };

@@ -82,6 +82,7 @@ pub mod kmap_local;
 pub mod layout;
 pub mod memblock;
 pub mod node;
+pub mod oom;
 pub mod page;
 pub mod pgtable_2level_types;
 pub mod pgtable_3level;

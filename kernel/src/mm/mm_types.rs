@@ -162,6 +162,44 @@ pub struct MmStruct {
     /// Where exec mapped the vDSO page, 0 if nowhere (Linux
     /// `mm->context.vdso`; `arch/x86/entry/vdso.rs`). Copied at fork.
     pub context_vdso: core::sync::atomic::AtomicUsize,
+    /// Linux `mm->total_vm`: pages its areas span, refreshed from the VMA
+    /// set each time the `mmap_lock` is let go ([`MmapGuard`]), so that
+    /// the OOM killer can report it without taking the lock (the victim
+    /// may hold it, asleep in the allocator itself).
+    total_vm: core::sync::atomic::AtomicUsize,
+    /// Linux `MMF_OOM_SKIP`: set when the address space's pages and page
+    /// tables have all been freed (the end of `Drop`), shared with the OOM
+    /// killer ([`oom_skip_flag`](Self::oom_skip_flag)), which waits for it
+    /// before choosing another victim.
+    mmf_oom_skip: Arc<core::sync::atomic::AtomicBool>,
+}
+
+/// The `mmap_lock` held (Linux's areas under `mmap_write_lock`): the VMA
+/// set, and on release its `total_vm` published for lockless readers, as
+/// Linux's `vm_stat_account` keeps `mm->total_vm` up to date as areas
+/// change.
+pub struct MmapGuard<'a> {
+    guard: MutexGuard<'a, MmMap>,
+    total_vm: &'a core::sync::atomic::AtomicUsize,
+}
+
+impl core::ops::Deref for MmapGuard<'_> {
+    type Target = MmMap;
+    fn deref(&self) -> &MmMap {
+        &self.guard
+    }
+}
+
+impl core::ops::DerefMut for MmapGuard<'_> {
+    fn deref_mut(&mut self) -> &mut MmMap {
+        &mut self.guard
+    }
+}
+
+impl Drop for MmapGuard<'_> {
+    fn drop(&mut self) {
+        self.total_vm.store(self.guard.total_vm(), Ordering::Relaxed);
+    }
 }
 
 impl MmStruct {
@@ -170,7 +208,7 @@ impl MmStruct {
     pub fn new() -> Option<MmStruct> {
         let pgd = pgd_alloc()?;
         let core = Arc::new(MmCore { pgd, mm_cpumask: AtomicU32::new(0), tlb_gen: AtomicU64::new(0) });
-        Some(MmStruct { core, pgd, mmap_lock: Mutex::new(MmMap::new()), vm_files: crate::locking::SpinLock::new(alloc::collections::BTreeMap::new()), exe_file: crate::locking::SpinLock::new(None), context_vdso: core::sync::atomic::AtomicUsize::new(0) })
+        Some(MmStruct { core, pgd, mmap_lock: Mutex::new(MmMap::new()), vm_files: crate::locking::SpinLock::new(alloc::collections::BTreeMap::new()), exe_file: crate::locking::SpinLock::new(None), context_vdso: core::sync::atomic::AtomicUsize::new(0), total_vm: core::sync::atomic::AtomicUsize::new(0), mmf_oom_skip: Arc::new(core::sync::atomic::AtomicBool::new(false)) })
     }
 
     /// Physical address of the page directory.
@@ -197,8 +235,48 @@ impl MmStruct {
 
     /// Take the VMA lock (Linux `mmap_read_lock`/`mmap_write_lock`: one
     /// exclusive lock here; our processes have one thread).
-    pub fn mmap_lock(&self) -> MutexGuard<'_, MmMap> {
-        self.mmap_lock.lock()
+    pub fn mmap_lock(&self) -> MmapGuard<'_> {
+        MmapGuard { guard: self.mmap_lock.lock(), total_vm: &self.total_vm }
+    }
+
+    /// Its `MMF_OOM_SKIP` bit, to be read after it is gone.
+    pub fn oom_skip_flag(&self) -> Arc<core::sync::atomic::AtomicBool> {
+        self.mmf_oom_skip.clone()
+    }
+
+    /// Linux `mm->total_vm` as of the last release of the `mmap_lock`,
+    /// read without it (the OOM killer's report).
+    pub fn total_vm(&self) -> usize {
+        self.total_vm.load(Ordering::Relaxed)
+    }
+
+    /// Pages mapped and page-table pages, counted without looking at the
+    /// pages themselves (Linux `get_mm_rss` and `mm_pgtables_bytes /
+    /// PAGE_SIZE`, which Linux keeps as counters and we count by walking).
+    /// Safe on another task's address space while it runs: page tables
+    /// go only with the address space itself (held by the caller's
+    /// reference), and an entry changing under the walk is counted as it
+    /// was or as it is.
+    pub fn rss_counts(&self) -> (usize, usize) {
+        let (mut pages, mut tables) = (0, 0);
+        for i in 0..USER_PMDS {
+            // SAFETY: the PMD entry of page table i of user space.
+            let pmd = unsafe { self.pmd_offset(i << PMD_SHIFT).read_volatile() };
+            if !pmd.present() {
+                continue;
+            }
+            let first = pte_offset_map(pmd, i << PMD_SHIFT);
+            for j in 0..PTRS_PER_PTE {
+                // SAFETY: entry j of the page table mapped at `first`.
+                let pte = unsafe { first.add(j).read_volatile() };
+                if pte.pte_present() && !crate::mm::memory::is_zero_pfn(pte.pfn()) {
+                    pages += 1;
+                }
+            }
+            pte_unmap(first);
+            tables += 1;
+        }
+        (pages, tables)
     }
 
     /// The inode an area of this address space maps as `id` (its
@@ -515,5 +593,8 @@ impl Drop for MmStruct {
             pte_unmap(first);
             __free_pages(pfn_to_page(pmd.pfn()), 0);
         }
+        // Linux `exit_mmap` ends with `set_bit(MMF_OOM_SKIP)`: the memory
+        // is back, an OOM victim with this mm no longer holds anyone up.
+        self.mmf_oom_skip.store(true, Ordering::Release);
     }
 }

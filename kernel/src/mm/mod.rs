@@ -14,7 +14,7 @@
 //! | `page_alloc`  | `mm/page_alloc.c` (entry)  | `alloc_pages`/`free_pages`, `page_address`, meminfo |
 //! | `heap`        | `mm/slab_common.c`         | the `alloc` crate's global allocator      |
 //! | `fault_inject` | `mm/fail_page_alloc.c`, `mm/failslab.c` | the two fault attributes, their options and knobs |
-//! | `oom_kill`    | `mm/oom_kill.c` (`pagefault_out_of_memory`) | a page fault with no memory: the faulting task is killed, with Linux's line |
+//! | `oom_kill`    | `mm/oom_kill.c` | the OOM killer: out_of_memory, the badness choice (mm::oom), the kill and its report; pagefault_out_of_memory retries |
 //! | `kmap`        | `mm/highmem.c` (kmap)      | kmap/kunmap: kmap_lock, pkmap_map_wait, the wrap flush |
 //! | `kmap_local`  | `mm/highmem.c` (local)     | kmap_local_*: slots, context-switch hooks, misuse reports |
 //! | `kmap_atomic` | `highmem-internal.h`       | kmap_atomic: + preempt and pagefault disable |

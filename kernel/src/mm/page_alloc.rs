@@ -96,9 +96,10 @@ pub fn alloc_pages(gfp: GfpFlags, order: usize) -> Option<&'static Page> {
     if super::fault_inject::should_fail_alloc_page(gfp, order) {
         return None;
     }
-    let flags = local_irq_save();
-    let pfn = NODE.alloc_pages(mem_map(), gfp, order);
-    local_irq_restore(flags);
+    let pfn = get_page_from_freelist(gfp, order)
+        // Linux `__alloc_pages_slowpath`: no reclaim here, so straight to
+        // the OOM killer (mm/oom_kill.rs), retrying the free lists.
+        .or_else(|| super::oom_kill::__alloc_pages_may_oom(gfp, order, || get_page_from_freelist(gfp, order)));
     let page = pfn_to_page(pfn?);
     if gfp.contains(__GFP_ZERO) {
         // Highmem has no address: each page is mapped briefly to zero it.
@@ -108,6 +109,51 @@ pub fn alloc_pages(gfp: GfpFlags, order: usize) -> Option<&'static Page> {
         }
     }
     Some(page)
+}
+
+/// Linux `get_page_from_freelist`: the zones `gfp` allows, in order,
+/// with the `min` watermark's check for lowmem (Linux
+/// `zone_watermark_ok`): an allocation that may sleep and fail does not
+/// take lowmem below [`min_free_lowmem_pages`] (see
+/// `mm::oom::may_use_reserve`). Where we differ: Linux checks each zone,
+/// before taking, and keeps a small reserve in ZONE_HIGHMEM too; we check
+/// lowmem as a whole, after taking (and give the block back), and keep
+/// none in highmem (no kernel allocation needs it).
+fn get_page_from_freelist(gfp: GfpFlags, order: usize) -> Option<usize> {
+    let flags = local_irq_save();
+    let pfn = NODE.alloc_pages(mem_map(), gfp, order);
+    local_irq_restore(flags);
+    let pfn = pfn?;
+    if !PageHighMem(pfn_to_page(pfn))
+        && nr_free_lowmem_pages() < min_free_lowmem_pages()
+        // (An allocation that may not sleep is answered without looking
+        // at the task: it may come from an interrupt handler.)
+        && !mm::oom::may_use_reserve(gfp, false)
+        && !crate::sched::current_opt().is_some_and(super::oom_kill::tsk_is_oom_victim)
+    {
+        __free_pages(pfn_to_page(pfn), order);
+        return None;
+    }
+    Some(pfn)
+}
+
+/// Free pages in the lowmem zones (DMA and Normal).
+pub fn nr_free_lowmem_pages() -> usize {
+    NODE.nr_free_pages() - NODE.nr_free_highpages()
+}
+
+/// The lowmem reserve (Linux's `min` watermarks of ZONE_DMA and
+/// ZONE_NORMAL together): `min_free_kbytes` from the lowmem size, in
+/// pages. Computed once.
+pub fn min_free_lowmem_pages() -> usize {
+    static MIN: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+    let mut min = MIN.load(core::sync::atomic::Ordering::Relaxed);
+    if min == 0 {
+        let info = meminfo();
+        min = mm::oom::min_free_kbytes(info.low_total_kb) / (mm::layout::PAGE_SIZE / 1024);
+        MIN.store(min, core::sync::atomic::Ordering::Relaxed);
+    }
+    min
 }
 
 /// Give the whole pages of the reserved physical range `[start, end)` to

@@ -165,24 +165,27 @@ pub fn do_user_addr_fault(frame: &mut TrapFrame, address: usize) -> bool {
     let code = if user { frame.error_code } else { frame.error_code & pf::WRITE };
     let result = resolve_user_fault(address, code, user);
     if user && result == Err(BadArea::Oom) {
-        // Linux's OOM report, while interrupts are still as the fault
-        // found them (it takes the sleeping mmap_lock); the SIGKILL below.
-        crate::mm::oom_kill::pagefault_out_of_memory(crate::sched::current());
+        // Linux 6.1 `do_user_addr_fault` -> `pagefault_out_of_memory`: the
+        // page allocator has already run the OOM killer (mm/oom_kill.rs);
+        // if it chose us, SIGKILL is pending and ends us on the way out;
+        // if not (a forced failure, or the OOM killer found nothing), the
+        // fault is retried: returning to the instruction faults again.
+        crate::mm::oom_kill::pagefault_out_of_memory();
     }
     let _ = crate::arch::cpu::local_irq_save();
     match result {
         Ok(()) => true,
+        Err(BadArea::Oom) if user => true,
         Err(why) if user => {
-            use crate::signal::{BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGKILL, SIGSEGV};
+            use crate::signal::{BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGSEGV};
             let me = crate::sched::current();
             // Linux: bad_area -> SIGSEGV with SEGV_MAPERR or SEGV_ACCERR,
-            // do_sigbus -> SIGBUS/BUS_ADRERR; an OOM here ends in the OOM
-            // killer's SIGKILL (we kill the faulting process itself).
+            // do_sigbus -> SIGBUS/BUS_ADRERR (an OOM was dealt with above).
             let (sig, code) = match why {
                 BadArea::MapErr | BadArea::NoContext => (SIGSEGV, SEGV_MAPERR),
                 BadArea::AccErr => (SIGSEGV, SEGV_ACCERR),
                 BadArea::SigBus => (SIGBUS, BUS_ADRERR),
-                BadArea::Oom => (SIGKILL, 0),
+                BadArea::Oom => unreachable!("a user fault's OOM is retried (the arm above)"),
             };
             let unhandled = crate::signal::unhandled_signal(sig);
             if sig == SIGSEGV && unhandled {
@@ -201,11 +204,7 @@ pub fn do_user_addr_fault(frame: &mut TrapFrame, address: usize) -> bool {
             me.signal.set_trap(14, frame.error_code, address as u32);
             // Delivered by the trap exit (trap_dispatch): the handler runs
             // with si_addr = the address, or the process ends as before.
-            if sig == SIGKILL {
-                crate::signal::send_sig(SIGKILL, me);
-            } else {
-                crate::signal::force_sig_fault(sig, code, address as u32);
-            }
+            crate::signal::force_sig_fault(sig, code, address as u32);
             true
         }
         // A user copy's fault: resume at its fixup, the copy comes back short.
