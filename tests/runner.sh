@@ -832,10 +832,11 @@ check_all() {
     #   from there, every highmem page filled, and the 64-bit entries raced
     #   by a second CPU (pgtable::); zones at -m 16G; NX's tests on a CPU
     #   without NX;
-    # - the boot scenarios, the console, busybox's shell, gdb and a short
-    #   stress run ("@FUNCTION" lines): each its own boots, in a lane of
-    #   its own beside the suites; on 686-pae, the console commands whose
-    #   output follows the flavour (the rest is the same code) and gdb.
+    # - the boot scenarios, the console, busybox's shell, gdb, a short
+    #   stress run and a short fuzz ("@FUNCTION" lines): each its own boots,
+    #   in a lane of its own beside the suites; on 686-pae, the console
+    #   commands whose output follows the flavour (the rest is the same
+    #   code) and gdb.
     # The longest first, so that the two lanes end together.
     run_suites <<'SUITES'
 ISO=1;APPEND=usercopy=atomic|
@@ -855,6 +856,7 @@ PAE=1;SMP=4;APPEND=debug_kmap_local|
 @check_gdb
 @check_gdb_pae
 @check_stress
+@check_fuzz_short
 MEM=512M;APPEND=debug_kmap_local_force_map|
 MEM=512M|
 MEM=32M|
@@ -892,9 +894,9 @@ check_stress() {
 
 # A short run of the system-call fuzzer (issue 13; kernel/src/tools/fuzz.rs,
 # user/src/bin/fuzz.rs) on 4 CPUs with a fixed seed: the closing line with
-# calls made, no kernel bug and no leaked page. Not in check's lanes (the
-# lead schedules it: an "@check_fuzz_short" line); about 8 s of boot on
-# the 2-core machine. Longer runs: ./run-qemu.sh fuzz.
+# calls made, no kernel bug and no leaked page. check_all runs it as one
+# of its lanes' jobs ("@check_fuzz_short"); about 8 s of boot on the
+# 2-core machine. Longer runs: ./run-qemu.sh fuzz.
 check_fuzz_short() {
     make_test_initramfs
     in_config SMP=4 INITRD="$TEST_INITRAMFS" expect_boot "fuzz: 5 s, seed 1, 4 processes on 4 CPUs" \
