@@ -125,6 +125,11 @@ fn kernel_options_come_from_every_subsystem() {
         "fail_page_alloc.min-order",
         "failslab",
         "failslab.ignore-gfp-wait",
+        "fuzz",                       // tools/fuzz.rs
+        "fuzz_kinds",
+        "fuzz_procs",
+        "fuzz_replay",
+        "fuzz_seed",
         "init",                       // init.rs
         "loglevel",                   // logger.rs
         "rdinit",                     // init.rs
