@@ -610,7 +610,7 @@ fn exec_of_a_missing_file_a_directory_or_a_text_file_fails_with_linuxs_errno() {
 /// program, found by the fuzzer's heap count. After a first run of each
 /// kind (which may grow lasting tables), eight more leave the heap's bytes
 /// in use where they were, within a little of what other CPUs' work may
-/// hold at that moment.
+/// hold at that moment (in one of three tries).
 fn tasks_that_never_return_leave_nothing_on_the_heap() {
     let hello = || {
         let argv = alloc::vec![b"/bin/hello".to_vec()];
@@ -622,11 +622,23 @@ fn tasks_that_never_return_leave_nothing_on_the_heap() {
     };
     for (what, run) in [("a program", &hello as &dyn Fn()), ("a thread that calls exit", &exiting)] {
         run();
-        let before = crate::mm::heap::KMALLOC.bytes_in_use();
-        for _ in 0..8 {
-            run();
+        // Up to three tries of eight runs: another CPU may still be
+        // finishing an earlier test's work (reaping its tasks, freeing its
+        // buffers) during one try, but a leak of 16 bytes or more a run
+        // shows in every try.
+        let mut tries = alloc::vec::Vec::new();
+        for _ in 0..3 {
+            let before = crate::mm::heap::KMALLOC.bytes_in_use();
+            for _ in 0..8 {
+                run();
+            }
+            let after = crate::mm::heap::KMALLOC.bytes_in_use();
+            tries.push((before, after));
+            if after < before + 128 {
+                break;
+            }
         }
-        let after = crate::mm::heap::KMALLOC.bytes_in_use();
-        assert!(after < before + 128, "{what}: bytes in use {before} -> {after} over 8 runs (a leak of {} a run)", (after.saturating_sub(before)) / 8);
+        let &(before, after) = tries.last().unwrap();
+        assert!(after < before + 128, "{what}: bytes in use over 8 runs, each try: {tries:?} (the last: a leak of {} a run)", (after.saturating_sub(before)) / 8);
     }
 }
