@@ -147,7 +147,7 @@ fn kernel_options_come_from_every_subsystem() {
         "usercopy_skip_prefault",     // mm/filemap.rs
         "userpte",                    // mm/mm_types.rs
     ]);
-    let help = fmtbuf!(4096, "{}", crate::params::help());
+    let help = fmtbuf!(8192, "{}", crate::params::help());
     for o in crate::params::kernel_params() {
         assert!(help.as_str().contains(o.help), "the help lists {}", o.name);
     }
