@@ -24,6 +24,10 @@
 //! instead (the panic handler leaves QEMU with a failure), which
 //! `./run-qemu.sh fuzz` reports with the seed and the log's last lines.
 //!
+//! When pages leaked, each frame that was free before and is not now is
+//! named (count, flags, first bytes; the kernel heap's own new pages show
+//! too, as lowmem frames full of kernel pointers): see `name_leaked_frames`.
+//!
 //! `leaked_pages`: free pages before the program started minus free pages
 //! after everything it made is gone, less what may honestly stay:
 //!
@@ -107,6 +111,57 @@ fn free_pages_total() -> usize {
     page_alloc::zones().map(|z| z.nr_free_pages()).sum()
 }
 
+/// Which frames are free now: one bit a pfn, set for every page of every
+/// free buddy block (a block's head has `PG_buddy` and its order). Read
+/// without the zone locks: a debugging snapshot, exact only while nothing
+/// else allocates (true here: every fuzz process is gone).
+fn free_frames(bits: &mut [u64]) {
+    bits.fill(0);
+    for zone in page_alloc::zones() {
+        let mut pfn = zone.zone_start_pfn();
+        while pfn < zone.zone_end_pfn() {
+            let page = page_alloc::pfn_to_page(pfn);
+            if page.page_buddy() {
+                let n = 1usize << page.page_order();
+                for f in pfn..(pfn + n).min(zone.zone_end_pfn()) {
+                    if let Some(w) = bits.get_mut(f / 64) {
+                        *w |= 1 << (f % 64);
+                    }
+                }
+                pfn += n;
+            } else {
+                pfn += 1;
+            }
+        }
+    }
+}
+
+/// Name the frames that were free before the run and are not now: what a
+/// leaked page is (its count, flags, zone, order or private word, kernel
+/// address if kmapped, and its first bytes), so that a leak can be traced
+/// to its owner. At most `max` of them.
+fn name_leaked_frames(before: &[u64], now: &[u64], max: usize) {
+    let mut shown = 0;
+    for (i, (&b, &n)) in before.iter().zip(now).enumerate() {
+        let mut gone = b & !n;
+        while gone != 0 && shown < max {
+            let pfn = i * 64 + gone.trailing_zeros() as usize;
+            gone &= gone - 1;
+            let page = page_alloc::pfn_to_page(pfn);
+            let v = crate::mm::kmap_local::kmap_local_page(page);
+            let mut head = [0u8; 16];
+            // SAFETY: v maps the whole page for the copy.
+            unsafe { core::ptr::copy_nonoverlapping(v as *const u8, head.as_mut_ptr(), head.len()) };
+            crate::mm::kmap_local::kunmap_local(v);
+            println!(
+                "fuzz: frame pfn {pfn:#x} no longer free: count {}, flags {:?}, private {}, virtual {:#x}, first bytes {head:02x?}",
+                page.page_count(), page.flags(), page.page_order(), page.page_virtual()
+            );
+            shown += 1;
+        }
+    }
+}
+
 /// User processes that have not ended yet (zombies included: a zombie
 /// still holds its task structure until it is reaped).
 fn live_user_processes() -> usize {
@@ -179,6 +234,11 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     crate::sched::msleep(50);
     crate::sched::task::reap_dead_stacks();
     crate::mm::kmap::kmap_flush_unused();
+    // The free frames now and after, to name a leaked one (allocated before
+    // the counts, so that they do not count).
+    let max_pfn = page_alloc::zones().map(|z| z.zone_end_pfn()).max().unwrap_or(0);
+    let (mut free_before, mut free_after) = (alloc::vec![0u64; max_pfn.div_ceil(64)], alloc::vec![0u64; max_pfn.div_ceil(64)]);
+    free_frames(&mut free_before);
     let before = free_pages_total();
     let heap_before = crate::mm::heap::KMALLOC.pages_held();
     let heap_bytes_before = crate::mm::heap::KMALLOC.bytes_in_use();
@@ -231,6 +291,10 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     let after = free_pages_total();
     let heap_grew = crate::mm::heap::KMALLOC.pages_held().saturating_sub(heap_before);
     let leaked = before.saturating_sub(after).saturating_sub(heap_grew);
+    if leaked > 0 {
+        free_frames(&mut free_after);
+        name_leaked_frames(&free_before, &free_after, 16);
+    }
     let reported = crate::debug::report_count() - bugs_before;
     let vmalloc_after = crate::mm::vmalloc::vmalloc_info();
 
