@@ -18,13 +18,15 @@
 #                                       then the user-level figures beside Linux 6.1's
 #   ./run-qemu.sh bench-user            the user-level figures only
 #   ./run-qemu.sh stress [--seconds N]  kmap stress test on every CPU (default 60 s, --smp 4)
-#   ./run-qemu.sh fuzz [--seconds N] [--seed S] [--procs P] [--replay]
+#   ./run-qemu.sh fuzz [--seconds N] [--seed S] [--procs P] [--fault PCT] [--replay]
 #                                       the system-call fuzzer (user/src/bin/fuzz.rs) on the
 #                                       debug kernel (default 60 s, --smp 4, P = the CPUs, a
 #                                       random seed, printed); ends with `fuzz: calls=N errors=N
 #                                       kernel_bugs=N leaked_pages=N seed=S`; fails on a panic, a
 #                                       kernel bug, a leak or a missing line, printing the seed and
 #                                       the log's last lines (all of it: target/fuzz.log);
+#                                       --fault PCT: fail_page_alloc and failslab fail PCT percent of the
+#                                       fuzz processes' allocations (default 1; 0: off);
 #                                       --replay: the log has every call (fuzz[I.G] #K nr(args) = ret)
 #   ./run-qemu.sh qemu-cmd              print the QEMU command line the options give (no build, no boot)
 #
@@ -81,6 +83,7 @@ SECONDS_ARG=60
 FUZZ_SEED=""     # fuzz --seed (empty: a random one, printed)
 FUZZ_PROCS=""    # fuzz --procs (empty: one per CPU)
 FUZZ_REPLAY=0    # fuzz --replay: the program prints every call it makes
+FUZZ_FAULT=1     # fuzz --fault: percent of the fuzz processes' allocations failed
 BIOS=""
 INITRD=""
 SMP_GIVEN=0
@@ -762,13 +765,15 @@ run_fuzz() {
     [[ "$seed" =~ ^[0-9]+$ ]] || die "--seed takes a whole number, e.g. --seed 42, not '$seed'"
     [[ "$procs" =~ ^[0-9]+$ ]] && [ "$procs" -ge 1 ] && [ "$procs" -le 32 ] \
         || die "--procs takes a number of processes from 1 to 32, not '$procs'"
+    [[ "$FUZZ_FAULT" =~ ^[0-9]+$ ]] && [ "$FUZZ_FAULT" -le 100 ] \
+        || die "--fault takes a percentage from 0 to 100 (0: no fault injection), not '$FUZZ_FAULT'"
     build
     make_test_initramfs
     local log="$REPO/target/fuzz.log" rc=0
     [ "$PAE" = 1 ] && log="$REPO/target/fuzz-pae.log"
     local KTEST_TIMEOUT=$((SECONDS_ARG + 240))
     INITRD="$TEST_INITRAMFS" boot_capture "$log" \
-        "${APPEND:+$APPEND }fuzz=$SECONDS_ARG fuzz_seed=$seed fuzz_procs=$procs$([ "$FUZZ_REPLAY" = 1 ] && echo ' fuzz_replay')" >/dev/null || rc=$?
+        "${APPEND:+$APPEND }fuzz=$SECONDS_ARG fuzz_seed=$seed fuzz_procs=$procs fuzz_fault=$FUZZ_FAULT$([ "$FUZZ_REPLAY" = 1 ] && echo ' fuzz_replay')" >/dev/null || rc=$?
     local line why=""
     line="$(grep -a '^fuzz: calls=' "$log" | tail -1 || true)"
     [ -n "$line" ] && echo "$line"
@@ -784,7 +789,7 @@ run_fuzz() {
         why="QEMU ended with $(status_word "$rc") ($(grep -a '^fuzz: program exit' "$log" | tail -1))"
     fi
     if [ -n "$why" ]; then
-        echo "fuzz: FAILED ($why), seed $seed; replay: ./run-qemu.sh$([ "$PAE" = 1 ] && echo ' --pae') fuzz --seed $seed --seconds $SECONDS_ARG --smp $SMP --procs $procs"
+        echo "fuzz: FAILED ($why), seed $seed; replay: ./run-qemu.sh$([ "$PAE" = 1 ] && echo ' --pae') fuzz --seed $seed --seconds $SECONDS_ARG --smp $SMP --procs $procs --fault $FUZZ_FAULT"
         echo "--- reports in the log ---"
         grep -a -E 'WRONG|BUG|WARNING|[Pp]anic|[Oo]ops|^fuzz' "$log" | head -60 || true
         echo "--- the log's last 40 lines ($log) ---"
@@ -814,6 +819,7 @@ while [ $# -gt 0 ]; do
         setup|test|check|host-test|bench|bench-user|stress|fuzz|console-test|busybox-test|lint|user-test|qemu-cmd) CMD="$1" ;;
         --seed) FUZZ_SEED="$(value --seed "a number, e.g. --seed 42" $# "${2-}")"; shift ;;
         --procs) FUZZ_PROCS="$(value --procs "a number of processes, e.g. --procs 4" $# "${2-}")"; shift ;;
+        --fault) FUZZ_FAULT="$(value --fault "a percentage, e.g. --fault 1" $# "${2-}")"; shift ;;
         --replay) FUZZ_REPLAY=1 ;;
         --seconds) SECONDS_ARG="$(value --seconds "a number of seconds, e.g. --seconds 60" $# "${2-}")"; shift ;;
         --mem) MEM="$(value --mem "a size with a unit, e.g. --mem 512M or --mem 3G" $# "${2-}")"; shift ;;
@@ -864,6 +870,16 @@ if [ -n "$INITRD" ]; then
 fi
 if [ -n "$RUNNER_ELF" ] && [ ! -f "$RUNNER_ELF" ]; then
     die "--runner: no ELF file '$RUNNER_ELF'"
+fi
+if [ -n "$CPU" ]; then
+    # The model (before any ,+feature) must be one the QEMU binary these
+    # options pick knows: its own `-cpu help` list (skipped before setup
+    # has installed QEMU).
+    qemu_machine
+    if command -v "$QEMU_BIN" >/dev/null; then
+        "$QEMU_BIN" -cpu help | awk '$1 == "x86" { print $2 }' | grep -qxF -- "${CPU%%,*}" \
+            || die "--cpu: $QEMU_BIN has no CPU model '${CPU%%,*}' ('$QEMU_BIN -cpu help' lists them), e.g. --cpu qemu32"
+    fi
 fi
 
 case "$CMD" in

@@ -856,7 +856,7 @@ PAE=1;SMP=4;APPEND=debug_kmap_local|
 @check_gdb
 @check_gdb_pae
 @check_stress
-@check_fuzz_short
+@check_fuzz
 MEM=512M;APPEND=debug_kmap_local_force_map|
 MEM=512M|
 MEM=32M|
@@ -892,16 +892,25 @@ check_stress() {
         '^stress: ops=[1-9][0-9]* verified_bytes=[1-9][0-9]* corruptions=0 leaked_pages=0 max_kmap_wait_us=[0-9]+$'
 }
 
-# A short run of the system-call fuzzer (issue 13; kernel/src/tools/fuzz.rs,
-# user/src/bin/fuzz.rs) on 4 CPUs with a fixed seed: the closing line with
-# calls made, no kernel bug and no leaked page. check_all runs it as one
-# of its lanes' jobs ("@check_fuzz_short"); about 8 s of boot on the
-# 2-core machine. Longer runs: ./run-qemu.sh fuzz.
-check_fuzz_short() {
+# The system-call fuzzer (issue 13; kernel/src/tools/fuzz.rs,
+# user/src/bin/fuzz.rs) for 60 s on 4 CPUs with fault injection on (1% of
+# the fuzz processes' allocations fail): 20 s each on two fixed seeds (1,
+# and 5, which found a page-cache leak) and on a new seed each run,
+# printed, so that every run explores somewhere new and a failure can be
+# replayed (`./run-qemu.sh fuzz --seed S --seconds 20`). Each must end with
+# the closing line, calls made, no kernel bug and no leaked page. check_all
+# runs it as one of its lanes' jobs ("@check_fuzz"); about 8 s of boot
+# each on the 2-core machine. Longer runs: ./run-qemu.sh fuzz.
+check_fuzz() {
     make_test_initramfs
-    in_config SMP=4 INITRD="$TEST_INITRAMFS" expect_boot "fuzz: 5 s, seed 1, 4 processes on 4 CPUs" \
-        "fuzz=5 fuzz_seed=1 fuzz_procs=4" 33 \
-        '^fuzz: calls=[1-9][0-9]* errors=[0-9]+ kernel_bugs=0 leaked_pages=0 seed=1$'
+    local seed new_seed=$(( (RANDOM << 15) | RANDOM ))
+    echo "check: the fuzzer's new seed this run: $new_seed"
+    for seed in 1 5 "$new_seed"; do
+        in_config SMP=4 INITRD="$TEST_INITRAMFS" expect_boot "fuzz: 20 s, seed $seed, 4 processes on 4 CPUs, 1% fault injection" \
+            "fuzz=20 fuzz_seed=$seed fuzz_procs=4 fuzz_fault=1" 33 \
+            "^fuzz: calls=[1-9][0-9]* errors=[0-9]+ kernel_bugs=0 leaked_pages=0 seed=$seed\$" \
+            '^fuzz: fault injection forced [1-9][0-9]* page allocation failure'
+    done
 }
 
 # Boots whose whole output is the test: the boot log and bad input.
@@ -1138,6 +1147,11 @@ check_script_options() {
     script_says 2 "^run-qemu.sh: --bios: no firmware file '/nonexistent/qboot.rom'" qemu-cmd --bios /nonexistent/qboot.rom
     script_says 2 "^run-qemu.sh: --initrd: no file '/nonexistent/initrd.cpio' \(a cpio newc archive: " qemu-cmd --initrd /nonexistent/initrd.cpio
     script_says 2 '^run-qemu.sh: --initrd needs a cpio newc archive, e.g. --initrd target/initramfs.cpio$' qemu-cmd --initrd
+    script_says 2 "^run-qemu.sh: --cpu: qemu-system-i386 has no CPU model 'pentium9' \('qemu-system-i386 -cpu help' lists them\), e.g. --cpu qemu32$" qemu-cmd --cpu pentium9,+nx
+    script_says 2 "^run-qemu.sh: --seed takes a whole number, e.g. --seed 42, not 'abc'$" fuzz --seed abc
+    script_says 2 "^run-qemu.sh: --procs takes a number of processes from 1 to 32, not '0'$" fuzz --procs 0
+    script_says 2 "^run-qemu.sh: --fault takes a percentage from 0 to 100 \(0: no fault injection\), not '200'$" fuzz --fault 200
+    script_says 2 "^run-qemu.sh: --seconds takes a whole number of seconds, 1 or more, e.g. --seconds 60, not '0'$" fuzz --seconds 0
     script_says 2 "^run-qemu.sh: unknown command 'frobnicate': the commands are setup, test, check, " frobnicate
     script_says 2 "^run-qemu.sh: unknown option '--frobnicate' \(see --help\)$" --frobnicate
     script_says 2 "^run-qemu.sh: test takes one FILTER \(several: separate them with commas\), got 'a' and 'b'$" test a b

@@ -153,6 +153,9 @@ fn kernel_clone(regs: &mut PtRegs, args: CloneArgs) -> i32 {
         me.name(),
         |t| {
             t.signal.fork_apply(&signals);
+            // Linux dup_task_struct copies the whole task_struct, so a
+            // child inherits `make_it_fail` (fault injection's task filter).
+            t.make_it_fail.store(me.make_it_fail.load(Ordering::Relaxed), Ordering::Relaxed);
             // Before it can run: a parent's setpgid(child) or kill checks it.
             t.parent.store(parent, Ordering::Relaxed);
             *t.vfork_done.lock() = vfork_for_child;

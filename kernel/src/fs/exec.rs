@@ -379,6 +379,32 @@ pub fn spawn_user_with(
     mask: u32,
     setup: impl FnOnce() + Send + 'static,
 ) -> crate::sched::JoinHandle {
+    spawn_user_hooks(path, argv, envp, mask, setup, || {})
+}
+
+/// [`spawn_user`], running `started` in the new task once its exec has
+/// succeeded and before the program's first instruction: what a tool
+/// that writes `/proc/PID/make-it-fail` just after starting a program
+/// means, without its race (the fuzz tool's fault injection: the exec
+/// itself is not failed, everything the program and its children do may
+/// be).
+pub fn spawn_user_started(
+    path: &str,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+    started: impl FnOnce() + Send + 'static,
+) -> crate::sched::JoinHandle {
+    spawn_user_hooks(path, argv, envp, crate::sched::task::CPU_MASK_ALL, || {}, started)
+}
+
+fn spawn_user_hooks(
+    path: &str,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+    mask: u32,
+    setup: impl FnOnce() + Send + 'static,
+    started: impl FnOnce() + Send + 'static,
+) -> crate::sched::JoinHandle {
     let name = path.rsplit('/').next().unwrap_or(path);
     let path = alloc::string::String::from(path);
     crate::sched::core::spawn_affine(name, mask, move || {
@@ -396,6 +422,7 @@ pub fn spawn_user_with(
         };
         match result {
             Ok(regs) => {
+                started();
                 let top = crate::sched::current().stack_top().expect("a task stack");
                 // SAFETY: kernel_execve switched this task to the program's
                 // address space and regs point at its entry and stack; the

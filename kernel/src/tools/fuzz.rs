@@ -104,6 +104,41 @@ crate::early_param!("fuzz_kinds", Value, "LO-HI", "the fuzzer draws only the kin
     Ok(())
 });
 
+/// `fuzz_fault=P`: fault injection on for the fuzz processes, at P
+/// percent (0: off, the default here; `./run-qemu.sh fuzz` gives 1).
+static FAULT_PERCENT: AtomicU64 = AtomicU64::new(0);
+
+crate::early_param!("fuzz_fault", Value, "PERCENT", "fault injection for the fuzzer's processes: fail_page_alloc and failslab fail PERCENT of their allocations (0-100; 0: off)", |v| {
+    let p = v.and_then(|v| v.parse::<u64>().ok()).filter(|&p| p <= 100).ok_or("a percentage from 0 to 100")?;
+    FAULT_PERCENT.store(p, Ordering::Relaxed);
+    Ok(())
+});
+
+/// Fault injection for the run, as a tester sets Linux's debugfs files
+/// before starting a fuzzer: both attributes at `percent`, every call
+/// eligible (interval 1, no `times` limit, no `space`), silent
+/// (`verbose` 0: thousands of forced failures would bury the log),
+/// and `task-filter` on, so that only tasks with `make_it_fail` fail:
+/// the fuzz program and its children (fork inherits the flag), set once
+/// its exec has succeeded ([`crate::fs::exec::spawn_user_started`]).
+/// The page allocator's knobs open everything Linux's defaults spare:
+/// single pages (`min-order` 0), highmem pages (user memory, page
+/// tables, the page cache) and sleeping allocations.
+/// `percent` 0 turns both off again.
+fn set_fault_injection(percent: u64) -> Result<(), &'static str> {
+    use crate::mm::fault_inject::{set_knob, setup};
+    let p = alloc::format!("{percent}");
+    for name in ["fail_page_alloc", "failslab"] {
+        setup(name, &alloc::format!("1,{p},0,-1"))?;
+        set_knob(name, "verbose", "0")?;
+        set_knob(name, "task-filter", "1")?;
+    }
+    let open = if percent > 0 { "0" } else { "1" };
+    set_knob("fail_page_alloc", "min-order", if percent > 0 { "0" } else { "1" })?;
+    set_knob("fail_page_alloc", "ignore-gfp-highmem", open)?;
+    set_knob("fail_page_alloc", "ignore-gfp-wait", open)
+}
+
 /// Where the program leaves its counts.
 const RESULT: &str = "/tmp/fuzz.result";
 
@@ -194,6 +229,12 @@ fn remove_tree(path: &str) -> usize {
     n
 }
 
+/// Failures forced so far by (`fail_page_alloc`, `failslab`).
+fn fault_injection_forced() -> (usize, usize) {
+    use crate::mm::fault_inject::{FAIL_PAGE_ALLOC, FAILSLAB};
+    (FAIL_PAGE_ALLOC.attr.failed.load(Ordering::Relaxed), FAILSLAB.attr.failed.load(Ordering::Relaxed))
+}
+
 /// `key=N` in `text`.
 fn field(text: &str, key: &str) -> Option<u64> {
     text.split_whitespace().find_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
@@ -260,7 +301,21 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
         argv.push(b"--kinds".to_vec());
         argv.push(alloc::format!("{}-{}", kinds >> 8, (kinds & 0xff) - 1).into_bytes());
     }
-    let status = crate::fs::exec::spawn_user("/bin/fuzz", argv, Vec::new()).join();
+    let percent = FAULT_PERCENT.load(Ordering::Relaxed);
+    let forced_before = fault_injection_forced();
+    if percent > 0 {
+        if let Err(e) = set_fault_injection(percent) {
+            println!("fuzz: fault injection could not be set: {e}");
+        } else {
+            println!("fuzz: fault injection on for the fuzz processes: fail_page_alloc and failslab at {percent}%");
+        }
+    }
+    let status = crate::fs::exec::spawn_user_started("/bin/fuzz", argv, Vec::new(), move || {
+        if percent > 0 {
+            crate::sched::current().make_it_fail.store(true, Ordering::Relaxed);
+        }
+    })
+    .join();
 
     // Every process it made must be gone; allow the last SIGKILLed ones a
     // moment to finish dying.
@@ -271,6 +326,17 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
         }
         crate::sched::msleep(100);
         left = live_user_processes();
+    }
+
+    // Off again before the kernel's own clean-up and counts below.
+    if percent > 0 {
+        let _ = set_fault_injection(0);
+        let (pages, slab) = fault_injection_forced();
+        println!(
+            "fuzz: fault injection forced {} page allocation failure(s) and {} heap allocation failure(s)",
+            pages - forced_before.0,
+            slab - forced_before.1
+        );
     }
 
     let result = crate::fs::lookup(RESULT).map(|inode| {
