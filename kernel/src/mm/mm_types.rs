@@ -250,7 +250,7 @@ impl MmStruct {
         self.total_vm.load(Ordering::Relaxed)
     }
 
-    /// Pages mapped and page-table pages, counted without looking at the
+    /// Pages mapped and page-table pages, counted without reading the
     /// pages themselves (Linux `get_mm_rss` and `mm_pgtables_bytes /
     /// PAGE_SIZE`, which Linux keeps as counters and we count by walking).
     /// Safe on another task's address space while it runs: page tables
@@ -259,23 +259,7 @@ impl MmStruct {
     /// was or as it is.
     pub fn rss_counts(&self) -> (usize, usize) {
         let (mut pages, mut tables) = (0, 0);
-        for i in 0..USER_PMDS {
-            // SAFETY: the PMD entry of page table i of user space.
-            let pmd = unsafe { self.pmd_offset(i << PMD_SHIFT).read_volatile() };
-            if !pmd.present() {
-                continue;
-            }
-            let first = pte_offset_map(pmd, i << PMD_SHIFT);
-            for j in 0..PTRS_PER_PTE {
-                // SAFETY: entry j of the page table mapped at `first`.
-                let pte = unsafe { first.add(j).read_volatile() };
-                if pte.pte_present() && !crate::mm::memory::is_zero_pfn(pte.pfn()) {
-                    pages += 1;
-                }
-            }
-            pte_unmap(first);
-            tables += 1;
-        }
+        self.walk(|_| pages += 1, |_| tables += 1);
         (pages, tables)
     }
 
