@@ -126,6 +126,7 @@ fn kernel_options_come_from_every_subsystem() {
         "failslab",
         "failslab.ignore-gfp-wait",
         "fuzz",                       // tools/fuzz.rs
+        "fuzz_fault",
         "fuzz_kinds",
         "fuzz_procs",
         "fuzz_replay",
