@@ -14,6 +14,12 @@
 //!  fuzz: calls=N errors=N kernel_bugs=N leaked_pages=N seed=S
 //! ```
 //!
+//! A secret (see [`Secret`]) sits in a lowmem page and a kmapped highmem
+//! page for the whole run; the program aims pointers at both and reads
+//! everything the kernel hands back for it; afterwards the files the
+//! workers wrote are read for it and both pages must be unchanged. A copy
+//! found anywhere is a kernel bug.
+//!
 //! `calls` and `errors` are the program's (errors: calls that returned a
 //! negative errno), passed through a file because the program's stdout
 //! is the console, which the kernel does not read back. `kernel_bugs` is
@@ -137,6 +143,100 @@ fn set_fault_injection(percent: u64) -> Result<(), &'static str> {
     set_knob("fail_page_alloc", "min-order", if percent > 0 { "0" } else { "1" })?;
     set_knob("fail_page_alloc", "ignore-gfp-highmem", open)?;
     set_knob("fail_page_alloc", "ignore-gfp-wait", open)
+}
+
+/// Issue 13's secret for the run: a lowmem page (at its direct-map
+/// address) and a highmem page kmapped at a PKMAP slot that stays live
+/// while the program runs (lowmem too on a machine without highmem),
+/// both filled with an 8-byte pattern drawn at boot, never printed. The
+/// program gets the pattern and both addresses
+/// (`--secret PATTERN --secret-at LOW,HIGH`): its pointers reach into both
+/// pages in every kind of call, and after every call it reads its scratch
+/// memory for a copy (user/src/bin/fuzz.rs, `Secret`). Here, afterwards:
+/// the files the workers wrote are read for a copy, and both pages must
+/// be unchanged (no call wrote to a kernel address).
+struct Secret {
+    low: &'static mm::page::Page,
+    high: &'static mm::page::Page,
+    low_v: usize,
+    high_v: usize,
+    pattern: [u8; 8],
+}
+
+impl Secret {
+    fn plant() -> Option<Secret> {
+        use crate::mm::page_alloc::{alloc_pages, page_address};
+        let low = alloc_pages(mm::gfp::GFP_KERNEL, 0)?;
+        let Some(high) = alloc_pages(mm::gfp::GFP_HIGHUSER, 0) else {
+            crate::mm::page_alloc::__free_pages(low, 0);
+            return None;
+        };
+        // Printable, so that a copy that reaches the console shows too.
+        let r = crate::random::get_random_u64().to_le_bytes();
+        let pattern = r.map(|b| b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[usize::from(b % 64)]);
+        let (low_v, high_v) = (page_address(low)?, crate::mm::kmap::kmap(high));
+        let secret = Secret { low, high, low_v, high_v, pattern };
+        for v in [low_v, high_v] {
+            for off in (0..mm::layout::PAGE_SIZE).step_by(8) {
+                // SAFETY: v maps the whole page, which is ours.
+                unsafe { ((v + off) as *mut [u8; 8]).write(pattern) };
+            }
+        }
+        Some(secret)
+    }
+
+    /// Both pages still hold nothing but the pattern.
+    fn intact(&self) -> bool {
+        [self.low_v, self.high_v].iter().all(|&v| {
+            (0..mm::layout::PAGE_SIZE).step_by(8).all(|off| {
+                // SAFETY: as in plant; the pages are still ours and mapped.
+                unsafe { ((v + off) as *const [u8; 8]).read() == self.pattern }
+            })
+        })
+    }
+
+    /// Does `bytes` (read from a file offset that is a multiple of 8)
+    /// hold a copy of 15 bytes or more of a secret page: an aligned word
+    /// that is a byte rotation of the pattern?
+    fn found_in(&self, bytes: &[u8]) -> bool {
+        let word = u64::from_le_bytes(self.pattern);
+        bytes.chunks_exact(8).any(|c| {
+            let w = u64::from_le_bytes(c.try_into().unwrap_or_default());
+            (0..8).any(|k| w == word.rotate_right(8 * k))
+        })
+    }
+
+    /// Files under `path` (recursively) holding a copy.
+    fn files_holding_it(&self, path: &str) -> usize {
+        let Some(inode) = crate::fs::lookup(path) else { return 0 };
+        if inode.is_dir() {
+            return crate::fs::readdir(&inode)
+                .iter()
+                .filter(|e| e.name != "." && e.name != "..")
+                .map(|e| self.files_holding_it(&alloc::format!("{path}/{}", e.name)))
+                .sum();
+        }
+        let mut buf = alloc::vec![0u8; 4096];
+        let mut off = 0;
+        while off < crate::fs::size(&inode).min(64 << 20) {
+            let n = crate::fs::read_at(&inode, off, &mut buf);
+            if n == 0 {
+                break;
+            }
+            if self.found_in(&buf[..n]) {
+                println!("fuzz: the kernel's secret is in {path} near offset {off}");
+                return 1;
+            }
+            off += n;
+        }
+        0
+    }
+
+    fn remove(self) {
+        crate::mm::kmap::kunmap(self.high);
+        crate::mm::page_alloc::__free_pages(self.high, 0);
+        crate::mm::page_alloc::__free_pages(self.low, 0);
+    }
 }
 
 /// Where the program leaves its counts.
@@ -285,6 +385,9 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     let heap_bytes_before = crate::mm::heap::KMALLOC.bytes_in_use();
     let vmalloc_before = crate::mm::vmalloc::vmalloc_info();
     let bugs_before = crate::debug::report_count();
+    // After the counts before, freed after the counts after: the secret's
+    // two pages count in neither.
+    let secret = Secret::plant();
 
     let mut argv: Vec<Vec<u8>> = [
         "/bin/fuzz", "--seed", &alloc::format!("{seed}"), "--seconds", &alloc::format!("{seconds}"),
@@ -295,6 +398,14 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     .collect();
     if REPLAY.load(Ordering::Relaxed) {
         argv.push(b"--replay".to_vec());
+    }
+    match &secret {
+        Some(s) => {
+            argv.extend([b"--secret".to_vec(), s.pattern.to_vec(), b"--secret-at".to_vec()]);
+            argv.push(alloc::format!("{:#x},{:#x}", s.low_v, s.high_v).into_bytes());
+            println!("fuzz: a secret planted at {:#x} (lowmem) and {:#x} (kmapped highmem)", s.low_v, s.high_v);
+        }
+        None => println!("fuzz: no page for the secret: the run goes without"),
     }
     let kinds = KINDS.load(Ordering::Relaxed);
     if kinds != 0 {
@@ -346,6 +457,18 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
         String::from_utf8_lossy(&bytes).into_owned()
     });
     let _ = crate::fs::namei::do_unlinkat(&crate::fs::rootfs().base(), RESULT);
+    // The secret: in no file the workers wrote, and unchanged.
+    let mut secret_seen = 0;
+    if let Some(s) = &secret {
+        secret_seen += s.files_holding_it("/tmp/fuzz.shm");
+        for i in 0..procs {
+            secret_seen += s.files_holding_it(&alloc::format!("/tmp/fuzz{i}"));
+        }
+        if !s.intact() {
+            println!("fuzz: WRONG: the kernel's secret pages were written to");
+            secret_seen += 1;
+        }
+    }
     let mut leftovers = remove_tree("/tmp/fuzz.shm");
     for i in 0..procs {
         leftovers += remove_tree(&alloc::format!("/tmp/fuzz{i}"));
@@ -354,6 +477,9 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     crate::sched::msleep(50);
     crate::sched::task::reap_dead_stacks();
     crate::mm::kmap::kmap_flush_unused();
+    if let Some(s) = secret {
+        s.remove();
+    }
     let after = free_pages_total();
     let heap_grew = crate::mm::heap::KMALLOC.pages_held().saturating_sub(heap_before);
     let leaked = before.saturating_sub(after).saturating_sub(heap_grew);
@@ -366,10 +492,10 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
 
     let text = result.as_deref().unwrap_or("");
     let (calls, errors, wrong) = (field(text, "calls"), field(text, "errors"), field(text, "wrong"));
-    let kernel_bugs = reported as u64 + wrong.unwrap_or(0);
+    let kernel_bugs = reported as u64 + wrong.unwrap_or(0) + secret_seen as u64;
     println!(
         "fuzz: program exit status {status:#x}, {left} process(es) left, {leftovers} scratch name(s) the program left, \
-         {reported} kernel report(s), {} wrong answer(s), heap grew {heap_grew} page(s) (bytes in use {heap_bytes_before} -> {}), vmalloc areas {} -> {} ({} -> {} bytes), stuck workers {}",
+         {reported} kernel report(s), {} wrong answer(s), {secret_seen} copy(ies) of the secret in files or pages written, heap grew {heap_grew} page(s) (bytes in use {heap_bytes_before} -> {}), vmalloc areas {} -> {} ({} -> {} bytes), stuck workers {}",
         wrong.map_or(String::from("?"), |w| alloc::format!("{w}")),
         crate::mm::heap::KMALLOC.bytes_in_use(),
         vmalloc_before.nr_areas, vmalloc_after.nr_areas, vmalloc_before.used_bytes, vmalloc_after.used_bytes,

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! fuzz [--seed N] [--seconds S] [--procs P] [--replay] [--result FILE]
+//!      [--kinds LO-HI] [--secret PATTERN --secret-at ADDR,ADDR]
 //! ```
 //!
 //! The parent forks P workers and then only supervises them: every 20 ms
@@ -48,6 +49,18 @@
 //! mapping; its own state (the log, the descriptor table) is never handed
 //! to the kernel. A pointer drawn at random from user space could still hit
 //! that state (about 1 in 10^5 draws lands in any mapping at all).
+//!
+//! The kernel's secret (issue 13, "nothing let through"): the kernel's
+//! `fuzz=` run fills a lowmem page and a kmapped highmem page with an
+//! 8-byte PATTERN repeated and passes their addresses; the pointer
+//! generator then hands those kernel addresses (at any offset) to every
+//! kind of call like its other pointers, and after every call the worker
+//! reads its whole read-write scratch memory, where the kernel writes
+//! what calls return, for the pattern: any copy of 15 bytes or more of a
+//! secret page holds an aligned 8-byte word that is a byte rotation of
+//! PATTERN (a random word matches with odds of 8 in 2^64). A find is a
+//! wrong answer, reported with the last calls; the kernel checks the
+//! files the workers wrote, and that the pages themselves are unchanged.
 //!
 //! Reproducibility: worker I of generation G draws from a splitmix64
 //! stream seeded by (seed, I, G), so it makes the same calls with the same
@@ -420,6 +433,36 @@ struct Worker {
     child: bool,
     /// The kinds of call drawn (`--kinds LO-HI`, of 0-99: see `one`).
     kinds: (usize, usize),
+    /// The kernel's secret, if the run planted one (`--secret`).
+    secret: Option<Secret>,
+}
+
+/// The kernel's secret pages: where they are, and the pattern they hold.
+#[derive(Clone, Copy)]
+struct Secret {
+    at: [usize; 2],
+    /// The pattern's eight byte rotations as little-endian words: what an
+    /// aligned word of a copy of a secret page reads as.
+    rotations: [u64; 8],
+    /// Which byte values the pattern has (a quick first test).
+    bytes: [bool; 256],
+}
+
+impl Secret {
+    fn new(pattern: &[u8], at: [usize; 2]) -> Option<Secret> {
+        let word = u64::from_le_bytes(pattern.try_into().ok()?);
+        let mut bytes = [false; 256];
+        for &b in pattern {
+            bytes[b as usize] = true;
+        }
+        Some(Secret { at, rotations: core::array::from_fn(|k| word.rotate_right(8 * k as u32)), bytes })
+    }
+
+    /// The offset of the first aligned word of `words` that is part of a
+    /// copy of the secret.
+    fn find(&self, words: &[u64]) -> Option<usize> {
+        words.iter().position(|&w| self.bytes[(w & 0xff) as usize] && self.rotations.contains(&w))
+    }
 }
 
 impl Worker {
@@ -459,6 +502,11 @@ impl Worker {
             8 => 0xc000_0000 + (self.rng.u32() & 0x3fff_fffc),
             9 => 0xff80_0000 + (self.rng.u32() & 0x3f_fffc), // PKMAP window
             10 => self.rng.pick(&[0xffff_f000, 0xffff_fffc, 0xbfff_fffc, 0xc000_0000 - 2, 0xc010_0000]),
+            17 | 18 if self.secret.is_some() => {
+                // The kernel's secret pages, anywhere in them.
+                let at = self.secret.map_or(0, |s| s.at[self.rng.below(2)]);
+                at + self.rng.below(PAGE)
+            }
             11 => self.guard + self.rng.below(PAGE),
             12 => self.ro + self.rng.below(PAGE),
             13 => self.ro + PAGE - 1 - self.rng.below(8), // across the end
@@ -695,7 +743,31 @@ impl Worker {
             s.wrong.fetch_add(1, Ordering::Relaxed);
             self.report(why);
         }
+        self.look_for_the_secret();
         ret
+    }
+
+    /// Read the read-write scratch memory, where the kernel writes what
+    /// calls return, for a copy of the kernel's secret (see the module
+    /// documentation). A find is reported, then wiped so that it is
+    /// counted once.
+    fn look_for_the_secret(&mut self) {
+        let Some(secret) = self.secret else { return };
+        // SAFETY: rw is RW_PAGES pages of this worker's, mapped read-write
+        // for its whole life and page-aligned; any bit pattern is a u64.
+        let words = unsafe { core::slice::from_raw_parts_mut(self.rw as *mut u64, RW_PAGES * PAGE / 8) };
+        if let Some(i) = secret.find(words) {
+            let at = self.rw + 8 * i;
+            let mut end = i;
+            while end < words.len() && secret.rotations.contains(&words[end]) {
+                words[end] = 0;
+                end += 1;
+            }
+            self.slot().wrong.fetch_add(1, Ordering::Relaxed);
+            say!(CONSOLE_FD, "fuzz[{}.{}] pid {}: WRONG: the kernel's secret is in user memory at {:#x} ({} bytes or more)\n",
+                self.index, self.generation, self.pid, at, 8 * (end - i));
+            self.report("a call copied the kernel's secret out");
+        }
     }
 
     /// Print the last calls to the console.
@@ -1279,6 +1351,7 @@ struct Options {
     replay: bool,
     result: Option<&'static [u8]>,
     kinds: (usize, usize),
+    secret: Option<Secret>,
 }
 
 fn parse_num(s: &[u8]) -> Option<u64> {
@@ -1298,12 +1371,14 @@ fn parse_num(s: &[u8]) -> Option<u64> {
 }
 
 fn usage() -> ! {
-    say!(2, "usage: fuzz [--seed N] [--seconds S] [--procs P] [--replay] [--result FILE] [--kinds LO-HI]\n");
+    say!(2, "usage: fuzz [--seed N] [--seconds S] [--procs P] [--replay] [--result FILE] [--kinds LO-HI] [--secret PATTERN --secret-at ADDR,ADDR]\n");
     user::syscall::exit(2)
 }
 
 fn options(args: &Args) -> Options {
-    let mut o = Options { seed: 1, seconds: 10, procs: 4, replay: false, result: None, kinds: (0, 99) };
+    let mut o = Options { seed: 1, seconds: 10, procs: 4, replay: false, result: None, kinds: (0, 99), secret: None };
+    let mut pattern: Option<&[u8]> = None;
+    let mut at: Option<[usize; 2]> = None;
     let mut it = args.argv().skip(1).map(|a| a.to_bytes());
     while let Some(a) = it.next() {
         match a {
@@ -1324,8 +1399,22 @@ fn options(args: &Args) -> Options {
                 }
                 o.kinds = (lo, hi);
             }
+            // Eight bytes, and the two pages' addresses (see Secret).
+            b"--secret" => pattern = Some(it.next().filter(|p| p.len() == 8).unwrap_or_else(|| usage())),
+            b"--secret-at" => {
+                let v = it.next().unwrap_or_else(|| usage());
+                let comma = v.iter().position(|&b| b == b',').unwrap_or_else(|| usage());
+                let a = parse_num(&v[..comma]).unwrap_or_else(|| usage()) as usize;
+                let b = parse_num(&v[comma + 1..]).unwrap_or_else(|| usage()) as usize;
+                at = Some([a, b]);
+            }
             _ => usage(),
         }
+    }
+    match (pattern, at) {
+        (Some(p), Some(at)) => o.secret = Secret::new(p, at),
+        (None, None) => {}
+        _ => usage(),
     }
     o.procs = o.procs.clamp(1, MAX_PROCS);
     o
@@ -1427,6 +1516,7 @@ fn main(args: Args) -> i32 {
                 seq: 0,
                 child: false,
                 kinds: o.kinds,
+                secret: o.secret,
             };
             w.run();
         }
