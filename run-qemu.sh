@@ -756,6 +756,20 @@ PY
 # near 4 GiB added to a pointer) into a panic the run reports, where the
 # release build would wrap silently; the fuzzer makes fewer calls per second
 # (about a third), a price worth the bugs it catches.
+# The fuzz run names its secret's pattern once it is freed ("fuzz: the
+# secret's pattern was P"): it must not be anywhere else in the console
+# output LOG (a copy a worker wrote to the console, or the kernel
+# printed). Says where it is if it is.
+secret_not_in_fuzz_log() {
+    local log="$1" pattern
+    pattern="$(grep -a -o "^fuzz: the secret's pattern was [A-Za-z0-9+/]\{8\}$" "$log" | tail -1 | awk '{print $NF}')"
+    [ -n "$pattern" ] || { echo "fuzz: the run named no secret pattern" >&2; return 1; }
+    if grep -a -n -F -- "$pattern" "$log" | grep -v "the secret's pattern was" >&2; then
+        echo "fuzz: the kernel's secret ($pattern) is in the console output above" >&2
+        return 1
+    fi
+}
+
 run_fuzz() {
     local seed="$FUZZ_SEED" procs="${FUZZ_PROCS:-$SMP}"
     if [ -z "$seed" ]; then
@@ -783,6 +797,8 @@ run_fuzz() {
         why="kernel bugs"
     elif [[ ! "$line" =~ leaked_pages=0\  ]]; then
         why="leaked pages"
+    elif ! secret_not_in_fuzz_log "$log"; then
+        why="the kernel's secret in the console output"
     elif [[ "$line" =~ calls=\? ]]; then
         why="the program left no counts"
     elif [ "$rc" -ne 33 ]; then

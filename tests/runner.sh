@@ -898,7 +898,10 @@ check_stress() {
 # and 5, which found a page-cache leak) and on a new seed each run,
 # printed, so that every run explores somewhere new and a failure can be
 # replayed (`./run-qemu.sh fuzz --seed S --seconds 20`). Each must end with
-# the closing line, calls made, no kernel bug and no leaked page. check_all
+# the closing line, calls made, no kernel bug (a copy of the kernel's
+# secret found by the program or in its files is one) and no leaked page,
+# and the secret's pattern, named at the end, must be nowhere else in the
+# whole console output. check_all
 # runs it as one of its lanes' jobs ("@check_fuzz"); about 8 s of boot
 # each on the 2-core machine. Longer runs: ./run-qemu.sh fuzz.
 check_fuzz() {
@@ -906,10 +909,14 @@ check_fuzz() {
     local seed new_seed=$(( (RANDOM << 15) | RANDOM ))
     echo "check: the fuzzer's new seed this run: $new_seed"
     for seed in 1 5 "$new_seed"; do
-        in_config SMP=4 INITRD="$TEST_INITRAMFS" expect_boot "fuzz: 20 s, seed $seed, 4 processes on 4 CPUs, 1% fault injection" \
+        local desc="fuzz: 20 s, seed $seed, 4 processes on 4 CPUs, 1% fault injection"
+        in_config SMP=4 INITRD="$TEST_INITRAMFS" expect_boot "$desc" \
             "fuzz=20 fuzz_seed=$seed fuzz_procs=4 fuzz_fault=1" 33 \
             "^fuzz: calls=[1-9][0-9]* errors=[0-9]+ kernel_bugs=0 leaked_pages=0 seed=$seed\$" \
             '^fuzz: fault injection forced [1-9][0-9]* page allocation failure'
+        local log="$REPO/target/ktest/scenario-${desc//[^A-Za-z0-9_]/_}.log"   # expect_boot's
+        if secret_not_in_fuzz_log "$log"; then echo "scenario fuzz seed $seed: the secret nowhere in the console output ... ok"; pass
+        else echo "scenario fuzz seed $seed: the secret nowhere in the console output ... FAILED"; fail "fuzz seed $seed: the secret in the console output (see $log)"; fi
     done
 }
 

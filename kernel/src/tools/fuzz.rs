@@ -478,6 +478,9 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     crate::sched::task::reap_dead_stacks();
     crate::mm::kmap::kmap_flush_unused();
     if let Some(s) = secret {
+        // Named only now, so that the host can read the whole console
+        // output before this line for it (the runner's fuzz checks).
+        println!("fuzz: the secret's pattern was {}", core::str::from_utf8(&s.pattern).unwrap_or("?"));
         s.remove();
     }
     let after = free_pages_total();
