@@ -20,7 +20,7 @@
 #   ./run-qemu.sh stress [--seconds N]  kmap stress test on every CPU (default 60 s, --smp 4)
 #   ./run-qemu.sh fuzz [--seconds N] [--seed S] [--procs P] [--fault PCT] [--replay]
 #                                       the system-call fuzzer (user/src/bin/fuzz.rs) on the
-#                                       debug kernel (default 60 s, --smp 4, P = the CPUs, a
+#                                       debug kernel (default 60 s, --smp 4, P = 2 per CPU, a
 #                                       random seed, printed); ends with `fuzz: calls=N errors=N
 #                                       kernel_bugs=N leaked_pages=N seed=S`; fails on a panic, a
 #                                       kernel bug, a leak or a missing line, printing the seed and
@@ -81,7 +81,7 @@ GDB=0
 GDB_PORT=1234
 SECONDS_ARG=60
 FUZZ_SEED=""     # fuzz --seed (empty: a random one, printed)
-FUZZ_PROCS=""    # fuzz --procs (empty: one per CPU)
+FUZZ_PROCS=""    # fuzz --procs (empty: two per CPU, at most 32)
 FUZZ_REPLAY=0    # fuzz --replay: the program prints every call it makes
 FUZZ_FAULT=1     # fuzz --fault: percent of the fuzz processes' allocations failed
 BIOS=""
@@ -771,7 +771,7 @@ secret_not_in_fuzz_log() {
 }
 
 run_fuzz() {
-    local seed="$FUZZ_SEED" procs="${FUZZ_PROCS:-$SMP}"
+    local seed="$FUZZ_SEED" procs="${FUZZ_PROCS:-$(( 2 * SMP > 32 ? 32 : 2 * SMP ))}"
     if [ -z "$seed" ]; then
         seed=$(( (RANDOM << 15) | RANDOM ))
         echo "fuzz: no --seed given: seed $seed"

@@ -909,9 +909,9 @@ check_fuzz() {
     local seed new_seed=$(( (RANDOM << 15) | RANDOM ))
     echo "check: the fuzzer's new seed this run: $new_seed"
     for seed in 1 5 "$new_seed"; do
-        local desc="fuzz: 20 s, seed $seed, 4 processes on 4 CPUs, 1% fault injection"
+        local desc="fuzz: 20 s, seed $seed, 8 processes on 4 CPUs, 1% fault injection"
         in_config SMP=4 INITRD="$TEST_INITRAMFS" expect_boot "$desc" \
-            "fuzz=20 fuzz_seed=$seed fuzz_procs=4 fuzz_fault=1" 33 \
+            "fuzz=20 fuzz_seed=$seed fuzz_procs=8 fuzz_fault=1" 33 \
             "^fuzz: calls=[1-9][0-9]* errors=[0-9]+ kernel_bugs=0 leaked_pages=0 seed=$seed\$" \
             '^fuzz: fault injection forced [1-9][0-9]* page allocation failure'
         local log="$REPO/target/ktest/scenario-${desc//[^A-Za-z0-9_]/_}.log"   # expect_boot's
