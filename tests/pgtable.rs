@@ -298,20 +298,44 @@ mod pae {
         frame(a) >> 32 != 0 && frame(b) >> 32 == 0 && a as u32 != b as u32
     }
 
-    /// An entry as (high word, low word), for the wrong-order writers.
-    fn split(v: u64) -> (u32, u32) {
-        ((v >> 32) as u32, v as u32)
+    /// The wrong writes of the negative controls, in the test only: `v`
+    /// into the entry at `entry` in two 32-bit stores, the low word first
+    /// or the high word first, with a write barrier between them.
+    fn write_in_halves(entry: usize, v: u64, low_first: bool) {
+        let e = Entry64(entry as *mut u64);
+        let (hi, lo) = ((v >> 32) as u32, v as u32);
+        if low_first {
+            e.write_low(lo);
+            e.smp_wmb();
+            e.write_high(hi);
+        } else {
+            e.write_high(hi);
+            e.smp_wmb();
+            e.write_low(lo);
+        }
     }
 
-    /// P8 and its negative control.
-    pub fn set_and_clear(order: SetOrder) {
-        crate::sched::core::set_current_affinity(1 << 0);
-        let table = PrivateTable::new();
-        let entry = table.entry();
-        let ptep = entry as *mut pte_t;
-        let a = pte_t::new(frame_above_4_gib(), PAGE_KERNEL).0;
-        let b = pte_t::new(table.pfn(), PAGE_KERNEL).0;
+    /// What the reader saw in a race, for the test's own verdict.
+    struct Outcome {
+        /// How long the writer ran, in ms.
+        ms: u64,
+        /// Present values that were neither A nor B...
+        mixed: u64,
+        /// ... and the first of them (0 if none).
+        first: u64,
+    }
+
+    /// What P8 and P10 share: CPU 1 reads the entry at `entry` (the reader
+    /// above, sorting what it sees into empty, `a`, `b` and mixed) while
+    /// CPU 0 (this task, pinned there) runs `cycle`, one writer cycle through the states, 64 times a
+    /// round until the run has seen enough ([`done`]; with `want_mixed`,
+    /// a mixed value too). Logs the counts (`what`: what a cycle does) and
+    /// checks that the reader saw each state at least [`MIN_SEEN`] times;
+    /// the verdict on the mixed values is the caller's.
+    fn race(entry: usize, a: u64, b: u64, want_mixed: bool, what: &str, mut cycle: impl FnMut()) -> Outcome {
         assert!(frame_words_differ(a, b), "frames whose both words differ");
+        // The writer (this task) on CPU 0, the reader on CPU 1.
+        crate::sched::core::set_current_affinity(1 << 0);
         let (stop, seen) = (Arc::new(AtomicBool::new(false)), Arc::new(Seen::default()));
         let reader = start_reader(entry, a, b, stop.clone(), seen.clone());
         while seen.get()[0] == 0 {
@@ -319,50 +343,54 @@ mod pae {
         }
         let start = uptime_ns();
         let mut cycles = 0u64;
-        while !done(&seen, start, order != SetOrder::Kernel) {
+        while !done(&seen, start, want_mixed) {
             for _ in 0..64 {
-                match order {
-                    // SAFETY: the entry is ours and not present, as
-                    // set_pte wants; nothing walks it (module docs).
-                    SetOrder::Kernel => unsafe { set_pte(ptep, pte_t(a)) },
-                    _ => {
-                        // The wrong order, in the test only.
-                        let e = Entry64(entry as *mut u64);
-                        let (hi, lo) = split(a);
-                        e.write_low(lo);
-                        e.smp_wmb();
-                        e.write_high(hi);
-                    }
-                }
-                // SAFETY: as above.
-                unsafe { pte_clear(ptep) };
-                // SAFETY: as above; B's high word is 0, so either order
-                // sets it whole after a clear: set_pte's, always.
-                unsafe { set_pte(ptep, pte_t(b)) };
-                // SAFETY: as above.
-                let old = unsafe { ptep_get_and_clear(ptep) };
-                assert_eq!(old.0, b, "ptep_get_and_clear returns what set_pte wrote");
+                cycle();
             }
             cycles += 64;
         }
-        let t = uptime_ns() - start;
+        let ms = (uptime_ns() - start) / 1_000_000;
         stop.store(true, SeqCst);
         reader.join();
         let [none, sa, sb, mixed] = seen.get();
         let first = seen.first_mixed.load(SeqCst);
-        log::info!(
-            "pgtable: {cycles} set/clear cycles in {} ms; reader saw none {none}, A {sa}, B {sb}, mixed {mixed} (first {first:#x})",
-            t / 1_000_000
-        );
+        log::info!("pgtable: {cycles} {what} cycles in {ms} ms; reader saw none {none}, A {sa}, B {sb}, mixed {mixed} (first {first:#x})");
         assert!(
             none >= MIN_SEEN && sa >= MIN_SEEN && sb >= MIN_SEEN,
             "the reader saw each state at least {MIN_SEEN} times: none {none}, A {sa}, B {sb} (A = {a:#x}, B = {b:#x})"
         );
+        Outcome { ms, mixed, first }
+    }
+
+    /// P8 and its negative control: set A (the kernel's way or low word
+    /// first), clear, set B, get-and-clear B.
+    pub fn set_and_clear(order: SetOrder) {
+        let table = PrivateTable::new();
+        let entry = table.entry();
+        let ptep = entry as *mut pte_t;
+        let a = pte_t::new(frame_above_4_gib(), PAGE_KERNEL).0;
+        let b = pte_t::new(table.pfn(), PAGE_KERNEL).0;
+        let got = race(entry, a, b, order != SetOrder::Kernel, "set/clear", || {
+            match order {
+                // SAFETY: the entry is ours and not present, as set_pte
+                // wants; nothing walks it (module docs).
+                SetOrder::Kernel => unsafe { set_pte(ptep, pte_t(a)) },
+                _ => write_in_halves(entry, a, true),
+            }
+            // SAFETY: as above.
+            unsafe { pte_clear(ptep) };
+            // SAFETY: as above; B's high word is 0, so either order sets
+            // it whole after a clear: set_pte's, always.
+            unsafe { set_pte(ptep, pte_t(b)) };
+            // SAFETY: as above.
+            let old = unsafe { ptep_get_and_clear(ptep) };
+            assert_eq!(old.0, b, "ptep_get_and_clear returns what set_pte wrote");
+        });
         if order == SetOrder::Kernel {
-            assert_eq!(mixed, 0, "a present entry that is neither A {a:#x} nor B {b:#x}: {first:#x}");
+            assert_eq!(got.mixed, 0, "a present entry that is neither A {a:#x} nor B {b:#x}: {:#x}", got.first);
         } else {
-            assert!(mixed > 0, "the low-word-first set was never seen torn in {} ms", t / 1_000_000);
-            assert_eq!(first, (a & 0xffff_ffff), "the torn value: A's low word, the high word the clear left (0)");
+            assert!(got.mixed > 0, "the low-word-first set was never seen torn in {} ms", got.ms);
+            assert_eq!(got.first, (a & 0xffff_ffff), "the torn value: A's low word, the high word the clear left (0)");
         }
     }
 
@@ -456,62 +484,31 @@ mod pae {
         }
     }
 
-    /// P10 and its negative control.
+    /// P10 and its negative control: point the PMD entry at A, replace
+    /// it with B (the kernel's way or in two halves), clear it.
     pub fn pmd_replace(order: SetOrder) {
-        crate::sched::core::set_current_affinity(1 << 0);
         let table = PrivateTable::new();
         let entry = table.entry();
         let pmdp = entry as *mut pmd_t;
         // Two PTE pages: one above 4 GiB, and the table's own frame below.
         let a = pmd_t::new(frame_above_4_gib(), PDE_USER_TABLE).0;
         let b = pmd_t::new(table.pfn(), PDE_USER_TABLE).0;
-        assert!(frame_words_differ(a, b), "frames whose both words differ");
-        let (stop, seen) = (Arc::new(AtomicBool::new(false)), Arc::new(Seen::default()));
-        let reader = start_reader(entry, a, b, stop.clone(), seen.clone());
-        while seen.get()[0] == 0 {
-            yield_now();
-        }
-        let start = uptime_ns();
-        let mut cycles = 0u64;
-        while !done(&seen, start, order != SetOrder::Kernel) {
-            for _ in 0..64 {
-                // SAFETY: the entry is ours; nothing walks it.
-                unsafe { set_pmd(pmdp, pmd_t(a)) };
-                match order {
-                    // SAFETY: as above. A present entry replaced.
-                    SetOrder::Kernel => unsafe { set_pmd(pmdp, pmd_t(b)) },
-                    _ => {
-                        // The wrong write, in the test only: in halves.
-                        let e = Entry64(entry as *mut u64);
-                        let (hi, lo) = split(b);
-                        e.write_high(hi);
-                        e.smp_wmb();
-                        e.write_low(lo);
-                    }
-                }
-                // SAFETY: as above.
-                unsafe { pmd_clear(pmdp) };
+        let got = race(entry, a, b, order != SetOrder::Kernel, "set_pmd A, B, clear", || {
+            // SAFETY: the entry is ours; nothing walks it.
+            unsafe { set_pmd(pmdp, pmd_t(a)) };
+            match order {
+                // SAFETY: as above. A present entry replaced.
+                SetOrder::Kernel => unsafe { set_pmd(pmdp, pmd_t(b)) },
+                _ => write_in_halves(entry, b, false),
             }
-            cycles += 64;
-        }
-        let t = uptime_ns() - start;
-        stop.store(true, SeqCst);
-        reader.join();
-        let [none, sa, sb, mixed] = seen.get();
-        let first = seen.first_mixed.load(SeqCst);
-        log::info!(
-            "pgtable: {cycles} set_pmd A, B, clear cycles in {} ms; reader saw none {none}, A {sa}, B {sb}, mixed {mixed} (first {first:#x})",
-            t / 1_000_000
-        );
-        assert!(
-            none >= MIN_SEEN && sa >= MIN_SEEN && sb >= MIN_SEEN,
-            "the reader saw each state at least {MIN_SEEN} times: none {none}, A {sa}, B {sb}"
-        );
+            // SAFETY: as above.
+            unsafe { pmd_clear(pmdp) };
+        });
         if order == SetOrder::Kernel {
-            assert_eq!(mixed, 0, "a present PMD entry that is neither A {a:#x} nor B {b:#x}: {first:#x}");
+            assert_eq!(got.mixed, 0, "a present PMD entry that is neither A {a:#x} nor B {b:#x}: {:#x}", got.first);
         } else {
-            assert!(mixed > 0, "the replacement in halves was never seen torn in {} ms", t / 1_000_000);
-            assert_eq!(first, (b >> 32 << 32) | (a & 0xffff_ffff), "the torn value: B's high word with A's low word");
+            assert!(got.mixed > 0, "the replacement in halves was never seen torn in {} ms", got.ms);
+            assert_eq!(got.first, (b >> 32 << 32) | (a & 0xffff_ffff), "the torn value: B's high word with A's low word");
         }
     }
 }

@@ -74,120 +74,21 @@
 #![no_std]
 #![no_main]
 
+use core::ffi::CStr;
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use user::syscall::{syscall0, syscall1, syscall2, syscall3, syscall6};
+use user::syscall::errno::{ECHILD, ENOSYS};
+use user::syscall::fcntl::*;
+use user::syscall::mman::*;
+// The fuzzer draws from nearly the whole table: every number by its name.
+use user::syscall::nr::*;
+use user::syscall::{
+    clock_gettime, close, dup2, fcntl, fork, ftruncate, getdents64, getpid, kill, mkdir, mmap2, nanosleep, open,
+    rmdir, setpgid, syscall6, umask, unlink, wait4,
+};
 use user::{Args, entry};
 
 entry!(main);
-
-// ---------------------------------------------------------------- numbers --
-// Linux's i386 system-call numbers (syscall_32.tbl).
-const RESTART_SYSCALL: usize = 0;
-const EXIT: usize = 1;
-const FORK: usize = 2;
-const READ: usize = 3;
-const WRITE: usize = 4;
-const OPEN: usize = 5;
-const CLOSE: usize = 6;
-const CREAT: usize = 8;
-const LINK: usize = 9;
-const UNLINK: usize = 10;
-const EXECVE: usize = 11;
-const CHDIR: usize = 12;
-const TIME: usize = 13;
-const LSEEK: usize = 19;
-const GETPID: usize = 20;
-const PAUSE: usize = 29;
-const ACCESS: usize = 33;
-const KILL: usize = 37;
-const RENAME: usize = 38;
-const MKDIR: usize = 39;
-const RMDIR: usize = 40;
-const DUP: usize = 41;
-const PIPE: usize = 42;
-const BRK: usize = 45;
-const IOCTL: usize = 54;
-const FCNTL: usize = 55;
-const SETPGID: usize = 57;
-const UMASK: usize = 60;
-const DUP2: usize = 63;
-const GETPPID: usize = 64;
-const GETPGRP: usize = 65;
-const SETSID: usize = 66;
-const SIGACTION: usize = 67;
-const GETTIMEOFDAY: usize = 78;
-const SETTIMEOFDAY: usize = 79;
-const SYMLINK: usize = 83;
-const READLINK: usize = 85;
-const MUNMAP: usize = 91;
-const TRUNCATE: usize = 92;
-const FTRUNCATE: usize = 93;
-const WAIT4: usize = 114;
-const SIGRETURN: usize = 119;
-const CLONE: usize = 120;
-const UNAME: usize = 122;
-const MPROTECT: usize = 125;
-const GETPGID: usize = 132;
-const FCHDIR: usize = 133;
-const NEWSELECT: usize = 142;
-const MSYNC: usize = 144;
-const GETSID: usize = 147;
-const SCHED_YIELD: usize = 158;
-const NANOSLEEP: usize = 162;
-const POLL: usize = 168;
-const PRCTL: usize = 172;
-const RT_SIGRETURN: usize = 173;
-const RT_SIGACTION: usize = 174;
-const RT_SIGPROCMASK: usize = 175;
-const RT_SIGPENDING: usize = 176;
-const RT_SIGSUSPEND: usize = 179;
-const PREAD64: usize = 180;
-const PWRITE64: usize = 181;
-const GETCWD: usize = 183;
-const VFORK: usize = 190;
-const UGETRLIMIT: usize = 191;
-const MMAP2: usize = 192;
-const FTRUNCATE64: usize = 194;
-const STAT64: usize = 195;
-const LSTAT64: usize = 196;
-const FSTAT64: usize = 197;
-const GETUID32: usize = 199;
-const GETGID32: usize = 200;
-const GETEUID32: usize = 201;
-const GETEGID32: usize = 202;
-const GETDENTS64: usize = 220;
-const FCNTL64: usize = 221;
-const GETTID: usize = 224;
-const TKILL: usize = 238;
-const SET_THREAD_AREA: usize = 243;
-const EXIT_GROUP: usize = 252;
-const SET_TID_ADDRESS: usize = 258;
-const CLOCK_SETTIME: usize = 264;
-const CLOCK_GETTIME: usize = 265;
-const CLOCK_NANOSLEEP: usize = 267;
-const TGKILL: usize = 270;
-const OPENAT: usize = 295;
-const MKDIRAT: usize = 296;
-const UNLINKAT: usize = 301;
-const RENAMEAT: usize = 302;
-const LINKAT: usize = 303;
-const SYMLINKAT: usize = 304;
-const READLINKAT: usize = 305;
-const FACCESSAT: usize = 307;
-const PPOLL: usize = 309;
-const SET_ROBUST_LIST: usize = 311;
-const DUP3: usize = 330;
-const PIPE2: usize = 331;
-const PRLIMIT64: usize = 340;
-const PROCESS_VM_READV: usize = 347;
-const PROCESS_VM_WRITEV: usize = 348;
-const RENAMEAT2: usize = 353;
-const GETRANDOM: usize = 355;
-const STATX: usize = 383;
-const CLOCK_GETTIME64: usize = 403;
-const CLOCK_SETTIME64: usize = 404;
-const CLOCK_NANOSLEEP_TIME64: usize = 407;
 
 /// Numbers Linux 6.1 has no call for on i386 (`sys_ni_syscall` slots:
 /// break, stty, gtty, ftime, prof, lock, mpx, ulimit, profil, afs_syscall,
@@ -196,35 +97,11 @@ const CLOCK_NANOSLEEP_TIME64: usize = 407;
 const NOT_IMPLEMENTED: [usize; 19] =
     [17, 31, 32, 35, 44, 53, 56, 58, 98, 137, 188, 189, 222, 223, 251, 285, 1000, 0x7fff_ffff, 0xffff_ffff];
 
-const ENOSYS: isize = 38;
-const ECHILD: isize = 10;
-
-const O_RDONLY: usize = 0;
-const O_WRONLY: usize = 1;
-const O_RDWR: usize = 2;
-const O_CREAT: usize = 0o100;
-const O_EXCL: usize = 0o200;
-const O_TRUNC: usize = 0o1000;
-const O_APPEND: usize = 0o2000;
-const O_NONBLOCK: usize = 0o4000;
-const O_DIRECTORY: usize = 0o200000;
-const O_NOFOLLOW: usize = 0o400000;
-const O_CLOEXEC: usize = 0o2000000;
-const O_PATH: usize = 0o10000000;
-
-const PROT_READ: usize = 1;
-const PROT_WRITE: usize = 2;
-const MAP_SHARED: usize = 1;
-const MAP_PRIVATE: usize = 2;
-const MAP_FIXED: usize = 0x10;
-const MAP_ANONYMOUS: usize = 0x20;
-
 const SIGKILL: usize = 9;
 const SIGUSR1: usize = 10;
 const SIGCHLD: usize = 17;
 const WNOHANG: usize = 1;
 const CLOCK_MONOTONIC: usize = 1;
-const AT_FDCWD: usize = (-100isize) as usize;
 
 const PAGE: usize = 4096;
 
@@ -280,55 +157,32 @@ fn sc(nr: usize, a: [usize; 6]) -> isize {
     unsafe { syscall6(nr, a[0], a[1], a[2], a[3], a[4], a[5]) }
 }
 
-fn c0(nr: usize) -> isize {
-    // SAFETY: only calls without pointer arguments go through here.
-    unsafe { syscall0(nr) }
-}
-
-fn c1(nr: usize, a: usize) -> isize {
-    // SAFETY: as in c0; callers pass valid pointers where one is needed.
-    unsafe { syscall1(nr, a) }
-}
-
-fn c2(nr: usize, a: usize, b: usize) -> isize {
-    // SAFETY: as in c1.
-    unsafe { syscall2(nr, a, b) }
-}
-
-fn c3(nr: usize, a: usize, b: usize, c: usize) -> isize {
-    // SAFETY: as in c1.
-    unsafe { syscall3(nr, a, b, c) }
-}
-
 /// Print to the console fd (a worker) or fd 2 (the parent).
 macro_rules! say {
     ($fd:expr, $($arg:tt)*) => { user::io::write_fmt($fd as i32, format_args!($($arg)*)) };
 }
 
-/// `wait4(pid, status, options, NULL)`: all four arguments (through c3 the
-/// rusage pointer would be whatever esi held, and the kernel writes a
-/// struct rusage there: an early version of this program zeroed its own
-/// stack that way).
-fn wait4(pid: usize, status: usize, options: usize) -> isize {
-    sc(WAIT4, [pid, status, options, 0, 0, 0])
-}
-
 fn now_ms() -> u64 {
     let mut ts = [0u32; 2];
-    c2(CLOCK_GETTIME, CLOCK_MONOTONIC, ts.as_mut_ptr() as usize);
+    clock_gettime(CLOCK_MONOTONIC, &mut ts);
     ts[0] as u64 * 1000 + ts[1] as u64 / 1_000_000
 }
 
 fn sleep_ms(ms: usize) {
-    let ts = [ms / 1000, (ms % 1000) * 1_000_000];
-    c2(NANOSLEEP, ts.as_ptr() as usize, 0);
+    nanosleep(&[ms / 1000, (ms % 1000) * 1_000_000]);
 }
 
 /// A NUL-terminated copy of `s` in `buf`.
-fn cstr<'a>(buf: &'a mut [u8; 64], s: &[u8]) -> &'a [u8] {
+fn cstr<'a>(buf: &'a mut [u8; 64], s: &[u8]) -> &'a CStr {
     buf[..s.len()].copy_from_slice(s);
     buf[s.len()] = 0;
-    &buf[..=s.len()]
+    as_cstr(&buf[..=s.len()])
+}
+
+/// The NUL-terminated string `buf` starts with (a path `scratch_path` or
+/// `cstr` wrote).
+fn as_cstr(buf: &[u8]) -> &CStr {
+    CStr::from_bytes_until_nul(buf).expect("a NUL in the buffer")
 }
 
 /// A number into `buf`, decimal.
@@ -664,7 +518,7 @@ impl Worker {
             // Forget (and close) the oldest.
             let old = self.fds[0];
             if old > 2 && old != CONSOLE_FD {
-                c1(CLOSE, old);
+                close(old as i32);
             }
             self.fds.copy_within(1.., 0);
             self.nfds -= 1;
@@ -698,9 +552,9 @@ impl Worker {
         while k < self.nkids {
             let pid = self.kids[k];
             if all {
-                c2(KILL, pid, SIGKILL);
+                kill(pid as i32, SIGKILL);
             }
-            let r = wait4(pid, 0, if all { 0 } else { WNOHANG });
+            let r = wait4(pid as i32, None, if all { 0 } else { WNOHANG });
             if r == pid as isize || r == -ECHILD {
                 self.kids[k] = self.kids[self.nkids - 1];
                 self.nkids -= 1;
@@ -1221,7 +1075,7 @@ impl Worker {
     fn child_body(&mut self, seed: u64) -> ! {
         self.child = true;
         self.rng = Rng::new(seed, 1, 2);
-        self.pid = c0(GETPID) as usize;
+        self.pid = getpid() as usize;
         self.nkids = 0;
         let n = self.rng.below(16);
         for _ in 0..n {
@@ -1280,20 +1134,21 @@ impl Worker {
     /// The scratch directory and files, memory, and fds 0-2 on /dev/null.
     fn setup(&mut self) {
         let mut p = [0u8; 64];
-        c1(UMASK, 0o022);
+        umask(0o022);
         // fds 0-2 to /dev/null; the console kept at CONSOLE_FD.
-        c3(FCNTL, 2, 0, CONSOLE_FD); // F_DUPFD: the lowest free >= 200
-        let null = c3(OPEN, cstr(&mut p, b"/dev/null").as_ptr() as usize, O_RDWR, 0);
+        fcntl(2, F_DUPFD, CONSOLE_FD); // the lowest free >= 200
+        let null = open(cstr(&mut p, b"/dev/null"), O_RDWR, 0);
         if null >= 0 {
             for fd in 0..3 {
-                c2(DUP2, null as usize, fd);
+                dup2(null as i32, fd);
             }
             if null > 2 {
-                c1(CLOSE, null as usize);
+                close(null as i32);
             }
         }
         let len = (RW_PAGES + 2 + POOL_PAGES + 1) * PAGE;
-        let base = sc(MMAP2, [0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, usize::MAX, 0]);
+        // SAFETY: not MAP_FIXED: the kernel picks a free range.
+        let base = unsafe { mmap2(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) };
         if base < 0 && base > -4096 {
             say!(CONSOLE_FD, "fuzz[{}]: mmap of the scratch memory: {}\n", self.index, base);
             user::syscall::exit(2);
@@ -1305,28 +1160,32 @@ impl Worker {
         self.pool = self.guard + PAGE;
         // SAFETY: the ro page is ours, mapped read-write until the mprotect.
         unsafe { core::ptr::write_bytes(self.ro as *mut u8, b'a', PAGE) };
-        c3(MPROTECT, self.ro, PAGE, PROT_READ);
-        c2(MUNMAP, self.guard, PAGE);
+        // SAFETY: the ro page is only read from now on (by us; the
+        // generators hand it to the kernel as a read-only buffer).
+        unsafe { user::syscall::mprotect(self.ro, PAGE, PROT_READ) };
+        // SAFETY: the guard page is never touched: it is there to be unmapped.
+        unsafe { user::syscall::munmap(self.guard, PAGE) };
         // After the pool a page with no access: a copy that runs past the
         // pool's end faults there instead of reaching the next mapping
         // (the shared counters, say).
-        c3(MPROTECT, self.pool + POOL_PAGES * PAGE, PAGE, 0);
+        // SAFETY: that page is the fence; nothing of ours uses it.
+        unsafe { user::syscall::mprotect(self.pool + POOL_PAGES * PAGE, PAGE, 0) };
         // The scratch directory and a few files.
         let mut buf = [0u8; 64];
         let n = scratch_path(&mut buf, self.index, b"");
-        c2(MKDIR, buf.as_ptr() as usize, 0o755);
+        mkdir(as_cstr(&buf), 0o755);
         let _ = n;
         for name in [&b"/f0"[..], b"/f1", b"/f2"] {
             scratch_path(&mut buf, self.index, name);
-            let fd = c3(OPEN, buf.as_ptr() as usize, O_RDWR | O_CREAT, 0o644);
+            let fd = open(as_cstr(&buf), O_RDWR | O_CREAT, 0o644);
             if fd >= 0 {
-                c3(WRITE, fd as usize, b"fuzz scratch file\n".as_ptr() as usize, 18);
+                user::syscall::write(fd as i32, b"fuzz scratch file\n");
                 self.add_fd(fd);
             }
         }
         scratch_path(&mut buf, self.index, b"/d0");
-        c2(MKDIR, buf.as_ptr() as usize, 0o755);
-        let fd = c3(OPEN, buf.as_ptr() as usize, O_RDONLY | O_DIRECTORY, 0);
+        mkdir(as_cstr(&buf), 0o755);
+        let fd = open(as_cstr(&buf), O_RDONLY | O_DIRECTORY, 0);
         self.add_fd(fd);
         self.closed = [3 + self.rng.below(8), 30, 31, 150];
     }
@@ -1423,14 +1282,14 @@ fn options(args: &Args) -> Options {
 /// Remove a directory tree (the scratch directory), depth first.
 fn remove_tree(path: &mut [u8; 512], len: usize, depth: usize) {
     // path[..len] is the name, NUL at len.
-    if c1(UNLINK, path.as_ptr() as usize) == 0 || depth > 8 {
+    if unlink(as_cstr(path)) == 0 || depth > 8 {
         return;
     }
-    let fd = c3(OPEN, path.as_ptr() as usize, O_RDONLY | O_DIRECTORY, 0);
+    let fd = open(as_cstr(path), O_RDONLY | O_DIRECTORY, 0);
     if fd >= 0 {
         let mut buf = [0u8; 1024];
         loop {
-            let n = c3(GETDENTS64, fd as usize, buf.as_mut_ptr() as usize, buf.len());
+            let n = getdents64(fd as i32, &mut buf);
             if n <= 0 {
                 break;
             }
@@ -1450,9 +1309,9 @@ fn remove_tree(path: &mut [u8; 512], len: usize, depth: usize) {
                 off += reclen;
             }
         }
-        c1(CLOSE, fd as usize);
+        close(fd as i32);
     }
-    c1(RMDIR, path.as_ptr() as usize);
+    rmdir(as_cstr(path));
 }
 
 struct Proc {
@@ -1465,20 +1324,22 @@ struct Proc {
 fn main(args: Args) -> i32 {
     let o = options(&args);
     let mut p = [0u8; 64];
-    c2(MKDIR, cstr(&mut p, b"/tmp").as_ptr() as usize, 0o1777);
+    mkdir(cstr(&mut p, b"/tmp"), 0o1777);
     // The shared page: counters that survive a worker's death.
-    let shm_path = cstr(&mut p, b"/tmp/fuzz.shm").as_ptr() as usize;
-    let fd = c3(OPEN, shm_path, O_RDWR | O_CREAT | O_TRUNC, 0o600);
+    let shm_path = cstr(&mut p, b"/tmp/fuzz.shm");
+    let fd = open(shm_path, O_RDWR | O_CREAT | O_TRUNC, 0o600);
     if fd < 0 {
         say!(2, "fuzz: cannot create /tmp/fuzz.shm: {}\n", fd);
         return 2;
     }
-    c2(FTRUNCATE, fd as usize, PAGE);
+    ftruncate(fd as i32, PAGE);
     // Fenced by a PROT_NONE page on each side, so that no worker's copy
     // running off the end of its own scratch mapping reaches it.
-    let fence = sc(MMAP2, [0, 3 * PAGE, 0, MAP_PRIVATE | MAP_ANONYMOUS, usize::MAX, 0]);
-    let shm = sc(MMAP2, [fence as usize + PAGE, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd as usize, 0]);
-    c1(CLOSE, fd as usize);
+    // SAFETY: not MAP_FIXED: the kernel picks a free range.
+    let fence = unsafe { mmap2(0, 3 * PAGE, 0, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) };
+    // SAFETY: MAP_FIXED over the middle page of the fence, which nothing uses.
+    let shm = unsafe { mmap2(fence as usize + PAGE, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd as i32, 0) };
+    close(fd as i32);
     if (-4095..0).contains(&shm) {
         say!(2, "fuzz: cannot map /tmp/fuzz.shm: {}\n", shm);
         return 2;
@@ -1493,15 +1354,15 @@ fn main(args: Args) -> i32 {
     let deadline = start + o.seconds * 1000;
 
     let spawn = |i: usize, generation: usize, pr: &mut Proc| {
-        let pid = c0(FORK);
+        let pid = fork();
         if pid == 0 {
-            c2(SETPGID, 0, 0);
+            setpgid(0, 0);
             let mut w = Worker {
                 rng: Rng::new(o.seed, i as u64 + 1, generation as u64),
                 index: i,
                 generation,
                 shm,
-                pid: c0(GETPID) as usize,
+                pid: getpid() as usize,
                 replay: o.replay,
                 rw: 0,
                 ro: 0,
@@ -1521,7 +1382,7 @@ fn main(args: Args) -> i32 {
             w.run();
         }
         if pid > 0 {
-            c2(SETPGID, pid as usize, pid as usize);
+            setpgid(pid as i32, pid as i32);
             pr.pid = pid as usize;
             pr.generation = generation;
             pr.last_hb = slot(shm, i).heartbeat.load(Ordering::Relaxed);
@@ -1546,16 +1407,16 @@ fn main(args: Args) -> i32 {
         }
         // Reap whoever died, kill what it left in its group, replace it.
         loop {
-            let mut status = 0u32;
-            let pid = wait4(usize::MAX, &mut status as *mut u32 as usize, WNOHANG);
+            let mut status = 0i32;
+            let pid = wait4(-1, Some(&mut status), WNOHANG);
             if pid <= 0 {
                 break;
             }
             if let Some(i) = procs[..o.procs].iter().position(|pr| pr.pid == pid as usize) {
-                if status & 0x7f != 0 && status & 0x7f != SIGKILL as u32 {
+                if status & 0x7f != 0 && status & 0x7f != SIGKILL as i32 {
                     died += 1;
                 }
-                c2(KILL, (-pid) as usize, SIGKILL);
+                kill(-pid as i32, SIGKILL);
                 let generation = procs[i].generation + 1;
                 spawn(i, generation, &mut procs[i]);
                 spawned += 1;
@@ -1578,7 +1439,7 @@ fn main(args: Args) -> i32 {
                     say!(2, "fuzz: worker {}.{} (pid {}) stuck in call {}({:#x}, {:#x}, {:#x}): killed\n", i, pr.generation, pr.pid,
                         s.cur[0].load(Ordering::Relaxed), s.cur[1].load(Ordering::Relaxed), s.cur[2].load(Ordering::Relaxed), s.cur[3].load(Ordering::Relaxed));
                 }
-                c2(KILL, pr.pid, SIGKILL);
+                kill(pr.pid as i32, SIGKILL);
                 pr.last_change = now;
                 stuck += 1;
             }
@@ -1587,7 +1448,7 @@ fn main(args: Args) -> i32 {
         if rng.chance(40) {
             let i = rng.below(o.procs);
             if procs[i].pid != 0 {
-                c2(KILL, procs[i].pid, SIGKILL);
+                kill(procs[i].pid as i32, SIGKILL);
                 killed += 1;
             }
         }
@@ -1602,17 +1463,17 @@ fn main(args: Args) -> i32 {
     // The end: every worker and its group, then every child left.
     for pr in procs.iter().take(o.procs) {
         if pr.pid != 0 {
-            c2(KILL, pr.pid, SIGKILL);
-            c2(KILL, (-(pr.pid as isize)) as usize, SIGKILL);
+            kill(pr.pid as i32, SIGKILL);
+            kill(-(pr.pid as i32), SIGKILL);
         }
     }
     loop {
-        let r = wait4(usize::MAX, 0, 0);
+        let r = wait4(-1, None, 0);
         if r < 0 {
             break;
         }
         if let Some(pr) = procs.iter().take(o.procs).find(|pr| pr.pid == r as usize) {
-            c2(KILL, (-(pr.pid as isize)) as usize, SIGKILL);
+            kill(-(pr.pid as i32), SIGKILL);
         }
     }
     let mut path = [0u8; 512];
@@ -1627,8 +1488,9 @@ fn main(args: Args) -> i32 {
         errors += s.errors.load(Ordering::Relaxed) as u64;
         wrong += s.wrong.load(Ordering::Relaxed) as u64;
     }
-    c2(MUNMAP, shm, PAGE);
-    c1(UNLINK, shm_path);
+    // SAFETY: every worker is gone; the slots are not read again.
+    unsafe { user::syscall::munmap(shm, PAGE) };
+    unlink(shm_path);
     let mut line = user::io::FdWriter::new(1);
     let _ = core::fmt::write(&mut line, format_args!(
         "fuzz: calls={calls} errors={errors} wrong={wrong} procs={} spawned={spawned} killed={killed} stuck={stuck} died={died} loops={loops} ms={} seed={}\n",
@@ -1638,12 +1500,12 @@ fn main(args: Args) -> i32 {
         let mut p = [0u8; 256];
         let n = r.len().min(255);
         p[..n].copy_from_slice(&r[..n]);
-        let fd = c3(OPEN, p.as_ptr() as usize, O_WRONLY | O_CREAT | O_TRUNC, 0o644);
+        let fd = open(as_cstr(&p), O_WRONLY | O_CREAT | O_TRUNC, 0o644);
         if fd >= 0 {
             let mut w = user::io::FdWriter::new(fd as i32);
             let _ = core::fmt::write(&mut w, format_args!("calls={calls} errors={errors} wrong={wrong} stuck={stuck}\n"));
             let _ = w.flush();
-            c1(CLOSE, fd as usize);
+            close(fd as i32);
         }
     }
     if wrong == 0 { 0 } else { 1 }

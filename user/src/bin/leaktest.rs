@@ -15,27 +15,13 @@
 #![no_main]
 
 use user::check::Checks;
-use user::syscall::errno::EFAULT;
-use user::syscall::{syscall1, syscall2, syscall3, syscall4};
+use user::syscall::errno::{EAGAIN, EFAULT};
+use user::syscall::fcntl::O_NONBLOCK;
+use user::syscall::nr::{CLOCK_GETTIME, FSTAT64, GETCWD, GETTIMEOFDAY, OPEN, PIPE, READ, RT_SIGACTION, UNAME, WRITE, WRITEV};
+use user::syscall::{close, pipe2, read, syscall3, syscall4};
 use user::{Args, entry};
 
 entry!(main);
-
-const READ: usize = 3;
-const WRITE: usize = 4;
-const OPEN: usize = 5;
-const CLOSE: usize = 6;
-const PIPE: usize = 42;
-const GETTIMEOFDAY: usize = 78;
-const UNAME: usize = 122;
-const WRITEV: usize = 146;
-const RT_SIGACTION: usize = 174;
-const GETCWD: usize = 183;
-const FSTAT64: usize = 197;
-const CLOCK_GETTIME: usize = 265;
-const PIPE2: usize = 331;
-const O_NONBLOCK: usize = 0o4000;
-const EAGAIN: isize = 11;
 
 /// An address in hexadecimal (`0x` optional); `None` if it is not one.
 fn parse_hex(s: &[u8]) -> Option<usize> {
@@ -80,26 +66,6 @@ fn bad_pointer_call(nr: usize, args: [usize; 4]) -> isize {
     unsafe { syscall4(nr, args[0], args[1], args[2], args[3]) }
 }
 
-/// A non-blocking pipe: (read end, write end).
-fn pipe() -> (usize, usize) {
-    let mut fds = [0i32; 2];
-    // SAFETY: fds is ours, two ints.
-    let r = unsafe { syscall2(PIPE2, fds.as_mut_ptr() as usize, O_NONBLOCK) };
-    assert!(r == 0, "pipe2");
-    (fds[0] as usize, fds[1] as usize)
-}
-
-fn close(fd: usize) {
-    // SAFETY: closing a descriptor of ours.
-    unsafe { syscall1(CLOSE, fd) };
-}
-
-/// Read what the pipe holds (non-blocking): the count, or -EAGAIN if empty.
-fn drain(fd: usize, buf: &mut [u8]) -> isize {
-    // SAFETY: buf is ours.
-    unsafe { syscall3(READ, fd, buf.as_mut_ptr() as usize, buf.len()) }
-}
-
 fn main(args: Args) -> i32 {
     let mut t = Checks::new("leaktest");
     let mut buf = [0u8; 64];
@@ -115,26 +81,26 @@ fn main(args: Args) -> i32 {
             s
         };
 
-        // From the address into a pipe: -EFAULT, and the pipe stays empty.
-        let (r, w) = pipe();
+        // From the address into a pipe: -EFAULT, and the pipe stays empty
+        // (a read of the non-blocking pipe gives -EAGAIN).
+        let Ok((r, w)) = pipe2(O_NONBLOCK) else { panic!("pipe2") };
         // SAFETY: the kernel must refuse to read addr.
-        let got = unsafe { syscall3(WRITE, w, addr, 16) };
+        let got = unsafe { syscall3(WRITE, w as usize, addr, 16) };
         t.check_eq(name("write_from").as_str(), got, -EFAULT);
-        t.check_eq(name("nothing_reached_the_pipe_from").as_str(), drain(r, &mut buf), -EAGAIN);
+        t.check_eq(name("nothing_reached_the_pipe_from").as_str(), read(r, &mut buf), -EAGAIN);
         let iov = [addr as u32, 16u32];
         // SAFETY: iov is ours; the kernel must refuse to read addr.
-        let got = unsafe { syscall3(WRITEV, w, iov.as_ptr() as usize, 1) };
+        let got = unsafe { syscall3(WRITEV, w as usize, iov.as_ptr() as usize, 1) };
         t.check_eq(name("writev_from").as_str(), got, -EFAULT);
-        t.check_eq(name("nothing_reached_the_pipe_by_writev_from").as_str(), drain(r, &mut buf), -EAGAIN);
+        t.check_eq(name("nothing_reached_the_pipe_by_writev_from").as_str(), read(r, &mut buf), -EAGAIN);
 
         // From a pipe into the address: -EFAULT, and the bytes stay in the
         // pipe for a read into a buffer of ours.
-        // SAFETY: a write from our own bytes.
-        unsafe { syscall3(WRITE, w, b"hello".as_ptr() as usize, 5) };
+        user::syscall::write(w, b"hello");
         // SAFETY: the kernel must refuse to write addr.
-        let got = unsafe { syscall3(READ, r, addr, 5) };
+        let got = unsafe { syscall3(READ, r as usize, addr, 5) };
         t.check_eq(name("read_into").as_str(), got, -EFAULT);
-        let back = drain(r, &mut buf);
+        let back = read(r, &mut buf);
         t.check(name("the_bytes_stay_in_the_pipe_after_read_into").as_str(), back == 5 && &buf[..5] == b"hello",
             format_args!("read {back}"));
         close(r);
