@@ -57,6 +57,12 @@ pub trait PageSource {
     fn alloc_pages(&self, order: usize) -> Option<usize>;
     /// Give back a block obtained from `alloc_pages` with the same order.
     fn free_pages(&self, addr: usize, order: usize);
+    /// The page at `addr` (from `alloc_pages(0)`) is now a slab page, cut
+    /// into objects (Linux `__SetPageSlab`): the kernel marks its
+    /// descriptor, so that whoever looks at the frame knows whose it is.
+    fn mark_slab(&self, addr: usize) {
+        let _ = addr;
+    }
 }
 
 /// log2 of the smallest size class (Linux `KMALLOC_SHIFT_LOW`).
@@ -191,6 +197,7 @@ impl KmemCache {
             page != 0 && page.is_multiple_of(PAGE_SIZE),
             "kmalloc: PageSource returned {page:#x}, not a page-aligned, non-null address"
         );
+        source.mark_slab(page);
         let n = PAGE_SIZE / self.size;
         // Object 0 goes to the caller; objects 1..n are chained in address
         // order, and the chain is then put in front of the free list.
@@ -245,6 +252,8 @@ pub struct Kmalloc<P: PageSource> {
     /// Pages currently obtained from the page source: every slab page ever
     /// carved (they are kept) plus the pages of live large allocations.
     pages_held: AtomicUsize,
+    /// Of those, the slab pages: carved into objects, kept for good.
+    slab_pages: AtomicUsize,
 }
 
 impl<P: PageSource> Kmalloc<P> {
@@ -266,6 +275,7 @@ impl<P: PageSource> Kmalloc<P> {
             ],
             bytes_in_use: AtomicUsize::new(0),
             pages_held: AtomicUsize::new(0),
+            slab_pages: AtomicUsize::new(0),
         }
     }
 
@@ -289,6 +299,14 @@ impl<P: PageSource> Kmalloc<P> {
         self.pages_held.load(Relaxed)
     }
 
+    /// Pages carved into size-class slabs: a high-water mark, never given
+    /// back. What a leak count may excuse as the heap's own growth; the
+    /// rest of [`pages_held`](Self::pages_held), live large allocations,
+    /// is memory somebody holds.
+    pub fn slab_pages(&self) -> usize {
+        self.slab_pages.load(Relaxed)
+    }
+
     /// Which path serves `layout`: `Ok(cache)` for a size class, `Err(order)`
     /// for whole pages.
     fn route(&self, layout: Layout) -> Result<&KmemCache, usize> {
@@ -310,6 +328,7 @@ impl<P: PageSource> Kmalloc<P> {
                 };
                 if new_page {
                     self.pages_held.fetch_add(1, Relaxed);
+                    self.slab_pages.fetch_add(1, Relaxed);
                 }
                 self.bytes_in_use.fetch_add(cache.size, Relaxed);
                 ptr::with_exposed_provenance_mut(obj)
@@ -462,6 +481,7 @@ mod tests {
         }
         assert_eq!(heap.bytes_in_use(), 0);
         assert_eq!(heap.pages_held(), 2, "slab pages are kept");
+        assert_eq!(heap.slab_pages(), 2);
     }
 
     #[test]
@@ -474,6 +494,7 @@ mod tests {
         assert_eq!(aligned as usize % (4 * PAGE_SIZE), 0);
         let just_over = heap.alloc(layout(2049, 1)); // order 0
         assert_eq!(heap.pages_held(), 9);
+        assert_eq!(heap.slab_pages(), 0, "large allocations are no slab pages");
         assert_eq!(heap.bytes_in_use(), 9 * PAGE_SIZE);
         // SAFETY: each pointer came from this heap with these layouts.
         unsafe {

@@ -82,6 +82,12 @@ bitflags! {
         /// the page lock and look again.
         #[allow(non_upper_case_globals)]
         const PG_uptodate = 1 << 3;
+        /// The page is carved into kmalloc objects (Linux `PG_slab`, set
+        /// by `allocate_slab` -> `__SetPageSlab`): the kernel heap's, kept
+        /// for good. Large kmalloc allocations (a page or more) do not
+        /// carry it, as in Linux.
+        #[allow(non_upper_case_globals)]
+        const PG_slab = 1 << 4;
     }
 }
 

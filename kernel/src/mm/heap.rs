@@ -29,6 +29,9 @@ impl PageSource for KernelPages {
     fn free_pages(&self, addr: usize, order: usize) {
         page_alloc::free_pages(addr, order);
     }
+    fn mark_slab(&self, addr: usize) {
+        page_alloc::virt_to_page(addr).set_flag(mm::page::PageFlags::PG_slab);
+    }
 }
 
 /// The heap's state.

@@ -217,7 +217,7 @@ pub fn run(seconds: u64) -> ! {
     println!("stress: {seconds} s on {cpus} CPU(s), {workers} workers, {NR_PAGES} checksummed pages, kmap pool near exhaustion, 1-tick slices");
 
     let before = free_pages_total();
-    let heap_before = crate::mm::heap::KMALLOC.pages_held();
+    let heap_before = crate::mm::heap::KMALLOC.slab_pages();
     let pages: Vec<StressPage> = (0..NR_PAGES)
         .map(|i| {
             let page = any_page();
@@ -324,7 +324,7 @@ pub fn run(seconds: u64) -> ! {
     let after = free_pages_total();
     // The heap keeps the pages it grew into meanwhile (see mm::kmalloc:
     // task structures, wait-queue entries); those are the heap's, not leaks.
-    let heap_grew = crate::mm::heap::KMALLOC.pages_held().saturating_sub(heap_before);
+    let heap_grew = crate::mm::heap::KMALLOC.slab_pages().saturating_sub(heap_before);
     let leaked = before.saturating_sub(after).saturating_sub(heap_grew);
     println!(
         "stress: ops={} verified_bytes={} corruptions={} leaked_pages={} max_kmap_wait_us={}",

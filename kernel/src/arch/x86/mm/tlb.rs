@@ -234,6 +234,37 @@ pub fn enter_lazy_tlb() {
     }
 }
 
+/// Leave lazy TLB mode for `swapper_pg_dir` (Linux `leave_mm`, which
+/// switches to `init_mm`): a CPU running a kernel thread on a borrowed
+/// page directory loads the kernel's own and gives the borrowed mm back;
+/// the caller drops the returned reference once interrupts are on again
+/// (it may be the last one, and free the page directory). Nothing changes
+/// on a CPU that runs on its mm for real, or has none loaded. The kernel's
+/// leak counts (the fuzz and soak tools) run it on every CPU before they
+/// count: otherwise each idle CPU keeps the page directory of the last
+/// process it ran, which a count takes for a leaked page.
+pub fn leave_mm() -> Option<Arc<MmCore>> {
+    debug_assert!(crate::arch::cpu::irqs_disabled());
+    let cpu = raw_smp_processor_id();
+    let st = &CPU_TLBSTATE[cpu];
+    let prev = st.loaded_mm.load(Relaxed);
+    if prev.is_null() || !st.is_lazy.load(SeqCst) {
+        return None;
+    }
+    // As in switch_mm_irqs_off: out of the mask first (our CR3 load drops
+    // every entry of the mm), then the load.
+    // SAFETY: the CPU's reference keeps `prev` alive until we return it.
+    unsafe { (*prev).mm_cpumask.fetch_and(!(1 << cpu), SeqCst) };
+    // SAFETY: swapper_pg_dir maps the kernel as every page directory does.
+    unsafe { load_cr3(crate::mm::pgtable::swapper_pg_dir()) };
+    st.cr3_loads.fetch_add(1, Relaxed);
+    st.loaded_mm.store(core::ptr::null_mut(), SeqCst);
+    st.is_lazy.store(false, SeqCst);
+    // SAFETY: `prev` came from Arc::into_raw when it was loaded; its
+    // reference passes to the caller.
+    Some(unsafe { Arc::from_raw(prev) })
+}
+
 /// What one flush asks of each CPU (Linux `struct flush_tlb_info`).
 struct FlushTlbInfo {
     mm: *const MmCore,
