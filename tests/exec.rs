@@ -38,6 +38,7 @@ pub const TESTS: &[Test] = &[
     test_case!(tasks_that_never_return_leave_nothing_on_the_heap),
     test_case!(an_argument_list_over_a_quarter_of_the_stack_limit_is_e2big_and_the_caller_goes_on),
     test_case!(one_string_longer_than_max_arg_strlen_is_e2big_and_a_bad_pointer_efault),
+    test_case!(an_exec_with_an_empty_argv_gives_the_program_one_empty_argument),
 ];
 
 const BASE: usize = 0x0804_8000;
@@ -766,4 +767,29 @@ fn one_string_longer_than_max_arg_strlen_is_e2big_and_a_bad_pointer_efault() {
     assert_eq!(free_and_heap(), free, "nothing leaked");
     user_string(c, b'z', MAX_ARG_STRLEN - 1);
     assert_eq!(execve(user_array(argv, &[c]), user_array(envp, &[c])), 0, "32 pages with the NUL: taken");
+}
+
+/// Linux 5.18 on (so 6.1): an exec with no arguments (a NULL argv, or
+/// one that is empty) gives the program `argc` 1 and `argv[0]` "", so
+/// that one starting at `argv[1]` does not walk into envp.
+fn an_exec_with_an_empty_argv_gives_the_program_one_empty_argument() {
+    use crate::arch::lib::usercopy_32::copy_from_user;
+    exec_caller();
+    let envp = user_array(super::user::DATA + 4096, &[BIG]);
+    user_string(BIG, b'e', 3);
+    let mut regs = crate::arch::entry::PtRegs {
+        bx: super::user::DATA as u32, cx: 0, dx: envp as u32,
+        orig_ax: crate::arch::entry::syscall_32::nr::EXECVE as u32, ..Default::default()
+    };
+    let execve = crate::arch::entry::syscall_32::ia32_sys_call_table(crate::arch::entry::syscall_32::nr::EXECVE).unwrap();
+    assert_eq!(execve(&mut regs), 0);
+    let mut words = [0u8; 16];
+    assert_eq!(copy_from_user(&mut words, regs.sp as usize), 0);
+    let word = |i: usize| u32::from_le_bytes(words[4 * i..4 * i + 4].try_into().unwrap()) as usize;
+    assert_eq!((word(0), word(2)), (1, 0), "argc 1, argv[1] NULL");
+    let mut s = [0xffu8; 8];
+    assert_eq!(copy_from_user(&mut s[..1], word(1)), 0);
+    assert_eq!(s[0], 0, "argv[0] is the empty string");
+    assert_eq!(copy_from_user(&mut s[..4], word(3)), 0);
+    assert_eq!(&s[..4], b"eee\0", "envp[0] after argv's NULL");
 }

@@ -399,10 +399,9 @@ fn fork_with_no_page_at_each_step_is_enomem_and_leaks_nothing() {
 
 /// execve whose new address space cannot have its page directory fails
 /// before the point of no return: `-ENOMEM`, the caller keeps its own
-/// address space, and every page exec took is free again. (Later pages,
-/// the new stack's, are written after the switch here, so their failure
-/// is SIGSEGV; Linux fills the stack before it, in `copy_strings`, and
-/// fails with `-E2BIG`: not covered yet.)
+/// address space, and every page exec took is free again. (Every later
+/// page, the new stack's included: `an_exec_with_no_page_at_each_step_...`
+/// below.)
 fn an_exec_whose_page_directory_cannot_be_had_is_enomem_and_the_caller_goes_on() {
     let me = crate::sched::current();
     me.set_mm(address_space_with(&[0x90]));
