@@ -16,7 +16,7 @@ use alloc::sync::Arc;
 
 use crate::fs::InodeRef;
 use crate::fs::binfmt_elf::{ElfError, load_elf_binary};
-use crate::fs::exec::{ExecError, LinuxBinprm, create_elf_tables, exec_binprm};
+use crate::fs::exec::{ArgSource, ExecError, LinuxBinprm, exec_binprm, prepare_binprm, setup_new_stack};
 use crate::mm::gup::access_remote_vm;
 use crate::mm::mm_types::MmStruct;
 use crate::test_case;
@@ -36,6 +36,9 @@ pub const TESTS: &[Test] = &[
     test_case!(the_user_programs_run_here_as_under_linux),
     test_case!(exec_of_a_missing_file_a_directory_or_a_text_file_fails_with_linuxs_errno),
     test_case!(tasks_that_never_return_leave_nothing_on_the_heap),
+    test_case!(an_argument_list_over_a_quarter_of_the_stack_limit_is_e2big_and_the_caller_goes_on),
+    test_case!(one_string_longer_than_max_arg_strlen_is_e2big_and_a_bad_pointer_efault),
+    test_case!(an_exec_with_an_empty_argv_gives_the_program_one_empty_argument),
 ];
 
 const BASE: usize = 0x0804_8000;
@@ -177,14 +180,19 @@ fn an_elf_program_is_loaded_and_runs_in_ring_3() {
     assert_eq!(exec_in_task("elf-hello", simple_elf(code), &[b"hello"], &[]), 3 << 8);
 }
 
-/// U28/U29 (the stack half): what create_elf_tables lays out, word by word.
+/// U28/U29 (the stack half): what `setup_new_stack` lays out in a new
+/// address space (copy_strings, then create_elf_tables), word by word,
+/// read back from it; and the stack area reaches 128 KiB below esp.
 fn the_initial_stack_has_argc_argv_envp_and_the_auxiliary_vector() {
-    let info = crate::fs::binfmt_elf::ElfInfo { entry: 0x0804_8054, phdr: 0x0804_8034, phnum: 1, start_brk: 0x0804_9000, executable_stack: crate::fs::binfmt_elf::ExStack::DisableX };
+    let (mm, info) = prepare_binprm(&LinuxBinprm::new(file_of(&simple_elf(&[0x90]))).unwrap()).unwrap();
     let long = alloc::vec![b'x'; 5000]; // an argument longer than a page
     let argv: [&[u8]; 3] = [b"prog", &long, b"last"];
-    let (block, sp) = create_elf_tables(&info, b"/bin/prog", &argv, &[b"A=1", b"B=2"]).unwrap();
+    let sp = setup_new_stack(&mm, &info, b"/bin/prog", ArgSource::Kernel(&argv), ArgSource::Kernel(&[b"A=1", b"B=2"])).unwrap();
     assert_eq!(sp % 16, 0, "16-byte aligned");
-    assert_eq!(block.len(), TASK_SIZE - sp);
+    let mut block = alloc::vec![0u8; TASK_SIZE - sp];
+    assert_eq!(access_remote_vm(&mm, sp, &mut block, 0), block.len(), "every byte written");
+    let stack_start = mm.mmap_lock().find_vma(sp).unwrap().vm_start;
+    assert_eq!(stack_start, (sp & !0xfff) - crate::fs::exec::INITIAL_STACK, "setup_arg_pages' 128 KiB below esp");
     let word = |addr: usize| u32::from_le_bytes(block[addr - sp..addr - sp + 4].try_into().unwrap()) as usize;
     let string = |addr: usize| {
         let s = &block[addr - sp..];
@@ -641,4 +649,147 @@ fn tasks_that_never_return_leave_nothing_on_the_heap() {
         let &(before, after) = tries.last().unwrap();
         assert!(after < before + 128, "{what}: bytes in use over 8 runs, each try: {tries:?} (the last: a leak of {} a run)", (after.saturating_sub(before)) / 8);
     }
+}
+
+// --- execve's argument limits (Linux bprm_stack_limits, copy_strings) ---
+
+/// Where the long strings go in [`exec_caller`]'s address space.
+const BIG: usize = 0x1000_0000;
+const BIG_PAGES: usize = 100;
+
+/// Make the test task a user process to call execve from: the usual
+/// address space, plus a 100-page anonymous area at [`BIG`], with the path
+/// `/bin/hello` at DATA. Returns the address space.
+fn exec_caller() -> Arc<MmStruct> {
+    use mm::vma::{VmArea, VmFlags, VmaKind};
+    let mm = super::user::address_space_with(&[0x90]);
+    let big = VmArea::new(BIG, BIG + BIG_PAGES * 4096, VmFlags::VM_DATA_DEFAULT_FLAGS, VmaKind::Anonymous, BIG >> 12).unwrap();
+    mm.mmap_lock().insert_vm_struct(big).unwrap();
+    crate::sched::current().set_mm(mm.clone());
+    assert_eq!(copy_to_user(super::user::DATA, b"/bin/hello\0"), 0);
+    // The pages the pointer arrays go in, faulted in now: not counted as
+    // the exec's.
+    assert_eq!(copy_to_user(super::user::DATA + 4096, &[0u8; 2 * 4096]), 0);
+    // The first exec of a boot makes what every later one shares (the
+    // vDSO's page): one refused exec now, so the counts see only theirs.
+    let too_long = BIG + 66 * 4096;
+    user_string(too_long, b'w', crate::fs::exec::MAX_ARG_STRLEN);
+    assert_eq!(execve(user_array(super::user::DATA + 4096, &[too_long]), 0), -crate::errno::E2BIG);
+    mm
+}
+
+use crate::arch::lib::usercopy_32::copy_to_user;
+
+/// A user string of `len` bytes of `byte` and its NUL at `at`.
+fn user_string(at: usize, byte: u8, len: usize) {
+    let mut s = alloc::vec![byte; len + 1];
+    s[len] = 0;
+    assert_eq!(copy_to_user(at, &s), 0);
+}
+
+/// A NULL-ended user array of `ptrs` at `at`; returns `at`.
+fn user_array(at: usize, ptrs: &[usize]) -> usize {
+    let bytes: Vec<u8> = ptrs.iter().chain(&[0]).flat_map(|p| (*p as u32).to_le_bytes()).collect();
+    assert_eq!(copy_to_user(at, &bytes), 0);
+    at
+}
+
+/// execve("/bin/hello", argv, envp) from the test task, through the
+/// system-call table.
+fn execve(argv: usize, envp: usize) -> i32 {
+    super::common::sys3(crate::arch::entry::syscall_32::nr::EXECVE, super::user::DATA, argv, envp)
+}
+
+/// Free pages plus the pages the heap holds (the heap keeps pages it grew
+/// by; that is not a leak).
+fn free_and_heap() -> usize {
+    crate::mm::page_alloc::node().nr_free_pages() + crate::mm::heap::KMALLOC.pages_held()
+}
+
+/// Set this task's soft `RLIMIT_STACK`; returns the old one.
+fn set_stack_rlimit(cur: u32) -> u32 {
+    let me = crate::sched::current();
+    let mut rlim = me.rlim.lock();
+    core::mem::replace(&mut rlim[crate::resource::rlimit::STACK].cur, cur)
+}
+
+/// Linux `bprm_stack_limits`: the strings (execfn, argv, envp, each with
+/// its NUL) and 4 bytes a pointer may take a quarter of `RLIMIT_STACK`.
+/// With the default 8 MiB, 17 strings of 128 KiB (2 MiB + 128 KiB) are
+/// `-E2BIG`; with 1 MiB, exactly 256 KiB fits and one byte more does not.
+/// Each refused exec leaves the caller in its own address space, with
+/// every page the new one took free again; the one that fits runs.
+fn an_argument_list_over_a_quarter_of_the_stack_limit_is_e2big_and_the_caller_goes_on() {
+    use crate::fs::exec::MAX_ARG_STRLEN;
+    let mm = exec_caller();
+    let me = crate::sched::current();
+    let (a, b) = (BIG, BIG + 32 * 4096);
+    user_string(a, b'x', MAX_ARG_STRLEN - 1);
+    let argv = super::user::DATA + 4096;
+    let free = free_and_heap();
+    assert_eq!(execve(user_array(argv, &[a; 17]), 0), -crate::errno::E2BIG, "2 MiB + 128 KiB of strings");
+    assert!(Arc::ptr_eq(&me.mm().unwrap(), &mm), "the caller's address space, as it was");
+    assert_eq!(free_and_heap(), free, "every page the refused exec took is free again");
+    let old = set_stack_rlimit(1 << 20);
+    // 256 KiB less two pointers, less "/bin/hello" and A with their NULs.
+    let fits = 256 * 1024 - 2 * 4 - 11 - MAX_ARG_STRLEN;
+    user_string(b, b'y', fits); // fits + 1 bytes with its NUL: one too many
+    let free = free_and_heap();
+    assert_eq!(execve(user_array(argv, &[a, b]), 0), -crate::errno::E2BIG, "one byte over");
+    assert!(Arc::ptr_eq(&me.mm().unwrap(), &mm), "the caller goes on");
+    assert_eq!(free_and_heap(), free, "nothing leaked");
+    user_string(b, b'y', fits - 1);
+    let r = execve(user_array(argv, &[a, b]), 0);
+    set_stack_rlimit(old);
+    assert_eq!(r, 0, "exactly the limit fits");
+    assert!(!Arc::ptr_eq(&me.mm().unwrap(), &mm), "the task runs hello now");
+}
+
+/// Linux `valid_arg_len`: one string of more than `MAX_ARG_STRLEN` (32
+/// pages) bytes with its NUL is `-E2BIG`, in argv or envp, though the
+/// total would fit; one of exactly 32 pages is taken. A string pointer or
+/// an array outside user space is `-EFAULT`. The caller goes on after
+/// each failure, and nothing leaks.
+fn one_string_longer_than_max_arg_strlen_is_e2big_and_a_bad_pointer_efault() {
+    use crate::errno::{E2BIG, EFAULT};
+    use crate::fs::exec::MAX_ARG_STRLEN;
+    let mm = exec_caller();
+    let me = crate::sched::current();
+    let c = BIG;
+    user_string(c, b'z', MAX_ARG_STRLEN);
+    let (argv, envp) = (super::user::DATA + 4096, super::user::DATA + 2 * 4096);
+    let free = free_and_heap();
+    assert_eq!(execve(user_array(argv, &[c]), 0), -E2BIG, "in argv");
+    assert_eq!(execve(0, user_array(envp, &[c])), -E2BIG, "in envp");
+    assert_eq!(execve(user_array(argv, &[0xc000_0000]), 0), -EFAULT, "a kernel address as a string");
+    assert_eq!(execve(0xc000_0000, 0), -EFAULT, "a kernel address as the array");
+    assert!(Arc::ptr_eq(&me.mm().unwrap(), &mm), "the caller's address space, as it was");
+    assert_eq!(free_and_heap(), free, "nothing leaked");
+    user_string(c, b'z', MAX_ARG_STRLEN - 1);
+    assert_eq!(execve(user_array(argv, &[c]), user_array(envp, &[c])), 0, "32 pages with the NUL: taken");
+}
+
+/// Linux 5.18 on (so 6.1): an exec with no arguments (a NULL argv, or
+/// one that is empty) gives the program `argc` 1 and `argv[0]` "", so
+/// that one starting at `argv[1]` does not walk into envp.
+fn an_exec_with_an_empty_argv_gives_the_program_one_empty_argument() {
+    use crate::arch::lib::usercopy_32::copy_from_user;
+    exec_caller();
+    let envp = user_array(super::user::DATA + 4096, &[BIG]);
+    user_string(BIG, b'e', 3);
+    let mut regs = crate::arch::entry::PtRegs {
+        bx: super::user::DATA as u32, cx: 0, dx: envp as u32,
+        orig_ax: crate::arch::entry::syscall_32::nr::EXECVE as u32, ..Default::default()
+    };
+    let execve = crate::arch::entry::syscall_32::ia32_sys_call_table(crate::arch::entry::syscall_32::nr::EXECVE).unwrap();
+    assert_eq!(execve(&mut regs), 0);
+    let mut words = [0u8; 16];
+    assert_eq!(copy_from_user(&mut words, regs.sp as usize), 0);
+    let word = |i: usize| u32::from_le_bytes(words[4 * i..4 * i + 4].try_into().unwrap()) as usize;
+    assert_eq!((word(0), word(2)), (1, 0), "argc 1, argv[1] NULL");
+    let mut s = [0xffu8; 8];
+    assert_eq!(copy_from_user(&mut s[..1], word(1)), 0);
+    assert_eq!(s[0], 0, "argv[0] is the empty string");
+    assert_eq!(copy_from_user(&mut s[..4], word(3)), 0);
+    assert_eq!(&s[..4], b"eee\0", "envp[0] after argv's NULL");
 }

@@ -37,6 +37,12 @@ pub const TESTS: &[Test] = &[
     test_case!(fork_with_no_page_at_each_step_is_enomem_and_leaks_nothing),
     test_case!(an_exec_whose_page_directory_cannot_be_had_is_enomem_and_the_caller_goes_on),
     test_case!(a_pipe_write_with_no_page_for_its_buffer_is_enomem_and_the_data_stays_whole),
+    // Page-allocation failure sites: exec's stack, do_cow_fault, vmalloc,
+    // kernel threads (the section at the end of this file).
+    test_case!(an_exec_with_no_page_at_each_step_fails_before_the_switch_and_leaks_nothing),
+    test_case!(a_private_file_write_fault_with_no_page_for_the_copy_is_oom_then_copies_and_leaks_nothing),
+    test_case!(vmalloc_with_no_page_at_each_step_frees_the_pages_taken_and_the_area),
+    test_case!(a_kernel_thread_whose_stack_cannot_be_had_is_enomem_and_leaks_nothing),
 ];
 
 /// Fail page allocations of this task only: every kind (the three knobs
@@ -393,10 +399,9 @@ fn fork_with_no_page_at_each_step_is_enomem_and_leaks_nothing() {
 
 /// execve whose new address space cannot have its page directory fails
 /// before the point of no return: `-ENOMEM`, the caller keeps its own
-/// address space, and every page exec took is free again. (Later pages,
-/// the new stack's, are written after the switch here, so their failure
-/// is SIGSEGV; Linux fills the stack before it, in `copy_strings`, and
-/// fails with `-E2BIG`: not covered yet.)
+/// address space, and every page exec took is free again. (Every later
+/// page, the new stack's included: `an_exec_with_no_page_at_each_step_...`
+/// below.)
 fn an_exec_whose_page_directory_cannot_be_had_is_enomem_and_the_caller_goes_on() {
     let me = crate::sched::current();
     me.set_mm(address_space_with(&[0x90]));
@@ -451,4 +456,204 @@ fn a_pipe_write_with_no_page_for_its_buffer_is_enomem_and_the_data_stays_whole()
     assert_eq!(sys3(nr::CLOSE, w, 0, 0), 0);
     assert_eq!(sys3(nr::CLOSE, r, 0, 0), 0);
     assert_eq!(free_and_heap(), free, "the pipe's pages are free again");
+}
+
+// ===========================================================================
+// Page-allocation failure sites (issue 13 item 3): exec's argument stack,
+// do_cow_fault, vmalloc, kernel-thread creation. Each forces failures with
+// fail_page_alloc on this task only and checks the error and the
+// free-page count.
+// ===========================================================================
+
+/// execve whose k-th page cannot be had, for every k until it succeeds
+/// (the new page directory and page tables, the pages the ELF loader
+/// touches, the new stack's page table and pages while the strings are
+/// copied, the pages of the tables below them): every failure comes
+/// before the point of no return. `-E2BIG` while the strings are copied
+/// (Linux `copy_strings`: `get_arg_page` failed), `-ENOMEM` elsewhere; the
+/// caller keeps its own address space, and the free-page count is as
+/// before. With every page given, the exec goes through and the new
+/// stack holds argc 2 and the 5000-byte argument.
+fn an_exec_with_no_page_at_each_step_fails_before_the_switch_and_leaks_nothing() {
+    use crate::arch::lib::usercopy_32::copy_from_user;
+    use crate::errno::{E2BIG, EFAULT};
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let old = me.mm().unwrap();
+    assert_eq!(copy_to_user(DATA, b"/bin/hello\0"), 0);
+    let long = DATA + PAGE_SIZE;
+    let mut bytes = vec![b'l'; 5001];
+    bytes[5000] = 0;
+    assert_eq!(copy_to_user(long, &bytes), 0);
+    let (hello, env) = (DATA + 3 * PAGE_SIZE, DATA + 3 * PAGE_SIZE + 8);
+    assert_eq!(copy_to_user(hello, b"hello\0\0\0A=1\0"), 0);
+    let (argv, envp) = (DATA + 4 * PAGE_SIZE, DATA + 4 * PAGE_SIZE + 16);
+    let words: Vec<u8> = [hello, long, 0, 0, env, 0].iter().flat_map(|w| (*w as u32).to_le_bytes()).collect();
+    assert_eq!(copy_to_user(argv, &words), 0);
+    let execve = || {
+        let mut regs = crate::arch::entry::PtRegs { bx: DATA as u32, cx: argv as u32, dx: envp as u32, orig_ax: nr::EXECVE as u32, ..Default::default() };
+        (crate::arch::entry::syscall_32::ia32_sys_call_table(nr::EXECVE).expect("execve")(&mut regs), regs)
+    };
+    // The first exec of a boot makes what later ones share (the vDSO's
+    // page): one that loads the program, then fails on its argv, first.
+    assert_eq!(sys3(nr::EXECVE, DATA, 0xc000_0000, 0), -EFAULT);
+    let (mut in_strings, mut elsewhere) = (0, 0);
+    let mut k: i32 = 0;
+    let regs = loop {
+        assert!(k < 64, "exec still fails after {k} pages");
+        let before = forced();
+        let free = free_and_heap();
+        let saved = fail_my_page_allocs(if k == 0 { 0 } else { k + 1 }, 1);
+        let (r, regs) = execve();
+        unmark();
+        drop(saved);
+        if forced() == before {
+            assert_eq!(r, 0, "no failure forced at page {k}: exec succeeds");
+            break regs;
+        }
+        assert_eq!(forced(), before + 1, "page {k}: one failure forced");
+        assert!(alloc::sync::Arc::ptr_eq(&me.mm().unwrap(), &old), "page {k}: the caller's address space, as it was");
+        assert_eq!(free_and_heap(), free, "page {k}: every page exec took is free again");
+        match -r {
+            E2BIG => in_strings += 1,
+            ENOMEM => elsewhere += 1,
+            _ => panic!("page {k}: exec returned {r}"),
+        }
+        k += 1;
+    };
+    assert!(elsewhere >= 2, "the page directory and a page table of the new address space ({elsewhere} -ENOMEM, {in_strings} -E2BIG)");
+    assert!(in_strings >= 3, "the stack's page table and the strings' two pages at least ({elsewhere} -ENOMEM, {in_strings} -E2BIG)");
+    assert!(!alloc::sync::Arc::ptr_eq(&me.mm().unwrap(), &old), "the task runs hello now");
+    let mut argc = [0u8; 8];
+    assert_eq!(copy_from_user(&mut argc, regs.sp as usize), 0);
+    assert_eq!(u32::from_le_bytes(argc[..4].try_into().unwrap()), 2, "argc");
+    let argv0 = u32::from_le_bytes(argc[4..].try_into().unwrap()) as usize;
+    let mut back = vec![0u8; 6 + 5001];
+    assert_eq!(copy_from_user(&mut back, argv0), 0);
+    assert!(back[..6] == *b"hello\0" && back[6..] == bytes[..], "argv[0] and argv[1] in the new stack");
+}
+
+/// A private file mapping's first write to a page needs a copy of the
+/// file's page (`do_cow_fault`: the entry is empty, so not `do_wp_page`);
+/// with no page for the copy the fault is `VM_FAULT_OOM` (a user fault is
+/// then retried, Linux 6.1's `pagefault_out_of_memory`) and nothing
+/// changed: the entry is still empty, the page-cache page has its
+/// references as before, and the free-page count too. With memory back
+/// the same fault copies, and the file keeps its bytes.
+fn a_private_file_write_fault_with_no_page_for_the_copy_is_oom_then_copies_and_leaks_nothing() {
+    use crate::arch::lib::usercopy_32::copy_from_user;
+    use crate::mm::memory::{FILE_COW_FAULTS, FaultFlags, VmFault, handle_mm_fault};
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let mm = me.mm().unwrap();
+    assert_eq!(copy_to_user(DATA, b"/fault-inject-cow\0"), 0);
+    let inode = crate::fs::rootfs().create("/fault-inject-cow", 0o644).expect("create");
+    inode.write_at(0, &[0x5a; 2 * PAGE_SIZE]).expect("two pages of 0x5a");
+    let fd = sys3(nr::OPEN, DATA, 2, 0);
+    assert!(fd >= 0, "open: {fd}");
+    // mmap2(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0)
+    let addr = super::common::sys(nr::MMAP2, [0, 2 * PAGE_SIZE, 3, 2, fd as usize, 0]) as usize;
+    assert!(addr < TASK_SIZE && addr % (4 << 20) != (4 << 20) - PAGE_SIZE, "mmap2: {addr:#x}");
+    // A read of the second page: its page table exists from here on, so
+    // the copy is the one page the write below needs.
+    let mut b = [0u8; 4];
+    assert_eq!(copy_from_user(&mut b, addr + PAGE_SIZE), 0);
+    assert!(mm::pgtable_types::pte_none(mm.lookup(addr)), "the first page not touched yet");
+    let mapping = &inode.file().unwrap().i_mapping;
+    let cache_count = || {
+        let p = mapping.find_get_page(0).expect("the file's first page is in the page cache");
+        let n = p.page_count();
+        crate::mm::filemap::put_page(p);
+        n
+    };
+    let count = cache_count();
+    let vma = *mm.mmap_lock().find_vma(addr).unwrap();
+    let write = FaultFlags { write: true, user: true };
+    let copies = FILE_COW_FAULTS.load(SeqCst);
+    let free = free_and_heap();
+    let before = forced();
+    let saved = fail_my_page_allocs(0, 1);
+    let r = handle_mm_fault(&mm, &vma, addr, write);
+    unmark();
+    drop(saved);
+    assert!(matches!(r, Err(VmFault::Oom)), "{r:?}");
+    assert_eq!(forced(), before + 1);
+    assert!(LAST_FORCED.lock().as_str().starts_with("fail_page_alloc at kernel/src/mm/memory.rs:"), "{}", LAST_FORCED.lock().as_str());
+    assert_eq!(super::common::kmap_depth(), 0, "no kmap_local mapping left behind");
+    assert!(mm::pgtable_types::pte_none(mm.lookup(addr)), "the entry still empty");
+    assert_eq!(cache_count(), count, "the page-cache page's references as before (unlocked, let go of)");
+    assert_eq!(FILE_COW_FAULTS.load(SeqCst), copies, "no copy made");
+    assert_eq!(free_and_heap(), free, "no page kept");
+    handle_mm_fault(&mm, &vma, addr, write).expect("with memory back, the copy");
+    assert_eq!(FILE_COW_FAULTS.load(SeqCst), copies + 1, "do_cow_fault copied");
+    assert_eq!(copy_to_user(addr, b"mine"), 0);
+    let mut file = [0u8; 4];
+    assert_eq!(inode.read_at(0, &mut file).unwrap(), 4);
+    assert_eq!(file, [0x5a; 4], "the file keeps its bytes");
+    assert_eq!(sys3(nr::MUNMAP, addr, 2 * PAGE_SIZE, 0), 0);
+    assert_eq!(sys3(nr::CLOSE, fd as usize, 0, 0), 0);
+    crate::fs::namei::do_unlinkat(&crate::fs::rootfs().base(), "/fault-inject-cow").expect("unlink");
+}
+
+/// vmalloc of 8 pages whose k-th page cannot be had, for each k: `None`,
+/// and the pages already taken and the area are given back (Linux
+/// `__vmalloc_area_node` fails, `__vmalloc_node_range` frees the area with
+/// `vfree`): the free-page count and the vmalloc area's counters as
+/// before. With every page given, the allocation succeeds.
+fn vmalloc_with_no_page_at_each_step_frees_the_pages_taken_and_the_area() {
+    use crate::mm::vmalloc::{vfree, vmalloc, vmalloc_info};
+    const PAGES: usize = 8;
+    let mut k: i32 = 0;
+    loop {
+        assert!(k < 32, "vmalloc still fails after {k} pages");
+        let (free, info, before) = (free_and_heap(), vmalloc_info(), forced());
+        let saved = fail_my_page_allocs(if k == 0 { 0 } else { k + 1 }, 1);
+        let r = vmalloc(PAGES * PAGE_SIZE);
+        unmark();
+        drop(saved);
+        if forced() == before {
+            vfree(r.expect("no failure forced: vmalloc succeeds"));
+            break;
+        }
+        assert_eq!(r, None, "page {k}");
+        assert!(LAST_FORCED.lock().as_str().starts_with("fail_page_alloc at kernel/src/mm/vmalloc.rs:"), "{}", LAST_FORCED.lock().as_str());
+        assert_eq!(free_and_heap(), free, "page {k}: every page taken is free again");
+        assert_eq!(vmalloc_info(), info, "page {k}: the area is free again");
+        k += 1;
+    }
+    assert!(k as usize >= PAGES, "a failure at each of the {PAGES} pages ({k})");
+}
+
+/// A kernel thread whose stack's k-th page cannot be had, for each k:
+/// `try_spawn` is `Err(ENOMEM)` (Linux `kthread_create`'s
+/// `ERR_PTR(-ENOMEM)`), the function never runs and is dropped with what
+/// it owns, and the pages and the vmalloc area come back. With every page
+/// given, the thread runs.
+fn a_kernel_thread_whose_stack_cannot_be_had_is_enomem_and_leaks_nothing() {
+    use crate::mm::vmalloc::vmalloc_info;
+    use core::sync::atomic::AtomicBool;
+    let ran = alloc::sync::Arc::new(AtomicBool::new(false));
+    let mut k: i32 = 0;
+    loop {
+        assert!(k < 32, "try_spawn still fails after {k} pages");
+        crate::sched::task::reap_dead_stacks();
+        let (free, info, before) = (free_and_heap(), vmalloc_info(), forced());
+        let flag = ran.clone();
+        let saved = fail_my_page_allocs(if k == 0 { 0 } else { k + 1 }, 1);
+        let r = crate::sched::try_spawn("kthread-nomem", move || flag.store(true, SeqCst));
+        unmark();
+        drop(saved);
+        if forced() == before {
+            assert_eq!(r.map(|t| t.join()).ok(), Some(0), "no failure forced: the thread runs");
+            break;
+        }
+        assert_eq!(r.err(), Some(ENOMEM), "page {k}");
+        assert!(!ran.load(SeqCst), "page {k}: the thread never ran");
+        assert_eq!(alloc::sync::Arc::strong_count(&ran), 1, "page {k}: its function was dropped");
+        assert_eq!(free_and_heap(), free, "page {k}: every page is free again");
+        assert_eq!(vmalloc_info(), info, "page {k}: and the stack's area");
+        k += 1;
+    }
+    assert!(ran.load(SeqCst));
+    assert!(k as usize >= crate::sched::task::THREAD_SIZE / PAGE_SIZE, "a failure at each page of the stack ({k})");
 }

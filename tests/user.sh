@@ -140,6 +140,8 @@ user_spec() {
                       'init: 2 argument\(s\), 1 environment string\(s\)') ;;
         execer)
             user_spec_checks execer execve_missing_file_enoent execve_kernel_pointer_efault \
+                prlimit64_stack_8_mib execve_2_mib_and_more_of_arguments_e2big \
+                execve_string_over_max_arg_strlen_e2big \
                 wait4_returns_the_child the_execd_child_exited_42 ;;
         pipetest)
             # A shell's pipeline (fork, pipe, dup2 onto stdout, exec of

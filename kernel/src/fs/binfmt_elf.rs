@@ -354,7 +354,13 @@ pub fn load_elf_binary(file: &InodeRef, buf: &[u8], mm: &Arc<MmStruct>) -> Resul
     }
     let start_brk = set_brk(mm, elf_bss, elf_brk, bss_flags)?;
     if elf_bss != elf_brk && !padzero(mm, elf_bss) {
-        return Err(ElfError::Fault);
+        // A writable area whose page could not be had is out of memory:
+        // our exec is still before its point of no return, so the caller
+        // gets -ENOMEM and goes on (Linux 6.1, past its point, kills it
+        // with SIGSEGV for either reason).
+        let writable = mm.mmap_lock().find_vma(elf_bss)
+            .is_some_and(|v| v.vm_start <= elf_bss && v.vm_flags.contains(VmFlags::VM_WRITE));
+        return Err(if writable { ElfError::NoMemory } else { ElfError::Fault });
     }
     Ok(ElfInfo { entry, phdr, phnum, start_brk, executable_stack })
 }

@@ -9,9 +9,10 @@
 //!                   data mapped private from the page cache, bss,
 //!                   start_brk)
 //!  stack area [TASK_SIZE - 128 KiB, TASK_SIZE), VM_GROWSDOWN, demand-paged
-//!  --- point of no return: the task switches to the new address space ---
-//!  the initial stack, built here and copied with copy_to_user (which
-//!  faults the stack pages in), exactly as Linux's i386 ABI lays it out:
+//!  the strings, copied into the new stack's pages (copy_strings: each
+//!  page faulted in in the new address space, get_arg_page), then the
+//!  tables below them (create_elf_tables), exactly as Linux's i386 ABI
+//!  lays them out:
 //!
 //!    TASK_SIZE ->  0 (4 bytes)
 //!                  execfn, envp strings, argv strings, "i686"
@@ -21,7 +22,27 @@
 //!                  envp[0..n], NULL
 //!                  argv[0..n], NULL
 //!    esp ------->  argc
+//!  the area grown to 128 KiB below esp (setup_arg_pages' stack_expand)
+//!  --- point of no return: the task switches to the new address space ---
 //! ```
+//!
+//! The strings' limits are Linux's (`bprm_stack_limits`, `copy_strings`):
+//! one string at most [`MAX_ARG_STRLEN`] (32 pages, its NUL included), all
+//! of them with their pointers at most a quarter of `RLIMIT_STACK` (2 MiB
+//! of the default 8 MiB; never less than [`ARG_MAX`], never more than 3/4
+//! of `_STK_LIM`); beyond either, `-E2BIG`. A page of the new stack that
+//! cannot be had while the strings are copied is `-E2BIG` too, as in Linux
+//! (`get_arg_page` fails, `copy_strings` says E2BIG), and the caller goes
+//! on: its address space was never touched.
+//!
+//! Where we differ from Linux 6.1: it reads the file's header and loads
+//! the program after copying the strings, and writes the tables past its
+//! point of no return (a failure there is `SIGSEGV`). We load first (the
+//! stack's `VM_EXEC` depends on the program's `PT_GNU_STACK`, and we have
+//! no `setup_arg_pages` to change it afterwards), so an exec that would
+//! fail both ways says `ENOEXEC` where Linux says `E2BIG` or `EFAULT`; and
+//! we write the tables before our point of no return, so a page that
+//! cannot be had for them is `-ENOMEM` to a caller that goes on.
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -32,16 +53,25 @@ use mm::vma::{VmArea, VmFlags, VmaKind};
 use super::binfmt_elf::{ElfError, ElfInfo, load_elf_binary};
 use crate::arch::entry::PtRegs;
 use crate::arch::entry::entry_32::start_thread_regs;
-use crate::arch::lib::usercopy_32::copy_to_user;
 use crate::fs::InodeRef;
 use crate::mm::mm_types::MmStruct;
 
-/// How much the initial stack area spans (Linux's `stack_expand`, 128
-/// KiB); it grows down from there on demand.
+/// How much the initial stack area spans, and how much of it the new
+/// program gets below its tables (Linux's `stack_expand` in
+/// `setup_arg_pages`, 128 KiB); it grows down from there on demand.
 pub const INITIAL_STACK: usize = 128 * 1024;
-/// Most bytes of argument and environment strings (Linux allows a quarter
-/// of the stack limit; ours must fit the initial area with the tables).
-pub const MAX_ARG_STRLEN_TOTAL: usize = INITIAL_STACK - 16 * 1024;
+/// Linux `MAX_ARG_STRLEN`: the longest one argument or environment string
+/// may be, its NUL included (32 pages).
+pub const MAX_ARG_STRLEN: usize = 32 * PAGE_SIZE;
+/// Linux `ARG_MAX` (32 pages): room for strings every exec has, however
+/// small `RLIMIT_STACK` is.
+pub const ARG_MAX: usize = 32 * PAGE_SIZE;
+/// Linux `_STK_LIM` (8 MiB): 3/4 of it bounds the strings whatever
+/// `RLIMIT_STACK` says.
+const STK_LIM: usize = 8 << 20;
+/// Most pointers in argv or envp (Linux `MAX_ARG_STRINGS`; the total
+/// size bounds them long before).
+const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
 
 /// Why an exec failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,9 +82,11 @@ pub enum ExecError {
     TooBig,
     /// No memory for the new address space (`ENOMEM`).
     NoMemory,
-    /// Copying the initial stack out failed (`EFAULT`; cannot happen on a
-    /// fresh stack area unless memory ran out).
+    /// `padzero` could not clear the bss's first page (Linux 6.1's
+    /// `EFAULT` past its point of no return: the caller dies of SIGSEGV).
     Fault,
+    /// A bad argv or envp pointer (`EFAULT`, returned to the caller).
+    BadAddress,
     /// The path does not lead to a file (`ENOENT`, `ENOTDIR`, ...).
     Path(super::FsError),
     /// Not a regular file (`EACCES`, as Linux says for a directory).
@@ -69,7 +101,7 @@ impl ExecError {
             Self::NoExec(ElfError::Read) => crate::errno::EIO,
             Self::NoExec(_) => crate::errno::ENOEXEC,
             Self::TooBig => crate::errno::E2BIG,
-            Self::Fault => crate::errno::EFAULT,
+            Self::Fault | Self::BadAddress => crate::errno::EFAULT,
             Self::Path(e) => e.errno(),
             Self::NotRegular => crate::errno::EACCES,
         }
@@ -215,41 +247,258 @@ pub fn prepare_binprm(bprm: &LinuxBinprm) -> Result<(Arc<MmStruct>, ElfInfo), Ex
     Ok((mm, info))
 }
 
-/// Build the initial stack (argc, argv, envp, auxv and the strings) as it
-/// will sit just below `TASK_SIZE`; returns the bytes and the user `esp`.
-pub fn create_elf_tables(info: &ElfInfo, execfn: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Result<(Vec<u8>, usize), ExecError> {
-    let strings: usize = [execfn].iter().chain(argv).chain(envp).map(|s| s.len() + 1).sum();
-    if strings > MAX_ARG_STRLEN_TOTAL {
-        return Err(ExecError::TooBig);
+/// Where argv or envp comes from: a kernel slice (`kernel_execve`,
+/// Linux's `copy_string_kernel`) or a user array of string pointers ended
+/// by NULL (`execve`: the address, 0 for a NULL array, which Linux takes
+/// as no strings).
+#[derive(Clone, Copy)]
+pub enum ArgSource<'a> {
+    /// The kernel's own strings.
+    Kernel(&'a [&'a [u8]]),
+    /// A user `char *const []`.
+    User(usize),
+}
+
+impl ArgSource<'_> {
+    /// How many strings (Linux `count`): reading a user array faults
+    /// `EFAULT`; more than [`MAX_ARG_STRINGS`] is `E2BIG`.
+    fn count(&self) -> Result<usize, ExecError> {
+        match *self {
+            ArgSource::Kernel(v) => Ok(v.len()),
+            ArgSource::User(0) => Ok(0),
+            ArgSource::User(ptr) => {
+                for i in 0..MAX_ARG_STRINGS {
+                    if user_ptr(ptr, i)? == 0 {
+                        return Ok(i);
+                    }
+                }
+                Err(ExecError::TooBig)
+            }
+        }
     }
-    // Strings from the top down: a 4-byte zero, execfn, envp, argv, platform.
-    let mut top = TASK_SIZE - 4;
-    let mut strs: Vec<(usize, &[u8])> = Vec::new();
-    let push = |s: &[u8], top: &mut usize| {
-        *top -= s.len() + 1;
-        *top
-    };
-    let execfn_at = push(execfn, &mut top);
-    strs.push((execfn_at, execfn));
-    let mut envp_at = Vec::with_capacity(envp.len());
-    for e in envp.iter().rev() {
-        let at = push(e, &mut top);
-        strs.push((at, e));
-        envp_at.push(at);
+}
+
+/// The `i`th pointer of the user array at `ptr` (Linux `get_user_arg_ptr`).
+fn user_ptr(ptr: usize, i: usize) -> Result<usize, ExecError> {
+    use crate::arch::lib::usercopy_32::get_user;
+    let at = i.checked_mul(4).and_then(|o| ptr.checked_add(o)).ok_or(ExecError::BadAddress)?;
+    get_user::<u32>(at).map(|p| p as usize).map_err(|_| ExecError::BadAddress)
+}
+
+/// Linux `strnlen_user(addr, max)`: the length of the user string at
+/// `addr` with its NUL; `EFAULT` if a byte cannot be read, `E2BIG` if no
+/// NUL comes within `max` bytes (Linux returns more than `max`, and
+/// `valid_arg_len` refuses it). Read in pieces that never cross a page: a
+/// string may end just before an unmapped page.
+fn strnlen_user(addr: usize, max: usize) -> Result<usize, ExecError> {
+    use crate::arch::lib::usercopy_32::copy_from_user;
+    let mut buf = [0u8; 256];
+    let mut n = 0;
+    while n < max {
+        let at = addr.wrapping_add(n);
+        let chunk = (PAGE_SIZE - (at & (PAGE_SIZE - 1))).min(buf.len()).min(max - n);
+        if copy_from_user(&mut buf[..chunk], at) != 0 {
+            return Err(ExecError::BadAddress);
+        }
+        if let Some(i) = buf[..chunk].iter().position(|&b| b == 0) {
+            return Ok(n + i + 1);
+        }
+        n += chunk;
     }
-    envp_at.reverse();
-    let mut argv_at = Vec::with_capacity(argv.len());
-    for a in argv.iter().rev() {
-        let at = push(a, &mut top);
-        strs.push((at, a));
-        argv_at.push(at);
+    Err(ExecError::TooBig)
+}
+
+/// The new stack while the strings go in (Linux's `bprm->p`, `argmin`
+/// and `bprm->mm`): `p` is the lowest byte written, moving down from
+/// `TASK_SIZE - 4`; no string may go below `argmin`.
+struct ArgStack<'a> {
+    mm: &'a MmStruct,
+    p: usize,
+    argmin: usize,
+}
+
+impl<'a> ArgStack<'a> {
+    /// Linux `bprm_stack_limits`: the strings may take a quarter of
+    /// `RLIMIT_STACK`, at most 3/4 of `_STK_LIM`, at least [`ARG_MAX`],
+    /// less the pointers to them (`(max(argc, 1) + envc) * 4`: those go on
+    /// the stack too, later, when failing would be too late); `E2BIG` if
+    /// the pointers alone take it all.
+    fn new(mm: &'a MmStruct, argc: usize, envc: usize) -> Result<Self, ExecError> {
+        let rlim = crate::sched::current().rlim.lock()[crate::resource::rlimit::STACK].cur;
+        let rlim = if rlim == crate::resource::RLIM_INFINITY { usize::MAX } else { rlim as usize };
+        let limit = (STK_LIM / 4 * 3).min(rlim / 4).max(ARG_MAX);
+        let ptr_size = argc.max(1).saturating_add(envc).saturating_mul(4);
+        if limit <= ptr_size {
+            return Err(ExecError::TooBig);
+        }
+        let p = TASK_SIZE - 4;
+        Ok(Self { mm, p, argmin: p - (limit - ptr_size) })
     }
-    argv_at.reverse();
-    let platform_at = push(b"i686", &mut top);
-    strs.push((platform_at, b"i686"));
+
+    /// Room for a string of `len` bytes (its NUL included) below the ones
+    /// copied so far: where it goes. `E2BIG` for a string longer than
+    /// [`MAX_ARG_STRLEN`] (Linux `valid_arg_len`) or one that would pass
+    /// `argmin`.
+    fn reserve(&mut self, len: usize) -> Result<usize, ExecError> {
+        if len > MAX_ARG_STRLEN {
+            return Err(ExecError::TooBig);
+        }
+        let at = self.p.checked_sub(len).filter(|&at| at >= self.argmin).ok_or(ExecError::TooBig)?;
+        self.p = at;
+        Ok(at)
+    }
+
+    /// Write `bytes` at `at` in the new stack (Linux `get_arg_page`: each
+    /// page faulted in in the new address space, growing its stack area
+    /// down if need be). False if a page could not be had.
+    fn put(&self, at: usize, bytes: &mut [u8]) -> bool {
+        crate::mm::gup::access_remote_vm(self.mm, at, bytes, crate::mm::gup::FOLL_WRITE) == bytes.len()
+    }
+
+    /// Linux `copy_string_kernel`: one kernel string and its NUL. A page
+    /// that cannot be had is `E2BIG`, as in Linux.
+    fn copy_string_kernel(&mut self, s: &[u8]) -> Result<(), ExecError> {
+        let at = self.reserve(s.len() + 1)?;
+        let mut buf = alloc::vec![0u8; (s.len() + 1).min(PAGE_SIZE)];
+        let mut done = 0;
+        while done <= s.len() {
+            let n = (s.len() + 1 - done).min(PAGE_SIZE);
+            let from = &s[done..(done + n).min(s.len())];
+            buf[..from.len()].copy_from_slice(from);
+            buf[from.len()..n].fill(0); // the NUL, in the last piece
+            if !self.put(at + done, &mut buf[..n]) {
+                return Err(ExecError::TooBig);
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Linux `copy_strings`: the `count` strings of `src`, the last first
+    /// (each goes below the one before, so the first ends up lowest). A
+    /// user string is measured (`strnlen_user`), checked against the
+    /// limits, then copied a page at a time from the caller's memory into
+    /// the new stack. `EFAULT` for a bad pointer, `E2BIG` for a string or
+    /// a total too long, or a page of the new stack that cannot be had.
+    fn copy_strings(&mut self, src: ArgSource<'_>, count: usize) -> Result<(), ExecError> {
+        use crate::arch::lib::usercopy_32::copy_from_user;
+        let ptr = match src {
+            ArgSource::Kernel(v) => return v.iter().rev().try_for_each(|s| self.copy_string_kernel(s)),
+            ArgSource::User(ptr) => ptr,
+        };
+        let mut buf = alloc::vec![0u8; PAGE_SIZE];
+        for i in (0..count).rev() {
+            let str = user_ptr(ptr, i)?;
+            let len = strnlen_user(str, MAX_ARG_STRLEN)?;
+            let at = self.reserve(len)?;
+            let mut done = 0;
+            while done < len {
+                let n = (len - done).min(PAGE_SIZE);
+                if copy_from_user(&mut buf[..n], str + done) != 0 {
+                    return Err(ExecError::BadAddress);
+                }
+                if !self.put(at + done, &mut buf[..n]) {
+                    return Err(ExecError::TooBig);
+                }
+                done += n;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The strings of the new stack read back in order, from the lowest up
+/// (Linux's `create_elf_tables` walks them with `strnlen_user` on the new
+/// stack, after its point of no return; here before ours).
+struct StringWalk<'a> {
+    mm: &'a MmStruct,
+    at: usize,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl StringWalk<'_> {
+    /// The address of the next string; the walk moves past its NUL.
+    fn next(&mut self) -> Result<usize, ExecError> {
+        let start = self.at + self.pos;
+        loop {
+            if self.pos == self.buf.len() {
+                self.at += self.buf.len();
+                let n = (TASK_SIZE - self.at).min(PAGE_SIZE);
+                self.buf.resize(n, 0);
+                if n == 0 || crate::mm::gup::access_remote_vm(self.mm, self.at, &mut self.buf, 0) != n {
+                    return Err(ExecError::NoMemory);
+                }
+                self.pos = 0;
+            }
+            let b = self.buf[self.pos];
+            self.pos += 1;
+            if b == 0 {
+                return Ok(start);
+            }
+        }
+    }
+}
+
+/// Words written upward into the new stack a page at a time.
+struct WordWriter<'a> {
+    mm: &'a MmStruct,
+    at: usize,
+    buf: Vec<u8>,
+}
+
+impl WordWriter<'_> {
+    fn push(&mut self, w: usize) -> Result<(), ExecError> {
+        self.buf.extend_from_slice(&(w as u32).to_le_bytes());
+        if self.buf.len() >= PAGE_SIZE { self.flush() } else { Ok(()) }
+    }
+
+    fn flush(&mut self) -> Result<(), ExecError> {
+        let n = self.buf.len();
+        if crate::mm::gup::access_remote_vm(self.mm, self.at, &mut self.buf, crate::mm::gup::FOLL_WRITE) != n {
+            return Err(ExecError::NoMemory);
+        }
+        self.at += n;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+/// Fill the new address space's stack (Linux `do_execveat_common`'s
+/// `bprm_stack_limits` and `copy_strings`, then `create_elf_tables` and
+/// `setup_arg_pages`): `execfn`, `envp` and `argv` strings, an empty
+/// `argv[0]` if `argv` is empty (Linux 5.18 on: a program that starts at
+/// `argv[1]` must not walk into envp), then the platform string, the
+/// random bytes, argc, the pointer arrays and the auxiliary vector. `mm`
+/// is not the running address space: every page is reached through
+/// `access_remote_vm`, and a failure leaves the caller as it was. Returns
+/// the new program's `esp`.
+pub fn setup_new_stack(mm: &MmStruct, info: &ElfInfo, execfn: &[u8], argv: ArgSource<'_>, envp: ArgSource<'_>) -> Result<usize, ExecError> {
+    let mut argc = argv.count()?;
+    let envc = envp.count()?;
+    let mut stack = ArgStack::new(mm, argc, envc)?;
+    stack.copy_string_kernel(execfn)?;
+    let execfn_at = stack.p;
+    stack.copy_strings(envp, envc)?;
+    stack.copy_strings(argv, argc)?;
+    if argc == 0 {
+        stack.copy_string_kernel(b"")?;
+        argc = 1;
+    }
+    let strings_at = stack.p;
+    // create_elf_tables: below the strings, past the limit's reach (Linux
+    // writes these after its point of no return; a page that cannot be
+    // had for them is -ENOMEM here).
+    let mut top = strings_at - 5;
+    let platform_at = top;
+    if !stack.put(platform_at, &mut b"i686\0".clone()) {
+        return Err(ExecError::NoMemory);
+    }
     top -= 16;
     let random_at = top;
-    let random = random_bytes();
+    if !stack.put(random_at, &mut random_bytes()) {
+        return Err(ExecError::NoMemory);
+    }
     let hwcap = core::arch::x86::__cpuid(1).edx as usize;
     let auxv: [(u32, usize); 18] = [
         (AT_HWCAP, hwcap),
@@ -271,29 +520,31 @@ pub fn create_elf_tables(info: &ElfInfo, execfn: &[u8], argv: &[&[u8]], envp: &[
         (AT_PLATFORM, platform_at),
         (AT_NULL, 0),
     ];
-    let words = 1 + argv.len() + 1 + envp.len() + 1 + 2 * auxv.len();
+    let words = 1 + argc + 1 + envc + 1 + 2 * auxv.len();
     let sp = (top - words * 4) & !15;
-    let mut block = alloc::vec![0u8; TASK_SIZE - sp];
-    let put = |block: &mut Vec<u8>, addr: usize, bytes: &[u8]| {
-        block[addr - sp..addr - sp + bytes.len()].copy_from_slice(bytes);
-    };
-    let mut words: Vec<usize> = Vec::with_capacity(words);
-    words.push(argv.len());
-    words.extend(&argv_at);
-    words.push(0);
-    words.extend(&envp_at);
-    words.push(0);
+    let mut out = WordWriter { mm, at: sp, buf: Vec::with_capacity(PAGE_SIZE) };
+    let mut walk = StringWalk { mm, at: strings_at, buf: Vec::new(), pos: 0 };
+    out.push(argc)?;
+    for _ in 0..argc {
+        out.push(walk.next()?)?;
+    }
+    out.push(0)?;
+    for _ in 0..envc {
+        out.push(walk.next()?)?;
+    }
+    out.push(0)?;
     for (t, v) in auxv {
-        words.extend([t as usize, v]);
+        out.push(t as usize)?;
+        out.push(v)?;
     }
-    for (i, w) in words.iter().enumerate() {
-        put(&mut block, sp + 4 * i, &(*w as u32).to_le_bytes());
-    }
-    put(&mut block, random_at, &random);
-    for (at, s) in strs {
-        put(&mut block, at, s); // the NUL after each is already zero
-    }
-    Ok((block, sp))
+    out.flush()?;
+    // setup_arg_pages: 128 KiB of stack below esp from the start (Linux's
+    // stack_expand), within RLIMIT_STACK.
+    let mut map = mm.mmap_lock();
+    let floor = TASK_SIZE.saturating_sub(map.stack_rlimit);
+    let base = (sp & mm::layout::PAGE_MASK).saturating_sub(INITIAL_STACK).max(floor);
+    map.expand_stack(base).map_err(|_| ExecError::NoMemory)?;
+    Ok(sp)
 }
 
 /// 16 bytes for `AT_RANDOM` (C libraries seed their stack protector from
@@ -316,13 +567,18 @@ fn random_bytes() -> [u8; 16] {
 
 /// Run `bprm`'s file in the current task (Linux `do_execve` from the
 /// kernel, or `kernel_execve` for init): load it into a new address space,
-/// switch to it (the point of no return), write the initial stack, and
-/// return the registers the program starts with. The caller enters user
-/// mode with them (`start_user_mode`), or, from `execve`, returns through
-/// the system-call exit path with them.
+/// fill its stack ([`setup_new_stack`]), then switch to it (the point of
+/// no return) and return the registers the program starts with. The
+/// caller enters user mode with them (`start_user_mode`), or, from
+/// `execve`, returns through the system-call exit path with them.
 pub fn exec_binprm(bprm: &LinuxBinprm, execfn: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Result<PtRegs, ExecError> {
+    exec_binprm_from(bprm, execfn, ArgSource::Kernel(argv), ArgSource::Kernel(envp))
+}
+
+/// [`exec_binprm`] with argv and envp from the kernel or from the caller.
+fn exec_binprm_from(bprm: &LinuxBinprm, execfn: &[u8], argv: ArgSource<'_>, envp: ArgSource<'_>) -> Result<PtRegs, ExecError> {
     let (mm, info) = prepare_binprm(bprm)?;
-    let (block, sp) = create_elf_tables(&info, execfn, argv, envp)?;
+    let sp = setup_new_stack(&mm, &info, execfn, argv, envp)?;
     let me = crate::sched::current();
     me.set_mm(mm);
     // Past the point of no return: FD_CLOEXEC descriptors close (Linux
@@ -333,9 +589,6 @@ pub fn exec_binprm(bprm: &LinuxBinprm, execfn: &[u8], argv: &[&[u8]], envp: &[&[
     // no tid to clear at exit (`mm_release` forgets `clear_child_tid`).
     crate::arch::fpu::fpu_flush_thread();
     me.clear_child_tid.store(0, core::sync::atomic::Ordering::Relaxed);
-    if copy_to_user(sp, &block) != 0 {
-        return Err(ExecError::Fault);
-    }
     Ok(start_thread_regs(info.entry, sp))
 }
 
@@ -343,6 +596,12 @@ pub fn exec_binprm(bprm: &LinuxBinprm, execfn: &[u8], argv: &[&[u8]], envp: &[&[
 /// `kernel_execve`, which the kernel uses for `/init` and user-mode
 /// helpers): find the file, read its first bytes, then [`exec_binprm`].
 pub fn kernel_execve(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<PtRegs, ExecError> {
+    do_execve(path, ArgSource::Kernel(argv), ArgSource::Kernel(envp))
+}
+
+/// Linux `do_execveat_common` with `AT_FDCWD`: the file first (`ENOENT`,
+/// `EACCES`...), then its header, the load and the strings.
+fn do_execve(path: &str, argv: ArgSource<'_>, envp: ArgSource<'_>) -> Result<PtRegs, ExecError> {
     // From the task's current directory for a relative path (Linux's
     // do_open_execat with AT_FDCWD).
     let inode = super::namei::path_lookupat(&super::namei::Base::current(), path, super::namei::LOOKUP_FOLLOW)
@@ -351,7 +610,7 @@ pub fn kernel_execve(path: &str, argv: &[&[u8]], envp: &[&[u8]]) -> Result<PtReg
         return Err(ExecError::NotRegular);
     }
     let bprm = LinuxBinprm::new(inode)?;
-    exec_binprm(&bprm, path.as_bytes(), argv, envp)
+    exec_binprm_from(&bprm, path.as_bytes(), argv, envp)
 }
 
 /// Start the program at `path` in a new task (Linux
@@ -434,48 +693,6 @@ fn spawn_user_hooks(
     })
 }
 
-/// Most pointers in argv or envp (Linux bounds them by the total size; so
-/// do we, with this as a cheap first check).
-const MAX_ARG_STRINGS: usize = 0x7fff;
-
-/// Copy a NULL-terminated array of user string pointers (argv or envp)
-/// into the kernel (Linux `copy_strings` reads them page by page into the
-/// new stack; we gather them first, then lay the stack out in one go).
-fn copy_user_strings(ptr: usize, total: &mut usize) -> Result<Vec<Vec<u8>>, i32> {
-    use crate::arch::lib::usercopy_32::copy_from_user;
-    let mut out = Vec::new();
-    if ptr == 0 {
-        return Ok(out); // Linux allows a NULL argv or envp: no strings
-    }
-    for i in 0..MAX_ARG_STRINGS {
-        let mut p = [0u8; 4];
-        if copy_from_user(&mut p, ptr.wrapping_add(4 * i)) != 0 {
-            return Err(crate::errno::EFAULT);
-        }
-        let s = u32::from_le_bytes(p) as usize;
-        if s == 0 {
-            return Ok(out);
-        }
-        let mut buf = Vec::new();
-        loop {
-            let mut b = [0u8];
-            if copy_from_user(&mut b, s.wrapping_add(buf.len())) != 0 {
-                return Err(crate::errno::EFAULT);
-            }
-            if b[0] == 0 {
-                break;
-            }
-            if *total + buf.len() + 1 > MAX_ARG_STRLEN_TOTAL {
-                return Err(crate::errno::E2BIG);
-            }
-            buf.push(b[0]);
-        }
-        *total += buf.len() + 1;
-        out.push(buf);
-    }
-    Err(crate::errno::E2BIG)
-}
-
 /// `execve(path, argv, envp)`: replace the calling program (Linux
 /// `fs/exec.c`). Everything is read from the old address space first; a
 /// failure up to the point of no return returns `-errno` to the old
@@ -490,18 +707,7 @@ pub fn sys_execve(regs: &mut PtRegs) -> i32 {
         Err(e) => return -e,
     };
     let Ok(path) = core::str::from_utf8(&path[..n]) else { return -crate::errno::ENOENT };
-    let mut total = 0;
-    let argv = match copy_user_strings(regs.cx as usize, &mut total) {
-        Ok(v) => v,
-        Err(e) => return -e,
-    };
-    let envp = match copy_user_strings(regs.dx as usize, &mut total) {
-        Ok(v) => v,
-        Err(e) => return -e,
-    };
-    let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
-    let envp: Vec<&[u8]> = envp.iter().map(|e| e.as_slice()).collect();
-    match kernel_execve(path, &argv, &envp) {
+    match do_execve(path, ArgSource::User(regs.cx as usize), ArgSource::User(regs.dx as usize)) {
         Ok(new) => {
             *regs = new;
             // Caught signals back to SIG_DFL (their handlers were in the

@@ -228,12 +228,34 @@ impl JoinHandle {
     }
 }
 
-/// Start a kernel thread that may run on any CPU.
+/// Start a kernel thread that may run on any CPU, or `Err(ENOMEM)` if its
+/// kernel stack cannot be had (Linux `kthread_run`: `kthread_create`
+/// returns `ERR_PTR(-ENOMEM)` when `copy_process` fails). `f` is dropped
+/// then, with whatever it owns.
+pub fn try_spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle, i32> {
+    try_spawn_affine(name, super::task::CPU_MASK_ALL, f)
+}
+
+/// [`try_spawn`] on the CPUs in `mask` only.
+pub fn try_spawn_affine(name: &str, mask: u32, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle, i32> {
+    let task = Task::try_new_thread(name, mask, super::task::TaskEntry::new(f)).ok_or(crate::errno::ENOMEM)?;
+    ALL_TASKS.lock_irqsave().push(task.clone());
+    wake_up_new_task(task.clone());
+    Ok(JoinHandle { task })
+}
+
+/// Start a kernel thread that may run on any CPU, for a caller with no
+/// way to report failure: [`try_spawn`], panicking if the kernel stack
+/// cannot be had. The kernel's own threads at boot use it (Linux does not
+/// check `kernel_init`'s or `kthreadd`'s creation in `rest_init` either:
+/// the boot cannot go on without them), and the tests, whose harness
+/// reports a panic as the test's failure; code that can fail an operation
+/// instead uses `try_spawn`.
 pub fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle {
     spawn_affine(name, super::task::CPU_MASK_ALL, f)
 }
 
-/// Start a kernel thread that runs only on `cpu`.
+/// Start a kernel thread that runs only on `cpu` (panics as [`spawn`]).
 pub fn spawn_on(cpu: usize, name: &str, f: impl FnOnce() + Send + 'static) -> JoinHandle {
     assert!(cpu < NR_CPUS && per_cpu(cpu).online.load(Ordering::Acquire), "spawn_on: CPU {cpu} is not online");
     spawn_affine(name, 1 << cpu, f)
@@ -253,12 +275,11 @@ pub fn spawn_prepared(name: &str, prepare: impl FnOnce(&Task), f: impl FnOnce() 
     Some(JoinHandle { task })
 }
 
-/// Start a kernel thread allowed on the CPUs in `mask`.
+/// Start a kernel thread allowed on the CPUs in `mask` (panics as
+/// [`spawn`]).
 pub fn spawn_affine(name: &str, mask: u32, f: impl FnOnce() + Send + 'static) -> JoinHandle {
-    let task = Task::new_thread(name, mask, super::task::TaskEntry::new(f));
-    ALL_TASKS.lock_irqsave().push(task.clone());
-    wake_up_new_task(task.clone());
-    JoinHandle { task }
+    try_spawn_affine(name, mask, f)
+        .unwrap_or_else(|_| panic!("spawn({name}): no memory for a {}-byte kernel stack", super::task::THREAD_SIZE))
 }
 
 /// The least loaded online CPU in `mask`, preferring `prefer` on a tie.

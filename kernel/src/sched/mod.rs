@@ -20,7 +20,7 @@ pub mod wait;
 
 pub use self::core::{
     JoinHandle, current, current_arc, current_opt, exit, schedule, scheduler_running, spawn, spawn_affine, spawn_on,
-    spawn_prepared, try_to_wake_up, wake_up_state, yield_now,
+    spawn_prepared, try_spawn, try_spawn_affine, try_to_wake_up, wake_up_state, yield_now,
 };
 pub use self::timer::msleep;
 

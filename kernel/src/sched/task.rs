@@ -288,14 +288,8 @@ impl Task {
         Arc::new(t)
     }
 
-    /// A new kernel thread that will run `f`, on a fresh guarded stack.
-    /// For the kernel's own threads, which have no way to report failure.
-    pub(crate) fn new_thread(name: &str, affinity: u32, f: TaskEntry) -> Arc<Task> {
-        Self::try_new_thread(name, affinity, f)
-            .unwrap_or_else(|| panic!("spawn({name}): no memory for a {THREAD_SIZE}-byte kernel stack"))
-    }
-
-    /// [`Task::new_thread`], or `None` if its kernel stack cannot be had
+    /// A new kernel thread that will run `f`, on a fresh guarded stack,
+    /// or `None` if its kernel stack cannot be had
     /// (Linux `dup_task_struct` -> `alloc_thread_stack_node` failing:
     /// fork's `-ENOMEM`). `f` is dropped then, and whatever it owns with it.
     pub(crate) fn try_new_thread(name: &str, affinity: u32, f: TaskEntry) -> Option<Arc<Task>> {

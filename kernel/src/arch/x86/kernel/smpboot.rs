@@ -231,10 +231,14 @@ pub fn smp_boot_cpus(apic_ids: &[u32]) -> usize {
         }
         let cpu = next_cpu;
         next_cpu += 1;
-        if boot_one(cpu, id, data) {
-            log::info!("smpboot: CPU {cpu} (APIC ID {id}) is up");
-        } else {
-            log::error!("smpboot: CPU {cpu} (APIC ID {id}) did not start within {AP_ONLINE_TIMEOUT_MS} ms; left offline");
+        match boot_one(cpu, id, data) {
+            Some(true) => log::info!("smpboot: CPU {cpu} (APIC ID {id}) is up"),
+            Some(false) => {
+                log::error!("smpboot: CPU {cpu} (APIC ID {id}) did not start within {AP_ONLINE_TIMEOUT_MS} ms; left offline");
+            }
+            // Linux `idle_init`: "SMP: fork_idle() failed for CPU %u", and
+            // that CPU's bring-up fails; the boot goes on with the others.
+            None => log::error!("smpboot: no memory for CPU {cpu}'s idle or IRQ stack (APIC ID {id}); left offline"),
         }
     }
     if parked > 0 {
@@ -245,9 +249,15 @@ pub fn smp_boot_cpus(apic_ids: &[u32]) -> usize {
     online
 }
 
-fn boot_one(cpu: usize, apic_id: u32, data: *mut TrampolineData) -> bool {
-    let stack = crate::mm::stack::alloc_kernel_stack(crate::sched::task::THREAD_SIZE).expect("an idle stack for the AP");
-    let irq_stack = crate::mm::stack::alloc_kernel_stack(crate::sched::task::THREAD_SIZE).expect("an IRQ stack for the AP");
+/// Start one AP: whether it came online in time, or `None` (before
+/// anything is sent to it) if its two stacks cannot be had.
+fn boot_one(cpu: usize, apic_id: u32, data: *mut TrampolineData) -> Option<bool> {
+    use crate::mm::stack::{alloc_kernel_stack, free_kernel_stack};
+    let stack = alloc_kernel_stack(crate::sched::task::THREAD_SIZE)?;
+    let Some(irq_stack) = alloc_kernel_stack(crate::sched::task::THREAD_SIZE) else {
+        free_kernel_stack(stack);
+        return None;
+    };
     super::irq::set_irq_stack(cpu, irq_stack.top());
     per_cpu(cpu).apic_id.store(apic_id, Ordering::Relaxed);
     AP_STARTED.store(false, Ordering::SeqCst);
@@ -271,11 +281,11 @@ fn boot_one(cpu: usize, apic_id: u32, data: *mut TrampolineData) -> bool {
     let deadline = cpu::rdtsc() + tsc::tsc_khz() * AP_ONLINE_TIMEOUT_MS;
     while !per_cpu(cpu).online.load(Ordering::Acquire) {
         if cpu::rdtsc() > deadline {
-            return false;
+            return Some(false);
         }
         core::hint::spin_loop();
     }
-    true
+    Some(true)
 }
 
 /// Where an AP arrives from the trampoline, on its own idle stack.
