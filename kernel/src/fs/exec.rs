@@ -699,15 +699,21 @@ fn spawn_user_hooks(
 /// program, unharmed. After it, the registers are the new program's, and
 /// the system call's return path enters it.
 pub fn sys_execve(regs: &mut PtRegs) -> i32 {
-    use crate::arch::lib::usercopy_32::strncpy_from_user;
-    let mut path = alloc::vec![0u8; super::open::PATH_MAX];
-    let n = match strncpy_from_user(&mut path, regs.bx as usize) {
-        Ok(n) if n == super::open::PATH_MAX => return -crate::errno::ENAMETOOLONG,
-        Ok(n) => n,
-        Err(e) => return -e,
+    // The path's buffer (a page: PATH_MAX) must be freed before the
+    // task can die below: `exit` never returns, and what it leaves on
+    // this stack frame would never be dropped (the fuzzer found each
+    // such death keeping a page that read "/bin/hello").
+    let result = {
+        let mut path = alloc::vec![0u8; super::open::PATH_MAX];
+        let n = match crate::arch::lib::usercopy_32::strncpy_from_user(&mut path, regs.bx as usize) {
+            Ok(n) if n == super::open::PATH_MAX => return -crate::errno::ENAMETOOLONG,
+            Ok(n) => n,
+            Err(e) => return -e,
+        };
+        let Ok(path) = core::str::from_utf8(&path[..n]) else { return -crate::errno::ENOENT };
+        do_execve(path, ArgSource::User(regs.cx as usize), ArgSource::User(regs.dx as usize))
     };
-    let Ok(path) = core::str::from_utf8(&path[..n]) else { return -crate::errno::ENOENT };
-    match do_execve(path, ArgSource::User(regs.cx as usize), ArgSource::User(regs.dx as usize)) {
+    match result {
         Ok(new) => {
             *regs = new;
             // Caught signals back to SIG_DFL (their handlers were in the
