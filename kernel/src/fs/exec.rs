@@ -414,8 +414,12 @@ const MAX_ARG_STRINGS: usize = 0x7fff;
 /// Copy a NULL-terminated array of user string pointers (argv or envp)
 /// into the kernel (Linux `copy_strings` reads them page by page into the
 /// new stack; we gather them first, then lay the stack out in one go).
+/// The copies are fallible allocations (mm/heap.rs): `-ENOMEM` if one
+/// cannot be had, everything copied so far freed (Linux's copies live in
+/// the new stack's pages, whose failure is `get_arg_page`'s `-E2BIG`).
 fn copy_user_strings(ptr: usize, total: &mut usize) -> Result<Vec<Vec<u8>>, i32> {
     use crate::arch::lib::usercopy_32::copy_from_user;
+    use crate::mm::heap::try_push;
     let mut out = Vec::new();
     if ptr == 0 {
         return Ok(out); // Linux allows a NULL argv or envp: no strings
@@ -441,10 +445,10 @@ fn copy_user_strings(ptr: usize, total: &mut usize) -> Result<Vec<Vec<u8>>, i32>
             if *total + buf.len() + 1 > MAX_ARG_STRLEN_TOTAL {
                 return Err(crate::errno::E2BIG);
             }
-            buf.push(b[0]);
+            try_push(&mut buf, b[0]).map_err(|e| e.errno())?;
         }
         *total += buf.len() + 1;
-        out.push(buf);
+        try_push(&mut out, buf).map_err(|e| e.errno())?;
     }
     Err(crate::errno::E2BIG)
 }
@@ -456,7 +460,9 @@ fn copy_user_strings(ptr: usize, total: &mut usize) -> Result<Vec<Vec<u8>>, i32>
 /// the system call's return path enters it.
 pub fn sys_execve(regs: &mut PtRegs) -> i32 {
     use crate::arch::lib::usercopy_32::strncpy_from_user;
-    let mut path = alloc::vec![0u8; super::open::PATH_MAX];
+    // Linux `getname`: a names_cache object, -ENOMEM if it cannot be had.
+    let Ok(mut path) = crate::mm::heap::try_vec_with_capacity(super::open::PATH_MAX) else { return -crate::errno::ENOMEM };
+    path.resize(super::open::PATH_MAX, 0u8);
     let n = match strncpy_from_user(&mut path, regs.bx as usize) {
         Ok(n) if n == super::open::PATH_MAX => return -crate::errno::ENAMETOOLONG,
         Ok(n) => n,

@@ -466,6 +466,12 @@ impl MmStruct {
     fn copy_page_range(&self) -> Result<MmStruct, MapError> {
         let child = MmStruct::new().ok_or(MapError::NoMemory)?;
         let map = self.mmap_lock().clone();
+        // Linux `dup_mmap`: `vm_area_dup` per area, a fallible allocation
+        // (mm/heap.rs; here the map's clone above holds them): -ENOMEM,
+        // and the half-made child is dropped, its page tables with it.
+        for vma in map.iter() {
+            crate::mm::heap::slab_pre_alloc_hook(core::mem::size_of_val(vma)).map_err(|_| MapError::NoMemory)?;
+        }
         *child.mmap_lock() = map.clone();
         // The child's areas map the same files (Linux `dup_mmap`:
         // `get_file(file)` per area).
