@@ -245,10 +245,9 @@ fn heap_and_pages() -> (usize, usize) {
 /// 2, ... fail the k-th (`fail_my_nth_slab_alloc`) until a run forces no
 /// failure; each forced failure must give `-errno(k, site)` and pass
 /// `check(k)`, and leak nothing: eight failing runs (with `undo` after
-/// each, inside the count) leave the heap's bytes in use within a little
-/// of where they were (other CPUs' work may move them during one of three
-/// tries; a leak of 16 bytes a run shows in every try) and every page as
-/// it was. Returns the sites failed and `call`'s result with nothing
+/// each, inside the count) leave the heap's bytes in use and the pages
+/// exactly as they were, in one of three tries (other CPUs' work may move
+/// them during a try; a leak, even of one object, shows in every try). Returns the sites failed and `call`'s result with nothing
 /// failed.
 fn each_slab_step(what: &str, mut call: impl FnMut() -> i32, errno: impl Fn(usize, &str) -> i32, mut check: impl FnMut(usize), mut undo: impl FnMut()) -> (Vec<alloc::string::String>, i32) {
     let mut sites = Vec::new();
@@ -277,13 +276,13 @@ fn each_slab_step(what: &str, mut call: impl FnMut() -> i32, errno: impl Fn(usiz
             crate::sched::task::reap_dead_stacks();
             let after = heap_and_pages();
             tries.push((before, after));
-            if after.0 < before.0 + 128 && after.1 == before.1 {
+            if after == before {
                 break;
             }
         }
         sites.push(alloc::string::String::from(site.as_str()));
         let &(before, after) = tries.last().unwrap();
-        assert!(after.0 < before.0 + 128 && after.1 == before.1,
+        assert_eq!(after, before,
             "{what}: step {k} ({}) leaked: (heap bytes, pages) before and after 8 runs, each try: {tries:?} ({} bytes a run)",
             sites[k - 1], after.0.saturating_sub(before.0) / 8);
     }
