@@ -43,6 +43,7 @@ pub const TESTS: &[Test] = &[
     test_case!(pipe_with_no_slab_object_at_each_step_is_enfile_or_enomem_and_leaks_nothing),
     test_case!(dup2_and_f_dupfd_that_must_grow_the_fd_table_are_enomem_and_change_nothing),
     test_case!(execve_whose_argument_copies_cannot_be_had_is_enomem_and_leaks_nothing),
+    test_case!(mmap_munmap_and_mprotect_with_no_vma_are_enomem_and_change_nothing),
 ];
 
 /// Fail page allocations of this task only: every kind (the three knobs
@@ -715,4 +716,40 @@ fn a_pipe_write_with_no_page_for_its_buffer_is_enomem_and_the_data_stays_whole()
     assert_eq!(sys3(nr::CLOSE, w, 0, 0), 0);
     assert_eq!(sys3(nr::CLOSE, r, 0, 0), 0);
     assert_eq!(free_and_heap(), free, "the pipe's pages are free again");
+}
+
+/// munmap of a page in the middle of an area (two splits, Linux
+/// `__split_vma` -> `vm_area_dup` each), mprotect of one (two splits) and
+/// an anonymous mmap (a new area, `vm_area_alloc`) with no memory for a
+/// VMA (failslab, each allocation in turn): `-ENOMEM`, the areas and the
+/// page's contents as they were, nothing leaked; then each succeeds.
+fn mmap_munmap_and_mprotect_with_no_vma_are_enomem_and_change_nothing() {
+    use crate::arch::lib::usercopy_32::copy_from_user;
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let mm = me.mm().unwrap();
+    assert_eq!(copy_to_user(DATA + PAGE_SIZE, b"still here"), 0);
+    let areas = mm.mmap_lock().map_count();
+    let unchanged = |k: usize| {
+        assert_eq!(mm.mmap_lock().map_count(), areas, "step {k}: the areas as they were");
+        let mut back = [0u8; 10];
+        assert_eq!(copy_from_user(&mut back, DATA + PAGE_SIZE), 0, "step {k}: the page still mapped");
+        assert_eq!(&back, b"still here");
+        assert!(mm.mmap_lock().find_vma(DATA + PAGE_SIZE).unwrap().vm_flags.contains(mm::vma::VmFlags::VM_WRITE));
+    };
+    let (sites, r) = each_slab_step("mprotect", || sys3(nr::MPROTECT, DATA + PAGE_SIZE, PAGE_SIZE, 1), |_, _| ENOMEM, unchanged, || {});
+    assert_eq!((r, sites.len()), (0, 2), "two splits, then mprotect succeeds: {sites:?}");
+    assert!(sites.iter().all(|s| s.contains("kernel/src/mm/mmap.rs")), "{sites:?}");
+    assert_eq!(sys3(nr::MPROTECT, DATA + PAGE_SIZE, PAGE_SIZE, 3), 0, "read-write again (merged back)");
+    assert_eq!(mm.mmap_lock().map_count(), areas);
+    let (sites, r) = each_slab_step("munmap", || sys3(nr::MUNMAP, DATA + PAGE_SIZE, PAGE_SIZE, 0), |_, _| ENOMEM, unchanged, || {});
+    assert_eq!((r, sites.len()), (0, 2), "two splits, then munmap succeeds: {sites:?}");
+    assert_eq!(mm.mmap_lock().map_count(), areas + 1, "the area in two");
+    let areas = areas + 1;
+    let (sites, r) = each_slab_step("mmap", || super::common::sys(nr::MMAP2, [0, PAGE_SIZE, 3, 0x22, usize::MAX, 0]), |_, _| ENOMEM,
+        |k| assert_eq!(mm.mmap_lock().map_count(), areas, "step {k}: no new area"), || {});
+    assert_eq!(sites.len(), 1, "the new area: {sites:?}");
+    let addr = r as u32 as usize;
+    assert!(addr % PAGE_SIZE == 0 && addr < TASK_SIZE && mm.mmap_lock().find_vma(addr).is_some_and(|v| v.vm_start <= addr), "mapped at {r:#x}");
+    assert_eq!(sys3(nr::MUNMAP, addr, PAGE_SIZE, 0), 0);
 }
