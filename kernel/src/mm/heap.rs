@@ -58,7 +58,8 @@ use crate::arch::cpu::{local_irq_restore, local_irq_save};
 /// serves Rust's infallible `Box`/`Vec`, whose failure stops the kernel
 /// (`handle_alloc_error`), so `fail_page_alloc` must not pick these pages
 /// (it would find that one place again and again instead of the sites that
-/// can fail). `failslab` is the attribute that fails heap allocations.
+/// can fail). `failslab` is the attribute that fails (fallible) heap
+/// allocations.
 pub struct KernelPages;
 
 impl PageSource for KernelPages {
