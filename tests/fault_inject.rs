@@ -750,6 +750,6 @@ fn mmap_munmap_and_mprotect_with_no_vma_are_enomem_and_change_nothing() {
         |k| assert_eq!(mm.mmap_lock().map_count(), areas, "step {k}: no new area"), || {});
     assert_eq!(sites.len(), 1, "the new area: {sites:?}");
     let addr = r as u32 as usize;
-    assert!(addr % PAGE_SIZE == 0 && addr < TASK_SIZE && mm.mmap_lock().find_vma(addr).is_some_and(|v| v.vm_start <= addr), "mapped at {r:#x}");
+    assert!(addr.is_multiple_of(PAGE_SIZE) && addr < TASK_SIZE && mm.mmap_lock().find_vma(addr).is_some_and(|v| v.vm_start <= addr), "mapped at {r:#x}");
     assert_eq!(sys3(nr::MUNMAP, addr, PAGE_SIZE, 0), 0);
 }
