@@ -334,9 +334,9 @@ fn fork_with_no_slab_object_at_each_step_is_enomem_and_leaks_nothing() {
     assert_eq!(crate::arch::entry::syscall_32::ia32_sys_call_table(nr::WAIT4).expect("wait4")(&mut regs), pid, "the child, reaped");
 }
 
-/// open() of an existing file whose `struct file` (Linux
-/// `alloc_empty_file`) cannot be had: `-ENOMEM`, no descriptor, nothing
-/// leaked; then it opens.
+/// open() of an existing file whose path buffer (Linux `getname`) or
+/// `struct file` (`alloc_empty_file`) cannot be had: `-ENOMEM`, no
+/// descriptor, nothing leaked; then it opens.
 fn open_with_no_slab_object_at_each_step_is_enomem_and_leaks_nothing() {
     let me = crate::sched::current();
     me.set_mm(address_space_with(&[0x90]));
@@ -346,13 +346,14 @@ fn open_with_no_slab_object_at_each_step_is_enomem_and_leaks_nothing() {
     let fds = open_fds();
     let (sites, fd) = each_slab_step("open", || sys3(nr::OPEN, DATA, 2, 0), |_, _| ENOMEM, |k| assert_eq!(open_fds(), fds, "step {k}: no descriptor"), || {});
     assert!(fd >= 0, "with nothing failed, open succeeds ({fd})");
-    assert!(sites.len() == 1 && sites[0].contains("kernel/src/fs/file.rs"), "the file: {sites:?}");
+    assert!(sites.len() == 2 && sites[0].contains("kernel/src/fs/namei.rs") && sites[1].contains("kernel/src/fs/file.rs"), "the name, the file: {sites:?}");
     assert_eq!(sys3(nr::CLOSE, fd as usize, 0, 0), 0);
 }
 
-/// ramfs creating a name (open with O_CREAT, mkdir) whose dentry (Linux
-/// `d_alloc` in the lookup: `-ENOMEM`) or inode (`ramfs_mknod`:
-/// `-ENOSPC`) cannot be had: the error, no entry left in the directory,
+/// ramfs creating a name (open with O_CREAT, mkdir) whose path buffer
+/// (Linux `getname`: `-ENOMEM`), dentry (`d_alloc` in the lookup:
+/// `-ENOMEM`) or inode (`ramfs_mknod`: `-ENOSPC`) cannot be had: the
+/// error, no entry left in the directory,
 /// nothing leaked. (Linux allocates open's `struct file` before creating,
 /// in `path_openat`; here it comes after, so a failure there leaves the
 /// new, empty file behind, removed by the test between runs.)
@@ -363,25 +364,25 @@ fn open_creat_and_mkdir_with_no_dentry_or_inode_are_enomem_or_enospc_and_create_
     assert_eq!(copy_to_user(DATA, b"/fault-inject-creat\0"), 0);
     assert_eq!(copy_to_user(DATA + 64, b"/fault-inject-dir\0"), 0);
     fd_table_with_room();
-    let errno = |k: usize, _: &str| match k { 1 => ENOMEM, 2 => ENOSPC, _ => ENOMEM };
+    let errno = |k: usize, _: &str| if k == 3 { ENOSPC } else { ENOMEM };
     let fds = open_fds();
     let (sites, fd) = each_slab_step("open O_CREAT", || sys3(nr::OPEN, DATA, 0o102, 0o644), errno, |k| {
         assert_eq!(open_fds(), fds, "step {k}: no descriptor");
-        if k <= 2 {
+        if k <= 3 {
             assert!(crate::fs::lookup("/fault-inject-creat").is_none(), "step {k}: no file");
         }
     }, || {
         let _ = sys3(nr::UNLINK, DATA, 0, 0);
     });
     assert!(fd >= 0, "with nothing failed, the file is made and opened ({fd})");
-    assert!(sites[0].contains("kernel/src/fs/libfs.rs") && sites[1].contains("kernel/src/fs/libfs.rs"), "the dentry, the inode: {sites:?}");
+    assert!(sites.len() == 4 && sites[1].contains("kernel/src/fs/libfs.rs") && sites[2].contains("kernel/src/fs/libfs.rs"), "the name, the dentry, the inode, the file: {sites:?}");
     assert_eq!(sys3(nr::CLOSE, fd as usize, 0, 0), 0);
     assert_eq!(sys3(nr::UNLINK, DATA, 0, 0), 0);
     let (sites, r) = each_slab_step("mkdir", || sys3(nr::MKDIR, DATA + 64, 0o755, 0), errno, |k| {
         assert!(crate::fs::lookup("/fault-inject-dir").is_none(), "step {k}: no directory");
     }, || {});
     assert_eq!(r, 0, "with nothing failed, mkdir succeeds");
-    assert_eq!(sites.len(), 2, "the dentry and the inode: {sites:?}");
+    assert_eq!(sites.len(), 3, "the name, the dentry and the inode: {sites:?}");
     assert_eq!(sys3(nr::RMDIR, DATA + 64, 0, 0), 0);
 }
 
