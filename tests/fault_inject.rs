@@ -29,7 +29,7 @@ pub const TESTS: &[Test] = &[
     test_case!(the_boot_options_set_the_attributes_and_bad_values_are_named),
     test_case!(alloc_pages_fails_when_told_and_names_its_caller),
     test_case!(fail_page_alloc_knobs_spare_what_linux_spares),
-    test_case!(the_heap_fails_through_failslab_only),
+    test_case!(failslab_fails_fallible_heap_allocations_only_never_gfp_nofail_ones),
     test_case!(a_page_fault_with_no_page_is_retried_and_the_program_runs_to_its_end),
     test_case!(a_page_fault_that_keeps_failing_retries_until_the_process_is_killed),
     test_case!(a_copy_on_write_fault_with_no_page_is_oom_and_both_keep_the_shared_page),
@@ -43,6 +43,13 @@ pub const TESTS: &[Test] = &[
     test_case!(a_private_file_write_fault_with_no_page_for_the_copy_is_oom_then_copies_and_leaks_nothing),
     test_case!(vmalloc_with_no_page_at_each_step_frees_the_pages_taken_and_the_area),
     test_case!(a_kernel_thread_whose_stack_cannot_be_had_is_enomem_and_leaks_nothing),
+    test_case!(fork_with_no_slab_object_at_each_step_is_enomem_and_leaks_nothing),
+    test_case!(open_with_no_slab_object_at_each_step_is_enomem_and_leaks_nothing),
+    test_case!(open_creat_and_mkdir_with_no_dentry_or_inode_are_enomem_or_enospc_and_create_nothing),
+    test_case!(pipe_with_no_slab_object_at_each_step_is_enfile_or_enomem_and_leaks_nothing),
+    test_case!(dup2_and_f_dupfd_that_must_grow_the_fd_table_are_enomem_and_change_nothing),
+    test_case!(execve_whose_path_buffer_cannot_be_had_is_enomem_and_leaks_nothing),
+    test_case!(mmap_munmap_and_mprotect_with_no_vma_are_enomem_and_change_nothing),
 ];
 
 /// Fail page allocations of this task only: every kind (the three knobs
@@ -154,10 +161,17 @@ fn fail_page_alloc_knobs_spare_what_linux_spares() {
     assert_eq!(FAIL_PAGE_ALLOC.min_order.load(SeqCst), 1, "put back");
 }
 
-/// `failslab` fails the heap (our kmalloc: `GlobalAlloc::alloc` returns
-/// null) once `ignore-gfp-wait` is off; `fail_page_alloc` never picks the
-/// heap's pages (`__GFP_NOFAIL`: Rust's collections cannot cope).
-fn the_heap_fails_through_failslab_only() {
+/// `failslab` fails only the fallible heap allocations (mm/heap.rs's
+/// `try_*`, Linux's `kmalloc(GFP_KERNEL)`) once `ignore-gfp-wait` is off,
+/// naming their call site; Rust's infallible `Box::new`, `Vec::push`,
+/// `Arc::new`, `format!` and the raw `GlobalAlloc` are the kernel's
+/// `__GFP_NOFAIL` allocations, which Linux's `should_failslab` never
+/// fails: at probability 100 with no limit on `times` they all succeed,
+/// and the kernel goes on (a failure there would stop it in
+/// `handle_alloc_error`). `fail_page_alloc` never picks the heap's own
+/// pages (`__GFP_NOFAIL` too).
+fn failslab_fails_fallible_heap_allocations_only_never_gfp_nofail_ones() {
+    use crate::mm::heap::{AllocError, try_arc, try_box, try_push, try_reserve, try_to_vec, try_vec_with_capacity};
     let layout = core::alloc::Layout::from_size_align(64, 8).unwrap();
     let saved = fail_my_page_allocs(0, -1);
     // Enough objects to need fresh heap pages more than once.
@@ -170,26 +184,280 @@ fn the_heap_fails_through_failslab_only() {
     }
     drop(saved);
     let _saved = fault_inject::save();
-    fault_inject::setup("failslab", "1,100,0,1").unwrap();
+    fault_inject::setup("failslab", "1,100,0,-1").unwrap();
     fault_inject::set_knob("failslab", "task-filter", "1").unwrap();
     fault_inject::set_knob("failslab", "verbose", "0").unwrap();
-    // SAFETY: as above.
-    let p = core::hint::black_box(unsafe { alloc::alloc::alloc(core::hint::black_box(layout)) });
-    assert!(!p.is_null(), "ignore-gfp-wait (default): heap allocations are GFP_KERNEL, spared");
-    held.push(p as usize);
-    fault_inject::set_knob("failslab", "ignore-gfp-wait", "0").unwrap();
+    crate::sched::current().make_it_fail.store(true, SeqCst);
     let before = FAILSLAB.attr.failed.load(SeqCst);
+    let b = try_box([7u8; 40]).expect("ignore-gfp-wait (default): GFP_KERNEL is spared");
+    fault_inject::set_knob("failslab", "ignore-gfp-wait", "0").unwrap();
+    // GFP_NOFAIL: every infallible kind, and the raw allocator.
+    let nofail_box = core::hint::black_box(alloc::boxed::Box::new(core::hint::black_box([1u32; 16])));
+    let nofail_arc = core::hint::black_box(alloc::sync::Arc::new(core::hint::black_box(5u64)));
+    let mut nofail_vec: Vec<u32> = Vec::new();
+    for i in 0..100 {
+        nofail_vec.push(core::hint::black_box(i));
+    }
+    let nofail_text = alloc::format!("{}-{}", core::hint::black_box(12), core::hint::black_box("x"));
     // SAFETY: as above. black_box: LLVM may assume an allocation whose
     // pointer is only compared with null succeeds, and remove it.
     let p = core::hint::black_box(unsafe { alloc::alloc::alloc(core::hint::black_box(layout)) });
+    assert!(!p.is_null(), "the GlobalAlloc is __GFP_NOFAIL");
+    held.push(p as usize);
+    assert_eq!(FAILSLAB.attr.failed.load(SeqCst), before, "no __GFP_NOFAIL allocation was failed");
+    assert_eq!((nofail_box[15], *nofail_arc, nofail_vec.len(), nofail_text.as_str()), (1, 5, 100, "12-x"));
+    // The fallible ones fail, each naming this file.
+    assert_eq!(try_box(3u32).err(), Some(AllocError));
+    assert!(LAST_FORCED.lock().as_str().starts_with("failslab at ") && LAST_FORCED.lock().as_str().contains("tests/fault_inject.rs:"), "{}", LAST_FORCED.lock().as_str());
+    assert_eq!(try_arc(3u32).err(), Some(AllocError));
+    assert_eq!(try_vec_with_capacity::<u8>(10).err(), Some(AllocError));
+    let mut v: Vec<u8> = Vec::new();
+    assert_eq!(try_push(&mut v, 1), Err(AllocError));
+    assert_eq!(try_to_vec(&[1u8, 2]).err(), Some(AllocError));
+    assert_eq!(v.capacity(), 0, "a failed push left the vector as it was");
+    assert_eq!(FAILSLAB.attr.failed.load(SeqCst), before + 5);
+    // An allocation that does not happen cannot fail.
+    let mut roomy: Vec<u8> = Vec::with_capacity(8);
+    assert_eq!(try_reserve(&mut roomy, 8), Ok(()));
+    assert_eq!(FAILSLAB.attr.failed.load(SeqCst), before + 5);
     unmark();
-    assert!(p.is_null(), "the forced failure");
-    assert_eq!(FAILSLAB.attr.failed.load(SeqCst), before + 1);
-    assert!(LAST_FORCED.lock().as_str().starts_with("failslab at "), "{}", LAST_FORCED.lock().as_str());
+    assert_eq!(try_box(4u32).map(|b| *b), Ok(4), "a task not marked is not failed");
+    drop(b);
     for p in held {
         // SAFETY: each came from alloc with this layout.
         unsafe { alloc::alloc::dealloc(p as *mut u8, layout) };
     }
+}
+
+/// Fail this task's `nth` fallible heap allocation (failslab with Linux's
+/// `interval` = nth, `times` 1, its count from 0; task-filter), every
+/// kind (`ignore-gfp-wait` off), silently; the guard puts it all back.
+fn fail_my_nth_slab_alloc(nth: usize) -> SavedSettings {
+    let saved = fault_inject::save();
+    for (knob, v) in [("task-filter", "1"), ("verbose", "0"), ("ignore-gfp-wait", "0")] {
+        fault_inject::set_knob("failslab", knob, v).unwrap();
+    }
+    FAILSLAB.attr.setup(&alloc::format!("{nth},100,0,1")).unwrap();
+    FAILSLAB.attr.count.store(0, SeqCst);
+    crate::sched::current().make_it_fail.store(true, SeqCst);
+    saved
+}
+
+/// Heap bytes in use and pages (free plus the heap's).
+fn heap_and_pages() -> (usize, usize) {
+    (crate::mm::heap::KMALLOC.bytes_in_use(), free_and_heap())
+}
+
+/// Step through every fallible heap allocation `call` makes: for k = 1,
+/// 2, ... fail the k-th (`fail_my_nth_slab_alloc`) until a run forces no
+/// failure; each forced failure must give `-errno(k, site)` and pass
+/// `check(k)`, and leak nothing: eight failing runs (with `undo` after
+/// each, inside the count) leave the heap's bytes in use and the pages
+/// exactly as they were, in one of three tries (other CPUs' work may move
+/// them during a try; a leak, even of one object, shows in every try). Returns the sites failed and `call`'s result with nothing
+/// failed.
+fn each_slab_step(what: &str, mut call: impl FnMut() -> i32, errno: impl Fn(usize, &str) -> i32, mut check: impl FnMut(usize), mut undo: impl FnMut()) -> (Vec<alloc::string::String>, i32) {
+    let mut sites = Vec::new();
+    for k in 1..64 {
+        // Nothing allocated on the heap by the test inside the window.
+        let mut tries = Vec::with_capacity(3);
+        let mut site = crate::fmtbuf!(160, "");
+        for _ in 0..3 {
+            crate::sched::task::reap_dead_stacks();
+            let before = heap_and_pages();
+            for run in 0..8 {
+                let failed = FAILSLAB.attr.failed.load(SeqCst);
+                let saved = fail_my_nth_slab_alloc(k);
+                let r = call();
+                unmark();
+                drop(saved);
+                if FAILSLAB.attr.failed.load(SeqCst) == failed {
+                    assert_eq!((k, run), (k, 0), "{what}: step {k} failed on one run and not another");
+                    return (sites, r);
+                }
+                site = crate::fmtbuf!(160, "{}", LAST_FORCED.lock().as_str());
+                assert_eq!(r, -errno(k, site.as_str()), "{what}: step {k}, {}", site.as_str());
+                check(k);
+                undo();
+            }
+            crate::sched::task::reap_dead_stacks();
+            let after = heap_and_pages();
+            tries.push((before, after));
+            if after == before {
+                break;
+            }
+        }
+        sites.push(alloc::string::String::from(site.as_str()));
+        let &(before, after) = tries.last().unwrap();
+        assert_eq!(after, before,
+            "{what}: step {k} ({}) leaked: (heap bytes, pages) before and after 8 runs, each try: {tries:?} ({} bytes a run)",
+            sites[k - 1], after.0.saturating_sub(before.0) / 8);
+    }
+    panic!("{what}: still failing after 63 steps");
+}
+
+/// Grow this task's descriptor table to 64 slots now, so that the
+/// system call under test finds room (a table once grown stays grown, as
+/// Linux's does: the growth's own failure is the dup2 test's).
+fn fd_table_with_room() {
+    assert_eq!(sys3(nr::DUP2, 0, 63, 0), 63);
+    assert_eq!(sys3(nr::CLOSE, 63, 0, 0), 0);
+}
+
+/// Descriptors open in this task.
+fn open_fds() -> usize {
+    let files = crate::sched::current().files.lock();
+    (0..crate::fs::file::NR_OPEN as i32).filter(|&fd| files.get(fd).is_some()).count()
+}
+
+/// fork() whose k-th kernel object cannot be had (failslab), for every k
+/// until fork succeeds: the VMA copies (Linux `vm_area_dup` in
+/// `dup_mmap`), the mm, the descriptor table (`dup_fd`), the FPU state,
+/// the task (`dup_task_struct`). `-ENOMEM` every time (Linux
+/// `copy_process`), no child, every page the parent maps with one
+/// reference again, nothing left on the heap or in the page allocator;
+/// then with nothing failed the child runs `exit(0)`.
+fn fork_with_no_slab_object_at_each_step_is_enomem_and_leaks_nothing() {
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0xb8, 1, 0, 0, 0, 0x31, 0xdb, 0xcd, 0x80]));
+    assert_eq!(copy_to_user(DATA, &[1u8; 2 * PAGE_SIZE]), 0);
+    assert_eq!(copy_to_user(TASK_SIZE - PAGE_SIZE, &[2u8; 16]), 0);
+    let (pages, _) = me.mm().unwrap().resident();
+    let pfns: Vec<usize> = pages.iter().map(|p| crate::mm::page_alloc::page_to_pfn(p)).collect();
+    drop(pages);
+    let children = me.children.lock().len();
+    let (sites, pid) = each_slab_step("fork", fork_from_text, |_, _| ENOMEM, |k| {
+        assert_eq!(me.children.lock().len(), children, "step {k}: no child");
+        for &pfn in &pfns {
+            assert_eq!(pfn_to_page(pfn).page_count(), 1, "step {k}: pfn {pfn:#x} has the parent's reference only");
+        }
+    }, || {});
+    assert!(pid > 0, "with nothing failed, fork succeeds ({pid})");
+    for file in ["kernel/src/mm/mm_types.rs", "kernel/src/fork.rs", "kernel/src/fs/file.rs", "kernel/src/sched/core.rs"] {
+        assert!(sites.iter().any(|s| s.contains(file)), "a step in {file}: {sites:?}");
+    }
+    let mut regs = crate::arch::entry::PtRegs { bx: pid as u32, cx: DATA as u32, orig_ax: nr::WAIT4 as u32, ..Default::default() };
+    assert_eq!(crate::arch::entry::syscall_32::ia32_sys_call_table(nr::WAIT4).expect("wait4")(&mut regs), pid, "the child, reaped");
+}
+
+/// open() of an existing file whose path buffer (Linux `getname`) or
+/// `struct file` (`alloc_empty_file`) cannot be had: `-ENOMEM`, no
+/// descriptor, nothing leaked; then it opens.
+fn open_with_no_slab_object_at_each_step_is_enomem_and_leaks_nothing() {
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    crate::fs::rootfs().create("/fault-inject-open", 0o644).expect("create");
+    assert_eq!(copy_to_user(DATA, b"/fault-inject-open\0"), 0);
+    fd_table_with_room();
+    let fds = open_fds();
+    let (sites, fd) = each_slab_step("open", || sys3(nr::OPEN, DATA, 2, 0), |_, _| ENOMEM, |k| assert_eq!(open_fds(), fds, "step {k}: no descriptor"), || {});
+    assert!(fd >= 0, "with nothing failed, open succeeds ({fd})");
+    assert!(sites.len() == 2 && sites[0].contains("kernel/src/fs/namei.rs") && sites[1].contains("kernel/src/fs/file.rs"), "the name, the file: {sites:?}");
+    assert_eq!(sys3(nr::CLOSE, fd as usize, 0, 0), 0);
+}
+
+/// ramfs creating a name (open with O_CREAT, mkdir) whose path buffer
+/// (Linux `getname`: `-ENOMEM`), dentry (`d_alloc` in the lookup:
+/// `-ENOMEM`) or inode (`ramfs_mknod`: `-ENOSPC`) cannot be had: the
+/// error, no entry left in the directory,
+/// nothing leaked. (Linux allocates open's `struct file` before creating,
+/// in `path_openat`; here it comes after, so a failure there leaves the
+/// new, empty file behind, removed by the test between runs.)
+fn open_creat_and_mkdir_with_no_dentry_or_inode_are_enomem_or_enospc_and_create_nothing() {
+    use crate::errno::ENOSPC;
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    assert_eq!(copy_to_user(DATA, b"/fault-inject-creat\0"), 0);
+    assert_eq!(copy_to_user(DATA + 64, b"/fault-inject-dir\0"), 0);
+    fd_table_with_room();
+    let errno = |k: usize, _: &str| if k == 3 { ENOSPC } else { ENOMEM };
+    let fds = open_fds();
+    let (sites, fd) = each_slab_step("open O_CREAT", || sys3(nr::OPEN, DATA, 0o102, 0o644), errno, |k| {
+        assert_eq!(open_fds(), fds, "step {k}: no descriptor");
+        if k <= 3 {
+            assert!(crate::fs::lookup("/fault-inject-creat").is_none(), "step {k}: no file");
+        }
+    }, || {
+        let _ = sys3(nr::UNLINK, DATA, 0, 0);
+    });
+    assert!(fd >= 0, "with nothing failed, the file is made and opened ({fd})");
+    assert!(sites.len() == 4 && sites[1].contains("kernel/src/fs/libfs.rs") && sites[2].contains("kernel/src/fs/libfs.rs"), "the name, the dentry, the inode, the file: {sites:?}");
+    assert_eq!(sys3(nr::CLOSE, fd as usize, 0, 0), 0);
+    assert_eq!(sys3(nr::UNLINK, DATA, 0, 0), 0);
+    let (sites, r) = each_slab_step("mkdir", || sys3(nr::MKDIR, DATA + 64, 0o755, 0), errno, |k| {
+        assert!(crate::fs::lookup("/fault-inject-dir").is_none(), "step {k}: no directory");
+    }, || {});
+    assert_eq!(r, 0, "with nothing failed, mkdir succeeds");
+    assert_eq!(sites.len(), 3, "the name, the dentry and the inode: {sites:?}");
+    assert_eq!(sys3(nr::RMDIR, DATA + 64, 0, 0), 0);
+}
+
+/// pipe2() whose pipe (Linux `alloc_pipe_info`), inode
+/// (`new_inode_pseudo`) or either `struct file` cannot be had: Linux's
+/// `-ENFILE` for the first two (`create_pipe_files`), `-ENOMEM` for the
+/// files; no descriptor, nothing leaked; then the pipe is made.
+fn pipe_with_no_slab_object_at_each_step_is_enfile_or_enomem_and_leaks_nothing() {
+    use crate::errno::ENFILE;
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    assert_eq!(copy_to_user(DATA, &[0u8; 8]), 0);
+    fd_table_with_room();
+    let fds = open_fds();
+    let (sites, r) = each_slab_step("pipe2", || sys3(nr::PIPE2, DATA, 0, 0), |k, _| if k <= 2 { ENFILE } else { ENOMEM },
+        |k| assert_eq!(open_fds(), fds, "step {k}: no descriptor"), || {});
+    assert_eq!(r, 0, "with nothing failed, pipe2 succeeds");
+    assert!(sites.len() == 4 && sites.iter().all(|s| s.contains("kernel/src/fs/pipe.rs")), "pipe, inode, two files: {sites:?}");
+    let mut pair = [0u8; 8];
+    assert_eq!(crate::arch::lib::usercopy_32::copy_from_user(&mut pair, DATA), 0);
+    for fd in [&pair[..4], &pair[4..]] {
+        assert_eq!(sys3(nr::CLOSE, u32::from_le_bytes(fd.try_into().unwrap()) as usize, 0, 0), 0);
+    }
+}
+
+/// dup2(0, 200) and fcntl(0, F_DUPFD, 150), which must grow the
+/// descriptor table (Linux `expand_files` -> `expand_fdtable`), with no
+/// memory for it: `-ENOMEM`, the table as it was (200 and 150 not open),
+/// nothing leaked; then they succeed.
+fn dup2_and_f_dupfd_that_must_grow_the_fd_table_are_enomem_and_change_nothing() {
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let fds = open_fds();
+    let (sites, r) = each_slab_step("dup2", || sys3(nr::DUP2, 0, 200, 0), |_, _| ENOMEM, |k| {
+        assert_eq!(open_fds(), fds, "step {k}: no descriptor");
+        assert!(me.files.lock().get(200).is_none());
+    }, || {});
+    assert_eq!(r, 200);
+    assert!(sites[0].contains("kernel/src/fs/file.rs"), "{sites:?}");
+    let (_, r) = each_slab_step("F_DUPFD", || sys3(nr::FCNTL, 0, 0, 150), |_, _| ENOMEM, |k| {
+        assert_eq!(open_fds(), fds + 1, "step {k}: no descriptor");
+    }, || {});
+    assert_eq!(r, 150, "the lowest free at or above 150 (the table now reaches 200)");
+    assert_eq!(sys3(nr::CLOSE, 200, 0, 0), 0);
+    assert_eq!(sys3(nr::CLOSE, 150, 0, 0), 0);
+}
+
+/// execve's copy of its path (Linux `getname`), failed: `-ENOMEM`, the
+/// caller's address space as it was, nothing leaked; with the copy made
+/// the path's lookup answers (`-ENOENT`: no such program). argv and envp
+/// are read straight into the new stack's pages, after the lookup.
+fn execve_whose_path_buffer_cannot_be_had_is_enomem_and_leaks_nothing() {
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let old = me.mm().unwrap();
+    // argv = { "first-argument", "2", NULL }, envp = { "HOME=/", NULL }.
+    let strs: [(usize, &[u8]); 4] = [(DATA + 64, b"/bin/no-such-program\0"), (DATA + 128, b"first-argument\0"), (DATA + 160, b"2\0"), (DATA + 192, b"HOME=/\0")];
+    for (at, s) in strs {
+        assert_eq!(copy_to_user(at, s), 0);
+    }
+    let words = [DATA + 128, DATA + 160, 0, DATA + 192, 0].map(|w| (w as u32).to_le_bytes());
+    assert_eq!(copy_to_user(DATA, words.as_flattened()), 0);
+    let (sites, r) = each_slab_step("execve", || sys3(nr::EXECVE, DATA + 64, DATA, DATA + 12), |_, _| ENOMEM, |k| {
+        assert!(alloc::sync::Arc::ptr_eq(&me.mm().unwrap(), &old), "step {k}: the caller's address space");
+    }, || {});
+    assert_eq!(r, -crate::errno::ENOENT, "with the path copied, the lookup");
+    // The arguments are not heap copies: they go straight into the new
+    // stack's pages (fail_page_alloc's exec test covers those).
+    assert!(!sites.is_empty() && sites.iter().all(|s| s.contains("kernel/src/fs/exec.rs")), "{sites:?}");
 }
 
 /// Catalogue: a user page fault whose page cannot be had (the touch
@@ -656,4 +924,40 @@ fn a_kernel_thread_whose_stack_cannot_be_had_is_enomem_and_leaks_nothing() {
     }
     assert!(ran.load(SeqCst));
     assert!(k as usize >= crate::sched::task::THREAD_SIZE / PAGE_SIZE, "a failure at each page of the stack ({k})");
+}
+
+/// munmap of a page in the middle of an area (two splits, Linux
+/// `__split_vma` -> `vm_area_dup` each), mprotect of one (two splits) and
+/// an anonymous mmap (a new area, `vm_area_alloc`) with no memory for a
+/// VMA (failslab, each allocation in turn): `-ENOMEM`, the areas and the
+/// page's contents as they were, nothing leaked; then each succeeds.
+fn mmap_munmap_and_mprotect_with_no_vma_are_enomem_and_change_nothing() {
+    use crate::arch::lib::usercopy_32::copy_from_user;
+    let me = crate::sched::current();
+    me.set_mm(address_space_with(&[0x90]));
+    let mm = me.mm().unwrap();
+    assert_eq!(copy_to_user(DATA + PAGE_SIZE, b"still here"), 0);
+    let areas = mm.mmap_lock().map_count();
+    let unchanged = |k: usize| {
+        assert_eq!(mm.mmap_lock().map_count(), areas, "step {k}: the areas as they were");
+        let mut back = [0u8; 10];
+        assert_eq!(copy_from_user(&mut back, DATA + PAGE_SIZE), 0, "step {k}: the page still mapped");
+        assert_eq!(&back, b"still here");
+        assert!(mm.mmap_lock().find_vma(DATA + PAGE_SIZE).unwrap().vm_flags.contains(mm::vma::VmFlags::VM_WRITE));
+    };
+    let (sites, r) = each_slab_step("mprotect", || sys3(nr::MPROTECT, DATA + PAGE_SIZE, PAGE_SIZE, 1), |_, _| ENOMEM, unchanged, || {});
+    assert_eq!((r, sites.len()), (0, 2), "two splits, then mprotect succeeds: {sites:?}");
+    assert!(sites.iter().all(|s| s.contains("kernel/src/mm/mmap.rs")), "{sites:?}");
+    assert_eq!(sys3(nr::MPROTECT, DATA + PAGE_SIZE, PAGE_SIZE, 3), 0, "read-write again (merged back)");
+    assert_eq!(mm.mmap_lock().map_count(), areas);
+    let (sites, r) = each_slab_step("munmap", || sys3(nr::MUNMAP, DATA + PAGE_SIZE, PAGE_SIZE, 0), |_, _| ENOMEM, unchanged, || {});
+    assert_eq!((r, sites.len()), (0, 2), "two splits, then munmap succeeds: {sites:?}");
+    assert_eq!(mm.mmap_lock().map_count(), areas + 1, "the area in two");
+    let areas = areas + 1;
+    let (sites, r) = each_slab_step("mmap", || super::common::sys(nr::MMAP2, [0, PAGE_SIZE, 3, 0x22, usize::MAX, 0]), |_, _| ENOMEM,
+        |k| assert_eq!(mm.mmap_lock().map_count(), areas, "step {k}: no new area"), || {});
+    assert_eq!(sites.len(), 1, "the new area: {sites:?}");
+    let addr = r as u32 as usize;
+    assert!(addr.is_multiple_of(PAGE_SIZE) && addr < TASK_SIZE && mm.mmap_lock().find_vma(addr).is_some_and(|v| v.vm_start <= addr), "mapped at {r:#x}");
+    assert_eq!(sys3(nr::MUNMAP, addr, PAGE_SIZE, 0), 0);
 }

@@ -41,6 +41,12 @@ pub const EISDIR: i32 = 21;
 pub const ENODEV: i32 = 19;
 /// Invalid argument.
 pub const EINVAL: i32 = 22;
+/// No space left on device: ramfs could not have a new inode
+/// (`ramfs_mknod`).
+pub const ENOSPC: i32 = 28;
+/// File table overflow: Linux's answer when a pipe's inode or
+/// `pipe_inode_info` cannot be had (`create_pipe_files`).
+pub const ENFILE: i32 = 23;
 /// Too many open files.
 pub const EMFILE: i32 = 24;
 /// Illegal seek (on the console).

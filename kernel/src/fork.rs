@@ -45,6 +45,7 @@ use core::sync::atomic::Ordering;
 
 use crate::arch::entry::PtRegs;
 use crate::errno::{EINVAL, ENOMEM};
+use crate::mm::heap::{try_arc, try_box};
 
 /// `SIGCHLD`: the signal a child's death sends its parent; the only exit
 /// signal `clone` accepts here (the low byte of its flags).
@@ -114,9 +115,12 @@ fn kernel_clone(regs: &mut PtRegs, args: CloneArgs) -> i32 {
         // VMAs are already in their files' reverse maps.
         mm
     } else {
-        let child_mm = match mm.dup_mmap() {
-            Ok(m) => Arc::new(m),
-            Err(_) => return -ENOMEM,
+        // Linux `dup_mm`: `allocate_mm` (a kmem_cache_alloc), then
+        // `dup_mmap`, which copies each VMA (`vm_area_dup`): each may fail,
+        // and what was built is freed (the MmStruct's drop).
+        let child_mm = match mm.dup_mmap().map(|m| try_arc(m)) {
+            Ok(Ok(m)) => m,
+            Ok(Err(_)) | Err(_) => return -ENOMEM,
         };
         // The child maps the parent's files too: enter it in their reverse maps.
         crate::mm::mmap::link_file_vmas(&child_mm);
@@ -131,9 +135,14 @@ fn kernel_clone(regs: &mut PtRegs, args: CloneArgs) -> i32 {
     }
     // Linux `p->vfork_done = &vfork`: set before the child can run, so
     // even a child that dies at once completes it.
-    let vfork = (args.flags & CLONE_VFORK != 0).then(|| Arc::new(crate::sched::completion::Completion::new()));
+    let vfork = match (args.flags & CLONE_VFORK != 0).then(|| try_arc(crate::sched::completion::Completion::new())) {
+        Some(Err(_)) => return -ENOMEM,
+        v => v.map(Result::unwrap),
+    };
     let vfork_for_child = vfork.clone();
-    let files = me.files.lock().clone();
+    // Linux `copy_files` -> `dup_fd`: a new table, -ENOMEM if it cannot be
+    // had (the parent's files are untouched; the copy's references drop).
+    let Ok(files) = me.files.lock().try_clone() else { return -ENOMEM };
     let cwd = me.cwd.lock().clone();
     let tls = me.tls_for_switch();
     let rlim = *me.rlim.lock();
@@ -148,7 +157,9 @@ fn kernel_clone(regs: &mut PtRegs, args: CloneArgs) -> i32 {
     let signals = me.signal.fork_copy();
     // The parent's x87/SSE registers as they are now (Linux `fpu_clone`):
     // the child starts with a copy.
-    let fpu = alloc::boxed::Box::new(crate::arch::fpu::fpu_clone());
+    // (Linux `arch_dup_task_struct` copies it inside the task_struct; here
+    // its own allocation, which may fail like the task's.)
+    let Ok(fpu) = try_box(crate::arch::fpu::fpu_clone()) else { return -ENOMEM };
     let handle = crate::sched::spawn_prepared(
         me.name(),
         |t| {

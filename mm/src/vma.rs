@@ -611,6 +611,9 @@ pub enum VmaError {
         /// The limit.
         max: usize,
     },
+    /// No memory for a new area (Linux `vm_area_alloc` / `vm_area_dup`
+    /// returning NULL: `ENOMEM`); see [`MmMap::vm_area_alloc`].
+    NoMemory,
     /// `expand_stack` at an address with no `VM_GROWSDOWN` area above it
     /// (`EFAULT`: the access is simply bad).
     NotAStack {
@@ -673,7 +676,7 @@ impl VmaError {
             Unaligned { .. } | ZeroLength | OutsideUserSpace { .. } | BadRange { .. } => EINVAL,
             NotInsideVma { .. } | BadProt { .. } | BadMapFlags { .. } => EINVAL,
             LengthOverflow { .. } | Overlap { .. } | Unmapped { .. } | NoUnmappedArea { .. } => ENOMEM,
-            TooManyMappings { .. } | StackGuardGap { .. } | StackLimit { .. } | StackPgoff { .. } => ENOMEM,
+            TooManyMappings { .. } | NoMemory | StackGuardGap { .. } | StackLimit { .. } | StackPgoff { .. } => ENOMEM,
             BrkBelowStart { .. } | BrkCollision { .. } | BrkNotMapped { .. } => ENOMEM,
             AccessDenied { .. } | FileAccess { .. } => EACCES,
             NoMmap => ENODEV,
@@ -715,6 +718,7 @@ impl fmt::Display for VmaError {
             Exists { start, end } => write!(f, "MAP_FIXED_NOREPLACE range {start:#x}..{end:#x} is already mapped"),
             BelowMmapMinAddr { addr } => write!(f, "address {addr:#x} is below mmap_min_addr"),
             TooManyMappings { max } => write!(f, "the process already has max_map_count ({max}) VMAs"),
+            NoMemory => write!(f, "no memory for a new VMA"),
             NotAStack { addr } => write!(f, "no stack (VM_GROWSDOWN) VMA above {addr:#x}"),
             StackGuardGap { addr, prev_end } => write!(
                 f,
@@ -928,6 +932,12 @@ pub struct MmMap {
     pub start_brk: usize,
     /// Current break (Linux `mm->brk`); need not be page-aligned.
     pub brk: usize,
+    /// May `n` new areas be had (Linux `vm_area_alloc` for a new area,
+    /// `vm_area_dup` for each split: kmem_cache allocations that may
+    /// fail)? Asked after the other checks and before anything changes,
+    /// so a `false` is `ENOMEM` with the map as it was. The kernel's
+    /// consults failslab (kernel/src/mm/mmap.rs); the default says yes.
+    pub vm_area_alloc: fn(usize) -> bool,
 }
 
 impl Default for MmMap {
@@ -958,7 +968,16 @@ impl MmMap {
             max_map_count: DEFAULT_MAX_MAP_COUNT,
             start_brk: 0,
             brk: 0,
+            vm_area_alloc: |_| true,
         }
+    }
+
+    /// Ask [`vm_area_alloc`](Self::vm_area_alloc) for `n` new areas.
+    fn alloc_vmas(&self, n: usize) -> Result<(), VmaError> {
+        if n > 0 && !(self.vm_area_alloc)(n) {
+            return Err(VmaError::NoMemory);
+        }
+        Ok(())
     }
 
     /// Linux `mm->map_count`: how many areas there are.
@@ -1097,6 +1116,7 @@ impl MmMap {
         if self.map_count() >= self.max_map_count {
             return Err(VmaError::TooManyMappings { max: self.max_map_count });
         }
+        self.alloc_vmas(1)?;
         self.split_at(addr);
         Ok(())
     }
@@ -1129,6 +1149,10 @@ impl MmMap {
         if first.vm_start < start && end < first.vm_end && self.map_count() >= self.max_map_count {
             return Err(VmaError::TooManyMappings { max: self.max_map_count });
         }
+        // An area cut by either edge is split (Linux `__split_vma` ->
+        // `vm_area_dup` each).
+        let cut_at_end = self.find_vma(end - 1).is_some_and(|v| v.vm_start < end && end < v.vm_end);
+        self.alloc_vmas(usize::from(first.vm_start < start) + usize::from(cut_at_end))?;
         Ok(self.remove_range(start, end))
     }
 
@@ -1148,8 +1172,12 @@ impl MmMap {
     ) -> Result<Vec<VmArea>, VmaError> {
         let vma = VmArea { vm_start: addr, vm_end: addr.wrapping_add(len), vm_flags, vm_pgoff: pgoff, kind };
         vma.check(self.task_size)?;
-        // The range is valid (checked above), so the only failure left is
-        // the max_map_count limit (ENOMEM, as Linux).
+        // The new area (Linux `vm_area_alloc`; asked first, and even when
+        // it will merge: Linux asks only when `vma_merge` fails, after the
+        // old range is unmapped). The range is valid (checked above), so
+        // the only failures left are ENOMEM: max_map_count, or no memory
+        // for the new area or a split.
+        self.alloc_vmas(1)?;
         let removed = self.do_munmap(addr, len)?;
         self.put(vma);
         self.merge_at(vma.vm_end);
@@ -1509,6 +1537,7 @@ impl MmMap {
         if self.map_count() + splits > self.max_map_count {
             return Err(VmaError::TooManyMappings { max: self.max_map_count });
         }
+        self.alloc_vmas(splits)?;
         self.split_at(start);
         self.split_at(end);
         self.take(end);
@@ -1608,6 +1637,7 @@ impl MmMap {
         if !merges && self.map_count() >= self.max_map_count {
             return Err(VmaError::TooManyMappings { max: self.max_map_count });
         }
+        self.alloc_vmas(usize::from(!merges))?;
         self.put(vma);
         self.merge_at(addr);
         Ok(())
@@ -1859,6 +1889,40 @@ mod tests {
         assert_eq!(r, [(0x10_3000, 0x10_4000, 0x103), (0x10_4000, 0x10_8000, 0x104), (0x10_9000, 0x10_a000, 0x109)]);
         assert_eq!(removed[1].vm_flags, RO);
         assert_eq!(mm.find_vma(0x10_a000).unwrap().vm_pgoff, 0x10a);
+    }
+
+    /// With no memory for a VMA (`vm_area_alloc` says no), every
+    /// operation that needs one is `ENOMEM` and changes nothing; asked for
+    /// as many as Linux allocates: two splits for a hole in the middle of
+    /// an area, one at an edge, none for a whole area.
+    #[test]
+    fn no_memory_for_a_vma_is_enomem_and_changes_nothing() {
+        use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+        static ASKED: AtomicUsize = AtomicUsize::new(0);
+        let mut mm = MmMap::new();
+        map(&mut mm, 0x10_0000, 0x10_4000, RW);
+        map(&mut mm, 0x10_4000, 0x10_8000, RO);
+        mm.vm_area_alloc = |n| {
+            ASKED.store(n, Relaxed);
+            false
+        };
+        let before = spans(&mm);
+        assert_eq!(mm.do_munmap(0x10_1000, P), Err(VmaError::NoMemory));
+        assert_eq!(ASKED.load(Relaxed), 2, "a hole in the middle: two splits");
+        assert_eq!(mm.do_munmap(0x10_0000, P), Err(VmaError::NoMemory));
+        assert_eq!(ASKED.load(Relaxed), 1, "at an edge: one");
+        assert_eq!(err(mm.split_vma(0x10_1000)), ENOMEM);
+        assert_eq!(mm.mprotect_fixup(0x10_1000, 0x10_2000, RO), Err(VmaError::NoMemory));
+        assert_eq!(ASKED.load(Relaxed), 2);
+        assert_eq!(spans(&mm), before);
+        assert_eq!(mm.find_vma(0x10_1000).unwrap().vm_flags, RW);
+        mm.vm_area_alloc = |n| {
+            ASKED.store(n, Relaxed);
+            true
+        };
+        ASKED.store(99, Relaxed);
+        assert_eq!(mm.do_munmap(0x10_4000, 0x4000).unwrap().len(), 1);
+        assert_eq!(ASKED.load(Relaxed), 99, "a whole area: nothing asked");
     }
 
     #[test]
@@ -2461,7 +2525,7 @@ mod tests {
     #[test]
     fn every_error_has_its_linux_errno_and_a_message_naming_the_problem() {
         use VmaError::*;
-        let cases: [(VmaError, i32, &str); 25] = [
+        let cases: [(VmaError, i32, &str); 26] = [
             (Unaligned { addr: 0x1234 }, EINVAL, "address 0x1234 is not page-aligned"),
             (ZeroLength, EINVAL, "length is zero"),
             (OutsideUserSpace { start: 0xbffff000, len: 0x2000 }, EINVAL, "range 0xbffff000+0x2000 is not inside user space"),
@@ -2480,6 +2544,7 @@ mod tests {
             (Exists { start: 0x1000, end: 0x2000 }, EEXIST, "MAP_FIXED_NOREPLACE range 0x1000..0x2000 is already mapped"),
             (BelowMmapMinAddr { addr: 0x0 }, EPERM, "address 0x0 is below mmap_min_addr"),
             (TooManyMappings { max: 7 }, ENOMEM, "max_map_count (7)"),
+            (NoMemory, ENOMEM, "no memory for a new VMA"),
             (NotAStack { addr: 0x8000 }, EFAULT, "no stack (VM_GROWSDOWN) VMA above 0x8000"),
             (StackGuardGap { addr: 0x9000, prev_end: 0x8000 }, ENOMEM, "stack growth to 0x9000 would come within stack_guard_gap of the mapping ending at 0x8000"),
             (StackLimit { size: 0x900000, limit: 0x800000 }, ENOMEM, "stack of 0x900000 bytes would exceed RLIMIT_STACK (0x800000)"),

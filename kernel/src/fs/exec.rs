@@ -704,7 +704,9 @@ pub fn sys_execve(regs: &mut PtRegs) -> i32 {
     // this stack frame would never be dropped (the fuzzer found each
     // such death keeping a page that read "/bin/hello").
     let result = {
-        let mut path = alloc::vec![0u8; super::open::PATH_MAX];
+        // Linux `getname`: a names_cache object, -ENOMEM if it cannot be had.
+        let Ok(mut path) = crate::mm::heap::try_vec_with_capacity(super::open::PATH_MAX) else { return -crate::errno::ENOMEM };
+        path.resize(super::open::PATH_MAX, 0u8);
         let n = match crate::arch::lib::usercopy_32::strncpy_from_user(&mut path, regs.bx as usize) {
             Ok(n) if n == super::open::PATH_MAX => return -crate::errno::ENAMETOOLONG,
             Ok(n) => n,

@@ -25,7 +25,7 @@
 use super::file::{Fd, NR_OPEN, O_APPEND, O_CLOEXEC, O_DIRECT, O_NOATIME, O_NONBLOCK};
 use super::InodeKind;
 use crate::arch::entry::PtRegs;
-use crate::errno::{EBADF, EINVAL, EMFILE};
+use crate::errno::{EBADF, EINVAL};
 
 /// Duplicate into the lowest free descriptor at or above `arg`.
 pub const F_DUPFD: u32 = 0;
@@ -51,7 +51,7 @@ const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
 pub fn sys_dup(regs: &mut PtRegs) -> i32 {
     let mut files = crate::sched::current().files.lock();
     let Some(file) = files.get(regs.bx as i32) else { return -EBADF };
-    files.alloc_fd(0, file, false).unwrap_or(-EMFILE)
+    files.alloc_fd(0, file, false).unwrap_or_else(|e| e)
 }
 
 /// `dup2(oldfd, newfd)` (i386 63): `newfd` names `oldfd`'s file, closing
@@ -85,7 +85,10 @@ fn ksys_dup3(oldfd: u32, newfd: u32, flags: u32) -> i32 {
     }
     let mut files = crate::sched::current().files.lock();
     let Some(file) = files.get(oldfd as i32) else { return -EBADF };
-    let old = files.replace(newfd as usize, file, flags & O_CLOEXEC != 0);
+    let old = match files.replace(newfd as usize, file, flags & O_CLOEXEC != 0) {
+        Ok(old) => old,
+        Err(e) => return e, // -ENOMEM: the table could not grow to newfd
+    };
     drop(files);
     drop(old); // what newfd named closes outside the lock (Linux filp_close)
     newfd as i32
@@ -112,7 +115,7 @@ fn do_fcntl(fd: i32, cmd: u32, arg: u32) -> i32 {
             if arg as usize >= NR_OPEN {
                 return -EINVAL;
             }
-            files.alloc_fd(arg as usize, file, cmd == F_DUPFD_CLOEXEC).unwrap_or(-EMFILE)
+            files.alloc_fd(arg as usize, file, cmd == F_DUPFD_CLOEXEC).unwrap_or_else(|e| e)
         }
         F_GETFD => i32::from(files.get_cloexec(fd) == Some(true)),
         F_SETFD => {

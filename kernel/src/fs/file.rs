@@ -22,6 +22,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 use super::{InodeKind, InodeRef};
+use crate::errno::EMFILE;
 use crate::locking::Mutex;
 
 /// Most descriptors a process may have open (Linux's default `RLIMIT_NOFILE`
@@ -82,13 +83,25 @@ impl File {
     /// A new open file of `inode`, at offset 0 (Linux `alloc_file` +
     /// `do_dentry_open`, which drops the open-time-only flags).
     pub fn new(inode: InodeRef, flags: u32) -> Arc<File> {
+        Arc::new(Self::init(inode, flags))
+    }
+
+    /// [`File::new`] as a fallible allocation (mm/heap.rs: Linux
+    /// `alloc_empty_file`'s kmem_cache_zalloc), for the system calls that
+    /// open files: the caller returns `-ENOMEM`.
+    #[track_caller]
+    pub fn try_new(inode: InodeRef, flags: u32) -> Result<Arc<File>, crate::mm::heap::AllocError> {
+        crate::mm::heap::try_arc(Self::init(inode, flags))
+    }
+
+    fn init(inode: InodeRef, flags: u32) -> File {
         const OPEN_ONLY: u32 = 0o100 | 0o200 | 0o400 | 0o1000 | O_CLOEXEC; // O_CREAT O_EXCL O_NOCTTY O_TRUNC
-        Arc::new(File {
+        File {
             inode,
             pos: Mutex::new(0),
             flags: AtomicU32::new(flags & !OPEN_ONLY),
             dir_cursor: Mutex::new(Default::default()),
-        })
+        }
     }
 
     /// `f_flags`.
@@ -164,7 +177,8 @@ pub fn do_dentry_open(inode: InodeRef, flags: u32) -> Result<Fd, i32> {
     if let InodeKind::CharDevice { major, minor } = inode.kind {
         return super::char_dev::chrdev_open(inode, major, minor, flags);
     }
-    Ok(Fd::File(File::new(inode, flags)))
+    // Linux `alloc_empty_file`: a failed kmem_cache_zalloc is -ENOMEM.
+    File::try_new(inode, flags).map(Fd::File).map_err(|e| -e.errno())
 }
 
 /// A process's descriptors (Linux `files_struct`): index = fd. A forked
@@ -193,37 +207,71 @@ impl FdTable {
         usize::try_from(fd).ok().and_then(|i| self.fds.get(i)).and_then(|f| f.clone())
     }
 
+    /// A copy for a forked child (Linux `dup_fd`), sharing the open
+    /// files; `AllocError` (fork's `-ENOMEM`) if the new table cannot be
+    /// had: a fallible allocation (mm/heap.rs), the references taken so
+    /// far dropped with the half-made copy.
+    pub fn try_clone(&self) -> Result<FdTable, crate::mm::heap::AllocError> {
+        use crate::mm::heap::try_to_vec;
+        Ok(FdTable { fds: try_to_vec(&self.fds)?, close_on_exec: try_to_vec(&self.close_on_exec)? })
+    }
+
+    /// Grow the table to hold descriptor `fd` (Linux `expand_files` ->
+    /// `expand_fdtable`): a fallible allocation, `-ENOMEM` if it cannot be
+    /// had, and then the table is as it was.
+    ///
+    /// As Linux's `alloc_fdtable`, both arrays are made anew (sized to a
+    /// power of two) before either replaces the old: a failure of the
+    /// second frees the first, and the table keeps its old size.
+    #[track_caller]
+    fn expand_files(&mut self, fd: usize) -> Result<(), i32> {
+        use crate::mm::heap::try_vec_with_capacity;
+        if fd < self.fds.len() {
+            return Ok(());
+        }
+        if fd >= self.fds.capacity() || fd >= self.close_on_exec.capacity() {
+            let nr = (fd + 1).next_power_of_two();
+            let mut fds = try_vec_with_capacity(nr).map_err(|e| -e.errno())?;
+            let mut close_on_exec = try_vec_with_capacity(nr).map_err(|e| -e.errno())?;
+            // Linux `copy_fdtable`: the entries move over.
+            fds.append(&mut self.fds);
+            close_on_exec.append(&mut self.close_on_exec);
+            self.fds = fds;
+            self.close_on_exec = close_on_exec;
+        }
+        self.fds.resize(fd + 1, None);
+        self.close_on_exec.resize(fd + 1, false);
+        Ok(())
+    }
+
     /// Put `file` in the lowest free slot (Linux `get_unused_fd_flags` +
-    /// `fd_install`); `None` when `NR_OPEN` are open (`-EMFILE`).
-    pub fn install(&mut self, file: Fd) -> Option<i32> {
+    /// `fd_install`); `Err(-EMFILE)` when `NR_OPEN` are open, `Err(-ENOMEM)`
+    /// when the table cannot grow.
+    pub fn install(&mut self, file: Fd) -> Result<i32, i32> {
         self.alloc_fd(0, file, false)
     }
 
     /// Put `file` in the lowest free slot at or above `start`, with its
-    /// close-on-exec flag (Linux `alloc_fd`); `None` if there is none below
-    /// `NR_OPEN` (`-EMFILE`).
-    pub fn alloc_fd(&mut self, start: usize, file: Fd, cloexec: bool) -> Option<i32> {
-        let i = (start..NR_OPEN).find(|&i| self.fds.get(i).is_none_or(|f| f.is_none()))?;
-        if i >= self.fds.len() {
-            self.fds.resize(i + 1, None);
-            self.close_on_exec.resize(i + 1, false);
-        }
+    /// close-on-exec flag (Linux `alloc_fd`); `Err(-EMFILE)` if there is
+    /// none below `NR_OPEN`, `Err(-ENOMEM)` if the table must grow and
+    /// cannot (`expand_files`). On an error `file` is dropped.
+    pub fn alloc_fd(&mut self, start: usize, file: Fd, cloexec: bool) -> Result<i32, i32> {
+        let i = (start..NR_OPEN).find(|&i| self.fds.get(i).is_none_or(|f| f.is_none())).ok_or(-EMFILE)?;
+        self.expand_files(i)?;
         self.fds[i] = Some(file);
         self.close_on_exec[i] = cloexec;
-        Some(i as i32)
+        Ok(i as i32)
     }
 
     /// Put `file` at descriptor `fd` (< `NR_OPEN`), whatever was there
     /// (Linux `do_dup2`); returns what was there, for the caller to drop
-    /// once the table's lock is released.
-    pub fn replace(&mut self, fd: usize, file: Fd, cloexec: bool) -> Option<Fd> {
+    /// once the table's lock is released; `Err(-ENOMEM)` if the table must
+    /// grow and cannot (Linux `ksys_dup3` -> `expand_files`), nothing changed.
+    pub fn replace(&mut self, fd: usize, file: Fd, cloexec: bool) -> Result<Option<Fd>, i32> {
         assert!(fd < NR_OPEN, "fd {fd} past NR_OPEN");
-        if fd >= self.fds.len() {
-            self.fds.resize(fd + 1, None);
-            self.close_on_exec.resize(fd + 1, false);
-        }
+        self.expand_files(fd)?;
         self.close_on_exec[fd] = cloexec;
-        self.fds[fd].replace(file)
+        Ok(self.fds[fd].replace(file))
     }
 
     /// Close `fd`; false if it was not open.

@@ -131,10 +131,17 @@ fn d_kill(old: &Inode) {
     }
 }
 
-/// Create `inode` as the new name `name` in `dir` (Linux `ramfs_mknod`
-/// after `lookup_open` found no entry): `EEXIST` if the name is taken,
-/// `ENOENT` in a dead directory, `ENAMETOOLONG`.
-fn mknod(dir: &InodeRef, name: &str, inode: InodeRef) -> Result<InodeRef, FsError> {
+/// Create the inode `make` gives as the new name `name` in `dir` (Linux
+/// `ramfs_mknod` after `lookup_open` found no entry): `EEXIST` if the
+/// name is taken, `ENOENT` in a dead directory, `ENAMETOOLONG`.
+///
+/// Two fallible allocations (mm/heap.rs), in Linux's order, each backed
+/// out of with nothing changed: the dentry (Linux `d_alloc` in the
+/// lookup: `-ENOMEM`; here the directory's entry, its name and map node),
+/// then the inode (`make`; Linux `ramfs_get_inode` returning NULL is
+/// `-ENOSPC` from `ramfs_mknod`).
+#[track_caller]
+fn mknod(dir: &InodeRef, name: &str, make: impl FnOnce() -> Result<InodeRef, FsError>) -> Result<InodeRef, FsError> {
     if name.len() > NAME_MAX {
         return Err(FsError::NameTooLong);
     }
@@ -146,31 +153,41 @@ fn mknod(dir: &InodeRef, name: &str, inode: InodeRef) -> Result<InodeRef, FsErro
     if map.contains_key(name) {
         return Err(FsError::Exists);
     }
+    crate::mm::heap::slab_pre_alloc_hook(core::mem::size_of::<(String, InodeRef)>() + name.len())
+        .map_err(|_| FsError::NoMemory)?;
+    let inode = make()?;
     d_add(dir, &mut map, name, inode.clone());
     Ok(inode)
+}
+
+/// [`new_inode`] as a fallible allocation: ramfs's `-ENOSPC` (see [`mknod`]).
+#[track_caller]
+fn try_new_inode(mode: u32, kind: InodeKind) -> Result<InodeRef, FsError> {
+    crate::mm::heap::slab_pre_alloc_hook(core::mem::size_of::<Inode>()).map_err(|_| FsError::NoSpace)?;
+    Ok(new_inode(mode, kind))
 }
 
 /// A new, empty regular file `name` in `dir` with permissions `mode`
 /// (Linux `ramfs_create`; the caller applies the umask).
 pub fn ramfs_create(dir: &InodeRef, name: &str, mode: u32) -> Result<InodeRef, FsError> {
-    mknod(dir, name, new_inode(mode, InodeKind::Regular(FilePages::new())))
+    mknod(dir, name, || try_new_inode(mode, InodeKind::Regular(FilePages::new())))
 }
 
 /// A new, empty directory `name` in `dir` (Linux `ramfs_mkdir`).
 pub fn ramfs_mkdir(dir: &InodeRef, name: &str, mode: u32) -> Result<InodeRef, FsError> {
-    mknod(dir, name, new_inode(mode, InodeKind::Directory(Mutex::new(BTreeMap::new()))))
+    mknod(dir, name, || try_new_inode(mode, InodeKind::Directory(Mutex::new(BTreeMap::new()))))
 }
 
 /// A new symlink `name` in `dir` holding `target` (Linux `ramfs_symlink`;
 /// mode 0777 as Linux gives every symlink).
 pub fn ramfs_symlink(dir: &InodeRef, name: &str, target: &str) -> Result<InodeRef, FsError> {
-    mknod(dir, name, new_inode(0o777, InodeKind::Symlink(target.to_string())))
+    mknod(dir, name, || Ok(new_inode(0o777, InodeKind::Symlink(target.to_string()))))
 }
 
 /// A new character device node `name` in `dir`, `major:minor` (Linux
 /// `ramfs_mknod` with `S_IFCHR`, as `init_mknod` and devtmpfs make them).
 pub fn ramfs_mknod_chr(dir: &InodeRef, name: &str, mode: u32, major: u32, minor: u32) -> Result<InodeRef, FsError> {
-    mknod(dir, name, new_inode(mode, InodeKind::CharDevice { major, minor }))
+    mknod(dir, name, || Ok(new_inode(mode, InodeKind::CharDevice { major, minor })))
 }
 
 /// A further name `name` in `dir` for `inode` (Linux `vfs_link` +

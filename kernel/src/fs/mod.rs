@@ -98,6 +98,9 @@ pub enum FsError {
     /// `ETXTBSY`: writing a file a process is running (`exec.rs`,
     /// Linux's `deny_write_access`).
     TextBusy,
+    /// `ENOSPC`: ramfs could not have a new inode (Linux `ramfs_mknod`:
+    /// `error = -ENOSPC` when `ramfs_get_inode` returns NULL).
+    NoSpace,
 }
 
 impl FsError {
@@ -118,6 +121,7 @@ impl FsError {
             Self::NotPermitted => 1,
             Self::Access => 13,
             Self::TextBusy => 26,
+            Self::NoSpace => 28,
         }
     }
 }
@@ -139,6 +143,7 @@ impl fmt::Display for FsError {
             Self::NotPermitted => "operation not permitted (EPERM)",
             Self::TextBusy => "text file busy (ETXTBSY)",
             Self::Access => "permission denied (EACCES)",
+            Self::NoSpace => "no space left on device (ENOSPC)",
         })
     }
 }
@@ -216,14 +221,25 @@ impl Inode {
     /// An inode that lives in no directory of the rootfs (a pipe's): its
     /// own inode number space, as Linux's pipefs has.
     pub fn new_anon(mode: u32, kind: InodeKind) -> InodeRef {
+        Arc::new(Self::anon(mode, kind))
+    }
+
+    /// [`Inode::new_anon`] as a fallible allocation (mm/heap.rs; Linux
+    /// `new_inode_pseudo`, which may return NULL).
+    #[track_caller]
+    pub fn try_new_anon(mode: u32, kind: InodeKind) -> Result<InodeRef, crate::mm::heap::AllocError> {
+        crate::mm::heap::try_arc(Self::anon(mode, kind))
+    }
+
+    fn anon(mode: u32, kind: InodeKind) -> Inode {
         static NEXT_ANON_INO: AtomicU32 = AtomicU32::new(1);
-        Arc::new(Inode {
+        Inode {
             ino: NEXT_ANON_INO.fetch_add(1, Ordering::Relaxed),
             mode: mode & 0o7777,
             kind,
             nlink: AtomicU32::new(1),
             parent: crate::locking::SpinLock::new(None),
-        })
+        }
     }
 
     /// Size in bytes: a file's length, a symlink's target length, and for

@@ -103,7 +103,9 @@ pub fn dir_of(fd: i32) -> Result<InodeRef, i32> {
 /// Copy a path from user space (Linux `getname`): `EFAULT` for a bad
 /// pointer, `ENAMETOOLONG` if no NUL comes within `PATH_MAX` bytes,
 /// `ENOENT` for an empty path, and `ENOENT` for one that is not UTF-8
-/// (where we differ: see the module header).
+/// (where we differ: see the module header). The buffer is a fallible
+/// allocation (mm/heap.rs; Linux `__getname` from `names_cachep`):
+/// `ENOMEM` if it cannot be had.
 pub fn getname(ptr: usize) -> Result<String, i32> {
     getname_flags(ptr, false)
 }
@@ -111,7 +113,8 @@ pub fn getname(ptr: usize) -> Result<String, i32> {
 /// As [`getname`]; with `empty_ok` an empty path is allowed (Linux
 /// `LOOKUP_EMPTY`, for `AT_EMPTY_PATH`).
 pub fn getname_flags(ptr: usize, empty_ok: bool) -> Result<String, i32> {
-    let mut buf = alloc::vec![0u8; PATH_MAX];
+    let mut buf = crate::mm::heap::try_vec_with_capacity(PATH_MAX).map_err(|e| e.errno())?;
+    buf.resize(PATH_MAX, 0u8);
     let n = strncpy_from_user(&mut buf, ptr)?;
     if n == PATH_MAX {
         return Err(ENAMETOOLONG);

@@ -22,7 +22,7 @@ use super::libfs;
 use super::namei::{self, AT_FDCWD, Base, LastType};
 use super::{FsError, InodeKind, InodeRef, MAXSYMLINKS};
 use crate::arch::entry::PtRegs;
-use crate::errno::{EBADF, EINVAL, EMFILE, EOPNOTSUPP};
+use crate::errno::{EBADF, EINVAL, EOPNOTSUPP};
 
 pub use super::namei::{PATH_MAX, getname};
 
@@ -167,10 +167,10 @@ pub fn do_sys_open(dirfd: i32, pathp: usize, flags: u32, mode: u32) -> i32 {
         Ok(f) => f,
         Err(e) => return e,
     };
-    match crate::sched::current().files.lock().alloc_fd(0, file, flags & O_CLOEXEC != 0) {
-        Some(fd) => fd,
-        None => -EMFILE,
-    }
+    // Linux `get_unused_fd_flags`: -EMFILE, or -ENOMEM if the table
+    // cannot grow (the file is closed again, nothing else changed).
+    let fd = crate::sched::current().files.lock().alloc_fd(0, file, flags & O_CLOEXEC != 0);
+    fd.unwrap_or_else(|e| e)
 }
 
 /// `open(path, flags, mode)` (i386 5): `openat(AT_FDCWD, ...)`. Errors as

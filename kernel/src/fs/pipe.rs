@@ -61,7 +61,7 @@ use super::file::{Fd, File, O_CLOEXEC, O_DIRECT, O_NONBLOCK, O_RDONLY, O_WRONLY}
 use super::{Inode, InodeKind};
 use crate::arch::entry::PtRegs;
 use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user};
-use crate::errno::{EAGAIN, EFAULT, EINVAL, EMFILE, ENOMEM, ENOPKG, EPIPE, ERESTARTSYS};
+use crate::errno::{EAGAIN, EFAULT, EINVAL, ENFILE, ENOMEM, ENOPKG, EPIPE, ERESTARTSYS};
 use crate::locking::Mutex;
 use crate::mm::kmap_local::{kmap_local_page, kunmap_local};
 use crate::mm::page_alloc::{__free_pages, alloc_pages};
@@ -504,13 +504,22 @@ impl Drop for PipeInodeInfo {
 /// A new pipe and its two open files, read end first (Linux
 /// `create_pipe_files`): `O_RDONLY` and `O_WRONLY`, each with the
 /// `O_NONBLOCK` / `O_DIRECT` of `flags`.
-pub fn create_pipe_files(flags: u32) -> (Arc<File>, Arc<File>) {
-    let pipe = Arc::new(PipeInodeInfo::new());
+///
+/// Each object is a fallible allocation (mm/heap.rs), with Linux's
+/// errors: no `pipe_inode_info` or inode (`get_pipe_inode` returns NULL)
+/// is `-ENFILE`; no `struct file` (`alloc_file_pseudo`,
+/// `alloc_file_clone`) is `-ENOMEM`. What was made is dropped again
+/// (a dropped end lets go of its side of the pipe).
+pub fn create_pipe_files(flags: u32) -> Result<(Arc<File>, Arc<File>), i32> {
+    let pipe = crate::mm::heap::try_arc(PipeInodeInfo::new()).map_err(|_| -ENFILE)?;
     pipe.readers.store(1, Ordering::Relaxed);
     pipe.writers.store(1, Ordering::Relaxed);
-    let inode = Inode::new_anon(0o600, InodeKind::Pipe(pipe));
+    let inode = Inode::try_new_anon(0o600, InodeKind::Pipe(pipe)).map_err(|_| -ENFILE)?;
     let status = flags & (O_NONBLOCK | O_DIRECT);
-    (File::new(inode.clone(), O_RDONLY | status), File::new(inode, O_WRONLY | status))
+    // Linux makes the write end first, then its clone for reading.
+    let w = File::try_new(inode.clone(), O_WRONLY | status).map_err(|e| -e.errno())?;
+    let r = File::try_new(inode, O_RDONLY | status).map_err(|e| -e.errno())?;
+    Ok((r, w))
 }
 
 /// `pipe2(fildes, flags)` (i386 331): a pipe; its read end's descriptor
@@ -535,16 +544,29 @@ fn do_pipe2(fildes: usize, flags: u32) -> i32 {
     if flags & O_NOTIFICATION_PIPE != 0 {
         return -ENOPKG; // Linux without CONFIG_WATCH_QUEUE
     }
-    let (r, w) = create_pipe_files(flags);
+    let (r, w) = match create_pipe_files(flags) {
+        Ok(ends) => ends,
+        Err(e) => return e,
+    };
     let cloexec = flags & O_CLOEXEC != 0;
     let me = crate::sched::current();
     let mut files = me.files.lock();
-    let Some(fd0) = files.alloc_fd(0, Fd::File(r), cloexec) else { return -EMFILE };
-    let Some(fd1) = files.alloc_fd(0, Fd::File(w), cloexec) else {
-        let r = files.take(fd0);
-        drop(files);
-        drop(r);
-        return -EMFILE;
+    // -EMFILE, or -ENOMEM if the table cannot grow (Linux `get_unused_fd_flags`).
+    let fd0 = match files.alloc_fd(0, Fd::File(r), cloexec) {
+        Ok(fd) => fd,
+        Err(e) => {
+            drop(files);
+            return e;
+        }
+    };
+    let fd1 = match files.alloc_fd(0, Fd::File(w), cloexec) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let r = files.take(fd0);
+            drop(files);
+            drop(r);
+            return e;
+        }
     };
     drop(files);
     let mut pair = [0u8; 8];

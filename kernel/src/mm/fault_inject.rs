@@ -18,12 +18,15 @@
 //! `ignore-gfp-highmem` and `ignore-gfp-wait` on): `fault fail_page_alloc
 //! min-order 0` and the two `ignore-gfp-*` set to 0 open everything.
 //!
-//! The heap (`GlobalAlloc`) has no GFP flags: every allocation is taken
-//! as `GFP_KERNEL`, so `failslab` with its default `ignore-gfp-wait`
-//! never fails one. Turned off, it fails `Box`/`Vec` allocations, and
-//! Rust's infallible collections then stop the kernel
-//! (`handle_alloc_error`): no kernel site copes with a failed kmalloc yet,
-//! unlike Linux, whose every kmalloc caller checks for NULL.
+//! The heap (mm/heap.rs) has two kinds of allocation. Rust's infallible
+//! `Box`/`Vec`/`Arc` reach `GlobalAlloc`, which asks with `GFP_KERNEL |
+//! __GFP_NOFAIL`: `failslab` never fails them (Linux's `should_failslab`
+//! returns false for `__GFP_NOFAIL`), since their failure would stop the
+//! kernel in `handle_alloc_error`. The fallible API (`heap::try_box`,
+//! `try_arc`, `try_reserve`, ..., `slab_pre_alloc_hook`), used where a
+//! system call can back out with `-ENOMEM`, asks with `GFP_KERNEL`: with
+//! `ignore-gfp-wait` at its default (1) it is spared too; at 0 `failslab`
+//! may fail it.
 
 use core::panic::Location;
 use core::sync::atomic::Ordering::Relaxed;
@@ -240,5 +243,5 @@ crate::early_param!("fail_page_alloc.min-order", Value, "ORDER",
     "fail_page_alloc spares allocations below this order (default 1: single pages never fail)",
     |v| set_knob("fail_page_alloc", "min-order", v.unwrap_or("")));
 crate::early_param!("failslab.ignore-gfp-wait", Value, "0|1",
-    "1 (default): failslab spares allocations that may sleep (every kernel-heap allocation is GFP_KERNEL)",
+    "1 (default): failslab spares allocations that may sleep (the fallible kernel-heap allocations are GFP_KERNEL)",
     |v| set_knob("failslab", "ignore-gfp-wait", v.unwrap_or("")));

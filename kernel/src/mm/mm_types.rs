@@ -208,7 +208,10 @@ impl MmStruct {
     pub fn new() -> Option<MmStruct> {
         let pgd = pgd_alloc()?;
         let core = Arc::new(MmCore { pgd, mm_cpumask: AtomicU32::new(0), tlb_gen: AtomicU64::new(0) });
-        Some(MmStruct { core, pgd, mmap_lock: Mutex::new(MmMap::new()), vm_files: crate::locking::SpinLock::new(alloc::collections::BTreeMap::new()), exe_file: crate::locking::SpinLock::new(None), context_vdso: core::sync::atomic::AtomicUsize::new(0), total_vm: core::sync::atomic::AtomicUsize::new(0), mmf_oom_skip: Arc::new(core::sync::atomic::AtomicBool::new(false)) })
+        // New areas and splits are fallible allocations (failslab).
+        let mut map = MmMap::new();
+        map.vm_area_alloc = crate::mm::mmap::vm_area_alloc;
+        Some(MmStruct { core, pgd, mmap_lock: Mutex::new(map), vm_files: crate::locking::SpinLock::new(alloc::collections::BTreeMap::new()), exe_file: crate::locking::SpinLock::new(None), context_vdso: core::sync::atomic::AtomicUsize::new(0), total_vm: core::sync::atomic::AtomicUsize::new(0), mmf_oom_skip: Arc::new(core::sync::atomic::AtomicBool::new(false)) })
     }
 
     /// Physical address of the page directory.
@@ -450,6 +453,12 @@ impl MmStruct {
     fn copy_page_range(&self) -> Result<MmStruct, MapError> {
         let child = MmStruct::new().ok_or(MapError::NoMemory)?;
         let map = self.mmap_lock().clone();
+        // Linux `dup_mmap`: `vm_area_dup` per area, a fallible allocation
+        // (mm/heap.rs; here the map's clone above holds them): -ENOMEM,
+        // and the half-made child is dropped, its page tables with it.
+        for vma in map.iter() {
+            crate::mm::heap::slab_pre_alloc_hook(core::mem::size_of_val(vma)).map_err(|_| MapError::NoMemory)?;
+        }
         *child.mmap_lock() = map.clone();
         // The child's areas map the same files (Linux `dup_mmap`:
         // `get_file(file)` per area).

@@ -112,6 +112,16 @@ pub fn sys_mmap2(regs: &mut PtRegs) -> i32 {
     }
 }
 
+/// Linux `vm_area_alloc` / `vm_area_dup`: may `n` new VMAs be had? Each
+/// is a fallible allocation (mm/heap.rs: failslab may fail it), asked by
+/// `MmMap` before a split or a new area changes anything, so `mmap`,
+/// `munmap`, `mprotect` and `brk` return `-ENOMEM` with the map as it
+/// was. (The areas themselves then go into the map's `BTreeMap` as
+/// usual.)
+pub fn vm_area_alloc(n: usize) -> bool {
+    (0..n).all(|_| crate::mm::heap::slab_pre_alloc_hook(core::mem::size_of::<mm::vma::VmArea>()).is_ok())
+}
+
 /// Enter a new address space (a forked child's) in the reverse map
 /// (`i_mmap`) of every file its areas map (Linux `dup_mmap`:
 /// `vma_interval_tree_insert_after` per file area).

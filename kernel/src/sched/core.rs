@@ -265,9 +265,12 @@ pub fn spawn_on(cpu: usize, name: &str, f: impl FnOnce() + Send + 'static) -> Jo
 /// new task (Linux `copy_process` fills in the child before
 /// `wake_up_new_task`): fork gives the child its signal state this way.
 ///
-/// `None` if the new task's kernel stack cannot be had (fork's `-ENOMEM`);
-/// `prepare` has not run then and `f` is dropped.
+/// `None` if the new task or its kernel stack cannot be had (fork's
+/// `-ENOMEM`); `prepare` has not run then and `f` is dropped.
 pub fn spawn_prepared(name: &str, prepare: impl FnOnce(&Task), f: impl FnOnce() + Send + 'static) -> Option<JoinHandle> {
+    // Linux `dup_task_struct`: `alloc_task_struct_node`, a fallible
+    // kmem_cache_alloc (mm/heap.rs: the Task's allocation below is then made).
+    crate::mm::heap::slab_pre_alloc_hook(core::mem::size_of::<Task>()).ok()?;
     let task = Task::try_new_thread(name, super::task::CPU_MASK_ALL, super::task::TaskEntry::new(f))?;
     prepare(&task);
     ALL_TASKS.lock_irqsave().push(task.clone());
