@@ -9,7 +9,8 @@
 //!    wait for it, then for every process it left (none should outlive it:
 //!      it SIGKILLs its workers' process groups and reaps them)
 //!    read its counts from /tmp/fuzz.result, remove that file and any
-//!      scratch directory /tmp/fuzzI the program did not remove
+//!      scratch directory /tmp/fuzzI the program did not remove, then
+//!      every other name that was not there before the run (see `Tree`)
 //!    count free pages again
 //!  fuzz: calls=N errors=N kernel_bugs=N leaked_pages=N seed=S
 //! ```
@@ -34,10 +35,15 @@
 //! * the kernel heap's small-object pages (`KMALLOC.pages_held()`, a
 //!   high-water mark: the heap keeps pages it grew into for task
 //!   structures, file tables, dentries, and gives them back to nobody);
-//! * nothing for the page cache: every file the program wrote is in its
-//!   scratch directory, removed before the count, and files outside it are
-//!   only ever opened read-only; ramfs holds an initramfs file's pages from
-//!   unpacking on, so reading them adds none;
+//! * nothing for the page cache of files that are gone: the program's
+//!   files are in its scratch directories, removed before the count, and
+//!   so is every name a worker made elsewhere through a relative path
+//!   (random bytes of its scratch memory taken as a path, looked up from
+//!   its working directory: see [`Tree`]; seed 5's "leaked" page was such
+//!   a file's); ramfs holds an initramfs file's pages from unpacking on,
+//!   so reading them adds none;
+//! * the page-cache pages that files which existed before the run gained
+//!   (a relative `hello.txt` written or truncated): the file owns them;
 //! * dead tasks' kernel stacks are freed first (`reap_dead_stacks`) and
 //!   unused PKMAP slots flushed, so neither counts;
 //! * what the kernel allocates once and keeps: a one-second warm-up run
@@ -53,6 +59,7 @@
 //!
 //! Anything else missing is a leak: the run fails.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -194,6 +201,71 @@ fn remove_tree(path: &str) -> usize {
     n
 }
 
+/// The root filesystem's names, as the fuzzer found them: every path
+/// (symlinks not followed) with its inode number, and the page-cache pages
+/// of the regular files among them (each inode once: hard links).
+///
+/// Why the tool needs it: a worker's random pointer (`ptr()`: anywhere in
+/// its read-write scratch memory, where earlier calls left path strings and
+/// file contents) is a *relative* path made of whatever bytes lie there,
+/// say `aaaaaaafuzz scratch file\n`, and a relative path is looked up from
+/// the worker's working directory, `/` (or wherever a `chdir` took it):
+/// `open(O_CREAT)`, `creat`, `mkdir`, `link`, `symlink`, `rename` then make
+/// a name outside the scratch directories, and a `write` or `ftruncate`
+/// through it gives that file pages. The kernel is right to keep them: the
+/// file exists. Seed 5 (30 s, 4 CPUs) did exactly that, and its one
+/// "leaked" page was such a file's (`/aaaaaaafuzz scratch file\n...`, 76
+/// bytes, nlink 1): the run then reported `leaked_pages=1` for a page that
+/// a file owned.
+struct Tree {
+    names: BTreeMap<String, u32>,
+    cache_pages: usize,
+}
+
+/// Walk the root filesystem (directories named in `only`, if given, are
+/// the only ones entered: after the run, a directory the program made is
+/// removed whole, not walked).
+fn tree(only: Option<&Tree>) -> Tree {
+    fn walk(dir: &crate::fs::Inode, path: &str, only: Option<&Tree>, t: &mut Tree, seen: &mut alloc::collections::BTreeSet<u32>) {
+        for e in crate::fs::readdir(dir) {
+            if e.name == "." || e.name == ".." {
+                continue;
+            }
+            let Ok(inode) = dir.child(&e.name) else { continue };
+            let p = alloc::format!("{path}/{}", e.name);
+            t.names.insert(p.clone(), inode.ino);
+            if let Ok(f) = inode.file()
+                && seen.insert(inode.ino)
+            {
+                t.cache_pages += f.i_mapping.nrpages();
+            }
+            if inode.is_dir() && only.is_none_or(|b| b.names.get(&p) == Some(&inode.ino)) {
+                walk(&inode, &p, only, t, seen);
+            }
+        }
+    }
+    let mut t = Tree { names: BTreeMap::new(), cache_pages: 0 };
+    if let Some(root) = crate::fs::lookup("/") {
+        walk(&root, "", only, &mut t, &mut alloc::collections::BTreeSet::new());
+    }
+    t
+}
+
+/// Remove every name that is not in `before` (whole, if a directory),
+/// naming the first few; how many were removed.
+fn remove_new_names(before: &Tree) -> usize {
+    let now = tree(Some(before));
+    let mut n = 0;
+    for path in now.names.keys().filter(|p| !before.names.contains_key(*p)) {
+        let removed = remove_tree(path);
+        if removed > 0 && n < 4 {
+            println!("fuzz: removed {path:?} ({removed} name(s)), made outside the scratch directories through a relative path");
+        }
+        n += removed;
+    }
+    n
+}
+
 /// `key=N` in `text`.
 fn field(text: &str, key: &str) -> Option<u64> {
     text.split_whitespace().find_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
@@ -244,6 +316,7 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     let heap_bytes_before = crate::mm::heap::KMALLOC.bytes_in_use();
     let vmalloc_before = crate::mm::vmalloc::vmalloc_info();
     let bugs_before = crate::debug::report_count();
+    let tree_before = tree(None);
 
     let mut argv: Vec<Vec<u8>> = [
         "/bin/fuzz", "--seed", &alloc::format!("{seed}"), "--seconds", &alloc::format!("{seconds}"),
@@ -284,13 +357,17 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     for i in 0..procs {
         leftovers += remove_tree(&alloc::format!("/tmp/fuzz{i}"));
     }
+    let outside = remove_new_names(&tree_before);
+    // Pages that files existing before the run gained (or lost) are the
+    // files', not a leak: a relative path can name `hello.txt` too.
+    let cache_grew = tree(Some(&tree_before)).cache_pages as isize - tree_before.cache_pages as isize;
 
     crate::sched::msleep(50);
     crate::sched::task::reap_dead_stacks();
     crate::mm::kmap::kmap_flush_unused();
     let after = free_pages_total();
     let heap_grew = crate::mm::heap::KMALLOC.pages_held().saturating_sub(heap_before);
-    let leaked = before.saturating_sub(after).saturating_sub(heap_grew);
+    let leaked = (before as isize - after as isize - heap_grew as isize - cache_grew).max(0) as usize;
     if leaked > 0 {
         free_frames(&mut free_after);
         name_leaked_frames(&free_before, &free_after, 16);
@@ -302,7 +379,7 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     let (calls, errors, wrong) = (field(text, "calls"), field(text, "errors"), field(text, "wrong"));
     let kernel_bugs = reported as u64 + wrong.unwrap_or(0);
     println!(
-        "fuzz: program exit status {status:#x}, {left} process(es) left, {leftovers} scratch name(s) the program left, \
+        "fuzz: program exit status {status:#x}, {left} process(es) left, {leftovers} scratch name(s) the program left, {outside} name(s) outside them, files' pages {cache_grew:+}, \
          {reported} kernel report(s), {} wrong answer(s), heap grew {heap_grew} page(s) (bytes in use {heap_bytes_before} -> {}), vmalloc areas {} -> {} ({} -> {} bytes), stuck workers {}",
         wrong.map_or(String::from("?"), |w| alloc::format!("{w}")),
         crate::mm::heap::KMALLOC.bytes_in_use(),
