@@ -46,11 +46,23 @@
 //!   (a relative `hello.txt` written or truncated): the file owns them;
 //! * dead tasks' kernel stacks are freed first (`reap_dead_stacks`) and
 //!   unused PKMAP slots flushed, so neither counts;
-//! * what the kernel allocates once and keeps: a one-second warm-up run
-//!   of the fuzzer (another seed) comes before the first count. It takes
-//!   the shared zero page and the vDSO page, and 3-4 pages more that the
-//!   first file I/O of a boot costs and that are not identified yet (a
-//!   second run in the same boot loses none of them).
+//! * what the kernel allocates once and keeps for the rest of the boot,
+//!   taken before the first count ([`take_boot_once_pages`]): the shared
+//!   zero page and the vDSO page;
+//! * the page directories that CPUs hold lazily ([`lazy_pgd_pages`]): a
+//!   CPU keeps a reference on the address space it last loaded until it
+//!   loads another (Linux's lazy TLB: the kernel thread's `active_mm`,
+//!   `mmgrab`), so when the last processes exit, each CPU they ran on
+//!   still holds one exited process's page directory (1 page; 4 with PAE:
+//!   the PGD and its 3 preallocated PMDs). That many are held before the
+//!   run (0, or a boot task's) and after it (up to one per CPU): the
+//!   difference is counted as theirs, not as the run's.
+//!
+//! No warm-up run: a 1 s run of the fuzzer used to come first and hide
+//! "3-4 pages the first file I/O costs". They were the CPUs' lazy page
+//! directories (4 on 4 CPUs: frames full of the kernel's PDEs from offset
+//! 0xc00), plus any name a worker had made outside its scratch directory;
+//! the zero page and the vDSO page are the two the kernel really keeps.
 //!
 //! The heap's live objects are printed but not judged: `bytes in use`
 //! grows by about 100 KiB per 5 s of fuzzing (per forked process, it
@@ -114,7 +126,7 @@ crate::early_param!("fuzz_kinds", Value, "LO-HI", "the fuzzer draws only the kin
 /// Where the program leaves its counts.
 const RESULT: &str = "/tmp/fuzz.result";
 
-fn free_pages_total() -> usize {
+pub(crate) fn free_pages_total() -> usize {
     page_alloc::zones().map(|z| z.nr_free_pages()).sum()
 }
 
@@ -217,15 +229,15 @@ fn remove_tree(path: &str) -> usize {
 /// "leaked" page was such a file's (`/aaaaaaafuzz scratch file\n...`, 76
 /// bytes, nlink 1): the run then reported `leaked_pages=1` for a page that
 /// a file owned.
-struct Tree {
-    names: BTreeMap<String, u32>,
-    cache_pages: usize,
+pub(crate) struct Tree {
+    pub names: BTreeMap<String, u32>,
+    pub cache_pages: usize,
 }
 
 /// Walk the root filesystem (directories named in `only`, if given, are
 /// the only ones entered: after the run, a directory the program made is
 /// removed whole, not walked).
-fn tree(only: Option<&Tree>) -> Tree {
+pub(crate) fn tree(only: Option<&Tree>) -> Tree {
     fn walk(dir: &crate::fs::Inode, path: &str, only: Option<&Tree>, t: &mut Tree, seen: &mut alloc::collections::BTreeSet<u32>) {
         for e in crate::fs::readdir(dir) {
             if e.name == "." || e.name == ".." {
@@ -253,7 +265,7 @@ fn tree(only: Option<&Tree>) -> Tree {
 
 /// Remove every name that is not in `before` (whole, if a directory),
 /// naming the first few; how many were removed.
-fn remove_new_names(before: &Tree) -> usize {
+pub(crate) fn remove_new_names(before: &Tree) -> usize {
     let now = tree(Some(before));
     let mut n = 0;
     for path in now.names.keys().filter(|p| !before.names.contains_key(*p)) {
@@ -264,6 +276,70 @@ fn remove_new_names(before: &Tree) -> usize {
         n += removed;
     }
     n
+}
+
+/// Allocate now what the kernel allocates the first time it is needed and
+/// keeps for the rest of the boot, so that the run's counts do not see it:
+/// the shared zero page (`my_zero_pfn`, Linux's `empty_zero_page`, which
+/// is static there) and the vDSO page (made at the first exec, "never
+/// freed"), the latter by setting up a throwaway address space the way
+/// exec does (`arch_setup_additional_pages`): the address space and its
+/// mapping go again, the page stays.
+pub(crate) fn take_boot_once_pages() {
+    crate::mm::memory::my_zero_pfn();
+    if let Some(mm) = crate::mm::mm_types::MmStruct::new()
+        && !crate::arch::entry::vdso::arch_setup_additional_pages(&mm)
+    {
+        println!("fuzz: no memory for the vDSO page before the run");
+    }
+}
+
+/// Pages of the page directories that CPUs hold in lazy TLB mode: every
+/// distinct address space some CPU has loaded (after the run, each is an
+/// exited process's: its user pages and page tables are gone, its page
+/// directory goes when that CPU next loads another address space; see
+/// `arch/x86/mm/tlb.rs`). One page each, or with PAE the PGD and its
+/// `PREALLOCATED_PMDS` (`pgd_alloc`). Only the pointers are compared,
+/// never followed.
+pub(crate) fn lazy_pgd_pages() -> usize {
+    let mut held: Vec<*const crate::mm::mm_types::MmCore> = Vec::new();
+    for cpu in 0..mm::layout::NR_CPUS {
+        let p = crate::arch::tlb::loaded_mm(cpu);
+        if !p.is_null() && !held.contains(&p) {
+            held.push(p);
+        }
+    }
+    held.len() * (1 + mm::layout::PREALLOCATED_PMDS)
+}
+
+/// What the leak count compares, taken before the run and after it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Snapshot {
+    /// Free pages in every zone.
+    pub free: usize,
+    /// Pages the kernel heap holds (`KMALLOC.pages_held()`).
+    pub heap: usize,
+    /// Page-cache pages of the files in the root filesystem's tree.
+    pub cache: usize,
+    /// Pages of page directories CPUs hold lazily ([`lazy_pgd_pages`]).
+    pub lazy: usize,
+}
+
+impl Snapshot {
+    /// Now; `tree` is the root filesystem's tree as just walked.
+    pub(crate) fn take(tree: &Tree) -> Snapshot {
+        Snapshot { free: free_pages_total(), heap: crate::mm::heap::KMALLOC.pages_held(), cache: tree.cache_pages, lazy: lazy_pgd_pages() }
+    }
+
+    /// Pages that went from the free lists between `before` and `self`
+    /// that no owner named above accounts for: the leak.
+    pub(crate) fn leaked_since(&self, before: &Snapshot) -> usize {
+        let taken = before.free as isize - self.free as isize;
+        let owned = (self.heap as isize - before.heap as isize).max(0) // a high-water mark
+            + (self.cache as isize - before.cache as isize)
+            + (self.lazy as isize - before.lazy as isize);
+        (taken - owned).max(0) as usize
+    }
 }
 
 /// `key=N` in `text`.
@@ -284,25 +360,11 @@ pub fn run_if_requested() {
 pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     use crate::arch::qemu::{QemuExitCode, exit_qemu};
     println!("fuzz: /bin/fuzz for {seconds} s, seed {seed}, {procs} processes, on {} CPU(s)", crate::smp::num_online_cpus());
-    // A warm-up: the fuzzer itself for a second (another seed, two
-    // processes), so that what the kernel allocates once and keeps for
-    // good is not counted as the run's leak: the shared zero page and the
-    // vDSO page (the first user process ever), and 3-4 pages more that
-    // the first file reads and writes of a boot cost (kinds 70-99 and
-    // 21-30; a second run in the same boot loses none). Those 3-4 are not
-    // identified yet (see the fuzz branch's report): a leak that happens
-    // once per boot would hide among them.
-    let warm_argv: Vec<Vec<u8>> = ["/bin/fuzz", "--seed", &alloc::format!("{}", seed ^ 0x5a5a), "--seconds", "1", "--procs", "2"]
-        .iter()
-        .map(|s| s.as_bytes().to_vec())
-        .collect();
-    let warm = crate::fs::exec::spawn_user("/bin/fuzz", warm_argv, Vec::new()).join();
-    if warm != 0 {
-        println!("fuzz: the warm-up run ended with status {warm:#x}");
-    }
-    // Its kernel stack is freed once the task is off its CPU for good: let
-    // it get there, or the count below misses those pages and they come
-    // back later, hiding as many leaked ones.
+    take_boot_once_pages();
+    // A task that ended before us (a boot task's) frees its kernel stack
+    // once it is off its CPU for good: let it get there, or the count
+    // below misses those pages and they come back later, hiding as many
+    // leaked ones.
     crate::sched::msleep(50);
     crate::sched::task::reap_dead_stacks();
     crate::mm::kmap::kmap_flush_unused();
@@ -311,12 +373,11 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     let max_pfn = page_alloc::zones().map(|z| z.zone_end_pfn()).max().unwrap_or(0);
     let (mut free_before, mut free_after) = (alloc::vec![0u64; max_pfn.div_ceil(64)], alloc::vec![0u64; max_pfn.div_ceil(64)]);
     free_frames(&mut free_before);
-    let before = free_pages_total();
-    let heap_before = crate::mm::heap::KMALLOC.pages_held();
+    let tree_before = tree(None);
+    let before = Snapshot::take(&tree_before);
     let heap_bytes_before = crate::mm::heap::KMALLOC.bytes_in_use();
     let vmalloc_before = crate::mm::vmalloc::vmalloc_info();
     let bugs_before = crate::debug::report_count();
-    let tree_before = tree(None);
 
     let mut argv: Vec<Vec<u8>> = [
         "/bin/fuzz", "--seed", &alloc::format!("{seed}"), "--seconds", &alloc::format!("{seconds}"),
@@ -360,14 +421,12 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     let outside = remove_new_names(&tree_before);
     // Pages that files existing before the run gained (or lost) are the
     // files', not a leak: a relative path can name `hello.txt` too.
-    let cache_grew = tree(Some(&tree_before)).cache_pages as isize - tree_before.cache_pages as isize;
 
     crate::sched::msleep(50);
     crate::sched::task::reap_dead_stacks();
     crate::mm::kmap::kmap_flush_unused();
-    let after = free_pages_total();
-    let heap_grew = crate::mm::heap::KMALLOC.pages_held().saturating_sub(heap_before);
-    let leaked = (before as isize - after as isize - heap_grew as isize - cache_grew).max(0) as usize;
+    let after = Snapshot::take(&tree(Some(&tree_before)));
+    let leaked = after.leaked_since(&before);
     if leaked > 0 {
         free_frames(&mut free_after);
         name_leaked_frames(&free_before, &free_after, 16);
@@ -379,9 +438,11 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     let (calls, errors, wrong) = (field(text, "calls"), field(text, "errors"), field(text, "wrong"));
     let kernel_bugs = reported as u64 + wrong.unwrap_or(0);
     println!(
-        "fuzz: program exit status {status:#x}, {left} process(es) left, {leftovers} scratch name(s) the program left, {outside} name(s) outside them, files' pages {cache_grew:+}, \
-         {reported} kernel report(s), {} wrong answer(s), heap grew {heap_grew} page(s) (bytes in use {heap_bytes_before} -> {}), vmalloc areas {} -> {} ({} -> {} bytes), stuck workers {}",
+        "fuzz: program exit status {status:#x}, {left} process(es) left, {leftovers} scratch name(s) the program left, {outside} name(s) outside them, files' pages {} -> {}, lazily held page directories' pages {} -> {}, \
+         {reported} kernel report(s), {} wrong answer(s), heap grew {} page(s) (bytes in use {heap_bytes_before} -> {}), vmalloc areas {} -> {} ({} -> {} bytes), stuck workers {}",
+        before.cache, after.cache, before.lazy, after.lazy,
         wrong.map_or(String::from("?"), |w| alloc::format!("{w}")),
+        after.heap.saturating_sub(before.heap),
         crate::mm::heap::KMALLOC.bytes_in_use(),
         vmalloc_before.nr_areas, vmalloc_after.nr_areas, vmalloc_before.used_bytes, vmalloc_after.used_bytes,
         field(text, "stuck").map_or(String::from("?"), |w| alloc::format!("{w}")),
