@@ -263,12 +263,13 @@ pub(crate) fn tree(only: Option<&Tree>) -> Tree {
     t
 }
 
-/// Remove every name that is not in `before` (whole, if a directory),
-/// naming the first few; how many were removed.
+/// Remove every name that is not in `before`, or names another inode
+/// than it did (a `rename` over it), whole if a directory, naming the
+/// first few; how many names were removed.
 pub(crate) fn remove_new_names(before: &Tree) -> usize {
     let now = tree(Some(before));
     let mut n = 0;
-    for path in now.names.keys().filter(|p| !before.names.contains_key(*p)) {
+    for (path, _) in now.names.iter().filter(|(p, ino)| before.names.get(*p) != Some(*ino)) {
         let removed = remove_tree(path);
         if removed > 0 && n < 4 {
             println!("fuzz: removed {path:?} ({removed} name(s)), made outside the scratch directories through a relative path");
@@ -319,7 +320,9 @@ pub(crate) struct Snapshot {
     pub free: usize,
     /// Pages the kernel heap holds (`KMALLOC.pages_held()`).
     pub heap: usize,
-    /// Page-cache pages of the files in the root filesystem's tree.
+    /// Page-cache pages of the files in the root filesystem's tree: what
+    /// files that existed before the run gained (a relative `hello.txt`
+    /// written) is theirs, not a leak.
     pub cache: usize,
     /// Pages of page directories CPUs hold lazily ([`lazy_pgd_pages`]).
     pub lazy: usize,
@@ -419,8 +422,6 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
         leftovers += remove_tree(&alloc::format!("/tmp/fuzz{i}"));
     }
     let outside = remove_new_names(&tree_before);
-    // Pages that files existing before the run gained (or lost) are the
-    // files', not a leak: a relative path can name `hello.txt` too.
 
     crate::sched::msleep(50);
     crate::sched::task::reap_dead_stacks();
