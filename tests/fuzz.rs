@@ -18,7 +18,7 @@ use alloc::vec::Vec;
 
 use crate::test_case;
 use crate::tools::fuzz::{Snapshot, lazy_pgd_pages, remove_new_names, take_boot_once_pages, tree};
-use crate::tools::ktest::{Test, require_cpus};
+use crate::tools::ktest::Test;
 
 pub const TESTS: &[Test] = &[
     test_case!(names_made_outside_the_scratch_directories_are_removed_and_their_pages_freed),
@@ -76,7 +76,6 @@ fn names_made_outside_the_scratch_directories_are_removed_and_their_pages_freed(
 /// have run there before: then the CPU let go of that one's for this one's
 /// and the difference is 0; the count must still be 0.)
 fn a_program_that_leaks_nothing_counts_no_leak_though_its_cpu_keeps_its_page_directory() {
-    require_cpus(2);
     let cpu = crate::smp::num_online_cpus() - 1;
     take_boot_once_pages();
     settle();
