@@ -9,7 +9,8 @@
 //!    wait for it, then for every process it left (none should outlive it:
 //!      it SIGKILLs its workers' process groups and reaps them)
 //!    read its counts from /tmp/fuzz.result, remove that file and any
-//!      scratch directory /tmp/fuzzI the program did not remove
+//!      scratch directory /tmp/fuzzI the program did not remove, then
+//!      every other name that was not there before the run (see `Tree`)
 //!    count free pages again
 //!  fuzz: calls=N errors=N kernel_bugs=N leaked_pages=N seed=S
 //! ```
@@ -42,17 +43,34 @@
 //!   structures, file tables, dentries, and gives them back to nobody);
 //!   not its large allocations (a page or more each), which go back when
 //!   freed: one still live is held by somebody, and counts as leaked;
-//! * nothing for the page cache: every file the program wrote is in its
-//!   scratch directory, removed before the count, and files outside it are
-//!   only ever opened read-only; ramfs holds an initramfs file's pages from
-//!   unpacking on, so reading them adds none;
+//! * nothing for the page cache of files that are gone: the program's
+//!   files are in its scratch directories, removed before the count, and
+//!   so is every name a worker made elsewhere through a relative path
+//!   (random bytes of its scratch memory taken as a path, looked up from
+//!   its working directory: see [`Tree`]; seed 5's "leaked" page was such
+//!   a file's); ramfs holds an initramfs file's pages from unpacking on,
+//!   so reading them adds none;
+//! * the page-cache pages that files which existed before the run gained
+//!   (a relative `hello.txt` written or truncated): the file owns them;
 //! * dead tasks' kernel stacks are freed first (`reap_dead_stacks`) and
 //!   unused PKMAP slots flushed, so neither counts;
-//! * what the kernel allocates once and keeps: a one-second warm-up run
-//!   of the fuzzer (another seed) comes before the first count. It takes
-//!   the shared zero page and the vDSO page, and 3-4 pages more that the
-//!   first file I/O of a boot costs and that are not identified yet (a
-//!   second run in the same boot loses none of them).
+//! * what the kernel allocates once and keeps for the rest of the boot,
+//!   taken before the first count ([`take_boot_once_pages`]): the shared
+//!   zero page and the vDSO page;
+//! * nothing for the page directories that CPUs hold lazily: a CPU keeps
+//!   a reference on the address space it last loaded until it loads
+//!   another (Linux's lazy TLB: the kernel thread's `active_mm`,
+//!   `mmgrab`), so when the last processes exit, each CPU they ran on
+//!   still holds one exited process's page directory (1 page; 4 with PAE:
+//!   the PGD and its 3 preallocated PMDs). Before each count every CPU
+//!   leaves lazy mode for `swapper_pg_dir` ([`drop_lazy_mms`], Linux's
+//!   `leave_mm`), so neither count has any.
+//!
+//! No warm-up run: a 1 s run of the fuzzer used to come first and hide
+//! "3-4 pages the first file I/O costs". They were the CPUs' lazy page
+//! directories (4 on 4 CPUs: frames full of the kernel's PDEs from offset
+//! 0xc00), plus any name a worker had made outside its scratch directory;
+//! the zero page and the vDSO page are the two the kernel really keeps.
 //!
 //! The heap's live small objects are printed but not judged: `bytes in
 //! use` ends a few hundred bytes to 5 KiB off its start after 5-20 s
@@ -62,6 +80,7 @@
 //!
 //! Anything else missing is a leak: the run fails.
 
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -209,30 +228,40 @@ impl Secret {
         })
     }
 
-    /// Files under `path` (recursively) holding a copy.
-    fn files_holding_it(&self, path: &str) -> usize {
-        let Some(inode) = crate::fs::lookup(path) else { return 0 };
-        if inode.is_dir() {
-            return crate::fs::readdir(&inode)
-                .iter()
-                .filter(|e| e.name != "." && e.name != "..")
-                .map(|e| self.files_holding_it(&alloc::format!("{path}/{}", e.name)))
-                .sum();
+    /// Regular files in the tree under directory `dir` (named `path`;
+    /// symlinks not followed) holding a copy.
+    fn files_holding_it(&self, dir: &crate::fs::Inode, path: &str) -> usize {
+        let mut n = 0;
+        for e in crate::fs::readdir(dir) {
+            if e.name == "." || e.name == ".." {
+                continue;
+            }
+            let Ok(inode) = dir.child(&e.name) else { continue };
+            let p = alloc::format!("{path}/{}", e.name);
+            if inode.is_dir() {
+                n += self.files_holding_it(&inode, &p);
+            } else if inode.file().is_ok() && self.file_holds_it(&inode, &p) {
+                n += 1;
+            }
         }
+        n
+    }
+
+    fn file_holds_it(&self, inode: &crate::fs::Inode, path: &str) -> bool {
         let mut buf = alloc::vec![0u8; 4096];
         let mut off = 0;
-        while off < crate::fs::size(&inode).min(64 << 20) {
-            let n = crate::fs::read_at(&inode, off, &mut buf);
+        while off < crate::fs::size(inode).min(64 << 20) {
+            let n = crate::fs::read_at(inode, off, &mut buf);
             if n == 0 {
                 break;
             }
             if self.found_in(&buf[..n]) {
                 println!("fuzz: the kernel's secret is in {path} near offset {off}");
-                return 1;
+                return true;
             }
             off += n;
         }
-        0
+        false
     }
 
     fn remove(self) {
@@ -245,7 +274,7 @@ impl Secret {
 /// Where the program leaves its counts.
 const RESULT: &str = "/tmp/fuzz.result";
 
-fn free_pages_total() -> usize {
+pub(crate) fn free_pages_total() -> usize {
     page_alloc::zones().map(|z| z.nr_free_pages()).sum()
 }
 
@@ -371,6 +400,117 @@ fn fault_injection_forced() -> (usize, usize) {
     (FAIL_PAGE_ALLOC.attr.failed.load(Ordering::Relaxed), FAILSLAB.attr.failed.load(Ordering::Relaxed))
 }
 
+/// The root filesystem's names, as the fuzzer found them: every path
+/// (symlinks not followed) with its inode number, and the page-cache pages
+/// of the regular files among them (each inode once: hard links).
+///
+/// Why the tool needs it: a worker's random pointer (`ptr()`: anywhere in
+/// its read-write scratch memory, where earlier calls left path strings and
+/// file contents) is a *relative* path made of whatever bytes lie there,
+/// say `aaaaaaafuzz scratch file\n`, and a relative path is looked up from
+/// the worker's working directory, `/` (or wherever a `chdir` took it):
+/// `open(O_CREAT)`, `creat`, `mkdir`, `link`, `symlink`, `rename` then make
+/// a name outside the scratch directories, and a `write` or `ftruncate`
+/// through it gives that file pages. The kernel is right to keep them: the
+/// file exists. Seed 5 (30 s, 4 CPUs) did exactly that, and its one
+/// "leaked" page was such a file's (`/aaaaaaafuzz scratch file\n...`, 76
+/// bytes, nlink 1): the run then reported `leaked_pages=1` for a page that
+/// a file owned.
+pub(crate) struct Tree {
+    pub names: BTreeMap<String, u32>,
+    pub cache_pages: usize,
+}
+
+/// Walk the root filesystem (directories named in `only`, if given, are
+/// the only ones entered: after the run, a directory the program made is
+/// removed whole, not walked).
+pub(crate) fn tree(only: Option<&Tree>) -> Tree {
+    fn walk(dir: &crate::fs::Inode, path: &str, only: Option<&Tree>, t: &mut Tree, seen: &mut alloc::collections::BTreeSet<u32>) {
+        for e in crate::fs::readdir(dir) {
+            if e.name == "." || e.name == ".." {
+                continue;
+            }
+            let Ok(inode) = dir.child(&e.name) else { continue };
+            let p = alloc::format!("{path}/{}", e.name);
+            t.names.insert(p.clone(), inode.ino);
+            if let Ok(f) = inode.file()
+                && seen.insert(inode.ino)
+            {
+                t.cache_pages += f.i_mapping.nrpages();
+            }
+            if inode.is_dir() && only.is_none_or(|b| b.names.get(&p) == Some(&inode.ino)) {
+                walk(&inode, &p, only, t, seen);
+            }
+        }
+    }
+    let mut t = Tree { names: BTreeMap::new(), cache_pages: 0 };
+    if let Some(root) = crate::fs::lookup("/") {
+        walk(&root, "", only, &mut t, &mut alloc::collections::BTreeSet::new());
+    }
+    t
+}
+
+/// Remove every name that is not in `before`, or names another inode
+/// than it did (a `rename` over it), whole if a directory, naming the
+/// first few; how many names were removed.
+pub(crate) fn remove_new_names(before: &Tree) -> usize {
+    let now = tree(Some(before));
+    let mut n = 0;
+    for (path, _) in now.names.iter().filter(|(p, ino)| before.names.get(*p) != Some(*ino)) {
+        let removed = remove_tree(path);
+        if removed > 0 && n < 4 {
+            println!("fuzz: removed {path:?} ({removed} name(s)), made outside the scratch directories through a relative path");
+        }
+        n += removed;
+    }
+    n
+}
+
+/// Allocate now what the kernel allocates the first time it is needed and
+/// keeps for the rest of the boot, so that the run's counts do not see it:
+/// the shared zero page (`my_zero_pfn`, Linux's `empty_zero_page`, which
+/// is static there) and the vDSO page (made at the first exec, "never
+/// freed"), the latter by setting up a throwaway address space the way
+/// exec does (`arch_setup_additional_pages`): the address space and its
+/// mapping go again, the page stays.
+pub(crate) fn take_boot_once_pages() {
+    crate::mm::memory::my_zero_pfn();
+    if let Some(mm) = crate::mm::mm_types::MmStruct::new()
+        && !crate::arch::entry::vdso::arch_setup_additional_pages(&mm)
+    {
+        println!("fuzz: no memory for the vDSO page before the run");
+    }
+}
+
+/// What the leak count compares, taken before the run and after it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Snapshot {
+    /// Free pages in every zone.
+    pub free: usize,
+    /// The kernel heap's slab pages (`KMALLOC.slab_pages()`).
+    pub heap: usize,
+    /// Page-cache pages of the files in the root filesystem's tree: what
+    /// files that existed before the run gained (a relative `hello.txt`
+    /// written) is theirs, not a leak.
+    pub cache: usize,
+}
+
+impl Snapshot {
+    /// Now; `tree` is the root filesystem's tree as just walked.
+    pub(crate) fn take(tree: &Tree) -> Snapshot {
+        Snapshot { free: free_pages_total(), heap: crate::mm::heap::KMALLOC.slab_pages(), cache: tree.cache_pages }
+    }
+
+    /// Pages that went from the free lists between `before` and `self`
+    /// that no owner named above accounts for: the leak.
+    pub(crate) fn leaked_since(&self, before: &Snapshot) -> usize {
+        let taken = before.free as isize - self.free as isize;
+        let owned = (self.heap as isize - before.heap as isize).max(0) // a high-water mark
+            + (self.cache as isize - before.cache as isize);
+        (taken - owned).max(0) as usize
+    }
+}
+
 /// `key=N` in `text`.
 fn field(text: &str, key: &str) -> Option<u64> {
     text.split_whitespace().find_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
@@ -389,26 +529,12 @@ pub fn run_if_requested() {
 pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     use crate::arch::qemu::{QemuExitCode, exit_qemu};
     println!("fuzz: /bin/fuzz for {seconds} s, seed {seed}, {procs} processes, on {} CPU(s)", crate::smp::num_online_cpus());
-    // A warm-up: the fuzzer itself for a second (another seed, two
-    // processes), so that what the kernel allocates once and keeps for
-    // good is not counted as the run's leak: the shared zero page and the
-    // vDSO page (the first user process ever), and 3-4 pages more that
-    // the first file reads and writes of a boot cost (kinds 70-99 and
-    // 21-30; a second run in the same boot loses none). Those 3-4 are not
-    // identified yet (see the fuzz branch's report): a leak that happens
-    // once per boot would hide among them.
-    let warm_argv: Vec<Vec<u8>> = ["/bin/fuzz", "--seed", &alloc::format!("{}", seed ^ 0x5a5a), "--seconds", "1", "--procs", "2"]
-        .iter()
-        .map(|s| s.as_bytes().to_vec())
-        .collect();
-    let warm = crate::fs::exec::spawn_user("/bin/fuzz", warm_argv, Vec::new()).join();
-    if warm != 0 {
-        println!("fuzz: the warm-up run ended with status {warm:#x}");
-    }
-    // Its kernel stack is freed once the task is off its CPU for good: let
-    // it get there, or the count below misses those pages and they come
-    // back later, hiding as many leaked ones.
+    take_boot_once_pages();
     drop_lazy_mms();
+    // A task that ended before us (a boot task's) frees its kernel stack
+    // once it is off its CPU for good: let it get there, or the count
+    // below misses those pages and they come back later, hiding as many
+    // leaked ones.
     crate::sched::msleep(50);
     crate::sched::task::reap_dead_stacks();
     crate::mm::kmap::kmap_flush_unused();
@@ -417,8 +543,8 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     let max_pfn = page_alloc::zones().map(|z| z.zone_end_pfn()).max().unwrap_or(0);
     let (mut free_before, mut free_after) = (alloc::vec![0u64; max_pfn.div_ceil(64)], alloc::vec![0u64; max_pfn.div_ceil(64)]);
     free_frames(&mut free_before);
-    let before = free_pages_total();
-    let heap_before = crate::mm::heap::KMALLOC.slab_pages();
+    let tree_before = tree(None);
+    let before = Snapshot::take(&tree_before);
     let heap_bytes_before = crate::mm::heap::KMALLOC.bytes_in_use();
     let vmalloc_before = crate::mm::vmalloc::vmalloc_info();
     let bugs_before = crate::debug::report_count();
@@ -497,9 +623,10 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     // The secret: in no file the workers wrote, and unchanged.
     let mut secret_seen = 0;
     if let Some(s) = &secret {
-        secret_seen += s.files_holding_it("/tmp/fuzz.shm");
-        for i in 0..procs {
-            secret_seen += s.files_holding_it(&alloc::format!("/tmp/fuzz{i}"));
+        // Every file: the scratch ones and any a worker made or changed
+        // elsewhere through a relative path.
+        if let Some(root) = crate::fs::lookup("/") {
+            secret_seen += s.files_holding_it(&root, "");
         }
         if !s.intact() {
             println!("fuzz: WRONG: the kernel's secret pages were written to");
@@ -510,6 +637,7 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     for i in 0..procs {
         leftovers += remove_tree(&alloc::format!("/tmp/fuzz{i}"));
     }
+    let outside = remove_new_names(&tree_before);
 
     drop_lazy_mms();
     crate::sched::msleep(50);
@@ -521,9 +649,8 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
         println!("fuzz: the secret's pattern was {}", core::str::from_utf8(&s.pattern).unwrap_or("?"));
         s.remove();
     }
-    let after = free_pages_total();
-    let heap_grew = crate::mm::heap::KMALLOC.slab_pages().saturating_sub(heap_before);
-    let leaked = before.saturating_sub(after).saturating_sub(heap_grew);
+    let after = Snapshot::take(&tree(Some(&tree_before)));
+    let leaked = after.leaked_since(&before);
     if leaked > 0 {
         free_frames(&mut free_after);
         name_leaked_frames(&free_before, &free_after, 16);
@@ -535,9 +662,11 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     let (calls, errors, wrong) = (field(text, "calls"), field(text, "errors"), field(text, "wrong"));
     let kernel_bugs = reported as u64 + wrong.unwrap_or(0) + secret_seen as u64;
     println!(
-        "fuzz: program exit status {status:#x}, {left} process(es) left, {leftovers} scratch name(s) the program left, \
-         {reported} kernel report(s), {} wrong answer(s), {secret_seen} copy(ies) of the secret in files or pages written, heap grew {heap_grew} page(s) (bytes in use {heap_bytes_before} -> {}), vmalloc areas {} -> {} ({} -> {} bytes), stuck workers {}",
+        "fuzz: program exit status {status:#x}, {left} process(es) left, {leftovers} scratch name(s) the program left, {outside} name(s) outside them, files' pages {} -> {}, \
+         {reported} kernel report(s), {} wrong answer(s), {secret_seen} copy(ies) of the secret in files or pages written, heap grew {} page(s) (bytes in use {heap_bytes_before} -> {}), vmalloc areas {} -> {} ({} -> {} bytes), stuck workers {}",
+        before.cache, after.cache,
         wrong.map_or(String::from("?"), |w| alloc::format!("{w}")),
+        after.heap.saturating_sub(before.heap),
         crate::mm::heap::KMALLOC.bytes_in_use(),
         vmalloc_before.nr_areas, vmalloc_after.nr_areas, vmalloc_before.used_bytes, vmalloc_after.used_bytes,
         field(text, "stuck").map_or(String::from("?"), |w| alloc::format!("{w}")),
