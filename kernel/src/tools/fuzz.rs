@@ -107,7 +107,7 @@ crate::early_param!("fuzz_kinds", Value, "LO-HI", "the fuzzer draws only the kin
 /// Where the program leaves its counts.
 const RESULT: &str = "/tmp/fuzz.result";
 
-fn free_pages_total() -> usize {
+pub fn free_pages_total() -> usize {
     page_alloc::zones().map(|z| z.nr_free_pages()).sum()
 }
 
@@ -164,7 +164,7 @@ fn name_leaked_frames(before: &[u64], now: &[u64], max: usize) {
 
 /// User processes that have not ended yet (zombies included: a zombie
 /// still holds its task structure until it is reaped).
-fn live_user_processes() -> usize {
+pub fn live_user_processes() -> usize {
     crate::sched::task::ALL_TASKS
         .lock_irqsave()
         .iter()
@@ -174,7 +174,7 @@ fn live_user_processes() -> usize {
 
 /// Remove `path` and everything under it (the scratch directories, if the
 /// program did not get to it); how many names were removed.
-fn remove_tree(path: &str) -> usize {
+pub fn remove_tree(path: &str) -> usize {
     let base = crate::fs::rootfs().base();
     if crate::fs::namei::do_unlinkat(&base, path).is_ok() {
         return 1;
@@ -195,7 +195,7 @@ fn remove_tree(path: &str) -> usize {
 }
 
 /// `key=N` in `text`.
-fn field(text: &str, key: &str) -> Option<u64> {
+pub fn field(text: &str, key: &str) -> Option<u64> {
     text.split_whitespace().find_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
 }
 
@@ -210,8 +210,14 @@ pub fn run_if_requested() {
 /// Run `/bin/fuzz`, print the summary line, leave QEMU (success only with
 /// no kernel bug, no leak and the program's counts read).
 pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
-    use crate::arch::qemu::{QemuExitCode, exit_qemu};
     println!("fuzz: /bin/fuzz for {seconds} s, seed {seed}, {procs} processes, on {} CPU(s)", crate::smp::num_online_cpus());
+    warm_up(seed);
+    run_counted(seconds, seed, procs)
+}
+
+/// What the kernel allocates once and keeps, taken before a run's free
+/// pages are counted (the soak, tools/soak.rs, does the same).
+pub fn warm_up(seed: u64) {
     // A warm-up: the fuzzer itself for a second (another seed, two
     // processes), so that what the kernel allocates once and keeps for
     // good is not counted as the run's leak: the shared zero page and the
@@ -234,13 +240,48 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     crate::sched::msleep(50);
     crate::sched::task::reap_dead_stacks();
     crate::mm::kmap::kmap_flush_unused();
-    // The free frames now and after, to name a leaked one (allocated before
-    // the counts, so that they do not count).
-    let max_pfn = page_alloc::zones().map(|z| z.zone_end_pfn()).max().unwrap_or(0);
-    let (mut free_before, mut free_after) = (alloc::vec![0u64; max_pfn.div_ceil(64)], alloc::vec![0u64; max_pfn.div_ceil(64)]);
-    free_frames(&mut free_before);
-    let before = free_pages_total();
-    let heap_before = crate::mm::heap::KMALLOC.pages_held();
+}
+
+/// The free pages counted before a run, to find what it leaked: see the
+/// top of the file for what may honestly stay.
+pub struct FreeCount {
+    free_before: Vec<u64>,
+    free_after: Vec<u64>,
+    before: usize,
+    heap_before: usize,
+}
+
+impl FreeCount {
+    /// Count now. The free frames now and after, to name a leaked one,
+    /// are allocated before the count, so that they do not count.
+    pub fn now() -> FreeCount {
+        let max_pfn = page_alloc::zones().map(|z| z.zone_end_pfn()).max().unwrap_or(0);
+        let (mut free_before, free_after) = (alloc::vec![0u64; max_pfn.div_ceil(64)], alloc::vec![0u64; max_pfn.div_ceil(64)]);
+        free_frames(&mut free_before);
+        FreeCount { free_before, free_after, before: free_pages_total(), heap_before: crate::mm::heap::KMALLOC.pages_held() }
+    }
+
+    /// Once everything the run made is gone: dead tasks' stacks freed,
+    /// PKMAP flushed, the pages missing since [`FreeCount::now`] less what
+    /// the heap grew into (returned too), each leaked frame named.
+    pub fn leaked(&mut self) -> (usize, usize) {
+        crate::sched::msleep(50);
+        crate::sched::task::reap_dead_stacks();
+        crate::mm::kmap::kmap_flush_unused();
+        let after = free_pages_total();
+        let heap_grew = crate::mm::heap::KMALLOC.pages_held().saturating_sub(self.heap_before);
+        let leaked = self.before.saturating_sub(after).saturating_sub(heap_grew);
+        if leaked > 0 {
+            free_frames(&mut self.free_after);
+            name_leaked_frames(&self.free_before, &self.free_after, 16);
+        }
+        (leaked, heap_grew)
+    }
+}
+
+fn run_counted(seconds: u64, seed: u64, procs: usize) -> ! {
+    use crate::arch::qemu::{QemuExitCode, exit_qemu};
+    let mut count = FreeCount::now();
     let heap_bytes_before = crate::mm::heap::KMALLOC.bytes_in_use();
     let vmalloc_before = crate::mm::vmalloc::vmalloc_info();
     let bugs_before = crate::debug::report_count();
@@ -285,16 +326,7 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
         leftovers += remove_tree(&alloc::format!("/tmp/fuzz{i}"));
     }
 
-    crate::sched::msleep(50);
-    crate::sched::task::reap_dead_stacks();
-    crate::mm::kmap::kmap_flush_unused();
-    let after = free_pages_total();
-    let heap_grew = crate::mm::heap::KMALLOC.pages_held().saturating_sub(heap_before);
-    let leaked = before.saturating_sub(after).saturating_sub(heap_grew);
-    if leaked > 0 {
-        free_frames(&mut free_after);
-        name_leaked_frames(&free_before, &free_after, 16);
-    }
+    let (leaked, heap_grew) = count.leaked();
     let reported = crate::debug::report_count() - bugs_before;
     let vmalloc_after = crate::mm::vmalloc::vmalloc_info();
 
