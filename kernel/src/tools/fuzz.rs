@@ -273,7 +273,8 @@ impl FreeCount {
         let leaked = self.before.saturating_sub(after).saturating_sub(heap_grew);
         if leaked > 0 {
             free_frames(&mut self.free_after);
-            name_leaked_frames(&self.free_before, &self.free_after, 16);
+            // The heap's new pages are among them: past those, 16 more.
+            name_leaked_frames(&self.free_before, &self.free_after, 16 + heap_grew);
         }
         (leaked, heap_grew)
     }

@@ -352,6 +352,7 @@ pub fn run(seconds: u64, seed: u64) -> ! {
     load_fresh_mms();
     let mut count = FreeCount::now();
     let bugs_before = crate::debug::report_count();
+    let vmalloc_before = crate::mm::vmalloc::vmalloc_info();
     let oom_before = crate::mm::oom_kill::OOM_KILLS.load(Ordering::SeqCst);
     let c = COUNTS.call_once(Counts::default);
 
@@ -402,6 +403,7 @@ pub fn run(seconds: u64, seed: u64) -> ! {
     let (leaked, heap_grew) = count.leaked();
     let leaked = leaked + kmap.pkmap_in_use;
     let reported = (crate::debug::report_count() - bugs_before) as u64;
+    let vmalloc_after = crate::mm::vmalloc::vmalloc_info();
     let oom_kills = crate::mm::oom_kill::OOM_KILLS.load(Ordering::SeqCst) - oom_before;
 
     let ld = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -411,11 +413,12 @@ pub fn run(seconds: u64, seed: u64) -> ! {
     println!(
         "soak: kmap_ops={} (irq {}, verified_bytes {}, kmap_corruptions {}, max_kmap_wait_us {}) fuzz_calls={} (runs {}, lost {}, wrong {}) \
          pcsum_ops={} (runs {}, killed {}, corruptions {}, errors {}) hog_runs={} (killed {}) kernel_reports={reported} \
-         processes_left={left} heap_grew={heap_grew} injected={}",
+         processes_left={left} heap_grew={heap_grew} vmalloc_areas={}->{} ({}->{} bytes) injected={}",
         kmap.ops, kmap.irq_ops, kmap.verified, kmap.corruptions, kmap.max_kmap_wait_ns / 1000,
         ld(&c.fuzz_calls), ld(&c.fuzz_runs), ld(&c.fuzz_lost), ld(&c.fuzz_wrong),
         ld(&c.pcsum_ops), ld(&c.pcsum_runs), ld(&c.pcsum_killed), ld(&c.pcsum_corruptions), ld(&c.pcsum_errors),
-        ld(&c.hog_runs), ld(&c.hog_killed), ld(&c.injected),
+        ld(&c.hog_runs), ld(&c.hog_killed),
+        vmalloc_before.nr_areas, vmalloc_after.nr_areas, vmalloc_before.used_bytes, vmalloc_after.used_bytes, ld(&c.injected),
     );
     println!("soak: seconds={seconds} corruptions={corruptions} kernel_bugs={kernel_bugs} leaked_pages={leaked} oom_kills={oom_kills} ops={ops} seed={seed}");
     let ok = corruptions == 0 && kernel_bugs == 0 && leaked == 0 && left == 0;
