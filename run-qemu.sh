@@ -28,6 +28,17 @@
 #                                       --fault PCT: fail_page_alloc and failslab fail PCT percent of the
 #                                       fuzz processes' allocations (default 1; 0: off);
 #                                       --replay: the log has every call (fuzz[I.G] #K nr(args) = ret)
+#   ./run-qemu.sh soak [--seconds N] [--seed S] [--fault PCT]
+#                                       everything at once on the debug kernel (default 60 s,
+#                                       --smp 4, -m 3G, a random seed, printed, 1% fault
+#                                       injection for the fuzz and pcsum processes): the stress
+#                                       test's kmap workers, the fuzzer, a page-cache checksum
+#                                       workload (user/src/bin/pcsum.rs) and an OOM hog run
+#                                       again and again; ends with `soak: seconds=N corruptions=N
+#                                       kernel_bugs=N leaked_pages=N oom_kills=N ops=N seed=S`;
+#                                       fails on a corruption, a kernel bug, a leak or a boot that
+#                                       did not end well, printing the log's bad lines (all of
+#                                       it: target/soak.log)
 #   ./run-qemu.sh qemu-cmd              print the QEMU command line the options give (no build, no boot)
 #
 # OPTIONS
@@ -80,10 +91,10 @@ APPEND=""
 GDB=0
 GDB_PORT=1234
 SECONDS_ARG=60
-FUZZ_SEED=""     # fuzz --seed (empty: a random one, printed)
+FUZZ_SEED=""     # fuzz and soak --seed (empty: a random one, printed)
 FUZZ_PROCS=""    # fuzz --procs (empty: two per CPU, at most 32)
 FUZZ_REPLAY=0    # fuzz --replay: the program prints every call it makes
-FUZZ_FAULT=1     # fuzz --fault: percent of the fuzz processes' allocations failed
+FUZZ_FAULT=1     # fuzz and soak --fault: percent of their processes' allocations failed
 BIOS=""
 INITRD=""
 SMP_GIVEN=0
@@ -814,8 +825,56 @@ run_fuzz() {
     fi
 }
 
+# ------------------------------------------------------------------ soak ----
+# Everything at once (kernel/src/tools/soak.rs, the kernel option
+# soak=SECONDS): the stress test's kmap workers, /bin/fuzz, /bin/pcsum (the
+# page cache checksummed) and /bin/hog run into the OOM killer again and
+# again, on the debug kernel (its overflow checks, as for fuzz). The closing
+# line is the kernel's; the run fails on a corruption, a kernel bug, a
+# leaked page, a missing line or a boot that did not end with success.
+run_soak() {
+    local seed="$FUZZ_SEED"
+    if [ -z "$seed" ]; then
+        seed=$(( (RANDOM << 15) | RANDOM ))
+        echo "soak: no --seed given: seed $seed"
+    fi
+    [[ "$seed" =~ ^[0-9]+$ ]] || die "--seed takes a whole number, e.g. --seed 42, not '$seed'"
+    [[ "$FUZZ_FAULT" =~ ^[0-9]+$ ]] && [ "$FUZZ_FAULT" -le 100 ] \
+        || die "--fault takes a percentage from 0 to 100 (0: no fault injection), not '$FUZZ_FAULT'"
+    build
+    make_test_initramfs
+    local log="$REPO/target/soak.log" rc=0
+    [ "$PAE" = 1 ] && log="$REPO/target/soak-pae.log"
+    # The warm-up, the workloads' last runs (up to 5 s past the end) and
+    # the final checks on top of SECONDS, on a slow machine.
+    local KTEST_TIMEOUT=$((SECONDS_ARG + 300))
+    INITRD="$TEST_INITRAMFS" boot_capture "$log" "${APPEND:+$APPEND }soak=$SECONDS_ARG soak_seed=$seed soak_fault=$FUZZ_FAULT" >/dev/null || rc=$?
+    local line why=""
+    line="$(grep -a '^soak: seconds=' "$log" | tail -1 || true)"
+    [ -n "$line" ] && { grep -a '^soak: kmap_ops=' "$log" | tail -1 || true; echo "$line"; }
+    if [ -z "$line" ]; then
+        why="no closing line: QEMU ended with $(status_word "$rc")"
+    elif [[ ! "$line" =~ corruptions=0\  ]]; then
+        why="corruptions"
+    elif [[ ! "$line" =~ kernel_bugs=0\  ]]; then
+        why="kernel bugs"
+    elif [[ ! "$line" =~ leaked_pages=0\  ]]; then
+        why="leaked pages"
+    elif [ "$rc" -ne 33 ]; then
+        why="QEMU ended with $(status_word "$rc") ($(grep -a '^soak: kmap_ops=' "$log" | tail -1))"
+    fi
+    if [ -n "$why" ]; then
+        echo "soak: FAILED ($why), seed $seed; again: ./run-qemu.sh$([ "$PAE" = 1 ] && echo ' --pae') soak --seed $seed --seconds $SECONDS_ARG --smp $SMP --fault $FUZZ_FAULT"
+        echo "--- bad lines in the log ---"
+        grep -a -E 'CORRUPTION|wrong words|WRONG|BUG|WARNING|[Pp]anic|[Oo]ops|no longer free|^soak' "$log" | head -60 || true
+        echo "--- the log's last 40 lines ($log) ---"
+        tail -40 "$log"
+        exit 1
+    fi
+}
+
 # ------------------------------------------------------------ arguments ----
-COMMANDS="setup test check host-test console-test busybox-test lint user-test bench bench-user stress fuzz qemu-cmd"
+COMMANDS="setup test check host-test console-test busybox-test lint user-test bench bench-user stress fuzz soak qemu-cmd"
 CMD=boot
 RUNNER_ELF=""
 FILTER=""
@@ -832,7 +891,7 @@ value() {
 
 while [ $# -gt 0 ]; do
     case "$1" in
-        setup|test|check|host-test|bench|bench-user|stress|fuzz|console-test|busybox-test|lint|user-test|qemu-cmd) CMD="$1" ;;
+        setup|test|check|host-test|bench|bench-user|stress|fuzz|soak|console-test|busybox-test|lint|user-test|qemu-cmd) CMD="$1" ;;
         --seed) FUZZ_SEED="$(value --seed "a number, e.g. --seed 42" $# "${2-}")"; shift ;;
         --procs) FUZZ_PROCS="$(value --procs "a number of processes, e.g. --procs 4" $# "${2-}")"; shift ;;
         --fault) FUZZ_FAULT="$(value --fault "a percentage, e.g. --fault 1" $# "${2-}")"; shift ;;
@@ -923,6 +982,9 @@ case "$CMD" in
     fuzz)
         [ "$SMP_GIVEN" = 1 ] || SMP=4
         run_fuzz ;;
+    soak)
+        [ "$SMP_GIVEN" = 1 ] || SMP=4
+        run_soak ;;
     bench)
         PROFILE=release; build
         [ "$SMP_GIVEN" = 1 ] || SMP=2

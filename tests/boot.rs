@@ -134,6 +134,10 @@ fn kernel_options_come_from_every_subsystem() {
         "init",                       // init.rs
         "loglevel",                   // logger.rs
         "rdinit",                     // init.rs
+        "soak",                       // tools/soak.rs
+        "soak_corrupt",
+        "soak_fault",
+        "soak_seed",
         "stress",                     // tools/stress.rs
         "test",                       // tools/ktest.rs
         "test_after",

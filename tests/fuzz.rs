@@ -19,23 +19,13 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::test_case;
-use crate::tools::fuzz::{Snapshot, drop_lazy_mms, remove_new_names, take_boot_once_pages, tree};
+use crate::tools::fuzz::{Snapshot, remove_new_names, settle, take_boot_once_pages, tree};
 use crate::tools::ktest::Test;
 
 pub const TESTS: &[Test] = &[
     test_case!(names_made_outside_the_scratch_directories_are_removed_and_their_pages_freed),
     test_case!(a_program_that_leaks_nothing_counts_no_leak_once_its_cpu_leaves_its_page_directory),
 ];
-
-/// What the fuzz tool does before each count: every CPU leaves lazy TLB
-/// mode, an ended task's kernel stack goes, unused PKMAP slots are
-/// flushed.
-fn settle() {
-    drop_lazy_mms();
-    crate::sched::msleep(50);
-    crate::sched::task::reap_dead_stacks();
-    crate::mm::kmap::kmap_flush_unused();
-}
 
 /// A file at `/` with a page, a directory with another, as a worker's
 /// relative `open(O_CREAT)`, `mkdir` and `write` leave them: the sweep

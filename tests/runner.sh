@@ -857,6 +857,7 @@ PAE=1;SMP=4;APPEND=debug_kmap_local|
 @check_gdb_pae
 @check_stress
 @check_fuzz
+@check_soak_short
 MEM=512M;APPEND=debug_kmap_local_force_map|
 MEM=512M|
 MEM=32M|
@@ -918,6 +919,22 @@ check_fuzz() {
         if secret_not_in_fuzz_log "$log"; then echo "scenario fuzz seed $seed: the secret nowhere in the console output ... ok"; pass
         else echo "scenario fuzz seed $seed: the secret nowhere in the console output ... FAILED"; fail "fuzz seed $seed: the secret in the console output (see $log)"; fi
     done
+}
+
+# A short soak (issue 13; kernel/src/tools/soak.rs): 15 s of the kmap
+# workers, the fuzzer, pcsum and the OOM hog together on 4 CPUs, a fixed
+# seed, 1% fault injection for the fuzz and pcsum processes: the closing
+# line with no corruption, no kernel bug, no leaked page, failures forced,
+# the OOM killer called at least once, and every workload having done
+# something. About 40 s of boot on the 2-core machine. Longer runs:
+# ./run-qemu.sh soak.
+check_soak_short() {
+    make_test_initramfs
+    in_config SMP=4 INITRD="$TEST_INITRAMFS" expect_boot "soak: 15 s, seed 1, on 4 CPUs, 1% fault injection" \
+        "soak=15 soak_seed=1 soak_fault=1" 33 \
+        '^soak: kmap_ops=[1-9][0-9]* .* fuzz_calls=[1-9][0-9]* .* pcsum_ops=[1-9][0-9]* .* hog_runs=[1-9][0-9]* ' \
+        '^soak: fault injection forced [1-9][0-9]* page allocation failure' \
+        '^soak: seconds=15 corruptions=0 kernel_bugs=0 leaked_pages=0 oom_kills=[1-9][0-9]* ops=[1-9][0-9]* seed=1$'
 }
 
 # Boots whose whole output is the test: the boot log and bad input.
@@ -1151,6 +1168,7 @@ check_script_options() {
     script_says 0 '^run-qemu.sh: note: --smp 99: the kernel brings up 8 CPUs \(NR_CPUS\) and leaves the other 91 parked$' qemu-cmd --smp 99
     script_says 2 "^run-qemu.sh: --seconds takes a whole number of seconds, 1 or more, e.g. --seconds 60, not 'ten'$" stress --seconds ten
     script_says 2 '^run-qemu.sh: --seconds needs a number of seconds, e.g. --seconds 60$' stress --seconds
+    script_says 2 "^run-qemu.sh: --seed takes a whole number, e.g. --seed 42, not 'x1'$" soak --seed x1
     script_says 2 "^run-qemu.sh: --bios: no firmware file '/nonexistent/qboot.rom'" qemu-cmd --bios /nonexistent/qboot.rom
     script_says 2 "^run-qemu.sh: --initrd: no file '/nonexistent/initrd.cpio' \(a cpio newc archive: " qemu-cmd --initrd /nonexistent/initrd.cpio
     script_says 2 '^run-qemu.sh: --initrd needs a cpio newc archive, e.g. --initrd target/initramfs.cpio$' qemu-cmd --initrd

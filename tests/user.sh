@@ -73,7 +73,7 @@ USER_TIMEOUT=30
 # SPEC_QEMU_OUT and SPEC_QEMU_STATUS, if set, replace SPEC_OUT and
 # SPEC_STATUS for the qemu-i386 run only: where qemu-i386's emulation
 # differs from Linux (each such line says why). Linux stays the oracle.
-USER_PROGRAMS=(clonetest echoline execer forktest fputest fstest hello hog init leaktest memory mmaptest mprotect panics pipetest sigtest sleeper startup stattest syscall_abi tls ttytest ubench vforktest vmtest)
+USER_PROGRAMS=(clonetest echoline execer forktest fputest fstest hello hog init leaktest memory mmaptest mprotect panics pcsum pipetest sigtest sleeper startup stattest syscall_abi tls ttytest ubench vforktest vmtest)
 user_spec() {
     SPEC_ARGS=(); SPEC_OUT=(); SPEC_ERR=(); SPEC_STATUS=0; SPEC_VARIES=(); SPEC_IN=""
     SPEC_QEMU_OUT=(); SPEC_QEMU_STATUS=""
@@ -366,6 +366,11 @@ user_spec() {
             # The bounded form only: `hog fork N` allocates without bound
             # (tests/oom.rs runs it under this kernel).
             SPEC_ARGS=(4); SPEC_OUT=('ok hog_touched') ;;
+        pcsum)
+            # The soak's page-cache checksum workload, a fixed seed and
+            # number of rounds: the same ops on Linux (the model of what
+            # each file holds after write, mmap stores and truncates).
+            SPEC_ARGS=(@TMPDIR@ --rounds 30 --seed 1); SPEC_OUT=('pcsum: rounds=30 ops=174 corruptions=0 errors=0') ;;
         sleeper)
             user_spec_checks sleeper sleep_10ms sleep_zero nsec_too_big_einval negative_einval ;;
         leaktest)

@@ -223,6 +223,7 @@ fn kernel_init() {
     crate::tools::bench::run_if_requested();
     crate::tools::stress::run_if_requested();
     crate::tools::fuzz::run_if_requested();
+    crate::tools::soak::run_if_requested();
     ktest::run_if_requested();
     run_init_process();
     if EXIT_AFTER_BOOT.load(core::sync::atomic::Ordering::Relaxed) {

@@ -153,7 +153,7 @@ crate::early_param!("fuzz_fault", Value, "PERCENT", "fault injection for the fuz
 /// single pages (`min-order` 0), highmem pages (user memory, page
 /// tables, the page cache) and sleeping allocations.
 /// `percent` 0 turns both off again.
-fn set_fault_injection(percent: u64) -> Result<(), &'static str> {
+pub fn set_fault_injection(percent: u64) -> Result<(), &'static str> {
     use crate::mm::fault_inject::{set_knob, setup};
     let p = alloc::format!("{percent}");
     for name in ["fail_page_alloc", "failslab"] {
@@ -364,7 +364,7 @@ pub fn drop_lazy_mms() {
 
 /// User processes that have not ended yet (zombies included: a zombie
 /// still holds its task structure until it is reaped).
-fn live_user_processes() -> usize {
+pub fn live_user_processes() -> usize {
     crate::sched::task::ALL_TASKS
         .lock_irqsave()
         .iter()
@@ -374,7 +374,7 @@ fn live_user_processes() -> usize {
 
 /// Remove `path` and everything under it (the scratch directories, if the
 /// program did not get to it); how many names were removed.
-fn remove_tree(path: &str) -> usize {
+pub fn remove_tree(path: &str) -> usize {
     let base = crate::fs::rootfs().base();
     if crate::fs::namei::do_unlinkat(&base, path).is_ok() {
         return 1;
@@ -395,7 +395,7 @@ fn remove_tree(path: &str) -> usize {
 }
 
 /// Failures forced so far by (`fail_page_alloc`, `failslab`).
-fn fault_injection_forced() -> (usize, usize) {
+pub fn fault_injection_forced() -> (usize, usize) {
     use crate::mm::fault_inject::{FAIL_PAGE_ALLOC, FAILSLAB};
     (FAIL_PAGE_ALLOC.attr.failed.load(Ordering::Relaxed), FAILSLAB.attr.failed.load(Ordering::Relaxed))
 }
@@ -511,8 +511,74 @@ impl Snapshot {
     }
 }
 
+/// Before a count: every CPU leaves lazy TLB mode ([`drop_lazy_mms`]),
+/// an ended task's kernel stack (freed once the task is off its CPU for
+/// good) is given back, unused PKMAP slots are flushed. Otherwise the
+/// count misses pages that come back later, hiding as many leaked ones.
+pub fn settle() {
+    drop_lazy_mms();
+    crate::sched::msleep(50);
+    crate::sched::task::reap_dead_stacks();
+    crate::mm::kmap::kmap_flush_unused();
+}
+
+/// A leak count, as [`run`] and the soak (tools/soak.rs) take it: before
+/// the run ([`FreeCount::now`]) and after everything it made is gone
+/// ([`FreeCount::leaked`]); see the top of this file for what may
+/// honestly stay.
+pub struct FreeCount {
+    tree: Tree,
+    before: Snapshot,
+    /// The free frames before and after, to name a leaked one (allocated
+    /// before the count, so that they do not count).
+    free_before: Vec<u64>,
+    free_after: Vec<u64>,
+}
+
+/// What [`FreeCount::leaked`] found.
+pub struct Leak {
+    /// Pages missing that no owner accounts for.
+    pub pages: usize,
+    /// Slab pages the heap grew into (kept, not a leak).
+    pub heap_grew: usize,
+    /// Names made outside the scratch directories, removed.
+    pub outside: usize,
+    /// Page-cache pages of the files in the tree, before and after.
+    pub cache: (usize, usize),
+}
+
+impl FreeCount {
+    /// Take what the kernel keeps once allocated, settle, count.
+    pub fn now() -> FreeCount {
+        take_boot_once_pages();
+        settle();
+        let max_pfn = page_alloc::zones().map(|z| z.zone_end_pfn()).max().unwrap_or(0);
+        let (mut free_before, free_after) = (alloc::vec![0u64; max_pfn.div_ceil(64)], alloc::vec![0u64; max_pfn.div_ceil(64)]);
+        free_frames(&mut free_before);
+        let tree = tree(None);
+        let before = Snapshot::take(&tree);
+        FreeCount { tree, before, free_before, free_after }
+    }
+
+    /// Once every process of the run is gone: remove the names it made
+    /// outside the scratch directories (the caller removes those), settle,
+    /// count again, and name each leaked frame. `kept`: pages the caller
+    /// knows an owner of (allocated during the run and kept on purpose).
+    pub fn leaked(&mut self, kept: usize) -> Leak {
+        let outside = remove_new_names(&self.tree);
+        settle();
+        let after = Snapshot::take(&tree(Some(&self.tree)));
+        let pages = after.leaked_since(&self.before).saturating_sub(kept);
+        if pages > 0 {
+            free_frames(&mut self.free_after);
+            name_leaked_frames(&self.free_before, &self.free_after, 16);
+        }
+        Leak { pages, heap_grew: after.heap.saturating_sub(self.before.heap), outside, cache: (self.before.cache, after.cache) }
+    }
+}
+
 /// `key=N` in `text`.
-fn field(text: &str, key: &str) -> Option<u64> {
+pub fn field(text: &str, key: &str) -> Option<u64> {
     text.split_whitespace().find_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
 }
 
@@ -529,22 +595,7 @@ pub fn run_if_requested() {
 pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     use crate::arch::qemu::{QemuExitCode, exit_qemu};
     println!("fuzz: /bin/fuzz for {seconds} s, seed {seed}, {procs} processes, on {} CPU(s)", crate::smp::num_online_cpus());
-    take_boot_once_pages();
-    drop_lazy_mms();
-    // A task that ended before us (a boot task's) frees its kernel stack
-    // once it is off its CPU for good: let it get there, or the count
-    // below misses those pages and they come back later, hiding as many
-    // leaked ones.
-    crate::sched::msleep(50);
-    crate::sched::task::reap_dead_stacks();
-    crate::mm::kmap::kmap_flush_unused();
-    // The free frames now and after, to name a leaked one (allocated before
-    // the counts, so that they do not count).
-    let max_pfn = page_alloc::zones().map(|z| z.zone_end_pfn()).max().unwrap_or(0);
-    let (mut free_before, mut free_after) = (alloc::vec![0u64; max_pfn.div_ceil(64)], alloc::vec![0u64; max_pfn.div_ceil(64)]);
-    free_frames(&mut free_before);
-    let tree_before = tree(None);
-    let before = Snapshot::take(&tree_before);
+    let mut count = FreeCount::now();
     let heap_bytes_before = crate::mm::heap::KMALLOC.bytes_in_use();
     let vmalloc_before = crate::mm::vmalloc::vmalloc_info();
     let bugs_before = crate::debug::report_count();
@@ -637,24 +688,14 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     for i in 0..procs {
         leftovers += remove_tree(&alloc::format!("/tmp/fuzz{i}"));
     }
-    let outside = remove_new_names(&tree_before);
-
-    drop_lazy_mms();
-    crate::sched::msleep(50);
-    crate::sched::task::reap_dead_stacks();
-    crate::mm::kmap::kmap_flush_unused();
     if let Some(s) = secret {
         // Named only now, so that the host can read the whole console
         // output before this line for it (the runner's fuzz checks).
         println!("fuzz: the secret's pattern was {}", core::str::from_utf8(&s.pattern).unwrap_or("?"));
         s.remove();
     }
-    let after = Snapshot::take(&tree(Some(&tree_before)));
-    let leaked = after.leaked_since(&before);
-    if leaked > 0 {
-        free_frames(&mut free_after);
-        name_leaked_frames(&free_before, &free_after, 16);
-    }
+    let leak = count.leaked(0);
+    let (leaked, outside) = (leak.pages, leak.outside);
     let reported = crate::debug::report_count() - bugs_before;
     let vmalloc_after = crate::mm::vmalloc::vmalloc_info();
 
@@ -664,9 +705,9 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     println!(
         "fuzz: program exit status {status:#x}, {left} process(es) left, {leftovers} scratch name(s) the program left, {outside} name(s) outside them, files' pages {} -> {}, \
          {reported} kernel report(s), {} wrong answer(s), {secret_seen} copy(ies) of the secret in files or pages written, heap grew {} page(s) (bytes in use {heap_bytes_before} -> {}), vmalloc areas {} -> {} ({} -> {} bytes), stuck workers {}",
-        before.cache, after.cache,
+        leak.cache.0, leak.cache.1,
         wrong.map_or(String::from("?"), |w| alloc::format!("{w}")),
-        after.heap.saturating_sub(before.heap),
+        leak.heap_grew,
         crate::mm::heap::KMALLOC.bytes_in_use(),
         vmalloc_before.nr_areas, vmalloc_after.nr_areas, vmalloc_before.used_bytes, vmalloc_after.used_bytes,
         field(text, "stuck").map_or(String::from("?"), |w| alloc::format!("{w}")),

@@ -8,6 +8,7 @@
 //! | `bench`  | in-kernel benchmarks (`bench` kernel option, `./run-qemu.sh bench`) |
 //! | `stress` | every kmap flavour on every CPU at once (`stress=SECONDS`)     |
 //! | `fuzz`   | runs the system-call fuzzer /bin/fuzz and judges the kernel (`fuzz=SECONDS`) |
+//! | `soak`   | kmap workers, fuzzer, page-cache checksums and an OOM hog at once (`soak=SECONDS`) |
 //! | `shell`  | the serial console's commands                                  |
 //! | `readline` | the console's line editor: cursor keys, history, Ctrl-C          |
 //! | `demo`   | narrated demos for the console (`demo wrap`, ...)              |
@@ -20,4 +21,5 @@ pub mod fuzz;
 pub mod ktest;
 pub mod readline;
 pub mod shell;
+pub mod soak;
 pub mod stress;
