@@ -781,17 +781,50 @@ secret_not_in_fuzz_log() {
     fi
 }
 
-run_fuzz() {
-    local seed="$FUZZ_SEED" procs="${FUZZ_PROCS:-$(( 2 * SMP > 32 ? 32 : 2 * SMP ))}"
-    if [ -z "$seed" ]; then
-        seed=$(( (RANDOM << 15) | RANDOM ))
-        echo "fuzz: no --seed given: seed $seed"
+# The seed of a fuzz or soak run (RUN_SEED): --seed's, or a new one,
+# printed; and --fault checked.
+choose_seed() {
+    RUN_SEED="$FUZZ_SEED"
+    if [ -z "$RUN_SEED" ]; then
+        RUN_SEED=$(( (RANDOM << 15) | RANDOM ))
+        echo "$1: no --seed given: seed $RUN_SEED"
     fi
-    [[ "$seed" =~ ^[0-9]+$ ]] || die "--seed takes a whole number, e.g. --seed 42, not '$seed'"
-    [[ "$procs" =~ ^[0-9]+$ ]] && [ "$procs" -ge 1 ] && [ "$procs" -le 32 ] \
-        || die "--procs takes a number of processes from 1 to 32, not '$procs'"
+    [[ "$RUN_SEED" =~ ^[0-9]+$ ]] || die "--seed takes a whole number, e.g. --seed 42, not '$RUN_SEED'"
     [[ "$FUZZ_FAULT" =~ ^[0-9]+$ ]] && [ "$FUZZ_FAULT" -le 100 ] \
         || die "--fault takes a percentage from 0 to 100 (0: no fault injection), not '$FUZZ_FAULT'"
+}
+
+# judge_run LINE RC COUNT...: why a fuzz or soak run failed (RUN_WHY,
+# empty if it did not): no closing LINE, a COUNT in it not 0, or QEMU's
+# exit status RC not success.
+judge_run() {
+    local line="$1" rc="$2" count; shift 2
+    RUN_WHY=""
+    if [ -z "$line" ]; then
+        RUN_WHY="no closing line: QEMU ended with $(status_word "$rc")"; return
+    fi
+    for count in "$@"; do
+        if [[ ! "$line" =~ (^|\ )$count=0(\ |$) ]]; then RUN_WHY="$count not 0"; return; fi
+    done
+    if [ "$rc" -ne 33 ]; then RUN_WHY="QEMU ended with $(status_word "$rc")"; fi
+}
+
+# run_failed NAME AGAIN LOG PATTERN: say why (RUN_WHY), how to run it
+# again, the log's lines matching PATTERN and its last lines; exit 1.
+run_failed() {
+    echo "$1: FAILED ($RUN_WHY), seed $RUN_SEED; again: $2"
+    echo "--- bad lines in the log ---"
+    grep -a -E "$4" "$3" | head -60 || true
+    echo "--- the log's last 40 lines ($3) ---"
+    tail -40 "$3"
+    exit 1
+}
+
+run_fuzz() {
+    choose_seed fuzz
+    local seed="$RUN_SEED" procs="${FUZZ_PROCS:-$(( 2 * SMP > 32 ? 32 : 2 * SMP ))}"
+    [[ "$procs" =~ ^[0-9]+$ ]] && [ "$procs" -ge 1 ] && [ "$procs" -le 32 ] \
+        || die "--procs takes a number of processes from 1 to 32, not '$procs'"
     build
     make_test_initramfs
     local log="$REPO/target/fuzz.log" rc=0
@@ -799,30 +832,18 @@ run_fuzz() {
     local KTEST_TIMEOUT=$((SECONDS_ARG + 240))
     INITRD="$TEST_INITRAMFS" boot_capture "$log" \
         "${APPEND:+$APPEND }fuzz=$SECONDS_ARG fuzz_seed=$seed fuzz_procs=$procs fuzz_fault=$FUZZ_FAULT$([ "$FUZZ_REPLAY" = 1 ] && echo ' fuzz_replay')" >/dev/null || rc=$?
-    local line why=""
+    local line
     line="$(grep -a '^fuzz: calls=' "$log" | tail -1 || true)"
     [ -n "$line" ] && echo "$line"
-    if [ -z "$line" ]; then
-        why="no closing line: QEMU ended with $(status_word "$rc")"
-    elif [[ ! "$line" =~ kernel_bugs=0\  ]]; then
-        why="kernel bugs"
-    elif [[ ! "$line" =~ leaked_pages=0\  ]]; then
-        why="leaked pages"
-    elif ! secret_not_in_fuzz_log "$log"; then
-        why="the kernel's secret in the console output"
-    elif [[ "$line" =~ calls=\? ]]; then
-        why="the program left no counts"
-    elif [ "$rc" -ne 33 ]; then
-        why="QEMU ended with $(status_word "$rc") ($(grep -a '^fuzz: program exit' "$log" | tail -1))"
+    judge_run "$line" "$rc" kernel_bugs leaked_pages
+    if [ -z "$RUN_WHY" ] && ! secret_not_in_fuzz_log "$log"; then
+        RUN_WHY="the kernel's secret in the console output"
+    elif [ -z "$RUN_WHY" ] && [[ "$line" =~ calls=\? ]]; then
+        RUN_WHY="the program left no counts"
     fi
-    if [ -n "$why" ]; then
-        echo "fuzz: FAILED ($why), seed $seed; replay: ./run-qemu.sh$([ "$PAE" = 1 ] && echo ' --pae') fuzz --seed $seed --seconds $SECONDS_ARG --smp $SMP --procs $procs --fault $FUZZ_FAULT"
-        echo "--- reports in the log ---"
-        grep -a -E 'WRONG|BUG|WARNING|[Pp]anic|[Oo]ops|^fuzz' "$log" | head -60 || true
-        echo "--- the log's last 40 lines ($log) ---"
-        tail -40 "$log"
-        exit 1
-    fi
+    [ -z "$RUN_WHY" ] || run_failed fuzz \
+        "./run-qemu.sh$([ "$PAE" = 1 ] && echo ' --pae') fuzz --seed $seed --seconds $SECONDS_ARG --smp $SMP --procs $procs --fault $FUZZ_FAULT" \
+        "$log" 'WRONG|BUG|WARNING|[Pp]anic|[Oo]ops|^fuzz'
 }
 
 # ------------------------------------------------------------------ soak ----
@@ -833,44 +854,23 @@ run_fuzz() {
 # line is the kernel's; the run fails on a corruption, a kernel bug, a
 # leaked page, a missing line or a boot that did not end with success.
 run_soak() {
-    local seed="$FUZZ_SEED"
-    if [ -z "$seed" ]; then
-        seed=$(( (RANDOM << 15) | RANDOM ))
-        echo "soak: no --seed given: seed $seed"
-    fi
-    [[ "$seed" =~ ^[0-9]+$ ]] || die "--seed takes a whole number, e.g. --seed 42, not '$seed'"
-    [[ "$FUZZ_FAULT" =~ ^[0-9]+$ ]] && [ "$FUZZ_FAULT" -le 100 ] \
-        || die "--fault takes a percentage from 0 to 100 (0: no fault injection), not '$FUZZ_FAULT'"
+    choose_seed soak
+    local seed="$RUN_SEED"
     build
     make_test_initramfs
     local log="$REPO/target/soak.log" rc=0
     [ "$PAE" = 1 ] && log="$REPO/target/soak-pae.log"
-    # The warm-up, the workloads' last runs (up to 5 s past the end) and
-    # the final checks on top of SECONDS, on a slow machine.
+    # The workloads' last runs (up to 5 s past the end) and the final
+    # checks on top of SECONDS, on a slow machine.
     local KTEST_TIMEOUT=$((SECONDS_ARG + 300))
     INITRD="$TEST_INITRAMFS" boot_capture "$log" "${APPEND:+$APPEND }soak=$SECONDS_ARG soak_seed=$seed soak_fault=$FUZZ_FAULT" >/dev/null || rc=$?
-    local line why=""
+    local line
     line="$(grep -a '^soak: seconds=' "$log" | tail -1 || true)"
     [ -n "$line" ] && { grep -a '^soak: kmap_ops=' "$log" | tail -1 || true; echo "$line"; }
-    if [ -z "$line" ]; then
-        why="no closing line: QEMU ended with $(status_word "$rc")"
-    elif [[ ! "$line" =~ corruptions=0\  ]]; then
-        why="corruptions"
-    elif [[ ! "$line" =~ kernel_bugs=0\  ]]; then
-        why="kernel bugs"
-    elif [[ ! "$line" =~ leaked_pages=0\  ]]; then
-        why="leaked pages"
-    elif [ "$rc" -ne 33 ]; then
-        why="QEMU ended with $(status_word "$rc") ($(grep -a '^soak: kmap_ops=' "$log" | tail -1))"
-    fi
-    if [ -n "$why" ]; then
-        echo "soak: FAILED ($why), seed $seed; again: ./run-qemu.sh$([ "$PAE" = 1 ] && echo ' --pae') soak --seed $seed --seconds $SECONDS_ARG --smp $SMP --fault $FUZZ_FAULT"
-        echo "--- bad lines in the log ---"
-        grep -a -E 'CORRUPTION|wrong words|WRONG|BUG|WARNING|[Pp]anic|[Oo]ops|no longer free|^soak' "$log" | head -60 || true
-        echo "--- the log's last 40 lines ($log) ---"
-        tail -40 "$log"
-        exit 1
-    fi
+    judge_run "$line" "$rc" corruptions kernel_bugs leaked_pages
+    [ -z "$RUN_WHY" ] || run_failed soak \
+        "./run-qemu.sh$([ "$PAE" = 1 ] && echo ' --pae') soak --seed $seed --seconds $SECONDS_ARG --smp $SMP --fault $FUZZ_FAULT" \
+        "$log" 'CORRUPTION|wrong words|WRONG|BUG|WARNING|[Pp]anic|[Oo]ops|no longer free|^soak'
 }
 
 # ------------------------------------------------------------ arguments ----
