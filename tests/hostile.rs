@@ -37,6 +37,7 @@ pub const TESTS: &[Test] = &[
     test_case!(privileged_instructions_are_a_named_general_protection_fault),
     test_case!(kernel_and_ldt_selectors_and_kernel_gates_are_a_named_general_protection_fault),
     test_case!(a_secret_in_lowmem_and_in_a_kmapped_highmem_page_never_reaches_a_program),
+    test_case!(init_gets_no_sigkill_sigstop_or_signal_it_has_no_handler_for_but_dies_of_a_fault),
 ];
 
 /// `mov eax, [addr]` then a jump to itself (never reached).
@@ -263,4 +264,43 @@ fn a_secret_in_lowmem_and_in_a_kmapped_highmem_page_never_reaches_a_program() {
     kunmap(high);
     __free_pages(high, 0);
     __free_pages(low, 0);
+}
+
+/// Run `/bin/sleeper 9` (900 ms asleep in nanosleep, then its checks) as
+/// the global init, send it `signals` (number, `si_code`) from the kernel
+/// while it sleeps, and give its wait status. Init is put back after.
+fn sleeper_as_init_sent(signals: &[(i32, i32)]) -> i32 {
+    use crate::signal::{KSigInfo, send_signal};
+    let saved = crate::init::GLOBAL_INIT_PID.load(SeqCst);
+    let h = crate::fs::exec::spawn_user_started("/bin/sleeper", alloc::vec![b"sleeper".to_vec(), b"9".to_vec()], Vec::new(), || {
+        crate::init::GLOBAL_INIT_PID.store(crate::sched::current().id(), SeqCst);
+    });
+    crate::sched::msleep(200);
+    for &(sig, code) in signals {
+        send_signal(sig, KSigInfo { code, pid: 1, ..Default::default() }, h.task());
+        crate::sched::msleep(20);
+    }
+    let status = h.join();
+    crate::init::GLOBAL_INIT_PID.store(saved, SeqCst);
+    status
+}
+
+/// Issue 13's "signals to init", as Linux's `sig_task_ignored` answers
+/// them: SIGKILL and SIGSTOP are never sent to the global init, and a
+/// signal it has no handler for is dropped (SIGTERM, SIGINT, SIGHUP, and
+/// a SIGSEGV that a program sent, `SI_USER`), so `/bin/sleeper` as init
+/// sleeps through all of them and passes its checks. A fault's SIGSEGV
+/// (`SEGV_MAPERR`, forced: Linux's `force_sig_info_to_task` takes
+/// `SIGNAL_UNKILLABLE` away) does kill it. The control: the same program,
+/// not init, dies of the SIGTERM.
+fn init_gets_no_sigkill_sigstop_or_signal_it_has_no_handler_for_but_dies_of_a_fault() {
+    use crate::signal::{SEGV_MAPERR, SI_TKILL, SI_USER, SIGHUP, SIGINT, SIGKILL, SIGSTOP, SIGTERM};
+    let status = sleeper_as_init_sent(&[(SIGKILL, SI_USER), (SIGSTOP, SI_USER), (SIGTERM, SI_USER), (SIGINT, SI_TKILL), (SIGHUP, SI_USER), (SIGSEGV, SI_USER)]);
+    assert_eq!(status, 0, "init slept through SIGKILL, SIGSTOP, SIGTERM, SIGINT, SIGHUP and a sent SIGSEGV (wait status {status:#x})");
+    let status = sleeper_as_init_sent(&[(SIGSEGV, SEGV_MAPERR)]);
+    assert_eq!(status & 0x7f, SIGSEGV, "a fault's SIGSEGV kills even init (wait status {status:#x})");
+    let h = crate::fs::exec::spawn_user("/bin/sleeper", alloc::vec![b"sleeper".to_vec(), b"9".to_vec()], Vec::new());
+    crate::sched::msleep(200);
+    crate::signal::send_signal(SIGTERM, crate::signal::KSigInfo { code: SI_USER, pid: 1, ..Default::default() }, h.task());
+    assert_eq!(h.join() & 0x7f, SIGTERM, "not init: SIGTERM kills it");
 }

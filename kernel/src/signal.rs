@@ -548,6 +548,27 @@ fn sig_ignored(i: &SigInner, sig: i32) -> bool {
     h == SIG_IGN || (h == SIG_DFL && SIG_KERNEL_IGNORE & sigmask(sig) != 0)
 }
 
+/// Is `sig` with `info` one the global init never gets (Linux
+/// `sig_task_ignored` for `is_global_init` and `SIGNAL_UNKILLABLE`)?
+/// SIGKILL and SIGSTOP may not be sent to it at all; any other signal
+/// it has no handler for is dropped (a terminal's SIGINT too), unless it
+/// is forced: a fault's signal, which the kernel sends with a positive
+/// `si_code` (SEGV_MAPERR, ILL_ILLOPN, SI_KERNEL for a #GP, ...; Linux
+/// `force_sig_info_to_task` takes `SIGNAL_UNKILLABLE` away first, and
+/// init dies of it). The same signal from a program (`SI_USER`,
+/// `SI_TKILL`, `SI_QUEUE`: a `si_code` of 0 or less) is not forced.
+fn init_ignores(i: &SigInner, sig: i32, info: &KSigInfo) -> bool {
+    if SIG_KERNEL_ONLY & sigmask(sig) != 0 {
+        return true;
+    }
+    i.blocked & sigmask(sig) == 0 && i.action[sig as usize - 1].handler == SIG_DFL && !forced(sig, info)
+}
+
+/// A fault's signal, sent by the kernel (see [`init_ignores`]).
+fn forced(sig: i32, info: &KSigInfo) -> bool {
+    SYNCHRONOUS_MASK & sigmask(sig) != 0 && info.code > 0
+}
+
 /// Send `sig` with `info` to `t` (Linux `send_signal_locked` +
 /// `complete_signal` + `signal_wake_up`). Safe from any context, interrupt
 /// handlers and the context switch included.
@@ -577,8 +598,10 @@ pub fn send_signal(sig: i32, info: KSigInfo, t: &alloc::sync::Arc<Task>) {
                 }
             }
         }
-        if sig_ignored(&i, sig) || (sig < 32 && i.pending & sigmask(sig) != 0) {
-            // Ignored, or a standard signal already pending: one is enough.
+        let init_drops = crate::init::is_global_init(t) && init_ignores(&i, sig, &info);
+        if init_drops || sig_ignored(&i, sig) || (sig < 32 && i.pending & sigmask(sig) != 0) {
+            // Ignored (by init too), or a standard signal already
+            // pending: one is enough.
             t.signal.recalc(&i);
             drop(i);
             if wake_stopped {
@@ -792,6 +815,11 @@ pub fn get_signal() -> Option<KSignal> {
             return Some(KSignal { sig, info, ka });
         }
         if SIG_KERNEL_IGNORE & sigmask(sig) != 0 {
+            continue;
+        }
+        // Linux: "Global init gets no signals it doesn't want": one it
+        // had blocked when it came, default action, not forced.
+        if crate::init::is_global_init(&me) && SIG_KERNEL_ONLY & sigmask(sig) == 0 && !forced(sig, &info) {
             continue;
         }
         if SIG_KERNEL_STOP & sigmask(sig) != 0 {
