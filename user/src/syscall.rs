@@ -314,6 +314,20 @@ pub mod fcntl {
     pub const AT_FDCWD: usize = -100isize as usize;
 }
 
+/// `lseek`'s `whence` (include/uapi/linux/fs.h).
+pub mod seek {
+    /// The offset is from the start of the file.
+    pub const SEEK_SET: usize = 0;
+    /// The offset is from the end of the file.
+    pub const SEEK_END: usize = 2;
+}
+
+/// Clock ids of `clock_gettime` (include/uapi/linux/time.h).
+pub mod time {
+    /// Time since some point (boot) that never jumps: for measuring intervals.
+    pub const CLOCK_MONOTONIC: usize = 1;
+}
+
 /// Flags of `mmap`, `mprotect` and `msync` (include/uapi/asm-generic/mman-common.h).
 pub mod mman {
     /// Pages may be read.

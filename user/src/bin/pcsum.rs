@@ -44,33 +44,16 @@
 #![no_std]
 #![no_main]
 
-use user::syscall::{syscall1, syscall2, syscall3, syscall5, syscall6};
+use core::ffi::CStr;
+use user::syscall::errno::EEXIST;
+use user::syscall::fcntl::{O_CREAT, O_RDWR, O_TRUNC};
+use user::syscall::mman::{MAP_SHARED, PROT_READ, PROT_WRITE};
+use user::syscall::seek::{SEEK_END, SEEK_SET};
+use user::syscall::time::CLOCK_MONOTONIC;
+use user::syscall::{clock_gettime, close, ftruncate, lseek, mkdir, mmap2, munmap, open, pread64, rmdir, unlink, write};
 use user::{Args, entry, println};
 
 entry!(main);
-
-const OPEN: usize = 5;
-const CLOSE: usize = 6;
-const UNLINK: usize = 10;
-const LSEEK: usize = 19;
-const MKDIR: usize = 39;
-const RMDIR: usize = 40;
-const MUNMAP: usize = 91;
-const FTRUNCATE: usize = 93;
-const PREAD64: usize = 180;
-const MMAP2: usize = 192;
-const CLOCK_GETTIME: usize = 265;
-
-const O_RDWR: usize = 2;
-const O_CREAT: usize = 0o100;
-const O_TRUNC: usize = 0o1000;
-const PROT_READ: usize = 1;
-const PROT_WRITE: usize = 2;
-const MAP_SHARED: usize = 1;
-const SEEK_SET: usize = 0;
-const SEEK_END: usize = 2;
-const CLOCK_MONOTONIC: usize = 1;
-const EEXIST: isize = 17;
 
 const P: usize = 4096;
 const NFILES: usize = 3;
@@ -117,27 +100,17 @@ fn ok(r: isize) -> bool {
     !(-4095..0).contains(&r)
 }
 
-fn sys1(nr: usize, a: usize) -> isize {
-    // SAFETY: close/unlink/rmdir/clock calls on this program's own objects
-    // and NUL-terminated paths.
-    unsafe { syscall1(nr, a) }
+/// A new `MAP_SHARED` mapping of file `fd` from offset 0, `len` bytes,
+/// where the kernel likes.
+fn map_shared(len: usize, prot: usize, fd: i32) -> isize {
+    // SAFETY: without MAP_FIXED the kernel picks a free range: nothing of
+    // ours is replaced.
+    unsafe { mmap2(0, len, prot, MAP_SHARED, fd, 0) }
 }
-fn sys2(nr: usize, a: usize, b: usize) -> isize {
-    // SAFETY: as in sys1 (mkdir, ftruncate, munmap of our own mappings,
-    // clock_gettime into our own buffer).
-    unsafe { syscall2(nr, a, b) }
-}
-fn sys3(nr: usize, a: usize, b: usize, c: usize) -> isize {
-    // SAFETY: as in sys1 (open of a path, lseek).
-    unsafe { syscall3(nr, a, b, c) }
-}
-fn mmap(len: usize, prot: usize, fd: isize) -> isize {
-    // SAFETY: a new shared mapping of our own file changes no memory we use.
-    unsafe { syscall6(MMAP2, 0, len, prot, MAP_SHARED, fd as usize, 0) }
-}
-fn pread(fd: isize, buf: &mut [u8], pos: usize) -> isize {
-    // SAFETY: the kernel writes at most buf.len() bytes into buf.
-    unsafe { syscall5(PREAD64, fd as usize, buf.as_mut_ptr() as usize, buf.len(), pos, 0) }
+/// The NUL-terminated path at the start of `buf` (the path buffers are
+/// zeroed and filled to less than their length, so there is a NUL).
+fn path_of(buf: &[u8]) -> &CStr {
+    CStr::from_bytes_until_nul(buf).expect("a NUL after the path")
 }
 /// The `len` bytes of a mapping at `a`.
 fn at(a: usize, len: usize) -> &'static mut [u8] {
@@ -148,7 +121,7 @@ fn at(a: usize, len: usize) -> &'static mut [u8] {
 
 fn now_ms() -> u64 {
     let mut ts = [0u32; 2];
-    sys2(CLOCK_GETTIME, CLOCK_MONOTONIC, ts.as_mut_ptr() as usize);
+    clock_gettime(CLOCK_MONOTONIC, &mut ts);
     ts[0] as u64 * 1000 + ts[1] as u64 / 1_000_000
 }
 
@@ -199,8 +172,8 @@ impl Pcsum {
 
     /// Read file `k` back through `read()` (random-sized pieces) and
     /// compare with the model, size included.
-    fn check_read(&mut self, k: usize, fd: isize, m: &Model) -> Check {
-        let end = sys3(LSEEK, fd as usize, 0, SEEK_END);
+    fn check_read(&mut self, k: usize, fd: i32, m: &Model) -> Check {
+        let end = lseek(fd, 0, SEEK_END);
         if end < 0 {
             return Check::Error;
         }
@@ -212,7 +185,7 @@ impl Pcsum {
         let mut off = 0;
         while off < m.size {
             let want_n = (1 + self.rng.below(self.buf.len())).min(m.size - off);
-            let n = pread(fd, &mut self.buf[..want_n], off);
+            let n = pread64(fd, &mut self.buf[..want_n], off);
             let bad = if n <= 0 {
                 None
             } else {
@@ -229,7 +202,7 @@ impl Pcsum {
         }
         // And nothing past the end.
         let mut one = [0u8; 1];
-        if pread(fd, &mut one, m.size) != 0 {
+        if pread64(fd, &mut one, m.size) != 0 {
             println!("pcsum: CORRUPTION file f{k}: a byte past its end {} (round {})", m.size, self.round);
             self.stat.add(CORRUPTIONS, 1);
             return Check::Corrupt;
@@ -239,14 +212,15 @@ impl Pcsum {
     }
 
     /// Read file `k` back through a shared mapping.
-    fn check_map(&mut self, k: usize, fd: isize, m: &Model) -> Check {
-        let a = mmap(m.size, PROT_READ, fd);
+    fn check_map(&mut self, k: usize, fd: i32, m: &Model) -> Check {
+        let a = map_shared(m.size, PROT_READ, fd);
         if !ok(a) {
             return Check::Error;
         }
         let bytes = at(a as usize, m.size);
         let bad = bytes.iter().enumerate().find(|&(i, &b)| b != m.byte(i)).map(|(i, &b)| (i, b));
-        sys2(MUNMAP, a as usize, m.size);
+        // SAFETY: our mapping; bytes, the slice into it, is not used again.
+        unsafe { munmap(a as usize, m.size) };
         if let Some((o, b)) = bad {
             self.corrupt(k, o, b, m.byte(o), "mmap", m);
             return Check::Corrupt;
@@ -257,23 +231,24 @@ impl Pcsum {
 
     /// Write file `k` afresh (`O_TRUNC`) as `m`, through `write()` or a
     /// mapping; false if a call failed.
-    fn write_file(&mut self, fd: isize, m: &Model, mapped: bool) -> bool {
+    fn write_file(&mut self, fd: i32, m: &Model, mapped: bool) -> bool {
         if mapped {
-            if sys2(FTRUNCATE, fd as usize, m.size) != 0 {
+            if ftruncate(fd, m.size) != 0 {
                 return false;
             }
-            let a = mmap(m.size, PROT_READ | PROT_WRITE, fd);
+            let a = map_shared(m.size, PROT_READ | PROT_WRITE, fd);
             if !ok(a) {
                 return false;
             }
             for (i, b) in at(a as usize, m.size).iter_mut().enumerate() {
                 *b = m.byte(i);
             }
-            sys2(MUNMAP, a as usize, m.size);
+            // SAFETY: our mapping; the slice into it is gone with the loop.
+            unsafe { munmap(a as usize, m.size) };
             return true;
         }
         // From the start (check_read's lseek to the end moved the offset).
-        if sys3(LSEEK, fd as usize, 0, SEEK_SET) != 0 {
+        if lseek(fd, 0, SEEK_SET) != 0 {
             return false;
         }
         let mut off = 0;
@@ -282,8 +257,7 @@ impl Pcsum {
             for i in 0..n {
                 self.buf[i] = m.byte(off + i);
             }
-            // SAFETY: the kernel reads n bytes of buf.
-            let r = unsafe { syscall3(4, fd as usize, self.buf.as_ptr() as usize, n) };
+            let r = write(fd, &self.buf[..n]);
             if r <= 0 {
                 return false;
             }
@@ -292,7 +266,7 @@ impl Pcsum {
         true
     }
 
-    fn check_both(&mut self, k: usize, fd: isize, m: &Model, map_first: bool) -> Check {
+    fn check_both(&mut self, k: usize, fd: i32, m: &Model, map_first: bool) -> Check {
         let first = if map_first { self.check_map(k, fd, m) } else { self.check_read(k, fd, m) };
         if !matches!(first, Check::Good) {
             return first;
@@ -301,7 +275,7 @@ impl Pcsum {
     }
 
     /// One round on file `k` (open as `fd`): see the top of the file.
-    fn round_fd(&mut self, k: usize, fd: isize) -> Check {
+    fn round_fd(&mut self, k: usize, fd: i32) -> Check {
         // 1. What it held since its last round.
         if let Some(m) = self.files[k] {
             let map_first = self.rng.below(2) == 0;
@@ -311,7 +285,7 @@ impl Pcsum {
             }
         }
         // 2. Rewritten: a new generation and size.
-        if sys2(FTRUNCATE, fd as usize, 0) != 0 {
+        if ftruncate(fd, 0) != 0 {
             return Check::Error;
         }
         let size = 1 + self.rng.below(MAX_PAGES * P);
@@ -328,7 +302,7 @@ impl Pcsum {
         // 4. Cut, grown again: the cut part reads as zeros.
         let keep = self.rng.below(size);
         let grown = keep + self.rng.below(2 * P + 1);
-        if sys2(FTRUNCATE, fd as usize, keep) != 0 || sys2(FTRUNCATE, fd as usize, grown) != 0 {
+        if ftruncate(fd, keep) != 0 || ftruncate(fd, grown) != 0 {
             return Check::Error;
         }
         let m = Model { size: grown, keep, gen_: m.gen_ };
@@ -376,10 +350,10 @@ fn main(args: Args) -> i32 {
     if let Some(sp) = stat_path {
         let n = sp.len().min(255);
         path[..n].copy_from_slice(&sp[..n]);
-        let fd = sys3(OPEN, path.as_ptr() as usize, O_RDWR | O_CREAT | O_TRUNC, 0o600);
-        let a = if fd >= 0 && sys2(FTRUNCATE, fd as usize, P) == 0 { mmap(P, PROT_READ | PROT_WRITE, fd) } else { -1 };
+        let fd = open(path_of(&path), O_RDWR | O_CREAT | O_TRUNC, 0o600) as i32;
+        let a = if fd >= 0 && ftruncate(fd, P) == 0 { map_shared(P, PROT_READ | PROT_WRITE, fd) } else { -1 };
         if fd >= 0 {
-            sys1(CLOSE, fd as usize);
+            close(fd);
         }
         if !ok(a) {
             println!("pcsum: cannot map the stat file: {a}");
@@ -417,7 +391,7 @@ fn main(args: Args) -> i32 {
         work[n] = b;
         n += 1;
     }
-    let r = sys2(MKDIR, work.as_ptr() as usize, 0o755);
+    let r = mkdir(path_of(&work), 0o755);
     if r != 0 && r != -EEXIST {
         println!("pcsum: mkdir of the work directory: {r}");
         return 1;
@@ -441,12 +415,12 @@ fn main(args: Args) -> i32 {
             break;
         }
         let k = (s.round % NFILES as u64) as usize;
-        let fd = sys3(OPEN, full[k].as_ptr() as usize, O_RDWR | O_CREAT, 0o600);
+        let fd = open(path_of(&full[k]), O_RDWR | O_CREAT, 0o600) as i32;
         let r = if fd < 0 {
             Check::Error
         } else {
             let r = s.round_fd(k, fd);
-            sys1(CLOSE, fd as usize);
+            close(fd);
             r
         };
         match r {
@@ -461,9 +435,9 @@ fn main(args: Args) -> i32 {
         s.stat.add(ROUNDS, 1);
     }
     for f in &full {
-        sys1(UNLINK, f.as_ptr() as usize);
+        unlink(path_of(f));
     }
-    sys1(RMDIR, work.as_ptr() as usize);
+    rmdir(path_of(&work));
     let (ops, corruptions, errors) = (s.stat.get(OPS), s.stat.get(CORRUPTIONS), s.stat.get(ERRORS));
     println!("pcsum: rounds={} ops={ops} corruptions={corruptions} errors={errors}", s.round);
     if corruptions == 0 && errors == 0 { 0 } else { 1 }
