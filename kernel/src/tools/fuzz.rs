@@ -6,6 +6,8 @@
 //!  fuzz=SECONDS fuzz_seed=S fuzz_procs=P
 //!    free pages counted, BUG/WARNING reports counted
 //!    /bin/fuzz --seed S --seconds SECONDS --procs P --result /tmp/fuzz.result
+//!      --secret PATTERN --secret-at LOW,HIGH --as-init (its first process
+//!      the global init for the run: the workers signal it too)
 //!    wait for it, then for every process it left (none should outlive it:
 //!      it SIGKILLs its workers' process groups and reaps them)
 //!    read its counts from /tmp/fuzz.result, remove that file and any
@@ -635,12 +637,20 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
             println!("fuzz: fault injection on for the fuzz processes: fail_page_alloc and failslab at {percent}%");
         }
     }
+    // The program's first process is the global init for the run, so
+    // that its workers' signals reach an init (`--as-init`), which must
+    // live through them; init is put back after.
+    argv.push(b"--as-init".to_vec());
+    let init_before = crate::init::GLOBAL_INIT_PID.load(Ordering::SeqCst);
     let status = crate::fs::exec::spawn_user_started("/bin/fuzz", argv, Vec::new(), move || {
+        let me = crate::sched::current();
+        crate::init::GLOBAL_INIT_PID.store(me.id(), Ordering::SeqCst);
         if percent > 0 {
-            crate::sched::current().make_it_fail.store(true, Ordering::Relaxed);
+            me.make_it_fail.store(true, Ordering::Relaxed);
         }
     })
     .join();
+    crate::init::GLOBAL_INIT_PID.store(init_before, Ordering::SeqCst);
 
     // Every process it made must be gone; allow the last SIGKILLed ones a
     // moment to finish dying.

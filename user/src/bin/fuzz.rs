@@ -34,11 +34,17 @@
 //! 4095, 4096, 4097, near 4 GiB, negative), flags with unknown bits, paths
 //! (too long, a component too long, unterminated at a mapping's end,
 //! through a file as a directory, names in its scratch directory) and
-//! signals (to itself and its own children only).
+//! signals (to itself, its own children and, with `--as-init`, init).
+//!
+//! `--as-init`: the kernel made this program's first process, the
+//! parent of the workers, the global init for the run (`fuzz=` does):
+//! workers then send it signals of every number too, and it must live
+//! through them (Linux's `sig_task_ignored`: init gets no SIGKILL or
+//! SIGSTOP, and no signal it has no handler for; it has none).
 //!
 //! What it never does, so that the run and its harness survive: exit
-//! (except in children meant to die), kill(-1), kill of pid 1 or of the
-//! parent, writes to the console (fds 0-2 are /dev/null in a worker; the
+//! (except in children meant to die), kill(-1), kill of pid 1 or (without
+//! `--as-init`) of the parent, writes to the console (fds 0-2 are /dev/null in a worker; the
 //! console stays at fd [`CONSOLE_FD`], which no generator produces), execve
 //! of anything but /bin/hello (in a child), long sleeps (every timeout is
 //! 0..=10 ms or invalid), vfork other than one that exits at once, pause or
@@ -289,6 +295,8 @@ struct Worker {
     kinds: (usize, usize),
     /// The kernel's secret, if the run planted one (`--secret`).
     secret: Option<Secret>,
+    /// The global init's pid, if the parent is init (`--as-init`).
+    init: Option<usize>,
 }
 
 /// The kernel's secret pages: where they are, and the pattern they hold.
@@ -415,6 +423,7 @@ impl Worker {
             0 => self.pid,
             1 | 2 if self.nkids > 0 => self.kids[self.rng.below(self.nkids)],
             3 => 0, // its own process group
+            5 if self.init.is_some() => self.init.unwrap_or(0), // init
             4 => (-(self.pid as isize)) as usize,
             _ => self.rng.pick(&[0x3fff_ffff, 0x7fff_ffff, 0x8000_0000, 99999, (-99999isize) as usize]),
         }
@@ -1211,6 +1220,7 @@ struct Options {
     result: Option<&'static [u8]>,
     kinds: (usize, usize),
     secret: Option<Secret>,
+    as_init: bool,
 }
 
 fn parse_num(s: &[u8]) -> Option<u64> {
@@ -1230,12 +1240,12 @@ fn parse_num(s: &[u8]) -> Option<u64> {
 }
 
 fn usage() -> ! {
-    say!(2, "usage: fuzz [--seed N] [--seconds S] [--procs P] [--replay] [--result FILE] [--kinds LO-HI] [--secret PATTERN --secret-at ADDR,ADDR]\n");
+    say!(2, "usage: fuzz [--seed N] [--seconds S] [--procs P] [--replay] [--result FILE] [--kinds LO-HI] [--secret PATTERN --secret-at ADDR,ADDR] [--as-init]\n");
     user::syscall::exit(2)
 }
 
 fn options(args: &Args) -> Options {
-    let mut o = Options { seed: 1, seconds: 10, procs: 4, replay: false, result: None, kinds: (0, 99), secret: None };
+    let mut o = Options { seed: 1, seconds: 10, procs: 4, replay: false, result: None, kinds: (0, 99), secret: None, as_init: false };
     let mut pattern: Option<&[u8]> = None;
     let mut at: Option<[usize; 2]> = None;
     let mut it = args.argv().skip(1).map(|a| a.to_bytes());
@@ -1245,6 +1255,7 @@ fn options(args: &Args) -> Options {
             b"--seconds" => o.seconds = it.next().and_then(parse_num).unwrap_or_else(|| usage()),
             b"--procs" => o.procs = it.next().and_then(parse_num).unwrap_or_else(|| usage()) as usize,
             b"--replay" | b"-v" | b"--verbose" => o.replay = true,
+            b"--as-init" => o.as_init = true,
             b"--result" => o.result = Some(it.next().unwrap_or_else(|| usage())),
             b"--kinds" => {
                 // LO-HI: only the kinds of call numbered LO to HI in `one`
@@ -1323,6 +1334,7 @@ struct Proc {
 
 fn main(args: Args) -> i32 {
     let o = options(&args);
+    let init_pid = getpid() as usize;
     let mut p = [0u8; 64];
     mkdir(cstr(&mut p, b"/tmp"), 0o1777);
     // The shared page: counters that survive a worker's death.
@@ -1378,6 +1390,7 @@ fn main(args: Args) -> i32 {
                 child: false,
                 kinds: o.kinds,
                 secret: o.secret,
+                init: o.as_init.then_some(init_pid),
             };
             w.run();
         }
