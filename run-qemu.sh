@@ -841,7 +841,19 @@ run_fuzz() {
     elif [ -z "$RUN_WHY" ] && [[ "$line" =~ calls=\? ]]; then
         RUN_WHY="the program left no counts"
     fi
-    [ -z "$RUN_WHY" ] || run_failed fuzz \
+    [ -z "$RUN_WHY" ] && return
+    if [ "$FUZZ_REPLAY" = 0 ]; then
+        # The calls themselves: the same seed again with every call
+        # printed (the same calls as long as the kernel answers the same),
+        # and the last ones before the run ended.
+        echo "fuzz: FAILED ($RUN_WHY); the same seed again with --replay, for the calls:"
+        rc=0
+        INITRD="$TEST_INITRAMFS" boot_capture "$log.replay" \
+            "${APPEND:+$APPEND }fuzz=$SECONDS_ARG fuzz_seed=$seed fuzz_procs=$procs fuzz_fault=$FUZZ_FAULT fuzz_replay" >/dev/null || rc=$?
+        echo "--- the last 40 calls of the replay ($log.replay; it ended with $(status_word "$rc")) ---"
+        grep -a '^fuzz\[' "$log.replay" | tail -40 || true
+    fi
+    run_failed fuzz \
         "./run-qemu.sh$([ "$PAE" = 1 ] && echo ' --pae') fuzz --seed $seed --seconds $SECONDS_ARG --smp $SMP --procs $procs --fault $FUZZ_FAULT" \
         "$log" 'WRONG|BUG|WARNING|[Pp]anic|[Oo]ops|^fuzz'
 }

@@ -914,7 +914,7 @@ check_fuzz() {
         in_config SMP=4 INITRD="$TEST_INITRAMFS" expect_boot "$desc" \
             "fuzz=20 fuzz_seed=$seed fuzz_procs=8 fuzz_fault=1" 33 \
             "^fuzz: calls=[1-9][0-9]* errors=[0-9]+ kernel_bugs=0 leaked_pages=0 seed=$seed\$" \
-            '^fuzz: fault injection forced [1-9][0-9]* page allocation failure'
+            '^fuzz: fault injection forced [1-9][0-9]* page allocation failure\(s\) and [1-9][0-9]* heap allocation failure'
         local log="$REPO/target/ktest/scenario-${desc//[^A-Za-z0-9_]/_}.log"   # expect_boot's
         if secret_not_in_fuzz_log "$log"; then echo "scenario fuzz seed $seed: the secret nowhere in the console output ... ok"; pass
         else echo "scenario fuzz seed $seed: the secret nowhere in the console output ... FAILED"; fail "fuzz seed $seed: the secret in the console output (see $log)"; fi
@@ -933,7 +933,7 @@ check_soak_short() {
     in_config SMP=4 INITRD="$TEST_INITRAMFS" expect_boot "soak: 15 s, seed 1, on 4 CPUs, 1% fault injection" \
         "soak=15 soak_seed=1 soak_fault=1" 33 \
         '^soak: kmap_ops=[1-9][0-9]* .* fuzz_calls=[1-9][0-9]* .* pcsum_ops=[1-9][0-9]* .* hog_runs=[1-9][0-9]* ' \
-        '^soak: fault injection forced [1-9][0-9]* page allocation failure' \
+        '^soak: fault injection forced [1-9][0-9]* page allocation failure\(s\) and [1-9][0-9]* heap allocation failure' \
         '^soak: seconds=15 corruptions=0 kernel_bugs=0 leaked_pages=0 oom_kills=[1-9][0-9]* ops=[1-9][0-9]* seed=1$'
 }
 

@@ -151,9 +151,9 @@ crate::early_param!("fuzz_fault", Value, "PERCENT", "fault injection for the fuz
 /// and `task-filter` on, so that only tasks with `make_it_fail` fail:
 /// the fuzz program and its children (fork inherits the flag), set once
 /// its exec has succeeded ([`crate::fs::exec::spawn_user_started`]).
-/// The page allocator's knobs open everything Linux's defaults spare:
-/// single pages (`min-order` 0), highmem pages (user memory, page
-/// tables, the page cache) and sleeping allocations.
+/// The knobs open everything Linux's defaults spare: single pages
+/// (`min-order` 0), highmem pages (user memory, page tables, the page
+/// cache) and sleeping allocations (both attributes' `ignore-gfp-wait`).
 /// `percent` 0 turns both off again.
 pub fn set_fault_injection(percent: u64) -> Result<(), &'static str> {
     use crate::mm::fault_inject::{set_knob, setup};
@@ -166,7 +166,11 @@ pub fn set_fault_injection(percent: u64) -> Result<(), &'static str> {
     let open = if percent > 0 { "0" } else { "1" };
     set_knob("fail_page_alloc", "min-order", if percent > 0 { "0" } else { "1" })?;
     set_knob("fail_page_alloc", "ignore-gfp-highmem", open)?;
-    set_knob("fail_page_alloc", "ignore-gfp-wait", open)
+    set_knob("fail_page_alloc", "ignore-gfp-wait", open)?;
+    // The heap's fallible sites are GFP_KERNEL (they may sleep): spared
+    // too by failslab's default. Rust's infallible allocations stay
+    // spared whatever this says (__GFP_NOFAIL, mm/heap.rs).
+    set_knob("failslab", "ignore-gfp-wait", open)
 }
 
 /// Issue 13's secret for the run: a lowmem page (at its direct-map
