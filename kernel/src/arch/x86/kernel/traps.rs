@@ -387,6 +387,15 @@ extern "C" fn double_fault_handler() -> ! {
         let _ = writeln!(r, "a fault happened while delivering another fault (CR2 {cr2:#010x})");
     }
     write_regs(&mut r, &Regs::from_tss(&ctx));
+    // What a double fault's cause often hides in: the segments (a user
+    // selector in SS, DS or FS at CPL 0) and the stack the CPU would go
+    // to from user mode (esp0: a freed kernel stack?). Not CR3: a task
+    // switch saves no CR3 into the old TSS.
+    let _ = write!(
+        r,
+        "\nDS: {:04x} ES: {:04x} FS: {:04x} GS: {:04x} SS: {:04x} esp0: {:08x}",
+        ctx.ds, ctx.es, ctx.fs, ctx.gs, ctx.ss, ctx.esp0
+    );
     panic!("fatal exception in kernel mode\n{}", r.as_str());
 }
 
