@@ -261,6 +261,8 @@ pub mod errno {
     pub const EISDIR: isize = 21;
     /// Invalid argument.
     pub const EINVAL: isize = 22;
+    /// No space left on device (ramfs: no inode could be had).
+    pub const ENOSPC: isize = 28;
     /// Broken pipe.
     pub const EPIPE: isize = 32;
     /// Result out of range.

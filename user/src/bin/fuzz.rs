@@ -90,7 +90,7 @@ use user::syscall::mman::*;
 use user::syscall::nr::*;
 use user::syscall::{
     clock_gettime, close, dup2, fcntl, fork, ftruncate, getdents64, getpid, kill, mkdir, mmap2, nanosleep, open,
-    rmdir, setpgid, syscall6, umask, unlink, wait4,
+    rmdir, setpgid, syscall6, umask, unlink, wait4, write,
 };
 use user::{Args, entry};
 
@@ -1325,6 +1325,35 @@ fn remove_tree(path: &mut [u8; 512], len: usize, depth: usize) {
     rmdir(as_cstr(path));
 }
 
+/// `f()` again while it fails for want of memory (`ENOMEM`, or ramfs's
+/// `ENOSPC` for an inode), up to 64 times: the supervisor's own calls
+/// under fault injection.
+fn again(mut f: impl FnMut() -> isize) -> isize {
+    let mut r = f();
+    for _ in 0..64 {
+        if r != -(user::syscall::errno::ENOMEM) && r != -(user::syscall::errno::ENOSPC) {
+            break;
+        }
+        r = f();
+    }
+    r
+}
+
+/// A line formatted in memory (the result file's, written whole).
+struct Line {
+    buf: [u8; 128],
+    len: usize,
+}
+
+impl core::fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len + s.len();
+        self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 struct Proc {
     pid: usize,
     generation: usize,
@@ -1336,21 +1365,25 @@ fn main(args: Args) -> i32 {
     let o = options(&args);
     let init_pid = getpid() as usize;
     let mut p = [0u8; 64];
-    mkdir(cstr(&mut p, b"/tmp"), 0o1777);
+    // The set-up's calls are tried again when they fail for want of
+    // memory: under the kernel's fault injection (fuzz=, soak=) this
+    // process's allocations fail now and then, and a run lost to its own
+    // set-up would fail for nothing.
+    again(|| mkdir(cstr(&mut p, b"/tmp"), 0o1777));
     // The shared page: counters that survive a worker's death.
     let shm_path = cstr(&mut p, b"/tmp/fuzz.shm");
-    let fd = open(shm_path, O_RDWR | O_CREAT | O_TRUNC, 0o600);
+    let fd = again(|| open(shm_path, O_RDWR | O_CREAT | O_TRUNC, 0o600));
     if fd < 0 {
         say!(2, "fuzz: cannot create /tmp/fuzz.shm: {}\n", fd);
         return 2;
     }
-    ftruncate(fd as i32, PAGE);
+    again(|| ftruncate(fd as i32, PAGE));
     // Fenced by a PROT_NONE page on each side, so that no worker's copy
     // running off the end of its own scratch mapping reaches it.
     // SAFETY: not MAP_FIXED: the kernel picks a free range.
-    let fence = unsafe { mmap2(0, 3 * PAGE, 0, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) };
+    let fence = again(|| unsafe { mmap2(0, 3 * PAGE, 0, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) });
     // SAFETY: MAP_FIXED over the middle page of the fence, which nothing uses.
-    let shm = unsafe { mmap2(fence as usize + PAGE, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd as i32, 0) };
+    let shm = again(|| unsafe { mmap2(fence as usize + PAGE, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd as i32, 0) });
     close(fd as i32);
     if (-4095..0).contains(&shm) {
         say!(2, "fuzz: cannot map /tmp/fuzz.shm: {}\n", shm);
@@ -1513,12 +1546,23 @@ fn main(args: Args) -> i32 {
         let mut p = [0u8; 256];
         let n = r.len().min(255);
         p[..n].copy_from_slice(&r[..n]);
-        let fd = open(as_cstr(&p), O_WRONLY | O_CREAT | O_TRUNC, 0o644);
-        if fd >= 0 {
-            let mut w = user::io::FdWriter::new(fd as i32);
-            let _ = core::fmt::write(&mut w, format_args!("calls={calls} errors={errors} wrong={wrong} stuck={stuck}\n"));
-            let _ = w.flush();
+        let mut line = Line { buf: [0; 128], len: 0 };
+        let _ = core::fmt::write(&mut line, format_args!("calls={calls} errors={errors} wrong={wrong} stuck={stuck}\n"));
+        let text = &line.buf[..line.len];
+        // Under fault injection (this process has make_it_fail: the
+        // kernel's fuzz= run) the open or the write may fail with ENOMEM
+        // like any call: try again, a few times, until the whole line is
+        // in the file (a lost line fails the run for nothing).
+        for _ in 0..64 {
+            let fd = again(|| open(as_cstr(&p), O_WRONLY | O_CREAT | O_TRUNC, 0o644));
+            if fd < 0 {
+                continue;
+            }
+            let whole = write(fd as i32, text) == text.len() as isize;
             close(fd as i32);
+            if whole {
+                break;
+            }
         }
     }
     if wrong == 0 { 0 } else { 1 }
