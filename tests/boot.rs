@@ -133,6 +133,7 @@ fn kernel_options_come_from_every_subsystem() {
         "fuzz_seed",
         "init",                       // init.rs
         "loglevel",                   // logger.rs
+        "page_poison",                // mm/page_poison.rs
         "rdinit",                     // init.rs
         "soak",                       // tools/soak.rs
         "soak_corrupt",

@@ -809,6 +809,9 @@ check_all() {
     #   with 512 MiB, i.e. no highmem at all;
     # - user page tables in lowmem (Linux's userpte=nohigh) instead of
     #   highmem: the user-space tests must give the same results;
+    # - page poisoning (page_poison=1: freed pages filled with 0xaa and
+    #   checked when allocated) under the allocation-failure, fuzz-count
+    #   and OOM tests, whose error paths free the most;
     # - the large files: U23 (larger than lowmem: write, read, mmap, read
     #   again, in both copy modes) and a 256 MiB file in each copy mode,
     #   in this configuration only;
@@ -862,6 +865,7 @@ MEM=512M;APPEND=debug_kmap_local_force_map|
 MEM=512M|
 MEM=32M|
 APPEND=userpte=nohigh|user::,exec::,files::
+APPEND=page_poison=1|mm::page_poison,fault_inject::,fuzz::,oom::
 SMP=8|sched::,smp::,irq::,kmap_local::,acpi::
 MEM=1G;SMP=2;ISO=1;APPEND=test_fill_highmem|kmap
 PAE=1|

@@ -88,6 +88,11 @@ bitflags! {
         /// carry it, as in Linux.
         #[allow(non_upper_case_globals)]
         const PG_slab = 1 << 4;
+        /// The free page was filled with `PAGE_POISON` (the kernel's
+        /// `page_poison=1`), to be checked when it is allocated again.
+        /// (Linux needs no flag: it poisons every free page.)
+        #[allow(non_upper_case_globals)]
+        const PG_poisoned = 1 << 5;
     }
 }
 

@@ -207,6 +207,7 @@ pub fn mem_init(info: &BootInfo) -> Result<(), MemInitError> {
         log::info!("Memory: {line}");
     }
     super::vmalloc::vmalloc_init();
+    super::page_poison::init();
     Ok(())
 }
 

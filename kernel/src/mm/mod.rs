@@ -12,6 +12,7 @@
 //! | `mmap`        | `mm/mmap.c`                | the brk, mmap2 and munmap system calls |
 //! | `mm_types`    | `include/linux/mm_types.h` | `MmStruct`: a process's address space |
 //! | `page_alloc`  | `mm/page_alloc.c` (entry)  | `alloc_pages`/`free_pages`, `page_address`, meminfo |
+//! | `page_poison` | `mm/page_poison.c`         | `page_poison=1`: freed pages filled with 0xaa, checked when allocated |
 //! | `heap`        | `mm/slab_common.c`         | the `alloc` crate's global allocator      |
 //! | `fault_inject` | `mm/fail_page_alloc.c`, `mm/failslab.c` | the two fault attributes, their options and knobs |
 //! | `oom_kill`    | `mm/oom_kill.c` | the OOM killer: out_of_memory, the badness choice (mm::oom), the kill and its report; pagefault_out_of_memory retries |
@@ -37,6 +38,7 @@ pub mod mm_types;
 pub mod filemap;
 pub mod gup;
 pub mod page_alloc;
+pub mod page_poison;
 pub mod pgtable;
 pub mod process_vm_access;
 pub mod stack;

@@ -101,6 +101,9 @@ pub fn alloc_pages(gfp: GfpFlags, order: usize) -> Option<&'static Page> {
         // the OOM killer (mm/oom_kill.rs), retrying the free lists.
         .or_else(|| super::oom_kill::__alloc_pages_may_oom(gfp, order, || get_page_from_freelist(gfp, order)));
     let page = pfn_to_page(pfn?);
+    if super::page_poison::page_poisoning_enabled() {
+        super::page_poison::kernel_unpoison_pages(page, 1 << order);
+    }
     if gfp.contains(__GFP_ZERO) {
         // Highmem has no address: each page is mapped briefly to zero it.
         let first = page_to_pfn(page);
@@ -168,6 +171,12 @@ pub fn free_reserved_area(start: u64, end: u64) -> usize {
 
 /// Free a block from [`alloc_pages`] (Linux `__free_pages`).
 pub fn __free_pages(page: &Page, order: usize) {
+    // Poisoned only when this is the last reference (the block really goes
+    // back: free_pages below drops one reference and frees at zero); a
+    // shared page (page cache, COW) stays as it is.
+    if super::page_poison::page_poisoning_enabled() && page.page_count() == 1 {
+        super::page_poison::kernel_poison_pages(page, 1 << order);
+    }
     let pfn = page_to_pfn(page);
     let flags = local_irq_save();
     NODE.free_pages(mem_map(), pfn, order);
