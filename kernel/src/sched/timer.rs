@@ -80,20 +80,40 @@ pub fn schedule_timeout_prepared(deadline: u64) {
     TIMERS.lock_irqsave().retain(|(_, t)| !Arc::ptr_eq(t, &me));
 }
 
-/// Sleep for at least `ms` milliseconds.
+/// Sleep for at least `ms` milliseconds (Linux `kernel/time/timer.c`).
+///
+/// Like Linux's, it always sleeps at least once: Linux's `msleep` is
+/// `while (timeout) timeout = schedule_timeout_uninterruptible(timeout)`
+/// with `timeout` one jiffy more than the milliseconds asked, so the loop
+/// body runs before any test. That matters more than it looks: the host
+/// can stop a vCPU for a few milliseconds between reading `jiffies` and
+/// the first check (seen on a loaded 2-core host running 4 vCPUs), and a
+/// loop that tested first would return without sleeping, without
+/// `might_sleep` and so without the "scheduling while atomic" report a
+/// caller in atomic context must get.
 #[track_caller]
 pub fn msleep(ms: u64) {
     // +1: the tick now in progress may end at once, so count from the next
     // one (Linux's msleep adds one jiffy for the same reason).
-    let deadline = jiffies() + (ms * HZ).div_ceil(1000) + 1;
-    // Read jiffies once per round: a tick between a test and a second read
-    // would make `deadline - jiffies()` underflow.
+    msleep_until(jiffies() + (ms * HZ).div_ceil(1000) + 1);
+}
+
+/// `msleep`'s loop, from a deadline in jiffies: sleep once at least, then
+/// until the deadline. Split out so a test can hand it a deadline already
+/// past, which is what a stalled vCPU does to `msleep`.
+#[track_caller]
+pub(crate) fn msleep_until(deadline: u64) {
+    let mut now = jiffies();
     loop {
-        let now = jiffies();
+        // schedule_timeout sleeps one tick at least, so a deadline already
+        // passed still sleeps (and checks might_sleep) once. Read jiffies
+        // once per round: a tick between a test and a second read would
+        // make `deadline - jiffies()` underflow.
+        schedule_timeout(deadline.saturating_sub(now));
+        now = jiffies();
         if now >= deadline {
             break;
         }
-        schedule_timeout(deadline - now);
     }
 }
 
