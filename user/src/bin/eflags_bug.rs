@@ -31,6 +31,12 @@
 //! SIGSEGV, as under Linux. With a third argument `poweroff` (and IOPL 3
 //! stuck) it writes to QEMU's isa-debug-exit port 0xf4, which ends the
 //! machine. Exits 0 if none of the chosen bits stuck, 1 if some did.
+//!
+//! Natively under Linux: `pushf=00000246`, nothing stuck, and `iopl` dies
+//! of SIGSEGV at its `in`. Under `qemu-i386` the `pushf` shows the forged
+//! bits, none stick in `irq` mode, and `syscall` mode aborts qemu-i386
+//! itself (`assertion failed: (IOPL(dc) == iopl)` in its translator): so
+//! the program is not in tests/user.sh; tests/hostile.rs runs it.
 
 #![no_std]
 #![no_main]
