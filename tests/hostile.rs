@@ -9,6 +9,12 @@
 //! is U6 in tests/usercopy.rs; `set_thread_area`'s refusals are checked
 //! by the `tls` program, against Linux.)
 //!
+//! Nor can it take EFLAGS bits hardware keeps from it (IOPL, VM) through
+//! QEMU 7.2's `cmpxchg8b` flags bug (`/bin/eflags_bug`): the kernel checks
+//! every user frame on entry (`check_user_eflags` in
+//! arch/x86/entry/common.rs), clears a forged IOPL and kills a task whose
+//! frame says VM.
+//!
 //! Why a present kernel PTE is safe: every kernel mapping, the PKMAP and
 //! fixmap slots included, is a supervisor page (no `_PAGE_USER`), so a
 //! ring-3 access faults whatever the entry maps; `sanitize_error_code`
@@ -40,6 +46,7 @@ pub const TESTS: &[Test] = &[
     test_case!(init_gets_no_sigkill_sigstop_or_signal_it_has_no_handler_for_but_dies_of_a_fault),
     test_case!(a_program_that_forges_iopl_through_the_cmpxchg8b_flags_bug_cannot_do_port_io),
     test_case!(a_program_that_forges_vm_through_the_cmpxchg8b_flags_bug_is_killed_and_never_enters_vm86_mode),
+    test_case!(a_frame_with_vm_set_is_from_user_mode_whatever_its_cs),
 ];
 
 /// `mov eax, [addr]` then a jump to itself (never reached).
@@ -355,4 +362,27 @@ fn a_program_that_forges_vm_through_the_cmpxchg8b_flags_bug_is_killed_and_never_
         assert!(forged > 0, "{mode}: a frame came in with VM forged (none: this QEMU has no cmpxchg8b flags bug?)");
         assert_eq!(status, SIGKILL, "{mode}: killed by SIGKILL (wait status {status:#x})");
     }
+}
+
+/// A frame pushed in virtual-8086 mode holds a real-mode CS, any value
+/// (a far jump there loads 0 as easily as 0x73): it is a user frame all
+/// the same (Linux `user_mode()`: CPL 3 or VM), so an exception taken
+/// there is the program's (a signal, and the VM check of
+/// `check_user_eflags`), never `die()` for a kernel fault. Before the
+/// check existed, the forged-VM program of the test above did reach
+/// vm86 mode through a timer interrupt's `iret` and faulted there
+/// (`segfault at 9087 ip 00008957`), with CS still 0x73; with CS 0 the
+/// kernel would have taken that for its own fault.
+fn a_frame_with_vm_set_is_from_user_mode_whatever_its_cs() {
+    use crate::arch::entry::TrapFrame;
+    use crate::arch::entry::common::X86_EFLAGS_VM;
+    let frame = |cs: u32, eflags: u32| TrapFrame {
+        gs: 0, fs: 0, es: 0, ds: 0, edi: 0, esi: 0, ebp: 0, esp_pushad: 0, ebx: 0, edx: 0, ecx: 0, eax: 0,
+        vector: 14, error_code: 4, eip: 0x8957, cs, eflags,
+    };
+    for cs in [0, crate::arch::gdt::KERNEL_CS as u32, 0x1234] {
+        assert!(frame(cs, X86_EFLAGS_VM | 0x202).from_user(), "vm86 frame with cs {cs:#x}: from user mode");
+    }
+    assert!(!frame(crate::arch::gdt::KERNEL_CS as u32, 0x202).from_user(), "the kernel's own frame");
+    assert!(frame(crate::arch::gdt::USER_CS as u32, 0x202).from_user(), "a ring-3 frame");
 }
