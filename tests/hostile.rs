@@ -9,6 +9,12 @@
 //! is U6 in tests/usercopy.rs; `set_thread_area`'s refusals are checked
 //! by the `tls` program, against Linux.)
 //!
+//! Nor can it take EFLAGS bits hardware keeps from it (IOPL, VM) through
+//! QEMU 7.2's `cmpxchg8b` flags bug (`/bin/eflags_bug`): the kernel checks
+//! every user frame on entry (`check_user_eflags` in
+//! arch/x86/entry/common.rs), clears a forged IOPL and kills a task whose
+//! frame says VM.
+//!
 //! Why a present kernel PTE is safe: every kernel mapping, the PKMAP and
 //! fixmap slots included, is a supervisor page (no `_PAGE_USER`), so a
 //! ring-3 access faults whatever the entry maps; `sanitize_error_code`
@@ -38,6 +44,9 @@ pub const TESTS: &[Test] = &[
     test_case!(kernel_and_ldt_selectors_and_kernel_gates_are_a_named_general_protection_fault),
     test_case!(a_secret_in_lowmem_and_in_a_kmapped_highmem_page_never_reaches_a_program),
     test_case!(init_gets_no_sigkill_sigstop_or_signal_it_has_no_handler_for_but_dies_of_a_fault),
+    test_case!(a_program_that_forges_iopl_through_the_cmpxchg8b_flags_bug_cannot_do_port_io),
+    test_case!(a_program_that_forges_vm_through_the_cmpxchg8b_flags_bug_is_killed_and_never_enters_vm86_mode),
+    test_case!(a_frame_with_vm_set_is_from_user_mode_whatever_its_cs),
 ];
 
 /// `mov eax, [addr]` then a jump to itself (never reached).
@@ -303,4 +312,77 @@ fn init_gets_no_sigkill_sigstop_or_signal_it_has_no_handler_for_but_dies_of_a_fa
     crate::sched::msleep(200);
     crate::signal::send_signal(SIGTERM, crate::signal::KSigInfo { code: SI_USER, pid: 1, ..Default::default() }, h.task());
     assert_eq!(h.join() & 0x7f, SIGTERM, "not init: SIGTERM kills it");
+}
+
+
+/// Run `/bin/eflags_bug BITS MODE` (user/src/bin/eflags_bug.rs): forge
+/// `BITS` into its EFLAGS through QEMU 7.2's `cmpxchg8b` flags bug, at a
+/// timer interrupt (`irq`) or at an `int $0x80` (`syscall`) right after
+/// the `cmpxchg8b`. Its wait status, and how many frames the kernel found
+/// forged (`counter` before and after).
+fn eflags_bug(bits: &str, mode: &str, counter: &core::sync::atomic::AtomicU32) -> (i32, u32) {
+    let before = counter.load(SeqCst);
+    let argv = alloc::vec![b"/bin/eflags_bug".to_vec(), bits.as_bytes().to_vec(), mode.as_bytes().to_vec()];
+    let status = crate::fs::exec::spawn_user("/bin/eflags_bug", argv, Vec::new()).join();
+    (status, counter.load(SeqCst) - before)
+}
+
+/// IOPL 3 forged into the frame of a system call and of a timer
+/// interrupt: the kernel clears it on entry (`check_user_eflags`), so the
+/// program's `in` at ring 3 is still #GP and it dies of SIGSEGV with the
+/// `traps:` line, as on hardware and Linux. Without the check the `iret`
+/// gave it IOPL 3 and `in`, `out` and `cli` ran (exit status 1): it could
+/// have written QEMU's isa-debug-exit port and ended the machine. The
+/// counter shows the emulator did forge the bits (on a CPU without the
+/// bug there is nothing to defend, and this test would say so).
+fn a_program_that_forges_iopl_through_the_cmpxchg8b_flags_bug_cannot_do_port_io() {
+    use crate::arch::entry::common::FORGED_IOPL;
+    for mode in ["syscall", "irq"] {
+        LAST_USER_TRAP.lock().clear();
+        let (status, forged) = eflags_bug("iopl", mode, &FORGED_IOPL);
+        assert!(forged > 0, "{mode}: a frame came in with IOPL forged (none: this QEMU has no cmpxchg8b flags bug?)");
+        assert_eq!(status, SIGSEGV, "{mode}: ring-3 `in` was #GP, SIGSEGV (status {status:#x}; 0x100: IOPL 3 stuck, in/out/cli ran)");
+        let line = String::from(LAST_USER_TRAP.lock().as_str());
+        assert!(line.starts_with("traps: eflags_bug[") && line.contains("] general protection fault "), "{mode}: {line}");
+    }
+}
+
+/// VM forged into the frame of a system call and of a timer interrupt:
+/// the kernel never `iret`s to virtual-8086 mode (which pops four more
+/// words from above the frame: past the top of the kernel stack, an Oops
+/// on the guard page, seen with the check off for the system call; the
+/// timer's case went to vm86 mode and died of a SIGSEGV at a real-mode
+/// address). The task is killed with SIGKILL and a line naming VM, and
+/// the kernel (this test) goes on.
+fn a_program_that_forges_vm_through_the_cmpxchg8b_flags_bug_is_killed_and_never_enters_vm86_mode() {
+    use crate::arch::entry::common::FORGED_VM;
+    use crate::signal::SIGKILL;
+    for mode in ["syscall", "irq"] {
+        let (status, forged) = eflags_bug("vm", mode, &FORGED_VM);
+        assert!(forged > 0, "{mode}: a frame came in with VM forged (none: this QEMU has no cmpxchg8b flags bug?)");
+        assert_eq!(status, SIGKILL, "{mode}: killed by SIGKILL (wait status {status:#x})");
+    }
+}
+
+/// A frame pushed in virtual-8086 mode holds a real-mode CS, any value
+/// (a far jump there loads 0 as easily as 0x73): it is a user frame all
+/// the same (Linux `user_mode()`: CPL 3 or VM), so an exception taken
+/// there is the program's (a signal, and the VM check of
+/// `check_user_eflags`), never `die()` for a kernel fault. Before the
+/// check existed, the forged-VM program of the test above did reach
+/// vm86 mode through a timer interrupt's `iret` and faulted there
+/// (`segfault at 9087 ip 00008957`), with CS still 0x73; with CS 0 the
+/// kernel would have taken that for its own fault.
+fn a_frame_with_vm_set_is_from_user_mode_whatever_its_cs() {
+    use crate::arch::entry::TrapFrame;
+    use crate::arch::entry::common::X86_EFLAGS_VM;
+    let frame = |cs: u32, eflags: u32| TrapFrame {
+        gs: 0, fs: 0, es: 0, ds: 0, edi: 0, esi: 0, ebp: 0, esp_pushad: 0, ebx: 0, edx: 0, ecx: 0, eax: 0,
+        vector: 14, error_code: 4, eip: 0x8957, cs, eflags,
+    };
+    for cs in [0, crate::arch::gdt::KERNEL_CS as u32, 0x1234] {
+        assert!(frame(cs, X86_EFLAGS_VM | 0x202).from_user(), "vm86 frame with cs {cs:#x}: from user mode");
+    }
+    assert!(!frame(crate::arch::gdt::KERNEL_CS as u32, 0x202).from_user(), "the kernel's own frame");
+    assert!(frame(crate::arch::gdt::USER_CS as u32, 0x202).from_user(), "a ring-3 frame");
 }

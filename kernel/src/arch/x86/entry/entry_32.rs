@@ -49,9 +49,12 @@ pub struct TrapFrame {
 }
 
 impl TrapFrame {
-    /// Did the trap come from user mode (ring 3)?
+    /// Did the trap come from user mode: ring 3, or virtual-8086 mode
+    /// (Linux `user_mode()`: in vm86 mode CS holds a real-mode segment,
+    /// any value; see `common::check_user_eflags` for how a program could
+    /// get there at all).
     pub fn from_user(&self) -> bool {
-        self.cs & 3 == 3
+        self.cs & 3 == 3 || self.eflags & super::common::X86_EFLAGS_VM != 0
     }
 
     /// The user stack pointer of a trap from ring 3: the CPU pushed it (and

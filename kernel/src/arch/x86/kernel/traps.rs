@@ -79,6 +79,12 @@ pub mod pf {
 /// Called by `isr_common` for every exception.
 pub extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     let user = frame.from_user();
+    // Forged IOPL / VM bits (an emulator bug): cleaned before anything
+    // reads the frame; with VM the task dies on the way out (SIGKILL is
+    // pending), the interrupt itself is still handled.
+    if user {
+        crate::arch::entry::common::check_user_eflags(&mut frame.eflags);
+    }
     if frame.vector == 7 {
         do_device_not_available(frame);
     } else if (frame.vector == 16 || frame.vector == 19) && user {
