@@ -13,7 +13,8 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use mm::gfp::{GFP_DMA, GFP_HIGHUSER, GFP_KERNEL, gfp_zone, zonelist};
 use mm::kmap_local::KmapLocalConfig;

@@ -64,6 +64,7 @@ mod fuzz;
 mod gup;
 mod harness;
 mod highmem_helpers;
+mod atomic64;
 mod hostile;
 mod irq;
 mod kmap;
@@ -96,4 +97,4 @@ mod vfork;
 mod wait;
 
 /// Every suite, in the order tests run.
-pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, pgtable::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, vfork::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, filemmap::TESTS, signal::TESTS, fpu::TESTS, termios::TESTS, timecalls::TESTS, gup::TESTS, hostile::TESTS, nx::TESTS, fault_inject::TESTS, oom::TESTS, fuzz::TESTS];
+pub static SUITES: &[&[Test]] = &[harness::TESTS, boot::TESTS, mm::TESTS, sched::TESTS, smp::TESTS, atomic64::TESTS, pgtable::TESTS, irq::TESTS, kmap::TESTS, kmap_local::TESTS, traps::TESTS, vmalloc::TESTS, ramfs::TESTS, acpi::TESTS, highmem_helpers::TESTS, kmap_misuse::TESTS, exercises::TESTS, user::TESTS, usercopy::TESTS, mprotect::TESTS, tlb::TESTS, exec::TESTS, files::TESTS, stat::TESTS, tty::TESTS, wait::TESTS, vfork::TESTS, busybox::TESTS, namei::TESTS, pipe::TESTS, pagecache::TESTS, filemmap::TESTS, signal::TESTS, fpu::TESTS, termios::TESTS, timecalls::TESTS, gup::TESTS, hostile::TESTS, nx::TESTS, fault_inject::TESTS, oom::TESTS, fuzz::TESTS];

@@ -140,7 +140,8 @@ fn a_set_pmd_in_two_halves_is_seen_torn_by_the_reader() {
 #[cfg(feature = "pae")]
 mod pae {
     use alloc::sync::Arc;
-    use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::{Relaxed, SeqCst}};
+    use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::{Relaxed, SeqCst}};
+    use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
     use mm::page::Page;
     use mm::pgtable_3level::SplitEntry;

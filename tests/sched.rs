@@ -3,7 +3,8 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use crate::arch::cpu::{local_irq_restore, local_irq_save, rdtsc};
 use crate::arch::percpu::raw_smp_processor_id;

@@ -17,7 +17,8 @@
 //! cannot move, which [`smp_processor_id`] checks in debug builds.
 
 use core::mem::offset_of;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use mm::layout::NR_CPUS;
 

@@ -9,7 +9,8 @@
 //! (glibc seeds malloc's tcache randomisation and its stack protector
 //! from it) and no more.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use crate::arch::entry::PtRegs;
 use crate::errno::{EFAULT, EINVAL};

@@ -9,7 +9,8 @@
 //! IPI) and have each flush its own TLB, and wait until all have: that is
 //! [`flush_tlb_kernel_range`].
 
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use mm::layout::{NR_CPUS, PAGE_SIZE};
 

@@ -26,7 +26,8 @@
 use crate::arch::entry::PtRegs;
 use crate::arch::lib::usercopy_32::{copy_from_user, copy_to_user};
 use crate::errno::{EFAULT, EINVAL};
-use core::sync::atomic::{AtomicI64, Ordering};
+use core::sync::atomic::Ordering;
+use crate::arch::lib::atomic64_cx8_32::AtomicI64;
 
 use crate::sched::core::{HZ, jiffies};
 

@@ -293,7 +293,7 @@ fn segment_flags(p_flags: u32) -> VmFlags {
 
 /// Pages `padzero` made private (a copy of the file page, its tail
 /// zeroed), for the tests and the benchmark's accounting.
-pub static PADZERO_PAGES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static PADZERO_PAGES: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 
 /// Load the executable `file`, whose first bytes are `buf`, into `mm`
 /// (which must be fresh): check every header, then map each `PT_LOAD`

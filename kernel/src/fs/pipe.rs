@@ -51,7 +51,8 @@
 //! `CONFIG_WATCH_QUEUE`) are not here.
 
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use mm::gfp::GFP_HIGHUSER;
 use mm::layout::PAGE_SIZE;

@@ -43,7 +43,8 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU32, AtomicUsize, Ordering};
+use crate::arch::lib::atomic64_cx8_32::{AtomicI64, AtomicU64};
 
 use mm::filemap::{Chunk, MAX_LFS_FILESIZE, read_chunk, truncation, write_chunk};
 use mm::gfp::{GFP_HIGHUSER_MOVABLE, GfpFlags};

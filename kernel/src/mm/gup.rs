@@ -70,7 +70,7 @@ pub const FOLL_REMOTE: u32 = 0x2000;
 pub const FAULT_FLAG_REMOTE: u32 = 0x80;
 
 /// Faults taken by `get_user_pages_remote` for another mm (for tests).
-pub static REMOTE_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static REMOTE_FAULTS: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 
 /// May `gup_flags` reach pages of `vma`? (Linux `check_vma_flags`.)
 fn check_vma_flags(vma: &VmArea, gup_flags: u32) -> Result<(), i32> {

@@ -18,7 +18,8 @@
 //! A kmap() address may be handed to another task or CPU; that is what the
 //! global lock and the global flush pay for.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use mm::layout::{LAST_PKMAP, PKMAP_BASE, PAGE_SIZE};
 use mm::page::Page;

@@ -80,16 +80,16 @@ pub enum VmFault {
 }
 
 /// Faults resolved, by kind (for tests and `ps`).
-pub static ANON_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static ANON_FAULTS: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 /// Read faults answered with the zero page.
-pub static ZERO_PAGE_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static ZERO_PAGE_FAULTS: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 /// Pages copied because a write hit a page shared since fork.
-pub static COW_COPIES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static COW_COPIES: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 /// Write faults on a read-only PTE (`do_wp_page`).
-pub static WP_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static WP_FAULTS: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 /// Faults on a `PROT_NONE` entry of an area that allows access
 /// (`do_protnone_page`): 0 unless `mprotect` left an entry behind.
-pub static PROTNONE_FIXUPS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static PROTNONE_FIXUPS: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 
 /// A test's hook in `do_anonymous_page`, between finding the entry empty
 /// (and allocating the page) and setting it, with the page table still
@@ -208,16 +208,16 @@ fn do_protnone_page(vma: &VmArea, addr: usize, orig: pte_t, ptep: *mut pte_t) ->
 /// mapped the page-cache page (`do_read_fault`), private write faults
 /// that copied it (`do_cow_fault`), shared write faults that mapped it
 /// writable (`do_shared_fault`), and faults past the end (SIGBUS).
-pub static FILE_READ_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static FILE_READ_FAULTS: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 /// See [`FILE_READ_FAULTS`].
-pub static FILE_COW_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static FILE_COW_FAULTS: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 /// See [`FILE_READ_FAULTS`].
-pub static FILE_SHARED_FAULTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static FILE_SHARED_FAULTS: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 /// See [`FILE_READ_FAULTS`].
-pub static FILE_SIGBUS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static FILE_SIGBUS: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 /// Write faults on a present page of a shared mapping, made writable in
 /// place (`wp_page_shared`).
-pub static WP_SHARED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static WP_SHARED: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 
 /// A first touch of a file page (Linux `do_fault`, which branches to
 /// `do_read_fault`, `do_cow_fault` or `do_shared_fault`; each calls

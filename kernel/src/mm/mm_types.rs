@@ -25,7 +25,8 @@
 //! walking the tables (each highmem page table through `pte_offset_map`).
 
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use mm::gfp::{GFP_HIGHUSER, __GFP_ZERO};
 use mm::layout::{PAGE_SHIFT, PMD_SHIFT, PTRS_PER_PTE, TASK_SIZE, USER_PMDS};
@@ -62,7 +63,7 @@ pub fn userpte_gfp() -> mm::gfp::GfpFlags {
 
 /// User page tables allocated by `pte_alloc` (for tests: a race on an
 /// empty 4 MiB must allocate one).
-pub static PTE_TABLES_ALLOCATED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static PTE_TABLES_ALLOCATED: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 
 /// Why a mapping could not be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

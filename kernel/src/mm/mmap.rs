@@ -233,7 +233,7 @@ pub fn sys_mprotect(regs: &mut PtRegs) -> i32 {
 }
 
 /// Entries rewritten by `change_protection` (for the tests).
-pub static PTES_CHANGED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static PTES_CHANGED: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 
 /// Linux `tlb_single_page_flush_ceiling`: above this many pages, one
 /// full flush is cheaper than an `invlpg` each.

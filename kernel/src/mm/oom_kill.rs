@@ -59,7 +59,8 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Relaxed};
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use mm::gfp::GfpFlags;
 use mm::oom::{GfpNames, OomCandidate, OomChoice, gfp_may_oom, select_bad_process};

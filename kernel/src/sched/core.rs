@@ -23,7 +23,8 @@
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use mm::layout::NR_CPUS;
 

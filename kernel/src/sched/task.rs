@@ -11,7 +11,8 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::fmt;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use mm::kmap_local::KmapCtrl;
 use mm::layout::NR_CPUS;

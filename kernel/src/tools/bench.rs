@@ -18,7 +18,8 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use mm::gfp::{GFP_HIGHUSER, GFP_KERNEL};
 use mm::layout::{LAST_PKMAP, PAGE_SIZE, PKMAP_BASE};

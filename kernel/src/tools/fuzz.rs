@@ -85,7 +85,8 @@
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use crate::mm::page_alloc;
 

@@ -53,7 +53,8 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use mm::gfp::GfpFlags;
 use mm::page::Page;

@@ -22,7 +22,8 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use mm::gfp::{GFP_HIGHUSER, GFP_KERNEL};
 use mm::layout::{LAST_PKMAP, PAGE_SIZE};

@@ -14,7 +14,8 @@
 //! ```
 
 use core::arch::global_asm;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use mm::layout::NR_CPUS;
 

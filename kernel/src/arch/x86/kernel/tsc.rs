@@ -6,7 +6,8 @@
 //! 2 count down (with the speaker output disconnected) and see how far the
 //! TSC moves while the PIT counts 10 ms.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use super::cpu::rdtsc;
 

@@ -15,7 +15,8 @@
 //!  .long 2b, 3b           <- (faulting instruction, where to resume)
 //! ```
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use crate::sched::preempt::{pagefault_disable, pagefault_enable};
 

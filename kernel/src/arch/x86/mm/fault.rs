@@ -51,7 +51,7 @@ pub enum BadArea {
 pub static LAST_SEGFAULT: spin::Mutex<crate::fmtbuf::FmtBuf<160>> = spin::Mutex::new(crate::fmtbuf::FmtBuf::new());
 
 /// Page faults on user addresses resolved, and not.
-pub static USER_FAULTS_RESOLVED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static USER_FAULTS_RESOLVED: crate::arch::lib::atomic64_cx8_32::AtomicU64 = crate::arch::lib::atomic64_cx8_32::AtomicU64::new(0);
 
 /// Linux `faulthandler_disabled()`: `pagefault_disable()` (kmap_atomic
 /// does it) or atomic context. Then a fault must not sleep, so it is not

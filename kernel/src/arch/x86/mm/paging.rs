@@ -117,7 +117,7 @@ mod native {
 #[cfg(feature = "pae")]
 mod native {
     //! `pgtable-3level.h`: 64-bit entries, through `mm::pgtable_3level`.
-    use core::sync::atomic::{AtomicU64, Ordering, compiler_fence};
+    use core::sync::atomic::{Ordering, compiler_fence};
 
     use mm::pgtable_3level::{self as p3, SplitEntry};
 
@@ -153,12 +153,9 @@ mod native {
             compiler_fence(Ordering::SeqCst);
         }
         fn cmpxchg64(&self, old: u64, new: u64) -> u64 {
-            // SAFETY: a live entry, 8-byte aligned (tables are pages), as
-            // AtomicU64 requires; `lock cmpxchg8b` is what this compiles to.
-            let a = unsafe { AtomicU64::from_ptr(self.0) };
-            match a.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst) {
-                Ok(v) | Err(v) => v,
-            }
+            // SAFETY: a live entry, 8-byte aligned (tables are pages);
+            // Linux's `__cmpxchg64`, one `lock cmpxchg8b`.
+            unsafe { crate::arch::lib::atomic64_cx8_32::cmpxchg64(self.0, old, new) }
         }
     }
 

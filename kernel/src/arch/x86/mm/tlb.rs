@@ -46,7 +46,8 @@
 //! `is_lazy` and the mask, which flushers on other CPUs read.
 
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering::{Relaxed, SeqCst}};
+use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering::{Relaxed, SeqCst}};
+use crate::arch::lib::atomic64_cx8_32::AtomicU64;
 
 use mm::layout::{NR_CPUS, PAGE_SIZE};
 
