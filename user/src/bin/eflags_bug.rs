@@ -83,10 +83,42 @@ fn parse_bits(name: &[u8]) -> Option<u32> {
     })
 }
 
-/// `rounds` rounds of: record the flags (after a normal `add`), then
-/// `add bits; lock cmpxchg8b; pushf` and 64 `mov`s that touch no flags
-/// before the jump back, where the translation block ends and TCG takes a
-/// pending interrupt with the forged flags still the "current" ones.
+/// The loop both modes run, `$tail` (templates, then any operands they
+/// name) placed right after the forging `cmpxchg8b` and its `pushf`: each
+/// round records the flags after a normal `add` (OR-ed into `stuck`),
+/// then `add bits; lock cmpxchg8b; pushf` (into `after`), then the tail,
+/// until `count` runs out. Reads and writes only the `State` at `edi`.
+macro_rules! forge_loop {
+    ($p:expr, $($tail:tt)*) => {
+        asm!(
+            "2:",
+            "xor eax, eax",
+            "add eax, 0",
+            "pushfd",
+            "pop eax",
+            "or [edi + 16], eax",
+            "dec dword ptr [edi + 20]",
+            "jz 3f",
+            "mov eax, [edi]",
+            "mov edx, [edi + 4]",
+            "mov ecx, [edi + 8]",
+            "xor ebx, ebx",
+            "add ebx, ecx",
+            "lock cmpxchg8b [edi]",
+            "pushfd",
+            "pop eax",
+            "mov [edi + 12], eax",
+            $($tail)*
+            in("edi") $p,
+            out("eax") _, out("ebx") _, out("ecx") _, out("edx") _,
+        )
+    };
+}
+
+/// `rounds` rounds of [`forge_loop!`] with 64 `mov`s that touch no flags
+/// after the `cmpxchg8b`, before the jump back, where the translation
+/// block ends and TCG takes a pending interrupt with the forged flags
+/// still the "current" ones.
 fn spin_irq(st: &mut State, rounds: u32) {
     st.count = rounds;
     let p: *mut State = st;
@@ -94,71 +126,20 @@ fn spin_irq(st: &mut State, rounds: u32) {
     // 8-aligned for cmpxchg8b) and the registers it names as clobbered;
     // it does not touch the stack beyond its own balanced pushf/pop.
     unsafe {
-        asm!(
-            "2:",
-            "xor eax, eax",
-            "add eax, 0",
-            "pushfd",
-            "pop eax",
-            "or [edi + 16], eax",
-            "dec dword ptr [edi + 20]",
-            "jz 3f",
-            "mov eax, [edi]",
-            "mov edx, [edi + 4]",
-            "mov ecx, [edi + 8]",
-            "xor ebx, ebx",
-            "add ebx, ecx",
-            "lock cmpxchg8b [edi]",
-            "pushfd",
-            "pop eax",
-            "mov [edi + 12], eax",
-            ".rept 64",
-            "mov eax, edx",
-            ".endr",
-            "jmp 2b",
-            "3:",
-            in("edi") p,
-            out("eax") _, out("ebx") _, out("ecx") _, out("edx") _,
-        );
+        forge_loop!(p, ".rept 64", "mov eax, edx", ".endr", "jmp 2b", "3:",);
     }
 }
 
-/// `rounds` rounds of the same loop as [`spin_irq`], with a `getpid`
-/// whose `int $0x80` comes right after the `cmpxchg8b` in place of the
-/// `mov`s: the system-call frame's EFLAGS is the forged value, no timer
-/// needed. (One round alone does not show the bug: TCG's stale dynamic
-/// flags state must be the one the loop leaves.)
+/// `rounds` rounds of [`forge_loop!`] with a `getpid` whose `int $0x80`
+/// comes right after the `cmpxchg8b`: the system-call frame's EFLAGS is
+/// the forged value, no timer needed. (One round alone does not show the
+/// bug: TCG's stale flags state must be the one the loop leaves.)
 fn via_syscall(st: &mut State, rounds: u32) {
     st.count = rounds;
     let p: *mut State = st;
     // SAFETY: as in spin_irq; getpid changes only eax.
     unsafe {
-        asm!(
-            "2:",
-            "xor eax, eax",
-            "add eax, 0",
-            "pushfd",
-            "pop eax",
-            "or [edi + 16], eax",
-            "dec dword ptr [edi + 20]",
-            "jz 3f",
-            "mov eax, [edi]",
-            "mov edx, [edi + 4]",
-            "mov ecx, [edi + 8]",
-            "xor ebx, ebx",
-            "add ebx, ecx",
-            "lock cmpxchg8b [edi]",
-            "pushfd",
-            "pop eax",
-            "mov [edi + 12], eax",
-            "mov eax, {getpid}",
-            "int 0x80",
-            "jmp 2b",
-            "3:",
-            getpid = const nr::GETPID,
-            in("edi") p,
-            out("eax") _, out("ebx") _, out("ecx") _, out("edx") _,
-        );
+        forge_loop!(p, "mov eax, {getpid}", "int 0x80", "jmp 2b", "3:", getpid = const nr::GETPID,);
     }
 }
 
