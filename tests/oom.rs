@@ -2,7 +2,7 @@
 //! mm/src/oom.rs, host-tested). Each test runs real user programs
 //! (`/bin/hog`: N MiB touched, then held until killed), then makes memory
 //! run out by taking every free page but the lowmem reserve into a held
-//! [`Reserve`] (allocations that may not sleep, so they neither wait nor
+//! [`Reserve`] (the soak's `Held`: allocations that may not sleep, so they neither wait nor
 //! call the OOM killer), and allocates one user page (`GFP_HIGHUSER_MOVABLE`)
 //! from a kernel thread: the allocation that invokes the OOM killer. The
 //! reserve goes back at the end, and the free-page count (plus what the
@@ -12,7 +12,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering::SeqCst;
 
-use mm::gfp::{GFP_HIGHUSER_MOVABLE, GfpFlags};
+use mm::gfp::{GFP_HIGHUSER_MOVABLE};
 use mm::page::Page;
 
 use crate::mm::oom_kill::{LAST_OOM_HEADER, LAST_OOM_KILL, OOM_GAVE_UP, OOM_KILLS};
@@ -20,6 +20,7 @@ use crate::mm::page_alloc::{__free_pages, alloc_pages, min_free_lowmem_pages, no
 use crate::sched::JoinHandle;
 use crate::test_case;
 use crate::tools::ktest::{Test, require_cpus};
+use crate::tools::soak::Held as Reserve;
 
 use super::user::switch_cpus_to_another_mm;
 
@@ -29,47 +30,6 @@ pub const TESTS: &[Test] = &[
     test_case!(init_is_never_chosen_even_when_biggest_and_alone_nothing_is_killed),
     test_case!(a_forking_hog_on_four_cpus_is_contained_and_a_bystander_completes),
 ];
-
-/// Every free page but `keep`, held (largest blocks first). Taken with no
-/// `__GFP_DIRECT_RECLAIM`: such allocations may use the lowmem reserve
-/// and never call the OOM killer. Highmem goes first (the zonelist's
-/// order), so what is left free is lowmem.
-struct Reserve(Vec<(&'static Page, usize)>);
-
-impl Reserve {
-    fn all_but(keep: usize) -> Reserve {
-        let mut held = Vec::with_capacity(4096);
-        // All of highmem: a block that comes from lowmem means highmem has
-        // none of that order left.
-        for order in (0..=10).rev() {
-            while let Some(p) = alloc_pages(GfpFlags::__GFP_HIGHMEM, order) {
-                if !crate::mm::page_alloc::PageHighMem(p) {
-                    __free_pages(p, order);
-                    break;
-                }
-                held.push((p, order));
-            }
-        }
-        // Then lowmem down to `keep`.
-        for order in (0..=10).rev() {
-            while node().nr_free_pages() >= keep + (1 << order) {
-                match alloc_pages(mm::gfp::GFP_ATOMIC, order) {
-                    Some(p) => held.push((p, order)),
-                    None => break,
-                }
-            }
-        }
-        Reserve(held)
-    }
-}
-
-impl Drop for Reserve {
-    fn drop(&mut self) {
-        for &(p, order) in &self.0 {
-            __free_pages(p, order);
-        }
-    }
-}
 
 /// Free pages plus the pages the heap holds, with dead tasks' stacks
 /// reaped and every CPU's lazily loaded page directory swapped for a
@@ -249,7 +209,7 @@ fn the_biggest_process_is_killed_with_linuxs_lines_and_its_memory_returns() {
     let keep = min_free_lowmem_pages();
     let t = Trigger::new(1);
     let header = t.expected_header();
-    let reserve = Reserve::all_but(keep);
+    let reserve = Reserve::all_but(0, 0);
     t.go();
     let got = t.join();
     assert_eq!(got.len(), 1, "the allocation succeeded once the victim's memory came back");
@@ -281,7 +241,7 @@ fn while_a_victim_has_not_given_its_memory_back_nobody_else_is_killed() {
     // 512 pages (2 MiB): more than stray frees elsewhere could give, less
     // than the victim has.
     let t = Trigger::new(512);
-    let reserve = Reserve::all_but(min_free_lowmem_pages());
+    let reserve = Reserve::all_but(0, 0);
     t.go();
     // The victim dies and stays a zombie (not reaped: still in the task
     // list, as in Linux until its parent waits), its address space held.
@@ -316,7 +276,7 @@ fn init_is_never_chosen_even_when_biggest_and_alone_nothing_is_killed() {
     let kills = OOM_KILLS.load(SeqCst);
     let gave_up = OOM_GAVE_UP.load(SeqCst);
     let (t, t2) = (Trigger::new(1), Trigger::new(1));
-    let reserve = Reserve::all_but(min_free_lowmem_pages());
+    let reserve = Reserve::all_but(0, 0);
     t.go();
     let first = t.join();
     assert!(big.alive(), "init lives");
@@ -325,7 +285,7 @@ fn init_is_never_chosen_even_when_biggest_and_alone_nothing_is_killed() {
     assert_eq!(LAST_OOM_KILL.lock().as_str(), expected.as_str());
     assert!(big.alive(), "init lives");
     // Now init alone: take what the victim freed, and ask again.
-    let more = Reserve::all_but(min_free_lowmem_pages());
+    let more = Reserve::all_but(0, 0);
     t2.go();
     let second = t2.join();
     crate::init::GLOBAL_INIT_PID.store(saved_init, SeqCst);
@@ -354,7 +314,7 @@ fn a_forking_hog_on_four_cpus_is_contained_and_a_bystander_completes() {
     require_cpus(4);
     let start = warm_start();
     let kills = OOM_KILLS.load(SeqCst);
-    let reserve = Reserve::all_but(min_free_lowmem_pages() + 8192);
+    let reserve = Reserve::all_but(0, 8192);
     let parent = hog(&["fork", "8"]);
     let mut bystanders = 0;
     while parent.task().state() != crate::sched::task::TASK_DEAD {

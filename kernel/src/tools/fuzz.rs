@@ -140,10 +140,21 @@ crate::early_param!("fuzz_kinds", Value, "LO-HI", "the fuzzer draws only the kin
 static FAULT_PERCENT: AtomicU64 = AtomicU64::new(0);
 
 crate::early_param!("fuzz_fault", Value, "PERCENT", "fault injection for the fuzzer's processes: fail_page_alloc and failslab fail PERCENT of their allocations (0-100; 0: off)", |v| {
-    let p = v.and_then(|v| v.parse::<u64>().ok()).filter(|&p| p <= 100).ok_or("a percentage from 0 to 100")?;
-    FAULT_PERCENT.store(p, Ordering::Relaxed);
+    FAULT_PERCENT.store(parse_percent(v)?, Ordering::Relaxed);
     Ok(())
 });
+
+/// The value of `fuzz_fault=` and `soak_fault=`: a percentage, 0-100.
+pub(crate) fn parse_percent(v: Option<&str>) -> Result<u64, &'static str> {
+    v.and_then(|v| v.parse::<u64>().ok()).filter(|&p| p <= 100).ok_or("a percentage from 0 to 100")
+}
+
+/// Mark the calling task for fault injection (`make_it_fail`, which fork
+/// copies to its children, as Linux's `dup_task_struct`): called once
+/// its exec has succeeded, so that the exec itself is spared.
+pub(crate) fn mark_for_fault_injection() {
+    crate::sched::current().make_it_fail.store(true, Ordering::Relaxed);
+}
 
 /// Fault injection for the run, as a tester sets Linux's debugfs files
 /// before starting a fuzzer: both attributes at `percent`, every call
@@ -651,7 +662,7 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
         let me = crate::sched::current();
         crate::init::GLOBAL_INIT_PID.store(me.id(), Ordering::SeqCst);
         if percent > 0 {
-            me.make_it_fail.store(true, Ordering::Relaxed);
+            mark_for_fault_injection();
         }
     })
     .join();
@@ -679,12 +690,7 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
         );
     }
 
-    let result = crate::fs::lookup(RESULT).map(|inode| {
-        let mut bytes = alloc::vec![0u8; crate::fs::size(&inode).min(4096)];
-        let n = crate::fs::read_at(&inode, 0, &mut bytes);
-        bytes.truncate(n);
-        String::from_utf8_lossy(&bytes).into_owned()
-    });
+    let result = read_file(RESULT).map(|b| String::from_utf8_lossy(&b).into_owned());
     let _ = crate::fs::namei::do_unlinkat(&crate::fs::rootfs().base(), RESULT);
     // The secret: in no file the workers wrote, and unchanged.
     let mut secret_seen = 0;
@@ -734,4 +740,14 @@ pub fn run(seconds: u64, seed: u64, procs: usize) -> ! {
     );
     let ok = calls.is_some() && kernel_bugs == 0 && leaked == 0 && left == 0 && status == 0;
     exit_qemu(if ok { QemuExitCode::Success } else { QemuExitCode::Failed })
+}
+
+/// The first 4 KiB of a small file (a program's result or stat file), or
+/// None if there is no such file (also the soak's).
+pub(crate) fn read_file(path: &str) -> Option<alloc::vec::Vec<u8>> {
+    let inode = crate::fs::lookup(path)?;
+    let mut bytes = alloc::vec![0u8; crate::fs::size(&inode).min(4096)];
+    let n = crate::fs::read_at(&inode, 0, &mut bytes);
+    bytes.truncate(n);
+    Some(bytes)
 }

@@ -83,8 +83,7 @@ crate::early_param!("soak_seed", Value, "N", "the soak's seed (default 1): the f
 static FAULT_PERCENT: AtomicU64 = AtomicU64::new(0);
 
 crate::early_param!("soak_fault", Value, "PERCENT", "fault injection for the soak's fuzz and pcsum processes: fail_page_alloc and failslab fail PERCENT of their allocations (0-100; 0: off)", |v| {
-    let p = v.and_then(|v| v.parse::<u64>().ok()).filter(|&p| p <= 100).ok_or("a percentage from 0 to 100")?;
-    FAULT_PERCENT.store(p, Ordering::Relaxed);
+    FAULT_PERCENT.store(super::fuzz::parse_percent(v)?, Ordering::Relaxed);
     Ok(())
 });
 
@@ -95,7 +94,7 @@ fn spawn_marked(path: &str, args: Vec<Vec<u8>>) -> crate::sched::JoinHandle {
     let on = FAULT_PERCENT.load(Ordering::Relaxed) > 0;
     crate::fs::exec::spawn_user_started(path, args, Vec::new(), move || {
         if on {
-            crate::sched::current().make_it_fail.store(true, Ordering::Relaxed);
+            super::fuzz::mark_for_fault_injection();
         }
     })
 }
@@ -117,13 +116,16 @@ const FUZZ_ROUND_S: u64 = 5;
 /// What the OOM hog asks for, MiB: far more than is left.
 const HOG_MIB: usize = 1024;
 
-/// Memory taken away for the run (as tests/oom.rs's `Reserve`): blocks
-/// taken without `__GFP_DIRECT_RECLAIM`, so neither waiting nor calling
-/// the OOM killer; given back on drop.
-struct Held(Vec<(&'static Page, usize)>);
+/// Memory taken away for the run (and by tests/oom.rs, to make memory
+/// run out on purpose): blocks taken without `__GFP_DIRECT_RECLAIM`, so
+/// neither waiting nor calling the OOM killer; given back on drop.
+pub(crate) struct Held(Vec<(&'static Page, usize)>);
 
 impl Held {
-    fn all_but(high_keep: usize, low_keep: usize) -> Held {
+    /// Take every free highmem page but `high_keep`, then every free
+    /// lowmem page but the reserve (`min_free_lowmem_pages`) and
+    /// `low_keep`, largest blocks first.
+    pub(crate) fn all_but(high_keep: usize, low_keep: usize) -> Held {
         let mut held = Vec::with_capacity(4096);
         for order in (0..=10).rev() {
             while node().nr_free_highpages() >= high_keep + (1 << order) {
@@ -192,15 +194,6 @@ fn argv(args: &[&str]) -> Vec<Vec<u8>> {
     args.iter().map(|s| s.as_bytes().to_vec()).collect()
 }
 
-/// A small file's text (a result or stat file), or None.
-fn read_file(path: &str) -> Option<Vec<u8>> {
-    let inode = crate::fs::lookup(path)?;
-    let mut bytes = alloc::vec![0u8; crate::fs::size(&inode).min(4096)];
-    let n = crate::fs::read_at(&inode, 0, &mut bytes);
-    bytes.truncate(n);
-    Some(bytes)
-}
-
 /// SIGKILL every user process called `name` (a killed /bin/fuzz's
 /// workers live on in their own process groups).
 fn kill_all_named(name: &str) {
@@ -226,7 +219,7 @@ fn fuzz_loop(seed: u64) {
         ]);
         let status = spawn_marked("/bin/fuzz", args).join();
         c.fuzz_runs.fetch_add(1, Ordering::Relaxed);
-        let text = read_file(result).map(|b| String::from_utf8_lossy(&b).into_owned());
+        let text = super::fuzz::read_file(result).map(|b| String::from_utf8_lossy(&b).into_owned());
         let _ = crate::fs::namei::do_unlinkat(&crate::fs::rootfs().base(), result);
         match text.as_deref().and_then(|t| Some((field(t, "calls")?, field(t, "wrong")?))) {
             Some((calls, wrong)) if status & 0x7f == 0 => {
@@ -250,7 +243,7 @@ fn fuzz_loop(seed: u64) {
 
 /// pcsum's counts in its stat file: magic, ops, corruptions, errors.
 fn pcsum_stat(path: &str) -> Option<(u64, u64, u64)> {
-    let b = read_file(path)?;
+    let b = super::fuzz::read_file(path)?;
     let w = |i: usize| b.get(4 * i..4 * i + 4).map(|s| u32::from_le_bytes(s.try_into().unwrap()) as u64);
     (w(0)? == 0x7063_7375).then(|| Some((w(1)?, w(2)?, w(3)?)))?
 }
