@@ -1180,6 +1180,7 @@ check_script_options() {
     script_says 2 "^run-qemu.sh: --seed takes a whole number, e.g. --seed 42, not 'abc'$" fuzz --seed abc
     script_says 2 "^run-qemu.sh: --procs takes a number of processes from 1 to 32, not '0'$" fuzz --procs 0
     script_says 2 "^run-qemu.sh: --fault takes a percentage from 0 to 100 \(0: no fault injection\), not '200'$" fuzz --fault 200
+    script_says 2 "^run-qemu.sh: --fault takes a percentage from 0 to 100 \(0: no fault injection\), not '101'$" soak --seed 1 --fault 101
     script_says 2 "^run-qemu.sh: --seconds takes a whole number of seconds, 1 or more, e.g. --seconds 60, not '0'$" fuzz --seconds 0
     script_says 2 "^run-qemu.sh: unknown command 'frobnicate': the commands are setup, test, check, " frobnicate
     script_says 2 "^run-qemu.sh: unknown option '--frobnicate' \(see --help\)$" --frobnicate
