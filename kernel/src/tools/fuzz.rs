@@ -250,18 +250,12 @@ impl Secret {
     /// symlinks not followed) holding a copy.
     fn files_holding_it(&self, dir: &crate::fs::Inode, path: &str) -> usize {
         let mut n = 0;
-        for e in crate::fs::readdir(dir) {
-            if e.name == "." || e.name == ".." {
-                continue;
-            }
-            let Ok(inode) = dir.child(&e.name) else { continue };
-            let p = alloc::format!("{path}/{}", e.name);
-            if inode.is_dir() {
-                n += self.files_holding_it(&inode, &p);
-            } else if inode.file().is_ok() && self.file_holds_it(&inode, &p) {
+        walk_tree(dir, path, &mut |p, inode| {
+            if !inode.is_dir() && inode.file().is_ok() && self.file_holds_it(inode, p) {
                 n += 1;
             }
-        }
+            inode.is_dir()
+        });
         n
     }
 
@@ -443,29 +437,35 @@ pub(crate) struct Tree {
 /// the only ones entered: after the run, a directory the program made is
 /// removed whole, not walked).
 pub(crate) fn tree(only: Option<&Tree>) -> Tree {
-    fn walk(dir: &crate::fs::Inode, path: &str, only: Option<&Tree>, t: &mut Tree, seen: &mut alloc::collections::BTreeSet<u32>) {
-        for e in crate::fs::readdir(dir) {
-            if e.name == "." || e.name == ".." {
-                continue;
-            }
-            let Ok(inode) = dir.child(&e.name) else { continue };
-            let p = alloc::format!("{path}/{}", e.name);
-            t.names.insert(p.clone(), inode.ino);
+    let mut t = Tree { names: BTreeMap::new(), cache_pages: 0 };
+    let mut seen = alloc::collections::BTreeSet::new();
+    if let Some(root) = crate::fs::lookup("/") {
+        walk_tree(&root, "", &mut |p, inode| {
+            t.names.insert(p.into(), inode.ino);
             if let Ok(f) = inode.file()
                 && seen.insert(inode.ino)
             {
                 t.cache_pages += f.i_mapping.nrpages();
             }
-            if inode.is_dir() && only.is_none_or(|b| b.names.get(&p) == Some(&inode.ino)) {
-                walk(&inode, &p, only, t, seen);
-            }
-        }
-    }
-    let mut t = Tree { names: BTreeMap::new(), cache_pages: 0 };
-    if let Some(root) = crate::fs::lookup("/") {
-        walk(&root, "", only, &mut t, &mut alloc::collections::BTreeSet::new());
+            inode.is_dir() && only.is_none_or(|b| b.names.get(p) == Some(&inode.ino))
+        });
     }
     t
+}
+
+/// Call `visit(path, inode)` for every name under `dir` (whose path is
+/// `path`), depth first, going into a directory when `visit` says so.
+fn walk_tree(dir: &crate::fs::Inode, path: &str, visit: &mut dyn FnMut(&str, &crate::fs::Inode) -> bool) {
+    for e in crate::fs::readdir(dir) {
+        if e.name == "." || e.name == ".." {
+            continue;
+        }
+        let Ok(inode) = dir.child(&e.name) else { continue };
+        let p = alloc::format!("{path}/{}", e.name);
+        if visit(&p, &inode) {
+            walk_tree(&inode, &p, visit);
+        }
+    }
 }
 
 /// Remove every name that is not in `before`, or names another inode
