@@ -18,7 +18,7 @@
 //!
 //! # Why the kernel does not let the compiler write these
 //!
-//! Rust's `crate::arch::lib::atomic64_cx8_32::AtomicU64` compiles to the same loops, and
+//! Rust's `core::sync::atomic::AtomicU64` compiles to the same loops, and
 //! this kernel used it, until a soak died of a double fault whose saved
 //! EFLAGS was `0x9e377bfb`: VM, RF and AC set at ring 0, which no kernel
 //! code can do. The culprit is QEMU 7.2's TCG (the machine the project
