@@ -692,6 +692,14 @@ check_user_oracle() {
             # host's clock (settimeofday). ./run-qemu.sh fuzz runs it.
             continue
         fi
+        if [ "$name" = eflags_bug ]; then
+            # Nor is eflags_bug: it forges EFLAGS through QEMU 7.2's
+            # cmpxchg8b flags bug, so its output differs by design between
+            # Linux on hardware (real flags; its `in` dies of SIGSEGV) and
+            # anything under QEMU (qemu-i386 even aborts in its syscall
+            # mode). tests/hostile.rs runs it on this kernel.
+            continue
+        fi
         if ! user_spec "$name"; then
             echo "user program $name ... FAILED: no expected output for it in tests/user.sh (user_spec)"
             fail "user program $name: tests/user.sh has no user_spec for it"
