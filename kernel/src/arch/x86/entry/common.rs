@@ -126,6 +126,11 @@ pub static FORGED_VM: AtomicU32 = AtomicU32::new(0);
 /// do not reach ring 3 (the `iret` drops them). Both lines are
 /// rate-limited: logged at the 1st, 2nd, 4th, 8th... occurrence.
 pub fn check_user_eflags(flags: &mut u32) -> bool {
+    // Every system call and every interrupt from user mode passes here:
+    // the common case is one test.
+    if *flags & (X86_EFLAGS_VM | X86_EFLAGS_IOPL) == 0 {
+        return true;
+    }
     let me = crate::sched::current();
     if *flags & X86_EFLAGS_VM != 0 {
         let n = FORGED_VM.fetch_add(1, Ordering::Relaxed) + 1;
@@ -139,16 +144,15 @@ pub fn check_user_eflags(flags: &mut u32) -> bool {
         crate::signal::force_sig_fault(crate::signal::SIGKILL, crate::signal::SI_KERNEL, 0);
         return false;
     }
-    if *flags & X86_EFLAGS_IOPL != 0 {
-        let n = FORGED_IOPL.fetch_add(1, Ordering::Relaxed) + 1;
-        if n.is_power_of_two() {
-            log::warn!(
-                "{}[{}]: EFLAGS {:08x} from user mode has IOPL {} (a CPU or emulator bug let the program set it): cleared ({n} so far)",
-                me.name(), me.id(), *flags, (*flags & X86_EFLAGS_IOPL) >> 12
-            );
-        }
-        *flags &= !X86_EFLAGS_IOPL;
+    // Only IOPL is left.
+    let n = FORGED_IOPL.fetch_add(1, Ordering::Relaxed) + 1;
+    if n.is_power_of_two() {
+        log::warn!(
+            "{}[{}]: EFLAGS {:08x} from user mode has IOPL {} (a CPU or emulator bug let the program set it): cleared ({n} so far)",
+            me.name(), me.id(), *flags, (*flags & X86_EFLAGS_IOPL) >> 12
+        );
     }
+    *flags &= !X86_EFLAGS_IOPL;
     true
 }
 
